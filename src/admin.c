@@ -1,0 +1,263 @@
+#include "admin.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/workspaces.h"
+#include "store/store.h"
+#include "util/err.h"
+#include "util/log.h"
+
+struct admin_args {
+    const char *data_dir;
+    const char *name, *workspace, *label, *key_id;
+    struct ws_update limits;
+};
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "Usage:\n"
+            "  batchcalld admin workspace create --name NAME [limits]\n"
+            "  batchcalld admin workspace update --workspace WS_ID [limits]\n"
+            "  batchcalld admin workspace list\n"
+            "  batchcalld admin key create --workspace WS_ID [--label TEXT]\n"
+            "  batchcalld admin key list --workspace WS_ID\n"
+            "  batchcalld admin key revoke --key-id KEY_ID\n"
+            "Limits: --calls-per-second X (default %g), --max-concurrent-calls N (default %d),\n"
+            "        --requests-per-minute N (default %d), --max-records N (default %d)\n"
+            "Every command takes --data-dir DIR (default $BATCHCALLD_DATA_DIR or ./data) and\n"
+            "prints JSON. API keys are shown once, at creation: only their hash is stored.\n",
+            WS_DEFAULT_CALLS_PER_SECOND, WS_DEFAULT_MAX_CONCURRENT_CALLS,
+            WS_DEFAULT_REQUESTS_PER_MINUTE, WS_DEFAULT_MAX_RECORDS);
+}
+
+static int parse_number(const char *flag, const char *v, double *out)
+{
+    char *end;
+    errno = 0;
+    double d = strtod(v, &end);
+    if (!*v || *end || errno || d < 0) {
+        fprintf(stderr, "batchcalld admin: %s needs a number, got \"%s\"\n", flag, v);
+        return -1;
+    }
+    *out = d;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, struct admin_args *a)
+{
+    const char *env = getenv("BATCHCALLD_DATA_DIR");
+    a->data_dir = env && *env ? env : "./data";
+    for (int i = 0; i < argc; i++) {
+        const char *f = argv[i];
+        if (i + 1 >= argc) {
+            fprintf(stderr, "batchcalld admin: %s needs a value\n", f);
+            return -1;
+        }
+        const char *v = argv[++i];
+        double d;
+        struct ws_settings *l = &a->limits.v;
+        if (!strcmp(f, "--data-dir")) {
+            a->data_dir = v;
+        } else if (!strcmp(f, "--name")) {
+            a->name = v;
+        } else if (!strcmp(f, "--workspace")) {
+            a->workspace = v;
+        } else if (!strcmp(f, "--label")) {
+            a->label = v;
+        } else if (!strcmp(f, "--key-id")) {
+            a->key_id = v;
+        } else if (!strcmp(f, "--calls-per-second")) {
+            if (parse_number(f, v, &d))
+                return -1;
+            l->calls_per_second = d;
+            a->limits.has_calls_per_second = 1;
+        } else if (!strcmp(f, "--max-concurrent-calls")) {
+            if (parse_number(f, v, &d))
+                return -1;
+            l->max_concurrent_calls = (uint64_t)d;
+            a->limits.has_max_concurrent_calls = 1;
+        } else if (!strcmp(f, "--requests-per-minute")) {
+            if (parse_number(f, v, &d))
+                return -1;
+            l->requests_per_minute = (uint64_t)d;
+            a->limits.has_requests_per_minute = 1;
+        } else if (!strcmp(f, "--max-records")) {
+            if (parse_number(f, v, &d))
+                return -1;
+            l->max_records = (uint64_t)d;
+            a->limits.has_max_records = 1;
+        } else {
+            fprintf(stderr, "batchcalld admin: unknown flag \"%s\" (see batchcalld admin --help)\n",
+                    f);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int print_json(cJSON *o)
+{
+    char *text = cJSON_Print(o);
+    cJSON_Delete(o);
+    if (!text)
+        return 1;
+    printf("%s\n", text);
+    cJSON_free(text);
+    return 0;
+}
+
+static int fail(int rc, const char *what)
+{
+    if (rc == BC_ENOTFOUND)
+        fprintf(stderr, "batchcalld admin: %s: not found\n", what);
+    else
+        fprintf(stderr, "batchcalld admin: %s: %s\n", what, bc_strerror(rc));
+    return 1;
+}
+
+static int need(const char *value, const char *flag)
+{
+    if (value)
+        return 0;
+    fprintf(stderr, "batchcalld admin: %s is required\n", flag);
+    return -1;
+}
+
+static cJSON *key_json(const struct key_info *k, const char *api_key)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "workspaceId", k->ws);
+    cJSON_AddStringToObject(o, "keyId", k->key_id);
+    cJSON_AddStringToObject(o, "apiKey", api_key);
+    cJSON_AddStringToObject(o, "label", k->label);
+    return o;
+}
+
+static int workspace_create(struct store *s, struct admin_args *a)
+{
+    struct ws_settings ws;
+    char msg[160];
+    ws_defaults(&ws);
+    if (need(a->name, "--name"))
+        return 2;
+    if (strlen(a->name) >= sizeof ws.name) {
+        fprintf(stderr, "batchcalld admin: --name is longer than %zu characters\n",
+                sizeof ws.name - 1);
+        return 2;
+    }
+    strcpy(ws.name, a->name);
+    const struct ws_update *u = &a->limits;
+    if (u->has_calls_per_second)
+        ws.calls_per_second = u->v.calls_per_second;
+    if (u->has_max_concurrent_calls)
+        ws.max_concurrent_calls = u->v.max_concurrent_calls;
+    if (u->has_requests_per_minute)
+        ws.requests_per_minute = u->v.requests_per_minute;
+    if (u->has_max_records)
+        ws.max_records = u->v.max_records;
+    if (ws_validate(&ws, msg, sizeof msg) != 0) {
+        fprintf(stderr, "batchcalld admin: %s\n", msg);
+        return 2;
+    }
+    struct id_gen ids = {0};
+    char api_key[KEY_TEXT_MAX];
+    struct key_info key;
+    int rc = ws_create(s, &ids, &ws, a->label ? a->label : "default", api_key, &key);
+    if (rc)
+        return fail(rc, "workspace create");
+    cJSON *o = ws_to_json(&ws);
+    cJSON_AddStringToObject(o, "apiKey", api_key);
+    cJSON_AddStringToObject(o, "keyId", key.key_id);
+    return print_json(o);
+}
+
+static int workspace_update(struct store *s, struct admin_args *a)
+{
+    if (need(a->workspace, "--workspace"))
+        return 2;
+    struct ws_settings ws;
+    int rc = ws_update_limits(s, a->workspace, &a->limits, &ws);
+    if (rc == BC_EINVAL) {
+        fprintf(stderr,
+                "batchcalld admin: a limit is out of range (see batchcalld admin --help)\n");
+        return 2;
+    }
+    return rc ? fail(rc, "workspace update") : print_json(ws_to_json(&ws));
+}
+
+static int run(struct store *s, const char *noun, const char *verb, struct admin_args *a)
+{
+    cJSON *out = NULL;
+    int rc;
+    if (!strcmp(noun, "workspace") && !strcmp(verb, "create"))
+        return workspace_create(s, a);
+    if (!strcmp(noun, "workspace") && !strcmp(verb, "update"))
+        return workspace_update(s, a);
+    if (!strcmp(noun, "workspace") && !strcmp(verb, "list")) {
+        rc = ws_list(s, &out);
+        return rc ? fail(rc, "workspace list") : print_json(out);
+    }
+    if (!strcmp(noun, "key") && !strcmp(verb, "create")) {
+        if (need(a->workspace, "--workspace"))
+            return 2;
+        struct id_gen ids = {0};
+        char api_key[KEY_TEXT_MAX];
+        struct key_info key;
+        rc = key_create(s, &ids, a->workspace, a->label ? a->label : "", api_key, &key);
+        return rc ? fail(rc, "key create") : print_json(key_json(&key, api_key));
+    }
+    if (!strcmp(noun, "key") && !strcmp(verb, "list")) {
+        if (need(a->workspace, "--workspace"))
+            return 2;
+        rc = key_list(s, a->workspace, &out);
+        return rc ? fail(rc, "key list") : print_json(out);
+    }
+    if (!strcmp(noun, "key") && !strcmp(verb, "revoke")) {
+        if (need(a->key_id, "--key-id"))
+            return 2;
+        rc = key_revoke(s, a->key_id);
+        if (rc)
+            return fail(rc, "key revoke");
+        out = cJSON_CreateObject();
+        cJSON_AddStringToObject(out, "keyId", a->key_id);
+        cJSON_AddBoolToObject(out, "revoked", 1);
+        return print_json(out);
+    }
+    fprintf(stderr, "batchcalld admin: unknown command \"%s %s\"\n", noun, verb);
+    usage(stderr);
+    return 2;
+}
+
+int admin_main(int argc, char **argv)
+{
+    if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    struct admin_args a = {0};
+    if (parse_args(argc - 2, argv + 2, &a) != 0)
+        return 2;
+    log_set_level(LOG_WARN);
+    struct store s;
+    struct store_options opt = {
+        .dir = a.data_dir, .map_size = 64u << 20, .map_size_max = (size_t)65536 << 20};
+    int rc = store_open(&s, &opt);
+    if (rc) {
+        fprintf(stderr, "batchcalld admin: cannot open the data directory %s: %s\n", a.data_dir,
+                bc_strerror(rc));
+        return 1;
+    }
+    int code = run(&s, argv[0], argv[1], &a);
+    store_close(&s);
+    return code;
+}

@@ -1,0 +1,384 @@
+/* Agents CRUD. An agent is stored as the exact JSON the API returns, so reads copy bytes. */
+#include "api/agents.h"
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/api.h"
+#include "util/err.h"
+#include "util/clock.h"
+#include "util/json.h"
+
+static int is_var_char(char c)
+{
+    return isalnum((unsigned char)c) || c == '_';
+}
+
+void agent_prompt_variables(const char *prompt, size_t len, agent_var_fn fn, void *ctx)
+{
+    for (size_t i = 0; i < len; i++) {
+        if (prompt[i] != '{')
+            continue;
+        size_t j = i + 1;
+        while (j < len && is_var_char(prompt[j]))
+            j++;
+        if (j == i + 1 || j >= len || prompt[j] != '}')
+            continue;
+        fn(ctx, prompt + i + 1, j - i - 1);
+        i = j;
+    }
+}
+
+int agent_is_e164(const char *s, size_t len)
+{
+    if (len < 9 || len > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+static int is_http_url(const char *s, size_t len)
+{
+    size_t scheme = len >= 7 && strncasecmp(s, "http://", 7) == 0    ? 7
+                    : len >= 8 && strncasecmp(s, "https://", 8) == 0 ? 8
+                                                                     : 0;
+    if (!scheme || len == scheme || s[scheme] == '/')
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+            return 0;
+    return 1;
+}
+
+/* Collects distinct variable names into a JSON array, up to AGENT_VARIABLES_MAX. */
+static void add_variable(void *ctx, const char *name, size_t len)
+{
+    cJSON *arr = ctx, *item;
+    int n = 0;
+    cJSON_ArrayForEach(item, arr)
+    {
+        if (strlen(item->valuestring) == len && memcmp(item->valuestring, name, len) == 0)
+            return;
+        n++;
+    }
+    if (n > AGENT_VARIABLES_MAX)
+        return;
+    char buf[AGENT_PROMPT_MAX + 1];
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
+}
+
+/* Checks the fields present in body and copies them over agent. On a bad field returns -1 with
+ * err naming it. */
+static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct agent_error *err)
+{
+    static const struct {
+        const char *name;
+        int required;
+    } fields[] = {{"name", 1}, {"prompt", 1}, {"fromNumber", 1}, {"voiceUrl", 0}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const char *f = fields[i].name;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, f);
+        err->field = f;
+        if (!v) {
+            if (creating && fields[i].required) {
+                snprintf(err->message, sizeof err->message, "%s is required.", f);
+                return -1;
+            }
+            continue;
+        }
+        if (!fields[i].required && cJSON_IsNull(v)) {
+            cJSON_ReplaceItemInObjectCaseSensitive(agent, f, cJSON_CreateNull());
+            continue;
+        }
+        const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
+        size_t len = s ? strlen(s) : 0;
+        const char *problem = NULL;
+        if (!s)
+            problem = "must be a string";
+        else if (!strcmp(f, "name") && (len == 0 || len > AGENT_NAME_MAX))
+            problem = "must be 1 to 200 characters";
+        else if (!strcmp(f, "prompt") && len > AGENT_PROMPT_MAX)
+            problem = "must be at most 32768 bytes";
+        else if (!strcmp(f, "fromNumber") && !agent_is_e164(s, len))
+            problem = "must be an E.164 phone number such as +14155552671";
+        else if (!strcmp(f, "voiceUrl") && (len > AGENT_URL_MAX || !is_http_url(s, len)))
+            problem = "must be an http:// or https:// URL of at most 2048 characters";
+        if (problem) {
+            snprintf(err->message, sizeof err->message, "%s %s.", f, problem);
+            return -1;
+        }
+        cJSON_ReplaceItemInObjectCaseSensitive(agent, f, cJSON_CreateString(s));
+    }
+    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(agent, "prompt");
+    cJSON *vars = cJSON_CreateArray();
+    agent_prompt_variables(prompt->valuestring, strlen(prompt->valuestring), add_variable, vars);
+    if (cJSON_GetArraySize(vars) > AGENT_VARIABLES_MAX) {
+        cJSON_Delete(vars);
+        err->field = "prompt";
+        snprintf(err->message, sizeof err->message,
+                 "prompt uses more than %d different {variables}.", AGENT_VARIABLES_MAX);
+        return -1;
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(agent, "variables", vars);
+    return 0;
+}
+
+/* Key: workspace id, '/', agent id. */
+static size_t agent_key(char *out, const char *ws, size_t wslen, const char *id, size_t idlen)
+{
+    memcpy(out, ws, wslen);
+    out[wslen] = '/';
+    memcpy(out + wslen + 1, id, idlen);
+    return wslen + 1 + idlen;
+}
+
+struct agent_put {
+    const char *key;
+    size_t klen;
+    struct buf json;
+    int must_exist;
+};
+
+static int agent_put_txn(struct store_txn *t, void *arg)
+{
+    struct agent_put *a = arg;
+    struct store_val v;
+    if (a->must_exist) {
+        int rc = store_get(t, DB_AGENT, a->key, a->klen, &v);
+        if (rc)
+            return rc;
+    }
+    return store_put(t, DB_AGENT, a->key, a->klen, a->json.data, a->json.len, 0);
+}
+
+static void agent_not_found(struct http_request *req);
+
+/* Replaces an existing agent and responds with it. */
+static void update_and_respond(struct http_request *req, cJSON *agent, const char *key, size_t klen)
+{
+    struct agent_put a = {.key = key, .klen = klen, .must_exist = 1};
+    int rc = json_render(&a.json, agent);
+    cJSON_Delete(agent);
+    if (!rc)
+        rc = store_write(&api_app(req)->store, agent_put_txn, &a);
+    if (rc == BC_ENOTFOUND)
+        agent_not_found(req);
+    else if (rc)
+        api_respond_internal(req, rc);
+    else
+        http_respond(req, 200, "application/json; charset=utf-8", a.json.data, a.json.len);
+    buf_free(&a.json);
+}
+
+int agent_create(struct store *st, struct id_gen *ids, const char *ws, size_t wslen,
+                 const cJSON *body, struct agent_error *err, struct buf *json, char id[ID_MAX])
+{
+    uint64_t now = clock_now_ms();
+    int idlen = id_new(ids, "agent_", now, id);
+    if (idlen < 0)
+        return idlen;
+    cJSON *agent = cJSON_CreateObject();
+    cJSON_AddStringToObject(agent, "id", id);
+    cJSON_AddStringToObject(agent, "name", "");
+    cJSON_AddStringToObject(agent, "prompt", "");
+    cJSON_AddStringToObject(agent, "fromNumber", "");
+    cJSON_AddNullToObject(agent, "voiceUrl");
+    cJSON_AddArrayToObject(agent, "variables");
+    cJSON_AddNumberToObject(agent, "createdAt", (double)now);
+    cJSON_AddNumberToObject(agent, "updatedAt", (double)now);
+    if (apply_fields(body, agent, 1, err) != 0) {
+        cJSON_Delete(agent);
+        return BC_EINVAL;
+    }
+    char key[2 * ID_MAX];
+    struct agent_put a = {.key = key, .klen = agent_key(key, ws, wslen, id, (size_t)idlen)};
+    int rc = json_render(&a.json, agent);
+    cJSON_Delete(agent);
+    if (!rc)
+        rc = store_write(st, agent_put_txn, &a);
+    if (!rc)
+        rc = buf_append(json, a.json.data, a.json.len);
+    buf_free(&a.json);
+    return rc;
+}
+
+static void respond_field_error(struct http_request *req, const struct agent_error *err)
+{
+    api_respond_error(req, 400, "invalid_field", err->message, "field", err->field);
+}
+
+void agents_create(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    struct api_ctx *ctx = api_ctx(req);
+    cJSON *body = api_parse_body(req);
+    if (!body)
+        return;
+    struct agent_error err;
+    struct buf json = {0};
+    char id[ID_MAX];
+    int rc = agent_create(&app->store, &app->ids, ctx->ws, ctx->ws_len, body, &err, &json, id);
+    cJSON_Delete(body);
+    if (rc == BC_EINVAL)
+        respond_field_error(req, &err);
+    else if (rc)
+        api_respond_internal(req, rc);
+    else
+        http_respond(req, 201, "application/json; charset=utf-8", json.data, json.len);
+    buf_free(&json);
+}
+
+static void agent_not_found(struct http_request *req)
+{
+    const struct http_slice *id = &req->params[0];
+    char idz[ID_MAX] = "";
+    if (id->len < sizeof idz)
+        memcpy(idz, id->ptr, id->len);
+    api_respond_error(req, 404, "not_found", "No agent with this id in this workspace.", "id", idz);
+}
+
+/* Reads the agent named by the path into a fresh cJSON object, or responds 404. */
+static cJSON *load_agent(struct http_request *req, char *key, size_t *klen)
+{
+    struct app *app = api_app(req);
+    struct api_ctx *ctx = api_ctx(req);
+    const struct http_slice *id = &req->params[0];
+    if (!id_valid("agent_", id->ptr, id->len)) {
+        agent_not_found(req);
+        return NULL;
+    }
+    *klen = agent_key(key, ctx->ws, ctx->ws_len, id->ptr, id->len);
+    struct store_txn t;
+    struct store_val v;
+    int rc = store_read_begin(&app->store, &t);
+    if (!rc)
+        rc = store_get(&t, DB_AGENT, key, *klen, &v);
+    cJSON *agent = rc ? NULL : cJSON_ParseWithLength(v.ptr, v.len);
+    store_read_end(&t);
+    if (rc == BC_ENOTFOUND)
+        agent_not_found(req);
+    else if (rc || !agent)
+        api_respond_internal(req, rc ? rc : BC_ECORRUPT);
+    return agent;
+}
+
+void agents_get(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    struct api_ctx *ctx = api_ctx(req);
+    const struct http_slice *id = &req->params[0];
+    char key[2 * ID_MAX];
+    if (!id_valid("agent_", id->ptr, id->len)) {
+        agent_not_found(req);
+        return;
+    }
+    size_t klen = agent_key(key, ctx->ws, ctx->ws_len, id->ptr, id->len);
+    struct store_txn t;
+    struct store_val v;
+    int rc = store_read_begin(&app->store, &t);
+    if (!rc)
+        rc = store_get(&t, DB_AGENT, key, klen, &v);
+    if (!rc)
+        http_respond(req, 200, "application/json; charset=utf-8", v.ptr, v.len);
+    store_read_end(&t);
+    if (rc == BC_ENOTFOUND)
+        agent_not_found(req);
+    else if (rc)
+        api_respond_internal(req, rc);
+}
+
+void agents_update(struct http_request *req)
+{
+    char key[2 * ID_MAX];
+    size_t klen;
+    cJSON *body = api_parse_body(req);
+    if (!body)
+        return;
+    cJSON *agent = load_agent(req, key, &klen);
+    if (!agent) {
+        cJSON_Delete(body);
+        return;
+    }
+    struct agent_error err;
+    int bad = apply_fields(body, agent, 0, &err);
+    cJSON_Delete(body);
+    if (bad) {
+        cJSON_Delete(agent);
+        respond_field_error(req, &err);
+        return;
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(agent, "updatedAt",
+                                           cJSON_CreateNumber((double)clock_now_ms()));
+    update_and_respond(req, agent, key, klen);
+}
+
+static int agent_del_txn(struct store_txn *t, void *arg)
+{
+    struct agent_put *a = arg;
+    return store_del(t, DB_AGENT, a->key, a->klen);
+}
+
+void agents_delete(struct http_request *req)
+{
+    char key[2 * ID_MAX];
+    size_t klen;
+    cJSON *agent = load_agent(req, key, &klen);
+    if (!agent)
+        return;
+    cJSON_Delete(agent);
+    struct agent_put a = {.key = key, .klen = klen};
+    int rc = store_write(&api_app(req)->store, agent_del_txn, &a);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    json_add_strn(o, "id", req->params[0].ptr, req->params[0].len);
+    cJSON_AddBoolToObject(o, "deleted", 1);
+    api_respond_json(req, 200, o);
+}
+
+void agents_list(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    struct api_ctx *ctx = api_ctx(req);
+    struct api_page page;
+    if (api_parse_page(req, &page) != 0)
+        return;
+    char prefix[ID_MAX + 1];
+    memcpy(prefix, ctx->ws, ctx->ws_len);
+    prefix[ctx->ws_len] = '/';
+    struct store_txn t;
+    int rc = store_read_begin(&app->store, &t);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return;
+    }
+    cJSON *root = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(root, "agents");
+    uint64_t total = 0, first = (page.page - 1) * page.limit;
+    struct store_iter it;
+    store_iter_open(&it, &t, DB_AGENT, prefix, ctx->ws_len + 1, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        if (total >= first && total < first + page.limit) {
+            cJSON *a = cJSON_ParseWithLength(it.val.ptr, it.val.len);
+            if (a)
+                cJSON_AddItemToArray(arr, a);
+        }
+        total++;
+    }
+    store_iter_close(&it);
+    store_read_end(&t);
+    if (rc < 0) {
+        cJSON_Delete(root);
+        api_respond_internal(req, rc);
+        return;
+    }
+    api_add_pagination(root, &page, total);
+    api_respond_json(req, 200, root);
+}

@@ -1,0 +1,36 @@
+/* Agents (API.md B8): who places the calls and what they say. */
+#ifndef BC_API_AGENTS_H
+#define BC_API_AGENTS_H
+
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/crypto.h"
+
+#define AGENT_NAME_MAX      200
+#define AGENT_PROMPT_MAX    32768
+#define AGENT_URL_MAX       2048
+#define AGENT_VARIABLES_MAX 100
+
+/* Calls fn for each {variable} occurrence in a prompt, in order (names may repeat). A variable is
+ * letters, digits and '_' between braces; other brace text (JSON examples) is not a variable. */
+typedef void (*agent_var_fn)(void *ctx, const char *name, size_t len);
+void agent_prompt_variables(const char *prompt, size_t len, agent_var_fn fn, void *ctx);
+
+struct agent_error {
+    const char *field;
+    char message[200];
+};
+
+/* Validates body (the B8 fields) and stores a new agent of workspace ws; its JSON is appended to
+ * json and its id written to id. A bad field returns BC_EINVAL with err naming it. */
+int agent_create(struct store *st, struct id_gen *ids, const char *ws, size_t wslen,
+                 const cJSON *body, struct agent_error *err, struct buf *json, char id[ID_MAX]);
+
+/* 1 if s is E.164: '+', then 8 to 15 digits, the first not 0. */
+int agent_is_e164(const char *s, size_t len);
+
+#endif

@@ -1,0 +1,131 @@
+/* Helpers shared by every handler. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "util/err.h"
+#include "util/json.h"
+#include "util/log.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+
+void api_respond_json(struct http_request *req, int status, cJSON *obj)
+{
+    struct buf b = {0};
+    if (!obj || json_render(&b, obj) != 0) {
+        cJSON_Delete(obj);
+        buf_free(&b);
+        http_respond_error(req, 500, "internal_error", "The server ran out of memory.");
+        return;
+    }
+    cJSON_Delete(obj);
+    http_respond(req, status, JSON_TYPE, b.data, b.len);
+    buf_free(&b);
+}
+
+void api_respond_error(struct http_request *req, int status, const char *code, const char *message,
+                       const char *extra_name, const char *extra_value)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", code);
+    cJSON_AddStringToObject(o, "message", message);
+    if (extra_name)
+        cJSON_AddStringToObject(o, extra_name, extra_value);
+    api_respond_json(req, status, o);
+}
+
+void api_respond_internal(struct http_request *req, int err)
+{
+    switch (err) {
+    case BC_ENOTFOUND:
+        api_respond_error(req, 404, "not_found", "The requested object does not exist.", NULL,
+                          NULL);
+        return;
+    case BC_EFULL:
+        log_error("store is full", "route=%s", http_route_name(req));
+        api_respond_error(req, 507, "insufficient_storage",
+                          "The server's storage is full; nothing was changed. Retry later or ask "
+                          "the operator to raise --map-size-max-mb or free disk space.",
+                          NULL, NULL);
+        return;
+    case BC_ENOMEM:
+        api_respond_error(req, 503, "unavailable", "The server is out of memory; retry shortly.",
+                          NULL, NULL);
+        return;
+    default:
+        log_error("request failed", "route=%s error=\"%s\"", http_route_name(req),
+                  bc_strerror(err));
+        api_respond_error(req, 500, "internal_error",
+                          "The server failed to complete the request; it was logged. Retry later.",
+                          NULL, NULL);
+        return;
+    }
+}
+
+cJSON *api_parse_body(struct http_request *req)
+{
+    const char *end = NULL;
+    cJSON *obj =
+        cJSON_ParseWithLengthOpts(req->body.data ? req->body.data : "", req->body.len, &end, 0);
+    if (!obj) {
+        api_respond_error(req, 400, "invalid_json",
+                          req->body.len ? "The request body is not valid JSON."
+                                        : "The request needs a JSON object body.",
+                          NULL, NULL);
+        return NULL;
+    }
+    /* Only whitespace may follow the value. */
+    const char *stop = req->body.data + req->body.len;
+    while (end && end < stop && (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+        end++;
+    if (!cJSON_IsObject(obj) || (end && end != stop)) {
+        cJSON_Delete(obj);
+        api_respond_error(req, 400, "invalid_json", "The request body must be one JSON object.",
+                          NULL, NULL);
+        return NULL;
+    }
+    return obj;
+}
+
+/* Reads a positive integer query parameter; returns 0 (absent: *out unchanged), or -1. */
+static int query_uint(struct http_request *req, const char *name, uint64_t max, uint64_t *out)
+{
+    char v[32];
+    int n = http_query(req, name, v, sizeof v);
+    if (n == -1)
+        return 0;
+    char *end;
+    errno = 0;
+    unsigned long long x = n > 0 && v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
+    if (n <= 0 || *end || errno || x < 1 || x > max) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "Query parameter %s must be a whole number from 1 to %llu.", name,
+                 (unsigned long long)max);
+        api_respond_error(req, 400, "invalid_parameter", msg, "parameter", name);
+        return -1;
+    }
+    *out = x;
+    return 0;
+}
+
+int api_parse_page(struct http_request *req, struct api_page *p)
+{
+    p->page = 1;
+    p->limit = 20;
+    if (query_uint(req, "page", 1000000000ull, &p->page) != 0)
+        return -1;
+    return query_uint(req, "limit", 100, &p->limit);
+}
+
+void api_add_pagination(cJSON *obj, const struct api_page *p, uint64_t total)
+{
+    uint64_t pages = (total + p->limit - 1) / p->limit;
+    cJSON *pg = cJSON_AddObjectToObject(obj, "pagination");
+    cJSON_AddNumberToObject(pg, "page", (double)p->page);
+    cJSON_AddNumberToObject(pg, "limit", (double)p->limit);
+    cJSON_AddNumberToObject(pg, "total", (double)total);
+    cJSON_AddNumberToObject(pg, "totalPages", (double)pages);
+    cJSON_AddBoolToObject(pg, "hasNext", p->page < pages);
+    cJSON_AddBoolToObject(pg, "hasPrev", p->page > 1);
+}

@@ -1,0 +1,21 @@
+/* The route table: every path the server answers. Paths under /v1/batch-calls are also answered
+ * as /v1/api/batch-calls (the alias is configured on the HTTP server). */
+#include "api/api.h"
+
+#define GET    HTTP_GET
+#define POST   HTTP_POST
+#define PUT    HTTP_PUT
+#define DELETE HTTP_DELETE
+
+const struct http_route api_routes[] = {
+    {GET, "/healthz", ops_healthz, NULL, 0, 0},
+    {GET, "/readyz", ops_readyz, NULL, 0, 0},
+    {GET, "/metrics", ops_metrics, NULL, 0, 0},
+    {POST, "/v1/api/agents", agents_create, NULL, 0, API_AUTH},
+    {GET, "/v1/api/agents", agents_list, NULL, 0, API_AUTH},
+    {GET, "/v1/api/agents/:id", agents_get, NULL, 0, API_AUTH},
+    {PUT, "/v1/api/agents/:id", agents_update, NULL, 0, API_AUTH},
+    {DELETE, "/v1/api/agents/:id", agents_delete, NULL, 0, API_AUTH},
+};
+
+const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

@@ -1,0 +1,72 @@
+/* Workspaces and their API keys: the records, their encoding, and the operations the admin CLI and
+ * the authentication hook need.
+ *
+ * An API key is "bck_" and 48 hex digits of randomness. Only its SHA-256 is stored: the first 16
+ * bytes are the lookup key, the whole hash is in the record and compared in constant time. */
+#ifndef BC_API_WORKSPACES_H
+#define BC_API_WORKSPACES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "store/store.h"
+#include "util/crypto.h"
+
+#define WS_NAME_MAX   128
+#define KEY_TEXT_MAX  64
+#define KEY_LABEL_MAX 128
+
+#define WS_DEFAULT_CALLS_PER_SECOND     10.0
+#define WS_DEFAULT_MAX_CONCURRENT_CALLS 50
+#define WS_DEFAULT_REQUESTS_PER_MINUTE  600
+#define WS_DEFAULT_MAX_RECORDS          1000000
+
+struct ws_settings {
+    char id[ID_MAX];
+    char name[WS_NAME_MAX];
+    double calls_per_second;
+    uint64_t max_concurrent_calls;
+    uint64_t requests_per_minute;
+    uint64_t max_records;
+    uint64_t created_ms;
+};
+
+/* Which limits an update changes. */
+struct ws_update {
+    int has_calls_per_second, has_max_concurrent_calls, has_requests_per_minute, has_max_records;
+    struct ws_settings v;
+};
+
+struct key_info {
+    char ws[ID_MAX];
+    char key_id[ID_MAX];
+    char label[KEY_LABEL_MAX];
+    uint64_t created_ms;
+};
+
+void ws_defaults(struct ws_settings *ws);
+/* Checks limits; writes a sentence naming the bad one into msg. */
+int ws_validate(const struct ws_settings *ws, char *msg, size_t cap);
+cJSON *ws_to_json(const struct ws_settings *ws);
+int ws_decode(const void *data, size_t len, struct ws_settings *out);
+
+/* Creates the workspace (id assigned into ws->id) and its first API key. */
+int ws_create(struct store *s, struct id_gen *ids, struct ws_settings *ws, const char *label,
+              char api_key[KEY_TEXT_MAX], struct key_info *key);
+int ws_update_limits(struct store *s, const char *id, const struct ws_update *u,
+                     struct ws_settings *out);
+int ws_get(struct store_txn *t, const char *id, size_t len, struct ws_settings *out);
+/* {"workspaces":[...]} */
+int ws_list(struct store *s, cJSON **out);
+
+int key_create(struct store *s, struct id_gen *ids, const char *ws, const char *label,
+               char api_key[KEY_TEXT_MAX], struct key_info *info);
+int key_revoke(struct store *s, const char *key_id);
+/* {"keys":[{"keyId","label","createdAt"}]} */
+int key_list(struct store *s, const char *ws, cJSON **out);
+/* Finds the key; 0 with info filled, BC_ENOTFOUND, or a store error. */
+int key_lookup(struct store_txn *t, const char *key, size_t len, struct key_info *info);
+
+#endif

@@ -1,0 +1,213 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/log.h"
+
+enum opt_type { OPT_STRING, OPT_UINT, OPT_BOOL };
+
+struct opt {
+    const char *name;
+    enum opt_type type;
+    size_t offset;
+    size_t size; /* strings: buffer size */
+    const char *def;
+    const char *help;
+};
+
+#define STR(field, def, help)                                                                      \
+    {                                                                                              \
+#field, OPT_STRING, offsetof(struct config, field), sizeof(((struct config *)0)->field),   \
+            def, help                                                                              \
+    }
+#define UINT(field, def, help)                                                                     \
+    {                                                                                              \
+#field, OPT_UINT, offsetof(struct config, field), 0, def, help                             \
+    }
+#define BOOL(field, help)                                                                          \
+    {                                                                                              \
+#field, OPT_BOOL, offsetof(struct config, field), 0, "0", help                             \
+    }
+
+static const struct opt opts[] = {
+    STR(listen, "0.0.0.0:8080", "address to listen on, HOST:PORT"),
+    STR(data_dir, "./data", "directory of the LMDB store (created if missing)"),
+    BOOL(demo, "create a demo workspace, API key and agent on first start and print them"),
+    UINT(max_connections, "1024", "open connections allowed; more are answered 503 and closed"),
+    UINT(header_timeout_ms, "10000", "time allowed for a request line and headers to arrive"),
+    UINT(idle_timeout_ms, "60000", "a keep-alive connection with no request is closed after this"),
+    UINT(body_timeout_ms, "30000", "a request body that stalls for this long is cut off"),
+    UINT(shutdown_timeout_ms, "10000", "on SIGTERM/SIGINT, time given to requests in flight"),
+    UINT(map_size_mb, "64", "initial LMDB map size in MiB; it grows as needed"),
+    UINT(map_size_max_mb, "65536", "largest LMDB map size in MiB; writes then fail with 507"),
+    STR(log_level, "info", "debug, info, warn or error"),
+};
+#define NOPTS (sizeof opts / sizeof opts[0])
+
+/* Flag names use '-', fields and environment variables '_'. */
+static void flag_name(const struct opt *o, char *out, size_t cap)
+{
+    snprintf(out, cap, "--%s", o->name);
+    for (char *p = out + 2; *p; p++)
+        if (*p == '_')
+            *p = '-';
+}
+
+static void env_name(const struct opt *o, char *out, size_t cap)
+{
+    snprintf(out, cap, "BATCHCALLD_%s", o->name);
+    for (char *p = out; *p; p++)
+        *p = (char)toupper((unsigned char)*p);
+}
+
+static int set_value(struct config *cfg, const struct opt *o, const char *v, const char *from)
+{
+    char *field = (char *)cfg + o->offset;
+    switch (o->type) {
+    case OPT_STRING:
+        if (strlen(v) >= o->size) {
+            fprintf(stderr, "batchcalld: %s is too long (at most %zu characters)\n", from,
+                    o->size - 1);
+            return -1;
+        }
+        strcpy(field, v);
+        return 0;
+    case OPT_UINT: {
+        char *end;
+        errno = 0;
+        unsigned long long n = strtoull(v, &end, 10);
+        if (!*v || *end || errno || v[0] == '-') {
+            fprintf(stderr, "batchcalld: %s must be a whole number, got \"%s\"\n", from, v);
+            return -1;
+        }
+        *(uint64_t *)field = n;
+        return 0;
+    }
+    case OPT_BOOL:
+        if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes")) {
+            *(int *)field = 1;
+        } else if (!strcmp(v, "0") || !strcasecmp(v, "false") || !strcasecmp(v, "no") || !*v) {
+            *(int *)field = 0;
+        } else {
+            fprintf(stderr, "batchcalld: %s must be true or false, got \"%s\"\n", from, v);
+            return -1;
+        }
+        return 0;
+    }
+    return -1;
+}
+
+static int validate(const struct config *cfg)
+{
+    char host[256];
+    int port;
+    enum log_level level;
+    if (config_split_listen(cfg->listen, host, sizeof host, &port) != 0) {
+        fprintf(stderr, "batchcalld: --listen must be HOST:PORT, got \"%s\"\n", cfg->listen);
+        return -1;
+    }
+    if (log_parse_level(cfg->log_level, &level) != 0) {
+        fprintf(stderr, "batchcalld: --log-level must be debug, info, warn or error\n");
+        return -1;
+    }
+    if (cfg->max_connections == 0 || cfg->header_timeout_ms == 0 || cfg->idle_timeout_ms == 0 ||
+        cfg->body_timeout_ms == 0) {
+        fprintf(stderr, "batchcalld: connection limits and timeouts must be greater than 0\n");
+        return -1;
+    }
+    if (cfg->map_size_mb == 0 || cfg->map_size_max_mb < cfg->map_size_mb) {
+        fprintf(stderr, "batchcalld: --map-size-max-mb must be at least --map-size-mb (> 0)\n");
+        return -1;
+    }
+    return 0;
+}
+
+int config_parse(struct config *cfg, int argc, char **argv)
+{
+    memset(cfg, 0, sizeof *cfg);
+    char name[64];
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (set_value(cfg, &opts[i], opts[i].def, "default") != 0)
+            return -1;
+        env_name(&opts[i], name, sizeof name);
+        const char *v = getenv(name);
+        if (v && set_value(cfg, &opts[i], v, name) != 0)
+            return -1;
+    }
+    for (int a = 0; a < argc; a++) {
+        const char *arg = argv[a];
+        if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
+            config_usage(stdout);
+            return 1;
+        }
+        const char *eq = strchr(arg, '=');
+        size_t alen = eq ? (size_t)(eq - arg) : strlen(arg);
+        const struct opt *o = NULL;
+        for (size_t i = 0; i < NOPTS; i++) {
+            flag_name(&opts[i], name, sizeof name);
+            if (strlen(name) == alen && !strncmp(name, arg, alen))
+                o = &opts[i];
+        }
+        if (!o) {
+            fprintf(stderr, "batchcalld: unknown flag \"%s\" (see --help)\n", arg);
+            return -1;
+        }
+        flag_name(o, name, sizeof name);
+        const char *v = eq ? eq + 1 : NULL;
+        if (!v && o->type == OPT_BOOL)
+            v = "1";
+        if (!v) {
+            if (a + 1 >= argc) {
+                fprintf(stderr, "batchcalld: %s needs a value\n", name);
+                return -1;
+            }
+            v = argv[++a];
+        }
+        if (set_value(cfg, o, v, name) != 0)
+            return -1;
+    }
+    return validate(cfg);
+}
+
+void config_usage(FILE *out)
+{
+    fprintf(out, "Usage: batchcalld [serve] [flags]\n"
+                 "       batchcalld admin workspace|key ... (batchcalld admin --help)\n"
+                 "       batchcalld healthcheck [--listen HOST:PORT]\n"
+                 "       batchcalld --version\n\n"
+                 "Serve flags (each also read from the environment variable shown):\n");
+    for (size_t i = 0; i < NOPTS; i++) {
+        char flag[64], env[64];
+        flag_name(&opts[i], flag, sizeof flag);
+        env_name(&opts[i], env, sizeof env);
+        fprintf(out, "  %-24s %s\n  %-24s [%s, default %s]\n", flag, opts[i].help, "", env,
+                opts[i].type == OPT_BOOL ? "off" : opts[i].def);
+    }
+}
+
+int config_split_listen(const char *listen, char *host, size_t hostcap, int *port)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || colon == listen)
+        return -1;
+    const char *h = listen;
+    size_t hlen = (size_t)(colon - listen);
+    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
+        h++;
+        hlen -= 2;
+    }
+    if (hlen == 0 || hlen >= hostcap)
+        return -1;
+    char *end;
+    long p = strtol(colon + 1, &end, 10);
+    if (!colon[1] || *end || p < 0 || p > 65535)
+        return -1;
+    memcpy(host, h, hlen);
+    host[hlen] = '\0';
+    *port = (int)p;
+    return 0;
+}

@@ -1,0 +1,31 @@
+/* Server configuration: every flag has an environment variable (BATCHCALLD_<FLAG>) and a default,
+ * all listed in one table so --help, parsing and defaults never disagree. */
+#ifndef BC_CONFIG_H
+#define BC_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+struct config {
+    char listen[256];
+    char data_dir[1024];
+    int demo;
+    uint64_t max_connections;
+    uint64_t header_timeout_ms;
+    uint64_t idle_timeout_ms;
+    uint64_t body_timeout_ms;
+    uint64_t shutdown_timeout_ms;
+    uint64_t map_size_mb;
+    uint64_t map_size_max_mb;
+    char log_level[16];
+};
+
+/* Fills defaults, then environment variables, then argv flags (argv[0] is the first flag).
+ * Returns 0, 1 when --help was printed, or -1 after printing an error to stderr. */
+int config_parse(struct config *cfg, int argc, char **argv);
+void config_usage(FILE *out);
+/* Splits "host:port" ("[v6]:port" too). Returns 0 or -1. */
+int config_split_listen(const char *listen, char *host, size_t hostcap, int *port);
+
+#endif

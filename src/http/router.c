@@ -1,0 +1,187 @@
+/* Route matching, query strings and header lookup: pure functions over (ptr, len) slices. */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "http/http.h"
+#include "util/err.h"
+
+/* Matches one pattern against a path segment by segment. ':' segments match any non-empty
+ * segment and are captured. */
+static int match_pattern(const char *pattern, const char *path, size_t len,
+                         struct http_slice *params, size_t *nparams)
+{
+    size_t np = 0;
+    const char *p = pattern;
+    size_t i = 0;
+    for (;;) {
+        if (*p == '\0')
+            return i == len ? (*nparams = np, 1) : 0;
+        if (i >= len || *p != '/' || path[i] != '/')
+            return 0;
+        p++;
+        i++;
+        const char *pend = strchr(p, '/');
+        size_t plen = pend ? (size_t)(pend - p) : strlen(p);
+        size_t seg = i;
+        while (i < len && path[i] != '/')
+            i++;
+        size_t slen = i - seg;
+        if (plen > 0 && p[0] == ':') {
+            if (slen == 0 || np >= HTTP_MAX_PARAMS)
+                return 0;
+            params[np].ptr = path + seg;
+            params[np].len = slen;
+            np++;
+        } else if (slen != plen || memcmp(p, path + seg, slen) != 0) {
+            return 0;
+        }
+        p += plen;
+    }
+}
+
+int http_route_match(const struct http_route *routes, size_t n, int method, const char *path,
+                     size_t len, struct http_slice *params, size_t *nparams, char *allowed,
+                     size_t allowed_cap)
+{
+    int path_matched = 0;
+    size_t used = 0;
+    if (allowed_cap)
+        allowed[0] = '\0';
+    /* A trailing slash is not a different resource. */
+    if (len > 1 && path[len - 1] == '/')
+        len--;
+    for (size_t r = 0; r < n; r++) {
+        struct http_slice tmp[HTTP_MAX_PARAMS];
+        size_t ntmp = 0;
+        if (!match_pattern(routes[r].pattern, path, len, tmp, &ntmp))
+            continue;
+        if (routes[r].method == method) {
+            memcpy(params, tmp, sizeof tmp[0] * ntmp);
+            *nparams = ntmp;
+            return (int)r;
+        }
+        const char *m = llhttp_method_name((llhttp_method_t)routes[r].method);
+        if (allowed_cap && !strstr(allowed, m)) {
+            int w = snprintf(allowed + used, allowed_cap - used, "%s%s", used ? ", " : "", m);
+            if (w > 0 && (size_t)w < allowed_cap - used)
+                used += (size_t)w;
+        }
+        path_matched = 1;
+    }
+    return path_matched ? -405 : -404;
+}
+
+const struct http_slice *http_header(const struct http_request *req, const char *name)
+{
+    size_t nlen = strlen(name);
+    for (size_t i = 0; i < req->nheaders; i++) {
+        const struct http_header *h = &req->headers[i];
+        if (h->name.len == nlen && strncasecmp(h->name.ptr, name, nlen) == 0)
+            return &h->value;
+    }
+    return NULL;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Percent-decodes s into out; '+' is a space, as HTML forms encode it. */
+static int decode_component(const char *s, size_t len, char *out, size_t cap)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+            i += 2;
+        }
+        if (o + 1 >= cap)
+            return BC_ETOOBIG;
+        out[o++] = c;
+    }
+    out[o] = '\0';
+    return (int)o;
+}
+
+int http_query(const struct http_request *req, const char *name, char *out, size_t cap)
+{
+    const char *q = req->query.ptr;
+    size_t qlen = req->query.len, nlen = strlen(name);
+    size_t i = 0;
+    while (i < qlen) {
+        size_t start = i;
+        while (i < qlen && q[i] != '&')
+            i++;
+        const char *pair = q + start;
+        size_t plen = i - start;
+        i++;
+        const char *eq = memchr(pair, '=', plen);
+        size_t klen = eq ? (size_t)(eq - pair) : plen;
+        if (klen != nlen || memcmp(pair, name, nlen) != 0)
+            continue;
+        const char *v = eq ? eq + 1 : pair + plen;
+        size_t vlen = (size_t)(pair + plen - v);
+        return decode_component(v, vlen, out, cap);
+    }
+    return -1;
+}
+
+const char *http_status_text(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 201:
+        return "Created";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Content Too Large";
+    case 414:
+        return "URI Too Long";
+    case 415:
+        return "Unsupported Media Type";
+    case 422:
+        return "Unprocessable Content";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 500:
+        return "Internal Server Error";
+    case 503:
+        return "Service Unavailable";
+    case 507:
+        return "Insufficient Storage";
+    }
+    return "Unknown";
+}

@@ -1,0 +1,878 @@
+/* Connections: accept, read, parse with llhttp, route, write, time out, close. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "http/http.h"
+#include "util/err.h"
+#include "util/json.h"
+#include "util/log.h"
+
+/* Output above this stops parsing pipelined requests until the client reads what it was sent. */
+#define OUT_HIGH_WATER (1024 * 1024)
+/* Connections refused because of the cap still get a short 503; beyond this many at once they are
+ * closed without one. */
+#define MAX_REJECTING 64
+
+struct header_offsets {
+    uint32_t name_off, name_len, value_off, value_len;
+};
+
+struct http_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    uv_write_t wreq;
+    uv_shutdown_t sreq;
+    struct http_server *srv;
+    struct http_conn *prev, *next;
+    llhttp_t parser;
+    enum conn_state state;
+    uint64_t deadline; /* uv_now() milliseconds; 0 when no timeout applies */
+    struct buf head;   /* URL, then header names and values, of the current request */
+    uint32_t url_len;
+    struct header_offsets hoff[HTTP_MAX_HEADERS];
+    size_t nheaders;
+    size_t header_bytes;
+    int in_field;
+    struct buf out;     /* responses not yet handed to the socket */
+    struct buf wbuf;    /* bytes of the write in flight */
+    struct buf pending; /* input that arrived behind a request still being answered */
+    struct http_request req;
+    int handles; /* open libuv handles; the struct is freed when the last one closes */
+    unsigned writing : 1;
+    unsigned closing : 1;
+    unsigned close_after_write : 1;
+    unsigned paused : 1;
+    unsigned in_execute : 1;
+    unsigned rejected : 1;
+    unsigned keep_alive : 1;
+    unsigned shutdown_sent : 1;
+    unsigned message_done : 1;
+    unsigned stream_active : 1;
+    unsigned eof : 1;
+};
+
+static void conn_close(struct http_conn *c);
+static void conn_flush(struct http_conn *c);
+static void conn_execute(struct http_conn *c, const char *data, size_t len);
+static void start_reading(struct http_conn *c);
+
+/* ---- timers ---- */
+
+static void on_timer(uv_timer_t *t);
+
+static void set_deadline(struct http_conn *c, uint64_t timeout_ms)
+{
+    if (c->closing)
+        return;
+    if (timeout_ms == 0) {
+        c->deadline = 0;
+        uv_timer_stop(&c->timer);
+        return;
+    }
+    c->deadline = uv_now(c->srv->loop) + timeout_ms;
+    uv_timer_start(&c->timer, on_timer, timeout_ms, 0);
+}
+
+/* ---- responses ---- */
+
+static const char *date_header(struct http_server *srv)
+{
+    time_t now = time(NULL);
+    if ((uint64_t)now != srv->date_sec) {
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(srv->date, sizeof srv->date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        srv->date_sec = (uint64_t)now;
+    }
+    return srv->date;
+}
+
+static void append_response(struct http_conn *c, int status, const char *content_type,
+                            const struct buf *extra, const void *body, size_t len, int close)
+{
+    struct buf *o = &c->out;
+    int rc = buf_printf(o,
+                        "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: "
+                        "%zu\r\nConnection: %s\r\n",
+                        status, http_status_text(status), date_header(c->srv), content_type, len,
+                        close ? "close" : "keep-alive");
+    if (!rc && extra && extra->len)
+        rc = buf_append(o, extra->data, extra->len);
+    if (!rc)
+        rc = buf_append(o, "\r\n", 2);
+    if (!rc)
+        rc = buf_append(o, body, len);
+    if (rc) {
+        log_error("cannot buffer response", "status=%d bytes=%zu", status, len);
+        c->close_after_write = 1;
+    }
+}
+
+static void error_body(struct buf *b, const char *code, const char *message)
+{
+    buf_append_str(b, "{\"error\":");
+    json_append_string(b, code, strlen(code));
+    buf_append_str(b, ",\"message\":");
+    json_append_string(b, message, strlen(message));
+    buf_append_str(b, "}");
+}
+
+/* Called when a request has both been parsed completely and answered. */
+static void request_finished(struct http_conn *c)
+{
+    if (c->close_after_write) {
+        c->state = CONN_LINGER;
+        /* The response must get out first; the linger clock starts once it has. */
+        set_deadline(c, c->srv->cfg.body_timeout_ms + c->srv->cfg.linger_ms);
+        return;
+    }
+    c->state = CONN_IDLE;
+    set_deadline(c, c->srv->cfg.idle_timeout_ms);
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
+                  size_t len)
+{
+    struct http_conn *c = req->conn;
+    if (req->responded || c->closing)
+        return;
+    req->responded = 1;
+    req->status = status;
+    /* A response sent before the body was read ends the connection: the unread body would be
+     * parsed as the next request otherwise. */
+    if (!c->keep_alive || c->srv->draining || (req->has_body && !c->message_done))
+        c->close_after_write = 1;
+    append_response(c, status, content_type, &req->extra_headers, body, len, c->close_after_write);
+    if (c->srv->cfg.on_response)
+        c->srv->cfg.on_response(req, status, uv_hrtime() - req->start_ns);
+    if (c->message_done)
+        request_finished(c);
+    if (!c->in_execute)
+        conn_flush(c);
+}
+
+void http_add_header(struct http_request *req, const char *name, const char *fmt, ...)
+{
+    char value[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(value, sizeof value, fmt, ap);
+    va_end(ap);
+    buf_printf(&req->extra_headers, "%s: %s\r\n", name, value);
+}
+
+void http_respond_error(struct http_request *req, int status, const char *code, const char *message)
+{
+    struct buf b = {0};
+    error_body(&b, code, message);
+    http_respond(req, status, "application/json; charset=utf-8", b.data, b.len);
+    buf_free(&b);
+}
+
+void *http_app(const struct http_request *req)
+{
+    return req->srv->cfg.app;
+}
+
+const char *http_route_name(const struct http_request *req)
+{
+    return req->route ? req->route->pattern : "unmatched";
+}
+
+/* Ends the request with an error decided by the server itself (limits, timeouts, bad syntax):
+ * the connection closes after the response. */
+static void fail(struct http_conn *c, int status, const char *code, const char *message)
+{
+    c->close_after_write = 1;
+    if (c->stream_active) {
+        c->stream_active = 0;
+        c->req.route->stream->abort(&c->req);
+    }
+    if (!c->req.responded)
+        http_respond_error(&c->req, status, code, message);
+}
+
+/* ---- writing ---- */
+
+static void on_shutdown(uv_shutdown_t *r, int status)
+{
+    struct http_conn *c = r->data;
+    if (status < 0)
+        conn_close(c);
+}
+
+static void after_drain(struct http_conn *c)
+{
+    if (c->state == CONN_LINGER) {
+        if (c->eof) {
+            conn_close(c);
+            return;
+        }
+        if (!c->shutdown_sent && !c->closing) {
+            c->shutdown_sent = 1;
+            c->sreq.data = c;
+            if (uv_shutdown(&c->sreq, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+                conn_close(c);
+                return;
+            }
+            set_deadline(c, c->srv->cfg.linger_ms);
+        }
+        return;
+    }
+    if (c->paused && c->state == CONN_IDLE) {
+        c->paused = 0;
+        llhttp_resume(&c->parser);
+        if (c->pending.len) {
+            conn_execute(c, c->pending.data, c->pending.len);
+            conn_flush(c);
+        }
+        if (!c->paused && !c->closing && c->state != CONN_LINGER)
+            start_reading(c);
+        return;
+    }
+    if (c->srv->draining && c->state == CONN_IDLE && !c->paused)
+        conn_close(c);
+}
+
+static void on_write(uv_write_t *w, int status)
+{
+    struct http_conn *c = w->data;
+    c->writing = 0;
+    c->wbuf.len = 0;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    conn_flush(c);
+}
+
+static void conn_flush(struct http_conn *c)
+{
+    if (c->writing || c->closing)
+        return;
+    if (c->out.len == 0) {
+        after_drain(c);
+        return;
+    }
+    uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
+    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    if (n == (int)c->out.len) {
+        c->out.len = 0;
+        after_drain(c);
+        return;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        conn_close(c);
+        return;
+    }
+    if (n > 0)
+        buf_consume(&c->out, (size_t)n);
+    /* Hand the rest to libuv and keep collecting new output in the other buffer. */
+    struct buf tmp = c->wbuf;
+    c->wbuf = c->out;
+    c->out = tmp;
+    c->out.len = 0;
+    c->writing = 1;
+    c->wreq.data = c;
+    b = uv_buf_init(c->wbuf.data, (unsigned)c->wbuf.len);
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+        c->writing = 0;
+        conn_close(c);
+    }
+}
+
+/* ---- llhttp callbacks ---- */
+
+static struct http_conn *conn_of(llhttp_t *p)
+{
+    return p->data;
+}
+
+static void request_reset(struct http_conn *c)
+{
+    struct http_request *r = &c->req;
+    void *ctx = r->ctx;
+    struct buf body = r->body, extra = r->extra_headers;
+    /* Keep small buffers for the next request; give large ones back. */
+    body.len = 0;
+    if (body.cap > 65536)
+        buf_free(&body);
+    extra.len = 0;
+    memset(r, 0, sizeof *r);
+    r->conn = c;
+    r->srv = c->srv;
+    r->ctx = ctx;
+    r->body = body;
+    r->extra_headers = extra;
+    r->route_index = -1;
+    if (ctx)
+        memset(ctx, 0, c->srv->cfg.request_ctx_size);
+    c->head.len = 0;
+    if (c->head.cap > 65536)
+        buf_free(&c->head);
+    c->url_len = 0;
+    c->nheaders = 0;
+    c->header_bytes = 0;
+    c->in_field = 0;
+    c->message_done = 0;
+    c->stream_active = 0;
+}
+
+static int on_message_begin(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    request_reset(c);
+    c->req.start_ns = uv_hrtime();
+    c->state = CONN_HEAD;
+    set_deadline(c, c->srv->cfg.header_timeout_ms);
+    return 0;
+}
+
+static int on_url(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (c->head.len + len > HTTP_MAX_URL) {
+        fail(c, 414, "uri_too_long",
+             "The request URL is longer than 8192 bytes; send large parameters in the body.");
+        return HPE_USER;
+    }
+    if (buf_append(&c->head, at, len)) {
+        fail(c, 500, "internal_error", "The server ran out of memory.");
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_url_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    c->url_len = (uint32_t)c->head.len;
+    return 0;
+}
+
+static int header_bytes_ok(struct http_conn *c, size_t len)
+{
+    c->header_bytes += len;
+    if (c->header_bytes <= HTTP_MAX_HEADER_SIZE)
+        return 1;
+    fail(c, 431, "headers_too_large",
+         "The request headers exceed 16384 bytes; remove large or repeated headers.");
+    return 0;
+}
+
+static int on_header_field(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (!c->in_field) {
+        if (c->nheaders == HTTP_MAX_HEADERS) {
+            fail(c, 431, "headers_too_large",
+                 "The request has more than 100 header fields; remove unneeded headers.");
+            return HPE_USER;
+        }
+        struct header_offsets *h = &c->hoff[c->nheaders++];
+        h->name_off = (uint32_t)c->head.len;
+        h->name_len = 0;
+        h->value_off = (uint32_t)c->head.len;
+        h->value_len = 0;
+        c->in_field = 1;
+    }
+    /* ": " and CRLF count towards the limit too, as they would on the wire. */
+    if (!header_bytes_ok(c, len + (c->hoff[c->nheaders - 1].name_len == 0 ? 4 : 0)))
+        return HPE_USER;
+    if (buf_append(&c->head, at, len)) {
+        fail(c, 500, "internal_error", "The server ran out of memory.");
+        return HPE_USER;
+    }
+    c->hoff[c->nheaders - 1].name_len += (uint32_t)len;
+    return 0;
+}
+
+static int on_header_field_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    c->in_field = 0;
+    c->hoff[c->nheaders - 1].value_off = (uint32_t)c->head.len;
+    return 0;
+}
+
+static int on_header_value(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    if (!header_bytes_ok(c, len))
+        return HPE_USER;
+    if (buf_append(&c->head, at, len)) {
+        fail(c, 500, "internal_error", "The server ran out of memory.");
+        return HPE_USER;
+    }
+    c->hoff[c->nheaders - 1].value_len += (uint32_t)len;
+    return 0;
+}
+
+/* Turns the offsets collected while streaming into slices, now that the buffer stops moving. */
+static void resolve_head(struct http_conn *c)
+{
+    struct http_request *r = &c->req;
+    const char *base = c->head.data;
+    r->url.ptr = base;
+    r->url.len = c->url_len;
+    for (size_t i = 0; i < c->nheaders; i++) {
+        struct header_offsets *h = &c->hoff[i];
+        r->headers[i].name = (struct http_slice){base + h->name_off, h->name_len};
+        r->headers[i].value = (struct http_slice){base + h->value_off, h->value_len};
+    }
+    r->nheaders = c->nheaders;
+    /* Absolute-form targets ("http://host/path") are accepted as RFC 9112 requires. */
+    const char *u = r->url.ptr;
+    size_t ulen = r->url.len;
+    if (ulen > 7 && (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
+        const char *auth = (const char *)memchr(u, ':', ulen) + 3;
+        const char *slash = memchr(auth, '/', ulen - (size_t)(auth - u));
+        if (slash) {
+            ulen -= (size_t)(slash - u);
+            u = slash;
+        } else {
+            u = "/";
+            ulen = 1;
+        }
+    }
+    const char *q = memchr(u, '?', ulen);
+    r->path.ptr = u;
+    r->path.len = q ? (size_t)(q - u) : ulen;
+    r->query.ptr = q ? q + 1 : u + ulen;
+    r->query.len = q ? ulen - r->path.len - 1 : 0;
+}
+
+/* Routes the request, answering 404/405 itself. Paths under the alias prefix are matched as if
+ * they were under the canonical prefix. */
+static void route_request(struct http_conn *c)
+{
+    struct http_server *srv = c->srv;
+    struct http_request *r = &c->req;
+    const char *path = r->path.ptr;
+    size_t len = r->path.len;
+    char alias[HTTP_MAX_URL + 64];
+    const struct http_server_config *cfg = &srv->cfg;
+    if (cfg->alias_from) {
+        size_t flen = strlen(cfg->alias_from), tlen = strlen(cfg->alias_to);
+        if (len >= flen && memcmp(path, cfg->alias_from, flen) == 0 &&
+            (len == flen || path[flen] == '/') && tlen + len - flen < sizeof alias) {
+            memcpy(alias, cfg->alias_to, tlen);
+            memcpy(alias + tlen, path + flen, len - flen);
+            len = tlen + len - flen;
+            path = alias;
+        }
+    }
+    char allowed[128];
+    int idx = http_route_match(cfg->routes, cfg->nroutes, r->method, path, len, r->params,
+                               &r->nparams, allowed, sizeof allowed);
+    if (idx >= 0) {
+        r->route_index = idx;
+        r->route = &cfg->routes[idx];
+        /* Params must outlive the local alias buffer: point them into the original path. */
+        if (path == alias) {
+            for (size_t i = 0; i < r->nparams; i++) {
+                size_t off = (size_t)(r->params[i].ptr - alias) - strlen(cfg->alias_to) +
+                             strlen(cfg->alias_from);
+                r->params[i].ptr = r->path.ptr + off;
+            }
+        }
+        return;
+    }
+    if (idx == -405) {
+        http_add_header(r, "Allow", "%s", allowed);
+        char msg[256];
+        snprintf(msg, sizeof msg, "%s is not supported on this path; use %s.",
+                 llhttp_method_name((llhttp_method_t)r->method), allowed);
+        http_respond_error(r, 405, "method_not_allowed", msg);
+        return;
+    }
+    http_respond_error(r, 404, "not_found",
+                       "No such route; see the API documentation for the available paths.");
+}
+
+static int expects_continue(const struct http_request *r)
+{
+    const struct http_slice *e = http_header(r, "expect");
+    return e && e->len == 12 && strncasecmp(e->ptr, "100-continue", 12) == 0;
+}
+
+static int on_headers_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    struct http_request *r = &c->req;
+    resolve_head(c);
+    r->method = llhttp_get_method(p);
+    r->has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
+    c->keep_alive = llhttp_should_keep_alive(p) ? 1 : 0;
+    route_request(c);
+    if (!r->responded) {
+        size_t limit = r->route->body_limit ? r->route->body_limit : HTTP_DEFAULT_BODY;
+        if ((p->flags & F_CONTENT_LENGTH) && p->content_length > limit) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "The request body is larger than the %zu bytes allowed here.",
+                     limit);
+            http_respond_error(r, 413, "payload_too_large", msg);
+        }
+    }
+    if (!r->responded && c->srv->cfg.on_head)
+        c->srv->cfg.on_head(r);
+    if (r->responded) {
+        if (!r->has_body)
+            return 0;
+        /* The body is not wanted: stop parsing; the connection closes after the response. */
+        c->close_after_write = 1;
+        return HPE_PAUSED;
+    }
+    if (r->has_body) {
+        if (expects_continue(r))
+            buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
+        c->stream_active = r->route->stream != NULL;
+        c->state = CONN_BODY;
+        set_deadline(c, c->srv->cfg.body_timeout_ms);
+    }
+    return 0;
+}
+
+static int on_body(llhttp_t *p, const char *at, size_t len)
+{
+    struct http_conn *c = conn_of(p);
+    struct http_request *r = &c->req;
+    size_t limit = r->route->body_limit ? r->route->body_limit : HTTP_DEFAULT_BODY;
+    r->body_bytes += len;
+    if (r->body_bytes > limit) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "The request body is larger than the %zu bytes allowed here.",
+                 limit);
+        fail(c, 413, "payload_too_large", msg);
+        return HPE_USER;
+    }
+    /* The body clock restarts with every read; the timer callback re-arms lazily. */
+    c->deadline = uv_now(c->srv->loop) + c->srv->cfg.body_timeout_ms;
+    if (r->route->stream) {
+        if (r->route->stream->data(r, at, len) != 0) {
+            c->stream_active = 0;
+            r->route->stream->abort(r);
+            c->close_after_write = 1;
+            if (!r->responded)
+                http_respond_error(r, 500, "internal_error", "The upload could not be processed.");
+            return HPE_USER;
+        }
+        return 0;
+    }
+    if (buf_append(&r->body, at, len)) {
+        fail(c, 500, "internal_error", "The server ran out of memory.");
+        return HPE_USER;
+    }
+    return 0;
+}
+
+static int on_message_complete(llhttp_t *p)
+{
+    struct http_conn *c = conn_of(p);
+    struct http_request *r = &c->req;
+    c->message_done = 1;
+    if (!r->responded) {
+        c->state = CONN_HANDLING;
+        set_deadline(c, 0);
+        if (c->stream_active) {
+            c->stream_active = 0;
+            r->route->stream->end(r);
+        } else {
+            r->route->handler(r);
+        }
+    } else {
+        request_finished(c);
+    }
+    if (!r->responded) {
+        /* Answered later: hold pipelined requests until then. */
+        c->paused = 1;
+        return HPE_PAUSED;
+    }
+    if (c->close_after_write)
+        return HPE_PAUSED;
+    if (c->out.len > OUT_HIGH_WATER) {
+        c->paused = 1;
+        return HPE_PAUSED;
+    }
+    return 0;
+}
+
+static const llhttp_settings_t parser_settings = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_url_complete = on_url_complete,
+    .on_header_field = on_header_field,
+    .on_header_field_complete = on_header_field_complete,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* ---- reading ---- */
+
+static void enter_linger(struct http_conn *c)
+{
+    c->close_after_write = 1;
+    c->pending.len = 0;
+    if (c->state != CONN_LINGER) {
+        c->state = CONN_LINGER;
+        set_deadline(c, c->srv->cfg.body_timeout_ms + c->srv->cfg.linger_ms);
+    }
+    if (c->paused) {
+        c->paused = 0;
+        start_reading(c);
+    }
+}
+
+static void conn_execute(struct http_conn *c, const char *data, size_t len)
+{
+    c->in_execute = 1;
+    enum llhttp_errno e = llhttp_execute(&c->parser, data, len);
+    c->in_execute = 0;
+    if (c->closing || e == HPE_OK)
+        return;
+    if (e == HPE_PAUSED && !c->close_after_write) {
+        size_t used = (size_t)(llhttp_get_error_pos(&c->parser) - data);
+        if (data == c->pending.data) {
+            buf_consume(&c->pending, used);
+        } else if (buf_append(&c->pending, data + used, len - used)) {
+            conn_close(c);
+            return;
+        }
+        c->paused = 1;
+        uv_read_stop((uv_stream_t *)&c->tcp);
+        return;
+    }
+    if (e != HPE_PAUSED && !c->req.responded && e != HPE_CLOSED_CONNECTION) {
+        char msg[256];
+        snprintf(msg, sizeof msg, "Malformed HTTP request: %s.",
+                 llhttp_get_error_reason(&c->parser));
+        fail(c, 400, "bad_request", msg);
+    }
+    enter_linger(c);
+}
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *b)
+{
+    (void)suggested;
+    struct http_conn *c = h->data;
+    b->base = c->srv->readbuf;
+    b->len = sizeof c->srv->readbuf;
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b);
+
+static void start_reading(struct http_conn *c)
+{
+    uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *b)
+{
+    struct http_conn *c = s->data;
+    if (nread == 0 || c->closing)
+        return;
+    if (nread < 0) {
+        /* A client that half-closes after sending a request still gets the answer. */
+        if (nread == UV_EOF && c->state == CONN_HANDLING) {
+            c->eof = 1;
+            c->close_after_write = 1;
+            uv_read_stop(s);
+            return;
+        }
+        conn_close(c);
+        return;
+    }
+    if (c->state == CONN_LINGER)
+        return;
+    conn_execute(c, b->base, (size_t)nread);
+    conn_flush(c);
+}
+
+/* ---- connection lifecycle ---- */
+
+static void on_close(uv_handle_t *h)
+{
+    struct http_conn *c = h->data;
+    if (--c->handles > 0)
+        return;
+    buf_free(&c->head);
+    buf_free(&c->out);
+    buf_free(&c->wbuf);
+    buf_free(&c->pending);
+    buf_free(&c->req.body);
+    buf_free(&c->req.extra_headers);
+    free(c->req.ctx);
+    free(c);
+}
+
+static void conn_close(struct http_conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = 1;
+    struct http_server *srv = c->srv;
+    if (c->stream_active) {
+        c->stream_active = 0;
+        c->req.route->stream->abort(&c->req);
+    }
+    if (c->rejected) {
+        srv->nrejected--;
+    } else {
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            srv->conns = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+        srv->nconns--;
+    }
+    uv_close((uv_handle_t *)&c->timer, on_close);
+    uv_close((uv_handle_t *)&c->tcp, on_close);
+    if (srv->draining && srv->nconns == 0 && srv->drained_cb) {
+        void (*cb)(struct http_server *) = srv->drained_cb;
+        srv->drained_cb = NULL;
+        cb(srv);
+    }
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct http_conn *c = t->data;
+    uint64_t now = uv_now(c->srv->loop);
+    if (c->deadline == 0 || c->closing)
+        return;
+    if (now < c->deadline) {
+        uv_timer_start(&c->timer, on_timer, c->deadline - now, 0);
+        return;
+    }
+    switch (c->state) {
+    case CONN_HEAD:
+    case CONN_BODY:
+        fail(c, 408, "request_timeout",
+             "The request was not received in time; send the whole request without pauses.");
+        enter_linger(c);
+        conn_flush(c);
+        break;
+    default:
+        conn_close(c);
+        break;
+    }
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    struct http_server *srv = server->data;
+    if (status < 0) {
+        log_warn("accept failed", "reason=\"%s\"", uv_strerror(status));
+        return;
+    }
+    struct http_conn *c = calloc(1, sizeof *c);
+    void *ctx = srv->cfg.request_ctx_size ? calloc(1, srv->cfg.request_ctx_size) : NULL;
+    if (!c || (srv->cfg.request_ctx_size && !ctx)) {
+        free(c);
+        free(ctx);
+        log_error("out of memory accepting a connection", "%s", "");
+        return;
+    }
+    c->srv = srv;
+    c->req.ctx = ctx;
+    uv_tcp_init(srv->loop, &c->tcp);
+    uv_timer_init(srv->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->handles = 2;
+    c->rejected = srv->nconns >= srv->cfg.max_connections;
+    if (c->rejected) {
+        srv->nrejected++;
+    } else {
+        c->next = srv->conns;
+        if (srv->conns)
+            srv->conns->prev = c;
+        srv->conns = c;
+        srv->nconns++;
+    }
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 || srv->nrejected > MAX_REJECTING) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
+    c->parser.data = c;
+    request_reset(c);
+    if (c->rejected) {
+        struct buf body = {0};
+        error_body(&body, "too_many_connections",
+                   "The server is at its connection limit; retry shortly.");
+        append_response(c, 503, "application/json; charset=utf-8", NULL, body.data, body.len, 1);
+        buf_free(&body);
+        c->state = CONN_LINGER;
+        c->close_after_write = 1;
+        set_deadline(c, srv->cfg.linger_ms);
+    } else {
+        c->state = CONN_IDLE;
+        /* A new connection must start its request promptly, unlike a kept-alive one. */
+        set_deadline(c, srv->cfg.header_timeout_ms);
+    }
+    start_reading(c);
+    conn_flush(c);
+}
+
+int http_server_init(struct http_server *srv, uv_loop_t *loop, const struct http_server_config *cfg)
+{
+    memset(srv, 0, sizeof *srv);
+    srv->loop = loop;
+    srv->cfg = *cfg;
+    int rc = uv_tcp_init(loop, &srv->listener);
+    srv->listener.data = srv;
+    return rc;
+}
+
+int http_server_listen(struct http_server *srv, const char *host, int port)
+{
+    struct sockaddr_storage addr;
+    int rc = uv_ip4_addr(host, port, (struct sockaddr_in *)&addr);
+    if (rc != 0)
+        rc = uv_ip6_addr(host, port, (struct sockaddr_in6 *)&addr);
+    if (rc != 0)
+        return rc;
+    rc = uv_tcp_bind(&srv->listener, (const struct sockaddr *)&addr, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&srv->listener, 1024, on_connection);
+    if (rc == 0)
+        srv->listening = 1;
+    return rc;
+}
+
+void http_server_drain(struct http_server *srv, void (*drained_cb)(struct http_server *srv))
+{
+    srv->draining = 1;
+    srv->drained_cb = drained_cb;
+    if (!uv_is_closing((uv_handle_t *)&srv->listener))
+        uv_close((uv_handle_t *)&srv->listener, NULL);
+    srv->listening = 0;
+    struct http_conn *next;
+    for (struct http_conn *c = srv->conns; c; c = next) {
+        next = c->next;
+        if (c->state == CONN_IDLE && !c->writing && !c->paused && c->out.len == 0)
+            conn_close(c);
+    }
+    if (srv->nconns == 0 && srv->drained_cb) {
+        srv->drained_cb = NULL;
+        drained_cb(srv);
+    }
+}
+
+void http_server_close_all(struct http_server *srv)
+{
+    struct http_conn *next;
+    for (struct http_conn *c = srv->conns; c; c = next) {
+        next = c->next;
+        conn_close(c);
+    }
+}

@@ -1,0 +1,312 @@
+/* batchcalld: entry point, subcommands, and the serve loop's start-up and shutdown. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <netdb.h>
+#include <unistd.h>
+
+#include "admin.h"
+#include "api/agents.h"
+#include "api/api.h"
+#include "api/workspaces.h"
+#include "app.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define LINGER_MS 2000
+
+/* ---- shutdown ---- */
+
+static void close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void stop_loop(struct app *app)
+{
+    uv_stop(app->loop);
+}
+
+static void on_drained(struct http_server *srv)
+{
+    struct app *app = srv->cfg.app;
+    log_info("all connections closed", "%s", "");
+    stop_loop(app);
+}
+
+static void on_shutdown_timeout(uv_timer_t *t)
+{
+    struct app *app = t->data;
+    log_warn("shutdown timeout: closing connections still open", "open=%zu", app->http.nconns);
+    http_server_close_all(&app->http);
+    stop_loop(app);
+}
+
+static void on_signal(uv_signal_t *s, int signum)
+{
+    struct app *app = s->data;
+    if (app->draining) {
+        log_warn("second signal: stopping now", "signal=%d", signum);
+        http_server_close_all(&app->http);
+        stop_loop(app);
+        return;
+    }
+    log_info("shutting down: draining connections", "signal=%d open=%zu timeout_ms=%llu", signum,
+             app->http.nconns, (unsigned long long)app->cfg.shutdown_timeout_ms);
+    app->draining = 1;
+    uv_timer_start(&app->shutdown_timer, on_shutdown_timeout, app->cfg.shutdown_timeout_ms, 0);
+    http_server_drain(&app->http, on_drained);
+}
+
+/* ---- start-up ---- */
+
+/* One server per data directory: LMDB itself would allow two, but two dialers would each call
+ * every contact. */
+static int lock_data_dir(struct app *app)
+{
+    char path[1100];
+    snprintf(path, sizeof path, "%s/serve.lock", app->cfg.data_dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        log_error("cannot create the lock file", "path=\"%s\" reason=\"%s\"", path,
+                  strerror(errno));
+        return -1;
+    }
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        log_error("another batchcalld server is using this data directory; stop it or use "
+                  "another --data-dir",
+                  "dir=\"%s\"", app->cfg.data_dir);
+        close(fd);
+        return -1;
+    }
+    app->lock_fd = fd;
+    return 0;
+}
+
+static const char demo_key[] = "demo";
+
+struct demo_info {
+    char ws[ID_MAX];
+    char agent[ID_MAX];
+};
+
+static int demo_save_txn(struct store_txn *t, void *arg)
+{
+    const struct demo_info *d = arg;
+    return store_put(t, DB_META, demo_key, sizeof demo_key - 1, d, sizeof *d, 0);
+}
+
+static void print_demo(const struct app *app, const struct demo_info *d, const char *api_key)
+{
+    char host[256];
+    int port;
+    config_split_listen(app->cfg.listen, host, sizeof host, &port);
+    if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
+        strcpy(host, "127.0.0.1");
+    printf("Demo workspace ready.\n  workspace: %s\n", d->ws);
+    if (api_key)
+        printf("  api key: %s\n", api_key);
+    else
+        printf("  api key: (shown only on first start; create another with\n"
+               "           batchcalld admin key create --workspace %s --data-dir %s)\n",
+               d->ws, app->cfg.data_dir);
+    printf("  agent: %s\n\nTry:\n  curl -s -H 'x-api-key: %s' -H 'x-workspace-id: %s' "
+           "http://%s:%d/v1/api/agents/%s\n\n",
+           d->agent, api_key ? api_key : "YOUR_API_KEY", d->ws, host, port, d->agent);
+    fflush(stdout);
+}
+
+static int setup_demo(struct app *app)
+{
+    struct demo_info d;
+    struct store_txn t;
+    struct store_val v;
+    int rc = store_read_begin(&app->store, &t);
+    if (!rc)
+        rc = store_get(&t, DB_META, demo_key, sizeof demo_key - 1, &v);
+    if (!rc && v.len == sizeof d)
+        memcpy(&d, v.ptr, sizeof d);
+    store_read_end(&t);
+    if (rc == 0) {
+        print_demo(app, &d, NULL);
+        return 0;
+    }
+    if (rc != BC_ENOTFOUND)
+        return rc;
+    struct ws_settings ws;
+    ws_defaults(&ws);
+    strcpy(ws.name, "demo");
+    char api_key[KEY_TEXT_MAX];
+    struct key_info key;
+    rc = ws_create(&app->store, &app->ids, &ws, "demo", api_key, &key);
+    if (rc)
+        return rc;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddStringToObject(body, "name", "Demo reminder agent");
+    cJSON_AddStringToObject(body, "prompt",
+                            "You are calling {first_name} to confirm their appointment on "
+                            "{appointment_date}. Be brief and polite.");
+    cJSON_AddStringToObject(body, "fromNumber", "+14155550100");
+    struct agent_error err;
+    struct buf json = {0};
+    memset(&d, 0, sizeof d);
+    strcpy(d.ws, ws.id);
+    rc = agent_create(&app->store, &app->ids, ws.id, strlen(ws.id), body, &err, &json, d.agent);
+    cJSON_Delete(body);
+    buf_free(&json);
+    if (!rc)
+        rc = store_write(&app->store, demo_save_txn, &d);
+    if (!rc)
+        print_demo(app, &d, api_key);
+    return rc;
+}
+
+static int serve(int argc, char **argv)
+{
+    struct app app;
+    memset(&app, 0, sizeof app);
+    app.lock_fd = -1;
+    int rc = config_parse(&app.cfg, argc, argv);
+    if (rc)
+        return rc > 0 ? 0 : 2;
+    enum log_level level;
+    log_parse_level(app.cfg.log_level, &level);
+    log_set_level(level);
+    signal(SIGPIPE, SIG_IGN);
+
+    app.loop = uv_default_loop();
+    struct store_options sopt = {
+        .dir = app.cfg.data_dir,
+        .map_size = (size_t)app.cfg.map_size_mb << 20,
+        .map_size_max = (size_t)app.cfg.map_size_max_mb << 20,
+    };
+    if (store_open(&app.store, &sopt) != 0)
+        return 1;
+    if (lock_data_dir(&app) != 0) {
+        store_close(&app.store);
+        return 1;
+    }
+    const char *names[64];
+    for (size_t i = 0; i < api_nroutes && i < 64; i++)
+        names[i] = api_routes[i].pattern;
+    metrics_init(&app.metrics, names, api_nroutes);
+
+    struct http_server_config hc = {
+        .max_connections = app.cfg.max_connections,
+        .header_timeout_ms = app.cfg.header_timeout_ms,
+        .idle_timeout_ms = app.cfg.idle_timeout_ms,
+        .body_timeout_ms = app.cfg.body_timeout_ms,
+        .linger_ms = LINGER_MS,
+        .routes = api_routes,
+        .nroutes = api_nroutes,
+        .alias_from = "/v1/batch-calls",
+        .alias_to = "/v1/api/batch-calls",
+        .request_ctx_size = sizeof(struct api_ctx),
+        .on_head = api_on_head,
+        .on_response = api_on_response,
+        .app = &app,
+    };
+    char host[256];
+    int port;
+    config_split_listen(app.cfg.listen, host, sizeof host, &port);
+    http_server_init(&app.http, app.loop, &hc);
+    rc = http_server_listen(&app.http, host, port);
+    int code = 0;
+    if (rc) {
+        log_error("cannot listen", "addr=%s reason=\"%s\"", app.cfg.listen, uv_strerror(rc));
+        code = 1;
+        goto out;
+    }
+    if (app.cfg.demo && (rc = setup_demo(&app)) != 0) {
+        log_error("cannot create the demo workspace", "reason=\"%s\"", bc_strerror(rc));
+        code = 1;
+        goto out;
+    }
+    uv_signal_init(app.loop, &app.sigterm);
+    uv_signal_init(app.loop, &app.sigint);
+    app.sigterm.data = app.sigint.data = &app;
+    uv_signal_start(&app.sigterm, on_signal, SIGTERM);
+    uv_signal_start(&app.sigint, on_signal, SIGINT);
+    uv_timer_init(app.loop, &app.shutdown_timer);
+    app.shutdown_timer.data = &app;
+    log_info("listening", "addr=%s data_dir=\"%s\" pid=%d", app.cfg.listen, app.cfg.data_dir,
+             (int)getpid());
+    uv_run(app.loop, UV_RUN_DEFAULT);
+out:
+    /* Close every handle (connections, timers, signals) and let their close callbacks run. */
+    uv_walk(app.loop, close_walk, NULL);
+    uv_run(app.loop, UV_RUN_DEFAULT);
+    uv_loop_close(app.loop);
+    api_free(&app);
+    metrics_free(&app.metrics);
+    store_close(&app.store);
+    if (app.lock_fd >= 0)
+        close(app.lock_fd);
+    if (code == 0)
+        log_info("stopped", "%s", "");
+    return code;
+}
+
+/* ---- healthcheck: for container runtimes, which have no curl in the slim image ---- */
+
+static int healthcheck(int argc, char **argv)
+{
+    struct config cfg;
+    if (config_parse(&cfg, argc, argv) != 0)
+        return 2;
+    char host[256], portstr[16];
+    int port;
+    config_split_listen(cfg.listen, host, sizeof host, &port);
+    if (!strcmp(host, "0.0.0.0"))
+        strcpy(host, "127.0.0.1");
+    else if (!strcmp(host, "::"))
+        strcpy(host, "::1");
+    snprintf(portstr, sizeof portstr, "%d", port);
+    struct addrinfo hints = {.ai_socktype = SOCK_STREAM}, *res;
+    if (getaddrinfo(host, portstr, &hints, &res) != 0) {
+        fprintf(stderr, "healthcheck: cannot resolve %s\n", host);
+        return 1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM, 0);
+    struct timeval tv = {.tv_sec = 3};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    int ok = fd >= 0 && connect(fd, res->ai_addr, res->ai_addrlen) == 0;
+    freeaddrinfo(res);
+    static const char req[] =
+        "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    char resp[64] = "";
+    if (ok)
+        ok = write(fd, req, sizeof req - 1) == (ssize_t)(sizeof req - 1) &&
+             read(fd, resp, sizeof resp - 1) > 12;
+    if (fd >= 0)
+        close(fd);
+    if (ok && strncmp(resp, "HTTP/1.1 200", 12) == 0)
+        return 0;
+    fprintf(stderr, "healthcheck: %s:%d is not healthy\n", host, port);
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    const char *cmd = argc > 1 ? argv[1] : "serve";
+    if (!strcmp(cmd, "--version")) {
+        printf("batchcalld 0.1.0\n");
+        return 0;
+    }
+    if (!strcmp(cmd, "admin"))
+        return admin_main(argc - 2, argv + 2);
+    if (!strcmp(cmd, "healthcheck"))
+        return healthcheck(argc - 2, argv + 2);
+    if (!strcmp(cmd, "serve"))
+        return serve(argc > 1 ? argc - 2 : 0, argv + 2);
+    return serve(argc - 1, argv + 1);
+}

@@ -1,0 +1,398 @@
+#include "store/store.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <lmdb.h>
+
+#include "util/err.h"
+#include "util/log.h"
+
+static const char *const db_names[DB_COUNT] = {
+    [DB_META] = "meta",
+    [DB_WS] = "ws",
+    [DB_KEYHASH2WS] = "keyhash2ws",
+    [DB_AGENT] = "agent",
+};
+
+/* The one place LMDB (and errno) codes become project codes. */
+static int translate(int rc)
+{
+    switch (rc) {
+    case MDB_SUCCESS:
+        return 0;
+    case MDB_NOTFOUND:
+        return BC_ENOTFOUND;
+    case MDB_KEYEXIST:
+        return BC_EEXIST;
+    case MDB_MAP_FULL:
+        return BC_EFULL;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+        return BC_ECORRUPT;
+    case MDB_BAD_VALSIZE:
+        return BC_EINVAL;
+    case ENOMEM:
+        return BC_ENOMEM;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return BC_EACCES;
+    case EAGAIN:
+    case EBUSY:
+        return BC_EBUSY;
+    default:
+        return BC_EIO;
+    }
+}
+
+static MDB_env *env_of(struct store *s)
+{
+    return (MDB_env *)s->env;
+}
+
+static size_t round_to_page(size_t n)
+{
+    long page = sysconf(_SC_PAGESIZE);
+    size_t p = page > 0 ? (size_t)page : 4096;
+    return (n + p - 1) / p * p;
+}
+
+/* Makes sure the directory exists and is writable, so the error names the real problem rather
+ * than LMDB's generic one. */
+static int prepare_dir(const char *dir, int read_only)
+{
+    struct stat st;
+    if (stat(dir, &st) != 0) {
+        if (errno != ENOENT || read_only) {
+            log_error("data directory is not usable", "dir=\"%s\" reason=\"%s\"", dir,
+                      strerror(errno));
+            return translate(errno);
+        }
+        if (mkdir(dir, 0700) != 0) {
+            log_error("cannot create data directory", "dir=\"%s\" reason=\"%s\"", dir,
+                      strerror(errno));
+            return translate(errno);
+        }
+        return 0;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        log_error("data directory is not a directory", "dir=\"%s\"", dir);
+        return BC_EINVAL;
+    }
+    if (access(dir, read_only ? R_OK | X_OK : R_OK | W_OK | X_OK) != 0) {
+        log_error("data directory is not accessible", "dir=\"%s\" reason=\"%s\"", dir,
+                  strerror(errno));
+        return translate(errno);
+    }
+    return 0;
+}
+
+static int open_databases(struct store *s, int read_only)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(env_of(s), NULL, read_only ? MDB_RDONLY : 0, &txn);
+    if (rc)
+        return rc;
+    for (int i = 0; i < DB_COUNT; i++) {
+        MDB_dbi dbi;
+        rc = mdb_dbi_open(txn, db_names[i], read_only ? 0 : MDB_CREATE, &dbi);
+        if (rc) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+        s->dbi[i] = dbi;
+    }
+    return mdb_txn_commit(txn);
+}
+
+static void refresh_map_size(struct store *s)
+{
+    MDB_envinfo info;
+    if (mdb_env_info(env_of(s), &info) == 0)
+        s->map_size = info.me_mapsize;
+}
+
+int store_open(struct store *s, const struct store_options *opt)
+{
+    memset(s, 0, sizeof *s);
+    int major, minor;
+    mdb_version(&major, &minor, NULL);
+    if (major != MDB_VERSION_MAJOR || minor != MDB_VERSION_MINOR) {
+        log_error("LMDB library does not match the version built against", "runtime=%d.%d", major,
+                  minor);
+        return BC_EINVAL;
+    }
+    int rc = prepare_dir(opt->dir, opt->read_only);
+    if (rc)
+        return rc;
+
+    MDB_env *env;
+    rc = mdb_env_create(&env);
+    if (rc)
+        return translate(rc);
+    s->env = env;
+    s->map_size_max = round_to_page(opt->map_size_max);
+    size_t initial = round_to_page(opt->map_size);
+    if (initial > s->map_size_max)
+        initial = s->map_size_max;
+    mdb_env_set_maxdbs(env, DB_COUNT + 8);
+    mdb_env_set_maxreaders(env, 256);
+    mdb_env_set_mapsize(env, initial);
+    /* MDB_NOTLS: the read snapshot is kept open between requests and a write may begin while it
+     * exists; without it LMDB ties one transaction to a thread. */
+    unsigned flags = MDB_NOTLS | (opt->read_only ? MDB_RDONLY : 0);
+    rc = mdb_env_open(env, opt->dir, flags, 0600);
+    if (rc) {
+        log_error("cannot open the store", "dir=\"%s\" reason=\"%s\"", opt->dir, mdb_strerror(rc));
+        goto fail;
+    }
+    int dead = 0;
+    mdb_reader_check(env, &dead);
+    if (dead)
+        log_warn("cleared stale store readers", "count=%d", dead);
+    refresh_map_size(s);
+    rc = open_databases(s, opt->read_only);
+    if (rc) {
+        log_error("cannot open store databases", "dir=\"%s\" reason=\"%s\"", opt->dir,
+                  mdb_strerror(rc));
+        goto fail;
+    }
+    return 0;
+fail:
+    mdb_env_close(env);
+    s->env = NULL;
+    return translate(rc);
+}
+
+void store_close(struct store *s)
+{
+    if (!s->env)
+        return;
+    if (s->rtxn)
+        mdb_txn_abort(s->rtxn);
+    s->rtxn = NULL;
+    mdb_env_sync(env_of(s), 1);
+    mdb_env_close(env_of(s));
+    s->env = NULL;
+}
+
+/* Doubles the map, up to the maximum. Only legal while this process has no active transaction. */
+static int grow_map(struct store *s)
+{
+    if (s->rtxn_depth > 0) {
+        log_error("store map full while a read snapshot is open; cannot grow", "%s", "");
+        return BC_EFULL;
+    }
+    refresh_map_size(s);
+    if (s->map_size >= s->map_size_max)
+        return BC_EFULL;
+    size_t next = s->map_size * 2;
+    if (next > s->map_size_max || next < s->map_size)
+        next = s->map_size_max;
+    int rc = mdb_env_set_mapsize(env_of(s), next);
+    if (rc)
+        return translate(rc);
+    refresh_map_size(s);
+    s->grows++;
+    log_info("store map grown", "map_size=%zu max=%zu", s->map_size, s->map_size_max);
+    return 0;
+}
+
+static int begin(struct store *s, unsigned flags, MDB_txn **txn)
+{
+    for (;;) {
+        int rc = mdb_txn_begin(env_of(s), NULL, flags, txn);
+        if (rc != MDB_MAP_RESIZED)
+            return rc;
+        /* Another process (the admin CLI) grew the map: adopt its size. */
+        mdb_env_set_mapsize(env_of(s), 0);
+        refresh_map_size(s);
+    }
+}
+
+int store_write(struct store *s, store_write_fn fn, void *arg)
+{
+    for (;;) {
+        MDB_txn *txn;
+        int rc = begin(s, 0, &txn);
+        if (rc)
+            return translate(rc);
+        struct store_txn t = {.s = s, .txn = txn, .err = 0, .write = 1};
+        int frc = fn(&t, arg);
+        int err = frc ? frc : t.err;
+        if (err == 0) {
+            rc = mdb_txn_commit(txn);
+            if (rc == 0) {
+                s->commits++;
+                return 0;
+            }
+            err = translate(rc);
+        } else {
+            mdb_txn_abort(txn);
+        }
+        if (err != BC_EFULL)
+            return err;
+        rc = grow_map(s);
+        if (rc)
+            return rc;
+    }
+}
+
+int store_read_begin(struct store *s, struct store_txn *t)
+{
+    t->s = s;
+    t->err = 0;
+    t->write = 0;
+    if (s->rtxn_depth == 0) {
+        int rc;
+        if (s->rtxn) {
+            rc = mdb_txn_renew(s->rtxn);
+            if (rc == MDB_MAP_RESIZED) {
+                mdb_env_set_mapsize(env_of(s), 0);
+                refresh_map_size(s);
+                rc = mdb_txn_renew(s->rtxn);
+            }
+        } else {
+            MDB_txn *txn;
+            rc = begin(s, MDB_RDONLY, &txn);
+            if (rc == 0)
+                s->rtxn = txn;
+        }
+        if (rc) {
+            t->txn = NULL;
+            t->err = translate(rc);
+            return t->err;
+        }
+    }
+    s->rtxn_depth++;
+    t->txn = s->rtxn;
+    return 0;
+}
+
+void store_read_end(struct store_txn *t)
+{
+    struct store *s = t->s;
+    if (!t->txn)
+        return;
+    t->txn = NULL;
+    if (--s->rtxn_depth == 0)
+        mdb_txn_reset(s->rtxn);
+}
+
+int store_get(struct store_txn *t, enum store_db db, const void *k, size_t klen,
+              struct store_val *v)
+{
+    if (t->err)
+        return t->err;
+    MDB_val key = {klen, (void *)k}, val;
+    int rc = mdb_get(t->txn, t->s->dbi[db], &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return BC_ENOTFOUND;
+    if (rc)
+        return t->err = translate(rc);
+    v->ptr = val.mv_data;
+    v->len = val.mv_size;
+    return 0;
+}
+
+int store_put(struct store_txn *t, enum store_db db, const void *k, size_t klen, const void *v,
+              size_t vlen, unsigned flags)
+{
+    if (t->err)
+        return t->err;
+    MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
+    unsigned mflags = 0;
+    if (flags & STORE_NOOVERWRITE)
+        mflags |= MDB_NOOVERWRITE;
+    if (flags & STORE_APPEND)
+        mflags |= MDB_APPEND;
+    int rc = mdb_put(t->txn, t->s->dbi[db], &key, &val, mflags);
+    if (rc == MDB_KEYEXIST)
+        return BC_EEXIST;
+    if (rc)
+        return t->err = translate(rc);
+    return 0;
+}
+
+int store_del(struct store_txn *t, enum store_db db, const void *k, size_t klen)
+{
+    if (t->err)
+        return t->err;
+    MDB_val key = {klen, (void *)k};
+    int rc = mdb_del(t->txn, t->s->dbi[db], &key, NULL);
+    if (rc == MDB_NOTFOUND)
+        return BC_ENOTFOUND;
+    if (rc)
+        return t->err = translate(rc);
+    return 0;
+}
+
+int store_iter_open(struct store_iter *it, struct store_txn *t, enum store_db db,
+                    const void *prefix, size_t plen, const void *start, size_t slen)
+{
+    memset(it, 0, sizeof *it);
+    if (t->err)
+        return t->err;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur);
+    if (rc)
+        return t->err = translate(rc);
+    it->t = t;
+    it->cur = cur;
+    it->prefix = prefix;
+    it->plen = plen;
+    it->key.ptr = start ? start : prefix;
+    it->key.len = start ? slen : plen;
+    return 0;
+}
+
+int store_iter_next(struct store_iter *it)
+{
+    if (!it->cur)
+        return it->t && it->t->err ? it->t->err : 0;
+    MDB_val key = {it->key.len, (void *)it->key.ptr}, val;
+    int rc;
+    if (!it->started) {
+        it->started = 1;
+        rc = key.mv_size ? mdb_cursor_get(it->cur, &key, &val, MDB_SET_RANGE)
+                         : mdb_cursor_get(it->cur, &key, &val, MDB_FIRST);
+    } else {
+        rc = mdb_cursor_get(it->cur, &key, &val, MDB_NEXT);
+    }
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return it->t->err = translate(rc);
+    if (key.mv_size < it->plen || memcmp(key.mv_data, it->prefix, it->plen) != 0)
+        return 0;
+    it->key.ptr = key.mv_data;
+    it->key.len = key.mv_size;
+    it->val.ptr = val.mv_data;
+    it->val.len = val.mv_size;
+    return 1;
+}
+
+void store_iter_close(struct store_iter *it)
+{
+    if (it->cur)
+        mdb_cursor_close(it->cur);
+    it->cur = NULL;
+}
+
+void store_stats(struct store *s, struct store_stats *st)
+{
+    MDB_envinfo info;
+    MDB_stat mst;
+    memset(st, 0, sizeof *st);
+    if (mdb_env_info(env_of(s), &info) == 0 && mdb_env_stat(env_of(s), &mst) == 0) {
+        st->map_size = info.me_mapsize;
+        st->used_bytes = (size_t)(info.me_last_pgno + 1) * mst.ms_psize;
+    }
+    st->grows = s->grows;
+    st->commits = s->commits;
+}

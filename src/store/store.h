@@ -1,0 +1,105 @@
+/* The LMDB store: the only module that includes lmdb.h.
+ *
+ * Every database is opened once at start. Writes go through store_write(), which runs a caller's
+ * function inside one write transaction and commits it; when the map is full it aborts, grows the
+ * map and runs the function again from the start, up to the configured maximum size, after which
+ * it fails with BC_EFULL. Reads use a single reusable read-only transaction (reset and renewed),
+ * since everything runs on one thread. Operations on a transaction record the first error and
+ * become no-ops after it (a sticky error), so callers can check once at the end. */
+#ifndef BC_STORE_STORE_H
+#define BC_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum store_db {
+    DB_META,       /* name -> value: schema version, settings */
+    DB_WS,         /* workspace id -> workspace record (JSON) */
+    DB_KEYHASH2WS, /* first 16 bytes of SHA-256(api key) -> key record */
+    DB_AGENT,      /* workspace id | agent id -> agent record (JSON) */
+    DB_COUNT
+};
+
+struct store_options {
+    const char *dir;
+    size_t map_size;     /* initial map size in bytes */
+    size_t map_size_max; /* growth stops here: writes then fail with BC_EFULL */
+    int read_only;       /* open for reading only (no lock on writers) */
+};
+
+struct store {
+    void *env; /* MDB_env */
+    unsigned int dbi[DB_COUNT];
+    void *rtxn;     /* reusable read transaction (MDB_txn), reset between uses */
+    int rtxn_depth; /* nested store_read_begin calls share the same snapshot */
+    size_t map_size;
+    size_t map_size_max;
+    uint64_t grows;   /* how many times the map grew */
+    uint64_t commits; /* committed write transactions */
+};
+
+struct store_txn {
+    struct store *s;
+    void *txn; /* MDB_txn */
+    int err;   /* sticky: the first error, or 0 */
+    int write;
+};
+
+struct store_val {
+    const void *ptr;
+    size_t len;
+};
+
+/* Opens (creating if needed) the environment in opt->dir, opens every database, and clears reader
+ * slots left by dead processes. Errors are logged with the reason. */
+int store_open(struct store *s, const struct store_options *opt);
+void store_close(struct store *s);
+
+typedef int (*store_write_fn)(struct store_txn *t, void *arg);
+/* Runs fn in a write transaction and commits it if fn returns 0 and no operation failed.
+ * fn may run more than once (after map growth); it must not have side effects outside the txn
+ * until store_write returns 0. Returns fn's error, the transaction's error, or 0. */
+int store_write(struct store *s, store_write_fn fn, void *arg);
+
+/* Read snapshot. Values read stay valid until store_read_end. */
+int store_read_begin(struct store *s, struct store_txn *t);
+void store_read_end(struct store_txn *t);
+
+/* Returns 0, BC_ENOTFOUND (not sticky), or the sticky error. */
+int store_get(struct store_txn *t, enum store_db db, const void *k, size_t klen,
+              struct store_val *v);
+
+enum store_put_flags {
+    STORE_NOOVERWRITE = 1, /* fail with BC_EEXIST (not sticky) if the key exists */
+    STORE_APPEND = 2,      /* keys arrive in order: faster bulk load */
+};
+int store_put(struct store_txn *t, enum store_db db, const void *k, size_t klen, const void *v,
+              size_t vlen, unsigned flags);
+/* Returns 0, BC_ENOTFOUND (not sticky), or the sticky error. */
+int store_del(struct store_txn *t, enum store_db db, const void *k, size_t klen);
+
+/* Iterates keys that start with a prefix, in key order. */
+struct store_iter {
+    struct store_txn *t;
+    void *cur; /* MDB_cursor */
+    const void *prefix;
+    size_t plen;
+    int started;
+    struct store_val key, val;
+};
+/* Positions before the first key >= start (or the prefix itself when start is NULL). */
+int store_iter_open(struct store_iter *it, struct store_txn *t, enum store_db db,
+                    const void *prefix, size_t plen, const void *start, size_t slen);
+/* Returns 1 with key/val set, 0 at the end of the prefix, or a negative error. */
+int store_iter_next(struct store_iter *it);
+void store_iter_close(struct store_iter *it);
+
+struct store_stats {
+    size_t map_size;
+    size_t used_bytes;
+    uint64_t grows;
+    uint64_t commits;
+};
+void store_stats(struct store *s, struct store_stats *st);
+
+#endif
