@@ -125,6 +125,9 @@ int http_server_init(struct http_server *srv, uv_loop_t *loop,
                      const struct http_server_config *cfg);
 /* Binds and listens on host:port. Returns 0 or a negative libuv error. */
 int http_server_listen(struct http_server *srv, const char *host, int port);
+/* Serves an already connected stream socket as if it had been accepted (tests use a
+ * socketpair to control exactly how the bytes arrive). */
+void http_server_adopt(struct http_server *srv, uv_os_sock_t fd);
 /* Stops accepting, closes idle connections and lets requests in progress finish; drained_cb runs
  * once the last connection has closed. */
 void http_server_drain(struct http_server *srv, void (*drained_cb)(struct http_server *srv));

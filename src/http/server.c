@@ -765,13 +765,10 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
-static void on_connection(uv_stream_t *server, int status)
+/* Sets up a connection whose tcp handle is initialised; accept_from is the listener to accept
+ * from, or NULL when the socket is already open (http_server_adopt). */
+static void conn_start(struct http_server *srv, uv_stream_t *accept_from, uv_os_sock_t fd)
 {
-    struct http_server *srv = server->data;
-    if (status < 0) {
-        log_warn("accept failed", "reason=\"%s\"", uv_strerror(status));
-        return;
-    }
     struct http_conn *c = calloc(1, sizeof *c);
     void *ctx = srv->cfg.request_ctx_size ? calloc(1, srv->cfg.request_ctx_size) : NULL;
     if (!c || (srv->cfg.request_ctx_size && !ctx)) {
@@ -797,7 +794,9 @@ static void on_connection(uv_stream_t *server, int status)
         srv->conns = c;
         srv->nconns++;
     }
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) != 0 || srv->nrejected > MAX_REJECTING) {
+    int rc = accept_from ? uv_accept(accept_from, (uv_stream_t *)&c->tcp)
+                         : uv_tcp_open(&c->tcp, fd);
+    if (rc != 0 || srv->nrejected > MAX_REJECTING) {
         conn_close(c);
         return;
     }
@@ -821,6 +820,20 @@ static void on_connection(uv_stream_t *server, int status)
     }
     start_reading(c);
     conn_flush(c);
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    if (status < 0) {
+        log_warn("accept failed", "reason=\"%s\"", uv_strerror(status));
+        return;
+    }
+    conn_start(server->data, server, -1);
+}
+
+void http_server_adopt(struct http_server *srv, uv_os_sock_t fd)
+{
+    conn_start(srv, NULL, fd);
 }
 
 int http_server_init(struct http_server *srv, uv_loop_t *loop, const struct http_server_config *cfg)

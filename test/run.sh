@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds batchcalld twice -- optimised, and with AddressSanitizer + UndefinedBehaviorSanitizer --
+# and runs the whole CTest suite (C unit tests and Python integration tests) against each.
+# Usage: bash test/run.sh   (after bash deps/install.sh; the README's test command runs both)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+jobs=$(nproc 2>/dev/null || echo 2)
+
+run_suite() {
+  local dir=$1; shift
+  echo "== build $dir ($*)"
+  cmake -S . -B "$dir" "$@" >/dev/null
+  cmake --build "$dir" -j"$jobs"
+  echo "== test $dir"
+  ctest --test-dir "$dir" --output-on-failure -j"$jobs"
+}
+
+echo "== format check"
+if command -v clang-format >/dev/null; then
+  unformatted=$(find src test -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run -Werror 2>&1 | grep -c 'error:' || true)
+  if [ "$unformatted" != "0" ]; then
+    find src test -name '*.[ch]' -print0 | xargs -0 clang-format --dry-run -Werror
+    echo "clang-format: fix the files above (clang-format -i FILE)" >&2
+    exit 1
+  fi
+fi
+
+run_suite build/release -DCMAKE_BUILD_TYPE=Release
+# detect_leaks: the integration harness checks the server's exit code, so a leak fails a test.
+export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DBATCHCALLD_SANITIZE=ON
+echo "== all suites passed"
