@@ -38,13 +38,13 @@ static int check_passed_count;
         size_t check_n_ = (size_t)(len);                                                           \
         const char *check_s_ = (str);                                                              \
         CHECK_REPORT(check_n_ == strlen(check_s_) && memcmp(check_p_, check_s_, check_n_) == 0,    \
-                     "%s == \"%s\" (got \"%.*s\")", #ptr, check_s_, (int)check_n_, check_p_);     \
+                     "%s == \"%s\" (got \"%.*s\")", #ptr, check_s_, (int)check_n_, check_p_);      \
     } while (0)
 
 #define CHECK_STR(a, b)                                                                            \
     do {                                                                                           \
         const char *check_a_ = (a), *check_b_ = (b);                                               \
-        CHECK_REPORT(check_a_ && check_b_ && strcmp(check_a_, check_b_) == 0,                      \
+        CHECK_REPORT(check_a_ != NULL && check_b_ != NULL && strcmp(check_a_, check_b_) == 0,      \
                      "%s == %s (\"%s\" != \"%s\")", #a, #b, check_a_ ? check_a_ : "(null)",        \
                      check_b_ ? check_b_ : "(null)");                                              \
     } while (0)
@@ -54,7 +54,10 @@ struct check_case {
     const char *name;
     check_fn fn;
 };
-#define CHECK_CASE(fn) {#fn, fn}
+#define CHECK_CASE(fn)                                                                             \
+    {                                                                                              \
+#fn, fn                                                                                    \
+    }
 
 #define CHECK_MAIN(...)                                                                            \
     int main(void)                                                                                 \
