@@ -1,0 +1,801 @@
+"""Helpers shared by the black-box integration tests of batchcalld.
+
+The tests talk to the real binary over real sockets, so everything here is about starting and
+stopping server processes, driving the admin CLI, and speaking HTTP both politely (http.client)
+and impolitely (raw bytes on a socket, for pipelining and malformed input). Python standard
+library only, so the tests run on any machine that can build the server.
+"""
+
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from collections import namedtuple
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DEFAULT_BIN = os.path.normpath(os.path.join(HERE, "..", "..", "build", "batchcalld"))
+JSON_TYPE = "application/json; charset=utf-8"
+READY_TIMEOUT = 10.0
+STOP_TIMEOUT = 20.0
+
+
+def binary():
+    """Path of the server binary: CTest passes it in BATCHCALLD_BIN, local runs use build/."""
+    path = os.environ.get("BATCHCALLD_BIN") or DEFAULT_BIN
+    if not os.access(path, os.X_OK):
+        raise RuntimeError(f"batchcalld binary not found at {path}; build it or set BATCHCALLD_BIN")
+    return path
+
+
+def clean_env(extra=None):
+    """The test's environment minus any BATCHCALLD_* settings of the developer's shell, which
+    would otherwise change the server under test, plus extra."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHCALLD_")}
+    env.update(extra or {})
+    return env
+
+
+def free_port():
+    """A TCP port that was free a moment ago. Another process could grab it before the server
+    binds it, but on a test machine that race is rare enough to accept."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def readyz_status(port, timeout=1.0):
+    """Status of GET /readyz, or None when nothing answers. It asks for Connection: close so
+    the probe never occupies a server connection slot afterwards."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", "/readyz", headers={"Connection": "close"})
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status
+    except (OSError, http.client.HTTPException):
+        return None
+    finally:
+        conn.close()
+
+
+def wait_ready(port, proc=None, timeout=READY_TIMEOUT):
+    """Polls /readyz until it answers 200. Returns False on timeout or if proc exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            return False
+        if readyz_status(port) == 200:
+            return True
+        time.sleep(0.05)
+    return False
+
+
+class ServerError(AssertionError):
+    """The server process misbehaved (did not start, crashed, or exited with a bad code)."""
+
+
+class Server:
+    """One batchcalld process with its own port, temporary data dir and log files.
+
+    Use it as a context manager. The stop at the end is a SIGTERM followed by a check that the
+    exit code is 0, so every test also checks clean shutdown (and, in sanitizer builds, that no
+    sanitizer report made the exit code non-zero). Logs are kept in memory after the temporary
+    directory is removed so a failing test can still print them.
+    """
+
+    def __init__(self, *args, data_dir=None, keep_data=False, env=None, subcommand="serve",
+                 port=None):
+        self.args = list(args)
+        self.port = port or free_port()
+        self.host = "127.0.0.1"
+        self.listen = f"{self.host}:{self.port}"
+        self.workdir = tempfile.mkdtemp(prefix="batchcalld-it-")
+        self.own_data_dir = data_dir is None
+        self.data_dir = data_dir or os.path.join(self.workdir, "data")
+        self.keep_data = keep_data
+        self.env = env or {}
+        self.subcommand = subcommand
+        self.stdout_path = os.path.join(self.workdir, "stdout.log")
+        self.stderr_path = os.path.join(self.workdir, "stderr.log")
+        self.proc = None
+        self.returncode = None
+        self._stdout_mark = 0
+        self._saved_logs = None
+
+    def command(self):
+        cmd = [binary()]
+        if self.subcommand:
+            cmd.append(self.subcommand)
+        return cmd + ["--listen", self.listen, "--data-dir", self.data_dir] + self.args
+
+    def start(self):
+        if self.own_data_dir:
+            os.makedirs(self.data_dir, exist_ok=True)
+        env = clean_env(self.env)
+        with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
+            self._stdout_mark = out.tell()
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=err, env=env)
+        self.returncode = None
+        if not wait_ready(self.port, self.proc):
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.returncode = self.proc.wait()
+            raise ServerError(f"server not ready within {READY_TIMEOUT}s "
+                              f"(exit code {self.returncode})\n{self.logs()}")
+        return self
+
+    def kill(self, sig=signal.SIGTERM):
+        """Sends a signal without waiting; pair it with wait()."""
+        self.proc.send_signal(sig)
+
+    def wait(self, timeout=STOP_TIMEOUT):
+        """Waits for the process to exit and returns its exit code (negative: killed by signal)."""
+        try:
+            self.returncode = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.returncode = self.proc.wait()
+            raise ServerError(f"server did not exit within {timeout}s\n{self.logs()}")
+        return self.returncode
+
+    def stop(self, check=True):
+        """SIGTERM and wait. With check, an exit code other than 0 fails the test: that includes
+        crashes during the test that nobody noticed yet."""
+        if self.proc is None or self.returncode is not None:
+            return self.returncode
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        rc = self.wait()
+        if check and rc != 0:
+            raise ServerError(f"server exited with code {rc}, expected 0\n{self.logs()}")
+        return rc
+
+    def restart(self):
+        """Stops (checking exit code 0) and starts again with the same port, flags and data."""
+        self.stop()
+        return self.start()
+
+    def close(self, check=True):
+        try:
+            self.stop(check=check)
+        finally:
+            self._saved_logs = self.logs()
+            if self.keep_data:
+                sys.stderr.write(f"kept server files in {self.workdir}\n")
+            else:
+                shutil.rmtree(self.workdir, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is not None:
+            sys.stderr.write(self.logs())
+        self.close(check=exc_type is None)
+
+    def stdout_text(self, since_start=True):
+        """What the server printed on stdout, by default only since the latest start()."""
+        with open(self.stdout_path, "rb") as f:
+            if since_start:
+                f.seek(self._stdout_mark)
+            return f.read().decode("utf-8", "replace")
+
+    def logs(self, max_lines=200):
+        if self._saved_logs is not None:
+            return self._saved_logs
+        parts = []
+        for label, path in (("stdout", self.stdout_path), ("stderr", self.stderr_path)):
+            try:
+                with open(path, "rb") as f:
+                    lines = f.read().decode("utf-8", "replace").splitlines()
+            except OSError:
+                lines = []
+            parts.append(f"----- server {label} ({self.listen}), last {max_lines} lines -----")
+            parts.extend(lines[-max_lines:])
+        return "\n".join(parts) + "\n"
+
+
+class ServerTestCase(unittest.TestCase):
+    """Base class that prints the logs of every server a test used when that test fails, and
+    offers the assertion helpers for the error body shape every route shares."""
+
+    class_servers = ()
+
+    def run(self, result=None):
+        self._servers = []
+        if result is None:
+            return super().run(result)
+        before = len(result.failures) + len(result.errors)
+        outcome = super().run(result)
+        if len(result.failures) + len(result.errors) > before:
+            for server in list(type(self).class_servers) + self._servers:
+                sys.stderr.write(server.logs())
+        return outcome
+
+    @classmethod
+    def start_class_server(cls, *args, **kwargs):
+        """A server shared by all tests of the class, stopped (exit code checked) at the end."""
+        server = Server(*args, **kwargs)
+        cls.class_servers = list(cls.class_servers) + [server]
+        cls.addClassCleanup(server.close)
+        return server.start()
+
+    def start_server(self, *args, **kwargs):
+        """A server for this test only, stopped (exit code checked) when the test ends."""
+        server = Server(*args, **kwargs)
+        self._servers.append(server)
+        self.addCleanup(server.close)
+        return server.start()
+
+    def assertJsonType(self, headers):
+        self.assertEqual((headers.get("Content-Type") or "").lower().replace(" ", ""),
+                         JSON_TYPE.replace(" ", ""))
+
+    def assertError(self, reply, status, code, **fields):
+        """Checks status, JSON content type and the {"error","message",...} body shape."""
+        self.assertEqual(reply.status, status, f"body: {reply.body!r}")
+        self.assertJsonType(reply.headers)
+        self.assertIsInstance(reply.body, dict, reply.body)
+        self.assertEqual(reply.body.get("error"), code, reply.body)
+        self.assertIsInstance(reply.body.get("message"), str, reply.body)
+        self.assertTrue(reply.body["message"], reply.body)
+        for name, value in fields.items():
+            self.assertEqual(reply.body.get(name), value, reply.body)
+
+
+# ----- admin CLI -----------------------------------------------------------------------------
+
+def admin_run(data_dir, *args, timeout=20):
+    """Runs `batchcalld admin ARGS --data-dir DIR` and returns the CompletedProcess (text)."""
+    cmd = [binary(), "admin"] + [str(a) for a in args] + ["--data-dir", data_dir]
+    return subprocess.run(cmd, capture_output=True, text=True, env=clean_env(), timeout=timeout)
+
+
+def admin(data_dir, *args):
+    """Runs an admin command that must succeed and returns its stdout parsed as JSON."""
+    done = admin_run(data_dir, *args)
+    if done.returncode != 0:
+        raise AssertionError(f"admin {' '.join(map(str, args))} exited {done.returncode}: "
+                             f"{done.stderr.strip()}")
+    try:
+        return json.loads(done.stdout)
+    except ValueError:
+        raise AssertionError(f"admin {' '.join(map(str, args))} printed non-JSON: {done.stdout!r}")
+
+
+def limit_flags(limits):
+    """Turns keyword limits (requests_per_minute=5) into CLI flags (--requests-per-minute 5)."""
+    flags = []
+    for name, value in limits.items():
+        flags += ["--" + name.replace("_", "-"), str(value)]
+    return flags
+
+
+_workspace_counter = [0]
+
+
+def make_workspace(server, name=None, **limits):
+    """Creates a workspace through the admin CLI and returns (workspace_id, api_key)."""
+    if name is None:
+        _workspace_counter[0] += 1
+        name = f"test-ws-{os.getpid()}-{_workspace_counter[0]}"
+    data_dir = server.data_dir if isinstance(server, Server) else server
+    created = admin(data_dir, "workspace", "create", "--name", name, *limit_flags(limits))
+    return created["workspaceId"], created["apiKey"]
+
+
+# ----- polite HTTP ---------------------------------------------------------------------------
+
+Reply = namedtuple("Reply", "status headers body")
+
+
+def decode_body(content_type, data):
+    """JSON bodies are parsed (a JSON content type with a non-JSON body fails the test),
+    anything else is returned as bytes."""
+    if (content_type or "").lower().startswith("application/json"):
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise AssertionError(f"response says JSON but is not: {data[:300]!r}")
+    return data
+
+
+def encode_body(body, headers):
+    if body is None or isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    headers.setdefault("Content-Type", "application/json")
+    return json.dumps(body).encode("utf-8")
+
+
+def auth_headers(auth):
+    if auth is None:
+        return {}
+    workspace_id, api_key = auth
+    return {"x-workspace-id": workspace_id, "x-api-key": api_key}
+
+
+def address(target):
+    """(host, port) of a Server or of a (host, port) pair."""
+    return (target.host, target.port) if isinstance(target, Server) else tuple(target)
+
+
+def request(server, method, path, body=None, headers=None, auth=None, timeout=10):
+    """One request on a fresh connection to a Server or (host, port). body: dict/list (sent
+    as JSON), str or bytes.
+    Returns Reply(status, headers, body) where body is parsed JSON or raw bytes."""
+    all_headers = auth_headers(auth)
+    payload = encode_body(body, all_headers)
+    all_headers.update(headers or {})
+    conn = http.client.HTTPConnection(*address(server), timeout=timeout)
+    try:
+        conn.request(method, path, body=payload, headers=all_headers)
+        resp = conn.getresponse()
+        data = resp.read()
+        return Reply(resp.status, resp.headers, decode_body(resp.headers.get("Content-Type"), data))
+    finally:
+        conn.close()
+
+
+# ----- raw HTTP ------------------------------------------------------------------------------
+
+_STATUS_LINE = re.compile(rb"HTTP/(1\.[01]) ([1-5][0-9]{2}) ([^\r\n]*)")
+_TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+_HEX = re.compile(rb"[0-9A-Fa-f]+")
+
+
+class RawResponse:
+    """One parsed response: status, reason, ordered header list, body bytes."""
+
+    def __init__(self, version, status, reason, headers, body):
+        self.version = version
+        self.status = status
+        self.reason = reason
+        self.headers = headers
+        self.body = body
+
+    def header(self, name, default=None):
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return default
+
+    def header_values(self, name):
+        return [value for key, value in self.headers if key.lower() == name.lower()]
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<RawResponse {self.status} {self.headers!r} {self.body[:200]!r}>"
+
+
+def _parse_chunked(data, pos):
+    """Decodes a chunked body starting at pos. Returns (body, end) or None if incomplete."""
+    body = bytearray()
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        size_field = data[pos:eol].split(b";", 1)[0].strip(b" \t")
+        if not _HEX.fullmatch(size_field):
+            raise ValueError(f"bad chunk size line {data[pos:eol]!r}")
+        size = int(size_field, 16)
+        pos = eol + 2
+        if size == 0:
+            while True:
+                eol = data.find(b"\r\n", pos)
+                if eol < 0:
+                    return None
+                line, pos = data[pos:eol], eol + 2
+                if not line:
+                    return bytes(body), pos
+        if len(data) < pos + size + 2:
+            return None
+        body += data[pos:pos + size]
+        if data[pos + size:pos + size + 2] != b"\r\n":
+            raise ValueError("chunk data not followed by CRLF")
+        pos += size + 2
+
+
+def parse_response(data, eof=False):
+    """Parses the first HTTP/1.x response in data. Returns (RawResponse, bytes used) or None
+    when more bytes are needed. eof says the peer closed, which completes a body delimited by
+    the end of the connection. Strict on purpose: a malformed response from the server raises
+    ValueError, because that is a server bug the tests should see."""
+    end = data.find(b"\r\n\r\n")
+    if end < 0:
+        if eof and data:
+            raise ValueError(f"connection closed inside a response head: {data[:200]!r}")
+        return None
+    lines = data[:end].split(b"\r\n")
+    match = _STATUS_LINE.fullmatch(lines[0])
+    if not match:
+        raise ValueError(f"bad status line {lines[0]!r}")
+    headers = []
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or not _TOKEN.fullmatch(name) or b"\n" in line or b"\r" in line:
+            raise ValueError(f"bad header line {line!r}")
+        headers.append((name.decode("latin-1"), value.strip(b" \t").decode("latin-1")))
+    resp = RawResponse(match.group(1).decode(), int(match.group(2)),
+                       match.group(3).decode("latin-1"), headers, b"")
+    pos = end + 4
+    lengths = resp.header_values("Content-Length")
+    encodings = resp.header_values("Transfer-Encoding")
+    if len(lengths) > 1 or (lengths and encodings):
+        raise ValueError(f"ambiguous body framing in {headers!r}")
+    if resp.status < 200 or resp.status in (204, 304):
+        return resp, pos
+    if encodings:
+        if encodings[-1].split(",")[-1].strip().lower() != "chunked":
+            raise ValueError(f"unsupported Transfer-Encoding {encodings!r}")
+        decoded = _parse_chunked(data, pos)
+        if decoded is None:
+            if eof:
+                raise ValueError("connection closed inside a chunked body")
+            return None
+        resp.body, pos = decoded
+        return resp, pos
+    if lengths:
+        if not lengths[0].isdigit():
+            raise ValueError(f"bad Content-Length {lengths[0]!r}")
+        size = int(lengths[0])
+        if len(data) < pos + size:
+            if eof:
+                raise ValueError("connection closed inside a body")
+            return None
+        resp.body = bytes(data[pos:pos + size])
+        return resp, pos + size
+    if not eof:
+        return None
+    resp.body = bytes(data[pos:])
+    return resp, len(data)
+
+
+def parse_responses(data, eof=False):
+    """Parses a sequence of responses (pipelining). Returns (responses, unparsed rest)."""
+    responses = []
+    while data:
+        parsed = parse_response(data, eof)
+        if parsed is None:
+            break
+        resp, used = parsed
+        responses.append(resp)
+        data = data[used:]
+    return responses, data
+
+
+class ConnectionClosed(ConnectionError):
+    """The server closed the connection before a complete response arrived."""
+
+
+class RawClient:
+    """A plain TCP connection (to a Server or (host, port)) for sending exact bytes and reading
+    responses one by one."""
+
+    def __init__(self, server, timeout=5.0):
+        self.sock = socket.create_connection(address(server), timeout=timeout)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+        self.eof = False
+        self.reset = False
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def _fill(self, deadline):
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError("timed out waiting for the server")
+        self.sock.settimeout(remaining)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            raise TimeoutError("timed out waiting for the server") from None
+        except ConnectionResetError:
+            self.eof = self.reset = True
+            return
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+
+    def read_response(self, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            parsed = parse_response(self.buf, self.eof)
+            if parsed is not None:
+                resp, used = parsed
+                self.buf = self.buf[used:]
+                return resp
+            if self.eof:
+                raise ConnectionClosed(f"server closed the connection (reset={self.reset}), "
+                                       f"unparsed bytes: {self.buf[:200]!r}")
+            self._fill(deadline)
+
+    def read_responses(self, count, timeout=5.0):
+        deadline = time.monotonic() + timeout
+        return [self.read_response(max(0.0, deadline - time.monotonic())) for _ in range(count)]
+
+    def wait_closed(self, timeout=3.0):
+        """True once the server has closed (FIN or RST) within timeout. Bytes that arrive
+        meanwhile stay in self.buf so the caller can check that none did."""
+        deadline = time.monotonic() + timeout
+        while not self.eof:
+            try:
+                self._fill(deadline)
+            except TimeoutError:
+                return False
+        return True
+
+    def close(self):
+        self.sock.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def raw_request(method, path, headers=(), body=b"", version="HTTP/1.1"):
+    """Serializes one request exactly as given (plus Host and, when a body is given and no
+    framing header is, Content-Length)."""
+    lines = [f"{method} {path} {version}", "Host: 127.0.0.1"]
+    names = {name.lower() for name, _ in headers}
+    lines += [f"{name}: {value}" for name, value in headers]
+    if body and "content-length" not in names and "transfer-encoding" not in names:
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
+
+
+def chunked(*parts):
+    """Encodes byte strings as a chunked body (one chunk each, then the last-chunk)."""
+    out = b""
+    for part in parts:
+        out += f"{len(part):x}\r\n".encode() + part + b"\r\n"
+    return out + b"0\r\n\r\n"
+
+
+# ----- Prometheus text format ----------------------------------------------------------------
+
+Sample = namedtuple("Sample", "name labels value")
+
+_METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*")
+_LABEL_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
+                    r"|[+-]?(?i:inf|infinity)|(?i:nan)")
+_META = re.compile(r"#[ \t]+(HELP|TYPE)(?:[ \t]+(\S+)(?:[ \t]+(.*))?)?")
+_TYPES = ("counter", "gauge", "histogram", "summary", "untyped")
+_SUFFIXES = (("_bucket", ("histogram",)), ("_sum", ("histogram", "summary")),
+             ("_count", ("histogram", "summary")))
+
+
+class MetricsFormatError(ValueError):
+    pass
+
+
+class Family:
+    def __init__(self, name):
+        self.name = name
+        self.type = None
+        self.help = None
+        self.samples = []
+
+
+class Metrics:
+    """Parsed exposition: families by name, and lookups that sum samples matching labels."""
+
+    def __init__(self):
+        self.families = {}
+
+    def samples(self, name, **labels):
+        base = self.family_of(name)
+        family = self.families.get(base)
+        if family is None:
+            return []
+        return [s for s in family.samples if s.name == name
+                and all(s.labels.get(k) == v for k, v in labels.items())]
+
+    def value(self, name, **labels):
+        """Sum over every series of name whose labels include the given ones (0 if none)."""
+        return sum(s.value for s in self.samples(name, **labels))
+
+    def family_of(self, sample_name):
+        for suffix, kinds in _SUFFIXES:
+            base = sample_name[:-len(suffix)]
+            if sample_name.endswith(suffix) and base in self.families and \
+                    self.families[base].type in kinds:
+                return base
+        return sample_name
+
+
+def _unescape(text, allowed, where):
+    out, i = [], 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "\\":
+            if i + 1 >= len(text) or text[i + 1] not in allowed:
+                raise MetricsFormatError(f"bad escape in {where}: {text!r}")
+            out.append(allowed[text[i + 1]])
+            i += 2
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _parse_float(text, where):
+    if not _FLOAT.fullmatch(text):
+        raise MetricsFormatError(f"bad number {text!r} in {where}")
+    return float(text)
+
+
+def _parse_labels(line, i):
+    """Parses `{name="value",...}` starting at line[i] == '{'. Returns (labels, next index)."""
+    labels = {}
+    i += 1
+    while True:
+        while i < len(line) and line[i] in " \t":
+            i += 1
+        if i < len(line) and line[i] == "}":
+            return labels, i + 1
+        match = _LABEL_NAME.match(line, i)
+        if not match:
+            raise MetricsFormatError(f"bad label name at column {i}: {line!r}")
+        name = match.group()
+        i = match.end()
+        if line[i:i + 2] != '="':
+            raise MetricsFormatError(f"expected =\" after label {name}: {line!r}")
+        i += 2
+        start = i
+        while i < len(line) and line[i] != '"':
+            i += 2 if line[i] == "\\" else 1
+        if i >= len(line):
+            raise MetricsFormatError(f"unterminated label value: {line!r}")
+        if name in labels:
+            raise MetricsFormatError(f"duplicate label {name}: {line!r}")
+        labels[name] = _unescape(line[start:i], {"\\": "\\", '"': '"', "n": "\n"}, "label value")
+        i += 1
+        if i < len(line) and line[i] == ",":
+            i += 1
+        elif i < len(line) and line[i] == "}":
+            return labels, i + 1
+        else:
+            raise MetricsFormatError(f"expected , or }} after label {name}: {line!r}")
+
+
+def _parse_sample(line):
+    match = _METRIC_NAME.match(line)
+    if not match:
+        raise MetricsFormatError(f"bad metric name: {line!r}")
+    name, i, labels = match.group(), match.end(), {}
+    if i < len(line) and line[i] == "{":
+        labels, i = _parse_labels(line, i)
+    if i >= len(line) or line[i] not in " \t":
+        raise MetricsFormatError(f"expected a space before the value: {line!r}")
+    fields = line[i:].split()
+    if len(fields) not in (1, 2):
+        raise MetricsFormatError(f"expected value [timestamp]: {line!r}")
+    if len(fields) == 2 and not re.fullmatch(r"-?[0-9]+", fields[1]):
+        raise MetricsFormatError(f"bad timestamp: {line!r}")
+    return Sample(name, labels, _parse_float(fields[0], line))
+
+
+def _check_histogram(family):
+    series = {}
+    for s in family.samples:
+        key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+        entry = series.setdefault(key, {"buckets": [], "sum": None, "count": None})
+        if s.name.endswith("_bucket"):
+            if "le" not in s.labels:
+                raise MetricsFormatError(f"{s.name} without le label")
+            entry["buckets"].append((_parse_float(s.labels["le"], "le"), s.value))
+        elif s.name.endswith("_sum"):
+            entry["sum"] = s.value
+        elif s.name.endswith("_count"):
+            entry["count"] = s.value
+        else:
+            raise MetricsFormatError(f"histogram {family.name} has a bare sample {s.name}")
+    for key, entry in series.items():
+        buckets = entry["buckets"]
+        if not buckets or buckets[-1][0] != float("inf"):
+            raise MetricsFormatError(f"{family.name}{dict(key)} lacks a final le=\"+Inf\" bucket")
+        for (le_a, n_a), (le_b, n_b) in zip(buckets, buckets[1:]):
+            if not le_a < le_b or n_b < n_a:
+                raise MetricsFormatError(f"{family.name}{dict(key)} buckets not cumulative")
+        if entry["sum"] is None or entry["count"] is None:
+            raise MetricsFormatError(f"{family.name}{dict(key)} lacks _sum or _count")
+        if entry["count"] != buckets[-1][1]:
+            raise MetricsFormatError(f"{family.name}{dict(key)} _count differs from +Inf bucket")
+
+
+def parse_metrics(text):
+    """Strict parser of the Prometheus text exposition format 0.0.4: HELP/TYPE lines, samples
+    `name{label="value",...} value [timestamp]` with \\\\, \\" and \\n escapes, each family in
+    one contiguous group, no duplicate series, histograms cumulative with a +Inf bucket equal
+    to _count. Raises MetricsFormatError on anything else."""
+    if text and not text.endswith("\n"):
+        raise MetricsFormatError("exposition does not end with a newline")
+    metrics = Metrics()
+    current, finished, seen_series = None, set(), set()
+
+    def enter(name):
+        nonlocal current
+        if name != current:
+            if name in finished:
+                raise MetricsFormatError(f"lines of {name} are not contiguous")
+            if current is not None:
+                finished.add(current)
+            current = name
+        return metrics.families.setdefault(name, Family(name))
+
+    for line in text.split("\n")[:-1]:
+        if not line.strip():
+            continue
+        if line.startswith("#"):
+            meta = _META.fullmatch(line)
+            if not meta:
+                if re.match(r"#[ \t]+(HELP|TYPE)\b", line):
+                    raise MetricsFormatError(f"bad {line.split()[1]} line: {line!r}")
+                continue
+            kind, name, rest = meta.groups()
+            if name is None or not _METRIC_NAME.fullmatch(name):
+                raise MetricsFormatError(f"bad metric name in {line!r}")
+            family = enter(name)
+            if kind == "HELP":
+                if family.help is not None:
+                    raise MetricsFormatError(f"second HELP for {name}")
+                family.help = _unescape(rest or "", {"\\": "\\", "n": "\n"}, "HELP")
+            else:
+                if family.type is not None or family.samples:
+                    raise MetricsFormatError(f"TYPE for {name} repeated or after its samples")
+                if rest not in _TYPES:
+                    raise MetricsFormatError(f"bad TYPE {rest!r} for {name}")
+                family.type = rest
+            continue
+        sample = _parse_sample(line)
+        family = enter(metrics.family_of(sample.name))
+        series = (sample.name, tuple(sorted(sample.labels.items())))
+        if series in seen_series:
+            raise MetricsFormatError(f"duplicate series {line!r}")
+        seen_series.add(series)
+        if family.type == "counter" and not sample.value >= 0:
+            raise MetricsFormatError(f"negative or NaN counter {line!r}")
+        family.samples.append(sample)
+    for family in metrics.families.values():
+        if family.type == "histogram":
+            _check_histogram(family)
+    return metrics
+
+
+def scrape(server):
+    """GET /metrics, checks status and content type, returns the parsed Metrics."""
+    reply = request(server, "GET", "/metrics")
+    if reply.status != 200:
+        raise AssertionError(f"/metrics answered {reply.status}")
+    content_type = (reply.headers.get("Content-Type") or "").replace(" ", "").lower()
+    if not content_type.startswith("text/plain") or "version=0.0.4" not in content_type:
+        raise AssertionError(f"/metrics content type {content_type!r}")
+    return parse_metrics(reply.body.decode("utf-8"))
+
+
+def poll(predicate, timeout=3.0, interval=0.05):
+    """Retries predicate until it returns a truthy value or timeout passes; returns the last
+    value. Used where the server acts asynchronously (e.g. closing a connection)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value or time.monotonic() >= deadline:
+            return value
+        time.sleep(interval)
