@@ -9,6 +9,7 @@
 #include "config.h"
 #include "http/http.h"
 #include "store/store.h"
+#include "util/buf.h"
 #include "util/crypto.h"
 #include "util/map.h"
 
@@ -22,6 +23,8 @@ struct app {
     struct id_gen ids;
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
+    uv_timer_t purge_timer; /* removes abandoned uploads a chunk at a time */
+    struct buf purge_queue; /* batch ids (NUL-terminated) waiting to be removed */
     int lock_fd;
     int draining;
 };

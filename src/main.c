@@ -14,6 +14,7 @@
 #include "admin.h"
 #include "api/agents.h"
 #include "api/api.h"
+#include "api/batches.h"
 #include "api/workspaces.h"
 #include "app.h"
 #include "util/err.h"
@@ -225,6 +226,12 @@ static int serve(int argc, char **argv)
         code = 1;
         goto out;
     }
+    if ((rc = batches_purge_start(&app)) != 0) {
+        log_error("cannot scan the store for interrupted uploads", "reason=\"%s\"",
+                  bc_strerror(rc));
+        code = 1;
+        goto out;
+    }
     if (app.cfg.demo && (rc = setup_demo(&app)) != 0) {
         log_error("cannot create the demo workspace", "reason=\"%s\"", bc_strerror(rc));
         code = 1;
@@ -246,6 +253,7 @@ out:
     uv_run(app.loop, UV_RUN_DEFAULT);
     uv_loop_close(app.loop);
     api_free(&app);
+    batches_purge_stop(&app);
     metrics_free(&app.metrics);
     store_close(&app.store);
     if (app.lock_fd >= 0)

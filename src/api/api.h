@@ -19,6 +19,7 @@
 struct api_ctx {
     char ws[ID_MAX]; /* the authenticated workspace, NUL-terminated */
     size_t ws_len;
+    struct upload *upload; /* the upload or validation this request streams into */
 };
 
 static inline struct app *api_app(struct http_request *req)

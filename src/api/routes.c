@@ -1,6 +1,10 @@
 /* The route table: every path the server answers. Paths under /v1/batch-calls are also answered
  * as /v1/api/batch-calls (the alias is configured on the HTTP server). */
 #include "api/api.h"
+#include "api/batches.h"
+
+/* Uploads: 20 MB of file data plus the multipart framing and form fields around it. */
+#define UPLOAD_BODY_LIMIT (21u * 1000u * 1000u)
 
 #define GET    HTTP_GET
 #define POST   HTTP_POST
@@ -16,6 +20,12 @@ const struct http_route api_routes[] = {
     {GET, "/v1/api/agents/:id", agents_get, NULL, 0, API_AUTH},
     {PUT, "/v1/api/agents/:id", agents_update, NULL, 0, API_AUTH},
     {DELETE, "/v1/api/agents/:id", agents_delete, NULL, 0, API_AUTH},
+    {POST, "/v1/api/batch-calls", NULL, &upload_ops, UPLOAD_BODY_LIMIT, API_AUTH},
+    {POST, "/v1/api/batch-calls/validate", NULL, &validate_ops, UPLOAD_BODY_LIMIT, API_AUTH},
+    {GET, "/v1/api/batch-calls/template", batches_template, NULL, 0, API_AUTH},
+    {GET, "/v1/api/batch-calls/:id", batches_get, NULL, 0, API_AUTH},
+    {GET, "/v1/api/batch-calls/:id/status", batches_status, NULL, 0, API_AUTH},
+    {GET, "/v1/api/batch-calls/:id/calls/:job", batches_call, NULL, 0, API_AUTH},
 };
 
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

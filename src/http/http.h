@@ -39,6 +39,9 @@ typedef void (*http_handler_fn)(struct http_request *req);
 
 /* A route whose body is consumed while it streams in (uploads) instead of being buffered. */
 struct http_body_ops {
+    /* Called once the head is accepted, before any body byte (and before 100 Continue): may
+     * respond, for example when the request cannot be an upload; the body is then not read. */
+    void (*start)(struct http_request *req);
     /* Every data callback returns 0 to go on; non-zero means it has responded (an error) and the
      * rest of the body is not wanted: the connection is closed after the response. */
     int (*data)(struct http_request *req, const char *p, size_t n);

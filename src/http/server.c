@@ -391,9 +391,32 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
     return 0;
 }
 
+/* RFC 9110 token characters. llhttp 8.1 lets spaces through in field names ("Bad Name",
+ * "Name :"), which proxies may read differently: a request-smuggling risk, so reject them. */
+static int is_token(const char *s, size_t n)
+{
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    if (n == 0)
+        return 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (!(ch >= '0' && ch <= '9') && !((ch | 32) >= 'a' && (ch | 32) <= 'z') &&
+            !memchr(extra, ch, sizeof extra - 1))
+            return 0;
+    }
+    return 1;
+}
+
 static int on_header_field_complete(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
+    struct header_offsets *h = &c->hoff[c->nheaders - 1];
+    if (!is_token(c->head.data + h->name_off, h->name_len)) {
+        fail(c, 400, "bad_request",
+             "Malformed HTTP request: a header name contains a character that is not allowed "
+             "(such as a space before the colon).");
+        return HPE_USER;
+    }
     c->in_field = 0;
     c->hoff[c->nheaders - 1].value_off = (uint32_t)c->head.len;
     return 0;
@@ -505,6 +528,12 @@ static int on_headers_complete(llhttp_t *p)
     struct http_conn *c = conn_of(p);
     struct http_request *r = &c->req;
     resolve_head(c);
+    /* llhttp takes a request line without a version as HTTP/0.9; this server speaks 1.x only. */
+    if (p->http_major != 1) {
+        fail(c, 400, "bad_request",
+             "Malformed HTTP request: the request line must end with HTTP/1.1 or HTTP/1.0.");
+        return -1;
+    }
     r->method = llhttp_get_method(p);
     r->has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
     c->keep_alive = llhttp_should_keep_alive(p) ? 1 : 0;
@@ -520,6 +549,8 @@ static int on_headers_complete(llhttp_t *p)
     }
     if (!r->responded && c->srv->cfg.on_head)
         c->srv->cfg.on_head(r);
+    if (!r->responded && r->route->stream && r->route->stream->start)
+        r->route->stream->start(r);
     if (r->responded) {
         if (!r->has_body)
             return 0;
@@ -527,10 +558,11 @@ static int on_headers_complete(llhttp_t *p)
         c->close_after_write = 1;
         return HPE_PAUSED;
     }
+    /* From here a streaming route's end() or abort() runs exactly once. */
+    c->stream_active = r->route->stream != NULL;
     if (r->has_body) {
         if (expects_continue(r))
             buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
-        c->stream_active = r->route->stream != NULL;
         c->state = CONN_BODY;
         set_deadline(c, c->srv->cfg.body_timeout_ms);
     }
@@ -794,8 +826,8 @@ static void conn_start(struct http_server *srv, uv_stream_t *accept_from, uv_os_
         srv->conns = c;
         srv->nconns++;
     }
-    int rc = accept_from ? uv_accept(accept_from, (uv_stream_t *)&c->tcp)
-                         : uv_tcp_open(&c->tcp, fd);
+    int rc =
+        accept_from ? uv_accept(accept_from, (uv_stream_t *)&c->tcp) : uv_tcp_open(&c->tcp, fd);
     if (rc != 0 || srv->nrejected > MAX_REJECTING) {
         conn_close(c);
         return;

@@ -15,6 +15,12 @@ static const char *const db_names[DB_COUNT] = {
     [DB_WS] = "ws",
     [DB_KEYHASH2WS] = "keyhash2ws",
     [DB_AGENT] = "agent",
+    [DB_BATCH] = "batch",
+    [DB_BATCHMETA] = "batchmeta",
+    [DB_JOB] = "job",
+    [DB_JOBSTATE] = "jobstate",
+    [DB_WS2BATCH] = "ws2batch",
+    [DB_IDEM] = "idem",
 };
 
 /* The one place LMDB (and errno) codes become project codes. */
@@ -312,6 +318,12 @@ int store_put(struct store_txn *t, enum store_db db, const void *k, size_t klen,
     if (flags & STORE_APPEND)
         mflags |= MDB_APPEND;
     int rc = mdb_put(t->txn, t->s->dbi[db], &key, &val, mflags);
+    /* With MDB_APPEND, KEYEXIST means "not after the last key" (another batch interleaved):
+     * fall back to an ordinary insert. */
+    if (rc == MDB_KEYEXIST && (flags & STORE_APPEND)) {
+        val = (MDB_val){vlen, (void *)v};
+        rc = mdb_put(t->txn, t->s->dbi[db], &key, &val, mflags & ~(unsigned)MDB_APPEND);
+    }
     if (rc == MDB_KEYEXIST)
         return BC_EEXIST;
     if (rc)

@@ -17,6 +17,12 @@ enum store_db {
     DB_WS,         /* workspace id -> workspace record (JSON) */
     DB_KEYHASH2WS, /* first 16 bytes of SHA-256(api key) -> key record */
     DB_AGENT,      /* workspace id | agent id -> agent record (JSON) */
+    DB_BATCH,      /* batch id -> struct batch_rec (counters: changed with every job move) */
+    DB_BATCHMETA,  /* batch id -> batch settings and CSV columns (JSON, written once) */
+    DB_JOB,        /* batch id | row (u32 BE) -> job record with the CSV row's values */
+    DB_JOBSTATE,   /* batch id | state (u8) | row (u32 BE) -> nothing: rows by state */
+    DB_WS2BATCH,   /* workspace id | ~created (u64 BE) | batch id -> nothing: newest first */
+    DB_IDEM,       /* workspace id | '/' | Idempotency-Key -> batch id and expiry */
     DB_COUNT
 };
 
@@ -71,7 +77,8 @@ int store_get(struct store_txn *t, enum store_db db, const void *k, size_t klen,
 
 enum store_put_flags {
     STORE_NOOVERWRITE = 1, /* fail with BC_EEXIST (not sticky) if the key exists */
-    STORE_APPEND = 2,      /* keys arrive in order: faster bulk load */
+    STORE_APPEND = 2,      /* keys usually arrive in order: faster bulk load (an out-of-order
+                              key falls back to an ordinary insert) */
 };
 int store_put(struct store_txn *t, enum store_db db, const void *k, size_t klen, const void *v,
               size_t vlen, unsigned flags);

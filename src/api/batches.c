@@ -1,0 +1,493 @@
+/* Batch reads (A2, A3, A5), the CSV template (A7), and the background removal of uploads that
+ * never became batches. */
+#include "api/batches.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api/agents.h"
+#include "api/api.h"
+#include "ingest/ingest.h"
+#include "util/clock.h"
+#include "util/err.h"
+#include "util/json.h"
+#include "util/log.h"
+
+/* Jobs removed per purge step: about a millisecond of work. */
+#define PURGE_CHUNK 2000
+
+/* ---- time ---- */
+
+static int digits(const char **p, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        v = v * 10 + (**p - '0');
+    }
+    *out = v;
+    return 0;
+}
+
+int batches_parse_time(const char *s, uint64_t *ms)
+{
+    int y, mo, d, h, mi, sec, frac_ms = 0;
+    const char *p = s;
+    if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
+        digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' ') || !*p++ || digits(&p, 2, &h) ||
+        *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec))
+        return -1;
+    if (*p == '.') {
+        p++;
+        int scale = 100, any = 0;
+        while (*p >= '0' && *p <= '9') {
+            frac_ms += (*p++ - '0') * scale;
+            scale /= 10;
+            any = 1;
+        }
+        if (!any)
+            return -1;
+    }
+    long offset_s = 0;
+    if (*p == 'Z' || *p == 'z') {
+        p++;
+    } else if (*p == '+' || *p == '-') {
+        int sign = *p++ == '-' ? -1 : 1, oh, om;
+        if (digits(&p, 2, &oh))
+            return -1;
+        if (*p == ':')
+            p++;
+        if (digits(&p, 2, &om) || oh > 23 || om > 59)
+            return -1;
+        offset_s = sign * (oh * 3600L + om * 60L);
+    } else {
+        return -1; /* a time without a zone is ambiguous */
+    }
+    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    struct tm tm = {.tm_year = y - 1900,
+                    .tm_mon = mo - 1,
+                    .tm_mday = d,
+                    .tm_hour = h,
+                    .tm_min = mi,
+                    .tm_sec = sec};
+    time_t t = timegm(&tm);
+    /* timegm normalises 31 February into March: reject dates that moved. */
+    struct tm back;
+    gmtime_r(&t, &back);
+    if (back.tm_mday != d || t == (time_t)-1 || y < 1970)
+        return -1;
+    *ms = (uint64_t)(t - offset_s) * 1000u + (uint64_t)frac_ms;
+    return 0;
+}
+
+/* ---- loading ---- */
+
+int batches_load(struct http_request *req, struct store_txn *t, struct batch_rec *b)
+{
+    struct api_ctx *ctx = api_ctx(req);
+    const struct http_slice *id = &req->params[0];
+    int rc = BC_ENOTFOUND;
+    if (id_valid("batch_", id->ptr, id->len))
+        rc = batch_get(t, id->ptr, id->len, b);
+    if (rc == 0 && (b->status == BATCH_STAGING || strcmp(b->ws, ctx->ws) != 0))
+        rc = BC_ENOTFOUND;
+    if (rc == BC_ENOTFOUND) {
+        char idz[ID_MAX] = "";
+        if (id->len < sizeof idz)
+            memcpy(idz, id->ptr, id->len);
+        api_respond_error(req, 404, "not_found", "No batch with this id in this workspace.", "id",
+                          idz);
+    } else if (rc) {
+        api_respond_internal(req, rc);
+    }
+    return rc;
+}
+
+/* ---- status ---- */
+
+static void add_time(cJSON *o, const char *name, uint64_t ms)
+{
+    if (ms)
+        cJSON_AddNumberToObject(o, name, (double)ms);
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+static int is_final(int status)
+{
+    return status == BATCH_COMPLETED || status == BATCH_CANCELLED || status == BATCH_FAILED;
+}
+
+static cJSON *recent_calls(struct store_txn *t, const struct batch_rec *b)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (uint32_t i = 0; i < b->recent_count; i++) {
+        uint32_t row = b->recent[(b->recent_head + RECENT_CALLS - 1 - i) % RECENT_CALLS];
+        uint8_t key[JOB_KEY_MAX];
+        struct store_val v;
+        struct job_view jv;
+        if (store_get(t, DB_JOB, key, job_key(key, b->id, row), &v) != 0 ||
+            job_decode(v.ptr, v.len, &jv) != 0)
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        char job[24];
+        snprintf(job, sizeof job, "call_%u", row);
+        cJSON_AddStringToObject(o, "jobId", job);
+        cJSON_AddStringToObject(o, "status", job_state_name(jv.head.state));
+        cJSON_AddStringToObject(o, "phone_number", jv.head.e164);
+        if (jv.head.state == JOB_COMPLETED) {
+            cJSON_AddNumberToObject(o, "completedAt", (double)jv.head.end_ms);
+            cJSON_AddNumberToObject(o, "duration", jv.head.duration);
+        } else {
+            cJSON_AddNumberToObject(o, "failedAt", (double)jv.head.end_ms);
+            json_add_strn(o, "error", jv.error, jv.error_len);
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+/* The progress facts shared by A2 (nested) and A3 (flat). */
+static void add_progress(cJSON *o, struct store_txn *t, const struct batch_rec *b)
+{
+    cJSON_AddNumberToObject(o, "waiting", (double)b->waiting);
+    cJSON_AddNumberToObject(o, "active", (double)b->active);
+    cJSON_AddNumberToObject(o, "completed", (double)b->completed);
+    cJSON_AddNumberToObject(o, "failed", (double)b->failed);
+    cJSON_AddNumberToObject(o, "cancelled", (double)b->cancelled);
+    cJSON_AddNumberToObject(o, "total", (double)b->total);
+    add_time(o, "startTime", b->started_ms);
+    add_time(o, "lastCompletedTime", b->last_completed_ms);
+    add_time(o, "completedTime", b->completed_ms);
+    cJSON_AddNumberToObject(o, "averageCallDuration",
+                            b->connected ? b->duration_sum / (double)b->connected : 0);
+    cJSON_AddItemToObject(o, "recent_calls", recent_calls(t, b));
+}
+
+static void add_extras(cJSON *o, const struct batch_rec *b)
+{
+    cJSON_AddStringToObject(o, "agentId", b->agent);
+    cJSON_AddNumberToObject(o, "createdAt", (double)b->created_ms);
+    add_time(o, "scheduledAt", b->scheduled_ms);
+    cJSON_AddNumberToObject(o, "billableCalls", (double)b->billable);
+    cJSON_AddNumberToObject(o, "attempts", (double)b->attempts);
+    cJSON_AddNumberToObject(o, "validCalls", (double)b->valid_rows);
+    cJSON_AddNumberToObject(o, "invalidRows", (double)b->invalid_rows);
+    cJSON_AddNumberToObject(o, "duplicateRows", (double)b->duplicate_rows);
+    cJSON_AddNumberToObject(o, "normalizedRows", (double)b->normalized_rows);
+}
+
+static void respond_status(struct http_request *req, int flat)
+{
+    struct app *app = api_app(req);
+    struct store_txn t;
+    struct batch_rec b;
+    int rc = store_read_begin(&app->store, &t);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return;
+    }
+    if (batches_load(req, &t, &b) != 0) {
+        store_read_end(&t);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (!flat)
+        cJSON_AddStringToObject(o, "id", b.id);
+    cJSON_AddStringToObject(o, "status", batch_status_name(b.status));
+    cJSON_AddBoolToObject(o, "isComplete", is_final(b.status));
+    if (flat) {
+        add_progress(o, &t, &b);
+    } else {
+        cJSON_AddNumberToObject(o, "totalCalls", (double)b.total);
+        add_progress(cJSON_AddObjectToObject(o, "progress"), &t, &b);
+    }
+    add_extras(o, &b);
+    if (!flat)
+        cJSON_AddNumberToObject(o, "timestamp", (double)clock_now_ms());
+    store_read_end(&t);
+    api_respond_json(req, 200, o);
+}
+
+void batches_get(struct http_request *req)
+{
+    respond_status(req, 0);
+}
+
+void batches_status(struct http_request *req)
+{
+    respond_status(req, 1);
+}
+
+/* ---- one call ---- */
+
+static void call_not_found(struct http_request *req)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", "not_found");
+    cJSON_AddStringToObject(o, "message",
+                            "No call with this jobId in the batch; jobIds are call_<row>, the "
+                            "1-based data row of the CSV.");
+    cJSON_AddStringToObject(o, "status", "not_found");
+    json_add_strn(o, "jobId", req->params[1].ptr, req->params[1].len);
+    api_respond_json(req, 404, o);
+}
+
+static int parse_job_id(const struct http_slice *s, uint32_t *row)
+{
+    if (s->len < 6 || s->len > 15 || memcmp(s->ptr, "call_", 5) != 0 || s->ptr[5] == '0')
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 5; i < s->len; i++) {
+        if (s->ptr[i] < '0' || s->ptr[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(s->ptr[i] - '0');
+    }
+    if (v == 0 || v > UINT32_MAX)
+        return -1;
+    *row = (uint32_t)v;
+    return 0;
+}
+
+/* metadata: the CSV row without phone_number, keyed by column name. */
+static cJSON *row_metadata(const struct job_view *jv, const cJSON *columns, int phone_col)
+{
+    cJSON *m = cJSON_CreateObject();
+    size_t pos = 0;
+    const char *p;
+    size_t n;
+    for (int i = 0; job_field_next(jv, &pos, &p, &n); i++) {
+        const cJSON *name = cJSON_GetArrayItem(columns, i);
+        if (i == phone_col || !cJSON_IsString(name))
+            continue;
+        json_add_strn(m, name->valuestring, p, n);
+    }
+    return m;
+}
+
+void batches_call(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    struct store_txn t;
+    struct batch_rec b;
+    uint32_t row;
+    int rc = store_read_begin(&app->store, &t);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return;
+    }
+    if (batches_load(req, &t, &b) != 0) {
+        store_read_end(&t);
+        return;
+    }
+    uint8_t key[JOB_KEY_MAX];
+    struct store_val v, mv;
+    struct job_view jv;
+    if (parse_job_id(&req->params[1], &row) != 0 ||
+        store_get(&t, DB_JOB, key, job_key(key, b.id, row), &v) != 0 ||
+        job_decode(v.ptr, v.len, &jv) != 0) {
+        store_read_end(&t);
+        call_not_found(req);
+        return;
+    }
+    cJSON *meta = store_get(&t, DB_BATCHMETA, b.id, strlen(b.id), &mv) == 0
+                      ? cJSON_ParseWithLength(mv.ptr, mv.len)
+                      : NULL;
+    const cJSON *cols = cJSON_GetObjectItemCaseSensitive(meta, "columns");
+    const cJSON *pcol = cJSON_GetObjectItemCaseSensitive(meta, "phoneColumn");
+    cJSON *o = cJSON_CreateObject();
+    char job[24];
+    snprintf(job, sizeof job, "call_%u", row);
+    cJSON_AddStringToObject(o, "jobId", job);
+    cJSON_AddStringToObject(o, "status", job_state_name(jv.head.state));
+    /* An unusable number is shown as the customer wrote it. */
+    if (jv.head.e164[0]) {
+        cJSON_AddStringToObject(o, "phone_number", jv.head.e164);
+    } else {
+        size_t pos = 0, n;
+        const char *p = "";
+        for (int i = 0; job_field_next(&jv, &pos, &p, &n); i++)
+            if (i == (pcol ? pcol->valueint : -1))
+                break;
+        json_add_strn(o, "phone_number", p, p[0] ? n : 0);
+    }
+    if (jv.head.start_ms)
+        cJSON_AddNumberToObject(o, "startTime", (double)jv.head.start_ms);
+    if (jv.head.end_ms)
+        cJSON_AddNumberToObject(o, "endTime", (double)jv.head.end_ms);
+    if (jv.head.state == JOB_COMPLETED)
+        cJSON_AddNumberToObject(o, "duration", jv.head.duration);
+    if (jv.error_len)
+        json_add_strn(o, "error", jv.error, jv.error_len);
+    cJSON_AddNumberToObject(o, "attempts", jv.head.attempts);
+    const char *outcome = job_outcome_name(jv.head.outcome);
+    if (outcome)
+        cJSON_AddStringToObject(o, "outcome", outcome);
+    else
+        cJSON_AddNullToObject(o, "outcome");
+    add_time(o, "nextAttemptAt", jv.head.next_attempt_ms);
+    cJSON *metadata = row_metadata(&jv, cols, pcol ? pcol->valueint : -1);
+    if (jv.head.state == JOB_COMPLETED) {
+        cJSON *result = cJSON_AddObjectToObject(o, "result");
+        cJSON_AddStringToObject(result, "callId", jv.head.call_id);
+        cJSON_AddStringToObject(result, "outcome", outcome ? outcome : "answered");
+        cJSON_AddItemToObject(result, "metadata", cJSON_Duplicate(metadata, 1));
+    }
+    cJSON_AddItemToObject(o, "metadata", metadata);
+    cJSON_Delete(meta);
+    store_read_end(&t);
+    api_respond_json(req, 200, o);
+}
+
+/* ---- template ---- */
+
+struct template_vars {
+    struct buf *out;
+    const char *const *standard;
+    size_t nstandard;
+    struct buf seen; /* names already written, NUL-separated */
+};
+
+static void add_template_column(void *ctx, const char *name, size_t len)
+{
+    struct template_vars *tv = ctx;
+    char lower[128];
+    if (len >= sizeof lower)
+        return;
+    for (size_t i = 0; i < len; i++)
+        lower[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+    lower[len] = '\0';
+    for (size_t i = 0; i < tv->nstandard; i++)
+        if (!strcmp(tv->standard[i], lower))
+            return;
+    for (const char *p = tv->seen.data; p && p < tv->seen.data + tv->seen.len; p += strlen(p) + 1)
+        if (!strcmp(p, lower))
+            return;
+    buf_append(&tv->seen, lower, len + 1);
+    buf_printf(tv->out, ",%s", lower);
+}
+
+void batches_template(struct http_request *req)
+{
+    static const char *const standard[] = {"phone_number", "first_name", "last_name", "email"};
+    struct app *app = api_app(req);
+    struct api_ctx *ctx = api_ctx(req);
+    char agent_id[ID_MAX + 1];
+    int n = http_query(req, "agentId", agent_id, sizeof agent_id);
+    cJSON *agent = NULL;
+    if (n == BC_ETOOBIG || n == 0 || (n > 0 && !id_valid("agent_", agent_id, (size_t)n))) {
+        api_respond_error(req, 404, "not_found", "No agent with this id in this workspace.", "id",
+                          n > 0 ? agent_id : "");
+        return;
+    }
+    if (n > 0) {
+        char key[2 * ID_MAX + 1];
+        size_t klen = (size_t)snprintf(key, sizeof key, "%s/%s", ctx->ws, agent_id);
+        struct store_txn t;
+        struct store_val v;
+        int rc = store_read_begin(&app->store, &t);
+        if (!rc)
+            rc = store_get(&t, DB_AGENT, key, klen, &v);
+        if (!rc)
+            agent = cJSON_ParseWithLength(v.ptr, v.len);
+        store_read_end(&t);
+        if (rc == BC_ENOTFOUND) {
+            api_respond_error(req, 404, "not_found", "No agent with this id in this workspace.",
+                              "id", agent_id);
+            return;
+        }
+        if (rc || !agent) {
+            api_respond_internal(req, rc ? rc : BC_ECORRUPT);
+            return;
+        }
+    }
+    struct buf header = {0}, out = {0};
+    buf_append_str(&header, "phone_number,first_name,last_name,email");
+    struct template_vars tv = {&header, standard, 4, {0}};
+    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(agent, "prompt");
+    if (cJSON_IsString(prompt))
+        agent_prompt_variables(prompt->valuestring, strlen(prompt->valuestring),
+                               add_template_column, &tv);
+    /* The example row: a fictional number (555-01xx is reserved for fiction), then one
+     * placeholder per extra column so the file stays rectangular. */
+    buf_printf(&out, "%.*s\r\n+14155550123,Ada,Lovelace,ada@example.com", (int)header.len,
+               header.data);
+    for (const char *p = tv.seen.data; p && p < tv.seen.data + tv.seen.len; p += strlen(p) + 1)
+        buf_printf(&out, ",example %s", p);
+    buf_append_str(&out, "\r\n");
+    http_add_header(req, "Content-Disposition",
+                    "attachment; filename=\"batch-calls-template.csv\"");
+    http_respond(req, 200, "text/csv; charset=utf-8", out.data, out.len);
+    buf_free(&header);
+    buf_free(&out);
+    buf_free(&tv.seen);
+    cJSON_Delete(agent);
+}
+
+/* ---- removing abandoned uploads ---- */
+
+static void on_purge_timer(uv_timer_t *t)
+{
+    struct app *app = t->data;
+    struct buf *q = &app->purge_queue;
+    if (q->len == 0) {
+        uv_timer_stop(t);
+        return;
+    }
+    int rc = ingest_purge_step(&app->store, q->data, PURGE_CHUNK);
+    if (rc < 0) {
+        log_error("cannot remove an abandoned upload; will retry", "batch=%s error=\"%s\"", q->data,
+                  bc_strerror(rc));
+        return;
+    }
+    if (rc == 1) {
+        log_info("removed an abandoned upload", "batch=%s", q->data);
+        buf_consume(q, strlen(q->data) + 1);
+    }
+}
+
+void batches_purge_later(struct app *app, const char *batch_id)
+{
+    buf_append(&app->purge_queue, batch_id, strlen(batch_id) + 1);
+    /* A repeating 1 ms timer rather than 0 ms: libuv 1.44 runs a 0 ms timer started from a
+     * timer callback in the same pass, which would starve the loop. */
+    if (!uv_is_active((uv_handle_t *)&app->purge_timer))
+        uv_timer_start(&app->purge_timer, on_purge_timer, 1, 1);
+}
+
+int batches_purge_start(struct app *app)
+{
+    uv_timer_init(app->loop, &app->purge_timer);
+    app->purge_timer.data = app;
+    struct store_txn t;
+    int rc = store_read_begin(&app->store, &t);
+    if (rc)
+        return rc;
+    struct store_iter it;
+    struct buf found = {0};
+    store_iter_open(&it, &t, DB_BATCH, "", 0, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        struct batch_rec b;
+        if (it.val.len == sizeof b) {
+            memcpy(&b, it.val.ptr, sizeof b);
+            if (b.status == BATCH_STAGING)
+                buf_append(&found, b.id, strlen(b.id) + 1);
+        }
+    }
+    store_iter_close(&it);
+    store_read_end(&t);
+    for (const char *p = found.data; p && p < found.data + found.len; p += strlen(p) + 1) {
+        log_info("removing an upload interrupted by a restart", "batch=%s", p);
+        batches_purge_later(app, p);
+    }
+    buf_free(&found);
+    return rc < 0 ? rc : 0;
+}
+
+void batches_purge_stop(struct app *app)
+{
+    buf_free(&app->purge_queue);
+}

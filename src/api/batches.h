@@ -1,0 +1,37 @@
+/* Batches: uploads, their settings, status reads, and removal of abandoned uploads. */
+#ifndef BC_API_BATCHES_H
+#define BC_API_BATCHES_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "app.h"
+#include "http/http.h"
+#include "store/records.h"
+
+/* Upload (A1) and validate (A8) consume their bodies as they stream in. */
+extern const struct http_body_ops upload_ops;
+extern const struct http_body_ops validate_ops;
+
+void batches_template(struct http_request *req);
+void batches_get(struct http_request *req);
+void batches_status(struct http_request *req);
+void batches_call(struct http_request *req);
+
+/* Loads a batch of the request's workspace by the id in the first path parameter, or responds
+ * 404 and returns non-zero. Staging batches do not exist for the API. */
+int batches_load(struct http_request *req, struct store_txn *t, struct batch_rec *b);
+
+/* Parses an ISO-8601 UTC time with Z or an offset ("2026-12-01T15:00:00Z",
+ * "2026-12-01T16:00:00.5+01:00") into Unix milliseconds. Returns 0 or -1. */
+int batches_parse_time(const char *s, uint64_t *ms);
+
+/* Queues a staging batch for removal in the background (a failed or abandoned upload). */
+void batches_purge_later(struct app *app, const char *batch_id);
+/* At start-up: queues every staging batch left by a crash. */
+int batches_purge_start(struct app *app);
+void batches_purge_stop(struct app *app);
+
+#endif

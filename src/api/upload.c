@@ -1,0 +1,643 @@
+/* POST /v1/api/batch-calls (A1) and POST /v1/api/batch-calls/validate (A8).
+ *
+ * The body streams through the ingest pipeline. Each form field is checked as soon as it has
+ * arrived, so a wrong agentId sent before the file rejects the upload before the file is read.
+ * Rows of a real upload are written to a staging batch while they stream in; one final
+ * transaction makes the batch visible as queued with its counters. A failed or abandoned upload
+ * leaves its staging rows to the background purge. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/agents.h"
+#include "api/api.h"
+#include "api/batches.h"
+#include "api/workspaces.h"
+#include "ingest/ingest.h"
+#include "util/clock.h"
+#include "util/err.h"
+#include "util/json.h"
+
+#define IDEM_TTL_MS     (24ull * 3600 * 1000)
+#define IDEM_KEY_MAX    255
+#define A1_ERRORS       20
+#define A8_ERRORS       1000
+#define GAP_MAX_HOURS   (30.0 * 24)
+#define SMART_MAX_TRIES 10
+
+struct upload {
+    struct ingest in;
+    int validate_only;
+    char batch_id[ID_MAX];
+    char ws[ID_MAX];
+    struct ws_settings ws_settings;
+    char idem_key[IDEM_KEY_MAX + 1];
+    cJSON *agent; /* the agent named by agentId, once checked */
+    cJSON *smart; /* the parsed smartCallbackConfig */
+    uint64_t scheduled_ms;
+    uint32_t max_concurrency;
+    double calls_per_second;
+    int strict;
+};
+
+static void upload_free(struct upload *up)
+{
+    if (!up)
+        return;
+    ingest_free(&up->in);
+    cJSON_Delete(up->agent);
+    cJSON_Delete(up->smart);
+    free(up);
+}
+
+/* ---- field checks ---- */
+
+static int bad_field(struct upload *up, enum ingest_field f, const char *fmt, const char *detail)
+{
+    char msg[400];
+    snprintf(msg, sizeof msg, fmt, detail);
+    return ingest_fail(&up->in, 400, "invalid_field", "%s: %s", ingest_field_name(f), msg);
+}
+
+static int check_agent(struct upload *up, struct app *app, const char *id)
+{
+    size_t wslen = strlen(up->ws), idlen = strlen(id);
+    char key[2 * ID_MAX];
+    if (!id_valid("agent_", id, idlen))
+        return ingest_fail(&up->in, 404, "not_found",
+                           "agentId \"%.60s\" is not an agent of this workspace; create one with "
+                           "POST /v1/api/agents or check the id.",
+                           id);
+    memcpy(key, up->ws, wslen);
+    key[wslen] = '/';
+    memcpy(key + wslen + 1, id, idlen);
+    struct store_txn t;
+    struct store_val v;
+    int rc = store_read_begin(&app->store, &t);
+    if (!rc)
+        rc = store_get(&t, DB_AGENT, key, wslen + 1 + idlen, &v);
+    if (!rc)
+        up->agent = cJSON_ParseWithLength(v.ptr, v.len);
+    store_read_end(&t);
+    if (rc == BC_ENOTFOUND)
+        return ingest_fail(&up->in, 404, "not_found",
+                           "agentId \"%.60s\" is not an agent of this workspace; create one with "
+                           "POST /v1/api/agents or check the id.",
+                           id);
+    if (rc || !up->agent)
+        return ingest_fail(&up->in, 500, "internal_error", "The agent could not be read.");
+    return 0;
+}
+
+/* smartCallbackConfig: {"enabled": bool, "maxAttempts": 1..10, "gaps": [{"days","hours"}]}.
+ * Gap i is the wait before attempt i+2; when fewer gaps than needed are given, the last one
+ * repeats. */
+static int check_smart(struct upload *up, const char *text)
+{
+    enum ingest_field f = FIELD_SMART_CALLBACK;
+    cJSON *o = cJSON_Parse(text);
+    up->smart = o;
+    if (!cJSON_IsObject(o))
+        return bad_field(up, f, "%s",
+                         "must be a JSON object as a string, such as {\"enabled\":true,"
+                         "\"maxAttempts\":3,\"gaps\":[{\"days\":0,\"hours\":4}]}");
+    const cJSON *en = cJSON_GetObjectItemCaseSensitive(o, "enabled");
+    const cJSON *max = cJSON_GetObjectItemCaseSensitive(o, "maxAttempts");
+    const cJSON *gaps = cJSON_GetObjectItemCaseSensitive(o, "gaps");
+    if (!cJSON_IsBool(en))
+        return bad_field(up, f, "%s", "\"enabled\" must be true or false");
+    if (!cJSON_IsTrue(en))
+        return 0;
+    if (!cJSON_IsNumber(max) || max->valuedouble != floor(max->valuedouble) ||
+        max->valuedouble < 1 || max->valuedouble > SMART_MAX_TRIES)
+        return bad_field(up, f, "%s", "\"maxAttempts\" must be a whole number from 1 to 10");
+    if (!cJSON_IsArray(gaps) || (max->valueint > 1 && cJSON_GetArraySize(gaps) == 0))
+        return bad_field(up, f, "%s",
+                         "\"gaps\" must be an array of {\"days\": d, \"hours\": h} with at least "
+                         "one entry when maxAttempts is more than 1");
+    const cJSON *g;
+    int i = 0;
+    cJSON_ArrayForEach(g, gaps)
+    {
+        const cJSON *d = cJSON_GetObjectItemCaseSensitive(g, "days");
+        const cJSON *h = cJSON_GetObjectItemCaseSensitive(g, "hours");
+        double days = cJSON_IsNumber(d) ? d->valuedouble : d ? -1 : 0;
+        double hours = cJSON_IsNumber(h) ? h->valuedouble : h ? -1 : 0;
+        char detail[160];
+        snprintf(detail, sizeof detail, "gap %d", i + 1);
+        if (!cJSON_IsObject(g) || days < 0 || hours < 0 || (!d && !h) ||
+            days * 24 + hours > GAP_MAX_HOURS || days * 24 + hours <= 0)
+            return bad_field(up, f,
+                             "%s must be {\"days\": d, \"hours\": h} with non-negative numbers "
+                             "adding up to more than 0 and at most 30 days",
+                             detail);
+        i++;
+    }
+    return 0;
+}
+
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    char *end;
+    if (!*s || *s < '0' || *s > '9')
+        return -1;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || v < 1 || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int is_http_url(const char *s)
+{
+    size_t len = strlen(s);
+    size_t scheme = !strncasecmp(s, "http://", 7) ? 7 : !strncasecmp(s, "https://", 8) ? 8 : 0;
+    if (!scheme || len == scheme || len > 2048)
+        return 0;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ')
+            return 0;
+    return 1;
+}
+
+static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
+{
+    struct http_request *req = ctx;
+    struct upload *up = api_ctx(req)->upload;
+    const char *v = ingest_field_value(in, f);
+    uint64_t n;
+    switch (f) {
+    case FIELD_AGENT_ID:
+        return check_agent(up, api_app(req), v);
+    case FIELD_SCHEDULED_AT:
+        if (*v && batches_parse_time(v, &up->scheduled_ms) != 0)
+            return bad_field(up, f, "%s",
+                             "must be an ISO-8601 time with Z or an offset, such as "
+                             "2026-12-01T15:00:00Z");
+        return 0;
+    case FIELD_SMART_CALLBACK:
+        return *v ? check_smart(up, v) : 0;
+    case FIELD_NAME:
+        if (strlen(v) > 200)
+            return bad_field(up, f, "%s", "must be at most 200 characters");
+        return 0;
+    case FIELD_STRICT:
+        if (!strcasecmp(v, "true") || !strcmp(v, "1"))
+            up->strict = 1;
+        else if (*v && strcasecmp(v, "false") && strcmp(v, "0"))
+            return bad_field(up, f, "%s", "must be true or false");
+        return 0;
+    case FIELD_MAX_CONCURRENCY:
+        if (parse_uint(v, up->ws_settings.max_concurrent_calls, &n) != 0) {
+            char d[80];
+            snprintf(d, sizeof d, "%llu", (unsigned long long)up->ws_settings.max_concurrent_calls);
+            return bad_field(up, f, "must be a whole number from 1 to %s (the workspace's limit)",
+                             d);
+        }
+        up->max_concurrency = (uint32_t)n;
+        return 0;
+    case FIELD_CALLS_PER_SECOND: {
+        char *end;
+        double d = strtod(v, &end);
+        if (!*v || *end || !(d > 0) || d > up->ws_settings.calls_per_second) {
+            char lim[40];
+            snprintf(lim, sizeof lim, "%g", up->ws_settings.calls_per_second);
+            return bad_field(up, f,
+                             "must be a number above 0 and at most %s (the workspace's "
+                             "limit)",
+                             lim);
+        }
+        up->calls_per_second = d;
+        return 0;
+    }
+    case FIELD_WEBHOOK_URL:
+        if (*v && !is_http_url(v))
+            return bad_field(up, f, "%s", "must be an http:// or https:// URL");
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+/* ---- responses ---- */
+
+static cJSON *errors_json(const struct ingest *in)
+{
+    cJSON *arr = cJSON_CreateArray();
+    for (size_t i = 0; i < in->nerrors; i++) {
+        const struct ingest_row_error *e = &in->errors[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddNumberToObject(o, "row", e->row);
+        if (e->column[0])
+            cJSON_AddStringToObject(o, "column", e->column);
+        else
+            cJSON_AddNullToObject(o, "column");
+        cJSON_AddStringToObject(o, "code", e->code);
+        cJSON_AddStringToObject(o, "value", e->value);
+        cJSON_AddStringToObject(o, "message", e->message);
+        cJSON_AddItemToArray(arr, o);
+    }
+    return arr;
+}
+
+static void respond_ingest_error(struct http_request *req, struct upload *up)
+{
+    struct ingest *in = &up->in;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", in->code);
+    cJSON_AddStringToObject(o, "message", in->message);
+    if (in->status == 404 && ingest_field_value(in, FIELD_AGENT_ID))
+        cJSON_AddStringToObject(o, "id", ingest_field_value(in, FIELD_AGENT_ID));
+    if (in->nerrors && in->status == 422) {
+        cJSON_AddItemToObject(o, "errors", errors_json(in));
+        cJSON_AddBoolToObject(o, "errorsTruncated", in->errors_truncated);
+    }
+    api_respond_json(req, in->status, o);
+}
+
+/* A failed upload: answer, and hand whatever it staged to the background purge. */
+static void upload_failed(struct http_request *req, struct upload *up)
+{
+    respond_ingest_error(req, up);
+    if (!up->validate_only && up->in.stored_rows)
+        batches_purge_later(api_app(req), up->batch_id);
+    api_ctx(req)->upload = NULL;
+    upload_free(up);
+}
+
+static cJSON *created_body(const struct batch_rec *b)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "batchId", b->id);
+    cJSON_AddNumberToObject(o, "totalCalls", (double)b->total);
+    cJSON_AddStringToObject(o, "status", batch_status_name(b->status));
+    cJSON_AddStringToObject(o, "message", "Batch calls initiated successfully");
+    cJSON_AddNumberToObject(o, "validCalls", (double)b->valid_rows);
+    cJSON_AddNumberToObject(o, "invalidRows", (double)b->invalid_rows);
+    cJSON_AddNumberToObject(o, "duplicateRows", (double)b->duplicate_rows);
+    cJSON_AddNumberToObject(o, "normalizedRows", (double)b->normalized_rows);
+    return o;
+}
+
+/* ---- the final commit ---- */
+
+struct commit_args {
+    struct upload *up;
+    struct batch_rec b;
+    struct buf meta;
+    char replay[ID_MAX]; /* set when another upload already claimed the Idempotency-Key */
+};
+
+static size_t idem_key(char *out, const char *ws, const char *key)
+{
+    return (size_t)sprintf(out, "%s/%s", ws, key);
+}
+
+/* Looks up an Idempotency-Key: fills batch with the batch it created within the last 24 h. */
+static int idem_find(struct store_txn *t, const char *ws, const char *key, char batch[ID_MAX])
+{
+    char k[ID_MAX + IDEM_KEY_MAX + 2];
+    struct store_val v;
+    int rc = store_get(t, DB_IDEM, k, idem_key(k, ws, key), &v);
+    if (rc)
+        return rc;
+    uint64_t expires;
+    if (v.len != ID_MAX + sizeof expires)
+        return BC_ECORRUPT;
+    memcpy(&expires, (const char *)v.ptr + ID_MAX, sizeof expires);
+    if (expires <= clock_now_ms())
+        return BC_ENOTFOUND;
+    memcpy(batch, v.ptr, ID_MAX);
+    return 0;
+}
+
+static int commit_txn(struct store_txn *t, void *arg)
+{
+    struct commit_args *a = arg;
+    struct upload *up = a->up;
+    if (up->idem_key[0]) {
+        int rc = idem_find(t, up->ws, up->idem_key, a->replay);
+        if (rc == 0)
+            return 0;
+        if (rc != BC_ENOTFOUND)
+            return rc;
+        char k[ID_MAX + IDEM_KEY_MAX + 2], v[ID_MAX + sizeof(uint64_t)];
+        uint64_t expires = a->b.created_ms + IDEM_TTL_MS;
+        memset(v, 0, sizeof v);
+        memcpy(v, up->batch_id, strlen(up->batch_id));
+        memcpy(v + ID_MAX, &expires, sizeof expires);
+        store_put(t, DB_IDEM, k, idem_key(k, up->ws, up->idem_key), v, sizeof v, 0);
+    }
+    uint8_t key[ID_MAX * 2 + 8];
+    size_t wslen = strlen(up->ws), blen = strlen(up->batch_id);
+    memcpy(key, up->ws, wslen);
+    be64_put(key + wslen, ~a->b.created_ms);
+    memcpy(key + wslen + 8, up->batch_id, blen);
+    store_put(t, DB_WS2BATCH, key, wslen + 8 + blen, "", 0, 0);
+    store_put(t, DB_BATCHMETA, up->batch_id, blen, a->meta.data, a->meta.len, 0);
+    return batch_put(t, &a->b);
+}
+
+static void build_meta(struct upload *up, struct buf *out)
+{
+    struct ingest *in = &up->in;
+    cJSON *m = cJSON_CreateObject();
+    const char *name = ingest_field_value(in, FIELD_NAME);
+    const char *webhook = ingest_field_value(in, FIELD_WEBHOOK_URL);
+    const char *dc = ingest_field_value(in, FIELD_DEFAULT_COUNTRY);
+    if (name && *name)
+        cJSON_AddStringToObject(m, "name", name);
+    else
+        cJSON_AddNullToObject(m, "name");
+    cJSON *cols = cJSON_AddArrayToObject(m, "columns");
+    for (size_t i = 0; i < in->ncolumns; i++)
+        cJSON_AddItemToArray(cols, cJSON_CreateString(ingest_column(in, i)));
+    cJSON_AddNumberToObject(m, "phoneColumn", (double)in->phone_col);
+    cJSON_AddStringToObject(m, "encoding", ingest_encoding(in));
+    if (dc)
+        cJSON_AddStringToObject(m, "defaultCountry", dc);
+    cJSON_AddBoolToObject(m, "allowDuplicates", in->allow_duplicates);
+    if (up->smart && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(up->smart, "enabled")))
+        cJSON_AddItemToObject(m, "smartCallbackConfig", cJSON_Duplicate(up->smart, 1));
+    else
+        cJSON_AddNullToObject(m, "smartCallbackConfig");
+    if (webhook && *webhook)
+        cJSON_AddStringToObject(m, "webhookUrl", webhook);
+    /* The agent as it was at upload: later edits do not change a running campaign. */
+    cJSON_AddItemToObject(m, "agent", cJSON_Duplicate(up->agent, 1));
+    json_render(out, m);
+    cJSON_Delete(m);
+}
+
+static void replay(struct http_request *req, const char *batch_id)
+{
+    struct store_txn t;
+    struct batch_rec b;
+    int rc = store_read_begin(&api_app(req)->store, &t);
+    if (!rc)
+        rc = batch_get(&t, batch_id, strlen(batch_id), &b);
+    store_read_end(&t);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return;
+    }
+    http_add_header(req, "Idempotent-Replayed", "true");
+    api_respond_json(req, 201, created_body(&b));
+}
+
+static void commit_upload(struct http_request *req, struct upload *up)
+{
+    struct ingest *in = &up->in;
+    struct commit_args a = {.up = up};
+    struct batch_rec *b = &a.b;
+    memset(b, 0, sizeof *b);
+    b->version = RECORD_VERSION;
+    b->status = BATCH_QUEUED;
+    b->created_ms = clock_now_ms();
+    b->scheduled_ms = up->scheduled_ms;
+    b->max_concurrency = up->max_concurrency;
+    b->calls_per_second = up->calls_per_second;
+    b->total = in->rows;
+    b->waiting = in->valid;
+    b->failed = in->invalid + in->duplicates;
+    b->valid_rows = in->valid;
+    b->invalid_rows = in->invalid;
+    b->duplicate_rows = in->duplicates;
+    b->normalized_rows = in->normalized;
+    snprintf(b->id, sizeof b->id, "%s", up->batch_id);
+    snprintf(b->ws, sizeof b->ws, "%s", up->ws);
+    cJSON *aid = cJSON_GetObjectItemCaseSensitive(up->agent, "id");
+    snprintf(b->agent, sizeof b->agent, "%s", cJSON_GetStringValue(aid));
+    build_meta(up, &a.meta);
+    int rc = store_write(&api_app(req)->store, commit_txn, &a);
+    buf_free(&a.meta);
+    if (rc) {
+        ingest_fail(in, rc == BC_EFULL ? 507 : 500,
+                    rc == BC_EFULL ? "insufficient_storage" : "internal_error",
+                    "The batch could not be stored (%s); nothing was kept. Retry later.",
+                    bc_strerror(rc));
+        upload_failed(req, up);
+        return;
+    }
+    api_ctx(req)->upload = NULL;
+    if (a.replay[0]) {
+        /* Another upload with the same key won the race: ours is dropped. */
+        batches_purge_later(api_app(req), up->batch_id);
+        replay(req, a.replay);
+        upload_free(up);
+        return;
+    }
+    cJSON *o = created_body(b);
+    cJSON_AddItemToObject(o, "errors", errors_json(in));
+    upload_free(up);
+    api_respond_json(req, 201, o);
+}
+
+/* ---- the stream callbacks ---- */
+
+static void start(struct http_request *req, int validate_only)
+{
+    struct app *app = api_app(req);
+    struct api_ctx *ctx = api_ctx(req);
+    struct upload *up = calloc(1, sizeof *up);
+    if (!up) {
+        api_respond_internal(req, BC_ENOMEM);
+        return;
+    }
+    up->validate_only = validate_only;
+    memcpy(up->ws, ctx->ws, ctx->ws_len + 1);
+    struct store_txn t;
+    int rc = store_read_begin(&app->store, &t);
+    if (!rc)
+        rc = ws_get(&t, ctx->ws, ctx->ws_len, &up->ws_settings);
+    const struct http_slice *ik = validate_only ? NULL : http_header(req, "idempotency-key");
+    char replay_id[ID_MAX] = "";
+    if (!rc && ik) {
+        if (ik->len == 0 || ik->len > IDEM_KEY_MAX) {
+            store_read_end(&t);
+            upload_free(up);
+            api_respond_error(req, 400, "invalid_header",
+                              "Idempotency-Key must be 1 to 255 characters.", "header",
+                              "Idempotency-Key");
+            return;
+        }
+        memcpy(up->idem_key, ik->ptr, ik->len);
+        int found = idem_find(&t, up->ws, up->idem_key, replay_id);
+        if (found != 0 && found != BC_ENOTFOUND)
+            rc = found;
+    }
+    store_read_end(&t);
+    if (rc) {
+        upload_free(up);
+        api_respond_internal(req, rc);
+        return;
+    }
+    if (replay_id[0]) {
+        upload_free(up);
+        replay(req, replay_id);
+        return;
+    }
+    if (!validate_only && id_new(&app->ids, "batch_", clock_now_ms(), up->batch_id) < 0) {
+        upload_free(up);
+        api_respond_internal(req, BC_EIO);
+        return;
+    }
+    struct ingest_options opt = {
+        .store = validate_only ? NULL : &app->store,
+        .batch_id = up->batch_id,
+        .workspace = up->ws,
+        .max_records = up->ws_settings.max_records,
+        .max_errors = validate_only ? A8_ERRORS : A1_ERRORS,
+        .on_field = on_field,
+        .ctx = req,
+    };
+    const struct http_slice *ct = http_header(req, "content-type");
+    ctx->upload = up;
+    if (ingest_begin(&up->in, &opt, ct ? ct->ptr : NULL, ct ? ct->len : 0) != 0) {
+        respond_ingest_error(req, up);
+        ctx->upload = NULL;
+        upload_free(up);
+    }
+}
+
+static void upload_start(struct http_request *req)
+{
+    start(req, 0);
+}
+
+static void validate_start(struct http_request *req)
+{
+    start(req, 1);
+}
+
+static int upload_data(struct http_request *req, const char *p, size_t n)
+{
+    struct upload *up = api_ctx(req)->upload;
+    if (ingest_feed(&up->in, p, n) == 0)
+        return 0;
+    upload_failed(req, up);
+    return 1;
+}
+
+static void upload_abort(struct http_request *req)
+{
+    struct upload *up = api_ctx(req)->upload;
+    if (!up)
+        return;
+    if (!up->validate_only && up->in.stored_rows)
+        batches_purge_later(api_app(req), up->batch_id);
+    api_ctx(req)->upload = NULL;
+    upload_free(up);
+}
+
+/* The checks that need the whole upload: required fields, strict mode, usable rows. */
+static int check_complete(struct upload *up)
+{
+    struct ingest *in = &up->in;
+    if (ingest_end(in) != 0)
+        return -1;
+    if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID))
+        return ingest_fail(in, 400, "missing_field",
+                           "agentId is required: add -F agentId=agent_... to the upload.");
+    uint64_t bad = in->invalid + in->duplicates;
+    if (up->validate_only)
+        return 0;
+    if (up->strict && bad)
+        return ingest_fail(in, 422, "invalid_rows",
+                           "strict=true and %llu of %llu rows cannot be called; nothing was "
+                           "stored. Fix the rows listed in errors, or upload without strict.",
+                           (unsigned long long)bad, (unsigned long long)in->rows);
+    if (in->valid == 0)
+        return ingest_fail(in, 422, "no_valid_rows",
+                           "None of the %llu rows can be called (see errors); nothing was stored.",
+                           (unsigned long long)in->rows);
+    return 0;
+}
+
+static void upload_end(struct http_request *req)
+{
+    struct upload *up = api_ctx(req)->upload;
+    if (check_complete(up) != 0) {
+        upload_failed(req, up);
+        return;
+    }
+    commit_upload(req, up);
+}
+
+struct var_check {
+    struct upload *up;
+    cJSON *missing;
+    char *used; /* one flag per column */
+};
+
+static void check_variable(void *ctx, const char *name, size_t len)
+{
+    struct var_check *vc = ctx;
+    struct ingest *in = &vc->up->in;
+    char lower[128];
+    if (len >= sizeof lower)
+        return;
+    for (size_t i = 0; i < len; i++)
+        lower[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
+    lower[len] = '\0';
+    for (size_t i = 0; i < in->ncolumns; i++) {
+        if (strcmp(ingest_column(in, i), lower) == 0) {
+            vc->used[i] = 1;
+            return;
+        }
+    }
+    const cJSON *m;
+    cJSON_ArrayForEach(m, vc->missing)
+    {
+        if (strcmp(m->valuestring, lower) == 0)
+            return;
+    }
+    cJSON_AddItemToArray(vc->missing, cJSON_CreateString(lower));
+}
+
+static void validate_end(struct http_request *req)
+{
+    struct upload *up = api_ctx(req)->upload;
+    struct ingest *in = &up->in;
+    if (check_complete(up) != 0) {
+        upload_failed(req, up);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *cols = cJSON_CreateArray();
+    for (size_t i = 0; i < in->ncolumns; i++)
+        cJSON_AddItemToArray(cols, cJSON_CreateString(ingest_column(in, i)));
+    struct var_check vc = {up, cJSON_CreateArray(), calloc(in->ncolumns + 1, 1)};
+    cJSON *unused = cJSON_CreateArray();
+    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(up->agent, "prompt");
+    if (cJSON_IsString(prompt) && vc.used) {
+        agent_prompt_variables(prompt->valuestring, strlen(prompt->valuestring), check_variable,
+                               &vc);
+        for (size_t i = 0; i < in->ncolumns; i++)
+            if (!vc.used[i] && i != in->phone_col)
+                cJSON_AddItemToArray(unused, cJSON_CreateString(ingest_column(in, i)));
+    }
+    free(vc.used);
+    int valid = in->invalid == 0 && in->duplicates == 0 && cJSON_GetArraySize(vc.missing) == 0;
+    cJSON_AddBoolToObject(o, "valid", valid);
+    cJSON_AddNumberToObject(o, "totalRows", (double)in->rows);
+    cJSON_AddNumberToObject(o, "validRows", (double)in->valid);
+    cJSON_AddNumberToObject(o, "invalidRows", (double)in->invalid);
+    cJSON_AddNumberToObject(o, "duplicateRows", (double)in->duplicates);
+    cJSON_AddNumberToObject(o, "normalizedRows", (double)in->normalized);
+    cJSON_AddItemToObject(o, "columns", cols);
+    cJSON_AddStringToObject(o, "encoding", ingest_encoding(in));
+    char delim[2] = {csv_delimiter(&in->csv), '\0'};
+    cJSON_AddStringToObject(o, "delimiter", delim);
+    cJSON_AddItemToObject(o, "missingVariables", vc.missing);
+    cJSON_AddItemToObject(o, "unusedColumns", unused);
+    cJSON_AddItemToObject(o, "errors", errors_json(in));
+    cJSON_AddBoolToObject(o, "errorsTruncated", in->errors_truncated);
+    api_ctx(req)->upload = NULL;
+    upload_free(up);
+    api_respond_json(req, 200, o);
+}
+
+const struct http_body_ops upload_ops = {upload_start, upload_data, upload_end, upload_abort};
+const struct http_body_ops validate_ops = {validate_start, upload_data, validate_end, upload_abort};

@@ -1,0 +1,674 @@
+#include "ingest/ingest.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "ingest/phone.h"
+#include "store/records.h"
+#include "util/err.h"
+
+/* Rows written per transaction: large enough that commits (each an fsync) are few, small enough
+ * that one commit keeps the loop busy for only a few milliseconds. */
+#define CHUNK_ROWS  4096
+#define CHUNK_BYTES (4u << 20)
+
+static const char *const field_names[FIELD_COUNT] = {
+    [FIELD_AGENT_ID] = "agentId",
+    [FIELD_SCHEDULED_AT] = "scheduledAt",
+    [FIELD_SMART_CALLBACK] = "smartCallbackConfig",
+    [FIELD_NAME] = "name",
+    [FIELD_DEFAULT_COUNTRY] = "defaultCountry",
+    [FIELD_STRICT] = "strict",
+    [FIELD_ALLOW_DUPLICATES] = "allowDuplicates",
+    [FIELD_MAX_CONCURRENCY] = "maxConcurrency",
+    [FIELD_CALLS_PER_SECOND] = "callsPerSecond",
+    [FIELD_WEBHOOK_URL] = "webhookUrl",
+};
+
+#define PART_FILE    (-1)
+#define PART_IGNORED (-2)
+
+int ingest_fail(struct ingest *in, int status, const char *code, const char *fmt, ...)
+{
+    if (in->status)
+        return -1;
+    in->status = status;
+    snprintf(in->code, sizeof in->code, "%s", code);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(in->message, sizeof in->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+const char *ingest_field_name(enum ingest_field f)
+{
+    return field_names[f];
+}
+
+const char *ingest_field_value(const struct ingest *in, enum ingest_field f)
+{
+    return in->field_seen[f] ? in->fields[f].data : NULL;
+}
+
+const char *ingest_column(const struct ingest *in, size_t i)
+{
+    const char *p = in->columns.data;
+    while (i--)
+        p += strlen(p) + 1;
+    return p;
+}
+
+const char *ingest_encoding(const struct ingest *in)
+{
+    return in->csv_ready ? csv_encoding(&in->csv) : "utf-8";
+}
+
+/* ---- the table of numbers seen, for duplicates ---- */
+
+struct ingest_dedupe_slot {
+    uint64_t number; /* the E.164 digits as an integer; 0 marks an empty slot */
+    uint32_t row;
+};
+
+static uint64_t mix(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdull;
+    x ^= x >> 33;
+    return x;
+}
+
+/* Returns the row that already holds number, or 0 after recording it for row. -1: no memory. */
+static int64_t dedupe_check(struct ingest_dedupe *d, uint64_t number, uint32_t row)
+{
+    if ((d->used + 1) * 2 > d->cap) {
+        size_t cap = d->cap ? d->cap * 2 : 1024;
+        struct ingest_dedupe_slot *slots = calloc(cap, sizeof *slots);
+        if (!slots)
+            return -1;
+        for (size_t i = 0; i < d->cap; i++) {
+            if (!d->slots[i].number)
+                continue;
+            size_t j = mix(d->slots[i].number) & (cap - 1);
+            while (slots[j].number)
+                j = (j + 1) & (cap - 1);
+            slots[j] = d->slots[i];
+        }
+        free(d->slots);
+        d->slots = slots;
+        d->cap = cap;
+    }
+    size_t i = mix(number) & (d->cap - 1);
+    while (d->slots[i].number) {
+        if (d->slots[i].number == number)
+            return d->slots[i].row;
+        i = (i + 1) & (d->cap - 1);
+    }
+    d->slots[i].number = number;
+    d->slots[i].row = row;
+    d->used++;
+    return 0;
+}
+
+/* ---- writing rows ---- */
+
+struct flush_args {
+    struct ingest *in;
+};
+
+static int flush_txn(struct store_txn *t, void *arg)
+{
+    struct ingest *in = ((struct flush_args *)arg)->in;
+    const char *batch = in->opt.batch_id;
+    if (in->stored_rows == 0) {
+        /* The staging marker: a crash from here on leaves a batch that start-up purges. */
+        struct batch_rec b;
+        memset(&b, 0, sizeof b);
+        b.version = RECORD_VERSION;
+        b.status = BATCH_STAGING;
+        snprintf(b.id, sizeof b.id, "%s", batch);
+        snprintf(b.ws, sizeof b.ws, "%s", in->opt.workspace);
+        int rc = batch_put(t, &b);
+        if (rc)
+            return rc;
+    }
+    const uint8_t *p = (const uint8_t *)in->pending.data, *end = p + in->pending.len;
+    while (p < end) {
+        uint32_t row = be32_get(p), vlen = be32_get(p + 5);
+        uint8_t state = p[4];
+        uint8_t key[JOB_KEY_MAX];
+        int rc = store_put(t, DB_JOB, key, job_key(key, batch, row), p + 9, vlen, STORE_APPEND);
+        if (!rc)
+            rc = store_put(t, DB_JOBSTATE, key, jobstate_key(key, batch, state, row), "", 0, 0);
+        if (rc)
+            return rc;
+        p += 9 + vlen;
+    }
+    return 0;
+}
+
+static int flush(struct ingest *in)
+{
+    if (!in->opt.store || in->pending_rows == 0)
+        return 0;
+    struct flush_args a = {in};
+    int rc = store_write(in->opt.store, flush_txn, &a);
+    if (rc == BC_EFULL)
+        return ingest_fail(in, 507, "insufficient_storage",
+                           "The server's storage is full; nothing was stored. Retry later.");
+    if (rc)
+        return ingest_fail(in, 500, "internal_error",
+                           "The upload could not be stored (%s); nothing was kept. Retry later.",
+                           bc_strerror(rc));
+    in->stored_rows += in->pending_rows;
+    in->pending_rows = 0;
+    in->pending.len = 0;
+    return 0;
+}
+
+static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head *h,
+                     const char *error, size_t error_len)
+{
+    if (!in->opt.store)
+        return 0;
+    const char *fields[CSV_DEFAULT_MAX_COLUMNS];
+    size_t lens[CSV_DEFAULT_MAX_COLUMNS];
+    size_t n = r->nfields < CSV_DEFAULT_MAX_COLUMNS ? r->nfields : CSV_DEFAULT_MAX_COLUMNS;
+    for (size_t i = 0; i < n; i++) {
+        fields[i] = r->fields[i].ptr;
+        lens[i] = r->fields[i].len;
+    }
+    uint8_t prefix[9];
+    be32_put(prefix, r->row);
+    prefix[4] = h->state;
+    size_t at = in->pending.len;
+    int rc = buf_append(&in->pending, prefix, sizeof prefix);
+    if (!rc)
+        rc = job_encode(&in->pending, h, error, error_len, fields, lens, n);
+    if (rc)
+        return ingest_fail(in, 503, "unavailable", "The server is out of memory; retry later.");
+    be32_put((uint8_t *)in->pending.data + at + 5, (uint32_t)(in->pending.len - at - 9));
+    in->pending_rows++;
+    if (in->pending_rows >= CHUNK_ROWS || in->pending.len >= CHUNK_BYTES)
+        return flush(in);
+    return 0;
+}
+
+/* ---- rows ---- */
+
+static void add_error(struct ingest *in, uint32_t row, const char *column, const char *code,
+                      const char *value, size_t vlen, const char *message)
+{
+    if (in->nerrors >= in->opt.max_errors) {
+        in->errors_truncated = 1;
+        return;
+    }
+    struct ingest_row_error *e = &in->errors[in->nerrors++];
+    e->row = row;
+    snprintf(e->column, sizeof e->column, "%s", column);
+    snprintf(e->code, sizeof e->code, "%s", code);
+    /* A value is cut at a character boundary so the JSON stays valid UTF-8. */
+    size_t n = vlen < sizeof e->value - 1 ? vlen : sizeof e->value - 1;
+    while (n > 0 && n < vlen && ((unsigned char)value[n] & 0xC0) == 0x80)
+        n--;
+    memcpy(e->value, value, n);
+    e->value[n] = '\0';
+    snprintf(e->message, sizeof e->message, "%s", message);
+}
+
+static int header_row(struct ingest *in, const struct csv_row *r)
+{
+    in->have_header = 1;
+    int phone = -1;
+    for (size_t i = 0; i < r->nfields; i++) {
+        char name[128];
+        int n = csv_normalize_name(r->fields[i].ptr, r->fields[i].len, name, sizeof name);
+        if (n < 0)
+            return ingest_fail(in, 422, "invalid_header",
+                               "Column %zu's name is longer than 127 characters; shorten it.",
+                               i + 1);
+        if (n == 0)
+            n = snprintf(name, sizeof name, "column_%zu", i + 1);
+        for (size_t k = 0; k < i; k++) {
+            if (strcmp(ingest_column(in, k), name) == 0)
+                return ingest_fail(in, 422, "duplicate_column",
+                                   "The header names the column \"%s\" twice (columns %zu and "
+                                   "%zu); column names must be unique.",
+                                   name, k + 1, i + 1);
+        }
+        if (buf_append(&in->columns, name, (size_t)n + 1))
+            return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+        in->ncolumns++;
+        if (strcmp(name, "phone_number") == 0)
+            phone = (int)i;
+    }
+    if (phone < 0) {
+        char found[256] = "";
+        size_t used = 0;
+        for (size_t k = 0; k < in->ncolumns && used < sizeof found - 8; k++) {
+            int w = snprintf(found + used, sizeof found - used, "%s%s", k ? ", " : "",
+                             ingest_column(in, k));
+            used += w > 0 ? (size_t)w : 0;
+        }
+        return ingest_fail(in, 422, "missing_phone_column",
+                           "The header has no phone_number column (found: %.200s). Name the "
+                           "column that holds the numbers phone_number.",
+                           found);
+    }
+    in->phone_col = (size_t)phone;
+    return 0;
+}
+
+static uint64_t digits_value(const char *e164)
+{
+    uint64_t v = 0;
+    for (const char *p = e164 + 1; *p; p++)
+        v = v * 10 + (uint64_t)(*p - '0');
+    return v;
+}
+
+static int data_row(struct ingest *in, const struct csv_row *r)
+{
+    in->rows++;
+    if (in->rows > in->opt.max_records)
+        return ingest_fail(in, 422, "too_many_rows",
+                           "The file has more than %llu rows, the most this workspace may upload "
+                           "in one batch; split it into smaller files.",
+                           (unsigned long long)in->opt.max_records);
+    struct job_head h;
+    memset(&h, 0, sizeof h);
+    const char *value = "";
+    size_t vlen = 0;
+    if (in->phone_col < r->nfields) {
+        value = r->fields[in->phone_col].ptr;
+        vlen = r->fields[in->phone_col].len;
+    }
+    char msg[INGEST_ERROR_TEXT];
+    if (r->error) {
+        snprintf(msg, sizeof msg, "%s", csv_row_error_message(r->error));
+        in->invalid++;
+        add_error(in, r->row, "", "invalid_row", value, vlen, msg);
+        h.state = JOB_FAILED;
+        h.outcome = OUTCOME_INVALID_ROW;
+        return queue_row(in, r, &h, msg, strlen(msg));
+    }
+    struct phone_number pn;
+    char why[200];
+    int rc = phone_parse(value, vlen, in->default_country, strlen(in->default_country), &pn, why,
+                         sizeof why);
+    if (rc < 0) {
+        snprintf(msg, sizeof msg, "Invalid phone number: %s", why);
+        in->invalid++;
+        add_error(in, r->row, "phone_number", "invalid_phone_number", value, vlen, why);
+        h.state = JOB_FAILED;
+        h.outcome = OUTCOME_INVALID_NUMBER;
+        return queue_row(in, r, &h, msg, strlen(msg));
+    }
+    memcpy(h.e164, pn.e164, pn.len + 1);
+    h.normalized = (uint8_t)pn.normalized;
+    if (!in->allow_duplicates) {
+        int64_t first = dedupe_check(&in->seen, digits_value(pn.e164), r->row);
+        if (first < 0)
+            return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+        if (first > 0) {
+            snprintf(msg, sizeof msg, "Duplicate of row %lld (%s): each number is called once",
+                     (long long)first, pn.e164);
+            in->duplicates++;
+            add_error(in, r->row, "phone_number", "duplicate_phone_number", value, vlen, msg);
+            h.state = JOB_FAILED;
+            h.outcome = OUTCOME_DUPLICATE;
+            h.dup_of = (uint32_t)first;
+            return queue_row(in, r, &h, msg, strlen(msg));
+        }
+    }
+    in->valid++;
+    in->normalized += pn.normalized ? 1 : 0;
+    h.state = JOB_WAITING;
+    return queue_row(in, r, &h, "", 0);
+}
+
+static int on_row(void *ctx, const struct csv_row *r)
+{
+    struct ingest *in = ctx;
+    return r->row == 0 ? header_row(in, r) : data_row(in, r);
+}
+
+/* ---- the file part ---- */
+
+/* Recognises files that are certainly not CSV text, to say what they are instead. */
+static int check_magic(struct ingest *in)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+        const char *what;
+    } kinds[] = {
+        {"\x89PNG", 4, "a PNG image"},
+        {"\xFF\xD8\xFF", 3, "a JPEG image"},
+        {"GIF8", 4, "a GIF image"},
+        {"%PDF", 4, "a PDF document"},
+        {"PK\x03\x04", 4, "an Excel workbook (.xlsx) or another ZIP archive"},
+        {"\xD0\xCF\x11\xE0", 4, "an Excel 97-2003 workbook (.xls)"},
+        {"\x1F\x8B", 2, "a gzip archive"},
+        {"\xFF\xFE", 2, "UTF-16 text"},
+        {"\xFE\xFF", 2, "UTF-16 text"},
+    };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
+        if (in->magic_len >= kinds[i].len && memcmp(in->magic, kinds[i].bytes, kinds[i].len) == 0)
+            return ingest_fail(in, 422, "invalid_file",
+                               "The file is %s, not a CSV file. Save the contact list as CSV "
+                               "(in a spreadsheet: File > Save As > CSV UTF-8) and upload that.",
+                               kinds[i].what);
+    }
+    return 0;
+}
+
+static int csv_error(struct ingest *in, int rc)
+{
+    if (in->status)
+        return rc;
+    if (rc == CSV_E_HEADER_NUL)
+        ingest_fail(in, 422, "invalid_file",
+                    "The file contains NUL bytes, so it is not a text CSV file. Save the contact "
+                    "list as CSV UTF-8 and upload that.");
+    else if (rc == CSV_E_HEADER_TOO_LONG)
+        ingest_fail(in, 422, "invalid_file",
+                    "The first line is longer than 64 KiB, so it is not a CSV header line. The "
+                    "first line must name the columns, such as phone_number,first_name.");
+    else if (rc == CSV_E_NOMEM)
+        ingest_fail(in, 503, "unavailable", "The server is out of memory; retry later.");
+    else
+        ingest_fail(in, 422, "invalid_csv", "The CSV header cannot be read: %s.", csv_strerror(rc));
+    return rc;
+}
+
+static int feed_csv(struct ingest *in, const char *data, size_t len)
+{
+    int rc = csv_feed(&in->csv, data, len);
+    return rc ? csv_error(in, rc) : 0;
+}
+
+static int file_data(struct ingest *in, const char *data, size_t len)
+{
+    uint64_t limit = in->opt.max_file_bytes ? in->opt.max_file_bytes : INGEST_MAX_FILE_BYTES;
+    in->file_bytes += len;
+    if (in->file_bytes > limit)
+        return ingest_fail(in, 413, "payload_too_large",
+                           "The file is larger than %llu bytes; split it into smaller files.",
+                           (unsigned long long)limit);
+    /* Hold the first bytes back until we know the file is not an image or archive. */
+    if (in->magic_len < sizeof in->magic) {
+        size_t take = sizeof in->magic - in->magic_len;
+        if (take > len)
+            take = len;
+        memcpy(in->magic + in->magic_len, data, take);
+        in->magic_len += take;
+        data += take;
+        len -= take;
+        if (in->magic_len < sizeof in->magic)
+            return 0;
+        if (check_magic(in) || feed_csv(in, (const char *)in->magic, in->magic_len))
+            return -1;
+    }
+    return len ? feed_csv(in, data, len) : 0;
+}
+
+static int file_end(struct ingest *in)
+{
+    in->file_done = 1;
+    if (in->magic_len < sizeof in->magic &&
+        (check_magic(in) || feed_csv(in, (const char *)in->magic, in->magic_len)))
+        return -1;
+    int rc = csv_finish(&in->csv);
+    return rc ? csv_error(in, rc) : 0;
+}
+
+/* ---- multipart callbacks ---- */
+
+static int parse_bool(const char *v, int *out)
+{
+    if (!strcasecmp(v, "true") || !strcmp(v, "1")) {
+        *out = 1;
+        return 0;
+    }
+    if (!strcasecmp(v, "false") || !strcmp(v, "0") || !*v) {
+        *out = 0;
+        return 0;
+    }
+    return -1;
+}
+
+static int on_part_begin(void *ctx, const struct mp_part_info *part)
+{
+    struct ingest *in = ctx;
+    if (part->name_len == 4 && memcmp(part->name, "file", 4) == 0) {
+        if (in->file_seen)
+            return ingest_fail(in, 400, "invalid_request",
+                               "The upload has more than one file part; send one CSV per batch.");
+        in->file_seen = 1;
+        in->part = PART_FILE;
+        struct csv_limits lim = {0};
+        if (csv_init(&in->csv, &lim, on_row, in) != 0)
+            return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+        in->csv_ready = 1;
+        return 0;
+    }
+    in->part = PART_IGNORED;
+    for (int f = 0; f < FIELD_COUNT; f++) {
+        if (strlen(field_names[f]) != part->name_len ||
+            memcmp(field_names[f], part->name, part->name_len) != 0)
+            continue;
+        if (in->field_seen[f])
+            return ingest_fail(in, 400, "invalid_field",
+                               "The field %s was sent twice; send it once.", field_names[f]);
+        if ((f == FIELD_DEFAULT_COUNTRY || f == FIELD_ALLOW_DUPLICATES) && in->file_seen)
+            return ingest_fail(in, 400, "invalid_field",
+                               "The field %s changes how rows are read, so it must come before "
+                               "the file part in the form.",
+                               field_names[f]);
+        in->part = f;
+        in->fields[f].len = 0;
+        return 0;
+    }
+    return 0;
+}
+
+static int on_part_data(void *ctx, const char *data, size_t len)
+{
+    struct ingest *in = ctx;
+    if (in->part == PART_FILE)
+        return file_data(in, data, len);
+    if (in->part >= 0 && buf_append(&in->fields[in->part], data, len))
+        return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+    return 0;
+}
+
+static int field_end(struct ingest *in, int f)
+{
+    struct buf *b = &in->fields[f];
+    if (buf_append(b, "", 1))
+        return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+    b->len--;
+    in->field_seen[f] = 1;
+    if (f == FIELD_DEFAULT_COUNTRY) {
+        if (b->len != 2 || !phone_country_known(b->data, 2))
+            return ingest_fail(in, 400, "invalid_field",
+                               "defaultCountry must be an ISO 3166 two-letter country code such "
+                               "as US or GB, got \"%.40s\".",
+                               b->data);
+        in->default_country[0] = b->data[0];
+        in->default_country[1] = b->data[1];
+        in->default_country[2] = '\0';
+    }
+    if (f == FIELD_ALLOW_DUPLICATES && parse_bool(b->data, &in->allow_duplicates) != 0)
+        return ingest_fail(in, 400, "invalid_field",
+                           "allowDuplicates must be true or false, got \"%.40s\".", b->data);
+    if (in->opt.on_field && in->opt.on_field(in, (enum ingest_field)f, in->opt.ctx) != 0)
+        return -1;
+    return 0;
+}
+
+static int on_part_end(void *ctx)
+{
+    struct ingest *in = ctx;
+    int part = in->part;
+    in->part = PART_IGNORED;
+    if (part == PART_FILE)
+        return file_end(in);
+    if (part >= 0)
+        return field_end(in, part);
+    return 0;
+}
+
+static void multipart_error(struct ingest *in, int rc)
+{
+    if (rc == MP_E_FIELD_TOO_LARGE)
+        ingest_fail(in, 413, "payload_too_large", "%s", mp_strerror(rc));
+    else
+        ingest_fail(in, 400, "invalid_multipart", "The multipart body is malformed: %s",
+                    mp_strerror(rc));
+}
+
+int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char *content_type,
+                 size_t ct_len)
+{
+    memset(in, 0, sizeof *in);
+    in->opt = *opt;
+    in->part = PART_IGNORED;
+    if (!in->opt.max_errors)
+        in->opt.max_errors = 20;
+    in->errors = calloc(in->opt.max_errors, sizeof *in->errors);
+    if (!in->errors)
+        return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+    const char *b;
+    size_t blen;
+    int rc = content_type ? mp_boundary_from_content_type(content_type, ct_len, &b, &blen)
+                          : MP_E_NOT_MULTIPART;
+    if (rc == MP_E_NOT_MULTIPART)
+        return ingest_fail(in, 415, "unsupported_media_type",
+                           "Send the upload as multipart/form-data, for example: curl -F "
+                           "file=@contacts.csv -F agentId=agent_...");
+    if (rc)
+        return ingest_fail(in, 400, "invalid_multipart", "%s", mp_strerror(rc));
+    struct mp_limits lim = {.max_parts = 32};
+    static const struct mp_callbacks cb = {on_part_begin, on_part_data, on_part_end};
+    if (mp_init(&in->mp, b, blen, &lim, &cb, in) != 0)
+        return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+    in->mp_ready = 1;
+    return 0;
+}
+
+int ingest_feed(struct ingest *in, const char *data, size_t len)
+{
+    if (in->status)
+        return -1;
+    int rc = mp_feed(&in->mp, data, len);
+    if (rc && !in->status)
+        multipart_error(in, rc);
+    return in->status ? -1 : 0;
+}
+
+int ingest_end(struct ingest *in)
+{
+    if (in->status)
+        return -1;
+    int rc = mp_finish(&in->mp);
+    if (rc && !in->status)
+        multipart_error(in, rc);
+    if (in->status)
+        return -1;
+    if (!in->file_seen)
+        return ingest_fail(in, 400, "missing_file",
+                           "The upload has no file. Send the CSV as a form field named file: "
+                           "curl -F file=@contacts.csv -F agentId=agent_...");
+    if (!in->have_header)
+        return ingest_fail(in, 422, "empty_file",
+                           "The file is empty. Its first line must name the columns, such as "
+                           "phone_number,first_name, and each further line is one contact.");
+    if (in->rows == 0)
+        return ingest_fail(in, 422, "no_rows",
+                           "The file has a header line but no contacts below it.");
+    return flush(in);
+}
+
+void ingest_free(struct ingest *in)
+{
+    if (in->mp_ready)
+        mp_free(&in->mp);
+    if (in->csv_ready)
+        csv_free(&in->csv);
+    for (int f = 0; f < FIELD_COUNT; f++)
+        buf_free(&in->fields[f]);
+    buf_free(&in->columns);
+    buf_free(&in->pending);
+    free(in->seen.slots);
+    free(in->errors);
+    memset(in, 0, sizeof *in);
+}
+
+/* ---- removing a staging batch ---- */
+
+struct purge_args {
+    const char *batch;
+    size_t max;
+    int done;
+};
+
+static int purge_txn(struct store_txn *t, void *arg)
+{
+    struct purge_args *a = arg;
+    size_t blen = strlen(a->batch);
+    struct buf keys = {0};
+    struct store_iter it;
+    size_t n = 0;
+    int rc = 0;
+    store_iter_open(&it, t, DB_JOB, a->batch, blen, NULL, 0);
+    while (n < a->max && (rc = store_iter_next(&it)) == 1) {
+        struct job_view v;
+        uint8_t state = job_decode(it.val.ptr, it.val.len, &v) == 0 ? v.head.state : 0;
+        /* Keep the key (batch id + row) and the state, to delete both entries after the scan. */
+        if (buf_append(&keys, it.key.ptr, it.key.len) || buf_append(&keys, &state, 1)) {
+            rc = BC_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    store_iter_close(&it);
+    if (rc < 0) {
+        buf_free(&keys);
+        return rc;
+    }
+    size_t klen = blen + 4;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const uint8_t *k = (const uint8_t *)keys.data + i * (klen + 1);
+        uint8_t sk[JOB_KEY_MAX];
+        rc = store_del(t, DB_JOB, k, klen);
+        if (rc == 0 || rc == BC_ENOTFOUND) {
+            rc = store_del(t, DB_JOBSTATE, sk,
+                           jobstate_key(sk, a->batch, k[klen], be32_get(k + blen)));
+            rc = rc == BC_ENOTFOUND ? 0 : rc;
+        }
+    }
+    buf_free(&keys);
+    if (rc)
+        return rc;
+    a->done = n < a->max;
+    if (a->done) {
+        rc = store_del(t, DB_BATCH, a->batch, blen);
+        if (rc == 0 || rc == BC_ENOTFOUND)
+            rc = store_del(t, DB_BATCHMETA, a->batch, blen);
+        rc = rc == BC_ENOTFOUND ? 0 : rc;
+    }
+    return rc;
+}
+
+int ingest_purge_step(struct store *s, const char *batch_id, size_t max)
+{
+    struct purge_args a = {batch_id, max, 0};
+    int rc = store_write(s, purge_txn, &a);
+    return rc ? rc : a.done;
+}

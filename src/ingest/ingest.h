@@ -1,0 +1,137 @@
+/* The upload pipeline: a multipart/form-data body streams through the multipart parser into the
+ * CSV parser; each row's phone number is normalised and validated, repeated numbers are found,
+ * and (when a store is given) every row is appended as a job of a staging batch in chunked write
+ * transactions. Memory stays bounded by the parsers' caps, one chunk of pending rows and a table
+ * of the numbers seen (12 bytes per distinct number).
+ *
+ * The same pipeline serves POST /v1/api/batch-calls (store rows) and .../validate (store nothing).
+ * Form fields other than the file are collected as text; the API layer validates them, and may
+ * do so as soon as each one has arrived (on_field) to reject an upload before its file is read. */
+#ifndef BC_INGEST_INGEST_H
+#define BC_INGEST_INGEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ingest/csv.h"
+#include "ingest/multipart.h"
+#include "store/store.h"
+#include "util/buf.h"
+
+#define INGEST_MAX_FILE_BYTES (20u * 1000u * 1000u) /* 20 MB of file data */
+#define INGEST_ERROR_TEXT     256
+
+/* The form fields the API knows. Unknown fields are ignored. */
+enum ingest_field {
+    FIELD_AGENT_ID,
+    FIELD_SCHEDULED_AT,
+    FIELD_SMART_CALLBACK,
+    FIELD_NAME,
+    FIELD_DEFAULT_COUNTRY,
+    FIELD_STRICT,
+    FIELD_ALLOW_DUPLICATES,
+    FIELD_MAX_CONCURRENCY,
+    FIELD_CALLS_PER_SECOND,
+    FIELD_WEBHOOK_URL,
+    FIELD_COUNT
+};
+
+/* One problem with one row, shaped like an entry of A8's "errors". */
+struct ingest_row_error {
+    uint32_t row;
+    char column[64]; /* "" when the problem is the row itself */
+    char code[40];
+    char value[96];
+    char message[INGEST_ERROR_TEXT];
+};
+
+struct ingest;
+/* Called when a non-file field has arrived in full. Return 0 to go on, or set the ingest's error
+ * (ingest_fail) and return non-zero to stop. */
+typedef int (*ingest_field_fn)(struct ingest *in, enum ingest_field field, void *ctx);
+
+struct ingest_options {
+    struct store *store;  /* NULL: validate only, store nothing */
+    const char *batch_id; /* the staging batch the rows belong to (when storing) */
+    const char *workspace;
+    uint64_t max_records;
+    size_t max_errors;       /* row errors kept for the response */
+    uint64_t max_file_bytes; /* 0: INGEST_MAX_FILE_BYTES */
+    ingest_field_fn on_field;
+    void *ctx;
+};
+
+struct ingest_dedupe {
+    struct ingest_dedupe_slot *slots;
+    size_t cap, used;
+};
+
+struct ingest {
+    struct ingest_options opt;
+    struct mp_parser mp;
+    struct csv_parser csv;
+    int mp_ready, csv_ready;
+
+    /* Form fields as received. */
+    struct buf fields[FIELD_COUNT];
+    int field_seen[FIELD_COUNT];
+    int part;      /* the field being received, -1 for the file, -2 for an ignored part */
+    int file_seen; /* a file part began */
+    int file_done; /* the file part ended */
+    uint64_t file_bytes;
+    uint8_t magic[8]; /* the file's first bytes, to recognise non-CSV files */
+    size_t magic_len;
+    int allow_duplicates; /* read from the field, which must precede the file */
+    char default_country[3];
+
+    /* The header row. */
+    int have_header;
+    struct buf columns; /* normalised names, NUL-separated */
+    size_t ncolumns;
+    size_t phone_col;
+
+    /* Counters. */
+    uint64_t rows, valid, invalid, duplicates, normalized;
+
+    struct ingest_dedupe seen;
+    struct buf pending; /* encoded jobs not yet written */
+    size_t pending_rows;
+    uint64_t stored_rows;
+
+    struct ingest_row_error *errors;
+    size_t nerrors;
+    int errors_truncated;
+
+    /* The first problem that rejects the whole upload. */
+    int status; /* HTTP status, 0 while none */
+    char code[40];
+    char message[512];
+};
+
+/* content_type is the request's Content-Type header value. Returns 0, or sets the error (415 or
+ * 400 with a message) and returns -1. */
+int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char *content_type,
+                 size_t ct_len);
+/* Feeds body bytes. Returns 0, or -1 once the upload has failed (see in->status). */
+int ingest_feed(struct ingest *in, const char *data, size_t len);
+/* The body ended. Checks that a file arrived with a header and rows, and writes the last chunk of
+ * rows. Returns 0 or -1 (see in->status). */
+int ingest_end(struct ingest *in);
+void ingest_free(struct ingest *in);
+
+/* Sets the upload's error (the first one wins) and returns -1. */
+int ingest_fail(struct ingest *in, int status, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* The text of a field (NUL-terminated), or NULL if it was not sent. */
+const char *ingest_field_value(const struct ingest *in, enum ingest_field f);
+const char *ingest_field_name(enum ingest_field f);
+/* The i-th normalised column name. */
+const char *ingest_column(const struct ingest *in, size_t i);
+const char *ingest_encoding(const struct ingest *in);
+
+/* Deletes up to max job entries of a batch (and their state index entries). Returns 1 when
+ * nothing of the batch's jobs is left, 0 when more remain, or a negative error. */
+int ingest_purge_step(struct store *s, const char *batch_id, size_t max);
+
+#endif

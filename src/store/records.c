@@ -1,0 +1,183 @@
+#include "store/records.h"
+
+#include <string.h>
+
+#include "util/err.h"
+
+uint32_t be32_get(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+void be32_put(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+void be64_put(uint8_t *p, uint64_t v)
+{
+    be32_put(p, (uint32_t)(v >> 32));
+    be32_put(p + 4, (uint32_t)v);
+}
+
+int batch_get(struct store_txn *t, const char *id, size_t len, struct batch_rec *out)
+{
+    struct store_val v;
+    int rc = store_get(t, DB_BATCH, id, len, &v);
+    if (rc)
+        return rc;
+    if (v.len != sizeof *out)
+        return BC_ECORRUPT;
+    memcpy(out, v.ptr, sizeof *out);
+    return out->version == RECORD_VERSION ? 0 : BC_ECORRUPT;
+}
+
+int batch_put(struct store_txn *t, const struct batch_rec *b)
+{
+    return store_put(t, DB_BATCH, b->id, strlen(b->id), b, sizeof *b, 0);
+}
+
+void batch_add_recent(struct batch_rec *b, uint32_t row)
+{
+    b->recent[b->recent_head] = row;
+    b->recent_head = (b->recent_head + 1) % RECENT_CALLS;
+    if (b->recent_count < RECENT_CALLS)
+        b->recent_count++;
+}
+
+size_t job_key(uint8_t *out, const char *batch, uint32_t row)
+{
+    size_t n = strlen(batch);
+    memcpy(out, batch, n);
+    be32_put(out + n, row);
+    return n + 4;
+}
+
+size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row)
+{
+    size_t n = strlen(batch);
+    memcpy(out, batch, n);
+    out[n] = state;
+    be32_put(out + n + 1, row);
+    return n + 5;
+}
+
+int job_encode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
+               const char *const *fields, const size_t *lens, size_t nfields)
+{
+    size_t need = sizeof *h + 4 + error_len;
+    for (size_t i = 0; i < nfields; i++)
+        need += 4 + lens[i];
+    int rc = buf_reserve(out, need);
+    if (rc)
+        return rc;
+    struct job_head head = *h;
+    head.version = RECORD_VERSION;
+    head.nfields = (uint32_t)nfields;
+    uint8_t *p = (uint8_t *)out->data + out->len;
+    memcpy(p, &head, sizeof head);
+    p += sizeof head;
+    be32_put(p, (uint32_t)error_len);
+    memcpy(p + 4, error, error_len);
+    p += 4 + error_len;
+    for (size_t i = 0; i < nfields; i++) {
+        be32_put(p, (uint32_t)lens[i]);
+        memcpy(p + 4, fields[i], lens[i]);
+        p += 4 + lens[i];
+    }
+    out->len += need;
+    return 0;
+}
+
+int job_decode(const void *data, size_t len, struct job_view *out)
+{
+    const uint8_t *p = data;
+    if (len < sizeof out->head + 4)
+        return BC_ECORRUPT;
+    memcpy(&out->head, p, sizeof out->head);
+    if (out->head.version != RECORD_VERSION)
+        return BC_ECORRUPT;
+    size_t elen = be32_get(p + sizeof out->head);
+    size_t off = sizeof out->head + 4;
+    if (elen > len - off)
+        return BC_ECORRUPT;
+    out->error = (const char *)p + off;
+    out->error_len = elen;
+    out->fields = p + off + elen;
+    out->fields_len = len - off - elen;
+    return 0;
+}
+
+int job_field_next(const struct job_view *v, size_t *pos, const char **p, size_t *n)
+{
+    if (*pos + 4 > v->fields_len)
+        return 0;
+    size_t flen = be32_get(v->fields + *pos);
+    if (flen > v->fields_len - *pos - 4)
+        return 0;
+    *p = (const char *)v->fields + *pos + 4;
+    *n = flen;
+    *pos += 4 + flen;
+    return 1;
+}
+
+const char *job_state_name(int state)
+{
+    switch (state) {
+    case JOB_WAITING:
+        return "waiting";
+    case JOB_DIALING:
+    case JOB_ACTIVE:
+        return "active";
+    case JOB_COMPLETED:
+        return "completed";
+    case JOB_FAILED:
+        return "failed";
+    case JOB_CANCELLED:
+        return "cancelled";
+    }
+    return "unknown";
+}
+
+const char *job_outcome_name(int outcome)
+{
+    static const char *const names[] = {
+        [OUTCOME_NONE] = NULL,
+        [OUTCOME_ANSWERED] = "answered",
+        [OUTCOME_VOICEMAIL] = "voicemail",
+        [OUTCOME_BUSY] = "busy",
+        [OUTCOME_NO_ANSWER] = "no_answer",
+        [OUTCOME_INVALID_NUMBER] = "invalid_number",
+        [OUTCOME_UNREACHABLE] = "unreachable",
+        [OUTCOME_CARRIER_BLOCKED] = "carrier_blocked",
+        [OUTCOME_REJECTED] = "rejected",
+        [OUTCOME_PROVIDER_ERROR] = "provider_error",
+        [OUTCOME_DUPLICATE] = "duplicate",
+        [OUTCOME_CANCELLED] = "cancelled",
+        [OUTCOME_INVALID_ROW] = "invalid_row",
+        [OUTCOME_UNKNOWN] = "unknown",
+    };
+    if (outcome < 0 || (size_t)outcome >= sizeof names / sizeof names[0])
+        return NULL;
+    return names[outcome];
+}
+
+const char *batch_status_name(int status)
+{
+    switch (status) {
+    case BATCH_QUEUED:
+        return "queued";
+    case BATCH_PROCESSING:
+        return "processing";
+    case BATCH_COMPLETED:
+        return "completed";
+    case BATCH_CANCELLED:
+        return "cancelled";
+    case BATCH_FAILED:
+        return "failed";
+    }
+    return "staging";
+}

@@ -1,0 +1,125 @@
+/* Batch and job records and the keys that index them.
+ *
+ * Records that change often (a batch's counters, a job's state) are fixed binary layouts with a
+ * version byte, so updating a counter is a memcpy rather than a parse. Keys are built big-endian
+ * so LMDB's byte order is the logical order (rows ascending, batches newest first). */
+#ifndef BC_STORE_RECORDS_H
+#define BC_STORE_RECORDS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "store/store.h"
+#include "util/buf.h"
+#include "util/crypto.h"
+
+#define BATCH_ID_LEN   (6 + ID_ULID_LEN) /* "batch_" + ULID */
+#define RECENT_CALLS   10
+#define RECORD_VERSION 1
+
+enum batch_status {
+    BATCH_STAGING,    /* upload in progress: invisible to the API */
+    BATCH_QUEUED,     /* accepted, not started (or waiting for scheduledAt) */
+    BATCH_PROCESSING, /* dialling */
+    BATCH_COMPLETED,  /* every call is final */
+    BATCH_CANCELLED,
+    BATCH_FAILED, /* the batch itself failed (for example, provider credentials) */
+};
+
+/* Job states. DIALING is reported as "active" by the API. */
+enum job_state {
+    JOB_WAITING = 1,
+    JOB_DIALING,
+    JOB_ACTIVE,
+    JOB_COMPLETED,
+    JOB_FAILED,
+    JOB_CANCELLED,
+};
+
+enum job_outcome {
+    OUTCOME_NONE,
+    OUTCOME_ANSWERED,
+    OUTCOME_VOICEMAIL,
+    OUTCOME_BUSY,
+    OUTCOME_NO_ANSWER,
+    OUTCOME_INVALID_NUMBER,
+    OUTCOME_UNREACHABLE,
+    OUTCOME_CARRIER_BLOCKED,
+    OUTCOME_REJECTED,
+    OUTCOME_PROVIDER_ERROR,
+    OUTCOME_DUPLICATE,
+    OUTCOME_CANCELLED,
+    OUTCOME_INVALID_ROW, /* the CSV row itself is broken (column count, quoting, NUL) */
+    OUTCOME_UNKNOWN,     /* dialled before a crash; the provider never reported back */
+};
+
+struct batch_rec {
+    uint8_t version;
+    uint8_t status; /* enum batch_status */
+    uint8_t paused;
+    uint8_t reserved;
+    uint32_t max_concurrency; /* 0: the workspace's */
+    double calls_per_second;  /* 0: the workspace's */
+    uint64_t created_ms, scheduled_ms, started_ms, last_completed_ms, completed_ms;
+    uint64_t total, waiting, active, completed, failed, cancelled;
+    uint64_t billable, attempts;
+    uint64_t connected;  /* calls that connected: the average duration's denominator */
+    double duration_sum; /* seconds */
+    uint64_t valid_rows, invalid_rows, duplicate_rows, normalized_rows;
+    uint32_t recent[RECENT_CALLS]; /* rows of the latest final calls, a ring */
+    uint32_t recent_count, recent_head;
+    char id[ID_MAX];
+    char ws[ID_MAX];
+    char agent[ID_MAX];
+};
+
+/* The fixed part of a job record; the error text and the CSV fields follow it. */
+struct job_head {
+    uint8_t version;
+    uint8_t state;   /* enum job_state */
+    uint8_t outcome; /* enum job_outcome */
+    uint8_t attempts;
+    uint8_t normalized; /* the number was rewritten to E.164 */
+    uint8_t reserved[3];
+    uint32_t dup_of; /* for duplicates: the row it repeats */
+    uint32_t nfields;
+    uint64_t start_ms, end_ms, next_attempt_ms;
+    double duration; /* seconds */
+    char e164[20];
+    char call_id[64]; /* the provider's call id */
+};
+
+/* A decoded job: head plus views into the stored bytes (valid while the transaction is). */
+struct job_view {
+    struct job_head head;
+    const char *error;
+    size_t error_len;
+    const uint8_t *fields; /* nfields times: u32 length, bytes */
+    size_t fields_len;
+};
+
+int batch_get(struct store_txn *t, const char *id, size_t len, struct batch_rec *out);
+int batch_put(struct store_txn *t, const struct batch_rec *b);
+/* Appends row to the recent-calls ring. */
+void batch_add_recent(struct batch_rec *b, uint32_t row);
+
+size_t job_key(uint8_t *out, const char *batch, uint32_t row);
+size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row);
+#define JOB_KEY_MAX (ID_MAX + 8)
+
+/* Encodes a job: head, error text, fields (each field given as ptr/len pairs). */
+int job_encode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
+               const char *const *fields, const size_t *lens, size_t nfields);
+int job_decode(const void *data, size_t len, struct job_view *out);
+/* Iterates the fields of a decoded job: returns 1 with the field in p and n, 0 at the end. */
+int job_field_next(const struct job_view *v, size_t *pos, const char **p, size_t *n);
+
+const char *job_state_name(int state);     /* API status: waiting, active, completed, ... */
+const char *job_outcome_name(int outcome); /* machine code, or NULL for none */
+const char *batch_status_name(int status);
+
+uint32_t be32_get(const uint8_t *p);
+void be32_put(uint8_t *p, uint32_t v);
+void be64_put(uint8_t *p, uint64_t v);
+
+#endif
