@@ -75,6 +75,7 @@ void api_on_head(struct http_request *req)
     }
     struct key_info info;
     struct store_val raw;
+    memset(&info, 0, sizeof info);
     rc = key_lookup(&t, key->ptr, key->len, &info);
     size_t wslen = strlen(info.ws);
     if (rc == 0 && (wslen != wsh->len || !crypto_equal(info.ws, wsh->ptr, wslen)))

@@ -46,6 +46,7 @@ int http_route_match(const struct http_route *routes, size_t n, int method, cons
 {
     int path_matched = 0;
     size_t used = 0;
+    uint64_t listed = 0;
     if (allowed_cap)
         allowed[0] = '\0';
     /* A trailing slash is not a different resource. */
@@ -62,10 +63,14 @@ int http_route_match(const struct http_route *routes, size_t n, int method, cons
             return (int)r;
         }
         const char *m = llhttp_method_name((llhttp_method_t)routes[r].method);
-        if (allowed_cap && !strstr(allowed, m)) {
+        uint64_t bit = (uint64_t)1 << (routes[r].method & 63);
+        if (allowed_cap && !(listed & bit)) {
+            listed |= bit;
             int w = snprintf(allowed + used, allowed_cap - used, "%s%s", used ? ", " : "", m);
             if (w > 0 && (size_t)w < allowed_cap - used)
                 used += (size_t)w;
+            else
+                allowed[used] = '\0';
         }
         path_matched = 1;
     }
@@ -98,6 +103,8 @@ static int hexval(char c)
 static int decode_component(const char *s, size_t len, char *out, size_t cap)
 {
     size_t o = 0;
+    if (cap == 0)
+        return BC_ETOOBIG;
     for (size_t i = 0; i < len; i++) {
         char c = s[i];
         if (c == '+') {

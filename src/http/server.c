@@ -126,6 +126,11 @@ static void request_finished(struct http_conn *c)
 {
     if (c->close_after_write) {
         c->state = CONN_LINGER;
+        c->pending.len = 0;
+        if (c->paused) {
+            c->paused = 0;
+            start_reading(c);
+        }
         /* The response must get out first; the linger clock starts once it has. */
         set_deadline(c, c->srv->cfg.body_timeout_ms + c->srv->cfg.linger_ms);
         return;
@@ -367,6 +372,8 @@ static int header_bytes_ok(struct http_conn *c, size_t len)
 static int on_header_field(llhttp_t *p, const char *at, size_t len)
 {
     struct http_conn *c = conn_of(p);
+    if (c->state == CONN_BODY)
+        return header_bytes_ok(c, len) ? 0 : HPE_USER;
     if (!c->in_field) {
         if (c->nheaders == HTTP_MAX_HEADERS) {
             fail(c, 431, "headers_too_large",
@@ -410,6 +417,8 @@ static int is_token(const char *s, size_t n)
 static int on_header_field_complete(llhttp_t *p)
 {
     struct http_conn *c = conn_of(p);
+    if (c->state == CONN_BODY)
+        return 0;
     struct header_offsets *h = &c->hoff[c->nheaders - 1];
     if (!is_token(c->head.data + h->name_off, h->name_len)) {
         fail(c, 400, "bad_request",
@@ -425,6 +434,8 @@ static int on_header_field_complete(llhttp_t *p)
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct http_conn *c = conn_of(p);
+    if (c->state == CONN_BODY)
+        return header_bytes_ok(c, len) ? 0 : HPE_USER;
     if (!header_bytes_ok(c, len))
         return HPE_USER;
     if (buf_append(&c->head, at, len)) {
@@ -453,20 +464,19 @@ static void resolve_head(struct http_conn *c)
     size_t ulen = r->url.len;
     if (ulen > 7 && (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
         const char *auth = (const char *)memchr(u, ':', ulen) + 3;
-        const char *slash = memchr(auth, '/', ulen - (size_t)(auth - u));
-        if (slash) {
-            ulen -= (size_t)(slash - u);
-            u = slash;
-        } else {
-            u = "/";
-            ulen = 1;
-        }
+        size_t rest = ulen - (size_t)(auth - u), a = 0;
+        while (a < rest && auth[a] != '/' && auth[a] != '?')
+            a++;
+        u = auth + a;
+        ulen = rest - a;
     }
     const char *q = memchr(u, '?', ulen);
     r->path.ptr = u;
     r->path.len = q ? (size_t)(q - u) : ulen;
     r->query.ptr = q ? q + 1 : u + ulen;
     r->query.len = q ? ulen - r->path.len - 1 : 0;
+    if (r->path.len == 0)
+        r->path = (struct http_slice){"/", 1};
 }
 
 /* Routes the request, answering 404/405 itself. Paths under the alias prefix are matched as if
@@ -666,6 +676,8 @@ static void conn_execute(struct http_conn *c, const char *data, size_t len)
     c->in_execute = 1;
     enum llhttp_errno e = llhttp_execute(&c->parser, data, len);
     c->in_execute = 0;
+    if (e == HPE_OK && data == c->pending.data)
+        c->pending.len = 0;
     if (c->closing || e == HPE_OK)
         return;
     if (e == HPE_PAUSED && !c->close_after_write) {

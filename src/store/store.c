@@ -21,6 +21,9 @@ static const char *const db_names[DB_COUNT] = {
     [DB_JOBSTATE] = "jobstate",
     [DB_WS2BATCH] = "ws2batch",
     [DB_IDEM] = "idem",
+    [DB_DUE] = "due",
+    [DB_SID] = "sid2job",
+    [DB_USAGE] = "usage",
 };
 
 /* The one place LMDB (and errno) codes become project codes. */
@@ -349,11 +352,11 @@ int store_iter_open(struct store_iter *it, struct store_txn *t, enum store_db db
 {
     memset(it, 0, sizeof *it);
     if (t->err)
-        return t->err;
+        return it->err = t->err;
     MDB_cursor *cur;
     int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur);
     if (rc)
-        return t->err = translate(rc);
+        return it->err = t->err = translate(rc);
     it->t = t;
     it->cur = cur;
     it->prefix = prefix;
@@ -366,7 +369,7 @@ int store_iter_open(struct store_iter *it, struct store_txn *t, enum store_db db
 int store_iter_next(struct store_iter *it)
 {
     if (!it->cur)
-        return it->t && it->t->err ? it->t->err : 0;
+        return it->err ? it->err : it->t && it->t->err ? it->t->err : 0;
     MDB_val key = {it->key.len, (void *)it->key.ptr}, val;
     int rc;
     if (!it->started) {

@@ -23,6 +23,9 @@ enum store_db {
     DB_JOBSTATE,   /* batch id | state (u8) | row (u32 BE) -> nothing: rows by state */
     DB_WS2BATCH,   /* workspace id | ~created (u64 BE) | batch id -> nothing: newest first */
     DB_IDEM,       /* workspace id | '/' | Idempotency-Key -> batch id and expiry */
+    DB_DUE,        /* batch id | due (u64 BE, Unix ms) | row (u32 BE) -> nothing: retries */
+    DB_SID,        /* provider call id -> batch id | row (u32 BE) | seq (u32 BE) */
+    DB_USAGE,      /* workspace id | time (u64 BE) | batch id | row | seq -> billable seconds */
     DB_COUNT
 };
 
@@ -92,6 +95,7 @@ struct store_iter {
     const void *prefix;
     size_t plen;
     int started;
+    int err; /* store_iter_open failed: store_iter_next returns this */
     struct store_val key, val;
 };
 /* Positions before the first key >= start (or the prefix itself when start is NULL). */
