@@ -7,6 +7,11 @@
 
 #include "api/metrics.h"
 #include "config.h"
+#include "dispatch/dialer.h"
+#include "dispatch/scheduler.h"
+#include "dispatch/sweep.h"
+#include "provider/provider.h"
+#include "provider/sim.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -23,8 +28,12 @@ struct app {
     struct id_gen ids;
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
-    uv_timer_t purge_timer; /* removes abandoned uploads a chunk at a time */
-    struct buf purge_queue; /* batch ids (NUL-terminated) waiting to be removed */
+    struct sweeper sweeper; /* chunked background work over a batch's jobs */
+    struct dialer dialer;   /* outbound HTTP: provider requests */
+    struct provider_config provider;
+    struct scheduler *sched;
+    struct sim *sim;        /* the in-process simulator with --provider sim */
+    uv_timer_t drain_timer; /* waits for provider requests in flight at shutdown */
     int lock_fd;
     int draining;
 };

@@ -8,7 +8,7 @@
 
 #include "util/log.h"
 
-enum opt_type { OPT_STRING, OPT_UINT, OPT_BOOL };
+enum opt_type { OPT_STRING, OPT_UINT, OPT_BOOL, OPT_DOUBLE };
 
 struct opt {
     const char *name;
@@ -28,6 +28,10 @@ struct opt {
     {                                                                                              \
 #field, OPT_UINT, offsetof(struct config, field), 0, def, help                             \
     }
+#define DBL(field, def, help)                                                                      \
+    {                                                                                              \
+#field, OPT_DOUBLE, offsetof(struct config, field), 0, def, help                           \
+    }
 #define BOOL(field, help)                                                                          \
     {                                                                                              \
 #field, OPT_BOOL, offsetof(struct config, field), 0, "0", help                             \
@@ -45,6 +49,27 @@ static const struct opt opts[] = {
     UINT(map_size_mb, "64", "initial LMDB map size in MiB; it grows as needed"),
     UINT(map_size_max_mb, "65536", "largest LMDB map size in MiB; writes then fail with 507"),
     STR(log_level, "info", "debug, info, warn or error"),
+    STR(provider, "sim", "telephony provider: sim (built-in simulator), twilio or http"),
+    STR(public_url, "", "URL providers use to reach this server (default http://127.0.0.1:PORT)"),
+    STR(twilio_api_base, "https://api.twilio.com", "Twilio REST API base URL"),
+    STR(twilio_account_sid, "", "Twilio account SID (AC...); the simulator accepts any"),
+    STR(twilio_auth_token, "", "Twilio auth token: request auth and callback signatures"),
+    STR(http_provider_url, "", "http provider: where calls are created (POST)"),
+    STR(http_provider_secret, "", "http provider: HMAC-SHA256 key for requests and callbacks"),
+    DBL(provider_cps, "100", "calls per second the provider account allows (0: no limit)"),
+    UINT(max_in_flight, "256", "provider requests in flight at once"),
+    UINT(ring_timeout_s, "30", "ring this long before a call counts as not answered"),
+    DBL(sim_speed, "1", "simulator time scale: 100 makes a 30 s call take 0.3 s"),
+    UINT(busy_attempts, "3", "attempts in all for a busy number"),
+    UINT(busy_retry_ms, "600000", "wait between attempts of a busy number"),
+    UINT(provider_retries, "8", "provider-trouble retries (429, 5xx, network) before failing"),
+    UINT(provider_backoff_ms, "1000", "first provider-trouble backoff ceiling (doubles each try)"),
+    UINT(provider_backoff_max_ms, "60000", "largest provider-trouble backoff ceiling"),
+    UINT(smart_hour_ms, "3600000", "length of an hour in smartCallbackConfig gaps (for tests)"),
+    UINT(reconcile_ms, "300000", "after a restart, wait this long for reports on calls in flight"),
+    UINT(call_overdue_ms, "3600000",
+         "look up a call at the provider after this long without an "
+         "end"),
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -87,6 +112,17 @@ static int set_value(struct config *cfg, const struct opt *o, const char *v, con
         *(uint64_t *)field = n;
         return 0;
     }
+    case OPT_DOUBLE: {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (!*v || *end || errno || d < 0) {
+            fprintf(stderr, "batchcalld: %s must be a number >= 0, got \"%s\"\n", from, v);
+            return -1;
+        }
+        *(double *)field = d;
+        return 0;
+    }
     case OPT_BOOL:
         if (!strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes")) {
             *(int *)field = 1;
@@ -117,6 +153,28 @@ static int validate(const struct config *cfg)
     if (cfg->max_connections == 0 || cfg->header_timeout_ms == 0 || cfg->idle_timeout_ms == 0 ||
         cfg->body_timeout_ms == 0) {
         fprintf(stderr, "batchcalld: connection limits and timeouts must be greater than 0\n");
+        return -1;
+    }
+    if (strcmp(cfg->provider, "sim") && strcmp(cfg->provider, "twilio") &&
+        strcmp(cfg->provider, "http")) {
+        fprintf(stderr, "batchcalld: --provider must be sim, twilio or http\n");
+        return -1;
+    }
+    if (!strcmp(cfg->provider, "twilio") &&
+        (!cfg->twilio_account_sid[0] || !cfg->twilio_auth_token[0] || !cfg->public_url[0])) {
+        fprintf(stderr, "batchcalld: --provider twilio needs --twilio-account-sid, "
+                        "--twilio-auth-token and --public-url (where Twilio sends callbacks)\n");
+        return -1;
+    }
+    if (!strcmp(cfg->provider, "http") &&
+        (!cfg->http_provider_url[0] || !cfg->http_provider_secret[0] || !cfg->public_url[0])) {
+        fprintf(stderr, "batchcalld: --provider http needs --http-provider-url, "
+                        "--http-provider-secret and --public-url\n");
+        return -1;
+    }
+    if (!(cfg->sim_speed > 0) || cfg->max_in_flight == 0 || cfg->busy_attempts == 0) {
+        fprintf(stderr, "batchcalld: --sim-speed, --max-in-flight and --busy-attempts must be "
+                        "greater than 0\n");
         return -1;
     }
     if (cfg->map_size_mb == 0 || cfg->map_size_max_mb < cfg->map_size_mb) {
@@ -178,14 +236,15 @@ void config_usage(FILE *out)
     fprintf(out, "Usage: batchcalld [serve] [flags]\n"
                  "       batchcalld admin workspace|key ... (batchcalld admin --help)\n"
                  "       batchcalld healthcheck [--listen HOST:PORT]\n"
+                 "       batchcalld carrier-sim [--listen HOST:PORT] [--sim-speed N] (--help)\n"
                  "       batchcalld --version\n\n"
                  "Serve flags (each also read from the environment variable shown):\n");
     for (size_t i = 0; i < NOPTS; i++) {
         char flag[64], env[64];
         flag_name(&opts[i], flag, sizeof flag);
         env_name(&opts[i], env, sizeof env);
-        fprintf(out, "  %-24s %s\n  %-24s [%s, default %s]\n", flag, opts[i].help, "", env,
-                opts[i].type == OPT_BOOL ? "off" : opts[i].def);
+        const char *def = opts[i].type == OPT_BOOL ? "off" : opts[i].def[0] ? opts[i].def : "none";
+        fprintf(out, "  %-26s %s\n  %-26s [%s, default %s]\n", flag, opts[i].help, "", env, def);
     }
 }
 

@@ -19,6 +19,25 @@ struct config {
     uint64_t map_size_mb;
     uint64_t map_size_max_mb;
     char log_level[16];
+    char provider[16];
+    char public_url[512];
+    char twilio_api_base[512];
+    char twilio_account_sid[64];
+    char twilio_auth_token[128];
+    char http_provider_url[512];
+    char http_provider_secret[128];
+    double provider_cps;
+    uint64_t max_in_flight;
+    uint64_t ring_timeout_s;
+    double sim_speed;
+    uint64_t busy_attempts;
+    uint64_t busy_retry_ms;
+    uint64_t provider_retries;
+    uint64_t provider_backoff_ms;
+    uint64_t provider_backoff_max_ms;
+    uint64_t smart_hour_ms;
+    uint64_t reconcile_ms;
+    uint64_t call_overdue_ms;
 };
 
 /* Fills defaults, then environment variables, then argv flags (argv[0] is the first flag).

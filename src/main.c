@@ -36,11 +36,21 @@ static void stop_loop(struct app *app)
     uv_stop(app->loop);
 }
 
+/* The drain ends when no client connection is open and no provider request is in flight (its
+ * answer is committed, so no call is left in doubt by a clean shutdown). */
+static void on_drain_check(uv_timer_t *t)
+{
+    struct app *app = t->data;
+    if (app->http.nconns == 0 && (!app->sched || scheduler_idle(app->sched))) {
+        log_info("drained: no connections or provider requests in flight", "%s", "");
+        stop_loop(app);
+    }
+}
+
 static void on_drained(struct http_server *srv)
 {
     struct app *app = srv->cfg.app;
-    log_info("all connections closed", "%s", "");
-    stop_loop(app);
+    on_drain_check(&app->drain_timer);
 }
 
 static void on_shutdown_timeout(uv_timer_t *t)
@@ -63,7 +73,10 @@ static void on_signal(uv_signal_t *s, int signum)
     log_info("shutting down: draining connections", "signal=%d open=%zu timeout_ms=%llu", signum,
              app->http.nconns, (unsigned long long)app->cfg.shutdown_timeout_ms);
     app->draining = 1;
+    if (app->sched)
+        scheduler_quiesce(app->sched);
     uv_timer_start(&app->shutdown_timer, on_shutdown_timeout, app->cfg.shutdown_timeout_ms, 0);
+    uv_timer_start(&app->drain_timer, on_drain_check, 10, 10);
     http_server_drain(&app->http, on_drained);
 }
 
@@ -170,6 +183,75 @@ static int setup_demo(struct app *app)
     return rc;
 }
 
+/* Where providers reach us: --public-url, else this server on loopback. */
+static void default_public_url(struct app *app, char *out, size_t cap)
+{
+    char host[256];
+    int port;
+    if (app->cfg.public_url[0]) {
+        snprintf(out, cap, "%s", app->cfg.public_url);
+        return;
+    }
+    config_split_listen(app->cfg.listen, host, sizeof host, &port);
+    int any = !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
+    int v6 = strchr(host, ':') != NULL;
+    snprintf(out, cap, "http://%s%s%s:%d", v6 && !any ? "[" : "", any ? "127.0.0.1" : host,
+             v6 && !any ? "]" : "", port);
+}
+
+static int start_dispatch(struct app *app)
+{
+    const struct config *c = &app->cfg;
+    struct provider_config *p = &app->provider;
+    int rc = dialer_global_init();
+    if (!rc)
+        rc = dialer_init(&app->dialer, app->loop, c->max_in_flight + 16);
+    if (rc)
+        return rc;
+    memset(p, 0, sizeof *p);
+    default_public_url(app, p->public_url, sizeof p->public_url);
+    p->ring_timeout_s = (uint32_t)c->ring_timeout_s;
+    p->request_timeout_ms = 10000;
+    snprintf(p->account_sid, sizeof p->account_sid, "%s", c->twilio_account_sid);
+    snprintf(p->auth_token, sizeof p->auth_token, "%s", c->twilio_auth_token);
+    if (!strcmp(c->provider, "twilio")) {
+        p->kind = PROVIDER_TWILIO;
+        snprintf(p->api_base, sizeof p->api_base, "%s", c->twilio_api_base);
+    } else if (!strcmp(c->provider, "http")) {
+        p->kind = PROVIDER_HTTP;
+        snprintf(p->http_url, sizeof p->http_url, "%s", c->http_provider_url);
+        snprintf(p->http_secret, sizeof p->http_secret, "%s", c->http_provider_secret);
+    } else {
+        struct sim_config sc = {.speed = c->sim_speed};
+        snprintf(sc.account_sid, sizeof sc.account_sid, "%s",
+                 p->account_sid[0] ? p->account_sid : "ACsimulator00000000000000000000000");
+        snprintf(sc.auth_token, sizeof sc.auth_token, "%s",
+                 p->auth_token[0] ? p->auth_token : "simulator-token");
+        rc = sim_start(&app->sim, app->loop, &sc, "127.0.0.1", 0);
+        if (rc)
+            return rc;
+        p->kind = PROVIDER_SIM;
+        snprintf(p->api_base, sizeof p->api_base, "http://127.0.0.1:%d", sim_port(app->sim));
+        snprintf(p->account_sid, sizeof p->account_sid, "%s", sc.account_sid);
+        snprintf(p->auth_token, sizeof p->auth_token, "%s", sc.auth_token);
+        log_info("simulator listening", "url=%s speed=%g", p->api_base, c->sim_speed);
+    }
+    struct sched_config sc = {
+        .provider_cps = c->provider_cps,
+        .max_in_flight = c->max_in_flight,
+        .reconcile_ms = c->reconcile_ms,
+        .overdue_ms = c->call_overdue_ms,
+    };
+    retry_defaults(&sc.retry);
+    sc.retry.busy_attempts = (uint32_t)c->busy_attempts;
+    sc.retry.busy_retry_ms = c->busy_retry_ms;
+    sc.retry.provider_retries = (uint32_t)c->provider_retries;
+    sc.retry.backoff_base_ms = c->provider_backoff_ms;
+    sc.retry.backoff_max_ms = c->provider_backoff_max_ms;
+    sc.retry.hour_ms = c->smart_hour_ms;
+    return scheduler_start(&app->sched, app, &sc, p, &app->dialer);
+}
+
 static int serve(int argc, char **argv)
 {
     struct app app;
@@ -226,9 +308,16 @@ static int serve(int argc, char **argv)
         code = 1;
         goto out;
     }
-    if ((rc = batches_purge_start(&app)) != 0) {
+    uv_timer_init(app.loop, &app.drain_timer);
+    app.drain_timer.data = &app;
+    if ((rc = sweep_init(&app.sweeper, &app)) != 0 || (rc = batches_purge_start(&app)) != 0) {
         log_error("cannot scan the store for interrupted uploads", "reason=\"%s\"",
                   bc_strerror(rc));
+        code = 1;
+        goto out;
+    }
+    if ((rc = start_dispatch(&app)) != 0) {
+        log_error("cannot start dispatch", "reason=\"%s\"", bc_strerror(rc));
         code = 1;
         goto out;
     }
@@ -248,12 +337,20 @@ static int serve(int argc, char **argv)
              (int)getpid());
     uv_run(app.loop, UV_RUN_DEFAULT);
 out:
+    /* Reports already received are applied; requests still in flight are cancelled and their
+     * calls reconciled at the next start. */
+    if (app.sched)
+        scheduler_stop(app.sched);
+    if (app.dialer.multi)
+        dialer_close(&app.dialer, NULL);
+    if (app.sim)
+        sim_stop(app.sim, NULL, NULL);
+    sweep_close(&app.sweeper);
     /* Close every handle (connections, timers, signals) and let their close callbacks run. */
     uv_walk(app.loop, close_walk, NULL);
     uv_run(app.loop, UV_RUN_DEFAULT);
     uv_loop_close(app.loop);
     api_free(&app);
-    batches_purge_stop(&app);
     metrics_free(&app.metrics);
     store_close(&app.store);
     if (app.lock_fd >= 0)
@@ -314,6 +411,8 @@ int main(int argc, char **argv)
         return admin_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "healthcheck"))
         return healthcheck(argc - 2, argv + 2);
+    if (!strcmp(cmd, "carrier-sim"))
+        return sim_main(argc - 2, argv + 2);
     if (!strcmp(cmd, "serve"))
         return serve(argc > 1 ? argc - 2 : 0, argv + 2);
     return serve(argc - 1, argv + 1);

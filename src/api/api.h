@@ -71,5 +71,12 @@ void agents_list(struct http_request *req);
 void agents_get(struct http_request *req);
 void agents_update(struct http_request *req);
 void agents_delete(struct http_request *req);
+void control_cancel(struct http_request *req);
+void control_pause(struct http_request *req);
+void control_resume(struct http_request *req);
+void control_retry(struct http_request *req);
+void control_usage(struct http_request *req);
+void callbacks_twilio(struct http_request *req);
+void callbacks_http(struct http_request *req);
 
 #endif

@@ -14,9 +14,6 @@
 #include "util/json.h"
 #include "util/log.h"
 
-/* Jobs removed per purge step: about a millisecond of work. */
-#define PURGE_CHUNK 2000
-
 /* ---- time ---- */
 
 static int digits(const char **p, int n, int *out)
@@ -178,6 +175,10 @@ static void add_extras(cJSON *o, const struct batch_rec *b)
     cJSON_AddNumberToObject(o, "invalidRows", (double)b->invalid_rows);
     cJSON_AddNumberToObject(o, "duplicateRows", (double)b->duplicate_rows);
     cJSON_AddNumberToObject(o, "normalizedRows", (double)b->normalized_rows);
+    cJSON_AddBoolToObject(o, "paused", b->paused);
+    if (b->message[0])
+        cJSON_AddStringToObject(o, "statusMessage", b->message);
+    cJSON_AddNumberToObject(o, "emptyVariables", (double)b->empty_variables);
 }
 
 static void respond_status(struct http_request *req, int flat)
@@ -302,6 +303,13 @@ void batches_call(struct http_request *req)
     char job[24];
     snprintf(job, sizeof job, "call_%u", row);
     cJSON_AddStringToObject(o, "jobId", job);
+    /* A cancelled batch's waiting jobs are rewritten in the background; until then they read as
+     * what they already are: cancelled. */
+    if (b.status == BATCH_CANCELLED && jv.head.state == JOB_WAITING) {
+        jv.head.state = JOB_CANCELLED;
+        jv.head.outcome = OUTCOME_CANCELLED;
+        jv.head.next_attempt_ms = 0;
+    }
     cJSON_AddStringToObject(o, "status", job_state_name(jv.head.state));
     /* An unusable number is shown as the customer wrote it. */
     if (jv.head.e164[0]) {
@@ -427,41 +435,13 @@ void batches_template(struct http_request *req)
     cJSON_Delete(agent);
 }
 
-/* ---- removing abandoned uploads ---- */
-
-static void on_purge_timer(uv_timer_t *t)
-{
-    struct app *app = t->data;
-    struct buf *q = &app->purge_queue;
-    if (q->len == 0) {
-        uv_timer_stop(t);
-        return;
-    }
-    int rc = ingest_purge_step(&app->store, q->data, PURGE_CHUNK);
-    if (rc < 0) {
-        log_error("cannot remove an abandoned upload; will retry", "batch=%s error=\"%s\"", q->data,
-                  bc_strerror(rc));
-        return;
-    }
-    if (rc == 1) {
-        log_info("removed an abandoned upload", "batch=%s", q->data);
-        buf_consume(q, strlen(q->data) + 1);
-    }
-}
-
 void batches_purge_later(struct app *app, const char *batch_id)
 {
-    buf_append(&app->purge_queue, batch_id, strlen(batch_id) + 1);
-    /* A repeating 1 ms timer rather than 0 ms: libuv 1.44 runs a 0 ms timer started from a
-     * timer callback in the same pass, which would starve the loop. */
-    if (!uv_is_active((uv_handle_t *)&app->purge_timer))
-        uv_timer_start(&app->purge_timer, on_purge_timer, 1, 1);
+    sweep_add(&app->sweeper, SWEEP_PURGE, batch_id);
 }
 
 int batches_purge_start(struct app *app)
 {
-    uv_timer_init(app->loop, &app->purge_timer);
-    app->purge_timer.data = app;
     struct store_txn t;
     int rc = store_read_begin(&app->store, &t);
     if (rc)
@@ -485,9 +465,4 @@ int batches_purge_start(struct app *app)
     }
     buf_free(&found);
     return rc < 0 ? rc : 0;
-}
-
-void batches_purge_stop(struct app *app)
-{
-    buf_free(&app->purge_queue);
 }

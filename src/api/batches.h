@@ -32,6 +32,5 @@ int batches_parse_time(const char *s, uint64_t *ms);
 void batches_purge_later(struct app *app, const char *batch_id);
 /* At start-up: queues every staging batch left by a crash. */
 int batches_purge_start(struct app *app);
-void batches_purge_stop(struct app *app);
 
 #endif

@@ -5,6 +5,8 @@
 
 /* Uploads: 20 MB of file data plus the multipart framing and form fields around it. */
 #define UPLOAD_BODY_LIMIT (21u * 1000u * 1000u)
+/* Status callbacks are small forms or JSON documents (a transcript at most). */
+#define CALLBACK_BODY_LIMIT (256u * 1024u)
 
 #define GET    HTTP_GET
 #define POST   HTTP_POST
@@ -26,6 +28,14 @@ const struct http_route api_routes[] = {
     {GET, "/v1/api/batch-calls/:id", batches_get, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/:id/status", batches_status, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/:id/calls/:job", batches_call, NULL, 0, API_AUTH},
+    {DELETE, "/v1/api/batch-calls/:id", control_cancel, NULL, 0, API_AUTH},
+    {POST, "/v1/api/batch-calls/:id/pause", control_pause, NULL, 0, API_AUTH},
+    {POST, "/v1/api/batch-calls/:id/resume", control_resume, NULL, 0, API_AUTH},
+    {POST, "/v1/api/batch-calls/:id/retry", control_retry, NULL, 0, API_AUTH},
+    {GET, "/v1/api/usage", control_usage, NULL, 0, API_AUTH},
+    /* Called by the telephony provider: authenticated by signature instead of API key. */
+    {POST, "/v1/provider/twilio/status", callbacks_twilio, NULL, CALLBACK_BODY_LIMIT, 0},
+    {POST, "/v1/provider/http/status", callbacks_http, NULL, CALLBACK_BODY_LIMIT, 0},
 };
 
 const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];

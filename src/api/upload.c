@@ -18,6 +18,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "util/log.h"
 
 #define IDEM_TTL_MS     (24ull * 3600 * 1000)
 #define IDEM_KEY_MAX    255
@@ -428,6 +429,10 @@ static void commit_upload(struct http_request *req, struct upload *up)
         upload_free(up);
         return;
     }
+    struct app *app = api_app(req);
+    if (app->sched && scheduler_add_batch(app->sched, b->id) != 0)
+        log_error("the new batch could not be scheduled; it starts after a restart", "batch=%s",
+                  b->id);
     cJSON *o = created_body(b);
     cJSON_AddItemToObject(o, "errors", errors_json(in));
     upload_free(up);

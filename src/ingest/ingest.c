@@ -281,6 +281,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
                            (unsigned long long)in->opt.max_records);
     struct job_head h;
     memset(&h, 0, sizeof h);
+    h.last_sequence = -1;
     const char *value = "";
     size_t vlen = 0;
     if (in->phone_col < r->nfields) {

@@ -17,6 +17,11 @@ void be32_put(uint8_t *p, uint32_t v)
     p[3] = (uint8_t)v;
 }
 
+uint64_t be64_get(const uint8_t *p)
+{
+    return (uint64_t)be32_get(p) << 32 | be32_get(p + 4);
+}
+
 void be64_put(uint8_t *p, uint64_t v)
 {
     be32_put(p, (uint32_t)(v >> 32));
@@ -56,6 +61,15 @@ size_t job_key(uint8_t *out, const char *batch, uint32_t row)
     return n + 4;
 }
 
+size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row)
+{
+    size_t n = strlen(batch);
+    memcpy(out, batch, n);
+    be64_put(out + n, due_ms);
+    be32_put(out + n + 8, row);
+    return n + 12;
+}
+
 size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row)
 {
     size_t n = strlen(batch);
@@ -90,6 +104,21 @@ int job_encode(struct buf *out, const struct job_head *h, const char *error, siz
     }
     out->len += need;
     return 0;
+}
+
+int job_reencode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
+                 const struct job_view *old)
+{
+    size_t at = out->len;
+    int rc = job_encode(out, h, error, error_len, NULL, NULL, 0);
+    if (rc)
+        return rc;
+    /* job_encode wrote no fields: restore the count and append the stored fields verbatim. */
+    struct job_head head;
+    memcpy(&head, out->data + at, sizeof head);
+    head.nfields = old->head.nfields;
+    memcpy(out->data + at, &head, sizeof head);
+    return buf_append(out, old->fields, old->fields_len);
 }
 
 int job_decode(const void *data, size_t len, struct job_view *out)

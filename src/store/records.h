@@ -68,6 +68,8 @@ struct batch_rec {
     uint64_t valid_rows, invalid_rows, duplicate_rows, normalized_rows;
     uint32_t recent[RECENT_CALLS]; /* rows of the latest final calls, a ring */
     uint32_t recent_count, recent_head;
+    uint64_t empty_variables; /* prompt variables rendered empty because a row lacked them */
+    char message[160];        /* why the batch is paused or failed, for people */
     char id[ID_MAX];
     char ws[ID_MAX];
     char agent[ID_MAX];
@@ -83,6 +85,10 @@ struct job_head {
     uint8_t reserved[3];
     uint32_t dup_of; /* for duplicates: the row it repeats */
     uint32_t nfields;
+    uint32_t seq;             /* dial requests sent so far: (batch, row, seq) names one request */
+    int32_t last_sequence;    /* the provider's last applied SequenceNumber, -1 for none */
+    uint32_t provider_errors; /* provider-trouble retries of the current attempt */
+    uint32_t reserved2;
     uint64_t start_ms, end_ms, next_attempt_ms;
     double duration; /* seconds */
     char e164[20];
@@ -104,13 +110,17 @@ int batch_put(struct store_txn *t, const struct batch_rec *b);
 void batch_add_recent(struct batch_rec *b, uint32_t row);
 
 size_t job_key(uint8_t *out, const char *batch, uint32_t row);
+size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row);
 size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row);
-#define JOB_KEY_MAX (ID_MAX + 8)
+#define JOB_KEY_MAX (ID_MAX + 16)
 
 /* Encodes a job: head, error text, fields (each field given as ptr/len pairs). */
 int job_encode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
                const char *const *fields, const size_t *lens, size_t nfields);
 int job_decode(const void *data, size_t len, struct job_view *out);
+/* Re-encodes a job with a new head and error text, keeping its CSV fields as stored. */
+int job_reencode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
+                 const struct job_view *old);
 /* Iterates the fields of a decoded job: returns 1 with the field in p and n, 0 at the end. */
 int job_field_next(const struct job_view *v, size_t *pos, const char **p, size_t *n);
 
@@ -119,6 +129,7 @@ const char *job_outcome_name(int outcome); /* machine code, or NULL for none */
 const char *batch_status_name(int status);
 
 uint32_t be32_get(const uint8_t *p);
+uint64_t be64_get(const uint8_t *p);
 void be32_put(uint8_t *p, uint32_t v);
 void be64_put(uint8_t *p, uint64_t v);
 

@@ -1,0 +1,101 @@
+/* Provider status callbacks (API.md B11). They are authenticated by signature, not by API key:
+ * a bad or missing signature answers 403 and changes nothing. Accepted reports are handed to the
+ * scheduler, which applies them in its next group commit. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* The URL the provider signed: our public base URL and the request target as received. */
+static int signed_url(struct http_request *req, char *out, size_t cap)
+{
+    const char *base = api_app(req)->provider.public_url;
+    size_t blen = strlen(base);
+    while (blen && base[blen - 1] == '/')
+        blen--;
+    if (blen + req->url.len + 1 > cap)
+        return -1;
+    memcpy(out, base, blen);
+    memcpy(out + blen, req->url.ptr, req->url.len);
+    out[blen + req->url.len] = '\0';
+    return (int)(blen + req->url.len);
+}
+
+static void forbidden(struct http_request *req, const char *header)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg,
+             "The %s header is missing or does not match this request; nothing was changed.",
+             header);
+    log_warn("provider callback with a bad signature", "route=%s", http_route_name(req));
+    api_respond_error(req, 403, "forbidden", msg, NULL, NULL);
+}
+
+static void accepted(struct http_request *req, struct call_event *ev)
+{
+    struct app *app = api_app(req);
+    if (!app->sched) {
+        call_event_free(ev);
+        api_respond_error(req, 503, "unavailable", "Dispatch is not running; retry later.", NULL,
+                          NULL);
+        return;
+    }
+    scheduler_report(app->sched, ev);
+    http_respond(req, 204, "application/json; charset=utf-8", "", 0);
+}
+
+void callbacks_twilio(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    const struct http_slice *sig = http_header(req, "x-twilio-signature");
+    char url[HTTP_MAX_URL + 600];
+    int ulen = signed_url(req, url, sizeof url);
+    const char *body = req->body.data ? req->body.data : "";
+    if (!sig || ulen < 0 ||
+        !provider_twilio_verify(app->provider.auth_token, url, (size_t)ulen, body, req->body.len,
+                                sig->ptr, sig->len)) {
+        forbidden(req, "X-Twilio-Signature");
+        return;
+    }
+    struct call_event ev;
+    memset(&ev, 0, sizeof ev);
+    if (provider_twilio_parse_callback(req->query.ptr, req->query.len, body, req->body.len, &ev) !=
+        0) {
+        call_event_free(&ev);
+        api_respond_error(req, 400, "invalid_callback",
+                          "The callback lacks CallSid or CallStatus, or its URL lacks the batch, "
+                          "row and attempt it reports on.",
+                          NULL, NULL);
+        return;
+    }
+    accepted(req, &ev);
+}
+
+void callbacks_http(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    const struct http_slice *sig = http_header(req, "x-signature");
+    struct call_event ev;
+    memset(&ev, 0, sizeof ev);
+    const char *body = req->body.data ? req->body.data : "";
+    int rc = sig ? provider_http_parse_callback(app->provider.http_secret, req->query.ptr,
+                                                req->query.len, body, req->body.len, sig->ptr,
+                                                sig->len, &ev)
+                 : -1;
+    if (!sig || rc == BC_EACCES) {
+        call_event_free(&ev);
+        forbidden(req, "X-Signature");
+        return;
+    }
+    if (rc) {
+        call_event_free(&ev);
+        api_respond_error(req, 400, "invalid_callback",
+                          "The callback body must be JSON with callId and status, and its URL "
+                          "must carry the batch, row and attempt it reports on.",
+                          NULL, NULL);
+        return;
+    }
+    accepted(req, &ev);
+}

@@ -1,0 +1,229 @@
+/* Changing a running batch: cancel (A6), pause / resume / retry (B4), and usage (B9). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/batches.h"
+#include "dispatch/jobs.h"
+#include "dispatch/sweep.h"
+#include "util/clock.h"
+#include "util/err.h"
+#include "util/json.h"
+
+enum control_op { OP_CANCEL, OP_PAUSE, OP_RESUME, OP_RETRY };
+
+struct control_args {
+    struct http_request *req;
+    enum control_op op;
+    struct batch_rec b;
+    int conflict; /* the batch's status does not allow the operation */
+    uint64_t cancelled_now;
+};
+
+static int control_txn(struct store_txn *t, void *arg)
+{
+    struct control_args *a = arg;
+    struct batch_rec *b = &a->b;
+    int rc = batches_load(a->req, t, b);
+    if (rc)
+        return rc;
+    int final =
+        b->status == BATCH_COMPLETED || b->status == BATCH_FAILED || b->status == BATCH_CANCELLED;
+    a->conflict = 0;
+    a->cancelled_now = 0;
+    switch (a->op) {
+    case OP_CANCEL:
+        if (b->status == BATCH_CANCELLED)
+            return 0; /* idempotent: answer the same again */
+        if (final) {
+            a->conflict = 1;
+            return 0;
+        }
+        /* Every waiting call is cancelled in this transaction; the jobs themselves are rewritten
+         * in the background, and reads show them cancelled meanwhile. */
+        a->cancelled_now = b->waiting;
+        b->cancelled += b->waiting;
+        b->waiting = 0;
+        b->status = BATCH_CANCELLED;
+        if (b->active == 0)
+            b->completed_ms = clock_now_ms();
+        break;
+    case OP_PAUSE:
+    case OP_RESUME:
+        if (final) {
+            a->conflict = 1;
+            return 0;
+        }
+        b->paused = a->op == OP_PAUSE;
+        b->message[0] = '\0';
+        break;
+    case OP_RETRY:
+        if (b->status == BATCH_CANCELLED || b->status == BATCH_STAGING) {
+            a->conflict = 1;
+            return 0;
+        }
+        if (b->status != BATCH_QUEUED) {
+            b->status = BATCH_PROCESSING;
+            b->completed_ms = 0;
+        }
+        break;
+    }
+    return batch_put(t, b);
+}
+
+static cJSON *counts(const struct batch_rec *b)
+{
+    cJSON *d = cJSON_CreateObject();
+    cJSON_AddNumberToObject(d, "completedCalls", (double)b->completed);
+    cJSON_AddNumberToObject(d, "failedCalls", (double)b->failed);
+    cJSON_AddNumberToObject(d, "cancelledCalls", (double)b->cancelled);
+    cJSON_AddNumberToObject(d, "activeCalls", (double)b->active);
+    cJSON_AddNumberToObject(d, "waitingCalls", (double)b->waiting);
+    cJSON_AddNumberToObject(d, "totalCalls", (double)b->total);
+    return d;
+}
+
+static void control(struct http_request *req, enum control_op op)
+{
+    struct app *app = api_app(req);
+    struct control_args a = {.req = req, .op = op};
+    int rc = store_write(&app->store, control_txn, &a);
+    if (rc) {
+        if (!req->responded)
+            api_respond_internal(req, rc);
+        return;
+    }
+    if (a.conflict) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "A %s batch cannot be %s; nothing was changed.",
+                 batch_status_name(a.b.status),
+                 op == OP_CANCEL  ? "cancelled"
+                 : op == OP_RETRY ? "retried"
+                                  : "paused or resumed");
+        api_respond_error(req, 409, "conflict", msg, "id", a.b.id);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "batchId", a.b.id);
+    cJSON_AddStringToObject(o, "status", batch_status_name(a.b.status));
+    switch (op) {
+    case OP_CANCEL:
+        if (app->sched)
+            scheduler_remove_batch(app->sched, a.b.id);
+        if (a.cancelled_now)
+            sweep_add(&app->sweeper, SWEEP_CANCEL, a.b.id);
+        cJSON_AddStringToObject(o, "message", "Batch cancelled successfully");
+        break;
+    case OP_PAUSE:
+        if (app->sched)
+            scheduler_add_batch(app->sched, a.b.id);
+        cJSON_AddBoolToObject(o, "paused", 1);
+        cJSON_AddStringToObject(o, "message",
+                                "Batch paused: no new calls start; calls in "
+                                "progress finish");
+        break;
+    case OP_RESUME:
+        if (app->sched)
+            scheduler_add_batch(app->sched, a.b.id);
+        cJSON_AddBoolToObject(o, "paused", 0);
+        cJSON_AddStringToObject(o, "message", "Batch resumed");
+        break;
+    case OP_RETRY:
+        sweep_add(&app->sweeper, SWEEP_RETRY, a.b.id);
+        if (app->sched)
+            scheduler_add_batch(app->sched, a.b.id);
+        cJSON_AddStringToObject(
+            o, "message",
+            "Failed calls with a retryable outcome (busy, no_answer, voicemail, "
+            "unreachable, provider_error) are going back to waiting");
+        break;
+    }
+    cJSON_AddItemToObject(o, "details", counts(&a.b));
+    api_respond_json(req, op == OP_RETRY ? 202 : 200, o);
+}
+
+void control_cancel(struct http_request *req)
+{
+    control(req, OP_CANCEL);
+}
+
+void control_pause(struct http_request *req)
+{
+    control(req, OP_PAUSE);
+}
+
+void control_resume(struct http_request *req)
+{
+    control(req, OP_RESUME);
+}
+
+void control_retry(struct http_request *req)
+{
+    control(req, OP_RETRY);
+}
+
+/* GET /v1/api/usage?from=&to=: billable attempts and their connected seconds in [from, to). */
+void control_usage(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    struct api_ctx *ctx = api_ctx(req);
+    uint64_t range[2] = {0, UINT64_MAX};
+    static const char *const names[] = {"from", "to"};
+    for (int i = 0; i < 2; i++) {
+        char v[32], *end;
+        int n = http_query(req, names[i], v, sizeof v);
+        if (n == -1)
+            continue;
+        unsigned long long x = n > 0 ? strtoull(v, &end, 10) : 0;
+        if (n <= 0 || *end || v[0] < '0' || v[0] > '9') {
+            api_respond_error(req, 400, "invalid_parameter",
+                              "from and to must be Unix times in milliseconds.", "parameter",
+                              names[i]);
+            return;
+        }
+        range[i] = x;
+    }
+    uint8_t prefix[ID_MAX], start[ID_MAX + 8];
+    memcpy(prefix, ctx->ws, ctx->ws_len);
+    memcpy(start, ctx->ws, ctx->ws_len);
+    be64_put(start + ctx->ws_len, range[0]);
+    struct store_txn t;
+    int rc = store_read_begin(&app->store, &t);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return;
+    }
+    struct store_iter it;
+    uint64_t calls = 0;
+    double seconds = 0;
+    store_iter_open(&it, &t, DB_USAGE, prefix, ctx->ws_len, start, ctx->ws_len + 8);
+    while ((rc = store_iter_next(&it)) == 1) {
+        uint64_t at = be64_get((const uint8_t *)it.key.ptr + ctx->ws_len);
+        if (at >= range[1])
+            break;
+        double s;
+        if (it.val.len == sizeof s) {
+            memcpy(&s, it.val.ptr, sizeof s);
+            seconds += s;
+        }
+        calls++;
+    }
+    store_iter_close(&it);
+    store_read_end(&t);
+    if (rc < 0) {
+        api_respond_internal(req, rc);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    if (range[0])
+        cJSON_AddNumberToObject(o, "from", (double)range[0]);
+    else
+        cJSON_AddNullToObject(o, "from");
+    if (range[1] != UINT64_MAX)
+        cJSON_AddNumberToObject(o, "to", (double)range[1]);
+    else
+        cJSON_AddNullToObject(o, "to");
+    cJSON_AddNumberToObject(o, "billableCalls", (double)calls);
+    cJSON_AddNumberToObject(o, "connectedSeconds", seconds);
+    api_respond_json(req, 200, o);
+}

@@ -1,0 +1,575 @@
+/* libcurl's multi interface on the libuv loop.
+ *
+ * curl tells us which sockets to watch (on_curl_socket) and when it next wants to be woken
+ * (on_curl_timer); both callbacks only arm or disarm libuv handles and never call back into
+ * curl, which the curl documentation forbids. The libuv callbacks (on_poll, on_timeout, on_kick)
+ * are the only places that drive curl, and each of them ends by draining curl's finished
+ * transfers (drain_finished), which is where a request's done() runs. */
+#include "dispatch/dialer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+
+#include "util/clock.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define DEFAULT_TIMEOUT_MS 10000
+#define MAX_CONNECT_MS     5000
+/* Retry-After seconds beyond this are clamped, so that converting them to ms cannot overflow. */
+#define MAX_RETRY_AFTER_S 1000000000ULL
+
+/* A request in flight: the easy handle and what must be freed with it. */
+struct dialer_call {
+    struct dialer_request *req;
+    CURL *easy;
+    struct curl_slist *headers;
+    struct dialer_call *prev, *next; /* in dialer.calls */
+    int too_large;                   /* the write callback refused the body: over the cap */
+    int no_memory;                   /* the write callback could not grow the response */
+    char errbuf[CURL_ERROR_SIZE];
+};
+
+/* A socket curl wants watched; curl keeps the pointer for us (curl_multi_assign). */
+struct dialer_sock {
+    uv_poll_t poll;
+    curl_socket_t fd;
+    struct dialer *d;
+    struct dialer_sock *prev, *next; /* in dialer.socks while the poll handle is open */
+};
+
+/* ---- process-wide set-up ---- */
+
+int dialer_global_init(void)
+{
+    return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : BC_EIO;
+}
+
+void dialer_global_cleanup(void)
+{
+    curl_global_cleanup();
+}
+
+const char *dialer_strerror(int err)
+{
+    switch (err) {
+    case DIALER_OK:
+        return "success";
+    case DIALER_E_CONNECT:
+        return "could not connect";
+    case DIALER_E_TIMEOUT:
+        return "timed out";
+    case DIALER_E_NETWORK:
+        return "the connection broke";
+    case DIALER_E_TOO_LARGE:
+        return "response too large";
+    case DIALER_E_CANCELLED:
+        return "cancelled";
+    case DIALER_E_OTHER:
+        return "HTTP client error";
+    }
+    return bc_strerror(err);
+}
+
+/* The one place curl's result codes become dialer results. */
+static int map_curl_code(CURLcode code, const struct dialer_call *c)
+{
+    if (c->too_large)
+        return DIALER_E_TOO_LARGE;
+    switch (code) {
+    case CURLE_OK:
+        return DIALER_OK;
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_USE_SSL_FAILED:
+        return DIALER_E_CONNECT;
+    case CURLE_OPERATION_TIMEDOUT:
+        return DIALER_E_TIMEOUT;
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+    case CURLE_PARTIAL_FILE:
+        return DIALER_E_NETWORK;
+    default:
+        return DIALER_E_OTHER;
+    }
+}
+
+/* ---- Retry-After ---- */
+
+static int is_space(char ch)
+{
+    return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\n';
+}
+
+/* A Retry-After value (p, n) in ms from now_ms: delta-seconds, or an HTTP-date (0 when it is in
+ * the past). Anything unparseable gives 0, which callers read as "no hint". */
+static uint64_t parse_retry_after(const char *p, size_t n, uint64_t now_ms)
+{
+    while (n > 0 && is_space(*p)) {
+        p++;
+        n--;
+    }
+    while (n > 0 && is_space(p[n - 1]))
+        n--;
+    if (n == 0)
+        return 0;
+    size_t digits = 0;
+    uint64_t secs = 0;
+    while (digits < n && p[digits] >= '0' && p[digits] <= '9') {
+        if (secs < MAX_RETRY_AFTER_S)
+            secs = secs * 10 + (uint64_t)(p[digits] - '0');
+        digits++;
+    }
+    if (digits == n)
+        return (secs < MAX_RETRY_AFTER_S ? secs : MAX_RETRY_AFTER_S) * 1000;
+    /* curl_getdate understands the three date formats HTTP allows but needs a C string. */
+    char date[64];
+    if (n >= sizeof date)
+        return 0;
+    memcpy(date, p, n);
+    date[n] = '\0';
+    time_t t = curl_getdate(date, NULL);
+    if (t < 0)
+        return 0;
+    uint64_t at_ms = (uint64_t)t * 1000;
+    return at_ms > now_ms ? at_ms - now_ms : 0;
+}
+
+/* ---- easy handle callbacks ---- */
+
+static size_t on_write(char *p, size_t size, size_t nmemb, void *userp)
+{
+    struct dialer_call *c = userp;
+    struct buf *b = &c->req->response;
+    size_t n = size * nmemb;
+    /* Returning less than n makes curl abort the transfer with CURLE_WRITE_ERROR; the flags
+     * say why, for map_curl_code. */
+    if (n > DIALER_MAX_RESPONSE - b->len) {
+        c->too_large = 1;
+        return 0;
+    }
+    if (buf_append(b, p, n) != 0) {
+        c->no_memory = 1;
+        return 0;
+    }
+    return n;
+}
+
+static size_t on_header(char *p, size_t size, size_t nmemb, void *userp)
+{
+    static const char name[] = "retry-after:";
+    struct dialer_request *r = userp;
+    size_t n = size * nmemb;
+    size_t nlen = sizeof name - 1;
+    /* A status line starts a new response (after a 1xx), whose headers replace the last. */
+    if (n >= 5 && memcmp(p, "HTTP/", 5) == 0)
+        r->retry_after_ms = 0;
+    else if (n > nlen && strncasecmp(p, name, nlen) == 0)
+        r->retry_after_ms = parse_retry_after(p + nlen, n - nlen, clock_now_ms());
+    return n;
+}
+
+/* ---- finishing requests ---- */
+
+static void list_remove_call(struct dialer *d, struct dialer_call *c)
+{
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        d->calls = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+}
+
+/* Fills r's results from its easy handle, frees everything the dialer held for it and calls
+ * done(). The easy handle is gone before done() runs, so done() may start new requests. */
+static void finish(struct dialer *d, struct dialer_call *c, CURLcode code, int cancelled)
+{
+    struct dialer_request *r = c->req;
+    long status = 0, connects = 0;
+    double seconds = 0;
+    curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
+    curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &seconds);
+    r->result = cancelled ? DIALER_E_CANCELLED : map_curl_code(code, c);
+    r->status = r->result == DIALER_OK ? status : 0;
+    r->seconds = seconds;
+    if (r->result == DIALER_E_TOO_LARGE)
+        snprintf(r->error, sizeof r->error, "response body over %d bytes", DIALER_MAX_RESPONSE);
+    else if (cancelled)
+        snprintf(r->error, sizeof r->error, "cancelled: the HTTP client is closing");
+    else if (c->no_memory)
+        snprintf(r->error, sizeof r->error, "out of memory storing the response");
+    else if (code != CURLE_OK)
+        snprintf(r->error, sizeof r->error, "%s",
+                 c->errbuf[0] ? c->errbuf : curl_easy_strerror(code));
+    else
+        r->error[0] = '\0';
+    d->connects += (uint64_t)(connects > 0 ? connects : 0);
+
+    curl_multi_remove_handle(d->multi, c->easy);
+    curl_easy_cleanup(c->easy);
+    curl_slist_free_all(c->headers);
+    list_remove_call(d, c);
+    free(c);
+    r->priv = NULL;
+    d->in_flight--;
+    r->done(r);
+}
+
+/* Runs done() for every transfer curl reports finished. Must follow every
+ * curl_multi_socket_action: curl only reports completions through this queue. done() may close
+ * the dialer, after which the multi handle is gone and the queue with it. */
+static void drain_finished(struct dialer *d)
+{
+    CURLMsg *msg;
+    int left;
+    while (!d->closing && (msg = curl_multi_info_read(d->multi, &left)) != NULL) {
+        if (msg->msg != CURLMSG_DONE)
+            continue;
+        /* The message belongs to the easy handle: copy it out before finish() frees that. */
+        CURLcode code = msg->data.result;
+        char *priv = NULL;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
+        struct dialer_request *r = (struct dialer_request *)priv;
+        finish(d, r->priv, code, 0);
+    }
+}
+
+static void socket_action(struct dialer *d, curl_socket_t fd, int flags)
+{
+    int running;
+    curl_multi_socket_action(d->multi, fd, flags, &running);
+    drain_finished(d);
+}
+
+/* ---- libuv callbacks: the only places that call into curl ---- */
+
+static void handle_closed(struct dialer *d)
+{
+    d->handles--;
+    if (d->closing && d->handles == 0 && d->closed_cb)
+        d->closed_cb(d);
+}
+
+static void on_poll(uv_poll_t *p, int status, int events)
+{
+    struct dialer_sock *s = p->data;
+    int flags = 0;
+    if (status < 0) {
+        flags = CURL_CSELECT_ERR;
+    } else {
+        if (events & UV_READABLE)
+            flags |= CURL_CSELECT_IN;
+        if (events & UV_WRITABLE)
+            flags |= CURL_CSELECT_OUT;
+    }
+    socket_action(s->d, s->fd, flags);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+    socket_action(t->data, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void on_kick(uv_idle_t *idle)
+{
+    struct dialer *d = idle->data;
+    uv_idle_stop(idle);
+    d->kicks++;
+    socket_action(d, CURL_SOCKET_TIMEOUT, 0);
+}
+
+static void on_sock_closed(uv_handle_t *h)
+{
+    struct dialer_sock *s = h->data;
+    struct dialer *d = s->d;
+    free(s);
+    handle_closed(d);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    handle_closed(h->data);
+}
+
+/* ---- curl callbacks: they only arm and disarm libuv handles ---- */
+
+static void sock_close(struct dialer *d, struct dialer_sock *s)
+{
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        d->socks = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    uv_poll_stop(&s->poll);
+    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+}
+
+static struct dialer_sock *sock_open(struct dialer *d, curl_socket_t fd)
+{
+    struct dialer_sock *s = calloc(1, sizeof *s);
+    if (!s)
+        return NULL;
+    int rc = uv_poll_init_socket(d->loop, &s->poll, fd);
+    if (rc != 0) {
+        log_error("cannot watch an HTTP client socket", "reason=\"%s\"", uv_strerror(rc));
+        free(s);
+        return NULL;
+    }
+    s->fd = fd;
+    s->d = d;
+    s->poll.data = s;
+    s->next = d->socks;
+    if (d->socks)
+        d->socks->prev = s;
+    d->socks = s;
+    d->handles++;
+    return s;
+}
+
+/* CURLMOPT_SOCKETFUNCTION. A failure to watch a socket is not reported to curl (that would abort
+ * every transfer): the request it belongs to then ends with its own timeout. */
+static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+    (void)easy;
+    struct dialer *d = userp;
+    struct dialer_sock *s = socketp;
+    if (what == CURL_POLL_REMOVE) {
+        if (s) {
+            sock_close(d, s);
+            curl_multi_assign(d->multi, fd, NULL);
+        }
+        return 0;
+    }
+    if (d->closing)
+        return 0;
+    if (!s) {
+        s = sock_open(d, fd);
+        if (!s)
+            return 0;
+        curl_multi_assign(d->multi, fd, s);
+    }
+    int events = 0;
+    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
+        events |= UV_READABLE;
+    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
+        events |= UV_WRITABLE;
+    int rc = uv_poll_start(&s->poll, events, on_poll);
+    if (rc != 0)
+        log_error("cannot watch an HTTP client socket", "reason=\"%s\"", uv_strerror(rc));
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION. A 0 ms timeout goes through the idle handle rather than the timer:
+ * on libuv before 1.48 a 0 ms timer started from inside a timer callback runs again in the
+ * same pass, and curl asks for 0 ms from inside on_timeout often, so the loop would spin. */
+static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
+{
+    (void)multi;
+    struct dialer *d = userp;
+    if (d->closing)
+        return 0;
+    if (timeout_ms < 0) {
+        uv_timer_stop(&d->timer);
+        uv_idle_stop(&d->kick);
+    } else if (timeout_ms == 0) {
+        uv_timer_stop(&d->timer);
+        uv_idle_start(&d->kick, on_kick);
+    } else {
+        uv_idle_stop(&d->kick);
+        uv_timer_start(&d->timer, on_timeout, (uint64_t)timeout_ms, 0);
+    }
+    return 0;
+}
+
+/* ---- public API ---- */
+
+int dialer_init(struct dialer *d, uv_loop_t *loop, size_t max_in_flight)
+{
+    memset(d, 0, sizeof *d);
+    if (max_in_flight == 0)
+        return BC_EINVAL;
+    CURLM *multi = curl_multi_init();
+    if (!multi)
+        return BC_ENOMEM;
+    d->loop = loop;
+    d->multi = multi;
+    d->max_in_flight = max_in_flight;
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, d);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, d);
+    /* One idle connection per possible request keeps keep-alive reuse working at full load. */
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, (long)max_in_flight);
+    uv_timer_init(loop, &d->timer);
+    uv_idle_init(loop, &d->kick);
+    d->timer.data = d;
+    d->kick.data = d;
+    d->handles = 2;
+    return 0;
+}
+
+static int slist_add(struct curl_slist **list, const char *line)
+{
+    struct curl_slist *next = curl_slist_append(*list, line);
+    if (!next)
+        return BC_ENOMEM;
+    *list = next;
+    return 0;
+}
+
+/* The request headers as a curl list: Content-Type, the caller's lines and, for POSTs, an empty
+ * Expect that stops curl from waiting for a 100 Continue before sending larger bodies. On
+ * failure *out holds what was built so far, for the caller to free. */
+static int build_headers(const struct dialer_request *r, int post, struct curl_slist **out)
+{
+    int rc = 0;
+    if (r->content_type) {
+        char line[256];
+        int n = snprintf(line, sizeof line, "Content-Type: %s", r->content_type);
+        if (n < 0 || (size_t)n >= sizeof line)
+            return BC_EINVAL;
+        rc = slist_add(out, line);
+    }
+    for (size_t i = 0; rc == 0 && r->headers && r->headers[i]; i++)
+        rc = slist_add(out, r->headers[i]);
+    if (rc == 0 && post)
+        rc = slist_add(out, "Expect:");
+    return rc;
+}
+
+/* Sets every option of c's easy handle. Returns 0 or BC_EINVAL/BC_ENOMEM. */
+static int setup_easy(struct dialer_call *c, int post)
+{
+    struct dialer_request *r = c->req;
+    CURL *e = c->easy;
+    long timeout = r->timeout_ms > 0 ? r->timeout_ms : DEFAULT_TIMEOUT_MS;
+    CURLcode rc = CURLE_OK;
+    /* Options are set in order and the first failure stops the rest. */
+#define SET(opt, val)                                                                              \
+    do {                                                                                           \
+        if (rc == CURLE_OK)                                                                        \
+            rc = curl_easy_setopt(e, opt, val);                                                    \
+    } while (0)
+    SET(CURLOPT_PRIVATE, r);
+    SET(CURLOPT_URL, r->url);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_NOSIGNAL, 1L);
+    SET(CURLOPT_NOPROGRESS, 1L);
+    SET(CURLOPT_TCP_NODELAY, 1L);
+    SET(CURLOPT_TIMEOUT_MS, timeout);
+    SET(CURLOPT_CONNECTTIMEOUT_MS, timeout < MAX_CONNECT_MS ? timeout : (long)MAX_CONNECT_MS);
+    SET(CURLOPT_ERRORBUFFER, c->errbuf);
+    SET(CURLOPT_WRITEFUNCTION, on_write);
+    SET(CURLOPT_WRITEDATA, c);
+    SET(CURLOPT_HEADERFUNCTION, on_header);
+    SET(CURLOPT_HEADERDATA, r);
+    if (c->headers)
+        SET(CURLOPT_HTTPHEADER, c->headers);
+    if (r->userpwd)
+        SET(CURLOPT_USERPWD, r->userpwd);
+    if (post) {
+        /* curl does not copy POSTFIELDS: the body stays owned by r until done(). A NULL pointer
+         * would mean "read the body through the read callback" (stdin by default), so an empty
+         * body is given as "". */
+        SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body.len);
+        SET(CURLOPT_POSTFIELDS, r->body.data ? r->body.data : "");
+    } else {
+        SET(CURLOPT_HTTPGET, 1L);
+    }
+#undef SET
+    if (rc == CURLE_OUT_OF_MEMORY)
+        return BC_ENOMEM;
+    return rc == CURLE_OK ? 0 : BC_EINVAL;
+}
+
+int dialer_start(struct dialer *d, struct dialer_request *r)
+{
+    if (d->closing || !r->url || !r->done)
+        return BC_EINVAL;
+    int post = r->method && strcmp(r->method, "POST") == 0;
+    if (!post && r->method && strcmp(r->method, "GET") != 0)
+        return BC_EINVAL;
+    if (d->in_flight >= d->max_in_flight)
+        return BC_EBUSY;
+
+    struct dialer_call *c = calloc(1, sizeof *c);
+    if (!c)
+        return BC_ENOMEM;
+    c->req = r;
+    r->result = 0;
+    r->status = 0;
+    r->response.len = 0;
+    r->retry_after_ms = 0;
+    r->seconds = 0;
+    r->error[0] = '\0';
+    int rc = build_headers(r, post, &c->headers);
+    if (rc == 0) {
+        c->easy = curl_easy_init();
+        rc = c->easy ? setup_easy(c, post) : BC_ENOMEM;
+    }
+    if (rc == 0 && curl_multi_add_handle(d->multi, c->easy) != CURLM_OK)
+        rc = BC_ENOMEM;
+    if (rc != 0) {
+        curl_easy_cleanup(c->easy);
+        curl_slist_free_all(c->headers);
+        free(c);
+        return rc;
+    }
+    r->priv = c;
+    c->next = d->calls;
+    if (d->calls)
+        d->calls->prev = c;
+    d->calls = c;
+    d->in_flight++;
+    return 0;
+}
+
+void dialer_request_free(struct dialer_request *r)
+{
+    buf_free(&r->body);
+    buf_free(&r->response);
+}
+
+void dialer_close(struct dialer *d, void (*closed_cb)(struct dialer *d))
+{
+    if (d->closing)
+        return;
+    d->closing = 1;
+    d->closed_cb = closed_cb;
+    /* done() may not start anything now (dialer_start refuses while closing), so the list only
+     * shrinks. */
+    while (d->calls)
+        finish(d, d->calls, CURLE_OK, 1);
+    curl_multi_cleanup(d->multi);
+    d->multi = NULL;
+    /* curl normally asks to stop watching every socket before it closes it; anything it did not
+     * is closed here so that no handle outlives the dialer. */
+    while (d->socks)
+        sock_close(d, d->socks);
+    uv_timer_stop(&d->timer);
+    uv_idle_stop(&d->kick);
+    uv_close((uv_handle_t *)&d->timer, on_handle_closed);
+    uv_close((uv_handle_t *)&d->kick, on_handle_closed);
+}

@@ -1,0 +1,142 @@
+#include "dispatch/jobs.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/err.h"
+
+void jobs_txn_begin(struct jobs_txn *jt, struct store_txn *t)
+{
+    /* Slots and their records are reused across transactions; only the count resets. */
+    jt->t = t;
+    jt->n = 0;
+    jt->scratch.len = 0;
+}
+
+void jobs_txn_free(struct jobs_txn *jt)
+{
+    for (size_t i = 0; i < jt->cap; i++)
+        free(jt->slots[i].rec);
+    free(jt->slots);
+    buf_free(&jt->scratch);
+    memset(jt, 0, sizeof *jt);
+}
+
+struct batch_rec *jobs_batch(struct jobs_txn *jt, const char *id)
+{
+    for (size_t i = 0; i < jt->n; i++)
+        if (strcmp(jt->slots[i].rec->id, id) == 0)
+            return jt->slots[i].rec;
+    if (jt->n == jt->cap) {
+        size_t cap = jt->cap ? jt->cap * 2 : 8;
+        struct jobs_batch_slot *slots = realloc(jt->slots, cap * sizeof *slots);
+        if (!slots) {
+            jt->t->err = jt->t->err ? jt->t->err : BC_ENOMEM;
+            return NULL;
+        }
+        memset(slots + jt->cap, 0, (cap - jt->cap) * sizeof *slots);
+        jt->slots = slots;
+        jt->cap = cap;
+    }
+    struct jobs_batch_slot *slot = &jt->slots[jt->n];
+    if (!slot->rec && !(slot->rec = malloc(sizeof *slot->rec))) {
+        jt->t->err = jt->t->err ? jt->t->err : BC_ENOMEM;
+        return NULL;
+    }
+    if (batch_get(jt->t, id, strlen(id), slot->rec) != 0)
+        return NULL;
+    slot->dirty = 0;
+    jt->n++;
+    return slot->rec;
+}
+
+void jobs_batch_dirty(struct jobs_txn *jt, struct batch_rec *b)
+{
+    for (size_t i = 0; i < jt->n; i++)
+        if (jt->slots[i].rec == b)
+            jt->slots[i].dirty = 1;
+}
+
+int jobs_txn_end(struct jobs_txn *jt)
+{
+    for (size_t i = 0; i < jt->n; i++)
+        if (jt->slots[i].dirty)
+            batch_put(jt->t, jt->slots[i].rec);
+    return jt->t->err;
+}
+
+int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_view *v)
+{
+    uint8_t key[JOB_KEY_MAX];
+    struct store_val val;
+    int rc = store_get(jt->t, DB_JOB, key, job_key(key, batch, row), &val);
+    if (rc)
+        return rc;
+    return job_decode(val.ptr, val.len, v);
+}
+
+uint64_t *jobs_counter(struct batch_rec *b, int state)
+{
+    switch (state) {
+    case JOB_WAITING:
+        return &b->waiting;
+    case JOB_DIALING:
+    case JOB_ACTIVE:
+        return &b->active;
+    case JOB_COMPLETED:
+        return &b->completed;
+    case JOB_FAILED:
+        return &b->failed;
+    case JOB_CANCELLED:
+        return &b->cancelled;
+    }
+    return NULL;
+}
+
+static int write_job(struct jobs_txn *jt, const char *batch, uint32_t row,
+                     const struct job_view *old, const struct job_head *h, const char *error,
+                     size_t error_len)
+{
+    jt->scratch.len = 0;
+    int rc = job_reencode(&jt->scratch, h, error, error_len, old);
+    if (rc)
+        return jt->t->err = rc;
+    uint8_t key[JOB_KEY_MAX];
+    /* old points into the map, which the put may change: it was copied above. */
+    rc = store_put(jt->t, DB_JOB, key, job_key(key, batch, row), jt->scratch.data, jt->scratch.len,
+                   0);
+    if (rc)
+        return rc;
+    int from = old->head.state, to = h->state;
+    if (from == to)
+        return 0;
+    rc = store_del(jt->t, DB_JOBSTATE, key, jobstate_key(key, batch, (uint8_t)from, row));
+    if (rc && rc != BC_ENOTFOUND)
+        return rc;
+    return store_put(jt->t, DB_JOBSTATE, key, jobstate_key(key, batch, (uint8_t)to, row), "", 0, 0);
+}
+
+int jobs_rewrite(struct jobs_txn *jt, const char *batch, uint32_t row, const struct job_view *old,
+                 const struct job_head *h, const char *error, size_t error_len)
+{
+    return write_job(jt, batch, row, old, h, error, error_len);
+}
+
+int jobs_move(struct jobs_txn *jt, const char *batch, uint32_t row, const struct job_view *old,
+              const struct job_head *h, const char *error, size_t error_len)
+{
+    struct batch_rec *b = jobs_batch(jt, batch);
+    if (!b)
+        return jt->t->err ? jt->t->err : BC_ENOTFOUND;
+    int from = old->head.state, to = h->state;
+    int rc = write_job(jt, batch, row, old, h, error, error_len);
+    if (rc || from == to)
+        return rc;
+    uint64_t *cf = jobs_counter(b, from), *ct = jobs_counter(b, to);
+    if (cf && *cf)
+        (*cf)--;
+    if (ct)
+        (*ct)++;
+    jobs_batch_dirty(jt, b);
+    return 0;
+}

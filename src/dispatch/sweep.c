@@ -1,0 +1,178 @@
+#include "dispatch/sweep.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <uv.h>
+
+#include "app.h"
+#include "dispatch/jobs.h"
+#include "dispatch/scheduler.h"
+#include "ingest/ingest.h"
+#include "util/err.h"
+#include "util/log.h"
+
+/* Jobs per step: a transaction of about a millisecond. */
+#define SWEEP_CHUNK 2000
+
+int sweep_retryable(int outcome)
+{
+    return outcome == OUTCOME_BUSY || outcome == OUTCOME_NO_ANSWER ||
+           outcome == OUTCOME_VOICEMAIL || outcome == OUTCOME_UNREACHABLE ||
+           outcome == OUTCOME_PROVIDER_ERROR;
+}
+
+struct step_args {
+    struct sweep_item *item;
+    struct jobs_txn jt;
+    int done;
+    uint32_t moved;
+};
+
+/* Rewrites up to SWEEP_CHUNK jobs of one state, from item->next_row on. */
+static int step_txn(struct store_txn *t, void *arg)
+{
+    struct step_args *a = arg;
+    struct sweep_item *it = a->item;
+    int from = it->kind == SWEEP_CANCEL ? JOB_WAITING : JOB_FAILED;
+    uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
+    size_t plen = jobstate_key(prefix, it->batch, (uint8_t)from, 0) - 4;
+    size_t slen = jobstate_key(start, it->batch, (uint8_t)from, it->next_row);
+    uint32_t rows[SWEEP_CHUNK];
+    size_t n = 0;
+    struct store_iter iter;
+    int rc = 0;
+    store_iter_open(&iter, t, DB_JOBSTATE, prefix, plen, start, slen);
+    while (n < SWEEP_CHUNK && (rc = store_iter_next(&iter)) == 1)
+        rows[n++] = be32_get((const uint8_t *)iter.key.ptr + plen);
+    store_iter_close(&iter);
+    if (rc < 0)
+        return rc;
+    jobs_txn_begin(&a->jt, t);
+    a->moved = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct job_view jv;
+        if ((rc = jobs_get(&a->jt, it->batch, rows[i], &jv)) != 0)
+            break;
+        struct job_head h = jv.head;
+        if (it->kind == SWEEP_CANCEL) {
+            static const char msg[] = "Cancelled before it was dialled";
+            h.state = JOB_CANCELLED;
+            h.outcome = OUTCOME_CANCELLED;
+            if (h.next_attempt_ms) {
+                uint8_t key[JOB_KEY_MAX];
+                store_del(t, DB_DUE, key, due_key(key, it->batch, h.next_attempt_ms, rows[i]));
+            }
+            h.next_attempt_ms = 0;
+            rc = jobs_rewrite(&a->jt, it->batch, rows[i], &jv, &h, msg, sizeof msg - 1);
+        } else if (sweep_retryable(h.outcome)) {
+            h.state = JOB_WAITING;
+            h.outcome = OUTCOME_NONE;
+            h.attempts = 0;
+            h.provider_errors = 0;
+            h.next_attempt_ms = 0;
+            h.end_ms = 0;
+            rc = jobs_move(&a->jt, it->batch, rows[i], &jv, &h, "", 0);
+            a->moved++;
+        }
+    }
+    if (rc)
+        return rc;
+    a->done = n < SWEEP_CHUNK;
+    if (n)
+        it->next_row = rows[n - 1] + 1;
+    return jobs_txn_end(&a->jt);
+}
+
+static void pop(struct sweeper *sw)
+{
+    memmove(sw->items, sw->items + 1, (sw->n - 1) * sizeof *sw->items);
+    sw->n--;
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct sweeper *sw = t->data;
+    if (sw->n == 0) {
+        uv_timer_stop(t);
+        return;
+    }
+    struct sweep_item *it = &sw->items[0];
+    int rc, done;
+    if (it->kind == SWEEP_PURGE) {
+        rc = ingest_purge_step(&sw->app->store, it->batch, SWEEP_CHUNK);
+        done = rc == 1;
+    } else {
+        struct step_args a = {.item = it};
+        uint32_t row = it->next_row;
+        rc = store_write(&sw->app->store, step_txn, &a);
+        if (rc)
+            it->next_row = row;
+        jobs_txn_free(&a.jt);
+        done = a.done;
+        if (!rc && it->kind == SWEEP_RETRY && a.moved && sw->app->sched)
+            scheduler_add_batch(sw->app->sched, it->batch);
+    }
+    if (rc < 0) {
+        log_error("background batch work failed; will retry", "batch=%s error=\"%s\"", it->batch,
+                  bc_strerror(rc));
+        return;
+    }
+    if (done) {
+        log_info("background batch work done", "batch=%s kind=%s", it->batch,
+                 it->kind == SWEEP_PURGE    ? "purge"
+                 : it->kind == SWEEP_CANCEL ? "cancel"
+                                            : "retry");
+        pop(sw);
+    }
+}
+
+int sweep_init(struct sweeper *sw, struct app *app)
+{
+    memset(sw, 0, sizeof *sw);
+    sw->app = app;
+    uv_timer_t *t = calloc(1, sizeof *t);
+    if (!t)
+        return BC_ENOMEM;
+    uv_timer_init(app->loop, t);
+    t->data = sw;
+    sw->timer = t;
+    return 0;
+}
+
+void sweep_add(struct sweeper *sw, enum sweep_kind kind, const char *batch)
+{
+    if (sw->n == sw->cap) {
+        size_t cap = sw->cap ? sw->cap * 2 : 8;
+        struct sweep_item *items = realloc(sw->items, cap * sizeof *items);
+        if (!items) {
+            log_error("out of memory queueing background work", "batch=%s", batch);
+            return;
+        }
+        sw->items = items;
+        sw->cap = cap;
+    }
+    struct sweep_item *it = &sw->items[sw->n++];
+    memset(it, 0, sizeof *it);
+    it->kind = kind;
+    snprintf(it->batch, sizeof it->batch, "%s", batch);
+    /* A repeating 1 ms timer rather than 0 ms: libuv 1.44 runs a 0 ms timer started from a timer
+     * callback in the same pass, which would starve the loop. */
+    if (!uv_is_active(sw->timer))
+        uv_timer_start(sw->timer, on_timer, 1, 1);
+}
+
+static void on_close(uv_handle_t *h)
+{
+    free(h);
+}
+
+void sweep_close(struct sweeper *sw)
+{
+    if (sw->timer)
+        uv_close(sw->timer, on_close);
+    sw->timer = NULL;
+    free(sw->items);
+    sw->items = NULL;
+    sw->n = sw->cap = 0;
+}

@@ -1,0 +1,36 @@
+/* Background work over all the jobs of a batch, a chunk per loop pass so no callback runs long:
+ *  - PURGE: remove an upload that never became a batch (failed, abandoned, interrupted);
+ *  - CANCEL: rewrite the waiting jobs of a cancelled batch as cancelled (its counters moved in
+ *    the cancel's own transaction) and drop its scheduled retries;
+ *  - RETRY: move failed jobs whose outcome is retryable back to waiting. */
+#ifndef BC_DISPATCH_SWEEP_H
+#define BC_DISPATCH_SWEEP_H
+
+#include <stdint.h>
+
+#include "util/crypto.h"
+
+struct app;
+
+enum sweep_kind { SWEEP_PURGE, SWEEP_CANCEL, SWEEP_RETRY };
+
+struct sweep_item {
+    enum sweep_kind kind;
+    char batch[ID_MAX];
+    uint32_t next_row;
+};
+
+struct sweeper {
+    struct sweep_item *items;
+    size_t n, cap;
+    void *timer; /* uv_timer_t */
+    struct app *app;
+};
+
+int sweep_init(struct sweeper *sw, struct app *app);
+void sweep_add(struct sweeper *sw, enum sweep_kind kind, const char *batch);
+void sweep_close(struct sweeper *sw);
+/* 1 if the outcome may be retried with POST .../retry. */
+int sweep_retryable(int outcome);
+
+#endif

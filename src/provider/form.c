@@ -1,0 +1,145 @@
+/* application/x-www-form-urlencoded encoding and decoding, as Twilio sends and expects it. */
+#include <limits.h>
+#include <string.h>
+
+#include "provider/provider.h"
+#include "util/err.h"
+
+/* RFC 3986 unreserved characters pass through; everything else is escaped, so the encoding is
+ * the same whichever decoder reads it. */
+static int is_unreserved(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
+}
+
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Decodes the character at s[i], storing it in *c. Returns how many input bytes it used. */
+static size_t decode_at(const char *s, size_t len, size_t i, char *c)
+{
+    if (s[i] == '+') {
+        *c = ' ';
+        return 1;
+    }
+    if (s[i] == '%' && i + 2 < len) {
+        int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+        if (hi >= 0 && lo >= 0) {
+            *c = (char)(hi << 4 | lo);
+            return 3;
+        }
+    }
+    *c = s[i];
+    return 1;
+}
+
+int form_escape(struct buf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    /* Worst case every byte becomes %XX; reserving once keeps the loop free of error paths. */
+    if (len > ((size_t)-1) / 3)
+        return BC_ENOMEM;
+    int rc = buf_reserve(b, 3 * len);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (is_unreserved(c)) {
+            b->data[b->len++] = (char)c;
+        } else {
+            b->data[b->len++] = '%';
+            b->data[b->len++] = hex[c >> 4];
+            b->data[b->len++] = hex[c & 15];
+        }
+    }
+    return 0;
+}
+
+int form_append(struct buf *b, const char *name, const char *value)
+{
+    int rc = 0;
+    if (b->len > 0)
+        rc = buf_append(b, "&", 1);
+    if (!rc)
+        rc = form_escape(b, name, strlen(name));
+    if (!rc)
+        rc = buf_append(b, "=", 1);
+    if (!rc && value)
+        rc = form_escape(b, value, strlen(value));
+    return rc;
+}
+
+int form_next(const char *body, size_t len, size_t *pos, struct form_pair *p)
+{
+    while (*pos < len) {
+        const char *start = body + *pos;
+        const char *amp = memchr(start, '&', len - *pos);
+        size_t seg = amp ? (size_t)(amp - start) : len - *pos;
+        *pos += seg + (amp ? 1 : 0);
+        if (seg == 0)
+            continue;
+        const char *eq = memchr(start, '=', seg);
+        p->name = start;
+        p->name_len = eq ? (size_t)(eq - start) : seg;
+        p->value = eq ? eq + 1 : start + seg;
+        p->value_len = eq ? seg - p->name_len - 1 : 0;
+        return 1;
+    }
+    return 0;
+}
+
+size_t form_decode(const char *s, size_t len, char *out)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len;)
+        i += decode_at(s, len, i, &out[n++]);
+    return n;
+}
+
+static size_t decoded_len(const char *s, size_t len)
+{
+    size_t n = 0;
+    char c;
+    for (size_t i = 0; i < len; n++)
+        i += decode_at(s, len, i, &c);
+    return n;
+}
+
+/* Compares an encoded name with a plain one without decoding into a buffer. */
+static int name_matches(const char *raw, size_t len, const char *name)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < len; j++) {
+        char c;
+        i += decode_at(raw, len, i, &c);
+        if (name[j] == '\0' || name[j] != c)
+            return 0;
+    }
+    return name[j] == '\0';
+}
+
+int form_get(const char *body, size_t len, const char *name, char *out, size_t cap)
+{
+    size_t pos = 0;
+    struct form_pair p;
+    while (form_next(body, len, &pos, &p)) {
+        if (!name_matches(p.name, p.name_len, name))
+            continue;
+        /* Measure first so an oversized value never writes past cap. */
+        size_t n = decoded_len(p.value, p.value_len);
+        if (n >= cap || n > INT_MAX)
+            return BC_ETOOBIG;
+        out[form_decode(p.value, p.value_len, out)] = '\0';
+        return (int)n;
+    }
+    return -1;
+}

@@ -1,0 +1,192 @@
+/* Provider dialects: turning "dial this contact" into an HTTP request, and the provider's answers
+ * and status callbacks into call outcomes. Pure functions over buffers, so every mapping is unit
+ * tested; the scheduler does the I/O.
+ *
+ * Dialects:
+ *   twilio  POST {api_base}/2010-04-01/Accounts/{sid}/Calls.json, form-encoded, HTTP Basic;
+ *           status callbacks are form POSTs signed with X-Twilio-Signature (HMAC-SHA1).
+ *   http    POST {http_url} with JSON {id,to,from,agentId,prompt,variables,callbackUrl},
+ *           Idempotency-Key per attempt and X-Signature (HMAC-SHA256 of the body, hex);
+ *           callbacks are JSON POSTs signed the same way.
+ * The simulator speaks the twilio dialect. */
+#ifndef BC_PROVIDER_PROVIDER_H
+#define BC_PROVIDER_PROVIDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "dispatch/dialer.h"
+#include "util/crypto.h"
+
+enum provider_kind { PROVIDER_SIM, PROVIDER_TWILIO, PROVIDER_HTTP };
+
+struct provider_config {
+    enum provider_kind kind;
+    char api_base[512];      /* twilio dialect: "https://api.twilio.com", or the simulator's URL */
+    char account_sid[64];    /* twilio dialect: AC... */
+    char auth_token[128];    /* twilio dialect: Basic password and callback signing key */
+    char http_url[512];      /* http dialect: where calls are created */
+    char http_secret[128];   /* http dialect: HMAC-SHA256 key for requests and callbacks */
+    char public_url[512];    /* how providers reach this server, e.g. "https://calls.example.com" */
+    uint32_t ring_timeout_s; /* twilio Timeout: ring this long before no-answer */
+    long request_timeout_ms; /* create/fetch request timeout */
+};
+
+/* One dial request. seq numbers every request sent for the job (1, 2, ...) and is what makes
+ * (batch, row, seq) unique: it goes into the callback URL and the Idempotency-Key. */
+struct dial_attempt {
+    const char *batch;
+    uint32_t row;
+    uint32_t seq;
+    const char *to;   /* E.164 */
+    const char *from; /* the agent's fromNumber */
+    const char *agent_id;
+    const char *voice_url;  /* the agent's voiceUrl, or NULL */
+    const char *prompt;     /* the agent's prompt with {variables} rendered */
+    const cJSON *variables; /* object: column name -> value */
+};
+
+/* Fills r (url, method, content type, headers, body, userpwd, timeout). The caller sets done/user
+ * and starts it. Returns 0 or BC_ENOMEM. r must be zeroed, or a request already released with
+ * dialer_request_free; the strings r points at live in r->body's allocation (see
+ * provider_request_set), so dialer_request_free is all the cleanup it needs. */
+int provider_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
+                          struct dialer_request *r);
+
+/* Sets r's method, content type, URL, Basic credentials (userpwd, or NULL), extra header lines
+ * (NULL, or a NULL-terminated list of at most PROVIDER_MAX_HEADERS) and timeout, once r->body is
+ * complete. struct dialer_request only points at strings, so the URL, credentials and headers are
+ * copied into r->body's allocation after the body (r->body.len still counts only the body) and
+ * live exactly as long as the request. method and content_type must be string constants.
+ * Returns 0, BC_ENOMEM, or BC_EINVAL for too many headers. */
+#define PROVIDER_MAX_HEADERS 4
+int provider_request_set(struct dialer_request *r, const char *method, const char *content_type,
+                         const char *url, const char *userpwd, const char *const *headers,
+                         long timeout_ms);
+/* Appends {public_url}/v1/provider/{dialect}/status?b={batch}&r={row}&a={seq} and a NUL (not
+ * counted in b->len). The query identifies the attempt even when a crash lost the provider's call
+ * id (DESIGN.md, at-most-once dialling). */
+int provider_callback_url(struct buf *b, const struct provider_config *cfg, const char *dialect,
+                          const struct dial_attempt *a);
+
+enum create_class {
+    CREATE_OK,    /* the provider accepted: call_id is set */
+    CREATE_RETRY, /* provider-side trouble (429, 5xx, network, timeout): not an attempt, not
+                     billed; retry after backoff (retry_after_ms when the provider said) */
+    CREATE_FINAL, /* the contact cannot be called (e.g. invalid number): outcome and message */
+    CREATE_HALT,  /* our account or configuration is wrong (authentication, geo permissions):
+                     pause the batch with message instead of burning through every contact */
+};
+
+struct create_result {
+    enum create_class cls;
+    char call_id[64];
+    int outcome; /* enum job_outcome, for CREATE_FINAL */
+    uint64_t retry_after_ms;
+    char message[256]; /* for people: says what happened, e.g. "Twilio error 21211: ..." */
+};
+
+/* Classifies a finished create request (r->result, r->status, r->response). */
+void provider_parse_create(const struct provider_config *cfg, const struct dialer_request *r,
+                           struct create_result *out);
+
+/* A call status report, from a callback or a fetch. */
+struct call_event {
+    char call_id[64];
+    char batch[ID_MAX]; /* from the callback URL's query (b=), "" when unknown */
+    uint32_t row;       /* r= */
+    uint32_t seq;       /* a= */
+    int64_t sequence;   /* the provider's ordering (Twilio SequenceNumber), -1 when absent */
+    int final;          /* 1 when the call ended */
+    int answered;       /* the call connected (billable) */
+    int outcome;        /* enum job_outcome when final */
+    int sip;            /* SipResponseCode, 0 when absent */
+    double duration;    /* seconds of talk time when final */
+    char status[32];    /* the provider's own word (CallStatus / status) */
+    char message[256];  /* for people, e.g. "Number busy" */
+    char *transcript;   /* malloc'd when the provider reported one, else NULL */
+};
+/* Empties ev: zeroes, no transcript, sequence -1. */
+void call_event_init(struct call_event *ev);
+void call_event_free(struct call_event *ev);
+/* Reads b (a batch id), r (row) and a (seq, both positive integers) from a callback URL's query
+ * into ev. Every callback URL we hand out carries them, so one missing or malformed is
+ * BC_EINVAL. */
+int provider_parse_callback_query(const char *query, size_t qlen, struct call_event *ev);
+
+/* Maps Twilio's CallStatus, AnsweredBy and SipResponseCode to an event's final/answered/outcome:
+ * completed+human -> answered; completed+machine* or fax -> voicemail; busy; no-answer;
+ * failed+480 -> unreachable; 404/484/604/410 -> invalid_number; 603 -> rejected; 607/608 ->
+ * carrier_blocked; 486/600 -> busy; 408/487 -> no_answer; other failed -> unreachable. */
+void provider_twilio_outcome(const char *call_status, const char *answered_by, int sip,
+                             struct call_event *ev);
+
+/* Verifies X-Twilio-Signature: base64(HMAC-SHA1(token, url + sorted name+value pairs)), compared
+ * in constant time; the URL is also tried with the default port added or removed, as Twilio's
+ * own validators do. body is the raw form-encoded body. Returns 1 when valid. The URL must be the
+ * one Twilio requested (behind a proxy: the public scheme and host), query included, and a URL
+ * with a port is also tried without it, whatever the port (as twilio-python does). An empty
+ * token never validates. */
+int provider_twilio_verify(const char *token, const char *url, size_t url_len, const char *body,
+                           size_t body_len, const char *sig, size_t sig_len);
+/* Computes the signature (for the simulator and tests) into out (base64, NUL-terminated). */
+int provider_twilio_sign(const char *token, const char *url, size_t url_len, const char *body,
+                         size_t body_len, char out[64]);
+
+/* Parses a Twilio status callback: the form body, and batch/row/seq from the request's query. */
+int provider_twilio_parse_callback(const char *query, size_t qlen, const char *body,
+                                   size_t body_len, struct call_event *ev);
+/* Parses the http dialect's callback JSON {callId (or id), status, duration?, transcript?,
+ * sequence?, sip?} plus the query, after checking X-Signature (hex HMAC-SHA256 of the body).
+ * status is one of initiated, ringing, answered (not final), completed (answered by a person),
+ * voicemail (answered by a machine), busy, no_answer, failed (sip says why, as for Twilio).
+ * Returns 0, BC_EACCES for a bad signature, or BC_EINVAL for a malformed body. */
+int provider_http_parse_callback(const char *secret, const char *query, size_t qlen,
+                                 const char *body, size_t body_len, const char *sig, size_t sig_len,
+                                 struct call_event *ev);
+
+/* GET the call's current state (for a call whose final callback is overdue). */
+int provider_build_fetch(const struct provider_config *cfg, const char *call_id,
+                         struct dialer_request *r);
+/* Returns 0 with ev filled, BC_ENOTFOUND when the provider does not know the call, or another
+ * negative error (provider trouble: try again later). */
+int provider_parse_fetch(const struct provider_config *cfg, const struct dialer_request *r,
+                         struct call_event *ev);
+
+/* The http dialect's halves of provider_build_create, provider_parse_create, provider_build_fetch
+ * and provider_parse_fetch, which dispatch on cfg->kind. Its fetch is GET {http_url}/{callId},
+ * signed like a create (X-Signature: hex HMAC-SHA256 of the empty body), answered with the
+ * callback's JSON shape. */
+int provider_http_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
+                               struct dialer_request *r);
+void provider_http_parse_create(const struct dialer_request *r, struct create_result *out);
+int provider_http_build_fetch(const struct provider_config *cfg, const char *call_id,
+                              struct dialer_request *r);
+int provider_http_parse_fetch(const struct dialer_request *r, struct call_event *ev);
+
+/* application/x-www-form-urlencoded helpers. */
+/* Appends name=value, both percent-encoded (unreserved characters as they are, space as %20),
+ * preceded by '&' unless b is empty. A NULL value is sent as an empty one. */
+int form_append(struct buf *b, const char *name, const char *value);
+/* Finds name in a form body and percent-decodes its value into out (NUL-terminated). Returns the
+ * length, -1 when absent, BC_ETOOBIG when it does not fit. */
+int form_get(const char *body, size_t len, const char *name, char *out, size_t cap);
+/* Appends s percent-encoded, as form_append encodes names and values (for query strings). */
+int form_escape(struct buf *b, const char *s, size_t len);
+/* One name=value pair of a form body, still encoded. */
+struct form_pair {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+/* Iterates the pairs of a form body: start with *pos = 0; returns 1 with the next pair in p, 0 at
+ * the end. Empty segments ("a=1&&b=2") are skipped and a pair without '=' has an empty value. */
+int form_next(const char *body, size_t len, size_t *pos, struct form_pair *p);
+/* Percent-decodes s ('+' is a space; a '%' not followed by two hex digits stays as it is) into
+ * out, which needs room for len bytes. Returns the decoded length (never more than len). */
+size_t form_decode(const char *s, size_t len, char *out);
+
+#endif

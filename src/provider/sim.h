@@ -1,0 +1,39 @@
+/* The telephony provider simulator. It speaks the Twilio dialect over real HTTP (its own
+ * http_server on a loopback port, on the caller's loop), so the default `--provider sim` runs
+ * exactly the production code path. Outcomes are decided by the dialled number's last two digits:
+ *
+ *   00 busy (SIP 486)            03 failed, carrier blocked (SIP 608)
+ *   01 no answer (ring timeout)  04 voicemail: completed with AnsweredBy=machine_start
+ *   02 failed, unreachable (480) 05 the create request itself answers 503
+ *   anything else: answered by a human, talk time 5 + (number mod 55) seconds
+ *
+ * Ringing lasts 3 s (no answer: the request's Timeout) and all times are divided by speed.
+ * Status callbacks (initiated, ringing, answered, completed, as StatusCallbackEvent asks; the
+ * final one always) are POSTed to StatusCallback, signed with X-Twilio-Signature, and retried
+ * when the server cannot be reached. A ledger counts what the simulator received, so tests judge
+ * the dialer from the provider's side: GET /sim/stats, GET /sim/dials?batch=ID. */
+#ifndef BC_PROVIDER_SIM_H
+#define BC_PROVIDER_SIM_H
+
+#include <uv.h>
+
+struct sim_config {
+    double speed;          /* 1 = real time; 1000 = a 30 s ring takes 30 ms */
+    char account_sid[64];  /* expected in the URL and Basic auth */
+    char auth_token[128];  /* Basic auth password and callback signing key */
+};
+
+struct sim;
+
+/* Starts the simulator listening on host:port (port 0: an ephemeral port). */
+int sim_start(struct sim **out, uv_loop_t *loop, const struct sim_config *cfg, const char *host,
+              int port);
+int sim_port(const struct sim *s);
+/* Stops listening, cancels timers and callbacks in flight; done runs once everything is closed. */
+void sim_stop(struct sim *s, void (*done)(void *arg), void *arg);
+
+/* `batchcalld carrier-sim --listen HOST:PORT [--sim-speed N] [--account-sid S] [--auth-token T]`:
+ * the simulator alone in its own process (argv after "carrier-sim"). Returns the exit code. */
+int sim_main(int argc, char **argv);
+
+#endif

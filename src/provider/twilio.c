@@ -1,0 +1,887 @@
+/* The twilio dialect (also spoken by the simulator), the dispatch between dialects on cfg->kind,
+ * and what both dialects share: request string storage, call events and callback queries. */
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "provider/provider.h"
+#include "store/records.h"
+#include "util/err.h"
+#include "util/json.h"
+
+#define DEFAULT_RING_TIMEOUT_S     30
+#define DEFAULT_REQUEST_TIMEOUT_MS 10000
+#define TWILIO_SIGNATURE_LEN       28 /* base64 of a 20-byte HMAC-SHA1, with padding */
+
+/* ---- Shared by the dialects ------------------------------------------------------------------ */
+
+int provider_request_set(struct dialer_request *r, const char *method, const char *content_type,
+                         const char *url, const char *userpwd, const char *const *headers,
+                         long timeout_ms)
+{
+    size_t nheaders = 0;
+    while (headers && headers[nheaders])
+        nheaders++;
+    if (nheaders > PROVIDER_MAX_HEADERS)
+        return BC_EINVAL;
+
+    struct buf *b = &r->body;
+    size_t body_len = b->len;
+    size_t url_off, pwd_off = 0, header_off[PROVIDER_MAX_HEADERS];
+    /* The NUL after the body also makes the body a C string, which helps when logging it. */
+    int rc = buf_append(b, "", 1);
+    url_off = b->len;
+    if (!rc)
+        rc = buf_append(b, url, strlen(url) + 1);
+    if (!rc && userpwd) {
+        pwd_off = b->len;
+        rc = buf_append(b, userpwd, strlen(userpwd) + 1);
+    }
+    for (size_t i = 0; !rc && i < nheaders; i++) {
+        header_off[i] = b->len;
+        rc = buf_append(b, headers[i], strlen(headers[i]) + 1);
+    }
+    /* The header pointer array goes last, at an offset aligned for pointers (the allocation
+     * itself comes from realloc, which aligns for any type). */
+    size_t align = _Alignof(const char *);
+    size_t array_off = (b->len + align - 1) / align * align;
+    if (!rc)
+        rc = buf_reserve(b, array_off - b->len + (nheaders + 1) * sizeof(const char *));
+    b->len = body_len;
+    if (rc)
+        return rc;
+
+    const char **array = (const char **)(void *)(b->data + array_off);
+    for (size_t i = 0; i < nheaders; i++)
+        array[i] = b->data + header_off[i];
+    array[nheaders] = NULL;
+    r->method = method;
+    r->content_type = content_type;
+    r->url = b->data + url_off;
+    r->userpwd = userpwd ? b->data + pwd_off : NULL;
+    r->headers = nheaders ? array : NULL;
+    r->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_REQUEST_TIMEOUT_MS;
+    return 0;
+}
+
+/* Length of a configured base URL without trailing slashes, so "https://x/" + "/path" does not
+ * produce a double slash. */
+static int base_len(const char *url)
+{
+    size_t n = strlen(url);
+    while (n > 0 && url[n - 1] == '/')
+        n--;
+    return (int)n;
+}
+
+/* Appends a NUL so b->data can be used as a C string; b->len keeps counting the text only. */
+static int terminate(struct buf *b)
+{
+    int rc = buf_append(b, "", 1);
+    if (!rc)
+        b->len--;
+    return rc;
+}
+
+int provider_callback_url(struct buf *b, const struct provider_config *cfg, const char *dialect,
+                          const struct dial_attempt *a)
+{
+    int rc = buf_printf(b, "%.*s/v1/provider/%s/status?b=", base_len(cfg->public_url),
+                        cfg->public_url, dialect);
+    if (!rc)
+        rc = form_escape(b, a->batch, strlen(a->batch));
+    if (!rc)
+        rc = buf_printf(b, "&r=%u&a=%u", (unsigned)a->row, (unsigned)a->seq);
+    if (!rc)
+        rc = terminate(b);
+    return rc;
+}
+
+void call_event_init(struct call_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->sequence = -1;
+}
+
+void call_event_free(struct call_event *ev)
+{
+    free(ev->transcript);
+    ev->transcript = NULL;
+}
+
+/* Parses a decimal integer made of digits only (no sign, no spaces) no larger than max. */
+static int parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s)
+        return BC_EINVAL;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return BC_EINVAL;
+        unsigned d = (unsigned)(*s - '0');
+        if (v > (max - d) / 10)
+            return BC_EINVAL;
+        v = v * 10 + d;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Parses a duration in seconds ("12", "12.5"): finite and not negative. */
+static int parse_seconds(const char *s, double *out)
+{
+    char *end;
+    if (!*s || isspace((unsigned char)*s))
+        return BC_EINVAL;
+    double v = strtod(s, &end);
+    if (*end || !isfinite(v) || v < 0)
+        return BC_EINVAL;
+    *out = v;
+    return 0;
+}
+
+/* Reads an optional form field: 1 when present and not empty, 0 when absent or empty (out is
+ * then ""), BC_EINVAL when it does not fit. */
+static int get_field(const char *body, size_t len, const char *name, char *out, size_t cap)
+{
+    int n = form_get(body, len, name, out, cap);
+    if (n == -1)
+        out[0] = '\0';
+    if (n < -1)
+        return BC_EINVAL;
+    return n > 0;
+}
+
+int provider_parse_callback_query(const char *query, size_t qlen, struct call_event *ev)
+{
+    char batch[ID_MAX], row[16], seq[16];
+    int nb = form_get(query, qlen, "b", batch, sizeof batch);
+    int nr = form_get(query, qlen, "r", row, sizeof row);
+    int na = form_get(query, qlen, "a", seq, sizeof seq);
+    uint64_t r, a;
+    if (nb < 0 || nr < 0 || na < 0 || !id_valid("batch_", batch, (size_t)nb) ||
+        parse_uint(row, UINT32_MAX, &r) || r == 0 || parse_uint(seq, UINT32_MAX, &a) || a == 0)
+        return BC_EINVAL;
+    memcpy(ev->batch, batch, (size_t)nb + 1);
+    ev->row = (uint32_t)r;
+    ev->seq = (uint32_t)a;
+    return 0;
+}
+
+/* ---- Outcomes ------------------------------------------------------------------------------ */
+
+static void set_message(struct call_event *ev, const char *text, int sip)
+{
+    if (sip)
+        snprintf(ev->message, sizeof ev->message, "%s (SIP %d)", text, sip);
+    else
+        snprintf(ev->message, sizeof ev->message, "%s", text);
+}
+
+/* What a failed call's final SIP response says about the number (dialer-anchors.md 2.3). */
+static const struct {
+    int sip;
+    int outcome;
+    const char *text;
+} failed_sip[] = {
+    {480, OUTCOME_UNREACHABLE, "Number unreachable"},
+    {404, OUTCOME_INVALID_NUMBER, "Number does not exist"},
+    {484, OUTCOME_INVALID_NUMBER, "Number does not exist"},
+    {604, OUTCOME_INVALID_NUMBER, "Number does not exist"},
+    {410, OUTCOME_INVALID_NUMBER, "Number does not exist"},
+    {603, OUTCOME_REJECTED, "Call rejected by the recipient"},
+    {607, OUTCOME_CARRIER_BLOCKED, "Blocked by the carrier"},
+    {608, OUTCOME_CARRIER_BLOCKED, "Blocked by the carrier"},
+    {486, OUTCOME_BUSY, "Number busy"},
+    {600, OUTCOME_BUSY, "Number busy"},
+    {408, OUTCOME_NO_ANSWER, "No answer"},
+    {487, OUTCOME_NO_ANSWER, "No answer"},
+};
+
+/* Statuses of a call that has not ended yet. */
+static const struct {
+    const char *status;
+    const char *text;
+} progress[] = {
+    {"queued", "Call queued"},
+    {"initiated", "Call initiated"},
+    {"ringing", "Ringing"},
+    {"in-progress", "Call in progress"},
+};
+
+void provider_twilio_outcome(const char *call_status, const char *answered_by, int sip,
+                             struct call_event *ev)
+{
+    ev->final = 1;
+    ev->answered = 0;
+    ev->outcome = OUTCOME_NONE;
+    if (!strcmp(call_status, "completed")) {
+        /* Completed means connected, not that a person talked: AnsweredBy (answering-machine
+         * detection) tells a voicemail from a person; without a verdict we count a person. */
+        int machine =
+            answered_by && (!strncmp(answered_by, "machine", 7) || !strcmp(answered_by, "fax"));
+        ev->answered = 1;
+        ev->outcome = machine ? OUTCOME_VOICEMAIL : OUTCOME_ANSWERED;
+        set_message(ev, machine ? "Voicemail reached" : "Answered", 0);
+    } else if (!strcmp(call_status, "busy")) {
+        ev->outcome = OUTCOME_BUSY;
+        set_message(ev, "Number busy", 0);
+    } else if (!strcmp(call_status, "no-answer")) {
+        ev->outcome = OUTCOME_NO_ANSWER;
+        set_message(ev, "No answer", 0);
+    } else if (!strcmp(call_status, "canceled")) {
+        ev->outcome = OUTCOME_NO_ANSWER;
+        set_message(ev, "No answer (the call was canceled before it was answered)", 0);
+    } else if (!strcmp(call_status, "failed")) {
+        ev->outcome = OUTCOME_UNREACHABLE;
+        const char *text = "Number unreachable";
+        for (size_t i = 0; i < sizeof failed_sip / sizeof failed_sip[0]; i++) {
+            if (failed_sip[i].sip == sip) {
+                ev->outcome = failed_sip[i].outcome;
+                text = failed_sip[i].text;
+            }
+        }
+        set_message(ev, text, sip);
+    } else {
+        ev->final = 0;
+        snprintf(ev->message, sizeof ev->message, "Twilio reported status \"%s\"", call_status);
+        for (size_t i = 0; i < sizeof progress / sizeof progress[0]; i++) {
+            if (!strcmp(progress[i].status, call_status))
+                set_message(ev, progress[i].text, 0);
+        }
+    }
+}
+
+/* ---- Creating a call ----------------------------------------------------------------------- */
+
+/* {api_base}/2010-04-01/Accounts/{sid}/Calls.json, or .../Calls/{call_id}.json. */
+static int calls_url(struct buf *b, const struct provider_config *cfg, const char *call_id)
+{
+    int rc = buf_printf(b, "%.*s/2010-04-01/Accounts/", base_len(cfg->api_base), cfg->api_base);
+    if (!rc)
+        rc = form_escape(b, cfg->account_sid, strlen(cfg->account_sid));
+    if (!rc)
+        rc = buf_append_str(b, "/Calls");
+    if (!rc && call_id) {
+        rc = buf_append_str(b, "/");
+        if (!rc)
+            rc = form_escape(b, call_id, strlen(call_id));
+    }
+    if (!rc)
+        rc = buf_append_str(b, ".json");
+    if (!rc)
+        rc = terminate(b);
+    return rc;
+}
+
+/* Appends s escaped for XML text and attribute values. Control characters other than tab and
+ * line breaks are not allowed in XML 1.0 and would make Twilio reject the whole document, so
+ * they become spaces. */
+static int append_xml(struct buf *b, const char *s)
+{
+    int rc = 0;
+    for (; *s && !rc; s++) {
+        unsigned char c = (unsigned char)*s;
+        switch (c) {
+        case '&':
+            rc = buf_append_str(b, "&amp;");
+            break;
+        case '<':
+            rc = buf_append_str(b, "&lt;");
+            break;
+        case '>':
+            rc = buf_append_str(b, "&gt;");
+            break;
+        case '"':
+            rc = buf_append_str(b, "&quot;");
+            break;
+        case '\'':
+            rc = buf_append_str(b, "&apos;");
+            break;
+        default:
+            if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+                c = ' ';
+            rc = buf_append(b, &c, 1);
+        }
+    }
+    return rc;
+}
+
+static int append_parameter(struct buf *b, const char *name, const char *value)
+{
+    int rc = buf_append_str(b, "<Parameter name=\"");
+    if (!rc)
+        rc = append_xml(b, name);
+    if (!rc)
+        rc = buf_append_str(b, "\" value=\"");
+    if (!rc)
+        rc = append_xml(b, value);
+    if (!rc)
+        rc = buf_append_str(b, "\"/>");
+    return rc;
+}
+
+/* One <Parameter> per variable; values that are not strings go as their JSON text. */
+static int append_variables(struct buf *b, const cJSON *variables)
+{
+    const cJSON *item;
+    struct buf text = {0};
+    int rc = 0;
+    cJSON_ArrayForEach(item, variables)
+    {
+        if (!item->string)
+            continue;
+        const char *value = item->valuestring;
+        if (!cJSON_IsString(item)) {
+            buf_reset(&text);
+            rc = json_render(&text, item);
+            if (!rc)
+                rc = terminate(&text);
+            value = text.data;
+        }
+        if (!rc)
+            rc = append_parameter(b, item->string, value);
+        if (rc)
+            break;
+    }
+    buf_free(&text);
+    return rc;
+}
+
+/* With a voice URL, the answered call is connected to the agent's media stream, which gets the
+ * variables and the prompt as stream parameters; without one, Twilio reads the prompt out. */
+static int build_twiml(struct buf *b, const struct dial_attempt *a)
+{
+    const char *prompt = a->prompt ? a->prompt : "";
+    int rc;
+    if (!a->voice_url || !*a->voice_url) {
+        rc = buf_append_str(b, "<Response><Say>");
+        if (!rc)
+            rc = append_xml(b, prompt);
+        if (!rc)
+            rc = buf_append_str(b, "</Say></Response>");
+    } else {
+        rc = buf_append_str(b, "<Response><Connect><Stream url=\"");
+        if (!rc)
+            rc = append_xml(b, a->voice_url);
+        if (!rc)
+            rc = buf_append_str(b, "\">");
+        if (!rc)
+            rc = append_variables(b, a->variables);
+        if (!rc)
+            rc = append_parameter(b, "prompt", prompt);
+        if (!rc)
+            rc = buf_append_str(b, "</Stream></Connect></Response>");
+    }
+    if (!rc)
+        rc = terminate(b);
+    return rc;
+}
+
+static int twilio_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
+                               struct dialer_request *r)
+{
+    static const char *const events[] = {"initiated", "ringing", "answered", "completed"};
+    struct buf url = {0}, twiml = {0}, callback = {0};
+    struct buf *body = &r->body;
+    char timeout[16], userpwd[sizeof cfg->account_sid + sizeof cfg->auth_token];
+    snprintf(timeout, sizeof timeout, "%u",
+             (unsigned)(cfg->ring_timeout_s ? cfg->ring_timeout_s : DEFAULT_RING_TIMEOUT_S));
+    snprintf(userpwd, sizeof userpwd, "%s:%s", cfg->account_sid, cfg->auth_token);
+
+    buf_reset(body);
+    int rc = calls_url(&url, cfg, NULL);
+    if (!rc)
+        rc = build_twiml(&twiml, a);
+    if (!rc)
+        rc = provider_callback_url(&callback, cfg, "twilio", a);
+    if (!rc)
+        rc = form_append(body, "To", a->to);
+    if (!rc)
+        rc = form_append(body, "From", a->from);
+    if (!rc)
+        rc = form_append(body, "Twiml", twiml.data);
+    if (!rc)
+        rc = form_append(body, "StatusCallback", callback.data);
+    for (size_t i = 0; !rc && i < sizeof events / sizeof events[0]; i++)
+        rc = form_append(body, "StatusCallbackEvent", events[i]);
+    if (!rc)
+        rc = form_append(body, "StatusCallbackMethod", "POST");
+    if (!rc)
+        rc = form_append(body, "Timeout", timeout);
+    if (!rc)
+        rc = form_append(body, "MachineDetection", "Enable");
+    if (!rc)
+        rc = provider_request_set(r, "POST", "application/x-www-form-urlencoded", url.data, userpwd,
+                                  NULL, cfg->request_timeout_ms);
+    if (rc)
+        buf_free(body);
+    buf_free(&url);
+    buf_free(&twiml);
+    buf_free(&callback);
+    return rc;
+}
+
+/* How Twilio's error codes on a create classify (dialer-anchors.md 1.6). For CREATE_HALT, what
+ * says what is wrong and fix what the operator should do; for CREATE_FINAL, what describes the
+ * error when Twilio sent no message. */
+static const struct {
+    int code;
+    enum create_class cls;
+    int outcome;
+    const char *what;
+    const char *fix;
+} twilio_errors[] = {
+    {21211, CREATE_FINAL, OUTCOME_INVALID_NUMBER, "Invalid 'To' phone number", NULL},
+    {21217, CREATE_FINAL, OUTCOME_INVALID_NUMBER, "Phone number does not appear to be valid", NULL},
+    {13224, CREATE_FINAL, OUTCOME_INVALID_NUMBER, "Invalid or unsupported number", NULL},
+    {13226, CREATE_FINAL, OUTCOME_INVALID_NUMBER, "Invalid country code", NULL},
+    {21214, CREATE_FINAL, OUTCOME_UNREACHABLE, "'To' phone number cannot be reached", NULL},
+    {21216, CREATE_FINAL, OUTCOME_CARRIER_BLOCKED, "Call blocked by Twilio", NULL},
+    {20003, CREATE_HALT, OUTCOME_NONE, "Twilio rejected the account credentials",
+     "check --twilio-account-sid and --twilio-auth-token, then resume the batch"},
+    {20404, CREATE_HALT, OUTCOME_NONE, "Twilio does not know this account's Calls resource",
+     "check --twilio-account-sid and the Twilio API base URL, then resume the batch"},
+    {21215, CREATE_HALT, OUTCOME_NONE, "Twilio's geo permissions block calls to this destination",
+     "allow the country in the Twilio console (Voice > Settings > Geo permissions), then resume "
+     "the batch"},
+    {13227, CREATE_HALT, OUTCOME_NONE, "Twilio's geo permissions block calls to this destination",
+     "allow the country in the Twilio console (Voice > Settings > Geo permissions), then resume "
+     "the batch"},
+    {32205, CREATE_HALT, OUTCOME_NONE, "Twilio's geo permissions block calls to this destination",
+     "allow the country in the Twilio console (Voice > Settings > Geo permissions), then resume "
+     "the batch"},
+    {21210, CREATE_HALT, OUTCOME_NONE, "Twilio does not accept the caller ID",
+     "the agent's fromNumber must be a Twilio number or a verified caller ID of this account; "
+     "change it, then resume the batch"},
+    {21219, CREATE_HALT, OUTCOME_NONE, "Twilio trial accounts can only call verified numbers",
+     "verify the number in the Twilio console or upgrade the account, then resume the batch"},
+};
+
+/* Reads Twilio's JSON error body {"code": n, "message": "..."}; code 0 when there is none. */
+static void twilio_error_body(const struct buf *response, int *code, char *message, size_t cap)
+{
+    *code = 0;
+    message[0] = '\0';
+    cJSON *j = cJSON_ParseWithLength(response->data, response->len);
+    const cJSON *c = cJSON_GetObjectItemCaseSensitive(j, "code");
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(j, "message");
+    if (cJSON_IsNumber(c) && c->valuedouble > 0 && c->valuedouble < 1e9)
+        *code = (int)c->valuedouble;
+    if (cJSON_IsString(m))
+        snprintf(message, cap, "%s", m->valuestring);
+    cJSON_Delete(j);
+}
+
+/* Reads a string member into out; 0 when it is missing, empty or does not fit. */
+static int json_string(const cJSON *obj, const char *name, char *out, size_t cap)
+{
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
+    if (!cJSON_IsString(item) || !item->valuestring[0] || strlen(item->valuestring) >= cap)
+        return 0;
+    memcpy(out, item->valuestring, strlen(item->valuestring) + 1);
+    return 1;
+}
+
+static void twilio_classify_error(long status, int code, const char *message,
+                                  struct create_result *out)
+{
+    for (size_t i = 0; code && i < sizeof twilio_errors / sizeof twilio_errors[0]; i++) {
+        if (twilio_errors[i].code != code)
+            continue;
+        out->cls = twilio_errors[i].cls;
+        out->outcome = twilio_errors[i].outcome;
+        if (out->cls == CREATE_HALT)
+            snprintf(out->message, sizeof out->message, "%s (error %d): %s", twilio_errors[i].what,
+                     code, twilio_errors[i].fix);
+        else
+            snprintf(out->message, sizeof out->message, "Twilio error %d: %s", code,
+                     message[0] ? message : twilio_errors[i].what);
+        return;
+    }
+    if (code) {
+        out->cls = CREATE_FINAL;
+        out->outcome = OUTCOME_PROVIDER_ERROR;
+        snprintf(out->message, sizeof out->message, "Twilio error %d: %s", code,
+                 message[0] ? message : "no message");
+    } else if (status == 401 || status == 403) {
+        out->cls = CREATE_HALT;
+        snprintf(out->message, sizeof out->message,
+                 "Twilio refused the request (HTTP %ld): check --twilio-account-sid and "
+                 "--twilio-auth-token, then resume the batch",
+                 status);
+    } else if (status == 404) {
+        /* Not a Twilio answer at all: every contact would fail the same way. */
+        out->cls = CREATE_HALT;
+        snprintf(out->message, sizeof out->message,
+                 "The Twilio API answered HTTP 404 with no error code: check the Twilio API base "
+                 "URL and --twilio-account-sid, then resume the batch");
+    } else {
+        out->cls = CREATE_FINAL;
+        out->outcome = OUTCOME_PROVIDER_ERROR;
+        snprintf(out->message, sizeof out->message, "Twilio answered HTTP %ld with no error code",
+                 status);
+    }
+}
+
+static void twilio_parse_create(const struct dialer_request *r, struct create_result *out)
+{
+    char message[200];
+    int code;
+    memset(out, 0, sizeof *out);
+    if (r->result != DIALER_OK) {
+        out->cls = CREATE_RETRY;
+        snprintf(out->message, sizeof out->message, "Twilio request failed: %.200s",
+                 r->error[0] ? r->error : "no response");
+        return;
+    }
+    if (r->status >= 200 && r->status < 300) {
+        cJSON *j = cJSON_ParseWithLength(r->response.data, r->response.len);
+        int ok = json_string(j, "sid", out->call_id, sizeof out->call_id);
+        cJSON_Delete(j);
+        if (ok) {
+            out->cls = CREATE_OK;
+            snprintf(out->message, sizeof out->message, "Call created");
+        } else {
+            out->cls = CREATE_RETRY;
+            snprintf(out->message, sizeof out->message,
+                     "Twilio answered HTTP %ld without a call sid", r->status);
+        }
+        return;
+    }
+    twilio_error_body(&r->response, &code, message, sizeof message);
+    if (r->status == 429 || r->status >= 500) {
+        out->cls = CREATE_RETRY;
+        out->retry_after_ms = r->retry_after_ms;
+        if (code)
+            snprintf(out->message, sizeof out->message, "Twilio error %d (HTTP %ld): %s", code,
+                     r->status, message[0] ? message : "no message");
+        else
+            snprintf(out->message, sizeof out->message, "Twilio answered HTTP %ld", r->status);
+    } else if (r->status >= 400) {
+        twilio_classify_error(r->status, code, message, out);
+    } else {
+        /* Twilio never redirects API calls: the base URL points somewhere else. */
+        out->cls = CREATE_HALT;
+        snprintf(out->message, sizeof out->message,
+                 "The Twilio API answered HTTP %ld: check the Twilio API base URL, then resume "
+                 "the batch",
+                 r->status);
+    }
+}
+
+/* ---- Fetching a call ----------------------------------------------------------------------- */
+
+static int twilio_build_fetch(const struct provider_config *cfg, const char *call_id,
+                              struct dialer_request *r)
+{
+    struct buf url = {0};
+    char userpwd[sizeof cfg->account_sid + sizeof cfg->auth_token];
+    snprintf(userpwd, sizeof userpwd, "%s:%s", cfg->account_sid, cfg->auth_token);
+    buf_reset(&r->body);
+    int rc = calls_url(&url, cfg, call_id);
+    if (!rc)
+        rc = provider_request_set(r, "GET", NULL, url.data, userpwd, NULL, cfg->request_timeout_ms);
+    if (rc)
+        buf_free(&r->body);
+    buf_free(&url);
+    return rc;
+}
+
+/* The Call resource: {"sid", "status", "answered_by": string or null, "duration": a string of
+ * seconds, a number or null}. It carries no SIP code, so failed calls map to unreachable. */
+static int twilio_parse_fetch(const struct dialer_request *r, struct call_event *ev)
+{
+    call_event_init(ev);
+    if (r->result != DIALER_OK)
+        return BC_EIO;
+    if (r->status == 404)
+        return BC_ENOTFOUND;
+    if (r->status == 401 || r->status == 403)
+        return BC_EACCES;
+    if (r->status != 200)
+        return BC_EIO;
+
+    char answered_by[32] = "";
+    int rc = 0;
+    cJSON *j = cJSON_ParseWithLength(r->response.data, r->response.len);
+    const cJSON *duration = cJSON_GetObjectItemCaseSensitive(j, "duration");
+    if (!json_string(j, "status", ev->status, sizeof ev->status))
+        rc = BC_EINVAL;
+    json_string(j, "sid", ev->call_id, sizeof ev->call_id);
+    json_string(j, "answered_by", answered_by, sizeof answered_by);
+    if (cJSON_IsString(duration) && parse_seconds(duration->valuestring, &ev->duration))
+        rc = BC_EINVAL;
+    if (cJSON_IsNumber(duration)) {
+        if (!isfinite(duration->valuedouble) || duration->valuedouble < 0)
+            rc = BC_EINVAL;
+        ev->duration = duration->valuedouble;
+    }
+    cJSON_Delete(j);
+    if (rc) {
+        call_event_init(ev);
+        return rc;
+    }
+    provider_twilio_outcome(ev->status, answered_by, 0, ev);
+    return 0;
+}
+
+/* ---- Status callbacks ---------------------------------------------------------------------- */
+
+int provider_twilio_parse_callback(const char *query, size_t qlen, const char *body,
+                                   size_t body_len, struct call_event *ev)
+{
+    char answered_by[32], sip[16], sequence[24], duration[32];
+    call_event_init(ev);
+    int rc = provider_parse_callback_query(query, qlen, ev);
+    if (rc)
+        return rc;
+    int has_sid = get_field(body, body_len, "CallSid", ev->call_id, sizeof ev->call_id);
+    int has_status = get_field(body, body_len, "CallStatus", ev->status, sizeof ev->status);
+    int has_answered_by = get_field(body, body_len, "AnsweredBy", answered_by, sizeof answered_by);
+    int has_sip = get_field(body, body_len, "SipResponseCode", sip, sizeof sip);
+    int has_sequence = get_field(body, body_len, "SequenceNumber", sequence, sizeof sequence);
+    int has_duration = get_field(body, body_len, "CallDuration", duration, sizeof duration);
+    if (has_duration == 0)
+        has_duration = get_field(body, body_len, "Duration", duration, sizeof duration);
+
+    uint64_t v = 0;
+    if (has_sid != 1 || has_status != 1 || has_answered_by < 0 || has_sip < 0 || has_sequence < 0 ||
+        has_duration < 0 || (has_sip && parse_uint(sip, 999, &v)))
+        goto invalid;
+    ev->sip = (int)v;
+    if (has_sequence) {
+        if (parse_uint(sequence, INT64_MAX, &v))
+            goto invalid;
+        ev->sequence = (int64_t)v;
+    }
+    if (has_duration && parse_seconds(duration, &ev->duration))
+        goto invalid;
+    provider_twilio_outcome(ev->status, answered_by, ev->sip, ev);
+
+    /* A decoded value is never longer than the body, so the body's length always fits. */
+    char *transcript = malloc(body_len + 1);
+    if (!transcript)
+        return BC_ENOMEM;
+    if (form_get(body, body_len, "TranscriptionText", transcript, body_len + 1) > 0)
+        ev->transcript = transcript;
+    else
+        free(transcript);
+    return 0;
+
+invalid:
+    call_event_init(ev);
+    return BC_EINVAL;
+}
+
+/* ---- Signatures ---------------------------------------------------------------------------- */
+
+static void base64(const uint8_t *in, size_t len, char *out)
+{
+    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        if (i + 1 < len)
+            v |= (uint32_t)in[i + 1] << 8;
+        if (i + 2 < len)
+            v |= in[i + 2];
+        out[o++] = digits[v >> 18 & 63];
+        out[o++] = digits[v >> 12 & 63];
+        out[o++] = i + 1 < len ? digits[v >> 6 & 63] : '=';
+        out[o++] = i + 2 < len ? digits[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+struct param {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+};
+
+/* A form body's parameters, decoded and sorted as the signature needs them. */
+struct params {
+    struct param *list;
+    size_t n;
+    char *text; /* the decoded names and values */
+};
+
+static int compare_bytes(const char *a, size_t alen, const char *b, size_t blen)
+{
+    int c = memcmp(a, b, alen < blen ? alen : blen);
+    if (c)
+        return c;
+    return alen < blen ? -1 : alen > blen;
+}
+
+/* By name, then by value for repeated names; byte order, which for UTF-8 is code point order
+ * like the sort in Twilio's own libraries. */
+static int compare_params(const void *pa, const void *pb)
+{
+    const struct param *a = pa, *b = pb;
+    int c = compare_bytes(a->name, a->name_len, b->name, b->name_len);
+    return c ? c : compare_bytes(a->value, a->value_len, b->value, b->value_len);
+}
+
+static int params_init(struct params *ps, const char *body, size_t len)
+{
+    struct form_pair p;
+    size_t pos = 0, n = 0;
+    while (form_next(body, len, &pos, &p))
+        n++;
+    ps->n = 0;
+    ps->list = malloc((n ? n : 1) * sizeof *ps->list);
+    /* Decoding never lengthens, and the pairs are disjoint parts of the body. */
+    ps->text = malloc(len ? len : 1);
+    if (!ps->list || !ps->text) {
+        free(ps->list);
+        free(ps->text);
+        return BC_ENOMEM;
+    }
+    char *t = ps->text;
+    pos = 0;
+    while (form_next(body, len, &pos, &p)) {
+        struct param *q = &ps->list[ps->n++];
+        q->name = t;
+        q->name_len = form_decode(p.name, p.name_len, t);
+        t += q->name_len;
+        q->value = t;
+        q->value_len = form_decode(p.value, p.value_len, t);
+        t += q->value_len;
+    }
+    qsort(ps->list, ps->n, sizeof *ps->list, compare_params);
+    return 0;
+}
+
+static void params_free(struct params *ps)
+{
+    free(ps->list);
+    free(ps->text);
+}
+
+/* base64(HMAC-SHA1(token, url + name1 + value1 + name2 + value2 ...)). */
+static int sign_url(const char *token, const char *url, size_t url_len, const struct params *ps,
+                    char out[64])
+{
+    struct buf s = {0};
+    int rc = buf_append(&s, url, url_len);
+    for (size_t i = 0; !rc && i < ps->n; i++) {
+        rc = buf_append(&s, ps->list[i].name, ps->list[i].name_len);
+        if (!rc)
+            rc = buf_append(&s, ps->list[i].value, ps->list[i].value_len);
+    }
+    if (!rc) {
+        uint8_t mac[SHA1_LEN];
+        crypto_hmac_sha1(token, strlen(token), s.data ? s.data : "", s.len, mac);
+        base64(mac, sizeof mac, out);
+    }
+    buf_free(&s);
+    return rc;
+}
+
+int provider_twilio_sign(const char *token, const char *url, size_t url_len, const char *body,
+                         size_t body_len, char out[64])
+{
+    struct params ps;
+    int rc = params_init(&ps, body, body_len);
+    if (rc)
+        return rc;
+    rc = sign_url(token, url, url_len, &ps, out);
+    params_free(&ps);
+    return rc;
+}
+
+/* Twilio signs the URL sometimes with and sometimes without the port, so the validators try
+ * both (twilio-python's request_validator): a URL with a port (any port, as that library does)
+ * also gets tried without it, a URL without one with the scheme's default port. Writes that
+ * other form into alt, or leaves alt empty for a URL that is not http(s). */
+static int url_port_variant(const char *url, size_t len, struct buf *alt)
+{
+    size_t start;
+    int https;
+    if (len >= 8 && !strncasecmp(url, "https://", 8)) {
+        https = 1;
+        start = 8;
+    } else if (len >= 7 && !strncasecmp(url, "http://", 7)) {
+        https = 0;
+        start = 7;
+    } else {
+        return 0;
+    }
+    size_t end = start;
+    while (end < len && url[end] != '/' && url[end] != '?' && url[end] != '#')
+        end++;
+    size_t digits = end;
+    while (digits > start && isdigit((unsigned char)url[digits - 1]))
+        digits--;
+    int has_port = digits < end && digits > start && url[digits - 1] == ':';
+
+    int rc = buf_append(alt, url, has_port ? digits - 1 : end);
+    if (!rc && !has_port)
+        rc = buf_append_str(alt, https ? ":443" : ":80");
+    if (!rc)
+        rc = buf_append(alt, url + end, len - end);
+    return rc;
+}
+
+int provider_twilio_verify(const char *token, const char *url, size_t url_len, const char *body,
+                           size_t body_len, const char *sig, size_t sig_len)
+{
+    /* An empty token would make every signature forgeable. */
+    if (!token[0] || !sig || sig_len != TWILIO_SIGNATURE_LEN)
+        return 0;
+    struct params ps;
+    if (params_init(&ps, body, body_len))
+        return 0;
+    struct buf alt = {0};
+    char computed[64];
+    int valid = 0;
+    if (!sign_url(token, url, url_len, &ps, computed))
+        valid |= crypto_equal(computed, sig, TWILIO_SIGNATURE_LEN);
+    if (!url_port_variant(url, url_len, &alt) && alt.len &&
+        !sign_url(token, alt.data, alt.len, &ps, computed))
+        valid |= crypto_equal(computed, sig, TWILIO_SIGNATURE_LEN);
+    buf_free(&alt);
+    params_free(&ps);
+    return valid;
+}
+
+/* ---- Dispatch on the dialect --------------------------------------------------------------- */
+
+int provider_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
+                          struct dialer_request *r)
+{
+    if (cfg->kind == PROVIDER_HTTP)
+        return provider_http_build_create(cfg, a, r);
+    return twilio_build_create(cfg, a, r);
+}
+
+void provider_parse_create(const struct provider_config *cfg, const struct dialer_request *r,
+                           struct create_result *out)
+{
+    if (cfg->kind == PROVIDER_HTTP)
+        provider_http_parse_create(r, out);
+    else
+        twilio_parse_create(r, out);
+}
+
+int provider_build_fetch(const struct provider_config *cfg, const char *call_id,
+                         struct dialer_request *r)
+{
+    if (cfg->kind == PROVIDER_HTTP)
+        return provider_http_build_fetch(cfg, call_id, r);
+    return twilio_build_fetch(cfg, call_id, r);
+}
+
+int provider_parse_fetch(const struct provider_config *cfg, const struct dialer_request *r,
+                         struct call_event *ev)
+{
+    if (cfg->kind == PROVIDER_HTTP)
+        return provider_http_parse_fetch(r, ev);
+    return twilio_parse_fetch(r, ev);
+}
