@@ -181,6 +181,21 @@ static void add_extras(cJSON *o, const struct batch_rec *b)
     cJSON_AddNumberToObject(o, "emptyVariables", (double)b->empty_variables);
 }
 
+cJSON *batches_status_json(struct store_txn *t, const struct batch_rec *b, int with_recent)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", b->id);
+    cJSON_AddStringToObject(o, "status", batch_status_name(b->status));
+    cJSON_AddBoolToObject(o, "isComplete", is_final(b->status));
+    cJSON_AddNumberToObject(o, "totalCalls", (double)b->total);
+    cJSON *progress = cJSON_AddObjectToObject(o, "progress");
+    add_progress(progress, t, b);
+    if (!with_recent)
+        cJSON_DeleteItemFromObjectCaseSensitive(progress, "recent_calls");
+    add_extras(o, b);
+    return o;
+}
+
 static void respond_status(struct http_request *req, int flat)
 {
     struct app *app = api_app(req);
@@ -195,20 +210,17 @@ static void respond_status(struct http_request *req, int flat)
         store_read_end(&t);
         return;
     }
-    cJSON *o = cJSON_CreateObject();
-    if (!flat)
-        cJSON_AddStringToObject(o, "id", b.id);
-    cJSON_AddStringToObject(o, "status", batch_status_name(b.status));
-    cJSON_AddBoolToObject(o, "isComplete", is_final(b.status));
+    cJSON *o;
     if (flat) {
+        o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", batch_status_name(b.status));
+        cJSON_AddBoolToObject(o, "isComplete", is_final(b.status));
         add_progress(o, &t, &b);
+        add_extras(o, &b);
     } else {
-        cJSON_AddNumberToObject(o, "totalCalls", (double)b.total);
-        add_progress(cJSON_AddObjectToObject(o, "progress"), &t, &b);
-    }
-    add_extras(o, &b);
-    if (!flat)
+        o = batches_status_json(&t, &b, 1);
         cJSON_AddNumberToObject(o, "timestamp", (double)clock_now_ms());
+    }
     store_read_end(&t);
     api_respond_json(req, 200, o);
 }
@@ -221,133 +233,6 @@ void batches_get(struct http_request *req)
 void batches_status(struct http_request *req)
 {
     respond_status(req, 1);
-}
-
-/* ---- one call ---- */
-
-static void call_not_found(struct http_request *req)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", "not_found");
-    cJSON_AddStringToObject(o, "message",
-                            "No call with this jobId in the batch; jobIds are call_<row>, the "
-                            "1-based data row of the CSV.");
-    cJSON_AddStringToObject(o, "status", "not_found");
-    json_add_strn(o, "jobId", req->params[1].ptr, req->params[1].len);
-    api_respond_json(req, 404, o);
-}
-
-static int parse_job_id(const struct http_slice *s, uint32_t *row)
-{
-    if (s->len < 6 || s->len > 15 || memcmp(s->ptr, "call_", 5) != 0 || s->ptr[5] == '0')
-        return -1;
-    uint64_t v = 0;
-    for (size_t i = 5; i < s->len; i++) {
-        if (s->ptr[i] < '0' || s->ptr[i] > '9')
-            return -1;
-        v = v * 10 + (uint64_t)(s->ptr[i] - '0');
-    }
-    if (v == 0 || v > UINT32_MAX)
-        return -1;
-    *row = (uint32_t)v;
-    return 0;
-}
-
-/* metadata: the CSV row without phone_number, keyed by column name. */
-static cJSON *row_metadata(const struct job_view *jv, const cJSON *columns, int phone_col)
-{
-    cJSON *m = cJSON_CreateObject();
-    size_t pos = 0;
-    const char *p;
-    size_t n;
-    for (int i = 0; job_field_next(jv, &pos, &p, &n); i++) {
-        const cJSON *name = cJSON_GetArrayItem(columns, i);
-        if (i == phone_col || !cJSON_IsString(name))
-            continue;
-        json_add_strn(m, name->valuestring, p, n);
-    }
-    return m;
-}
-
-void batches_call(struct http_request *req)
-{
-    struct app *app = api_app(req);
-    struct store_txn t;
-    struct batch_rec b;
-    uint32_t row;
-    int rc = store_read_begin(&app->store, &t);
-    if (rc) {
-        api_respond_internal(req, rc);
-        return;
-    }
-    if (batches_load(req, &t, &b) != 0) {
-        store_read_end(&t);
-        return;
-    }
-    uint8_t key[JOB_KEY_MAX];
-    struct store_val v, mv;
-    struct job_view jv;
-    if (parse_job_id(&req->params[1], &row) != 0 ||
-        store_get(&t, DB_JOB, key, job_key(key, b.id, row), &v) != 0 ||
-        job_decode(v.ptr, v.len, &jv) != 0) {
-        store_read_end(&t);
-        call_not_found(req);
-        return;
-    }
-    cJSON *meta = store_get(&t, DB_BATCHMETA, b.id, strlen(b.id), &mv) == 0
-                      ? cJSON_ParseWithLength(mv.ptr, mv.len)
-                      : NULL;
-    const cJSON *cols = cJSON_GetObjectItemCaseSensitive(meta, "columns");
-    const cJSON *pcol = cJSON_GetObjectItemCaseSensitive(meta, "phoneColumn");
-    cJSON *o = cJSON_CreateObject();
-    char job[24];
-    snprintf(job, sizeof job, "call_%u", row);
-    cJSON_AddStringToObject(o, "jobId", job);
-    /* A cancelled batch's waiting jobs are rewritten in the background; until then they read as
-     * what they already are: cancelled. */
-    if (b.status == BATCH_CANCELLED && jv.head.state == JOB_WAITING) {
-        jv.head.state = JOB_CANCELLED;
-        jv.head.outcome = OUTCOME_CANCELLED;
-        jv.head.next_attempt_ms = 0;
-    }
-    cJSON_AddStringToObject(o, "status", job_state_name(jv.head.state));
-    /* An unusable number is shown as the customer wrote it. */
-    if (jv.head.e164[0]) {
-        cJSON_AddStringToObject(o, "phone_number", jv.head.e164);
-    } else {
-        size_t pos = 0, n;
-        const char *p = "";
-        for (int i = 0; job_field_next(&jv, &pos, &p, &n); i++)
-            if (i == (pcol ? pcol->valueint : -1))
-                break;
-        json_add_strn(o, "phone_number", p, p[0] ? n : 0);
-    }
-    if (jv.head.start_ms)
-        cJSON_AddNumberToObject(o, "startTime", (double)jv.head.start_ms);
-    if (jv.head.end_ms)
-        cJSON_AddNumberToObject(o, "endTime", (double)jv.head.end_ms);
-    if (jv.head.state == JOB_COMPLETED)
-        cJSON_AddNumberToObject(o, "duration", jv.head.duration);
-    if (jv.error_len)
-        json_add_strn(o, "error", jv.error, jv.error_len);
-    cJSON_AddNumberToObject(o, "attempts", jv.head.attempts);
-    const char *outcome = job_outcome_name(jv.head.outcome);
-    if (outcome)
-        cJSON_AddStringToObject(o, "outcome", outcome);
-    else
-        cJSON_AddNullToObject(o, "outcome");
-    add_time(o, "nextAttemptAt", jv.head.next_attempt_ms);
-    cJSON *metadata = row_metadata(&jv, cols, pcol ? pcol->valueint : -1);
-    if (jv.head.state == JOB_COMPLETED) {
-        cJSON *result = cJSON_AddObjectToObject(o, "result");
-        cJSON_AddStringToObject(result, "callId", jv.head.call_id);
-        cJSON_AddStringToObject(result, "outcome", outcome ? outcome : "answered");
-        cJSON_AddItemToObject(result, "metadata", cJSON_Duplicate(metadata, 1));
-    }
-    cJSON_AddItemToObject(o, "metadata", metadata);
-    cJSON_Delete(meta);
-    store_read_end(&t);
-    api_respond_json(req, 200, o);
 }
 
 /* ---- template ---- */

@@ -19,6 +19,12 @@ void batches_template(struct http_request *req);
 void batches_get(struct http_request *req);
 void batches_status(struct http_request *req);
 void batches_call(struct http_request *req);
+void batches_list(struct http_request *req);
+void calls_list(struct http_request *req);
+void calls_export(struct http_request *req);
+
+/* The A2 object of a batch (B3 lists it without recent_calls). */
+cJSON *batches_status_json(struct store_txn *t, const struct batch_rec *b, int with_recent);
 
 /* Loads a batch of the request's workspace by the id in the first path parameter, or responds
  * 404 and returns non-zero. Staging batches do not exist for the API. */

@@ -51,6 +51,16 @@ struct http_body_ops {
     void (*abort)(struct http_request *req);
 };
 
+/* A response whose body is produced piece by piece (exports, event streams), sent with chunked
+ * transfer encoding. */
+struct http_stream_ops {
+    /* Everything written so far reached the socket: write more, or end the stream. A producer
+     * that writes only when asked keeps memory constant however large the body. */
+    void (*drain)(struct http_request *req);
+    /* The connection closed before http_stream_end: release what the stream holds. */
+    void (*closed)(struct http_request *req);
+};
+
 struct http_route {
     int method;          /* enum llhttp_method */
     const char *pattern; /* "/v1/api/agents/:id": ':' segments are captured as params */
@@ -79,15 +89,17 @@ struct http_request {
     const struct http_route *route;
     struct http_slice params[HTTP_MAX_PARAMS];
     size_t nparams;
-    struct buf body;          /* buffered routes only */
-    uint64_t body_bytes;      /* received so far */
-    int has_body;             /* Content-Length > 0 or chunked */
-    int responded;            /* a final response was queued */
-    int status;               /* its status */
-    uint64_t start_ns;        /* first byte, for latency metrics */
-    struct buf extra_headers; /* "Name: value\r\n" lines added to the response */
-    void *ctx;                /* application context for this request (srv->request_ctx_size bytes,
-                                 zeroed at each request) */
+    struct buf body;                          /* buffered routes only */
+    uint64_t body_bytes;                      /* received so far */
+    int has_body;                             /* Content-Length > 0 or chunked */
+    int responded;                            /* a final response was queued */
+    int status;                               /* its status */
+    uint64_t start_ns;                        /* first byte, for latency metrics */
+    struct buf extra_headers;                 /* "Name: value\r\n" lines added to the response */
+    const struct http_stream_ops *stream_ops; /* set while a streamed response is open */
+    void *stream_state;
+    void *ctx; /* application context for this request (srv->request_ctx_size bytes,
+                  zeroed at each request) */
 };
 
 struct http_server_config {
@@ -145,6 +157,16 @@ void http_add_header(struct http_request *req, const char *name, const char *fmt
 /* A JSON error body {"error":code,"message":message}; message is escaped. */
 void http_respond_error(struct http_request *req, int status, const char *code,
                         const char *message);
+
+/* Starts a streamed response: status and headers now, the body with http_stream_write, and
+ * http_stream_end to finish. ops->drain is called whenever what was written has been sent. */
+void http_stream_start(struct http_request *req, int status, const char *content_type,
+                       const struct http_stream_ops *ops, void *state);
+/* Appends a piece of the body (one chunk). Returns 0, or BC_ENOMEM. */
+int http_stream_write(struct http_request *req, const void *data, size_t len);
+void http_stream_end(struct http_request *req);
+/* Bytes written but not yet handed to the socket. */
+size_t http_stream_pending(const struct http_request *req);
 
 /* Case-insensitive header lookup; NULL when absent. */
 const struct http_slice *http_header(const struct http_request *req, const char *name);

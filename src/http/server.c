@@ -16,6 +16,8 @@
 /* Connections refused because of the cap still get a short 503; beyond this many at once they are
  * closed without one. */
 #define MAX_REJECTING 64
+/* append_response's length for a streamed (chunked) body. */
+#define STREAMED ((size_t)-1)
 
 struct header_offsets {
     uint32_t name_off, name_len, value_off, value_len;
@@ -53,6 +55,8 @@ struct http_conn {
     unsigned message_done : 1;
     unsigned stream_active : 1;
     unsigned eof : 1;
+    unsigned streaming : 1; /* a streamed response is open */
+    unsigned in_drain : 1;  /* inside the stream's drain callback */
 };
 
 static void conn_close(struct http_conn *c);
@@ -95,16 +99,19 @@ static void append_response(struct http_conn *c, int status, const char *content
                             const struct buf *extra, const void *body, size_t len, int close)
 {
     struct buf *o = &c->out;
-    int rc = buf_printf(o,
-                        "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\nContent-Length: "
-                        "%zu\r\nConnection: %s\r\n",
-                        status, http_status_text(status), date_header(c->srv), content_type, len,
-                        close ? "close" : "keep-alive");
+    int rc = buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n", status,
+                        http_status_text(status), date_header(c->srv), content_type);
+    if (!rc && len == STREAMED)
+        rc = buf_append_str(o, "Transfer-Encoding: chunked\r\n");
+    else if (!rc)
+        rc = buf_printf(o, "Content-Length: %zu\r\n", len);
+    if (!rc)
+        rc = buf_printf(o, "Connection: %s\r\n", close ? "close" : "keep-alive");
     if (!rc && extra && extra->len)
         rc = buf_append(o, extra->data, extra->len);
     if (!rc)
         rc = buf_append(o, "\r\n", 2);
-    if (!rc)
+    if (!rc && len != STREAMED)
         rc = buf_append(o, body, len);
     if (rc) {
         log_error("cannot buffer response", "status=%d bytes=%zu", status, len);
@@ -139,12 +146,11 @@ static void request_finished(struct http_conn *c)
     set_deadline(c, c->srv->cfg.idle_timeout_ms);
 }
 
-void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
-                  size_t len)
+/* Queues a response head (and body): the part shared by plain and streamed responses. */
+static void respond_head(struct http_request *req, int status, const char *content_type,
+                         const void *body, size_t len)
 {
     struct http_conn *c = req->conn;
-    if (req->responded || c->closing)
-        return;
     req->responded = 1;
     req->status = status;
     /* A response sent before the body was read ends the connection: the unread body would be
@@ -154,10 +160,69 @@ void http_respond(struct http_request *req, int status, const char *content_type
     append_response(c, status, content_type, &req->extra_headers, body, len, c->close_after_write);
     if (c->srv->cfg.on_response)
         c->srv->cfg.on_response(req, status, uv_hrtime() - req->start_ns);
+}
+
+void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
+                  size_t len)
+{
+    struct http_conn *c = req->conn;
+    if (req->responded || c->closing)
+        return;
+    respond_head(req, status, content_type, body, len);
     if (c->message_done)
         request_finished(c);
     if (!c->in_execute)
         conn_flush(c);
+}
+
+void http_stream_start(struct http_request *req, int status, const char *content_type,
+                       const struct http_stream_ops *ops, void *state)
+{
+    struct http_conn *c = req->conn;
+    if (req->responded || c->closing)
+        return;
+    respond_head(req, status, content_type, NULL, STREAMED);
+    req->stream_ops = ops;
+    req->stream_state = state;
+    c->streaming = 1;
+    /* A stream may stay open for long (live events): no request timeout applies. */
+    set_deadline(c, 0);
+    if (!c->in_execute && !c->in_drain)
+        conn_flush(c);
+}
+
+int http_stream_write(struct http_request *req, const void *data, size_t len)
+{
+    struct http_conn *c = req->conn;
+    if (!c->streaming || c->closing || len == 0)
+        return 0;
+    int rc = buf_printf(&c->out, "%zx\r\n", len);
+    if (!rc)
+        rc = buf_append(&c->out, data, len);
+    if (!rc)
+        rc = buf_append(&c->out, "\r\n", 2);
+    if (!rc && !c->in_execute && !c->in_drain)
+        conn_flush(c);
+    return rc;
+}
+
+void http_stream_end(struct http_request *req)
+{
+    struct http_conn *c = req->conn;
+    if (!c->streaming || c->closing)
+        return;
+    c->streaming = 0;
+    req->stream_ops = NULL;
+    buf_append(&c->out, "0\r\n\r\n", 5);
+    if (c->message_done)
+        request_finished(c);
+    if (!c->in_execute && !c->in_drain)
+        conn_flush(c);
+}
+
+size_t http_stream_pending(const struct http_request *req)
+{
+    return req->conn->out.len + req->conn->wbuf.len;
 }
 
 void http_add_header(struct http_request *req, const char *name, const char *fmt, ...)
@@ -212,6 +277,20 @@ static void on_shutdown(uv_shutdown_t *r, int status)
 
 static void after_drain(struct http_conn *c)
 {
+    if (c->streaming) {
+        struct http_request *r = &c->req;
+        c->in_drain = 1;
+        if (r->stream_ops && r->stream_ops->drain)
+            r->stream_ops->drain(r);
+        c->in_drain = 0;
+        /* What the producer wrote goes out with an asynchronous write, whose completion asks
+         * for more: one piece per loop pass, however fast the client reads. */
+        if (c->out.len)
+            conn_flush(c);
+        else if (!c->streaming)
+            after_drain(c);
+        return;
+    }
     if (c->state == CONN_LINGER) {
         if (c->eof) {
             conn_close(c);
@@ -264,7 +343,7 @@ static void conn_flush(struct http_conn *c)
         return;
     }
     uv_buf_t b = uv_buf_init(c->out.data, (unsigned)c->out.len);
-    int n = uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+    int n = c->streaming ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
     if (n == (int)c->out.len) {
         c->out.len = 0;
         after_drain(c);
@@ -629,8 +708,8 @@ static int on_message_complete(llhttp_t *p)
     } else {
         request_finished(c);
     }
-    if (!r->responded) {
-        /* Answered later: hold pipelined requests until then. */
+    if (!r->responded || c->streaming) {
+        /* Answered (or still streaming) later: hold pipelined requests until then. */
         c->paused = 1;
         return HPE_PAUSED;
     }
@@ -764,6 +843,13 @@ static void conn_close(struct http_conn *c)
     if (c->stream_active) {
         c->stream_active = 0;
         c->req.route->stream->abort(&c->req);
+    }
+    if (c->streaming) {
+        c->streaming = 0;
+        const struct http_stream_ops *ops = c->req.stream_ops;
+        c->req.stream_ops = NULL;
+        if (ops && ops->closed)
+            ops->closed(&c->req);
     }
     if (c->rejected) {
         srv->nrejected--;

@@ -137,18 +137,33 @@ static int flush_txn(struct store_txn *t, void *arg)
             return rc;
     }
     const uint8_t *p = (const uint8_t *)in->pending.data, *end = p + in->pending.len;
-    while (p < end) {
+    /* Per-block state counts, summed over the chunk (whose rows are consecutive) and written
+     * once per (state, block) rather than once per row. */
+    uint32_t run_state = 0, run_block = 0, run_n = 0, run_row = 0;
+    int rc = 0;
+    while (p < end && !rc) {
         uint32_t row = be32_get(p), vlen = be32_get(p + 5);
         uint8_t state = p[4];
         uint8_t key[JOB_KEY_MAX];
-        int rc = store_put(t, DB_JOB, key, job_key(key, batch, row), p + 9, vlen, STORE_APPEND);
+        rc = store_put(t, DB_JOB, key, job_key(key, batch, row), p + 9, vlen, STORE_APPEND);
         if (!rc)
             rc = store_put(t, DB_JOBSTATE, key, jobstate_key(key, batch, state, row), "", 0, 0);
-        if (rc)
-            return rc;
+        uint32_t block = row >> STATE_BLOCK_SHIFT;
+        if (!rc && run_n && (state != run_state || block != run_block)) {
+            rc = statecount_add(t, batch, (uint8_t)run_state, run_row, (int32_t)run_n);
+            run_n = 0;
+        }
+        if (!run_n) {
+            run_state = state;
+            run_block = block;
+            run_row = row;
+        }
+        run_n++;
         p += 9 + vlen;
     }
-    return 0;
+    if (!rc && run_n)
+        rc = statecount_add(t, batch, (uint8_t)run_state, run_row, (int32_t)run_n);
+    return rc;
 }
 
 static int flush(struct ingest *in)
@@ -613,6 +628,32 @@ void ingest_free(struct ingest *in)
 
 /* ---- removing a staging batch ---- */
 
+/* Deletes every key that starts with prefix (a batch's small side tables). */
+static int delete_prefix(struct store_txn *t, enum store_db db, const char *prefix, size_t plen)
+{
+    struct buf keys = {0};
+    struct store_iter it;
+    int rc;
+    store_iter_open(&it, t, db, prefix, plen, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        uint16_t klen = (uint16_t)it.key.len;
+        if (buf_append(&keys, &klen, sizeof klen) || buf_append(&keys, it.key.ptr, it.key.len)) {
+            rc = BC_ENOMEM;
+            break;
+        }
+    }
+    store_iter_close(&it);
+    for (size_t off = 0; rc == 0 && off < keys.len;) {
+        uint16_t klen;
+        memcpy(&klen, keys.data + off, sizeof klen);
+        rc = store_del(t, db, keys.data + off + sizeof klen, klen);
+        rc = rc == BC_ENOTFOUND ? 0 : rc;
+        off += sizeof klen + klen;
+    }
+    buf_free(&keys);
+    return rc;
+}
+
 struct purge_args {
     const char *batch;
     size_t max;
@@ -659,7 +700,9 @@ static int purge_txn(struct store_txn *t, void *arg)
         return rc;
     a->done = n < a->max;
     if (a->done) {
-        rc = store_del(t, DB_BATCH, a->batch, blen);
+        rc = delete_prefix(t, DB_STATECOUNT, a->batch, blen);
+        if (!rc)
+            rc = store_del(t, DB_BATCH, a->batch, blen);
         if (rc == 0 || rc == BC_ENOTFOUND)
             rc = store_del(t, DB_BATCHMETA, a->batch, blen);
         rc = rc == BC_ENOTFOUND ? 0 : rc;

@@ -621,12 +621,9 @@ static void on_callback_done(struct dialer_request *r)
 {
     struct callback *cb = r->user;
     struct sim *s = cb->sim;
-    char why[300];
-    if (r->result != DIALER_OK)
-        snprintf(why, sizeof why, "%s: %s", dialer_strerror(r->result), r->error);
-    else
-        snprintf(why, sizeof why, "HTTP %ld", r->status);
     int ok = r->result == DIALER_OK && r->status >= 200 && r->status < 300;
+    /* r lives inside cb, which callback_finish may free: its buffers go first. The result
+     * fields stay readable until then. */
     cb->body = r->body;
     r->body = (struct buf){0};
     dialer_request_free(r);
@@ -637,6 +634,11 @@ static void on_callback_done(struct dialer_request *r)
         s->ledger.callbacks_sent++;
         callback_finish(s, cb);
     } else {
+        char why[300];
+        if (r->result != DIALER_OK)
+            snprintf(why, sizeof why, "%s: %s", dialer_strerror(r->result), r->error);
+        else
+            snprintf(why, sizeof why, "HTTP %ld", r->status);
         callback_failed_try(s, cb, why);
     }
     callbacks_pump(s);
@@ -986,11 +988,12 @@ static cJSON *call_json(const struct sim *s, const struct call *c)
 /* Space- or comma-separated StatusCallbackEvent words as bits; unknown words are ignored. */
 static unsigned event_bits(const char *words)
 {
+    /* In the order of the EVENT_ bits. */
     static const char *const names[] = {"initiated", "ringing", "answered", "completed"};
     unsigned bits = 0;
     while (*words) {
         size_t n = strcspn(words, " ,");
-        for (size_t i = 0; i < 4; i++)
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
             if (n == strlen(names[i]) && strncmp(words, names[i], n) == 0)
                 bits |= 1u << i;
         words += n;
@@ -1231,6 +1234,7 @@ static int number_setting(const cJSON *o, const char *name, double min, double m
 static void h_config_set(struct http_request *req)
 {
     static const char *const known[] = {"down", "fail503", "speed", "callbackDelayMs"};
+    const size_t nknown = sizeof known / sizeof known[0];
     struct sim *s = http_app(req);
     cJSON *o = cJSON_ParseWithLength(req->body.data ? req->body.data : "", req->body.len);
     const char *bad = NULL;
@@ -1238,9 +1242,9 @@ static void h_config_set(struct http_request *req)
         bad = "The body must be a JSON object such as {\"down\":true}.";
     for (const cJSON *item = o ? o->child : NULL; item && !bad; item = item->next) {
         size_t i = 0;
-        while (i < 4 && strcmp(item->string, known[i]) != 0)
+        while (i < nknown && strcmp(item->string, known[i]) != 0)
             i++;
-        if (i == 4)
+        if (i == nknown)
             bad = "Unknown setting: use down, fail503, speed or callbackDelayMs.";
     }
     const cJSON *down = o ? cJSON_GetObjectItemCaseSensitive(o, "down") : NULL;
@@ -1422,7 +1426,7 @@ struct sim_flag {
 
 enum { FLAG_LISTEN, FLAG_SPEED, FLAG_SID, FLAG_TOKEN, FLAG_LOG_LEVEL, NFLAGS };
 
-static const struct sim_flag flags[NFLAGS] = {
+static const struct sim_flag sim_flags[NFLAGS] = {
     {"--listen", "BATCHCALLD_LISTEN", "127.0.0.1:8089", "address to listen on, HOST:PORT"},
     {"--sim-speed", "BATCHCALLD_SIM_SPEED", "1", "time factor: 1000 makes a 3 s ring last 3 ms"},
     {"--account-sid", "BATCHCALLD_ACCOUNT_SID", DEFAULT_SID, "account sid callers must use"},
@@ -1440,8 +1444,8 @@ static void sim_usage(FILE *out)
                  "else a human answers. GET /sim/stats shows what it received.\n\n"
                  "Flags (each also read from the environment variable shown):\n");
     for (size_t i = 0; i < NFLAGS; i++)
-        fprintf(out, "  %-16s %s\n  %-16s [%s, default %s]\n", flags[i].flag, flags[i].help, "",
-                flags[i].env, flags[i].def);
+        fprintf(out, "  %-16s %s\n  %-16s [%s, default %s]\n", sim_flags[i].flag, sim_flags[i].help,
+                "", sim_flags[i].env, sim_flags[i].def);
 }
 
 /* Defaults, then the environment, then argv ("--flag value" or "--flag=value"). Returns 0, 1
@@ -1449,8 +1453,8 @@ static void sim_usage(FILE *out)
 static int parse_flags(int argc, char **argv, const char *values[NFLAGS])
 {
     for (size_t i = 0; i < NFLAGS; i++) {
-        const char *env = getenv(flags[i].env);
-        values[i] = env ? env : flags[i].def;
+        const char *env = getenv(sim_flags[i].env);
+        values[i] = env ? env : sim_flags[i].def;
     }
     for (int a = 0; a < argc; a++) {
         const char *arg = argv[a];
@@ -1460,7 +1464,8 @@ static int parse_flags(int argc, char **argv, const char *values[NFLAGS])
         }
         size_t alen = strcspn(arg, "=");
         size_t i = 0;
-        while (i < NFLAGS && (strlen(flags[i].flag) != alen || strncmp(flags[i].flag, arg, alen)))
+        while (i < NFLAGS &&
+               (strlen(sim_flags[i].flag) != alen || strncmp(sim_flags[i].flag, arg, alen)))
             i++;
         if (i == NFLAGS) {
             fprintf(stderr, "carrier-sim: unknown flag \"%s\" (see --help)\n", arg);
@@ -1471,7 +1476,7 @@ static int parse_flags(int argc, char **argv, const char *values[NFLAGS])
         } else if (a + 1 < argc) {
             values[i] = argv[++a];
         } else {
-            fprintf(stderr, "carrier-sim: %s needs a value\n", flags[i].flag);
+            fprintf(stderr, "carrier-sim: %s needs a value\n", sim_flags[i].flag);
             return -1;
         }
     }

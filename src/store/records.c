@@ -70,6 +70,33 @@ size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row)
     return n + 12;
 }
 
+size_t statecount_key(uint8_t *out, const char *batch, uint8_t state, uint32_t block)
+{
+    size_t n = strlen(batch);
+    memcpy(out, batch, n);
+    out[n] = state;
+    be32_put(out + n + 1, block);
+    return n + 5;
+}
+
+int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32_t row,
+                   int32_t delta)
+{
+    uint8_t key[JOB_KEY_MAX];
+    size_t klen = statecount_key(key, batch, state, row >> STATE_BLOCK_SHIFT);
+    struct store_val v;
+    uint32_t n = 0;
+    int rc = store_get(t, DB_STATECOUNT, key, klen, &v);
+    if (rc == 0 && v.len == sizeof n)
+        memcpy(&n, v.ptr, sizeof n);
+    else if (rc && rc != BC_ENOTFOUND)
+        return rc;
+    n = delta < 0 && n < (uint32_t)-delta ? 0 : n + (uint32_t)delta;
+    if (n == 0)
+        return rc == 0 ? store_del(t, DB_STATECOUNT, key, klen) : 0;
+    return store_put(t, DB_STATECOUNT, key, klen, &n, sizeof n, 0);
+}
+
 size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row)
 {
     size_t n = strlen(batch);

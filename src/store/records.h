@@ -111,6 +111,14 @@ void batch_add_recent(struct batch_rec *b, uint32_t row);
 
 size_t job_key(uint8_t *out, const char *batch, uint32_t row);
 size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row);
+
+/* Jobs per state are also counted per block of 1024 rows, so a page deep into a filtered list
+ * is found by summing at most (rows / 1024) counts instead of walking every earlier row. */
+#define STATE_BLOCK_SHIFT 10
+size_t statecount_key(uint8_t *out, const char *batch, uint8_t state, uint32_t block);
+/* Adds delta to the count of (state, row's block). */
+int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32_t row,
+                   int32_t delta);
 size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row);
 #define JOB_KEY_MAX (ID_MAX + 16)
 

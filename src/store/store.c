@@ -24,6 +24,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_DUE] = "due",
     [DB_SID] = "sid2job",
     [DB_USAGE] = "usage",
+    [DB_STATECOUNT] = "statecount",
 };
 
 /* The one place LMDB (and errno) codes become project codes. */

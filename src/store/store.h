@@ -26,6 +26,7 @@ enum store_db {
     DB_DUE,        /* batch id | due (u64 BE, Unix ms) | row (u32 BE) -> nothing: retries */
     DB_SID,        /* provider call id -> batch id | row (u32 BE) | seq (u32 BE) */
     DB_USAGE,      /* workspace id | time (u64 BE) | batch id | row | seq -> billable seconds */
+    DB_STATECOUNT, /* batch id | state (u8) | row block (u32 BE) -> jobs in that state (u32) */
     DB_COUNT
 };
 

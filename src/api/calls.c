@@ -1,0 +1,627 @@
+/* Reading calls: one call (A5), the calls of a batch (A4, by page or by cursor), the workspace's
+ * batches (B3), and the CSV export (B5).
+ *
+ * A page of a status filter is found without walking the rows before it: jobs are indexed by
+ * (state, row) and counted per block of 1024 rows, so page 5,000 costs a sum over block counts
+ * plus at most one block's worth of steps. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api.h"
+#include "api/batches.h"
+#include "dispatch/jobs.h"
+#include "util/err.h"
+#include "util/json.h"
+
+#define EXPORT_ROWS_PER_DRAIN 256
+
+/* ---- one call as JSON ---- */
+
+struct batch_meta {
+    cJSON *json;
+    const cJSON *columns;
+    int phone_col;
+};
+
+static int meta_load(struct store_txn *t, const char *batch, struct batch_meta *m)
+{
+    struct store_val v;
+    memset(m, 0, sizeof *m);
+    m->phone_col = -1;
+    int rc = store_get(t, DB_BATCHMETA, batch, strlen(batch), &v);
+    if (rc)
+        return rc;
+    m->json = cJSON_ParseWithLength(v.ptr, v.len);
+    if (!m->json)
+        return BC_ECORRUPT;
+    m->columns = cJSON_GetObjectItemCaseSensitive(m->json, "columns");
+    const cJSON *pc = cJSON_GetObjectItemCaseSensitive(m->json, "phoneColumn");
+    m->phone_col = cJSON_IsNumber(pc) ? pc->valueint : -1;
+    return 0;
+}
+
+/* A cancelled batch's waiting jobs are rewritten in the background; until then they read as
+ * what they already are: cancelled. */
+static void view_fixup(const struct batch_rec *b, struct job_view *jv)
+{
+    if (b->status == BATCH_CANCELLED && jv->head.state == JOB_WAITING) {
+        jv->head.state = JOB_CANCELLED;
+        jv->head.outcome = OUTCOME_CANCELLED;
+        jv->head.next_attempt_ms = 0;
+    }
+}
+
+static cJSON *metadata(const struct job_view *jv, const struct batch_meta *m)
+{
+    cJSON *o = cJSON_CreateObject();
+    size_t pos = 0, n;
+    const char *p;
+    for (int i = 0; job_field_next(jv, &pos, &p, &n); i++) {
+        const cJSON *name = cJSON_GetArrayItem(m->columns, i);
+        if (i != m->phone_col && cJSON_IsString(name))
+            json_add_strn(o, name->valuestring, p, n);
+    }
+    return o;
+}
+
+/* The number as dialled, or as the customer wrote it when it could not be read. */
+static void add_phone(cJSON *o, const struct job_view *jv, const struct batch_meta *m)
+{
+    if (jv->head.e164[0]) {
+        cJSON_AddStringToObject(o, "phone_number", jv->head.e164);
+        return;
+    }
+    size_t pos = 0, n = 0;
+    const char *p = "";
+    for (int i = 0; job_field_next(jv, &pos, &p, &n); i++)
+        if (i == m->phone_col)
+            break;
+    json_add_strn(o, "phone_number", p, m->phone_col >= 0 ? n : 0);
+}
+
+static cJSON *call_json(const struct batch_rec *b, const struct batch_meta *m, uint32_t row,
+                        struct job_view *jv, int detail)
+{
+    view_fixup(b, jv);
+    cJSON *o = cJSON_CreateObject();
+    char job[24];
+    snprintf(job, sizeof job, "call_%u", row);
+    cJSON_AddStringToObject(o, "jobId", job);
+    cJSON_AddStringToObject(o, "status", job_state_name(jv->head.state));
+    add_phone(o, jv, m);
+    if (jv->head.start_ms)
+        cJSON_AddNumberToObject(o, "startTime", (double)jv->head.start_ms);
+    if (jv->head.end_ms)
+        cJSON_AddNumberToObject(o, "endTime", (double)jv->head.end_ms);
+    if (jv->head.state == JOB_COMPLETED)
+        cJSON_AddNumberToObject(o, "duration", jv->head.duration);
+    if (jv->head.state == JOB_FAILED || jv->head.state == JOB_CANCELLED || jv->error_len)
+        json_add_strn(o, "error", jv->error, jv->error_len);
+    cJSON_AddNumberToObject(o, "attempts", jv->head.attempts);
+    const char *outcome = job_outcome_name(jv->head.outcome);
+    if (outcome)
+        cJSON_AddStringToObject(o, "outcome", outcome);
+    else
+        cJSON_AddNullToObject(o, "outcome");
+    cJSON *md = metadata(jv, m);
+    if (detail) {
+        if (jv->head.next_attempt_ms)
+            cJSON_AddNumberToObject(o, "nextAttemptAt", (double)jv->head.next_attempt_ms);
+        else
+            cJSON_AddNullToObject(o, "nextAttemptAt");
+        if (jv->head.state == JOB_COMPLETED) {
+            cJSON *result = cJSON_AddObjectToObject(o, "result");
+            cJSON_AddStringToObject(result, "callId", jv->head.call_id);
+            cJSON_AddStringToObject(result, "outcome", outcome ? outcome : "answered");
+            cJSON_AddItemToObject(result, "metadata", cJSON_Duplicate(md, 1));
+        }
+    }
+    cJSON_AddItemToObject(o, "metadata", md);
+    return o;
+}
+
+static int load_job(struct store_txn *t, const char *batch, uint32_t row, struct job_view *jv)
+{
+    uint8_t key[JOB_KEY_MAX];
+    struct store_val v;
+    int rc = store_get(t, DB_JOB, key, job_key(key, batch, row), &v);
+    return rc ? rc : job_decode(v.ptr, v.len, jv);
+}
+
+static int parse_job_id(const char *s, size_t len, uint32_t *row)
+{
+    if (len < 6 || len > 15 || memcmp(s, "call_", 5) != 0 || s[5] == '0')
+        return -1;
+    uint64_t v = 0;
+    for (size_t i = 5; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(s[i] - '0');
+    }
+    if (v == 0 || v > UINT32_MAX)
+        return -1;
+    *row = (uint32_t)v;
+    return 0;
+}
+
+/* Opens a read snapshot and loads the batch of the path; responds and returns non-zero when it
+ * cannot. */
+static int begin(struct http_request *req, struct store_txn *t, struct batch_rec *b)
+{
+    int rc = store_read_begin(&api_app(req)->store, t);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return rc;
+    }
+    rc = batches_load(req, t, b);
+    if (rc)
+        store_read_end(t);
+    return rc;
+}
+
+void batches_call(struct http_request *req)
+{
+    struct store_txn t;
+    struct batch_rec b;
+    if (begin(req, &t, &b) != 0)
+        return;
+    uint32_t row;
+    struct job_view jv;
+    struct batch_meta m;
+    const struct http_slice *job = &req->params[1];
+    if (parse_job_id(job->ptr, job->len, &row) != 0 || load_job(&t, b.id, row, &jv) != 0) {
+        store_read_end(&t);
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "error", "not_found");
+        cJSON_AddStringToObject(o, "message",
+                                "No call with this jobId in the batch; jobIds are call_<row>, the "
+                                "1-based data row of the CSV.");
+        cJSON_AddStringToObject(o, "status", "not_found");
+        json_add_strn(o, "jobId", job->ptr, job->len);
+        api_respond_json(req, 404, o);
+        return;
+    }
+    int rc = meta_load(&t, b.id, &m);
+    cJSON *o = rc ? NULL : call_json(&b, &m, row, &jv, 1);
+    cJSON_Delete(m.json);
+    store_read_end(&t);
+    if (rc)
+        api_respond_internal(req, rc);
+    else
+        api_respond_json(req, 200, o);
+}
+
+/* ---- the calls of a batch ---- */
+
+struct filter {
+    const char *name;
+    uint8_t states[2];
+    int nstates; /* 0: every row */
+};
+
+static const struct filter filters[] = {
+    {"all", {0}, 0},
+    {"waiting", {JOB_WAITING}, 1},
+    {"active", {JOB_DIALING, JOB_ACTIVE}, 2},
+    {"completed", {JOB_COMPLETED}, 1},
+    {"failed", {JOB_FAILED}, 1},
+    {"cancelled", {JOB_CANCELLED}, 1},
+};
+
+static uint64_t filter_total(const struct batch_rec *b, const struct filter *f)
+{
+    if (f->nstates == 0)
+        return b->total;
+    uint64_t n = 0;
+    for (int i = 0; i < f->nstates; i++)
+        n += *jobs_counter((struct batch_rec *)b, f->states[i]);
+    return n;
+}
+
+/* The row at which the skip-th job in state begins (0-based), using the block counts. Returns
+ * the first row of the block holding it and how many jobs of the block come before it. */
+static int seek_state(struct store_txn *t, const char *batch, uint8_t state, uint64_t skip,
+                      uint32_t *block_row, uint64_t *left)
+{
+    uint8_t prefix[JOB_KEY_MAX];
+    size_t plen = statecount_key(prefix, batch, state, 0) - 4;
+    struct store_iter it;
+    int rc;
+    *block_row = 0;
+    store_iter_open(&it, t, DB_STATECOUNT, prefix, plen, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        uint32_t n = 0;
+        if (it.val.len == sizeof n)
+            memcpy(&n, it.val.ptr, sizeof n);
+        uint32_t block = be32_get((const uint8_t *)it.key.ptr + plen);
+        *block_row = block << STATE_BLOCK_SHIFT;
+        if (skip < n)
+            break;
+        skip -= n;
+        *block_row = (block + 1) << STATE_BLOCK_SHIFT;
+    }
+    store_iter_close(&it);
+    *left = skip;
+    return rc < 0 ? rc : 0;
+}
+
+/* Collects up to limit rows of one state, starting after skip jobs (offset mode) or at rows
+ * > after (cursor mode). */
+static int rows_in_state(struct store_txn *t, const char *batch, uint8_t state, uint64_t skip,
+                         uint32_t after, size_t limit, uint32_t *rows, size_t *n)
+{
+    uint32_t from = after ? after + 1 : 0;
+    uint64_t left = 0;
+    if (!after && skip) {
+        int rc = seek_state(t, batch, state, skip, &from, &left);
+        if (rc)
+            return rc;
+    }
+    uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
+    size_t plen = jobstate_key(prefix, batch, state, 0) - 4;
+    size_t slen = jobstate_key(start, batch, state, from);
+    struct store_iter it;
+    int rc;
+    store_iter_open(&it, t, DB_JOBSTATE, prefix, plen, start, slen);
+    while (*n < limit && (rc = store_iter_next(&it)) == 1) {
+        if (left) {
+            left--;
+            continue;
+        }
+        rows[(*n)++] = be32_get((const uint8_t *)it.key.ptr + plen);
+    }
+    store_iter_close(&it);
+    return rc < 0 ? rc : 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The rows of a page, in row order. */
+static int page_rows(struct store_txn *t, const struct batch_rec *b, const struct filter *f,
+                     uint64_t skip, uint32_t after, size_t limit, uint32_t *rows, size_t *n)
+{
+    *n = 0;
+    if (f->nstates == 0) {
+        /* Every row exists: the page is a plain range. */
+        uint64_t first = after ? (uint64_t)after + 1 : skip + 1;
+        for (uint64_t r = first; r <= b->total && *n < limit; r++)
+            rows[(*n)++] = (uint32_t)r;
+        return 0;
+    }
+    if (f->nstates == 1)
+        return rows_in_state(t, b->id, f->states[0], skip, after, limit, rows, n);
+    /* Two states (active = dialing + active): few rows by nature (bounded by the concurrency
+     * caps), so merge both in full up to the page's end. */
+    size_t cap = (size_t)(skip + limit), m = 0;
+    uint32_t *all = malloc(2 * cap * sizeof *all + sizeof *all);
+    if (!all)
+        return BC_ENOMEM;
+    for (int i = 0; i < f->nstates; i++) {
+        size_t got = 0;
+        int rc = rows_in_state(t, b->id, f->states[i], 0, after, cap, all + m, &got);
+        if (rc) {
+            free(all);
+            return rc;
+        }
+        m += got;
+    }
+    qsort(all, m, sizeof *all, cmp_u32);
+    for (size_t i = after ? 0 : (size_t)skip; i < m && *n < limit; i++)
+        rows[(*n)++] = all[i];
+    free(all);
+    return 0;
+}
+
+static const struct filter *parse_filter(struct http_request *req)
+{
+    char v[16];
+    int n = http_query(req, "status", v, sizeof v);
+    if (n == -1)
+        return &filters[0];
+    for (size_t i = 0; n >= 0 && i < sizeof filters / sizeof filters[0]; i++)
+        if (!strcmp(v, filters[i].name))
+            return &filters[i];
+    api_respond_error(req, 400, "invalid_parameter",
+                      "Query parameter status must be all, waiting, active, completed, failed or "
+                      "cancelled.",
+                      "parameter", "status");
+    return NULL;
+}
+
+static void add_summary(cJSON *o, const struct batch_rec *b)
+{
+    cJSON *s = cJSON_AddObjectToObject(o, "summary");
+    cJSON_AddNumberToObject(s, "total", (double)b->total);
+    cJSON_AddNumberToObject(s, "waiting", (double)b->waiting);
+    cJSON_AddNumberToObject(s, "active", (double)b->active);
+    cJSON_AddNumberToObject(s, "completed", (double)b->completed);
+    cJSON_AddNumberToObject(s, "failed", (double)b->failed);
+    cJSON_AddNumberToObject(s, "cancelled", (double)b->cancelled);
+}
+
+void calls_list(struct http_request *req)
+{
+    struct api_page page;
+    const struct filter *f = parse_filter(req);
+    if (!f || api_parse_page(req, &page) != 0)
+        return;
+    char after_s[24];
+    uint32_t after = 0;
+    int an = http_query(req, "after", after_s, sizeof after_s);
+    if (an != -1 && (an < 0 || parse_job_id(after_s, (size_t)an, &after) != 0)) {
+        api_respond_error(req, 400, "invalid_parameter",
+                          "Query parameter after must be a jobId such as call_20 (the last call "
+                          "of the previous page).",
+                          "parameter", "after");
+        return;
+    }
+    struct store_txn t;
+    struct batch_rec b;
+    if (begin(req, &t, &b) != 0)
+        return;
+    struct batch_meta m;
+    uint32_t rows[100];
+    size_t n = 0;
+    int rc = meta_load(&t, b.id, &m);
+    if (!rc)
+        rc = page_rows(&t, &b, f, after ? 0 : (page.page - 1) * page.limit, after, page.limit, rows,
+                       &n);
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, "calls");
+    for (size_t i = 0; !rc && i < n; i++) {
+        struct job_view jv;
+        if (load_job(&t, b.id, rows[i], &jv) == 0)
+            cJSON_AddItemToArray(arr, call_json(&b, &m, rows[i], &jv, 0));
+    }
+    cJSON_Delete(m.json);
+    store_read_end(&t);
+    if (rc) {
+        cJSON_Delete(o);
+        api_respond_internal(req, rc);
+        return;
+    }
+    uint64_t total = filter_total(&b, f);
+    if (after) {
+        cJSON *pg = cJSON_AddObjectToObject(o, "pagination");
+        cJSON_AddNumberToObject(pg, "limit", (double)page.limit);
+        cJSON_AddNumberToObject(pg, "total", (double)total);
+        cJSON_AddBoolToObject(pg, "hasNext", n == page.limit);
+    } else {
+        api_add_pagination(o, &page, total);
+    }
+    /* The cursor for the next page: walking a whole batch this way sees every call once, even
+     * while calls change state. */
+    cJSON *pg = cJSON_GetObjectItemCaseSensitive(o, "pagination");
+    if (n == page.limit) {
+        char next[24];
+        snprintf(next, sizeof next, "call_%u", rows[n - 1]);
+        cJSON_AddStringToObject(pg, "nextCursor", next);
+    } else {
+        cJSON_AddNullToObject(pg, "nextCursor");
+    }
+    add_summary(o, &b);
+    api_respond_json(req, 200, o);
+}
+
+/* ---- the workspace's batches ---- */
+
+static const char *const batch_statuses[] = {"queued", "processing", "completed", "cancelled",
+                                             "failed"};
+
+void batches_list(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    struct api_ctx *ctx = api_ctx(req);
+    struct api_page page;
+    if (api_parse_page(req, &page) != 0)
+        return;
+    char sv[16];
+    int want = -1;
+    int sn = http_query(req, "status", sv, sizeof sv);
+    for (int i = 0; sn >= 0 && i < 5; i++)
+        if (!strcmp(sv, batch_statuses[i]))
+            want = i + BATCH_QUEUED;
+    if (sn != -1 && want < 0 && !(sn > 0 && !strcmp(sv, "all"))) {
+        api_respond_error(req, 400, "invalid_parameter",
+                          "Query parameter status must be all, queued, processing, completed, "
+                          "cancelled or failed.",
+                          "parameter", "status");
+        return;
+    }
+    struct store_txn t;
+    int rc = store_read_begin(&app->store, &t);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, "batches");
+    uint64_t total = 0, first = (page.page - 1) * page.limit;
+    struct store_iter it;
+    store_iter_open(&it, &t, DB_WS2BATCH, ctx->ws, ctx->ws_len, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        const char *id = (const char *)it.key.ptr + ctx->ws_len + 8;
+        size_t idlen = it.key.len - ctx->ws_len - 8;
+        struct batch_rec b;
+        if (batch_get(&t, id, idlen, &b) != 0 || b.status == BATCH_STAGING)
+            continue;
+        if (want >= 0 && b.status != want)
+            continue;
+        if (total >= first && total < first + page.limit)
+            cJSON_AddItemToArray(arr, batches_status_json(&t, &b, 0));
+        total++;
+    }
+    store_iter_close(&it);
+    store_read_end(&t);
+    if (rc < 0) {
+        cJSON_Delete(o);
+        api_respond_internal(req, rc);
+        return;
+    }
+    api_add_pagination(o, &page, total);
+    api_respond_json(req, 200, o);
+}
+
+/* ---- export ---- */
+
+struct export
+{
+    struct app *app;
+    char batch[ID_MAX];
+    uint32_t next_row;
+    uint64_t total;
+    struct batch_meta meta;
+    struct buf out;
+};
+
+/* Spreadsheets run cells that begin with these as formulas: a leading ' keeps them text. */
+static int formula_like(const char *p, size_t n)
+{
+    return n > 0 && (p[0] == '=' || p[0] == '+' || p[0] == '-' || p[0] == '@' || p[0] == '\t' ||
+                     p[0] == '\r');
+}
+
+static void csv_cell(struct buf *b, const char *p, size_t n, int neutralize, int first)
+{
+    if (!first)
+        buf_append(b, ",", 1);
+    int quote = memchr(p, ',', n) || memchr(p, '"', n) || memchr(p, '\n', n) ||
+                memchr(p, '\r', n) || (neutralize && formula_like(p, n));
+    if (quote)
+        buf_append(b, "\"", 1);
+    if (neutralize && formula_like(p, n))
+        buf_append(b, "'", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"')
+            buf_append(b, "\"", 1);
+        buf_append(b, p + i, 1);
+    }
+    if (quote)
+        buf_append(b, "\"", 1);
+}
+
+static void csv_text(struct buf *b, const char *s)
+{
+    csv_cell(b, s, strlen(s), 1, 0);
+}
+
+static void csv_number(struct buf *b, uint64_t v, int present)
+{
+    if (present)
+        buf_printf(b, ",%llu", (unsigned long long)v);
+    else
+        buf_append(b, ",", 1);
+}
+
+static void export_row(struct export *e, const struct batch_rec *b, uint32_t row,
+                       struct job_view *jv)
+{
+    view_fixup(b, jv);
+    struct buf *o = &e->out;
+    size_t pos = 0, n;
+    const char *p;
+    int ncols = cJSON_GetArraySize(e->meta.columns);
+    int i = 0;
+    for (; i < ncols && job_field_next(jv, &pos, &p, &n); i++)
+        csv_cell(o, p, n, i != e->meta.phone_col, i == 0);
+    for (; i < ncols; i++)
+        buf_append(o, i ? "," : "", i ? 1 : 0);
+    char job[24];
+    snprintf(job, sizeof job, "call_%u", row);
+    csv_text(o, job);
+    csv_text(o, job_state_name(jv->head.state));
+    const char *outcome = job_outcome_name(jv->head.outcome);
+    csv_text(o, outcome ? outcome : "");
+    csv_number(o, jv->head.attempts, 1);
+    if (jv->head.state == JOB_COMPLETED)
+        buf_printf(o, ",%g", jv->head.duration);
+    else
+        buf_append(o, ",", 1);
+    csv_cell(o, jv->error, jv->error_len, 1, 0);
+    csv_number(o, jv->head.start_ms, jv->head.start_ms != 0);
+    csv_number(o, jv->head.end_ms, jv->head.end_ms != 0);
+    buf_append(o, "\r\n", 2);
+}
+
+static void export_free(struct export *e)
+{
+    cJSON_Delete(e->meta.json);
+    buf_free(&e->out);
+    free(e);
+}
+
+/* Writes the next rows; each call works from a fresh snapshot, so the export never holds a read
+ * transaction open while the client is slow. */
+static void export_drain(struct http_request *req)
+{
+    struct export *e = req->stream_state;
+    struct store_txn t;
+    struct batch_rec b;
+    e->out.len = 0;
+    int rc = store_read_begin(&e->app->store, &t);
+    if (!rc)
+        rc = batch_get(&t, e->batch, strlen(e->batch), &b);
+    for (int k = 0; !rc && k < EXPORT_ROWS_PER_DRAIN && e->next_row <= e->total; k++) {
+        struct job_view jv;
+        if (load_job(&t, e->batch, e->next_row, &jv) == 0)
+            export_row(e, &b, e->next_row, &jv);
+        e->next_row++;
+    }
+    store_read_end(&t);
+    if (e->out.len)
+        http_stream_write(req, e->out.data, e->out.len);
+    if (rc || e->next_row > e->total) {
+        http_stream_end(req);
+        export_free(e);
+        req->stream_state = NULL;
+    }
+}
+
+static void export_closed(struct http_request *req)
+{
+    if (req->stream_state)
+        export_free(req->stream_state);
+    req->stream_state = NULL;
+}
+
+static const struct http_stream_ops export_ops = {export_drain, export_closed};
+
+void calls_export(struct http_request *req)
+{
+    struct store_txn t;
+    struct batch_rec b;
+    if (begin(req, &t, &b) != 0)
+        return;
+    struct export *e = calloc(1, sizeof *e);
+    int rc = e ? meta_load(&t, b.id, &e->meta) : BC_ENOMEM;
+    store_read_end(&t);
+    if (rc) {
+        if (e)
+            export_free(e);
+        api_respond_internal(req, rc);
+        return;
+    }
+    e->app = api_app(req);
+    snprintf(e->batch, sizeof e->batch, "%s", b.id);
+    e->next_row = 1;
+    e->total = b.total;
+    /* The header: the original columns, then the results. */
+    const cJSON *c;
+    int first = 1;
+    cJSON_ArrayForEach(c, e->meta.columns)
+    {
+        if (cJSON_IsString(c))
+            csv_cell(&e->out, c->valuestring, strlen(c->valuestring), 1, first);
+        first = 0;
+    }
+    buf_append_str(&e->out, first ? "" : ",");
+    buf_append_str(&e->out,
+                   "job_id,status,outcome,attempts,duration,error,start_time,end_time\r\n");
+    http_add_header(req, "Content-Disposition", "attachment; filename=\"%s.csv\"", b.id);
+    http_stream_start(req, 200, "text/csv; charset=utf-8", &export_ops, e);
+    http_stream_write(req, e->out.data, e->out.len);
+}
