@@ -29,5 +29,5 @@ run_suite build/release -DCMAKE_BUILD_TYPE=Release
 # detect_leaks: the integration harness checks the server's exit code, so a leak fails a test.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-run_suite build/sanitize -DCMAKE_BUILD_TYPE=Debug -DBATCHCALLD_SANITIZE=ON
+run_suite build/sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATCHCALLD_SANITIZE=ON
 echo "== all suites passed"

@@ -57,6 +57,7 @@ static void upload_free(struct upload *up)
 static int bad_field(struct upload *up, enum ingest_field f, const char *fmt, const char *detail)
 {
     char msg[400];
+    snprintf(up->in.field, sizeof up->in.field, "%s", ingest_field_name(f));
     snprintf(msg, sizeof msg, fmt, detail);
     return ingest_fail(&up->in, 400, "invalid_field", "%s: %s", ingest_field_name(f), msg);
 }
@@ -170,6 +171,12 @@ static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
     uint64_t n;
     switch (f) {
     case FIELD_AGENT_ID:
+        if (!*v) {
+            snprintf(in->field, sizeof in->field, "agentId");
+            return ingest_fail(in, 400, "missing_field",
+                               "agentId is empty: send the id of one of your agents, such as "
+                               "-F agentId=agent_...");
+        }
         return check_agent(up, api_app(req), v);
     case FIELD_SCHEDULED_AT:
         if (*v && batches_parse_time(v, &up->scheduled_ms) != 0)
@@ -250,6 +257,8 @@ static void respond_ingest_error(struct http_request *req, struct upload *up)
     cJSON_AddStringToObject(o, "message", in->message);
     if (in->status == 404 && ingest_field_value(in, FIELD_AGENT_ID))
         cJSON_AddStringToObject(o, "id", ingest_field_value(in, FIELD_AGENT_ID));
+    if ((!strcmp(in->code, "invalid_field") || !strcmp(in->code, "missing_field")) && in->field[0])
+        cJSON_AddStringToObject(o, "field", in->field);
     if (in->nerrors && in->status == 422) {
         cJSON_AddItemToObject(o, "errors", errors_json(in));
         cJSON_AddBoolToObject(o, "errorsTruncated", in->errors_truncated);
@@ -367,6 +376,8 @@ static void build_meta(struct upload *up, struct buf *out)
         cJSON_AddStringToObject(m, "webhookUrl", webhook);
     /* The agent as it was at upload: later edits do not change a running campaign. */
     cJSON_AddItemToObject(m, "agent", cJSON_Duplicate(up->agent, 1));
+    /* The 201's row errors, so a replayed Idempotency-Key answers exactly the same. */
+    cJSON_AddItemToObject(m, "uploadErrors", errors_json(in));
     json_render(out, m);
     cJSON_Delete(m);
 }
@@ -375,16 +386,28 @@ static void replay(struct http_request *req, const char *batch_id)
 {
     struct store_txn t;
     struct batch_rec b;
+    struct store_val mv;
+    cJSON *errors = NULL;
     int rc = store_read_begin(&api_app(req)->store, &t);
     if (!rc)
         rc = batch_get(&t, batch_id, strlen(batch_id), &b);
+    if (!rc && store_get(&t, DB_BATCHMETA, batch_id, strlen(batch_id), &mv) == 0) {
+        cJSON *meta = cJSON_ParseWithLength(mv.ptr, mv.len);
+        errors = cJSON_DetachItemFromObjectCaseSensitive(meta, "uploadErrors");
+        cJSON_Delete(meta);
+    }
     store_read_end(&t);
     if (rc) {
+        cJSON_Delete(errors);
         api_respond_internal(req, rc);
         return;
     }
+    /* The first answer, as it was: the status is the batch's status at upload. */
+    b.status = BATCH_QUEUED;
+    cJSON *o = created_body(&b);
+    cJSON_AddItemToObject(o, "errors", errors ? errors : cJSON_CreateArray());
     http_add_header(req, "Idempotent-Replayed", "true");
-    api_respond_json(req, 201, created_body(&b));
+    api_respond_json(req, 201, o);
 }
 
 static void commit_upload(struct http_request *req, struct upload *up)
@@ -441,6 +464,15 @@ static void commit_upload(struct http_request *req, struct upload *up)
 
 /* ---- the stream callbacks ---- */
 
+static uint64_t content_length(const struct http_request *req)
+{
+    const struct http_slice *cl = http_header(req, "content-length");
+    uint64_t n = 0;
+    for (size_t i = 0; cl && i < cl->len && cl->ptr[i] >= '0' && cl->ptr[i] <= '9'; i++)
+        n = n * 10 + (uint64_t)(cl->ptr[i] - '0');
+    return n;
+}
+
 static void start(struct http_request *req, int validate_only)
 {
     struct app *app = api_app(req);
@@ -496,6 +528,7 @@ static void start(struct http_request *req, int validate_only)
         .max_errors = validate_only ? A8_ERRORS : A1_ERRORS,
         .on_field = on_field,
         .ctx = req,
+        .body_bytes = content_length(req),
     };
     const struct http_slice *ct = http_header(req, "content-type");
     ctx->upload = up;
@@ -519,8 +552,14 @@ static void validate_start(struct http_request *req)
 static int upload_data(struct http_request *req, const char *p, size_t n)
 {
     struct upload *up = api_ctx(req)->upload;
-    if (ingest_feed(&up->in, p, n) == 0)
+    if (ingest_feed(&up->in, p, n) == 0) {
+        /* A chunk was just committed: let other clients in before reading more. */
+        if (up->in.flushed) {
+            up->in.flushed = 0;
+            http_request_yield(req);
+        }
         return 0;
+    }
     upload_failed(req, up);
     return 1;
 }
@@ -542,9 +581,11 @@ static int check_complete(struct upload *up)
     struct ingest *in = &up->in;
     if (ingest_end(in) != 0)
         return -1;
-    if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID))
+    if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID)) {
+        snprintf(in->field, sizeof in->field, "agentId");
         return ingest_fail(in, 400, "missing_field",
                            "agentId is required: add -F agentId=agent_... to the upload.");
+    }
     uint64_t bad = in->invalid + in->duplicates;
     if (up->validate_only)
         return 0;

@@ -213,6 +213,19 @@ static char *dup_string(const cJSON *o, const char *name)
     return cJSON_IsString(v) ? strdup(v->valuestring) : NULL;
 }
 
+/* The earliest scheduled retry of a batch, or NO_TIME. */
+static uint64_t first_due(struct store_txn *t, const char *batch)
+{
+    size_t blen = strlen(batch);
+    struct store_iter it;
+    uint64_t due = NO_TIME;
+    store_iter_open(&it, t, DB_DUE, batch, blen, NULL, 0);
+    if (store_iter_next(&it) == 1 && it.key.len == blen + 12)
+        due = be64_get((const uint8_t *)it.key.ptr + blen);
+    store_iter_close(&it);
+    return due;
+}
+
 /* Loads or refreshes a batch from the store. Batches that are final and have nothing in
  * progress are dropped from memory. */
 static int load_batch(struct scheduler *s, struct store_txn *t, const char *id)
@@ -282,7 +295,7 @@ static int load_batch(struct scheduler *s, struct store_txn *t, const char *id)
     /* Rows may have gone back to waiting (resume, retry): scan from the start again. */
     b->next_row = 0;
     b->exhausted = 0;
-    b->retry_due = 0; /* unknown: look at the due index on the next pick */
+    b->retry_due = first_due(t, id);
     return 0;
 }
 
@@ -486,7 +499,8 @@ static struct pick *pick_in_ws(struct scheduler *s, struct store_txn *t, struct 
             got = store_get(t, DB_JOB, key, job_key(key, best->id, p->row), &v) == 0 &&
                   job_decode(v.ptr, v.len, &jv) == 0 && jv.head.state == JOB_WAITING;
         }
-        if (!got && !best->exhausted)
+        /* First attempts only once the batch's start time (scheduledAt) has come. */
+        if (!got && !best->exhausted && best->start_ms <= wall)
             got = take_first(t, best, p, &jv);
         if (!got) {
             free(p);
@@ -682,7 +696,7 @@ static int apply_create(struct scheduler *s, struct jobs_txn *jt, struct sev *ev
         h.state = JOB_ACTIVE;
         h.attempts++;
         h.provider_errors = 0;
-        snprintf(h.call_id, sizeof h.call_id, "%s", cr->call_id);
+        snprintf(h.call_id, sizeof h.call_id, "%.39s", cr->call_id);
         b->attempts++;
         jobs_batch_dirty(jt, b);
         ev->now_active = 1;
@@ -763,7 +777,7 @@ static int apply_call(struct scheduler *s, struct jobs_txn *jt, struct sev *ev, 
         h.attempts++;
         h.provider_errors = 0;
         if (ce->call_id[0]) {
-            snprintf(h.call_id, sizeof h.call_id, "%s", ce->call_id);
+            snprintf(h.call_id, sizeof h.call_id, "%.39s", ce->call_id);
             if (put_sid(jt, ce->call_id, ev->batch, ev->row, ev->seq))
                 return jt->t->err;
         }

@@ -132,6 +132,11 @@ struct http_server {
     int draining;
     void (*drained_cb)(struct http_server *srv);
     char readbuf[65536]; /* shared: libuv consumes each read synchronously */
+    uv_idle_t resume;    /* resumes connections that yielded, after the loop polled once */
+    struct http_conn *yielded;
+    int resume_ready; /* resume was initialised (on the first yield) */
+    int open_handles; /* listener (and resume), until closed */
+    void (*closed_cb)(struct http_server *srv);
     char date[64];
     uint64_t date_sec;
 };
@@ -148,6 +153,9 @@ void http_server_adopt(struct http_server *srv, uv_os_sock_t fd);
 void http_server_drain(struct http_server *srv, void (*drained_cb)(struct http_server *srv));
 /* Closes every connection now (after a drain timed out). */
 void http_server_close_all(struct http_server *srv);
+/* Closes everything the server owns; closed_cb (may be NULL) runs once its handles are closed,
+ * after which the struct may be freed. */
+void http_server_close(struct http_server *srv, void (*closed_cb)(struct http_server *srv));
 
 /* Responses. The body is copied; headers added with http_add_header come first. */
 void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
@@ -167,6 +175,10 @@ int http_stream_write(struct http_request *req, const void *data, size_t len);
 void http_stream_end(struct http_request *req);
 /* Bytes written but not yet handed to the socket. */
 size_t http_stream_pending(const struct http_request *req);
+
+/* From a body data callback: finish this callback, then let the loop serve other clients before
+ * the rest of the body is read (after a long write transaction, say). */
+void http_request_yield(struct http_request *req);
 
 /* Case-insensitive header lookup; NULL when absent. */
 const struct http_slice *http_header(const struct http_request *req, const char *name);

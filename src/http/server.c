@@ -56,7 +56,10 @@ struct http_conn {
     unsigned stream_active : 1;
     unsigned eof : 1;
     unsigned streaming : 1; /* a streamed response is open */
-    unsigned in_drain : 1;  /* inside the stream's drain callback */
+    unsigned yield : 1;     /* the body consumer asked to let the loop run before more */
+    unsigned in_yield_list : 1;
+    struct http_conn *next_yielded;
+    unsigned in_drain : 1; /* inside the stream's drain callback */
 };
 
 static void conn_close(struct http_conn *c);
@@ -674,6 +677,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     /* The body clock restarts with every read; the timer callback re-arms lazily. */
     c->deadline = uv_now(c->srv->loop) + c->srv->cfg.body_timeout_ms;
     if (r->route->stream) {
+        c->yield = 0;
         if (r->route->stream->data(r, at, len) != 0) {
             c->stream_active = 0;
             r->route->stream->abort(r);
@@ -682,7 +686,8 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
                 http_respond_error(r, 500, "internal_error", "The upload could not be processed.");
             return HPE_USER;
         }
-        return 0;
+        /* Pausing here stops llhttp after this span; the rest waits in pending. */
+        return c->yield ? HPE_PAUSED : 0;
     }
     if (buf_append(&r->body, at, len)) {
         fail(c, 500, "internal_error", "The server ran out of memory.");
@@ -750,6 +755,37 @@ static void enter_linger(struct http_conn *c)
     }
 }
 
+void http_request_yield(struct http_request *req)
+{
+    req->conn->yield = 1;
+}
+
+/* Runs once per loop pass while connections have yielded: each continues with the input it
+ * holds, then reads again. An idle handle (not a 0 ms timer) so the loop polls in between. */
+static void on_resume(uv_idle_t *h)
+{
+    struct http_server *srv = h->data;
+    struct http_conn *list = srv->yielded;
+    srv->yielded = NULL;
+    uv_idle_stop(h);
+    while (list) {
+        struct http_conn *c = list;
+        list = c->next_yielded;
+        c->in_yield_list = 0;
+        c->next_yielded = NULL;
+        if (c->closing || !c->paused)
+            continue;
+        c->paused = 0;
+        c->yield = 0;
+        llhttp_resume(&c->parser);
+        if (c->pending.len)
+            conn_execute(c, c->pending.data, c->pending.len);
+        conn_flush(c);
+        if (!c->paused && !c->closing && c->state != CONN_LINGER)
+            start_reading(c);
+    }
+}
+
 static void conn_execute(struct http_conn *c, const char *data, size_t len)
 {
     c->in_execute = 1;
@@ -769,6 +805,20 @@ static void conn_execute(struct http_conn *c, const char *data, size_t len)
         }
         c->paused = 1;
         uv_read_stop((uv_stream_t *)&c->tcp);
+        if (c->yield && c->state == CONN_BODY && !c->in_yield_list) {
+            /* The idle handle exists only once some connection yields, so servers that never
+             * need it own one handle fewer. */
+            if (!c->srv->resume_ready) {
+                uv_idle_init(c->srv->loop, &c->srv->resume);
+                c->srv->resume.data = c->srv;
+                c->srv->resume_ready = 1;
+                c->srv->open_handles++;
+            }
+            c->in_yield_list = 1;
+            c->next_yielded = c->srv->yielded;
+            c->srv->yielded = c;
+            uv_idle_start(&c->srv->resume, on_resume);
+        }
         return;
     }
     if (e != HPE_PAUSED && !c->req.responded && e != HPE_CLOSED_CONNECTION) {
@@ -840,6 +890,14 @@ static void conn_close(struct http_conn *c)
         return;
     c->closing = 1;
     struct http_server *srv = c->srv;
+    if (c->in_yield_list) {
+        struct http_conn **pp = &srv->yielded;
+        while (*pp && *pp != c)
+            pp = &(*pp)->next_yielded;
+        if (*pp)
+            *pp = c->next_yielded;
+        c->in_yield_list = 0;
+    }
     if (c->stream_active) {
         c->stream_active = 0;
         c->req.route->stream->abort(&c->req);
@@ -966,6 +1024,13 @@ void http_server_adopt(struct http_server *srv, uv_os_sock_t fd)
     conn_start(srv, NULL, fd);
 }
 
+static void on_server_handle_closed(uv_handle_t *h)
+{
+    struct http_server *srv = h->data;
+    if (--srv->open_handles == 0 && srv->closed_cb)
+        srv->closed_cb(srv);
+}
+
 int http_server_init(struct http_server *srv, uv_loop_t *loop, const struct http_server_config *cfg)
 {
     memset(srv, 0, sizeof *srv);
@@ -973,6 +1038,7 @@ int http_server_init(struct http_server *srv, uv_loop_t *loop, const struct http
     srv->cfg = *cfg;
     int rc = uv_tcp_init(loop, &srv->listener);
     srv->listener.data = srv;
+    srv->open_handles = 1;
     return rc;
 }
 
@@ -997,7 +1063,7 @@ void http_server_drain(struct http_server *srv, void (*drained_cb)(struct http_s
     srv->draining = 1;
     srv->drained_cb = drained_cb;
     if (!uv_is_closing((uv_handle_t *)&srv->listener))
-        uv_close((uv_handle_t *)&srv->listener, NULL);
+        uv_close((uv_handle_t *)&srv->listener, on_server_handle_closed);
     srv->listening = 0;
     struct http_conn *next;
     for (struct http_conn *c = srv->conns; c; c = next) {
@@ -1018,4 +1084,16 @@ void http_server_close_all(struct http_server *srv)
         next = c->next;
         conn_close(c);
     }
+}
+
+void http_server_close(struct http_server *srv, void (*closed_cb)(struct http_server *srv))
+{
+    srv->draining = 1;
+    srv->drained_cb = NULL;
+    srv->closed_cb = closed_cb;
+    http_server_close_all(srv);
+    if (!uv_is_closing((uv_handle_t *)&srv->listener))
+        uv_close((uv_handle_t *)&srv->listener, on_server_handle_closed);
+    if (srv->resume_ready && !uv_is_closing((uv_handle_t *)&srv->resume))
+        uv_close((uv_handle_t *)&srv->resume, on_server_handle_closed);
 }

@@ -69,11 +69,6 @@ const char *ingest_encoding(const struct ingest *in)
 
 /* ---- the table of numbers seen, for duplicates ---- */
 
-struct ingest_dedupe_slot {
-    uint64_t number; /* the E.164 digits as an integer; 0 marks an empty slot */
-    uint32_t row;
-};
-
 static uint64_t mix(uint64_t x)
 {
     x ^= x >> 33;
@@ -82,34 +77,58 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
+static int dedupe_resize(struct ingest_dedupe *d, size_t cap)
+{
+    uint64_t *numbers = calloc(cap, sizeof *numbers);
+    uint32_t *rows = malloc(cap * sizeof *rows);
+    if (!numbers || !rows) {
+        free(numbers);
+        free(rows);
+        return -1;
+    }
+    for (size_t i = 0; i < d->cap; i++) {
+        if (!d->numbers[i])
+            continue;
+        size_t j = mix(d->numbers[i]) & (cap - 1);
+        while (numbers[j])
+            j = (j + 1) & (cap - 1);
+        numbers[j] = d->numbers[i];
+        rows[j] = d->rows[i];
+    }
+    free(d->numbers);
+    free(d->rows);
+    d->numbers = numbers;
+    d->rows = rows;
+    d->cap = cap;
+    return 0;
+}
+
+/* Sizes the table for the rows a body of this many bytes can hold (about 40 bytes a contact row
+ * at the least), so a large upload does not double it, and hold both copies, several times. */
+static void dedupe_presize(struct ingest_dedupe *d, uint64_t body_bytes, uint64_t max_rows)
+{
+    uint64_t rows = body_bytes / 40;
+    if (rows > max_rows)
+        rows = max_rows;
+    size_t cap = 1024;
+    while (cap < rows * 4 / 3 + 1)
+        cap *= 2;
+    dedupe_resize(d, cap);
+}
+
 /* Returns the row that already holds number, or 0 after recording it for row. -1: no memory. */
 static int64_t dedupe_check(struct ingest_dedupe *d, uint64_t number, uint32_t row)
 {
-    if ((d->used + 1) * 2 > d->cap) {
-        size_t cap = d->cap ? d->cap * 2 : 1024;
-        struct ingest_dedupe_slot *slots = calloc(cap, sizeof *slots);
-        if (!slots)
-            return -1;
-        for (size_t i = 0; i < d->cap; i++) {
-            if (!d->slots[i].number)
-                continue;
-            size_t j = mix(d->slots[i].number) & (cap - 1);
-            while (slots[j].number)
-                j = (j + 1) & (cap - 1);
-            slots[j] = d->slots[i];
-        }
-        free(d->slots);
-        d->slots = slots;
-        d->cap = cap;
-    }
+    if ((d->used + 1) * 4 > d->cap * 3 && dedupe_resize(d, d->cap ? d->cap * 2 : 1024) != 0)
+        return -1;
     size_t i = mix(number) & (d->cap - 1);
-    while (d->slots[i].number) {
-        if (d->slots[i].number == number)
-            return d->slots[i].row;
+    while (d->numbers[i]) {
+        if (d->numbers[i] == number)
+            return d->rows[i];
         i = (i + 1) & (d->cap - 1);
     }
-    d->slots[i].number = number;
-    d->slots[i].row = row;
+    d->numbers[i] = number;
+    d->rows[i] = row;
     d->used++;
     return 0;
 }
@@ -180,6 +199,7 @@ static int flush(struct ingest *in)
                            "The upload could not be stored (%s); nothing was kept. Retry later.",
                            bc_strerror(rc));
     in->stored_rows += in->pending_rows;
+    in->flushed = 1;
     in->pending_rows = 0;
     in->pending.len = 0;
     return 0;
@@ -237,6 +257,14 @@ static void add_error(struct ingest *in, uint32_t row, const char *column, const
 
 static int header_row(struct ingest *in, const struct csv_row *r)
 {
+    int named = 0;
+    for (size_t i = 0; i < r->nfields; i++)
+        for (size_t k = 0; k < r->fields[i].len && !named; k++)
+            named = r->fields[i].ptr[k] != ' ' && r->fields[i].ptr[k] != '\t';
+    if (!named)
+        return ingest_fail(in, 422, "empty_file",
+                           "The file has no column names: its first line must name the columns, "
+                           "such as phone_number,first_name.");
     in->have_header = 1;
     int phone = -1;
     for (size_t i = 0; i < r->nfields; i++) {
@@ -462,9 +490,11 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
 {
     struct ingest *in = ctx;
     if (part->name_len == 4 && memcmp(part->name, "file", 4) == 0) {
-        if (in->file_seen)
-            return ingest_fail(in, 400, "invalid_request",
+        if (in->file_seen) {
+            snprintf(in->field, sizeof in->field, "file");
+            return ingest_fail(in, 400, "invalid_field",
                                "The upload has more than one file part; send one CSV per batch.");
+        }
         in->file_seen = 1;
         in->part = PART_FILE;
         struct csv_limits lim = {0};
@@ -478,6 +508,7 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
         if (strlen(field_names[f]) != part->name_len ||
             memcmp(field_names[f], part->name, part->name_len) != 0)
             continue;
+        snprintf(in->field, sizeof in->field, "%s", field_names[f]);
         if (in->field_seen[f])
             return ingest_fail(in, 400, "invalid_field",
                                "The field %s was sent twice; send it once.", field_names[f]);
@@ -510,6 +541,7 @@ static int field_end(struct ingest *in, int f)
         return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
     b->len--;
     in->field_seen[f] = 1;
+    snprintf(in->field, sizeof in->field, "%s", field_names[f]);
     if (f == FIELD_DEFAULT_COUNTRY) {
         if (b->len != 2 || !phone_country_known(b->data, 2))
             return ingest_fail(in, 400, "invalid_field",
@@ -575,6 +607,7 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
     if (mp_init(&in->mp, b, blen, &lim, &cb, in) != 0)
         return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
     in->mp_ready = 1;
+    dedupe_presize(&in->seen, opt->body_bytes, opt->max_records);
     return 0;
 }
 
@@ -621,7 +654,8 @@ void ingest_free(struct ingest *in)
         buf_free(&in->fields[f]);
     buf_free(&in->columns);
     buf_free(&in->pending);
-    free(in->seen.slots);
+    free(in->seen.numbers);
+    free(in->seen.rows);
     free(in->errors);
     memset(in, 0, sizeof *in);
 }
@@ -684,6 +718,7 @@ static int purge_txn(struct store_txn *t, void *arg)
         buf_free(&keys);
         return rc;
     }
+    rc = 0; /* the scan may have stopped on a row (1): that is not an error */
     size_t klen = blen + 4;
     for (size_t i = 0; i < n && !rc; i++) {
         const uint8_t *k = (const uint8_t *)keys.data + i * (klen + 1);

@@ -57,12 +57,15 @@ struct ingest_options {
     uint64_t max_records;
     size_t max_errors;       /* row errors kept for the response */
     uint64_t max_file_bytes; /* 0: INGEST_MAX_FILE_BYTES */
+    uint64_t body_bytes;     /* Content-Length when known (sizes the duplicate table), else 0 */
     ingest_field_fn on_field;
     void *ctx;
 };
 
+/* Numbers seen so far: open addressing over two parallel arrays (12 bytes a slot). */
 struct ingest_dedupe {
-    struct ingest_dedupe_slot *slots;
+    uint64_t *numbers; /* the E.164 digits as an integer; 0 marks an empty slot */
+    uint32_t *rows;
     size_t cap, used;
 };
 
@@ -97,6 +100,8 @@ struct ingest {
     struct buf pending; /* encoded jobs not yet written */
     size_t pending_rows;
     uint64_t stored_rows;
+    int flushed;             /* a chunk was committed since the caller last cleared this */
+    uint64_t expected_bytes; /* the body's Content-Length, to size the duplicate table once */
 
     struct ingest_row_error *errors;
     size_t nerrors;
@@ -106,6 +111,7 @@ struct ingest {
     int status; /* HTTP status, 0 while none */
     char code[40];
     char message[512];
+    char field[32]; /* the form field a 400 invalid_field is about */
 };
 
 /* content_type is the request's Content-Type header value. Returns 0, or sets the error (415 or

@@ -1321,9 +1321,9 @@ static void handle_closed(struct sim *s)
         done(arg);
 }
 
-static void on_listener_closed(uv_handle_t *h)
+static void on_server_closed(struct http_server *srv)
 {
-    handle_closed((struct sim *)((char *)h - offsetof(struct sim, http.listener)));
+    handle_closed((struct sim *)((char *)srv - offsetof(struct sim, http)));
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -1344,12 +1344,9 @@ void sim_stop(struct sim *s, void (*done)(void *arg), void *arg)
     s->done = done;
     s->done_arg = arg;
     s->open_handles = 3;
-    /* Closing the listener here rather than in http_server_drain (which skips a listener already
-     * closing) gives us its close callback: the server struct lives inside ours. Connections
-     * never touch the server once closed, so they need no waiting for. */
-    uv_close((uv_handle_t *)&s->http.listener, on_listener_closed);
-    http_server_drain(&s->http, NULL);
-    http_server_close_all(&s->http);
+    /* The server struct lives inside ours: wait for its handles. Connections never touch the
+     * server once closed, so they need no waiting for. */
+    http_server_close(&s->http, on_server_closed);
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
     dialer_close(&s->dialer, on_dialer_closed);

@@ -110,8 +110,11 @@ int job_encode(struct buf *out, const struct job_head *h, const char *error, siz
                const char *const *fields, const size_t *lens, size_t nfields)
 {
     size_t need = sizeof *h + 4 + error_len;
-    for (size_t i = 0; i < nfields; i++)
-        need += 4 + lens[i];
+    for (size_t i = 0; i < nfields; i++) {
+        if (lens[i] > UINT16_MAX)
+            return BC_ETOOBIG;
+        need += 2 + lens[i];
+    }
     int rc = buf_reserve(out, need);
     if (rc)
         return rc;
@@ -125,9 +128,10 @@ int job_encode(struct buf *out, const struct job_head *h, const char *error, siz
     memcpy(p + 4, error, error_len);
     p += 4 + error_len;
     for (size_t i = 0; i < nfields; i++) {
-        be32_put(p, (uint32_t)lens[i]);
-        memcpy(p + 4, fields[i], lens[i]);
-        p += 4 + lens[i];
+        p[0] = (uint8_t)(lens[i] >> 8);
+        p[1] = (uint8_t)lens[i];
+        memcpy(p + 2, fields[i], lens[i]);
+        p += 2 + lens[i];
     }
     out->len += need;
     return 0;
@@ -169,14 +173,14 @@ int job_decode(const void *data, size_t len, struct job_view *out)
 
 int job_field_next(const struct job_view *v, size_t *pos, const char **p, size_t *n)
 {
-    if (*pos + 4 > v->fields_len)
+    if (*pos + 2 > v->fields_len)
         return 0;
-    size_t flen = be32_get(v->fields + *pos);
-    if (flen > v->fields_len - *pos - 4)
+    size_t flen = (size_t)v->fields[*pos] << 8 | v->fields[*pos + 1];
+    if (flen > v->fields_len - *pos - 2)
         return 0;
-    *p = (const char *)v->fields + *pos + 4;
+    *p = (const char *)v->fields + *pos + 2;
     *n = flen;
-    *pos += 4 + flen;
+    *pos += 2 + flen;
     return 1;
 }
 

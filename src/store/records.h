@@ -92,7 +92,7 @@ struct job_head {
     uint64_t start_ms, end_ms, next_attempt_ms;
     double duration; /* seconds */
     char e164[20];
-    char call_id[64]; /* the provider's call id */
+    char call_id[40]; /* the provider's call id (Twilio's are 34 characters) */
 };
 
 /* A decoded job: head plus views into the stored bytes (valid while the transaction is). */
@@ -100,7 +100,7 @@ struct job_view {
     struct job_head head;
     const char *error;
     size_t error_len;
-    const uint8_t *fields; /* nfields times: u32 length, bytes */
+    const uint8_t *fields; /* nfields times: u16 length (big-endian), bytes */
     size_t fields_len;
 };
 

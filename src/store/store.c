@@ -25,6 +25,10 @@ static const char *const db_names[DB_COUNT] = {
     [DB_SID] = "sid2job",
     [DB_USAGE] = "usage",
     [DB_STATECOUNT] = "statecount",
+    [DB_WEBHOOK] = "webhook",
+    [DB_OUTBOX] = "outbox",
+    [DB_DELIVERY] = "delivery",
+    [DB_FINALSEQ] = "finalseq",
 };
 
 /* The one place LMDB (and errno) codes become project codes. */

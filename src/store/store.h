@@ -27,6 +27,10 @@ enum store_db {
     DB_SID,        /* provider call id -> batch id | row (u32 BE) | seq (u32 BE) */
     DB_USAGE,      /* workspace id | time (u64 BE) | batch id | row | seq -> billable seconds */
     DB_STATECOUNT, /* batch id | state (u8) | row block (u32 BE) -> jobs in that state (u32) */
+    DB_WEBHOOK,    /* workspace id -> webhook target (JSON: url, secret) */
+    DB_OUTBOX,     /* sequence (u64 BE) -> event to deliver (JSON) */
+    DB_DELIVERY,   /* workspace id | time (u64 BE) | sequence -> delivery attempt (JSON) */
+    DB_FINALSEQ,   /* batch id | final sequence (u32 BE) -> row: calls in the order they ended */
     DB_COUNT
 };
 

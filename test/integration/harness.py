@@ -6,7 +6,11 @@ and impolitely (raw bytes on a socket, for pipelining and malformed input). Pyth
 library only, so the tests run on any machine that can build the server.
 """
 
+import base64
+import hashlib
+import hmac
 import http.client
+import io
 import json
 import os
 import re
@@ -799,3 +803,291 @@ def poll(predicate, timeout=3.0, interval=0.05):
         if value or time.monotonic() >= deadline:
             return value
         time.sleep(interval)
+
+
+# ----- multipart uploads (added for test_upload.py) ------------------------------------------
+
+def multipart_body(parts, boundary="----batchcalld-test-boundary-7MA4YWxkTrZu0gW"):
+    """Encodes form parts as multipart/form-data, in the order given, the way browsers do.
+    parts: list of (name, value); value is a str (a text field) or a tuple
+    (filename, bytes[, content_type]) (a file). Returns (body bytes, Content-Type header)."""
+    out = []
+    for name, value in parts:
+        if isinstance(value, tuple):
+            filename, data = value[0], value[1]
+            ctype = value[2] if len(value) > 2 else "text/csv"
+            head = (f'Content-Disposition: form-data; name="{name}"; filename="{filename}"\r\n'
+                    f"Content-Type: {ctype}\r\n")
+        else:
+            data = value.encode("utf-8")
+            head = f'Content-Disposition: form-data; name="{name}"\r\n'
+        out += [f"--{boundary}\r\n{head}\r\n".encode("utf-8"), data, b"\r\n"]
+    out.append(f"--{boundary}--\r\n".encode("ascii"))
+    return b"".join(out), f"multipart/form-data; boundary={boundary}"
+
+
+def post_multipart(server, path, parts, auth=None, headers=None, timeout=60):
+    """POSTs parts (see multipart_body) with http.client. Returns a Reply."""
+    body, ctype = multipart_body(parts)
+    return request(server, "POST", path, body, headers={"Content-Type": ctype, **(headers or {})},
+                   auth=auth, timeout=timeout)
+
+
+def curl_multipart(server, path, parts, auth=None, headers=None, timeout=60):
+    """POSTs parts (see multipart_body) with `curl -F`, as the public docs tell users to, text
+    fields with --form-string so no value is read as @file or <file. Returns a Reply whose
+    headers are those of the final response (after any 100 Continue)."""
+    host, port = address(server)
+    with tempfile.TemporaryDirectory(prefix="batchcalld-curl-") as tmp:
+        cmd = ["curl", "-sS", "-o", os.path.join(tmp, "body"), "-D", os.path.join(tmp, "head"),
+               "-w", "%{http_code}", "--max-time", str(timeout)]
+        for name, value in {**auth_headers(auth), **(headers or {})}.items():
+            cmd += ["-H", f"{name}: {value}"]
+        for i, (name, value) in enumerate(parts):
+            if isinstance(value, tuple):
+                file_path = os.path.join(tmp, f"part{i}")
+                with open(file_path, "wb") as f:
+                    f.write(value[1])
+                ctype = value[2] if len(value) > 2 else "text/csv"
+                cmd += ["-F", f"{name}=@{file_path};filename={value[0]};type={ctype}"]
+            else:
+                cmd += ["--form-string", f"{name}={value}"]
+        cmd.append(f"http://{host}:{port}{path}")
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 10)
+        if not done.stdout.isdigit() or done.stdout == "000":
+            raise AssertionError(f"curl got no response (exit {done.returncode}): {done.stderr}")
+        with open(os.path.join(tmp, "head"), "rb") as f:
+            head = f.read().strip().split(b"\r\n\r\n")[-1]
+        with open(os.path.join(tmp, "body"), "rb") as f:
+            data = f.read()
+    headers = http.client.parse_headers(io.BytesIO(head.split(b"\r\n", 1)[1] + b"\r\n\r\n"))
+    return Reply(int(done.stdout), headers, decode_body(headers.get("Content-Type"), data))
+
+
+def mdb_entries(data_dir, db):
+    """Number of entries of one LMDB database of a data dir, read with mdb_stat (lmdb-utils).
+    Safe while a server runs (LMDB readers do not block its writer)."""
+    done = subprocess.run(["mdb_stat", "-s", db, data_dir], capture_output=True, text=True,
+                          timeout=20)
+    match = re.search(r"^\s*Entries: (\d+)$", done.stdout, re.M)
+    if done.returncode != 0 or not match:
+        raise AssertionError(f"mdb_stat -s {db} {data_dir} failed: {done.stdout}{done.stderr}")
+    return int(match.group(1))
+
+
+# ----- dispatch: carrier simulator, keep-alive client, provider signatures -------------------
+# (added for test_dispatch.py and test_crash.py)
+
+SIM_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
+SIM_AUTH_TOKEN = "integration-test-token"
+BATCHES = "/v1/api/batch-calls"
+
+
+def twilio_signature(token, url, params):
+    """X-Twilio-Signature as Twilio computes it: base64(HMAC-SHA1(token, url followed by every
+    (name, value) pair of the form, sorted, each written as name then value)). params: list of
+    (name, value) pairs, not yet encoded."""
+    data = url + "".join(name + value for name, value in sorted(params))
+    mac = hmac.new(token.encode("utf-8"), data.encode("utf-8"), hashlib.sha1).digest()
+    return base64.b64encode(mac).decode("ascii")
+
+
+def hmac_sha256_hex(secret, body):
+    """The http provider dialect's X-Signature: hex HMAC-SHA256 of the raw body."""
+    return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+class CarrierSim(Server):
+    """`batchcalld carrier-sim` in its own process: the provider simulator alone, so a test can
+    read its ledger (what it was asked to dial, from the provider's side) while a server talks
+    to it exactly as it would to Twilio (see twilio_flags). Ready once GET /sim/stats answers;
+    stopped like a Server, with SIGTERM and exit code 0 expected."""
+
+    def __init__(self, speed=1000, account_sid=SIM_ACCOUNT_SID, auth_token=SIM_AUTH_TOKEN,
+                 port=None):
+        super().__init__("--sim-speed", str(speed), "--account-sid", account_sid,
+                         "--auth-token", auth_token, subcommand="carrier-sim", port=port)
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.url = f"http://{self.listen}"
+
+    def command(self):
+        return [binary(), "carrier-sim", "--listen", self.listen] + self.args
+
+    def _answers(self):
+        try:
+            return request(self, "GET", "/sim/stats", headers={"Connection": "close"},
+                           timeout=1).status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+
+    def start(self):
+        with open(self.stdout_path, "ab") as out, open(self.stderr_path, "ab") as err:
+            self._stdout_mark = out.tell()
+            self.proc = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL, stdout=out,
+                                         stderr=err, env=clean_env(self.env))
+        self.returncode = None
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not self._answers():
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                if self.proc.poll() is None:
+                    self.proc.kill()
+                self.returncode = self.proc.wait()
+                raise ServerError(f"carrier-sim not answering within {READY_TIMEOUT}s "
+                                  f"(exit code {self.returncode})\n{self.logs()}")
+            time.sleep(0.05)
+        return self
+
+    def logs(self, max_lines=200):
+        return super().logs(max_lines).replace("----- server ", "----- carrier-sim ")
+
+    def _json(self, method, path, body=None):
+        reply = request(self, method, path, body)
+        if reply.status != 200:
+            raise AssertionError(f"carrier-sim {method} {path} answered {reply.status}: "
+                                 f"{reply.body!r}")
+        return reply.body
+
+    def stats(self):
+        """GET /sim/stats: the ledger's counters, perSecond and batches."""
+        return self._json("GET", "/sim/stats")
+
+    def dials(self, batch_id):
+        """Every create request the simulator received for a batch, in arrival order, as
+        (unix_ms, row, seq) tuples, whether it was accepted or not."""
+        body = self._json("GET", f"/sim/dials?batch={batch_id}")
+        return [tuple(d) for d in body["dials"]]
+
+    def configure(self, **settings):
+        """POST /sim/config, e.g. configure(down=True) or configure(fail503=20)."""
+        return self._json("POST", "/sim/config", settings)
+
+    def reset(self):
+        return self._json("POST", "/sim/reset")
+
+
+def twilio_flags(sim, server_port):
+    """Serve flags that make a server talk to a CarrierSim the way it talks to Twilio in
+    production. The server must be started on server_port, since callbacks are signed for
+    --public-url."""
+    return ["--provider", "twilio", "--twilio-api-base", sim.url,
+            "--twilio-account-sid", sim.account_sid, "--twilio-auth-token", sim.auth_token,
+            "--public-url", f"http://127.0.0.1:{server_port}"]
+
+
+class KeepAliveClient:
+    """Many requests over one persistent connection, for tests that read thousands of calls.
+    When the server closed the idle connection, an idempotent request is sent once more on a
+    new one."""
+
+    def __init__(self, target, auth=None, timeout=10):
+        self.address = address(target)
+        self.auth = auth
+        self.timeout = timeout
+        self.conn = None
+
+    def request(self, method, path, body=None, headers=None):
+        all_headers = auth_headers(self.auth)
+        payload = encode_body(body, all_headers)
+        all_headers.update(headers or {})
+        for attempt in (1, 2):
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(*self.address, timeout=self.timeout)
+            try:
+                self.conn.request(method, path, body=payload, headers=all_headers)
+                resp = self.conn.getresponse()
+                data = resp.read()
+            except (ConnectionError, http.client.RemoteDisconnected, http.client.BadStatusLine):
+                self.close()
+                if attempt == 2 or method not in ("GET", "HEAD"):
+                    raise
+                continue
+            if resp.will_close:
+                self.close()
+            return Reply(resp.status, resp.headers,
+                         decode_body(resp.headers.get("Content-Type"), data))
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def csv_of(rows, columns=("phone_number", "first_name")):
+    """A CSV file (bytes) of rows, each a tuple of values in the order of columns."""
+    lines = [",".join(columns)] + [",".join(str(v) for v in row) for row in rows]
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+class DispatchTestCase(ServerTestCase):
+    """Helpers for tests that place calls: a carrier-sim and a server wired to it, an agent,
+    uploads, and waiting for a batch to reach a state. Every process started here has its logs
+    printed when the test fails."""
+
+    def start_carrier_sim(self, speed=1000):
+        sim = CarrierSim(speed=speed)
+        self._servers.append(sim)
+        self.addCleanup(sim.close)
+        return sim.start()
+
+    def start_twilio_server(self, sim, *flags, **kwargs):
+        """A server whose provider is sim, over the Twilio dialect."""
+        port = free_port()
+        return self.start_server(*twilio_flags(sim, port), *flags, port=port, **kwargs)
+
+    def setup_workspace(self, server, prompt="Hello {first_name}", **limits):
+        """A workspace (high request rate unless limits say otherwise) and an agent in it.
+        Returns (auth, agent_id)."""
+        limits.setdefault("requests_per_minute", 100000)
+        auth = make_workspace(server, **limits)
+        reply = request(server, "POST", "/v1/api/agents",
+                        {"name": "Dispatch test", "prompt": prompt, "fromNumber": "+14155552671"},
+                        auth=auth)
+        self.assertEqual(reply.status, 201, reply.body)
+        return auth, reply.body["id"]
+
+    def upload(self, server, auth, agent_id, data, **fields):
+        """Uploads a CSV (bytes) with extra form fields; returns the batchId of the 201."""
+        parts = [("agentId", agent_id)] + [(k, v) for k, v in fields.items()]
+        parts.append(("file", ("contacts.csv", data)))
+        reply = post_multipart(server, BATCHES, parts, auth=auth)
+        self.assertEqual(reply.status, 201, reply.body)
+        return reply.body["batchId"]
+
+    def batch(self, server, auth, batch_id):
+        """A2 of the batch."""
+        reply = request(server, "GET", f"{BATCHES}/{batch_id}", auth=auth)
+        self.assertEqual(reply.status, 200, reply.body)
+        return reply.body
+
+    def wait_batch(self, server, auth, batch_id, until=None, timeout=30.0, interval=0.05):
+        """Polls A2 until until(a2) is true (default: the batch is complete) and returns A2;
+        fails the test with the last A2 on timeout."""
+        until = until or (lambda a2: a2["isComplete"])
+        deadline = time.monotonic() + timeout
+        while True:
+            a2 = self.batch(server, auth, batch_id)
+            if until(a2):
+                return a2
+            if time.monotonic() > deadline:
+                self.fail(f"batch {batch_id} not in the expected state within {timeout}s: {a2}")
+            time.sleep(interval)
+
+    def calls(self, server, auth, batch_id, rows):
+        """A5 of each row, over one keep-alive connection: {row: body}."""
+        out = {}
+        with KeepAliveClient(server, auth) as client:
+            for row in rows:
+                reply = client.get(f"{BATCHES}/{batch_id}/calls/call_{row}")
+                self.assertEqual(reply.status, 200, reply.body)
+                out[row] = reply.body
+        return out
