@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "api/webhooks.h"
 #include "api/workspaces.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -14,7 +15,7 @@
 
 struct admin_args {
     const char *data_dir;
-    const char *name, *workspace, *label, *key_id;
+    const char *name, *workspace, *label, *key_id, *url;
     struct ws_update limits;
 };
 
@@ -28,10 +29,13 @@ static void usage(FILE *out)
             "  batchcalld admin key create --workspace WS_ID [--label TEXT]\n"
             "  batchcalld admin key list --workspace WS_ID\n"
             "  batchcalld admin key revoke --key-id KEY_ID\n"
+            "  batchcalld admin webhook set --workspace WS_ID --url URL\n"
+            "  batchcalld admin webhook delete --workspace WS_ID\n"
             "Limits: --calls-per-second X (default %g), --max-concurrent-calls N (default %d),\n"
             "        --requests-per-minute N (default %d), --max-records N (default %d)\n"
             "Every command takes --data-dir DIR (default $BATCHCALLD_DATA_DIR or ./data) and\n"
-            "prints JSON. API keys are shown once, at creation: only their hash is stored.\n",
+            "prints JSON. API keys are shown once, at creation: only their hash is stored.\n"
+            "webhook set prints the new signing secret; setting the URL again rotates it.\n",
             WS_DEFAULT_CALLS_PER_SECOND, WS_DEFAULT_MAX_CONCURRENT_CALLS,
             WS_DEFAULT_REQUESTS_PER_MINUTE, WS_DEFAULT_MAX_RECORDS);
 }
@@ -72,6 +76,8 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
             a->label = v;
         } else if (!strcmp(f, "--key-id")) {
             a->key_id = v;
+        } else if (!strcmp(f, "--url")) {
+            a->url = v;
         } else if (!strcmp(f, "--calls-per-second")) {
             if (parse_number(f, v, &d))
                 return -1;
@@ -191,6 +197,43 @@ static int workspace_update(struct store *s, struct admin_args *a)
     return rc ? fail(rc, "workspace update") : print_json(ws_to_json(&ws));
 }
 
+static int webhook_set(struct store *s, struct admin_args *a)
+{
+    if (need(a->workspace, "--workspace") || need(a->url, "--url"))
+        return 2;
+    if (!webhooks_url_valid(a->url, strlen(a->url))) {
+        fprintf(stderr,
+                "batchcalld admin: --url must be an http:// or https:// URL of at most %d "
+                "characters\n",
+                WEBHOOK_URL_MAX);
+        return 2;
+    }
+    char secret[WEBHOOK_SECRET_LEN + 1];
+    uint64_t created;
+    int rc = webhooks_set(s, a->workspace, strlen(a->workspace), a->url, secret, &created);
+    if (rc)
+        return fail(rc, "webhook set");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "workspaceId", a->workspace);
+    cJSON_AddStringToObject(o, "url", a->url);
+    cJSON_AddStringToObject(o, "secret", secret);
+    cJSON_AddNumberToObject(o, "createdAt", (double)created);
+    return print_json(o);
+}
+
+static int webhook_delete(struct store *s, struct admin_args *a)
+{
+    if (need(a->workspace, "--workspace"))
+        return 2;
+    int rc = webhooks_remove(s, a->workspace, strlen(a->workspace));
+    if (rc)
+        return fail(rc, "webhook delete");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "workspaceId", a->workspace);
+    cJSON_AddBoolToObject(o, "deleted", 1);
+    return print_json(o);
+}
+
 static int run(struct store *s, const char *noun, const char *verb, struct admin_args *a)
 {
     cJSON *out = NULL;
@@ -229,6 +272,10 @@ static int run(struct store *s, const char *noun, const char *verb, struct admin
         cJSON_AddBoolToObject(out, "revoked", 1);
         return print_json(out);
     }
+    if (!strcmp(noun, "webhook") && !strcmp(verb, "set"))
+        return webhook_set(s, a);
+    if (!strcmp(noun, "webhook") && !strcmp(verb, "delete"))
+        return webhook_delete(s, a);
     fprintf(stderr, "batchcalld admin: unknown command \"%s %s\"\n", noun, verb);
     usage(stderr);
     return 2;

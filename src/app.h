@@ -6,6 +6,7 @@
 #include <uv.h>
 
 #include "api/metrics.h"
+#include "api/events.h"
 #include "config.h"
 #include "dispatch/dialer.h"
 #include "dispatch/scheduler.h"
@@ -33,6 +34,7 @@ struct app {
     struct provider_config provider;
     struct scheduler *sched;
     struct sim *sim;        /* the in-process simulator with --provider sim */
+    struct events *events;  /* live event streams (SSE) */
     uv_timer_t drain_timer; /* waits for provider requests in flight at shutdown */
     int lock_fd;
     int draining;

@@ -75,6 +75,8 @@ static void on_signal(uv_signal_t *s, int signum)
     app->draining = 1;
     if (app->sched)
         scheduler_quiesce(app->sched);
+    /* Event streams never end by themselves: end them so the drain can finish. */
+    events_shutdown(app->events);
     uv_timer_start(&app->shutdown_timer, on_shutdown_timeout, app->cfg.shutdown_timeout_ms, 0);
     uv_timer_start(&app->drain_timer, on_drain_check, 10, 10);
     http_server_drain(&app->http, on_drained);
@@ -183,6 +185,19 @@ static int setup_demo(struct app *app)
     return rc;
 }
 
+/* Dispatch committed a change: tell whoever watches the batch. */
+static void on_dispatch_change(void *arg, const char *batch, uint32_t row, uint32_t final_seq,
+                               int done)
+{
+    struct app *app = arg;
+    if (final_seq)
+        events_call(app->events, batch, row, final_seq);
+    if (done)
+        events_done(app->events, batch);
+    else
+        events_progress(app->events, batch);
+}
+
 /* Where providers reach us: --public-url, else this server on loopback. */
 static void default_public_url(struct app *app, char *out, size_t cap)
 {
@@ -237,6 +252,8 @@ static int start_dispatch(struct app *app)
         log_info("simulator listening", "url=%s speed=%g", p->api_base, c->sim_speed);
     }
     struct sched_config sc = {
+        .on_change = on_dispatch_change,
+        .on_change_arg = app,
         .provider_cps = c->provider_cps,
         .max_in_flight = c->max_in_flight,
         .reconcile_ms = c->reconcile_ms,
@@ -316,7 +333,7 @@ static int serve(int argc, char **argv)
         code = 1;
         goto out;
     }
-    if ((rc = start_dispatch(&app)) != 0) {
+    if ((rc = events_start(&app.events, &app)) != 0 || (rc = start_dispatch(&app)) != 0) {
         log_error("cannot start dispatch", "reason=\"%s\"", bc_strerror(rc));
         code = 1;
         goto out;
@@ -346,6 +363,7 @@ out:
     if (app.sim)
         sim_stop(app.sim, NULL, NULL);
     sweep_close(&app.sweeper);
+    events_stop(app.events);
     /* Close every handle (connections, timers, signals) and let their close callbacks run. */
     uv_walk(app.loop, close_walk, NULL);
     uv_run(app.loop, UV_RUN_DEFAULT);

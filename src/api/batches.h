@@ -23,6 +23,9 @@ void batches_list(struct http_request *req);
 void calls_list(struct http_request *req);
 void calls_export(struct http_request *req);
 
+/* One call as A4 lists it, or NULL. */
+cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row);
+
 /* The A2 object of a batch (B3 lists it without recent_calls). */
 cJSON *batches_status_json(struct store_txn *t, const struct batch_rec *b, int with_recent);
 

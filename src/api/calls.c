@@ -159,6 +159,19 @@ static int begin(struct http_request *req, struct store_txn *t, struct batch_rec
     return rc;
 }
 
+cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row)
+{
+    struct batch_rec b;
+    struct job_view jv;
+    struct batch_meta m;
+    if (batch_get(t, batch, strlen(batch), &b) != 0 || load_job(t, batch, row, &jv) != 0 ||
+        meta_load(t, batch, &m) != 0)
+        return NULL;
+    cJSON *o = call_json(&b, &m, row, &jv, 0);
+    cJSON_Delete(m.json);
+    return o;
+}
+
 void batches_call(struct http_request *req)
 {
     struct store_txn t;

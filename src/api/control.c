@@ -138,6 +138,10 @@ static void control(struct http_request *req, enum control_op op)
             "unreachable, provider_error) are going back to waiting");
         break;
     }
+    if (op == OP_CANCEL)
+        events_done(app->events, a.b.id);
+    else
+        events_progress(app->events, a.b.id);
     cJSON_AddItemToObject(o, "details", counts(&a.b));
     api_respond_json(req, op == OP_RETRY ? 202 : 200, o);
 }

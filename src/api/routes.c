@@ -2,6 +2,7 @@
  * as /v1/api/batch-calls (the alias is configured on the HTTP server). */
 #include "api/api.h"
 #include "api/batches.h"
+#include "api/events.h"
 
 /* Uploads: 20 MB of file data plus the multipart framing and form fields around it. */
 #define UPLOAD_BODY_LIMIT (21u * 1000u * 1000u)
@@ -31,6 +32,7 @@ const struct http_route api_routes[] = {
     {GET, "/v1/api/batch-calls/:id/calls", calls_list, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/:id/calls/:job", batches_call, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/:id/export", calls_export, NULL, 0, API_AUTH},
+    {GET, "/v1/api/batch-calls/:id/events", events_open, NULL, 0, API_AUTH},
     {DELETE, "/v1/api/batch-calls/:id", control_cancel, NULL, 0, API_AUTH},
     {POST, "/v1/api/batch-calls/:id/pause", control_pause, NULL, 0, API_AUTH},
     {POST, "/v1/api/batch-calls/:id/resume", control_resume, NULL, 0, API_AUTH},

@@ -75,6 +75,7 @@ struct sev {
     int reset_cursor;
     int halted;
     int finished_batch;
+    uint32_t final_seq; /* the call reached a final state with this number */
     char call_id[64];
 };
 
@@ -593,10 +594,18 @@ static void maybe_finish(struct sev *ev, struct batch_rec *b, uint64_t now)
     }
 }
 
-static void final_touch(struct batch_rec *b, uint32_t row, uint64_t now)
+/* Every call that reaches a final state is numbered in its batch; the number is the id of its
+ * live event, and the index lets a reconnecting watcher replay what it missed. */
+static int final_touch(struct jobs_txn *jt, struct sev *ev, struct batch_rec *b, uint32_t row,
+                       uint64_t now)
 {
     batch_add_recent(b, row);
     b->last_completed_ms = now;
+    b->final_seq++;
+    ev->final_seq = b->final_seq;
+    uint8_t key[JOB_KEY_MAX], v[4];
+    be32_put(v, row);
+    return store_put(jt->t, DB_FINALSEQ, key, finalseq_key(key, b->id, b->final_seq), v, 4, 0);
 }
 
 static int record_usage(struct jobs_txn *jt, const struct batch_rec *b, uint32_t row, uint32_t seq,
@@ -664,7 +673,8 @@ static int end_attempt(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
         h->state = outcome == OUTCOME_ANSWERED ? JOB_COMPLETED : JOB_FAILED;
         const char *err = outcome == OUTCOME_ANSWERED ? "" : d.error;
         rc = jobs_move(jt, ev->batch, ev->row, jv, h, err, strlen(err));
-        final_touch(b, ev->row, now);
+        if (!rc)
+            rc = final_touch(jt, ev, b, ev->row, now);
     }
     release(ev, b);
     maybe_finish(ev, b, now);
@@ -728,8 +738,9 @@ static int apply_create(struct scheduler *s, struct jobs_txn *jt, struct sev *ev
         h.outcome = OUTCOME_PROVIDER_ERROR;
         h.end_ms = now;
         s->stats.by_outcome[OUTCOME_PROVIDER_ERROR]++;
-        final_touch(b, ev->row, now);
         int rc = jobs_move(jt, ev->batch, ev->row, jv, &h, d.error, strlen(d.error));
+        if (!rc)
+            rc = final_touch(jt, ev, b, ev->row, now);
         maybe_finish(ev, b, now);
         jobs_batch_dirty(jt, b);
         return rc;
@@ -741,9 +752,10 @@ static int apply_create(struct scheduler *s, struct jobs_txn *jt, struct sev *ev
         if (cr->outcome < 16)
             s->stats.by_outcome[cr->outcome]++;
         release(ev, b);
-        final_touch(b, ev->row, now);
         {
             int rc = jobs_move(jt, ev->batch, ev->row, jv, &h, cr->message, strlen(cr->message));
+            if (!rc)
+                rc = final_touch(jt, ev, b, ev->row, now);
             maybe_finish(ev, b, now);
             jobs_batch_dirty(jt, b);
             return rc;
@@ -826,8 +838,9 @@ static int apply_unknown(struct jobs_txn *jt, struct sev *ev, struct job_view *j
     h.outcome = OUTCOME_UNKNOWN;
     h.end_ms = now;
     release(ev, b);
-    final_touch(b, ev->row, now);
     int rc = jobs_move(jt, ev->batch, ev->row, jv, &h, msg, strlen(msg));
+    if (!rc)
+        rc = final_touch(jt, ev, b, ev->row, now);
     maybe_finish(ev, b, now);
     jobs_batch_dirty(jt, b);
     return rc;
@@ -909,6 +922,7 @@ static int apply_txn(struct store_txn *t, void *arg)
     for (struct sev *ev = a->events; ev && !rc; ev = ev->next) {
         ev->released = ev->now_active = ev->halted = ev->finished_batch = ev->reset_cursor = 0;
         ev->retry_due = 0;
+        ev->final_seq = 0;
         rc = apply_event(s, &s->jt, ev, a->now);
     }
     return rc ? rc : jobs_txn_end(&s->jt);
@@ -1123,12 +1137,17 @@ static void run(struct scheduler *s)
     }
     for (struct sev *ev = events, *n; ev; ev = n) {
         n = ev->next;
+        if (s->cfg.on_change)
+            s->cfg.on_change(s->cfg.on_change_arg, ev->batch, ev->row, ev->final_seq,
+                             ev->finished_batch);
         event_effects(s, ev);
         call_event_free(&ev->ce);
         free(ev);
     }
     for (struct pick *p = picks, *n; p; p = n) {
         n = p->next;
+        if (p->applied && s->cfg.on_change)
+            s->cfg.on_change(s->cfg.on_change_arg, p->b->id, p->row, 0, 0);
         if (p->applied)
             send_pick(s, p);
         else

@@ -34,6 +34,10 @@ struct sched_config {
     size_t max_in_flight;  /* provider requests at once */
     uint64_t reconcile_ms; /* a call being placed when the server stopped waits this long */
     uint64_t overdue_ms;   /* an active call with no final report for this long is looked up */
+    /* After each commit, for watchers: a batch changed; final_seq != 0 when row reached a final
+     * state; done when the batch became final. */
+    void (*on_change)(void *arg, const char *batch, uint32_t row, uint32_t final_seq, int done);
+    void *on_change_arg;
 };
 
 struct scheduler;

@@ -70,6 +70,14 @@ size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row)
     return n + 12;
 }
 
+size_t finalseq_key(uint8_t *out, const char *batch, uint32_t seq)
+{
+    size_t n = strlen(batch);
+    memcpy(out, batch, n);
+    be32_put(out + n, seq);
+    return n + 4;
+}
+
 size_t statecount_key(uint8_t *out, const char *batch, uint8_t state, uint32_t block)
 {
     size_t n = strlen(batch);

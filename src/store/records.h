@@ -69,7 +69,9 @@ struct batch_rec {
     uint32_t recent[RECENT_CALLS]; /* rows of the latest final calls, a ring */
     uint32_t recent_count, recent_head;
     uint64_t empty_variables; /* prompt variables rendered empty because a row lacked them */
-    char message[160];        /* why the batch is paused or failed, for people */
+    uint32_t final_seq;       /* calls that reached a final state: the id of live events */
+    uint32_t reserved2;
+    char message[160]; /* why the batch is paused or failed, for people */
     char id[ID_MAX];
     char ws[ID_MAX];
     char agent[ID_MAX];
@@ -111,6 +113,7 @@ void batch_add_recent(struct batch_rec *b, uint32_t row);
 
 size_t job_key(uint8_t *out, const char *batch, uint32_t row);
 size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row);
+size_t finalseq_key(uint8_t *out, const char *batch, uint32_t seq);
 
 /* Jobs per state are also counted per block of 1024 rows, so a page deep into a filtered list
  * is found by summing at most (rows / 1024) counts instead of walking every earlier row. */
