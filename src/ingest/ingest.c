@@ -103,11 +103,12 @@ static int dedupe_resize(struct ingest_dedupe *d, size_t cap)
     return 0;
 }
 
-/* Sizes the table for the rows a body of this many bytes can hold (about 40 bytes a contact row
- * at the least), so a large upload does not double it, and hold both copies, several times. */
+/* Sizes the table for the rows a body of this size typically holds (contact rows are rarely under
+ * 64 bytes), so a large upload does not double it, holding both copies, several times; files of
+ * shorter rows still work, the table then grows. */
 static void dedupe_presize(struct ingest_dedupe *d, uint64_t body_bytes, uint64_t max_rows)
 {
-    uint64_t rows = body_bytes / 40;
+    uint64_t rows = body_bytes / 64;
     if (rows > max_rows)
         rows = max_rows;
     size_t cap = 1024;
