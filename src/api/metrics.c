@@ -84,3 +84,17 @@ void metrics_render_http(const struct metrics *m, struct buf *out)
                    (unsigned long long)r->count);
     }
 }
+
+void histogram_render(const struct histogram *h, const char *name, const char *help,
+                      struct buf *out)
+{
+    buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
+    uint64_t cum = 0;
+    for (size_t b = 0; b < HIST_BUCKETS; b++) {
+        cum += h->buckets[b];
+        buf_printf(out, "%s_bucket{le=\"%g\"} %llu\n", name, histogram_bounds[b],
+                   (unsigned long long)cum);
+    }
+    buf_printf(out, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.6f\n%s_count %llu\n", name,
+               (unsigned long long)h->count, name, h->sum, name, (unsigned long long)h->count);
+}

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/histogram.h"
 
 #define METRICS_BUCKETS  14
 #define METRICS_STATUSES 16
@@ -27,6 +28,10 @@ struct metrics {
     struct metrics_route *routes; /* one per route, then one for unmatched requests */
     size_t nroutes;
 };
+
+/* Renders name_bucket/_sum/_count with HELP and TYPE. */
+void histogram_render(const struct histogram *h, const char *name, const char *help,
+                      struct buf *out);
 
 int metrics_init(struct metrics *m, const char *const *route_names, size_t n);
 void metrics_free(struct metrics *m);

@@ -1,5 +1,6 @@
 /* Operations endpoints for load balancers and monitoring (API.md B10): no authentication. */
 #include "api/api.h"
+#include "store/records.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
 
@@ -20,6 +21,38 @@ void ops_readyz(struct http_request *req)
     }
     static const char body[] = "{\"status\":\"ready\"}";
     http_respond(req, 200, JSON_TYPE, body, sizeof body - 1);
+}
+
+static void render_dispatch(struct app *app, struct buf *out)
+{
+    struct sched_stats st;
+    scheduler_stats(app->sched, &st);
+    buf_printf(out,
+               "# HELP batchcalld_dials_total Create-call requests sent to the provider.\n"
+               "# TYPE batchcalld_dials_total counter\nbatchcalld_dials_total %llu\n"
+               "# HELP batchcalld_provider_errors_total Create requests that met provider "
+               "trouble (429, 5xx, network, timeout).\n"
+               "# TYPE batchcalld_provider_errors_total counter\n"
+               "batchcalld_provider_errors_total %llu\n"
+               "# HELP batchcalld_calls_in_progress Calls being placed or in progress.\n"
+               "# TYPE batchcalld_calls_in_progress gauge\nbatchcalld_calls_in_progress %zu\n"
+               "# HELP batchcalld_calls_waiting Waiting calls of the batches being dialled.\n"
+               "# TYPE batchcalld_calls_waiting gauge\nbatchcalld_calls_waiting %llu\n"
+               "# HELP batchcalld_token_waits_total Times dialling waited for a rate-limit "
+               "token.\n"
+               "# TYPE batchcalld_token_waits_total counter\nbatchcalld_token_waits_total %llu\n"
+               "# HELP batchcalld_call_outcomes_total Ended call attempts by outcome.\n"
+               "# TYPE batchcalld_call_outcomes_total counter\n",
+               (unsigned long long)st.dials, (unsigned long long)st.provider_errors, st.in_progress,
+               (unsigned long long)st.waiting, (unsigned long long)st.token_waits);
+    for (int o = 1; o < 16; o++) {
+        const char *name = job_outcome_name(o);
+        if (name)
+            buf_printf(out, "batchcalld_call_outcomes_total{outcome=\"%s\"} %llu\n", name,
+                       (unsigned long long)st.by_outcome[o]);
+    }
+    histogram_render(&st.provider_latency, "batchcalld_provider_request_duration_seconds",
+                     "Time for the provider to answer a create-call request.", out);
 }
 
 void ops_metrics(struct http_request *req)
@@ -48,6 +81,10 @@ void ops_metrics(struct http_request *req)
                "batchcalld_store_commits_total %llu\n",
                app->http.nconns, st.map_size, st.used_bytes, (unsigned long long)st.grows,
                (unsigned long long)st.commits);
+    histogram_render(&app->store.commit_latency, "batchcalld_store_commit_duration_seconds",
+                     "Time to commit a write transaction (durable: includes the fsync).", &out);
+    if (app->sched)
+        render_dispatch(app, &out);
     http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     buf_free(&out);
 }

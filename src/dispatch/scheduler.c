@@ -1019,6 +1019,7 @@ static void on_create_done(struct dialer_request *r)
     struct dial_ctx *dc = r->user;
     struct scheduler *s = dc->s;
     if (!s->closing) {
+        histogram_observe(&s->stats.provider_latency, r->seconds);
         struct sev *ev = calloc(1, sizeof *ev);
         if (ev) {
             ev->kind = EV_CREATE;
@@ -1440,5 +1441,18 @@ void scheduler_stop(struct scheduler *s)
 void scheduler_stats(const struct scheduler *s, struct sched_stats *out)
 {
     *out = s->stats;
-    out->in_progress = s->watches.live;
+    out->in_progress = 0;
+    out->waiting = 0;
+    struct store_txn t;
+    int open = store_read_begin(&s->app->store, &t) == 0;
+    for (size_t i = 0; i < s->batches.cap; i++) {
+        const struct sbatch *b = s->batches.slots[i].value;
+        struct batch_rec rec;
+        if (!b)
+            continue;
+        out->in_progress += b->active;
+        if (open && batch_get(&t, b->id, strlen(b->id), &rec) == 0)
+            out->waiting += rec.waiting;
+    }
+    store_read_end(&t);
 }

@@ -25,6 +25,7 @@
 #include "dispatch/dialer.h"
 #include "dispatch/retry.h"
 #include "provider/provider.h"
+#include "util/histogram.h"
 
 struct app;
 
@@ -43,11 +44,13 @@ struct sched_config {
 struct scheduler;
 
 struct sched_stats {
-    uint64_t dials;           /* create requests sent */
-    uint64_t provider_errors; /* create requests that met provider trouble */
-    uint64_t by_outcome[16];  /* final or retried call outcomes (enum job_outcome) */
-    uint64_t token_waits;     /* ticks that stopped because a bucket was empty */
-    size_t in_progress;       /* dialing + active calls */
+    uint64_t dials;                    /* create requests sent */
+    uint64_t provider_errors;          /* create requests that met provider trouble */
+    uint64_t by_outcome[16];           /* final or retried call outcomes (enum job_outcome) */
+    uint64_t token_waits;              /* ticks that stopped because a bucket was empty */
+    size_t in_progress;                /* dialing + active calls */
+    uint64_t waiting;                  /* waiting calls of the batches being dialled */
+    struct histogram provider_latency; /* seconds per create request */
 };
 
 int scheduler_start(struct scheduler **out, struct app *app, const struct sched_config *cfg,

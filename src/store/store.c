@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
@@ -242,8 +243,13 @@ int store_write(struct store *s, store_write_fn fn, void *arg)
         int frc = fn(&t, arg);
         int err = frc ? frc : t.err;
         if (err == 0) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
             rc = mdb_txn_commit(txn);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
             if (rc == 0) {
+                histogram_observe(&s->commit_latency, (double)(t1.tv_sec - t0.tv_sec) +
+                                                          (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
                 s->commits++;
                 return 0;
             }

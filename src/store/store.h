@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/histogram.h"
+
 enum store_db {
     DB_META,       /* name -> value: schema version, settings */
     DB_WS,         /* workspace id -> workspace record (JSON) */
@@ -48,8 +50,9 @@ struct store {
     int rtxn_depth; /* nested store_read_begin calls share the same snapshot */
     size_t map_size;
     size_t map_size_max;
-    uint64_t grows;   /* how many times the map grew */
-    uint64_t commits; /* committed write transactions */
+    uint64_t grows;                  /* how many times the map grew */
+    uint64_t commits;                /* committed write transactions */
+    struct histogram commit_latency; /* seconds per commit (the fsync) */
 };
 
 struct store_txn {
