@@ -98,11 +98,9 @@ void api_on_head(struct http_request *req)
     }
     int allowed = bucket_take(&st->requests, now);
     uint64_t reset_s = (bucket_full_ms(&st->requests, now) + 999) / 1000;
-    http_add_header(req, "RateLimit-Limit", "%llu",
-                    (unsigned long long)st->settings.requests_per_minute);
-    http_add_header(req, "RateLimit-Remaining", "%llu",
-                    (unsigned long long)bucket_available(&st->requests, now));
-    http_add_header(req, "RateLimit-Reset", "%llu", (unsigned long long)reset_s);
+    http_add_header_u64(req, "RateLimit-Limit", st->settings.requests_per_minute);
+    http_add_header_u64(req, "RateLimit-Remaining", bucket_available(&st->requests, now));
+    http_add_header_u64(req, "RateLimit-Reset", reset_s);
     if (!allowed) {
         uint64_t retry = (bucket_wait_ms(&st->requests, now) + 999) / 1000;
         if (retry < 1)

@@ -162,6 +162,8 @@ void http_respond(struct http_request *req, int status, const char *content_type
                   size_t len);
 void http_add_header(struct http_request *req, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same for a number, without printf (rate-limit headers go on every response). */
+void http_add_header_u64(struct http_request *req, const char *name, uint64_t value);
 /* A JSON error body {"error":code,"message":message}; message is escaped. */
 void http_respond_error(struct http_request *req, int status, const char *code,
                         const char *message);

@@ -33,6 +33,7 @@ struct http_conn {
     llhttp_t parser;
     enum conn_state state;
     uint64_t deadline; /* uv_now() milliseconds; 0 when no timeout applies */
+    uint64_t timer_at; /* when the timer is armed to fire */
     struct buf head;   /* URL, then header names and values, of the current request */
     uint32_t url_len;
     struct header_offsets hoff[HTTP_MAX_HEADERS];
@@ -80,7 +81,13 @@ static void set_deadline(struct http_conn *c, uint64_t timeout_ms)
         uv_timer_stop(&c->timer);
         return;
     }
-    c->deadline = uv_now(c->srv->loop) + timeout_ms;
+    uint64_t now = uv_now(c->srv->loop);
+    c->deadline = now + timeout_ms;
+    /* A later deadline needs no timer call: the armed timer fires first, sees the new deadline
+     * and re-arms. Requests on a kept-alive connection move it later every time. */
+    if (uv_is_active((uv_handle_t *)&c->timer) && c->timer_at <= c->deadline && c->timer_at > now)
+        return;
+    c->timer_at = c->deadline;
     uv_timer_start(&c->timer, on_timer, timeout_ms, 0);
 }
 
@@ -98,28 +105,64 @@ static const char *date_header(struct http_server *srv)
     return srv->date;
 }
 
+/* Decimal digits of v at p; returns the end. */
+static char *put_u64(char *p, uint64_t v)
+{
+    char tmp[20];
+    int n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
+}
+
+static char *put_str(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define PUT_LIT(p, lit) put_str((p), (lit), sizeof(lit) - 1)
+
+/* Builds the head with copies rather than printf: it is written for every response. */
 static void append_response(struct http_conn *c, int status, const char *content_type,
                             const struct buf *extra, const void *body, size_t len, int close)
 {
     struct buf *o = &c->out;
-    int rc = buf_printf(o, "HTTP/1.1 %d %s\r\nDate: %s\r\nContent-Type: %s\r\n", status,
-                        http_status_text(status), date_header(c->srv), content_type);
-    if (!rc && len == STREAMED)
-        rc = buf_append_str(o, "Transfer-Encoding: chunked\r\n");
-    else if (!rc)
-        rc = buf_printf(o, "Content-Length: %zu\r\n", len);
-    if (!rc)
-        rc = buf_printf(o, "Connection: %s\r\n", close ? "close" : "keep-alive");
-    if (!rc && extra && extra->len)
-        rc = buf_append(o, extra->data, extra->len);
-    if (!rc)
-        rc = buf_append(o, "\r\n", 2);
-    if (!rc && len != STREAMED)
-        rc = buf_append(o, body, len);
-    if (rc) {
+    const char *text = http_status_text(status), *date = date_header(c->srv);
+    size_t tlen = strlen(text), dlen = strlen(date), clen = strlen(content_type);
+    size_t elen = extra ? extra->len : 0, blen = len == STREAMED ? 0 : len;
+    if (buf_reserve(o, 160 + tlen + dlen + clen + elen + blen) != 0) {
         log_error("cannot buffer response", "status=%d bytes=%zu", status, len);
         c->close_after_write = 1;
+        return;
     }
+    char *p = o->data + o->len;
+    p = PUT_LIT(p, "HTTP/1.1 ");
+    p = put_u64(p, (uint64_t)status);
+    *p++ = ' ';
+    p = put_str(p, text, tlen);
+    p = PUT_LIT(p, "\r\nDate: ");
+    p = put_str(p, date, dlen);
+    p = PUT_LIT(p, "\r\nContent-Type: ");
+    p = put_str(p, content_type, clen);
+    if (len == STREAMED) {
+        p = PUT_LIT(p, "\r\nTransfer-Encoding: chunked");
+    } else {
+        p = PUT_LIT(p, "\r\nContent-Length: ");
+        p = put_u64(p, len);
+    }
+    p = close ? PUT_LIT(p, "\r\nConnection: close\r\n")
+              : PUT_LIT(p, "\r\nConnection: keep-alive\r\n");
+    if (elen)
+        p = put_str(p, extra->data, elen);
+    p = PUT_LIT(p, "\r\n");
+    if (blen)
+        p = put_str(p, body, blen);
+    o->len = (size_t)(p - o->data);
 }
 
 static void error_body(struct buf *b, const char *code, const char *message)
@@ -236,6 +279,19 @@ void http_add_header(struct http_request *req, const char *name, const char *fmt
     vsnprintf(value, sizeof value, fmt, ap);
     va_end(ap);
     buf_printf(&req->extra_headers, "%s: %s\r\n", name, value);
+}
+
+void http_add_header_u64(struct http_request *req, const char *name, uint64_t value)
+{
+    size_t nlen = strlen(name);
+    if (buf_reserve(&req->extra_headers, nlen + 26) != 0)
+        return;
+    char *p = req->extra_headers.data + req->extra_headers.len;
+    p = put_str(p, name, nlen);
+    p = PUT_LIT(p, ": ");
+    p = put_u64(p, value);
+    p = PUT_LIT(p, "\r\n");
+    req->extra_headers.len = (size_t)(p - req->extra_headers.data);
 }
 
 void http_respond_error(struct http_request *req, int status, const char *code, const char *message)
@@ -936,6 +992,7 @@ static void on_timer(uv_timer_t *t)
     if (c->deadline == 0 || c->closing)
         return;
     if (now < c->deadline) {
+        c->timer_at = c->deadline;
         uv_timer_start(&c->timer, on_timer, c->deadline - now, 0);
         return;
     }
