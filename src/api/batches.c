@@ -122,7 +122,7 @@ static cJSON *recent_calls(struct store_txn *t, const struct batch_rec *b)
 {
     cJSON *arr = cJSON_CreateArray();
     for (uint32_t i = 0; i < b->recent_count; i++) {
-        uint32_t row = b->recent[(b->recent_head + RECENT_CALLS - 1 - i) % RECENT_CALLS];
+        uint32_t row = b->recent[i];
         uint8_t key[JOB_KEY_MAX];
         struct store_val v;
         struct job_view jv;
@@ -196,6 +196,16 @@ cJSON *batches_status_json(struct store_txn *t, const struct batch_rec *b, int w
     return o;
 }
 
+cJSON *batches_progress_json(struct store_txn *t, const struct batch_rec *b)
+{
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", batch_status_name(b->status));
+    cJSON_AddBoolToObject(o, "isComplete", is_final(b->status));
+    add_progress(o, t, b);
+    add_extras(o, b);
+    return o;
+}
+
 static void respond_status(struct http_request *req, int flat)
 {
     struct app *app = api_app(req);
@@ -212,11 +222,7 @@ static void respond_status(struct http_request *req, int flat)
     }
     cJSON *o;
     if (flat) {
-        o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "status", batch_status_name(b.status));
-        cJSON_AddBoolToObject(o, "isComplete", is_final(b.status));
-        add_progress(o, &t, &b);
-        add_extras(o, &b);
+        o = batches_progress_json(&t, &b);
     } else {
         o = batches_status_json(&t, &b, 1);
         cJSON_AddNumberToObject(o, "timestamp", (double)clock_now_ms());

@@ -26,6 +26,9 @@ void calls_export(struct http_request *req);
 /* One call as A4 lists it, or NULL. */
 cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row);
 
+/* The A3 object of a batch (flat progress), also sent as the live progress event. */
+cJSON *batches_progress_json(struct store_txn *t, const struct batch_rec *b);
+
 /* The A2 object of a batch (B3 lists it without recent_calls). */
 cJSON *batches_status_json(struct store_txn *t, const struct batch_rec *b, int with_recent);
 

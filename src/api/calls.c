@@ -79,8 +79,21 @@ static void add_phone(cJSON *o, const struct job_view *jv, const struct batch_me
     json_add_strn(o, "phone_number", p, m->phone_col >= 0 ? n : 0);
 }
 
-static cJSON *call_json(const struct batch_rec *b, const struct batch_meta *m, uint32_t row,
-                        struct job_view *jv, int detail)
+/* The transcript stored with a completed call, or NULL. */
+static cJSON *transcript(struct store_txn *t, const char *batch, uint32_t row)
+{
+    uint8_t key[JOB_KEY_MAX];
+    struct store_val v;
+    if (!t || store_get(t, DB_TRANSCRIPT, key, job_key(key, batch, row), &v) != 0)
+        return NULL;
+    char *text = strndup(v.ptr, v.len);
+    cJSON *s = text ? cJSON_CreateString(text) : NULL;
+    free(text);
+    return s;
+}
+
+static cJSON *call_json(struct store_txn *t, const struct batch_rec *b, const struct batch_meta *m,
+                        uint32_t row, struct job_view *jv, int detail)
 {
     view_fixup(b, jv);
     cJSON *o = cJSON_CreateObject();
@@ -113,6 +126,9 @@ static cJSON *call_json(const struct batch_rec *b, const struct batch_meta *m, u
             cJSON *result = cJSON_AddObjectToObject(o, "result");
             cJSON_AddStringToObject(result, "callId", jv->head.call_id);
             cJSON_AddStringToObject(result, "outcome", outcome ? outcome : "answered");
+            cJSON *tr = transcript(t, b->id, row);
+            if (tr)
+                cJSON_AddItemToObject(result, "transcript", tr);
             cJSON_AddItemToObject(result, "metadata", cJSON_Duplicate(md, 1));
         }
     }
@@ -167,7 +183,7 @@ cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row)
     if (batch_get(t, batch, strlen(batch), &b) != 0 || load_job(t, batch, row, &jv) != 0 ||
         meta_load(t, batch, &m) != 0)
         return NULL;
-    cJSON *o = call_json(&b, &m, row, &jv, 0);
+    cJSON *o = call_json(t, &b, &m, row, &jv, 0);
     cJSON_Delete(m.json);
     return o;
 }
@@ -195,7 +211,7 @@ void batches_call(struct http_request *req)
         return;
     }
     int rc = meta_load(&t, b.id, &m);
-    cJSON *o = rc ? NULL : call_json(&b, &m, row, &jv, 1);
+    cJSON *o = rc ? NULL : call_json(&t, &b, &m, row, &jv, 1);
     cJSON_Delete(m.json);
     store_read_end(&t);
     if (rc)
@@ -388,7 +404,7 @@ void calls_list(struct http_request *req)
     for (size_t i = 0; !rc && i < n; i++) {
         struct job_view jv;
         if (load_job(&t, b.id, rows[i], &jv) == 0)
-            cJSON_AddItemToArray(arr, call_json(&b, &m, rows[i], &jv, 0));
+            cJSON_AddItemToArray(arr, call_json(&t, &b, &m, rows[i], &jv, 0));
     }
     cJSON_Delete(m.json);
     store_read_end(&t);

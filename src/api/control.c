@@ -172,6 +172,7 @@ void control_usage(struct http_request *req)
     struct app *app = api_app(req);
     struct api_ctx *ctx = api_ctx(req);
     uint64_t range[2] = {0, UINT64_MAX};
+    int given[2] = {0, 0};
     static const char *const names[] = {"from", "to"};
     for (int i = 0; i < 2; i++) {
         char v[32], *end;
@@ -186,6 +187,7 @@ void control_usage(struct http_request *req)
             return;
         }
         range[i] = x;
+        given[i] = 1;
     }
     uint8_t prefix[ID_MAX], start[ID_MAX + 8];
     memcpy(prefix, ctx->ws, ctx->ws_len);
@@ -219,11 +221,11 @@ void control_usage(struct http_request *req)
         return;
     }
     cJSON *o = cJSON_CreateObject();
-    if (range[0])
+    if (given[0])
         cJSON_AddNumberToObject(o, "from", (double)range[0]);
     else
         cJSON_AddNullToObject(o, "from");
-    if (range[1] != UINT64_MAX)
+    if (given[1])
         cJSON_AddNumberToObject(o, "to", (double)range[1]);
     else
         cJSON_AddNullToObject(o, "to");

@@ -1,6 +1,6 @@
 /* Live events of a batch (API.md B6): GET /v1/api/batch-calls/{id}/events, Server-Sent Events.
  *
- *   event: progress  the A3 object, at most PROGRESS_PER_SECOND times a second
+ *   event: progress  the A3 object, at most four times a second
  *   event: call      a call reached a final state (id: its final sequence number)
  *   event: done      the batch is final; the stream then ends
  *
@@ -139,7 +139,7 @@ static int render_progress(struct events *e, const char *batch, struct buf *out,
         store_read_end(&t);
         return -1;
     }
-    cJSON *o = batches_status_json(&t, &b, 1);
+    cJSON *o = batches_progress_json(&t, &b);
     store_read_end(&t);
     e->scratch.len = 0;
     json_render(&e->scratch, o);

@@ -3,6 +3,7 @@
 #include "api/api.h"
 #include "api/batches.h"
 #include "api/events.h"
+#include "api/openapi.h"
 
 /* Uploads: 20 MB of file data plus the multipart framing and form fields around it. */
 #define UPLOAD_BODY_LIMIT (21u * 1000u * 1000u)
@@ -18,6 +19,7 @@ const struct http_route api_routes[] = {
     {GET, "/healthz", ops_healthz, NULL, 0, 0},
     {GET, "/readyz", ops_readyz, NULL, 0, 0},
     {GET, "/metrics", ops_metrics, NULL, 0, 0},
+    {GET, "/openapi.json", ops_openapi, NULL, 0, 0},
     {POST, "/v1/api/agents", agents_create, NULL, 0, API_AUTH},
     {GET, "/v1/api/agents", agents_list, NULL, 0, API_AUTH},
     {GET, "/v1/api/agents/:id", agents_get, NULL, 0, API_AUTH},

@@ -812,6 +812,12 @@ static int apply_call(struct scheduler *s, struct jobs_txn *jt, struct sev *ev, 
     struct batch_rec *b = jobs_batch(jt, ev->batch);
     if (!b)
         return jt->t->err;
+    if (ce->transcript && ce->transcript[0]) {
+        uint8_t key[JOB_KEY_MAX];
+        if (store_put(jt->t, DB_TRANSCRIPT, key, job_key(key, ev->batch, ev->row), ce->transcript,
+                      strlen(ce->transcript), 0))
+            return jt->t->err;
+    }
     if (ce->answered) {
         h.duration = ce->duration;
         b->billable++;

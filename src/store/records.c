@@ -47,10 +47,16 @@ int batch_put(struct store_txn *t, const struct batch_rec *b)
 
 void batch_add_recent(struct batch_rec *b, uint32_t row)
 {
-    b->recent[b->recent_head] = row;
-    b->recent_head = (b->recent_head + 1) % RECENT_CALLS;
-    if (b->recent_count < RECENT_CALLS)
-        b->recent_count++;
+    /* Newest first, each call once: a call that ends again (after a retry) moves to the front. */
+    uint32_t n = b->recent_count, i = 0;
+    while (i < n && b->recent[i] != row)
+        i++;
+    if (i == n && n < RECENT_CALLS)
+        b->recent_count = ++n;
+    if (i == n)
+        i = n - 1;
+    memmove(b->recent + 1, b->recent, i * sizeof b->recent[0]);
+    b->recent[0] = row;
 }
 
 size_t job_key(uint8_t *out, const char *batch, uint32_t row)

@@ -66,8 +66,8 @@ struct batch_rec {
     uint64_t connected;  /* calls that connected: the average duration's denominator */
     double duration_sum; /* seconds */
     uint64_t valid_rows, invalid_rows, duplicate_rows, normalized_rows;
-    uint32_t recent[RECENT_CALLS]; /* rows of the latest final calls, a ring */
-    uint32_t recent_count, recent_head;
+    uint32_t recent[RECENT_CALLS]; /* rows of the latest final calls, newest first, distinct */
+    uint32_t recent_count, reserved3;
     uint64_t empty_variables; /* prompt variables rendered empty because a row lacked them */
     uint32_t final_seq;       /* calls that reached a final state: the id of live events */
     uint32_t reserved2;
@@ -108,7 +108,7 @@ struct job_view {
 
 int batch_get(struct store_txn *t, const char *id, size_t len, struct batch_rec *out);
 int batch_put(struct store_txn *t, const struct batch_rec *b);
-/* Appends row to the recent-calls ring. */
+/* Puts row first in the recent calls (moving it there if it is listed already). */
 void batch_add_recent(struct batch_rec *b, uint32_t row);
 
 size_t job_key(uint8_t *out, const char *batch, uint32_t row);

@@ -30,6 +30,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_OUTBOX] = "outbox",
     [DB_DELIVERY] = "delivery",
     [DB_FINALSEQ] = "finalseq",
+    [DB_TRANSCRIPT] = "transcript",
 };
 
 /* The one place LMDB (and errno) codes become project codes. */

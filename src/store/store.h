@@ -33,6 +33,8 @@ enum store_db {
     DB_OUTBOX,     /* sequence (u64 BE) -> event to deliver (JSON) */
     DB_DELIVERY,   /* workspace id | time (u64 BE) | sequence -> delivery attempt (JSON) */
     DB_FINALSEQ,   /* batch id | final sequence (u32 BE) -> row: calls in the order they ended */
+    DB_TRANSCRIPT, /* batch id | row (u32 BE) -> the call's transcript, when the provider sent one
+                    */
     DB_COUNT
 };
 
