@@ -94,6 +94,7 @@ struct pick {
 };
 
 struct watch {
+    int orphan; /* cleared while its lookup was in flight: the lookup frees it */
     char batch[ID_MAX];
     uint32_t row, seq;
     int state; /* JOB_DIALING (after a restart) or JOB_ACTIVE */
@@ -130,7 +131,7 @@ struct dial_ctx {
     struct scheduler *s;
     char batch[ID_MAX];
     uint32_t row, seq;
-    int fetch; /* a status lookup rather than a create */
+    struct watch *watch; /* for a status lookup: the watch it serves */
 };
 
 static void arm(struct scheduler *s, uint64_t delay_ms);
@@ -178,6 +179,14 @@ static struct sws *ws_get_or_add(struct scheduler *s, const char *id)
     return w;
 }
 
+/* A bucket holds max(2, rate/20) tokens: enough to absorb 50 ms of loop lateness (a commit, a
+ * busy tick) without losing rate, small enough that any one-second window stays within
+ * rate + burst. */
+static double burst_for(double rate)
+{
+    return rate / 20 > 2 ? rate / 20 : 2;
+}
+
 /* Reads the workspace's limits; they may have changed since the last batch was loaded. */
 static void ws_refresh(struct scheduler *s, struct store_txn *t, struct sws *w)
 {
@@ -189,8 +198,7 @@ static void ws_refresh(struct scheduler *s, struct store_txn *t, struct sws *w)
     const cJSON *mcc = cJSON_GetObjectItemCaseSensitive(o, "maxConcurrentCalls");
     double rate = cJSON_IsNumber(cps) ? cps->valuedouble : 10;
     w->max_concurrency = cJSON_IsNumber(mcc) ? (uint32_t)mcc->valuedouble : 50;
-    /* A burst of one second's worth at most: the rate is a promise to the customer's callees. */
-    double burst = rate < 1 ? 1 : rate;
+    double burst = burst_for(rate);
     if (w->cps.burst == 0)
         bucket_init(&w->cps, rate, burst, uv_now(s->app->loop));
     else
@@ -287,7 +295,7 @@ static int load_batch(struct scheduler *s, struct store_txn *t, const char *id)
     b->max_concurrency = rec.max_concurrency;
     b->has_cps = rec.calls_per_second > 0;
     if (b->has_cps) {
-        double burst = rec.calls_per_second < 1 ? 1 : rec.calls_per_second;
+        double burst = burst_for(rec.calls_per_second);
         if (b->cps.burst == 0)
             bucket_init(&b->cps, rec.calls_per_second, burst, uv_now(s->app->loop));
         else
@@ -970,11 +978,14 @@ static void watch_clear(struct scheduler *s, const char *batch, uint32_t row)
     if (w && !w->fetching)
         free(w);
     else if (w)
-        w->state = 0; /* the lookup in flight frees it */
+        w->orphan = 1; /* the lookup in flight frees it */
 }
 
 static void event_effects(struct scheduler *s, struct sev *ev)
 {
+    if (ev->kind == EV_UNKNOWN && ev->released)
+        log_warn("call outcome unknown: no report from the provider; not dialled again",
+                 "batch=%s row=%u seq=%u", ev->batch, ev->row, ev->seq);
     struct sbatch *b = map_get(&s->batches, ev->batch, strlen(ev->batch));
     if (ev->now_active)
         watch_set(s, ev->batch, ev->row, ev->seq, JOB_ACTIVE, ev->call_id,
@@ -1161,8 +1172,9 @@ static void run(struct scheduler *s)
             unpick(p);
         pick_free(p);
     }
-    /* More may be ready at once (budget was used up) or soon. */
-    arm(s, picks ? 0 : wake);
+    /* Reports may have freed slots or scheduled retries, and the budget may have run out: look
+     * again at once. Otherwise sleep until the earliest moment something can proceed. */
+    arm(s, picks || events ? 0 : wake);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -1208,9 +1220,11 @@ static void on_fetch_done(struct dialer_request *r)
 {
     struct dial_ctx *dc = r->user;
     struct scheduler *s = dc->s;
-    char key[ID_MAX + 16];
-    watch_key(key, dc->batch, dc->row);
-    struct watch *w = map_get(&s->watches, key, strlen(key));
+    struct watch *w = dc->watch;
+    if (w->orphan) {
+        free(w);
+        w = NULL;
+    }
     if (!s->closing) {
         struct call_event ce;
         memset(&ce, 0, sizeof ce);
@@ -1250,7 +1264,7 @@ static void send_fetch(struct scheduler *s, struct watch *w)
     if (!dc)
         return;
     dc->s = s;
-    dc->fetch = 1;
+    dc->watch = w;
     snprintf(dc->batch, sizeof dc->batch, "%s", w->batch);
     dc->row = w->row;
     dc->seq = w->seq;
@@ -1383,7 +1397,7 @@ int scheduler_start(struct scheduler **out, struct app *app, const struct sched_
     s->tick_at = NO_TIME;
     s->rnd = clock_now_ms() | 1;
     double pcps = cfg->provider_cps > 0 ? cfg->provider_cps : 1e9;
-    bucket_init(&s->provider, pcps, pcps < 1 ? 1 : pcps, uv_now(app->loop));
+    bucket_init(&s->provider, pcps, burst_for(pcps), uv_now(app->loop));
     uv_timer_init(app->loop, &s->tick);
     uv_timer_init(app->loop, &s->watch_timer);
     s->tick.data = s->watch_timer.data = s;

@@ -147,8 +147,11 @@ static void append_response(struct http_conn *c, int status, const char *content
     p = put_str(p, text, tlen);
     p = PUT_LIT(p, "\r\nDate: ");
     p = put_str(p, date, dlen);
-    p = PUT_LIT(p, "\r\nContent-Type: ");
-    p = put_str(p, content_type, clen);
+    /* 204 has no body, so no type either. */
+    if (status != 204) {
+        p = PUT_LIT(p, "\r\nContent-Type: ");
+        p = put_str(p, content_type, clen);
+    }
     if (len == STREAMED) {
         p = PUT_LIT(p, "\r\nTransfer-Encoding: chunked");
     } else {
@@ -834,8 +837,9 @@ static void on_resume(uv_idle_t *h)
         c->paused = 0;
         c->yield = 0;
         llhttp_resume(&c->parser);
-        if (c->pending.len)
-            conn_execute(c, c->pending.data, c->pending.len);
+        /* Even with nothing pending: the pause may have come on the body's last bytes, and only
+         * running the parser again completes the message. */
+        conn_execute(c, c->pending.len ? c->pending.data : "", c->pending.len);
         conn_flush(c);
         if (!c->paused && !c->closing && c->state != CONN_LINGER)
             start_reading(c);

@@ -1091,3 +1091,76 @@ class DispatchTestCase(ServerTestCase):
                 self.assertEqual(reply.status, 200, reply.body)
                 out[row] = reply.body
         return out
+
+
+# ----- Server-Sent Events (added for test_reads.py) ------------------------------------------
+
+SseEvent = namedtuple("SseEvent", "event id data")
+
+
+class EventStream:
+    """A Server-Sent Events stream read with http.client, one event at a time, the way a browser
+    EventSource parses it: `event:`, `id:` and `data:` fields up to a blank line, comment lines
+    (heartbeats) skipped, `retry:` remembered. Opening it sends the request and reads the
+    response head; status and headers are those of the response (a non-200 answer's body is
+    decoded into body, as request() does)."""
+
+    def __init__(self, target, path, auth=None, headers=None, timeout=10):
+        self.conn = http.client.HTTPConnection(*address(target), timeout=timeout)
+        self.conn.request("GET", path, headers={**auth_headers(auth), **(headers or {})})
+        self.resp = self.conn.getresponse()
+        self.status = self.resp.status
+        self.headers = self.resp.headers
+        self.body = None
+        self.retry = None
+        if self.status != 200:
+            self.body = decode_body(self.headers.get("Content-Type"), self.resp.read())
+
+    def next_event(self):
+        """The next event as SseEvent(event, id, data), data parsed as JSON when it is JSON;
+        None once the server has ended the stream. An event without `event:` is "message"."""
+        event, event_id, data = None, None, []
+        while True:
+            line = self.resp.readline()
+            if not line:
+                return None
+            line = line.rstrip(b"\r\n")
+            if not line:
+                if data or event is not None:
+                    text = b"\n".join(data).decode("utf-8")
+                    try:
+                        value = json.loads(text)
+                    except ValueError:
+                        value = text
+                    return SseEvent(event or "message", event_id, value)
+                continue
+            if line.startswith(b":"):
+                continue
+            name, _, value = line.partition(b":")
+            value = value[1:] if value.startswith(b" ") else value
+            if name == b"event":
+                event = value.decode("utf-8")
+            elif name == b"id":
+                event_id = value.decode("utf-8")
+            elif name == b"data":
+                data.append(value)
+            elif name == b"retry" and value.isdigit():
+                self.retry = int(value)
+
+    def events(self):
+        """Every remaining event, until the server ends the stream."""
+        out = []
+        while True:
+            ev = self.next_event()
+            if ev is None:
+                return out
+            out.append(ev)
+
+    def close(self):
+        self.conn.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
