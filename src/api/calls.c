@@ -241,10 +241,8 @@ static uint64_t filter_total(const struct batch_rec *b, const struct filter *f)
 {
     if (f->nstates == 0)
         return b->total;
-    uint64_t n = 0;
-    for (int i = 0; i < f->nstates; i++)
-        n += *jobs_counter((struct batch_rec *)b, f->states[i]);
-    return n;
+    /* Dialing and active share one counter ("active"): count it once. */
+    return *jobs_counter((struct batch_rec *)b, f->states[0]);
 }
 
 /* The row at which the skip-th job in state begins (0-based), using the block counts. Returns
@@ -324,8 +322,10 @@ static int page_rows(struct store_txn *t, const struct batch_rec *b, const struc
     if (f->nstates == 1)
         return rows_in_state(t, b->id, f->states[0], skip, after, limit, rows, n);
     /* Two states (active = dialing + active): few rows by nature (bounded by the concurrency
-     * caps), so merge both in full up to the page's end. */
-    size_t cap = (size_t)(skip + limit), m = 0;
+     * caps), so merge both in full up to the page's end -- never more than the batch has. */
+    if (!after && skip >= b->active)
+        return 0;
+    size_t cap = (size_t)(skip + limit < b->active ? skip + limit : b->active), m = 0;
     uint32_t *all = malloc(2 * cap * sizeof *all + sizeof *all);
     if (!all)
         return BC_ENOMEM;

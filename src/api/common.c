@@ -95,10 +95,10 @@ static int query_uint(struct http_request *req, const char *name, uint64_t max, 
     int n = http_query(req, name, v, sizeof v);
     if (n == -1)
         return 0;
-    char *end;
+    char *end = v;
     errno = 0;
     unsigned long long x = n > 0 && v[0] >= '0' && v[0] <= '9' ? strtoull(v, &end, 10) : 0;
-    if (n <= 0 || *end || errno || x < 1 || x > max) {
+    if (n <= 0 || end == v || *end || errno || x < 1 || x > max) {
         char msg[160];
         snprintf(msg, sizeof msg, "Query parameter %s must be a whole number from 1 to %llu.", name,
                  (unsigned long long)max);

@@ -1,6 +1,7 @@
 #include "api/metrics.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/err.h"
 
@@ -11,11 +12,24 @@ static const double bucket_bounds[METRICS_BUCKETS] = {
 int metrics_init(struct metrics *m, const char *const *route_names, size_t n)
 {
     m->routes = calloc(n + 1, sizeof *m->routes);
-    if (!m->routes)
+    m->slot = calloc(n + 1, sizeof *m->slot);
+    if (!m->routes || !m->slot) {
+        metrics_free(m);
         return BC_ENOMEM;
+    }
     m->nroutes = n + 1;
-    for (size_t i = 0; i < n; i++)
+    /* Routes that share a path (GET and DELETE of one resource) are one series per status:
+     * the label is the path, and Prometheus forbids repeating a series. */
+    for (size_t i = 0; i < n; i++) {
+        m->slot[i] = i;
+        for (size_t j = 0; j < i; j++)
+            if (!strcmp(route_names[j], route_names[i])) {
+                m->slot[i] = m->slot[j];
+                break;
+            }
         m->routes[i].name = route_names[i];
+    }
+    m->slot[n] = n;
     m->routes[n].name = "unmatched";
     return 0;
 }
@@ -23,12 +37,14 @@ int metrics_init(struct metrics *m, const char *const *route_names, size_t n)
 void metrics_free(struct metrics *m)
 {
     free(m->routes);
+    free(m->slot);
     m->routes = NULL;
+    m->slot = NULL;
 }
 
 void metrics_observe(struct metrics *m, int route, int status, uint64_t duration_ns)
 {
-    struct metrics_route *r = &m->routes[route < 0 ? m->nroutes - 1 : (size_t)route];
+    struct metrics_route *r = &m->routes[m->slot[route < 0 ? m->nroutes - 1 : (size_t)route]];
     for (size_t i = 0; i < METRICS_STATUSES; i++) {
         /* Statuses are few per route; the table fills in order and the last slot absorbs any
          * overflow rather than losing counts. */

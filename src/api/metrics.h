@@ -26,6 +26,7 @@ struct metrics_route {
 
 struct metrics {
     struct metrics_route *routes; /* one per route, then one for unmatched requests */
+    size_t *slot;                 /* route index -> the slot counting it (shared per path) */
     size_t nroutes;
 };
 

@@ -7,12 +7,14 @@
  * workspace | time | sequence, trimmed to the newest DELIVERIES_KEEP per workspace.
  *
  * Worker. Every target URL has a queue of its outbox sequences in memory. Only the head of a queue
- * is ever sent, and only once the previous head was delivered or given up, which keeps each
- * target's events in order while a failing target waits on its own. A single timer drives three
- * bounded steps per pass: commit the answers that came back (one write transaction for all of
- * them), index outbox entries not seen yet, and send the heads that are due. Everything the worker
- * knows is rebuilt from the outbox at start, so deliveries survive restarts; a request in flight
- * during a crash is simply sent again (at least once). */
+ * is ever sent, and the next one only after the head was delivered or given up, which keeps each
+ * target's events in order while a failing target waits on its own. What an answer means
+ * (delivered, retry at, given up) is decided in memory the moment it arrives, so the next event
+ * can leave at once; the outcome is made durable by the next pass, in one write transaction for
+ * every answer received meanwhile. A single timer drives the passes, each of bounded work: index
+ * outbox entries not seen yet, send the heads that are due, record the outcomes. Everything the
+ * worker knows is rebuilt from the outbox at start, so deliveries survive restarts; an event whose
+ * delivery was not recorded before a crash is sent again (at least once, de-duplicated by id). */
 #include "api/webhooks.h"
 
 #include <stdlib.h>
@@ -39,7 +41,7 @@
 #define DELIVERIES_KEEP 1000
 /* webhookUrl of recent batches; the cache is simply emptied when it reaches this size. */
 #define BATCH_CACHE_MAX 4096
-/* How long a target waits when the store could not record its last answer. */
+/* How long a target waits when its head could not be read or prepared. */
 #define STORE_RETRY_MS      1000
 #define OUTBOX_KEY_LEN      8
 #define DELIVERY_SUFFIX_LEN 16 /* time and sequence after the workspace id */
@@ -49,13 +51,15 @@ struct target {
     char *url;
     uint64_t *seqs;
     size_t first, count, cap;
-    uint64_t retry_at; /* wall-clock ms before which the head is not sent */
-    int in_flight;     /* the head was sent and its answer is not committed yet */
+    uint64_t retry_at;      /* wall-clock ms before which the head is not sent */
+    uint32_t head_attempts; /* failed attempts of the head so far */
+    int head_known;         /* head_attempts and retry_at were read from the head's entry */
+    int in_flight;          /* the head was sent and has not been answered yet */
 };
 
 enum outcome { OUT_DELIVERED, OUT_RETRY, OUT_GAVE_UP, OUT_DROPPED };
 
-/* One attempt at delivering a target's head, from the request until its answer is committed. */
+/* One attempt at delivering a target's head, from the request until its outcome is recorded. */
 struct send {
     struct dialer_request r;
     struct webhooks *w;
@@ -63,13 +67,14 @@ struct send {
     uint64_t seq;
     uint32_t attempt; /* 1 for the first */
     int drop;         /* not sent: it cannot be (the reason is in r.error) */
+    uint64_t created_ms;
     char ws[ID_MAX];
     char event_id[ID_MAX];
     char type[32];
     char signature[WEBHOOK_SIGNATURE_MAX + 16];
     char id_header[ID_MAX + 16];
     const char *headers[4];
-    /* Decided in the commit transaction. */
+    /* Decided when the answer arrives, recorded by the next pass. */
     enum outcome outcome;
     uint64_t next_at;
     struct send *next;
@@ -92,7 +97,7 @@ struct webhooks {
     size_t ntargets, targets_cap, rr;
     struct map batches; /* batch id -> struct batch_target */
     size_t nbatches;
-    struct send *results; /* answered or dropped attempts waiting for the commit */
+    struct send *results; /* decided attempts waiting to be recorded */
     uint64_t next_seq;    /* the next outbox key */
     uint64_t scan_seq;    /* every outbox entry below this is in its target's queue */
     int scan_done;        /* the last index step reached the end of the outbox */
@@ -523,7 +528,7 @@ static int target_push(struct target *tg, uint64_t seq)
     return 0;
 }
 
-/* Removes the head if it is seq (it always should be: only the head is ever sent). */
+/* Moves on to the next event, if seq is the head (it always should be: only heads are sent). */
 static void target_pop(struct target *tg, uint64_t seq)
 {
     if (!tg->count || tg->seqs[tg->first] != seq)
@@ -531,11 +536,17 @@ static void target_pop(struct target *tg, uint64_t seq)
     tg->first++;
     if (--tg->count == 0)
         tg->first = 0;
+    tg->retry_at = 0;
+    tg->head_attempts = 0;
+    tg->head_known = 0;
 }
 
-/* Targets with nothing to send are forgotten, so memory follows the live targets only. */
+/* Targets with nothing to send are forgotten, so memory follows the live targets only. Attempts
+ * waiting to be recorded still point at their target, so nothing goes while there are any. */
 static void prune_targets(struct webhooks *w)
 {
+    if (w->results)
+        return;
     for (size_t i = 0; i < w->ntargets;) {
         struct target *tg = w->targets[i];
         if (tg->count || tg->in_flight) {
@@ -550,19 +561,12 @@ static void prune_targets(struct webhooks *w)
         w->rr = 0;
 }
 
-/* ---- the worker: finished attempts ---- */
+/* ---- the worker: outcomes ---- */
 
 static void send_free(struct send *s)
 {
     dialer_request_free(&s->r);
     free(s);
-}
-
-static void push_result(struct webhooks *w, struct send *s)
-{
-    s->next = w->results;
-    w->results = s;
-    arm(w, 1);
 }
 
 /* The wait after failed attempt n: base * 2^(n-1), capped, then drawn uniformly from its upper
@@ -579,9 +583,40 @@ static uint64_t backoff_ms(const struct webhooks_config *c, uint32_t attempt)
     return d - (uint64_t)((double)(d / 2) * ((double)r / 4294967296.0));
 }
 
-static int send_ok(const struct send *s)
+/* Decides what an attempt leads to, moves its target's queue on, and queues the outcome to be
+ * recorded by the next pass. */
+static void settle(struct webhooks *w, struct send *s, uint64_t now)
 {
-    return !s->drop && s->r.result == DIALER_OK && s->r.status >= 200 && s->r.status < 300;
+    struct target *tg = s->tg;
+    if (s->drop) {
+        s->outcome = OUT_DROPPED;
+        log_warn("webhook event dropped", "seq=%llu reason=\"%s\"", (unsigned long long)s->seq,
+                 s->r.error);
+    } else if (s->r.result == DIALER_OK && s->r.status >= 200 && s->r.status < 300) {
+        s->outcome = OUT_DELIVERED;
+        w->delivered++;
+    } else {
+        w->failed++;
+        s->next_at = now + backoff_ms(&w->cfg, s->attempt);
+        s->outcome = s->next_at > s->created_ms + w->cfg.max_age_ms ? OUT_GAVE_UP : OUT_RETRY;
+        if (s->outcome == OUT_GAVE_UP) {
+            w->gave_up++;
+            log_warn("webhook event given up", "event=%s url=\"%s\" attempts=%u", s->event_id,
+                     tg->url, s->attempt);
+        }
+    }
+    if (tg) {
+        tg->in_flight = 0;
+        if (s->outcome == OUT_RETRY) {
+            tg->retry_at = s->next_at;
+            tg->head_attempts = s->attempt;
+        } else {
+            target_pop(tg, s->seq);
+        }
+    }
+    s->next = w->results;
+    w->results = s;
+    arm(w, 1);
 }
 
 static void describe_error(const struct send *s, char *out, size_t cap)
@@ -667,29 +702,17 @@ static int trim_deliveries(struct store_txn *t, const char *ws)
     return rc < 0 ? rc : 0;
 }
 
-/* Decides what a failed attempt leads to and rewrites the entry's attempts and nextAttemptAt. */
-static int schedule_retry(struct webhooks *w, struct store_txn *t, struct send *s,
-                          const uint8_t key[OUTBOX_KEY_LEN], uint64_t now)
+/* A retry rewrites the entry's attempts and nextAttemptAt, so a restart resumes the backoff. */
+static int persist_retry(struct store_txn *t, const struct send *s,
+                         const uint8_t key[OUTBOX_KEY_LEN])
 {
     struct store_val v;
     int rc = store_get(t, DB_OUTBOX, key, OUTBOX_KEY_LEN, &v);
-    if (rc == BC_ENOTFOUND) {
-        s->outcome = OUT_DROPPED;
-        return 0;
-    }
     if (rc)
-        return rc;
+        return rc == BC_ENOTFOUND ? 0 : rc;
     cJSON *e = cJSON_ParseWithLength(v.ptr, v.len);
-    const cJSON *created = cJSON_GetObjectItemCaseSensitive(e, "createdAt");
-    uint64_t deadline =
-        (cJSON_IsNumber(created) ? (uint64_t)created->valuedouble : 0) + w->cfg.max_age_ms;
-    s->next_at = now + backoff_ms(&w->cfg, s->attempt);
-    if (!e || s->next_at > deadline) {
-        cJSON_Delete(e);
-        s->outcome = OUT_GAVE_UP;
-        return store_del(t, DB_OUTBOX, key, OUTBOX_KEY_LEN);
-    }
-    s->outcome = OUT_RETRY;
+    if (!e)
+        return 0;
     cJSON_ReplaceItemInObjectCaseSensitive(e, "attempts", cJSON_CreateNumber(s->attempt));
     cJSON_ReplaceItemInObjectCaseSensitive(e, "nextAttemptAt",
                                            cJSON_CreateNumber((double)s->next_at));
@@ -702,25 +725,23 @@ static int schedule_retry(struct webhooks *w, struct store_txn *t, struct send *
     return rc;
 }
 
-struct commit_args {
-    struct webhooks *w;
+struct record_args {
     struct send *list;
     uint64_t now;
 };
 
-static int commit_txn(struct store_txn *t, void *arg)
+static int record_txn(struct store_txn *t, void *arg)
 {
-    struct commit_args *a = arg;
+    struct record_args *a = arg;
     int rc = 0;
     for (struct send *s = a->list; s && !rc; s = s->next) {
         uint8_t key[OUTBOX_KEY_LEN];
         be64_put(key, s->seq);
-        if (send_ok(s) || s->drop) {
-            s->outcome = s->drop ? OUT_DROPPED : OUT_DELIVERED;
+        if (s->outcome == OUT_RETRY) {
+            rc = persist_retry(t, s, key);
+        } else {
             rc = store_del(t, DB_OUTBOX, key, sizeof key);
             rc = rc == BC_ENOTFOUND ? 0 : rc;
-        } else {
-            rc = schedule_retry(a->w, t, s, key, a->now);
         }
         if (!rc && s->tg)
             rc = record_delivery(t, s, a->now);
@@ -736,45 +757,21 @@ static int commit_txn(struct store_txn *t, void *arg)
     return rc ? rc : t->err;
 }
 
-/* Records every answered or dropped attempt in one transaction, then moves the queues on. */
-static void commit_results(struct webhooks *w, uint64_t now)
+/* Makes every decided outcome durable in one transaction. */
+static void record_outcomes(struct webhooks *w)
 {
     struct send *list = w->results;
     if (!list)
         return;
     w->results = NULL;
-    struct commit_args a = {w, list, now};
-    int rc = store_write(w->store, commit_txn, &a);
+    struct record_args a = {list, clock_now_ms()};
+    int rc = store_write(w->store, record_txn, &a);
     if (rc)
-        log_error("cannot record webhook deliveries; the events will be sent again", "error=\"%s\"",
-                  bc_strerror(rc));
+        log_error("cannot record webhook deliveries; those events stay in the outbox and are "
+                  "sent again after a restart",
+                  "error=\"%s\"", bc_strerror(rc));
     for (struct send *s = list, *next; s; s = next) {
         next = s->next;
-        struct target *tg = s->tg;
-        if (tg)
-            tg->in_flight = 0;
-        if (rc && tg) {
-            tg->retry_at = now + STORE_RETRY_MS;
-        } else if (!rc && s->outcome == OUT_RETRY) {
-            tg->retry_at = s->next_at;
-            w->failed++;
-        } else if (!rc) {
-            if (tg) {
-                target_pop(tg, s->seq);
-                tg->retry_at = 0;
-            }
-            if (s->outcome == OUT_DELIVERED) {
-                w->delivered++;
-            } else if (s->outcome == OUT_GAVE_UP) {
-                w->failed++;
-                w->gave_up++;
-                log_warn("webhook event given up", "event=%s url=\"%s\" attempts=%u", s->event_id,
-                         tg->url, s->attempt);
-            } else {
-                log_warn("webhook event dropped", "seq=%llu reason=\"%s\"",
-                         (unsigned long long)s->seq, s->r.error);
-            }
-        }
         send_free(s);
     }
 }
@@ -805,7 +802,7 @@ static void index_outbox(struct webhooks *w)
             break;
         }
         if (!url) {
-            /* Nothing can deliver an entry without a target: delete it with the next commit. */
+            /* Nothing can deliver an entry without a target: it is deleted with the outcomes. */
             struct send *s = calloc(1, sizeof *s);
             if (!s) {
                 rc = BC_ENOMEM;
@@ -814,7 +811,7 @@ static void index_outbox(struct webhooks *w)
             s->seq = seq;
             s->drop = 1;
             snprintf(s->r.error, sizeof s->r.error, "unreadable outbox entry");
-            push_result(w, s);
+            settle(w, s, clock_now_ms());
         }
         w->scan_seq = seq + 1;
     }
@@ -833,13 +830,15 @@ static void on_done(struct dialer_request *r)
         send_free(s);
         return;
     }
-    push_result(w, s);
+    settle(w, s, clock_now_ms());
 }
 
-/* Fills s from the outbox entry: body, signature and headers. Returns 1 to send, 0 when the head
- * must wait (tg->retry_at set) or was dropped (s queued as a result), or a negative error. */
+/* Fills s from the outbox entry: body, signature and headers. Returns 1 to send; 0 when the head
+ * must wait (a restart found its retry not due yet) or was dropped (s is settled); or a negative
+ * error. */
 static int prepare(struct webhooks *w, struct store_txn *t, struct send *s, uint64_t now)
 {
+    struct target *tg = s->tg;
     uint8_t key[OUTBOX_KEY_LEN];
     struct store_val v;
     be64_put(key, s->seq);
@@ -850,29 +849,34 @@ static int prepare(struct webhooks *w, struct store_txn *t, struct send *s, uint
     const char *id = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "id"));
     const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "type"));
     const char *ws = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e, "workspace"));
+    const cJSON *created = cJSON_GetObjectItemCaseSensitive(e, "createdAt");
     const cJSON *attempts = cJSON_GetObjectItemCaseSensitive(e, "attempts");
     const cJSON *next_at = cJSON_GetObjectItemCaseSensitive(e, "nextAttemptAt");
     snprintf(s->event_id, sizeof s->event_id, "%s", id ? id : "");
     snprintf(s->type, sizeof s->type, "%s", type ? type : "");
     snprintf(s->ws, sizeof s->ws, "%s", ws ? ws : "");
-    s->attempt = (cJSON_IsNumber(attempts) ? (uint32_t)attempts->valuedouble : 0) + 1;
-    uint64_t due = cJSON_IsNumber(next_at) ? (uint64_t)next_at->valuedouble : 0;
+    s->created_ms = cJSON_IsNumber(created) ? (uint64_t)created->valuedouble : 0;
+    if (!tg->head_known) {
+        /* First look at this head since it was indexed: after a restart the entry remembers how
+         * many attempts failed and when the next one is due. */
+        tg->head_known = 1;
+        tg->head_attempts = cJSON_IsNumber(attempts) ? (uint32_t)attempts->valuedouble : 0;
+        tg->retry_at = cJSON_IsNumber(next_at) ? (uint64_t)next_at->valuedouble : 0;
+        if (tg->retry_at > now) {
+            cJSON_Delete(e);
+            return 0;
+        }
+    }
+    s->attempt = tg->head_attempts + 1;
     struct hook h;
     rc = id && type && ws ? hook_get(t, ws, strlen(ws), &h) : BC_ECORRUPT;
-    if (rc == 0 && due > now) {
-        /* Found after a restart: the entry remembers when its retry is due. */
-        s->tg->retry_at = due;
-        cJSON_Delete(e);
-        return 0;
-    }
     if (rc == BC_ENOTFOUND || rc == BC_ECORRUPT) {
         s->drop = 1;
         snprintf(s->r.error, sizeof s->r.error, "%s",
                  rc == BC_ENOTFOUND ? "the workspace's webhook and signing secret were deleted"
                                     : "unreadable outbox entry");
         cJSON_Delete(e);
-        s->tg->in_flight = 1;
-        push_result(w, s);
+        settle(w, s, now);
         return 0;
     }
     if (rc) {
@@ -901,7 +905,7 @@ static int prepare(struct webhooks *w, struct store_txn *t, struct send *s, uint
     s->headers[1] = s->id_header;
     s->headers[2] = "User-Agent: batchcalld";
     s->headers[3] = NULL;
-    s->r.url = s->tg->url;
+    s->r.url = tg->url;
     s->r.method = "POST";
     s->r.content_type = "application/json";
     s->r.headers = s->headers;
@@ -920,24 +924,27 @@ static int send_head(struct webhooks *w, struct store_txn *t, struct target *tg,
     s->w = w;
     s->tg = tg;
     s->seq = tg->seqs[tg->first];
+    tg->in_flight = 1;
     int rc = prepare(w, t, s, now);
     if (rc == BC_ENOTFOUND) {
         /* Only this worker deletes entries, so this is a stale queue: move past it. */
+        tg->in_flight = 0;
         target_pop(tg, s->seq);
         send_free(s);
         return 0;
     }
-    if (rc <= 0) {
-        if (!s->drop)
-            send_free(s);
-        if (rc) {
-            log_error("cannot prepare a webhook; will retry", "url=\"%s\" error=\"%s\"", tg->url,
-                      bc_strerror(rc));
-            tg->retry_at = now + STORE_RETRY_MS;
-        }
-        return rc;
+    if (rc < 0) {
+        log_error("cannot prepare a webhook; will retry", "url=\"%s\" error=\"%s\"", tg->url,
+                  bc_strerror(rc));
+        tg->retry_at = now + STORE_RETRY_MS;
     }
-    tg->in_flight = 1;
+    if (rc <= 0) {
+        if (!s->drop) {
+            tg->in_flight = 0;
+            send_free(s);
+        }
+        return 0;
+    }
     rc = dialer_start(&w->dialer, &s->r);
     if (rc == BC_EBUSY) {
         tg->in_flight = 0;
@@ -949,7 +956,7 @@ static int send_head(struct webhooks *w, struct store_txn *t, struct target *tg,
         s->r.result = DIALER_E_OTHER;
         snprintf(s->r.error, sizeof s->r.error, "the request could not be started: %s",
                  bc_strerror(rc));
-        push_result(w, s);
+        settle(w, s, now);
     }
     return 0;
 }
@@ -997,15 +1004,17 @@ static void plan_next(struct webhooks *w, uint64_t now)
         arm(w, soonest > now ? soonest - now : 1);
 }
 
+/* Sends come before recording, so the next event of a target is on its way while the fsync of
+ * the previous outcome runs. */
 static void on_tick(uv_timer_t *timer)
 {
     struct webhooks *w = timer->data;
     uint64_t now = clock_now_ms();
-    commit_results(w, now);
     if (!w->scan_done)
         index_outbox(w);
     send_due(w, now);
-    plan_next(w, now);
+    record_outcomes(w);
+    plan_next(w, clock_now_ms());
 }
 
 /* A zero delay becomes 1 ms: libuv 1.44 runs a 0 ms timer started inside a timer callback in the
@@ -1113,7 +1122,7 @@ void webhooks_stop(struct webhooks *w)
     if (!w || w->closing)
         return;
     /* Answers already received are recorded, so those events are not sent again. */
-    commit_results(w, clock_now_ms());
+    record_outcomes(w);
     w->closing = 1;
     uv_timer_stop(&w->timer);
     uv_close((uv_handle_t *)&w->timer, on_timer_closed);

@@ -113,7 +113,13 @@ static int write_job(struct jobs_txn *jt, const char *batch, uint32_t row,
     rc = store_del(jt->t, DB_JOBSTATE, key, jobstate_key(key, batch, (uint8_t)from, row));
     if (rc && rc != BC_ENOTFOUND)
         return rc;
-    return store_put(jt->t, DB_JOBSTATE, key, jobstate_key(key, batch, (uint8_t)to, row), "", 0, 0);
+    rc = store_put(jt->t, DB_JOBSTATE, key, jobstate_key(key, batch, (uint8_t)to, row), "", 0, 0);
+    /* The per-block counts follow the index, so deep pages of a filter stay right. */
+    if (!rc)
+        rc = statecount_add(jt->t, batch, (uint8_t)from, row, -1);
+    if (!rc)
+        rc = statecount_add(jt->t, batch, (uint8_t)to, row, 1);
+    return rc;
 }
 
 int jobs_rewrite(struct jobs_txn *jt, const char *batch, uint32_t row, const struct job_view *old,
