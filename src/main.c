@@ -298,6 +298,7 @@ static int serve(int argc, char **argv)
     for (size_t i = 0; i < api_nroutes && i < 64; i++)
         names[i] = api_routes[i].pattern;
     metrics_init(&app.metrics, names, api_nroutes);
+    hasher_init(&app.hasher);
 
     struct http_server_config hc = {
         .max_connections = app.cfg.max_connections,
@@ -370,6 +371,7 @@ out:
     uv_loop_close(app.loop);
     api_free(&app);
     metrics_free(&app.metrics);
+    hasher_free(&app.hasher);
     store_close(&app.store);
     if (app.lock_fd >= 0)
         close(app.lock_fd);

@@ -76,7 +76,9 @@ void api_on_head(struct http_request *req)
     struct key_info info;
     struct store_val raw;
     memset(&info, 0, sizeof info);
-    rc = key_lookup(&t, key->ptr, key->len, &info);
+    uint8_t hash[SHA256_LEN];
+    hasher_sha256(&app->hasher, key->ptr, key->len, hash);
+    rc = key_lookup(&t, hash, &info);
     size_t wslen = strlen(info.ws);
     if (rc == 0 && (wslen != wsh->len || !crypto_equal(info.ws, wsh->ptr, wslen)))
         rc = BC_ENOTFOUND;

@@ -107,6 +107,7 @@ struct webhooks {
 };
 
 static void arm(struct webhooks *w, uint64_t delay_ms);
+static void on_done(struct dialer_request *r);
 
 /* ---- settings ---- */
 
@@ -820,19 +821,6 @@ static void index_outbox(struct webhooks *w)
     w->scan_done = rc == 0 && n < SCAN_CHUNK;
 }
 
-static void on_done(struct dialer_request *r)
-{
-    struct send *s = r->user;
-    struct webhooks *w = s->w;
-    /* A request cancelled by shutdown is no attempt: it is sent again after the restart. */
-    if (r->result == DIALER_E_CANCELLED || w->closing) {
-        s->tg->in_flight = 0;
-        send_free(s);
-        return;
-    }
-    settle(w, s, clock_now_ms());
-}
-
 /* Fills s from the outbox entry: body, signature and headers. Returns 1 to send; 0 when the head
  * must wait (a restart found its retry not due yet) or was dropped (s is settled); or a negative
  * error. */
@@ -959,6 +947,28 @@ static int send_head(struct webhooks *w, struct store_txn *t, struct target *tg,
         settle(w, s, now);
     }
     return 0;
+}
+
+static void on_done(struct dialer_request *r)
+{
+    struct send *s = r->user;
+    struct webhooks *w = s->w;
+    struct target *tg = s->tg;
+    /* A request cancelled by shutdown is no attempt: it is sent again after the restart. */
+    if (r->result == DIALER_E_CANCELLED || w->closing) {
+        tg->in_flight = 0;
+        send_free(s);
+        return;
+    }
+    uint64_t now = clock_now_ms();
+    settle(w, s, now);
+    /* A target that just accepted an event gets its next one now rather than at the next pass:
+     * with one event in flight per target, this wait would otherwise bound its throughput. */
+    struct store_txn t;
+    if (tg->count && tg->retry_at <= now && store_read_begin(w->store, &t) == 0) {
+        send_head(w, &t, tg, now);
+        store_read_end(&t);
+    }
 }
 
 static void send_due(struct webhooks *w, uint64_t now)

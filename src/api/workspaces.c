@@ -361,10 +361,8 @@ int key_list(struct store *s, const char *ws, cJSON **out)
     return 0;
 }
 
-int key_lookup(struct store_txn *t, const char *key, size_t len, struct key_info *info)
+int key_lookup(struct store_txn *t, const uint8_t hash[SHA256_LEN], struct key_info *info)
 {
-    uint8_t hash[SHA256_LEN];
-    crypto_sha256(key, len, hash);
     struct store_val v;
     int rc = store_get(t, DB_KEYHASH2WS, hash, KEY_LOOKUP_LEN, &v);
     if (rc)

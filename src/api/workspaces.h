@@ -66,7 +66,7 @@ int key_create(struct store *s, struct id_gen *ids, const char *ws, const char *
 int key_revoke(struct store *s, const char *key_id);
 /* {"keys":[{"keyId","label","createdAt"}]} */
 int key_list(struct store *s, const char *ws, cJSON **out);
-/* Finds the key; 0 with info filled, BC_ENOTFOUND, or a store error. */
-int key_lookup(struct store_txn *t, const char *key, size_t len, struct key_info *info);
+/* Finds the key by its SHA-256; 0 with info filled, BC_ENOTFOUND, or a store error. */
+int key_lookup(struct store_txn *t, const uint8_t hash[SHA256_LEN], struct key_info *info);
 
 #endif

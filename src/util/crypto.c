@@ -29,6 +29,28 @@ void crypto_hmac_sha1(const void *key, size_t klen, const void *data, size_t len
     HMAC(EVP_sha1(), key, (int)klen, data, len, out, &n);
 }
 
+int hasher_init(struct hasher *h)
+{
+    h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    h->ctx = EVP_MD_CTX_new();
+    return h->md && h->ctx ? 0 : BC_ENOMEM;
+}
+
+void hasher_sha256(struct hasher *h, const void *data, size_t len, uint8_t out[SHA256_LEN])
+{
+    unsigned int n = SHA256_LEN;
+    if (!h->ctx || EVP_DigestInit_ex(h->ctx, h->md, NULL) != 1 ||
+        EVP_DigestUpdate(h->ctx, data, len) != 1 || EVP_DigestFinal_ex(h->ctx, out, &n) != 1)
+        crypto_sha256(data, len, out);
+}
+
+void hasher_free(struct hasher *h)
+{
+    EVP_MD_CTX_free(h->ctx);
+    EVP_MD_free(h->md);
+    h->ctx = h->md = NULL;
+}
+
 int crypto_equal(const void *a, const void *b, size_t len)
 {
     return CRYPTO_memcmp(a, b, len) == 0;
