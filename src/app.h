@@ -34,9 +34,10 @@ struct app {
     struct dialer dialer;   /* outbound HTTP: provider requests */
     struct provider_config provider;
     struct scheduler *sched;
-    struct sim *sim;        /* the in-process simulator with --provider sim */
-    struct events *events;  /* live event streams (SSE) */
-    uv_timer_t drain_timer; /* waits for provider requests in flight at shutdown */
+    struct sim *sim;           /* the in-process simulator with --provider sim */
+    struct events *events;     /* live event streams (SSE) */
+    struct webhooks *webhooks; /* webhook outbox and delivery (api/webhooks.h) */
+    uv_timer_t drain_timer;    /* waits for provider requests in flight at shutdown */
     int lock_fd;
     int draining;
 };

@@ -70,6 +70,10 @@ static const struct opt opts[] = {
     UINT(call_overdue_ms, "3600000",
          "look up a call at the provider after this long without an "
          "end"),
+    UINT(webhook_backoff_ms, "1000", "wait after a failed webhook attempt; doubles per attempt"),
+    UINT(webhook_backoff_max_ms, "3600000", "longest wait between two webhook attempts"),
+    UINT(webhook_max_age_ms, "86400000", "retry a webhook event until this long after it happened"),
+    UINT(webhook_timeout_ms, "10000", "time allowed for one webhook request"),
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 

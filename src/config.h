@@ -38,6 +38,10 @@ struct config {
     uint64_t smart_hour_ms;
     uint64_t reconcile_ms;
     uint64_t call_overdue_ms;
+    uint64_t webhook_backoff_ms;
+    uint64_t webhook_backoff_max_ms;
+    uint64_t webhook_max_age_ms;
+    uint64_t webhook_timeout_ms;
 };
 
 /* Fills defaults, then environment variables, then argv flags (argv[0] is the first flag).

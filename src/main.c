@@ -15,6 +15,7 @@
 #include "api/agents.h"
 #include "api/api.h"
 #include "api/batches.h"
+#include "api/webhooks.h"
 #include "api/workspaces.h"
 #include "app.h"
 #include "util/err.h"
@@ -269,6 +270,26 @@ static int start_dispatch(struct app *app)
     return scheduler_start(&app->sched, app, &sc, p, &app->dialer);
 }
 
+/* After start_dispatch, which initialises libcurl for the process. */
+static int start_webhooks(struct app *app)
+{
+    const struct config *c = &app->cfg;
+    struct webhooks_config wc = {
+        .backoff_ms = c->webhook_backoff_ms,
+        .backoff_max_ms = c->webhook_backoff_max_ms,
+        .max_age_ms = c->webhook_max_age_ms,
+        .timeout_ms = c->webhook_timeout_ms,
+    };
+    int rc = webhooks_start(&app->webhooks, app);
+    if (!rc && webhooks_configure(app->webhooks, &wc) != 0) {
+        log_error("every --webhook-* value must be above 0, and --webhook-backoff-max-ms at "
+                  "least --webhook-backoff-ms",
+                  "%s", "");
+        rc = BC_EINVAL;
+    }
+    return rc;
+}
+
 static int serve(int argc, char **argv)
 {
     struct app app;
@@ -339,6 +360,11 @@ static int serve(int argc, char **argv)
         code = 1;
         goto out;
     }
+    if ((rc = start_webhooks(&app)) != 0) {
+        log_error("cannot start webhooks", "reason=\"%s\"", bc_strerror(rc));
+        code = 1;
+        goto out;
+    }
     if (app.cfg.demo && (rc = setup_demo(&app)) != 0) {
         log_error("cannot create the demo workspace", "reason=\"%s\"", bc_strerror(rc));
         code = 1;
@@ -359,6 +385,9 @@ out:
      * calls reconciled at the next start. */
     if (app.sched)
         scheduler_stop(app.sched);
+    /* After the scheduler, which may still record events while it stops. */
+    webhooks_stop(app.webhooks);
+    app.webhooks = NULL;
     if (app.dialer.multi)
         dialer_close(&app.dialer, NULL);
     if (app.sim)

@@ -4,6 +4,7 @@
 
 #include "api/api.h"
 #include "api/batches.h"
+#include "api/webhooks.h"
 #include "dispatch/jobs.h"
 #include "dispatch/sweep.h"
 #include "util/clock.h"
@@ -47,6 +48,10 @@ static int control_txn(struct store_txn *t, void *arg)
         b->status = BATCH_CANCELLED;
         if (b->active == 0)
             b->completed_ms = clock_now_ms();
+        rc = webhooks_emit(api_app(a->req)->webhooks, t, b, "batch.cancelled",
+                           webhooks_batch_data(b));
+        if (rc)
+            return rc;
         break;
     case OP_PAUSE:
     case OP_RESUME:

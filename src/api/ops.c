@@ -1,5 +1,6 @@
 /* Operations endpoints for load balancers and monitoring (API.md B10): no authentication. */
 #include "api/api.h"
+#include "api/webhooks.h"
 #include "store/records.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
@@ -85,6 +86,22 @@ void ops_metrics(struct http_request *req)
                      "Time to commit a write transaction (durable: includes the fsync).", &out);
     if (app->sched)
         render_dispatch(app, &out);
+    uint64_t delivered, failed, gave_up;
+    webhooks_stats(app->webhooks, &delivered, &failed, &gave_up);
+    buf_printf(&out,
+               "# HELP batchcalld_webhook_deliveries_total Webhook events delivered (2xx).\n"
+               "# TYPE batchcalld_webhook_deliveries_total counter\n"
+               "batchcalld_webhook_deliveries_total %llu\n"
+               "# HELP batchcalld_webhook_failed_attempts_total Webhook attempts that failed "
+               "(non-2xx answer, network error or timeout).\n"
+               "# TYPE batchcalld_webhook_failed_attempts_total counter\n"
+               "batchcalld_webhook_failed_attempts_total %llu\n"
+               "# HELP batchcalld_webhook_gave_up_total Webhook events given up after "
+               "--webhook-max-age-ms.\n"
+               "# TYPE batchcalld_webhook_gave_up_total counter\n"
+               "batchcalld_webhook_gave_up_total %llu\n",
+               (unsigned long long)delivered, (unsigned long long)failed,
+               (unsigned long long)gave_up);
     http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", out.data, out.len);
     buf_free(&out);
 }

@@ -3,6 +3,7 @@
 #include "api/api.h"
 #include "api/batches.h"
 #include "api/events.h"
+#include "api/webhooks.h"
 #include "api/openapi.h"
 
 /* Uploads: 20 MB of file data plus the multipart framing and form fields around it. */
@@ -40,6 +41,10 @@ const struct http_route api_routes[] = {
     {POST, "/v1/api/batch-calls/:id/resume", control_resume, NULL, 0, API_AUTH},
     {POST, "/v1/api/batch-calls/:id/retry", control_retry, NULL, 0, API_AUTH},
     {GET, "/v1/api/usage", control_usage, NULL, 0, API_AUTH},
+    {PUT, "/v1/api/webhook", webhooks_put, NULL, 0, API_AUTH},
+    {GET, "/v1/api/webhook", webhooks_get, NULL, 0, API_AUTH},
+    {DELETE, "/v1/api/webhook", webhooks_delete, NULL, 0, API_AUTH},
+    {GET, "/v1/api/webhook/deliveries", webhooks_deliveries, NULL, 0, API_AUTH},
     /* Called by the telephony provider: authenticated by signature instead of API key. */
     {POST, "/v1/provider/twilio/status", callbacks_twilio, NULL, CALLBACK_BODY_LIMIT, 0},
     {POST, "/v1/provider/http/status", callbacks_http, NULL, CALLBACK_BODY_LIMIT, 0},

@@ -41,6 +41,10 @@
 #define DELIVERIES_KEEP 1000
 /* webhookUrl of recent batches; the cache is simply emptied when it reaches this size. */
 #define BATCH_CACHE_MAX 4096
+/* Outcomes are recorded at most this long after they are decided, many per transaction: a
+ * durable commit costs milliseconds, and one per event would cap each target's rate. A crash
+ * loses at most this much bookkeeping, and those events are simply sent again. */
+#define RECORD_DELAY_MS 10
 /* How long a target waits when its head could not be read or prepared. */
 #define STORE_RETRY_MS      1000
 #define OUTBOX_KEY_LEN      8
@@ -355,7 +359,7 @@ static int batch_url(struct webhooks *w, struct store_txn *t, const char *batch,
             return rc;
         cJSON *meta = rc ? NULL : cJSON_ParseWithLength(v.ptr, v.len);
         const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(meta, "webhookUrl"));
-        /* The upload stores the field as given: an unusable URL is no target. */
+        /* A URL this module would not accept (kept by an older upload) is no target. */
         if (u && !webhooks_url_valid(u, strlen(u)))
             u = NULL;
         size_t ulen = u ? strlen(u) : 0;
@@ -617,7 +621,7 @@ static void settle(struct webhooks *w, struct send *s, uint64_t now)
     }
     s->next = w->results;
     w->results = s;
-    arm(w, 1);
+    arm(w, RECORD_DELAY_MS);
 }
 
 static void describe_error(const struct send *s, char *out, size_t cap)
@@ -903,7 +907,8 @@ static int prepare(struct webhooks *w, struct store_txn *t, struct send *s, uint
     return 1;
 }
 
-/* Starts the head of tg. Returns 0, or BC_EBUSY when the client is full (nothing changed). */
+/* Starts the head of tg (or settles it when it cannot be sent). Returns 0, or a negative error
+ * when nothing happened: BC_EBUSY when the client is full. */
 static int send_head(struct webhooks *w, struct store_txn *t, struct target *tg, uint64_t now)
 {
     struct send *s = calloc(1, sizeof *s);
@@ -997,7 +1002,7 @@ static void send_due(struct webhooks *w, uint64_t now)
 static void plan_next(struct webhooks *w, uint64_t now)
 {
     prune_targets(w);
-    if (w->results || !w->scan_done) {
+    if (!w->scan_done) {
         arm(w, 1);
         return;
     }

@@ -73,7 +73,8 @@ int webhooks_set(struct store *s, const char *ws, size_t wslen, const char *url,
 /* Removes the workspace's URL and secret. Returns 0, BC_ENOTFOUND or a store error. */
 int webhooks_remove(struct store *s, const char *ws, size_t wslen);
 
-/* The X-Signature value "t=<unix_s>,v1=<hex HMAC-SHA256(secret, "<unix_s>.<body>")>". */
+/* The X-Signature value "t=<unix_s>,v1=<hex HMAC-SHA256(secret, "<unix_s>.<body>")>".
+ * Returns 0 or BC_ENOMEM. */
 int webhooks_sign(const char *secret, size_t secret_len, uint64_t unix_s, const char *body,
                   size_t len, char out[WEBHOOK_SIGNATURE_MAX]);
 

@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "api/webhooks.h"
 #include "app.h"
 #include "dispatch/jobs.h"
 #include "util/bucket.h"
@@ -593,18 +594,22 @@ static void release(struct sev *ev, struct batch_rec *b)
     ev->released = 1;
 }
 
-static void maybe_finish(struct sev *ev, struct batch_rec *b, uint64_t now)
+static int maybe_finish(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
+                        struct batch_rec *b, uint64_t now)
 {
     if (b->status == BATCH_PROCESSING && b->waiting == 0 && b->active == 0) {
         b->status = BATCH_COMPLETED;
         b->completed_ms = now;
         ev->finished_batch = 1;
+        return webhooks_emit(s->app->webhooks, jt->t, b, "batch.completed", webhooks_batch_data(b));
     }
+    return 0;
 }
 
 /* Every call that reaches a final state is numbered in its batch; the number is the id of its
  * live event, and the index lets a reconnecting watcher replay what it missed. */
-static int final_touch(struct jobs_txn *jt, struct sev *ev, struct batch_rec *b, uint32_t row,
+static int final_touch(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
+                       struct batch_rec *b, uint32_t row, const struct job_head *h, const char *err,
                        uint64_t now)
 {
     batch_add_recent(b, row);
@@ -613,7 +618,11 @@ static int final_touch(struct jobs_txn *jt, struct sev *ev, struct batch_rec *b,
     ev->final_seq = b->final_seq;
     uint8_t key[JOB_KEY_MAX], v[4];
     be32_put(v, row);
-    return store_put(jt->t, DB_FINALSEQ, key, finalseq_key(key, b->id, b->final_seq), v, 4, 0);
+    int rc = store_put(jt->t, DB_FINALSEQ, key, finalseq_key(key, b->id, b->final_seq), v, 4, 0);
+    const char *type = h->state == JOB_COMPLETED ? "call.completed" : "call.failed";
+    return rc ? rc
+              : webhooks_emit(s->app->webhooks, jt->t, b, type,
+                              webhooks_call_data(b, row, h, err, strlen(err)));
 }
 
 static int record_usage(struct jobs_txn *jt, const struct batch_rec *b, uint32_t row, uint32_t seq,
@@ -682,10 +691,11 @@ static int end_attempt(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
         const char *err = outcome == OUTCOME_ANSWERED ? "" : d.error;
         rc = jobs_move(jt, ev->batch, ev->row, jv, h, err, strlen(err));
         if (!rc)
-            rc = final_touch(jt, ev, b, ev->row, now);
+            rc = final_touch(s, jt, ev, b, ev->row, h, err, now);
     }
     release(ev, b);
-    maybe_finish(ev, b, now);
+    if (!rc)
+        rc = maybe_finish(s, jt, ev, b, now);
     jobs_batch_dirty(jt, b);
     return rc;
 }
@@ -748,8 +758,9 @@ static int apply_create(struct scheduler *s, struct jobs_txn *jt, struct sev *ev
         s->stats.by_outcome[OUTCOME_PROVIDER_ERROR]++;
         int rc = jobs_move(jt, ev->batch, ev->row, jv, &h, d.error, strlen(d.error));
         if (!rc)
-            rc = final_touch(jt, ev, b, ev->row, now);
-        maybe_finish(ev, b, now);
+            rc = final_touch(s, jt, ev, b, ev->row, &h, d.error, now);
+        if (!rc)
+            rc = maybe_finish(s, jt, ev, b, now);
         jobs_batch_dirty(jt, b);
         return rc;
     }
@@ -763,8 +774,9 @@ static int apply_create(struct scheduler *s, struct jobs_txn *jt, struct sev *ev
         {
             int rc = jobs_move(jt, ev->batch, ev->row, jv, &h, cr->message, strlen(cr->message));
             if (!rc)
-                rc = final_touch(jt, ev, b, ev->row, now);
-            maybe_finish(ev, b, now);
+                rc = final_touch(s, jt, ev, b, ev->row, &h, cr->message, now);
+            if (!rc)
+                rc = maybe_finish(s, jt, ev, b, now);
             jobs_batch_dirty(jt, b);
             return rc;
         }
@@ -837,7 +849,8 @@ static int apply_call(struct scheduler *s, struct jobs_txn *jt, struct sev *ev, 
     return end_attempt(s, jt, ev, jv, &h, ce->outcome, ce->message, now);
 }
 
-static int apply_unknown(struct jobs_txn *jt, struct sev *ev, struct job_view *jv, uint64_t now)
+static int apply_unknown(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
+                         struct job_view *jv, uint64_t now)
 {
     struct job_head h = jv->head;
     struct batch_rec *b = jobs_batch(jt, ev->batch);
@@ -854,8 +867,9 @@ static int apply_unknown(struct jobs_txn *jt, struct sev *ev, struct job_view *j
     release(ev, b);
     int rc = jobs_move(jt, ev->batch, ev->row, jv, &h, msg, strlen(msg));
     if (!rc)
-        rc = final_touch(jt, ev, b, ev->row, now);
-    maybe_finish(ev, b, now);
+        rc = final_touch(s, jt, ev, b, ev->row, &h, msg, now);
+    if (!rc)
+        rc = maybe_finish(s, jt, ev, b, now);
     jobs_batch_dirty(jt, b);
     return rc;
 }
@@ -877,10 +891,10 @@ static int apply_event(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
         return jv.head.state == JOB_DIALING ? apply_create(s, jt, ev, &jv, now) : 0;
     if (ev->kind == EV_CALL)
         return apply_call(s, jt, ev, &jv, now);
-    return apply_unknown(jt, ev, &jv, now);
+    return apply_unknown(s, jt, ev, &jv, now);
 }
 
-static int apply_pick(struct jobs_txn *jt, struct pick *p, uint64_t now)
+static int apply_pick(struct scheduler *s, struct jobs_txn *jt, struct pick *p, uint64_t now)
 {
     struct job_view jv;
     int rc = jobs_get(jt, p->b->id, p->row, &jv);
@@ -913,6 +927,9 @@ static int apply_pick(struct jobs_txn *jt, struct pick *p, uint64_t now)
     if (b->status == BATCH_QUEUED) {
         b->status = BATCH_PROCESSING;
         b->started_ms = now;
+        rc = webhooks_emit(s->app->webhooks, jt->t, b, "batch.started", webhooks_batch_data(b));
+        if (rc)
+            return rc;
     }
     b->empty_variables += p->empty_vars;
     jobs_batch_dirty(jt, b);
@@ -931,7 +948,7 @@ static int apply_txn(struct store_txn *t, void *arg)
     int rc = 0;
     for (struct pick *p = a->picks; p && !rc; p = p->next) {
         p->applied = 0;
-        rc = apply_pick(&s->jt, p, a->now);
+        rc = apply_pick(s, &s->jt, p, a->now);
     }
     for (struct sev *ev = a->events; ev && !rc; ev = ev->next) {
         ev->released = ev->now_active = ev->halted = ev->finished_batch = ev->reset_cursor = 0;

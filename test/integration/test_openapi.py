@@ -38,20 +38,6 @@ SIM_TOKEN = "simulator-token"
 # call()'s default: the test's workspace; auth=None sends no credentials.
 WORKSPACE = object()
 
-# Documented routes whose handlers exist but that src/api/routes.c may not list yet, with the line
-# that wires each. While one is missing its checks are skipped with that line in the message;
-# once every line is in the table this list can go.
-PENDING = {
-    ("GET", "/openapi.json"): '{GET, "/openapi.json", ops_openapi, NULL, 0, 0},',
-    ("PUT", "/v1/api/webhook"): '{PUT, "/v1/api/webhook", webhooks_put, NULL, 0, API_AUTH},',
-    ("GET", "/v1/api/webhook"): '{GET, "/v1/api/webhook", webhooks_get, NULL, 0, API_AUTH},',
-    ("DELETE", "/v1/api/webhook"):
-        '{DELETE, "/v1/api/webhook", webhooks_delete, NULL, 0, API_AUTH},',
-    ("GET", "/v1/api/webhook/deliveries"):
-        '{GET, "/v1/api/webhook/deliveries", webhooks_deliveries, NULL, 0, API_AUTH},',
-}
-
-
 def load_spec():
     with open(SPEC_PATH, "rb") as f:
         raw = f.read()
@@ -334,11 +320,8 @@ class OpenApiDocumentTest(unittest.TestCase):
     def test_every_documented_route_is_served(self):
         served = {(m, shape(p)) for m, p in server_routes()}
         absent = [(m, p) for m, p in spec_operations(self.spec) if (m, shape(p)) not in served]
-        self.assertEqual([f"{m} {p}" for m, p in absent if (m, p) not in PENDING], [],
+        self.assertEqual([f"{m} {p}" for m, p in absent], [],
                          "documented in docs/openapi.json but not in src/api/routes.c")
-        if absent:
-            self.skipTest("documented but not wired yet; add to src/api/routes.c:\n    " +
-                          "\n    ".join(PENDING[op] for op in absent))
 
     def test_upload_form_lists_every_field_the_server_reads(self):
         fields = set(re.findall(r'\[FIELD_[A-Z_]+\]\s*=\s*"(\w+)"', read_text(INGEST_C)))
@@ -592,8 +575,6 @@ class OpenApiLiveTest(ServerTestCase):
 
     def webhooks(self):
         hook, deliveries = "/v1/api/webhook", "/v1/api/webhook/deliveries"
-        if not self.wired("PUT", hook):
-            self.skipTest("the webhook routes are not in src/api/routes.c yet")
         self.call("GET", hook, hook, 404)
         self.call("PUT", hook, hook, 400, {"url": "ftp://example.com"})
         created = self.call("PUT", hook, hook, 200, {"url": "https://hooks.example.com/in"})
@@ -657,8 +638,6 @@ class OpenApiLiveTest(ServerTestCase):
             self.assertEqual(validate(self.spec, data, schema), [], f"{event}: {data}")
 
     def openapi(self):
-        if not self.wired("GET", "/openapi.json"):
-            self.skipTest("GET /openapi.json is not wired yet")
         self.call("GET", "/openapi.json", "/openapi.json", 200, auth=None)
 
     def test_openapi_json_is_the_file(self):
@@ -669,9 +648,6 @@ class OpenApiLiveTest(ServerTestCase):
             served = resp.read()
         finally:
             conn.close()
-        if resp.status == 404 and not self.wired("GET", "/openapi.json"):
-            self.skipTest("GET /openapi.json is not wired yet; add to src/api/routes.c: " +
-                          PENDING[("GET", "/openapi.json")])
         self.assertEqual(resp.status, 200, served[:300])
         self.assertEqual(media_type(resp.getheader("Content-Type")), "application/json")
         self.assertEqual(served, self.raw, "the server embeds a different docs/openapi.json; "
