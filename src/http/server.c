@@ -72,6 +72,25 @@ static void start_reading(struct http_conn *c);
 
 static void on_timer(uv_timer_t *t);
 
+/* Makes sure the timer fires by c->deadline. */
+static void arm_deadline(struct http_conn *c)
+{
+    if (c->closing || c->deadline == 0)
+        return;
+    uint64_t now = uv_now(c->srv->loop);
+    if (uv_is_active((uv_handle_t *)&c->timer) && c->timer_at <= c->deadline && c->timer_at > now)
+        return;
+    c->timer_at = c->deadline;
+    uv_timer_start(&c->timer, on_timer, c->deadline > now ? c->deadline - now : 1, 0);
+}
+
+/* Sets the deadline without touching the timer: conn_execute arms it only if the read left the
+ * request incomplete, so a request that arrives in one read costs no timer operations. */
+static void note_deadline(struct http_conn *c, uint64_t timeout_ms)
+{
+    c->deadline = uv_now(c->srv->loop) + timeout_ms;
+}
+
 static void set_deadline(struct http_conn *c, uint64_t timeout_ms)
 {
     if (c->closing)
@@ -474,7 +493,7 @@ static int on_message_begin(llhttp_t *p)
     request_reset(c);
     c->req.start_ns = uv_hrtime();
     c->state = CONN_HEAD;
-    set_deadline(c, c->srv->cfg.header_timeout_ms);
+    note_deadline(c, c->srv->cfg.header_timeout_ms);
     return 0;
 }
 
@@ -715,7 +734,7 @@ static int on_headers_complete(llhttp_t *p)
         if (expects_continue(r))
             buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n");
         c->state = CONN_BODY;
-        set_deadline(c, c->srv->cfg.body_timeout_ms);
+        note_deadline(c, c->srv->cfg.body_timeout_ms);
     }
     return 0;
 }
@@ -851,6 +870,9 @@ static void conn_execute(struct http_conn *c, const char *data, size_t len)
     c->in_execute = 1;
     enum llhttp_errno e = llhttp_execute(&c->parser, data, len);
     c->in_execute = 0;
+    /* A request still arriving needs its head or body deadline armed. */
+    if (c->state == CONN_HEAD || c->state == CONN_BODY)
+        arm_deadline(c);
     if (e == HPE_OK && data == c->pending.data)
         c->pending.len = 0;
     if (c->closing || e == HPE_OK)
