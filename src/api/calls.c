@@ -601,6 +601,9 @@ static void export_drain(struct http_request *req)
         e->next_row++;
     }
     store_read_end(&t);
+    /* Every 32k rows, let go of the map pages read so far: an export touches the whole batch. */
+    if ((e->next_row & 0x7FFF) < EXPORT_ROWS_PER_DRAIN)
+        store_trim(&e->app->store);
     if (e->out.len)
         http_stream_write(req, e->out.data, e->out.len);
     if (rc || e->next_row > e->total) {

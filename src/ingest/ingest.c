@@ -200,6 +200,8 @@ static int flush(struct ingest *in)
                            "The upload could not be stored (%s); nothing was kept. Retry later.",
                            bc_strerror(rc));
     in->stored_rows += in->pending_rows;
+    /* The commit read B-tree pages through the map; a large upload would keep them all. */
+    store_trim(in->opt.store);
     in->flushed = 1;
     in->pending_rows = 0;
     in->pending.len = 0;

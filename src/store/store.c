@@ -1,7 +1,9 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -411,6 +413,21 @@ void store_iter_close(struct store_iter *it)
     if (it->cur)
         mdb_cursor_close(it->cur);
     it->cur = NULL;
+}
+
+void store_trim(struct store *s)
+{
+    /* LMDB reports its map address only with MDB_FIXEDMAP, so find the mapping of data.mdb (one
+     * environment per process) in the kernel's list; it moves when the map grows. */
+    FILE *f = s->env ? fopen("/proc/self/maps", "re") : NULL;
+    char line[1024];
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long start, end;
+        if (strstr(line, "/data.mdb") && sscanf(line, "%lx-%lx", &start, &end) == 2)
+            madvise((void *)start, end - start, MADV_DONTNEED);
+    }
+    if (f)
+        fclose(f);
 }
 
 void store_stats(struct store *s, struct store_stats *st)

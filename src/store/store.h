@@ -115,6 +115,12 @@ int store_iter_open(struct store_iter *it, struct store_txn *t, enum store_db db
 int store_iter_next(struct store_iter *it);
 void store_iter_close(struct store_iter *it);
 
+/* Drops the pages of the map from this process's resident memory. They stay in the kernel's page
+ * cache and come back on the next access: long scans (an export, a large upload) would otherwise
+ * keep every page they touched counted against the server. Safe because the map is read-only
+ * (writes go through pwrite), and never needed for correctness. */
+void store_trim(struct store *s);
+
 struct store_stats {
     size_t map_size;
     size_t used_bytes;
