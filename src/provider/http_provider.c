@@ -290,14 +290,9 @@ int provider_http_build_fetch(const struct provider_config *cfg, const char *cal
 int provider_http_parse_fetch(const struct dialer_request *r, struct call_event *ev)
 {
     call_event_init(ev);
-    if (r->result != DIALER_OK)
-        return BC_EIO;
-    if (r->status == 404)
-        return BC_ENOTFOUND;
-    if (r->status == 401 || r->status == 403)
-        return BC_EACCES;
-    if (r->status != 200)
-        return BC_EIO;
+    int rc0 = provider_fetch_status(r);
+    if (rc0)
+        return rc0;
     cJSON *j = cJSON_ParseWithLength(r->response.data, r->response.len);
     int rc = http_event(j, ev);
     cJSON_Delete(j);

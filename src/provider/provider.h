@@ -166,6 +166,10 @@ int provider_http_build_fetch(const struct provider_config *cfg, const char *cal
                               struct dialer_request *r);
 int provider_http_parse_fetch(const struct dialer_request *r, struct call_event *ev);
 
+/* How a finished fetch request went, in both dialects: 0 for a 200, BC_ENOTFOUND for 404 (the
+ * provider does not know the call), BC_EACCES for 401/403, BC_EIO otherwise. */
+int provider_fetch_status(const struct dialer_request *r);
+
 /* application/x-www-form-urlencoded helpers. */
 /* Appends name=value, both percent-encoded (unreserved characters as they are, space as %20),
  * preceded by '&' unless b is empty. A NULL value is sent as an empty one. */

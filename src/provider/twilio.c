@@ -593,20 +593,25 @@ static int twilio_build_fetch(const struct provider_config *cfg, const char *cal
 
 /* The Call resource: {"sid", "status", "answered_by": string or null, "duration": a string of
  * seconds, a number or null}. It carries no SIP code, so failed calls map to unreachable. */
-static int twilio_parse_fetch(const struct dialer_request *r, struct call_event *ev)
+int provider_fetch_status(const struct dialer_request *r)
 {
-    call_event_init(ev);
     if (r->result != DIALER_OK)
         return BC_EIO;
     if (r->status == 404)
         return BC_ENOTFOUND;
     if (r->status == 401 || r->status == 403)
         return BC_EACCES;
-    if (r->status != 200)
-        return BC_EIO;
+    return r->status == 200 ? 0 : BC_EIO;
+}
+
+static int twilio_parse_fetch(const struct dialer_request *r, struct call_event *ev)
+{
+    call_event_init(ev);
+    int rc = provider_fetch_status(r);
+    if (rc)
+        return rc;
 
     char answered_by[32] = "";
-    int rc = 0;
     cJSON *j = cJSON_ParseWithLength(r->response.data, r->response.len);
     const cJSON *duration = cJSON_GetObjectItemCaseSensitive(j, "duration");
     if (!json_string(j, "status", ev->status, sizeof ev->status))
