@@ -45,6 +45,9 @@ for v in rows rate_seconds timeout; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
 [[ $speed =~ ^[0-9]+([.][0-9]+)?$ ]] || die "BENCH_SIM_SPEED must be a number, got '$speed'"
+# The interpreter itself, not a wrapper: a version manager's shim (pyenv's takes most of a second
+# to start here) would delay the status poller and every helper by that much.
+python=$(python3 -c 'import sys; print(sys.executable)') || die "python3 does not run"
 
 tmp=$(mktemp -d /tmp/batchcalld-bench-dispatch.XXXXXX)
 server_pid=
@@ -71,7 +74,7 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # By default the kernel places the processes: the server and the simulator are single-threaded,
@@ -96,7 +99,7 @@ now_ns() {
 }
 
 json_field() {
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
+  "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
 }
 
 # Waits until url answers 200, while process pid lives.
@@ -247,7 +250,6 @@ port, path, key, ws, stop, out = sys.argv[1:7]
 headers = {"x-api-key": key, "x-workspace-id": ws}
 conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
 with open(out, "w") as f:
-    ready = False
     while not os.path.exists(stop):
         start = time.time_ns()
         t0 = time.perf_counter()
@@ -258,9 +260,6 @@ with open(out, "w") as f:
         if resp.status != 200:
             sys.exit("poller: GET %s answered %d: %s" % (path, resp.status, body[:200]))
         print(start, "%.4f" % ms, file=f)
-        if not ready:
-            open(out + ".ready", "w").close()
-            ready = True
         time.sleep(0.001)
 EOF
 
@@ -298,31 +297,37 @@ status=$(curl -sS -o "$tmp/agent.json" -w '%{http_code}' "${auth[@]}" \
 agent=$(json_field "$tmp/agent.json" id)
 
 # Uploads a CSV of N answered contacts with extra form fields ("name=value" arguments) and prints
-# the batch id.
+# the batch id. Leaves curl's time to the 201 in $tmp/upload.secs and the moment curl returned
+# (unix ns) in $tmp/upload.done.
 upload() {
   local n=$1 csv="$tmp/contacts-$1.csv"
   shift
-  [ -e "$csv" ] || python3 "$tmp/contacts.py" "$n" >"$csv"
+  [ -e "$csv" ] || "$python" "$tmp/contacts.py" "$n" >"$csv"
   local fields=(-F "agentId=$agent") f
   for f in "$@"; do
     fields+=(-F "$f")
   done
-  local status
-  status=$("${pin_client[@]}" curl -sS -o "$tmp/upload.json" -w '%{http_code}' "${auth[@]}" \
-    -H 'Expect:' "${fields[@]}" -F "file=@$csv;type=text/csv" "$url/v1/api/batch-calls")
+  local status secs
+  read -r status secs < <("${pin_client[@]}" curl -sS -o "$tmp/upload.json" \
+    -w '%{http_code} %{time_total}\n' "${auth[@]}" -H 'Expect:' "${fields[@]}" \
+    -F "file=@$csv;type=text/csv" "$url/v1/api/batch-calls")
+  now_ns >"$tmp/upload.done"
+  echo "$secs" >"$tmp/upload.secs"
   if [ "$status" != 201 ]; then
     cat "$tmp/upload.json" >&2 2>/dev/null || true
-    kill -0 "$server_pid" 2>/dev/null || { tail -n 20 "$tmp/server.log" >&2; die "batchcalld died during an upload"; }
+    kill -0 "$server_pid" 2>/dev/null ||
+      { tail -n 20 "$tmp/server.log" >&2; die "batchcalld died during an upload"; }
     die "upload of $n contacts answered $status, want 201"
   fi
   json_field "$tmp/upload.json" batchId
 }
 
 # Waits for a batch to complete, then checks that it holds every contact, counts the calls that
-# did not complete (all should: every number answers), and leaves the ledger's dials in $tmp/BATCH.dials and the last status answer in $tmp/BATCH.a2.
+# did not complete (all should: every number answers), and leaves the ledger's dials in
+# $tmp/BATCH.dials and the last status answer in $tmp/BATCH.a2.
 finish_batch() {
   local batch=$1 n=$2
-  "${pin_client[@]}" python3 "$tmp/wait_batch.py" "$port" "/v1/api/batch-calls/$batch" "$api_key" \
+  "${pin_client[@]}" "$python" "$tmp/wait_batch.py" "$port" "/v1/api/batch-calls/$batch" "$api_key" \
     "$workspace" "$timeout" "$tmp/$batch.a2" || {
     tail -n 20 "$tmp/server.log" >&2
     die "batch $batch did not complete"
@@ -331,12 +336,13 @@ finish_batch() {
   kill -0 "$sim_pid" 2>/dev/null || { cat "$tmp/sim.log" >&2; die "carrier-sim died"; }
   curl -fsS -o "$tmp/$batch.dials" "$sim_url/sim/dials?batch=$batch" || die "GET /sim/dials failed"
   local completed total
-  completed=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["progress"]["completed"])' "$tmp/$batch.a2")
+  completed=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["progress"]["completed"])' \
+    "$tmp/$batch.a2")
   total=$(json_field "$tmp/$batch.a2" totalCalls)
   [ "$total" = "$n" ] || die "batch $batch has $total calls, want $n"
   if [ "$completed" != "$n" ]; then
     echo "  only $completed of $n calls of batch $batch completed:" >&2
-    python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["progress"])' "$tmp/$batch.a2" >&2
+    "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["progress"])' "$tmp/$batch.a2" >&2
   fi
   not_completed=$((not_completed + n - completed))
 }
@@ -353,18 +359,18 @@ echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 # A sampler records both processes' CPU time from here on, so that it can be split afterwards
 # into the phases of each measurement.
 cpu_stop="$tmp/cpu.stop"
-"${pin_client[@]}" python3 "$tmp/cpu_sampler.py" "$server_pid" "$sim_pid" "$cpu_stop" "$tmp/cpu.txt" &
+"${pin_client[@]}" "$python" "$tmp/cpu_sampler.py" "$server_pid" "$sim_pid" "$cpu_stop" "$tmp/cpu.txt" &
 sampler_pid=$!
 
 # 4. The highest dial rate: a batch limited by nothing but the dialler (and the simulator).
 echo "unlimited batch of $rows answered contacts ..."
-python3 "$tmp/contacts.py" "$rows" >"$tmp/contacts-$rows.csv"
-upload_start=$(now_ns)
+"$python" "$tmp/contacts.py" "$rows" >"$tmp/contacts-$rows.csv"
 batch=$(upload "$rows")
-upload_end=$(now_ns)
+upload_s=$(awk '{ printf "%.3f", $1 }' "$tmp/upload.secs")
+upload_ms=$(($(cat "$tmp/upload.done") / 1000000))
 finish_batch "$batch" "$rows"
 sleep 0.1 # a CPU sample after the end of the batch
-python3 "$tmp/dials.py" "$tmp/$batch.dials" 10 90 >"$tmp/max.stats"
+"$python" "$tmp/dials.py" "$tmp/$batch.dials" 10 90 >"$tmp/max.stats"
 max_rate=$(stat_of "$tmp/max.stats" rate)
 max_dials=$(stat_of "$tmp/max.stats" dials)
 [ "$(stat_of "$tmp/max.stats" rows)" = "$rows" ] ||
@@ -372,17 +378,15 @@ max_dials=$(stat_of "$tmp/max.stats" dials)
 first_ms=$(stat_of "$tmp/max.stats" first)
 last_ms=$(stat_of "$tmp/max.stats" last)
 seen_ms=$(json_field "$tmp/$batch.a2" seenAt)
-upload_ms=$((upload_end / 1000000))
-upload_s=$(awk -v a="$upload_start" -v b="$upload_end" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
 # Completion: from the upload's 201 until a status poll (every 50 ms) saw the batch complete.
 complete_s=$(awk -v a="$upload_ms" -v b="$seen_ms" 'BEGIN { printf "%.3f", (b - a) / 1e3 }')
 dial_span_s=$(awk -v a="$first_ms" -v b="$last_ms" 'BEGIN { printf "%.3f", (b - a) / 1e3 }')
 tail_s=$(awk -v a="$last_ms" -v b="$seen_ms" 'BEGIN { printf "%.3f", (b - a) / 1e3 }')
-read -r dial_srv dial_srv_wait dial_sim dial_sim_wait < <(python3 "$tmp/cpu_window.py" "$tmp/cpu.txt" \
+read -r dial_srv dial_srv_wait dial_sim dial_sim_wait < <("$python" "$tmp/cpu_window.py" "$tmp/cpu.txt" \
   "$(stat_of "$tmp/max.stats" t_lo)" "$(stat_of "$tmp/max.stats" t_hi)" percent)
-read -r tail_srv tail_srv_wait tail_sim tail_sim_wait < <(python3 "$tmp/cpu_window.py" "$tmp/cpu.txt" \
+read -r tail_srv tail_srv_wait tail_sim tail_sim_wait < <("$python" "$tmp/cpu_window.py" "$tmp/cpu.txt" \
   "$last_ms" "$seen_ms" percent)
-read -r srv_us _ sim_us _ < <(python3 "$tmp/cpu_window.py" "$tmp/cpu.txt" "$upload_ms" "$seen_ms" \
+read -r srv_us _ sim_us _ < <("$python" "$tmp/cpu_window.py" "$tmp/cpu.txt" "$upload_ms" "$seen_ms" \
   "per:$max_dials")
 curl -fsS -o "$tmp/sim-stats.json" "$sim_url/sim/stats" || die "GET /sim/stats failed"
 max_in_progress=$(json_field "$tmp/sim-stats.json" maxInProgress)
@@ -414,12 +418,12 @@ rate_batch() {
   local rate=$1 n=$(($1 * rate_seconds)) batch stats="$tmp/rate-$1.stats"
   batch=$(upload "$n" "callsPerSecond=$rate")
   finish_batch "$batch" "$n"
-  python3 "$tmp/dials.py" "$tmp/$batch.dials" 10 90 >"$stats"
+  "$python" "$tmp/dials.py" "$tmp/$batch.dials" 10 90 >"$stats"
   [ "$(stat_of "$stats" rows)" = "$n" ] || die "batch at $rate/s: not every row was dialled"
   awk -v a="$(stat_of "$stats" first)" -v b="$(stat_of "$stats" last)" \
     'BEGIN { printf "%.3f\n", (b - a) / 1e3 }' >"$tmp/rate-$rate.span"
   sleep 0.1 # a CPU sample after the last dial
-  python3 "$tmp/cpu_window.py" "$tmp/cpu.txt" "$(stat_of "$stats" first)" "$(stat_of "$stats" last)" \
+  "$python" "$tmp/cpu_window.py" "$tmp/cpu.txt" "$(stat_of "$stats" first)" "$(stat_of "$stats" last)" \
     percent >"$tmp/rate-$rate.cpu"
   local cpu
   read -r -a cpu <"$tmp/rate-$rate.cpu"
@@ -436,19 +440,19 @@ rate_batch 1000
 echo "status polls while a batch dials at 1000/s for ${rate_seconds} s ..."
 poll_rate=1000
 poll_n=$((poll_rate * rate_seconds))
-python3 "$tmp/contacts.py" "$poll_n" >"$tmp/contacts-$poll_n.csv"
+"$python" "$tmp/contacts.py" "$poll_n" >"$tmp/contacts-$poll_n.csv"
 stop="$tmp/poll.stop"
 # The poller needs the batch id, so it starts right after the upload; the first dials may go out
 # before it connects, which is why only polls within the dials' time span count.
 batch=$(upload "$poll_n" "callsPerSecond=$poll_rate")
-"${pin_client[@]}" python3 "$tmp/poller.py" "$port" "/v1/api/batch-calls/$batch" "$api_key" \
+"${pin_client[@]}" "$python" "$tmp/poller.py" "$port" "/v1/api/batch-calls/$batch" "$api_key" \
   "$workspace" "$stop" "$tmp/poll.txt" &
 poller_pid=$!
 finish_batch "$batch" "$poll_n"
 touch "$stop"
 wait "$poller_pid" || die "the status poller failed"
 poller_pid=
-python3 "$tmp/dials.py" "$tmp/$batch.dials" 10 90 >"$tmp/poll.stats"
+"$python" "$tmp/dials.py" "$tmp/$batch.dials" 10 90 >"$tmp/poll.stats"
 first_ns=$(($(stat_of "$tmp/poll.stats" first) * 1000000))
 last_ns=$(($(stat_of "$tmp/poll.stats" last) * 1000000))
 read -r polls p50 p99 pmax < <(awk -v a="$first_ns" -v b="$last_ns" \
@@ -463,7 +467,7 @@ sleep 0.1 # a CPU sample after the end of the batch
 touch "$cpu_stop"
 wait "$sampler_pid" || die "the CPU sampler failed"
 sampler_pid=
-read -r poll_srv poll_srv_wait _ < <(python3 "$tmp/cpu_window.py" "$tmp/cpu.txt" \
+read -r poll_srv poll_srv_wait _ < <("$python" "$tmp/cpu_window.py" "$tmp/cpu.txt" \
   "$(stat_of "$tmp/poll.stats" first)" "$(stat_of "$tmp/poll.stats" last)" percent)
 printf '  %d polls: p50 %.2f ms, p99 %.2f ms, max %.2f ms; dial rate meanwhile %s/s; server CPU %s%% (+%s%% waiting)\n' \
   "$polls" "$p50" "$p99" "$pmax" "$(stat_of "$tmp/poll.stats" rate)" "$poll_srv" "$poll_srv_wait"
