@@ -2,7 +2,7 @@
  * CSV parser; each row's phone number is normalised and validated, repeated numbers are found,
  * and (when a store is given) every row is appended as a job of a staging batch in chunked write
  * transactions. Memory stays bounded by the parsers' caps, one chunk of pending rows and a table
- * of the numbers seen (12 bytes per distinct number).
+ * of the numbers seen (12-byte slots, at most three quarters full).
  *
  * The same pipeline serves POST /v1/api/batch-calls (store rows) and .../validate (store nothing).
  * Form fields other than the file are collected as text; the API layer validates them, and may
