@@ -6,6 +6,7 @@
  * transaction makes the batch visible as queued with its counters. A failed or abandoned upload
  * leaves its staging rows to the background purge. */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -26,6 +27,8 @@
 #define A8_ERRORS       1000
 #define GAP_MAX_HOURS   (30.0 * 24)
 #define SMART_MAX_TRIES 10
+/* Body bytes parsed before the loop serves other clients (about a millisecond of work). */
+#define YIELD_BYTES (256u * 1024)
 
 struct upload {
     struct ingest in;
@@ -40,7 +43,14 @@ struct upload {
     uint32_t max_concurrency;
     double calls_per_second;
     int strict;
+    struct app *app;
+    size_t since_yield; /* body bytes read since the loop last served others */
+    int ended;          /* the body is complete: answer once the last rows are written */
+    int orphaned;       /* answered or abandoned while a write was in flight: free after it */
 };
+
+static void on_written(struct ingest *in, void *ctx);
+static void upload_end(struct http_request *req);
 
 static void upload_free(struct upload *up)
 {
@@ -266,14 +276,25 @@ static void respond_ingest_error(struct http_request *req, struct upload *up)
     api_respond_json(req, in->status, o);
 }
 
-/* A failed upload: answer, and hand whatever it staged to the background purge. */
+/* Frees an upload that failed or was abandoned, once no write of it is in flight (the pool
+ * thread still reads its rows), and hands whatever it staged to the background purge. */
+static void upload_release(struct upload *up)
+{
+    if (up->in.write_busy) {
+        up->orphaned = 1;
+        return;
+    }
+    if (!up->validate_only && up->in.stored_rows)
+        batches_purge_later(up->app, up->batch_id);
+    upload_free(up);
+}
+
+/* A failed upload: answer, and release it. */
 static void upload_failed(struct http_request *req, struct upload *up)
 {
     respond_ingest_error(req, up);
-    if (!up->validate_only && up->in.stored_rows)
-        batches_purge_later(api_app(req), up->batch_id);
     api_ctx(req)->upload = NULL;
-    upload_free(up);
+    upload_release(up);
 }
 
 static cJSON *created_body(const struct batch_rec *b)
@@ -483,6 +504,7 @@ static void start(struct http_request *req, int validate_only)
         return;
     }
     up->validate_only = validate_only;
+    up->app = app;
     memcpy(up->ws, ctx->ws, ctx->ws_len + 1);
     struct store_txn t;
     int rc = store_read_begin(&app->store, &t);
@@ -529,6 +551,8 @@ static void start(struct http_request *req, int validate_only)
         .on_field = on_field,
         .ctx = req,
         .body_bytes = content_length(req),
+        .loop = app->loop,
+        .on_written = on_written,
     };
     const struct http_slice *ct = http_header(req, "content-type");
     ctx->upload = up;
@@ -537,6 +561,21 @@ static void start(struct http_request *req, int validate_only)
         ctx->upload = NULL;
         upload_free(up);
     }
+}
+
+/* A write of the upload's rows landed (on the loop thread). */
+static void on_written(struct ingest *in, void *ctx)
+{
+    struct upload *up = (struct upload *)((char *)in - offsetof(struct upload, in));
+    if (up->orphaned) {
+        upload_release(up);
+        return;
+    }
+    struct http_request *req = ctx;
+    if (up->ended)
+        upload_end(req);
+    else if (!in->blocked)
+        http_request_resume(req);
 }
 
 static void upload_start(struct http_request *req)
@@ -552,16 +591,19 @@ static void validate_start(struct http_request *req)
 static int upload_data(struct http_request *req, const char *p, size_t n)
 {
     struct upload *up = api_ctx(req)->upload;
-    if (ingest_feed(&up->in, p, n) == 0) {
-        /* A chunk was just committed: let other clients in before reading more. */
-        if (up->in.flushed) {
-            up->in.flushed = 0;
-            http_request_yield(req);
-        }
-        return 0;
+    if (ingest_feed(&up->in, p, n) != 0) {
+        upload_failed(req, up);
+        return 1;
     }
-    upload_failed(req, up);
-    return 1;
+    if (up->in.blocked) {
+        /* A chunk is full while the previous one is still being written. */
+        http_request_pause(req);
+    } else if ((up->since_yield += n) >= YIELD_BYTES) {
+        /* libuv reads up to 32 buffers in one go: let other clients in between. */
+        up->since_yield = 0;
+        http_request_yield(req);
+    }
+    return 0;
 }
 
 static void upload_abort(struct http_request *req)
@@ -569,17 +611,16 @@ static void upload_abort(struct http_request *req)
     struct upload *up = api_ctx(req)->upload;
     if (!up)
         return;
-    if (!up->validate_only && up->in.stored_rows)
-        batches_purge_later(api_app(req), up->batch_id);
     api_ctx(req)->upload = NULL;
-    upload_free(up);
+    upload_release(up);
 }
 
-/* The checks that need the whole upload: required fields, strict mode, usable rows. */
+/* The checks that need the whole upload (after ingest_end): required fields, strict mode,
+ * usable rows. */
 static int check_complete(struct upload *up)
 {
     struct ingest *in = &up->in;
-    if (ingest_end(in) != 0)
+    if (in->status)
         return -1;
     if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID)) {
         snprintf(in->field, sizeof in->field, "agentId");
@@ -604,6 +645,15 @@ static int check_complete(struct upload *up)
 static void upload_end(struct http_request *req)
 {
     struct upload *up = api_ctx(req)->upload;
+    /* The last rows are written on the thread pool before the final commit; on_written calls
+     * this again each time a write lands. */
+    if (!up->ended) {
+        up->ended = 1;
+        if (ingest_end(&up->in) == 0 && ingest_drain(&up->in))
+            return;
+    } else if (ingest_drain(&up->in)) {
+        return;
+    }
     if (check_complete(up) != 0) {
         upload_failed(req, up);
         return;
@@ -646,6 +696,7 @@ static void validate_end(struct http_request *req)
 {
     struct upload *up = api_ctx(req)->upload;
     struct ingest *in = &up->in;
+    ingest_end(in);
     if (check_complete(up) != 0) {
         upload_failed(req, up);
         return;

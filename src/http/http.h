@@ -181,6 +181,11 @@ size_t http_stream_pending(const struct http_request *req);
 /* From a body data callback: finish this callback, then let the loop serve other clients before
  * the rest of the body is read (after a long write transaction, say). */
 void http_request_yield(struct http_request *req);
+/* From a body data callback: finish this callback, then read no more of the body until
+ * http_request_resume (called later from any loop callback, when an asynchronous write of what
+ * came so far has finished, say). The body timeout still applies while paused. */
+void http_request_pause(struct http_request *req);
+void http_request_resume(struct http_request *req);
 
 /* Case-insensitive header lookup; NULL when absent. */
 const struct http_slice *http_header(const struct http_request *req, const char *name);

@@ -58,6 +58,7 @@ struct http_conn {
     unsigned eof : 1;
     unsigned streaming : 1; /* a streamed response is open */
     unsigned yield : 1;     /* the body consumer asked to let the loop run before more */
+    unsigned held : 1;      /* ... and to wait for http_request_resume before more */
     unsigned in_yield_list : 1;
     struct http_conn *next_yielded;
     unsigned in_drain : 1; /* inside the stream's drain callback */
@@ -756,6 +757,7 @@ static int on_body(llhttp_t *p, const char *at, size_t len)
     c->deadline = uv_now(c->srv->loop) + c->srv->cfg.body_timeout_ms;
     if (r->route->stream) {
         c->yield = 0;
+        c->held = 0;
         if (r->route->stream->data(r, at, len) != 0) {
             c->stream_active = 0;
             r->route->stream->abort(r);
@@ -838,6 +840,24 @@ void http_request_yield(struct http_request *req)
     req->conn->yield = 1;
 }
 
+void http_request_pause(struct http_request *req)
+{
+    req->conn->yield = 1;
+    req->conn->held = 1;
+}
+
+static void schedule_resume(struct http_conn *c);
+
+void http_request_resume(struct http_request *req)
+{
+    struct http_conn *c = req->conn;
+    if (!c->held)
+        return;
+    c->held = 0;
+    if (c->paused && c->yield)
+        schedule_resume(c);
+}
+
 /* Runs once per loop pass while connections have yielded: each continues with the input it
  * holds, then reads again. An idle handle (not a 0 ms timer) so the loop polls in between. */
 static void on_resume(uv_idle_t *h)
@@ -865,6 +885,25 @@ static void on_resume(uv_idle_t *h)
     }
 }
 
+/* A paused body continues on the next loop pass. */
+static void schedule_resume(struct http_conn *c)
+{
+    if (c->state != CONN_BODY || c->in_yield_list || c->closing)
+        return;
+    /* The idle handle exists only once some connection yields, so servers that never need it
+     * own one handle fewer. */
+    if (!c->srv->resume_ready) {
+        uv_idle_init(c->srv->loop, &c->srv->resume);
+        c->srv->resume.data = c->srv;
+        c->srv->resume_ready = 1;
+        c->srv->open_handles++;
+    }
+    c->in_yield_list = 1;
+    c->next_yielded = c->srv->yielded;
+    c->srv->yielded = c;
+    uv_idle_start(&c->srv->resume, on_resume);
+}
+
 static void conn_execute(struct http_conn *c, const char *data, size_t len)
 {
     c->in_execute = 1;
@@ -887,20 +926,8 @@ static void conn_execute(struct http_conn *c, const char *data, size_t len)
         }
         c->paused = 1;
         uv_read_stop((uv_stream_t *)&c->tcp);
-        if (c->yield && c->state == CONN_BODY && !c->in_yield_list) {
-            /* The idle handle exists only once some connection yields, so servers that never
-             * need it own one handle fewer. */
-            if (!c->srv->resume_ready) {
-                uv_idle_init(c->srv->loop, &c->srv->resume);
-                c->srv->resume.data = c->srv;
-                c->srv->resume_ready = 1;
-                c->srv->open_handles++;
-            }
-            c->in_yield_list = 1;
-            c->next_yielded = c->srv->yielded;
-            c->srv->yielded = c;
-            uv_idle_start(&c->srv->resume, on_resume);
-        }
+        if (c->yield && !c->held)
+            schedule_resume(c);
         return;
     }
     if (e != HPE_PAUSED && !c->req.responded && e != HPE_CLOSED_CONNECTION) {

@@ -1,18 +1,20 @@
 #include "ingest/ingest.h"
 
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 
 #include "ingest/phone.h"
 #include "store/records.h"
 #include "util/err.h"
 
 /* Rows written per transaction: large enough that commits (each an fsync) are few, small enough
- * that one commit keeps the loop busy for only a few milliseconds. */
-#define CHUNK_ROWS  4096
+ * that the chunk being filled and the one being written stay a few hundred kilobytes. */
+#define CHUNK_ROWS  8192
 #define CHUNK_BYTES (4u << 20)
 
 static const char *const field_names[FIELD_COUNT] = {
@@ -77,30 +79,46 @@ static uint64_t mix(uint64_t x)
     return x;
 }
 
+static uint64_t slot_number(const struct ingest_dedupe_slot *slot)
+{
+    return (uint64_t)slot->hi << 32 | slot->lo;
+}
+
+/* The table is its own anonymous mapping (zeroed, returned to the system when freed), with
+ * transparent huge pages where the system allows: random probes into a table of a few megabytes
+ * otherwise miss the TLB on almost every row. */
 static int dedupe_resize(struct ingest_dedupe *d, size_t cap)
 {
-    uint64_t *numbers = calloc(cap, sizeof *numbers);
-    uint32_t *rows = malloc(cap * sizeof *rows);
-    if (!numbers || !rows) {
-        free(numbers);
-        free(rows);
+    size_t bytes = cap * sizeof(struct ingest_dedupe_slot);
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
         return -1;
-    }
+#ifdef MADV_HUGEPAGE
+    madvise(mem, bytes, MADV_HUGEPAGE);
+#endif
+    struct ingest_dedupe_slot *slots = mem;
     for (size_t i = 0; i < d->cap; i++) {
-        if (!d->numbers[i])
+        uint64_t number = slot_number(&d->slots[i]);
+        if (!number)
             continue;
-        size_t j = mix(d->numbers[i]) & (cap - 1);
-        while (numbers[j])
+        size_t j = mix(number) & (cap - 1);
+        while (slots[j].hi | slots[j].lo)
             j = (j + 1) & (cap - 1);
-        numbers[j] = d->numbers[i];
-        rows[j] = d->rows[i];
+        slots[j] = d->slots[i];
     }
-    free(d->numbers);
-    free(d->rows);
-    d->numbers = numbers;
-    d->rows = rows;
+    if (d->slots)
+        munmap(d->slots, d->bytes);
+    d->slots = slots;
     d->cap = cap;
+    d->bytes = bytes;
     return 0;
+}
+
+static void dedupe_free(struct ingest_dedupe *d)
+{
+    if (d->slots)
+        munmap(d->slots, d->bytes);
+    memset(d, 0, sizeof *d);
 }
 
 /* Sizes the table for the rows a body of this size typically holds (contact rows are rarely under
@@ -123,40 +141,40 @@ static int64_t dedupe_check(struct ingest_dedupe *d, uint64_t number, uint32_t r
     if ((d->used + 1) * 4 > d->cap * 3 && dedupe_resize(d, d->cap ? d->cap * 2 : 1024) != 0)
         return -1;
     size_t i = mix(number) & (d->cap - 1);
-    while (d->numbers[i]) {
-        if (d->numbers[i] == number)
-            return d->rows[i];
+    struct ingest_dedupe_slot *slot = &d->slots[i];
+    while (slot->hi | slot->lo) {
+        if (slot_number(slot) == number)
+            return slot->row;
         i = (i + 1) & (d->cap - 1);
+        slot = &d->slots[i];
     }
-    d->numbers[i] = number;
-    d->rows[i] = row;
+    slot->hi = (uint32_t)(number >> 32);
+    slot->lo = (uint32_t)number;
+    slot->row = row;
     d->used++;
     return 0;
 }
 
 /* ---- writing rows ---- */
 
-struct flush_args {
-    struct ingest *in;
-};
-
-static int flush_txn(struct store_txn *t, void *arg)
+/* Runs on a pool thread when the upload writes asynchronously: reads only the chunk. */
+static int chunk_txn(struct store_txn *t, void *arg)
 {
-    struct ingest *in = ((struct flush_args *)arg)->in;
-    const char *batch = in->opt.batch_id;
-    if (in->stored_rows == 0) {
+    const struct ingest_chunk *c = arg;
+    const char *batch = c->batch;
+    if (c->first) {
         /* The staging marker: a crash from here on leaves a batch that start-up purges. */
         struct batch_rec b;
         memset(&b, 0, sizeof b);
         b.version = RECORD_VERSION;
         b.status = BATCH_STAGING;
         snprintf(b.id, sizeof b.id, "%s", batch);
-        snprintf(b.ws, sizeof b.ws, "%s", in->opt.workspace);
+        snprintf(b.ws, sizeof b.ws, "%s", c->workspace);
         int rc = batch_put(t, &b);
         if (rc)
             return rc;
     }
-    const uint8_t *p = (const uint8_t *)in->pending.data, *end = p + in->pending.len;
+    const uint8_t *p = (const uint8_t *)c->rows->data, *end = p + c->rows->len;
     /* Per-block state counts, summed over the chunk (whose rows are consecutive) and written
      * once per (state, block) rather than once per row. */
     uint32_t run_state = 0, run_block = 0, run_n = 0, run_row = 0;
@@ -186,26 +204,105 @@ static int flush_txn(struct store_txn *t, void *arg)
     return rc;
 }
 
+static int pending_full(const struct ingest *in)
+{
+    return in->pending_rows >= CHUNK_ROWS || in->pending.len >= CHUNK_BYTES;
+}
+
+/* A write that did not commit: nothing of that chunk was kept. */
+static void write_failed(struct ingest *in, int rc)
+{
+    if (rc == BC_EFULL)
+        ingest_fail(in, 507, "insufficient_storage",
+                    "The server's storage is full; nothing was stored. Retry later.");
+    else
+        ingest_fail(in, 500, "internal_error",
+                    "The upload could not be stored (%s); nothing was kept. Retry later.",
+                    bc_strerror(rc));
+}
+
+static void written(struct ingest *in, size_t rows)
+{
+    in->stored_rows += rows;
+    /* The commit read B-tree pages through the map; a large upload would keep them all. */
+    store_trim(in->opt.store);
+}
+
+/* Without a loop: the pending rows in one transaction on this thread. */
 static int flush(struct ingest *in)
 {
     if (!in->opt.store || in->pending_rows == 0)
         return 0;
-    struct flush_args a = {in};
-    int rc = store_write(in->opt.store, flush_txn, &a);
-    if (rc == BC_EFULL)
-        return ingest_fail(in, 507, "insufficient_storage",
-                           "The server's storage is full; nothing was stored. Retry later.");
-    if (rc)
-        return ingest_fail(in, 500, "internal_error",
-                           "The upload could not be stored (%s); nothing was kept. Retry later.",
-                           bc_strerror(rc));
-    in->stored_rows += in->pending_rows;
-    /* The commit read B-tree pages through the map; a large upload would keep them all. */
-    store_trim(in->opt.store);
-    in->flushed = 1;
+    struct ingest_chunk c = {in->opt.batch_id, in->opt.workspace, &in->pending,
+                             in->stored_rows == 0};
+    int rc = store_write(in->opt.store, chunk_txn, &c);
+    if (rc) {
+        write_failed(in, rc);
+        return -1;
+    }
+    written(in, in->pending_rows);
     in->pending_rows = 0;
     in->pending.len = 0;
     return 0;
+}
+
+static void chunk_written(struct store_async *a, int rc);
+
+/* Hands the pending rows to a pool thread and starts collecting the next chunk. */
+static void submit(struct ingest *in)
+{
+    struct buf t = in->writing;
+    in->writing = in->pending;
+    in->pending = t;
+    in->pending.len = 0;
+    in->writing_rows = in->pending_rows;
+    in->pending_rows = 0;
+    in->chunk = (struct ingest_chunk){in->opt.batch_id, in->opt.workspace, &in->writing,
+                                      in->stored_rows == 0};
+    in->write_busy = 1;
+    /* Staged rows only count once the final commit (durable) makes the batch visible. */
+    in->write.defer_durability = 1;
+    store_write_async(in->opt.store, in->opt.loop, &in->write, chunk_txn, &in->chunk,
+                      chunk_written);
+}
+
+static void chunk_written(struct store_async *a, int rc)
+{
+    struct ingest *in = (struct ingest *)((char *)a - offsetof(struct ingest, write));
+    in->write_busy = 0;
+    if (rc)
+        write_failed(in, rc);
+    else
+        written(in, in->writing_rows);
+    in->writing_rows = 0;
+    in->writing.len = 0;
+    if (!in->status && pending_full(in))
+        submit(in);
+    in->blocked = 0;
+    if (in->opt.on_written)
+        in->opt.on_written(in, in->opt.ctx);
+}
+
+/* A chunk is complete: write it now (no loop), or on a pool thread while the next one fills. */
+static int chunk_full(struct ingest *in)
+{
+    if (!in->opt.loop)
+        return flush(in);
+    if (in->write_busy)
+        in->blocked = 1; /* the caller stops feeding until on_written */
+    else
+        submit(in);
+    return 0;
+}
+
+int ingest_drain(struct ingest *in)
+{
+    if (in->write_busy)
+        return 1;
+    if (in->status || !in->opt.loop || !in->opt.store || in->pending_rows == 0)
+        return 0;
+    submit(in);
+    return 1;
 }
 
 static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head *h,
@@ -231,9 +328,7 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
         return ingest_fail(in, 503, "unavailable", "The server is out of memory; retry later.");
     be32_put((uint8_t *)in->pending.data + at + 5, (uint32_t)(in->pending.len - at - 9));
     in->pending_rows++;
-    if (in->pending_rows >= CHUNK_ROWS || in->pending.len >= CHUNK_BYTES)
-        return flush(in);
-    return 0;
+    return pending_full(in) ? chunk_full(in) : 0;
 }
 
 /* ---- rows ---- */
@@ -644,7 +739,7 @@ int ingest_end(struct ingest *in)
     if (in->rows == 0)
         return ingest_fail(in, 422, "no_rows",
                            "The file has a header line but no contacts below it.");
-    return flush(in);
+    return in->opt.loop ? 0 : flush(in);
 }
 
 void ingest_free(struct ingest *in)
@@ -657,8 +752,8 @@ void ingest_free(struct ingest *in)
         buf_free(&in->fields[f]);
     buf_free(&in->columns);
     buf_free(&in->pending);
-    free(in->seen.numbers);
-    free(in->seen.rows);
+    buf_free(&in->writing);
+    dedupe_free(&in->seen);
     free(in->errors);
     memset(in, 0, sizeof *in);
 }

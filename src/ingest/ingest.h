@@ -60,13 +60,31 @@ struct ingest_options {
     uint64_t body_bytes;     /* Content-Length when known (sizes the duplicate table), else 0 */
     ingest_field_fn on_field;
     void *ctx;
+    /* With a loop, chunks are written on libuv's thread pool (store_write_async) while the next
+     * one fills, and on_written is called on the loop after each write: the caller then resumes
+     * feeding (see blocked), finishes (ingest_drain), or releases the ingest. Without one, each
+     * chunk is written at once on the calling thread. */
+    uv_loop_t *loop;
+    void (*on_written)(struct ingest *in, void *ctx);
 };
 
-/* Numbers seen so far: open addressing over two parallel arrays (12 bytes a slot). */
+/* Numbers seen so far: open addressing, one 12-byte slot per number (the number and its row
+ * side by side, so a lookup or an insert touches one cache line). */
+struct ingest_dedupe_slot {
+    uint32_t hi, lo; /* the E.164 digits as an integer; 0 marks an empty slot */
+    uint32_t row;
+};
 struct ingest_dedupe {
-    uint64_t *numbers; /* the E.164 digits as an integer; 0 marks an empty slot */
-    uint32_t *rows;
+    struct ingest_dedupe_slot *slots;
     size_t cap, used;
+    size_t bytes; /* the mapping's size */
+};
+
+/* What one write transaction stores: encoded jobs of consecutive rows. */
+struct ingest_chunk {
+    const char *batch, *workspace;
+    const struct buf *rows;
+    int first; /* nothing of the batch is stored yet: write the staging marker too */
 };
 
 struct ingest {
@@ -99,8 +117,14 @@ struct ingest {
     struct ingest_dedupe seen;
     struct buf pending; /* encoded jobs not yet written */
     size_t pending_rows;
-    uint64_t stored_rows;
-    int flushed;             /* a chunk was committed since the caller last cleared this */
+    uint64_t stored_rows; /* committed (in the staging batch) */
+    /* The chunk being written on the thread pool, while pending fills. */
+    struct store_async write;
+    struct ingest_chunk chunk;
+    struct buf writing;
+    size_t writing_rows;
+    int write_busy; /* write is in flight: the ingest must outlive it */
+    int blocked;    /* pending is full while a write is in flight: feed nothing until on_written */
     uint64_t expected_bytes; /* the body's Content-Length, to size the duplicate table once */
 
     struct ingest_row_error *errors;
@@ -120,9 +144,12 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
                  size_t ct_len);
 /* Feeds body bytes. Returns 0, or -1 once the upload has failed (see in->status). */
 int ingest_feed(struct ingest *in, const char *data, size_t len);
-/* The body ended. Checks that a file arrived with a header and rows, and writes the last chunk of
- * rows. Returns 0 or -1 (see in->status). */
+/* The body ended. Checks that a file arrived with a header and rows, and (without a loop) writes
+ * the last chunk of rows. Returns 0 or -1 (see in->status). */
 int ingest_end(struct ingest *in);
+/* With a loop: starts writing the rows still pending. Returns 1 while a write is in flight
+ * (on_written follows), 0 once every row is written (or the upload failed). */
+int ingest_drain(struct ingest *in);
 void ingest_free(struct ingest *in);
 
 /* Sets the upload's error (the first one wins) and returns -1. */

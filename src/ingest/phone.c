@@ -544,7 +544,8 @@ int phone_parse(const char *in, size_t len, const char *default_country, size_t 
     int rc;
 
     memset(out, 0, sizeof *out);
-    say(msg, msgcap, "%s", "");
+    if (msgcap > 0)
+        msg[0] = '\0';
     while (len > 0 && (k = space_at(in, len)) > 0)
         in += k, len -= k;
     while (len > 0 && (k = space_before(in, len)) > 0)

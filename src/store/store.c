@@ -4,11 +4,14 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <lmdb.h>
+#include <uv.h>
 
 #include "util/err.h"
 #include "util/log.h"
@@ -128,6 +131,17 @@ static int open_databases(struct store *s, int read_only)
     return mdb_txn_commit(txn);
 }
 
+/* mdb_env_set_mapsize needs every write transaction of the process finished: an asynchronous
+ * write (store_write_async) holds map_lock for its whole transaction, so the map is only resized
+ * between them. */
+static int set_map_size(struct store *s, size_t size)
+{
+    uv_mutex_lock(&s->map_lock);
+    int rc = mdb_env_set_mapsize(env_of(s), size);
+    uv_mutex_unlock(&s->map_lock);
+    return rc;
+}
+
 static void refresh_map_size(struct store *s)
 {
     MDB_envinfo info;
@@ -153,6 +167,10 @@ int store_open(struct store *s, const struct store_options *opt)
     rc = mdb_env_create(&env);
     if (rc)
         return translate(rc);
+    if (uv_mutex_init(&s->map_lock) != 0) {
+        mdb_env_close(env);
+        return BC_ENOMEM;
+    }
     s->env = env;
     s->map_size_max = round_to_page(opt->map_size_max);
     size_t initial = round_to_page(opt->map_size);
@@ -185,6 +203,7 @@ int store_open(struct store *s, const struct store_options *opt)
     return 0;
 fail:
     mdb_env_close(env);
+    uv_mutex_destroy(&s->map_lock);
     s->env = NULL;
     return translate(rc);
 }
@@ -198,6 +217,7 @@ void store_close(struct store *s)
     s->rtxn = NULL;
     mdb_env_sync(env_of(s), 1);
     mdb_env_close(env_of(s));
+    uv_mutex_destroy(&s->map_lock);
     s->env = NULL;
 }
 
@@ -214,7 +234,7 @@ static int grow_map(struct store *s)
     size_t next = s->map_size * 2;
     if (next > s->map_size_max || next < s->map_size)
         next = s->map_size_max;
-    int rc = mdb_env_set_mapsize(env_of(s), next);
+    int rc = set_map_size(s, next);
     if (rc)
         return translate(rc);
     refresh_map_size(s);
@@ -230,9 +250,16 @@ static int begin(struct store *s, unsigned flags, MDB_txn **txn)
         if (rc != MDB_MAP_RESIZED)
             return rc;
         /* Another process (the admin CLI) grew the map: adopt its size. */
-        mdb_env_set_mapsize(env_of(s), 0);
+        set_map_size(s, 0);
         refresh_map_size(s);
     }
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 int store_write(struct store *s, store_write_fn fn, void *arg)
@@ -246,13 +273,11 @@ int store_write(struct store *s, store_write_fn fn, void *arg)
         int frc = fn(&t, arg);
         int err = frc ? frc : t.err;
         if (err == 0) {
-            struct timespec t0, t1;
+            struct timespec t0;
             clock_gettime(CLOCK_MONOTONIC, &t0);
             rc = mdb_txn_commit(txn);
-            clock_gettime(CLOCK_MONOTONIC, &t1);
             if (rc == 0) {
-                histogram_observe(&s->commit_latency, (double)(t1.tv_sec - t0.tv_sec) +
-                                                          (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+                histogram_observe(&s->commit_latency, seconds_since(&t0));
                 s->commits++;
                 return 0;
             }
@@ -268,6 +293,113 @@ int store_write(struct store *s, store_write_fn fn, void *arg)
     }
 }
 
+/* ---- writes on the thread pool ---- */
+
+#define ASYNC_RESIZED 1 /* the worker met a map grown by another process: adopt it, run again */
+#define ASYNC_NICE    10
+
+/* On a pool thread: the whole transaction under map_lock. Nothing here logs or touches state the
+ * loop thread uses; the outcome goes back in a. */
+static void async_work(uv_work_t *w)
+{
+    struct store_async *a = w->data;
+    struct store *s = a->s;
+    /* Bulk writes yield the CPU to the loop thread (requests) when both want it. The pool's
+     * threads do nothing else in this server. Raising nice needs no privilege. */
+    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), ASYNC_NICE);
+    uv_mutex_lock(&s->map_lock);
+    MDB_txn *txn;
+    /* MDB_NOMETASYNC for one transaction (supported by mdb_txn_begin though documented only
+     * as an environment flag): its pages are flushed but not the metadata page, which the next
+     * durable commit flushes. Atomic and consistent; only durable with that next commit. */
+    int rc = mdb_txn_begin(env_of(s), NULL, a->defer_durability ? MDB_NOMETASYNC : 0, &txn);
+    if (rc == MDB_MAP_RESIZED) {
+        rc = ASYNC_RESIZED;
+    } else if (rc) {
+        rc = translate(rc);
+    } else {
+        struct store_txn t = {.s = s, .txn = txn, .err = 0, .write = 1};
+        int frc = a->fn(&t, a->arg);
+        rc = frc ? frc : t.err;
+        if (rc == 0) {
+            struct timespec t0;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            rc = translate(mdb_txn_commit(txn));
+            a->commit_seconds = seconds_since(&t0);
+        } else {
+            mdb_txn_abort(txn);
+        }
+    }
+    uv_mutex_unlock(&s->map_lock);
+    a->rc = rc;
+}
+
+static void async_next(struct store *s);
+
+/* Back on the loop thread: grow the map and run again, or report. */
+static void async_done(uv_work_t *w, int status)
+{
+    struct store_async *a = w->data;
+    struct store *s = a->s;
+    int rc = status < 0 ? BC_EIO : a->rc, again = 0;
+    if (rc == ASYNC_RESIZED) {
+        set_map_size(s, 0);
+        refresh_map_size(s);
+        again = 1;
+    } else if (rc == BC_EFULL) {
+        rc = grow_map(s);
+        again = rc == 0;
+    }
+    /* The same request again, still first in line. */
+    if (again && uv_queue_work(s->async_loop, &a->work, async_work, async_done) == 0)
+        return;
+    if (again)
+        rc = BC_EIO;
+    if (rc == 0) {
+        histogram_observe(&s->commit_latency, a->commit_seconds);
+        s->commits++;
+    }
+    s->async_running = 0;
+    a->done(a, rc);
+    async_next(s);
+}
+
+static void async_next(struct store *s)
+{
+    while (!s->async_running && s->async_head) {
+        struct store_async *a = s->async_head;
+        s->async_head = a->next;
+        if (!s->async_head)
+            s->async_tail = NULL;
+        a->next = NULL;
+        a->work.data = a;
+        if (uv_queue_work(s->async_loop, &a->work, async_work, async_done) == 0) {
+            s->async_running = 1;
+            return;
+        }
+        a->done(a, BC_EIO);
+    }
+}
+
+void store_write_async(struct store *s, uv_loop_t *loop, struct store_async *a, store_write_fn fn,
+                       void *arg, void (*done)(struct store_async *a, int rc))
+{
+    a->s = s;
+    a->fn = fn;
+    a->arg = arg;
+    a->done = done;
+    a->rc = 0;
+    a->commit_seconds = 0;
+    a->next = NULL;
+    s->async_loop = loop;
+    if (s->async_tail)
+        s->async_tail->next = a;
+    else
+        s->async_head = a;
+    s->async_tail = a;
+    async_next(s);
+}
+
 int store_read_begin(struct store *s, struct store_txn *t)
 {
     t->s = s;
@@ -278,7 +410,7 @@ int store_read_begin(struct store *s, struct store_txn *t)
         if (s->rtxn) {
             rc = mdb_txn_renew(s->rtxn);
             if (rc == MDB_MAP_RESIZED) {
-                mdb_env_set_mapsize(env_of(s), 0);
+                set_map_size(s, 0);
                 refresh_map_size(s);
                 rc = mdb_txn_renew(s->rtxn);
             }

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <uv.h>
+
 #include "util/histogram.h"
 
 enum store_db {
@@ -45,6 +47,8 @@ struct store_options {
     int read_only;       /* open for reading only (no lock on writers) */
 };
 
+struct store_async;
+
 struct store {
     void *env; /* MDB_env */
     unsigned int dbi[DB_COUNT];
@@ -55,6 +59,10 @@ struct store {
     uint64_t grows;                  /* how many times the map grew */
     uint64_t commits;                /* committed write transactions */
     struct histogram commit_latency; /* seconds per commit (the fsync) */
+    uv_mutex_t map_lock;             /* held by an asynchronous write and by map resizes */
+    uv_loop_t *async_loop;
+    struct store_async *async_head, *async_tail; /* asynchronous writes waiting their turn */
+    int async_running;
 };
 
 struct store_txn {
@@ -79,6 +87,29 @@ typedef int (*store_write_fn)(struct store_txn *t, void *arg);
  * fn may run more than once (after map growth); it must not have side effects outside the txn
  * until store_write returns 0. Returns fn's error, the transaction's error, or 0. */
 int store_write(struct store *s, store_write_fn fn, void *arg);
+
+/* A write transaction run on a thread of libuv's pool, so that its puts and its fsync do not
+ * hold up the loop (bulk ingest). Requests run one at a time, in the order given; the loop's own
+ * store_write calls simply wait for the one running to commit. fn runs on the pool thread and may
+ * touch only the transaction and what arg points at, which the caller must leave alone until
+ * done; it must not log. fn may run more than once (after map growth). done runs on the loop
+ * thread with 0 or an error; a must stay valid until then. */
+struct store_async {
+    uv_work_t work;
+    struct store *s;
+    store_write_fn fn;
+    void *arg;
+    void (*done)(struct store_async *a, int rc);
+    struct store_async *next;
+    int rc;
+    double commit_seconds;
+    /* Set by the caller: skip the metadata flush. A system crash may then lose this write (never
+     * corrupt the store) until the next ordinary commit, which makes it durable. For writes
+     * that a later commit completes anyway, like the chunks of a staged upload. */
+    int defer_durability;
+};
+void store_write_async(struct store *s, uv_loop_t *loop, struct store_async *a, store_write_fn fn,
+                       void *arg, void (*done)(struct store_async *a, int rc));
 
 /* Read snapshot. Values read stay valid until store_read_end. */
 int store_read_begin(struct store *s, struct store_txn *t);
