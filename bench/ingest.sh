@@ -66,6 +66,14 @@ else
   pinning="not pinned (only one CPU)"
 fi
 
+# The status poller measures the server's latency, so it must not wait for its own CPU behind the
+# other clients on its core (in read.sh the 1,000 SSE watchers keep that core busy): as root it
+# runs with a real-time priority, which it barely uses as it sleeps between requests.
+prio_probe=()
+if [ "$(id -u)" = 0 ] && command -v chrt >/dev/null && chrt -f 10 true 2>/dev/null; then
+  prio_probe=(chrt -f 10)
+fi
+
 now_ns() {
   date +%s%N
 }
@@ -228,7 +236,7 @@ EOF
 stop="$tmp/observe.stop"
 "${pin_client[@]}" python3 "$tmp/sampler.py" "$server_pid" "$stop" "$tmp/rss.txt" &
 sampler_pid=$!
-"${pin_client[@]}" python3 "$tmp/poller.py" "$port" "$status_path" "$api_key" "$workspace" "$stop" \
+"${pin_client[@]}" "${prio_probe[@]}" python3 "$tmp/poller.py" "$port" "$status_path" "$api_key" "$workspace" "$stop" \
   "$tmp/poll.txt" &
 poller_pid=$!
 observer_pids="$sampler_pid $poller_pid"

@@ -106,6 +106,14 @@ else
   pinning="not pinned (one CPU, or no taskset)"
 fi
 
+# The status poller measures the server's latency, so it must not wait for its own CPU behind the
+# other clients on its core (in read.sh the 1,000 SSE watchers keep that core busy): as root it
+# runs with a real-time priority, which it barely uses as it sleeps between requests.
+prio_probe=()
+if [ "$(id -u)" = 0 ] && command -v chrt >/dev/null && chrt -f 10 true 2>/dev/null; then
+  prio_probe=(chrt -f 10)
+fi
+
 now_ns() {
   date +%s%N
 }
@@ -631,7 +639,7 @@ echo "  smaps_rollup after minus before: ${smaps_line:-not readable}"
 # dial_phase LABEL WATCHERS: runs one such batch and leaves "name value" lines in $tmp/LABEL.res.
 dial_phase() {
   local label=$1 nwatch=$2 stop="$tmp/$1.stop" poll="$tmp/$1.poll" watch="$tmp/$1.watchers"
-  "${pin_client[@]}" python3 "$tmp/poller.py" "$port" "$(status_path "$small")" "$api_key" "$workspace" \
+  "${pin_client[@]}" "${prio_probe[@]}" python3 "$tmp/poller.py" "$port" "$(status_path "$small")" "$api_key" "$workspace" \
     "$stop" "$poll" &
   local poller_pid=$! watchers_pid=
   helper_pids="$poller_pid"

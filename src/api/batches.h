@@ -23,8 +23,12 @@ void batches_list(struct http_request *req);
 void calls_list(struct http_request *req);
 void calls_export(struct http_request *req);
 
-/* One call as A4 lists it, or NULL. */
-cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row);
+/* One call as A4 lists it, or NULL. *meta caches the batch's parsed settings for further calls
+ * of the same batch: start with NULL, release with batches_meta_free. */
+struct batch_meta;
+cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row,
+                         struct batch_meta **meta);
+void batches_meta_free(struct batch_meta *m);
 
 /* The A3 object of a batch (flat progress), also sent as the live progress event. */
 cJSON *batches_progress_json(struct store_txn *t, const struct batch_rec *b);

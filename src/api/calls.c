@@ -175,17 +175,33 @@ static int begin(struct http_request *req, struct store_txn *t, struct batch_rec
     return rc;
 }
 
-cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row)
+cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row,
+                         struct batch_meta **meta)
 {
     struct batch_rec b;
     struct job_view jv;
-    struct batch_meta m;
-    if (batch_get(t, batch, strlen(batch), &b) != 0 || load_job(t, batch, row, &jv) != 0 ||
-        meta_load(t, batch, &m) != 0)
+    if (batch_get(t, batch, strlen(batch), &b) != 0 || load_job(t, batch, row, &jv) != 0)
         return NULL;
-    cJSON *o = call_json(t, &b, &m, row, &jv, 0);
-    cJSON_Delete(m.json);
-    return o;
+    if (!*meta) {
+        /* Written once with the batch: parsed once for every call rendered after. */
+        struct batch_meta *m = malloc(sizeof *m);
+        if (!m || meta_load(t, batch, m) != 0) {
+            if (m)
+                cJSON_Delete(m->json);
+            free(m);
+            return NULL;
+        }
+        *meta = m;
+    }
+    return call_json(t, &b, *meta, row, &jv, 0);
+}
+
+void batches_meta_free(struct batch_meta *m)
+{
+    if (!m)
+        return;
+    cJSON_Delete(m->json);
+    free(m);
 }
 
 void batches_call(struct http_request *req)

@@ -5,9 +5,18 @@
  *   event: done      the batch is final; the stream then ends
  *
  * Every event carries `id:` = the batch's final sequence number at that point. A client that
- * reconnects with Last-Event-ID N is first sent every call that ended after N (read back from the
- * store), then the live stream. Watchers of one batch share a hub: each event is rendered once and
- * written to all of them, and the progress object is computed once per tick, not per watcher. */
+ * reconnects with Last-Event-ID N is first sent every call that ended after N, then the live
+ * stream.
+ *
+ * Watchers of one batch share a hub, and the work per change does not grow with the watchers:
+ * each call event is rendered once into the hub's log, the progress object once per tick. A
+ * watcher is only a position in that log (the next final sequence it has not been sent). The
+ * hub's timer wakes its watchers at most every FLUSH_MS, and each then gets everything new as one
+ * write; a watcher whose socket has not drained yet is skipped and catches up later in larger
+ * writes, so a slow client costs one buffer, never a copy per event. Positions older than the log
+ * (late joiners, laggards after the log was trimmed, calls that ended without a live event) are
+ * read back from the store. The writing itself runs from one idle handle with a budget per loop
+ * pass, so a thousand watchers never hold the loop for long in one go. */
 #include "api/events.h"
 
 #include <stdlib.h>
@@ -20,20 +29,33 @@
 #include "util/log.h"
 
 #define PROGRESS_INTERVAL_MS 250
+#define FLUSH_MS             100
 #define HEARTBEAT_MS         15000
-#define REPLAY_PER_DRAIN     256
-/* A watcher that has this much unsent output is too slow to follow live: its stream is ended,
- * and it can reconnect with Last-Event-ID to catch up from the store. */
-#define MAX_BACKLOG (1024 * 1024)
+/* Rendered call events kept per watched batch: at least LOG_KEEP (reconnects and late joiners
+ * are served from memory), more while a watcher still needs them, at most LOG_MAX (beyond it the
+ * oldest half is dropped: a watcher that far behind reads those calls back from the store). */
+#define LOG_KEEP (2u << 20)
+#define LOG_MAX  (32u << 20)
+/* One write to one watcher carries at most this much of the log... */
+#define WRITE_MAX (64u * 1024)
+/* ... or this many calls read back from the store. */
+#define REPLAY_PER_WRITE 64
+/* Work per loop pass, across all watchers. */
+#define PASS_BYTES    (256u * 1024)
+#define PASS_RENDERS  256
+#define PASS_WATCHERS 64
 
 struct hub;
 
 struct watcher {
     struct http_request *req;
     struct hub *hub;
-    struct watcher *next;
-    uint32_t replay_from; /* next final sequence to replay; 0 once live */
-    int replaying;
+    struct watcher *prev, *next;             /* the hub's watchers */
+    struct watcher *ready_prev, *ready_next; /* waiting for a turn to write */
+    int ready;
+    uint32_t next_seq;      /* the first final sequence not yet sent */
+    unsigned progress_sent; /* the hub's progress version last sent */
+    uint64_t last_write_ms;
 };
 
 struct hub {
@@ -41,17 +63,35 @@ struct hub {
     char batch[ID_MAX];
     struct watcher *watchers;
     size_t nwatchers;
-    uv_timer_t timer; /* progress coalescing and heartbeats */
-    int dirty;
-    uint64_t last_sent_ms;
+    uv_timer_t timer; /* flushes, progress coalescing, heartbeats */
+    /* Rendered call events, in final-sequence order: seq[i] starts at off[i] in log. Every call
+     * whose final sequence lies in [cover_from, cover_to] is in the log. */
+    struct buf log;
+    uint32_t *seq, *off;
+    size_t n, cap;
+    uint32_t cover_from, cover_to;
+    uint32_t head; /* the highest final sequence known to be committed */
+    /* The latest progress object (JSON); watchers get it once they have every call up to
+     * progress_seq, with their own position as its id. */
+    struct buf progress;
+    uint32_t progress_seq;
+    unsigned progress_version;
+    int dirty; /* changed since the last progress */
+    int fresh; /* something to write since the last flush */
+    int final; /* the batch is final: done follows the progress */
+    uint64_t last_progress_ms;
     uint64_t last_heartbeat_ms;
+    struct batch_meta *meta; /* parsed once for every call rendered */
     int closing;
 };
 
 struct events {
     struct app *app;
     struct map hubs; /* batch id -> struct hub */
-    struct buf scratch;
+    struct watcher *ready_head, *ready_tail;
+    uv_idle_t *pump;    /* its own allocation: it may outlive this struct while closing */
+    struct buf out;     /* one watcher's write, assembled */
+    struct buf scratch; /* one event's JSON */
 };
 
 int events_start(struct events **out, struct app *app)
@@ -64,9 +104,166 @@ int events_start(struct events **out, struct app *app)
     return 0;
 }
 
+static uint64_t now_ms(const struct events *e)
+{
+    return uv_now(e->app->loop);
+}
+
+/* ---- rendering ---- */
+
+static void sse(struct buf *b, const char *event, uint32_t id, const char *data, size_t len)
+{
+    buf_printf(b, "event: %s\nid: %u\ndata: ", event, id);
+    /* JSON has no raw line breaks, so the data is always one line. */
+    buf_append(b, data, len);
+    buf_append(b, "\n\n", 2);
+}
+
+static int render_call(struct events *e, struct hub *hub, struct store_txn *t, uint32_t seq,
+                       uint32_t row, struct buf *out)
+{
+    cJSON *o = batches_call_json(t, hub->batch, row, &hub->meta);
+    if (!o)
+        return -1;
+    e->scratch.len = 0;
+    json_render(&e->scratch, o);
+    cJSON_Delete(o);
+    sse(out, "call", seq, e->scratch.data, e->scratch.len);
+    return 0;
+}
+
+static int batch_final(int status)
+{
+    return status == BATCH_COMPLETED || status == BATCH_CANCELLED || status == BATCH_FAILED;
+}
+
+/* The hub's progress event from the store (the A3 object). */
+static void render_progress(struct hub *hub)
+{
+    struct events *e = hub->ev;
+    struct store_txn t;
+    struct batch_rec b;
+    hub->dirty = 0;
+    hub->last_progress_ms = now_ms(e);
+    int rc = store_read_begin(&e->app->store, &t);
+    if (!rc)
+        rc = batch_get(&t, hub->batch, strlen(hub->batch), &b);
+    if (rc) {
+        store_read_end(&t);
+        return;
+    }
+    cJSON *o = batches_progress_json(&t, &b);
+    store_read_end(&t);
+    hub->progress.len = 0;
+    json_render(&hub->progress, o);
+    cJSON_Delete(o);
+    hub->progress_seq = b.final_seq;
+    hub->progress_version++;
+    /* Calls may end without a live event (a cancelled batch's calls): the store has them. */
+    if (b.final_seq > hub->head)
+        hub->head = b.final_seq;
+    hub->final = batch_final(b.status);
+    hub->fresh = 1;
+}
+
+/* ---- the log ---- */
+
+static void log_reset(struct hub *hub, uint32_t after)
+{
+    hub->log.len = 0;
+    hub->n = 0;
+    hub->cover_from = after + 1;
+    hub->cover_to = after;
+}
+
+/* Drops the first k entries of the log. */
+static void log_drop(struct hub *hub, size_t k)
+{
+    if (k == 0)
+        return;
+    if (k == hub->n) {
+        log_reset(hub, hub->cover_to);
+        return;
+    }
+    uint32_t base = hub->off[k];
+    buf_consume(&hub->log, base);
+    for (size_t i = k; i < hub->n; i++) {
+        hub->seq[i - k] = hub->seq[i];
+        hub->off[i - k] = hub->off[i] - base;
+    }
+    hub->n -= k;
+    hub->cover_from = hub->seq[0];
+}
+
+static int log_add(struct hub *hub, uint32_t seq, const struct buf *event)
+{
+    if (seq <= hub->cover_to)
+        return 0; /* already there */
+    if (seq != hub->cover_to + 1)
+        log_reset(hub, seq - 1); /* a gap: the calls in it are read from the store */
+    if (hub->n == hub->cap) {
+        size_t cap = hub->cap ? hub->cap * 2 : 256;
+        uint32_t *s = realloc(hub->seq, cap * sizeof *s);
+        if (s)
+            hub->seq = s;
+        uint32_t *o = s ? realloc(hub->off, cap * sizeof *o) : NULL;
+        if (!o)
+            return BC_ENOMEM;
+        hub->off = o;
+        hub->cap = cap;
+    }
+    hub->seq[hub->n] = seq;
+    hub->off[hub->n] = (uint32_t)hub->log.len;
+    if (buf_append(&hub->log, event->data, event->len) != 0)
+        return BC_ENOMEM;
+    hub->n++;
+    hub->cover_to = seq;
+    if (hub->log.len > LOG_MAX)
+        log_drop(hub, hub->n / 2);
+    return 0;
+}
+
+/* Index of the first log entry with a sequence >= seq (the log is in order). */
+static size_t log_find(const struct hub *hub, uint32_t seq)
+{
+    size_t lo = 0, hi = hub->n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (hub->seq[mid] < seq)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Beyond LOG_KEEP, drops what every watcher has been sent already. */
+static void log_trim(struct hub *hub)
+{
+    if (hub->log.len <= LOG_KEEP || hub->n == 0)
+        return;
+    uint32_t min = hub->cover_to + 1;
+    for (const struct watcher *w = hub->watchers; w; w = w->next)
+        if (w->next_seq < min)
+            min = w->next_seq;
+    size_t k = log_find(hub, min);
+    /* Keep LOG_KEEP bytes before that point for reconnects. */
+    while (k > 0 && hub->log.len - hub->off[k - 1] <= LOG_KEEP)
+        k--;
+    log_drop(hub, k);
+}
+
+/* ---- watchers ---- */
+
 static void hub_closed(uv_handle_t *h)
 {
-    free(h->data);
+    struct hub *hub = h->data;
+    buf_free(&hub->log);
+    buf_free(&hub->progress);
+    free(hub->seq);
+    free(hub->off);
+    batches_meta_free(hub->meta);
+    free(hub);
 }
 
 static void hub_drop(struct hub *hub)
@@ -78,154 +275,231 @@ static void hub_drop(struct hub *hub)
     uv_close((uv_handle_t *)&hub->timer, hub_closed);
 }
 
-/* ---- writing events ---- */
-
-static void sse(struct buf *b, const char *event, uint32_t id, const char *data, size_t len)
+static void ready_remove(struct events *e, struct watcher *w)
 {
-    buf_printf(b, "event: %s\nid: %u\ndata: ", event, id);
-    /* JSON has no raw line breaks, so the data is always one line. */
-    buf_append(b, data, len);
-    buf_append(b, "\n\n", 2);
+    if (!w->ready)
+        return;
+    if (w->ready_prev)
+        w->ready_prev->ready_next = w->ready_next;
+    else
+        e->ready_head = w->ready_next;
+    if (w->ready_next)
+        w->ready_next->ready_prev = w->ready_prev;
+    else
+        e->ready_tail = w->ready_prev;
+    w->ready = 0;
+    w->ready_prev = w->ready_next = NULL;
+}
+
+static void on_pump(uv_idle_t *h);
+
+/* Queues a watcher for a turn to write. */
+static void ready_add(struct events *e, struct watcher *w)
+{
+    if (w->ready)
+        return;
+    w->ready = 1;
+    w->ready_next = NULL;
+    w->ready_prev = e->ready_tail;
+    if (e->ready_tail)
+        e->ready_tail->ready_next = w;
+    else
+        e->ready_head = w;
+    e->ready_tail = w;
+    if (!e->pump) {
+        e->pump = malloc(sizeof *e->pump);
+        if (!e->pump)
+            return; /* stays queued; the next ready_add tries again */
+        uv_idle_init(e->app->loop, e->pump);
+        e->pump->data = e;
+    }
+    uv_idle_start(e->pump, on_pump);
 }
 
 static void watcher_remove(struct watcher *w)
 {
     struct hub *hub = w->hub;
-    struct watcher **pp = &hub->watchers;
-    while (*pp && *pp != w)
-        pp = &(*pp)->next;
-    if (*pp) {
-        *pp = w->next;
-        hub->nwatchers--;
-    }
+    ready_remove(hub->ev, w);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        hub->watchers = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    hub->nwatchers--;
     free(w);
     if (hub->nwatchers == 0)
         hub_drop(hub);
 }
 
-static void watcher_write(struct watcher *w, const char *data, size_t len)
+/* Ends one watcher's stream (after what was written to it). */
+static void watcher_end(struct watcher *w)
 {
-    if (http_stream_pending(w->req) > MAX_BACKLOG) {
-        log_warn("live events watcher too slow; ending its stream", "batch=%s", w->hub->batch);
-        struct http_request *req = w->req;
-        req->stream_state = NULL;
-        watcher_remove(w);
-        http_stream_end(req);
-        return;
-    }
-    http_stream_write(w->req, data, len);
+    struct http_request *req = w->req;
+    req->stream_state = NULL;
+    watcher_remove(w);
+    http_stream_end(req);
 }
 
-static void broadcast(struct hub *hub, const struct buf *b)
+static int caught_up(const struct watcher *w)
 {
-    struct watcher *w = hub->watchers, *next;
-    for (; w; w = next) {
-        next = w->next;
-        if (!w->replaying)
-            watcher_write(w, b->data, b->len);
-    }
+    return w->next_seq > w->hub->head;
 }
 
-/* The A3 object of the batch, as one progress event. Returns the batch status, or -1. */
-static int render_progress(struct events *e, const char *batch, struct buf *out,
-                           uint32_t *final_seq)
+/* Whether the watcher has something to be sent now. */
+static int has_news(const struct watcher *w)
 {
+    const struct hub *hub = w->hub;
+    return !caught_up(w) || (hub->progress_version && w->progress_sent != hub->progress_version);
+}
+
+/* Appends calls read back from the store, from the watcher's position up to `until`. */
+static size_t replay(struct watcher *w, uint32_t until, struct buf *out)
+{
+    struct hub *hub = w->hub;
+    struct events *e = hub->ev;
     struct store_txn t;
-    struct batch_rec b;
-    int rc = store_read_begin(&e->app->store, &t);
-    if (!rc)
-        rc = batch_get(&t, batch, strlen(batch), &b);
-    if (rc) {
-        store_read_end(&t);
-        return -1;
+    if (store_read_begin(&e->app->store, &t) != 0)
+        return 0;
+    uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
+    size_t blen = strlen(hub->batch);
+    memcpy(prefix, hub->batch, blen);
+    size_t slen = finalseq_key(start, hub->batch, w->next_seq);
+    struct store_iter it;
+    size_t n = 0;
+    int more = 0;
+    store_iter_open(&it, &t, DB_FINALSEQ, prefix, blen, start, slen);
+    while (store_iter_next(&it) == 1) {
+        uint32_t seq = be32_get((const uint8_t *)it.key.ptr + blen);
+        if (seq > until)
+            break;
+        if (n == REPLAY_PER_WRITE) {
+            more = 1;
+            break;
+        }
+        uint32_t row = it.val.len == 4 ? be32_get(it.val.ptr) : 0;
+        render_call(e, hub, &t, seq, row, out);
+        w->next_seq = seq + 1;
+        n++;
     }
-    cJSON *o = batches_progress_json(&t, &b);
+    store_iter_close(&it);
     store_read_end(&t);
-    e->scratch.len = 0;
-    json_render(&e->scratch, o);
-    cJSON_Delete(o);
-    sse(out, "progress", b.final_seq, e->scratch.data, e->scratch.len);
-    *final_seq = b.final_seq;
-    return b.status;
+    /* Nothing else committed up to `until`: the position moves past it. */
+    if (!more)
+        w->next_seq = until + 1;
+    return n;
 }
 
-static int batch_final(int status)
+/* One write to one watcher: the next part of what it has not been sent, then (once it has
+ * every call) the latest progress and, for a final batch, done. Returns what it cost: bytes
+ * written, and calls read back from the store. */
+static void pump(struct watcher *w, size_t *bytes, size_t *renders)
 {
-    return status == BATCH_COMPLETED || status == BATCH_CANCELLED || status == BATCH_FAILED;
-}
-
-/* Ends every watcher's stream; with_done first tells live watchers the batch is final. Watchers
- * still replaying simply reconnect and replay the rest (then get done). */
-static void end_all(struct hub *hub, int with_done, uint32_t seq)
-{
-    struct buf b = {0};
-    if (with_done) {
-        char data[64];
-        int n = snprintf(data, sizeof data, "{\"batchId\":\"%s\"}", hub->batch);
-        sse(&b, "done", seq, data, (size_t)n);
+    struct hub *hub = w->hub;
+    struct events *e = hub->ev;
+    /* Still sending the previous write: the drain callback brings it back. */
+    if (http_stream_pending(w->req) > 0)
+        return;
+    struct buf *out = &e->out;
+    out->len = 0;
+    if (!caught_up(w)) {
+        if (hub->n && w->next_seq >= hub->cover_from && w->next_seq <= hub->cover_to) {
+            size_t i = log_find(hub, w->next_seq), j = i + 1;
+            while (j < hub->n && hub->off[j] - hub->off[i] < WRITE_MAX)
+                j++;
+            size_t end = j < hub->n ? hub->off[j] : hub->log.len;
+            buf_append(out, hub->log.data + hub->off[i], end - hub->off[i]);
+            w->next_seq = j < hub->n ? hub->seq[j] : hub->cover_to + 1;
+        } else {
+            /* Before the log, or after it (ended without a live event). */
+            uint32_t until = w->next_seq < hub->cover_from ? hub->cover_from - 1 : hub->head;
+            *renders += replay(w, until, out);
+        }
     }
-    while (hub->watchers) {
-        struct watcher *w = hub->watchers;
-        struct http_request *req = w->req;
-        hub->watchers = w->next;
-        hub->nwatchers--;
-        if (b.len && !w->replaying)
-            http_stream_write(req, b.data, b.len);
-        req->stream_state = NULL;
-        free(w);
-        http_stream_end(req);
+    int end = 0;
+    if (caught_up(w) && hub->progress_version && w->progress_sent != hub->progress_version &&
+        hub->progress_seq < w->next_seq) {
+        /* The id is the watcher's position, which later calls may have moved past the one the
+         * object was computed at: a reconnect with it then repeats nothing. */
+        uint32_t id = w->next_seq - 1;
+        sse(out, "progress", id, hub->progress.data, hub->progress.len);
+        w->progress_sent = hub->progress_version;
+        if (hub->final) {
+            char data[64];
+            int n = snprintf(data, sizeof data, "{\"batchId\":\"%s\"}", hub->batch);
+            sse(out, "done", id, data, (size_t)n);
+            end = 1;
+        }
     }
-    buf_free(&b);
-    hub_drop(hub);
+    uint64_t now = now_ms(e);
+    if (out->len == 0 && now - w->last_write_ms >= HEARTBEAT_MS)
+        buf_append(out, ": ping\n\n", 8); /* a comment: proxies see traffic */
+    if (out->len) {
+        http_stream_write(w->req, out->data, out->len);
+        w->last_write_ms = now;
+        *bytes += out->len;
+    }
+    if (end)
+        watcher_end(w);
 }
 
-static void send_progress(struct hub *hub)
+/* Writes to waiting watchers in turn, within the budget of one loop pass. */
+static void on_pump(uv_idle_t *h)
 {
-    struct buf b = {0};
-    uint32_t seq;
-    int status = render_progress(hub->ev, hub->batch, &b, &seq);
-    hub->dirty = 0;
-    hub->last_sent_ms = uv_now(hub->ev->app->loop);
-    if (status >= 0)
-        broadcast(hub, &b);
-    buf_free(&b);
-    if (status >= 0 && batch_final(status) && hub->watchers)
-        end_all(hub, 1, seq);
+    struct events *e = h->data;
+    size_t bytes = 0, renders = 0, n = 0;
+    while (e->ready_head && bytes < PASS_BYTES && renders < PASS_RENDERS && n < PASS_WATCHERS) {
+        struct watcher *w = e->ready_head;
+        ready_remove(e, w);
+        pump(w, &bytes, &renders);
+        n++;
+    }
+    if (!e->ready_head)
+        uv_idle_stop(h);
 }
+
+/* ---- hubs ---- */
 
 static void on_hub_timer(uv_timer_t *t)
 {
     struct hub *hub = t->data;
-    uint64_t now = uv_now(hub->ev->app->loop);
-    if (hub->dirty) {
-        send_progress(hub);
+    struct events *e = hub->ev;
+    uint64_t now = now_ms(e);
+    if (hub->dirty && now - hub->last_progress_ms >= PROGRESS_INTERVAL_MS)
+        render_progress(hub);
+    log_trim(hub);
+    int heartbeat = now - hub->last_heartbeat_ms >= HEARTBEAT_MS;
+    if (!hub->fresh && !heartbeat)
         return;
-    }
-    if (now - hub->last_heartbeat_ms >= HEARTBEAT_MS) {
-        /* A comment line: proxies see traffic and keep the stream open. */
-        static const char ping[] = ": ping\n\n";
-        struct buf b = {(char *)ping, sizeof ping - 1, 0};
+    hub->fresh = 0;
+    if (heartbeat)
         hub->last_heartbeat_ms = now;
-        broadcast(hub, &b);
-    }
+    for (struct watcher *w = hub->watchers; w; w = w->next)
+        if (heartbeat || has_news(w))
+            ready_add(e, w);
 }
 
-static struct hub *hub_get(struct events *e, const char *batch, int create)
+static struct hub *hub_get(struct events *e, const char *batch)
 {
-    struct hub *hub = map_get(&e->hubs, batch, strlen(batch));
-    if (hub || !create)
-        return hub;
-    hub = calloc(1, sizeof *hub);
-    if (!hub || map_put(&e->hubs, batch, strlen(batch), hub) != 0) {
+    return map_get(&e->hubs, batch, strlen(batch));
+}
+
+static struct hub *hub_create(struct events *e, const struct batch_rec *b)
+{
+    struct hub *hub = calloc(1, sizeof *hub);
+    if (!hub || map_put(&e->hubs, b->id, strlen(b->id), hub) != 0) {
         free(hub);
         return NULL;
     }
     hub->ev = e;
-    snprintf(hub->batch, sizeof hub->batch, "%s", batch);
+    snprintf(hub->batch, sizeof hub->batch, "%s", b->id);
+    hub->head = b->final_seq;
+    log_reset(hub, b->final_seq);
     uv_timer_init(e->app->loop, &hub->timer);
     hub->timer.data = hub;
-    hub->last_heartbeat_ms = uv_now(e->app->loop);
-    uv_timer_start(&hub->timer, on_hub_timer, PROGRESS_INTERVAL_MS, PROGRESS_INTERVAL_MS);
+    hub->last_heartbeat_ms = now_ms(e);
+    uv_timer_start(&hub->timer, on_hub_timer, FLUSH_MS, FLUSH_MS);
+    render_progress(hub);
     return hub;
 }
 
@@ -233,47 +507,36 @@ static struct hub *hub_get(struct events *e, const char *batch, int create)
 
 void events_progress(struct events *e, const char *batch)
 {
-    struct hub *hub = e ? hub_get(e, batch, 0) : NULL;
+    struct hub *hub = e ? hub_get(e, batch) : NULL;
     if (hub)
         hub->dirty = 1;
 }
 
-/* One call event, rendered from the store. */
-static int render_call(struct events *e, struct store_txn *t, const char *batch, uint32_t seq,
-                       uint32_t row, struct buf *out)
-{
-    cJSON *o = batches_call_json(t, batch, row);
-    if (!o)
-        return -1;
-    e->scratch.len = 0;
-    json_render(&e->scratch, o);
-    cJSON_Delete(o);
-    sse(out, "call", seq, e->scratch.data, e->scratch.len);
-    return 0;
-}
-
 void events_call(struct events *e, const char *batch, uint32_t row, uint32_t seq)
 {
-    struct hub *hub = e ? hub_get(e, batch, 0) : NULL;
+    struct hub *hub = e ? hub_get(e, batch) : NULL;
     if (!hub)
         return;
     hub->dirty = 1;
+    if (seq > hub->head)
+        hub->head = seq;
     struct store_txn t;
     struct buf b = {0};
-    if (store_read_begin(&e->app->store, &t) == 0 && render_call(e, &t, batch, seq, row, &b) == 0) {
-        store_read_end(&t);
-        broadcast(hub, &b);
-    } else {
-        store_read_end(&t);
-    }
+    if (store_read_begin(&e->app->store, &t) == 0 && render_call(e, hub, &t, seq, row, &b) == 0 &&
+        log_add(hub, seq, &b) == 0)
+        hub->fresh = 1;
+    store_read_end(&t);
     buf_free(&b);
 }
 
 void events_done(struct events *e, const char *batch)
 {
-    struct hub *hub = e ? hub_get(e, batch, 0) : NULL;
-    if (hub)
-        send_progress(hub); /* the final progress, then done */
+    struct hub *hub = e ? hub_get(e, batch) : NULL;
+    if (!hub)
+        return;
+    /* The final progress at once, then done to every watcher as it catches up. */
+    render_progress(hub);
+    on_hub_timer(&hub->timer);
 }
 
 /* ---- the stream ---- */
@@ -282,64 +545,16 @@ static void stream_closed(struct http_request *req)
 {
     struct watcher *w = req->stream_state;
     req->stream_state = NULL;
-    if (!w)
-        return;
-    watcher_remove(w);
+    if (w)
+        watcher_remove(w);
 }
 
-/* Replays calls that ended after the client's Last-Event-ID, a chunk per drain, then joins the
- * live stream. */
+/* The last write reached the socket: more if this watcher is behind. */
 static void stream_drain(struct http_request *req)
 {
     struct watcher *w = req->stream_state;
-    if (!w || !w->replaying)
-        return;
-    struct events *e = api_app(req)->events;
-    const char *batch = w->hub->batch;
-    struct store_txn t;
-    struct buf b = {0};
-    if (store_read_begin(&e->app->store, &t) != 0)
-        return;
-    uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
-    size_t blen = strlen(batch);
-    memcpy(prefix, batch, blen);
-    size_t slen = finalseq_key(start, batch, w->replay_from);
-    struct store_iter it;
-    int n = 0, rc;
-    store_iter_open(&it, &t, DB_FINALSEQ, prefix, blen, start, slen);
-    while (n < REPLAY_PER_DRAIN && (rc = store_iter_next(&it)) == 1) {
-        uint32_t seq = be32_get((const uint8_t *)it.key.ptr + blen);
-        uint32_t row = it.val.len == 4 ? be32_get(it.val.ptr) : 0;
-        render_call(e, &t, batch, seq, row, &b);
-        w->replay_from = seq + 1;
-        n++;
-    }
-    store_iter_close(&it);
-    store_read_end(&t);
-    if (b.len)
-        http_stream_write(req, b.data, b.len);
-    buf_free(&b);
-    if (n < REPLAY_PER_DRAIN) {
-        /* Caught up: everything committed so far was sent; live events follow. */
-        w->replaying = 0;
-        b = (struct buf){0};
-        uint32_t seq;
-        int status = render_progress(e, batch, &b, &seq);
-        if (b.len)
-            http_stream_write(req, b.data, b.len);
-        buf_free(&b);
-        if (status >= 0 && batch_final(status)) {
-            char data[64];
-            int dn = snprintf(data, sizeof data, "{\"batchId\":\"%s\"}", batch);
-            b = (struct buf){0};
-            sse(&b, "done", seq, data, (size_t)dn);
-            http_stream_write(req, b.data, b.len);
-            buf_free(&b);
-            req->stream_state = NULL;
-            watcher_remove(w);
-            http_stream_end(req);
-        }
-    }
+    if (w && has_news(w))
+        ready_add(w->hub->ev, w);
 }
 
 static const struct http_stream_ops stream_ops = {stream_drain, stream_closed};
@@ -366,36 +581,50 @@ void events_open(struct http_request *req)
     size_t slen = h ? h->len : qn > 0 ? (size_t)qn : 0;
     for (size_t i = 0; i < slen && s[i] >= '0' && s[i] <= '9'; i++)
         last = last * 10 + (uint32_t)(s[i] - '0');
-    struct hub *hub = hub_get(app->events, b.id, 1);
+    struct hub *hub = hub_get(app->events, b.id);
+    if (!hub)
+        hub = hub_create(app->events, &b);
     struct watcher *w = hub ? calloc(1, sizeof *w) : NULL;
     if (!w) {
+        if (hub && hub->nwatchers == 0)
+            hub_drop(hub);
         api_respond_internal(req, BC_ENOMEM);
         return;
     }
     w->req = req;
     w->hub = hub;
-    w->replaying = 1;
     /* Without Last-Event-ID a new watcher starts from now: no replay, only the progress. */
-    w->replay_from = (h || qn > 0) ? last + 1 : b.final_seq + 1;
+    w->next_seq = (h || qn > 0) ? last + 1 : b.final_seq + 1;
+    w->last_write_ms = now_ms(app->events);
     w->next = hub->watchers;
+    if (hub->watchers)
+        hub->watchers->prev = w;
     hub->watchers = w;
     hub->nwatchers++;
+    hub->dirty = 1; /* a fresh progress soon, for this watcher and the others */
     http_add_header(req, "Cache-Control", "no-cache");
     http_add_header(req, "X-Accel-Buffering", "no");
     http_stream_start(req, 200, "text/event-stream; charset=utf-8", &stream_ops, w);
     http_stream_write(req, "retry: 3000\n\n", 13);
+    ready_add(app->events, w);
 }
 
 void events_shutdown(struct events *e)
 {
     if (!e)
         return;
-    /* map_del during the walk only leaves tombstones: the slot array stays put. */
+    /* map_del during the walk only leaves tombstones: the slot array stays put, and a dropped
+     * hub is freed only by its timer's close callback, after this. */
     for (size_t i = 0; i < e->hubs.cap; i++) {
         struct hub *hub = e->hubs.slots[i].value;
-        if (hub)
-            end_all(hub, 0, 0);
+        while (hub && hub->watchers)
+            watcher_end(hub->watchers);
     }
+}
+
+static void free_handle(uv_handle_t *h)
+{
+    free(h);
 }
 
 void events_stop(struct events *e)
@@ -403,7 +632,10 @@ void events_stop(struct events *e)
     if (!e)
         return;
     events_shutdown(e);
+    if (e->pump)
+        uv_close((uv_handle_t *)e->pump, free_handle);
     map_free(&e->hubs, NULL);
+    buf_free(&e->out);
     buf_free(&e->scratch);
     free(e);
 }

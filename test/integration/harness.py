@@ -1105,8 +1105,16 @@ class EventStream:
     response head; status and headers are those of the response (a non-200 answer's body is
     decoded into body, as request() does)."""
 
-    def __init__(self, target, path, auth=None, headers=None, timeout=10):
+    def __init__(self, target, path, auth=None, headers=None, timeout=10, rcvbuf=None):
         self.conn = http.client.HTTPConnection(*address(target), timeout=timeout)
+        if rcvbuf:
+            # A small receive buffer (set before connecting) makes a client that does not read
+            # fill up quickly, so the server sees a slow reader.
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+            sock.settimeout(timeout)
+            sock.connect(address(target))
+            self.conn.sock = sock
         self.conn.request("GET", path, headers={**auth_headers(auth), **(headers or {})})
         self.resp = self.conn.getresponse()
         self.status = self.resp.status

@@ -19,6 +19,7 @@ import csv
 import datetime
 import io
 import math
+import threading
 import time
 
 from harness import (BATCHES, DispatchTestCase, EventStream, KeepAliveClient, RawClient,
@@ -659,7 +660,9 @@ class EventsTest(DispatchTestCase):
 
     def check_ids(self, events):
         ids = [int(ev.id) for ev in events]
-        self.assertEqual(ids, sorted(ids), f"event ids go backwards: {ids}")
+        back = [(events[i - 1].event, events[i - 1].id, ev.event, ev.id)
+                for i, ev in enumerate(events) if i and int(ev.id) < int(events[i - 1].id)]
+        self.assertEqual(back, [], "event ids go backwards")
         call_ids = [int(ev.id) for ev in events if ev.event == "call"]
         self.assertEqual(len(call_ids), len(set(call_ids)), f"call event ids repeat: {call_ids}")
 
@@ -710,6 +713,90 @@ class EventsTest(DispatchTestCase):
         self.assertEqual(sorted(before + after),
                          sorted(f"call_{r}" for r in range(1, self.CALLS + 1)),
                          "calls were missed across the reconnect")
+
+    def check_stream(self, events, expected_calls, name, progress_first=True):
+        """A whole stream: progress first (for a watcher that does not replay), done last, ids
+        in order, each expected call once."""
+        kinds = [ev.event for ev in events]
+        self.assertTrue(kinds and kinds[-1] == "done" and "progress" in kinds,
+                        f"{name}: {kinds[:5]} ... {kinds[-5:]}")
+        if progress_first:
+            self.assertEqual(kinds[0], "progress", name)
+        self.check_ids(events)
+        calls = [ev.data["jobId"] for ev in events if ev.event == "call"]
+        self.assertEqual(len(calls), len(set(calls)), f"{name}: a call was sent twice")
+        self.assertEqual(set(calls), set(expected_calls), f"{name}: calls missing or extra")
+
+    def test_many_watchers_and_a_slow_reader_each_get_every_call_once(self):
+        """Watchers share one rendering of each event; a reader that stops reading falls behind
+        and is caught up later, in larger writes, without losing or repeating anything."""
+        server = self.start_server("--sim-speed", "1000")
+        auth, agent = self.setup_workspace(server, calls_per_second=300)
+        count = 600
+        data = csv_file(["phone_number", "first_name"],
+                        [(n, f"W{i}") for i, n in enumerate(answered_numbers(count))])
+        batch = self.upload(server, auth, agent, data, scheduledAt=iso_in(1.5))
+        path = f"{BATCHES}/{batch}/events"
+        fast = [self.open(server, auth, batch) for _ in range(30)]
+        slow = EventStream(server, path, auth=auth, timeout=30, rcvbuf=4096)
+        self.addCleanup(slow.close)
+        self.assertEqual(slow.status, 200, slow.body)
+        results = {}
+
+        def read(i, stream):
+            results[i] = stream.events()
+
+        threads = [threading.Thread(target=read, args=(i, st)) for i, st in enumerate(fast)]
+        for t in threads:
+            t.start()
+        # The slow reader reads nothing until the batch is over.
+        self.wait_batch(server, auth, batch)
+        slow_events = slow.events()
+        for t in threads:
+            t.join(30)
+        expected = [f"call_{r}" for r in range(1, count + 1)]
+        for i in range(len(fast)):
+            self.check_stream(results.get(i, []), expected, f"watcher {i}")
+        self.check_stream(slow_events, expected, "slow reader")
+
+    def test_watchers_joining_mid_batch_replay_then_follow(self):
+        """Joining while the batch dials: with Last-Event-ID 0, every call once (the ones that
+        ended before, then the live ones); without it, exactly the calls after the first
+        progress event's id."""
+        server = self.start_server("--sim-speed", "1000")
+        auth, agent = self.setup_workspace(server, calls_per_second=100)
+        count = 300
+        data = csv_file(["phone_number", "first_name"],
+                        [(n, f"J{i}") for i, n in enumerate(answered_numbers(count))])
+        batch = self.upload(server, auth, agent, data)
+        self.wait_batch(server, auth, batch,
+                        until=lambda a2: a2["progress"]["completed"] >= 60)
+        replaying = [self.open(server, auth, batch, headers={"Last-Event-ID": "0"})
+                     for _ in range(10)]
+        live = [self.open(server, auth, batch) for _ in range(5)]
+        results = {}
+
+        def read(i, stream):
+            results[i] = stream.events()
+
+        streams = replaying + live
+        threads = [threading.Thread(target=read, args=(i, st)) for i, st in enumerate(streams)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        expected = [f"call_{r}" for r in range(1, count + 1)]
+        for i in range(len(replaying)):
+            self.check_stream(results.get(i, []), expected, f"replaying watcher {i}",
+                              progress_first=False)
+        every = {ev.data["jobId"]: int(ev.id) for ev in results[0] if ev.event == "call"}
+        for i in range(len(replaying), len(streams)):
+            events = results.get(i, [])
+            self.assertTrue(events and events[0].event == "progress", f"live watcher {i}")
+            start = int(events[0].id)
+            self.assertLess(start, count, "the batch ended before the watcher joined")
+            self.check_stream(events, [job for job, seq in every.items() if seq > start],
+                              f"live watcher {i}")
 
     def test_finished_batch_answers_progress_and_done_at_once(self):
         server, auth, agent = self.start()
