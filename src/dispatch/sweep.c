@@ -142,6 +142,11 @@ int sweep_init(struct sweeper *sw, struct app *app)
 
 void sweep_add(struct sweeper *sw, enum sweep_kind kind, const char *batch)
 {
+    if (!sw->timer) {
+        /* Stopped (shutting down): what is left is found again at the next start. */
+        log_info("background work not queued: shutting down", "batch=%s", batch);
+        return;
+    }
     if (sw->n == sw->cap) {
         size_t cap = sw->cap ? sw->cap * 2 : 8;
         struct sweep_item *items = realloc(sw->items, cap * sizeof *items);

@@ -47,8 +47,11 @@ struct http_body_ops {
     int (*data)(struct http_request *req, const char *p, size_t n);
     /* The whole body arrived: respond (now or later). */
     void (*end)(struct http_request *req);
-    /* The request ended without end() (client gone, error, shutdown): release what data() kept. */
+    /* The request ended without end() (client gone, error, shutdown), or after end() but before
+     * the response (the connection closed while the answer was still being worked on): release
+     * what data() or end() kept. */
     void (*abort)(struct http_request *req);
+    /* data() may also be called with n == 0 (when a paused body resumes at a read's end). */
 };
 
 /* A response whose body is produced piece by piece (exports, event streams), sent with chunked

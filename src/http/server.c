@@ -55,6 +55,8 @@ struct http_conn {
     unsigned shutdown_sent : 1;
     unsigned message_done : 1;
     unsigned stream_active : 1;
+    unsigned stream_owed : 1; /* the body ended, its consumer has yet to answer: tell it if the
+                                 connection goes first (abort), as it may hold work in flight */
     unsigned eof : 1;
     unsigned streaming : 1; /* a streamed response is open */
     unsigned yield : 1;     /* the body consumer asked to let the loop run before more */
@@ -486,6 +488,7 @@ static void request_reset(struct http_conn *c)
     c->in_field = 0;
     c->message_done = 0;
     c->stream_active = 0;
+    c->stream_owed = 0;
 }
 
 static int on_message_begin(llhttp_t *p)
@@ -786,6 +789,7 @@ static int on_message_complete(llhttp_t *p)
         set_deadline(c, 0);
         if (c->stream_active) {
             c->stream_active = 0;
+            c->stream_owed = 1;
             r->route->stream->end(r);
         } else {
             r->route->handler(r);
@@ -1007,8 +1011,9 @@ static void conn_close(struct http_conn *c)
             *pp = c->next_yielded;
         c->in_yield_list = 0;
     }
-    if (c->stream_active) {
+    if (c->stream_active || (c->stream_owed && !c->req.responded)) {
         c->stream_active = 0;
+        c->stream_owed = 0;
         c->req.route->stream->abort(&c->req);
     }
     if (c->streaming) {

@@ -133,7 +133,8 @@ static int open_databases(struct store *s, int read_only)
 
 /* mdb_env_set_mapsize needs every write transaction of the process finished: an asynchronous
  * write (store_write_async) holds map_lock for its whole transaction, so the map is only resized
- * between them. */
+ * between them. (A read that finds the map grown by another process may therefore wait for the
+ * asynchronous write in flight; that happens once per growth by the admin CLI.) */
 static int set_map_size(struct store *s, size_t size)
 {
     uv_mutex_lock(&s->map_lock);
@@ -295,8 +296,7 @@ int store_write(struct store *s, store_write_fn fn, void *arg)
 
 /* ---- writes on the thread pool ---- */
 
-#define ASYNC_RESIZED 1 /* the worker met a map grown by another process: adopt it, run again */
-#define ASYNC_NICE    10
+#define ASYNC_NICE 10
 
 /* On a pool thread: the whole transaction under map_lock. Nothing here logs or touches state the
  * loop thread uses; the outcome goes back in a. */
@@ -313,9 +313,8 @@ static void async_work(uv_work_t *w)
      * as an environment flag): its pages are flushed but not the metadata page, which the next
      * durable commit flushes. Atomic and consistent; only durable with that next commit. */
     int rc = mdb_txn_begin(env_of(s), NULL, a->defer_durability ? MDB_NOMETASYNC : 0, &txn);
-    if (rc == MDB_MAP_RESIZED) {
-        rc = ASYNC_RESIZED;
-    } else if (rc) {
+    a->resized = rc == MDB_MAP_RESIZED;
+    if (rc) {
         rc = translate(rc);
     } else {
         struct store_txn t = {.s = s, .txn = txn, .err = 0, .write = 1};
@@ -342,7 +341,8 @@ static void async_done(uv_work_t *w, int status)
     struct store_async *a = w->data;
     struct store *s = a->s;
     int rc = status < 0 ? BC_EIO : a->rc, again = 0;
-    if (rc == ASYNC_RESIZED) {
+    if (status == 0 && a->resized) {
+        /* The admin CLI grew the map: adopt its size and run again. */
         set_map_size(s, 0);
         refresh_map_size(s);
         again = 1;

@@ -102,6 +102,7 @@ struct store_async {
     void (*done)(struct store_async *a, int rc);
     struct store_async *next;
     int rc;
+    int resized; /* the map was grown by another process: adopt its size, run again */
     double commit_seconds;
     /* Set by the caller: skip the metadata flush. A system crash may then lose this write (never
      * corrupt the store) until the next ordinary commit, which makes it durable. For writes

@@ -979,6 +979,27 @@ class LargeUploadTest(UploadHelpers, ServerTestCase):
         server.stop()
         self.assertStoreMatches(server, [3, 4])
 
+    def test_server_stopped_half_way_through_an_upload(self):
+        """SIGTERM then SIGINT (stop now) while rows are being written on the thread pool: the
+        server exits cleanly, the write in flight lands after the connection is gone, and the
+        next start removes the staged rows."""
+        server = self.own_server()
+        small = self.assertCreated(self.upload(self.file_parts(contacts(3))), 3, 3)
+        client = self.start_half_upload()
+        # More of the body, so a chunk is likely being written when the signals come.
+        body, ctype = multipart_body(self.file_parts(self.big))
+        client.send(body[len(body) // 2:len(body) * 3 // 4])
+        server.kill(signal.SIGTERM)
+        time.sleep(0.05)
+        server.kill(signal.SIGINT)
+        self.assertEqual(server.wait(), 0, server.logs())
+        client.close()
+        server.start()
+        self.check_batch(small, total=3, waiting=3, failed=0)
+        self.wait_for_purge(server, 3)
+        server.stop()
+        self.assertStoreMatches(server, [3])
+
     def test_server_killed_half_way_through_an_upload(self):
         server = self.own_server()
         small = self.assertCreated(self.upload(self.file_parts(contacts(3))), 3, 3)

@@ -6,7 +6,8 @@
  * responses are then parsed (status line, headers, Content-Length body) and summarised as one
  * line of text, e.g. "200 keep-alive hi | 404 keep-alive err=not_found || open", which the
  * tables compare. Every table case runs whole, split in two at every byte offset, and one byte
- * at a time; all runs must give the same summary. */
+ * at a time; all runs must give the same summary. The /pause route's tests pause a streamed body
+ * (http_request_pause) and resume it from a timer (http_request_resume). */
 #include <ctype.h>
 #include <errno.h>
 #include <linux/sockios.h>
@@ -37,6 +38,7 @@ struct app {
     int responses; /* on_response calls */
     int drained;
     struct http_request *later; /* a request whose response the test sends */
+    struct pause_test *pause;   /* the /pause route's state */
 };
 
 /* Per-request state of the streaming route (the server zeroes it for each request). */
@@ -132,6 +134,95 @@ static void upload_abort(struct http_request *req)
 static const struct http_body_ops upload_ops = {
     .start = upload_start, .data = upload_data, .end = upload_end, .abort = upload_abort};
 
+/* A streaming route that pauses its body (http_request_pause) and resumes it from a timer
+ * (http_request_resume); the test sets app->pause. */
+enum pause_mode {
+    PAUSE_FIRST, /* pause in the first data callback */
+    PAUSE_LAST,  /* pause in the data callback that receives the body's last bytes */
+};
+
+struct pause_test {
+    enum pause_mode mode;
+    size_t body_len;          /* the body's length, to know its last bytes */
+    uint64_t resume_ms;       /* the timer's delay */
+    uv_timer_t timer;         /* calls http_request_resume */
+    struct http_request *req; /* valid from the pause until end() or abort() */
+    struct buf got;           /* the body as the data callbacks saw it */
+    int data_calls, empty_calls, calls_while_paused;
+    int pauses, paused, resumes, resume_skipped, timer_fired;
+    int ends, aborts, abort_before_timer;
+    uint64_t resumed_ns, first_data_after_resume_ns;
+};
+
+static void on_pause_timer(uv_timer_t *t)
+{
+    struct pause_test *pt = t->data;
+    pt->timer_fired++;
+    if (!pt->req) {
+        pt->resume_skipped++;
+        return;
+    }
+    pt->paused = 0;
+    pt->resumes++;
+    pt->resumed_ns = uv_hrtime();
+    http_request_resume(pt->req);
+}
+
+static int pause_data(struct http_request *req, const char *p, size_t n)
+{
+    struct pause_test *pt = app_of(req)->pause;
+    if (!pt) /* a failed test left the connection open until harness_free */
+        return 0;
+    if (pt->paused)
+        pt->calls_while_paused++;
+    /* The parser may report an empty span when it runs again after a pause. */
+    if (n == 0) {
+        pt->empty_calls++;
+        return 0;
+    }
+    if (pt->resumes && !pt->first_data_after_resume_ns)
+        pt->first_data_after_resume_ns = uv_hrtime();
+    pt->data_calls++;
+    buf_append(&pt->got, p, n);
+    int last = pt->got.len == pt->body_len;
+    if (pt->pauses == 0 && (pt->mode == PAUSE_FIRST || last)) {
+        pt->pauses++;
+        pt->paused = 1;
+        pt->req = req;
+        http_request_pause(req);
+        uv_timer_start(&pt->timer, on_pause_timer, pt->resume_ms, 0);
+    }
+    return 0;
+}
+
+static void pause_end(struct http_request *req)
+{
+    struct pause_test *pt = app_of(req)->pause;
+    if (!pt) {
+        http_respond(req, 200, "text/plain", "", 0);
+        return;
+    }
+    pt->ends++;
+    pt->req = NULL;
+    char body[64];
+    int n = snprintf(body, sizeof body, "n=%zu", pt->got.len);
+    http_respond(req, 200, "text/plain", body, (size_t)n);
+}
+
+static void pause_abort(struct http_request *req)
+{
+    struct pause_test *pt = app_of(req)->pause;
+    if (!pt)
+        return;
+    pt->aborts++;
+    if (!pt->timer_fired)
+        pt->abort_before_timer = 1;
+    pt->req = NULL;
+}
+
+static const struct http_body_ops pause_ops = {
+    .start = NULL, .data = pause_data, .end = pause_end, .abort = pause_abort};
+
 static const struct http_route test_routes[] = {
     {HTTP_GET, "/hello", h_hello, NULL, 0, 0},
     {HTTP_POST, "/echo", h_echo, NULL, ECHO_LIMIT, 0},
@@ -142,6 +233,7 @@ static const struct http_route test_routes[] = {
     {HTTP_POST, "/upload", NULL, &upload_ops, UPLOAD_LIMIT, 0},
     {HTTP_GET, "/later", h_later, NULL, 0, 0},
     {HTTP_GET, "/big", h_big, NULL, 0, 0},
+    {HTTP_POST, "/pause", NULL, &pause_ops, 1024 * 1024, 0},
 };
 
 static void on_head(struct http_request *req)
@@ -221,14 +313,14 @@ static void on_leftover(uv_handle_t *handle, void *arg)
     uv_close(handle, NULL);
 }
 
-/* Closes the server's listener and the guard, then checks that nothing else is open: every
- * connection must have been closed by the test already. */
+/* Closes the server's handles (the listener, and the idle handle of yielded bodies if one was
+ * needed) and the guard, then checks that nothing else is open: every connection must have been
+ * closed by the test already. */
 static void harness_free(struct harness *h)
 {
     CHECK_INT(h->srv.nconns, 0);
     CHECK_INT(h->srv.nrejected, 0);
-    if (!uv_is_closing((uv_handle_t *)&h->srv.listener))
-        uv_close((uv_handle_t *)&h->srv.listener, NULL);
+    http_server_close(&h->srv, NULL);
     uv_close((uv_handle_t *)&h->guard, NULL);
     for (int i = 0; i < 4; i++)
         uv_run(&h->loop, UV_RUN_NOWAIT);
@@ -1189,6 +1281,234 @@ static void test_many_pipelined(void)
     harness_free(h);
 }
 
+/* ---- pausing a streamed body (http_request_pause / http_request_resume) ---- */
+
+static void pause_setup(struct harness *h, struct pause_test *pt, enum pause_mode mode,
+                        size_t body_len, uint64_t resume_ms)
+{
+    memset(pt, 0, sizeof *pt);
+    pt->mode = mode;
+    pt->body_len = body_len;
+    pt->resume_ms = resume_ms;
+    uv_timer_init(&h->loop, &pt->timer);
+    pt->timer.data = pt;
+    h->app.pause = pt;
+}
+
+/* Waits (bounded) for the resume timer if it has not fired yet, then closes it. */
+static void pause_teardown(struct harness *h, struct pause_test *pt)
+{
+    h->guard_fired = 0;
+    uv_timer_start(&h->guard, on_guard, 3000, 0);
+    while (!h->guard_fired && uv_is_active((uv_handle_t *)&pt->timer))
+        uv_run(&h->loop, UV_RUN_ONCE);
+    uv_timer_stop(&h->guard);
+    uv_close((uv_handle_t *)&pt->timer, NULL);
+    uv_run(&h->loop, UV_RUN_NOWAIT);
+    buf_free(&pt->got);
+    h->app.pause = NULL;
+}
+
+/* A body byte that depends on its position, so reordered or repeated bytes show. */
+static void make_body(struct buf *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        char ch = (char)('a' + (i * 7 + i / 26) % 26);
+        buf_append(b, &ch, 1);
+    }
+}
+
+/* Paused after the first piece: the rest, sent meanwhile, is not delivered until the timer
+ * resumes the request; then all of it arrives once, in order, and the response goes out. */
+static void test_pause_resume(void)
+{
+    struct harness *h = harness_new();
+    struct pause_test pt;
+    enum { BODY = 48 * 1024, FIRST = 1000 };
+    pause_setup(h, &pt, PAUSE_FIRST, BODY, 40);
+    struct buf body = {0}, head = {0};
+    make_body(&body, BODY);
+    buf_printf(&head, "POST /pause HTTP/1.1\r\nContent-Length: %d\r\n\r\n", BODY);
+    buf_append(&head, body.data, FIRST);
+    struct client cl;
+    client_open(h, &cl);
+    uint64_t t0 = uv_hrtime();
+    client_send(h, &cl, head.data, head.len);
+    CHECK_INT(pt.pauses, 1);
+    CHECK_INT(pt.data_calls, 1);
+    CHECK_INT(pt.got.len, FIRST);
+    /* The rest arrives while paused: it stays unread (checked only if the machine was quick
+     * enough that the timer has not fired yet; calls_while_paused holds either way). */
+    client_send(h, &cl, body.data + FIRST, BODY - FIRST);
+    pump(h, &cl);
+    CHECK_INT(pt.calls_while_paused, 0);
+    if (pt.resumes == 0) {
+        CHECK_INT(pt.data_calls, 1);
+        CHECK_INT(pt.ends, 0);
+        CHECK_INT(cl.in.len, 0);
+        CHECK(client_unread(&cl) > 0);
+    }
+
+    wait_for(h, &cl, 1, 0, 3000);
+    summary_is(h, &cl, "200 keep-alive n=49152 || open");
+    CHECK_INT(pt.resumes, 1);
+    CHECK_INT(pt.calls_while_paused, 0);
+    CHECK(pt.data_calls >= 2);
+    CHECK_INT(pt.got.len, BODY);
+    CHECK(pt.got.len == BODY && memcmp(pt.got.data, body.data, BODY) == 0);
+    CHECK_INT(pt.ends, 1);
+    CHECK_INT(pt.aborts, 0);
+    CHECK(pt.first_data_after_resume_ns >= pt.resumed_ns);
+    CHECK((pt.resumed_ns - t0) / 1000000 >= 35);
+    /* The connection goes on: a next request is served. */
+    static const char hello[] = "GET /hello HTTP/1.1\r\n\r\n";
+    client_send(h, &cl, hello, sizeof hello - 1);
+    collect(h, &cl, 2);
+    summary_is(h, &cl, "200 keep-alive n=49152 | 200 keep-alive hi || open");
+    client_close(h, &cl);
+    pause_teardown(h, &pt);
+    buf_free(&body);
+    buf_free(&head);
+    harness_free(h);
+}
+
+/* Paused on the body's last bytes: the message completes only after the resume, and end() runs
+ * once. A request pipelined behind it is answered after it. */
+static void pause_on_last(const char *request, size_t body_len, const char *expect)
+{
+    struct harness *h = harness_new();
+    struct pause_test pt;
+    pause_setup(h, &pt, PAUSE_LAST, body_len, 20);
+    struct client cl;
+    client_open(h, &cl);
+    client_send(h, &cl, request, strlen(request));
+    CHECK_INT(pt.pauses, 1);
+    CHECK_INT(pt.got.len, body_len);
+    if (pt.resumes == 0) {
+        CHECK_INT(pt.ends, 0);
+        CHECK_INT(cl.in.len, 0);
+    }
+    wait_for(h, &cl, expected_responses(expect), 0, 3000);
+    collect(h, &cl, expected_responses(expect));
+    summary_is(h, &cl, expect);
+    CHECK_INT(pt.resumes, 1);
+    CHECK_INT(pt.ends, 1);
+    CHECK_INT(pt.aborts, 0);
+    CHECK_INT(pt.calls_while_paused, 0);
+    CHECK_INT(pt.got.len, body_len);
+    client_close(h, &cl);
+    CHECK_INT(pt.ends, 1);
+    CHECK_INT(pt.aborts, 0);
+    pause_teardown(h, &pt);
+    harness_free(h);
+}
+
+static void test_pause_on_last_bytes(void)
+{
+    pause_on_last("POST /pause HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", 10,
+                  "200 keep-alive n=10 || open");
+    pause_on_last("POST /pause HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789"
+                  "GET /hello HTTP/1.1\r\n\r\n",
+                  10, "200 keep-alive n=10 | 200 keep-alive hi || open");
+    pause_on_last("POST /pause HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\nGET /hello HTTP/1.1\r\n\r\n",
+                  7, "200 keep-alive n=7 | 200 keep-alive hi || open");
+
+    /* The last bytes in a read of their own. */
+    struct harness *h = harness_new();
+    struct pause_test pt;
+    pause_setup(h, &pt, PAUSE_LAST, 10, 20);
+    struct client cl;
+    client_open(h, &cl);
+    static const char part1[] = "POST /pause HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123";
+    client_send(h, &cl, part1, sizeof part1 - 1);
+    CHECK_INT(pt.pauses, 0);
+    client_send(h, &cl, "456789", 6);
+    CHECK_INT(pt.pauses, 1);
+    if (pt.resumes == 0)
+        CHECK_INT(pt.ends, 0);
+    wait_for(h, &cl, 1, 0, 3000);
+    summary_is(h, &cl, "200 keep-alive n=10 || open");
+    CHECK_INT(pt.ends, 1);
+    CHECK_INT(pt.aborts, 0);
+    CHECK_INT(pt.calls_while_paused, 0);
+    client_close(h, &cl);
+    pause_teardown(h, &pt);
+    harness_free(h);
+}
+
+/* The client goes away while the body is paused: abort() runs once, end() never, and the timer's
+ * resume (made only while the request is valid) does not touch a freed request. */
+static void test_pause_client_gone(void)
+{
+    struct harness *h = harness_new();
+    struct pause_test pt;
+    pause_setup(h, &pt, PAUSE_FIRST, 10, 20);
+    struct client cl;
+    client_open(h, &cl);
+    static const char part[] = "POST /pause HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234";
+    client_send(h, &cl, part, sizeof part - 1);
+    CHECK_INT(pt.pauses, 1);
+    close(cl.fd);
+    buf_free(&cl.in);
+    wait_until_no_connections(h, 3000);
+    CHECK_INT(h->srv.nconns, 0);
+    pause_teardown(h, &pt);
+    CHECK_INT(pt.aborts, 1);
+    CHECK_INT(pt.ends, 0);
+    CHECK_INT(pt.timer_fired, 1);
+    CHECK_INT(pt.resumes + pt.resume_skipped, 1);
+    CHECK_INT(pt.calls_while_paused, 0);
+    harness_free(h);
+}
+
+/* The server ends a paused request before the timer fires (shutdown, body timeout): abort() runs
+ * once and the timer then finds no request to resume. */
+static void test_pause_ended_by_server(void)
+{
+    static const char part[] = "POST /pause HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234";
+    /* Shutdown. */
+    struct harness *h = harness_new();
+    struct pause_test pt;
+    pause_setup(h, &pt, PAUSE_FIRST, 10, 20);
+    struct client cl;
+    client_open(h, &cl);
+    client_send(h, &cl, part, sizeof part - 1);
+    CHECK_INT(pt.pauses, 1);
+    http_server_close_all(&h->srv);
+    pump(h, &cl);
+    CHECK_INT(pt.aborts, 1);
+    CHECK_INT(pt.abort_before_timer, 1);
+    CHECK(cl.eof);
+    CHECK_INT(h->srv.nconns, 0);
+    pause_teardown(h, &pt);
+    CHECK_INT(pt.resume_skipped, 1);
+    CHECK_INT(pt.resumes, 0);
+    CHECK_INT(pt.aborts, 1);
+    CHECK_INT(pt.ends, 0);
+    client_close(h, &cl);
+    harness_free(h);
+
+    /* The body timeout applies while paused. */
+    h = harness_new();
+    h->srv.cfg.body_timeout_ms = 30;
+    pause_setup(h, &pt, PAUSE_FIRST, 10, 150);
+    client_open(h, &cl);
+    client_send(h, &cl, part, sizeof part - 1);
+    CHECK_INT(pt.pauses, 1);
+    wait_for(h, &cl, 1, 1, 3000);
+    summary_is(h, &cl, "408 close err=request_timeout || closed");
+    CHECK_INT(pt.aborts, 1);
+    CHECK_INT(pt.abort_before_timer, 1);
+    client_close(h, &cl);
+    pause_teardown(h, &pt);
+    CHECK_INT(pt.resume_skipped, 1);
+    CHECK_INT(pt.resumes, 0);
+    CHECK_INT(pt.aborts, 1);
+    CHECK_INT(pt.ends, 0);
+    harness_free(h);
+}
+
 static void setup_quiet_logs(void)
 {
     log_set_level(LOG_ERROR);
@@ -1201,4 +1521,6 @@ CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_table),
            CHECK_CASE(test_body_timeout), CHECK_CASE(test_idle_timeout), CHECK_CASE(test_drain),
            CHECK_CASE(test_drain_deferred), CHECK_CASE(test_drain_empty),
            CHECK_CASE(test_close_all_aborts_stream), CHECK_CASE(test_many_pipelined),
+           CHECK_CASE(test_pause_resume), CHECK_CASE(test_pause_on_last_bytes),
+           CHECK_CASE(test_pause_client_gone), CHECK_CASE(test_pause_ended_by_server),
            CHECK_CASE(test_trailers))

@@ -1,11 +1,16 @@
 /* Tests for src/store/store.c against a real LMDB environment in a fresh temporary directory:
  * basic operations, which errors are sticky, commit and abort, prefix iteration, read snapshots,
- * map growth up to the configured maximum, reopening, and directories that cannot be used. */
+ * map growth up to the configured maximum, reopening, and directories that cannot be used; and
+ * writes on libuv's thread pool (store_write_async) driven by a real loop: their order, failures,
+ * map growth, reads and loop-thread writes while one is in flight, and deferred durability. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <uv.h>
 
 #include "check.h"
 #include "store/store.h"
@@ -753,6 +758,564 @@ static void test_unusable_directory(void)
     tmpdir_remove(&d);
 }
 
+/* ---- asynchronous writes (store_write_async) ---- */
+
+/* A loop for the asynchronous tests, with a guard timer that bounds every wait. */
+struct aloop {
+    uv_loop_t loop;
+    uv_timer_t guard;
+    int guard_fired;
+    int done_count; /* requests whose done has run, in this loop */
+};
+
+static void aloop_guard(uv_timer_t *t)
+{
+    struct aloop *l = t->data;
+    l->guard_fired = 1;
+    uv_stop(&l->loop);
+}
+
+static void aloop_init(struct aloop *l)
+{
+    memset(l, 0, sizeof *l);
+    CHECK_INT(uv_loop_init(&l->loop), 0);
+    uv_timer_init(&l->loop, &l->guard);
+    l->guard.data = l;
+}
+
+/* Runs the loop until want requests are done, or ms milliseconds have passed. */
+static void aloop_run(struct aloop *l, int want, uint64_t ms)
+{
+    l->guard_fired = 0;
+    uv_timer_start(&l->guard, aloop_guard, ms, 0);
+    while (l->done_count < want && !l->guard_fired)
+        uv_run(&l->loop, UV_RUN_ONCE);
+    uv_timer_stop(&l->guard);
+    CHECK_REPORT(l->done_count >= want, "%d of %d asynchronous writes done after %llu ms",
+                 l->done_count, want, (unsigned long long)ms);
+}
+
+/* Closes the guard, waits for whatever is still on the thread pool, and closes the loop. */
+static void aloop_close(struct aloop *l)
+{
+    uv_close((uv_handle_t *)&l->guard, NULL);
+    uv_run(&l->loop, UV_RUN_DEFAULT);
+    CHECK_INT(uv_loop_close(&l->loop), 0);
+}
+
+/* One request and what became of it. */
+struct aop {
+    struct store_async a; /* first: done receives &a */
+    struct aloop *l;
+    int done_calls;
+    int rc;
+    int seq;     /* when done ran: 1 for the first request done in the loop */
+    int on_loop; /* done ran on the loop's thread */
+};
+
+static uv_thread_t loop_thread;
+
+static void aop_done(struct store_async *a, int rc)
+{
+    struct aop *op = (struct aop *)a;
+    uv_thread_t self = uv_thread_self();
+    op->done_calls++;
+    op->rc = rc;
+    op->seq = ++op->l->done_count;
+    op->on_loop = uv_thread_equal(&self, &loop_thread);
+}
+
+static void aop_submit(struct aop *op, struct aloop *l, struct store *s, store_write_fn fn,
+                       void *arg)
+{
+    op->l = l;
+    store_write_async(s, &l->loop, &op->a, fn, arg, aop_done);
+}
+
+/* Each request stores its own key and overwrites "last" with its index, and notes which index it
+ * found there: requests that run one at a time in submission order each find the one before. */
+struct order_arg {
+    int index;
+    int saw_prev; /* the index found in "last", -1 when absent */
+};
+
+static int order_fn(struct store_txn *t, void *arg)
+{
+    struct order_arg *o = arg;
+    struct store_val v;
+    int rc = store_get(t, DB_META, "last", 4, &v);
+    if (rc == BC_ENOTFOUND) {
+        o->saw_prev = -1;
+    } else if (rc) {
+        return rc;
+    } else {
+        char tmp[16];
+        snprintf(tmp, sizeof tmp, "%.*s", (int)v.len, (const char *)v.ptr);
+        o->saw_prev = atoi(tmp);
+    }
+    char k[16], val[16];
+    int klen = snprintf(k, sizeof k, "q/%02d", o->index);
+    int vlen = snprintf(val, sizeof val, "%d", o->index);
+    store_put(t, DB_META, k, (size_t)klen, val, (size_t)vlen, 0);
+    return store_put(t, DB_META, "last", 4, val, (size_t)vlen, 0);
+}
+
+static void test_async_order(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 16 * MIB), 0);
+    struct aloop l;
+    aloop_init(&l);
+    loop_thread = uv_thread_self();
+
+    enum { N = 8 };
+    struct aop ops[N];
+    struct order_arg args[N];
+    memset(ops, 0, sizeof ops);
+    for (int i = 0; i < N; i++) {
+        args[i] = (struct order_arg){i, -2};
+        aop_submit(&ops[i], &l, &s, order_fn, &args[i]);
+    }
+    /* done only ever runs on the loop, so nothing is reported before it runs. */
+    CHECK_INT(l.done_count, 0);
+    aloop_run(&l, N, 5000);
+    for (int i = 0; i < N; i++) {
+        CHECK_REPORT(ops[i].done_calls == 1 && ops[i].rc == 0 && ops[i].seq == i + 1 &&
+                         ops[i].on_loop,
+                     "request %d: done_calls=%d rc=%d seq=%d on_loop=%d", i, ops[i].done_calls,
+                     ops[i].rc, ops[i].seq, ops[i].on_loop);
+        CHECK_REPORT(args[i].saw_prev == i - 1, "request %d ran after %d", i, args[i].saw_prev);
+        char k[16], want[16];
+        snprintf(k, sizeof k, "q/%02d", i);
+        snprintf(want, sizeof want, "%d", i);
+        CHECK_STR(value_of(&s, DB_META, k), want);
+    }
+    CHECK_STR(value_of(&s, DB_META, "last"), "7");
+    struct store_stats st;
+    store_stats(&s, &st);
+    CHECK_INT(st.commits, N);
+    CHECK_INT(s.async_running, 0);
+    CHECK(s.async_head == NULL && s.async_tail == NULL);
+    /* A second round on the same store and loop, after the queue ran empty. */
+    struct aop again;
+    memset(&again, 0, sizeof again);
+    struct order_arg again_arg = {8, -2};
+    aop_submit(&again, &l, &s, order_fn, &again_arg);
+    aloop_run(&l, N + 1, 5000);
+    CHECK_INT(again.rc, 0);
+    CHECK_INT(again.done_calls, 1);
+    CHECK_INT(again_arg.saw_prev, 7);
+    CHECK_STR(value_of(&s, DB_META, "last"), "8");
+    aloop_close(&l);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
+/* Writes "last" and a key of its own, then fails. */
+static int fail_fn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    store_put(t, DB_META, "f/x", 3, "1", 1, 0);
+    store_put(t, DB_META, "last", 4, "99", 2, 0);
+    return BC_EINVAL;
+}
+
+/* Returns 0, but the transaction failed (a key over LMDB's limit): a sticky error. */
+static int bad_key_fn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    char big[600];
+    memset(big, 'k', sizeof big);
+    store_put(t, DB_META, "f/y", 3, "1", 1, 0);
+    store_put(t, DB_META, big, sizeof big, "x", 1, 0);
+    return 0;
+}
+
+static void test_async_failure(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 16 * MIB), 0);
+    struct aloop l;
+    aloop_init(&l);
+    loop_thread = uv_thread_self();
+
+    struct aop ops[5];
+    memset(ops, 0, sizeof ops);
+    struct order_arg first = {0, -2}, second = {1, -2}, third = {2, -2};
+    aop_submit(&ops[0], &l, &s, order_fn, &first);
+    aop_submit(&ops[1], &l, &s, fail_fn, NULL);
+    aop_submit(&ops[2], &l, &s, order_fn, &second);
+    aop_submit(&ops[3], &l, &s, bad_key_fn, NULL);
+    aop_submit(&ops[4], &l, &s, order_fn, &third);
+    aloop_run(&l, 5, 5000);
+    static const int want_rc[5] = {0, BC_EINVAL, 0, BC_EINVAL, 0};
+    for (int i = 0; i < 5; i++)
+        CHECK_REPORT(ops[i].done_calls == 1 && ops[i].rc == want_rc[i] && ops[i].seq == i + 1,
+                     "request %d: done_calls=%d rc=%d (want %d) seq=%d", i, ops[i].done_calls,
+                     ops[i].rc, want_rc[i], ops[i].seq);
+    /* Nothing of the failed requests is stored: the next request found "last" as the previous
+     * successful one left it. */
+    CHECK_INT(second.saw_prev, 0);
+    CHECK_INT(third.saw_prev, 1);
+    CHECK_STR(value_of(&s, DB_META, "f/x"), "<missing>");
+    CHECK_STR(value_of(&s, DB_META, "f/y"), "<missing>");
+    CHECK_STR(value_of(&s, DB_META, "q/02"), "2");
+    CHECK_STR(value_of(&s, DB_META, "last"), "2");
+    struct store_stats st;
+    store_stats(&s, &st);
+    CHECK_INT(st.commits, 3);
+    aloop_close(&l);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
+static void test_async_map_growth(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 64 * KIB, 4 * MIB), 0);
+    struct aloop l;
+    aloop_init(&l);
+    loop_thread = uv_thread_self();
+
+    /* About 1 MiB in one transaction, in a map of 64 KiB: grown on the loop, run again. */
+    struct aop grow;
+    memset(&grow, 0, sizeof grow);
+    struct fill_arg f = {"g", 1000, 1000, 0};
+    aop_submit(&grow, &l, &s, fill_fn, &f);
+    aloop_run(&l, 1, 10000);
+    CHECK_INT(grow.done_calls, 1);
+    CHECK_INT(grow.rc, 0);
+    struct store_stats st;
+    store_stats(&s, &st);
+    CHECK(s.grows > 0);
+    CHECK_INT(f.calls, (int)s.grows + 1);
+    CHECK(st.map_size > 64 * KIB && st.map_size <= 4 * MIB);
+    CHECK_INT(st.commits, 1);
+    CHECK_INT(check_fill(&s, "g", 1000), 1000);
+
+    /* More than the maximum holds: BC_EFULL, nothing of it stored, and the request queued behind
+     * it still runs. */
+    struct aop full, after;
+    memset(&full, 0, sizeof full);
+    memset(&after, 0, sizeof after);
+    struct fill_arg huge = {"h", 2000, 4000, 0};
+    struct kv kv = {DB_META, "after", "full"};
+    aop_submit(&full, &l, &s, fill_fn, &huge);
+    aop_submit(&after, &l, &s, put_one, &kv);
+    aloop_run(&l, 3, 10000);
+    CHECK_INT(full.done_calls, 1);
+    CHECK_INT(full.rc, BC_EFULL);
+    CHECK_INT(after.done_calls, 1);
+    CHECK_INT(after.rc, 0);
+    CHECK(full.seq < after.seq);
+    CHECK_INT(check_fill(&s, "h", 4000), 0);
+    CHECK_INT(check_fill(&s, "g", 1000), 1000);
+    CHECK_STR(value_of(&s, DB_META, "after"), "full");
+    store_stats(&s, &st);
+    CHECK_INT(st.map_size, 4 * MIB);
+    CHECK_INT(st.commits, 2);
+    aloop_close(&l);
+    store_close(&s);
+
+    /* The same after reopening with the same small map, everything still there. */
+    CHECK_INT(open_store(&s, d.path, 64 * KIB, 4 * MIB), 0);
+    CHECK_INT(check_fill(&s, "g", 1000), 1000);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
+/* A transaction that stays open until the loop releases it (or hold_ms pass). */
+struct slow_arg {
+    const char *key; /* set to "new" first */
+    int rows;
+    int hold_ms;
+    atomic_int in_txn;  /* 1: its puts are done and it has not returned; 2: it returned */
+    atomic_int release; /* the loop lets it commit */
+    int held_full;      /* it waited the whole hold_ms */
+};
+
+static int slow_fn(struct store_txn *t, void *arg)
+{
+    struct slow_arg *a = arg;
+    int rc = store_put(t, DB_WS, a->key, strlen(a->key), "new", 3, 0);
+    char v[100];
+    memset(v, 'v', sizeof v);
+    for (int i = 0; i < a->rows && rc == 0; i++) {
+        char k[16];
+        int klen = snprintf(k, sizeof k, "s/%06d", i);
+        rc = store_put(t, DB_JOB, k, (size_t)klen, v, sizeof v, STORE_APPEND);
+    }
+    atomic_store(&a->in_txn, 1);
+    int waited = 0;
+    while (!atomic_load(&a->release) && waited < a->hold_ms) {
+        usleep(1000);
+        waited++;
+    }
+    a->held_full = waited >= a->hold_ms;
+    atomic_store(&a->in_txn, 2);
+    return rc;
+}
+
+static double ms_since(uint64_t t0)
+{
+    return (double)(uv_hrtime() - t0) / 1e6;
+}
+
+/* Reads on the loop thread, from an idle callback, while slow_fn is inside its transaction. */
+struct reader {
+    uv_idle_t idle;
+    struct store *s;
+    struct slow_arg *slow;
+    int reads, old_seen, new_seen;
+    double max_ms;
+};
+
+static void reader_cb(uv_idle_t *h)
+{
+    struct reader *r = h->data;
+    if (!atomic_load(&r->slow->in_txn))
+        return;
+    for (int i = 0; i < 50; i++) {
+        uint64_t t0 = uv_hrtime();
+        const char *w = value_of(r->s, DB_WS, "w");
+        int old = strcmp(w, "old") == 0;
+        const char *row = value_of(r->s, DB_JOB, "s/000000");
+        int missing = strcmp(row, "<missing>") == 0;
+        double ms = ms_since(t0);
+        if (ms > r->max_ms)
+            r->max_ms = ms;
+        r->reads++;
+        r->old_seen += old && missing;
+        r->new_seen += !old || !missing;
+    }
+    atomic_store(&r->slow->release, 1);
+    uv_idle_stop(h);
+}
+
+static void test_async_reads_not_blocked(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 64 * MIB, 64 * MIB), 0);
+    CHECK_INT(put(&s, DB_WS, "w", "old"), 0);
+    struct aloop l;
+    aloop_init(&l);
+    loop_thread = uv_thread_self();
+
+    struct slow_arg slow = {.key = "w", .rows = 20000, .hold_ms = 5000};
+    struct aop op;
+    memset(&op, 0, sizeof op);
+    aop_submit(&op, &l, &s, slow_fn, &slow);
+    struct reader r = {.s = &s, .slow = &slow};
+    uv_idle_init(&l.loop, &r.idle);
+    r.idle.data = &r;
+    uv_idle_start(&r.idle, reader_cb);
+    aloop_run(&l, 1, 10000);
+    uv_close((uv_handle_t *)&r.idle, NULL);
+
+    CHECK_INT(op.rc, 0);
+    CHECK_INT(op.done_calls, 1);
+    /* The reads ran while the transaction was open (it waited for them), quickly, and saw the
+     * state before it. */
+    CHECK_INT(slow.held_full, 0);
+    CHECK_INT(r.reads, 50);
+    CHECK_INT(r.old_seen, 50);
+    CHECK_INT(r.new_seen, 0);
+    CHECK_REPORT(r.max_ms < 100, "a read took %.1f ms while the write was in flight", r.max_ms);
+    /* After done, the write is visible. */
+    CHECK_STR(value_of(&s, DB_WS, "w"), "new");
+    CHECK_STR(value_of(&s, DB_JOB, "s/019999"),
+              "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv"
+              "vvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvvv");
+    aloop_close(&l);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
+/* A done that reads the request's key back at once. */
+struct durable_op {
+    struct aop op; /* first */
+    struct store *s;
+    const char *key;
+    char seen[32];
+};
+
+static void durable_done(struct store_async *a, int rc)
+{
+    struct durable_op *dop = (struct durable_op *)a;
+    aop_done(a, rc);
+    snprintf(dop->seen, sizeof dop->seen, "%s", value_of(dop->s, DB_META, dop->key));
+}
+
+static void test_async_defer_durability(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 16 * MIB), 0);
+    struct aloop l;
+    aloop_init(&l);
+    loop_thread = uv_thread_self();
+
+    struct durable_op ops[3];
+    memset(ops, 0, sizeof ops);
+    static const char *const keys[3] = {"d1", "d2", "d3"};
+    struct kv kvs[3];
+    for (int i = 0; i < 3; i++) {
+        kvs[i] = (struct kv){DB_META, keys[i], "deferred"};
+        ops[i].s = &s;
+        ops[i].key = keys[i];
+        ops[i].op.l = &l;
+        ops[i].op.a.defer_durability = 1;
+        store_write_async(&s, &l.loop, &ops[i].op.a, put_one, &kvs[i], durable_done);
+    }
+    aloop_run(&l, 3, 5000);
+    for (int i = 0; i < 3; i++) {
+        CHECK_INT(ops[i].op.rc, 0);
+        CHECK_INT(ops[i].op.done_calls, 1);
+        CHECK_STR(ops[i].seen, "deferred");
+    }
+    struct store_stats st;
+    store_stats(&s, &st);
+    CHECK_INT(st.commits, 3);
+    aloop_close(&l);
+    /* No ordinary commit after them: closing (which syncs) keeps them all the same. */
+    store_close(&s);
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 16 * MIB), 0);
+    for (int i = 0; i < 3; i++)
+        CHECK_STR(value_of(&s, DB_META, keys[i]), "deferred");
+    /* And the store takes ordinary writes after them. */
+    CHECK_INT(put(&s, DB_META, "d4", "plain"), 0);
+    store_close(&s);
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 16 * MIB), 0);
+    CHECK_STR(value_of(&s, DB_META, "d3"), "deferred");
+    CHECK_STR(value_of(&s, DB_META, "d4"), "plain");
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
+/* The loop's own store_write while asynchronous writes are queued or in flight. */
+struct sync_arg {
+    const char *must_see; /* a key the transaction must find (a write that came before) */
+    const char *key;
+    int saw;
+};
+
+static int sync_fn(struct store_txn *t, void *arg)
+{
+    struct sync_arg *a = arg;
+    struct store_val v;
+    a->saw = a->must_see ? store_get(t, DB_WS, a->must_see, strlen(a->must_see), &v) == 0 : 1;
+    return store_put(t, DB_WS, a->key, strlen(a->key), "1", 1, 0);
+}
+
+struct writer {
+    uv_idle_t idle;
+    struct store *s;
+    struct slow_arg *slow;
+    struct sync_arg arg;
+    struct fill_arg fill; /* with count > 0: then a write that needs the map to grow */
+    int rc, fill_rc, ran, in_flight;
+};
+
+static void writer_cb(uv_idle_t *h)
+{
+    struct writer *w = h->data;
+    if (!atomic_load(&w->slow->in_txn))
+        return;
+    uv_idle_stop(h);
+    w->in_flight = atomic_load(&w->slow->in_txn) == 1;
+    w->rc = store_write(w->s, sync_fn, &w->arg);
+    if (w->fill.count)
+        w->fill_rc = store_write(w->s, fill_fn, &w->fill);
+    w->ran = 1;
+}
+
+static void sync_while_async(size_t map_size, int fill_count)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, map_size, 16 * MIB), 0);
+    struct aloop l;
+    aloop_init(&l);
+    loop_thread = uv_thread_self();
+
+    /* Queued: A1 handed to the pool (started or not), B1 waiting in the store's queue; the loop
+     * writes at once. */
+    struct slow_arg slow1 = {.key = "a1", .rows = 10, .hold_ms = 20};
+    struct sync_arg b1arg = {"early", "b1", 0};
+    struct aop a1, b1;
+    memset(&a1, 0, sizeof a1);
+    memset(&b1, 0, sizeof b1);
+    aop_submit(&a1, &l, &s, slow_fn, &slow1);
+    aop_submit(&b1, &l, &s, sync_fn, &b1arg);
+    CHECK(s.async_head == &b1.a);
+    struct sync_arg early = {NULL, "early", 0};
+    CHECK_INT(store_write(&s, sync_fn, &early), 0);
+    aloop_run(&l, 2, 10000);
+    CHECK(a1.done_calls == 1 && a1.rc == 0 && a1.seq == 1);
+    CHECK(b1.done_calls == 1 && b1.rc == 0 && b1.seq == 2);
+    /* B1 ran after the loop's write. */
+    CHECK_INT(b1arg.saw, 1);
+
+    /* In flight: A2 holds its transaction open for 30 ms; the loop's write waits for its commit
+     * (and sees it); B2, queued behind A2, sees the loop's write. */
+    struct slow_arg slow2 = {.key = "a2", .rows = 10, .hold_ms = 30};
+    struct sync_arg b2arg = {"sync", "b2", 0};
+    struct aop a2, b2;
+    memset(&a2, 0, sizeof a2);
+    memset(&b2, 0, sizeof b2);
+    aop_submit(&a2, &l, &s, slow_fn, &slow2);
+    aop_submit(&b2, &l, &s, sync_fn, &b2arg);
+    struct writer w = {.s = &s, .slow = &slow2, .arg = {"a2", "sync", 0}};
+    if (fill_count)
+        w.fill = (struct fill_arg){"g", fill_count, 1000, 0};
+    uv_idle_init(&l.loop, &w.idle);
+    w.idle.data = &w;
+    uv_idle_start(&w.idle, writer_cb);
+    aloop_run(&l, 4, 10000);
+    uv_close((uv_handle_t *)&w.idle, NULL);
+
+    CHECK_INT(w.ran, 1);
+    CHECK_INT(w.in_flight, 1);
+    CHECK_INT(w.rc, 0);
+    CHECK_INT(w.arg.saw, 1);
+    CHECK(a2.done_calls == 1 && a2.rc == 0 && a2.seq == 3);
+    CHECK(b2.done_calls == 1 && b2.rc == 0 && b2.seq == 4);
+    CHECK_INT(b2arg.saw, 1);
+    static const char *const keys[] = {"a1", "a2"};
+    for (size_t i = 0; i < 2; i++)
+        CHECK_STR(value_of(&s, DB_WS, keys[i]), "new");
+    static const char *const ones[] = {"early", "b1", "sync", "b2"};
+    for (size_t i = 0; i < 4; i++)
+        CHECK_STR(value_of(&s, DB_WS, ones[i]), "1");
+    struct store_stats st;
+    store_stats(&s, &st);
+    if (fill_count) {
+        CHECK_INT(w.fill_rc, 0);
+        CHECK(st.grows > 0);
+        CHECK_INT(check_fill(&s, "g", 1000), fill_count);
+    }
+    CHECK_INT(st.commits, 6 + (fill_count ? 1 : 0));
+    aloop_close(&l);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
+static void test_async_with_sync_write(void)
+{
+    sync_while_async(1 * MIB, 0);
+    /* The loop's write also grows the map (under the lock that the pool's transactions hold). */
+    sync_while_async(64 * KIB, 300);
+}
 static void setup_quiet_logs(void)
 {
     log_set_level(LOG_ERROR);
@@ -765,4 +1328,7 @@ CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_put_get_del),
            CHECK_CASE(test_snapshot_isolation), CHECK_CASE(test_map_growth),
            CHECK_CASE(test_growth_blocked_by_snapshot),
            CHECK_CASE(test_map_resized_by_other_process), CHECK_CASE(test_reopen_and_read_only),
-           CHECK_CASE(test_creates_directory), CHECK_CASE(test_unusable_directory))
+           CHECK_CASE(test_creates_directory), CHECK_CASE(test_unusable_directory),
+           CHECK_CASE(test_async_order), CHECK_CASE(test_async_failure),
+           CHECK_CASE(test_async_map_growth), CHECK_CASE(test_async_reads_not_blocked),
+           CHECK_CASE(test_async_defer_durability), CHECK_CASE(test_async_with_sync_write))
