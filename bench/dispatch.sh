@@ -33,21 +33,16 @@ timeout=${BENCH_TIMEOUT:-300}
 account_sid=ACbench0000000000000000000000000000
 auth_token=bench-secret-token
 
-die() {
-  echo "bench/dispatch: $*" >&2
-  exit 1
-}
-
-for tool in cmake curl python3; do
-  command -v "$tool" >/dev/null || die "$tool not found (run deps/install.sh)"
-done
+bench_name="dispatch"
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+bench_require cmake curl
 for v in rows rate_seconds timeout; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
 [[ $speed =~ ^[0-9]+([.][0-9]+)?$ ]] || die "BENCH_SIM_SPEED must be a number, got '$speed'"
 # The interpreter itself, not a wrapper: a version manager's shim (pyenv's takes most of a second
 # to start here) would delay the status poller and every helper by that much.
-python=$(python3 -c 'import sys; print(sys.executable)') || die "python3 does not run"
 
 tmp=$(mktemp -d /tmp/batchcalld-bench-dispatch.XXXXXX)
 server_pid=
@@ -73,9 +68,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  "$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # By default the kernel places the processes: the server and the simulator are single-threaded,
 # so on an idle two-CPU machine each gets a CPU anyway, and when other work keeps one CPU busy
@@ -94,13 +86,7 @@ else
   pinning="not pinned"
 fi
 
-now_ns() {
-  date +%s%N
-}
 
-json_field() {
-  "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
-}
 
 # Waits until url answers 200, while process pid lives.
 wait_ready() {
@@ -114,18 +100,7 @@ wait_ready() {
 }
 
 # 1. The binary.
-if [ -n "${BATCHCALLD_BIN:-}" ]; then
-  bin=$BATCHCALLD_BIN
-else
-  build="$root/bench/out/build"
-  echo "building Release binary in $build ..."
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$tmp/cmake.log" 2>&1 ||
-    { cat "$tmp/cmake.log" >&2; die "cmake configure failed"; }
-  cmake --build "$build" --target batchcalld -j"$(nproc)" >>"$tmp/cmake.log" 2>&1 ||
-    { tail -n 50 "$tmp/cmake.log" >&2; die "build failed"; }
-  bin="$build/batchcalld"
-fi
-[ -x "$bin" ] || die "binary $bin is not executable"
+bench_binary "$root"
 
 # 2. The helpers, in Python's standard library.
 #

@@ -16,14 +16,10 @@ duration=${BENCH_DURATION:-10s}
 rounds=${BENCH_ROUNDS:-3}
 connections=64
 
-die() {
-  echo "bench/http: $*" >&2
-  exit 1
-}
-
-for tool in cmake curl nginx wrk python3; do
-  command -v "$tool" >/dev/null || die "$tool not found (run deps/install.sh)"
-done
+bench_name="http"
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+bench_require cmake curl nginx wrk
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer, got '$rounds'"
 
 tmp=$(mktemp -d /tmp/batchcalld-bench-http.XXXXXX)
@@ -45,9 +41,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # A port the kernel just handed out and released is free for the next moment, which is all we need.
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # Keep wrk off the servers' core so the load generator does not steal the CPU it is measuring.
 if [ "$(nproc)" -ge 2 ]; then
@@ -61,18 +54,7 @@ else
 fi
 
 # 1. The binary.
-if [ -n "${BATCHCALLD_BIN:-}" ]; then
-  bin=$BATCHCALLD_BIN
-else
-  build="$root/bench/out/build"
-  echo "building Release binary in $build ..."
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$tmp/cmake.log" 2>&1 ||
-    { cat "$tmp/cmake.log" >&2; die "cmake configure failed"; }
-  cmake --build "$build" --target batchcalld -j"$(nproc)" >>"$tmp/cmake.log" 2>&1 ||
-    { tail -n 50 "$tmp/cmake.log" >&2; die "build failed"; }
-  bin="$build/batchcalld"
-fi
-[ -x "$bin" ] || die "binary $bin is not executable"
+bench_binary "$root"
 
 # 2. batchcalld with one workspace whose rate limit never triggers, and one agent to read back.
 # Logging at warn keeps per-request log lines out of the measurement, like nginx's access_log off.
@@ -92,15 +74,15 @@ curl -fsS -o /dev/null "$server_url/readyz" || die "batchcalld not ready after 1
 
 "$bin" admin workspace create --name bench --requests-per-minute 1000000000 \
   --data-dir "$tmp/data" >"$tmp/workspace.json" || die "admin workspace create failed"
-workspace=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["workspaceId"])' <"$tmp/workspace.json")
-api_key=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["apiKey"])' <"$tmp/workspace.json")
+workspace=$("$python" -c 'import json, sys; print(json.load(sys.stdin)["workspaceId"])' <"$tmp/workspace.json")
+api_key=$("$python" -c 'import json, sys; print(json.load(sys.stdin)["apiKey"])' <"$tmp/workspace.json")
 auth=(-H "x-api-key: $api_key" -H "x-workspace-id: $workspace")
 
 status=$(curl -sS -o "$tmp/agent.json" -w '%{http_code}' "${auth[@]}" \
   -H 'content-type: application/json' -X POST "$server_url/v1/api/agents" \
   -d '{"name":"Bench agent","prompt":"Hello {firstName}, this is Acme calling about your {topic} appointment.","fromNumber":"+14155550100"}')
 [ "$status" = 201 ] || { cat "$tmp/agent.json" >&2; die "POST /v1/api/agents answered $status, want 201"; }
-agent=$(python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])' <"$tmp/agent.json")
+agent=$("$python" -c 'import json, sys; print(json.load(sys.stdin)["id"])' <"$tmp/agent.json")
 path="/v1/api/agents/$agent"
 
 status=$(curl -sS -o "$tmp/body.json" -w '%{http_code}' "${auth[@]}" "$server_url$path")

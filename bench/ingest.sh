@@ -21,14 +21,10 @@ rounds=${BENCH_ROUNDS:-3}
 rows=${BENCH_ROWS:-260000}
 max_file_bytes=20000000 # the upload limit of file data (src/ingest/ingest.h)
 
-die() {
-  echo "bench/ingest: $*" >&2
-  exit 1
-}
-
-for tool in cmake curl gcc python3; do
-  command -v "$tool" >/dev/null || die "$tool not found (run deps/install.sh)"
-done
+bench_name="ingest"
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+bench_require cmake curl gcc
 [[ $rounds =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer, got '$rounds'"
 [[ $rows =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROWS must be a positive integer, got '$rows'"
 
@@ -50,9 +46,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # The server, the floor and the Python baseline each get CPU 0; the clients (curl, the status
 # poller) CPU 1, so a client never steals the CPU of what it measures.
@@ -66,17 +59,7 @@ else
   pinning="not pinned (only one CPU)"
 fi
 
-# The status poller measures the server's latency, so it must not wait for its own CPU behind the
-# other clients on its core (in read.sh the 1,000 SSE watchers keep that core busy): as root it
-# runs with a real-time priority, which it barely uses as it sleeps between requests.
-prio_probe=()
-if [ "$(id -u)" = 0 ] && command -v chrt >/dev/null && chrt -f 10 true 2>/dev/null; then
-  prio_probe=(chrt -f 10)
-fi
 
-now_ns() {
-  date +%s%N
-}
 
 # Median of the numbers in a file, one per line (mean of the middle two for an even count).
 median() {
@@ -85,18 +68,7 @@ median() {
 }
 
 # 1. The binaries: the server, the floor and the parser benchmark.
-if [ -n "${BATCHCALLD_BIN:-}" ]; then
-  bin=$BATCHCALLD_BIN
-else
-  build="$root/bench/out/build"
-  echo "building Release binary in $build ..."
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$tmp/cmake.log" 2>&1 ||
-    { cat "$tmp/cmake.log" >&2; die "cmake configure failed"; }
-  cmake --build "$build" --target batchcalld -j"$(nproc)" >>"$tmp/cmake.log" 2>&1 ||
-    { tail -n 50 "$tmp/cmake.log" >&2; die "build failed"; }
-  bin="$build/batchcalld"
-fi
-[ -x "$bin" ] || die "binary $bin is not executable"
+bench_binary "$root"
 
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra "$root/bench/mdb_floor.c" -llmdb -o "$tmp/mdb_floor" ||
   die "cannot build bench/mdb_floor.c (is liblmdb-dev installed?)"
@@ -105,12 +77,12 @@ gcc -O2 -std=c11 -D_GNU_SOURCE -I"$root/src" "$root/bench/csvbench.c" "$root/src
 
 # 2. The contact list, and a small one for the batch whose status is polled.
 csv="$tmp/contacts.csv"
-python3 "$root/bench/gen_contacts.py" --rows "$rows" --seed 1 >"$csv" || die "gen_contacts.py failed"
+"$python" "$root/bench/gen_contacts.py" --rows "$rows" --seed 1 >"$csv" || die "gen_contacts.py failed"
 csv_bytes=$(stat -c %s "$csv")
 ((csv_bytes <= max_file_bytes)) ||
   die "contacts.csv is $csv_bytes bytes, over the $max_file_bytes-byte upload limit: lower BENCH_ROWS"
 csv_lines=$(($(wc -l <"$csv") - 1))
-python3 "$root/bench/gen_contacts.py" --rows 100 --seed 2 >"$tmp/small.csv"
+"$python" "$root/bench/gen_contacts.py" --rows 100 --seed 2 >"$tmp/small.csv"
 
 # 3. The server, a workspace whose rate limit never refuses, an agent, and the other batch.
 port=$(free_port)
@@ -127,9 +99,6 @@ for _ in $(seq 100); do
 done
 curl -fsS -o /dev/null "$url/readyz" || die "batchcalld not ready after 10 s"
 
-json_field() {
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
-}
 
 "$bin" admin workspace create --name bench --requests-per-minute 100000000 \
   --data-dir "$tmp/data" >"$tmp/workspace.json" || die "admin workspace create failed"
@@ -234,9 +203,9 @@ with open(out, "w") as f:
 EOF
 
 stop="$tmp/observe.stop"
-"${pin_client[@]}" python3 "$tmp/sampler.py" "$server_pid" "$stop" "$tmp/rss.txt" &
+"${pin_client[@]}" "$python" "$tmp/sampler.py" "$server_pid" "$stop" "$tmp/rss.txt" &
 sampler_pid=$!
-"${pin_client[@]}" "${prio_probe[@]}" python3 "$tmp/poller.py" "$port" "$status_path" "$api_key" "$workspace" "$stop" \
+"${pin_client[@]}" "${prio_probe[@]}" "$python" "$tmp/poller.py" "$port" "$status_path" "$api_key" "$workspace" "$stop" \
   "$tmp/poll.txt" &
 poller_pid=$!
 observer_pids="$sampler_pid $poller_pid"
@@ -312,7 +281,7 @@ for round in $(seq "$rounds"); do
 
   rm -f "$tmp/baseline.db" "$tmp/baseline.db-wal" "$tmp/baseline.db-shm"
   t0=$(now_ns)
-  inserted=$("${pin_work[@]}" python3 "$tmp/sqlite_baseline.py" "$csv" "$tmp/baseline.db") ||
+  inserted=$("${pin_work[@]}" "$python" "$tmp/sqlite_baseline.py" "$csv" "$tmp/baseline.db") ||
     die "the Python baseline failed"
   t1=$(now_ns)
   [ "$inserted" = "$rows" ] || die "the Python baseline inserted $inserted rows, want $rows"
@@ -335,7 +304,7 @@ parser_ratio=$(awk '$1 == "ratio" { sub(/x$/, "", $2); print $2 }' "$tmp/csvbenc
 upload=$(median "$tmp/upload.times")
 validate=$(median "$tmp/validate.times")
 floor=$(median "$tmp/floor.times")
-python=$(median "$tmp/python.times")
+python_s=$(median "$tmp/python.times")
 
 # verdict VALUE OP TARGET: PASS when VALUE OP TARGET holds.
 verdict() {
@@ -354,7 +323,7 @@ fmt() {
 upload_rate=$(awk -v r="$rows" -v s="$upload" 'BEGIN { printf "%.0f", r / s }')
 validate_rate=$(awk -v r="$rows" -v s="$validate" 'BEGIN { printf "%.0f", r / s }')
 vs_floor=$(awk -v a="$upload" -v b="$floor" 'BEGIN { printf "%.2f", a / b }')
-vs_python=$(awk -v a="$upload" -v b="$python" 'BEGIN { printf "%.2f", a / b }')
+vs_python=$(awk -v a="$upload" -v b="$python_s" 'BEGIN { printf "%.2f", a / b }')
 
 echo
 echo "median of $rounds rounds; $rows rows, $csv_bytes bytes"
@@ -365,7 +334,7 @@ row "upload to 201 (curl wall time)" "$(fmt "$upload" '%.3f s')" "" "" ""
 row "upload throughput" "$(fmt "$upload_rate" '%.0f rows/s')" "" "" ""
 row "floor: bench/mdb_floor.c" "$(fmt "$floor" '%.3f s')" "" "" ""
 row "upload vs floor" "" "<= 3x" "${vs_floor}x" "$(verdict "$vs_floor" "<=" 3)"
-row "baseline: Python csv + SQLite" "$(fmt "$python" '%.3f s')" "" "" ""
+row "baseline: Python csv + SQLite" "$(fmt "$python_s" '%.3f s')" "" "" ""
 row "upload vs Python csv + SQLite" "" "<= 0.33x" "${vs_python}x" "$(verdict "$vs_python" "<=" 0.33)"
 row "validate (curl wall time)" "$(fmt "$validate" '%.3f s')" "" "" ""
 row "validate throughput" "$(fmt "$validate_rate" '%.0f rows/s')" ">= 1000000 rows/s" "" \

@@ -45,14 +45,10 @@ dial_rate=1000    # calls per second of the dialling batch (the workspace's limi
 sim_speed=200     # the built-in simulator's time factor: talk times of 25-295 ms
 later=2099-01-01T00:00:00Z
 
-die() {
-  echo "bench/read: $*" >&2
-  exit 1
-}
-
-for tool in cmake curl python3 wrk; do
-  command -v "$tool" >/dev/null || die "$tool not found (run deps/install.sh)"
-done
+bench_name="read"
+# shellcheck source=bench/lib.sh
+. "$root/bench/lib.sh"
+bench_require cmake curl wrk
 for v in rows rounds watchers sse_calls timeout; do
   [[ ${!v} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
@@ -90,9 +86,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 
 # The server gets CPU 0 and every client (wrk, curl, the Python helpers) CPU 1, so a client never
 # steals the CPU of what it measures.
@@ -106,25 +99,12 @@ else
   pinning="not pinned (one CPU, or no taskset)"
 fi
 
-# The status poller measures the server's latency, so it must not wait for its own CPU behind the
-# other clients on its core (in read.sh the 1,000 SSE watchers keep that core busy): as root it
-# runs with a real-time priority, which it barely uses as it sleeps between requests.
-prio_probe=()
-if [ "$(id -u)" = 0 ] && command -v chrt >/dev/null && chrt -f 10 true 2>/dev/null; then
-  prio_probe=(chrt -f 10)
-fi
 
-now_ns() {
-  date +%s%N
-}
 
-json_field() {
-  python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
-}
 
 # Reads a value from a JSON file by a path of keys: json_path FILE progress completedTime.
 json_path() {
-  python3 -c 'import json, sys
+  "$python" -c 'import json, sys
 v = json.load(open(sys.argv[1]))
 for k in sys.argv[2:]:
     v = v[k]
@@ -171,18 +151,7 @@ percentiles() {
 }
 
 # 1. The binary.
-if [ -n "${BATCHCALLD_BIN:-}" ]; then
-  bin=$BATCHCALLD_BIN
-else
-  build="$root/bench/out/build"
-  echo "building Release binary in $build ..."
-  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >"$tmp/cmake.log" 2>&1 ||
-    { cat "$tmp/cmake.log" >&2; die "cmake configure failed"; }
-  cmake --build "$build" --target batchcalld -j"$(nproc)" >>"$tmp/cmake.log" 2>&1 ||
-    { tail -n 50 "$tmp/cmake.log" >&2; die "build failed"; }
-  bin="$build/batchcalld"
-fi
-[ -x "$bin" ] || die "binary $bin is not executable"
+bench_binary "$root"
 
 # 2. The helpers, in Python's standard library.
 #
@@ -435,9 +404,9 @@ while True:
 EOF
 
 # 3. The contact lists.
-python3 "$tmp/contacts.py" "$rows" "$invalid_every" >"$tmp/big.csv"
-python3 "$tmp/contacts.py" 10 "$invalid_every" >"$tmp/small.csv"
-python3 "$tmp/contacts.py" "$sse_calls" 0 >"$tmp/dial.csv"
+"$python" "$tmp/contacts.py" "$rows" "$invalid_every" >"$tmp/big.csv"
+"$python" "$tmp/contacts.py" 10 "$invalid_every" >"$tmp/small.csv"
+"$python" "$tmp/contacts.py" "$sse_calls" 0 >"$tmp/dial.csv"
 big_bytes=$(stat -c %s "$tmp/big.csv")
 ((big_bytes <= max_file_bytes)) ||
   die "big.csv is $big_bytes bytes, over the $max_file_bytes-byte upload limit: lower BENCH_ROWS"
@@ -573,7 +542,7 @@ total_pages=$(json_path "$tmp/page1.json" pagination totalPages)
 ((total_pages >= deep_page)) || die "status=failed has $total_pages pages, fewer than $deep_page"
 echo "pages: status=failed&limit=$page_limit, page 1 against page $deep_page (of $total_pages)," \
   "$page_requests requests each ..."
-"${pin_client[@]}" python3 "$tmp/pages.py" "$port" "$api_key" "$workspace" "$page_requests" \
+"${pin_client[@]}" "$python" "$tmp/pages.py" "$port" "$api_key" "$workspace" "$page_requests" \
   "$page_limit" "$tmp/pages.txt" "$calls_path&page=1" "$calls_path&page=$deep_page" ||
   die "the page client failed"
 awk '$1 == "a" { print $2 }' "$tmp/pages.txt" >"$tmp/page-first.ms"
@@ -601,7 +570,7 @@ export_round() {
 }
 echo "export of the $rows calls to /dev/null, $rounds rounds ..."
 stop="$tmp/export.stop"
-"${pin_client[@]}" python3 "$tmp/sampler.py" "$server_pid" "$stop" "$tmp/rss.txt" &
+"${pin_client[@]}" "$python" "$tmp/sampler.py" "$server_pid" "$stop" "$tmp/rss.txt" &
 sampler_pid=$!
 helper_pids="$sampler_pid"
 wait_file "$tmp/rss.txt.ready" 5 || die "the memory sampler did not start"
@@ -639,7 +608,7 @@ echo "  smaps_rollup after minus before: ${smaps_line:-not readable}"
 # dial_phase LABEL WATCHERS: runs one such batch and leaves "name value" lines in $tmp/LABEL.res.
 dial_phase() {
   local label=$1 nwatch=$2 stop="$tmp/$1.stop" poll="$tmp/$1.poll" watch="$tmp/$1.watchers"
-  "${pin_client[@]}" "${prio_probe[@]}" python3 "$tmp/poller.py" "$port" "$(status_path "$small")" "$api_key" "$workspace" \
+  "${pin_client[@]}" "${prio_probe[@]}" "$python" "$tmp/poller.py" "$port" "$(status_path "$small")" "$api_key" "$workspace" \
     "$stop" "$poll" &
   local poller_pid=$! watchers_pid=
   helper_pids="$poller_pid"
@@ -652,7 +621,7 @@ dial_phase() {
   upload "$tmp/dial.csv" "$tmp/$label.json" "${fields[@]}" >/dev/null
   batch=$(json_field "$tmp/$label.json" batchId)
   if ((nwatch > 0)); then
-    "${pin_client[@]}" python3 "$tmp/watchers.py" "$port" "/v1/api/batch-calls/$batch/events" \
+    "${pin_client[@]}" "$python" "$tmp/watchers.py" "$port" "/v1/api/batch-calls/$batch/events" \
       "$api_key" "$workspace" "$nwatch" "$timeout" "$watch" &
     watchers_pid=$!
     helper_pids="$poller_pid $watchers_pid"
@@ -674,7 +643,7 @@ dial_phase() {
   if [ -n "$watchers_pid" ]; then
     wait "$watchers_pid" || die "the SSE watchers failed"
   fi
-  "${pin_client[@]}" python3 "$tmp/wait_batch.py" "$port" "$(status_path "$batch")" "$api_key" \
+  "${pin_client[@]}" "$python" "$tmp/wait_batch.py" "$port" "$(status_path "$batch")" "$api_key" \
     "$workspace" "$timeout" "$tmp/$label.status" || die "the dialling batch did not complete"
   read -r run1 wait1 < <(sched_ns "$server_pid")
   t1=$(now_ns)
