@@ -1144,7 +1144,7 @@ struct durable_op {
     struct aop op; /* first */
     struct store *s;
     const char *key;
-    char seen[32];
+    char seen[256]; /* as large as what value_of returns */
 };
 
 static void durable_done(struct store_async *a, int rc)
