@@ -40,7 +40,10 @@
 #define WRITE_MAX (64u * 1024)
 /* ... or this many calls read back from the store. */
 #define REPLAY_PER_WRITE 64
-/* Work per loop pass, across all watchers. */
+/* Work per loop pass, across all watchers: a pass ends at the first limit reached. The time
+ * limit is what keeps other clients' latency low; a write to a loopback socket costs the
+ * reader's wake-up too, so bytes alone say little about time. */
+#define PASS_NS       (300 * 1000)
 #define PASS_BYTES    (256u * 1024)
 #define PASS_RENDERS  256
 #define PASS_WATCHERS 64
@@ -237,10 +240,11 @@ static size_t log_find(const struct hub *hub, uint32_t seq)
     return lo;
 }
 
-/* Beyond LOG_KEEP, drops what every watcher has been sent already. */
+/* Beyond twice LOG_KEEP, drops what every watcher has been sent already, down to LOG_KEEP: the
+ * memmove happens once per LOG_KEEP of new events, not on every tick. */
 static void log_trim(struct hub *hub)
 {
-    if (hub->log.len <= LOG_KEEP || hub->n == 0)
+    if (hub->log.len <= 2 * LOG_KEEP || hub->n == 0)
         return;
     uint32_t min = hub->cover_to + 1;
     for (const struct watcher *w = hub->watchers; w; w = w->next)
@@ -448,7 +452,9 @@ static void on_pump(uv_idle_t *h)
 {
     struct events *e = h->data;
     size_t bytes = 0, renders = 0, n = 0;
-    while (e->ready_head && bytes < PASS_BYTES && renders < PASS_RENDERS && n < PASS_WATCHERS) {
+    uint64_t start = uv_hrtime();
+    while (e->ready_head && bytes < PASS_BYTES && renders < PASS_RENDERS && n < PASS_WATCHERS &&
+           uv_hrtime() - start < PASS_NS) {
         struct watcher *w = e->ready_head;
         ready_remove(e, w);
         pump(w, &bytes, &renders);

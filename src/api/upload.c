@@ -27,8 +27,9 @@
 #define A8_ERRORS       1000
 #define GAP_MAX_HOURS   (30.0 * 24)
 #define SMART_MAX_TRIES 10
-/* Body bytes parsed before the loop serves other clients (about a millisecond of work). */
-#define YIELD_BYTES (256u * 1024)
+/* Body bytes parsed and encoded before the loop serves other clients: one socket read, about a
+ * millisecond of work when rows are stored. */
+#define YIELD_BYTES (64u * 1024)
 
 struct upload {
     struct ingest in;

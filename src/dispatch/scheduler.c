@@ -1,6 +1,7 @@
 #include "dispatch/scheduler.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -121,6 +122,7 @@ struct scheduler {
     uv_timer_t watch_timer;
     uint64_t tick_at;     /* uv_now() the tick is armed for, NO_TIME when not armed */
     uint64_t next_commit; /* uv_now() before which no transaction starts */
+    struct store_waiter store_wait;
     struct sev *ev_head, *ev_tail;
     size_t nev;
     struct map watches; /* "batch/row" -> struct watch */
@@ -1138,10 +1140,24 @@ static void unpick(struct pick *p)
         b->retry_due = p->due_ms;
 }
 
+static void run(struct scheduler *s);
+
+static void on_store_idle(struct store_waiter *w)
+{
+    struct scheduler *s = (struct scheduler *)((char *)w - offsetof(struct scheduler, store_wait));
+    run(s);
+}
+
 static void run(struct scheduler *s)
 {
     if (s->closing)
         return;
+    if (!s->quiet && store_async_busy(&s->app->store)) {
+        /* An upload's rows are being written and hold LMDB's write lock: run right after.
+         * (Shutting down, the reports are applied at once, waiting for the lock if need be.) */
+        store_when_idle(&s->app->store, &s->store_wait);
+        return;
+    }
     uint64_t wall = clock_now_ms();
     uint64_t wake = NO_TIME;
     struct pick *picks = pick_all(s, wall, &wake);
@@ -1423,6 +1439,7 @@ int scheduler_start(struct scheduler **out, struct app *app, const struct sched_
     s->pcfg = *pcfg;
     s->dialer = dialer;
     s->tick_at = NO_TIME;
+    s->store_wait.fn = on_store_idle;
     s->rnd = clock_now_ms() | 1;
     double pcps = cfg->provider_cps > 0 ? cfg->provider_cps : 1e9;
     bucket_init(&s->provider, pcps, burst_for(pcps), uv_now(app->loop));
@@ -1482,6 +1499,7 @@ void scheduler_stop(struct scheduler *s)
     if (s->ev_head)
         run(s);
     s->closing = 1;
+    store_unwait(&s->app->store, &s->store_wait);
     uv_close((uv_handle_t *)&s->tick, on_closed);
     uv_close((uv_handle_t *)&s->watch_timer, on_closed);
 }

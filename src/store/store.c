@@ -1,6 +1,8 @@
 #include "store/store.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -304,8 +306,13 @@ static void async_work(uv_work_t *w)
 {
     struct store_async *a = w->data;
     struct store *s = a->s;
-    /* Bulk writes yield the CPU to the loop thread (requests) when both want it. The pool's
-     * threads do nothing else in this server. Raising nice needs no privilege. */
+    /* Bulk writes yield the CPU to the loop thread (requests) when both want it: SCHED_BATCH
+     * keeps a writer that wakes up from preempting the loop (it would otherwise take the CPU
+     * for a whole time slice, several milliseconds, the moment its chunk is queued), and a
+     * higher nice value gives it a smaller share while both are busy. The pool's threads do
+     * nothing else in this server; lowering a thread's priority needs no privilege. */
+    struct sched_param batch = {0};
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
     setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), ASYNC_NICE);
     uv_mutex_lock(&s->map_lock);
     MDB_txn *txn;
@@ -317,7 +324,7 @@ static void async_work(uv_work_t *w)
     if (rc) {
         rc = translate(rc);
     } else {
-        struct store_txn t = {.s = s, .txn = txn, .err = 0, .write = 1};
+        struct store_txn t = {.s = s, .txn = txn, .err = 0, .write = 1, .async = 1};
         int frc = a->fn(&t, a->arg);
         rc = frc ? frc : t.err;
         if (rc == 0) {
@@ -334,6 +341,49 @@ static void async_work(uv_work_t *w)
 }
 
 static void async_next(struct store *s);
+
+static void run_waiters(struct store *s)
+{
+    struct store_waiter *w = s->waiters;
+    s->waiters = NULL;
+    while (w) {
+        struct store_waiter *next = w->next;
+        w->queued = 0;
+        w->next = NULL;
+        w->fn(w);
+        w = next;
+    }
+}
+
+int store_async_busy(const struct store *s)
+{
+    return s->async_running;
+}
+
+void store_unwait(struct store *s, struct store_waiter *w)
+{
+    for (struct store_waiter **pp = &s->waiters; *pp; pp = &(*pp)->next) {
+        if (*pp == w) {
+            *pp = w->next;
+            break;
+        }
+    }
+    w->queued = 0;
+    w->next = NULL;
+}
+
+void store_when_idle(struct store *s, struct store_waiter *w)
+{
+    if (!s->async_running) {
+        w->fn(w);
+        return;
+    }
+    if (w->queued)
+        return;
+    w->queued = 1;
+    w->next = s->waiters;
+    s->waiters = w;
+}
 
 /* Back on the loop thread: grow the map and run again, or report. */
 static void async_done(uv_work_t *w, int status)
@@ -360,7 +410,11 @@ static void async_done(uv_work_t *w, int status)
         s->commits++;
     }
     s->async_running = 0;
+    /* done may queue the next write; the loop's waiting writers go before it. */
+    s->async_in_done = 1;
     a->done(a, rc);
+    s->async_in_done = 0;
+    run_waiters(s);
     async_next(s);
 }
 
@@ -397,7 +451,8 @@ void store_write_async(struct store *s, uv_loop_t *loop, struct store_async *a, 
     else
         s->async_head = a;
     s->async_tail = a;
-    async_next(s);
+    if (!s->async_in_done)
+        async_next(s);
 }
 
 int store_read_begin(struct store *s, struct store_txn *t)
@@ -549,17 +604,36 @@ void store_iter_close(struct store_iter *it)
 
 void store_trim(struct store *s)
 {
+    if (!s->env)
+        return;
     /* LMDB reports its map address only with MDB_FIXEDMAP, so find the mapping of data.mdb (one
-     * environment per process) in the kernel's list; it moves when the map grows. */
-    FILE *f = s->env ? fopen("/proc/self/maps", "re") : NULL;
-    char line[1024];
-    while (f && fgets(line, sizeof line, f)) {
-        unsigned long start, end;
-        if (strstr(line, "/data.mdb") && sscanf(line, "%lx-%lx", &start, &end) == 2)
-            madvise((void *)start, end - start, MADV_DONTNEED);
+     * environment per process) in the kernel's list, again whenever the map was resized (it may
+     * move then). */
+    if (!s->trim_addr || s->trim_map_size != s->map_size) {
+        FILE *f = fopen("/proc/self/maps", "re");
+        char line[1024];
+        s->trim_addr = NULL;
+        while (f && fgets(line, sizeof line, f)) {
+            unsigned long start, end;
+            if (strstr(line, "/data.mdb") && sscanf(line, "%lx-%lx", &start, &end) == 2) {
+                s->trim_addr = (void *)start;
+                s->trim_len = end - start;
+                s->trim_map_size = s->map_size;
+                break;
+            }
+        }
+        if (f)
+            fclose(f);
     }
-    if (f)
-        fclose(f);
+    if (s->trim_addr)
+        madvise(s->trim_addr, s->trim_len, MADV_DONTNEED);
+}
+
+void store_txn_breathe(struct store_txn *t)
+{
+    /* On a pool thread that shares a CPU with the loop: let the loop run if it is waiting. */
+    if (t->async)
+        sched_yield();
 }
 
 void store_stats(struct store *s, struct store_stats *st)

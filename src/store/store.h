@@ -49,6 +49,13 @@ struct store_options {
 
 struct store_async;
 
+/* A loop-thread writer waiting for the asynchronous writes to pause (store_when_idle). */
+struct store_waiter {
+    void (*fn)(struct store_waiter *w);
+    struct store_waiter *next;
+    int queued;
+};
+
 struct store {
     void *env; /* MDB_env */
     unsigned int dbi[DB_COUNT];
@@ -63,6 +70,10 @@ struct store {
     uv_loop_t *async_loop;
     struct store_async *async_head, *async_tail; /* asynchronous writes waiting their turn */
     int async_running;
+    int async_in_done;            /* in a done callback: the next write waits for the waiters */
+    struct store_waiter *waiters; /* to run between this asynchronous write and the next */
+    void *trim_addr; /* the map's address for store_trim, found for map size trim_map_size */
+    size_t trim_len, trim_map_size;
 };
 
 struct store_txn {
@@ -70,6 +81,7 @@ struct store_txn {
     void *txn; /* MDB_txn */
     int err;   /* sticky: the first error, or 0 */
     int write;
+    int async; /* runs on a pool thread (store_write_async) */
 };
 
 struct store_val {
@@ -112,6 +124,15 @@ struct store_async {
 void store_write_async(struct store *s, uv_loop_t *loop, struct store_async *a, store_write_fn fn,
                        void *arg, void (*done)(struct store_async *a, int rc));
 
+/* 1 while an asynchronous write runs: a store_write on the loop would wait for its commit. */
+int store_async_busy(const struct store *s);
+/* Calls w->fn on the loop as soon as no asynchronous write runs (before the next one starts), or
+ * at once if none runs. A frequent loop-thread writer (dispatch) uses it so that it never waits
+ * behind a bulk write holding LMDB's write lock, and a long upload cannot starve it either. */
+void store_when_idle(struct store *s, struct store_waiter *w);
+/* Forgets a waiter (its owner is going away). */
+void store_unwait(struct store *s, struct store_waiter *w);
+
 /* Read snapshot. Values read stay valid until store_read_end. */
 int store_read_begin(struct store *s, struct store_txn *t);
 void store_read_end(struct store_txn *t);
@@ -152,6 +173,11 @@ void store_iter_close(struct store_iter *it);
  * keep every page they touched counted against the server. Safe because the map is read-only
  * (writes go through pwrite), and never needed for correctness. */
 void store_trim(struct store *s);
+
+/* Called now and then by a long write function: on a pool thread (store_write_async) it lets the
+ * loop thread have the CPU if it is waiting for it, so a bulk write on a shared CPU does not hold
+ * requests up for a whole time slice. Elsewhere it does nothing. */
+void store_txn_breathe(struct store_txn *t);
 
 struct store_stats {
     size_t map_size;
