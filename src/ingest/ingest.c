@@ -13,8 +13,10 @@
 #include "util/err.h"
 
 /* Rows written per transaction: large enough that commits (each an fsync) are few, small enough
- * that the chunk being filled and the one being written stay a few hundred kilobytes. */
-#define CHUNK_ROWS  8192
+ * that the chunk being filled and the one being written stay a few hundred kilobytes each and a
+ * chunk's transaction holds LMDB's write lock for a few milliseconds. (8192 rows measured 10%
+ * faster uploads for 3 MB more peak memory.) */
+#define CHUNK_ROWS  4096
 #define CHUNK_BYTES (4u << 20)
 
 static const char *const field_names[FIELD_COUNT] = {
