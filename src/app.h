@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/crypto.h"
+#include "util/histogram.h"
 #include "util/map.h"
 
 struct app {
@@ -38,6 +39,11 @@ struct app {
     struct events *events;     /* live event streams (SSE) */
     struct webhooks *webhooks; /* webhook outbox and delivery (api/webhooks.h) */
     uv_timer_t drain_timer;    /* waits for provider requests in flight at shutdown */
+    /* A timer due every LAG_INTERVAL_MS: how late it fires is how long the loop was busy with
+     * other work, which is what a request arriving then waits (exported in /metrics). */
+    uv_timer_t lag_timer;
+    uint64_t lag_due_ns;
+    struct histogram loop_lag;
     int lock_fd;
     int draining;
 };

@@ -25,6 +25,30 @@
 
 /* ---- shutdown ---- */
 
+#define LAG_INTERVAL_MS 100
+
+static void on_lag_timer(uv_timer_t *t)
+{
+    struct app *app = t->data;
+    uint64_t now = uv_hrtime();
+    if (now > app->lag_due_ns)
+        histogram_observe(&app->loop_lag, (double)(now - app->lag_due_ns) / 1e9);
+    else
+        histogram_observe(&app->loop_lag, 0);
+    app->lag_due_ns = now + LAG_INTERVAL_MS * 1000000ull;
+}
+
+/* The probe of loop lag: cheap (ten wake-ups a second) and never keeps the loop alive. Timers
+ * have millisecond resolution, so lags under a millisecond read as up to one. */
+static void lag_start(struct app *app)
+{
+    uv_timer_init(app->loop, &app->lag_timer);
+    app->lag_timer.data = app;
+    app->lag_due_ns = uv_hrtime() + LAG_INTERVAL_MS * 1000000ull;
+    uv_timer_start(&app->lag_timer, on_lag_timer, LAG_INTERVAL_MS, LAG_INTERVAL_MS);
+    uv_unref((uv_handle_t *)&app->lag_timer);
+}
+
 static void close_walk(uv_handle_t *h, void *arg)
 {
     (void)arg;
@@ -349,6 +373,7 @@ static int serve(int argc, char **argv)
     }
     uv_timer_init(app.loop, &app.drain_timer);
     app.drain_timer.data = &app;
+    lag_start(&app);
     if ((rc = sweep_init(&app.sweeper, &app)) != 0 || (rc = batches_purge_start(&app)) != 0) {
         log_error("cannot scan the store for interrupted uploads", "reason=\"%s\"",
                   bc_strerror(rc));

@@ -84,6 +84,10 @@ void ops_metrics(struct http_request *req)
                (unsigned long long)st.commits);
     histogram_render(&app->store.commit_latency, "batchcalld_store_commit_duration_seconds",
                      "Time to commit a write transaction (durable: includes the fsync).", &out);
+    histogram_render(&app->loop_lag, "batchcalld_event_loop_lag_seconds",
+                     "How late a timer due every 100 ms ran: how long the event loop was busy "
+                     "before it could (1 ms resolution).",
+                     &out);
     if (app->sched)
         render_dispatch(app, &out);
     uint64_t delivered, failed, gave_up;

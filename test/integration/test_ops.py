@@ -114,7 +114,8 @@ class MetricsTest(ServerTestCase):
                           "batchcalld_http_request_duration_seconds": "histogram",
                           "batchcalld_http_open_connections": "gauge",
                           "batchcalld_store_map_size_bytes": "gauge",
-                          "batchcalld_store_used_bytes": "gauge"}
+                          "batchcalld_store_used_bytes": "gauge",
+                          "batchcalld_event_loop_lag_seconds": "histogram"}
         for name, kind in expected_types.items():
             with self.subTest(name):
                 self.assertIn(name, before.families)
@@ -153,6 +154,12 @@ class MetricsTest(ServerTestCase):
         self.assertEqual(delta(duration + "_count"), 13)
         self.assertEqual(delta(duration + "_bucket", le="+Inf"), 13)
         self.assertGreater(delta(duration + "_sum"), 0)
+        # The lag probe runs ten times a second; an idle server is never late by a second.
+        time.sleep(0.35)
+        lag = scrape(server)
+        self.assertGreaterEqual(lag.value("batchcalld_event_loop_lag_seconds_count"), 3)
+        self.assertEqual(lag.value("batchcalld_event_loop_lag_seconds_bucket", le="1"),
+                         lag.value("batchcalld_event_loop_lag_seconds_count"))
 
 
 class ShutdownTest(ServerTestCase):
