@@ -4,9 +4,9 @@
  *   event: call      a call reached a final state (id: its final sequence number)
  *   event: done      the batch is final; the stream then ends
  *
- * Every event carries `id:` = the batch's final sequence number at that point. A client that
- * reconnects with Last-Event-ID N is first sent every call that ended after N, then the live
- * stream.
+ * Every event carries `id:`, the watcher's position: the final sequence number of the last call
+ * it has been sent (a call event's own). A client that reconnects with Last-Event-ID N is first
+ * sent every call that ended after N, then the live stream.
  *
  * Watchers of one batch share a hub, and the work per change does not grow with the watchers:
  * each call event is rendered once into the hub's log, the progress object once per tick. A
