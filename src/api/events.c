@@ -565,9 +565,26 @@ static void stream_drain(struct http_request *req)
 
 static const struct http_stream_ops stream_ops = {stream_drain, stream_closed};
 
+/* The progress (and, for a final batch, done) a watcher that starts from now is sent first. */
+static void opening_events(struct events *e, struct store_txn *t, const struct batch_rec *b,
+                           struct buf *out)
+{
+    cJSON *o = batches_progress_json(t, b);
+    e->scratch.len = 0;
+    json_render(&e->scratch, o);
+    cJSON_Delete(o);
+    sse(out, "progress", b->final_seq, e->scratch.data, e->scratch.len);
+    if (batch_final(b->status)) {
+        char data[64];
+        int n = snprintf(data, sizeof data, "{\"batchId\":\"%s\"}", b->id);
+        sse(out, "done", b->final_seq, data, (size_t)n);
+    }
+}
+
 void events_open(struct http_request *req)
 {
     struct app *app = api_app(req);
+    struct events *e = app->events;
     struct store_txn t;
     struct batch_rec b;
     int rc = store_read_begin(&app->store, &t);
@@ -576,9 +593,10 @@ void events_open(struct http_request *req)
         return;
     }
     rc = batches_load(req, &t, &b);
-    store_read_end(&t);
-    if (rc)
+    if (rc) {
+        store_read_end(&t);
         return;
+    }
     uint32_t last = 0;
     const struct http_slice *h = http_header(req, "last-event-id");
     char q[16];
@@ -587,32 +605,51 @@ void events_open(struct http_request *req)
     size_t slen = h ? h->len : qn > 0 ? (size_t)qn : 0;
     for (size_t i = 0; i < slen && s[i] >= '0' && s[i] <= '9'; i++)
         last = last * 10 + (uint32_t)(s[i] - '0');
-    struct hub *hub = hub_get(app->events, b.id);
+    int resume = h || qn > 0;
+    /* Without Last-Event-ID a watcher starts from now: the batch as it is, then what changes. The
+     * object is computed for this watcher, so it comes first even when calls end meanwhile. */
+    struct buf first = {0};
+    if (!resume)
+        opening_events(e, &t, &b, &first);
+    store_read_end(&t);
+    http_add_header(req, "Cache-Control", "no-cache");
+    http_add_header(req, "X-Accel-Buffering", "no");
+    if (!resume && batch_final(b.status)) {
+        http_stream_start(req, 200, "text/event-stream; charset=utf-8", &stream_ops, NULL);
+        http_stream_write(req, "retry: 3000\n\n", 13);
+        http_stream_write(req, first.data, first.len);
+        buf_free(&first);
+        http_stream_end(req);
+        return;
+    }
+    struct hub *hub = hub_get(e, b.id);
     if (!hub)
-        hub = hub_create(app->events, &b);
+        hub = hub_create(e, &b);
     struct watcher *w = hub ? calloc(1, sizeof *w) : NULL;
     if (!w) {
         if (hub && hub->nwatchers == 0)
             hub_drop(hub);
+        buf_free(&first);
         api_respond_internal(req, BC_ENOMEM);
         return;
     }
     w->req = req;
     w->hub = hub;
-    /* Without Last-Event-ID a new watcher starts from now: no replay, only the progress. */
-    w->next_seq = (h || qn > 0) ? last + 1 : b.final_seq + 1;
-    w->last_write_ms = now_ms(app->events);
+    w->next_seq = resume ? last + 1 : b.final_seq + 1;
+    w->last_write_ms = now_ms(e);
+    if (!resume)
+        w->progress_sent = hub->progress_version; /* it has a newer one than the hub's */
     w->next = hub->watchers;
     if (hub->watchers)
         hub->watchers->prev = w;
     hub->watchers = w;
     hub->nwatchers++;
-    hub->dirty = 1; /* a fresh progress soon, for this watcher and the others */
-    http_add_header(req, "Cache-Control", "no-cache");
-    http_add_header(req, "X-Accel-Buffering", "no");
     http_stream_start(req, 200, "text/event-stream; charset=utf-8", &stream_ops, w);
     http_stream_write(req, "retry: 3000\n\n", 13);
-    ready_add(app->events, w);
+    if (first.len)
+        http_stream_write(req, first.data, first.len);
+    buf_free(&first);
+    ready_add(e, w);
 }
 
 void events_shutdown(struct events *e)
