@@ -208,18 +208,10 @@ cJSON *batches_progress_json(struct store_txn *t, const struct batch_rec *b)
 
 static void respond_status(struct http_request *req, int flat)
 {
-    struct app *app = api_app(req);
     struct store_txn t;
     struct batch_rec b;
-    int rc = store_read_begin(&app->store, &t);
-    if (rc) {
-        api_respond_internal(req, rc);
+    if (batches_begin(req, &t, &b) != 0)
         return;
-    }
-    if (batches_load(req, &t, &b) != 0) {
-        store_read_end(&t);
-        return;
-    }
     cJSON *o;
     if (flat) {
         o = batches_progress_json(&t, &b);

@@ -39,6 +39,9 @@ cJSON *batches_status_json(struct store_txn *t, const struct batch_rec *b, int w
 /* Loads a batch of the request's workspace by the id in the first path parameter, or responds
  * 404 and returns non-zero. Staging batches do not exist for the API. */
 int batches_load(struct http_request *req, struct store_txn *t, struct batch_rec *b);
+/* Opens a read snapshot and loads the request's batch into it (batches_load). On 0 the caller
+ * ends the snapshot; otherwise it has been ended and the error answered. */
+int batches_begin(struct http_request *req, struct store_txn *t, struct batch_rec *b);
 
 /* Parses an ISO-8601 UTC time with Z or an offset ("2026-12-01T15:00:00Z",
  * "2026-12-01T16:00:00.5+01:00") into Unix milliseconds. Returns 0 or -1. */

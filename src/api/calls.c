@@ -162,7 +162,7 @@ static int parse_job_id(const char *s, size_t len, uint32_t *row)
 
 /* Opens a read snapshot and loads the batch of the path; responds and returns non-zero when it
  * cannot. */
-static int begin(struct http_request *req, struct store_txn *t, struct batch_rec *b)
+int batches_begin(struct http_request *req, struct store_txn *t, struct batch_rec *b)
 {
     int rc = store_read_begin(&api_app(req)->store, t);
     if (rc) {
@@ -208,7 +208,7 @@ void batches_call(struct http_request *req)
 {
     struct store_txn t;
     struct batch_rec b;
-    if (begin(req, &t, &b) != 0)
+    if (batches_begin(req, &t, &b) != 0)
         return;
     uint32_t row;
     struct job_view jv;
@@ -406,7 +406,7 @@ void calls_list(struct http_request *req)
     }
     struct store_txn t;
     struct batch_rec b;
-    if (begin(req, &t, &b) != 0)
+    if (batches_begin(req, &t, &b) != 0)
         return;
     struct batch_meta m;
     uint32_t rows[100];
@@ -642,7 +642,7 @@ void calls_export(struct http_request *req)
 {
     struct store_txn t;
     struct batch_rec b;
-    if (begin(req, &t, &b) != 0)
+    if (batches_begin(req, &t, &b) != 0)
         return;
     struct export *e = calloc(1, sizeof *e);
     int rc = e ? meta_load(&t, b.id, &e->meta) : BC_ENOMEM;

@@ -587,16 +587,8 @@ void events_open(struct http_request *req)
     struct events *e = app->events;
     struct store_txn t;
     struct batch_rec b;
-    int rc = store_read_begin(&app->store, &t);
-    if (rc) {
-        api_respond_internal(req, rc);
+    if (batches_begin(req, &t, &b) != 0)
         return;
-    }
-    rc = batches_load(req, &t, &b);
-    if (rc) {
-        store_read_end(&t);
-        return;
-    }
     uint32_t last = 0;
     const struct http_slice *h = http_header(req, "last-event-id");
     char q[16];

@@ -233,13 +233,7 @@ static int hook_put(struct store_txn *t, const char *ws, size_t wslen, const cha
         cJSON_AddNullToObject(o, "url");
     cJSON_AddStringToObject(o, "secret", h->secret);
     cJSON_AddNumberToObject(o, "createdAt", (double)h->created_ms);
-    struct buf b = {0};
-    rc = json_render(&b, o);
-    cJSON_Delete(o);
-    if (!rc)
-        rc = store_put(t, DB_WEBHOOK, ws, wslen, b.data, b.len, 0);
-    buf_free(&b);
-    return rc;
+    return api_put_json(t, DB_WEBHOOK, ws, wslen, o);
 }
 
 struct set_args {
@@ -665,18 +659,12 @@ static int record_delivery(struct store_txn *t, const struct send *s, uint64_t n
     cJSON_AddNumberToObject(o, "at", (double)now);
     cJSON_AddStringToObject(o, "result", results[s->outcome]);
     add_time(o, "nextAttemptAt", s->outcome == OUT_RETRY ? s->next_at : 0);
-    struct buf b = {0};
-    int rc = json_render(&b, o);
-    cJSON_Delete(o);
     size_t wl = strlen(s->ws);
     uint8_t key[ID_MAX + DELIVERY_SUFFIX_LEN];
     memcpy(key, s->ws, wl);
     be64_put(key + wl, now);
     be64_put(key + wl + 8, s->seq);
-    if (!rc)
-        rc = store_put(t, DB_DELIVERY, key, wl + DELIVERY_SUFFIX_LEN, b.data, b.len, 0);
-    buf_free(&b);
-    return rc;
+    return api_put_json(t, DB_DELIVERY, key, wl + DELIVERY_SUFFIX_LEN, o);
 }
 
 /* Keeps the newest DELIVERIES_KEEP records of the workspace. Keys of this workspace are exactly
@@ -721,13 +709,7 @@ static int persist_retry(struct store_txn *t, const struct send *s,
     cJSON_ReplaceItemInObjectCaseSensitive(e, "attempts", cJSON_CreateNumber(s->attempt));
     cJSON_ReplaceItemInObjectCaseSensitive(e, "nextAttemptAt",
                                            cJSON_CreateNumber((double)s->next_at));
-    struct buf b = {0};
-    rc = json_render(&b, e);
-    cJSON_Delete(e);
-    if (!rc)
-        rc = store_put(t, DB_OUTBOX, key, OUTBOX_KEY_LEN, b.data, b.len, 0);
-    buf_free(&b);
-    return rc;
+    return api_put_json(t, DB_OUTBOX, key, OUTBOX_KEY_LEN, e);
 }
 
 struct record_args {

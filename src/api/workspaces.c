@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "api/api.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -106,14 +107,7 @@ int ws_decode(const void *data, size_t len, struct ws_settings *out)
 
 static int put_ws(struct store_txn *t, const struct ws_settings *ws)
 {
-    struct buf b = {0};
-    cJSON *o = ws_to_json(ws);
-    int rc = json_render(&b, o);
-    cJSON_Delete(o);
-    if (!rc)
-        rc = store_put(t, DB_WS, ws->id, strlen(ws->id), b.data, b.len, 0);
-    buf_free(&b);
-    return rc;
+    return api_put_json(t, DB_WS, ws->id, strlen(ws->id), ws_to_json(ws));
 }
 
 int ws_get(struct store_txn *t, const char *id, size_t len, struct ws_settings *out)
