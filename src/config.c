@@ -74,6 +74,9 @@ static const struct opt opts[] = {
     UINT(webhook_backoff_max_ms, "3600000", "longest wait between two webhook attempts"),
     UINT(webhook_max_age_ms, "86400000", "retry a webhook event until this long after it happened"),
     UINT(webhook_timeout_ms, "10000", "time allowed for one webhook request"),
+    UINT(events_log_kb, "2048",
+         "live events kept in memory per watched batch, in KiB, for reconnects; up to 16 "
+         "times more while a slow watcher still needs them"),
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -176,9 +179,11 @@ static int validate(const struct config *cfg)
                         "--http-provider-secret and --public-url\n");
         return -1;
     }
-    if (!(cfg->sim_speed > 0) || cfg->max_in_flight == 0 || cfg->busy_attempts == 0) {
-        fprintf(stderr, "batchcalld: --sim-speed, --max-in-flight and --busy-attempts must be "
-                        "greater than 0\n");
+    if (!(cfg->sim_speed > 0) || cfg->max_in_flight == 0 || cfg->busy_attempts == 0 ||
+        cfg->events_log_kb == 0 || cfg->events_log_kb > 1024 * 1024) {
+        fprintf(stderr, "batchcalld: --sim-speed, --max-in-flight, --busy-attempts and "
+                        "--events-log-kb must be greater than 0 (--events-log-kb at most "
+                        "1048576)\n");
         return -1;
     }
     if (cfg->map_size_mb == 0 || cfg->map_size_max_mb < cfg->map_size_mb) {

@@ -42,6 +42,7 @@ struct config {
     uint64_t webhook_backoff_max_ms;
     uint64_t webhook_max_age_ms;
     uint64_t webhook_timeout_ms;
+    uint64_t events_log_kb;
 };
 
 /* Fills defaults, then environment variables, then argv flags (argv[0] is the first flag).

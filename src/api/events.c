@@ -31,11 +31,14 @@
 #define PROGRESS_INTERVAL_MS 250
 #define FLUSH_MS             100
 #define HEARTBEAT_MS         15000
-/* Rendered call events kept per watched batch: at least LOG_KEEP (reconnects and late joiners
- * are served from memory), more while a watcher still needs them, at most LOG_MAX (beyond it the
- * oldest half is dropped: a watcher that far behind reads those calls back from the store). */
-#define LOG_KEEP (2u << 20)
-#define LOG_MAX  (32u << 20)
+/* Rendered call events kept per watched batch: at least --events-log-kb (reconnects and late
+ * joiners are served from memory), more while a watcher still needs them, at most LOG_MAX_FACTOR
+ * times that (beyond it the oldest half is dropped: a watcher that far behind reads those calls
+ * back from the store). */
+#define LOG_MAX_FACTOR 16
+/* Kernel send buffer of a watcher's socket: room for a few writes, not megabytes per slow
+ * client. */
+#define WATCHER_SNDBUF (64 * 1024)
 /* One write to one watcher carries at most this much of the log... */
 #define WRITE_MAX (64u * 1024)
 /* ... or this many calls read back from the store. */
@@ -93,6 +96,7 @@ struct events {
     struct map hubs; /* batch id -> struct hub */
     struct watcher *ready_head, *ready_tail;
     uv_idle_t *pump;    /* its own allocation: it may outlive this struct while closing */
+    size_t log_keep;    /* --events-log-kb, in bytes */
     struct buf out;     /* one watcher's write, assembled */
     struct buf scratch; /* one event's JSON */
 };
@@ -103,6 +107,7 @@ int events_start(struct events **out, struct app *app)
     if (!e)
         return BC_ENOMEM;
     e->app = app;
+    e->log_keep = (size_t)app->cfg.events_log_kb * 1024;
     *out = e;
     return 0;
 }
@@ -221,7 +226,7 @@ static int log_add(struct hub *hub, uint32_t seq, const struct buf *event)
         return BC_ENOMEM;
     hub->n++;
     hub->cover_to = seq;
-    if (hub->log.len > LOG_MAX)
+    if (hub->log.len > LOG_MAX_FACTOR * hub->ev->log_keep)
         log_drop(hub, hub->n / 2);
     return 0;
 }
@@ -240,19 +245,20 @@ static size_t log_find(const struct hub *hub, uint32_t seq)
     return lo;
 }
 
-/* Beyond twice LOG_KEEP, drops what every watcher has been sent already, down to LOG_KEEP: the
- * memmove happens once per LOG_KEEP of new events, not on every tick. */
+/* Beyond twice log_keep, drops what every watcher has been sent already, down to log_keep: the
+ * memmove happens once per log_keep of new events, not on every tick. */
 static void log_trim(struct hub *hub)
 {
-    if (hub->log.len <= 2 * LOG_KEEP || hub->n == 0)
+    size_t keep = hub->ev->log_keep;
+    if (hub->log.len <= 2 * keep || hub->n == 0)
         return;
     uint32_t min = hub->cover_to + 1;
     for (const struct watcher *w = hub->watchers; w; w = w->next)
         if (w->next_seq < min)
             min = w->next_seq;
     size_t k = log_find(hub, min);
-    /* Keep LOG_KEEP bytes before that point for reconnects. */
-    while (k > 0 && hub->log.len - hub->off[k - 1] <= LOG_KEEP)
+    /* Keep log_keep bytes before that point for reconnects. */
+    while (k > 0 && hub->log.len - hub->off[k - 1] <= keep)
         k--;
     log_drop(hub, k);
 }
@@ -637,6 +643,8 @@ void events_open(struct http_request *req)
     hub->watchers = w;
     hub->nwatchers++;
     http_stream_start(req, 200, "text/event-stream; charset=utf-8", &stream_ops, w);
+    /* The log holds the backlog of a watcher that falls behind, once for all of them. */
+    http_stream_sndbuf(req, WATCHER_SNDBUF);
     http_stream_write(req, "retry: 3000\n\n", 13);
     if (first.len)
         http_stream_write(req, first.data, first.len);

@@ -175,6 +175,10 @@ void http_respond_error(struct http_request *req, int status, const char *code,
  * http_stream_end to finish. ops->drain is called whenever what was written has been sent. */
 void http_stream_start(struct http_request *req, int status, const char *content_type,
                        const struct http_stream_ops *ops, void *state);
+/* Caps the kernel's send buffer of the stream's socket (the kernel doubles the value). A stream
+ * that keeps its own backlog, shared between clients, uses it so that a client that stops reading
+ * holds that much kernel memory, not the several megabytes autotuning would grant it. */
+void http_stream_sndbuf(struct http_request *req, int bytes);
 /* Appends a piece of the body (one chunk). Returns 0, or BC_ENOMEM. */
 int http_stream_write(struct http_request *req, const void *data, size_t len);
 void http_stream_end(struct http_request *req);

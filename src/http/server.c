@@ -262,6 +262,11 @@ void http_stream_start(struct http_request *req, int status, const char *content
         conn_flush(c);
 }
 
+void http_stream_sndbuf(struct http_request *req, int bytes)
+{
+    uv_send_buffer_size((uv_handle_t *)&req->conn->tcp, &bytes);
+}
+
 int http_stream_write(struct http_request *req, const void *data, size_t len)
 {
     struct http_conn *c = req->conn;

@@ -58,6 +58,13 @@ class CommandLineTest(ServerTestCase):
                 self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
                 self.assertIn("no-such-flag", done.stderr)
 
+    def test_out_of_range_values_exit_2_naming_the_flag(self):
+        for args in (["--events-log-kb", "0"], ["--events-log-kb", "2000000"]):
+            with self.subTest(args=args):
+                done = run_binary("serve", "--listen", "127.0.0.1:1", *args)
+                self.assertEqual(done.returncode, 2, done.stdout + done.stderr)
+                self.assertIn("--events-log-kb", done.stderr)
+
     def test_healthcheck_reports_whether_the_server_answers(self):
         server = self.start_server()
         done = run_binary("healthcheck", "--listen", server.listen)

@@ -759,6 +759,43 @@ class EventsTest(DispatchTestCase):
             self.check_stream(results.get(i, []), expected, f"watcher {i}")
         self.check_stream(slow_events, expected, "slow reader")
 
+    def test_a_small_event_log_drops_old_events_and_nothing_is_lost(self):
+        """With 2 KiB of events kept per batch (32 KiB at most while a watcher needs them), the
+        log is trimmed and halved many times over 1,500 calls: a reader that reads nothing until
+        the end falls out of it and is caught up from the store, watchers that keep up are served
+        from it, and a reconnect from the start after the end replays everything once."""
+        server = self.start_server("--sim-speed", "1000", "--events-log-kb", "2")
+        auth, agent = self.setup_workspace(server, calls_per_second=500)
+        # About 350 KB of events: more than the slow reader's socket buffers (64 KiB on the
+        # server's side, doubled by the kernel, and 4 KiB on its own) and the 32 KiB log.
+        count = 1500
+        data = csv_file(["phone_number", "first_name"],
+                        [(n, f"L{i}") for i, n in enumerate(answered_numbers(count))])
+        batch = self.upload(server, auth, agent, data, scheduledAt=iso_in(1.5))
+        path = f"{BATCHES}/{batch}/events"
+        fast = [self.open(server, auth, batch) for _ in range(5)]
+        slow = EventStream(server, path, auth=auth, timeout=30, rcvbuf=4096)
+        self.addCleanup(slow.close)
+        self.assertEqual(slow.status, 200, slow.body)
+        results = {}
+
+        def read(i, stream):
+            results[i] = stream.events()
+
+        threads = [threading.Thread(target=read, args=(i, st)) for i, st in enumerate(fast)]
+        for t in threads:
+            t.start()
+        self.wait_batch(server, auth, batch)
+        slow_events = slow.events()
+        for t in threads:
+            t.join(30)
+        expected = [f"call_{r}" for r in range(1, count + 1)]
+        for i in range(len(fast)):
+            self.check_stream(results.get(i, []), expected, f"watcher {i}")
+        self.check_stream(slow_events, expected, "slow reader")
+        replay = self.open(server, auth, batch, headers={"Last-Event-ID": "0"}).events()
+        self.check_stream(replay, expected, "replay after the end", progress_first=False)
+
     def test_watchers_joining_mid_batch_replay_then_follow(self):
         """Joining while the batch dials: with Last-Event-ID 0, every call once (the ones that
         ended before, then the live ones); without it, exactly the calls after the first
