@@ -119,29 +119,6 @@ for i in range(rows):
 sys.stdout.write("\n".join(out) + "\n")
 EOF
 
-# wait_batch.py PORT PATH KEY WS TIMEOUT OUT: polls the batch's status every 50 ms until it is
-# complete, then writes the last answer to OUT with "seenAt" (unix ms) added. Exits 1 on timeout.
-cat >"$tmp/wait_batch.py" <<'EOF'
-import http.client, json, sys, time
-port, path, key, ws, timeout, out = sys.argv[1:7]
-headers = {"x-api-key": key, "x-workspace-id": ws}
-conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
-deadline = time.monotonic() + float(timeout)
-while True:
-    conn.request("GET", path, headers=headers)
-    resp = conn.getresponse()
-    body = resp.read()
-    if resp.status != 200:
-        sys.exit("wait_batch: GET %s answered %d: %s" % (path, resp.status, body[:200]))
-    a2 = json.loads(body)
-    if a2["isComplete"]:
-        a2["seenAt"] = time.time_ns() // 1000000
-        json.dump(a2, open(out, "w"))
-        break
-    if time.monotonic() > deadline:
-        sys.exit("wait_batch: batch not complete after %s s: %s" % (timeout, body[:500]))
-    time.sleep(0.05)
-EOF
 
 # dials.py FILE LO HI: reads a /sim/dials answer and prints one "name value" line each:
 #   dials, rows (distinct), duplicates (a (row, seq) sent twice), first and last (unix ms),
@@ -216,27 +193,6 @@ else:
     print(*("%.0f" % (d / 1000 / n) for d in deltas))
 EOF
 
-# poller.py PORT PATH KEY WS STOP OUT: one keep-alive connection asking for a batch's status in a
-# loop, with a 1 ms pause between requests, until the file STOP exists. Each line of OUT is
-# "start_unix_ns latency_ms".
-cat >"$tmp/poller.py" <<'EOF'
-import http.client, os, sys, time
-port, path, key, ws, stop, out = sys.argv[1:7]
-headers = {"x-api-key": key, "x-workspace-id": ws}
-conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
-with open(out, "w") as f:
-    while not os.path.exists(stop):
-        start = time.time_ns()
-        t0 = time.perf_counter()
-        conn.request("GET", path, headers=headers)
-        resp = conn.getresponse()
-        body = resp.read()
-        ms = (time.perf_counter() - t0) * 1000
-        if resp.status != 200:
-            sys.exit("poller: GET %s answered %d: %s" % (path, resp.status, body[:200]))
-        print(start, "%.4f" % ms, file=f)
-        time.sleep(0.001)
-EOF
 
 # 3. The simulator and the server wired to it.
 sim_port=$(free_port)
@@ -302,7 +258,7 @@ upload() {
 # $tmp/BATCH.dials and the last status answer in $tmp/BATCH.a2.
 finish_batch() {
   local batch=$1 n=$2
-  "${pin_client[@]}" "$python" "$tmp/wait_batch.py" "$port" "/v1/api/batch-calls/$batch" "$api_key" \
+  "${pin_client[@]}" "$python" "$root/bench/wait_batch.py" "$port" "/v1/api/batch-calls/$batch" "$api_key" \
     "$workspace" "$timeout" "$tmp/$batch.a2" || {
     tail -n 20 "$tmp/server.log" >&2
     die "batch $batch did not complete"
@@ -420,7 +376,7 @@ stop="$tmp/poll.stop"
 # The poller needs the batch id, so it starts right after the upload; the first dials may go out
 # before it connects, which is why only polls within the dials' time span count.
 batch=$(upload "$poll_n" "callsPerSecond=$poll_rate")
-"${pin_client[@]}" "$python" "$tmp/poller.py" "$port" "/v1/api/batch-calls/$batch" "$api_key" \
+"${pin_client[@]}" "${prio_probe[@]}" "$python" "$root/bench/poller.py" "$port" "/v1/api/batch-calls/$batch" "$api_key" \
   "$workspace" "$stop" "$tmp/poll.txt" &
 poller_pid=$!
 finish_batch "$batch" "$poll_n"

@@ -177,35 +177,11 @@ with open(out, "w") as f:
         print(k, first[k], peak[k], file=f)
 EOF
 
-# The poller: one keep-alive connection asking for the other batch's status in a loop, with a 1 ms
-# pause between requests. Each line of its output is "start_time_ns latency_ms".
-cat >"$tmp/poller.py" <<'EOF'
-import http.client, os, sys, time
-port, path, key, ws, stop, out = sys.argv[1:7]
-headers = {"x-api-key": key, "x-workspace-id": ws}
-conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=30)
-with open(out, "w") as f:
-    ready = False
-    while not os.path.exists(stop):
-        start = time.time_ns()
-        t0 = time.perf_counter()
-        conn.request("GET", path, headers=headers)
-        resp = conn.getresponse()
-        body = resp.read()
-        ms = (time.perf_counter() - t0) * 1000
-        if resp.status != 200:
-            sys.exit("poller: GET %s answered %d: %s" % (path, resp.status, body[:200]))
-        print(start, "%.4f" % ms, file=f)
-        if not ready:
-            open(out + ".ready", "w").close()
-            ready = True
-        time.sleep(0.001)
-EOF
 
 stop="$tmp/observe.stop"
 "${pin_client[@]}" "$python" "$tmp/sampler.py" "$server_pid" "$stop" "$tmp/rss.txt" &
 sampler_pid=$!
-"${pin_client[@]}" "${prio_probe[@]}" "$python" "$tmp/poller.py" "$port" "$status_path" "$api_key" "$workspace" "$stop" \
+"${pin_client[@]}" "${prio_probe[@]}" "$python" "$root/bench/poller.py" "$port" "$status_path" "$api_key" "$workspace" "$stop" \
   "$tmp/poll.txt" &
 poller_pid=$!
 observer_pids="$sampler_pid $poller_pid"

@@ -174,31 +174,6 @@ for i in range(1, rows + 1):
 sys.stdout.write("\n".join(out) + "\n")
 EOF
 
-# poller.py PORT PATH KEY WS STOP OUT: one keep-alive connection asking for PATH in a loop, with
-# a 1 ms pause between requests, until the file STOP exists. Each line of OUT is
-# "start_unix_ns latency_ms".
-cat >"$tmp/poller.py" <<'EOF'
-import http.client, os, sys, time
-port, path, key, ws, stop, out = sys.argv[1:7]
-headers = {"x-api-key": key, "x-workspace-id": ws}
-conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=60)
-with open(out, "w") as f:
-    ready = False
-    while not os.path.exists(stop):
-        start = time.time_ns()
-        t0 = time.perf_counter()
-        conn.request("GET", path, headers=headers)
-        resp = conn.getresponse()
-        body = resp.read()
-        ms = (time.perf_counter() - t0) * 1000
-        if resp.status != 200:
-            sys.exit("poller: GET %s answered %d: %s" % (path, resp.status, body[:200]))
-        print(start, "%.4f" % ms, file=f)
-        if not ready:
-            open(out + ".ready", "w").close()
-            ready = True
-        time.sleep(0.001)
-EOF
 
 # pages.py PORT KEY WS N LIMIT OUT PATH_A PATH_B: asks for PATH_A and PATH_B in turn, N times
 # each, on one keep-alive connection. Every answer must be 200 with LIMIT failed calls. Each line
@@ -381,27 +356,6 @@ summary = {
 json.dump(summary, open(out, "w"))
 EOF
 
-# wait_batch.py PORT PATH KEY WS TIMEOUT OUT: polls a batch's status every 50 ms until it is
-# complete and writes the last answer to OUT. Exits 1 on timeout.
-cat >"$tmp/wait_batch.py" <<'EOF'
-import http.client, json, sys, time
-port, path, key, ws, timeout, out = sys.argv[1:7]
-headers = {"x-api-key": key, "x-workspace-id": ws}
-conn = http.client.HTTPConnection("127.0.0.1", int(port), timeout=60)
-deadline = time.monotonic() + float(timeout)
-while True:
-    conn.request("GET", path, headers=headers)
-    resp = conn.getresponse()
-    body = resp.read()
-    if resp.status != 200:
-        sys.exit("wait_batch: GET %s answered %d: %s" % (path, resp.status, body[:200]))
-    if json.loads(body)["isComplete"]:
-        open(out, "wb").write(body)
-        break
-    if time.monotonic() > deadline:
-        sys.exit("wait_batch: batch not complete after %s s: %s" % (timeout, body[:500]))
-    time.sleep(0.05)
-EOF
 
 # 3. The contact lists.
 "$python" "$tmp/contacts.py" "$rows" "$invalid_every" >"$tmp/big.csv"
@@ -608,7 +562,7 @@ echo "  smaps_rollup after minus before: ${smaps_line:-not readable}"
 # dial_phase LABEL WATCHERS: runs one such batch and leaves "name value" lines in $tmp/LABEL.res.
 dial_phase() {
   local label=$1 nwatch=$2 stop="$tmp/$1.stop" poll="$tmp/$1.poll" watch="$tmp/$1.watchers"
-  "${pin_client[@]}" "${prio_probe[@]}" "$python" "$tmp/poller.py" "$port" "$(status_path "$small")" "$api_key" "$workspace" \
+  "${pin_client[@]}" "${prio_probe[@]}" "$python" "$root/bench/poller.py" "$port" "$(status_path "$small")" "$api_key" "$workspace" \
     "$stop" "$poll" &
   local poller_pid=$! watchers_pid=
   helper_pids="$poller_pid"
@@ -643,7 +597,7 @@ dial_phase() {
   if [ -n "$watchers_pid" ]; then
     wait "$watchers_pid" || die "the SSE watchers failed"
   fi
-  "${pin_client[@]}" "$python" "$tmp/wait_batch.py" "$port" "$(status_path "$batch")" "$api_key" \
+  "${pin_client[@]}" "$python" "$root/bench/wait_batch.py" "$port" "$(status_path "$batch")" "$api_key" \
     "$workspace" "$timeout" "$tmp/$label.status" || die "the dialling batch did not complete"
   read -r run1 wait1 < <(sched_ns "$server_pid")
   t1=$(now_ns)
