@@ -109,17 +109,16 @@ static int dedupe_resize(struct ingest_dedupe *d, size_t cap)
         slots[j] = d->slots[i];
     }
     if (d->slots)
-        munmap(d->slots, d->bytes);
+        munmap(d->slots, d->cap * sizeof *d->slots);
     d->slots = slots;
     d->cap = cap;
-    d->bytes = bytes;
     return 0;
 }
 
 static void dedupe_free(struct ingest_dedupe *d)
 {
     if (d->slots)
-        munmap(d->slots, d->bytes);
+        munmap(d->slots, d->cap * sizeof *d->slots);
     memset(d, 0, sizeof *d);
 }
 
@@ -225,31 +224,6 @@ static void write_failed(struct ingest *in, int rc)
                     bc_strerror(rc));
 }
 
-static void written(struct ingest *in, size_t rows)
-{
-    in->stored_rows += rows;
-    /* The commit read B-tree pages through the map; a large upload would keep them all. */
-    store_trim(in->opt.store);
-}
-
-/* Without a loop: the pending rows in one transaction on this thread. */
-static int flush(struct ingest *in)
-{
-    if (!in->opt.store || in->pending_rows == 0)
-        return 0;
-    struct ingest_chunk c = {in->opt.batch_id, in->opt.workspace, &in->pending,
-                             in->stored_rows == 0};
-    int rc = store_write(in->opt.store, chunk_txn, &c);
-    if (rc) {
-        write_failed(in, rc);
-        return -1;
-    }
-    written(in, in->pending_rows);
-    in->pending_rows = 0;
-    in->pending.len = 0;
-    return 0;
-}
-
 static void chunk_written(struct store_async *a, int rc);
 
 /* Hands the pending rows to a pool thread and starts collecting the next chunk. */
@@ -274,10 +248,13 @@ static void chunk_written(struct store_async *a, int rc)
 {
     struct ingest *in = (struct ingest *)((char *)a - offsetof(struct ingest, write));
     in->write_busy = 0;
-    if (rc)
+    if (rc) {
         write_failed(in, rc);
-    else
-        written(in, in->writing_rows);
+    } else {
+        in->stored_rows += in->writing_rows;
+        /* The commit read B-tree pages through the map; a large upload would keep them all. */
+        store_trim(in->opt.store);
+    }
     in->writing_rows = 0;
     in->writing.len = 0;
     if (!in->status && pending_full(in))
@@ -287,11 +264,9 @@ static void chunk_written(struct store_async *a, int rc)
         in->opt.on_written(in, in->opt.ctx);
 }
 
-/* A chunk is complete: write it now (no loop), or on a pool thread while the next one fills. */
+/* A chunk is complete: write it on a pool thread while the next one fills. */
 static int chunk_full(struct ingest *in)
 {
-    if (!in->opt.loop)
-        return flush(in);
     if (in->write_busy)
         in->blocked = 1; /* the caller stops feeding until on_written */
     else
@@ -303,7 +278,7 @@ int ingest_drain(struct ingest *in)
 {
     if (in->write_busy)
         return 1;
-    if (in->status || !in->opt.loop || !in->opt.store || in->pending_rows == 0)
+    if (in->status || !in->opt.store || in->pending_rows == 0)
         return 0;
     submit(in);
     return 1;
@@ -743,7 +718,7 @@ int ingest_end(struct ingest *in)
     if (in->rows == 0)
         return ingest_fail(in, 422, "no_rows",
                            "The file has a header line but no contacts below it.");
-    return in->opt.loop ? 0 : flush(in);
+    return 0;
 }
 
 void ingest_free(struct ingest *in)

@@ -60,10 +60,9 @@ struct ingest_options {
     uint64_t body_bytes;     /* Content-Length when known (sizes the duplicate table), else 0 */
     ingest_field_fn on_field;
     void *ctx;
-    /* With a loop, chunks are written on libuv's thread pool (store_write_async) while the next
+    /* With a store: chunks are written on libuv's thread pool (store_write_async) while the next
      * one fills, and on_written is called on the loop after each write: the caller then resumes
-     * feeding (see blocked), finishes (ingest_drain), or releases the ingest. Without one, each
-     * chunk is written at once on the calling thread. */
+     * feeding (see blocked), finishes (ingest_drain), or releases the ingest. */
     uv_loop_t *loop;
     void (*on_written)(struct ingest *in, void *ctx);
 };
@@ -77,7 +76,6 @@ struct ingest_dedupe_slot {
 struct ingest_dedupe {
     struct ingest_dedupe_slot *slots;
     size_t cap, used;
-    size_t bytes; /* the mapping's size */
 };
 
 /* What one write transaction stores: encoded jobs of consecutive rows. */
@@ -144,11 +142,11 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
                  size_t ct_len);
 /* Feeds body bytes. Returns 0, or -1 once the upload has failed (see in->status). */
 int ingest_feed(struct ingest *in, const char *data, size_t len);
-/* The body ended. Checks that a file arrived with a header and rows, and (without a loop) writes
- * the last chunk of rows. Returns 0 or -1 (see in->status). */
+/* The body ended. Checks that a file arrived with a header and rows (ingest_drain then writes the
+ * last chunk). Returns 0 or -1 (see in->status). */
 int ingest_end(struct ingest *in);
-/* With a loop: starts writing the rows still pending. Returns 1 while a write is in flight
- * (on_written follows), 0 once every row is written (or the upload failed). */
+/* Starts writing the rows still pending. Returns 1 while a write is in flight (on_written
+ * follows), 0 once every row is written (or the upload failed). */
 int ingest_drain(struct ingest *in);
 void ingest_free(struct ingest *in);
 

@@ -3,9 +3,11 @@
  * Every database is opened once at start. Writes go through store_write(), which runs a caller's
  * function inside one write transaction and commits it; when the map is full it aborts, grows the
  * map and runs the function again from the start, up to the configured maximum size, after which
- * it fails with BC_EFULL. Reads use a single reusable read-only transaction (reset and renewed),
- * since everything runs on one thread. Operations on a transaction record the first error and
- * become no-ops after it (a sticky error), so callers can check once at the end. */
+ * it fails with BC_EFULL. Bulk writes may instead run on libuv's thread pool
+ * (store_write_async), one at a time; everything else, reads included, runs on the loop thread,
+ * which reads through a single reusable read-only transaction (reset and renewed). Operations on
+ * a transaction record the first error and become no-ops after it (a sticky error), so callers
+ * can check once at the end. */
 #ifndef BC_STORE_STORE_H
 #define BC_STORE_STORE_H
 
