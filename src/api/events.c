@@ -601,8 +601,10 @@ void events_open(struct http_request *req)
     int qn = h ? -1 : http_query(req, "lastEventId", q, sizeof q);
     const char *s = h ? h->ptr : q;
     size_t slen = h ? h->len : qn > 0 ? (size_t)qn : 0;
+    /* A number past any final sequence (however many digits) means "after everything". */
     for (size_t i = 0; i < slen && s[i] >= '0' && s[i] <= '9'; i++)
-        last = last * 10 + (uint32_t)(s[i] - '0');
+        last =
+            last > (UINT32_MAX - 1 - 9) / 10 ? UINT32_MAX - 1 : last * 10 + (uint32_t)(s[i] - '0');
     int resume = h || qn > 0;
     /* Without Last-Event-ID a watcher starts from now: the batch as it is, then what changes. The
      * object is computed for this watcher, so it comes first even when calls end meanwhile. */

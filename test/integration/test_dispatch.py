@@ -16,7 +16,7 @@ import time
 import urllib.parse
 
 from harness import (BATCHES, DispatchTestCase, csv_of, free_port, hmac_sha256_hex, poll, request,
-                     twilio_signature)
+                     scrape, twilio_signature)
 
 CLASSES = {0: "busy", 1: "no_answer", 2: "unreachable", 3: "carrier_blocked", 4: "voicemail",
            5: "provider_error"}
@@ -250,6 +250,24 @@ class DispatchTest(DispatchTestCase):
         calls = self.calls(server, auth, plain, [1, 2])
         self.assertEqual(calls[1]["error"], "No answer after 1 attempt", calls[1])
         self.assertEqual(calls[2]["error"], "Reached voicemail after 1 attempt", calls[2])
+
+    def test_commits_are_grouped_at_least_10_ms_apart(self):
+        """README, "Dialling": the dispatcher's transactions are at least 10 ms apart, so 400
+        calls with four reports each (about 2,000 changes) share a few hundred commits at most,
+        whatever the machine's speed."""
+        server = self.start_server("--sim-speed", "1000")
+        auth, agent = self.setup_workspace(server, calls_per_second=400,
+                                           max_concurrent_calls=1000)
+        before = scrape(server).value("batchcalld_store_commits_total")
+        started = time.monotonic()
+        batch = self.upload(server, auth, agent, contacts(answered_numbers(400)))
+        a2 = self.wait_batch(server, auth, batch, timeout=60, interval=0.2)
+        elapsed_ms = (time.monotonic() - started) * 1000
+        self.assertEqual(a2["progress"]["completed"], 400, a2)
+        commits = scrape(server).value("batchcalld_store_commits_total") - before
+        # One per 10 ms of the run at most, plus the upload's own and some slack for reads of
+        # metrics and the like; a commit per report would be several times more.
+        self.assertLessEqual(commits, elapsed_ms / 10 + 20, (commits, elapsed_ms))
 
     # ----- 4. calls per second ---------------------------------------------------------------
 

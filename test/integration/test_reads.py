@@ -845,6 +845,11 @@ class EventsTest(DispatchTestCase):
         self.assertEqual([ev.event for ev in events], ["progress", "done"])
         self.assertTrue(events[0].data["isComplete"], events[0].data)
         self.assertEqual(events[1].data, {"batchId": batch})
+        # An id past every call (2^32 + 1: too large for the server's counters) means "after all of
+        # them": nothing is replayed.
+        after_all = self.open(server, auth, batch,
+                              headers={"Last-Event-ID": "4294967297"}).events()
+        self.assertEqual([ev.event for ev in after_all], ["progress", "done"])
         # Replaying from the start after the end gives every call once, then done.
         replay = self.open(server, auth, batch, headers={"Last-Event-ID": "0"}).events()
         calls = [ev.data["jobId"] for ev in replay if ev.event == "call"]
