@@ -92,7 +92,9 @@ struct batch_target {
 
 struct webhooks {
     struct store *store;
-    struct id_gen *ids;
+    /* Event ids. Like batches, nbatches and next_seq, used only inside write transactions, which
+     * LMDB runs one at a time whether on the loop or on the pool (the dispatcher's commits). */
+    struct id_gen ids;
     struct webhooks_config cfg;
     struct dialer dialer;
     uv_timer_t timer;
@@ -447,7 +449,7 @@ int webhooks_emit(struct webhooks *w, struct store_txn *t, const struct batch_re
     }
     uint64_t now = clock_now_ms();
     char id[ID_MAX];
-    if ((rc = id_new(w->ids, "evt_", now, id)) < 0) {
+    if ((rc = id_new(&w->ids, "evt_", now, id)) < 0) {
         cJSON_Delete(data);
         return rc;
     }
@@ -465,8 +467,9 @@ int webhooks_emit(struct webhooks *w, struct store_txn *t, const struct batch_re
     if (!strcmp(type, "batch.completed") || !strcmp(type, "batch.cancelled"))
         forget_batch(w, b->id);
     /* The timer fires on a later loop pass, after the caller's transaction committed; if it did
-     * not, the worker finds nothing new. */
-    if (!rc)
+     * not, the worker finds nothing new. A transaction on the pool may commit after that pass,
+     * so its owner kicks once it has committed. */
+    if (!rc && !t->async)
         webhooks_kick(w);
     return rc;
 }
@@ -1074,7 +1077,6 @@ int webhooks_start(struct webhooks **out, struct app *app)
     if (!w)
         return BC_ENOMEM;
     w->store = &app->store;
-    w->ids = &app->ids;
     webhooks_config_defaults(&w->cfg);
     uint64_t last;
     int rc = last_seq(w->store, &last);

@@ -25,7 +25,9 @@ void webhooks_stop(struct webhooks *w);
 /* Inside a write transaction: records an event of batch b in the outbox if it has a target.
  * type is one of batch.started, call.completed, call.failed, batch.completed, batch.cancelled.
  * Takes ownership of data. Returns 0 or the transaction's error. May run again if the
- * transaction is replayed (map growth): it must only write through t. */
+ * transaction is replayed (map growth): it must only write through t. It may run in a
+ * transaction on the thread pool (store_write_async); the caller then calls webhooks_kick on the
+ * loop once that transaction has committed. */
 int webhooks_emit(struct webhooks *w, struct store_txn *t, const struct batch_rec *b,
                   const char *type, cJSON *data);
 /* After a commit that may have recorded events: start delivering them. */
