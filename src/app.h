@@ -46,6 +46,7 @@ struct app {
     struct histogram loop_lag;
     int lock_fd;
     int draining;
+    int stopped; /* the serve loop was told to stop: only the shutdown sequence runs now */
 };
 
 #endif

@@ -58,6 +58,7 @@ static void close_walk(uv_handle_t *h, void *arg)
 
 static void stop_loop(struct app *app)
 {
+    app->stopped = 1;
     uv_stop(app->loop);
 }
 
@@ -66,6 +67,8 @@ static void stop_loop(struct app *app)
 static void on_drain_check(uv_timer_t *t)
 {
     struct app *app = t->data;
+    if (app->stopped)
+        return; /* the loop runs on only to let the last writes end */
     if (app->http.nconns == 0 && (!app->sched || scheduler_idle(app->sched))) {
         log_info("drained: no connections or provider requests in flight", "%s", "");
         stop_loop(app);
@@ -410,6 +413,11 @@ out:
      * calls reconciled at the next start. */
     if (app.sched)
         scheduler_stop(app.sched);
+    app.sched = NULL; /* freed once its last commit has ended, below */
+    /* Writes still on the thread pool finish first: the dispatcher's last commit records webhook
+     * events and ends the scheduler, and an upload's chunk is abandoned only once written. */
+    while (store_async_pending(&app.store))
+        uv_run(app.loop, UV_RUN_ONCE);
     /* After the scheduler, which may still record events while it stops. */
     webhooks_stop(app.webhooks);
     app.webhooks = NULL;

@@ -22,8 +22,8 @@
 #define SCAN_LIMIT 1024
 /* Group-commit window: reports arriving within it share one transaction. */
 #define COMMIT_DELAY_MS 1
-/* Commits are at least this far apart. Each one is an fsync that holds the loop (about a
- * millisecond here); under load one commit then carries everything that arrived since the last,
+/* A commit starts at least this long after the previous one ended. Each is an fsync (2 to 5 ms
+ * on this disk); under load one commit then carries everything that arrived since the last,
  * instead of a commit per report, at the price of at most this much latency per dial. */
 #define COMMIT_SPACING_MS 10
 #define WATCH_INTERVAL_MS 500
@@ -65,7 +65,9 @@ struct sws {
     struct bucket cps;
 };
 
-enum ev_kind { EV_CREATE, EV_CALL, EV_UNKNOWN };
+/* EV_WITHDRAW: a dial recorded but never sent, because its batch stopped dialling (paused,
+ * cancelled) or the server began shutting down while the commit was being written. */
+enum ev_kind { EV_CREATE, EV_CALL, EV_UNKNOWN, EV_WITHDRAW };
 
 struct sev {
     enum ev_kind kind;
@@ -74,6 +76,10 @@ struct sev {
     struct create_result cr;
     struct call_event ce;
     struct sev *next;
+    /* The batch's retry settings, copied from memory before the transaction (has_smart == 0:
+     * the batch is not loaded; the transaction reads them from the store). */
+    struct retry_smart smart;
+    int has_smart;
     /* Effects decided in the transaction, applied in memory after it commits. */
     int released;
     int now_active;
@@ -109,6 +115,26 @@ struct watch {
     char call_id[64];
 };
 
+/* One group commit: the picks and reports it records and what its transaction decided. At most
+ * one exists at a time. While dialling its transaction runs on the thread pool
+ * (store_write_async), so the fsync never holds the loop; it touches only this struct, the store
+ * and the webhook outbox (whose shared state LMDB's writer lock guards). Whatever the scheduler
+ * keeps in memory is read before the commit and updated after it, on the loop. */
+struct commit {
+    struct store_async req;
+    const struct sched_config *cfg;
+    struct webhooks *hooks;
+    struct jobs_txn jt;
+    struct pick *picks;
+    struct sev *events;
+    uint64_t now; /* wall ms */
+    uint64_t rnd; /* jitter state, handed back to the scheduler after the commit */
+    /* Counted in the transaction (which may run more than once), added to the stats after. */
+    uint64_t provider_errors;
+    uint64_t by_outcome[16];
+    size_t emitted; /* webhook events recorded */
+};
+
 struct scheduler {
     struct app *app;
     struct sched_config cfg;
@@ -126,12 +152,13 @@ struct scheduler {
     struct sev *ev_head, *ev_tail;
     size_t nev;
     struct map watches; /* "batch/row" -> struct watch */
-    struct jobs_txn jt;
+    struct commit commit;
+    int committing; /* commit is being written on the pool */
     struct sched_stats stats;
     uint64_t rnd;
     int closing;
-    int quiet; /* shutting down: apply reports, start no new calls */
-    int handles;
+    int quiet;   /* shutting down: apply reports, start no new calls */
+    int handles; /* the two timers, and a commit still being written when stopped */
 };
 
 struct dial_ctx {
@@ -146,12 +173,12 @@ static void arm(struct scheduler *s, uint64_t delay_ms);
 static void send_fetch(struct scheduler *s, struct watch *w);
 
 /* xorshift: jitter only needs to be spread, not secret. */
-static double random01(struct scheduler *s)
+static double random01(uint64_t *state)
 {
-    s->rnd ^= s->rnd << 13;
-    s->rnd ^= s->rnd >> 7;
-    s->rnd ^= s->rnd << 17;
-    return (double)(s->rnd >> 11) / 9007199254740992.0;
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (double)(*state >> 11) / 9007199254740992.0;
 }
 
 /* ---- batches in memory ---- */
@@ -588,48 +615,85 @@ static struct pick *pick_all(struct scheduler *s, uint64_t wall, uint64_t *wake)
 
 /* ---- applying picks and reports in one transaction ---- */
 
-struct apply_args {
-    struct scheduler *s;
-    struct pick *picks;
-    struct sev *events;
-    uint64_t now;
-};
-
-static void release(struct sev *ev, struct batch_rec *b)
+static void release(struct sev *ev)
 {
-    (void)b;
     ev->released = 1;
 }
 
-static int maybe_finish(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
-                        struct batch_rec *b, uint64_t now)
+static int batch_live(const struct batch_rec *b)
+{
+    return b->status == BATCH_QUEUED || b->status == BATCH_PROCESSING;
+}
+
+static int emit(struct commit *c, const struct batch_rec *b, const char *type, cJSON *data)
+{
+    c->emitted++;
+    return webhooks_emit(c->hooks, c->jt.t, b, type, data);
+}
+
+static void count_outcome(struct commit *c, int outcome)
+{
+    if (outcome >= 0 && outcome < 16)
+        c->by_outcome[outcome]++;
+}
+
+static int maybe_finish(struct commit *c, struct sev *ev, struct batch_rec *b)
 {
     if (b->status == BATCH_PROCESSING && b->waiting == 0 && b->active == 0) {
         b->status = BATCH_COMPLETED;
-        b->completed_ms = now;
+        b->completed_ms = c->now;
         ev->finished_batch = 1;
-        return webhooks_emit(s->app->webhooks, jt->t, b, "batch.completed", webhooks_batch_data(b));
+        return emit(c, b, "batch.completed", webhooks_batch_data(b));
     }
+    /* A cancelled batch is over once its last call in progress is. */
+    if (b->status == BATCH_CANCELLED && b->active == 0 && !b->completed_ms)
+        b->completed_ms = c->now;
     return 0;
 }
 
 /* Every call that reaches a final state is numbered in its batch; the number is the id of its
  * live event, and the index lets a reconnecting watcher replay what it missed. */
-static int final_touch(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
-                       struct batch_rec *b, uint32_t row, const struct job_head *h, const char *err,
-                       uint64_t now)
+static int final_touch(struct commit *c, struct sev *ev, struct batch_rec *b,
+                       const struct job_head *h, const char *err)
 {
-    batch_add_recent(b, row);
-    b->last_completed_ms = now;
+    batch_add_recent(b, ev->row);
+    b->last_completed_ms = c->now;
     b->final_seq++;
     ev->final_seq = b->final_seq;
     uint8_t key[JOB_KEY_MAX], v[4];
-    be32_put(v, row);
-    int rc = store_put(jt->t, DB_FINALSEQ, key, finalseq_key(key, b->id, b->final_seq), v, 4, 0);
+    be32_put(v, ev->row);
+    int rc = store_put(c->jt.t, DB_FINALSEQ, key, finalseq_key(key, b->id, b->final_seq), v, 4, 0);
     const char *type = h->state == JOB_COMPLETED ? "call.completed" : "call.failed";
-    return rc ? rc
-              : webhooks_emit(s->app->webhooks, jt->t, b, type,
-                              webhooks_call_data(b, row, h, err, strlen(err)));
+    return rc ? rc : emit(c, b, type, webhooks_call_data(b, ev->row, h, err, strlen(err)));
+}
+
+/* A call reached a final state: it is recorded, numbered, and may complete its batch. */
+static int finish_call(struct commit *c, struct sev *ev, struct batch_rec *b,
+                       const struct job_view *jv, const struct job_head *h, const char *err)
+{
+    int rc = jobs_move(&c->jt, ev->batch, ev->row, jv, h, err, strlen(err));
+    if (!rc)
+        rc = final_touch(c, ev, b, h, err);
+    if (!rc)
+        rc = maybe_finish(c, ev, b);
+    jobs_batch_dirty(&c->jt, b);
+    return rc;
+}
+
+/* A call of a batch that is over (cancelled: a completed one has no call in progress) that was
+ * never placed ends like the batch's other waiting calls. */
+static int cancel_unplaced(struct commit *c, struct sev *ev, struct batch_rec *b,
+                           const struct job_view *jv)
+{
+    static const char msg[] = "Cancelled before it was dialled";
+    struct job_head h = jv->head;
+    h.state = JOB_CANCELLED;
+    h.outcome = OUTCOME_CANCELLED;
+    h.next_attempt_ms = 0;
+    release(ev);
+    jobs_batch_dirty(&c->jt, b);
+    int rc = jobs_move(&c->jt, ev->batch, ev->row, jv, &h, msg, sizeof msg - 1);
+    return rc ? rc : maybe_finish(c, ev, b);
 }
 
 static int record_usage(struct jobs_txn *jt, const struct batch_rec *b, uint32_t row, uint32_t seq,
@@ -645,16 +709,14 @@ static int record_usage(struct jobs_txn *jt, const struct batch_rec *b, uint32_t
     return store_put(jt->t, DB_USAGE, key, wl + 16 + bl, &seconds, sizeof seconds, 0);
 }
 
-static int smart_for(struct scheduler *s, struct jobs_txn *jt, const char *batch,
-                     struct retry_smart *out)
+static int smart_for(struct commit *c, const struct sev *ev, struct retry_smart *out)
 {
-    struct sbatch *b = map_get(&s->batches, batch, strlen(batch));
-    if (b) {
-        *out = b->smart;
+    if (ev->has_smart) {
+        *out = ev->smart;
         return 0;
     }
     struct store_val mv;
-    int rc = store_get(jt->t, DB_BATCHMETA, batch, strlen(batch), &mv);
+    int rc = store_get(c->jt.t, DB_BATCHMETA, ev->batch, strlen(ev->batch), &mv);
     if (rc)
         return rc;
     cJSON *meta = cJSON_ParseWithLength(mv.ptr, mv.len);
@@ -664,45 +726,38 @@ static int smart_for(struct scheduler *s, struct jobs_txn *jt, const char *batch
 }
 
 /* Ends the current attempt: a retry scheduled, or a final state. */
-static int end_attempt(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
-                       struct job_view *jv, struct job_head *h, int outcome, const char *detail,
-                       uint64_t now)
+static int end_attempt(struct commit *c, struct sev *ev, struct job_view *jv, struct job_head *h,
+                       int outcome, const char *detail)
 {
+    struct jobs_txn *jt = &c->jt;
     struct batch_rec *b = jobs_batch(jt, ev->batch);
     if (!b)
         return jt->t->err;
     struct retry_smart smart;
     struct retry_decision d;
-    int rc = smart_for(s, jt, ev->batch, &smart);
+    int rc = smart_for(c, ev, &smart);
     if (rc)
         return rc;
-    retry_after_call(&s->cfg.retry, &smart, outcome, h->attempts, now, detail, &d);
+    retry_after_call(&c->cfg->retry, &smart, outcome, h->attempts, c->now, detail, &d);
     /* A cancelled or failed batch dials nothing more. */
-    if (b->status != BATCH_PROCESSING && b->status != BATCH_QUEUED)
+    if (!batch_live(b))
         d.retry = 0;
     h->outcome = (uint8_t)outcome;
-    h->end_ms = now;
-    if (outcome < 16)
-        s->stats.by_outcome[outcome]++;
-    if (d.retry) {
-        h->state = JOB_WAITING;
-        h->next_attempt_ms = d.due_ms;
-        uint8_t key[JOB_KEY_MAX];
-        rc = store_put(jt->t, DB_DUE, key, due_key(key, ev->batch, d.due_ms, ev->row), "", 0, 0);
-        if (!rc)
-            rc = jobs_move(jt, ev->batch, ev->row, jv, h, detail, strlen(detail));
-        ev->retry_due = d.due_ms;
-    } else {
+    h->end_ms = c->now;
+    count_outcome(c, outcome);
+    release(ev);
+    if (!d.retry) {
         h->next_attempt_ms = 0;
         h->state = outcome == OUTCOME_ANSWERED ? JOB_COMPLETED : JOB_FAILED;
-        const char *err = outcome == OUTCOME_ANSWERED ? "" : d.error;
-        rc = jobs_move(jt, ev->batch, ev->row, jv, h, err, strlen(err));
-        if (!rc)
-            rc = final_touch(s, jt, ev, b, ev->row, h, err, now);
+        return finish_call(c, ev, b, jv, h, outcome == OUTCOME_ANSWERED ? "" : d.error);
     }
-    release(ev, b);
+    h->state = JOB_WAITING;
+    h->next_attempt_ms = d.due_ms;
+    uint8_t key[JOB_KEY_MAX];
+    rc = store_put(jt->t, DB_DUE, key, due_key(key, ev->batch, d.due_ms, ev->row), "", 0, 0);
     if (!rc)
-        rc = maybe_finish(s, jt, ev, b, now);
+        rc = jobs_move(jt, ev->batch, ev->row, jv, h, detail, strlen(detail));
+    ev->retry_due = d.due_ms;
     jobs_batch_dirty(jt, b);
     return rc;
 }
@@ -718,9 +773,9 @@ static int put_sid(struct jobs_txn *jt, const char *call_id, const char *batch, 
     return store_put(jt->t, DB_SID, call_id, strlen(call_id), v, bl + 8, 0);
 }
 
-static int apply_create(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
-                        struct job_view *jv, uint64_t now)
+static int apply_create(struct commit *c, struct sev *ev, struct job_view *jv)
 {
+    struct jobs_txn *jt = &c->jt;
     struct job_head h = jv->head;
     const struct create_result *cr = &ev->cr;
     struct batch_rec *b = jobs_batch(jt, ev->batch);
@@ -742,14 +797,14 @@ static int apply_create(struct scheduler *s, struct jobs_txn *jt, struct sev *ev
     case CREATE_RETRY: {
         struct retry_decision d;
         h.provider_errors++;
-        s->stats.provider_errors++;
-        retry_after_provider_error(&s->cfg.retry, h.provider_errors, cr->retry_after_ms,
-                                   random01(s), now, cr->message, &d);
-        if (b->status != BATCH_PROCESSING && b->status != BATCH_QUEUED && d.retry) {
+        c->provider_errors++;
+        retry_after_provider_error(&c->cfg->retry, h.provider_errors, cr->retry_after_ms,
+                                   random01(&c->rnd), c->now, cr->message, &d);
+        if (!batch_live(b) && d.retry) {
             d.retry = 0;
             snprintf(d.error, sizeof d.error, "Not placed: %.140s", cr->message);
         }
-        release(ev, b);
+        release(ev);
         if (d.retry) {
             h.state = JOB_WAITING;
             h.next_attempt_ms = d.due_ms;
@@ -761,37 +816,25 @@ static int apply_create(struct scheduler *s, struct jobs_txn *jt, struct sev *ev
         }
         h.state = JOB_FAILED;
         h.outcome = OUTCOME_PROVIDER_ERROR;
-        h.end_ms = now;
-        s->stats.by_outcome[OUTCOME_PROVIDER_ERROR]++;
-        int rc = jobs_move(jt, ev->batch, ev->row, jv, &h, d.error, strlen(d.error));
-        if (!rc)
-            rc = final_touch(s, jt, ev, b, ev->row, &h, d.error, now);
-        if (!rc)
-            rc = maybe_finish(s, jt, ev, b, now);
-        jobs_batch_dirty(jt, b);
-        return rc;
+        h.end_ms = c->now;
+        count_outcome(c, OUTCOME_PROVIDER_ERROR);
+        return finish_call(c, ev, b, jv, &h, d.error);
     }
     case CREATE_FINAL:
         h.state = JOB_FAILED;
         h.outcome = (uint8_t)cr->outcome;
-        h.end_ms = now;
-        if (cr->outcome < 16)
-            s->stats.by_outcome[cr->outcome]++;
-        release(ev, b);
-        {
-            int rc = jobs_move(jt, ev->batch, ev->row, jv, &h, cr->message, strlen(cr->message));
-            if (!rc)
-                rc = final_touch(s, jt, ev, b, ev->row, &h, cr->message, now);
-            if (!rc)
-                rc = maybe_finish(s, jt, ev, b, now);
-            jobs_batch_dirty(jt, b);
-            return rc;
-        }
+        h.end_ms = c->now;
+        count_outcome(c, cr->outcome);
+        release(ev);
+        return finish_call(c, ev, b, jv, &h, cr->message);
     case CREATE_HALT:
-        /* Our account is wrong, not the contact: put the job back untouched and pause. */
+        /* Our account is wrong, not the contact: put the job back untouched and pause (unless
+         * the batch was cancelled meanwhile: then the call is cancelled with it). */
+        if (!batch_live(b))
+            return cancel_unplaced(c, ev, b, jv);
         h.state = JOB_WAITING;
         h.next_attempt_ms = 0;
-        release(ev, b);
+        release(ev);
         ev->halted = 1;
         ev->reset_cursor = 1;
         b->paused = 1;
@@ -802,9 +845,9 @@ static int apply_create(struct scheduler *s, struct jobs_txn *jt, struct sev *ev
     return 0;
 }
 
-static int apply_call(struct scheduler *s, struct jobs_txn *jt, struct sev *ev, struct job_view *jv,
-                      uint64_t now)
+static int apply_call(struct commit *c, struct sev *ev, struct job_view *jv)
 {
+    struct jobs_txn *jt = &c->jt;
     struct job_head h = jv->head;
     const struct call_event *ce = &ev->ce;
     if (ce->sequence >= 0 && ce->sequence <= h.last_sequence)
@@ -850,19 +893,18 @@ static int apply_call(struct scheduler *s, struct jobs_txn *jt, struct sev *ev, 
         b->billable++;
         b->connected++;
         b->duration_sum += ce->duration;
-        if (record_usage(jt, b, ev->row, ev->seq, now, ce->duration))
+        if (record_usage(jt, b, ev->row, ev->seq, c->now, ce->duration))
             return jt->t->err;
     }
-    return end_attempt(s, jt, ev, jv, &h, ce->outcome, ce->message, now);
+    return end_attempt(c, ev, jv, &h, ce->outcome, ce->message);
 }
 
-static int apply_unknown(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
-                         struct job_view *jv, uint64_t now)
+static int apply_unknown(struct commit *c, struct sev *ev, struct job_view *jv)
 {
     struct job_head h = jv->head;
-    struct batch_rec *b = jobs_batch(jt, ev->batch);
+    struct batch_rec *b = jobs_batch(&c->jt, ev->batch);
     if (!b)
-        return jt->t->err;
+        return c->jt.t->err;
     const char *msg =
         h.state == JOB_DIALING
             ? "The server stopped while this call was being placed and the provider never "
@@ -870,21 +912,37 @@ static int apply_unknown(struct scheduler *s, struct jobs_txn *jt, struct sev *e
             : "The provider has no record of this call; its outcome is unknown";
     h.state = JOB_FAILED;
     h.outcome = OUTCOME_UNKNOWN;
-    h.end_ms = now;
-    release(ev, b);
-    int rc = jobs_move(jt, ev->batch, ev->row, jv, &h, msg, strlen(msg));
-    if (!rc)
-        rc = final_touch(s, jt, ev, b, ev->row, &h, msg, now);
-    if (!rc)
-        rc = maybe_finish(s, jt, ev, b, now);
-    jobs_batch_dirty(jt, b);
-    return rc;
+    h.end_ms = c->now;
+    release(ev);
+    return finish_call(c, ev, b, jv, &h, msg);
 }
 
-static int apply_event(struct scheduler *s, struct jobs_txn *jt, struct sev *ev, uint64_t now)
+/* A dial recorded but never sent: the contact waits again, or is cancelled with its batch. */
+static int apply_withdraw(struct commit *c, struct sev *ev, struct job_view *jv)
+{
+    struct jobs_txn *jt = &c->jt;
+    struct job_head h = jv->head;
+    struct batch_rec *b = jobs_batch(jt, ev->batch);
+    if (!b)
+        return jt->t->err;
+    if (h.state != JOB_DIALING)
+        return 0;
+    if (!batch_live(b))
+        return cancel_unplaced(c, ev, b, jv);
+    release(ev);
+    h.state = JOB_WAITING;
+    h.next_attempt_ms = 0; /* it was due: the scan for first attempts finds it again */
+    if (!h.attempts)
+        h.start_ms = 0;
+    ev->reset_cursor = 1;
+    jobs_batch_dirty(jt, b);
+    return jobs_move(jt, ev->batch, ev->row, jv, &h, "", 0);
+}
+
+static int apply_event(struct commit *c, struct sev *ev)
 {
     struct job_view jv;
-    int rc = jobs_get(jt, ev->batch, ev->row, &jv);
+    int rc = jobs_get(&c->jt, ev->batch, ev->row, &jv);
     if (rc == BC_ENOTFOUND)
         return 0;
     if (rc)
@@ -894,15 +952,22 @@ static int apply_event(struct scheduler *s, struct jobs_txn *jt, struct sev *ev,
     int in_progress = jv.head.state == JOB_DIALING || jv.head.state == JOB_ACTIVE;
     if (!in_progress || jv.head.seq != ev->seq)
         return 0;
-    if (ev->kind == EV_CREATE)
-        return jv.head.state == JOB_DIALING ? apply_create(s, jt, ev, &jv, now) : 0;
-    if (ev->kind == EV_CALL)
-        return apply_call(s, jt, ev, &jv, now);
-    return apply_unknown(s, jt, ev, &jv, now);
+    switch (ev->kind) {
+    case EV_CREATE:
+        return jv.head.state == JOB_DIALING ? apply_create(c, ev, &jv) : 0;
+    case EV_CALL:
+        return apply_call(c, ev, &jv);
+    case EV_UNKNOWN:
+        return apply_unknown(c, ev, &jv);
+    case EV_WITHDRAW:
+        return apply_withdraw(c, ev, &jv);
+    }
+    return 0;
 }
 
-static int apply_pick(struct scheduler *s, struct jobs_txn *jt, struct pick *p, uint64_t now)
+static int apply_pick(struct commit *c, struct pick *p)
 {
+    struct jobs_txn *jt = &c->jt;
     struct job_view jv;
     int rc = jobs_get(jt, p->b->id, p->row, &jv);
     if (rc == BC_ENOTFOUND)
@@ -914,7 +979,7 @@ static int apply_pick(struct scheduler *s, struct jobs_txn *jt, struct pick *p, 
     struct batch_rec *b = jobs_batch(jt, p->b->id);
     if (!b)
         return jt->t->err;
-    if (b->status != BATCH_QUEUED && b->status != BATCH_PROCESSING)
+    if (!batch_live(b))
         return 0;
     struct job_head h = jv.head;
     h.state = JOB_DIALING;
@@ -923,7 +988,7 @@ static int apply_pick(struct scheduler *s, struct jobs_txn *jt, struct pick *p, 
     /* A new request: the provider numbers its reports from 0 again. */
     h.last_sequence = -1;
     if (!h.start_ms)
-        h.start_ms = now;
+        h.start_ms = c->now;
     p->seq = h.seq;
     if (p->from_due) {
         uint8_t key[JOB_KEY_MAX];
@@ -933,8 +998,8 @@ static int apply_pick(struct scheduler *s, struct jobs_txn *jt, struct pick *p, 
     }
     if (b->status == BATCH_QUEUED) {
         b->status = BATCH_PROCESSING;
-        b->started_ms = now;
-        rc = webhooks_emit(s->app->webhooks, jt->t, b, "batch.started", webhooks_batch_data(b));
+        b->started_ms = c->now;
+        rc = emit(c, b, "batch.started", webhooks_batch_data(b));
         if (rc)
             return rc;
     }
@@ -947,23 +1012,26 @@ static int apply_pick(struct scheduler *s, struct jobs_txn *jt, struct pick *p, 
     return rc;
 }
 
+/* May run more than once (map growth): everything it decides is reset first. */
 static int apply_txn(struct store_txn *t, void *arg)
 {
-    struct apply_args *a = arg;
-    struct scheduler *s = a->s;
-    jobs_txn_begin(&s->jt, t);
+    struct commit *c = arg;
+    jobs_txn_begin(&c->jt, t);
+    c->provider_errors = 0;
+    memset(c->by_outcome, 0, sizeof c->by_outcome);
+    c->emitted = 0;
     int rc = 0;
-    for (struct pick *p = a->picks; p && !rc; p = p->next) {
+    for (struct pick *p = c->picks; p && !rc; p = p->next) {
         p->applied = 0;
-        rc = apply_pick(s, &s->jt, p, a->now);
+        rc = apply_pick(c, p);
     }
-    for (struct sev *ev = a->events; ev && !rc; ev = ev->next) {
+    for (struct sev *ev = c->events; ev && !rc; ev = ev->next) {
         ev->released = ev->now_active = ev->halted = ev->finished_batch = ev->reset_cursor = 0;
         ev->retry_due = 0;
         ev->final_seq = 0;
-        rc = apply_event(s, &s->jt, ev, a->now);
+        rc = apply_event(c, ev);
     }
-    return rc ? rc : jobs_txn_end(&s->jt);
+    return rc ? rc : jobs_txn_end(&c->jt);
 }
 
 /* ---- after the commit ---- */
@@ -1148,31 +1216,54 @@ static void on_store_idle(struct store_waiter *w)
     run(s);
 }
 
-static void run(struct scheduler *s)
+static struct sev *take_events(struct scheduler *s)
 {
-    if (s->closing)
-        return;
-    if (!s->quiet && store_async_busy(&s->app->store)) {
-        /* An upload's rows are being written and hold LMDB's write lock: run right after.
-         * (Shutting down, the reports are applied at once, waiting for the lock if need be.) */
-        store_when_idle(&s->app->store, &s->store_wait);
-        return;
-    }
-    uint64_t wall = clock_now_ms();
-    uint64_t wake = NO_TIME;
-    struct pick *picks = pick_all(s, wall, &wake);
     struct sev *events = s->ev_head;
     s->ev_head = s->ev_tail = NULL;
     s->nev = 0;
-    if (!picks && !events) {
-        if (wake != NO_TIME)
-            arm(s, wake);
-        return;
+    return events;
+}
+
+/* Fills the commit with what it records and what the transaction needs from memory. */
+static void commit_prepare(struct scheduler *s, struct pick *picks, struct sev *events,
+                           uint64_t wall)
+{
+    struct commit *c = &s->commit;
+    c->cfg = &s->cfg;
+    c->hooks = s->app->webhooks;
+    c->picks = picks;
+    c->events = events;
+    c->now = wall;
+    c->rnd = s->rnd;
+    for (struct sev *ev = events; ev; ev = ev->next) {
+        const struct sbatch *b = map_get(&s->batches, ev->batch, strlen(ev->batch));
+        ev->has_smart = b != NULL;
+        if (b)
+            ev->smart = b->smart;
     }
-    struct apply_args a = {s, picks, events, wall};
-    int rc = store_write(&s->app->store, apply_txn, &a);
-    uv_update_time(s->app->loop);
-    s->next_commit = uv_now(s->app->loop) + COMMIT_SPACING_MS;
+}
+
+/* A dial that was recorded but will not be sent: recorded back in the next commit. */
+static void withdraw(struct scheduler *s, const struct pick *p)
+{
+    struct sev *ev = calloc(1, sizeof *ev);
+    if (!ev)
+        return; /* left dialing: reconciled as unknown, never dialled twice */
+    ev->kind = EV_WITHDRAW;
+    snprintf(ev->batch, sizeof ev->batch, "%s", p->b->id);
+    ev->row = p->row;
+    ev->seq = p->seq;
+    queue_event(s, ev);
+}
+
+/* On the loop after the commit: what was decided takes effect, the recorded dials are sent. */
+static void commit_finish(struct scheduler *s, int rc)
+{
+    struct commit *c = &s->commit;
+    struct sev *events = c->events;
+    struct pick *picks = c->picks;
+    c->events = NULL;
+    c->picks = NULL;
     if (rc) {
         log_error("dispatch transaction failed; retrying", "error=\"%s\"", bc_strerror(rc));
         for (struct pick *p = picks, *n; p; p = n) {
@@ -1190,9 +1281,14 @@ static void run(struct scheduler *s)
                 s->ev_tail = last;
             s->ev_head = events;
         }
-        arm(s, 100);
         return;
     }
+    s->rnd = c->rnd;
+    s->stats.provider_errors += c->provider_errors;
+    for (size_t i = 0; i < 16; i++)
+        s->stats.by_outcome[i] += c->by_outcome[i];
+    if (c->emitted)
+        webhooks_kick(s->app->webhooks);
     for (struct sev *ev = events, *n; ev; ev = n) {
         n = ev->next;
         if (s->cfg.on_change)
@@ -1202,19 +1298,79 @@ static void run(struct scheduler *s)
         call_event_free(&ev->ce);
         free(ev);
     }
+    size_t withdrawn = 0;
     for (struct pick *p = picks, *n; p; p = n) {
         n = p->next;
         if (p->applied && s->cfg.on_change)
             s->cfg.on_change(s->cfg.on_change_arg, p->b->id, p->row, 0, 0);
-        if (p->applied)
-            send_pick(s, p);
-        else
+        /* The batch may have been paused or cancelled, or the server told to stop, while the
+         * commit was written: a dial whose 200 OK has been answered must not leave. */
+        if (!p->applied) {
             unpick(p);
+        } else if (p->b->dialable && !s->quiet) {
+            send_pick(s, p);
+        } else {
+            withdraw(s, p);
+            withdrawn++;
+        }
         pick_free(p);
     }
+    if (withdrawn)
+        log_info("dials not sent: their batch stopped dialling while they were recorded",
+                 "calls=%zu", withdrawn);
+}
+
+/* While stopping: what is still queued is applied at once, on the loop (it no longer serves
+ * requests), so nothing already known is lost. */
+static void flush_at_stop(struct scheduler *s)
+{
+    for (int tries = 0; s->ev_head && tries < 3; tries++) {
+        commit_prepare(s, NULL, take_events(s), clock_now_ms());
+        commit_finish(s, store_write(&s->app->store, apply_txn, &s->commit));
+    }
+}
+
+static void release_scheduler(struct scheduler *s);
+
+static void on_commit_done(struct store_async *req, int rc)
+{
+    struct scheduler *s = (struct scheduler *)((char *)req - offsetof(struct scheduler, commit));
+    s->committing = 0;
+    commit_finish(s, rc);
+    if (s->closing) {
+        flush_at_stop(s);
+        release_scheduler(s);
+        return;
+    }
+    s->next_commit = uv_now(s->app->loop) + COMMIT_SPACING_MS;
     /* Reports may have freed slots or scheduled retries, and the budget may have run out: look
-     * again at once. Otherwise sleep until the earliest moment something can proceed. */
-    arm(s, picks || events ? 0 : wake);
+     * again at once (no sooner than the spacing allows). */
+    arm(s, rc ? 100 : 0);
+}
+
+static void run(struct scheduler *s)
+{
+    if (s->closing || s->committing)
+        return; /* the commit's end looks again */
+    if (store_async_busy(&s->app->store)) {
+        /* An upload's rows are being written: pick right after, so the picks are fresh when
+         * the commit starts, instead of queueing behind the chunk. */
+        store_when_idle(&s->app->store, &s->store_wait);
+        return;
+    }
+    uint64_t wall = clock_now_ms();
+    uint64_t wake = NO_TIME;
+    struct pick *picks = pick_all(s, wall, &wake);
+    struct sev *events = take_events(s);
+    if (!picks && !events) {
+        if (wake != NO_TIME)
+            arm(s, wake);
+        return;
+    }
+    commit_prepare(s, picks, events, wall);
+    s->committing = 1;
+    store_write_async(&s->app->store, s->app->loop, &s->commit.req, apply_txn, &s->commit,
+                      on_commit_done);
 }
 
 static void on_tick(uv_timer_t *t)
@@ -1463,9 +1619,8 @@ static void free_batch_value(void *v)
     sbatch_free(v);
 }
 
-static void on_closed(uv_handle_t *h)
+static void release_scheduler(struct scheduler *s)
 {
-    struct scheduler *s = h->data;
     if (--s->handles > 0)
         return;
     for (struct sev *ev = s->ev_head, *n; ev; ev = n) {
@@ -1476,8 +1631,13 @@ static void on_closed(uv_handle_t *h)
     map_free(&s->batches, free_batch_value);
     map_free(&s->wss, free);
     map_free(&s->watches, free);
-    jobs_txn_free(&s->jt);
+    jobs_txn_free(&s->commit.jt);
     free(s);
+}
+
+static void on_closed(uv_handle_t *h)
+{
+    release_scheduler(h->data);
 }
 
 void scheduler_quiesce(struct scheduler *s)
@@ -1487,19 +1647,22 @@ void scheduler_quiesce(struct scheduler *s)
 
 int scheduler_idle(const struct scheduler *s)
 {
-    return s->dialer->in_flight == 0 && s->ev_head == NULL;
+    return s->dialer->in_flight == 0 && s->ev_head == NULL && !s->committing;
 }
 
 void scheduler_stop(struct scheduler *s)
 {
     if (!s || s->closing)
         return;
-    /* Reports still queued are applied before stopping, so nothing already known is lost. */
     s->quiet = 1;
-    if (s->ev_head)
-        run(s);
     s->closing = 1;
     store_unwait(&s->app->store, &s->store_wait);
+    /* A commit being written finishes first (its dials are not sent); its end applies what is
+     * queued and lets the scheduler go. */
+    if (s->committing)
+        s->handles++;
+    else
+        flush_at_stop(s);
     uv_close((uv_handle_t *)&s->tick, on_closed);
     uv_close((uv_handle_t *)&s->watch_timer, on_closed);
 }

@@ -15,7 +15,10 @@
  * is overdue are looked up at the provider.
  *
  * Every state change of a tick (new dials, provider answers, callbacks) is group-committed in
- * one transaction. */
+ * one transaction, written on libuv's thread pool so that its fsync never holds the loop; one
+ * commit is written at a time, and the next tick's picks wait for it. The dials it recorded are
+ * sent when it has committed, unless their batch was paused or cancelled meanwhile (or the
+ * server began to stop): those are recorded back as waiting, or cancelled, and never sent. */
 #ifndef BC_DISPATCH_SCHEDULER_H
 #define BC_DISPATCH_SCHEDULER_H
 
@@ -57,10 +60,13 @@ int scheduler_start(struct scheduler **out, struct app *app, const struct sched_
                     const struct provider_config *pcfg, struct dialer *dialer);
 /* Shutting down: start no new calls, keep applying what the provider reports. */
 void scheduler_quiesce(struct scheduler *s);
-/* 1 when no provider request is in flight and no report waits to be applied. */
+/* 1 when no provider request is in flight, no report waits to be applied and no commit is being
+ * written. */
 int scheduler_idle(const struct scheduler *s);
 /* Stops dialling and closes the scheduler's timers. Calls in progress stay as they are in the
- * store; the next start reconciles them. */
+ * store; the next start reconciles them. A commit still being written on the thread pool ends
+ * on the loop later: the caller runs the loop until the store has no pool write left
+ * (store_async_pending) before closing what the commit uses (webhooks, the store). */
 void scheduler_stop(struct scheduler *s);
 
 /* A batch became dialable (uploaded, resumed, retried): load it. */

@@ -300,8 +300,8 @@ int store_write(struct store *s, store_write_fn fn, void *arg)
 
 #define ASYNC_NICE 10
 
-/* On a pool thread: the whole transaction under map_lock. Nothing here logs or touches state the
- * loop thread uses; the outcome goes back in a. */
+/* On a pool thread: the whole transaction under map_lock. Nothing here touches state the loop
+ * thread uses; the outcome goes back in a. */
 static void async_work(uv_work_t *w)
 {
     struct store_async *a = w->data;
@@ -358,6 +358,11 @@ static void run_waiters(struct store *s)
 int store_async_busy(const struct store *s)
 {
     return s->async_running;
+}
+
+int store_async_pending(const struct store *s)
+{
+    return s->async_running || s->async_head != NULL;
 }
 
 void store_unwait(struct store *s, struct store_waiter *w)

@@ -3,11 +3,11 @@
  * Every database is opened once at start. Writes go through store_write(), which runs a caller's
  * function inside one write transaction and commits it; when the map is full it aborts, grows the
  * map and runs the function again from the start, up to the configured maximum size, after which
- * it fails with BC_EFULL. Bulk writes may instead run on libuv's thread pool
- * (store_write_async), one at a time; everything else, reads included, runs on the loop thread,
- * which reads through a single reusable read-only transaction (reset and renewed). Operations on
- * a transaction record the first error and become no-ops after it (a sticky error), so callers
- * can check once at the end. */
+ * it fails with BC_EFULL. Bulk writes and the dispatcher's group commits instead run on libuv's
+ * thread pool (store_write_async), one at a time; everything else, reads included, runs on the loop
+ * thread, which reads through a single reusable read-only transaction (reset and renewed).
+ * Operations on a transaction record the first error and become no-ops after it (a sticky error),
+ * so callers can check once at the end. */
 #ifndef BC_STORE_STORE_H
 #define BC_STORE_STORE_H
 
@@ -103,11 +103,12 @@ typedef int (*store_write_fn)(struct store_txn *t, void *arg);
 int store_write(struct store *s, store_write_fn fn, void *arg);
 
 /* A write transaction run on a thread of libuv's pool, so that its puts and its fsync do not
- * hold up the loop (bulk ingest). Requests run one at a time, in the order given; the loop's own
- * store_write calls simply wait for the one running to commit. fn runs on the pool thread and may
- * touch only the transaction and what arg points at, which the caller must leave alone until
- * done; it must not log. fn may run more than once (after map growth). done runs on the loop
- * thread with 0 or an error; a must stay valid until then. */
+ * hold up the loop (bulk ingest, dispatch). Requests run one at a time, in the order given; the
+ * loop's own store_write calls simply wait for the one running to commit. fn runs on the pool
+ * thread and may touch only the transaction and what arg points at, which the caller must leave
+ * alone until done, and state that only write transactions touch (LMDB runs them one at a time). fn
+ * may run more than once (after map growth). done runs on the loop thread with 0 or an error; a
+ * must stay valid until then. (Logging is safe on any thread.) */
 struct store_async {
     uv_work_t work;
     struct store *s;
@@ -128,6 +129,8 @@ void store_write_async(struct store *s, uv_loop_t *loop, struct store_async *a, 
 
 /* 1 while an asynchronous write runs: a store_write on the loop would wait for its commit. */
 int store_async_busy(const struct store *s);
+/* 1 while an asynchronous write runs or waits its turn (shutdown runs the loop until 0). */
+int store_async_pending(const struct store *s);
 /* Calls w->fn on the loop as soon as no asynchronous write runs (before the next one starts), or
  * at once if none runs. A frequent loop-thread writer (dispatch) uses it so that it never waits
  * behind a bulk write holding LMDB's write lock, and a long upload cannot starve it either. */

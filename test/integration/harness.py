@@ -39,6 +39,20 @@ def binary():
     return path
 
 
+def slow_disk_env(delay_ms):
+    """Environment that makes a server's every fsync wait delay_ms first (test/support), so a
+    test can act while a commit is being written. CTest passes the library's path."""
+    lib = os.environ.get("BATCHCALLD_SLOW_DISK")
+    if not lib or not os.path.exists(lib):
+        raise RuntimeError("slow-disk library not found; run through CTest or set "
+                           "BATCHCALLD_SLOW_DISK")
+    # A sanitizer build wants its runtime first among the preloaded libraries; this one does
+    # not replace anything the sanitizer intercepts.
+    asan = os.environ.get("ASAN_OPTIONS", "")
+    asan = f"{asan}:verify_asan_link_order=0" if asan else "verify_asan_link_order=0"
+    return {"LD_PRELOAD": lib, "SLOW_DISK_MS": str(delay_ms), "ASAN_OPTIONS": asan}
+
+
 def clean_env(extra=None):
     """The test's environment minus any BATCHCALLD_* settings of the developer's shell, which
     would otherwise change the server under test, plus extra."""

@@ -11,13 +11,18 @@ seconds. All of its times are divided by its speed."""
 import http.client
 import http.server
 import json
+import signal
 import threading
 import time
 import urllib.parse
 
 from harness import (BATCHES, DispatchTestCase, csv_of, free_port, hmac_sha256_hex, poll, request,
-                     scrape, twilio_signature)
+                     scrape, slow_disk_env, twilio_signature)
 
+# Contacts of the tests that stop a batch or the server while a slow disk (every fsync
+# SLOW_DISK_MS) keeps a commit in flight.
+STOPPED_CONTACTS = 60
+SLOW_DISK_MS = 300
 CLASSES = {0: "busy", 1: "no_answer", 2: "unreachable", 3: "carrier_blocked", 4: "voicemail",
            5: "provider_error"}
 # Flags that make the server's own delays short enough for a test.
@@ -620,6 +625,125 @@ class DispatchTest(DispatchTestCase):
                             headers={"Content-Type": "application/json", **headers})
             self.assertError(reply, 403, "forbidden")
         self.assertEqual(self.batch(server, auth, batch)["progress"]["completed"], 5)
+
+
+    # ----- 10. a batch stopped while its dials are being recorded --------------------------
+
+    def test_batch_stopped_while_its_dials_are_being_recorded(self):
+        """A commit's dials are sent once it has been written, on the thread pool. A pause or a
+        cancel answered meanwhile wins: those dials are recorded back, as waiting calls of the
+        paused batch and cancelled calls of the cancelled one, and never leave. A slow disk
+        (every fsync 300 ms) keeps a commit in flight nearly all the time, so each of the four
+        requests very likely lands in one; the log must show that at least one did."""
+        sim = self.start_carrier_sim(speed=100)
+        server = self.start_twilio_server(sim, *FAST, env=slow_disk_env(SLOW_DISK_MS))
+        batches = []
+        for i in range(4):
+            # One workspace each: workspaces take turns, so every commit holds dials of each.
+            auth, agent = self.setup_workspace(server, calls_per_second=40,
+                                               max_concurrent_calls=1000)
+            numbers = answered_numbers(STOPPED_CONTACTS, start=1000 * (i + 1))
+            batches.append((auth, self.upload(server, auth, agent, contacts(numbers))))
+        for auth, batch in batches:
+            self.assertTrue(poll(lambda: len(sim.dials(batch)) >= 5, timeout=20), batch)
+
+        stopped_at = {}
+        for i, (auth, batch) in enumerate(batches):
+            time.sleep(0.15)  # into the next commit: the previous request ended one
+            op = ("DELETE", f"{BATCHES}/{batch}") if i < 2 else ("POST", f"{BATCHES}/{batch}/pause")
+            reply = request(server, *op, auth=auth)
+            stopped_at[batch] = now_ms()
+            self.assertEqual(reply.status, 200, reply.body)
+        for auth, batch in batches:
+            self.wait_batch(server, auth, batch, timeout=20,
+                            until=lambda a2: a2["progress"]["active"] == 0)
+        time.sleep(0.5)
+        for auth, batch in batches:
+            late = [d for d in sim.dials(batch) if d[0] > stopped_at[batch] + 50]
+            self.assertEqual(late, [], f"{batch} dialled after it was stopped")
+        self.assertIn("dials not sent: their batch stopped dialling", server.logs(100000))
+
+        for auth, batch in batches[:2]:
+            a2 = self.batch(server, auth, batch)
+            self.assertEqual((a2["status"], a2["isComplete"]), ("cancelled", True), a2)
+            self.assertAddsUp(a2)
+            self.assertIsNotNone(a2["progress"]["completedTime"], a2)
+            calls = self.calls(server, auth, batch, range(1, STOPPED_CONTACTS + 1))
+            never = {row for row, call in calls.items() if call["status"] == "cancelled"}
+            for row in never:
+                self.assertEqual((calls[row]["outcome"], calls[row]["attempts"]),
+                                 ("cancelled", 0), calls[row])
+            dialled = {row for _, row, _ in sim.dials(batch)}
+            self.assertEqual(dialled & never, set(), "a cancelled call was dialled")
+            self.assertEqual(len(dialled), STOPPED_CONTACTS - len(never))
+            self.assertEqual(a2["progress"]["cancelled"], len(never), a2)
+
+        for auth, batch in batches[2:]:
+            a2 = self.batch(server, auth, batch)
+            self.assertEqual((a2["status"], a2["paused"]), ("processing", True), a2)
+            self.assertAddsUp(a2)
+            reply = request(server, "POST", f"{BATCHES}/{batch}/resume", auth=auth)
+            self.assertEqual(reply.status, 200, reply.body)
+        for auth, batch in batches[2:]:
+            a2 = self.wait_batch(server, auth, batch, timeout=60, interval=0.2)
+            self.assertEqual((a2["status"], a2["progress"]["completed"]),
+                             ("completed", STOPPED_CONTACTS), a2)
+            rows = sorted(row for _, row, _ in sim.dials(batch))
+            self.assertEqual(rows, list(range(1, STOPPED_CONTACTS + 1)), "dialled twice or never")
+        self.assertEqual(sim.stats()["duplicates"], 0)
+
+    def stop_while_dialling(self, signals):
+        """Sends signals (0.05 s apart) to a server dialling on a slow disk, then restarts it
+        without the slow disk and returns (sim, server, auth, batch, calls) once the batch is
+        complete."""
+        sim = self.start_carrier_sim(speed=100)
+        # Calls still ringing when the server stops report to nobody: short waits before they
+        # are looked up (or, if never placed, reconciled) after the restart.
+        server = self.start_twilio_server(sim, *FAST, "--reconcile-ms", "300",
+                                          "--call-overdue-ms", "1000",
+                                          env=slow_disk_env(SLOW_DISK_MS))
+        auth, agent = self.setup_workspace(server, calls_per_second=40, max_concurrent_calls=1000)
+        batch = self.upload(server, auth, agent, contacts(answered_numbers(STOPPED_CONTACTS)))
+        self.assertTrue(poll(lambda: len(sim.dials(batch)) >= 10, timeout=20), batch)
+        for i, sig in enumerate(signals):
+            if i:
+                time.sleep(0.05)
+            server.kill(sig)
+        self.assertEqual(server.wait(), 0, server.logs())
+        server.env = {}
+        server.start()
+        a2 = self.wait_batch(server, auth, batch, timeout=60, interval=0.2)
+        self.assertAddsUp(a2)
+        calls = self.calls(server, auth, batch, range(1, STOPPED_CONTACTS + 1))
+        dials = sim.dials(batch)
+        self.assertEqual(len({(row, seq) for _, row, seq in dials}), len(dials))
+        self.assertEqual(sim.stats()["duplicates"], 0)
+        self.assertEqual(sorted({row for _, row, _ in dials}),
+                         list(range(1, STOPPED_CONTACTS + 1)), "a contact was never dialled")
+        return calls, dials
+
+    def test_sigterm_while_dials_are_being_recorded(self):
+        """A drain that begins while a commit of dials is being written records those dials
+        back as waiting: nothing is left in doubt, and after a restart every contact is called
+        exactly once and completes."""
+        calls, dials = self.stop_while_dialling([signal.SIGTERM])
+        self.assertEqual(sorted(row for _, row, _ in dials), list(range(1, STOPPED_CONTACTS + 1)))
+        for call in calls.values():
+            self.assertEqual((call["status"], call["outcome"]), ("completed", "answered"), call)
+
+    def test_stop_now_while_dials_are_being_recorded(self):
+        """SIGTERM then SIGINT (stop now): the commit being written still ends before the
+        server does (its dials are not sent), and the server exits cleanly. Requests already
+        sent are reconciled after the restart (outcome unknown, not dialled again)."""
+        calls, dials = self.stop_while_dialling([signal.SIGTERM, signal.SIGINT])
+        sent = {}
+        for _, row, _ in dials:
+            sent[row] = sent.get(row, 0) + 1
+        for row, call in calls.items():
+            self.assertIn((call["status"], call["outcome"]),
+                          (("completed", "answered"), ("failed", "unknown")), call)
+            if call["outcome"] == "unknown":
+                self.assertEqual(sent[row], 1, call)
 
 
 class FakeHttpProvider:
