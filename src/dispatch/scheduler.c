@@ -22,9 +22,10 @@
 #define SCAN_LIMIT 1024
 /* Group-commit window: reports arriving within it share one transaction. */
 #define COMMIT_DELAY_MS 1
-/* A commit starts at least this long after the previous one ended. Each is an fsync (2 to 5 ms
- * on this disk); under load one commit then carries everything that arrived since the last,
- * instead of a commit per report, at the price of at most this much latency per dial. */
+/* Commits start at least this far apart (and one ends before the next starts). Each is an
+ * fsync (2 to 5 ms on this disk); under load one commit then carries everything that arrived
+ * since the last, instead of a commit per report, at the price of at most this much latency
+ * per dial. */
 #define COMMIT_SPACING_MS 10
 #define WATCH_INTERVAL_MS 500
 #define NO_TIME           UINT64_MAX
@@ -1342,7 +1343,6 @@ static void on_commit_done(struct store_async *req, int rc)
         release_scheduler(s);
         return;
     }
-    s->next_commit = uv_now(s->app->loop) + COMMIT_SPACING_MS;
     /* Reports may have freed slots or scheduled retries, and the budget may have run out: look
      * again at once (no sooner than the spacing allows). */
     arm(s, rc ? 100 : 0);
@@ -1369,6 +1369,7 @@ static void run(struct scheduler *s)
     }
     commit_prepare(s, picks, events, wall);
     s->committing = 1;
+    s->next_commit = uv_now(s->app->loop) + COMMIT_SPACING_MS;
     store_write_async(&s->app->store, s->app->loop, &s->commit.req, apply_txn, &s->commit,
                       on_commit_done);
 }

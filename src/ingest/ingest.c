@@ -240,6 +240,7 @@ static void submit(struct ingest *in)
     in->write_busy = 1;
     /* Staged rows only count once the final commit (durable) makes the batch visible. */
     in->write.defer_durability = 1;
+    in->write.bulk = 1;
     store_write_async(in->opt.store, in->opt.loop, &in->write, chunk_txn, &in->chunk,
                       chunk_written);
 }

@@ -6,8 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -298,8 +296,6 @@ int store_write(struct store *s, store_write_fn fn, void *arg)
 
 /* ---- writes on the thread pool ---- */
 
-#define ASYNC_NICE 10
-
 /* On a pool thread: the whole transaction under map_lock. Nothing here touches state the loop
  * thread uses; the outcome goes back in a. */
 static void async_work(uv_work_t *w)
@@ -308,12 +304,12 @@ static void async_work(uv_work_t *w)
     struct store *s = a->s;
     /* Bulk writes yield the CPU to the loop thread (requests) when both want it: SCHED_BATCH
      * keeps a writer that wakes up from preempting the loop (it would otherwise take the CPU
-     * for a whole time slice, several milliseconds, the moment its chunk is queued), and a
-     * higher nice value gives it a smaller share while both are busy. The pool's threads do
-     * nothing else in this server; lowering a thread's priority needs no privilege. */
-    struct sched_param batch = {0};
-    pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
-    setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), ASYNC_NICE);
+     * for a whole time slice, several milliseconds, the moment its chunk is queued). Other
+     * writes (the dispatcher's commits, which the dial rate waits for) compete as equals. The
+     * two policies differ in nothing else, so a thread may switch back and forth without
+     * privilege; a higher nice value could not be undone, and starved the dispatcher. */
+    struct sched_param param = {0};
+    pthread_setschedparam(pthread_self(), a->bulk ? SCHED_BATCH : SCHED_OTHER, &param);
     uv_mutex_lock(&s->map_lock);
     MDB_txn *txn;
     /* MDB_NOMETASYNC for one transaction (supported by mdb_txn_begin though documented only

@@ -123,6 +123,8 @@ struct store_async {
      * corrupt the store) until the next ordinary commit, which makes it durable. For writes
      * that a later commit completes anyway, like the chunks of a staged upload. */
     int defer_durability;
+    /* Set by the caller: a bulk write, which gives way to the loop thread for the CPU. */
+    int bulk;
 };
 void store_write_async(struct store *s, uv_loop_t *loop, struct store_async *a, store_write_fn fn,
                        void *arg, void (*done)(struct store_async *a, int rc));
