@@ -87,7 +87,8 @@ struct sev {
     uint64_t retry_due;
     int reset_cursor;
     int halted;
-    int finished_batch;
+    int finished_batch; /* the batch completed with this report */
+    int batch_over;     /* the batch is final and has no call in progress left */
     uint32_t final_seq; /* the call reached a final state with this number */
     char call_id[64];
 };
@@ -596,17 +597,20 @@ static struct pick *pick_all(struct scheduler *s, uint64_t wall, uint64_t *wake)
                 break;
             }
             struct pick *p = pick_in_ws(s, &t, w, wall, mono, wake);
+            w = w->next;
             if (p) {
                 *tail = p;
                 tail = &p->next;
                 progressed = 1;
+                /* The next turn is the next workspace's. Turns are counted in calls, not in
+                 * ticks: a tick that finds the provider's bucket empty serves nobody, and
+                 * moving on anyway would hand every token to whichever workspace's turn
+                 * happened to fall on the ticks that had one. */
+                s->rr = w;
                 if (--budget == 0)
                     break;
             }
-            w = w->next;
         } while (w != first);
-        /* The next tick starts with the workspace after the one that started this one. */
-        s->rr = s->rr->next;
         if (!progressed)
             break;
     }
@@ -643,12 +647,15 @@ static int maybe_finish(struct commit *c, struct sev *ev, struct batch_rec *b)
     if (b->status == BATCH_PROCESSING && b->waiting == 0 && b->active == 0) {
         b->status = BATCH_COMPLETED;
         b->completed_ms = c->now;
-        ev->finished_batch = 1;
+        ev->finished_batch = ev->batch_over = 1;
         return emit(c, b, "batch.completed", webhooks_batch_data(b));
     }
     /* A cancelled batch is over once its last call in progress is. */
-    if (b->status == BATCH_CANCELLED && b->active == 0 && !b->completed_ms)
-        b->completed_ms = c->now;
+    if (b->status == BATCH_CANCELLED && b->active == 0) {
+        if (!b->completed_ms)
+            b->completed_ms = c->now;
+        ev->batch_over = 1;
+    }
     return 0;
 }
 
@@ -1027,7 +1034,8 @@ static int apply_txn(struct store_txn *t, void *arg)
         rc = apply_pick(c, p);
     }
     for (struct sev *ev = c->events; ev && !rc; ev = ev->next) {
-        ev->released = ev->now_active = ev->halted = ev->finished_batch = ev->reset_cursor = 0;
+        ev->released = ev->now_active = ev->halted = ev->finished_batch = ev->batch_over = 0;
+        ev->reset_cursor = 0;
         ev->retry_due = 0;
         ev->final_seq = 0;
         rc = apply_event(c, ev);
@@ -1105,8 +1113,11 @@ static void event_effects(struct scheduler *s, struct sev *ev)
         log_warn("batch paused: the provider rejected our account or configuration",
                  "batch=%s reason=\"%s\"", b->id, ev->cr.message);
     }
-    if ((ev->finished_batch || !b->dialable) && b->active == 0 && ev->finished_batch) {
-        log_info("batch completed", "batch=%s", b->id);
+    /* A batch that is over leaves memory with its last call (a cancelled one stayed for the
+     * calls it had in progress). */
+    if (ev->batch_over && b->active == 0) {
+        if (ev->finished_batch)
+            log_info("batch completed", "batch=%s", b->id);
         unlink_batch(s, b);
         sbatch_free(b);
     }
