@@ -48,6 +48,10 @@ static int step_txn(struct store_txn *t, void *arg)
     store_iter_close(&iter);
     if (rc < 0)
         return rc;
+    /* A full chunk stops the scan on a row (1): not an error. Left at 1, it skipped the chunk
+     * and made the transaction fail, so a batch with a chunk or more of such jobs was swept
+     * again every millisecond, forever. */
+    rc = 0;
     jobs_txn_begin(&a->jt, t);
     a->moved = 0;
     for (size_t i = 0; i < n && !rc; i++) {

@@ -22,6 +22,8 @@ from harness import (BATCHES, DispatchTestCase, csv_of, free_port, hmac_sha256_h
 # Contacts of the tests that stop a batch or the server while a slow disk (every fsync
 # SLOW_DISK_MS) keeps a commit in flight.
 STOPPED_CONTACTS = 60
+# More than two of the background rewrite's steps (SWEEP_CHUNK, 2,000 jobs).
+SWEPT_CONTACTS = 4500
 SLOW_DISK_MS = 300
 CLASSES = {0: "busy", 1: "no_answer", 2: "unreachable", 3: "carrier_blocked", 4: "voicemail",
            5: "provider_error"}
@@ -626,6 +628,58 @@ class DispatchTest(DispatchTestCase):
             self.assertError(reply, 403, "forbidden")
         self.assertEqual(self.batch(server, auth, batch)["progress"]["completed"], 5)
 
+
+    # ----- 9b. background rewrites of more than one step -------------------------------------
+
+    def calls_in_state(self, server, auth, batch, status):
+        """Rows listed under a status filter (A4, which reads the per-state index), all pages."""
+        rows, page = [], 1
+        while True:
+            reply = request(server, "GET",
+                            f"{BATCHES}/{batch}/calls?status={status}&limit=100&page={page}",
+                            auth=auth)
+            self.assertEqual(reply.status, 200, reply.body)
+            rows += [int(c["jobId"].split("_")[1]) for c in reply.body["calls"]]
+            if not reply.body["pagination"]["hasNext"]:
+                return rows
+            page += 1
+
+    def test_cancel_and_retry_of_more_than_one_sweep_step(self):
+        """A cancel rewrites the batch's waiting calls, and a retry its failed ones, in the
+        background, 2,000 per step: batches of several steps end with every call in its new
+        state, where the status filters find it, and every retried call dialled again."""
+        sim = self.start_carrier_sim(speed=1000)
+        server = self.start_twilio_server(sim, *FAST)
+        auth, agent = self.setup_workspace(server, calls_per_second=5000,
+                                           max_concurrent_calls=10000)
+        later = self.upload(server, auth, agent, contacts(answered_numbers(SWEPT_CONTACTS)),
+                            scheduledAt="2099-01-01T00:00:00Z")
+        reply = request(server, "DELETE", f"{BATCHES}/{later}", auth=auth)
+        self.assertEqual(reply.status, 200, reply.body)
+        self.assertTrue(poll(lambda: f"work done\" batch={later} kind=cancel" in server.logs(10000),
+                             timeout=20), "the cancel's rewrite did not finish")
+        self.assertEqual(self.calls_in_state(server, auth, later, "waiting"), [])
+        self.assertEqual(sorted(self.calls_in_state(server, auth, later, "cancelled")),
+                         list(range(1, SWEPT_CONTACTS + 1)))
+
+        # Numbers ending in 02 are unreachable: final at once, and retryable.
+        unreachable = [f"+1415{556 + i // 100}{(i % 100) * 100 + 2:04d}"
+                       for i in range(SWEPT_CONTACTS)]
+        batch = self.upload(server, auth, agent, contacts(unreachable))
+        a2 = self.wait_batch(server, auth, batch, timeout=60, interval=0.2)
+        self.assertEqual(a2["progress"]["failed"], SWEPT_CONTACTS, a2)
+        reply = request(server, "POST", f"{BATCHES}/{batch}/retry", auth=auth)
+        self.assertEqual(reply.status, 202, reply.body)
+        self.assertTrue(poll(lambda: len(sim.dials(batch)) == 2 * SWEPT_CONTACTS, timeout=60),
+                        f"{len(sim.dials(batch))} dials, want {2 * SWEPT_CONTACTS}")
+        retried = 2 * SWEPT_CONTACTS
+        a2 = self.wait_batch(server, auth, batch, timeout=60, interval=0.2,
+                             until=lambda a2: a2["isComplete"] and a2["attempts"] == retried)
+        self.assertEqual(a2["progress"]["failed"], SWEPT_CONTACTS, a2)
+        per_row = {}
+        for _, row, _ in sim.dials(batch):
+            per_row[row] = per_row.get(row, 0) + 1
+        self.assertEqual(set(per_row.values()), {2}, "every call dialled twice: once, retried once")
 
     # ----- 10. a batch stopped while its dials are being recorded --------------------------
 
