@@ -377,8 +377,8 @@ static int serve(int argc, char **argv)
     uv_timer_init(app.loop, &app.drain_timer);
     app.drain_timer.data = &app;
     lag_start(&app);
-    if ((rc = sweep_init(&app.sweeper, &app)) != 0 || (rc = batches_purge_start(&app)) != 0) {
-        log_error("cannot scan the store for interrupted uploads", "reason=\"%s\"",
+    if ((rc = sweep_init(&app.sweeper, &app)) != 0 || (rc = batches_resume_background(&app)) != 0) {
+        log_error("cannot scan the store for interrupted background work", "reason=\"%s\"",
                   bc_strerror(rc));
         code = 1;
         goto out;

@@ -323,29 +323,50 @@ void batches_purge_later(struct app *app, const char *batch_id)
     sweep_add(&app->sweeper, SWEEP_PURGE, batch_id);
 }
 
-int batches_purge_start(struct app *app)
+/* 1 when the batch still has a job in the waiting index. */
+static int has_waiting_jobs(struct store_txn *t, const char *batch)
+{
+    uint8_t prefix[JOB_KEY_MAX];
+    size_t plen = jobstate_key(prefix, batch, JOB_WAITING, 0) - 4;
+    struct store_iter it;
+    store_iter_open(&it, t, DB_JOBSTATE, prefix, plen, NULL, 0);
+    int found = store_iter_next(&it) == 1;
+    store_iter_close(&it);
+    return found;
+}
+
+int batches_resume_background(struct app *app)
 {
     struct store_txn t;
     int rc = store_read_begin(&app->store, &t);
     if (rc)
         return rc;
     struct store_iter it;
-    struct buf found = {0};
+    struct buf staging = {0}, cancelled = {0};
     store_iter_open(&it, &t, DB_BATCH, "", 0, NULL, 0);
     while ((rc = store_iter_next(&it)) == 1) {
         struct batch_rec b;
-        if (it.val.len == sizeof b) {
-            memcpy(&b, it.val.ptr, sizeof b);
-            if (b.status == BATCH_STAGING)
-                buf_append(&found, b.id, strlen(b.id) + 1);
-        }
+        if (it.val.len != sizeof b)
+            continue;
+        memcpy(&b, it.val.ptr, sizeof b);
+        if (b.status == BATCH_STAGING)
+            buf_append(&staging, b.id, strlen(b.id) + 1);
+        else if (b.status == BATCH_CANCELLED && has_waiting_jobs(&t, b.id))
+            buf_append(&cancelled, b.id, strlen(b.id) + 1);
     }
     store_iter_close(&it);
     store_read_end(&t);
-    for (const char *p = found.data; p && p < found.data + found.len; p += strlen(p) + 1) {
+    for (const char *p = staging.data; p && p < staging.data + staging.len; p += strlen(p) + 1) {
         log_info("removing an upload interrupted by a restart", "batch=%s", p);
         batches_purge_later(app, p);
     }
-    buf_free(&found);
+    /* The cancel moved the counters at once; its rewrite of the jobs stopped with the server. */
+    for (const char *p = cancelled.data; p && p < cancelled.data + cancelled.len;
+         p += strlen(p) + 1) {
+        log_info("finishing a cancel interrupted by a restart", "batch=%s", p);
+        sweep_add(&app->sweeper, SWEEP_CANCEL, p);
+    }
+    buf_free(&staging);
+    buf_free(&cancelled);
     return rc < 0 ? rc : 0;
 }

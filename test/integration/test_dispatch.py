@@ -681,6 +681,32 @@ class DispatchTest(DispatchTestCase):
             per_row[row] = per_row.get(row, 0) + 1
         self.assertEqual(set(per_row.values()), {2}, "every call dialled twice: once, retried once")
 
+    def test_cancel_rewrite_resumes_after_a_crash(self):
+        """The server dies while a cancel's rewrite is under way (a slow disk makes each
+        2,000-job step last 300 ms): the next start finishes it, so the status filters list
+        every call as cancelled, none as waiting."""
+        server = self.start_server("--sim-speed", "1000", env=slow_disk_env(SLOW_DISK_MS))
+        auth, agent = self.setup_workspace(server)
+        batch = self.upload(server, auth, agent, contacts(answered_numbers(SWEPT_CONTACTS)),
+                            scheduledAt="2099-01-01T00:00:00Z")
+        reply = request(server, "DELETE", f"{BATCHES}/{batch}", auth=auth)
+        self.assertEqual(reply.status, 200, reply.body)
+        server.kill(signal.SIGKILL)
+        self.assertEqual(server.wait(), -signal.SIGKILL)
+        self.assertNotIn(f"batch={batch} kind=cancel", server.logs(10000))
+        server.env = {}
+        server.start()
+        self.assertTrue(poll(lambda: f"work done\" batch={batch} kind=cancel" in server.logs(10000),
+                             timeout=20), "the cancel's rewrite was not finished")
+        self.assertIn(f"finishing a cancel interrupted by a restart\" batch={batch}",
+                      server.logs(10000))
+        self.assertEqual(self.calls_in_state(server, auth, batch, "waiting"), [])
+        self.assertEqual(len(self.calls_in_state(server, auth, batch, "cancelled")),
+                         SWEPT_CONTACTS)
+        a2 = self.batch(server, auth, batch)
+        self.assertEqual((a2["status"], a2["progress"]["cancelled"]),
+                         ("cancelled", SWEPT_CONTACTS), a2)
+
     # ----- 10. a batch stopped while its dials are being recorded --------------------------
 
     def test_batch_stopped_while_its_dials_are_being_recorded(self):
