@@ -414,6 +414,9 @@ out:
     if (app.sched)
         scheduler_stop(app.sched);
     app.sched = NULL; /* freed once its last commit has ended, below */
+    /* No further background step starts; the one being written ends in the drain below. What
+     * is left is found again at the next start. */
+    sweep_close(&app.sweeper);
     /* Writes still on the thread pool finish first: the dispatcher's last commit records webhook
      * events and ends the scheduler, and an upload's chunk is abandoned only once written. */
     while (store_async_pending(&app.store))
@@ -425,7 +428,6 @@ out:
         dialer_close(&app.dialer, NULL);
     if (app.sim)
         sim_stop(app.sim, NULL, NULL);
-    sweep_close(&app.sweeper);
     events_stop(app.events);
     /* Close every handle (connections, timers, signals) and let their close callbacks run. */
     uv_walk(app.loop, close_walk, NULL);

@@ -1,5 +1,6 @@
 #include "dispatch/sweep.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,18 +23,24 @@ int sweep_retryable(int outcome)
            outcome == OUTCOME_PROVIDER_ERROR;
 }
 
-struct step_args {
-    struct sweep_item *item;
+/* A cancel or retry step, written on the thread pool as a bulk write so that its transaction
+ * and fsync do not hold the loop. The transaction reads item (a copy: sweep_add may move the
+ * queue) and writes only the fields after it; it may run twice (map growth). */
+struct sweep_step {
+    struct store_async write;
+    struct sweep_item item;
     struct jobs_txn jt;
+    uint32_t next_row; /* where the next step starts */
     int done;
     uint32_t moved;
+    struct sweeper *sw; /* NULL once the sweeper closed: the step's end frees it */
 };
 
-/* Rewrites up to SWEEP_CHUNK jobs of one state, from item->next_row on. */
+/* Rewrites up to SWEEP_CHUNK jobs of one state, from item.next_row on. */
 static int step_txn(struct store_txn *t, void *arg)
 {
-    struct step_args *a = arg;
-    struct sweep_item *it = a->item;
+    struct sweep_step *a = arg;
+    const struct sweep_item *it = &a->item;
     int from = it->kind == SWEEP_CANCEL ? JOB_WAITING : JOB_FAILED;
     uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
     size_t plen = jobstate_key(prefix, it->batch, (uint8_t)from, 0) - 4;
@@ -83,8 +90,7 @@ static int step_txn(struct store_txn *t, void *arg)
     if (rc)
         return rc;
     a->done = n < SWEEP_CHUNK;
-    if (n)
-        it->next_row = rows[n - 1] + 1;
+    a->next_row = n ? rows[n - 1] + 1 : it->next_row;
     return jobs_txn_end(&a->jt);
 }
 
@@ -94,29 +100,10 @@ static void pop(struct sweeper *sw)
     sw->n--;
 }
 
-static void on_timer(uv_timer_t *t)
+/* The head item's step ended (rc < 0: failed, tried again on the next tick). */
+static void step_ended(struct sweeper *sw, int rc, int done)
 {
-    struct sweeper *sw = t->data;
-    if (sw->n == 0) {
-        uv_timer_stop(t);
-        return;
-    }
     struct sweep_item *it = &sw->items[0];
-    int rc, done;
-    if (it->kind == SWEEP_PURGE) {
-        rc = ingest_purge_step(&sw->app->store, it->batch, SWEEP_CHUNK);
-        done = rc == 1;
-    } else {
-        struct step_args a = {.item = it};
-        uint32_t row = it->next_row;
-        rc = store_write(&sw->app->store, step_txn, &a);
-        if (rc)
-            it->next_row = row;
-        jobs_txn_free(&a.jt);
-        done = a.done;
-        if (!rc && it->kind == SWEEP_RETRY && a.moved && sw->app->sched)
-            scheduler_add_batch(sw->app->sched, it->batch);
-    }
     if (rc < 0) {
         log_error("background batch work failed; will retry", "batch=%s error=\"%s\"", it->batch,
                   bc_strerror(rc));
@@ -131,13 +118,63 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
+static void step_written(struct store_async *w, int rc)
+{
+    struct sweep_step *step = (struct sweep_step *)((char *)w - offsetof(struct sweep_step, write));
+    struct sweeper *sw = step->sw;
+    jobs_txn_free(&step->jt);
+    if (!sw) {
+        free(step);
+        return;
+    }
+    sw->busy = 0;
+    struct sweep_item *it = &sw->items[0];
+    if (rc == 0) {
+        it->next_row = step->next_row;
+        if (it->kind == SWEEP_RETRY && step->moved && sw->app->sched)
+            scheduler_add_batch(sw->app->sched, it->batch);
+    }
+    step_ended(sw, rc > 0 ? BC_EIO : rc, rc == 0 && step->done);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+    struct sweeper *sw = t->data;
+    if (sw->busy)
+        return; /* a step is being written */
+    if (sw->n == 0) {
+        uv_timer_stop(t);
+        return;
+    }
+    struct sweep_item *it = &sw->items[0];
+    if (it->kind == SWEEP_PURGE) {
+        int rc = ingest_purge_step(&sw->app->store, it->batch, SWEEP_CHUNK);
+        step_ended(sw, rc > 1 ? BC_EIO : rc, rc == 1);
+        return;
+    }
+    struct sweep_step *step = sw->step;
+    struct jobs_txn jt = step->jt;
+    memset(step, 0, sizeof *step);
+    step->jt = jt;
+    step->item = *it;
+    step->sw = sw;
+    step->write.bulk = 1;
+    sw->busy = 1;
+    store_write_async(&sw->app->store, sw->app->loop, &step->write, step_txn, step, step_written);
+}
+
 int sweep_init(struct sweeper *sw, struct app *app)
 {
     memset(sw, 0, sizeof *sw);
     sw->app = app;
+    sw->step = calloc(1, sizeof *sw->step);
     uv_timer_t *t = calloc(1, sizeof *t);
-    if (!t)
+    if (!t || !sw->step) {
+        free(t);
+        free(sw->step);
+        sw->step = NULL;
         return BC_ENOMEM;
+    }
     uv_timer_init(app->loop, t);
     t->data = sw;
     sw->timer = t;
@@ -181,6 +218,13 @@ void sweep_close(struct sweeper *sw)
     if (sw->timer)
         uv_close(sw->timer, on_close);
     sw->timer = NULL;
+    /* A step still being written ends on its own and frees itself. */
+    if (sw->step && sw->busy)
+        sw->step->sw = NULL;
+    else if (sw->step)
+        free(sw->step);
+    sw->step = NULL;
+    sw->busy = 0;
     free(sw->items);
     sw->items = NULL;
     sw->n = sw->cap = 0;

@@ -1,4 +1,6 @@
-/* Background work over all the jobs of a batch, a chunk per loop pass so no callback runs long:
+/* Background work over all the jobs of a batch, a chunk per step so no callback runs long (the
+ * cancel and retry steps are written on the thread pool, so their fsync does not hold the loop
+ * either):
  *  - PURGE: remove an upload that never became a batch (failed, abandoned, interrupted);
  *  - CANCEL: rewrite the waiting jobs of a cancelled batch as cancelled (its counters moved in
  *    the cancel's own transaction) and drop its scheduled retries;
@@ -20,11 +22,15 @@ struct sweep_item {
     uint32_t next_row;
 };
 
+struct sweep_step;
+
 struct sweeper {
     struct sweep_item *items;
     size_t n, cap;
     void *timer; /* uv_timer_t */
     struct app *app;
+    struct sweep_step *step; /* a cancel or retry step, written on the thread pool */
+    int busy;                /* step is being written: the queue's head waits for it */
 };
 
 int sweep_init(struct sweeper *sw, struct app *app);

@@ -685,14 +685,22 @@ class DispatchTest(DispatchTestCase):
         """The server dies while a cancel's rewrite is under way (a slow disk makes each
         2,000-job step last 300 ms): the next start finishes it, so the status filters list
         every call as cancelled, none as waiting."""
+        self.stop_during_cancel_rewrite(signal.SIGKILL, -signal.SIGKILL)
+
+    def test_cancel_rewrite_resumes_after_a_shutdown(self):
+        """The same after SIGTERM: the step being written on the thread pool ends before the
+        server exits (cleanly), and the next start does the rest."""
+        self.stop_during_cancel_rewrite(signal.SIGTERM, 0)
+
+    def stop_during_cancel_rewrite(self, sig, exit_code):
         server = self.start_server("--sim-speed", "1000", env=slow_disk_env(SLOW_DISK_MS))
         auth, agent = self.setup_workspace(server)
         batch = self.upload(server, auth, agent, contacts(answered_numbers(SWEPT_CONTACTS)),
                             scheduledAt="2099-01-01T00:00:00Z")
         reply = request(server, "DELETE", f"{BATCHES}/{batch}", auth=auth)
         self.assertEqual(reply.status, 200, reply.body)
-        server.kill(signal.SIGKILL)
-        self.assertEqual(server.wait(), -signal.SIGKILL)
+        server.kill(sig)
+        self.assertEqual(server.wait(), exit_code, server.logs())
         self.assertNotIn(f"batch={batch} kind=cancel", server.logs(10000))
         server.env = {}
         server.start()
