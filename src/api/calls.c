@@ -45,9 +45,9 @@ static int meta_load(struct store_txn *t, const char *batch, struct batch_meta *
 static void view_fixup(const struct batch_rec *b, struct job_view *jv)
 {
     if (b->status == BATCH_CANCELLED && jv->head.state == JOB_WAITING) {
-        jv->head.state = JOB_CANCELLED;
-        jv->head.outcome = OUTCOME_CANCELLED;
-        jv->head.next_attempt_ms = 0;
+        jobs_cancel_head(&jv->head);
+        jv->error = JOBS_CANCELLED_MSG;
+        jv->error_len = sizeof JOBS_CANCELLED_MSG - 1;
     }
 }
 

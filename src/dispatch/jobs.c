@@ -75,6 +75,13 @@ int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_vi
     return job_decode(val.ptr, val.len, v);
 }
 
+void jobs_cancel_head(struct job_head *h)
+{
+    h->state = JOB_CANCELLED;
+    h->outcome = OUTCOME_CANCELLED;
+    h->next_attempt_ms = 0;
+}
+
 uint64_t *jobs_counter(struct batch_rec *b, int state)
 {
     switch (state) {

@@ -45,6 +45,10 @@ int jobs_move(struct jobs_txn *jt, const char *batch, uint32_t row, const struct
 int jobs_rewrite(struct jobs_txn *jt, const char *batch, uint32_t row, const struct job_view *old,
                  const struct job_head *h, const char *error, size_t error_len);
 
+/* What a call cancelled before it was dialled says, and its head: cancelled, no retry due
+ * (removing a scheduled retry from the due index is the caller's part). */
+#define JOBS_CANCELLED_MSG "Cancelled before it was dialled"
+void jobs_cancel_head(struct job_head *h);
 /* The counter a state is counted in. */
 uint64_t *jobs_counter(struct batch_rec *b, int state);
 

@@ -693,14 +693,12 @@ static int finish_call(struct commit *c, struct sev *ev, struct batch_rec *b,
 static int cancel_unplaced(struct commit *c, struct sev *ev, struct batch_rec *b,
                            const struct job_view *jv)
 {
-    static const char msg[] = "Cancelled before it was dialled";
     struct job_head h = jv->head;
-    h.state = JOB_CANCELLED;
-    h.outcome = OUTCOME_CANCELLED;
-    h.next_attempt_ms = 0;
+    jobs_cancel_head(&h);
     release(ev);
     jobs_batch_dirty(&c->jt, b);
-    int rc = jobs_move(&c->jt, ev->batch, ev->row, jv, &h, msg, sizeof msg - 1);
+    int rc = jobs_move(&c->jt, ev->batch, ev->row, jv, &h, JOBS_CANCELLED_MSG,
+                       sizeof JOBS_CANCELLED_MSG - 1);
     return rc ? rc : maybe_finish(c, ev, b);
 }
 

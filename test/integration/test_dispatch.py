@@ -699,6 +699,10 @@ class DispatchTest(DispatchTestCase):
                             scheduledAt="2099-01-01T00:00:00Z")
         reply = request(server, "DELETE", f"{BATCHES}/{batch}", auth=auth)
         self.assertEqual(reply.status, 200, reply.body)
+        # The last row is rewritten in the last step, seconds from now; it reads cancelled at once.
+        last = self.calls(server, auth, batch, [SWEPT_CONTACTS])[SWEPT_CONTACTS]
+        self.assertEqual((last["status"], last["outcome"], last["error"]),
+                         ("cancelled", "cancelled", "Cancelled before it was dialled"), last)
         server.kill(sig)
         self.assertEqual(server.wait(), exit_code, server.logs())
         self.assertNotIn(f"batch={batch} kind=cancel", server.logs(10000))
