@@ -67,15 +67,13 @@ static int step_txn(struct store_txn *t, void *arg)
             break;
         struct job_head h = jv.head;
         if (it->kind == SWEEP_CANCEL) {
-            static const char msg[] = "Cancelled before it was dialled";
-            h.state = JOB_CANCELLED;
-            h.outcome = OUTCOME_CANCELLED;
             if (h.next_attempt_ms) {
                 uint8_t key[JOB_KEY_MAX];
                 store_del(t, DB_DUE, key, due_key(key, it->batch, h.next_attempt_ms, rows[i]));
             }
-            h.next_attempt_ms = 0;
-            rc = jobs_rewrite(&a->jt, it->batch, rows[i], &jv, &h, msg, sizeof msg - 1);
+            jobs_cancel_head(&h);
+            rc = jobs_rewrite(&a->jt, it->batch, rows[i], &jv, &h, JOBS_CANCELLED_MSG,
+                              sizeof JOBS_CANCELLED_MSG - 1);
         } else if (sweep_retryable(h.outcome)) {
             h.state = JOB_WAITING;
             h.outcome = OUTCOME_NONE;
@@ -152,12 +150,12 @@ static void on_timer(uv_timer_t *t)
         step_ended(sw, rc > 1 ? BC_EIO : rc, rc == 1);
         return;
     }
+    /* The step struct is reused, so its transaction's buffers are allocated once. */
     struct sweep_step *step = sw->step;
-    struct jobs_txn jt = step->jt;
-    memset(step, 0, sizeof *step);
-    step->jt = jt;
     step->item = *it;
-    step->sw = sw;
+    step->next_row = it->next_row;
+    step->done = 0;
+    step->moved = 0;
     step->write.bulk = 1;
     sw->busy = 1;
     store_write_async(&sw->app->store, sw->app->loop, &step->write, step_txn, step, step_written);
@@ -175,6 +173,7 @@ int sweep_init(struct sweeper *sw, struct app *app)
         sw->step = NULL;
         return BC_ENOMEM;
     }
+    sw->step->sw = sw;
     uv_timer_init(app->loop, t);
     t->data = sw;
     sw->timer = t;
