@@ -727,17 +727,18 @@ class EventsTest(DispatchTestCase):
         self.assertEqual(len(calls), len(set(calls)), f"{name}: a call was sent twice")
         self.assertEqual(set(calls), set(expected_calls), f"{name}: calls missing or extra")
 
-    def test_many_watchers_and_a_slow_reader_each_get_every_call_once(self):
-        """Watchers share one rendering of each event; a reader that stops reading falls behind
-        and is caught up later, in larger writes, without losing or repeating anything."""
-        server = self.start_server("--sim-speed", "1000")
-        auth, agent = self.setup_workspace(server, calls_per_second=300)
-        count = 600
+    def watch_fast_and_slow(self, flags, cps, count, fast_watchers):
+        """A server started with flags dials count calls at cps, starting 1.5 s after the
+        upload. Opens fast_watchers streams read as events come and one with a 4 KiB receive
+        buffer that reads nothing until the batch is over; checks that each got calls 1..count
+        once, in order. Returns (server, auth, batch, expected call ids)."""
+        server = self.start_server("--sim-speed", "1000", *flags)
+        auth, agent = self.setup_workspace(server, calls_per_second=cps)
         data = csv_file(["phone_number", "first_name"],
                         [(n, f"W{i}") for i, n in enumerate(answered_numbers(count))])
         batch = self.upload(server, auth, agent, data, scheduledAt=iso_in(1.5))
         path = f"{BATCHES}/{batch}/events"
-        fast = [self.open(server, auth, batch) for _ in range(30)]
+        fast = [self.open(server, auth, batch) for _ in range(fast_watchers)]
         slow = EventStream(server, path, auth=auth, timeout=30, rcvbuf=4096)
         self.addCleanup(slow.close)
         self.assertEqual(slow.status, 200, slow.body)
@@ -758,41 +759,22 @@ class EventsTest(DispatchTestCase):
         for i in range(len(fast)):
             self.check_stream(results.get(i, []), expected, f"watcher {i}")
         self.check_stream(slow_events, expected, "slow reader")
+        return server, auth, batch, expected
+
+    def test_many_watchers_and_a_slow_reader_each_get_every_call_once(self):
+        """Watchers share one rendering of each event; a reader that stops reading falls behind
+        and is caught up later, in larger writes, without losing or repeating anything."""
+        self.watch_fast_and_slow([], cps=300, count=600, fast_watchers=30)
 
     def test_a_small_event_log_drops_old_events_and_nothing_is_lost(self):
         """With 2 KiB of events kept per batch (32 KiB at most while a watcher needs them), the
         log is trimmed and halved many times over 1,500 calls: a reader that reads nothing until
         the end falls out of it and is caught up from the store, watchers that keep up are served
         from it, and a reconnect from the start after the end replays everything once."""
-        server = self.start_server("--sim-speed", "1000", "--events-log-kb", "2")
-        auth, agent = self.setup_workspace(server, calls_per_second=500)
-        # About 350 KB of events: more than the slow reader's socket buffers (64 KiB on the
-        # server's side, doubled by the kernel, and 4 KiB on its own) and the 32 KiB log.
-        count = 1500
-        data = csv_file(["phone_number", "first_name"],
-                        [(n, f"L{i}") for i, n in enumerate(answered_numbers(count))])
-        batch = self.upload(server, auth, agent, data, scheduledAt=iso_in(1.5))
-        path = f"{BATCHES}/{batch}/events"
-        fast = [self.open(server, auth, batch) for _ in range(5)]
-        slow = EventStream(server, path, auth=auth, timeout=30, rcvbuf=4096)
-        self.addCleanup(slow.close)
-        self.assertEqual(slow.status, 200, slow.body)
-        results = {}
-
-        def read(i, stream):
-            results[i] = stream.events()
-
-        threads = [threading.Thread(target=read, args=(i, st)) for i, st in enumerate(fast)]
-        for t in threads:
-            t.start()
-        self.wait_batch(server, auth, batch)
-        slow_events = slow.events()
-        for t in threads:
-            t.join(30)
-        expected = [f"call_{r}" for r in range(1, count + 1)]
-        for i in range(len(fast)):
-            self.check_stream(results.get(i, []), expected, f"watcher {i}")
-        self.check_stream(slow_events, expected, "slow reader")
+        # 1,500 calls, about 350 KB of events: more than the slow reader's socket buffers (64 KiB
+        # on the server's side, doubled by the kernel, and 4 KiB on its own) and the 32 KiB log.
+        server, auth, batch, expected = self.watch_fast_and_slow(
+            ["--events-log-kb", "2"], cps=500, count=1500, fast_watchers=5)
         replay = self.open(server, auth, batch, headers={"Last-Event-ID": "0"}).events()
         self.check_stream(replay, expected, "replay after the end", progress_first=False)
 
