@@ -27,13 +27,7 @@ tmp=$(mktemp -d /tmp/batchcalld-bench-cancel.XXXXXX)
 server_pid=
 poller_pid=
 cleanup() {
-  local pid
-  for pid in $poller_pid $server_pid; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in $poller_pid $server_pid; do
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_pids "$poller_pid" "$server_pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT

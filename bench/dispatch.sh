@@ -52,13 +52,7 @@ sampler_pid=
 
 # Every process this script starts is stopped here, whatever way the script ends.
 cleanup() {
-  local pid
-  for pid in $sampler_pid $poller_pid $server_pid $sim_pid; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in $sampler_pid $poller_pid $server_pid $sim_pid; do
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_pids "$sampler_pid" "$poller_pid" "$server_pid" "$sim_pid"
   if [ "${BENCH_KEEP:-0}" = 1 ]; then
     echo "kept $tmp (logs, ledgers, CPU samples, poll latencies)" >&2
   else

@@ -28,13 +28,7 @@ nginx_pid=
 
 # Every process this script starts is stopped here, whatever way the script ends.
 cleanup() {
-  local pid
-  for pid in $server_pid $nginx_pid; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in $server_pid $nginx_pid; do
-    wait "$pid" 2>/dev/null || true
-  done
+  stop_pids "$server_pid" "$nginx_pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -34,13 +34,8 @@ observer_pids=
 
 # Every process this script starts is stopped here, whatever way the script ends.
 cleanup() {
-  local pid
-  for pid in $observer_pids $server_pid; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in $observer_pids $server_pid; do
-    wait "$pid" 2>/dev/null || true
-  done
+  # shellcheck disable=SC2086 # observer_pids is a list
+  stop_pids $observer_pids "$server_pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT

@@ -31,6 +31,18 @@ json_field() {
   "$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$1" "$2"
 }
 
+# stop_pids PID...: the end of a script's cleanup. Asks every process given to stop, then waits
+# for each (empty arguments and processes already gone are skipped).
+stop_pids() {
+  local pid
+  for pid in "$@"; do
+    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; fi
+  done
+  for pid in "$@"; do
+    if [ -n "$pid" ]; then wait "$pid" 2>/dev/null || true; fi
+  done
+}
+
 now_ns() {
   date +%s%N
 }

@@ -74,13 +74,8 @@ helper_pids=
 
 # Every process this script starts is stopped here, whatever way the script ends.
 cleanup() {
-  local pid
-  for pid in $helper_pids $server_pid; do
-    kill -TERM "$pid" 2>/dev/null || true
-  done
-  for pid in $helper_pids $server_pid; do
-    wait "$pid" 2>/dev/null || true
-  done
+  # shellcheck disable=SC2086 # helper_pids is a list
+  stop_pids $helper_pids "$server_pid"
   rm -rf "$tmp"
 }
 trap cleanup EXIT
