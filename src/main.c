@@ -18,6 +18,7 @@
 #include "api/webhooks.h"
 #include "api/workspaces.h"
 #include "app.h"
+#include "store/records.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -339,6 +340,11 @@ static int serve(int argc, char **argv)
     if (store_open(&app.store, &sopt) != 0)
         return 1;
     if (lock_data_dir(&app) != 0) {
+        store_close(&app.store);
+        return 1;
+    }
+    if ((rc = records_upgrade(&app.store)) != 0) {
+        log_error("cannot upgrade the stored batch lists", "error=%s", bc_strerror(rc));
         store_close(&app.store);
         return 1;
     }

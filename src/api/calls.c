@@ -489,10 +489,10 @@ void batches_list(struct http_request *req)
     struct store_iter it;
     store_iter_open(&it, &t, DB_WS2BATCH, ctx->ws, ctx->ws_len, NULL, 0);
     while ((rc = store_iter_next(&it)) == 1) {
-        const char *id = (const char *)it.key.ptr + ctx->ws_len + 8;
-        size_t idlen = it.key.len - ctx->ws_len - 8;
+        char id[ID_MAX];
+        size_t idlen = ws2batch_batch(&it.key, ctx->ws_len, id);
         struct batch_rec b;
-        if (batch_get(&t, id, idlen, &b) != 0 || b.status == BATCH_STAGING)
+        if (!idlen || batch_get(&t, id, idlen, &b) != 0 || b.status == BATCH_STAGING)
             continue;
         if (want >= 0 && b.status != want)
             continue;

@@ -361,12 +361,10 @@ static int commit_txn(struct store_txn *t, void *arg)
         memcpy(v + ID_MAX, &expires, sizeof expires);
         store_put(t, DB_IDEM, k, idem_key(k, up->ws, up->idem_key), v, sizeof v, 0);
     }
-    uint8_t key[ID_MAX * 2 + 8];
-    size_t wslen = strlen(up->ws), blen = strlen(up->batch_id);
-    memcpy(key, up->ws, wslen);
-    be64_put(key + wslen, ~a->b.created_ms);
-    memcpy(key + wslen + 8, up->batch_id, blen);
-    store_put(t, DB_WS2BATCH, key, wslen + 8 + blen, "", 0, 0);
+    uint8_t key[WS2BATCH_KEY_MAX];
+    size_t blen = strlen(up->batch_id);
+    size_t klen = ws2batch_key(key, up->ws, strlen(up->ws), a->b.created_ms, up->batch_id, blen);
+    store_put(t, DB_WS2BATCH, key, klen, "", 0, 0);
     store_put(t, DB_BATCHMETA, up->batch_id, blen, a->meta.data, a->meta.len, 0);
     return batch_put(t, &a->b);
 }

@@ -1,5 +1,6 @@
 #include "store/records.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/err.h"
@@ -43,6 +44,89 @@ int batch_get(struct store_txn *t, const char *id, size_t len, struct batch_rec 
 int batch_put(struct store_txn *t, const struct batch_rec *b)
 {
     return store_put(t, DB_BATCH, b->id, strlen(b->id), b, sizeof *b, 0);
+}
+
+size_t ws2batch_key(uint8_t *out, const char *ws, size_t wslen, uint64_t created_ms,
+                    const char *batch, size_t blen)
+{
+    memcpy(out, ws, wslen);
+    be64_put(out + wslen, ~created_ms);
+    for (size_t i = 0; i < blen; i++)
+        out[wslen + 8 + i] = (uint8_t) ~(uint8_t)batch[i];
+    return wslen + 8 + blen;
+}
+
+size_t ws2batch_batch(const struct store_val *key, size_t wslen, char out[ID_MAX])
+{
+    if (key->len <= wslen + 8 || key->len - wslen - 8 >= ID_MAX)
+        return 0;
+    size_t n = key->len - wslen - 8;
+    const uint8_t *p = (const uint8_t *)key->ptr + wslen + 8;
+    for (size_t i = 0; i < n; i++)
+        out[i] = (char)(uint8_t)~p[i];
+    out[n] = '\0';
+    return n;
+}
+
+/* Keys of earlier versions held the batch id as written, so "batch_" follows the time. */
+static const uint8_t *old_ws2batch_id(const struct store_val *key)
+{
+    static const char prefix[] = "batch_";
+    const uint8_t *id = (const uint8_t *)key->ptr + key->len - BATCH_ID_LEN;
+    if (key->len <= 8 + BATCH_ID_LEN || memcmp(id, prefix, sizeof prefix - 1) != 0)
+        return NULL;
+    return id;
+}
+
+static int upgrade_txn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    struct buf old = {0};
+    struct store_iter it;
+    int rc;
+    store_iter_open(&it, t, DB_WS2BATCH, NULL, 0, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        if (!old_ws2batch_id(&it.key))
+            continue;
+        uint16_t n = (uint16_t)it.key.len;
+        if (buf_append(&old, &n, sizeof n) || buf_append(&old, it.key.ptr, it.key.len))
+            rc = BC_ENOMEM;
+        if (rc < 0)
+            break;
+    }
+    store_iter_close(&it);
+    for (size_t pos = 0; rc >= 0 && pos < old.len;) {
+        uint16_t n;
+        memcpy(&n, old.data + pos, sizeof n);
+        struct store_val key = {old.data + pos + sizeof n, n};
+        pos += sizeof n + n;
+        const uint8_t *id = old_ws2batch_id(&key);
+        size_t wslen = (size_t)(id - (const uint8_t *)key.ptr) - 8;
+        uint8_t nk[WS2BATCH_KEY_MAX];
+        size_t nlen =
+            ws2batch_key(nk, key.ptr, wslen, ~be64_get(id - 8), (const char *)id, BATCH_ID_LEN);
+        store_del(t, DB_WS2BATCH, key.ptr, key.len);
+        rc = store_put(t, DB_WS2BATCH, nk, nlen, "", 0, 0);
+    }
+    buf_free(&old);
+    return rc < 0 ? rc : 0;
+}
+
+int records_upgrade(struct store *s)
+{
+    struct store_txn t;
+    int rc = store_read_begin(s, &t), found = 0;
+    if (rc)
+        return rc;
+    struct store_iter it;
+    store_iter_open(&it, &t, DB_WS2BATCH, NULL, 0, NULL, 0);
+    while (!found && (rc = store_iter_next(&it)) == 1)
+        found = old_ws2batch_id(&it.key) != NULL;
+    store_iter_close(&it);
+    store_read_end(&t);
+    if (rc < 0 || !found)
+        return rc < 0 ? rc : 0;
+    return store_write(s, upgrade_txn, NULL);
 }
 
 void batch_add_recent(struct batch_rec *b, uint32_t row)

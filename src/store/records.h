@@ -112,6 +112,20 @@ int batch_put(struct store_txn *t, const struct batch_rec *b);
 void batch_add_recent(struct batch_rec *b, uint32_t row);
 
 size_t job_key(uint8_t *out, const char *batch, uint32_t row);
+
+/* A workspace's batch list is ordered newest first: by creation time, then by batch id, both
+ * descending. Ids from one generator increase strictly, so two batches created in the same
+ * millisecond still list the later one first. Both parts are stored complemented (~), so that
+ * LMDB's ascending order is the list's order. */
+#define WS2BATCH_KEY_MAX (2 * ID_MAX + 8)
+size_t ws2batch_key(uint8_t *out, const char *ws, size_t wslen, uint64_t created_ms,
+                    const char *batch, size_t blen);
+/* Writes the batch id of a ws2batch key (of a workspace id wslen bytes long) into out, NUL-ended;
+ * returns its length, or 0 if the key is not one. */
+size_t ws2batch_batch(const struct store_val *key, size_t wslen, char out[ID_MAX]);
+/* Rewrites batch list keys stored by earlier versions (batch id not complemented), so that they
+ * list in the same order as new ones. Cheap when there is nothing to do; run once at start. */
+int records_upgrade(struct store *s);
 size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row);
 size_t finalseq_key(uint8_t *out, const char *batch, uint32_t seq);
 
