@@ -149,7 +149,7 @@ static int workspace_create(struct store *s, struct admin_args *a)
 {
     struct ws_settings ws;
     char msg[160];
-    ws_defaults(&ws);
+    workspace_defaults(&ws);
     if (need(a->name, "--name"))
         return 2;
     if (strlen(a->name) >= sizeof ws.name) {
@@ -167,7 +167,7 @@ static int workspace_create(struct store *s, struct admin_args *a)
         ws.requests_per_minute = u->v.requests_per_minute;
     if (u->has_max_records)
         ws.max_records = u->v.max_records;
-    if (ws_validate(&ws, msg, sizeof msg) != 0) {
+    if (workspace_validate(&ws, msg, sizeof msg) != 0) {
         fprintf(stderr, "batchcalld admin: %s\n", msg);
         return 2;
     }
@@ -177,7 +177,7 @@ static int workspace_create(struct store *s, struct admin_args *a)
     int rc = ws_create(s, &ids, &ws, a->label ? a->label : "default", api_key, &key);
     if (rc)
         return fail(rc, "workspace create");
-    cJSON *o = ws_to_json(&ws);
+    cJSON *o = workspace_to_json(&ws);
     cJSON_AddStringToObject(o, "apiKey", api_key);
     cJSON_AddStringToObject(o, "keyId", key.key_id);
     return print_json(o);
@@ -194,7 +194,7 @@ static int workspace_update(struct store *s, struct admin_args *a)
                 "batchcalld admin: a limit is out of range (see batchcalld admin --help)\n");
         return 2;
     }
-    return rc ? fail(rc, "workspace update") : print_json(ws_to_json(&ws));
+    return rc ? fail(rc, "workspace update") : print_json(workspace_to_json(&ws));
 }
 
 static int webhook_set(struct store *s, struct admin_args *a)

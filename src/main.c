@@ -187,7 +187,7 @@ static int setup_demo(struct app *app)
     if (rc != BC_ENOTFOUND)
         return rc;
     struct ws_settings ws;
-    ws_defaults(&ws);
+    workspace_defaults(&ws);
     strcpy(ws.name, "demo");
     char api_key[KEY_TEXT_MAX];
     struct key_info key;

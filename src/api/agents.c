@@ -6,29 +6,10 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "model/agent.h"
 #include "util/err.h"
 #include "util/clock.h"
 #include "util/json.h"
-
-static int is_var_char(char c)
-{
-    return isalnum((unsigned char)c) || c == '_';
-}
-
-void agent_prompt_variables(const char *prompt, size_t len, agent_var_fn fn, void *ctx)
-{
-    for (size_t i = 0; i < len; i++) {
-        if (prompt[i] != '{')
-            continue;
-        size_t j = i + 1;
-        while (j < len && is_var_char(prompt[j]))
-            j++;
-        if (j == i + 1 || j >= len || prompt[j] != '}')
-            continue;
-        fn(ctx, prompt + i + 1, j - i - 1);
-        i = j;
-    }
-}
 
 int agent_is_e164(const char *s, size_t len)
 {

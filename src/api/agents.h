@@ -6,19 +6,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "model/agent.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/crypto.h"
-
-#define AGENT_NAME_MAX      200
-#define AGENT_PROMPT_MAX    32768
-#define AGENT_URL_MAX       2048
-#define AGENT_VARIABLES_MAX 100
-
-/* Calls fn for each {variable} occurrence in a prompt, in order (names may repeat). A variable is
- * letters, digits and '_' between braces; other brace text (JSON examples) is not a variable. */
-typedef void (*agent_var_fn)(void *ctx, const char *name, size_t len);
-void agent_prompt_variables(const char *prompt, size_t len, agent_var_fn fn, void *ctx);
 
 struct agent_error {
     const char *field;

@@ -31,7 +31,7 @@ static struct ws_state *ws_state_for(struct app *app, const char *id, size_t len
         return st;
     struct ws_settings ws;
     char *copy = malloc(raw->len);
-    if (!copy || ws_decode(raw->ptr, raw->len, &ws) != 0) {
+    if (!copy || workspace_decode(raw->ptr, raw->len, &ws) != 0) {
         free(copy);
         return NULL;
     }

@@ -13,6 +13,7 @@
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "model/batch.h"
 
 /* ---- time ---- */
 
@@ -113,11 +114,6 @@ static void add_time(cJSON *o, const char *name, uint64_t ms)
         cJSON_AddNullToObject(o, name);
 }
 
-static int is_final(int status)
-{
-    return status == BATCH_COMPLETED || status == BATCH_CANCELLED || status == BATCH_FAILED;
-}
-
 static cJSON *recent_calls(struct store_txn *t, const struct batch_rec *b)
 {
     cJSON *arr = cJSON_CreateArray();
@@ -186,7 +182,7 @@ cJSON *batches_status_json(struct store_txn *t, const struct batch_rec *b, int w
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", b->id);
     cJSON_AddStringToObject(o, "status", batch_status_name(b->status));
-    cJSON_AddBoolToObject(o, "isComplete", is_final(b->status));
+    cJSON_AddBoolToObject(o, "isComplete", batch_is_final(b->status));
     cJSON_AddNumberToObject(o, "totalCalls", (double)b->total);
     cJSON *progress = cJSON_AddObjectToObject(o, "progress");
     add_progress(progress, t, b);
@@ -200,7 +196,7 @@ cJSON *batches_progress_json(struct store_txn *t, const struct batch_rec *b)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "status", batch_status_name(b->status));
-    cJSON_AddBoolToObject(o, "isComplete", is_final(b->status));
+    cJSON_AddBoolToObject(o, "isComplete", batch_is_final(b->status));
     add_progress(o, t, b);
     add_extras(o, b);
     return o;

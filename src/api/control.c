@@ -10,6 +10,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "model/batch.h"
 
 enum control_op { OP_CANCEL, OP_PAUSE, OP_RESUME, OP_RETRY };
 
@@ -28,8 +29,7 @@ static int control_txn(struct store_txn *t, void *arg)
     int rc = batches_load(a->req, t, b);
     if (rc)
         return rc;
-    int final =
-        b->status == BATCH_COMPLETED || b->status == BATCH_FAILED || b->status == BATCH_CANCELLED;
+    int final = batch_is_final(b->status);
     a->conflict = 0;
     a->cancelled_now = 0;
     switch (a->op) {

@@ -27,6 +27,7 @@
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "model/batch.h"
 
 #define PROGRESS_INTERVAL_MS 250
 #define FLUSH_MS             100
@@ -140,11 +141,6 @@ static int render_call(struct events *e, struct hub *hub, struct store_txn *t, u
     return 0;
 }
 
-static int batch_final(int status)
-{
-    return status == BATCH_COMPLETED || status == BATCH_CANCELLED || status == BATCH_FAILED;
-}
-
 /* The hub's progress event from the store (the A3 object). */
 static void render_progress(struct hub *hub)
 {
@@ -170,7 +166,7 @@ static void render_progress(struct hub *hub)
     /* Calls may end without a live event (a cancelled batch's calls): the store has them. */
     if (b.final_seq > hub->head)
         hub->head = b.final_seq;
-    hub->final = batch_final(b.status);
+    hub->final = batch_is_final(b.status);
     hub->fresh = 1;
 }
 
@@ -580,7 +576,7 @@ static void opening_events(struct events *e, struct store_txn *t, const struct b
     json_render(&e->scratch, o);
     cJSON_Delete(o);
     sse(out, "progress", b->final_seq, e->scratch.data, e->scratch.len);
-    if (batch_final(b->status)) {
+    if (batch_is_final(b->status)) {
         char data[64];
         int n = snprintf(data, sizeof data, "{\"batchId\":\"%s\"}", b->id);
         sse(out, "done", b->final_seq, data, (size_t)n);
@@ -614,7 +610,7 @@ void events_open(struct http_request *req)
     store_read_end(&t);
     http_add_header(req, "Cache-Control", "no-cache");
     http_add_header(req, "X-Accel-Buffering", "no");
-    if (!resume && batch_final(b.status)) {
+    if (!resume && batch_is_final(b.status)) {
         http_stream_start(req, 200, "text/event-stream; charset=utf-8", &stream_ops, NULL);
         http_stream_write(req, "retry: 3000\n\n", 13);
         http_stream_write(req, first.data, first.len);

@@ -20,6 +20,7 @@
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "model/agent.h"
 
 #define IDEM_TTL_MS     (24ull * 3600 * 1000)
 #define IDEM_KEY_MAX    255
@@ -508,7 +509,7 @@ static void start(struct http_request *req, int validate_only)
     struct store_txn t;
     int rc = store_read_begin(&app->store, &t);
     if (!rc)
-        rc = ws_get(&t, ctx->ws, ctx->ws_len, &up->ws_settings);
+        rc = workspace_get(&t, ctx->ws, ctx->ws_len, &up->ws_settings);
     const struct http_slice *ik = validate_only ? NULL : http_header(req, "idempotency-key");
     char replay_id[ID_MAX] = "";
     if (!rc && ik) {
@@ -670,12 +671,8 @@ static void check_variable(void *ctx, const char *name, size_t len)
 {
     struct var_check *vc = ctx;
     struct ingest *in = &vc->up->in;
-    char lower[128];
-    if (len >= sizeof lower)
-        return;
-    for (size_t i = 0; i < len; i++)
-        lower[i] = (char)((name[i] >= 'A' && name[i] <= 'Z') ? name[i] + 32 : name[i]);
-    lower[len] = '\0';
+    char lower[AGENT_VARIABLE_MAX + 1];
+    agent_variable_key(name, len, lower);
     for (size_t i = 0; i < in->ncolumns; i++) {
         if (strcmp(ingest_column(in, i), lower) == 0) {
             vc->used[i] = 1;

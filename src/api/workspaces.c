@@ -6,115 +6,16 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "model/workspace.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"
 
 #define KEY_LOOKUP_LEN 16
 
-void ws_defaults(struct ws_settings *ws)
-{
-    memset(ws, 0, sizeof *ws);
-    ws->calls_per_second = WS_DEFAULT_CALLS_PER_SECOND;
-    ws->max_concurrent_calls = WS_DEFAULT_MAX_CONCURRENT_CALLS;
-    ws->requests_per_minute = WS_DEFAULT_REQUESTS_PER_MINUTE;
-    ws->max_records = WS_DEFAULT_MAX_RECORDS;
-}
-
-int ws_validate(const struct ws_settings *ws, char *msg, size_t cap)
-{
-    if (!ws->name[0]) {
-        snprintf(msg, cap, "the workspace needs a --name");
-        return BC_EINVAL;
-    }
-    if (!(ws->calls_per_second > 0) || ws->calls_per_second > 100000) {
-        snprintf(msg, cap, "--calls-per-second must be more than 0 and at most 100000");
-        return BC_EINVAL;
-    }
-    if (ws->max_concurrent_calls < 1 || ws->max_concurrent_calls > 1000000) {
-        snprintf(msg, cap, "--max-concurrent-calls must be from 1 to 1000000");
-        return BC_EINVAL;
-    }
-    if (ws->requests_per_minute < 1 || ws->requests_per_minute > 1000000000ull) {
-        snprintf(msg, cap, "--requests-per-minute must be from 1 to 1000000000");
-        return BC_EINVAL;
-    }
-    if (ws->max_records < 1 || ws->max_records > 100000000ull) {
-        snprintf(msg, cap, "--max-records must be from 1 to 100000000");
-        return BC_EINVAL;
-    }
-    return 0;
-}
-
-cJSON *ws_to_json(const struct ws_settings *ws)
-{
-    cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "workspaceId", ws->id);
-    cJSON_AddStringToObject(o, "name", ws->name);
-    cJSON_AddNumberToObject(o, "callsPerSecond", ws->calls_per_second);
-    cJSON_AddNumberToObject(o, "maxConcurrentCalls", (double)ws->max_concurrent_calls);
-    cJSON_AddNumberToObject(o, "requestsPerMinute", (double)ws->requests_per_minute);
-    cJSON_AddNumberToObject(o, "maxRecords", (double)ws->max_records);
-    cJSON_AddNumberToObject(o, "createdAt", (double)ws->created_ms);
-    return o;
-}
-
-static int copy_string(const cJSON *o, const char *name, char *out, size_t cap)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsString(v) || strlen(v->valuestring) >= cap)
-        return BC_ECORRUPT;
-    strcpy(out, v->valuestring);
-    return 0;
-}
-
-static int get_number(const cJSON *o, const char *name, double *out)
-{
-    const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, name);
-    if (!cJSON_IsNumber(v))
-        return BC_ECORRUPT;
-    *out = v->valuedouble;
-    return 0;
-}
-
-int ws_decode(const void *data, size_t len, struct ws_settings *out)
-{
-    cJSON *o = cJSON_ParseWithLength(data, len);
-    if (!o)
-        return BC_ECORRUPT;
-    memset(out, 0, sizeof *out);
-    double mcc = 0, rpm = 0, mr = 0, created = 0;
-    int rc = copy_string(o, "workspaceId", out->id, sizeof out->id);
-    if (!rc)
-        rc = copy_string(o, "name", out->name, sizeof out->name);
-    if (!rc)
-        rc = get_number(o, "callsPerSecond", &out->calls_per_second);
-    if (!rc)
-        rc = get_number(o, "maxConcurrentCalls", &mcc);
-    if (!rc)
-        rc = get_number(o, "requestsPerMinute", &rpm);
-    if (!rc)
-        rc = get_number(o, "maxRecords", &mr);
-    if (!rc)
-        rc = get_number(o, "createdAt", &created);
-    cJSON_Delete(o);
-    out->max_concurrent_calls = (uint64_t)mcc;
-    out->requests_per_minute = (uint64_t)rpm;
-    out->max_records = (uint64_t)mr;
-    out->created_ms = (uint64_t)created;
-    return rc;
-}
-
 static int put_ws(struct store_txn *t, const struct ws_settings *ws)
 {
-    return api_put_json(t, DB_WS, ws->id, strlen(ws->id), ws_to_json(ws));
-}
-
-int ws_get(struct store_txn *t, const char *id, size_t len, struct ws_settings *out)
-{
-    struct store_val v;
-    int rc = store_get(t, DB_WS, id, len, &v);
-    return rc ? rc : ws_decode(v.ptr, v.len, out);
+    return api_put_json(t, DB_WS, ws->id, strlen(ws->id), workspace_to_json(ws));
 }
 
 /* A key record: the whole hash, then "ws\nkey_id\ncreated\nlabel". */
@@ -225,7 +126,7 @@ static int ws_update_txn(struct store_txn *t, void *arg)
 {
     struct ws_update_args *a = arg;
     struct ws_settings *ws = a->out;
-    int rc = ws_get(t, a->id, strlen(a->id), ws);
+    int rc = workspace_get(t, a->id, strlen(a->id), ws);
     if (rc)
         return rc;
     if (a->u->has_calls_per_second)
@@ -236,7 +137,7 @@ static int ws_update_txn(struct store_txn *t, void *arg)
         ws->requests_per_minute = a->u->v.requests_per_minute;
     if (a->u->has_max_records)
         ws->max_records = a->u->v.max_records;
-    rc = ws_validate(ws, a->msg, sizeof a->msg);
+    rc = workspace_validate(ws, a->msg, sizeof a->msg);
     return rc ? rc : put_ws(t, ws);
 }
 
@@ -259,8 +160,8 @@ int ws_list(struct store *s, cJSON **out)
     store_iter_open(&it, &t, DB_WS, "", 0, NULL, 0);
     while ((rc = store_iter_next(&it)) == 1) {
         struct ws_settings ws;
-        if (ws_decode(it.val.ptr, it.val.len, &ws) == 0)
-            cJSON_AddItemToArray(arr, ws_to_json(&ws));
+        if (workspace_decode(it.val.ptr, it.val.len, &ws) == 0)
+            cJSON_AddItemToArray(arr, workspace_to_json(&ws));
     }
     store_iter_close(&it);
     store_read_end(&t);

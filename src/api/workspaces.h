@@ -11,27 +11,12 @@
 
 #include <cjson/cJSON.h>
 
+#include "model/workspace.h"
 #include "store/store.h"
 #include "util/crypto.h"
 
-#define WS_NAME_MAX   128
 #define KEY_TEXT_MAX  64
 #define KEY_LABEL_MAX 128
-
-#define WS_DEFAULT_CALLS_PER_SECOND     10.0
-#define WS_DEFAULT_MAX_CONCURRENT_CALLS 50
-#define WS_DEFAULT_REQUESTS_PER_MINUTE  600
-#define WS_DEFAULT_MAX_RECORDS          1000000
-
-struct ws_settings {
-    char id[ID_MAX];
-    char name[WS_NAME_MAX];
-    double calls_per_second;
-    uint64_t max_concurrent_calls;
-    uint64_t requests_per_minute;
-    uint64_t max_records;
-    uint64_t created_ms;
-};
 
 /* Which limits an update changes. */
 struct ws_update {
@@ -46,18 +31,11 @@ struct key_info {
     uint64_t created_ms;
 };
 
-void ws_defaults(struct ws_settings *ws);
-/* Checks limits; writes a sentence naming the bad one into msg. */
-int ws_validate(const struct ws_settings *ws, char *msg, size_t cap);
-cJSON *ws_to_json(const struct ws_settings *ws);
-int ws_decode(const void *data, size_t len, struct ws_settings *out);
-
 /* Creates the workspace (id assigned into ws->id) and its first API key. */
 int ws_create(struct store *s, struct id_gen *ids, struct ws_settings *ws, const char *label,
               char api_key[KEY_TEXT_MAX], struct key_info *key);
 int ws_update_limits(struct store *s, const char *id, const struct ws_update *u,
                      struct ws_settings *out);
-int ws_get(struct store_txn *t, const char *id, size_t len, struct ws_settings *out);
 /* {"workspaces":[...]} */
 int ws_list(struct store *s, cJSON **out);
 
