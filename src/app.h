@@ -9,7 +9,7 @@
 #include "api/events.h"
 #include "config.h"
 #include "dispatch/dialer.h"
-#include "dispatch/scheduler.h"
+#include "dispatch/dispatch.h"
 #include "dispatch/sweep.h"
 #include "provider/provider.h"
 #include "provider/sim.h"
@@ -34,7 +34,7 @@ struct app {
     struct sweeper sweeper; /* chunked background work over a batch's jobs */
     struct dialer dialer;   /* outbound HTTP: provider requests */
     struct provider_config provider;
-    struct scheduler *sched;
+    struct dispatcher *dispatch;
     struct sim *sim;           /* the in-process simulator with --provider sim */
     struct events *events;     /* live event streams (SSE) */
     struct webhooks *webhooks; /* webhook outbox and delivery (api/webhooks.h) */

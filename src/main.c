@@ -70,7 +70,7 @@ static void on_drain_check(uv_timer_t *t)
     struct app *app = t->data;
     if (app->stopped)
         return; /* the loop runs on only to let the last writes end */
-    if (app->http.nconns == 0 && (!app->sched || scheduler_idle(app->sched))) {
+    if (app->http.nconns == 0 && (!app->dispatch || dispatch_idle(app->dispatch))) {
         log_info("drained: no connections or provider requests in flight", "%s", "");
         stop_loop(app);
     }
@@ -102,8 +102,8 @@ static void on_signal(uv_signal_t *s, int signum)
     log_info("shutting down: draining connections", "signal=%d open=%zu timeout_ms=%llu", signum,
              app->http.nconns, (unsigned long long)app->cfg.shutdown_timeout_ms);
     app->draining = 1;
-    if (app->sched)
-        scheduler_quiesce(app->sched);
+    if (app->dispatch)
+        dispatch_quiesce(app->dispatch);
     /* Event streams never end by themselves: end them so the drain can finish. */
     events_shutdown(app->events);
     uv_timer_start(&app->shutdown_timer, on_shutdown_timeout, app->cfg.shutdown_timeout_ms, 0);
@@ -243,7 +243,8 @@ static void default_public_url(struct app *app, char *out, size_t cap)
              v6 && !any ? "]" : "", port);
 }
 
-static int start_dispatch(struct app *app)
+/* The outbound HTTP client, the provider, and the simulator when it is the provider. */
+static int start_provider(struct app *app)
 {
     const struct config *c = &app->cfg;
     struct provider_config *p = &app->provider;
@@ -280,7 +281,17 @@ static int start_dispatch(struct app *app)
         snprintf(p->auth_token, sizeof p->auth_token, "%s", sc.auth_token);
         log_info("simulator listening", "url=%s speed=%g", p->api_base, c->sim_speed);
     }
-    struct sched_config sc = {
+    return 0;
+}
+
+/* After start_webhooks: the dispatcher writes its events to the webhook outbox. */
+static int start_dispatch(struct app *app)
+{
+    const struct config *c = &app->cfg;
+    struct dispatch_config sc = {
+        .loop = app->loop,
+        .store = &app->store,
+        .webhooks = app->webhooks,
         .on_change = on_dispatch_change,
         .on_change_arg = app,
         .provider_cps = c->provider_cps,
@@ -295,10 +306,18 @@ static int start_dispatch(struct app *app)
     sc.retry.backoff_base_ms = c->provider_backoff_ms;
     sc.retry.backoff_max_ms = c->provider_backoff_max_ms;
     sc.retry.hour_ms = c->smart_hour_ms;
-    return scheduler_start(&app->sched, app, &sc, p, &app->dialer);
+    return dispatch_start(&app->dispatch, &sc, &app->provider, &app->dialer);
 }
 
-/* After start_dispatch, which initialises libcurl for the process. */
+/* After start_provider, which initialises libcurl for the process. */
+/* A retry moved failed calls back to waiting: the dispatcher loads the batch again. */
+static void on_retried(void *ctx, const char *batch)
+{
+    struct app *app = ctx;
+    if (app->dispatch)
+        dispatch_add_batch(app->dispatch, batch);
+}
+
 static int start_webhooks(struct app *app)
 {
     const struct config *c = &app->cfg;
@@ -383,19 +402,25 @@ static int serve(int argc, char **argv)
     uv_timer_init(app.loop, &app.drain_timer);
     app.drain_timer.data = &app;
     lag_start(&app);
-    if ((rc = sweep_init(&app.sweeper, &app)) != 0 || (rc = batches_resume_background(&app)) != 0) {
+    if ((rc = sweep_init(&app.sweeper, app.loop, &app.store, on_retried, &app)) != 0 ||
+        (rc = batches_resume_background(&app)) != 0) {
         log_error("cannot scan the store for interrupted background work", "reason=\"%s\"",
                   bc_strerror(rc));
         code = 1;
         goto out;
     }
-    if ((rc = events_start(&app.events, &app)) != 0 || (rc = start_dispatch(&app)) != 0) {
+    if ((rc = events_start(&app.events, &app)) != 0 || (rc = start_provider(&app)) != 0) {
         log_error("cannot start dispatch", "reason=\"%s\"", bc_strerror(rc));
         code = 1;
         goto out;
     }
     if ((rc = start_webhooks(&app)) != 0) {
         log_error("cannot start webhooks", "reason=\"%s\"", bc_strerror(rc));
+        code = 1;
+        goto out;
+    }
+    if ((rc = start_dispatch(&app)) != 0) {
+        log_error("cannot start dispatch", "reason=\"%s\"", bc_strerror(rc));
         code = 1;
         goto out;
     }
@@ -417,9 +442,9 @@ static int serve(int argc, char **argv)
 out:
     /* Reports already received are applied; requests still in flight are cancelled and their
      * calls reconciled at the next start. */
-    if (app.sched)
-        scheduler_stop(app.sched);
-    app.sched = NULL; /* freed once its last commit has ended, below */
+    if (app.dispatch)
+        dispatch_stop(app.dispatch);
+    app.dispatch = NULL; /* freed once its last commit has ended, below */
     /* No further background step starts; the one being written ends in the drain below. What
      * is left is found again at the next start. */
     sweep_close(&app.sweeper);

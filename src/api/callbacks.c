@@ -36,13 +36,13 @@ static void forbidden(struct http_request *req, const char *header)
 static void accepted(struct http_request *req, struct call_event *ev)
 {
     struct app *app = api_app(req);
-    if (!app->sched) {
+    if (!app->dispatch) {
         call_event_free(ev);
         api_respond_error(req, 503, "unavailable", "Dispatch is not running; retry later.", NULL,
                           NULL);
         return;
     }
-    scheduler_report(app->sched, ev);
+    dispatch_report(app->dispatch, ev);
     http_respond(req, 204, "application/json; charset=utf-8", "", 0);
 }
 

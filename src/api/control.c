@@ -113,30 +113,30 @@ static void control(struct http_request *req, enum control_op op)
     cJSON_AddStringToObject(o, "status", batch_status_name(a.b.status));
     switch (op) {
     case OP_CANCEL:
-        if (app->sched)
-            scheduler_remove_batch(app->sched, a.b.id);
+        if (app->dispatch)
+            dispatch_remove_batch(app->dispatch, a.b.id);
         if (a.cancelled_now)
             sweep_add(&app->sweeper, SWEEP_CANCEL, a.b.id);
         cJSON_AddStringToObject(o, "message", "Batch cancelled successfully");
         break;
     case OP_PAUSE:
-        if (app->sched)
-            scheduler_add_batch(app->sched, a.b.id);
+        if (app->dispatch)
+            dispatch_add_batch(app->dispatch, a.b.id);
         cJSON_AddBoolToObject(o, "paused", 1);
         cJSON_AddStringToObject(o, "message",
                                 "Batch paused: no new calls start; calls in "
                                 "progress finish");
         break;
     case OP_RESUME:
-        if (app->sched)
-            scheduler_add_batch(app->sched, a.b.id);
+        if (app->dispatch)
+            dispatch_add_batch(app->dispatch, a.b.id);
         cJSON_AddBoolToObject(o, "paused", 0);
         cJSON_AddStringToObject(o, "message", "Batch resumed");
         break;
     case OP_RETRY:
         sweep_add(&app->sweeper, SWEEP_RETRY, a.b.id);
-        if (app->sched)
-            scheduler_add_batch(app->sched, a.b.id);
+        if (app->dispatch)
+            dispatch_add_batch(app->dispatch, a.b.id);
         cJSON_AddStringToObject(
             o, "message",
             "Failed calls with a retryable outcome (busy, no_answer, voicemail, "

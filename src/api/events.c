@@ -656,11 +656,10 @@ void events_shutdown(struct events *e)
         return;
     /* map_del during the walk only leaves tombstones: the slot array stays put, and a dropped
      * hub is freed only by its timer's close callback, after this. */
-    for (size_t i = 0; i < e->hubs.cap; i++) {
-        struct hub *hub = e->hubs.slots[i].value;
-        while (hub && hub->watchers)
+    size_t pos = 0;
+    for (struct hub *hub; (hub = map_next(&e->hubs, &pos)) != NULL;)
+        while (hub->watchers)
             watcher_end(hub->watchers);
-    }
 }
 
 static void free_handle(uv_handle_t *h)

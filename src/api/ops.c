@@ -26,8 +26,8 @@ void ops_readyz(struct http_request *req)
 
 static void render_dispatch(struct app *app, struct buf *out)
 {
-    struct sched_stats st;
-    scheduler_stats(app->sched, &st);
+    struct dispatch_stats st;
+    dispatch_stats(app->dispatch, &st);
     buf_printf(out,
                "# HELP batchcalld_dials_total Create-call requests sent to the provider.\n"
                "# TYPE batchcalld_dials_total counter\nbatchcalld_dials_total %llu\n"
@@ -46,7 +46,7 @@ static void render_dispatch(struct app *app, struct buf *out)
                "# TYPE batchcalld_call_outcomes_total counter\n",
                (unsigned long long)st.dials, (unsigned long long)st.provider_errors, st.in_progress,
                (unsigned long long)st.waiting, (unsigned long long)st.token_waits);
-    for (int o = 1; o < 16; o++) {
+    for (int o = 1; o < OUTCOME_COUNT; o++) {
         const char *name = job_outcome_name(o);
         if (name)
             buf_printf(out, "batchcalld_call_outcomes_total{outcome=\"%s\"} %llu\n", name,
@@ -88,7 +88,7 @@ void ops_metrics(struct http_request *req)
                      "How late a timer due every 100 ms ran: how long the event loop was busy "
                      "before it could (1 ms resolution).",
                      &out);
-    if (app->sched)
+    if (app->dispatch)
         render_dispatch(app, &out);
     uint64_t delivered, failed, gave_up;
     webhooks_stats(app->webhooks, &delivered, &failed, &gave_up);

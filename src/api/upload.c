@@ -474,7 +474,7 @@ static void commit_upload(struct http_request *req, struct upload *up)
         return;
     }
     struct app *app = api_app(req);
-    if (app->sched && scheduler_add_batch(app->sched, b->id) != 0)
+    if (app->dispatch && dispatch_add_batch(app->dispatch, b->id) != 0)
         log_error("the new batch could not be scheduled; it starts after a restart", "batch=%s",
                   b->id);
     cJSON *o = created_body(b);

@@ -6,9 +6,7 @@
 
 #include <uv.h>
 
-#include "app.h"
 #include "dispatch/jobs.h"
-#include "dispatch/scheduler.h"
 #include "ingest/ingest.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -129,8 +127,8 @@ static void step_written(struct store_async *w, int rc)
     struct sweep_item *it = &sw->items[0];
     if (rc == 0) {
         it->next_row = step->next_row;
-        if (it->kind == SWEEP_RETRY && step->moved && sw->app->sched)
-            scheduler_add_batch(sw->app->sched, it->batch);
+        if (it->kind == SWEEP_RETRY && step->moved && sw->on_retried)
+            sw->on_retried(sw->ctx, it->batch);
     }
     step_ended(sw, rc > 0 ? BC_EIO : rc, rc == 0 && step->done);
 }
@@ -146,7 +144,7 @@ static void on_timer(uv_timer_t *t)
     }
     struct sweep_item *it = &sw->items[0];
     if (it->kind == SWEEP_PURGE) {
-        int rc = ingest_purge_step(&sw->app->store, it->batch, SWEEP_CHUNK);
+        int rc = ingest_purge_step(sw->store, it->batch, SWEEP_CHUNK);
         step_ended(sw, rc > 1 ? BC_EIO : rc, rc == 1);
         return;
     }
@@ -158,13 +156,17 @@ static void on_timer(uv_timer_t *t)
     step->moved = 0;
     step->write.bulk = 1;
     sw->busy = 1;
-    store_write_async(&sw->app->store, sw->app->loop, &step->write, step_txn, step, step_written);
+    store_write_async(sw->store, sw->loop, &step->write, step_txn, step, step_written);
 }
 
-int sweep_init(struct sweeper *sw, struct app *app)
+int sweep_init(struct sweeper *sw, uv_loop_t *loop, struct store *store,
+               void (*on_retried)(void *ctx, const char *batch), void *ctx)
 {
     memset(sw, 0, sizeof *sw);
-    sw->app = app;
+    sw->loop = loop;
+    sw->store = store;
+    sw->on_retried = on_retried;
+    sw->ctx = ctx;
     sw->step = calloc(1, sizeof *sw->step);
     uv_timer_t *t = calloc(1, sizeof *t);
     if (!t || !sw->step) {
@@ -174,7 +176,7 @@ int sweep_init(struct sweeper *sw, struct app *app)
         return BC_ENOMEM;
     }
     sw->step->sw = sw;
-    uv_timer_init(app->loop, t);
+    uv_timer_init(loop, t);
     t->data = sw;
     sw->timer = t;
     return 0;

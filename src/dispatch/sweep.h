@@ -10,9 +10,10 @@
 
 #include <stdint.h>
 
-#include "util/crypto.h"
+#include <uv.h>
 
-struct app;
+#include "store/store.h"
+#include "util/crypto.h"
 
 enum sweep_kind { SWEEP_PURGE, SWEEP_CANCEL, SWEEP_RETRY };
 
@@ -28,12 +29,17 @@ struct sweeper {
     struct sweep_item *items;
     size_t n, cap;
     void *timer; /* uv_timer_t */
-    struct app *app;
+    uv_loop_t *loop;
+    struct store *store;
+    /* Failed calls of the batch went back to waiting: it may dial again. */
+    void (*on_retried)(void *ctx, const char *batch);
+    void *ctx;
     struct sweep_step *step; /* a cancel or retry step, written on the thread pool */
     int busy;                /* step is being written: the queue's head waits for it */
 };
 
-int sweep_init(struct sweeper *sw, struct app *app);
+int sweep_init(struct sweeper *sw, uv_loop_t *loop, struct store *store,
+               void (*on_retried)(void *ctx, const char *batch), void *ctx);
 void sweep_add(struct sweeper *sw, enum sweep_kind kind, const char *batch);
 void sweep_close(struct sweeper *sw);
 /* 1 if the outcome may be retried with POST .../retry. */

@@ -33,17 +33,56 @@ int batch_get(struct store_txn *t, const char *id, size_t len, struct batch_rec 
 {
     struct store_val v;
     int rc = store_get(t, DB_BATCH, id, len, &v);
-    if (rc)
-        return rc;
-    if (v.len != sizeof *out)
+    return rc ? rc : batch_decode(&v, out);
+}
+
+int batch_decode(const struct store_val *v, struct batch_rec *out)
+{
+    if (v->len != sizeof *out)
         return BC_ECORRUPT;
-    memcpy(out, v.ptr, sizeof *out);
+    memcpy(out, v->ptr, sizeof *out);
     return out->version == RECORD_VERSION ? 0 : BC_ECORRUPT;
 }
 
 int batch_put(struct store_txn *t, const struct batch_rec *b)
 {
     return store_put(t, DB_BATCH, b->id, strlen(b->id), b, sizeof *b, 0);
+}
+
+int due_key_decode(const struct store_val *key, size_t blen, uint64_t *due_ms, uint32_t *row)
+{
+    if (key->len != blen + 12)
+        return BC_ECORRUPT;
+    const uint8_t *p = (const uint8_t *)key->ptr + blen;
+    *due_ms = be64_get(p);
+    *row = be32_get(p + 8);
+    return 0;
+}
+
+size_t usage_key(uint8_t *out, const char *ws, uint64_t at_ms, const char *batch, uint32_t row,
+                 uint32_t seq)
+{
+    size_t wl = strlen(ws), bl = strlen(batch);
+    memcpy(out, ws, wl);
+    be64_put(out + wl, at_ms);
+    memcpy(out + wl + 8, batch, bl);
+    be32_put(out + wl + 8 + bl, row);
+    be32_put(out + wl + 12 + bl, seq);
+    return wl + 16 + bl;
+}
+
+size_t sid_value(uint8_t *out, const char *batch, uint32_t row, uint32_t seq)
+{
+    size_t bl = strlen(batch);
+    memcpy(out, batch, bl);
+    be32_put(out + bl, row);
+    be32_put(out + bl + 4, seq);
+    return bl + 8;
+}
+
+uint32_t jobstate_key_row(const struct store_val *key)
+{
+    return key->len >= 4 ? be32_get((const uint8_t *)key->ptr + key->len - 4) : 0;
 }
 
 size_t ws2batch_key(uint8_t *out, const char *ws, size_t wslen, uint64_t created_ms,

@@ -51,6 +51,7 @@ enum job_outcome {
     OUTCOME_CANCELLED,
     OUTCOME_INVALID_ROW, /* the CSV row itself is broken (column count, quoting, NUL) */
     OUTCOME_UNKNOWN,     /* dialled before a crash; the provider never reported back */
+    OUTCOME_COUNT
 };
 
 struct batch_rec {
@@ -107,6 +108,8 @@ struct job_view {
 };
 
 int batch_get(struct store_txn *t, const char *id, size_t len, struct batch_rec *out);
+/* Decodes a stored batch record (a value of DB_BATCH): 0 or BC_ECORRUPT. */
+int batch_decode(const struct store_val *v, struct batch_rec *out);
 int batch_put(struct store_txn *t, const struct batch_rec *b);
 /* Puts row first in the recent calls (moving it there if it is listed already). */
 void batch_add_recent(struct batch_rec *b, uint32_t row);
@@ -128,6 +131,15 @@ size_t ws2batch_batch(const struct store_val *key, size_t wslen, char out[ID_MAX
 int records_upgrade(struct store *s);
 size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row);
 size_t finalseq_key(uint8_t *out, const char *batch, uint32_t seq);
+/* Reads a due key of a batch whose id is blen bytes: 0, or BC_ECORRUPT if it is not one. */
+int due_key_decode(const struct store_val *key, size_t blen, uint64_t *due_ms, uint32_t *row);
+/* A billable call: workspace | time (u64 BE) | batch | row (u32 BE) | seq (u32 BE). */
+#define USAGE_KEY_MAX (2 * ID_MAX + 16)
+size_t usage_key(uint8_t *out, const char *ws, uint64_t at_ms, const char *batch, uint32_t row,
+                 uint32_t seq);
+/* The value of a provider call id: the request it answers, batch | row (u32 BE) | seq (u32 BE). */
+#define SID_VALUE_MAX (ID_MAX + 8)
+size_t sid_value(uint8_t *out, const char *batch, uint32_t row, uint32_t seq);
 
 /* Jobs per state are also counted per block of 1024 rows, so a page deep into a filtered list
  * is found by summing at most (rows / 1024) counts instead of walking every earlier row. */
@@ -137,6 +149,8 @@ size_t statecount_key(uint8_t *out, const char *batch, uint8_t state, uint32_t b
 int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32_t row,
                    int32_t delta);
 size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row);
+/* The row of a jobstate key (its last four bytes). */
+uint32_t jobstate_key_row(const struct store_val *key);
 #define JOB_KEY_MAX (ID_MAX + 16)
 
 /* Encodes a job: head, error text, fields (each field given as ptr/len pairs). */

@@ -117,3 +117,13 @@ void map_free(struct map *m, void (*fn)(void *value))
     free(m->slots);
     memset(m, 0, sizeof *m);
 }
+
+void *map_next(const struct map *m, size_t *pos)
+{
+    while (*pos < m->cap) {
+        const struct map_slot *s = &m->slots[(*pos)++];
+        if (s->key && s->key != MAP_TOMBSTONE)
+            return s->value;
+    }
+    return NULL;
+}

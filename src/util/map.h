@@ -23,6 +23,9 @@ void *map_get(const struct map *m, const char *key, size_t klen);
 int map_put(struct map *m, const char *key, size_t klen, void *value);
 /* Removes and returns the value, or NULL. */
 void *map_del(struct map *m, const char *key, size_t klen);
+/* Walks every value: start with *pos = 0; returns the next value and advances *pos, or NULL at
+ * the end. Deleting the value just returned is safe; inserting during a walk is not. */
+void *map_next(const struct map *m, size_t *pos);
 /* Calls fn for every value (for freeing them), then frees the table. */
 void map_free(struct map *m, void (*fn)(void *value));
 

@@ -1,0 +1,445 @@
+#include "dispatch/commit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "api/webhooks.h"
+#include "model/batch.h"
+#include "store/records.h"
+#include "util/err.h"
+
+double commit_random01(uint64_t *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (double)(*state >> 11) / 9007199254740992.0;
+}
+
+struct report *report_new(enum report_kind kind, const char *batch, uint32_t row, uint32_t seq)
+{
+    struct report *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->kind = kind;
+    snprintf(r->batch, sizeof r->batch, "%s", batch);
+    r->row = row;
+    r->seq = seq;
+    return r;
+}
+
+void report_free(struct report *r)
+{
+    call_event_free(&r->ce);
+    free(r);
+}
+
+static void release_call(struct report *ev)
+{
+    ev->released = 1;
+}
+
+static int emit_event(struct commit *c, const struct batch_rec *b, const char *type, cJSON *data)
+{
+    c->emitted++;
+    return webhooks_emit(c->hooks, c->jt.t, b, type, data);
+}
+
+static void count_outcome(struct commit *c, int outcome)
+{
+    if (outcome >= 0 && outcome < OUTCOME_COUNT)
+        c->by_outcome[outcome]++;
+}
+
+static int maybe_finish(struct commit *c, struct report *ev, struct batch_rec *b)
+{
+    if (b->status == BATCH_PROCESSING && b->waiting == 0 && b->active == 0) {
+        b->status = BATCH_COMPLETED;
+        b->completed_ms = c->now;
+        ev->finished_batch = ev->batch_over = 1;
+        return emit_event(c, b, "batch.completed", webhooks_batch_data(b));
+    }
+    /* A cancelled batch is over once its last call in progress is. */
+    if (b->status == BATCH_CANCELLED && b->active == 0) {
+        if (!b->completed_ms)
+            b->completed_ms = c->now;
+        ev->batch_over = 1;
+    }
+    return 0;
+}
+
+/* Every call that reaches a final state is numbered in its batch; the number is the id of its
+ * live event, and the index lets a reconnecting watcher replay what it missed. */
+static int final_touch(struct commit *c, struct report *ev, struct batch_rec *b,
+                       const struct job_head *h, const char *err)
+{
+    batch_add_recent(b, ev->row);
+    b->last_completed_ms = c->now;
+    b->final_seq++;
+    ev->final_seq = b->final_seq;
+    uint8_t key[JOB_KEY_MAX], v[4];
+    be32_put(v, ev->row);
+    int rc = store_put(c->jt.t, DB_FINALSEQ, key, finalseq_key(key, b->id, b->final_seq), v, 4, 0);
+    const char *type = h->state == JOB_COMPLETED ? "call.completed" : "call.failed";
+    return rc ? rc : emit_event(c, b, type, webhooks_call_data(b, ev->row, h, err, strlen(err)));
+}
+
+/* A call reached a final state: it is recorded, numbered, and may complete its batch. */
+static int finish_call(struct commit *c, struct report *ev, struct batch_rec *b,
+                       const struct job_view *jv, const struct job_head *h, const char *err)
+{
+    int rc = jobs_move(&c->jt, ev->batch, ev->row, jv, h, err, strlen(err));
+    if (!rc)
+        rc = final_touch(c, ev, b, h, err);
+    if (!rc)
+        rc = maybe_finish(c, ev, b);
+    jobs_batch_dirty(&c->jt, b);
+    return rc;
+}
+
+/* A call of a batch that is over (cancelled: a completed one has no call in progress) that was
+ * never placed ends like the batch's other waiting calls. */
+static int cancel_unplaced(struct commit *c, struct report *ev, struct batch_rec *b,
+                           const struct job_view *jv)
+{
+    struct job_head h = jv->head;
+    jobs_cancel_head(&h);
+    release_call(ev);
+    jobs_batch_dirty(&c->jt, b);
+    int rc = jobs_move(&c->jt, ev->batch, ev->row, jv, &h, JOBS_CANCELLED_MSG,
+                       sizeof JOBS_CANCELLED_MSG - 1);
+    return rc ? rc : maybe_finish(c, ev, b);
+}
+
+static int record_usage(struct jobs_txn *jt, const struct batch_rec *b, uint32_t row, uint32_t seq,
+                        uint64_t now, double seconds)
+{
+    uint8_t key[USAGE_KEY_MAX];
+    size_t klen = usage_key(key, b->ws, now, b->id, row, seq);
+    return store_put(jt->t, DB_USAGE, key, klen, &seconds, sizeof seconds, 0);
+}
+
+static int smart_for(struct commit *c, const struct report *ev, struct retry_smart *out)
+{
+    if (ev->has_smart) {
+        *out = ev->smart;
+        return 0;
+    }
+    struct store_val mv;
+    int rc = store_get(c->jt.t, DB_BATCHMETA, ev->batch, strlen(ev->batch), &mv);
+    if (rc)
+        return rc;
+    cJSON *meta = cJSON_ParseWithLength(mv.ptr, mv.len);
+    retry_smart_from_json(cJSON_GetObjectItemCaseSensitive(meta, "smartCallbackConfig"), out);
+    cJSON_Delete(meta);
+    return 0;
+}
+
+/* Ends the current attempt: a retry scheduled, or a final state. */
+static int end_attempt(struct commit *c, struct report *ev, struct job_view *jv, struct job_head *h,
+                       int outcome, const char *detail)
+{
+    struct jobs_txn *jt = &c->jt;
+    struct batch_rec *b = jobs_batch(jt, ev->batch);
+    if (!b)
+        return jt->t->err;
+    struct retry_smart smart;
+    struct retry_decision d;
+    int rc = smart_for(c, ev, &smart);
+    if (rc)
+        return rc;
+    retry_after_call(c->retry, &smart, outcome, h->attempts, c->now, detail, &d);
+    /* A cancelled or failed batch dials nothing more. */
+    if (!batch_is_live(b->status))
+        d.retry = 0;
+    h->outcome = (uint8_t)outcome;
+    h->end_ms = c->now;
+    count_outcome(c, outcome);
+    release_call(ev);
+    if (!d.retry) {
+        h->next_attempt_ms = 0;
+        h->state = outcome == OUTCOME_ANSWERED ? JOB_COMPLETED : JOB_FAILED;
+        return finish_call(c, ev, b, jv, h, outcome == OUTCOME_ANSWERED ? "" : d.error);
+    }
+    h->state = JOB_WAITING;
+    h->next_attempt_ms = d.due_ms;
+    uint8_t key[JOB_KEY_MAX];
+    rc = store_put(jt->t, DB_DUE, key, due_key(key, ev->batch, d.due_ms, ev->row), "", 0, 0);
+    if (!rc)
+        rc = jobs_move(jt, ev->batch, ev->row, jv, h, detail, strlen(detail));
+    ev->retry_due = d.due_ms;
+    jobs_batch_dirty(jt, b);
+    return rc;
+}
+
+static int put_sid(struct jobs_txn *jt, const char *call_id, const char *batch, uint32_t row,
+                   uint32_t seq)
+{
+    uint8_t v[SID_VALUE_MAX];
+    return store_put(jt->t, DB_SID, call_id, strlen(call_id), v, sid_value(v, batch, row, seq), 0);
+}
+
+static int apply_create(struct commit *c, struct report *ev, struct job_view *jv)
+{
+    struct jobs_txn *jt = &c->jt;
+    struct job_head h = jv->head;
+    const struct create_result *cr = &ev->cr;
+    struct batch_rec *b = jobs_batch(jt, ev->batch);
+    if (!b)
+        return jt->t->err;
+    switch (cr->cls) {
+    case CREATE_OK:
+        h.state = JOB_ACTIVE;
+        h.attempts++;
+        h.provider_errors = 0;
+        snprintf(h.call_id, sizeof h.call_id, "%.39s", cr->call_id);
+        b->attempts++;
+        jobs_batch_dirty(jt, b);
+        ev->now_active = 1;
+        snprintf(ev->call_id, sizeof ev->call_id, "%s", cr->call_id);
+        if (put_sid(jt, cr->call_id, ev->batch, ev->row, ev->seq))
+            return jt->t->err;
+        return jobs_move(jt, ev->batch, ev->row, jv, &h, jv->error, jv->error_len);
+    case CREATE_RETRY: {
+        struct retry_decision d;
+        h.provider_errors++;
+        c->provider_errors++;
+        retry_after_provider_error(c->retry, h.provider_errors, cr->retry_after_ms,
+                                   commit_random01(&c->rnd), c->now, cr->message, &d);
+        if (!batch_is_live(b->status) && d.retry) {
+            d.retry = 0;
+            snprintf(d.error, sizeof d.error, "Not placed: %.140s", cr->message);
+        }
+        release_call(ev);
+        if (d.retry) {
+            h.state = JOB_WAITING;
+            h.next_attempt_ms = d.due_ms;
+            uint8_t key[JOB_KEY_MAX];
+            ev->retry_due = d.due_ms;
+            if (store_put(jt->t, DB_DUE, key, due_key(key, ev->batch, d.due_ms, ev->row), "", 0, 0))
+                return jt->t->err;
+            return jobs_move(jt, ev->batch, ev->row, jv, &h, jv->error, jv->error_len);
+        }
+        h.state = JOB_FAILED;
+        h.outcome = OUTCOME_PROVIDER_ERROR;
+        h.end_ms = c->now;
+        count_outcome(c, OUTCOME_PROVIDER_ERROR);
+        return finish_call(c, ev, b, jv, &h, d.error);
+    }
+    case CREATE_FINAL:
+        h.state = JOB_FAILED;
+        h.outcome = (uint8_t)cr->outcome;
+        h.end_ms = c->now;
+        count_outcome(c, cr->outcome);
+        release_call(ev);
+        return finish_call(c, ev, b, jv, &h, cr->message);
+    case CREATE_HALT:
+        /* Our account is wrong, not the contact: put the job back untouched and pause (unless
+         * the batch was cancelled meanwhile: then the call is cancelled with it). */
+        if (!batch_is_live(b->status))
+            return cancel_unplaced(c, ev, b, jv);
+        h.state = JOB_WAITING;
+        h.next_attempt_ms = 0;
+        release_call(ev);
+        ev->halted = 1;
+        ev->reset_cursor = 1;
+        b->paused = 1;
+        snprintf(b->message, sizeof b->message, "%.159s", cr->message);
+        jobs_batch_dirty(jt, b);
+        return jobs_move(jt, ev->batch, ev->row, jv, &h, jv->error, jv->error_len);
+    }
+    return 0;
+}
+
+static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)
+{
+    struct jobs_txn *jt = &c->jt;
+    struct job_head h = jv->head;
+    const struct call_event *ce = &ev->ce;
+    if (ce->sequence >= 0 && ce->sequence <= h.last_sequence)
+        return 0; /* an older report than one already applied */
+    if (ce->sequence >= 0)
+        h.last_sequence = (int32_t)ce->sequence;
+    if (h.state == JOB_DIALING) {
+        /* The provider reported before its answer to our create request arrived. */
+        h.attempts++;
+        h.provider_errors = 0;
+        if (ce->call_id[0]) {
+            snprintf(h.call_id, sizeof h.call_id, "%.39s", ce->call_id);
+            if (put_sid(jt, ce->call_id, ev->batch, ev->row, ev->seq))
+                return jt->t->err;
+        }
+        struct batch_rec *b = jobs_batch(jt, ev->batch);
+        if (!b)
+            return jt->t->err;
+        b->attempts++;
+        jobs_batch_dirty(jt, b);
+        if (!ce->final) {
+            h.state = JOB_ACTIVE;
+            ev->now_active = 1;
+            snprintf(ev->call_id, sizeof ev->call_id, "%s", h.call_id);
+            return jobs_move(jt, ev->batch, ev->row, jv, &h, jv->error, jv->error_len);
+        }
+    }
+    if (!ce->final) {
+        /* Progress only: keep the sequence number so older reports are ignored. */
+        return jobs_move(jt, ev->batch, ev->row, jv, &h, jv->error, jv->error_len);
+    }
+    struct batch_rec *b = jobs_batch(jt, ev->batch);
+    if (!b)
+        return jt->t->err;
+    if (ce->transcript && ce->transcript[0]) {
+        uint8_t key[JOB_KEY_MAX];
+        if (store_put(jt->t, DB_TRANSCRIPT, key, job_key(key, ev->batch, ev->row), ce->transcript,
+                      strlen(ce->transcript), 0))
+            return jt->t->err;
+    }
+    if (ce->answered) {
+        h.duration = ce->duration;
+        b->billable++;
+        b->connected++;
+        b->duration_sum += ce->duration;
+        if (record_usage(jt, b, ev->row, ev->seq, c->now, ce->duration))
+            return jt->t->err;
+    }
+    return end_attempt(c, ev, jv, &h, ce->outcome, ce->message);
+}
+
+static int apply_unknown(struct commit *c, struct report *ev, struct job_view *jv)
+{
+    struct job_head h = jv->head;
+    struct batch_rec *b = jobs_batch(&c->jt, ev->batch);
+    if (!b)
+        return c->jt.t->err;
+    const char *msg =
+        h.state == JOB_DIALING
+            ? "The server stopped while this call was being placed and the provider never "
+              "reported on it; it was not dialled again, so the contact is not called twice"
+            : "The provider has no record of this call; its outcome is unknown";
+    h.state = JOB_FAILED;
+    h.outcome = OUTCOME_UNKNOWN;
+    h.end_ms = c->now;
+    release_call(ev);
+    return finish_call(c, ev, b, jv, &h, msg);
+}
+
+/* A dial recorded but never sent: the contact waits again, or is cancelled with its batch. */
+static int apply_withdraw(struct commit *c, struct report *ev, struct job_view *jv)
+{
+    struct jobs_txn *jt = &c->jt;
+    struct job_head h = jv->head;
+    struct batch_rec *b = jobs_batch(jt, ev->batch);
+    if (!b)
+        return jt->t->err;
+    if (h.state != JOB_DIALING)
+        return 0;
+    if (!batch_is_live(b->status))
+        return cancel_unplaced(c, ev, b, jv);
+    release_call(ev);
+    h.state = JOB_WAITING;
+    h.next_attempt_ms = 0; /* it was due: the scan for first attempts finds it again */
+    if (!h.attempts)
+        h.start_ms = 0;
+    ev->reset_cursor = 1;
+    jobs_batch_dirty(jt, b);
+    return jobs_move(jt, ev->batch, ev->row, jv, &h, "", 0);
+}
+
+static int apply_event(struct commit *c, struct report *ev)
+{
+    struct job_view jv;
+    int rc = jobs_get(&c->jt, ev->batch, ev->row, &jv);
+    if (rc == BC_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    /* Reports about another request than the job's current one, or about a job that has moved
+     * on, change nothing. */
+    int in_progress = jv.head.state == JOB_DIALING || jv.head.state == JOB_ACTIVE;
+    if (!in_progress || jv.head.seq != ev->seq)
+        return 0;
+    switch (ev->kind) {
+    case REPORT_CREATE:
+        return jv.head.state == JOB_DIALING ? apply_create(c, ev, &jv) : 0;
+    case REPORT_CALL:
+        return apply_call(c, ev, &jv);
+    case REPORT_UNKNOWN:
+        return apply_unknown(c, ev, &jv);
+    case REPORT_WITHDRAW:
+        return apply_withdraw(c, ev, &jv);
+    }
+    return 0;
+}
+
+static int apply_pick(struct commit *c, struct pick *p)
+{
+    struct jobs_txn *jt = &c->jt;
+    struct job_view jv;
+    int rc = jobs_get(jt, p->b->id, p->row, &jv);
+    if (rc == BC_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (jv.head.state != JOB_WAITING)
+        return 0;
+    struct batch_rec *b = jobs_batch(jt, p->b->id);
+    if (!b)
+        return jt->t->err;
+    if (!batch_is_live(b->status))
+        return 0;
+    struct job_head h = jv.head;
+    h.state = JOB_DIALING;
+    h.seq++;
+    h.next_attempt_ms = 0;
+    /* A new request: the provider numbers its reports from 0 again. */
+    h.last_sequence = -1;
+    if (!h.start_ms)
+        h.start_ms = c->now;
+    p->seq = h.seq;
+    if (p->from_due) {
+        uint8_t key[JOB_KEY_MAX];
+        rc = store_del(jt->t, DB_DUE, key, due_key(key, p->b->id, p->due_ms, p->row));
+        if (rc && rc != BC_ENOTFOUND)
+            return rc;
+    }
+    if (b->status == BATCH_QUEUED) {
+        b->status = BATCH_PROCESSING;
+        b->started_ms = c->now;
+        rc = emit_event(c, b, "batch.started", webhooks_batch_data(b));
+        if (rc)
+            return rc;
+    }
+    b->empty_variables += p->empty_vars;
+    jobs_batch_dirty(jt, b);
+    /* The previous attempt's words no longer describe the call. */
+    rc = jobs_move(jt, p->b->id, p->row, &jv, &h, "", 0);
+    if (!rc)
+        p->applied = 1;
+    return rc;
+}
+
+/* May run more than once (map growth): everything it decides is reset first. */
+int commit_txn(struct store_txn *t, void *arg)
+{
+    struct commit *c = arg;
+    jobs_txn_begin(&c->jt, t);
+    c->provider_errors = 0;
+    memset(c->by_outcome, 0, sizeof c->by_outcome);
+    c->emitted = 0;
+    int rc = 0;
+    for (struct pick *p = c->picks; p && !rc; p = p->next) {
+        p->applied = 0;
+        rc = apply_pick(c, p);
+    }
+    for (struct report *ev = c->reports; ev && !rc; ev = ev->next) {
+        ev->released = ev->now_active = ev->halted = ev->finished_batch = ev->batch_over = 0;
+        ev->reset_cursor = 0;
+        ev->retry_due = 0;
+        ev->final_seq = 0;
+        rc = apply_event(c, ev);
+    }
+    return rc ? rc : jobs_txn_end(&c->jt);
+}

@@ -1,0 +1,50 @@
+/* Choosing what to dial next. Workspaces take turns (round robin, counted in calls), so a
+ * workspace with a million waiting calls delays another's first call by at most one turn. Within
+ * a workspace the batch whose next call is due earliest goes first (ties: the older batch). A
+ * dial needs a token from the provider account's bucket, the workspace's and the batch's
+ * (callsPerSecond), and a free slot under the workspace's maxConcurrentCalls and the batch's
+ * maxConcurrency. A pick takes its tokens and slots at once; pick_undo gives the slots back. */
+#ifndef BC_DISPATCH_PICK_H
+#define BC_DISPATCH_PICK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "dispatch/roster.h"
+#include "store/store.h"
+#include "util/bucket.h"
+
+struct pick {
+    struct roster_batch *b;
+    uint32_t row;
+    uint32_t seq; /* set when the dial is recorded */
+    int from_due; /* a scheduled retry, taken from the due index at due_ms */
+    uint64_t due_ms;
+    uint32_t empty_vars; /* {variables} the row had no value for */
+    int applied;         /* recorded by the commit */
+    char e164[24];
+    char *prompt; /* rendered for this contact */
+    cJSON *vars;  /* the row's values by column */
+    struct pick *next;
+};
+
+/* What bounds one round of picks, and what it reports back. */
+struct pick_round {
+    size_t budget;           /* dials this round may start */
+    struct bucket *provider; /* the provider account's bucket */
+    int provider_limited;    /* the account has a dial rate (else its bucket is not waited on) */
+    uint64_t wall, mono;     /* wall clock ms (due times), loop clock ms (buckets) */
+    uint64_t wake;           /* out: ms until something blocked could go on (ROSTER_NO_TIME) */
+    uint64_t token_waits;    /* out: times a bucket was empty */
+};
+
+/* Picks up to round->budget calls from the roster, reading jobs through t. */
+struct pick *pick_round(struct roster *r, struct store_txn *t, struct pick_round *round);
+/* Gives back what a pick took when it was not recorded (its transaction failed, or the job had
+ * moved on): its slots, and its place in the batch's scan or due index. */
+void pick_undo(struct pick *p);
+void pick_free(struct pick *p);
+
+#endif

@@ -1,0 +1,188 @@
+#include "dispatch/watch.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dispatch/jobs.h"
+#include "store/records.h"
+#include "util/clock.h"
+#include "util/err.h"
+
+/* A look up again this long after the provider could not answer. */
+#define FETCH_RETRY_MS 5000
+
+struct watch {
+    int orphan; /* cleared while its lookup was in flight: the lookup frees it */
+    char batch[ID_MAX];
+    uint32_t row, seq;
+    int state; /* JOB_DIALING (after a restart) or JOB_ACTIVE */
+    uint64_t deadline;
+    int fetching;
+    char call_id[64];
+};
+
+struct fetch {
+    struct dialer_request r;
+    struct watchlist *wl;
+    struct watch *watch;
+    char batch[ID_MAX];
+    uint32_t row, seq;
+};
+
+static size_t watch_key(char *out, size_t cap, const char *batch, uint32_t row)
+{
+    return (size_t)snprintf(out, cap, "%s/%u", batch, row);
+}
+
+void watch_set(struct watchlist *wl, const char *batch, uint32_t row, uint32_t seq, int state,
+               const char *call_id, uint64_t deadline)
+{
+    char key[ID_MAX + 16];
+    size_t klen = watch_key(key, sizeof key, batch, row);
+    struct watch *w = map_get(&wl->map, key, klen);
+    if (!w) {
+        w = calloc(1, sizeof *w);
+        if (!w || map_put(&wl->map, key, klen, w) != 0) {
+            free(w);
+            return;
+        }
+    }
+    snprintf(w->batch, sizeof w->batch, "%s", batch);
+    w->row = row;
+    w->seq = seq;
+    w->state = state;
+    w->deadline = deadline;
+    snprintf(w->call_id, sizeof w->call_id, "%s", call_id ? call_id : "");
+}
+
+void watch_clear(struct watchlist *wl, const char *batch, uint32_t row)
+{
+    char key[ID_MAX + 16];
+    struct watch *w = map_del(&wl->map, key, watch_key(key, sizeof key, batch, row));
+    if (w && !w->fetching)
+        free(w);
+    else if (w)
+        w->orphan = 1; /* the lookup in flight frees it */
+}
+
+static void queue_report(struct watchlist *wl, enum report_kind kind, const char *batch,
+                         uint32_t row, uint32_t seq, const struct call_event *ce)
+{
+    struct report *r = report_new(kind, batch, row, seq);
+    if (r && ce)
+        r->ce = *ce;
+    if (r)
+        wl->queue(wl->ctx, r);
+    else if (ce)
+        free(ce->transcript);
+}
+
+static void on_fetch_done(struct dialer_request *req)
+{
+    struct fetch *f = req->user;
+    struct watchlist *wl = f->wl;
+    struct watch *w = f->watch;
+    if (w->orphan) {
+        free(w);
+        w = NULL;
+    }
+    if (!wl->closing) {
+        struct call_event ce;
+        memset(&ce, 0, sizeof ce);
+        int rc = provider_parse_fetch(wl->pcfg, req, &ce);
+        if (rc == 0 && ce.final) {
+            snprintf(ce.batch, sizeof ce.batch, "%s", f->batch);
+            ce.row = f->row;
+            ce.seq = f->seq;
+            ce.sequence = -1;
+            queue_report(wl, REPORT_CALL, f->batch, f->row, f->seq, &ce);
+        } else {
+            if (rc == BC_ENOTFOUND)
+                queue_report(wl, REPORT_UNKNOWN, f->batch, f->row, f->seq, NULL);
+            call_event_free(&ce);
+        }
+        /* Still in progress, or the provider is in trouble: look again later. */
+        if (w)
+            w->deadline = clock_now_ms() + (rc == 0 ? wl->overdue_ms : FETCH_RETRY_MS);
+    }
+    if (w)
+        w->fetching = 0;
+    dialer_request_free(req);
+    free(f);
+}
+
+static void send_fetch(struct watchlist *wl, struct watch *w)
+{
+    struct fetch *f = calloc(1, sizeof *f);
+    if (!f)
+        return;
+    f->wl = wl;
+    f->watch = w;
+    snprintf(f->batch, sizeof f->batch, "%s", w->batch);
+    f->row = w->row;
+    f->seq = w->seq;
+    if (provider_build_fetch(wl->pcfg, w->call_id, &f->r) != 0) {
+        free(f);
+        return;
+    }
+    f->r.done = on_fetch_done;
+    f->r.user = f;
+    if (dialer_start(wl->dialer, &f->r) != 0) {
+        dialer_request_free(&f->r);
+        free(f);
+        return;
+    }
+    w->fetching = 1;
+}
+
+void watch_scan(struct watchlist *wl, uint64_t now)
+{
+    size_t pos = 0;
+    for (struct watch *w; (w = map_next(&wl->map, &pos)) != NULL;) {
+        if (w->fetching || w->deadline > now)
+            continue;
+        if (w->state == JOB_DIALING || !w->call_id[0]) {
+            w->deadline = now + wl->overdue_ms;
+            queue_report(wl, REPORT_UNKNOWN, w->batch, w->row, w->seq, NULL);
+        } else if (wl->dialer->in_flight < wl->dialer->max_in_flight) {
+            send_fetch(wl, w);
+        }
+    }
+}
+
+int watch_adopt(struct watchlist *wl, struct store_txn *t, struct roster_batch *b,
+                uint64_t deadline)
+{
+    static const int states[] = {JOB_DIALING, JOB_ACTIVE};
+    for (size_t k = 0; k < 2; k++) {
+        uint8_t prefix[JOB_KEY_MAX];
+        size_t plen = jobstate_key(prefix, b->id, (uint8_t)states[k], 0) - 4;
+        struct store_iter it;
+        int rc;
+        store_iter_open(&it, t, DB_JOBSTATE, prefix, plen, NULL, 0);
+        while ((rc = store_iter_next(&it)) == 1) {
+            uint32_t row = jobstate_key_row(&it.key);
+            struct job_view jv;
+            if (jobs_get(&(struct jobs_txn){.t = t}, b->id, row, &jv) != 0)
+                continue;
+            b->active++;
+            b->ws->active++;
+            watch_set(wl, b->id, row, jv.head.seq, states[k], jv.head.call_id, deadline);
+        }
+        store_iter_close(&it);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+size_t watch_count(const struct watchlist *wl)
+{
+    return wl->map.live;
+}
+
+void watch_free(struct watchlist *wl)
+{
+    map_free(&wl->map, free);
+}
