@@ -376,14 +376,15 @@ static size_t replay(struct watcher *w, uint32_t until, struct buf *out)
     int more = 0;
     store_iter_open(&it, &t, DB_FINALSEQ, prefix, blen, start, slen);
     while (store_iter_next(&it) == 1) {
-        uint32_t seq = be32_get((const uint8_t *)it.key.ptr + blen);
+        uint32_t seq, row;
+        if (finalseq_decode(&it.key, &it.val, blen, &seq, &row) != 0)
+            break; /* not a finalseq entry of this batch */
         if (seq > until)
             break;
         if (n == REPLAY_PER_WRITE) {
             more = 1;
             break;
         }
-        uint32_t row = it.val.len == 4 ? be32_get(it.val.ptr) : 0;
         render_call(e, hub, &t, seq, row, out);
         w->next_seq = seq + 1;
         n++;

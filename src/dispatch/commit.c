@@ -80,9 +80,7 @@ static int final_touch(struct commit *c, struct report *ev, struct batch_rec *b,
     b->last_completed_ms = c->now;
     b->final_seq++;
     ev->final_seq = b->final_seq;
-    uint8_t key[JOB_KEY_MAX], v[4];
-    be32_put(v, ev->row);
-    int rc = store_put(c->jt.t, DB_FINALSEQ, key, finalseq_key(key, b->id, b->final_seq), v, 4, 0);
+    int rc = finalseq_put(c->jt.t, b->id, b->final_seq, ev->row);
     const char *type = h->state == JOB_COMPLETED ? "call.completed" : "call.failed";
     return rc ? rc : emit_event(c, b, type, webhooks_call_data(b, ev->row, h, err, strlen(err)));
 }

@@ -49,7 +49,7 @@ static int step_txn(struct store_txn *t, void *arg)
     int rc = 0;
     store_iter_open(&iter, t, DB_JOBSTATE, prefix, plen, start, slen);
     while (n < SWEEP_CHUNK && (rc = store_iter_next(&iter)) == 1)
-        rows[n++] = be32_get((const uint8_t *)iter.key.ptr + plen);
+        rows[n++] = jobstate_key_row(&iter.key);
     store_iter_close(&iter);
     if (rc < 0)
         return rc;

@@ -49,6 +49,23 @@ int batch_put(struct store_txn *t, const struct batch_rec *b)
     return store_put(t, DB_BATCH, b->id, strlen(b->id), b, sizeof *b, 0);
 }
 
+int finalseq_put(struct store_txn *t, const char *batch, uint32_t seq, uint32_t row)
+{
+    uint8_t key[JOB_KEY_MAX], v[4];
+    be32_put(v, row);
+    return store_put(t, DB_FINALSEQ, key, finalseq_key(key, batch, seq), v, sizeof v, 0);
+}
+
+int finalseq_decode(const struct store_val *key, const struct store_val *val, size_t blen,
+                    uint32_t *seq, uint32_t *row)
+{
+    if (key->len != blen + 4 || val->len != 4)
+        return BC_ECORRUPT;
+    *seq = be32_get((const uint8_t *)key->ptr + blen);
+    *row = be32_get(val->ptr);
+    return 0;
+}
+
 int due_key_decode(const struct store_val *key, size_t blen, uint64_t *due_ms, uint32_t *row)
 {
     if (key->len != blen + 12)

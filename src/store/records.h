@@ -131,6 +131,11 @@ size_t ws2batch_batch(const struct store_val *key, size_t wslen, char out[ID_MAX
 int records_upgrade(struct store *s);
 size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row);
 size_t finalseq_key(uint8_t *out, const char *batch, uint32_t seq);
+/* Records that the call of row ended as the batch's seq-th final call. */
+int finalseq_put(struct store_txn *t, const char *batch, uint32_t seq, uint32_t row);
+/* Reads a finalseq entry of a batch whose id is blen bytes: 0, or BC_ECORRUPT. */
+int finalseq_decode(const struct store_val *key, const struct store_val *val, size_t blen,
+                    uint32_t *seq, uint32_t *row);
 /* Reads a due key of a batch whose id is blen bytes: 0, or BC_ECORRUPT if it is not one. */
 int due_key_decode(const struct store_val *key, size_t blen, uint64_t *due_ms, uint32_t *row);
 /* A billable call: workspace | time (u64 BE) | batch | row (u32 BE) | seq (u32 BE). */
