@@ -123,14 +123,14 @@ static int lock_data_dir(struct app *app)
     if (fd < 0) {
         log_error("cannot create the lock file", "path=\"%s\" reason=\"%s\"", path,
                   strerror(errno));
-        return -1;
+        return BC_EIO;
     }
     if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
         log_error("another batchcalld server is using this data directory; stop it or use "
                   "another --data-dir",
                   "dir=\"%s\"", app->cfg.data_dir);
         close(fd);
-        return -1;
+        return BC_EBUSY;
     }
     app->lock_fd = fd;
     return 0;
