@@ -140,7 +140,7 @@ static int upgrade_txn(struct store_txn *t, void *arg)
     struct buf old = {0};
     struct store_iter it;
     int rc;
-    store_iter_open(&it, t, DB_WS2BATCH, NULL, 0, NULL, 0);
+    store_iter_open(&it, t, DB_WS2BATCH, "", 0, NULL, 0);
     while ((rc = store_iter_next(&it)) == 1) {
         if (!old_ws2batch_id(&it.key))
             continue;
@@ -175,7 +175,7 @@ int records_upgrade(struct store *s)
     if (rc)
         return rc;
     struct store_iter it;
-    store_iter_open(&it, &t, DB_WS2BATCH, NULL, 0, NULL, 0);
+    store_iter_open(&it, &t, DB_WS2BATCH, "", 0, NULL, 0);
     while (!found && (rc = store_iter_next(&it)) == 1)
         found = old_ws2batch_id(&it.key) != NULL;
     store_iter_close(&it);

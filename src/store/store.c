@@ -587,7 +587,8 @@ int store_iter_next(struct store_iter *it)
         return 0;
     if (rc)
         return it->t->err = translate(rc);
-    if (key.mv_size < it->plen || memcmp(key.mv_data, it->prefix, it->plen) != 0)
+    /* A whole-database walk has no prefix (it may be NULL): nothing to compare. */
+    if (it->plen && (key.mv_size < it->plen || memcmp(key.mv_data, it->prefix, it->plen) != 0))
         return 0;
     it->key.ptr = key.mv_data;
     it->key.len = key.mv_size;
