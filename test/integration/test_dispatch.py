@@ -433,8 +433,10 @@ class DispatchTest(DispatchTestCase):
         late = [d for d in sim.dials(batch) if d[0] > paused_at + 50]
         self.assertEqual(late, [], f"dialled after the pause at {paused_at:.0f}")
 
+        # Taken before the request: dialling may start before this process reads the answer.
+        # Whole milliseconds, as the simulator's ledger records them.
+        resume_sent_at = int(now_ms())
         reply = request(server, "POST", f"{BATCHES}/{batch}/resume", auth=auth)
-        resumed_at = now_ms()
         self.assertEqual(reply.status, 200, reply.body)
         self.assertEqual(reply.body["paused"], False, reply.body)
         a2 = self.wait_batch(server, auth, batch, timeout=20)
@@ -442,7 +444,7 @@ class DispatchTest(DispatchTestCase):
                          ("completed", False, 100), a2)
         dials = sim.dials(batch)
         self.assertEqual(sorted(row for _, row, _ in dials), list(range(1, 101)))
-        self.assertEqual(len([d for d in dials if d[0] >= resumed_at - 50]), waiting)
+        self.assertEqual(len([d for d in dials if d[0] >= resume_sent_at]), waiting)
         self.assertEqual(sim.stats()["duplicates"], 0)
 
     # ----- 8. forged callbacks ---------------------------------------------------------------
