@@ -376,9 +376,16 @@ class DispatchTest(DispatchTestCase):
         self.assertEqual((a2["status"], a2["isComplete"]), ("cancelled", True), a2)
         self.assertAddsUp(a2)
         p = a2["progress"]
-        self.assertEqual((p["waiting"], p["cancelled"]), (0, details["cancelledCalls"]), p)
-        # The calls that were active when it was cancelled finished as they would have.
-        self.assertEqual(p["completed"] + p["failed"],
+        # Calls active when it was cancelled finished as they would have, except those whose
+        # dial was still being recorded (README, "Dialling": the cancel wins, the dial never
+        # leaves and the call ends cancelled). How many that is depends on timing; the
+        # accounting is exact either way.
+        recorded_back = p["cancelled"] - details["cancelledCalls"]
+        self.assertEqual(p["waiting"], 0, p)
+        self.assertTrue(0 <= recorded_back <= details.get("activeCalls", 0), (p, details))
+        if recorded_back:
+            self.assertIn("dials not sent: their batch stopped dialling", server.logs(100000))
+        self.assertEqual(p["completed"] + p["failed"] + recorded_back,
                          details["completedCalls"] + details["failedCalls"] +
                          details.get("activeCalls", 0), (p, details))
 
@@ -400,7 +407,7 @@ class DispatchTest(DispatchTestCase):
         self.assertEqual(again.status, 200, again.body)
         self.assertEqual({k: v for k, v in again.body.items() if k != "details"},
                          {k: v for k, v in first.items() if k != "details"})
-        self.assertEqual(again.body["details"]["cancelledCalls"], details["cancelledCalls"])
+        self.assertEqual(again.body["details"]["cancelledCalls"], p["cancelled"])
         third = request(server, "DELETE", f"/v1/batch-calls/{batch}", auth=auth)
         self.assertEqual((third.status, third.body), (200, again.body))
 
@@ -433,8 +440,10 @@ class DispatchTest(DispatchTestCase):
         late = [d for d in sim.dials(batch) if d[0] > paused_at + 50]
         self.assertEqual(late, [], f"dialled after the pause at {paused_at:.0f}")
 
+        # Taken before the request: dialling may start before this process reads the answer.
+        # Whole milliseconds, as the simulator's ledger records them.
+        resume_sent_at = int(now_ms())
         reply = request(server, "POST", f"{BATCHES}/{batch}/resume", auth=auth)
-        resumed_at = now_ms()
         self.assertEqual(reply.status, 200, reply.body)
         self.assertEqual(reply.body["paused"], False, reply.body)
         a2 = self.wait_batch(server, auth, batch, timeout=20)
@@ -442,7 +451,7 @@ class DispatchTest(DispatchTestCase):
                          ("completed", False, 100), a2)
         dials = sim.dials(batch)
         self.assertEqual(sorted(row for _, row, _ in dials), list(range(1, 101)))
-        self.assertEqual(len([d for d in dials if d[0] >= resumed_at - 50]), waiting)
+        self.assertEqual(len([d for d in dials if d[0] >= resume_sent_at]), waiting)
         self.assertEqual(sim.stats()["duplicates"], 0)
 
     # ----- 8. forged callbacks ---------------------------------------------------------------

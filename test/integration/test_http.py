@@ -472,9 +472,20 @@ class ConnectionCapTest(RawTestCase):
         client.send(raw_request("GET", "/healthz"))
         return client.read_response().status == 200
 
+    def open_connections(self, client):
+        """The server's open connections gauge, read on client (which it counts)."""
+        client.send(raw_request("GET", "/metrics"))
+        resp = client.read_response()
+        self.assertEqual(resp.status, 200, resp)
+        return parse_metrics(resp.body.decode()).value("batchcalld_http_open_connections")
+
     def test_connection_over_the_cap_is_refused_until_one_closes(self):
-        time.sleep(0.2)  # let the server finish closing the readiness probes
-        clients = [self.raw() for _ in range(3)]
+        # The readiness probes of the start closed their side; the server may not have closed
+        # its side yet. Until it has, they still count against the cap.
+        first = self.raw()
+        self.assertTrue(poll(lambda: self.open_connections(first) == 1, timeout=10),
+                        "connections from before the test are still open")
+        clients = [first] + [self.raw() for _ in range(2)]
         for client in clients:
             self.assertTrue(self.served(client))
         self.assertRejected(self.raw())

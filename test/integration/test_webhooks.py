@@ -346,9 +346,14 @@ class WebhookDeliveryTest(WebhookTestCase):
         self.assertTrue(poll(lambda: sum(r["status"] == 503 for r in rx.snapshot()) >= 3,
                              timeout=10))
         self.assertEqual(rx.accepted(), [])
-        # Then nobody listens at all.
+        # Then nobody listens at all, until the log shows an attempt that found nobody.
         rx.stop()
-        time.sleep(1.0)
+
+        def refused_attempt():
+            log = request(server, "GET", f"{DELIVERIES}?limit=100", auth=auth).body["deliveries"]
+            return any(d["status"] is None for d in log)
+        self.assertTrue(poll(refused_attempt, timeout=20),
+                        "no attempt recorded while the receiver was not listening")
         rx.mode = "up"
         rx.start()
         events = self.wait_events(rx, lambda ev: any(e["type"] == "batch.completed" for e in ev))
