@@ -5,7 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/api.h"
+#include "api/common.h"
 #include "util/err.h"
 #include "util/clock.h"
 #include "util/json.h"
@@ -15,7 +15,7 @@ static int is_var_char(char c)
     return isalnum((unsigned char)c) || c == '_';
 }
 
-void agent_prompt_variables(const char *prompt, size_t len, agent_var_fn fn, void *ctx)
+void agents_prompt_variables(const char *prompt, size_t len, agents_var_fn fn, void *ctx)
 {
     for (size_t i = 0; i < len; i++) {
         if (prompt[i] != '{')
@@ -30,7 +30,8 @@ void agent_prompt_variables(const char *prompt, size_t len, agent_var_fn fn, voi
     }
 }
 
-int agent_is_e164(const char *s, size_t len)
+/* 1 if s is E.164: '+', then 8 to 15 digits, the first not 0. */
+static int is_e164(const char *s, size_t len)
 {
     if (len < 9 || len > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
         return 0;
@@ -74,7 +75,7 @@ static void add_variable(void *ctx, const char *name, size_t len)
 
 /* Checks the fields present in body and copies them over agent. On a bad field returns -1 with
  * err naming it. */
-static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct agent_error *err)
+static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct agents_error *err)
 {
     static const struct {
         const char *name;
@@ -104,7 +105,7 @@ static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct ag
             problem = "must be 1 to 200 characters";
         else if (!strcmp(f, "prompt") && len > AGENT_PROMPT_MAX)
             problem = "must be at most 32768 bytes";
-        else if (!strcmp(f, "fromNumber") && !agent_is_e164(s, len))
+        else if (!strcmp(f, "fromNumber") && !is_e164(s, len))
             problem = "must be an E.164 phone number such as +14155552671";
         else if (!strcmp(f, "voiceUrl") && (len > AGENT_URL_MAX || !is_http_url(s, len)))
             problem = "must be an http:// or https:// URL of at most 2048 characters";
@@ -116,7 +117,7 @@ static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct ag
     }
     const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(agent, "prompt");
     cJSON *vars = cJSON_CreateArray();
-    agent_prompt_variables(prompt->valuestring, strlen(prompt->valuestring), add_variable, vars);
+    agents_prompt_variables(prompt->valuestring, strlen(prompt->valuestring), add_variable, vars);
     if (cJSON_GetArraySize(vars) > AGENT_VARIABLES_MAX) {
         cJSON_Delete(vars);
         err->field = "prompt";
@@ -175,8 +176,8 @@ static void update_and_respond(struct http_request *req, cJSON *agent, const cha
     buf_free(&a.json);
 }
 
-int agent_create(struct store *st, struct id_gen *ids, const char *ws, size_t wslen,
-                 const cJSON *body, struct agent_error *err, struct buf *json, char id[ID_MAX])
+int agents_insert(struct store *st, struct id_gen *ids, const char *ws, size_t wslen,
+                  const cJSON *body, struct agents_error *err, struct buf *json, char id[ID_MAX])
 {
     uint64_t now = clock_now_ms();
     int idlen = id_new(ids, "agent_", now, id);
@@ -207,7 +208,7 @@ int agent_create(struct store *st, struct id_gen *ids, const char *ws, size_t ws
     return rc;
 }
 
-static void respond_field_error(struct http_request *req, const struct agent_error *err)
+static void respond_field_error(struct http_request *req, const struct agents_error *err)
 {
     api_respond_error(req, 400, "invalid_field", err->message, "field", err->field);
 }
@@ -219,10 +220,10 @@ void agents_create(struct http_request *req)
     cJSON *body = api_parse_body(req);
     if (!body)
         return;
-    struct agent_error err;
+    struct agents_error err;
     struct buf json = {0};
     char id[ID_MAX];
-    int rc = agent_create(&app->store, &app->ids, ctx->ws, ctx->ws_len, body, &err, &json, id);
+    int rc = agents_insert(&app->store, &app->ids, ctx->ws, ctx->ws_len, body, &err, &json, id);
     cJSON_Delete(body);
     if (rc == BC_EINVAL)
         respond_field_error(req, &err);
@@ -304,7 +305,7 @@ void agents_update(struct http_request *req)
         cJSON_Delete(body);
         return;
     }
-    struct agent_error err;
+    struct agents_error err;
     int bad = apply_fields(body, agent, 0, &err);
     cJSON_Delete(body);
     if (bad) {

@@ -6,6 +6,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "http/http.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -17,20 +18,23 @@
 
 /* Calls fn for each {variable} occurrence in a prompt, in order (names may repeat). A variable is
  * letters, digits and '_' between braces; other brace text (JSON examples) is not a variable. */
-typedef void (*agent_var_fn)(void *ctx, const char *name, size_t len);
-void agent_prompt_variables(const char *prompt, size_t len, agent_var_fn fn, void *ctx);
+typedef void (*agents_var_fn)(void *ctx, const char *name, size_t len);
+void agents_prompt_variables(const char *prompt, size_t len, agents_var_fn fn, void *ctx);
 
-struct agent_error {
+struct agents_error {
     const char *field;
     char message[200];
 };
 
 /* Validates body (the B8 fields) and stores a new agent of workspace ws; its JSON is appended to
  * json and its id written to id. A bad field returns BC_EINVAL with err naming it. */
-int agent_create(struct store *st, struct id_gen *ids, const char *ws, size_t wslen,
-                 const cJSON *body, struct agent_error *err, struct buf *json, char id[ID_MAX]);
+int agents_insert(struct store *st, struct id_gen *ids, const char *ws, size_t wslen,
+                  const cJSON *body, struct agents_error *err, struct buf *json, char id[ID_MAX]);
 
-/* 1 if s is E.164: '+', then 8 to 15 digits, the first not 0. */
-int agent_is_e164(const char *s, size_t len);
+void agents_create(struct http_request *req);
+void agents_list(struct http_request *req);
+void agents_get(struct http_request *req);
+void agents_update(struct http_request *req);
+void agents_delete(struct http_request *req);
 
 #endif

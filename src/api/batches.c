@@ -1,5 +1,5 @@
-/* Batch reads (A2, A3, A5), the CSV template (A7), and the background removal of uploads that
- * never became batches. */
+/* Batch reads (A2, A3), the workspace's batches (B3), the CSV template (A7), and the background
+ * removal of uploads that never became batches. */
 #include "api/batches.h"
 
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "api/agents.h"
-#include "api/api.h"
+#include "api/common.h"
 #include "ingest/ingest.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -100,6 +100,19 @@ int batches_load(struct http_request *req, struct store_txn *t, struct batch_rec
     } else if (rc) {
         api_respond_internal(req, rc);
     }
+    return rc;
+}
+
+int batches_begin(struct http_request *req, struct store_txn *t, struct batch_rec *b)
+{
+    int rc = store_read_begin(&api_app(req)->store, t);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return rc;
+    }
+    rc = batches_load(req, t, b);
+    if (rc)
+        store_read_end(t);
     return rc;
 }
 
@@ -233,6 +246,65 @@ void batches_status(struct http_request *req)
     respond_status(req, 1);
 }
 
+/* ---- the workspace's batches ---- */
+
+static const char *const batch_statuses[] = {"queued", "processing", "completed", "cancelled",
+                                             "failed"};
+
+void batches_list(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    struct api_ctx *ctx = api_ctx(req);
+    struct api_page page;
+    if (api_parse_page(req, &page) != 0)
+        return;
+    char sv[16];
+    int want = -1;
+    int sn = http_query(req, "status", sv, sizeof sv);
+    for (int i = 0; sn >= 0 && i < 5; i++)
+        if (!strcmp(sv, batch_statuses[i]))
+            want = i + BATCH_QUEUED;
+    if (sn != -1 && want < 0 && !(sn > 0 && !strcmp(sv, "all"))) {
+        api_respond_error(req, 400, "invalid_parameter",
+                          "Query parameter status must be all, queued, processing, completed, "
+                          "cancelled or failed.",
+                          "parameter", "status");
+        return;
+    }
+    struct store_txn t;
+    int rc = store_read_begin(&app->store, &t);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, "batches");
+    uint64_t total = 0, first = (page.page - 1) * page.limit;
+    struct store_iter it;
+    store_iter_open(&it, &t, DB_WS2BATCH, ctx->ws, ctx->ws_len, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        char id[ID_MAX];
+        size_t idlen = ws2batch_batch(&it.key, ctx->ws_len, id);
+        struct batch_rec b;
+        if (!idlen || batch_get(&t, id, idlen, &b) != 0 || b.status == BATCH_STAGING)
+            continue;
+        if (want >= 0 && b.status != want)
+            continue;
+        if (total >= first && total < first + page.limit)
+            cJSON_AddItemToArray(arr, batches_status_json(&t, &b, 0));
+        total++;
+    }
+    store_iter_close(&it);
+    store_read_end(&t);
+    if (rc < 0) {
+        cJSON_Delete(o);
+        api_respond_internal(req, rc);
+        return;
+    }
+    api_add_pagination(o, &page, total);
+    api_respond_json(req, 200, o);
+}
+
 /* ---- template ---- */
 
 struct template_vars {
@@ -300,8 +372,8 @@ void batches_template(struct http_request *req)
     struct template_vars tv = {&header, standard, 4, {0}};
     const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(agent, "prompt");
     if (cJSON_IsString(prompt))
-        agent_prompt_variables(prompt->valuestring, strlen(prompt->valuestring),
-                               add_template_column, &tv);
+        agents_prompt_variables(prompt->valuestring, strlen(prompt->valuestring),
+                                add_template_column, &tv);
     /* The example row: a fictional number (555-01xx is reserved for fiction), then one
      * placeholder per extra column so the file stays rectangular. */
     buf_printf(&out, "%.*s\r\n+14155550123,Ada,Lovelace,ada@example.com", (int)header.len,

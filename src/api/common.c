@@ -1,9 +1,10 @@
 /* Helpers shared by every handler. */
+#include "api/common.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"

@@ -1,9 +1,11 @@
 /* Changing a running batch: cancel (A6), pause / resume / retry (B4), and usage (B9). */
+#include "api/control.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "api/batches.h"
+#include "api/common.h"
 #include "api/webhooks.h"
 #include "dispatch/jobs.h"
 #include "dispatch/sweep.h"

@@ -5,6 +5,8 @@
  * Rows of a real upload are written to a staging batch while they stream in; one final
  * transaction makes the batch visible as queued with its counters. A failed or abandoned upload
  * leaves its staging rows to the background purge. */
+#include "api/upload.h"
+
 #include <math.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -12,8 +14,8 @@
 #include <strings.h>
 
 #include "api/agents.h"
-#include "api/api.h"
 #include "api/batches.h"
+#include "api/common.h"
 #include "api/workspaces.h"
 #include "ingest/ingest.h"
 #include "util/clock.h"
@@ -402,7 +404,7 @@ static void build_meta(struct upload *up, struct buf *out)
     cJSON_Delete(m);
 }
 
-static void replay(struct http_request *req, const char *batch_id)
+static void respond_replayed(struct http_request *req, const char *batch_id)
 {
     struct store_txn t;
     struct batch_rec b;
@@ -468,7 +470,7 @@ static void commit_upload(struct http_request *req, struct upload *up)
     if (a.replay[0]) {
         /* Another upload with the same key won the race: ours is dropped. */
         batches_purge_later(api_app(req), up->batch_id);
-        replay(req, a.replay);
+        respond_replayed(req, a.replay);
         upload_free(up);
         return;
     }
@@ -493,7 +495,7 @@ static uint64_t content_length(const struct http_request *req)
     return n;
 }
 
-static void start(struct http_request *req, int validate_only)
+static void upload_begin(struct http_request *req, int validate_only)
 {
     struct app *app = api_app(req);
     struct api_ctx *ctx = api_ctx(req);
@@ -533,7 +535,7 @@ static void start(struct http_request *req, int validate_only)
     }
     if (replay_id[0]) {
         upload_free(up);
-        replay(req, replay_id);
+        respond_replayed(req, replay_id);
         return;
     }
     if (!validate_only && id_new(&app->ids, "batch_", clock_now_ms(), up->batch_id) < 0) {
@@ -579,12 +581,12 @@ static void on_written(struct ingest *in, void *ctx)
 
 static void upload_start(struct http_request *req)
 {
-    start(req, 0);
+    upload_begin(req, 0);
 }
 
 static void validate_start(struct http_request *req)
 {
-    start(req, 1);
+    upload_begin(req, 1);
 }
 
 static int upload_data(struct http_request *req, const char *p, size_t n)
@@ -708,8 +710,8 @@ static void validate_end(struct http_request *req)
     cJSON *unused = cJSON_CreateArray();
     const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(up->agent, "prompt");
     if (cJSON_IsString(prompt) && vc.used) {
-        agent_prompt_variables(prompt->valuestring, strlen(prompt->valuestring), check_variable,
-                               &vc);
+        agents_prompt_variables(prompt->valuestring, strlen(prompt->valuestring), check_variable,
+                                &vc);
         for (size_t i = 0; i < in->ncolumns; i++)
             if (!vc.used[i] && i != in->phone_col)
                 cJSON_AddItemToArray(unused, cJSON_CreateString(ingest_column(in, i)));
@@ -736,4 +738,5 @@ static void validate_end(struct http_request *req)
 }
 
 const struct http_body_ops upload_ops = {upload_start, upload_data, upload_end, upload_abort};
-const struct http_body_ops validate_ops = {validate_start, upload_data, validate_end, upload_abort};
+const struct http_body_ops upload_validate_ops = {validate_start, upload_data, validate_end,
+                                                  upload_abort};

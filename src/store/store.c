@@ -244,7 +244,7 @@ static int grow_map(struct store *s)
     return 0;
 }
 
-static int begin(struct store *s, unsigned flags, MDB_txn **txn)
+static int txn_begin(struct store *s, unsigned flags, MDB_txn **txn)
 {
     for (;;) {
         int rc = mdb_txn_begin(env_of(s), NULL, flags, txn);
@@ -267,7 +267,7 @@ int store_write(struct store *s, store_write_fn fn, void *arg)
 {
     for (;;) {
         MDB_txn *txn;
-        int rc = begin(s, 0, &txn);
+        int rc = txn_begin(s, 0, &txn);
         if (rc)
             return translate(rc);
         struct store_txn t = {.s = s, .txn = txn, .err = 0, .write = 1};
@@ -472,7 +472,7 @@ int store_read_begin(struct store *s, struct store_txn *t)
             }
         } else {
             MDB_txn *txn;
-            rc = begin(s, MDB_RDONLY, &txn);
+            rc = txn_begin(s, MDB_RDONLY, &txn);
             if (rc == 0)
                 s->rtxn = txn;
         }
