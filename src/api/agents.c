@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "api/common.h"
+#include "store/records.h"
 #include "util/err.h"
 #include "util/clock.h"
 #include "util/json.h"
@@ -129,15 +130,6 @@ static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct ag
     return 0;
 }
 
-/* Key: workspace id, '/', agent id. */
-static size_t agent_key(char *out, const char *ws, size_t wslen, const char *id, size_t idlen)
-{
-    memcpy(out, ws, wslen);
-    out[wslen] = '/';
-    memcpy(out + wslen + 1, id, idlen);
-    return wslen + 1 + idlen;
-}
-
 struct agent_put {
     const char *key;
     size_t klen;
@@ -196,7 +188,7 @@ int agents_insert(struct store *st, struct id_gen *ids, const char *ws, size_t w
         cJSON_Delete(agent);
         return BC_EINVAL;
     }
-    char key[2 * ID_MAX];
+    char key[AGENT_KEY_MAX];
     struct agent_put a = {.key = key, .klen = agent_key(key, ws, wslen, id, (size_t)idlen)};
     int rc = json_render(&a.json, agent);
     cJSON_Delete(agent);
@@ -273,7 +265,7 @@ void agents_get(struct http_request *req)
     struct app *app = api_app(req);
     struct api_ctx *ctx = api_ctx(req);
     const struct http_slice *id = &req->params[0];
-    char key[2 * ID_MAX];
+    char key[AGENT_KEY_MAX];
     if (!id_valid("agent_", id->ptr, id->len)) {
         agent_not_found(req);
         return;
@@ -295,7 +287,7 @@ void agents_get(struct http_request *req)
 
 void agents_update(struct http_request *req)
 {
-    char key[2 * ID_MAX];
+    char key[AGENT_KEY_MAX];
     size_t klen;
     cJSON *body = api_parse_body(req);
     if (!body)
@@ -326,7 +318,7 @@ static int agent_del_txn(struct store_txn *t, void *arg)
 
 void agents_delete(struct http_request *req)
 {
-    char key[2 * ID_MAX];
+    char key[AGENT_KEY_MAX];
     size_t klen;
     cJSON *agent = load_agent(req, key, &klen);
     if (!agent)
@@ -351,9 +343,8 @@ void agents_list(struct http_request *req)
     struct api_page page;
     if (api_parse_page(req, &page) != 0)
         return;
-    char prefix[ID_MAX + 1];
-    memcpy(prefix, ctx->ws, ctx->ws_len);
-    prefix[ctx->ws_len] = '/';
+    char prefix[AGENT_KEY_MAX];
+    size_t plen = agent_key(prefix, ctx->ws, ctx->ws_len, "", 0);
     struct store_txn t;
     int rc = store_read_begin(&app->store, &t);
     if (rc) {
@@ -364,7 +355,7 @@ void agents_list(struct http_request *req)
     cJSON *arr = cJSON_AddArrayToObject(root, "agents");
     uint64_t total = 0, first = (page.page - 1) * page.limit;
     struct store_iter it;
-    store_iter_open(&it, &t, DB_AGENT, prefix, ctx->ws_len + 1, NULL, 0);
+    store_iter_open(&it, &t, DB_AGENT, prefix, plen, NULL, 0);
     while ((rc = store_iter_next(&it)) == 1) {
         if (total >= first && total < first + page.limit) {
             cJSON *a = cJSON_ParseWithLength(it.val.ptr, it.val.len);

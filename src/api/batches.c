@@ -347,8 +347,8 @@ void batches_template(struct http_request *req)
         return;
     }
     if (n > 0) {
-        char key[2 * ID_MAX + 1];
-        size_t klen = (size_t)snprintf(key, sizeof key, "%s/%s", ctx->ws, agent_id);
+        char key[AGENT_KEY_MAX];
+        size_t klen = agent_key(key, ctx->ws, ctx->ws_len, agent_id, (size_t)n);
         struct store_txn t;
         struct store_val v;
         int rc = store_read_begin(&app->store, &t);
@@ -407,38 +407,43 @@ static int has_waiting_jobs(struct store_txn *t, const char *batch)
     return found;
 }
 
+/* The batches whose background work a stop interrupted, as NUL-separated ids. */
+struct interrupted {
+    struct store_txn *t;
+    struct buf staging, cancelled;
+};
+
+static int collect_interrupted(const struct batch_rec *b, void *arg)
+{
+    struct interrupted *in = arg;
+    if (b->status == BATCH_STAGING)
+        buf_append(&in->staging, b->id, strlen(b->id) + 1);
+    else if (b->status == BATCH_CANCELLED && has_waiting_jobs(in->t, b->id))
+        buf_append(&in->cancelled, b->id, strlen(b->id) + 1);
+    return 0;
+}
+
 int batches_resume_background(struct app *app)
 {
     struct store_txn t;
     int rc = store_read_begin(&app->store, &t);
     if (rc)
         return rc;
-    struct store_iter it;
-    struct buf staging = {0}, cancelled = {0};
-    store_iter_open(&it, &t, DB_BATCH, "", 0, NULL, 0);
-    while ((rc = store_iter_next(&it)) == 1) {
-        struct batch_rec b;
-        if (it.val.len != sizeof b)
-            continue;
-        memcpy(&b, it.val.ptr, sizeof b);
-        if (b.status == BATCH_STAGING)
-            buf_append(&staging, b.id, strlen(b.id) + 1);
-        else if (b.status == BATCH_CANCELLED && has_waiting_jobs(&t, b.id))
-            buf_append(&cancelled, b.id, strlen(b.id) + 1);
-    }
-    store_iter_close(&it);
+    struct interrupted in = {.t = &t};
+    rc = batch_scan(&t, collect_interrupted, &in);
     store_read_end(&t);
-    for (const char *p = staging.data; p && p < staging.data + staging.len; p += strlen(p) + 1) {
+    const struct buf *staging = &in.staging, *cancelled = &in.cancelled;
+    for (const char *p = staging->data; p && p < staging->data + staging->len; p += strlen(p) + 1) {
         log_info("removing an upload interrupted by a restart", "batch=%s", p);
         batches_purge_later(app, p);
     }
     /* The cancel moved the counters at once; its rewrite of the jobs stopped with the server. */
-    for (const char *p = cancelled.data; p && p < cancelled.data + cancelled.len;
+    for (const char *p = cancelled->data; p && p < cancelled->data + cancelled->len;
          p += strlen(p) + 1) {
         log_info("finishing a cancel interrupted by a restart", "batch=%s", p);
         sweep_add(&app->sweeper, SWEEP_CANCEL, p);
     }
-    buf_free(&staging);
-    buf_free(&cancelled);
-    return rc < 0 ? rc : 0;
+    buf_free(&in.staging);
+    buf_free(&in.cancelled);
+    return rc;
 }

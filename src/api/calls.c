@@ -262,7 +262,7 @@ static int seek_state(struct store_txn *t, const char *batch, uint8_t state, uin
         uint32_t n = 0;
         if (it.val.len == sizeof n)
             memcpy(&n, it.val.ptr, sizeof n);
-        uint32_t block = be32_get((const uint8_t *)it.key.ptr + plen);
+        uint32_t block = key_u32(&it.key, plen);
         *block_row = block << STATE_BLOCK_SHIFT;
         if (skip < n)
             break;
@@ -297,7 +297,7 @@ static int rows_in_state(struct store_txn *t, const char *batch, uint8_t state, 
             left--;
             continue;
         }
-        rows[(*n)++] = be32_get((const uint8_t *)it.key.ptr + plen);
+        rows[(*n)++] = key_u32(&it.key, plen);
     }
     store_iter_close(&it);
     return rc < 0 ? rc : 0;

@@ -373,15 +373,14 @@ static size_t replay_stored_calls(struct watcher *w, uint32_t until, struct buf 
     if (store_read_begin(&e->app->store, &t) != 0)
         return 0;
     uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
-    size_t blen = strlen(hub->batch);
-    memcpy(prefix, hub->batch, blen);
+    size_t blen = finalseq_key(prefix, hub->batch, 0) - 4;
     size_t slen = finalseq_key(start, hub->batch, w->next_seq);
     struct store_iter it;
     size_t n = 0;
     int more = 0;
     store_iter_open(&it, &t, DB_FINALSEQ, prefix, blen, start, slen);
     while (store_iter_next(&it) == 1) {
-        uint32_t seq = be32_get((const uint8_t *)it.key.ptr + blen);
+        uint32_t seq = key_u32(&it.key, blen);
         if (seq > until)
             break;
         if (n == REPLAY_PER_WRITE) {

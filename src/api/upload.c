@@ -24,7 +24,7 @@
 #include "util/log.h"
 
 #define IDEM_TTL_MS     (24ull * 3600 * 1000)
-#define IDEM_KEY_MAX    255
+#define IDEM_HEADER_MAX 255
 #define A1_ERRORS       20
 #define A8_ERRORS       1000
 #define GAP_MAX_HOURS   (30.0 * 24)
@@ -39,7 +39,7 @@ struct upload {
     char batch_id[ID_MAX];
     char ws[ID_MAX];
     struct ws_settings ws_settings;
-    char idem_key[IDEM_KEY_MAX + 1];
+    char idem_key[IDEM_HEADER_MAX + 1];
     cJSON *agent; /* the agent named by agentId, once checked */
     cJSON *smart; /* the parsed smartCallbackConfig */
     uint64_t scheduled_ms;
@@ -77,21 +77,19 @@ static int bad_field(struct upload *up, enum ingest_field f, const char *fmt, co
 
 static int check_agent(struct upload *up, struct app *app, const char *id)
 {
-    size_t wslen = strlen(up->ws), idlen = strlen(id);
-    char key[2 * ID_MAX];
+    size_t idlen = strlen(id);
+    char key[AGENT_KEY_MAX];
     if (!id_valid("agent_", id, idlen))
         return ingest_fail(&up->in, 404, "not_found",
                            "agentId \"%.60s\" is not an agent of this workspace; create one with "
                            "POST /v1/api/agents or check the id.",
                            id);
-    memcpy(key, up->ws, wslen);
-    key[wslen] = '/';
-    memcpy(key + wslen + 1, id, idlen);
+    size_t klen = agent_key(key, up->ws, strlen(up->ws), id, idlen);
     struct store_txn t;
     struct store_val v;
     int rc = store_read_begin(&app->store, &t);
     if (!rc)
-        rc = store_get(&t, DB_AGENT, key, wslen + 1 + idlen, &v);
+        rc = store_get(&t, DB_AGENT, key, klen, &v);
     if (!rc)
         up->agent = cJSON_ParseWithLength(v.ptr, v.len);
     store_read_end(&t);
@@ -323,26 +321,22 @@ struct commit_args {
     char replay[ID_MAX]; /* set when another upload already claimed the Idempotency-Key */
 };
 
-static size_t idem_key(char *out, const char *ws, const char *key)
-{
-    return (size_t)sprintf(out, "%s/%s", ws, key);
-}
-
 /* Looks up an Idempotency-Key: fills batch with the batch it created within the last 24 h. */
 static int idem_find(struct store_txn *t, const char *ws, const char *key, char batch[ID_MAX])
 {
-    char k[ID_MAX + IDEM_KEY_MAX + 2];
+    char k[IDEM_KEY_MAX];
     struct store_val v;
-    int rc = store_get(t, DB_IDEM, k, idem_key(k, ws, key), &v);
+    int rc = store_get(t, DB_IDEM, k, idem_key(k, ws, strlen(ws), key, strlen(key)), &v);
     if (rc)
         return rc;
     uint64_t expires;
-    if (v.len != ID_MAX + sizeof expires)
-        return BC_ECORRUPT;
-    memcpy(&expires, (const char *)v.ptr + ID_MAX, sizeof expires);
+    char found[ID_MAX];
+    rc = idem_decode(&v, found, &expires);
+    if (rc)
+        return rc;
     if (expires <= clock_now_ms())
         return BC_ENOTFOUND;
-    memcpy(batch, v.ptr, ID_MAX);
+    memcpy(batch, found, ID_MAX);
     return 0;
 }
 
@@ -356,12 +350,11 @@ static int commit_txn(struct store_txn *t, void *arg)
             return 0;
         if (rc != BC_ENOTFOUND)
             return rc;
-        char k[ID_MAX + IDEM_KEY_MAX + 2], v[ID_MAX + sizeof(uint64_t)];
-        uint64_t expires = a->b.created_ms + IDEM_TTL_MS;
-        memset(v, 0, sizeof v);
-        memcpy(v, up->batch_id, strlen(up->batch_id));
-        memcpy(v + ID_MAX, &expires, sizeof expires);
-        store_put(t, DB_IDEM, k, idem_key(k, up->ws, up->idem_key), v, sizeof v, 0);
+        char k[IDEM_KEY_MAX];
+        uint8_t v[IDEM_VAL_LEN];
+        idem_encode(v, up->batch_id, a->b.created_ms + IDEM_TTL_MS);
+        size_t klen = idem_key(k, up->ws, strlen(up->ws), up->idem_key, strlen(up->idem_key));
+        store_put(t, DB_IDEM, k, klen, v, sizeof v, 0);
     }
     uint8_t key[WS2BATCH_KEY_MAX];
     size_t blen = strlen(up->batch_id);
@@ -514,7 +507,7 @@ static void upload_begin(struct http_request *req, int validate_only)
     const struct http_slice *ik = validate_only ? NULL : http_header(req, "idempotency-key");
     char replay_id[ID_MAX] = "";
     if (!rc && ik) {
-        if (ik->len == 0 || ik->len > IDEM_KEY_MAX) {
+        if (ik->len == 0 || ik->len > IDEM_HEADER_MAX) {
             store_read_end(&t);
             upload_free(up);
             api_respond_error(req, 400, "invalid_header",

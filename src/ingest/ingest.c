@@ -740,36 +740,16 @@ void ingest_free(struct ingest *in)
 
 /* ---- removing a staging batch ---- */
 
-/* Deletes every key that starts with prefix (a batch's small side tables). */
-static int delete_prefix(struct store_txn *t, enum store_db db, const char *prefix, size_t plen)
-{
-    struct buf keys = {0};
-    struct store_iter it;
-    int rc;
-    store_iter_open(&it, t, db, prefix, plen, NULL, 0);
-    while ((rc = store_iter_next(&it)) == 1) {
-        uint16_t klen = (uint16_t)it.key.len;
-        if (buf_append(&keys, &klen, sizeof klen) || buf_append(&keys, it.key.ptr, it.key.len)) {
-            rc = BC_ENOMEM;
-            break;
-        }
-    }
-    store_iter_close(&it);
-    for (size_t off = 0; rc == 0 && off < keys.len;) {
-        uint16_t klen;
-        memcpy(&klen, keys.data + off, sizeof klen);
-        rc = store_del(t, db, keys.data + off + sizeof klen, klen);
-        rc = rc == BC_ENOTFOUND ? 0 : rc;
-        off += sizeof klen + klen;
-    }
-    buf_free(&keys);
-    return rc;
-}
-
 struct purge_args {
     const char *batch;
     size_t max;
     int done;
+};
+
+/* A job found by the purge: its row and state name both of its entries. */
+struct purge_job {
+    uint32_t row;
+    uint8_t state;
 };
 
 static int purge_txn(struct store_txn *t, void *arg)
@@ -783,9 +763,11 @@ static int purge_txn(struct store_txn *t, void *arg)
     store_iter_open(&it, t, DB_JOB, a->batch, blen, NULL, 0);
     while (n < a->max && (rc = store_iter_next(&it)) == 1) {
         struct job_view v;
-        uint8_t state = job_decode(it.val.ptr, it.val.len, &v) == 0 ? v.head.state : 0;
-        /* Keep the key (batch id + row) and the state, to delete both entries after the scan. */
-        if (buf_append(&keys, it.key.ptr, it.key.len) || buf_append(&keys, &state, 1)) {
+        /* Keep the row and the state, to delete both entries after the scan. */
+        struct purge_job job = {key_u32(&it.key, blen), 0};
+        if (job_decode(it.val.ptr, it.val.len, &v) == 0)
+            job.state = v.head.state;
+        if (buf_append(&keys, &job, sizeof job)) {
             rc = BC_ENOMEM;
             break;
         }
@@ -797,14 +779,13 @@ static int purge_txn(struct store_txn *t, void *arg)
         return rc;
     }
     rc = 0; /* the scan may have stopped on a row (1): that is not an error */
-    size_t klen = blen + 4;
     for (size_t i = 0; i < n && !rc; i++) {
-        const uint8_t *k = (const uint8_t *)keys.data + i * (klen + 1);
-        uint8_t sk[JOB_KEY_MAX];
-        rc = store_del(t, DB_JOB, k, klen);
+        struct purge_job job;
+        memcpy(&job, keys.data + i * sizeof job, sizeof job);
+        uint8_t k[JOB_KEY_MAX];
+        rc = store_del(t, DB_JOB, k, job_key(k, a->batch, job.row));
         if (rc == 0 || rc == BC_ENOTFOUND) {
-            rc = store_del(t, DB_JOBSTATE, sk,
-                           jobstate_key(sk, a->batch, k[klen], be32_get(k + blen)));
+            rc = store_del(t, DB_JOBSTATE, k, jobstate_key(k, a->batch, job.state, job.row));
             rc = rc == BC_ENOTFOUND ? 0 : rc;
         }
     }
@@ -813,7 +794,7 @@ static int purge_txn(struct store_txn *t, void *arg)
         return rc;
     a->done = n < a->max;
     if (a->done) {
-        rc = delete_prefix(t, DB_STATECOUNT, a->batch, blen);
+        rc = store_del_prefix(t, DB_STATECOUNT, a->batch, blen);
         if (!rc)
             rc = store_del(t, DB_BATCH, a->batch, blen);
         if (rc == 0 || rc == BC_ENOTFOUND)

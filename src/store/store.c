@@ -551,6 +551,29 @@ int store_del(struct store_txn *t, enum store_db db, const void *k, size_t klen)
     return 0;
 }
 
+int store_del_prefix(struct store_txn *t, enum store_db db, const void *prefix, size_t plen)
+{
+    if (t->err)
+        return t->err;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur);
+    if (rc)
+        return t->err = translate(rc);
+    MDB_val key = {plen, (void *)prefix}, val;
+    rc = plen ? mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE)
+              : mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    while (rc == 0 && key.mv_size >= plen && memcmp(key.mv_data, prefix, plen) == 0) {
+        rc = mdb_cursor_del(cur, 0);
+        /* After a delete the cursor rests on the next key; MDB_NEXT reads it without a step. */
+        if (rc == 0)
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
+        return t->err = translate(rc);
+    return 0;
+}
+
 int store_iter_open(struct store_iter *it, struct store_txn *t, enum store_db db,
                     const void *prefix, size_t plen, const void *start, size_t slen)
 {
