@@ -353,11 +353,11 @@ void agents_list(struct http_request *req)
     }
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "agents");
-    uint64_t total = 0, first = (page.page - 1) * page.limit;
+    uint64_t total = 0;
     struct store_iter it;
     store_iter_open(&it, &t, DB_AGENT, prefix, plen, NULL, 0);
     while ((rc = store_iter_next(&it)) == 1) {
-        if (total >= first && total < first + page.limit) {
+        if (api_page_holds(&page, total)) {
             cJSON *a = cJSON_ParseWithLength(it.val.ptr, it.val.len);
             if (a)
                 cJSON_AddItemToArray(arr, a);
@@ -366,11 +366,5 @@ void agents_list(struct http_request *req)
     }
     store_iter_close(&it);
     store_read_end(&t);
-    if (rc < 0) {
-        cJSON_Delete(root);
-        api_respond_internal(req, rc);
-        return;
-    }
-    api_add_pagination(root, &page, total);
-    api_respond_json(req, 200, root);
+    api_respond_page(req, rc, root, &page, total);
 }

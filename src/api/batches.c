@@ -279,7 +279,7 @@ void batches_list(struct http_request *req)
     }
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "batches");
-    uint64_t total = 0, first = (page.page - 1) * page.limit;
+    uint64_t total = 0;
     struct store_iter it;
     store_iter_open(&it, &t, DB_WS2BATCH, ctx->ws, ctx->ws_len, NULL, 0);
     while ((rc = store_iter_next(&it)) == 1) {
@@ -290,19 +290,13 @@ void batches_list(struct http_request *req)
             continue;
         if (want >= 0 && b.status != want)
             continue;
-        if (total >= first && total < first + page.limit)
+        if (api_page_holds(&page, total))
             cJSON_AddItemToArray(arr, batches_status_json(&t, &b, 0));
         total++;
     }
     store_iter_close(&it);
     store_read_end(&t);
-    if (rc < 0) {
-        cJSON_Delete(o);
-        api_respond_internal(req, rc);
-        return;
-    }
-    api_add_pagination(o, &page, total);
-    api_respond_json(req, 200, o);
+    api_respond_page(req, rc, o, &page, total);
 }
 
 /* ---- template ---- */

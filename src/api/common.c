@@ -130,6 +130,24 @@ int api_parse_page(struct http_request *req, struct api_page *p)
     return query_uint(req, "limit", 100, &p->limit);
 }
 
+int api_page_holds(const struct api_page *p, uint64_t i)
+{
+    uint64_t first = (p->page - 1) * p->limit;
+    return i >= first && i < first + p->limit;
+}
+
+void api_respond_page(struct http_request *req, int rc, cJSON *obj, const struct api_page *p,
+                      uint64_t total)
+{
+    if (rc < 0) {
+        cJSON_Delete(obj);
+        api_respond_internal(req, rc);
+        return;
+    }
+    api_add_pagination(obj, p, total);
+    api_respond_json(req, 200, obj);
+}
+
 void api_add_pagination(cJSON *obj, const struct api_page *p, uint64_t total)
 {
     uint64_t pages = (total + p->limit - 1) / p->limit;

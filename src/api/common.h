@@ -54,5 +54,11 @@ struct api_page {
 int api_parse_page(struct http_request *req, struct api_page *p);
 /* Adds the "pagination" object of API.md A4 to obj. */
 void api_add_pagination(cJSON *obj, const struct api_page *p, uint64_t total);
+/* 1 when the i-th item (0-based) of a list falls on page p. */
+int api_page_holds(const struct api_page *p, uint64_t i);
+/* The end of a paged list read with status rc (negative: the read failed): responds 200 with obj
+ * and its "pagination" of total items, or the error (obj is then freed). */
+void api_respond_page(struct http_request *req, int rc, cJSON *obj, const struct api_page *p,
+                      uint64_t total);
 
 #endif

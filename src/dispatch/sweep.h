@@ -36,7 +36,5 @@ struct sweeper {
 int sweep_init(struct sweeper *sw, struct app *app);
 void sweep_add(struct sweeper *sw, enum sweep_kind kind, const char *batch);
 void sweep_close(struct sweeper *sw);
-/* 1 if the outcome may be retried with POST .../retry. */
-int sweep_retryable(int outcome);
 
 #endif
