@@ -8,6 +8,7 @@
 #include "api/upload.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,6 +51,26 @@ struct upload {
     size_t since_yield; /* body bytes read since the loop last served others */
     int ended;          /* the body is complete: answer once the last rows are written */
     int orphaned;       /* answered or abandoned while a write was in flight: free after it */
+    /* The first problem that rejects the whole upload, as answered. */
+    int status; /* HTTP status, 0 while none */
+    char code[40];
+    char message[512];
+    const char *field; /* the form field an invalid_field or missing_field is about, or NULL */
+};
+
+/* The form's field names. */
+#define FILE_FIELD "file"
+static const char *const field_names[FIELD_COUNT] = {
+    [FIELD_AGENT_ID] = "agentId",
+    [FIELD_SCHEDULED_AT] = "scheduledAt",
+    [FIELD_SMART_CALLBACK] = "smartCallbackConfig",
+    [FIELD_NAME] = "name",
+    [FIELD_DEFAULT_COUNTRY] = "defaultCountry",
+    [FIELD_STRICT] = "strict",
+    [FIELD_ALLOW_DUPLICATES] = "allowDuplicates",
+    [FIELD_MAX_CONCURRENCY] = "maxConcurrency",
+    [FIELD_CALLS_PER_SECOND] = "callsPerSecond",
+    [FIELD_WEBHOOK_URL] = "webhookUrl",
 };
 
 static void on_written(struct ingest *in, void *ctx);
@@ -65,14 +86,110 @@ static void upload_free(struct upload *up)
     free(up);
 }
 
+/* ---- errors ---- */
+
+/* Sets the upload's error (the first one wins) and returns BC_EINVAL. */
+static int upload_fail(struct upload *up, int status, const char *code, const char *field,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int upload_fail(struct upload *up, int status, const char *code, const char *field,
+                       const char *fmt, ...)
+{
+    if (up->status)
+        return BC_EINVAL;
+    up->status = status;
+    snprintf(up->code, sizeof up->code, "%s", code);
+    up->field = field;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(up->message, sizeof up->message, fmt, ap);
+    va_end(ap);
+    return BC_EINVAL;
+}
+
+static const struct {
+    int status;
+    const char *code;
+} ingest_statuses[] = {
+    [INGEST_E_NOMEM] = {503, "unavailable"},
+    [INGEST_E_STORE_FULL] = {507, "insufficient_storage"},
+    [INGEST_E_STORE] = {500, "internal_error"},
+    [INGEST_E_NOT_MULTIPART] = {415, "unsupported_media_type"},
+    [INGEST_E_MULTIPART] = {400, "invalid_multipart"},
+    [INGEST_E_TOO_LARGE] = {413, "payload_too_large"},
+    [INGEST_E_FILE_TWICE] = {400, "invalid_field"},
+    [INGEST_E_FIELD_TWICE] = {400, "invalid_field"},
+    [INGEST_E_FIELD_AFTER_FILE] = {400, "invalid_field"},
+    [INGEST_E_FIELD_VALUE] = {400, "invalid_field"},
+    [INGEST_E_MISSING_FILE] = {400, "missing_file"},
+    [INGEST_E_EMPTY_FILE] = {422, "empty_file"},
+    [INGEST_E_INVALID_HEADER] = {422, "invalid_header"},
+    [INGEST_E_DUPLICATE_COLUMN] = {422, "duplicate_column"},
+    [INGEST_E_MISSING_PHONE_COLUMN] = {422, "missing_phone_column"},
+    [INGEST_E_TOO_MANY_ROWS] = {422, "too_many_rows"},
+    [INGEST_E_INVALID_FILE] = {422, "invalid_file"},
+    [INGEST_E_INVALID_CSV] = {422, "invalid_csv"},
+    [INGEST_E_NO_ROWS] = {422, "no_rows"},
+    [INGEST_E_STOPPED] = {500, "internal_error"},
+};
+
+/* The answer to an ingest failure, unless the upload set its own (on_field stops ingest). */
+static void take_ingest_failure(struct upload *up)
+{
+    const struct ingest_failure *f = &up->in.failure;
+    if (up->status || f->error == INGEST_OK)
+        return;
+    int status = ingest_statuses[f->error].status;
+    const char *code = ingest_statuses[f->error].code;
+    const char *field = f->field >= 0 ? field_names[f->field] : NULL;
+    switch (f->error) {
+    case INGEST_E_NOT_MULTIPART:
+        upload_fail(up, status, code, NULL,
+                    "Send the upload as multipart/form-data, for example: curl -F "
+                    "file=@contacts.csv -F agentId=agent_...");
+        return;
+    case INGEST_E_MISSING_FILE:
+        upload_fail(up, status, code, NULL,
+                    "The upload has no file. Send the CSV as a form field named file: "
+                    "curl -F file=@contacts.csv -F agentId=agent_...");
+        return;
+    case INGEST_E_FILE_TWICE:
+        upload_fail(up, status, code, FILE_FIELD,
+                    "The upload has more than one file part; send one CSV per batch.");
+        return;
+    case INGEST_E_FIELD_TWICE:
+        upload_fail(up, status, code, field, "The field %s was sent twice; send it once.", field);
+        return;
+    case INGEST_E_FIELD_AFTER_FILE:
+        upload_fail(up, status, code, field,
+                    "The field %s changes how rows are read, so it must come before the file "
+                    "part in the form.",
+                    field);
+        return;
+    case INGEST_E_FIELD_VALUE:
+        if (f->field == FIELD_DEFAULT_COUNTRY)
+            upload_fail(up, status, code, field,
+                        "defaultCountry must be an ISO 3166 two-letter country code such as US "
+                        "or GB, got \"%.40s\".",
+                        f->detail);
+        else
+            upload_fail(up, status, code, field,
+                        "allowDuplicates must be true or false, got "
+                        "\"%.40s\".",
+                        f->detail);
+        return;
+    default:
+        upload_fail(up, status, code, NULL, "%s", f->detail);
+        return;
+    }
+}
+
 /* ---- field checks ---- */
 
 static int bad_field(struct upload *up, enum ingest_field f, const char *fmt, const char *detail)
 {
     char msg[400];
-    snprintf(up->in.field, sizeof up->in.field, "%s", ingest_field_name(f));
     snprintf(msg, sizeof msg, fmt, detail);
-    return ingest_fail(&up->in, 400, "invalid_field", "%s: %s", ingest_field_name(f), msg);
+    return upload_fail(up, 400, "invalid_field", field_names[f], "%s: %s", field_names[f], msg);
 }
 
 static int check_agent(struct upload *up, struct app *app, const char *id)
@@ -80,7 +197,7 @@ static int check_agent(struct upload *up, struct app *app, const char *id)
     size_t idlen = strlen(id);
     char key[AGENT_KEY_MAX];
     if (!id_valid("agent_", id, idlen))
-        return ingest_fail(&up->in, 404, "not_found",
+        return upload_fail(up, 404, "not_found", NULL,
                            "agentId \"%.60s\" is not an agent of this workspace; create one with "
                            "POST /v1/api/agents or check the id.",
                            id);
@@ -94,12 +211,12 @@ static int check_agent(struct upload *up, struct app *app, const char *id)
         up->agent = cJSON_ParseWithLength(v.ptr, v.len);
     store_read_end(&t);
     if (rc == BC_ENOTFOUND)
-        return ingest_fail(&up->in, 404, "not_found",
+        return upload_fail(up, 404, "not_found", NULL,
                            "agentId \"%.60s\" is not an agent of this workspace; create one with "
                            "POST /v1/api/agents or check the id.",
                            id);
     if (rc || !up->agent)
-        return ingest_fail(&up->in, 500, "internal_error", "The agent could not be read.");
+        return upload_fail(up, 500, "internal_error", NULL, "The agent could not be read.");
     return 0;
 }
 
@@ -182,12 +299,10 @@ static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
     uint64_t n;
     switch (f) {
     case FIELD_AGENT_ID:
-        if (!*v) {
-            snprintf(in->field, sizeof in->field, "agentId");
-            return ingest_fail(in, 400, "missing_field",
+        if (!*v)
+            return upload_fail(up, 400, "missing_field", field_names[f],
                                "agentId is empty: send the id of one of your agents, such as "
                                "-F agentId=agent_...");
-        }
         return check_agent(up, api_app(req), v);
     case FIELD_SCHEDULED_AT:
         if (*v && batches_parse_time(v, &up->scheduled_ms) != 0)
@@ -260,21 +375,22 @@ static cJSON *errors_json(const struct ingest *in)
     return arr;
 }
 
-static void respond_ingest_error(struct http_request *req, struct upload *up)
+static void respond_upload_error(struct http_request *req, struct upload *up)
 {
     struct ingest *in = &up->in;
+    take_ingest_failure(up);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", in->code);
-    cJSON_AddStringToObject(o, "message", in->message);
-    if (in->status == 404 && ingest_field_value(in, FIELD_AGENT_ID))
+    cJSON_AddStringToObject(o, "error", up->code);
+    cJSON_AddStringToObject(o, "message", up->message);
+    if (up->status == 404 && ingest_field_value(in, FIELD_AGENT_ID))
         cJSON_AddStringToObject(o, "id", ingest_field_value(in, FIELD_AGENT_ID));
-    if ((!strcmp(in->code, "invalid_field") || !strcmp(in->code, "missing_field")) && in->field[0])
-        cJSON_AddStringToObject(o, "field", in->field);
-    if (in->nerrors && in->status == 422) {
+    if (up->field)
+        cJSON_AddStringToObject(o, "field", up->field);
+    if (in->nerrors && up->status == 422) {
         cJSON_AddItemToObject(o, "errors", errors_json(in));
         cJSON_AddBoolToObject(o, "errorsTruncated", in->errors_truncated);
     }
-    api_respond_json(req, in->status, o);
+    api_respond_json(req, up->status, o);
 }
 
 /* Frees an upload that failed or was abandoned, once no write of it is in flight (the pool
@@ -293,7 +409,7 @@ static void upload_release(struct upload *up)
 /* A failed upload: answer, and release it. */
 static void upload_failed(struct http_request *req, struct upload *up)
 {
-    respond_ingest_error(req, up);
+    respond_upload_error(req, up);
     api_ctx(req)->upload = NULL;
     upload_release(up);
 }
@@ -452,8 +568,8 @@ static void commit_upload(struct http_request *req, struct upload *up)
     int rc = store_write(&api_app(req)->store, commit_txn, &a);
     buf_free(&a.meta);
     if (rc) {
-        ingest_fail(in, rc == BC_EFULL ? 507 : 500,
-                    rc == BC_EFULL ? "insufficient_storage" : "internal_error",
+        upload_fail(up, rc == BC_EFULL ? 507 : 500,
+                    rc == BC_EFULL ? "insufficient_storage" : "internal_error", NULL,
                     "The batch could not be stored (%s); nothing was kept. Retry later.",
                     bc_strerror(rc));
         upload_failed(req, up);
@@ -542,6 +658,8 @@ static void upload_begin(struct http_request *req, int validate_only)
         .workspace = up->ws,
         .max_records = up->ws_settings.max_records,
         .max_errors = validate_only ? A8_ERRORS : A1_ERRORS,
+        .field_names = field_names,
+        .file_field = FILE_FIELD,
         .on_field = on_field,
         .ctx = req,
         .body_bytes = content_length(req),
@@ -551,7 +669,7 @@ static void upload_begin(struct http_request *req, int validate_only)
     const struct http_slice *ct = http_header(req, "content-type");
     ctx->upload = up;
     if (ingest_begin(&up->in, &opt, ct ? ct->ptr : NULL, ct ? ct->len : 0) != 0) {
-        respond_ingest_error(req, up);
+        respond_upload_error(req, up);
         ctx->upload = NULL;
         upload_free(up);
     }
@@ -614,23 +732,21 @@ static void upload_abort(struct http_request *req)
 static int check_complete(struct upload *up)
 {
     struct ingest *in = &up->in;
-    if (in->status)
-        return -1;
-    if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID)) {
-        snprintf(in->field, sizeof in->field, "agentId");
-        return ingest_fail(in, 400, "missing_field",
+    if (in->failure.error)
+        return ingest_error_code(in->failure.error);
+    if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID))
+        return upload_fail(up, 400, "missing_field", field_names[FIELD_AGENT_ID],
                            "agentId is required: add -F agentId=agent_... to the upload.");
-    }
     uint64_t bad = in->invalid + in->duplicates;
     if (up->validate_only)
         return 0;
     if (up->strict && bad)
-        return ingest_fail(in, 422, "invalid_rows",
+        return upload_fail(up, 422, "invalid_rows", NULL,
                            "strict=true and %llu of %llu rows cannot be called; nothing was "
                            "stored. Fix the rows listed in errors, or upload without strict.",
                            (unsigned long long)bad, (unsigned long long)in->rows);
     if (in->valid == 0)
-        return ingest_fail(in, 422, "no_valid_rows",
+        return upload_fail(up, 422, "no_valid_rows", NULL,
                            "None of the %llu rows can be called (see errors); nothing was stored.",
                            (unsigned long long)in->rows);
     return 0;
