@@ -74,8 +74,8 @@ static void add_variable(void *ctx, const char *name, size_t len)
     cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
 }
 
-/* Checks the fields present in body and copies them over agent. On a bad field returns -1 with
- * err naming it. */
+/* Checks the fields present in body and copies them over agent. On a bad field returns BC_EINVAL
+ * with err naming it. */
 static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct agents_error *err)
 {
     static const struct {
@@ -89,7 +89,7 @@ static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct ag
         if (!v) {
             if (creating && fields[i].required) {
                 snprintf(err->message, sizeof err->message, "%s is required.", f);
-                return -1;
+                return BC_EINVAL;
             }
             continue;
         }
@@ -112,7 +112,7 @@ static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct ag
             problem = "must be an http:// or https:// URL of at most 2048 characters";
         if (problem) {
             snprintf(err->message, sizeof err->message, "%s %s.", f, problem);
-            return -1;
+            return BC_EINVAL;
         }
         cJSON_ReplaceItemInObjectCaseSensitive(agent, f, cJSON_CreateString(s));
     }
@@ -124,7 +124,7 @@ static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct ag
         err->field = "prompt";
         snprintf(err->message, sizeof err->message,
                  "prompt uses more than %d different {variables}.", AGENT_VARIABLES_MAX);
-        return -1;
+        return BC_EINVAL;
     }
     cJSON_ReplaceItemInObjectCaseSensitive(agent, "variables", vars);
     return 0;

@@ -21,7 +21,7 @@ static int digits(const char **p, int n, int *out)
     int v = 0;
     for (int i = 0; i < n; i++, (*p)++) {
         if (**p < '0' || **p > '9')
-            return -1;
+            return BC_EINVAL;
         v = v * 10 + (**p - '0');
     }
     *out = v;
@@ -35,7 +35,7 @@ int batches_parse_time(const char *s, uint64_t *ms)
     if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
         digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' ') || !*p++ || digits(&p, 2, &h) ||
         *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec))
-        return -1;
+        return BC_EINVAL;
     if (*p == '.') {
         p++;
         int scale = 100, any = 0;
@@ -45,7 +45,7 @@ int batches_parse_time(const char *s, uint64_t *ms)
             any = 1;
         }
         if (!any)
-            return -1;
+            return BC_EINVAL;
     }
     long offset_s = 0;
     if (*p == 'Z' || *p == 'z') {
@@ -53,17 +53,17 @@ int batches_parse_time(const char *s, uint64_t *ms)
     } else if (*p == '+' || *p == '-') {
         int sign = *p++ == '-' ? -1 : 1, oh, om;
         if (digits(&p, 2, &oh))
-            return -1;
+            return BC_EINVAL;
         if (*p == ':')
             p++;
         if (digits(&p, 2, &om) || oh > 23 || om > 59)
-            return -1;
+            return BC_EINVAL;
         offset_s = sign * (oh * 3600L + om * 60L);
     } else {
-        return -1; /* a time without a zone is ambiguous */
+        return BC_EINVAL; /* a time without a zone is ambiguous */
     }
     if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
+        return BC_EINVAL;
     struct tm tm = {.tm_year = y - 1900,
                     .tm_mon = mo - 1,
                     .tm_mday = d,
@@ -75,7 +75,7 @@ int batches_parse_time(const char *s, uint64_t *ms)
     struct tm back;
     gmtime_r(&t, &back);
     if (back.tm_mday != d || t == (time_t)-1 || y < 1970)
-        return -1;
+        return BC_EINVAL;
     *ms = (uint64_t)(t - offset_s) * 1000u + (uint64_t)frac_ms;
     return 0;
 }

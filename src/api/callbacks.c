@@ -18,7 +18,7 @@ static int signed_url(struct http_request *req, char *out, size_t cap)
     while (blen && base[blen - 1] == '/')
         blen--;
     if (blen + req->url.len + 1 > cap)
-        return -1;
+        return BC_ETOOBIG;
     memcpy(out, base, blen);
     memcpy(out + blen, req->url.ptr, req->url.len);
     out[blen + req->url.len] = '\0';

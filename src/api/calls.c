@@ -149,15 +149,15 @@ static int load_job(struct store_txn *t, const char *batch, uint32_t row, struct
 static int parse_job_id(const char *s, size_t len, uint32_t *row)
 {
     if (len < 6 || len > 15 || memcmp(s, "call_", 5) != 0 || s[5] == '0')
-        return -1;
+        return BC_EINVAL;
     uint64_t v = 0;
     for (size_t i = 5; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
-            return -1;
+            return BC_EINVAL;
         v = v * 10 + (uint64_t)(s[i] - '0');
     }
     if (v == 0 || v > UINT32_MAX)
-        return -1;
+        return BC_EINVAL;
     *row = (uint32_t)v;
     return 0;
 }

@@ -50,7 +50,8 @@ struct api_page {
     uint64_t page;  /* 1-based */
     uint64_t limit; /* 1..100 */
 };
-/* Reads ?page= and ?limit=; on a bad value responds 400 naming the parameter and returns -1. */
+/* Reads ?page= and ?limit=; on a bad value responds 400 naming the parameter and returns BC_EINVAL.
+ */
 int api_parse_page(struct http_request *req, struct api_page *p);
 /* Adds the "pagination" object of API.md A4 to obj. */
 void api_add_pagination(cJSON *obj, const struct api_page *p, uint64_t total);

@@ -133,7 +133,7 @@ static int render_call(struct events *e, struct hub *hub, struct store_txn *t, u
 {
     cJSON *o = calls_json(t, hub->batch, row, &hub->meta);
     if (!o)
-        return -1;
+        return BC_ENOTFOUND;
     e->scratch.len = 0;
     json_render(&e->scratch, o);
     cJSON_Delete(o);

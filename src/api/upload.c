@@ -271,10 +271,10 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
     char *end;
     if (!*s || *s < '0' || *s > '9')
-        return -1;
+        return BC_EINVAL;
     unsigned long long v = strtoull(s, &end, 10);
     if (*end || v < 1 || v > max)
-        return -1;
+        return BC_EINVAL;
     *out = v;
     return 0;
 }
