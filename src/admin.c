@@ -234,7 +234,7 @@ static int webhook_delete(struct store *s, struct admin_args *a)
     return print_json(o);
 }
 
-static int run(struct store *s, const char *noun, const char *verb, struct admin_args *a)
+static int run_command(struct store *s, const char *noun, const char *verb, struct admin_args *a)
 {
     cJSON *out = NULL;
     int rc;
@@ -304,7 +304,7 @@ int admin_main(int argc, char **argv)
                 bc_strerror(rc));
         return 1;
     }
-    int code = run(&s, argv[0], argv[1], &a);
+    int code = run_command(&s, argv[0], argv[1], &a);
     store_close(&s);
     return code;
 }

@@ -193,6 +193,8 @@ static int validate(const struct config *cfg)
     return 0;
 }
 
+static void print_usage(FILE *out);
+
 int config_parse(struct config *cfg, int argc, char **argv)
 {
     memset(cfg, 0, sizeof *cfg);
@@ -208,7 +210,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
     for (int a = 0; a < argc; a++) {
         const char *arg = argv[a];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
-            config_usage(stdout);
+            print_usage(stdout);
             return 1;
         }
         const char *eq = strchr(arg, '=');
@@ -240,7 +242,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
     return validate(cfg);
 }
 
-void config_usage(FILE *out)
+static void print_usage(FILE *out)
 {
     fprintf(out, "Usage: batchcalld [serve] [flags]\n"
                  "       batchcalld admin workspace|key ... (batchcalld admin --help)\n"

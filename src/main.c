@@ -13,7 +13,9 @@
 
 #include "admin.h"
 #include "api/agents.h"
-#include "api/api.h"
+#include "api/auth.h"
+#include "api/common.h"
+#include "api/routes.h"
 #include "api/batches.h"
 #include "api/webhooks.h"
 #include "api/workspaces.h"
@@ -200,11 +202,11 @@ static int setup_demo(struct app *app)
                             "You are calling {first_name} to confirm their appointment on "
                             "{appointment_date}. Be brief and polite.");
     cJSON_AddStringToObject(body, "fromNumber", "+14155550100");
-    struct agent_error err;
+    struct agents_error err;
     struct buf json = {0};
     memset(&d, 0, sizeof d);
     strcpy(d.ws, ws.id);
-    rc = agent_create(&app->store, &app->ids, ws.id, strlen(ws.id), body, &err, &json, d.agent);
+    rc = agents_insert(&app->store, &app->ids, ws.id, strlen(ws.id), body, &err, &json, d.agent);
     cJSON_Delete(body);
     buf_free(&json);
     if (!rc)
@@ -368,9 +370,9 @@ static int serve(int argc, char **argv)
         return 1;
     }
     const char *names[64];
-    for (size_t i = 0; i < api_nroutes && i < 64; i++)
-        names[i] = api_routes[i].pattern;
-    metrics_init(&app.metrics, names, api_nroutes);
+    for (size_t i = 0; i < routes_count && i < 64; i++)
+        names[i] = routes_table[i].pattern;
+    metrics_init(&app.metrics, names, routes_count);
     hasher_init(&app.hasher);
 
     struct http_server_config hc = {
@@ -379,13 +381,13 @@ static int serve(int argc, char **argv)
         .idle_timeout_ms = app.cfg.idle_timeout_ms,
         .body_timeout_ms = app.cfg.body_timeout_ms,
         .linger_ms = LINGER_MS,
-        .routes = api_routes,
-        .nroutes = api_nroutes,
+        .routes = routes_table,
+        .nroutes = routes_count,
         .alias_from = "/v1/batch-calls",
         .alias_to = "/v1/api/batch-calls",
         .request_ctx_size = sizeof(struct api_ctx),
-        .on_head = api_on_head,
-        .on_response = api_on_response,
+        .on_head = auth_on_head,
+        .on_response = auth_on_response,
         .app = &app,
     };
     char host[256];
@@ -464,7 +466,7 @@ out:
     uv_walk(app.loop, close_walk, NULL);
     uv_run(app.loop, UV_RUN_DEFAULT);
     uv_loop_close(app.loop);
-    api_free(&app);
+    auth_free(&app);
     metrics_free(&app.metrics);
     hasher_free(&app.hasher);
     store_close(&app.store);

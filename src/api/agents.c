@@ -1,17 +1,18 @@
 /* Agents CRUD. An agent is stored as the exact JSON the API returns, so reads copy bytes. */
 #include "api/agents.h"
 
-#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
-#include "api/api.h"
+#include "api/common.h"
 #include "model/agent.h"
+#include "store/records.h"
 #include "util/err.h"
 #include "util/clock.h"
 #include "util/json.h"
 
-int agent_is_e164(const char *s, size_t len)
+/* 1 if s is E.164: '+', then 8 to 15 digits, the first not 0. */
+static int is_e164(const char *s, size_t len)
 {
     if (len < 9 || len > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
         return 0;
@@ -53,9 +54,9 @@ static void add_variable(void *ctx, const char *name, size_t len)
     cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
 }
 
-/* Checks the fields present in body and copies them over agent. On a bad field returns -1 with
- * err naming it. */
-static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct agent_error *err)
+/* Checks the fields present in body and copies them over agent. On a bad field returns BC_EINVAL
+ * with err naming it. */
+static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct agents_error *err)
 {
     static const struct {
         const char *name;
@@ -68,7 +69,7 @@ static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct ag
         if (!v) {
             if (creating && fields[i].required) {
                 snprintf(err->message, sizeof err->message, "%s is required.", f);
-                return -1;
+                return BC_EINVAL;
             }
             continue;
         }
@@ -85,13 +86,13 @@ static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct ag
             problem = "must be 1 to 200 characters";
         else if (!strcmp(f, "prompt") && len > AGENT_PROMPT_MAX)
             problem = "must be at most 32768 bytes";
-        else if (!strcmp(f, "fromNumber") && !agent_is_e164(s, len))
+        else if (!strcmp(f, "fromNumber") && !is_e164(s, len))
             problem = "must be an E.164 phone number such as +14155552671";
         else if (!strcmp(f, "voiceUrl") && (len > AGENT_URL_MAX || !is_http_url(s, len)))
             problem = "must be an http:// or https:// URL of at most 2048 characters";
         if (problem) {
             snprintf(err->message, sizeof err->message, "%s %s.", f, problem);
-            return -1;
+            return BC_EINVAL;
         }
         cJSON_ReplaceItemInObjectCaseSensitive(agent, f, cJSON_CreateString(s));
     }
@@ -103,19 +104,10 @@ static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct ag
         err->field = "prompt";
         snprintf(err->message, sizeof err->message,
                  "prompt uses more than %d different {variables}.", AGENT_VARIABLES_MAX);
-        return -1;
+        return BC_EINVAL;
     }
     cJSON_ReplaceItemInObjectCaseSensitive(agent, "variables", vars);
     return 0;
-}
-
-/* Key: workspace id, '/', agent id. */
-static size_t agent_key(char *out, const char *ws, size_t wslen, const char *id, size_t idlen)
-{
-    memcpy(out, ws, wslen);
-    out[wslen] = '/';
-    memcpy(out + wslen + 1, id, idlen);
-    return wslen + 1 + idlen;
 }
 
 struct agent_put {
@@ -156,8 +148,8 @@ static void update_and_respond(struct http_request *req, cJSON *agent, const cha
     buf_free(&a.json);
 }
 
-int agent_create(struct store *st, struct id_gen *ids, const char *ws, size_t wslen,
-                 const cJSON *body, struct agent_error *err, struct buf *json, char id[ID_MAX])
+int agents_insert(struct store *st, struct id_gen *ids, const char *ws, size_t wslen,
+                  const cJSON *body, struct agents_error *err, struct buf *json, char id[ID_MAX])
 {
     uint64_t now = clock_now_ms();
     int idlen = id_new(ids, "agent_", now, id);
@@ -176,7 +168,7 @@ int agent_create(struct store *st, struct id_gen *ids, const char *ws, size_t ws
         cJSON_Delete(agent);
         return BC_EINVAL;
     }
-    char key[2 * ID_MAX];
+    char key[AGENT_KEY_MAX];
     struct agent_put a = {.key = key, .klen = agent_key(key, ws, wslen, id, (size_t)idlen)};
     int rc = json_render(&a.json, agent);
     cJSON_Delete(agent);
@@ -188,7 +180,7 @@ int agent_create(struct store *st, struct id_gen *ids, const char *ws, size_t ws
     return rc;
 }
 
-static void respond_field_error(struct http_request *req, const struct agent_error *err)
+static void respond_field_error(struct http_request *req, const struct agents_error *err)
 {
     api_respond_error(req, 400, "invalid_field", err->message, "field", err->field);
 }
@@ -200,10 +192,10 @@ void agents_create(struct http_request *req)
     cJSON *body = api_parse_body(req);
     if (!body)
         return;
-    struct agent_error err;
+    struct agents_error err;
     struct buf json = {0};
     char id[ID_MAX];
-    int rc = agent_create(&app->store, &app->ids, ctx->ws, ctx->ws_len, body, &err, &json, id);
+    int rc = agents_insert(&app->store, &app->ids, ctx->ws, ctx->ws_len, body, &err, &json, id);
     cJSON_Delete(body);
     if (rc == BC_EINVAL)
         respond_field_error(req, &err);
@@ -253,7 +245,7 @@ void agents_get(struct http_request *req)
     struct app *app = api_app(req);
     struct api_ctx *ctx = api_ctx(req);
     const struct http_slice *id = &req->params[0];
-    char key[2 * ID_MAX];
+    char key[AGENT_KEY_MAX];
     if (!id_valid("agent_", id->ptr, id->len)) {
         agent_not_found(req);
         return;
@@ -275,7 +267,7 @@ void agents_get(struct http_request *req)
 
 void agents_update(struct http_request *req)
 {
-    char key[2 * ID_MAX];
+    char key[AGENT_KEY_MAX];
     size_t klen;
     cJSON *body = api_parse_body(req);
     if (!body)
@@ -285,7 +277,7 @@ void agents_update(struct http_request *req)
         cJSON_Delete(body);
         return;
     }
-    struct agent_error err;
+    struct agents_error err;
     int bad = apply_fields(body, agent, 0, &err);
     cJSON_Delete(body);
     if (bad) {
@@ -306,7 +298,7 @@ static int agent_del_txn(struct store_txn *t, void *arg)
 
 void agents_delete(struct http_request *req)
 {
-    char key[2 * ID_MAX];
+    char key[AGENT_KEY_MAX];
     size_t klen;
     cJSON *agent = load_agent(req, key, &klen);
     if (!agent)
@@ -331,9 +323,8 @@ void agents_list(struct http_request *req)
     struct api_page page;
     if (api_parse_page(req, &page) != 0)
         return;
-    char prefix[ID_MAX + 1];
-    memcpy(prefix, ctx->ws, ctx->ws_len);
-    prefix[ctx->ws_len] = '/';
+    char prefix[AGENT_KEY_MAX];
+    size_t plen = agent_key(prefix, ctx->ws, ctx->ws_len, "", 0);
     struct store_txn t;
     int rc = store_read_begin(&app->store, &t);
     if (rc) {
@@ -342,11 +333,11 @@ void agents_list(struct http_request *req)
     }
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "agents");
-    uint64_t total = 0, first = (page.page - 1) * page.limit;
+    uint64_t total = 0;
     struct store_iter it;
-    store_iter_open(&it, &t, DB_AGENT, prefix, ctx->ws_len + 1, NULL, 0);
+    store_iter_open(&it, &t, DB_AGENT, prefix, plen, NULL, 0);
     while ((rc = store_iter_next(&it)) == 1) {
-        if (total >= first && total < first + page.limit) {
+        if (api_page_holds(&page, total)) {
             cJSON *a = cJSON_ParseWithLength(it.val.ptr, it.val.len);
             if (a)
                 cJSON_AddItemToArray(arr, a);
@@ -355,11 +346,5 @@ void agents_list(struct http_request *req)
     }
     store_iter_close(&it);
     store_read_end(&t);
-    if (rc < 0) {
-        cJSON_Delete(root);
-        api_respond_internal(req, rc);
-        return;
-    }
-    api_add_pagination(root, &page, total);
-    api_respond_json(req, 200, root);
+    api_respond_page(req, rc, root, &page, total);
 }

@@ -6,22 +6,26 @@
 
 #include <cjson/cJSON.h>
 
+#include "http/http.h"
 #include "model/agent.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/crypto.h"
 
-struct agent_error {
+struct agents_error {
     const char *field;
     char message[200];
 };
 
 /* Validates body (the B8 fields) and stores a new agent of workspace ws; its JSON is appended to
  * json and its id written to id. A bad field returns BC_EINVAL with err naming it. */
-int agent_create(struct store *st, struct id_gen *ids, const char *ws, size_t wslen,
-                 const cJSON *body, struct agent_error *err, struct buf *json, char id[ID_MAX]);
+int agents_insert(struct store *st, struct id_gen *ids, const char *ws, size_t wslen,
+                  const cJSON *body, struct agents_error *err, struct buf *json, char id[ID_MAX]);
 
-/* 1 if s is E.164: '+', then 8 to 15 digits, the first not 0. */
-int agent_is_e164(const char *s, size_t len);
+void agents_create(struct http_request *req);
+void agents_list(struct http_request *req);
+void agents_get(struct http_request *req);
+void agents_update(struct http_request *req);
+void agents_delete(struct http_request *req);
 
 #endif

@@ -1,9 +1,11 @@
 /* Authentication and the per-workspace API rate limit, run once per request as soon as its head
  * has arrived, so a rejected upload is never read. */
+#include "api/auth.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/common.h"
 #include "api/workspaces.h"
 #include "util/bucket.h"
 #include "util/err.h"
@@ -55,7 +57,7 @@ static struct ws_state *ws_state_for(struct app *app, const char *id, size_t len
     return st;
 }
 
-void api_on_head(struct http_request *req)
+void auth_on_head(struct http_request *req)
 {
     if (!(req->route->flags & API_AUTH))
         return;
@@ -124,7 +126,7 @@ void api_on_head(struct http_request *req)
     ctx->ws_len = wslen;
 }
 
-void api_on_response(struct http_request *req, int status, uint64_t duration_ns)
+void auth_on_response(struct http_request *req, int status, uint64_t duration_ns)
 {
     struct app *app = api_app(req);
     metrics_observe(&app->metrics, req->route_index, status, duration_ns);
@@ -137,7 +139,7 @@ static void ws_state_free(void *p)
     free(st);
 }
 
-void api_free(struct app *app)
+void auth_free(struct app *app)
 {
     map_free(&app->workspaces, ws_state_free);
 }

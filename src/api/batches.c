@@ -1,5 +1,5 @@
-/* Batch reads (A2, A3, A5), the CSV template (A7), and the background removal of uploads that
- * never became batches. */
+/* Batch reads (A2, A3), the workspace's batches (B3), the CSV template (A7), and the background
+ * removal of uploads that never became batches. */
 #include "api/batches.h"
 
 #include <stdlib.h>
@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "api/agents.h"
-#include "api/api.h"
+#include "api/common.h"
 #include "ingest/ingest.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -22,7 +22,7 @@ static int digits(const char **p, int n, int *out)
     int v = 0;
     for (int i = 0; i < n; i++, (*p)++) {
         if (**p < '0' || **p > '9')
-            return -1;
+            return BC_EINVAL;
         v = v * 10 + (**p - '0');
     }
     *out = v;
@@ -36,7 +36,7 @@ int batches_parse_time(const char *s, uint64_t *ms)
     if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) || *p++ != '-' ||
         digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' ') || !*p++ || digits(&p, 2, &h) ||
         *p++ != ':' || digits(&p, 2, &mi) || *p++ != ':' || digits(&p, 2, &sec))
-        return -1;
+        return BC_EINVAL;
     if (*p == '.') {
         p++;
         int scale = 100, any = 0;
@@ -46,7 +46,7 @@ int batches_parse_time(const char *s, uint64_t *ms)
             any = 1;
         }
         if (!any)
-            return -1;
+            return BC_EINVAL;
     }
     long offset_s = 0;
     if (*p == 'Z' || *p == 'z') {
@@ -54,17 +54,17 @@ int batches_parse_time(const char *s, uint64_t *ms)
     } else if (*p == '+' || *p == '-') {
         int sign = *p++ == '-' ? -1 : 1, oh, om;
         if (digits(&p, 2, &oh))
-            return -1;
+            return BC_EINVAL;
         if (*p == ':')
             p++;
         if (digits(&p, 2, &om) || oh > 23 || om > 59)
-            return -1;
+            return BC_EINVAL;
         offset_s = sign * (oh * 3600L + om * 60L);
     } else {
-        return -1; /* a time without a zone is ambiguous */
+        return BC_EINVAL; /* a time without a zone is ambiguous */
     }
     if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-        return -1;
+        return BC_EINVAL;
     struct tm tm = {.tm_year = y - 1900,
                     .tm_mon = mo - 1,
                     .tm_mday = d,
@@ -76,7 +76,7 @@ int batches_parse_time(const char *s, uint64_t *ms)
     struct tm back;
     gmtime_r(&t, &back);
     if (back.tm_mday != d || t == (time_t)-1 || y < 1970)
-        return -1;
+        return BC_EINVAL;
     *ms = (uint64_t)(t - offset_s) * 1000u + (uint64_t)frac_ms;
     return 0;
 }
@@ -101,6 +101,19 @@ int batches_load(struct http_request *req, struct store_txn *t, struct batch_rec
     } else if (rc) {
         api_respond_internal(req, rc);
     }
+    return rc;
+}
+
+int batches_begin(struct http_request *req, struct store_txn *t, struct batch_rec *b)
+{
+    int rc = store_read_begin(&api_app(req)->store, t);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return rc;
+    }
+    rc = batches_load(req, t, b);
+    if (rc)
+        store_read_end(t);
     return rc;
 }
 
@@ -229,6 +242,59 @@ void batches_status(struct http_request *req)
     respond_status(req, 1);
 }
 
+/* ---- the workspace's batches ---- */
+
+static const char *const batch_statuses[] = {"queued", "processing", "completed", "cancelled",
+                                             "failed"};
+
+void batches_list(struct http_request *req)
+{
+    struct app *app = api_app(req);
+    struct api_ctx *ctx = api_ctx(req);
+    struct api_page page;
+    if (api_parse_page(req, &page) != 0)
+        return;
+    char sv[16];
+    int want = -1;
+    int sn = http_query(req, "status", sv, sizeof sv);
+    for (int i = 0; sn >= 0 && i < 5; i++)
+        if (!strcmp(sv, batch_statuses[i]))
+            want = i + BATCH_QUEUED;
+    if (sn != -1 && want < 0 && !(sn > 0 && !strcmp(sv, "all"))) {
+        api_respond_error(req, 400, "invalid_parameter",
+                          "Query parameter status must be all, queued, processing, completed, "
+                          "cancelled or failed.",
+                          "parameter", "status");
+        return;
+    }
+    struct store_txn t;
+    int rc = store_read_begin(&app->store, &t);
+    if (rc) {
+        api_respond_internal(req, rc);
+        return;
+    }
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(o, "batches");
+    uint64_t total = 0;
+    struct store_iter it;
+    store_iter_open(&it, &t, DB_WS2BATCH, ctx->ws, ctx->ws_len, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        char id[ID_MAX];
+        size_t idlen = ws2batch_batch(&it.key, ctx->ws_len, id);
+        struct batch_rec b;
+        if (!idlen || batch_get(&t, id, idlen, &b) != 0 || b.status == BATCH_STAGING)
+            continue;
+        if (want >= 0 && b.status != want)
+            continue;
+        if (api_page_holds(&page, total))
+            cJSON_AddItemToArray(arr, batches_status_json(&t, &b, 0));
+        total++;
+    }
+    store_iter_close(&it);
+    store_read_end(&t);
+    api_respond_page(req, rc, o, &page, total);
+}
+
 /* ---- template ---- */
 
 struct template_vars {
@@ -271,8 +337,8 @@ void batches_template(struct http_request *req)
         return;
     }
     if (n > 0) {
-        char key[2 * ID_MAX + 1];
-        size_t klen = (size_t)snprintf(key, sizeof key, "%s/%s", ctx->ws, agent_id);
+        char key[AGENT_KEY_MAX];
+        size_t klen = agent_key(key, ctx->ws, ctx->ws_len, agent_id, (size_t)n);
         struct store_txn t;
         struct store_val v;
         int rc = store_read_begin(&app->store, &t);
@@ -331,38 +397,43 @@ static int has_waiting_jobs(struct store_txn *t, const char *batch)
     return found;
 }
 
+/* The batches whose background work a stop interrupted, as NUL-separated ids. */
+struct interrupted {
+    struct store_txn *t;
+    struct buf staging, cancelled;
+};
+
+static int collect_interrupted(const struct batch_rec *b, void *arg)
+{
+    struct interrupted *in = arg;
+    if (b->status == BATCH_STAGING)
+        buf_append(&in->staging, b->id, strlen(b->id) + 1);
+    else if (b->status == BATCH_CANCELLED && has_waiting_jobs(in->t, b->id))
+        buf_append(&in->cancelled, b->id, strlen(b->id) + 1);
+    return 0;
+}
+
 int batches_resume_background(struct app *app)
 {
     struct store_txn t;
     int rc = store_read_begin(&app->store, &t);
     if (rc)
         return rc;
-    struct store_iter it;
-    struct buf staging = {0}, cancelled = {0};
-    store_iter_open(&it, &t, DB_BATCH, "", 0, NULL, 0);
-    while ((rc = store_iter_next(&it)) == 1) {
-        struct batch_rec b;
-        if (it.val.len != sizeof b)
-            continue;
-        memcpy(&b, it.val.ptr, sizeof b);
-        if (b.status == BATCH_STAGING)
-            buf_append(&staging, b.id, strlen(b.id) + 1);
-        else if (b.status == BATCH_CANCELLED && has_waiting_jobs(&t, b.id))
-            buf_append(&cancelled, b.id, strlen(b.id) + 1);
-    }
-    store_iter_close(&it);
+    struct interrupted in = {.t = &t};
+    rc = batch_scan(&t, collect_interrupted, &in);
     store_read_end(&t);
-    for (const char *p = staging.data; p && p < staging.data + staging.len; p += strlen(p) + 1) {
+    const struct buf *staging = &in.staging, *cancelled = &in.cancelled;
+    for (const char *p = staging->data; p && p < staging->data + staging->len; p += strlen(p) + 1) {
         log_info("removing an upload interrupted by a restart", "batch=%s", p);
         batches_purge_later(app, p);
     }
     /* The cancel moved the counters at once; its rewrite of the jobs stopped with the server. */
-    for (const char *p = cancelled.data; p && p < cancelled.data + cancelled.len;
+    for (const char *p = cancelled->data; p && p < cancelled->data + cancelled->len;
          p += strlen(p) + 1) {
         log_info("finishing a cancel interrupted by a restart", "batch=%s", p);
         sweep_add(&app->sweeper, SWEEP_CANCEL, p);
     }
-    buf_free(&staging);
-    buf_free(&cancelled);
-    return rc < 0 ? rc : 0;
+    buf_free(&in.staging);
+    buf_free(&in.cancelled);
+    return rc;
 }

@@ -1,4 +1,5 @@
-/* Batches: uploads, their settings, status reads, and removal of abandoned uploads. */
+/* Batches: status reads, the workspace's batch list, the CSV template, and the background
+ * removal of uploads that never became batches. */
 #ifndef BC_API_BATCHES_H
 #define BC_API_BATCHES_H
 
@@ -11,24 +12,10 @@
 #include "http/http.h"
 #include "store/records.h"
 
-/* Upload (A1) and validate (A8) consume their bodies as they stream in. */
-extern const struct http_body_ops upload_ops;
-extern const struct http_body_ops validate_ops;
-
 void batches_template(struct http_request *req);
 void batches_get(struct http_request *req);
 void batches_status(struct http_request *req);
-void batches_call(struct http_request *req);
 void batches_list(struct http_request *req);
-void calls_list(struct http_request *req);
-void calls_export(struct http_request *req);
-
-/* One call as A4 lists it, or NULL. *meta caches the batch's parsed settings for further calls
- * of the same batch: start with NULL, release with batches_meta_free. */
-struct batch_meta;
-cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row,
-                         struct batch_meta **meta);
-void batches_meta_free(struct batch_meta *m);
 
 /* The A3 object of a batch (flat progress), also sent as the live progress event. */
 cJSON *batches_progress_json(struct store_txn *t, const struct batch_rec *b);
@@ -44,7 +31,7 @@ int batches_load(struct http_request *req, struct store_txn *t, struct batch_rec
 int batches_begin(struct http_request *req, struct store_txn *t, struct batch_rec *b);
 
 /* Parses an ISO-8601 UTC time with Z or an offset ("2026-12-01T15:00:00Z",
- * "2026-12-01T16:00:00.5+01:00") into Unix milliseconds. Returns 0 or -1. */
+ * "2026-12-01T16:00:00.5+01:00") into Unix milliseconds. Returns 0 or BC_EINVAL. */
 int batches_parse_time(const char *s, uint64_t *ms);
 
 /* Queues a staging batch for removal in the background (a failed or abandoned upload). */

@@ -1,10 +1,12 @@
 /* Provider status callbacks (API.md B11). They are authenticated by signature, not by API key:
  * a bad or missing signature answers 403 and changes nothing. Accepted reports are handed to the
  * scheduler, which applies them in its next group commit. */
+#include "api/callbacks.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/common.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -16,7 +18,7 @@ static int signed_url(struct http_request *req, char *out, size_t cap)
     while (blen && base[blen - 1] == '/')
         blen--;
     if (blen + req->url.len + 1 > cap)
-        return -1;
+        return BC_ETOOBIG;
     memcpy(out, base, blen);
     memcpy(out + blen, req->url.ptr, req->url.len);
     out[blen + req->url.len] = '\0';

@@ -1,14 +1,16 @@
-/* Reading calls: one call (A5), the calls of a batch (A4, by page or by cursor), the workspace's
- * batches (B3), and the CSV export (B5).
+/* Reading calls: one call (A5), the calls of a batch (A4, by page or by cursor), and the CSV
+ * export (B5).
  *
  * A page of a status filter is found without walking the rows before it: jobs are indexed by
  * (state, row) and counted per block of 1024 rows, so page 5,000 costs a sum over block counts
  * plus at most one block's worth of steps. */
+#include "api/calls.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "api/batches.h"
+#include "api/common.h"
 #include "dispatch/jobs.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -17,13 +19,13 @@
 
 /* ---- one call as JSON ---- */
 
-struct batch_meta {
+struct calls_meta {
     cJSON *json;
     const cJSON *columns;
     int phone_col;
 };
 
-static int meta_load(struct store_txn *t, const char *batch, struct batch_meta *m)
+static int meta_load(struct store_txn *t, const char *batch, struct calls_meta *m)
 {
     struct store_val v;
     memset(m, 0, sizeof *m);
@@ -51,7 +53,7 @@ static void view_fixup(const struct batch_rec *b, struct job_view *jv)
     }
 }
 
-static cJSON *metadata(const struct job_view *jv, const struct batch_meta *m)
+static cJSON *metadata(const struct job_view *jv, const struct calls_meta *m)
 {
     cJSON *o = cJSON_CreateObject();
     size_t pos = 0, n;
@@ -65,7 +67,7 @@ static cJSON *metadata(const struct job_view *jv, const struct batch_meta *m)
 }
 
 /* The number as dialled, or as the customer wrote it when it could not be read. */
-static void add_phone(cJSON *o, const struct job_view *jv, const struct batch_meta *m)
+static void add_phone(cJSON *o, const struct job_view *jv, const struct calls_meta *m)
 {
     if (jv->head.e164[0]) {
         cJSON_AddStringToObject(o, "phone_number", jv->head.e164);
@@ -92,7 +94,7 @@ static cJSON *transcript(struct store_txn *t, const char *batch, uint32_t row)
     return s;
 }
 
-static cJSON *call_json(struct store_txn *t, const struct batch_rec *b, const struct batch_meta *m,
+static cJSON *call_json(struct store_txn *t, const struct batch_rec *b, const struct calls_meta *m,
                         uint32_t row, struct job_view *jv, int detail)
 {
     view_fixup(b, jv);
@@ -147,36 +149,20 @@ static int load_job(struct store_txn *t, const char *batch, uint32_t row, struct
 static int parse_job_id(const char *s, size_t len, uint32_t *row)
 {
     if (len < 6 || len > 15 || memcmp(s, "call_", 5) != 0 || s[5] == '0')
-        return -1;
+        return BC_EINVAL;
     uint64_t v = 0;
     for (size_t i = 5; i < len; i++) {
         if (s[i] < '0' || s[i] > '9')
-            return -1;
+            return BC_EINVAL;
         v = v * 10 + (uint64_t)(s[i] - '0');
     }
     if (v == 0 || v > UINT32_MAX)
-        return -1;
+        return BC_EINVAL;
     *row = (uint32_t)v;
     return 0;
 }
 
-/* Opens a read snapshot and loads the batch of the path; responds and returns non-zero when it
- * cannot. */
-int batches_begin(struct http_request *req, struct store_txn *t, struct batch_rec *b)
-{
-    int rc = store_read_begin(&api_app(req)->store, t);
-    if (rc) {
-        api_respond_internal(req, rc);
-        return rc;
-    }
-    rc = batches_load(req, t, b);
-    if (rc)
-        store_read_end(t);
-    return rc;
-}
-
-cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row,
-                         struct batch_meta **meta)
+cJSON *calls_json(struct store_txn *t, const char *batch, uint32_t row, struct calls_meta **meta)
 {
     struct batch_rec b;
     struct job_view jv;
@@ -184,7 +170,7 @@ cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row,
         return NULL;
     if (!*meta) {
         /* Written once with the batch: parsed once for every call rendered after. */
-        struct batch_meta *m = malloc(sizeof *m);
+        struct calls_meta *m = malloc(sizeof *m);
         if (!m || meta_load(t, batch, m) != 0) {
             if (m)
                 cJSON_Delete(m->json);
@@ -196,7 +182,7 @@ cJSON *batches_call_json(struct store_txn *t, const char *batch, uint32_t row,
     return call_json(t, &b, *meta, row, &jv, 0);
 }
 
-void batches_meta_free(struct batch_meta *m)
+void calls_meta_free(struct calls_meta *m)
 {
     if (!m)
         return;
@@ -204,7 +190,7 @@ void batches_meta_free(struct batch_meta *m)
     free(m);
 }
 
-void batches_call(struct http_request *req)
+void calls_get(struct http_request *req)
 {
     struct store_txn t;
     struct batch_rec b;
@@ -212,7 +198,7 @@ void batches_call(struct http_request *req)
         return;
     uint32_t row;
     struct job_view jv;
-    struct batch_meta m;
+    struct calls_meta m;
     const struct http_slice *job = &req->params[1];
     if (parse_job_id(job->ptr, job->len, &row) != 0 || load_job(&t, b.id, row, &jv) != 0) {
         store_read_end(&t);
@@ -276,7 +262,7 @@ static int seek_state(struct store_txn *t, const char *batch, uint8_t state, uin
         uint32_t n = 0;
         if (it.val.len == sizeof n)
             memcpy(&n, it.val.ptr, sizeof n);
-        uint32_t block = be32_get((const uint8_t *)it.key.ptr + plen);
+        uint32_t block = key_u32(&it.key, plen);
         *block_row = block << STATE_BLOCK_SHIFT;
         if (skip < n)
             break;
@@ -311,7 +297,7 @@ static int rows_in_state(struct store_txn *t, const char *batch, uint8_t state, 
             left--;
             continue;
         }
-        rows[(*n)++] = be32_get((const uint8_t *)it.key.ptr + plen);
+        rows[(*n)++] = key_u32(&it.key, plen);
     }
     store_iter_close(&it);
     return rc < 0 ? rc : 0;
@@ -408,7 +394,7 @@ void calls_list(struct http_request *req)
     struct batch_rec b;
     if (batches_begin(req, &t, &b) != 0)
         return;
-    struct batch_meta m;
+    struct calls_meta m;
     uint32_t rows[100];
     size_t n = 0;
     int rc = meta_load(&t, b.id, &m);
@@ -452,65 +438,6 @@ void calls_list(struct http_request *req)
     api_respond_json(req, 200, o);
 }
 
-/* ---- the workspace's batches ---- */
-
-static const char *const batch_statuses[] = {"queued", "processing", "completed", "cancelled",
-                                             "failed"};
-
-void batches_list(struct http_request *req)
-{
-    struct app *app = api_app(req);
-    struct api_ctx *ctx = api_ctx(req);
-    struct api_page page;
-    if (api_parse_page(req, &page) != 0)
-        return;
-    char sv[16];
-    int want = -1;
-    int sn = http_query(req, "status", sv, sizeof sv);
-    for (int i = 0; sn >= 0 && i < 5; i++)
-        if (!strcmp(sv, batch_statuses[i]))
-            want = i + BATCH_QUEUED;
-    if (sn != -1 && want < 0 && !(sn > 0 && !strcmp(sv, "all"))) {
-        api_respond_error(req, 400, "invalid_parameter",
-                          "Query parameter status must be all, queued, processing, completed, "
-                          "cancelled or failed.",
-                          "parameter", "status");
-        return;
-    }
-    struct store_txn t;
-    int rc = store_read_begin(&app->store, &t);
-    if (rc) {
-        api_respond_internal(req, rc);
-        return;
-    }
-    cJSON *o = cJSON_CreateObject();
-    cJSON *arr = cJSON_AddArrayToObject(o, "batches");
-    uint64_t total = 0, first = (page.page - 1) * page.limit;
-    struct store_iter it;
-    store_iter_open(&it, &t, DB_WS2BATCH, ctx->ws, ctx->ws_len, NULL, 0);
-    while ((rc = store_iter_next(&it)) == 1) {
-        char id[ID_MAX];
-        size_t idlen = ws2batch_batch(&it.key, ctx->ws_len, id);
-        struct batch_rec b;
-        if (!idlen || batch_get(&t, id, idlen, &b) != 0 || b.status == BATCH_STAGING)
-            continue;
-        if (want >= 0 && b.status != want)
-            continue;
-        if (total >= first && total < first + page.limit)
-            cJSON_AddItemToArray(arr, batches_status_json(&t, &b, 0));
-        total++;
-    }
-    store_iter_close(&it);
-    store_read_end(&t);
-    if (rc < 0) {
-        cJSON_Delete(o);
-        api_respond_internal(req, rc);
-        return;
-    }
-    api_add_pagination(o, &page, total);
-    api_respond_json(req, 200, o);
-}
-
 /* ---- export ---- */
 
 struct export
@@ -519,7 +446,7 @@ struct export
     char batch[ID_MAX];
     uint32_t next_row;
     uint64_t total;
-    struct batch_meta meta;
+    struct calls_meta meta;
     struct buf out;
 };
 

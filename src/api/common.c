@@ -1,9 +1,10 @@
 /* Helpers shared by every handler. */
+#include "api/common.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -99,7 +100,8 @@ cJSON *api_parse_body(struct http_request *req)
     return obj;
 }
 
-/* Reads a positive integer query parameter; returns 0 (absent: *out unchanged), or -1. */
+/* Reads a positive integer query parameter; returns 0 (absent: *out unchanged), or BC_EINVAL after
+ * responding 400. */
 static int query_uint(struct http_request *req, const char *name, uint64_t max, uint64_t *out)
 {
     char v[32];
@@ -114,7 +116,7 @@ static int query_uint(struct http_request *req, const char *name, uint64_t max, 
         snprintf(msg, sizeof msg, "Query parameter %s must be a whole number from 1 to %llu.", name,
                  (unsigned long long)max);
         api_respond_error(req, 400, "invalid_parameter", msg, "parameter", name);
-        return -1;
+        return BC_EINVAL;
     }
     *out = x;
     return 0;
@@ -125,8 +127,26 @@ int api_parse_page(struct http_request *req, struct api_page *p)
     p->page = 1;
     p->limit = 20;
     if (query_uint(req, "page", 1000000000ull, &p->page) != 0)
-        return -1;
+        return BC_EINVAL;
     return query_uint(req, "limit", 100, &p->limit);
+}
+
+int api_page_holds(const struct api_page *p, uint64_t i)
+{
+    uint64_t first = (p->page - 1) * p->limit;
+    return i >= first && i < first + p->limit;
+}
+
+void api_respond_page(struct http_request *req, int rc, cJSON *obj, const struct api_page *p,
+                      uint64_t total)
+{
+    if (rc < 0) {
+        cJSON_Delete(obj);
+        api_respond_internal(req, rc);
+        return;
+    }
+    api_add_pagination(obj, p, total);
+    api_respond_json(req, 200, obj);
 }
 
 void api_add_pagination(cJSON *obj, const struct api_page *p, uint64_t total)

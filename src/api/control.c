@@ -1,9 +1,11 @@
 /* Changing a running batch: cancel (A6), pause / resume / retry (B4), and usage (B9). */
+#include "api/control.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "api/batches.h"
+#include "api/common.h"
 #include "api/webhooks.h"
 #include "dispatch/jobs.h"
 #include "dispatch/sweep.h"
@@ -194,10 +196,8 @@ void control_usage(struct http_request *req)
         range[i] = x;
         given[i] = 1;
     }
-    uint8_t prefix[ID_MAX], start[ID_MAX + 8];
-    memcpy(prefix, ctx->ws, ctx->ws_len);
-    memcpy(start, ctx->ws, ctx->ws_len);
-    be64_put(start + ctx->ws_len, range[0]);
+    uint8_t start[USAGE_TIME_KEY_MAX];
+    size_t slen = usage_time_key(start, ctx->ws, ctx->ws_len, range[0]);
     struct store_txn t;
     int rc = store_read_begin(&app->store, &t);
     if (rc) {
@@ -207,9 +207,9 @@ void control_usage(struct http_request *req)
     struct store_iter it;
     uint64_t calls = 0;
     double seconds = 0;
-    store_iter_open(&it, &t, DB_USAGE, prefix, ctx->ws_len, start, ctx->ws_len + 8);
+    store_iter_open(&it, &t, DB_USAGE, start, ctx->ws_len, start, slen);
     while ((rc = store_iter_next(&it)) == 1) {
-        uint64_t at = be64_get((const uint8_t *)it.key.ptr + ctx->ws_len);
+        uint64_t at = usage_key_time(&it.key, ctx->ws_len);
         if (at >= range[1])
             break;
         double s;

@@ -22,8 +22,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
 #include "api/batches.h"
+#include "api/calls.h"
+#include "api/common.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -88,7 +89,7 @@ struct hub {
     int final; /* the batch is final: done follows the progress */
     uint64_t last_progress_ms;
     uint64_t last_heartbeat_ms;
-    struct batch_meta *meta; /* parsed once for every call rendered */
+    struct calls_meta *meta; /* parsed once for every call rendered */
     int closing;
 };
 
@@ -131,9 +132,9 @@ static void sse(struct buf *b, const char *event, uint32_t id, const char *data,
 static int render_call(struct events *e, struct hub *hub, struct store_txn *t, uint32_t seq,
                        uint32_t row, struct buf *out)
 {
-    cJSON *o = batches_call_json(t, hub->batch, row, &hub->meta);
+    cJSON *o = calls_json(t, hub->batch, row, &hub->meta);
     if (!o)
-        return -1;
+        return BC_ENOTFOUND;
     e->scratch.len = 0;
     json_render(&e->scratch, o);
     cJSON_Delete(o);
@@ -268,7 +269,7 @@ static void hub_closed(uv_handle_t *h)
     buf_free(&hub->progress);
     free(hub->seq);
     free(hub->off);
-    batches_meta_free(hub->meta);
+    calls_meta_free(hub->meta);
     free(hub);
 }
 
@@ -360,7 +361,7 @@ static int has_news(const struct watcher *w)
 }
 
 /* Appends calls read back from the store, from the watcher's position up to `until`. */
-static size_t replay(struct watcher *w, uint32_t until, struct buf *out)
+static size_t replay_stored_calls(struct watcher *w, uint32_t until, struct buf *out)
 {
     struct hub *hub = w->hub;
     struct events *e = hub->ev;
@@ -368,8 +369,7 @@ static size_t replay(struct watcher *w, uint32_t until, struct buf *out)
     if (store_read_begin(&e->app->store, &t) != 0)
         return 0;
     uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
-    size_t blen = strlen(hub->batch);
-    memcpy(prefix, hub->batch, blen);
+    size_t blen = finalseq_key(prefix, hub->batch, 0) - 4;
     size_t slen = finalseq_key(start, hub->batch, w->next_seq);
     struct store_iter it;
     size_t n = 0;
@@ -420,7 +420,7 @@ static void pump(struct watcher *w, size_t *bytes, size_t *renders)
         } else {
             /* Before the log, or after it (ended without a live event). */
             uint32_t until = w->next_seq < hub->cover_from ? hub->cover_from - 1 : hub->head;
-            *renders += replay(w, until, out);
+            *renders += replay_stored_calls(w, until, out);
         }
     }
     int end = 0;

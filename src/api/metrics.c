@@ -101,8 +101,8 @@ void metrics_render_http(const struct metrics *m, struct buf *out)
     }
 }
 
-void histogram_render(const struct histogram *h, const char *name, const char *help,
-                      struct buf *out)
+void metrics_render_histogram(const struct histogram *h, const char *name, const char *help,
+                              struct buf *out)
 {
     buf_printf(out, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name);
     uint64_t cum = 0;

@@ -31,8 +31,8 @@ struct metrics {
 };
 
 /* Renders name_bucket/_sum/_count with HELP and TYPE. */
-void histogram_render(const struct histogram *h, const char *name, const char *help,
-                      struct buf *out);
+void metrics_render_histogram(const struct histogram *h, const char *name, const char *help,
+                              struct buf *out);
 
 int metrics_init(struct metrics *m, const char *const *route_names, size_t n);
 void metrics_free(struct metrics *m);

@@ -3,7 +3,7 @@
 
 #include "http/http.h"
 
-void ops_openapi(struct http_request *req)
+void openapi_get(struct http_request *req)
 {
     http_respond(req, 200, "application/json; charset=utf-8", openapi_json, openapi_json_len);
 }

@@ -14,6 +14,6 @@ struct http_request;
 
 /* GET /openapi.json: the description, without authentication, so tools such as Swagger UI or
  * client generators can fetch it directly. */
-void ops_openapi(struct http_request *req);
+void openapi_get(struct http_request *req);
 
 #endif

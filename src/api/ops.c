@@ -1,5 +1,7 @@
 /* Operations endpoints for load balancers and monitoring (API.md B10): no authentication. */
-#include "api/api.h"
+#include "api/ops.h"
+
+#include "api/common.h"
 #include "api/webhooks.h"
 #include "store/records.h"
 
@@ -52,8 +54,8 @@ static void render_dispatch(struct app *app, struct buf *out)
             buf_printf(out, "batchcalld_call_outcomes_total{outcome=\"%s\"} %llu\n", name,
                        (unsigned long long)st.by_outcome[o]);
     }
-    histogram_render(&st.provider_latency, "batchcalld_provider_request_duration_seconds",
-                     "Time for the provider to answer a create-call request.", out);
+    metrics_render_histogram(&st.provider_latency, "batchcalld_provider_request_duration_seconds",
+                             "Time for the provider to answer a create-call request.", out);
 }
 
 void ops_metrics(struct http_request *req)
@@ -82,12 +84,14 @@ void ops_metrics(struct http_request *req)
                "batchcalld_store_commits_total %llu\n",
                app->http.nconns, st.map_size, st.used_bytes, (unsigned long long)st.grows,
                (unsigned long long)st.commits);
-    histogram_render(&app->store.commit_latency, "batchcalld_store_commit_duration_seconds",
-                     "Time to commit a write transaction (durable: includes the fsync).", &out);
-    histogram_render(&app->loop_lag, "batchcalld_event_loop_lag_seconds",
-                     "How late a timer due every 100 ms ran: how long the event loop was busy "
-                     "before it could (1 ms resolution).",
-                     &out);
+    metrics_render_histogram(&app->store.commit_latency, "batchcalld_store_commit_duration_seconds",
+                             "Time to commit a write transaction (durable: includes the fsync).",
+                             &out);
+    metrics_render_histogram(
+        &app->loop_lag, "batchcalld_event_loop_lag_seconds",
+        "How late a timer due every 100 ms ran: how long the event loop was busy "
+        "before it could (1 ms resolution).",
+        &out);
     if (app->dispatch)
         render_dispatch(app, &out);
     uint64_t delivered, failed, gave_up;

@@ -1,10 +1,18 @@
 /* The route table: every path the server answers. Paths under /v1/batch-calls are also answered
  * as /v1/api/batch-calls (the alias is configured on the HTTP server). */
-#include "api/api.h"
+#include "api/routes.h"
+
+#include "api/agents.h"
 #include "api/batches.h"
+#include "api/callbacks.h"
+#include "api/calls.h"
+#include "api/common.h"
+#include "api/control.h"
 #include "api/events.h"
-#include "api/webhooks.h"
 #include "api/openapi.h"
+#include "api/ops.h"
+#include "api/upload.h"
+#include "api/webhooks.h"
 
 /* Uploads: 20 MB of file data plus the multipart framing and form fields around it. */
 #define UPLOAD_BODY_LIMIT (21u * 1000u * 1000u)
@@ -16,24 +24,24 @@
 #define PUT    HTTP_PUT
 #define DELETE HTTP_DELETE
 
-const struct http_route api_routes[] = {
+const struct http_route routes_table[] = {
     {GET, "/healthz", ops_healthz, NULL, 0, 0},
     {GET, "/readyz", ops_readyz, NULL, 0, 0},
     {GET, "/metrics", ops_metrics, NULL, 0, 0},
-    {GET, "/openapi.json", ops_openapi, NULL, 0, 0},
+    {GET, "/openapi.json", openapi_get, NULL, 0, 0},
     {POST, "/v1/api/agents", agents_create, NULL, 0, API_AUTH},
     {GET, "/v1/api/agents", agents_list, NULL, 0, API_AUTH},
     {GET, "/v1/api/agents/:id", agents_get, NULL, 0, API_AUTH},
     {PUT, "/v1/api/agents/:id", agents_update, NULL, 0, API_AUTH},
     {DELETE, "/v1/api/agents/:id", agents_delete, NULL, 0, API_AUTH},
     {POST, "/v1/api/batch-calls", NULL, &upload_ops, UPLOAD_BODY_LIMIT, API_AUTH},
-    {POST, "/v1/api/batch-calls/validate", NULL, &validate_ops, UPLOAD_BODY_LIMIT, API_AUTH},
+    {POST, "/v1/api/batch-calls/validate", NULL, &upload_validate_ops, UPLOAD_BODY_LIMIT, API_AUTH},
     {GET, "/v1/api/batch-calls", batches_list, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/template", batches_template, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/:id", batches_get, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/:id/status", batches_status, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/:id/calls", calls_list, NULL, 0, API_AUTH},
-    {GET, "/v1/api/batch-calls/:id/calls/:job", batches_call, NULL, 0, API_AUTH},
+    {GET, "/v1/api/batch-calls/:id/calls/:job", calls_get, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/:id/export", calls_export, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/:id/events", events_open, NULL, 0, API_AUTH},
     {DELETE, "/v1/api/batch-calls/:id", control_cancel, NULL, 0, API_AUTH},
@@ -50,4 +58,4 @@ const struct http_route api_routes[] = {
     {POST, "/v1/provider/http/status", callbacks_http, NULL, CALLBACK_BODY_LIMIT, 0},
 };
 
-const size_t api_nroutes = sizeof api_routes / sizeof api_routes[0];
+const size_t routes_count = sizeof routes_table / sizeof routes_table[0];

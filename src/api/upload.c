@@ -5,15 +5,18 @@
  * Rows of a real upload are written to a staging batch while they stream in; one final
  * transaction makes the batch visible as queued with its counters. A failed or abandoned upload
  * leaves its staging rows to the background purge. */
+#include "api/upload.h"
+
 #include <math.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "api/agents.h"
-#include "api/api.h"
 #include "api/batches.h"
+#include "api/common.h"
 #include "api/workspaces.h"
 #include "ingest/ingest.h"
 #include "util/clock.h"
@@ -23,7 +26,7 @@
 #include "model/agent.h"
 
 #define IDEM_TTL_MS     (24ull * 3600 * 1000)
-#define IDEM_KEY_MAX    255
+#define IDEM_HEADER_MAX 255
 #define A1_ERRORS       20
 #define A8_ERRORS       1000
 #define GAP_MAX_HOURS   (30.0 * 24)
@@ -38,7 +41,7 @@ struct upload {
     char batch_id[ID_MAX];
     char ws[ID_MAX];
     struct ws_settings ws_settings;
-    char idem_key[IDEM_KEY_MAX + 1];
+    char idem_key[IDEM_HEADER_MAX + 1];
     cJSON *agent; /* the agent named by agentId, once checked */
     cJSON *smart; /* the parsed smartCallbackConfig */
     uint64_t scheduled_ms;
@@ -49,6 +52,26 @@ struct upload {
     size_t since_yield; /* body bytes read since the loop last served others */
     int ended;          /* the body is complete: answer once the last rows are written */
     int orphaned;       /* answered or abandoned while a write was in flight: free after it */
+    /* The first problem that rejects the whole upload, as answered. */
+    int status; /* HTTP status, 0 while none */
+    char code[40];
+    char message[512];
+    const char *field; /* the form field an invalid_field or missing_field is about, or NULL */
+};
+
+/* The form's field names. */
+#define FILE_FIELD "file"
+static const char *const field_names[FIELD_COUNT] = {
+    [FIELD_AGENT_ID] = "agentId",
+    [FIELD_SCHEDULED_AT] = "scheduledAt",
+    [FIELD_SMART_CALLBACK] = "smartCallbackConfig",
+    [FIELD_NAME] = "name",
+    [FIELD_DEFAULT_COUNTRY] = "defaultCountry",
+    [FIELD_STRICT] = "strict",
+    [FIELD_ALLOW_DUPLICATES] = "allowDuplicates",
+    [FIELD_MAX_CONCURRENCY] = "maxConcurrency",
+    [FIELD_CALLS_PER_SECOND] = "callsPerSecond",
+    [FIELD_WEBHOOK_URL] = "webhookUrl",
 };
 
 static void on_written(struct ingest *in, void *ctx);
@@ -64,43 +87,137 @@ static void upload_free(struct upload *up)
     free(up);
 }
 
+/* ---- errors ---- */
+
+/* Sets the upload's error (the first one wins) and returns BC_EINVAL. */
+static int upload_fail(struct upload *up, int status, const char *code, const char *field,
+                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int upload_fail(struct upload *up, int status, const char *code, const char *field,
+                       const char *fmt, ...)
+{
+    if (up->status)
+        return BC_EINVAL;
+    up->status = status;
+    snprintf(up->code, sizeof up->code, "%s", code);
+    up->field = field;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(up->message, sizeof up->message, fmt, ap);
+    va_end(ap);
+    return BC_EINVAL;
+}
+
+static const struct {
+    int status;
+    const char *code;
+} ingest_statuses[] = {
+    [INGEST_E_NOMEM] = {503, "unavailable"},
+    [INGEST_E_STORE_FULL] = {507, "insufficient_storage"},
+    [INGEST_E_STORE] = {500, "internal_error"},
+    [INGEST_E_NOT_MULTIPART] = {415, "unsupported_media_type"},
+    [INGEST_E_MULTIPART] = {400, "invalid_multipart"},
+    [INGEST_E_TOO_LARGE] = {413, "payload_too_large"},
+    [INGEST_E_FILE_TWICE] = {400, "invalid_field"},
+    [INGEST_E_FIELD_TWICE] = {400, "invalid_field"},
+    [INGEST_E_FIELD_AFTER_FILE] = {400, "invalid_field"},
+    [INGEST_E_FIELD_VALUE] = {400, "invalid_field"},
+    [INGEST_E_MISSING_FILE] = {400, "missing_file"},
+    [INGEST_E_EMPTY_FILE] = {422, "empty_file"},
+    [INGEST_E_INVALID_HEADER] = {422, "invalid_header"},
+    [INGEST_E_DUPLICATE_COLUMN] = {422, "duplicate_column"},
+    [INGEST_E_MISSING_PHONE_COLUMN] = {422, "missing_phone_column"},
+    [INGEST_E_TOO_MANY_ROWS] = {422, "too_many_rows"},
+    [INGEST_E_INVALID_FILE] = {422, "invalid_file"},
+    [INGEST_E_INVALID_CSV] = {422, "invalid_csv"},
+    [INGEST_E_NO_ROWS] = {422, "no_rows"},
+    [INGEST_E_STOPPED] = {500, "internal_error"},
+};
+
+/* The answer to an ingest failure, unless the upload set its own (on_field stops ingest). */
+static void take_ingest_failure(struct upload *up)
+{
+    const struct ingest_failure *f = &up->in.failure;
+    if (up->status || f->error == INGEST_OK)
+        return;
+    int status = ingest_statuses[f->error].status;
+    const char *code = ingest_statuses[f->error].code;
+    const char *field = f->field >= 0 ? field_names[f->field] : NULL;
+    switch (f->error) {
+    case INGEST_E_NOT_MULTIPART:
+        upload_fail(up, status, code, NULL,
+                    "Send the upload as multipart/form-data, for example: curl -F "
+                    "file=@contacts.csv -F agentId=agent_...");
+        return;
+    case INGEST_E_MISSING_FILE:
+        upload_fail(up, status, code, NULL,
+                    "The upload has no file. Send the CSV as a form field named file: "
+                    "curl -F file=@contacts.csv -F agentId=agent_...");
+        return;
+    case INGEST_E_FILE_TWICE:
+        upload_fail(up, status, code, FILE_FIELD,
+                    "The upload has more than one file part; send one CSV per batch.");
+        return;
+    case INGEST_E_FIELD_TWICE:
+        upload_fail(up, status, code, field, "The field %s was sent twice; send it once.", field);
+        return;
+    case INGEST_E_FIELD_AFTER_FILE:
+        upload_fail(up, status, code, field,
+                    "The field %s changes how rows are read, so it must come before the file "
+                    "part in the form.",
+                    field);
+        return;
+    case INGEST_E_FIELD_VALUE:
+        if (f->field == FIELD_DEFAULT_COUNTRY)
+            upload_fail(up, status, code, field,
+                        "defaultCountry must be an ISO 3166 two-letter country code such as US "
+                        "or GB, got \"%.40s\".",
+                        f->detail);
+        else
+            upload_fail(up, status, code, field,
+                        "allowDuplicates must be true or false, got "
+                        "\"%.40s\".",
+                        f->detail);
+        return;
+    default:
+        upload_fail(up, status, code, NULL, "%s", f->detail);
+        return;
+    }
+}
+
 /* ---- field checks ---- */
 
 static int bad_field(struct upload *up, enum ingest_field f, const char *fmt, const char *detail)
 {
     char msg[400];
-    snprintf(up->in.field, sizeof up->in.field, "%s", ingest_field_name(f));
     snprintf(msg, sizeof msg, fmt, detail);
-    return ingest_fail(&up->in, 400, "invalid_field", "%s: %s", ingest_field_name(f), msg);
+    return upload_fail(up, 400, "invalid_field", field_names[f], "%s: %s", field_names[f], msg);
 }
 
 static int check_agent(struct upload *up, struct app *app, const char *id)
 {
-    size_t wslen = strlen(up->ws), idlen = strlen(id);
-    char key[2 * ID_MAX];
+    size_t idlen = strlen(id);
+    char key[AGENT_KEY_MAX];
     if (!id_valid("agent_", id, idlen))
-        return ingest_fail(&up->in, 404, "not_found",
+        return upload_fail(up, 404, "not_found", NULL,
                            "agentId \"%.60s\" is not an agent of this workspace; create one with "
                            "POST /v1/api/agents or check the id.",
                            id);
-    memcpy(key, up->ws, wslen);
-    key[wslen] = '/';
-    memcpy(key + wslen + 1, id, idlen);
+    size_t klen = agent_key(key, up->ws, strlen(up->ws), id, idlen);
     struct store_txn t;
     struct store_val v;
     int rc = store_read_begin(&app->store, &t);
     if (!rc)
-        rc = store_get(&t, DB_AGENT, key, wslen + 1 + idlen, &v);
+        rc = store_get(&t, DB_AGENT, key, klen, &v);
     if (!rc)
         up->agent = cJSON_ParseWithLength(v.ptr, v.len);
     store_read_end(&t);
     if (rc == BC_ENOTFOUND)
-        return ingest_fail(&up->in, 404, "not_found",
+        return upload_fail(up, 404, "not_found", NULL,
                            "agentId \"%.60s\" is not an agent of this workspace; create one with "
                            "POST /v1/api/agents or check the id.",
                            id);
     if (rc || !up->agent)
-        return ingest_fail(&up->in, 500, "internal_error", "The agent could not be read.");
+        return upload_fail(up, 500, "internal_error", NULL, "The agent could not be read.");
     return 0;
 }
 
@@ -155,10 +272,10 @@ static int parse_uint(const char *s, uint64_t max, uint64_t *out)
 {
     char *end;
     if (!*s || *s < '0' || *s > '9')
-        return -1;
+        return BC_EINVAL;
     unsigned long long v = strtoull(s, &end, 10);
     if (*end || v < 1 || v > max)
-        return -1;
+        return BC_EINVAL;
     *out = v;
     return 0;
 }
@@ -183,12 +300,10 @@ static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
     uint64_t n;
     switch (f) {
     case FIELD_AGENT_ID:
-        if (!*v) {
-            snprintf(in->field, sizeof in->field, "agentId");
-            return ingest_fail(in, 400, "missing_field",
+        if (!*v)
+            return upload_fail(up, 400, "missing_field", field_names[f],
                                "agentId is empty: send the id of one of your agents, such as "
                                "-F agentId=agent_...");
-        }
         return check_agent(up, api_app(req), v);
     case FIELD_SCHEDULED_AT:
         if (*v && batches_parse_time(v, &up->scheduled_ms) != 0)
@@ -261,21 +376,22 @@ static cJSON *errors_json(const struct ingest *in)
     return arr;
 }
 
-static void respond_ingest_error(struct http_request *req, struct upload *up)
+static void respond_upload_error(struct http_request *req, struct upload *up)
 {
     struct ingest *in = &up->in;
+    take_ingest_failure(up);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", in->code);
-    cJSON_AddStringToObject(o, "message", in->message);
-    if (in->status == 404 && ingest_field_value(in, FIELD_AGENT_ID))
+    cJSON_AddStringToObject(o, "error", up->code);
+    cJSON_AddStringToObject(o, "message", up->message);
+    if (up->status == 404 && ingest_field_value(in, FIELD_AGENT_ID))
         cJSON_AddStringToObject(o, "id", ingest_field_value(in, FIELD_AGENT_ID));
-    if ((!strcmp(in->code, "invalid_field") || !strcmp(in->code, "missing_field")) && in->field[0])
-        cJSON_AddStringToObject(o, "field", in->field);
-    if (in->nerrors && in->status == 422) {
+    if (up->field)
+        cJSON_AddStringToObject(o, "field", up->field);
+    if (in->nerrors && up->status == 422) {
         cJSON_AddItemToObject(o, "errors", errors_json(in));
         cJSON_AddBoolToObject(o, "errorsTruncated", in->errors_truncated);
     }
-    api_respond_json(req, in->status, o);
+    api_respond_json(req, up->status, o);
 }
 
 /* Frees an upload that failed or was abandoned, once no write of it is in flight (the pool
@@ -294,7 +410,7 @@ static void upload_release(struct upload *up)
 /* A failed upload: answer, and release it. */
 static void upload_failed(struct http_request *req, struct upload *up)
 {
-    respond_ingest_error(req, up);
+    respond_upload_error(req, up);
     api_ctx(req)->upload = NULL;
     upload_release(up);
 }
@@ -322,26 +438,22 @@ struct commit_args {
     char replay[ID_MAX]; /* set when another upload already claimed the Idempotency-Key */
 };
 
-static size_t idem_key(char *out, const char *ws, const char *key)
-{
-    return (size_t)sprintf(out, "%s/%s", ws, key);
-}
-
 /* Looks up an Idempotency-Key: fills batch with the batch it created within the last 24 h. */
 static int idem_find(struct store_txn *t, const char *ws, const char *key, char batch[ID_MAX])
 {
-    char k[ID_MAX + IDEM_KEY_MAX + 2];
+    char k[IDEM_KEY_MAX];
     struct store_val v;
-    int rc = store_get(t, DB_IDEM, k, idem_key(k, ws, key), &v);
+    int rc = store_get(t, DB_IDEM, k, idem_key(k, ws, strlen(ws), key, strlen(key)), &v);
     if (rc)
         return rc;
     uint64_t expires;
-    if (v.len != ID_MAX + sizeof expires)
-        return BC_ECORRUPT;
-    memcpy(&expires, (const char *)v.ptr + ID_MAX, sizeof expires);
+    char found[ID_MAX];
+    rc = idem_decode(&v, found, &expires);
+    if (rc)
+        return rc;
     if (expires <= clock_now_ms())
         return BC_ENOTFOUND;
-    memcpy(batch, v.ptr, ID_MAX);
+    memcpy(batch, found, ID_MAX);
     return 0;
 }
 
@@ -355,12 +467,11 @@ static int commit_txn(struct store_txn *t, void *arg)
             return 0;
         if (rc != BC_ENOTFOUND)
             return rc;
-        char k[ID_MAX + IDEM_KEY_MAX + 2], v[ID_MAX + sizeof(uint64_t)];
-        uint64_t expires = a->b.created_ms + IDEM_TTL_MS;
-        memset(v, 0, sizeof v);
-        memcpy(v, up->batch_id, strlen(up->batch_id));
-        memcpy(v + ID_MAX, &expires, sizeof expires);
-        store_put(t, DB_IDEM, k, idem_key(k, up->ws, up->idem_key), v, sizeof v, 0);
+        char k[IDEM_KEY_MAX];
+        uint8_t v[IDEM_VAL_LEN];
+        idem_encode(v, up->batch_id, a->b.created_ms + IDEM_TTL_MS);
+        size_t klen = idem_key(k, up->ws, strlen(up->ws), up->idem_key, strlen(up->idem_key));
+        store_put(t, DB_IDEM, k, klen, v, sizeof v, 0);
     }
     uint8_t key[WS2BATCH_KEY_MAX];
     size_t blen = strlen(up->batch_id);
@@ -403,7 +514,7 @@ static void build_meta(struct upload *up, struct buf *out)
     cJSON_Delete(m);
 }
 
-static void replay(struct http_request *req, const char *batch_id)
+static void respond_replayed(struct http_request *req, const char *batch_id)
 {
     struct store_txn t;
     struct batch_rec b;
@@ -458,8 +569,8 @@ static void commit_upload(struct http_request *req, struct upload *up)
     int rc = store_write(&api_app(req)->store, commit_txn, &a);
     buf_free(&a.meta);
     if (rc) {
-        ingest_fail(in, rc == BC_EFULL ? 507 : 500,
-                    rc == BC_EFULL ? "insufficient_storage" : "internal_error",
+        upload_fail(up, rc == BC_EFULL ? 507 : 500,
+                    rc == BC_EFULL ? "insufficient_storage" : "internal_error", NULL,
                     "The batch could not be stored (%s); nothing was kept. Retry later.",
                     bc_strerror(rc));
         upload_failed(req, up);
@@ -469,7 +580,7 @@ static void commit_upload(struct http_request *req, struct upload *up)
     if (a.replay[0]) {
         /* Another upload with the same key won the race: ours is dropped. */
         batches_purge_later(api_app(req), up->batch_id);
-        replay(req, a.replay);
+        respond_replayed(req, a.replay);
         upload_free(up);
         return;
     }
@@ -494,7 +605,7 @@ static uint64_t content_length(const struct http_request *req)
     return n;
 }
 
-static void start(struct http_request *req, int validate_only)
+static void upload_begin(struct http_request *req, int validate_only)
 {
     struct app *app = api_app(req);
     struct api_ctx *ctx = api_ctx(req);
@@ -513,7 +624,7 @@ static void start(struct http_request *req, int validate_only)
     const struct http_slice *ik = validate_only ? NULL : http_header(req, "idempotency-key");
     char replay_id[ID_MAX] = "";
     if (!rc && ik) {
-        if (ik->len == 0 || ik->len > IDEM_KEY_MAX) {
+        if (ik->len == 0 || ik->len > IDEM_HEADER_MAX) {
             store_read_end(&t);
             upload_free(up);
             api_respond_error(req, 400, "invalid_header",
@@ -534,7 +645,7 @@ static void start(struct http_request *req, int validate_only)
     }
     if (replay_id[0]) {
         upload_free(up);
-        replay(req, replay_id);
+        respond_replayed(req, replay_id);
         return;
     }
     if (!validate_only && id_new(&app->ids, "batch_", clock_now_ms(), up->batch_id) < 0) {
@@ -548,6 +659,8 @@ static void start(struct http_request *req, int validate_only)
         .workspace = up->ws,
         .max_records = up->ws_settings.max_records,
         .max_errors = validate_only ? A8_ERRORS : A1_ERRORS,
+        .field_names = field_names,
+        .file_field = FILE_FIELD,
         .on_field = on_field,
         .ctx = req,
         .body_bytes = content_length(req),
@@ -557,7 +670,7 @@ static void start(struct http_request *req, int validate_only)
     const struct http_slice *ct = http_header(req, "content-type");
     ctx->upload = up;
     if (ingest_begin(&up->in, &opt, ct ? ct->ptr : NULL, ct ? ct->len : 0) != 0) {
-        respond_ingest_error(req, up);
+        respond_upload_error(req, up);
         ctx->upload = NULL;
         upload_free(up);
     }
@@ -580,12 +693,12 @@ static void on_written(struct ingest *in, void *ctx)
 
 static void upload_start(struct http_request *req)
 {
-    start(req, 0);
+    upload_begin(req, 0);
 }
 
 static void validate_start(struct http_request *req)
 {
-    start(req, 1);
+    upload_begin(req, 1);
 }
 
 static int upload_data(struct http_request *req, const char *p, size_t n)
@@ -620,23 +733,21 @@ static void upload_abort(struct http_request *req)
 static int check_complete(struct upload *up)
 {
     struct ingest *in = &up->in;
-    if (in->status)
-        return -1;
-    if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID)) {
-        snprintf(in->field, sizeof in->field, "agentId");
-        return ingest_fail(in, 400, "missing_field",
+    if (in->failure.error)
+        return ingest_error_code(in->failure.error);
+    if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID))
+        return upload_fail(up, 400, "missing_field", field_names[FIELD_AGENT_ID],
                            "agentId is required: add -F agentId=agent_... to the upload.");
-    }
     uint64_t bad = in->invalid + in->duplicates;
     if (up->validate_only)
         return 0;
     if (up->strict && bad)
-        return ingest_fail(in, 422, "invalid_rows",
+        return upload_fail(up, 422, "invalid_rows", NULL,
                            "strict=true and %llu of %llu rows cannot be called; nothing was "
                            "stored. Fix the rows listed in errors, or upload without strict.",
                            (unsigned long long)bad, (unsigned long long)in->rows);
     if (in->valid == 0)
-        return ingest_fail(in, 422, "no_valid_rows",
+        return upload_fail(up, 422, "no_valid_rows", NULL,
                            "None of the %llu rows can be called (see errors); nothing was stored.",
                            (unsigned long long)in->rows);
     return 0;
@@ -733,4 +844,5 @@ static void validate_end(struct http_request *req)
 }
 
 const struct http_body_ops upload_ops = {upload_start, upload_data, upload_end, upload_abort};
-const struct http_body_ops validate_ops = {validate_start, upload_data, validate_end, upload_abort};
+const struct http_body_ops upload_validate_ops = {validate_start, upload_data, validate_end,
+                                                  upload_abort};

@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/api.h"
+#include "api/common.h"
 #include "app.h"
 #include "dispatch/dialer.h"
 #include "util/clock.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api.h"
+#include "api/common.h"
 #include "model/workspace.h"
 #include "util/clock.h"
 #include "util/err.h"

@@ -14,7 +14,8 @@
 /* Jobs per step: a transaction of about a millisecond. */
 #define SWEEP_CHUNK 2000
 
-int sweep_retryable(int outcome)
+/* 1 if the outcome may be retried with POST .../retry. */
+static int sweep_retryable(int outcome)
 {
     return outcome == OUTCOME_BUSY || outcome == OUTCOME_NO_ANSWER ||
            outcome == OUTCOME_VOICEMAIL || outcome == OUTCOME_UNREACHABLE ||

@@ -42,7 +42,5 @@ int sweep_init(struct sweeper *sw, uv_loop_t *loop, struct store *store,
                void (*on_retried)(void *ctx, const char *batch), void *ctx);
 void sweep_add(struct sweeper *sw, enum sweep_kind kind, const char *batch);
 void sweep_close(struct sweeper *sw);
-/* 1 if the outcome may be retried with POST .../retry. */
-int sweep_retryable(int outcome);
 
 #endif

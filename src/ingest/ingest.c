@@ -19,39 +19,46 @@
 #define CHUNK_ROWS  4096
 #define CHUNK_BYTES (4u << 20)
 
-static const char *const field_names[FIELD_COUNT] = {
-    [FIELD_AGENT_ID] = "agentId",
-    [FIELD_SCHEDULED_AT] = "scheduledAt",
-    [FIELD_SMART_CALLBACK] = "smartCallbackConfig",
-    [FIELD_NAME] = "name",
-    [FIELD_DEFAULT_COUNTRY] = "defaultCountry",
-    [FIELD_STRICT] = "strict",
-    [FIELD_ALLOW_DUPLICATES] = "allowDuplicates",
-    [FIELD_MAX_CONCURRENCY] = "maxConcurrency",
-    [FIELD_CALLS_PER_SECOND] = "callsPerSecond",
-    [FIELD_WEBHOOK_URL] = "webhookUrl",
-};
-
 #define PART_FILE    (-1)
 #define PART_IGNORED (-2)
 
-int ingest_fail(struct ingest *in, int status, const char *code, const char *fmt, ...)
+int ingest_error_code(enum ingest_error e)
 {
-    if (in->status)
-        return -1;
-    in->status = status;
-    snprintf(in->code, sizeof in->code, "%s", code);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(in->message, sizeof in->message, fmt, ap);
-    va_end(ap);
-    return -1;
+    switch (e) {
+    case INGEST_OK:
+        return 0;
+    case INGEST_E_NOMEM:
+        return BC_ENOMEM;
+    case INGEST_E_STORE_FULL:
+        return BC_EFULL;
+    case INGEST_E_STORE:
+        return BC_EIO;
+    case INGEST_E_TOO_LARGE:
+    case INGEST_E_TOO_MANY_ROWS:
+        return BC_ETOOBIG;
+    default:
+        return BC_EINVAL;
+    }
 }
 
-const char *ingest_field_name(enum ingest_field f)
+/* Sets the upload's error (the first one wins) and returns its BC_* code. */
+static int fail_field(struct ingest *in, enum ingest_error e, int field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int fail_field(struct ingest *in, enum ingest_error e, int field, const char *fmt, ...)
 {
-    return field_names[f];
+    struct ingest_failure *f = &in->failure;
+    if (f->error)
+        return ingest_error_code(f->error);
+    f->error = e;
+    f->field = field;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->detail, sizeof f->detail, fmt, ap);
+    va_end(ap);
+    return ingest_error_code(e);
 }
+
+#define fail(in, e, ...) fail_field(in, e, -1, __VA_ARGS__)
 
 const char *ingest_field_value(const struct ingest *in, enum ingest_field f)
 {
@@ -97,7 +104,7 @@ static int dedupe_resize(struct ingest_dedupe *d, size_t cap)
     void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
     if (mem == MAP_FAILED)
-        return -1;
+        return BC_ENOMEM;
     struct ingest_dedupe_slot *slots = mem;
     for (size_t i = 0; i < d->cap; i++) {
         uint64_t number = slot_number(&d->slots[i]);
@@ -136,11 +143,11 @@ static void dedupe_presize(struct ingest_dedupe *d, uint64_t body_bytes, uint64_
     dedupe_resize(d, cap);
 }
 
-/* Returns the row that already holds number, or 0 after recording it for row. -1: no memory. */
+/* Returns the row that already holds number, or 0 after recording it for row, or BC_ENOMEM. */
 static int64_t dedupe_check(struct ingest_dedupe *d, uint64_t number, uint32_t row)
 {
     if ((d->used + 1) * 4 > d->cap * 3 && dedupe_resize(d, d->cap ? d->cap * 2 : 1024) != 0)
-        return -1;
+        return BC_ENOMEM;
     size_t i = mix(number) & (d->cap - 1);
     struct ingest_dedupe_slot *slot = &d->slots[i];
     while (slot->hi | slot->lo) {
@@ -216,12 +223,12 @@ static int pending_full(const struct ingest *in)
 static void write_failed(struct ingest *in, int rc)
 {
     if (rc == BC_EFULL)
-        ingest_fail(in, 507, "insufficient_storage",
-                    "The server's storage is full; nothing was stored. Retry later.");
+        fail(in, INGEST_E_STORE_FULL,
+             "The server's storage is full; nothing was stored. Retry later.");
     else
-        ingest_fail(in, 500, "internal_error",
-                    "The upload could not be stored (%s); nothing was kept. Retry later.",
-                    bc_strerror(rc));
+        fail(in, INGEST_E_STORE,
+             "The upload could not be stored (%s); nothing was kept. Retry later.",
+             bc_strerror(rc));
 }
 
 static void chunk_written(struct store_async *a, int rc);
@@ -258,7 +265,7 @@ static void chunk_written(struct store_async *a, int rc)
     }
     in->writing_rows = 0;
     in->writing.len = 0;
-    if (!in->status && pending_full(in))
+    if (!in->failure.error && pending_full(in))
         submit(in);
     in->blocked = 0;
     if (in->opt.on_written)
@@ -279,7 +286,7 @@ int ingest_drain(struct ingest *in)
 {
     if (in->write_busy)
         return 1;
-    if (in->status || !in->opt.store || in->pending_rows == 0)
+    if (in->failure.error || !in->opt.store || in->pending_rows == 0)
         return 0;
     submit(in);
     return 1;
@@ -305,7 +312,7 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
     if (!rc)
         rc = job_encode(&in->pending, h, error, error_len, fields, lens, n);
     if (rc)
-        return ingest_fail(in, 503, "unavailable", "The server is out of memory; retry later.");
+        return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
     be32_put((uint8_t *)in->pending.data + at + 5, (uint32_t)(in->pending.len - at - 9));
     in->pending_rows++;
     return pending_full(in) ? chunk_full(in) : 0;
@@ -340,29 +347,28 @@ static int header_row(struct ingest *in, const struct csv_row *r)
         for (size_t k = 0; k < r->fields[i].len && !named; k++)
             named = r->fields[i].ptr[k] != ' ' && r->fields[i].ptr[k] != '\t';
     if (!named)
-        return ingest_fail(in, 422, "empty_file",
-                           "The file has no column names: its first line must name the columns, "
-                           "such as phone_number,first_name.");
+        return fail(in, INGEST_E_EMPTY_FILE,
+                    "The file has no column names: its first line must name the columns, "
+                    "such as phone_number,first_name.");
     in->have_header = 1;
     int phone = -1;
     for (size_t i = 0; i < r->nfields; i++) {
         char name[128];
         int n = csv_normalize_name(r->fields[i].ptr, r->fields[i].len, name, sizeof name);
         if (n < 0)
-            return ingest_fail(in, 422, "invalid_header",
-                               "Column %zu's name is longer than 127 characters; shorten it.",
-                               i + 1);
+            return fail(in, INGEST_E_INVALID_HEADER,
+                        "Column %zu's name is longer than 127 characters; shorten it.", i + 1);
         if (n == 0)
             n = snprintf(name, sizeof name, "column_%zu", i + 1);
         for (size_t k = 0; k < i; k++) {
             if (strcmp(ingest_column(in, k), name) == 0)
-                return ingest_fail(in, 422, "duplicate_column",
-                                   "The header names the column \"%s\" twice (columns %zu and "
-                                   "%zu); column names must be unique.",
-                                   name, k + 1, i + 1);
+                return fail(in, INGEST_E_DUPLICATE_COLUMN,
+                            "The header names the column \"%s\" twice (columns %zu and "
+                            "%zu); column names must be unique.",
+                            name, k + 1, i + 1);
         }
         if (buf_append(&in->columns, name, (size_t)n + 1))
-            return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+            return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
         in->ncolumns++;
         if (strcmp(name, "phone_number") == 0)
             phone = (int)i;
@@ -375,10 +381,10 @@ static int header_row(struct ingest *in, const struct csv_row *r)
                              ingest_column(in, k));
             used += w > 0 ? (size_t)w : 0;
         }
-        return ingest_fail(in, 422, "missing_phone_column",
-                           "The header has no phone_number column (found: %.200s). Name the "
-                           "column that holds the numbers phone_number.",
-                           found);
+        return fail(in, INGEST_E_MISSING_PHONE_COLUMN,
+                    "The header has no phone_number column (found: %.200s). Name the "
+                    "column that holds the numbers phone_number.",
+                    found);
     }
     in->phone_col = (size_t)phone;
     return 0;
@@ -396,10 +402,10 @@ static int data_row(struct ingest *in, const struct csv_row *r)
 {
     in->rows++;
     if (in->rows > in->opt.max_records)
-        return ingest_fail(in, 422, "too_many_rows",
-                           "The file has more than %llu rows, the most this workspace may upload "
-                           "in one batch; split it into smaller files.",
-                           (unsigned long long)in->opt.max_records);
+        return fail(in, INGEST_E_TOO_MANY_ROWS,
+                    "The file has more than %llu rows, the most this workspace may upload "
+                    "in one batch; split it into smaller files.",
+                    (unsigned long long)in->opt.max_records);
     struct job_head h;
     memset(&h, 0, sizeof h);
     h.last_sequence = -1;
@@ -435,7 +441,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
     if (!in->allow_duplicates) {
         int64_t first = dedupe_check(&in->seen, digits_value(pn.e164), r->row);
         if (first < 0)
-            return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+            return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
         if (first > 0) {
             snprintf(msg, sizeof msg, "Duplicate of row %lld (%s): each number is called once",
                      (long long)first, pn.e164);
@@ -481,30 +487,30 @@ static int check_magic(struct ingest *in)
     };
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         if (in->magic_len >= kinds[i].len && memcmp(in->magic, kinds[i].bytes, kinds[i].len) == 0)
-            return ingest_fail(in, 422, "invalid_file",
-                               "The file is %s, not a CSV file. Save the contact list as CSV "
-                               "(in a spreadsheet: File > Save As > CSV UTF-8) and upload that.",
-                               kinds[i].what);
+            return fail(in, INGEST_E_INVALID_FILE,
+                        "The file is %s, not a CSV file. Save the contact list as CSV "
+                        "(in a spreadsheet: File > Save As > CSV UTF-8) and upload that.",
+                        kinds[i].what);
     }
     return 0;
 }
 
 static int csv_error(struct ingest *in, int rc)
 {
-    if (in->status)
+    if (in->failure.error)
         return rc;
     if (rc == CSV_E_HEADER_NUL)
-        ingest_fail(in, 422, "invalid_file",
-                    "The file contains NUL bytes, so it is not a text CSV file. Save the contact "
-                    "list as CSV UTF-8 and upload that.");
+        fail(in, INGEST_E_INVALID_FILE,
+             "The file contains NUL bytes, so it is not a text CSV file. Save the contact "
+             "list as CSV UTF-8 and upload that.");
     else if (rc == CSV_E_HEADER_TOO_LONG)
-        ingest_fail(in, 422, "invalid_file",
-                    "The first line is longer than 64 KiB, so it is not a CSV header line. The "
-                    "first line must name the columns, such as phone_number,first_name.");
+        fail(in, INGEST_E_INVALID_FILE,
+             "The first line is longer than 64 KiB, so it is not a CSV header line. The "
+             "first line must name the columns, such as phone_number,first_name.");
     else if (rc == CSV_E_NOMEM)
-        ingest_fail(in, 503, "unavailable", "The server is out of memory; retry later.");
+        fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
     else
-        ingest_fail(in, 422, "invalid_csv", "The CSV header cannot be read: %s.", csv_strerror(rc));
+        fail(in, INGEST_E_INVALID_CSV, "The CSV header cannot be read: %s.", csv_strerror(rc));
     return rc;
 }
 
@@ -519,9 +525,9 @@ static int file_data(struct ingest *in, const char *data, size_t len)
     uint64_t limit = in->opt.max_file_bytes ? in->opt.max_file_bytes : INGEST_MAX_FILE_BYTES;
     in->file_bytes += len;
     if (in->file_bytes > limit)
-        return ingest_fail(in, 413, "payload_too_large",
-                           "The file is larger than %llu bytes; split it into smaller files.",
-                           (unsigned long long)limit);
+        return fail(in, INGEST_E_TOO_LARGE,
+                    "The file is larger than %llu bytes; split it into smaller files.",
+                    (unsigned long long)limit);
     /* Hold the first bytes back until we know the file is not an image or archive. */
     if (in->magic_len < sizeof in->magic) {
         size_t take = sizeof in->magic - in->magic_len;
@@ -534,7 +540,7 @@ static int file_data(struct ingest *in, const char *data, size_t len)
         if (in->magic_len < sizeof in->magic)
             return 0;
         if (check_magic(in) || feed_csv(in, (const char *)in->magic, in->magic_len))
-            return -1;
+            return ingest_error_code(in->failure.error);
     }
     return len ? feed_csv(in, data, len) : 0;
 }
@@ -544,7 +550,7 @@ static int file_end(struct ingest *in)
     in->file_done = 1;
     if (in->magic_len < sizeof in->magic &&
         (check_magic(in) || feed_csv(in, (const char *)in->magic, in->magic_len)))
-        return -1;
+        return ingest_error_code(in->failure.error);
     int rc = csv_finish(&in->csv);
     return rc ? csv_error(in, rc) : 0;
 }
@@ -561,40 +567,33 @@ static int parse_bool(const char *v, int *out)
         *out = 0;
         return 0;
     }
-    return -1;
+    return BC_EINVAL;
 }
 
 static int on_part_begin(void *ctx, const struct mp_part_info *part)
 {
     struct ingest *in = ctx;
-    if (part->name_len == 4 && memcmp(part->name, "file", 4) == 0) {
-        if (in->file_seen) {
-            snprintf(in->field, sizeof in->field, "file");
-            return ingest_fail(in, 400, "invalid_field",
-                               "The upload has more than one file part; send one CSV per batch.");
-        }
+    const char *file = in->opt.file_field;
+    if (part->name_len == strlen(file) && memcmp(part->name, file, part->name_len) == 0) {
+        if (in->file_seen)
+            return fail(in, INGEST_E_FILE_TWICE, "%s", "");
         in->file_seen = 1;
         in->part = PART_FILE;
         struct csv_limits lim = {0};
         if (csv_init(&in->csv, &lim, on_row, in) != 0)
-            return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+            return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
         in->csv_ready = 1;
         return 0;
     }
     in->part = PART_IGNORED;
     for (int f = 0; f < FIELD_COUNT; f++) {
-        if (strlen(field_names[f]) != part->name_len ||
-            memcmp(field_names[f], part->name, part->name_len) != 0)
+        const char *name = in->opt.field_names[f];
+        if (strlen(name) != part->name_len || memcmp(name, part->name, part->name_len) != 0)
             continue;
-        snprintf(in->field, sizeof in->field, "%s", field_names[f]);
         if (in->field_seen[f])
-            return ingest_fail(in, 400, "invalid_field",
-                               "The field %s was sent twice; send it once.", field_names[f]);
+            return fail_field(in, INGEST_E_FIELD_TWICE, f, "%s", "");
         if ((f == FIELD_DEFAULT_COUNTRY || f == FIELD_ALLOW_DUPLICATES) && in->file_seen)
-            return ingest_fail(in, 400, "invalid_field",
-                               "The field %s changes how rows are read, so it must come before "
-                               "the file part in the form.",
-                               field_names[f]);
+            return fail_field(in, INGEST_E_FIELD_AFTER_FILE, f, "%s", "");
         in->part = f;
         in->fields[f].len = 0;
         return 0;
@@ -608,7 +607,7 @@ static int on_part_data(void *ctx, const char *data, size_t len)
     if (in->part == PART_FILE)
         return file_data(in, data, len);
     if (in->part >= 0 && buf_append(&in->fields[in->part], data, len))
-        return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+        return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
     return 0;
 }
 
@@ -616,25 +615,20 @@ static int field_end(struct ingest *in, int f)
 {
     struct buf *b = &in->fields[f];
     if (buf_append(b, "", 1))
-        return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+        return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
     b->len--;
     in->field_seen[f] = 1;
-    snprintf(in->field, sizeof in->field, "%s", field_names[f]);
     if (f == FIELD_DEFAULT_COUNTRY) {
         if (b->len != 2 || !phone_country_known(b->data, 2))
-            return ingest_fail(in, 400, "invalid_field",
-                               "defaultCountry must be an ISO 3166 two-letter country code such "
-                               "as US or GB, got \"%.40s\".",
-                               b->data);
+            return fail_field(in, INGEST_E_FIELD_VALUE, f, "%s", b->data);
         in->default_country[0] = b->data[0];
         in->default_country[1] = b->data[1];
         in->default_country[2] = '\0';
     }
     if (f == FIELD_ALLOW_DUPLICATES && parse_bool(b->data, &in->allow_duplicates) != 0)
-        return ingest_fail(in, 400, "invalid_field",
-                           "allowDuplicates must be true or false, got \"%.40s\".", b->data);
+        return fail_field(in, INGEST_E_FIELD_VALUE, f, "%s", b->data);
     if (in->opt.on_field && in->opt.on_field(in, (enum ingest_field)f, in->opt.ctx) != 0)
-        return -1;
+        return fail_field(in, INGEST_E_STOPPED, f, "%s", "");
     return 0;
 }
 
@@ -653,10 +647,9 @@ static int on_part_end(void *ctx)
 static void multipart_error(struct ingest *in, int rc)
 {
     if (rc == MP_E_FIELD_TOO_LARGE)
-        ingest_fail(in, 413, "payload_too_large", "%s", mp_strerror(rc));
+        fail(in, INGEST_E_TOO_LARGE, "%s", mp_strerror(rc));
     else
-        ingest_fail(in, 400, "invalid_multipart", "The multipart body is malformed: %s",
-                    mp_strerror(rc));
+        fail(in, INGEST_E_MULTIPART, "The multipart body is malformed: %s", mp_strerror(rc));
 }
 
 int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char *content_type,
@@ -669,21 +662,19 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
         in->opt.max_errors = 20;
     in->errors = calloc(in->opt.max_errors, sizeof *in->errors);
     if (!in->errors)
-        return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+        return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
     const char *b;
     size_t blen;
     int rc = content_type ? mp_boundary_from_content_type(content_type, ct_len, &b, &blen)
                           : MP_E_NOT_MULTIPART;
     if (rc == MP_E_NOT_MULTIPART)
-        return ingest_fail(in, 415, "unsupported_media_type",
-                           "Send the upload as multipart/form-data, for example: curl -F "
-                           "file=@contacts.csv -F agentId=agent_...");
+        return fail(in, INGEST_E_NOT_MULTIPART, "%s", "");
     if (rc)
-        return ingest_fail(in, 400, "invalid_multipart", "%s", mp_strerror(rc));
+        return fail(in, INGEST_E_MULTIPART, "%s", mp_strerror(rc));
     struct mp_limits lim = {.max_parts = 32};
     static const struct mp_callbacks cb = {on_part_begin, on_part_data, on_part_end};
     if (mp_init(&in->mp, b, blen, &lim, &cb, in) != 0)
-        return ingest_fail(in, 503, "unavailable", "The server is out of memory.");
+        return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
     in->mp_ready = 1;
     dedupe_presize(&in->seen, opt->body_bytes, opt->max_records);
     return 0;
@@ -691,34 +682,31 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
 
 int ingest_feed(struct ingest *in, const char *data, size_t len)
 {
-    if (in->status)
-        return -1;
+    if (in->failure.error)
+        return ingest_error_code(in->failure.error);
     int rc = mp_feed(&in->mp, data, len);
-    if (rc && !in->status)
+    if (rc && !in->failure.error)
         multipart_error(in, rc);
-    return in->status ? -1 : 0;
+    return ingest_error_code(in->failure.error);
 }
 
 int ingest_end(struct ingest *in)
 {
-    if (in->status)
-        return -1;
+    if (in->failure.error)
+        return ingest_error_code(in->failure.error);
     int rc = mp_finish(&in->mp);
-    if (rc && !in->status)
+    if (rc && !in->failure.error)
         multipart_error(in, rc);
-    if (in->status)
-        return -1;
+    if (in->failure.error)
+        return ingest_error_code(in->failure.error);
     if (!in->file_seen)
-        return ingest_fail(in, 400, "missing_file",
-                           "The upload has no file. Send the CSV as a form field named file: "
-                           "curl -F file=@contacts.csv -F agentId=agent_...");
+        return fail(in, INGEST_E_MISSING_FILE, "%s", "");
     if (!in->have_header)
-        return ingest_fail(in, 422, "empty_file",
-                           "The file is empty. Its first line must name the columns, such as "
-                           "phone_number,first_name, and each further line is one contact.");
+        return fail(in, INGEST_E_EMPTY_FILE,
+                    "The file is empty. Its first line must name the columns, such as "
+                    "phone_number,first_name, and each further line is one contact.");
     if (in->rows == 0)
-        return ingest_fail(in, 422, "no_rows",
-                           "The file has a header line but no contacts below it.");
+        return fail(in, INGEST_E_NO_ROWS, "The file has a header line but no contacts below it.");
     return 0;
 }
 
@@ -740,36 +728,16 @@ void ingest_free(struct ingest *in)
 
 /* ---- removing a staging batch ---- */
 
-/* Deletes every key that starts with prefix (a batch's small side tables). */
-static int delete_prefix(struct store_txn *t, enum store_db db, const char *prefix, size_t plen)
-{
-    struct buf keys = {0};
-    struct store_iter it;
-    int rc;
-    store_iter_open(&it, t, db, prefix, plen, NULL, 0);
-    while ((rc = store_iter_next(&it)) == 1) {
-        uint16_t klen = (uint16_t)it.key.len;
-        if (buf_append(&keys, &klen, sizeof klen) || buf_append(&keys, it.key.ptr, it.key.len)) {
-            rc = BC_ENOMEM;
-            break;
-        }
-    }
-    store_iter_close(&it);
-    for (size_t off = 0; rc == 0 && off < keys.len;) {
-        uint16_t klen;
-        memcpy(&klen, keys.data + off, sizeof klen);
-        rc = store_del(t, db, keys.data + off + sizeof klen, klen);
-        rc = rc == BC_ENOTFOUND ? 0 : rc;
-        off += sizeof klen + klen;
-    }
-    buf_free(&keys);
-    return rc;
-}
-
 struct purge_args {
     const char *batch;
     size_t max;
     int done;
+};
+
+/* A job found by the purge: its row and state name both of its entries. */
+struct purge_job {
+    uint32_t row;
+    uint8_t state;
 };
 
 static int purge_txn(struct store_txn *t, void *arg)
@@ -783,9 +751,11 @@ static int purge_txn(struct store_txn *t, void *arg)
     store_iter_open(&it, t, DB_JOB, a->batch, blen, NULL, 0);
     while (n < a->max && (rc = store_iter_next(&it)) == 1) {
         struct job_view v;
-        uint8_t state = job_decode(it.val.ptr, it.val.len, &v) == 0 ? v.head.state : 0;
-        /* Keep the key (batch id + row) and the state, to delete both entries after the scan. */
-        if (buf_append(&keys, it.key.ptr, it.key.len) || buf_append(&keys, &state, 1)) {
+        /* Keep the row and the state, to delete both entries after the scan. */
+        struct purge_job job = {key_u32(&it.key, blen), 0};
+        if (job_decode(it.val.ptr, it.val.len, &v) == 0)
+            job.state = v.head.state;
+        if (buf_append(&keys, &job, sizeof job)) {
             rc = BC_ENOMEM;
             break;
         }
@@ -797,14 +767,13 @@ static int purge_txn(struct store_txn *t, void *arg)
         return rc;
     }
     rc = 0; /* the scan may have stopped on a row (1): that is not an error */
-    size_t klen = blen + 4;
     for (size_t i = 0; i < n && !rc; i++) {
-        const uint8_t *k = (const uint8_t *)keys.data + i * (klen + 1);
-        uint8_t sk[JOB_KEY_MAX];
-        rc = store_del(t, DB_JOB, k, klen);
+        struct purge_job job;
+        memcpy(&job, keys.data + i * sizeof job, sizeof job);
+        uint8_t k[JOB_KEY_MAX];
+        rc = store_del(t, DB_JOB, k, job_key(k, a->batch, job.row));
         if (rc == 0 || rc == BC_ENOTFOUND) {
-            rc = store_del(t, DB_JOBSTATE, sk,
-                           jobstate_key(sk, a->batch, k[klen], be32_get(k + blen)));
+            rc = store_del(t, DB_JOBSTATE, k, jobstate_key(k, a->batch, job.state, job.row));
             rc = rc == BC_ENOTFOUND ? 0 : rc;
         }
     }
@@ -813,7 +782,7 @@ static int purge_txn(struct store_txn *t, void *arg)
         return rc;
     a->done = n < a->max;
     if (a->done) {
-        rc = delete_prefix(t, DB_STATECOUNT, a->batch, blen);
+        rc = store_del_prefix(t, DB_STATECOUNT, a->batch, blen);
         if (!rc)
             rc = store_del(t, DB_BATCH, a->batch, blen);
         if (rc == 0 || rc == BC_ENOTFOUND)

@@ -21,7 +21,8 @@
 #define INGEST_MAX_FILE_BYTES (20u * 1000u * 1000u) /* 20 MB of file data */
 #define INGEST_ERROR_TEXT     256
 
-/* The form fields the API knows. Unknown fields are ignored. */
+/* The form fields the API knows (their names are the API's: ingest_options.field_names). Unknown
+ * fields are ignored. */
 enum ingest_field {
     FIELD_AGENT_ID,
     FIELD_SCHEDULED_AT,
@@ -45,9 +46,44 @@ struct ingest_row_error {
     char message[INGEST_ERROR_TEXT];
 };
 
+/* Why an upload failed as a whole. The API layer turns them into statuses and messages. */
+enum ingest_error {
+    INGEST_OK,
+    INGEST_E_NOMEM,                /* out of memory */
+    INGEST_E_STORE_FULL,           /* a chunk of rows did not fit in the store */
+    INGEST_E_STORE,                /* a chunk of rows could not be stored */
+    INGEST_E_NOT_MULTIPART,        /* the Content-Type is not multipart/form-data */
+    INGEST_E_MULTIPART,            /* the multipart body is malformed */
+    INGEST_E_TOO_LARGE,            /* the file, or a form field, is over its limit */
+    INGEST_E_FILE_TWICE,           /* more than one file part */
+    INGEST_E_FIELD_TWICE,          /* field: sent twice */
+    INGEST_E_FIELD_AFTER_FILE,     /* field: changes how rows are read, but came after the file */
+    INGEST_E_FIELD_VALUE,          /* field: a value ingest itself reads is wrong (detail: it) */
+    INGEST_E_MISSING_FILE,         /* no file part */
+    INGEST_E_EMPTY_FILE,           /* no header line */
+    INGEST_E_INVALID_HEADER,       /* a column name is too long */
+    INGEST_E_DUPLICATE_COLUMN,     /* two columns share a name */
+    INGEST_E_MISSING_PHONE_COLUMN, /* no phone_number column */
+    INGEST_E_TOO_MANY_ROWS,        /* more rows than max_records */
+    INGEST_E_INVALID_FILE,         /* not a CSV text file */
+    INGEST_E_INVALID_CSV,          /* the header line cannot be parsed */
+    INGEST_E_NO_ROWS,              /* a header and no rows */
+    INGEST_E_STOPPED,              /* field: on_field stopped the upload (the caller knows why) */
+};
+
+/* The first problem that rejects the whole upload. */
+struct ingest_failure {
+    enum ingest_error error; /* INGEST_OK while none */
+    int field;               /* the enum ingest_field the error is about, or -1 */
+    char detail[512];        /* what is wrong, for people ("" when the error says it all) */
+};
+
+/* The BC_* code of an error (0 for INGEST_OK): what ingest's functions return once it is set. */
+int ingest_error_code(enum ingest_error e);
+
 struct ingest;
-/* Called when a non-file field has arrived in full. Return 0 to go on, or set the ingest's error
- * (ingest_fail) and return non-zero to stop. */
+/* Called when a non-file field has arrived in full. Return 0 to go on, or non-zero to stop: the
+ * ingest then fails with INGEST_E_STOPPED. */
 typedef int (*ingest_field_fn)(struct ingest *in, enum ingest_field field, void *ctx);
 
 struct ingest_options {
@@ -58,6 +94,8 @@ struct ingest_options {
     size_t max_errors;       /* row errors kept for the response */
     uint64_t max_file_bytes; /* 0: INGEST_MAX_FILE_BYTES */
     uint64_t body_bytes;     /* Content-Length when known (sizes the duplicate table), else 0 */
+    const char *const *field_names; /* the form name of each enum ingest_field */
+    const char *file_field;         /* the form name of the CSV file part */
     ingest_field_fn on_field;
     void *ctx;
     /* With a store: chunks are written on libuv's thread pool (store_write_async) while the next
@@ -129,34 +167,25 @@ struct ingest {
     size_t nerrors;
     int errors_truncated;
 
-    /* The first problem that rejects the whole upload. */
-    int status; /* HTTP status, 0 while none */
-    char code[40];
-    char message[512];
-    char field[32]; /* the form field a 400 invalid_field is about */
+    struct ingest_failure failure;
 };
 
-/* content_type is the request's Content-Type header value. Returns 0, or sets the error (415 or
- * 400 with a message) and returns -1. */
+/* content_type is the request's Content-Type header value. Returns 0, or sets in->failure and
+ * returns its BC_* code (ingest_error_code); so do ingest_feed and ingest_end. */
 int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char *content_type,
                  size_t ct_len);
-/* Feeds body bytes. Returns 0, or -1 once the upload has failed (see in->status). */
+/* Feeds body bytes. Once the upload has failed, returns the error again. */
 int ingest_feed(struct ingest *in, const char *data, size_t len);
 /* The body ended. Checks that a file arrived with a header and rows (ingest_drain then writes the
- * last chunk). Returns 0 or -1 (see in->status). */
+ * last chunk). */
 int ingest_end(struct ingest *in);
 /* Starts writing the rows still pending. Returns 1 while a write is in flight (on_written
  * follows), 0 once every row is written (or the upload failed). */
 int ingest_drain(struct ingest *in);
 void ingest_free(struct ingest *in);
 
-/* Sets the upload's error (the first one wins) and returns -1. */
-int ingest_fail(struct ingest *in, int status, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /* The text of a field (NUL-terminated), or NULL if it was not sent. */
 const char *ingest_field_value(const struct ingest *in, enum ingest_field f);
-const char *ingest_field_name(enum ingest_field f);
 /* The i-th normalised column name. */
 const char *ingest_column(const struct ingest *in, size_t i);
 const char *ingest_encoding(const struct ingest *in);

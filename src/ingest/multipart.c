@@ -221,7 +221,7 @@ void mp_free(struct mp_parser *p)
 
 /* Delivers bytes that are certainly not part of a delimiter: preamble bytes are only counted,
  * part data goes to the callback within the field limit. */
-static int emit(struct mp_parser *p, const char *d, size_t n)
+static int emit_data(struct mp_parser *p, const char *d, size_t n)
 {
     if (n == 0) {
         return 0;
@@ -277,7 +277,7 @@ static int scan_body(struct mp_parser *p, const char *buf, size_t len, size_t *u
             continue;
         }
         /* The candidate failed: its bytes were data, and buf[i] may start a new one. */
-        rc = emit(p, p->delim, p->match);
+        rc = emit_data(p, p->delim, p->match);
         p->match = 0;
         if (rc) {
             return rc;
@@ -298,10 +298,10 @@ static int scan_body(struct mp_parser *p, const char *buf, size_t len, size_t *u
         if (at + k == len) {
             /* The chunk ends inside a candidate: keep only its length. */
             p->match = k;
-            return emit(p, buf + start, at - start);
+            return emit_data(p, buf + start, at - start);
         }
         if (k == p->delim_len && ends_delimiter(buf[at + k])) {
-            rc = emit(p, buf + start, at - start);
+            rc = emit_data(p, buf + start, at - start);
             *used = at + k;
             return rc ? rc : found_delimiter(p);
         }
@@ -309,7 +309,7 @@ static int scan_body(struct mp_parser *p, const char *buf, size_t len, size_t *u
          * earlier than the byte that failed. */
         i = at + k;
     }
-    return emit(p, buf + start, len - start);
+    return emit_data(p, buf + start, len - start);
 }
 
 static int begin_headers(struct mp_parser *p)

@@ -395,3 +395,67 @@ const char *batch_status_name(int status)
     }
     return "staging";
 }
+
+/* ---- Keys and records of the API layer and ingest ---- */
+
+int batch_scan(struct store_txn *t, batch_scan_fn fn, void *arg)
+{
+    struct store_iter it;
+    int rc, stop = 0;
+    store_iter_open(&it, t, DB_BATCH, "", 0, NULL, 0);
+    while (!stop && (rc = store_iter_next(&it)) == 1) {
+        struct batch_rec b;
+        if (batch_decode(&it.val, &b) == 0)
+            stop = fn(&b, arg);
+    }
+    store_iter_close(&it);
+    if (stop)
+        return stop;
+    return rc < 0 ? rc : 0;
+}
+
+size_t agent_key(char *out, const char *ws, size_t wslen, const char *id, size_t idlen)
+{
+    memcpy(out, ws, wslen);
+    out[wslen] = '/';
+    memcpy(out + wslen + 1, id, idlen);
+    return wslen + 1 + idlen;
+}
+
+size_t idem_key(char *out, const char *ws, size_t wslen, const char *key, size_t klen)
+{
+    return agent_key(out, ws, wslen, key, klen);
+}
+
+void idem_encode(uint8_t out[IDEM_VAL_LEN], const char *batch, uint64_t expires_ms)
+{
+    memset(out, 0, IDEM_VAL_LEN);
+    memcpy(out, batch, strnlen(batch, ID_MAX - 1));
+    memcpy(out + ID_MAX, &expires_ms, sizeof expires_ms);
+}
+
+int idem_decode(const struct store_val *v, char batch[ID_MAX], uint64_t *expires_ms)
+{
+    if (v->len != IDEM_VAL_LEN)
+        return BC_ECORRUPT;
+    memcpy(expires_ms, (const uint8_t *)v->ptr + ID_MAX, sizeof *expires_ms);
+    memcpy(batch, v->ptr, ID_MAX);
+    return 0;
+}
+
+size_t usage_time_key(uint8_t *out, const char *ws, size_t wslen, uint64_t at_ms)
+{
+    memcpy(out, ws, wslen);
+    be64_put(out + wslen, at_ms);
+    return wslen + 8;
+}
+
+uint64_t usage_key_time(const struct store_val *key, size_t wslen)
+{
+    return be64_get((const uint8_t *)key->ptr + wslen);
+}
+
+uint32_t key_u32(const struct store_val *key, size_t off)
+{
+    return be32_get((const uint8_t *)key->ptr + off);
+}

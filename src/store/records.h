@@ -177,4 +177,35 @@ uint64_t be64_get(const uint8_t *p);
 void be32_put(uint8_t *p, uint32_t v);
 void be64_put(uint8_t *p, uint64_t v);
 
+/* ---- Keys and records of the API layer and ingest ---- */
+
+/* Calls fn for every batch record, in id order, until fn returns non-zero (which batch_scan
+ * then returns). Records that do not decode are skipped. Returns 0, fn's value or an error. */
+typedef int (*batch_scan_fn)(const struct batch_rec *b, void *arg);
+int batch_scan(struct store_txn *t, batch_scan_fn fn, void *arg);
+
+/* DB_AGENT: workspace id | '/' | agent id. With idlen 0 it is the prefix of the workspace's
+ * agents. */
+#define AGENT_KEY_MAX (2 * ID_MAX + 1)
+size_t agent_key(char *out, const char *ws, size_t wslen, const char *id, size_t idlen);
+
+/* DB_IDEM: workspace id | '/' | Idempotency-Key -> the batch id (NUL-padded to ID_MAX bytes) and
+ * the expiry (Unix ms, host order). */
+#define IDEM_KEY_MAX (ID_MAX + 256) /* an Idempotency-Key of up to 255 bytes */
+#define IDEM_VAL_LEN (ID_MAX + 8)
+size_t idem_key(char *out, const char *ws, size_t wslen, const char *key, size_t klen);
+void idem_encode(uint8_t out[IDEM_VAL_LEN], const char *batch, uint64_t expires_ms);
+/* BC_ECORRUPT when v is not an idempotency record. */
+int idem_decode(const struct store_val *v, char batch[ID_MAX], uint64_t *expires_ms);
+
+/* DB_USAGE keys begin workspace id | time (u64 BE): the start of a workspace's usage from at_ms
+ * (the first wslen bytes are the prefix of all its usage), and the time of a usage key. */
+#define USAGE_TIME_KEY_MAX (ID_MAX + 8)
+size_t usage_time_key(uint8_t *out, const char *ws, size_t wslen, uint64_t at_ms);
+uint64_t usage_key_time(const struct store_val *key, size_t wslen);
+
+/* The u32 at off of a key: the row, block or sequence that follows a batch id (and state) in
+ * the keys of DB_JOB, DB_JOBSTATE, DB_STATECOUNT and DB_FINALSEQ. */
+uint32_t key_u32(const struct store_val *key, size_t off);
+
 #endif

@@ -244,7 +244,7 @@ static int grow_map(struct store *s)
     return 0;
 }
 
-static int begin(struct store *s, unsigned flags, MDB_txn **txn)
+static int txn_begin(struct store *s, unsigned flags, MDB_txn **txn)
 {
     for (;;) {
         int rc = mdb_txn_begin(env_of(s), NULL, flags, txn);
@@ -267,7 +267,7 @@ int store_write(struct store *s, store_write_fn fn, void *arg)
 {
     for (;;) {
         MDB_txn *txn;
-        int rc = begin(s, 0, &txn);
+        int rc = txn_begin(s, 0, &txn);
         if (rc)
             return translate(rc);
         struct store_txn t = {.s = s, .txn = txn, .err = 0, .write = 1};
@@ -472,7 +472,7 @@ int store_read_begin(struct store *s, struct store_txn *t)
             }
         } else {
             MDB_txn *txn;
-            rc = begin(s, MDB_RDONLY, &txn);
+            rc = txn_begin(s, MDB_RDONLY, &txn);
             if (rc == 0)
                 s->rtxn = txn;
         }
@@ -547,6 +547,29 @@ int store_del(struct store_txn *t, enum store_db db, const void *k, size_t klen)
     if (rc == MDB_NOTFOUND)
         return BC_ENOTFOUND;
     if (rc)
+        return t->err = translate(rc);
+    return 0;
+}
+
+int store_del_prefix(struct store_txn *t, enum store_db db, const void *prefix, size_t plen)
+{
+    if (t->err)
+        return t->err;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur);
+    if (rc)
+        return t->err = translate(rc);
+    MDB_val key = {plen, (void *)prefix}, val;
+    rc = plen ? mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE)
+              : mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    while (rc == 0 && key.mv_size >= plen && memcmp(key.mv_data, prefix, plen) == 0) {
+        rc = mdb_cursor_del(cur, 0);
+        /* After a delete the cursor rests on the next key; MDB_NEXT reads it without a step. */
+        if (rc == 0)
+            rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
+    }
+    mdb_cursor_close(cur);
+    if (rc && rc != MDB_NOTFOUND)
         return t->err = translate(rc);
     return 0;
 }

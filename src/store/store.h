@@ -158,6 +158,10 @@ int store_put(struct store_txn *t, enum store_db db, const void *k, size_t klen,
 /* Returns 0, BC_ENOTFOUND (not sticky), or the sticky error. */
 int store_del(struct store_txn *t, enum store_db db, const void *k, size_t klen);
 
+/* Deletes every key that starts with prefix (all of db when plen is 0). Returns 0 or the sticky
+ * error. */
+int store_del_prefix(struct store_txn *t, enum store_db db, const void *prefix, size_t plen);
+
 /* Iterates keys that start with a prefix, in key order. */
 struct store_iter {
     struct store_txn *t;

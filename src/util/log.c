@@ -26,11 +26,6 @@ int log_parse_level(const char *s, enum log_level *out)
     return -1;
 }
 
-int log_enabled(enum log_level level)
-{
-    return level >= min_level;
-}
-
 void log_event(enum log_level level, const char *msg, const char *fields_fmt, ...)
 {
     if (level < min_level)

@@ -9,7 +9,6 @@ enum log_level { LOG_DEBUG, LOG_INFO, LOG_WARN, LOG_ERROR };
 /* The minimum level is process-wide state, like stderr itself: it is set once at start-up. */
 void log_set_level(enum log_level level);
 int log_parse_level(const char *s, enum log_level *out);
-int log_enabled(enum log_level level);
 void log_event(enum log_level level, const char *msg, const char *fields_fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 SPEC_PATH = os.path.join(ROOT, "docs", "openapi.json")
 ROUTES_C = os.path.join(ROOT, "src", "api", "routes.c")
-INGEST_C = os.path.join(ROOT, "src", "ingest", "ingest.c")
+UPLOAD_C = os.path.join(ROOT, "src", "api", "upload.c")  # the form-field names
 CMAKELISTS = os.path.join(ROOT, "CMakeLists.txt")
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -324,7 +324,7 @@ class OpenApiDocumentTest(unittest.TestCase):
                          "documented in docs/openapi.json but not in src/api/routes.c")
 
     def test_upload_form_lists_every_field_the_server_reads(self):
-        fields = set(re.findall(r'\[FIELD_[A-Z_]+\]\s*=\s*"(\w+)"', read_text(INGEST_C)))
+        fields = set(re.findall(r'\[FIELD_[A-Z_]+\]\s*=\s*"(\w+)"', read_text(UPLOAD_C)))
         self.assertGreater(len(fields), 5)
         schemas = self.spec["components"]["schemas"]
         for form in ("UploadForm", "ValidateForm"):

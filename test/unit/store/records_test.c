@@ -1,6 +1,7 @@
 /* Tests for src/store/records.c: the order that keys give their lists (big-endian numbers, the
  * batch list newest first even within one millisecond), and the start-up rewrite of batch list
  * keys stored by earlier versions. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -170,6 +171,116 @@ static void test_ws2batch_batch_rejects_short_keys(void)
     CHECK_INT(ws2batch_batch(&k, 4, out), 0);
 }
 
+/* Agent and idempotency keys: workspace id, '/', the name; a workspace's prefix lists only its
+ * own (ws_A/ does not match ws_AB/...). */
+static void test_agent_and_idem_keys(void)
+{
+    char k[IDEM_KEY_MAX];
+    size_t n = agent_key(k, "ws_A", 4, "agent_1", 7);
+    CHECK_MEM(k, n, "ws_A/agent_1");
+    n = agent_key(k, "ws_A", 4, "", 0);
+    CHECK_MEM(k, n, "ws_A/");
+    n = idem_key(k, "ws_A", 4, "order-42", 8);
+    CHECK_MEM(k, n, "ws_A/order-42");
+
+    uint8_t v[IDEM_VAL_LEN];
+    idem_encode(v, "batch_01KBX0000000000000000000AA", 1767225600000ull);
+    char batch[ID_MAX];
+    uint64_t expires = 0;
+    struct store_val sv = {v, sizeof v};
+    CHECK_INT(idem_decode(&sv, batch, &expires), 0);
+    CHECK_STR(batch, "batch_01KBX0000000000000000000AA");
+    CHECK_INT(expires, 1767225600000ull);
+    sv.len--;
+    CHECK_INT(idem_decode(&sv, batch, &expires), BC_ECORRUPT);
+}
+
+/* Usage keys order by time within a workspace (big-endian), and the time reads back. */
+static void test_usage_time_key(void)
+{
+    uint8_t a[USAGE_TIME_KEY_MAX], b[USAGE_TIME_KEY_MAX];
+    size_t na = usage_time_key(a, "ws_A", 4, 0xff), nb = usage_time_key(b, "ws_A", 4, 0x100);
+    CHECK_INT(na, 12);
+    CHECK_INT(nb, 12);
+    CHECK_MEM(a, 4, "ws_A");
+    CHECK(memcmp(a, b, na) < 0);
+    CHECK_INT(a[11], 0xff);
+    CHECK_INT(a[4], 0);
+    struct store_val k = {b, nb};
+    CHECK_INT(usage_key_time(&k, 4), 0x100);
+}
+
+/* key_u32 reads the number after the batch id of each batch-keyed index. */
+static void test_key_u32(void)
+{
+    uint8_t k[JOB_KEY_MAX];
+    struct store_val v = {k, job_key(k, "batch_x", 70000)};
+    CHECK_INT(key_u32(&v, 7), 70000);
+    v.len = finalseq_key(k, "batch_x", 12345);
+    CHECK_INT(key_u32(&v, 7), 12345);
+    v.len = jobstate_key(k, "batch_x", JOB_FAILED, 99);
+    CHECK_INT(k[7], JOB_FAILED);
+    CHECK_INT(key_u32(&v, 8), 99);
+    v.len = statecount_key(k, "batch_x", JOB_WAITING, 3);
+    CHECK_INT(key_u32(&v, 8), 3);
+}
+
+static int put_batches(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    static const char *const ids[] = {"batch_c", "batch_a", "batch_b"};
+    for (size_t i = 0; i < 3; i++) {
+        struct batch_rec b;
+        memset(&b, 0, sizeof b);
+        b.version = RECORD_VERSION;
+        b.status = (uint8_t)(BATCH_QUEUED + i);
+        snprintf(b.id, sizeof b.id, "%s", ids[i]);
+        batch_put(t, &b);
+    }
+    /* Not a batch record: the scan skips it. */
+    store_put(t, DB_BATCH, "batch_bad", 9, "x", 1, 0);
+    return 0;
+}
+
+struct scan_seen {
+    char ids[128];
+    int stop_at; /* stop after this many batches, 0: never */
+    int n;
+};
+
+static int note_batch(const struct batch_rec *b, void *arg)
+{
+    struct scan_seen *s = arg;
+    snprintf(s->ids + strlen(s->ids), sizeof s->ids - strlen(s->ids), "%s%s:%d",
+             s->ids[0] ? " " : "", b->id, b->status);
+    return ++s->n == s->stop_at ? 7 : 0;
+}
+
+static void test_batch_scan(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 16 * MIB), 0);
+    struct store_txn t;
+    struct scan_seen seen = {"", 0, 0};
+    CHECK_INT(store_read_begin(&s, &t), 0);
+    CHECK_INT(batch_scan(&t, note_batch, &seen), 0); /* an empty store */
+    store_read_end(&t);
+    CHECK_INT(seen.n, 0);
+    CHECK_INT(store_write(&s, put_batches, NULL), 0);
+    CHECK_INT(store_read_begin(&s, &t), 0);
+    CHECK_INT(batch_scan(&t, note_batch, &seen), 0);
+    CHECK_STR(seen.ids, "batch_a:2 batch_b:3 batch_c:1");
+    /* fn's non-zero value stops the scan and is returned. */
+    struct scan_seen first = {"", 2, 0};
+    CHECK_INT(batch_scan(&t, note_batch, &first), 7);
+    CHECK_STR(first.ids, "batch_a:2 batch_b:3");
+    store_read_end(&t);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
 static void setup_quiet_logs(void)
 {
     log_set_level(LOG_ERROR);
@@ -177,4 +288,6 @@ static void setup_quiet_logs(void)
 
 CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_big_endian_order),
            CHECK_CASE(test_batch_list_newest_first_within_a_millisecond),
-           CHECK_CASE(test_upgrade_of_old_keys), CHECK_CASE(test_ws2batch_batch_rejects_short_keys))
+           CHECK_CASE(test_upgrade_of_old_keys), CHECK_CASE(test_ws2batch_batch_rejects_short_keys),
+           CHECK_CASE(test_agent_and_idem_keys), CHECK_CASE(test_usage_time_key),
+           CHECK_CASE(test_key_u32), CHECK_CASE(test_batch_scan))

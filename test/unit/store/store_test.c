@@ -395,6 +395,78 @@ static void test_iteration(void)
     tmpdir_remove(&d);
 }
 
+/* Deletes the keys under one prefix; the prefixes of the iteration cases say which. */
+static int del_prefix_fn(struct store_txn *t, void *arg)
+{
+    const char *prefix = arg;
+    return store_del_prefix(t, DB_JOB, prefix, strlen(prefix));
+}
+
+/* Many keys under one prefix: the deletes cross LMDB pages. */
+static int put_many(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 3000; i++) {
+        char k[32];
+        int n = snprintf(k, sizeof k, "m/%05d", i);
+        store_put(t, DB_JOB, k, (size_t)n, "0123456789abcdef0123456789abcdef", 32, 0);
+    }
+    return 0;
+}
+
+/* The keys of DB_JOB, space-separated. */
+static void job_keys(struct store *s, char *out, size_t cap)
+{
+    struct store_txn t;
+    struct store_iter it;
+    out[0] = '\0';
+    CHECK_INT(store_read_begin(s, &t), 0);
+    store_iter_open(&it, &t, DB_JOB, "", 0, NULL, 0);
+    while (store_iter_next(&it) == 1)
+        snprintf(out + strlen(out), cap - strlen(out), "%s%.*s", out[0] ? " " : "", (int)it.key.len,
+                 (const char *)it.key.ptr);
+    store_iter_close(&it);
+    store_read_end(&t);
+}
+
+static void test_del_prefix(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 16 * MIB), 0);
+    CHECK_INT(store_write(&s, put_iter_keys, NULL), 0);
+    char got[512];
+    /* Exactly the keys that begin with the prefix go, neighbours on both sides stay. */
+    CHECK_INT(store_write(&s, del_prefix_fn, "a/2"), 0);
+    job_keys(&s, got, sizeof got);
+    CHECK_STR(got, "a a/ a/1 a/10 a/3 a0 ab/1 b/1 b/2");
+    CHECK_INT(store_write(&s, del_prefix_fn, "a/"), 0);
+    job_keys(&s, got, sizeof got);
+    CHECK_STR(got, "a a0 ab/1 b/1 b/2");
+    /* A prefix that matches nothing, or sorts after every key, changes nothing. */
+    CHECK_INT(store_write(&s, del_prefix_fn, "c"), 0);
+    CHECK_INT(store_write(&s, del_prefix_fn, "a/"), 0);
+    job_keys(&s, got, sizeof got);
+    CHECK_STR(got, "a a0 ab/1 b/1 b/2");
+    /* The last keys of the database. */
+    CHECK_INT(store_write(&s, del_prefix_fn, "b/"), 0);
+    job_keys(&s, got, sizeof got);
+    CHECK_STR(got, "a a0 ab/1");
+    /* Thousands of keys over many pages, between keys that stay. */
+    CHECK_INT(store_write(&s, put_many, NULL), 0);
+    CHECK_INT(put(&s, DB_JOB, "n", "x"), 0);
+    CHECK_INT(store_write(&s, del_prefix_fn, "m/"), 0);
+    job_keys(&s, got, sizeof got);
+    CHECK_STR(got, "a a0 ab/1 n");
+    /* An empty prefix empties the database. */
+    CHECK_INT(store_write(&s, del_prefix_fn, ""), 0);
+    job_keys(&s, got, sizeof got);
+    CHECK_STR(got, "");
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
 /* Iteration inside a write transaction sees that transaction's own writes. */
 static int iterate_own_writes(struct store_txn *t, void *arg)
 {
@@ -1296,9 +1368,9 @@ static void setup_quiet_logs(void)
 CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_put_get_del),
            CHECK_CASE(test_binary_keys_and_values), CHECK_CASE(test_sticky_errors),
            CHECK_CASE(test_sticky_error_in_read), CHECK_CASE(test_commit_and_abort),
-           CHECK_CASE(test_append), CHECK_CASE(test_iteration), CHECK_CASE(test_iteration_in_write),
-           CHECK_CASE(test_snapshot_isolation), CHECK_CASE(test_map_growth),
-           CHECK_CASE(test_growth_blocked_by_snapshot),
+           CHECK_CASE(test_append), CHECK_CASE(test_iteration), CHECK_CASE(test_del_prefix),
+           CHECK_CASE(test_iteration_in_write), CHECK_CASE(test_snapshot_isolation),
+           CHECK_CASE(test_map_growth), CHECK_CASE(test_growth_blocked_by_snapshot),
            CHECK_CASE(test_map_resized_by_other_process), CHECK_CASE(test_reopen_and_read_only),
            CHECK_CASE(test_creates_directory), CHECK_CASE(test_unusable_directory),
            CHECK_CASE(test_async_order), CHECK_CASE(test_async_failure),

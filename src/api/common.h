@@ -1,7 +1,7 @@
-/* Route handlers and the helpers they share: authentication context, JSON responses, the one
- * translation of internal errors into HTTP statuses, and pagination. */
-#ifndef BC_API_API_H
-#define BC_API_API_H
+/* The helpers every route handler shares: the per-request context, JSON responses, the one
+ * translation of internal errors into HTTP statuses (api_respond_internal), and pagination. */
+#ifndef BC_API_COMMON_H
+#define BC_API_COMMON_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -32,16 +32,6 @@ static inline struct api_ctx *api_ctx(struct http_request *req)
     return req->ctx;
 }
 
-/* The route table and its size. */
-extern const struct http_route api_routes[];
-extern const size_t api_nroutes;
-
-/* The head hook: authentication and the per-workspace request rate limit. */
-void api_on_head(struct http_request *req);
-void api_on_response(struct http_request *req, int status, uint64_t duration_ns);
-/* Releases the in-memory per-workspace state. */
-void api_free(struct app *app);
-
 /* Responds with obj rendered as JSON, then frees obj. */
 void api_respond_json(struct http_request *req, int status, cJSON *obj);
 /* An error body with one extra string field (for example "field" or "id"); extra may be NULL. */
@@ -60,26 +50,16 @@ struct api_page {
     uint64_t page;  /* 1-based */
     uint64_t limit; /* 1..100 */
 };
-/* Reads ?page= and ?limit=; on a bad value responds 400 naming the parameter and returns -1. */
+/* Reads ?page= and ?limit=; on a bad value responds 400 naming the parameter and returns BC_EINVAL.
+ */
 int api_parse_page(struct http_request *req, struct api_page *p);
 /* Adds the "pagination" object of API.md A4 to obj. */
 void api_add_pagination(cJSON *obj, const struct api_page *p, uint64_t total);
-
-/* Handlers, by module. */
-void ops_healthz(struct http_request *req);
-void ops_readyz(struct http_request *req);
-void ops_metrics(struct http_request *req);
-void agents_create(struct http_request *req);
-void agents_list(struct http_request *req);
-void agents_get(struct http_request *req);
-void agents_update(struct http_request *req);
-void agents_delete(struct http_request *req);
-void control_cancel(struct http_request *req);
-void control_pause(struct http_request *req);
-void control_resume(struct http_request *req);
-void control_retry(struct http_request *req);
-void control_usage(struct http_request *req);
-void callbacks_twilio(struct http_request *req);
-void callbacks_http(struct http_request *req);
+/* 1 when the i-th item (0-based) of a list falls on page p. */
+int api_page_holds(const struct api_page *p, uint64_t i);
+/* The end of a paged list read with status rc (negative: the read failed): responds 200 with obj
+ * and its "pagination" of total items, or the error (obj is then freed). */
+void api_respond_page(struct http_request *req, int rc, cJSON *obj, const struct api_page *p,
+                      uint64_t total);
 
 #endif

@@ -1,0 +1,17 @@
+/* Authentication and the per-workspace request rate limit, run on every request's head. */
+#ifndef BC_API_AUTH_H
+#define BC_API_AUTH_H
+
+#include <stdint.h>
+
+#include "app.h"
+#include "http/http.h"
+
+/* The head hook: authentication and the per-workspace request rate limit. */
+void auth_on_head(struct http_request *req);
+/* The response hook: counts the request in the metrics. */
+void auth_on_response(struct http_request *req, int status, uint64_t duration_ns);
+/* Releases the in-memory per-workspace state. */
+void auth_free(struct app *app);
+
+#endif

@@ -1,0 +1,231 @@
+/* Tests for src/ingest/ingest.c through its API: a small multipart upload lands as jobs of a
+ * staging batch in a temporary store, and bad input comes back as typed errors. */
+#include "ingest/ingest.h"
+
+#include <string.h>
+
+#include <uv.h>
+
+#include "check.h"
+#include "tmpstore.h"
+#include "store/records.h"
+#include "util/err.h"
+#include "util/log.h"
+
+#define MIB      (1024 * 1024)
+#define BOUNDARY "XyZ"
+#define CT       "multipart/form-data; boundary=" BOUNDARY
+
+static const char *const names[FIELD_COUNT] = {
+    [FIELD_AGENT_ID] = "agent",          [FIELD_SCHEDULED_AT] = "at",
+    [FIELD_SMART_CALLBACK] = "smart",    [FIELD_NAME] = "name",
+    [FIELD_DEFAULT_COUNTRY] = "country", [FIELD_STRICT] = "strict",
+    [FIELD_ALLOW_DUPLICATES] = "dups",   [FIELD_MAX_CONCURRENCY] = "conc",
+    [FIELD_CALLS_PER_SECOND] = "cps",    [FIELD_WEBHOOK_URL] = "hook",
+};
+
+static const char upload[] = "--" BOUNDARY "\r\n"
+                             "Content-Disposition: form-data; name=\"name\"\r\n\r\n"
+                             "spring\r\n"
+                             "--" BOUNDARY "\r\n"
+                             "Content-Disposition: form-data; name=\"csv\"; filename=\"a.csv\"\r\n"
+                             "Content-Type: text/csv\r\n\r\n"
+                             "phone_number,first_name\r\n"
+                             "+14155550101,Ada\r\n"
+                             "not a number,Bob\r\n"
+                             "+14155550101,Cy\r\n"
+                             "\r\n--" BOUNDARY "--\r\n";
+
+static int written;
+
+static void on_written(struct ingest *in, void *ctx)
+{
+    (void)in;
+    (void)ctx;
+    written++;
+}
+
+static void options(struct ingest_options *o, struct store *s, uv_loop_t *loop)
+{
+    memset(o, 0, sizeof *o);
+    o->store = s;
+    o->batch_id = "batch_t";
+    o->workspace = "ws_t";
+    o->max_records = 100;
+    o->field_names = names;
+    o->file_field = "csv";
+    o->loop = loop;
+    o->on_written = on_written;
+}
+
+/* Reads the job of a row: its state and outcome. */
+static int job_state(struct store *s, uint32_t row, int *outcome)
+{
+    struct store_txn t;
+    struct store_val v;
+    struct job_view jv;
+    uint8_t k[JOB_KEY_MAX];
+    CHECK_INT(store_read_begin(s, &t), 0);
+    int rc = store_get(&t, DB_JOB, k, job_key(k, "batch_t", row), &v);
+    if (!rc)
+        rc = job_decode(v.ptr, v.len, &jv);
+    store_read_end(&t);
+    if (rc)
+        return rc;
+    *outcome = jv.head.outcome;
+    return jv.head.state;
+}
+
+static void test_rows_land(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 16 * MIB), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ingest_options o;
+    options(&o, &s, &loop);
+    struct ingest in;
+    CHECK_INT(ingest_begin(&in, &o, CT, strlen(CT)), 0);
+    /* Fed in two pieces, split inside a row. */
+    CHECK_INT(ingest_feed(&in, upload, 200), 0);
+    CHECK_INT(ingest_feed(&in, upload + 200, sizeof upload - 1 - 200), 0);
+    CHECK_INT(ingest_end(&in), 0);
+    written = 0;
+    while (ingest_drain(&in))
+        uv_run(&loop, UV_RUN_ONCE);
+    CHECK_INT(in.failure.error, INGEST_OK);
+    CHECK_STR(ingest_field_value(&in, FIELD_NAME), "spring");
+    CHECK(ingest_field_value(&in, FIELD_AGENT_ID) == NULL);
+    CHECK_INT(in.rows, 3);
+    CHECK_INT(in.valid, 1);
+    CHECK_INT(in.invalid, 1);
+    CHECK_INT(in.duplicates, 1);
+    CHECK_INT(in.stored_rows, 3);
+    CHECK(written >= 1);
+    CHECK_INT(in.nerrors, 2);
+    CHECK_INT(in.errors[0].row, 2);
+    CHECK_STR(in.errors[0].code, "invalid_phone_number");
+    CHECK_STR(in.errors[1].code, "duplicate_phone_number");
+    CHECK_STR(ingest_column(&in, 1), "first_name");
+    int outcome = 0;
+    CHECK_INT(job_state(&s, 1, &outcome), JOB_WAITING);
+    CHECK_INT(job_state(&s, 2, &outcome), JOB_FAILED);
+    CHECK_INT(outcome, OUTCOME_INVALID_NUMBER);
+    CHECK_INT(job_state(&s, 3, &outcome), JOB_FAILED);
+    CHECK_INT(outcome, OUTCOME_DUPLICATE);
+    CHECK_INT(job_state(&s, 4, &outcome), BC_ENOTFOUND);
+    ingest_free(&in);
+    /* The purge removes every job and the staging marker. */
+    CHECK_INT(ingest_purge_step(&s, "batch_t", 100), 1);
+    CHECK_INT(job_state(&s, 1, &outcome), BC_ENOTFOUND);
+    uv_loop_close(&loop);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
+struct bad_case {
+    const char *content_type;
+    const char *body; /* NULL: ingest_begin already fails */
+    enum ingest_error error;
+    int field;
+    int code;
+};
+
+#define PART(name, value)                                                                          \
+    "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"" name "\"\r\n\r\n" value "\r\n"
+#define FILE_PART(data)                                                                            \
+    "--" BOUNDARY                                                                                  \
+    "\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"a.csv\"\r\n\r\n" data "\r\n"
+#define END "--" BOUNDARY "--\r\n"
+
+static const struct bad_case bad_cases[] = {
+    {"text/csv", NULL, INGEST_E_NOT_MULTIPART, -1, BC_EINVAL},
+    {CT, PART("name", "x") END, INGEST_E_MISSING_FILE, -1, BC_EINVAL},
+    {CT, FILE_PART("") END, INGEST_E_EMPTY_FILE, -1, BC_EINVAL},
+    {CT, FILE_PART("phone_number") END, INGEST_E_NO_ROWS, -1, BC_EINVAL},
+    {CT, FILE_PART("name,email\r\nx,y") END, INGEST_E_MISSING_PHONE_COLUMN, -1, BC_EINVAL},
+    {CT, FILE_PART("a,a\r\n1,2") END, INGEST_E_DUPLICATE_COLUMN, -1, BC_EINVAL},
+    {CT, FILE_PART("%PDF-1.4 0000") END, INGEST_E_INVALID_FILE, -1, BC_EINVAL},
+    {CT, PART("name", "a") PART("name", "b") END, INGEST_E_FIELD_TWICE, FIELD_NAME, BC_EINVAL},
+    {CT, FILE_PART("phone_number\r\n+14155550101") PART("country", "US") END,
+     INGEST_E_FIELD_AFTER_FILE, FIELD_DEFAULT_COUNTRY, BC_EINVAL},
+    {CT, PART("country", "XX") END, INGEST_E_FIELD_VALUE, FIELD_DEFAULT_COUNTRY, BC_EINVAL},
+    {CT, PART("dups", "maybe") END, INGEST_E_FIELD_VALUE, FIELD_ALLOW_DUPLICATES, BC_EINVAL},
+    {CT, FILE_PART("phone_number\r\n+14155550101") FILE_PART("phone_number") END,
+     INGEST_E_FILE_TWICE, -1, BC_EINVAL},
+    {CT, "garbage without a boundary", INGEST_E_MULTIPART, -1, BC_EINVAL},
+};
+
+static void test_typed_errors(void)
+{
+    for (size_t i = 0; i < sizeof bad_cases / sizeof bad_cases[0]; i++) {
+        const struct bad_case *c = &bad_cases[i];
+        struct ingest_options o;
+        options(&o, NULL, NULL);
+        struct ingest in;
+        int rc = ingest_begin(&in, &o, c->content_type, strlen(c->content_type));
+        if (c->body && rc == 0) {
+            rc = ingest_feed(&in, c->body, strlen(c->body));
+            if (rc == 0)
+                rc = ingest_end(&in);
+        }
+        CHECK_REPORT(in.failure.error == c->error, "case %zu: error %d, want %d", i,
+                     (int)in.failure.error, (int)c->error);
+        CHECK_REPORT(in.failure.field == c->field, "case %zu: field %d, want %d", i,
+                     in.failure.field, c->field);
+        CHECK_REPORT(rc == c->code, "case %zu: returned %d, want %d", i, rc, c->code);
+        /* Once failed, it stays failed with the same error. */
+        CHECK_INT(ingest_feed(&in, "x", 1), rc);
+        ingest_free(&in);
+    }
+    CHECK_INT(ingest_error_code(INGEST_E_NOMEM), BC_ENOMEM);
+    CHECK_INT(ingest_error_code(INGEST_E_TOO_MANY_ROWS), BC_ETOOBIG);
+    CHECK_INT(ingest_error_code(INGEST_OK), 0);
+}
+
+/* The caller's on_field stops the upload: INGEST_E_STOPPED, naming the field. */
+static int stop_on_name(struct ingest *in, enum ingest_field f, void *ctx)
+{
+    (void)in;
+    (void)ctx;
+    return f == FIELD_NAME;
+}
+
+static void test_on_field_stops(void)
+{
+    struct ingest_options o;
+    options(&o, NULL, NULL);
+    o.on_field = stop_on_name;
+    struct ingest in;
+    CHECK_INT(ingest_begin(&in, &o, CT, strlen(CT)), 0);
+    static const char body[] = PART("strict", "1") PART("name", "x") END;
+    CHECK_INT(ingest_feed(&in, body, sizeof body - 1), BC_EINVAL);
+    CHECK_INT(in.failure.error, INGEST_E_STOPPED);
+    CHECK_INT(in.failure.field, FIELD_NAME);
+    ingest_free(&in);
+}
+
+/* More rows than max_records. */
+static void test_too_many_rows(void)
+{
+    struct ingest_options o;
+    options(&o, NULL, NULL);
+    o.max_records = 1;
+    struct ingest in;
+    CHECK_INT(ingest_begin(&in, &o, CT, strlen(CT)), 0);
+    static const char body[] = FILE_PART("phone_number\r\n+14155550101\r\n+14155550102") END;
+    CHECK_INT(ingest_feed(&in, body, sizeof body - 1), BC_ETOOBIG);
+    CHECK_INT(in.failure.error, INGEST_E_TOO_MANY_ROWS);
+    CHECK(strstr(in.failure.detail, "more than 1 rows") != NULL);
+    ingest_free(&in);
+}
+
+static void setup_quiet_logs(void)
+{
+    log_set_level(LOG_ERROR);
+}
+
+CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_rows_land), CHECK_CASE(test_typed_errors),
+           CHECK_CASE(test_on_field_stops), CHECK_CASE(test_too_many_rows))
