@@ -8,7 +8,7 @@
 #include "api/metrics.h"
 #include "api/events.h"
 #include "config.h"
-#include "dispatch/dialer.h"
+#include "http/client.h"
 #include "dispatch/scheduler.h"
 #include "dispatch/sweep.h"
 #include "provider/provider.h"
@@ -32,7 +32,7 @@ struct app {
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
     struct sweeper sweeper; /* chunked background work over a batch's jobs */
-    struct dialer dialer;   /* outbound HTTP: provider requests */
+    struct client dialer;   /* outbound HTTP: provider requests */
     struct provider_config provider;
     struct scheduler *sched;
     struct sim *sim;           /* the in-process simulator with --provider sim */

@@ -247,9 +247,9 @@ static int start_dispatch(struct app *app)
 {
     const struct config *c = &app->cfg;
     struct provider_config *p = &app->provider;
-    int rc = dialer_global_init();
+    int rc = client_global_init();
     if (!rc)
-        rc = dialer_init(&app->dialer, app->loop, c->max_in_flight + 16);
+        rc = client_init(&app->dialer, app->loop, c->max_in_flight + 16);
     if (rc)
         return rc;
     memset(p, 0, sizeof *p);
@@ -431,7 +431,7 @@ out:
     webhooks_stop(app.webhooks);
     app.webhooks = NULL;
     if (app.dialer.multi)
-        dialer_close(&app.dialer, NULL);
+        client_close(&app.dialer, NULL);
     if (app.sim)
         sim_stop(app.sim, NULL, NULL);
     events_stop(app.events);

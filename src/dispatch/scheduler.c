@@ -141,7 +141,7 @@ struct scheduler {
     struct app *app;
     struct sched_config cfg;
     struct provider_config pcfg;
-    struct dialer *dialer;
+    struct client *dialer;
     struct bucket provider;
     struct map batches; /* id -> struct sbatch */
     struct map wss;     /* id -> struct sws */
@@ -164,7 +164,7 @@ struct scheduler {
 };
 
 struct dial_ctx {
-    struct dialer_request r;
+    struct client_request r;
     struct scheduler *s;
     char batch[ID_MAX];
     uint32_t row, seq;
@@ -1133,7 +1133,7 @@ static void queue_event(struct scheduler *s, struct sev *ev)
     arm(s, COMMIT_DELAY_MS);
 }
 
-static void on_create_done(struct dialer_request *r)
+static void on_create_done(struct client_request *r)
 {
     struct dial_ctx *dc = r->user;
     struct scheduler *s = dc->s;
@@ -1149,7 +1149,7 @@ static void on_create_done(struct dialer_request *r)
             queue_event(s, ev);
         }
     }
-    dialer_request_free(r);
+    client_request_free(r);
     free(dc);
 }
 
@@ -1178,7 +1178,7 @@ static void send_pick(struct scheduler *s, struct pick *p)
         dc->r.done = on_create_done;
         dc->r.user = dc;
         if (!rc)
-            rc = dialer_start(s->dialer, &dc->r);
+            rc = client_start(s->dialer, &dc->r);
     }
     if (rc == 0) {
         s->stats.dials++;
@@ -1186,7 +1186,7 @@ static void send_pick(struct scheduler *s, struct pick *p)
     }
     /* Never sent: report it as provider trouble so the job waits and tries again. */
     if (dc) {
-        dialer_request_free(&dc->r);
+        client_request_free(&dc->r);
         free(dc);
     }
     ev = calloc(1, sizeof *ev);
@@ -1426,7 +1426,7 @@ void scheduler_report(struct scheduler *s, const struct call_event *ce)
 
 /* ---- overdue calls ---- */
 
-static void on_fetch_done(struct dialer_request *r)
+static void on_fetch_done(struct client_request *r)
 {
     struct dial_ctx *dc = r->user;
     struct scheduler *s = dc->s;
@@ -1464,7 +1464,7 @@ static void on_fetch_done(struct dialer_request *r)
     }
     if (w)
         w->fetching = 0;
-    dialer_request_free(r);
+    client_request_free(r);
     free(dc);
 }
 
@@ -1484,8 +1484,8 @@ static void send_fetch(struct scheduler *s, struct watch *w)
     }
     dc->r.done = on_fetch_done;
     dc->r.user = dc;
-    if (dialer_start(s->dialer, &dc->r) != 0) {
-        dialer_request_free(&dc->r);
+    if (client_start(s->dialer, &dc->r) != 0) {
+        client_request_free(&dc->r);
         free(dc);
         return;
     }
@@ -1595,7 +1595,7 @@ static int load_all(struct scheduler *s)
 }
 
 int scheduler_start(struct scheduler **out, struct app *app, const struct sched_config *cfg,
-                    const struct provider_config *pcfg, struct dialer *dialer)
+                    const struct provider_config *pcfg, struct client *dialer)
 {
     struct scheduler *s = calloc(1, sizeof *s);
     if (!s)

@@ -25,7 +25,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dispatch/dialer.h"
+#include "http/client.h"
 #include "dispatch/retry.h"
 #include "provider/provider.h"
 #include "util/histogram.h"
@@ -57,7 +57,7 @@ struct sched_stats {
 };
 
 int scheduler_start(struct scheduler **out, struct app *app, const struct sched_config *cfg,
-                    const struct provider_config *pcfg, struct dialer *dialer);
+                    const struct provider_config *pcfg, struct client *dialer);
 /* Shutting down: start no new calls, keep applying what the provider reports. */
 void scheduler_quiesce(struct scheduler *s);
 /* 1 when no provider request is in flight, no report waits to be applied and no commit is being

@@ -51,7 +51,7 @@ static int append_member(struct buf *b, const char *name, const char *value)
 }
 
 int provider_http_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
-                               struct dialer_request *r)
+                               struct client_request *r)
 {
     char id[ID_MAX + 24], key_header[ID_MAX + 48];
     char signature[SIGNATURE_HEX_LEN + 1], sig_header[SIGNATURE_HEX_LEN + 16];
@@ -106,10 +106,10 @@ static int json_string(const cJSON *obj, const char *name, char *out, size_t cap
     return 1;
 }
 
-void provider_http_parse_create(const struct dialer_request *r, struct create_result *out)
+void provider_http_parse_create(const struct client_request *r, struct create_result *out)
 {
     memset(out, 0, sizeof *out);
-    if (r->result != DIALER_OK) {
+    if (r->result != CLIENT_OK) {
         out->cls = CREATE_RETRY;
         snprintf(out->message, sizeof out->message, "Call provider request failed: %.200s",
                  r->error[0] ? r->error : "no response");
@@ -260,7 +260,7 @@ int provider_http_parse_callback(const char *secret, const char *query, size_t q
 }
 
 int provider_http_build_fetch(const struct provider_config *cfg, const char *call_id,
-                              struct dialer_request *r)
+                              struct client_request *r)
 {
     char signature[SIGNATURE_HEX_LEN + 1], sig_header[SIGNATURE_HEX_LEN + 16];
     struct buf url = {0};
@@ -287,7 +287,7 @@ int provider_http_build_fetch(const struct provider_config *cfg, const char *cal
     return rc;
 }
 
-int provider_http_parse_fetch(const struct dialer_request *r, struct call_event *ev)
+int provider_http_parse_fetch(const struct client_request *r, struct call_event *ev)
 {
     call_event_init(ev);
     int rc0 = provider_fetch_status(r);

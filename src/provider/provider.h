@@ -17,7 +17,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "dispatch/dialer.h"
+#include "http/client.h"
 #include "util/crypto.h"
 
 enum provider_kind { PROVIDER_SIM, PROVIDER_TWILIO, PROVIDER_HTTP };
@@ -50,19 +50,19 @@ struct dial_attempt {
 
 /* Fills r (url, method, content type, headers, body, userpwd, timeout). The caller sets done/user
  * and starts it. Returns 0 or BC_ENOMEM. r must be zeroed, or a request already released with
- * dialer_request_free; the strings r points at live in r->body's allocation (see
- * provider_request_set), so dialer_request_free is all the cleanup it needs. */
+ * client_request_free; the strings r points at live in r->body's allocation (see
+ * provider_request_set), so client_request_free is all the cleanup it needs. */
 int provider_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
-                          struct dialer_request *r);
+                          struct client_request *r);
 
 /* Sets r's method, content type, URL, Basic credentials (userpwd, or NULL), extra header lines
  * (NULL, or a NULL-terminated list of at most PROVIDER_MAX_HEADERS) and timeout, once r->body is
- * complete. struct dialer_request only points at strings, so the URL, credentials and headers are
+ * complete. struct client_request only points at strings, so the URL, credentials and headers are
  * copied into r->body's allocation after the body (r->body.len still counts only the body) and
  * live exactly as long as the request. method and content_type must be string constants.
  * Returns 0, BC_ENOMEM, or BC_EINVAL for too many headers. */
 #define PROVIDER_MAX_HEADERS 4
-int provider_request_set(struct dialer_request *r, const char *method, const char *content_type,
+int provider_request_set(struct client_request *r, const char *method, const char *content_type,
                          const char *url, const char *userpwd, const char *const *headers,
                          long timeout_ms);
 /* Appends {public_url}/v1/provider/{dialect}/status?b={batch}&r={row}&a={seq} and a NUL (not
@@ -89,7 +89,7 @@ struct create_result {
 };
 
 /* Classifies a finished create request (r->result, r->status, r->response). */
-void provider_parse_create(const struct provider_config *cfg, const struct dialer_request *r,
+void provider_parse_create(const struct provider_config *cfg, const struct client_request *r,
                            struct create_result *out);
 
 /* A call status report, from a callback or a fetch. */
@@ -149,10 +149,10 @@ int provider_http_parse_callback(const char *secret, const char *query, size_t q
 
 /* GET the call's current state (for a call whose final callback is overdue). */
 int provider_build_fetch(const struct provider_config *cfg, const char *call_id,
-                         struct dialer_request *r);
+                         struct client_request *r);
 /* Returns 0 with ev filled, BC_ENOTFOUND when the provider does not know the call, or another
  * negative error (provider trouble: try again later). */
-int provider_parse_fetch(const struct provider_config *cfg, const struct dialer_request *r,
+int provider_parse_fetch(const struct provider_config *cfg, const struct client_request *r,
                          struct call_event *ev);
 
 /* The http dialect's halves of provider_build_create, provider_parse_create, provider_build_fetch
@@ -160,15 +160,15 @@ int provider_parse_fetch(const struct provider_config *cfg, const struct dialer_
  * signed like a create (X-Signature: hex HMAC-SHA256 of the empty body), answered with the
  * callback's JSON shape. */
 int provider_http_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
-                               struct dialer_request *r);
-void provider_http_parse_create(const struct dialer_request *r, struct create_result *out);
+                               struct client_request *r);
+void provider_http_parse_create(const struct client_request *r, struct create_result *out);
 int provider_http_build_fetch(const struct provider_config *cfg, const char *call_id,
-                              struct dialer_request *r);
-int provider_http_parse_fetch(const struct dialer_request *r, struct call_event *ev);
+                              struct client_request *r);
+int provider_http_parse_fetch(const struct client_request *r, struct call_event *ev);
 
 /* How a finished fetch request went, in both dialects: 0 for a 200, BC_ENOTFOUND for 404 (the
  * provider does not know the call), BC_EACCES for 401/403, BC_EIO otherwise. */
-int provider_fetch_status(const struct dialer_request *r);
+int provider_fetch_status(const struct client_request *r);
 
 /* application/x-www-form-urlencoded helpers. */
 /* Appends name=value, both percent-encoded (unreserved characters as they are, space as %20),

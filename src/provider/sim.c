@@ -24,7 +24,7 @@
 #include <cjson/cJSON.h>
 #include <openssl/evp.h>
 
-#include "dispatch/dialer.h"
+#include "http/client.h"
 #include "http/http.h"
 #include "provider/provider.h"
 #include "util/buf.h"
@@ -150,7 +150,7 @@ struct callback {
     const char *headers[2];
     uint64_t not_before; /* uv_now() ms: callbackDelayMs holds it back until then */
     int tries;           /* failed tries so far */
-    struct dialer_request req;
+    struct client_request req;
 };
 
 struct call {
@@ -189,7 +189,7 @@ struct sim {
     char basic[264]; /* base64("sid:token"), what Authorization: Basic must carry */
     size_t basic_len;
     struct http_server http;
-    struct dialer dialer;
+    struct client dialer;
     uv_timer_t timer;
     int port;
 
@@ -522,7 +522,7 @@ static struct due due_pop(struct sim *s)
 
 /* ---- status callbacks ---- */
 
-static void on_callback_done(struct dialer_request *r);
+static void on_callback_done(struct client_request *r);
 static void call_free(struct sim *s, struct call *c);
 
 static void callback_free(struct callback *cb)
@@ -582,7 +582,7 @@ static void callback_failed_try(struct sim *s, struct callback *cb, const char *
  * no copy. Returns 0 or the dialer's error (BC_EBUSY at the cap). */
 static int callback_send(struct sim *s, struct callback *cb)
 {
-    struct dialer_request *r = &cb->req;
+    struct client_request *r = &cb->req;
     memset(r, 0, sizeof *r);
     r->url = cb->call->callback_url;
     r->method = "POST";
@@ -592,11 +592,11 @@ static int callback_send(struct sim *s, struct callback *cb)
     r->done = on_callback_done;
     r->user = cb;
     r->body = cb->body;
-    int rc = dialer_start(&s->dialer, r);
+    int rc = client_start(&s->dialer, r);
     if (rc) {
         cb->body = r->body;
         r->body = (struct buf){0};
-        dialer_request_free(r);
+        client_request_free(r);
     }
     return rc;
 }
@@ -613,20 +613,20 @@ static void callbacks_pump(struct sim *s)
         if (!s->ready_head)
             s->ready_tail = NULL;
         if (rc)
-            callback_failed_try(s, cb, dialer_strerror(rc));
+            callback_failed_try(s, cb, client_strerror(rc));
     }
 }
 
-static void on_callback_done(struct dialer_request *r)
+static void on_callback_done(struct client_request *r)
 {
     struct callback *cb = r->user;
     struct sim *s = cb->sim;
-    int ok = r->result == DIALER_OK && r->status >= 200 && r->status < 300;
+    int ok = r->result == CLIENT_OK && r->status >= 200 && r->status < 300;
     /* r lives inside cb, which callback_finish may free: its buffers go first. The result
      * fields stay readable until then. */
     cb->body = r->body;
     r->body = (struct buf){0};
-    dialer_request_free(r);
+    client_request_free(r);
     /* While stopping, requests are cancelled; sim_stop frees the callbacks with their calls. */
     if (s->stopping)
         return;
@@ -635,8 +635,8 @@ static void on_callback_done(struct dialer_request *r)
         callback_finish(s, cb);
     } else {
         char why[300];
-        if (r->result != DIALER_OK)
-            snprintf(why, sizeof why, "%s: %s", dialer_strerror(r->result), r->error);
+        if (r->result != CLIENT_OK)
+            snprintf(why, sizeof why, "%s: %s", client_strerror(r->result), r->error);
         else
             snprintf(why, sizeof why, "HTTP %ld", r->status);
         callback_failed_try(s, cb, why);
@@ -1331,7 +1331,7 @@ static void on_timer_closed(uv_handle_t *h)
     handle_closed(h->data);
 }
 
-static void on_dialer_closed(struct dialer *d)
+static void on_dialer_closed(struct client *d)
 {
     handle_closed((struct sim *)((char *)d - offsetof(struct sim, dialer)));
 }
@@ -1349,7 +1349,7 @@ void sim_stop(struct sim *s, void (*done)(void *arg), void *arg)
     http_server_close(&s->http, on_server_closed);
     uv_timer_stop(&s->timer);
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
-    dialer_close(&s->dialer, on_dialer_closed);
+    client_close(&s->dialer, on_dialer_closed);
 }
 
 int sim_start(struct sim **out, uv_loop_t *loop, const struct sim_config *cfg, const char *host,
@@ -1375,7 +1375,7 @@ int sim_start(struct sim **out, uv_loop_t *loop, const struct sim_config *cfg, c
         return rc;
     }
     crypto_hex(prefix, sizeof prefix, s->sid_prefix);
-    if ((rc = dialer_init(&s->dialer, loop, CALLBACKS_IN_FLIGHT)) != 0) {
+    if ((rc = client_init(&s->dialer, loop, CALLBACKS_IN_FLIGHT)) != 0) {
         free(s);
         return rc;
     }
@@ -1563,7 +1563,7 @@ int sim_main(int argc, char **argv)
         return 2;
     log_set_level(level);
     signal(SIGPIPE, SIG_IGN);
-    if (dialer_global_init() != 0) {
+    if (client_global_init() != 0) {
         log_error("cannot initialise libcurl", "%s", "");
         return 1;
     }
@@ -1592,7 +1592,7 @@ int sim_main(int argc, char **argv)
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop) != 0)
         log_warn("handles still open at exit", "%s", "");
-    dialer_global_cleanup();
+    client_global_cleanup();
     if (code == 0)
         log_info("carrier simulator stopped", "%s", "");
     return code;

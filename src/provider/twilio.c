@@ -18,7 +18,7 @@
 
 /* ---- Shared by the dialects ------------------------------------------------------------------ */
 
-int provider_request_set(struct dialer_request *r, const char *method, const char *content_type,
+int provider_request_set(struct client_request *r, const char *method, const char *content_type,
                          const char *url, const char *userpwd, const char *const *headers,
                          long timeout_ms)
 {
@@ -382,7 +382,7 @@ static int build_twiml(struct buf *b, const struct dial_attempt *a)
 }
 
 static int twilio_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
-                               struct dialer_request *r)
+                               struct client_request *r)
 {
     static const char *const events[] = {"initiated", "ringing", "answered", "completed"};
     struct buf url = {0}, twiml = {0}, callback = {0};
@@ -527,12 +527,12 @@ static void twilio_classify_error(long status, int code, const char *message,
     }
 }
 
-static void twilio_parse_create(const struct dialer_request *r, struct create_result *out)
+static void twilio_parse_create(const struct client_request *r, struct create_result *out)
 {
     char message[200];
     int code;
     memset(out, 0, sizeof *out);
-    if (r->result != DIALER_OK) {
+    if (r->result != CLIENT_OK) {
         out->cls = CREATE_RETRY;
         snprintf(out->message, sizeof out->message, "Twilio request failed: %.200s",
                  r->error[0] ? r->error : "no response");
@@ -576,7 +576,7 @@ static void twilio_parse_create(const struct dialer_request *r, struct create_re
 /* ---- Fetching a call ----------------------------------------------------------------------- */
 
 static int twilio_build_fetch(const struct provider_config *cfg, const char *call_id,
-                              struct dialer_request *r)
+                              struct client_request *r)
 {
     struct buf url = {0};
     char userpwd[sizeof cfg->account_sid + sizeof cfg->auth_token];
@@ -593,9 +593,9 @@ static int twilio_build_fetch(const struct provider_config *cfg, const char *cal
 
 /* The Call resource: {"sid", "status", "answered_by": string or null, "duration": a string of
  * seconds, a number or null}. It carries no SIP code, so failed calls map to unreachable. */
-int provider_fetch_status(const struct dialer_request *r)
+int provider_fetch_status(const struct client_request *r)
 {
-    if (r->result != DIALER_OK)
+    if (r->result != CLIENT_OK)
         return BC_EIO;
     if (r->status == 404)
         return BC_ENOTFOUND;
@@ -604,7 +604,7 @@ int provider_fetch_status(const struct dialer_request *r)
     return r->status == 200 ? 0 : BC_EIO;
 }
 
-static int twilio_parse_fetch(const struct dialer_request *r, struct call_event *ev)
+static int twilio_parse_fetch(const struct client_request *r, struct call_event *ev)
 {
     call_event_init(ev);
     int rc = provider_fetch_status(r);
@@ -859,14 +859,14 @@ int provider_twilio_verify(const char *token, const char *url, size_t url_len, c
 /* ---- Dispatch on the dialect --------------------------------------------------------------- */
 
 int provider_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
-                          struct dialer_request *r)
+                          struct client_request *r)
 {
     if (cfg->kind == PROVIDER_HTTP)
         return provider_http_build_create(cfg, a, r);
     return twilio_build_create(cfg, a, r);
 }
 
-void provider_parse_create(const struct provider_config *cfg, const struct dialer_request *r,
+void provider_parse_create(const struct provider_config *cfg, const struct client_request *r,
                            struct create_result *out)
 {
     if (cfg->kind == PROVIDER_HTTP)
@@ -876,14 +876,14 @@ void provider_parse_create(const struct provider_config *cfg, const struct diale
 }
 
 int provider_build_fetch(const struct provider_config *cfg, const char *call_id,
-                         struct dialer_request *r)
+                         struct client_request *r)
 {
     if (cfg->kind == PROVIDER_HTTP)
         return provider_http_build_fetch(cfg, call_id, r);
     return twilio_build_fetch(cfg, call_id, r);
 }
 
-int provider_parse_fetch(const struct provider_config *cfg, const struct dialer_request *r,
+int provider_parse_fetch(const struct provider_config *cfg, const struct client_request *r,
                          struct call_event *ev)
 {
     if (cfg->kind == PROVIDER_HTTP)

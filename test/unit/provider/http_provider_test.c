@@ -51,7 +51,7 @@ static void test_create_request(void)
         .prompt = "Hi \"Ann\",\nyour order\\shipped",
         .variables = vars,
     };
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     CHECK_INT(provider_build_create(&cfg, &a, &r), 0);
     CHECK_STR(r.url, "https://provider.example.com/v1/calls/");
@@ -109,39 +109,39 @@ static void test_parse_create(void)
         const char *call_id;
         const char *message; /* a substring of the message */
     } cases[] = {
-        {DIALER_OK, 200, "{\"callId\":\"c-1\"}", 0, CREATE_OK, OUTCOME_NONE, "c-1", ""},
-        {DIALER_OK, 201, "{\"id\":\"c-2\"}", 0, CREATE_OK, OUTCOME_NONE, "c-2", ""},
-        {DIALER_OK, 202, "{\"callId\":\"c-3\",\"id\":\"other\"}", 0, CREATE_OK, OUTCOME_NONE, "c-3",
+        {CLIENT_OK, 200, "{\"callId\":\"c-1\"}", 0, CREATE_OK, OUTCOME_NONE, "c-1", ""},
+        {CLIENT_OK, 201, "{\"id\":\"c-2\"}", 0, CREATE_OK, OUTCOME_NONE, "c-2", ""},
+        {CLIENT_OK, 202, "{\"callId\":\"c-3\",\"id\":\"other\"}", 0, CREATE_OK, OUTCOME_NONE, "c-3",
          ""},
-        {DIALER_OK, 200, "{}", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
-        {DIALER_OK, 202, "", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
-        {DIALER_OK, 200, "{\"callId\":42}", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
-        {DIALER_E_CONNECT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "request failed"},
-        {DIALER_E_TIMEOUT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "request failed"},
-        {DIALER_OK, 429, "{\"error\":\"rate_limited\"}", 3000, CREATE_RETRY, OUTCOME_NONE, "",
+        {CLIENT_OK, 200, "{}", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
+        {CLIENT_OK, 202, "", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
+        {CLIENT_OK, 200, "{\"callId\":42}", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
+        {CLIENT_E_CONNECT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "request failed"},
+        {CLIENT_E_TIMEOUT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "request failed"},
+        {CLIENT_OK, 429, "{\"error\":\"rate_limited\"}", 3000, CREATE_RETRY, OUTCOME_NONE, "",
          "HTTP 429: rate_limited"},
-        {DIALER_OK, 503, "", 0, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 503"},
-        {DIALER_OK, 400, "{\"error\":\"invalid_number\",\"message\":\"not E.164\"}", 0,
+        {CLIENT_OK, 503, "", 0, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 503"},
+        {CLIENT_OK, 400, "{\"error\":\"invalid_number\",\"message\":\"not E.164\"}", 0,
          CREATE_FINAL, OUTCOME_INVALID_NUMBER, "",
          "Invalid phone number (call provider: not "
          "E.164)"},
-        {DIALER_OK, 422, "{\"error\":\"invalid_number\"}", 0, CREATE_FINAL, OUTCOME_INVALID_NUMBER,
+        {CLIENT_OK, 422, "{\"error\":\"invalid_number\"}", 0, CREATE_FINAL, OUTCOME_INVALID_NUMBER,
          "", "invalid_number"},
-        {DIALER_OK, 400, "{\"error\":\"bad_request\",\"message\":\"missing to\"}", 0, CREATE_FINAL,
+        {CLIENT_OK, 400, "{\"error\":\"bad_request\",\"message\":\"missing to\"}", 0, CREATE_FINAL,
          OUTCOME_PROVIDER_ERROR, "", "Call provider error (HTTP 400): bad_request: missing to"},
-        {DIALER_OK, 409, "", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "", "HTTP 409"},
-        {DIALER_OK, 404, "{\"error\":\"no_route\"}", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "",
+        {CLIENT_OK, 409, "", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "", "HTTP 409"},
+        {CLIENT_OK, 404, "{\"error\":\"no_route\"}", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "",
          "no_route"},
-        {DIALER_OK, 401, "{\"error\":\"bad_signature\"}", 0, CREATE_HALT, OUTCOME_NONE, "",
+        {CLIENT_OK, 401, "{\"error\":\"bad_signature\"}", 0, CREATE_HALT, OUTCOME_NONE, "",
          "HTTP 401, bad_signature"},
-        {DIALER_OK, 403, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 403"},
-        {DIALER_OK, 404, "Not Found", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 404"},
-        {DIALER_OK, 301, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 301"},
+        {CLIENT_OK, 403, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 403"},
+        {CLIENT_OK, 404, "Not Found", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 404"},
+        {CLIENT_OK, 301, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 301"},
     };
     struct provider_config cfg;
     test_config(&cfg);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct dialer_request r;
+        struct client_request r;
         struct create_result out;
         memset(&r, 0, sizeof r);
         r.result = cases[i].result;
@@ -310,7 +310,7 @@ static void test_fetch(void)
 {
     struct provider_config cfg;
     test_config(&cfg);
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     CHECK_INT(provider_build_fetch(&cfg, "call 77/x", &r), 0);
     CHECK_STR(r.url, "https://provider.example.com/v1/calls/call%2077%2Fx");
@@ -330,16 +330,16 @@ static void test_fetch(void)
         const char *body;
         int rc, final, outcome;
     } cases[] = {
-        {DIALER_OK, 200, "{\"callId\":\"c1\",\"status\":\"completed\",\"duration\":30}", 0, 1,
+        {CLIENT_OK, 200, "{\"callId\":\"c1\",\"status\":\"completed\",\"duration\":30}", 0, 1,
          OUTCOME_ANSWERED},
-        {DIALER_OK, 200, "{\"callId\":\"c1\",\"status\":\"ringing\"}", 0, 0, OUTCOME_NONE},
-        {DIALER_OK, 200, "{\"callId\":\"c1\",\"status\":\"failed\",\"sip\":608}", 0, 1,
+        {CLIENT_OK, 200, "{\"callId\":\"c1\",\"status\":\"ringing\"}", 0, 0, OUTCOME_NONE},
+        {CLIENT_OK, 200, "{\"callId\":\"c1\",\"status\":\"failed\",\"sip\":608}", 0, 1,
          OUTCOME_CARRIER_BLOCKED},
-        {DIALER_OK, 404, "", BC_ENOTFOUND, 0, OUTCOME_NONE},
-        {DIALER_OK, 403, "", BC_EACCES, 0, OUTCOME_NONE},
-        {DIALER_OK, 502, "", BC_EIO, 0, OUTCOME_NONE},
-        {DIALER_E_NETWORK, 0, NULL, BC_EIO, 0, OUTCOME_NONE},
-        {DIALER_OK, 200, "{\"status\":\"weird\"}", BC_EINVAL, 0, OUTCOME_NONE},
+        {CLIENT_OK, 404, "", BC_ENOTFOUND, 0, OUTCOME_NONE},
+        {CLIENT_OK, 403, "", BC_EACCES, 0, OUTCOME_NONE},
+        {CLIENT_OK, 502, "", BC_EIO, 0, OUTCOME_NONE},
+        {CLIENT_E_NETWORK, 0, NULL, BC_EIO, 0, OUTCOME_NONE},
+        {CLIENT_OK, 200, "{\"status\":\"weird\"}", BC_EINVAL, 0, OUTCOME_NONE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct call_event ev;

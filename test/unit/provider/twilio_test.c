@@ -295,7 +295,7 @@ static void test_create_say(void)
         .agent_id = "agent_x",
         .prompt = "Hi Ann, <b>\"50%\" off</b> & 'more'\x01",
     };
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     CHECK_INT(provider_build_create(&cfg, &a, &r), 0);
     CHECK_STR(r.url,
@@ -377,7 +377,7 @@ static void test_create_stream(void)
         .prompt = "Hello <Ann>",
         .variables = vars,
     };
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     CHECK_INT(provider_build_create(&cfg, &a, &r), 0);
     expect_field(&r.body, "Twiml",
@@ -395,7 +395,7 @@ static void test_create_stream(void)
 
 static void test_request_set(void)
 {
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     buf_append_str(&r.body, "{}");
     const char *const headers[] = {"A: 1", "B: 2", NULL};
@@ -420,7 +420,7 @@ static void test_fetch_request(void)
 {
     struct provider_config cfg;
     test_config(&cfg);
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     CHECK_INT(provider_build_fetch(&cfg, "CA0123456789abcdef0123456789abcdef", &r), 0);
     CHECK_STR(r.url, "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef"
@@ -434,7 +434,7 @@ static void test_fetch_request(void)
 
 /* ---- answers to the create request --------------------------------------------------------- */
 
-static void finished(struct dialer_request *r, int result, long status, const char *body)
+static void finished(struct client_request *r, int result, long status, const char *body)
 {
     memset(r, 0, sizeof *r);
     r->result = result;
@@ -455,66 +455,66 @@ static void test_parse_create(void)
         const char *call_id;
         const char *message; /* a substring of the message */
     } cases[] = {
-        {DIALER_OK, 201, "{\"sid\":\"CAabc\",\"status\":\"queued\"}", 0, CREATE_OK, OUTCOME_NONE,
+        {CLIENT_OK, 201, "{\"sid\":\"CAabc\",\"status\":\"queued\"}", 0, CREATE_OK, OUTCOME_NONE,
          "CAabc", "Call created"},
-        {DIALER_OK, 200, "{\"sid\":\"CAdef\"}", 0, CREATE_OK, OUTCOME_NONE, "CAdef", ""},
-        {DIALER_OK, 201, "{\"status\":\"queued\"}", 0, CREATE_RETRY, OUTCOME_NONE, "",
+        {CLIENT_OK, 200, "{\"sid\":\"CAdef\"}", 0, CREATE_OK, OUTCOME_NONE, "CAdef", ""},
+        {CLIENT_OK, 201, "{\"status\":\"queued\"}", 0, CREATE_RETRY, OUTCOME_NONE, "",
          "without a call sid"},
-        {DIALER_OK, 201, "not json", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a call sid"},
-        {DIALER_OK, 201, "{\"sid\":\"\"}", 0, CREATE_RETRY, OUTCOME_NONE, "", "sid"},
-        {DIALER_E_TIMEOUT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
-        {DIALER_E_CONNECT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
-        {DIALER_E_NETWORK, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
-        {DIALER_OK, 429, "{\"code\":20429,\"message\":\"Too Many Requests\"}", 7000, CREATE_RETRY,
+        {CLIENT_OK, 201, "not json", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a call sid"},
+        {CLIENT_OK, 201, "{\"sid\":\"\"}", 0, CREATE_RETRY, OUTCOME_NONE, "", "sid"},
+        {CLIENT_E_TIMEOUT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
+        {CLIENT_E_CONNECT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
+        {CLIENT_E_NETWORK, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
+        {CLIENT_OK, 429, "{\"code\":20429,\"message\":\"Too Many Requests\"}", 7000, CREATE_RETRY,
          OUTCOME_NONE, "", "Twilio error 20429 (HTTP 429): Too Many Requests"},
-        {DIALER_OK, 503, "{\"code\":20500,\"message\":\"Service unavailable\"}", 0, CREATE_RETRY,
+        {CLIENT_OK, 503, "{\"code\":20500,\"message\":\"Service unavailable\"}", 0, CREATE_RETRY,
          OUTCOME_NONE, "", "20500"},
-        {DIALER_OK, 500, "", 1500, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 500"},
-        {DIALER_OK, 502, "<html>bad gateway</html>", 0, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 502"},
-        {DIALER_OK, 400, "{\"code\":21211,\"message\":\"Invalid 'To' Phone Number\"}", 0,
+        {CLIENT_OK, 500, "", 1500, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 500"},
+        {CLIENT_OK, 502, "<html>bad gateway</html>", 0, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 502"},
+        {CLIENT_OK, 400, "{\"code\":21211,\"message\":\"Invalid 'To' Phone Number\"}", 0,
          CREATE_FINAL, OUTCOME_INVALID_NUMBER, "", "Twilio error 21211: Invalid 'To' Phone Number"},
-        {DIALER_OK, 400, "{\"code\":21217}", 0, CREATE_FINAL, OUTCOME_INVALID_NUMBER, "",
+        {CLIENT_OK, 400, "{\"code\":21217}", 0, CREATE_FINAL, OUTCOME_INVALID_NUMBER, "",
          "Twilio error 21217: "},
-        {DIALER_OK, 400, "{\"code\":13224,\"message\":\"m\"}", 0, CREATE_FINAL,
+        {CLIENT_OK, 400, "{\"code\":13224,\"message\":\"m\"}", 0, CREATE_FINAL,
          OUTCOME_INVALID_NUMBER, "", "13224"},
-        {DIALER_OK, 400, "{\"code\":13226,\"message\":\"m\"}", 0, CREATE_FINAL,
+        {CLIENT_OK, 400, "{\"code\":13226,\"message\":\"m\"}", 0, CREATE_FINAL,
          OUTCOME_INVALID_NUMBER, "", "13226"},
-        {DIALER_OK, 400, "{\"code\":21214,\"message\":\"m\"}", 0, CREATE_FINAL, OUTCOME_UNREACHABLE,
+        {CLIENT_OK, 400, "{\"code\":21214,\"message\":\"m\"}", 0, CREATE_FINAL, OUTCOME_UNREACHABLE,
          "", "Twilio error 21214"},
-        {DIALER_OK, 400, "{\"code\":21216,\"message\":\"m\"}", 0, CREATE_FINAL,
+        {CLIENT_OK, 400, "{\"code\":21216,\"message\":\"m\"}", 0, CREATE_FINAL,
          OUTCOME_CARRIER_BLOCKED, "", "Twilio error 21216"},
-        {DIALER_OK, 401, "{\"code\":20003,\"message\":\"Authenticate\",\"status\":401}", 0,
+        {CLIENT_OK, 401, "{\"code\":20003,\"message\":\"Authenticate\",\"status\":401}", 0,
          CREATE_HALT, OUTCOME_NONE, "",
          "Twilio rejected the account credentials (error 20003): check --twilio-account-sid and "
          "--twilio-auth-token, then resume the batch"},
-        {DIALER_OK, 400, "{\"code\":21215,\"message\":\"Account not authorized to call +44\"}", 0,
+        {CLIENT_OK, 400, "{\"code\":21215,\"message\":\"Account not authorized to call +44\"}", 0,
          CREATE_HALT, OUTCOME_NONE, "",
          "geo permissions block calls to this destination (error "
          "21215)"},
-        {DIALER_OK, 400, "{\"code\":13227}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 13227)"},
-        {DIALER_OK, 400, "{\"code\":32205}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 32205)"},
-        {DIALER_OK, 400, "{\"code\":21210}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 21210)"},
-        {DIALER_OK, 400, "{\"code\":21219}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 21219)"},
-        {DIALER_OK, 404, "{\"code\":20404,\"message\":\"not found\"}", 0, CREATE_HALT, OUTCOME_NONE,
+        {CLIENT_OK, 400, "{\"code\":13227}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 13227)"},
+        {CLIENT_OK, 400, "{\"code\":32205}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 32205)"},
+        {CLIENT_OK, 400, "{\"code\":21210}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 21210)"},
+        {CLIENT_OK, 400, "{\"code\":21219}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 21219)"},
+        {CLIENT_OK, 404, "{\"code\":20404,\"message\":\"not found\"}", 0, CREATE_HALT, OUTCOME_NONE,
          "", "(error 20404)"},
-        {DIALER_OK, 400, "{\"code\":21200,\"message\":\"Url or Twiml is required\"}", 0,
+        {CLIENT_OK, 400, "{\"code\":21200,\"message\":\"Url or Twiml is required\"}", 0,
          CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "", "Twilio error 21200: Url or Twiml is required"},
-        {DIALER_OK, 422, "{\"code\":99999,\"message\":\"new\"}", 0, CREATE_FINAL,
+        {CLIENT_OK, 422, "{\"code\":99999,\"message\":\"new\"}", 0, CREATE_FINAL,
          OUTCOME_PROVIDER_ERROR, "", "Twilio error 99999: new"},
-        {DIALER_OK, 401, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 401"},
-        {DIALER_OK, 403, "Forbidden", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 403"},
-        {DIALER_OK, 404, "<html>not found</html>", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 404"},
-        {DIALER_OK, 400, "oops", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "", "HTTP 400"},
-        {DIALER_OK, 302, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 302"},
+        {CLIENT_OK, 401, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 401"},
+        {CLIENT_OK, 403, "Forbidden", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 403"},
+        {CLIENT_OK, 404, "<html>not found</html>", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 404"},
+        {CLIENT_OK, 400, "oops", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "", "HTTP 400"},
+        {CLIENT_OK, 302, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 302"},
     };
     struct provider_config cfg;
     test_config(&cfg);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct dialer_request r;
+        struct client_request r;
         struct create_result out;
         finished(&r, cases[i].result, cases[i].status, cases[i].body);
         r.retry_after_ms = cases[i].retry_after;
-        if (cases[i].result != DIALER_OK)
+        if (cases[i].result != CLIENT_OK)
             snprintf(r.error, sizeof r.error, "Operation timed out");
         memset(&out, 0x55, sizeof out);
         provider_parse_create(&cfg, &r, &out);
@@ -724,35 +724,35 @@ static void test_parse_fetch(void)
         int final, answered, outcome;
         double duration;
     } cases[] = {
-        {DIALER_OK, 200,
+        {CLIENT_OK, 200,
          "{\"sid\":\"CA9\",\"status\":\"completed\",\"answered_by\":\"human\",\"duration\":\"42\"}",
          0, 1, 1, OUTCOME_ANSWERED, 42},
-        {DIALER_OK, 200,
+        {CLIENT_OK, 200,
          "{\"sid\":\"CA9\",\"status\":\"completed\",\"answered_by\":\"machine_start\","
          "\"duration\":17}",
          0, 1, 1, OUTCOME_VOICEMAIL, 17},
-        {DIALER_OK, 200, "{\"sid\":\"CA9\",\"status\":\"completed\",\"answered_by\":null}", 0, 1, 1,
+        {CLIENT_OK, 200, "{\"sid\":\"CA9\",\"status\":\"completed\",\"answered_by\":null}", 0, 1, 1,
          OUTCOME_ANSWERED, 0},
-        {DIALER_OK, 200, "{\"sid\":\"CA9\",\"status\":\"busy\",\"duration\":\"0\"}", 0, 1, 0,
+        {CLIENT_OK, 200, "{\"sid\":\"CA9\",\"status\":\"busy\",\"duration\":\"0\"}", 0, 1, 0,
          OUTCOME_BUSY, 0},
-        {DIALER_OK, 200, "{\"sid\":\"CA9\",\"status\":\"failed\"}", 0, 1, 0, OUTCOME_UNREACHABLE,
+        {CLIENT_OK, 200, "{\"sid\":\"CA9\",\"status\":\"failed\"}", 0, 1, 0, OUTCOME_UNREACHABLE,
          0},
-        {DIALER_OK, 200, "{\"sid\":\"CA9\",\"status\":\"in-progress\",\"duration\":null}", 0, 0, 0,
+        {CLIENT_OK, 200, "{\"sid\":\"CA9\",\"status\":\"in-progress\",\"duration\":null}", 0, 0, 0,
          OUTCOME_NONE, 0},
-        {DIALER_OK, 404, "{\"code\":20404}", BC_ENOTFOUND, 0, 0, 0, 0},
-        {DIALER_OK, 401, "{\"code\":20003}", BC_EACCES, 0, 0, 0, 0},
-        {DIALER_OK, 500, "", BC_EIO, 0, 0, 0, 0},
-        {DIALER_OK, 429, "", BC_EIO, 0, 0, 0, 0},
-        {DIALER_E_TIMEOUT, 0, NULL, BC_EIO, 0, 0, 0, 0},
-        {DIALER_OK, 200, "garbage", BC_EINVAL, 0, 0, 0, 0},
-        {DIALER_OK, 200, "{\"sid\":\"CA9\"}", BC_EINVAL, 0, 0, 0, 0},
-        {DIALER_OK, 200, "{\"status\":\"completed\",\"duration\":\"x\"}", BC_EINVAL, 0, 0, 0, 0},
-        {DIALER_OK, 200, "{\"status\":\"completed\",\"duration\":-1}", BC_EINVAL, 0, 0, 0, 0},
+        {CLIENT_OK, 404, "{\"code\":20404}", BC_ENOTFOUND, 0, 0, 0, 0},
+        {CLIENT_OK, 401, "{\"code\":20003}", BC_EACCES, 0, 0, 0, 0},
+        {CLIENT_OK, 500, "", BC_EIO, 0, 0, 0, 0},
+        {CLIENT_OK, 429, "", BC_EIO, 0, 0, 0, 0},
+        {CLIENT_E_TIMEOUT, 0, NULL, BC_EIO, 0, 0, 0, 0},
+        {CLIENT_OK, 200, "garbage", BC_EINVAL, 0, 0, 0, 0},
+        {CLIENT_OK, 200, "{\"sid\":\"CA9\"}", BC_EINVAL, 0, 0, 0, 0},
+        {CLIENT_OK, 200, "{\"status\":\"completed\",\"duration\":\"x\"}", BC_EINVAL, 0, 0, 0, 0},
+        {CLIENT_OK, 200, "{\"status\":\"completed\",\"duration\":-1}", BC_EINVAL, 0, 0, 0, 0},
     };
     struct provider_config cfg;
     test_config(&cfg);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct dialer_request r;
+        struct client_request r;
         struct call_event ev;
         finished(&r, cases[i].result, cases[i].status, cases[i].body);
         int rc = provider_parse_fetch(&cfg, &r, &ev);
