@@ -49,7 +49,5 @@ struct config {
  * Returns 0, 1 when --help was printed, or -1 after printing an error to stderr. */
 int config_parse(struct config *cfg, int argc, char **argv);
 void config_usage(FILE *out);
-/* Splits "host:port" ("[v6]:port" too). Returns 0 or -1. */
-int config_split_listen(const char *listen, char *host, size_t hostcap, int *port);
 
 #endif

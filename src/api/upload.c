@@ -20,6 +20,7 @@
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/num.h"
 
 #define IDEM_TTL_MS     (24ull * 3600 * 1000)
 #define IDEM_KEY_MAX    255
@@ -150,18 +151,6 @@ static int check_smart(struct upload *up, const char *text)
     return 0;
 }
 
-static int parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    if (!*s || *s < '0' || *s > '9')
-        return -1;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v < 1 || v > max)
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int is_http_url(const char *s)
 {
     size_t len = strlen(s);
@@ -208,7 +197,7 @@ static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
             return bad_field(up, f, "%s", "must be true or false");
         return 0;
     case FIELD_MAX_CONCURRENCY:
-        if (parse_uint(v, up->ws_settings.max_concurrent_calls, &n) != 0) {
+        if (num_parse_u64(v, strlen(v), up->ws_settings.max_concurrent_calls, &n) != 0 || n < 1) {
             char d[80];
             snprintf(d, sizeof d, "%llu", (unsigned long long)up->ws_settings.max_concurrent_calls);
             return bad_field(up, f, "must be a whole number from 1 to %s (the workspace's limit)",

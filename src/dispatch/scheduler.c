@@ -1305,7 +1305,7 @@ static void commit_finish(struct scheduler *s, int rc)
             s->cfg.on_change(s->cfg.on_change_arg, ev->batch, ev->row, ev->final_seq,
                              ev->finished_batch);
         event_effects(s, ev);
-        call_event_free(&ev->ce);
+        provider_event_free(&ev->ce);
         free(ev);
     }
     size_t withdrawn = 0;
@@ -1454,9 +1454,9 @@ static void on_fetch_done(struct client_request *r)
                 ev->seq = dc->seq;
                 queue_event(s, ev);
             }
-            call_event_free(&ce);
+            provider_event_free(&ce);
         } else {
-            call_event_free(&ce);
+            provider_event_free(&ce);
         }
         /* Still in progress, or the provider is in trouble: look again later. */
         if (w)
@@ -1635,7 +1635,7 @@ static void release_scheduler(struct scheduler *s)
         return;
     for (struct sev *ev = s->ev_head, *n; ev; ev = n) {
         n = ev->next;
-        call_event_free(&ev->ce);
+        provider_event_free(&ev->ce);
         free(ev);
     }
     map_free(&s->batches, free_batch_value);

@@ -26,7 +26,8 @@
 
 #include "http/client.h"
 #include "http/http.h"
-#include "provider/provider.h"
+#include "provider/form.h"
+#include "provider/twilio.h"
 #include "util/buf.h"
 #include "util/clock.h"
 #include "util/crypto.h"
@@ -684,8 +685,8 @@ static void callback_new(struct sim *s, struct call *c, int final)
     char sig[64];
     int rc = cb ? callback_body(s, c, final, &cb->body) : BC_ENOMEM;
     if (rc == 0)
-        rc = provider_twilio_sign(s->cfg.auth_token, c->callback_url, strlen(c->callback_url),
-                                  cb->body.data, cb->body.len, sig);
+        rc = twilio_sign(s->cfg.auth_token, c->callback_url, strlen(c->callback_url), cb->body.data,
+                         cb->body.len, sig);
     if (rc != 0) {
         log_error("cannot build a status callback", "call=%s reason=\"%s\"", c->sid,
                   bc_strerror(rc));
@@ -1026,11 +1027,11 @@ static int parse_create(const char *body, size_t len, struct create_form *f, cha
     memset(f, 0, sizeof *f);
     int to = form_get(body, len, "To", f->to, sizeof f->to);
     int from = form_get(body, len, "From", f->from, sizeof f->from);
-    if (to == -1 || to == 0) {
+    if (to == BC_ENOTFOUND || to == 0) {
         snprintf(msg, cap, "No 'To' number is specified");
         return 21201;
     }
-    if (from == -1 || from == 0) {
+    if (from == BC_ENOTFOUND || from == 0) {
         snprintf(msg, cap, "No 'From' number is specified");
         return 21201;
     }
@@ -1056,7 +1057,7 @@ static int parse_create(const char *body, size_t len, struct create_form *f, cha
     f->timeout_s = DEFAULT_TIMEOUT_S;
     if (form_get(body, len, "Timeout", text, sizeof text) > 0 && parse_u32(text, &timeout) == 0)
         f->timeout_s = timeout < 1 ? 1 : timeout > MAX_TIMEOUT_S ? MAX_TIMEOUT_S : timeout;
-    f->amd = form_get(body, len, "MachineDetection", text, sizeof text) != -1;
+    f->amd = form_get(body, len, "MachineDetection", text, sizeof text) != BC_ENOTFOUND;
     for (const char *p = f->to + 1; *p; p++)
         f->number = f->number * 10 + (uint64_t)(*p - '0');
     return 0;

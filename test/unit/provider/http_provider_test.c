@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "provider/http_provider.h"
 #include "provider/provider.h"
 #include "store/records.h"
 #include "util/err.h"
@@ -165,7 +166,7 @@ static int parse_signed(const char *query, const char *body, struct call_event *
 {
     char sig[2 * SHA256_LEN + 1];
     sign(SECRET, body, sig);
-    return provider_http_parse_callback(SECRET, query, strlen(query), body, strlen(body), sig,
+    return http_provider_parse_callback(SECRET, query, strlen(query), body, strlen(body), sig,
                                         strlen(sig), ev);
 }
 
@@ -214,7 +215,7 @@ static void test_callback_mapping(void)
         CHECK_INT(ev.row, 12);
         CHECK_INT(ev.seq, 3);
         CHECK_INT(ev.sequence, -1);
-        call_event_free(&ev);
+        provider_event_free(&ev);
     }
 }
 
@@ -230,7 +231,7 @@ static void test_callback_fields(void)
     CHECK_INT(ev.sequence, 4);
     CHECK_INT(ev.sip, 200);
     CHECK_STR(ev.transcript, "Yes \xe2\x80\x94 call me");
-    call_event_free(&ev);
+    provider_event_free(&ev);
     CHECK(ev.transcript == NULL);
 }
 
@@ -244,29 +245,29 @@ static void test_callback_signatures(void)
         upper[i] = (char)(sig[i] >= 'a' && sig[i] <= 'f' ? sig[i] - 32 : sig[i]);
     size_t qlen = strlen(QUERY), blen = strlen(body);
 
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 64, &ev), 0);
-    call_event_free(&ev);
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, upper, 64, &ev), 0);
-    call_event_free(&ev);
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 64, &ev), 0);
+    provider_event_free(&ev);
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, upper, 64, &ev), 0);
+    provider_event_free(&ev);
 
-    CHECK_INT(provider_http_parse_callback("other", QUERY, qlen, body, blen, sig, 64, &ev),
+    CHECK_INT(http_provider_parse_callback("other", QUERY, qlen, body, blen, sig, 64, &ev),
               BC_EACCES);
-    CHECK_INT(provider_http_parse_callback("", QUERY, qlen, body, blen, sig, 64, &ev), BC_EACCES);
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen - 1, sig, 64, &ev),
+    CHECK_INT(http_provider_parse_callback("", QUERY, qlen, body, blen, sig, 64, &ev), BC_EACCES);
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen - 1, sig, 64, &ev),
               BC_EACCES);
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, NULL, 0, &ev),
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, NULL, 0, &ev),
               BC_EACCES);
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 63, &ev),
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 63, &ev),
               BC_EACCES);
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, "", 0, &ev), BC_EACCES);
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, "", 0, &ev), BC_EACCES);
     sig[10] = sig[10] == '0' ? '1' : '0';
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 64, &ev),
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 64, &ev),
               BC_EACCES);
     /* An empty secret signs nothing, even a body signed with the empty key. */
     sign("", body, sig);
-    CHECK_INT(provider_http_parse_callback("", QUERY, qlen, body, blen, sig, 64, &ev), BC_EACCES);
+    CHECK_INT(http_provider_parse_callback("", QUERY, qlen, body, blen, sig, 64, &ev), BC_EACCES);
     /* The signature is checked before anything else is looked at. */
-    CHECK_INT(provider_http_parse_callback(SECRET, "", 0, "junk", 4, sig, 64, &ev), BC_EACCES);
+    CHECK_INT(http_provider_parse_callback(SECRET, "", 0, "junk", 4, sig, 64, &ev), BC_EACCES);
     CHECK(ev.transcript == NULL);
 }
 
@@ -302,7 +303,7 @@ static void test_callback_malformed(void)
         int rc = parse_signed(cases[i].query, cases[i].body, &ev);
         CHECK_REPORT(rc == BC_EINVAL, "case %zu: rc %d", i, rc);
         CHECK(ev.transcript == NULL);
-        call_event_free(&ev);
+        provider_event_free(&ev);
     }
 }
 
@@ -352,7 +353,7 @@ static void test_fetch(void)
         CHECK_REPORT(rc == cases[i].rc && ev.final == cases[i].final &&
                          ev.outcome == cases[i].outcome,
                      "case %zu: rc %d final %d outcome %d", i, rc, ev.final, ev.outcome);
-        call_event_free(&ev);
+        provider_event_free(&ev);
         buf_free(&r.response);
     }
 }

@@ -20,7 +20,8 @@
 #include "check.h"
 #include "http/client.h"
 #include "http/http.h"
-#include "provider/provider.h"
+#include "provider/form.h"
+#include "provider/twilio.h"
 #include "provider/sim.h"
 #include "util/buf.h"
 #include "util/log.h"
@@ -109,8 +110,7 @@ static void rx_answer(struct receiver *rx, struct http_request *req)
     char url[1024];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%.*s", rx->port, (int)req->url.len, req->url.ptr);
     const struct http_slice *sig = http_header(req, "x-twilio-signature");
-    s->signature_ok =
-        sig && provider_twilio_verify(TOKEN, url, strlen(url), b, n, sig->ptr, sig->len);
+    s->signature_ok = sig && twilio_verify(TOKEN, url, strlen(url), b, n, sig->ptr, sig->len);
     if (s->sip >= 0)
         rx->finals++;
     http_respond(req, 204, "text/plain", "", 0);

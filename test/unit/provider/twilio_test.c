@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "provider/form.h"
 #include "provider/provider.h"
+#include "provider/twilio.h"
 #include "store/records.h"
 #include "util/err.h"
 
@@ -86,9 +88,9 @@ static void test_form_get(void)
         {"x=1&&a=2&", "a", 1, "2"},
         {"flag&a=1", "flag", 0, ""},
         {"a=first&a=second", "a", 5, "first"},
-        {"ab=1", "a", -1, NULL},
-        {"a=1", "ab", -1, NULL},
-        {"", "a", -1, NULL},
+        {"ab=1", "a", BC_ENOTFOUND, NULL},
+        {"a=1", "ab", BC_ENOTFOUND, NULL},
+        {"", "a", BC_ENOTFOUND, NULL},
         {"=novalue", "", 7, "novalue"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -167,15 +169,13 @@ static void test_signature_vectors(void)
     vector_body(&b);
     char sig[64];
     for (size_t i = 0; i < sizeof signs / sizeof signs[0]; i++) {
-        CHECK_INT(
-            provider_twilio_sign("12345", signs[i].url, strlen(signs[i].url), b.data, b.len, sig),
-            0);
+        CHECK_INT(twilio_sign("12345", signs[i].url, strlen(signs[i].url), b.data, b.len, sig), 0);
         CHECK_STR(sig, signs[i].sig);
     }
     for (size_t i = 0; i < sizeof verifies / sizeof verifies[0]; i++) {
         const char *u = verifies[i].url;
-        CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len, verifies[i].sig,
-                                         strlen(verifies[i].sig)),
+        CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len, verifies[i].sig,
+                                strlen(verifies[i].sig)),
                   1);
     }
     buf_free(&b);
@@ -185,7 +185,7 @@ static void test_signature_vectors(void)
     form_append(&b, "SidAccount", "AC123");
     form_append(&b, "Digits", "5678");
     form_append(&b, "Digits", "1234");
-    CHECK_INT(provider_twilio_sign("12345", SIG_URL, strlen(SIG_URL), b.data, b.len, sig), 0);
+    CHECK_INT(twilio_sign("12345", SIG_URL, strlen(SIG_URL), b.data, b.len, sig), 0);
     CHECK_STR(sig, "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
     buf_free(&b);
 }
@@ -200,9 +200,9 @@ static void test_signature_body_hash(void)
     crypto_hex(hash, sizeof hash, hex);
     CHECK_STR(hex, "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620");
     snprintf(url, sizeof url, "%s&bodySHA256=%s", SIG_URL, hex);
-    CHECK_INT(provider_twilio_sign("12345", url, strlen(url), "", 0, sig), 0);
+    CHECK_INT(twilio_sign("12345", url, strlen(url), "", 0, sig), 0);
     CHECK_STR(sig, "a9nBmqA0ju/hNViExpshrM61xv4=");
-    CHECK_INT(provider_twilio_verify("12345", url, strlen(url), "", 0, sig, strlen(sig)), 1);
+    CHECK_INT(twilio_verify("12345", url, strlen(url), "", 0, sig, strlen(sig)), 1);
 }
 
 static void test_signature_rejects(void)
@@ -211,17 +211,16 @@ static void test_signature_rejects(void)
     struct buf b = {0};
     vector_body(&b);
     const char *u = SIG_URL;
-    CHECK_INT(provider_twilio_verify("12346", u, strlen(u), b.data, b.len, good, 28), 0);
-    CHECK_INT(provider_twilio_verify("", u, strlen(u), b.data, b.len, good, 28), 0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len, NULL, 0), 0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len, good, 27), 0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len, "", 0), 0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len,
-                                     "RSOYDt4T1cUTdK1PDd93/VVr8B8=extra", 33),
+    CHECK_INT(twilio_verify("12346", u, strlen(u), b.data, b.len, good, 28), 0);
+    CHECK_INT(twilio_verify("", u, strlen(u), b.data, b.len, good, 28), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len, NULL, 0), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len, good, 27), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len, "", 0), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len,
+                            "RSOYDt4T1cUTdK1PDd93/VVr8B8=extra", 33),
               0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len,
-                                     "rSOYDt4T1cUTdK1PDd93/VVr8B8=", 28),
-              0);
+    CHECK_INT(
+        twilio_verify("12345", u, strlen(u), b.data, b.len, "rSOYDt4T1cUTdK1PDd93/VVr8B8=", 28), 0);
     /* Another path, query or scheme signs differently. */
     static const char *const others[] = {
         "https://mycompany.com/myapp.php?foo=1&bar=3",
@@ -231,33 +230,29 @@ static void test_signature_rejects(void)
         "ftp://mycompany.com/myapp.php?foo=1&bar=2",
     };
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-        CHECK_INT(
-            provider_twilio_verify("12345", others[i], strlen(others[i]), b.data, b.len, good, 28),
-            0);
+        CHECK_INT(twilio_verify("12345", others[i], strlen(others[i]), b.data, b.len, good, 28), 0);
     /* A tampered, an extra and a missing parameter. */
     struct buf t = {0};
     vector_body(&t);
     form_append(&t, "CallStatus", "completed");
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), t.data, t.len, good, 28), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), t.data, t.len, good, 28), 0);
     buf_reset(&t);
     form_append(&t, "To", "+18005551213");
     form_append(&t, "CallSid", "CA1234567890ABCDE");
     form_append(&t, "From", "+14158675309");
     form_append(&t, "Digits", "1234");
     form_append(&t, "Caller", "+14158675309");
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), t.data, t.len, good, 28), 0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len - 5, good, 28), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), t.data, t.len, good, 28), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len - 5, good, 28), 0);
     /* A '+' sent raw decodes to a space, so it is not the number Twilio signed. */
     static const char raw_plus[] = "To=+18005551212&CallSid=CA1234567890ABCDE&From=+14158675309&"
                                    "Digits=1234&Caller=+14158675309";
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), raw_plus, strlen(raw_plus), good, 28),
-              0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), raw_plus, strlen(raw_plus), good, 28), 0);
     /* The body as a client would send it with %2B validates however it is spelt. */
     static const char lower_hex[] =
         "To=%2b18005551212&CallSid=CA1234567890ABCDE&From=%2B14158675309&"
         "Digits=1234&Caller=%2B14158675309";
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), lower_hex, strlen(lower_hex), good, 28),
-              1);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), lower_hex, strlen(lower_hex), good, 28), 1);
     buf_free(&t);
     buf_free(&b);
 }
@@ -338,7 +333,7 @@ static void test_create_say(void)
     form_get(r.body.data, r.body.len, "StatusCallback", cb, sizeof cb);
     const char *q = strchr(cb, '?') + 1;
     struct call_event ev;
-    call_event_init(&ev);
+    provider_event_init(&ev);
     CHECK_INT(provider_parse_callback_query(q, strlen(q), &ev), 0);
     CHECK_STR(ev.batch, BATCH);
     CHECK_INT(ev.row, 7);
@@ -574,7 +569,7 @@ static void test_outcomes(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct call_event ev;
-        call_event_init(&ev);
+        provider_event_init(&ev);
         provider_twilio_outcome(cases[i].status, cases[i].answered_by, cases[i].sip, &ev);
         CHECK_REPORT(ev.final == cases[i].final && ev.answered == cases[i].answered &&
                          ev.outcome == cases[i].outcome,
@@ -597,7 +592,7 @@ static void test_callback(void)
         "&CallDuration=42&Duration=1&SipResponseCode=200&AnsweredBy=human"
         "&TranscriptionText=Yes%2C+please+call+me+back+%E2%98%8E";
     struct call_event ev;
-    CHECK_INT(provider_twilio_parse_callback(QUERY, strlen(QUERY), body, strlen(body), &ev), 0);
+    CHECK_INT(twilio_parse_callback(QUERY, strlen(QUERY), body, strlen(body), &ev), 0);
     CHECK_STR(ev.call_id, "CA42");
     CHECK_STR(ev.batch, BATCH);
     CHECK_INT(ev.row, 12);
@@ -611,7 +606,7 @@ static void test_callback(void)
     CHECK_STR(ev.status, "completed");
     CHECK_STR(ev.message, "Answered");
     CHECK_STR(ev.transcript, "Yes, please call me back \xe2\x98\x8e");
-    call_event_free(&ev);
+    provider_event_free(&ev);
     CHECK(ev.transcript == NULL);
 }
 
@@ -648,7 +643,7 @@ static void test_callback_outcomes(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct call_event ev;
         const char *b = cases[i].body;
-        int rc = provider_twilio_parse_callback(QUERY, strlen(QUERY), b, strlen(b), &ev);
+        int rc = twilio_parse_callback(QUERY, strlen(QUERY), b, strlen(b), &ev);
         CHECK_REPORT(rc == 0, "case %zu: rc %d", i, rc);
         CHECK_REPORT(ev.final == cases[i].final && ev.answered == cases[i].answered &&
                          ev.outcome == cases[i].outcome && ev.sequence == cases[i].sequence &&
@@ -657,7 +652,7 @@ static void test_callback_outcomes(void)
                      ev.final, ev.answered, ev.outcome, (long long)ev.sequence, ev.duration);
         CHECK_STR(ev.message, cases[i].message);
         CHECK(ev.transcript == NULL);
-        call_event_free(&ev);
+        provider_event_free(&ev);
     }
 }
 
@@ -697,19 +692,18 @@ static void test_callback_malformed(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct call_event ev;
-        int rc = provider_twilio_parse_callback(cases[i].query, strlen(cases[i].query),
-                                                cases[i].body, strlen(cases[i].body), &ev);
+        int rc = twilio_parse_callback(cases[i].query, strlen(cases[i].query), cases[i].body,
+                                       strlen(cases[i].body), &ev);
         CHECK_REPORT(rc == BC_EINVAL, "case %zu: rc %d", i, rc);
         CHECK(ev.transcript == NULL);
-        call_event_free(&ev);
+        provider_event_free(&ev);
     }
     /* The largest row fits. */
     struct call_event ev;
     const char *q = "a=1&r=4294967295&b=" BATCH;
-    CHECK_INT(provider_twilio_parse_callback(q, strlen(q), "CallSid=CA1&CallStatus=busy", 27, &ev),
-              0);
+    CHECK_INT(twilio_parse_callback(q, strlen(q), "CallSid=CA1&CallStatus=busy", 27, &ev), 0);
     CHECK_INT(ev.row, 4294967295u);
-    call_event_free(&ev);
+    provider_event_free(&ev);
 }
 
 /* ---- fetching a call ----------------------------------------------------------------------- */
@@ -765,7 +759,7 @@ static void test_parse_fetch(void)
         CHECK_INT(ev.sequence, -1);
         if (rc == 0)
             CHECK_STR(ev.call_id, "CA9");
-        call_event_free(&ev);
+        provider_event_free(&ev);
         buf_free(&r.response);
     }
 }
