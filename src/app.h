@@ -12,7 +12,7 @@
 #include "dispatch/scheduler.h"
 #include "dispatch/sweep.h"
 #include "provider/provider.h"
-#include "provider/sim.h"
+#include "sim/sim.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "util/buf.h"

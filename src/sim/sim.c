@@ -9,7 +9,7 @@
  *   - status callbacks: queued per call (sent strictly in order), delivered with our own dialer
  *     under a cap on requests in flight, retried with backoff;
  *   - the HTTP routes, start and stop, and sim_main for the standalone process. */
-#include "provider/sim.h"
+#include "sim/sim.h"
 
 #include <arpa/inet.h>
 #include <math.h>

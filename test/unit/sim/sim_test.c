@@ -1,4 +1,4 @@
-/* Tests for the provider simulator in src/provider/sim.c, over real HTTP on one libuv loop.
+/* Tests for the provider simulator in src/sim/sim.c, over real HTTP on one libuv loop.
  *
  * Each test starts the simulator on an ephemeral port, a small callback receiver (an http_server
  * on the same loop) and a client dialer. Requests are sent one at a time and the loop runs until
@@ -22,7 +22,7 @@
 #include "http/http.h"
 #include "provider/form.h"
 #include "provider/twilio.h"
-#include "provider/sim.h"
+#include "sim/sim.h"
 #include "util/buf.h"
 #include "util/log.h"
 

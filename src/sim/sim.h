@@ -31,8 +31,8 @@
  * actually sent for the call, as Twilio's does. A callback that fails (network error or non-2xx)
  * is retried after 100 ms, 200 ms, 400 ms... (scaled, at least 50 ms), 10 tries in all; the
  * call's later callbacks wait for it. callbackDelayMs is real time, not scaled. */
-#ifndef BC_PROVIDER_SIM_H
-#define BC_PROVIDER_SIM_H
+#ifndef BC_SIM_SIM_H
+#define BC_SIM_SIM_H
 
 #include <uv.h>
 
