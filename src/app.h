@@ -8,11 +8,11 @@
 #include "api/metrics.h"
 #include "api/events.h"
 #include "config.h"
-#include "dispatch/dialer.h"
 #include "dispatch/dispatch.h"
+#include "http/client.h"
 #include "dispatch/sweep.h"
 #include "provider/provider.h"
-#include "provider/sim.h"
+#include "sim/sim.h"
 #include "http/http.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -32,7 +32,7 @@ struct app {
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
     struct sweeper sweeper; /* chunked background work over a batch's jobs */
-    struct dialer dialer;   /* outbound HTTP: provider requests */
+    struct client dialer;   /* outbound HTTP: provider requests */
     struct provider_config provider;
     struct dispatcher *dispatch;
     struct sim *sim;           /* the in-process simulator with --provider sim */

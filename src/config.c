@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "util/addr.h"
 #include "util/log.h"
 
 enum opt_type { OPT_STRING, OPT_UINT, OPT_BOOL, OPT_DOUBLE };
@@ -149,7 +150,7 @@ static int validate(const struct config *cfg)
     char host[256];
     int port;
     enum log_level level;
-    if (config_split_listen(cfg->listen, host, sizeof host, &port) != 0) {
+    if (addr_split(cfg->listen, host, sizeof host, &port) != 0) {
         fprintf(stderr, "batchcalld: --listen must be HOST:PORT, got \"%s\"\n", cfg->listen);
         return -1;
     }
@@ -257,27 +258,4 @@ static void print_usage(FILE *out)
         const char *def = opts[i].type == OPT_BOOL ? "off" : opts[i].def[0] ? opts[i].def : "none";
         fprintf(out, "  %-26s %s\n  %-26s [%s, default %s]\n", flag, opts[i].help, "", env, def);
     }
-}
-
-int config_split_listen(const char *listen, char *host, size_t hostcap, int *port)
-{
-    const char *colon = strrchr(listen, ':');
-    if (!colon || colon == listen)
-        return -1;
-    const char *h = listen;
-    size_t hlen = (size_t)(colon - listen);
-    if (h[0] == '[' && hlen >= 2 && h[hlen - 1] == ']') {
-        h++;
-        hlen -= 2;
-    }
-    if (hlen == 0 || hlen >= hostcap)
-        return -1;
-    char *end;
-    long p = strtol(colon + 1, &end, 10);
-    if (!colon[1] || *end || p < 0 || p > 65535)
-        return -1;
-    memcpy(host, h, hlen);
-    host[hlen] = '\0';
-    *port = (int)p;
-    return 0;
 }

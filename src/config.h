@@ -48,7 +48,5 @@ struct config {
 /* Fills defaults, then environment variables, then argv flags (argv[0] is the first flag).
  * Returns 0, 1 when --help was printed, or -1 after printing an error to stderr. */
 int config_parse(struct config *cfg, int argc, char **argv);
-/* Splits "host:port" ("[v6]:port" too). Returns 0 or -1. */
-int config_split_listen(const char *listen, char *host, size_t hostcap, int *port);
 
 #endif

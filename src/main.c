@@ -21,6 +21,7 @@
 #include "api/workspaces.h"
 #include "app.h"
 #include "store/records.h"
+#include "util/addr.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -155,7 +156,7 @@ static void print_demo(const struct app *app, const struct demo_info *d, const c
 {
     char host[256];
     int port;
-    config_split_listen(app->cfg.listen, host, sizeof host, &port);
+    addr_split(app->cfg.listen, host, sizeof host, &port);
     if (!strcmp(host, "0.0.0.0") || !strcmp(host, "::"))
         strcpy(host, "127.0.0.1");
     printf("Demo workspace ready.\n  workspace: %s\n", d->ws);
@@ -238,7 +239,7 @@ static void default_public_url(struct app *app, char *out, size_t cap)
         snprintf(out, cap, "%s", app->cfg.public_url);
         return;
     }
-    config_split_listen(app->cfg.listen, host, sizeof host, &port);
+    addr_split(app->cfg.listen, host, sizeof host, &port);
     int any = !strcmp(host, "0.0.0.0") || !strcmp(host, "::");
     int v6 = strchr(host, ':') != NULL;
     snprintf(out, cap, "http://%s%s%s:%d", v6 && !any ? "[" : "", any ? "127.0.0.1" : host,
@@ -250,9 +251,9 @@ static int start_provider(struct app *app)
 {
     const struct config *c = &app->cfg;
     struct provider_config *p = &app->provider;
-    int rc = dialer_global_init();
+    int rc = client_global_init();
     if (!rc)
-        rc = dialer_init(&app->dialer, app->loop, c->max_in_flight + 16);
+        rc = client_init(&app->dialer, app->loop, c->max_in_flight + 16);
     if (rc)
         return rc;
     memset(p, 0, sizeof *p);
@@ -392,7 +393,7 @@ static int serve(int argc, char **argv)
     };
     char host[256];
     int port;
-    config_split_listen(app.cfg.listen, host, sizeof host, &port);
+    addr_split(app.cfg.listen, host, sizeof host, &port);
     http_server_init(&app.http, app.loop, &hc);
     rc = http_server_listen(&app.http, host, port);
     int code = 0;
@@ -458,7 +459,7 @@ out:
     webhooks_stop(app.webhooks);
     app.webhooks = NULL;
     if (app.dialer.multi)
-        dialer_close(&app.dialer, NULL);
+        client_close(&app.dialer, NULL);
     if (app.sim)
         sim_stop(app.sim, NULL, NULL);
     events_stop(app.events);
@@ -486,7 +487,7 @@ static int healthcheck(int argc, char **argv)
         return 2;
     char host[256], portstr[16];
     int port;
-    config_split_listen(cfg.listen, host, sizeof host, &port);
+    addr_split(cfg.listen, host, sizeof host, &port);
     if (!strcmp(host, "0.0.0.0"))
         strcpy(host, "127.0.0.1");
     else if (!strcmp(host, "::"))

@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "provider/http_provider.h"
+#include "provider/twilio.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -39,7 +41,7 @@ static void accepted(struct http_request *req, struct call_event *ev)
 {
     struct app *app = api_app(req);
     if (!app->dispatch) {
-        call_event_free(ev);
+        provider_event_free(ev);
         api_respond_error(req, 503, "unavailable", "Dispatch is not running; retry later.", NULL,
                           NULL);
         return;
@@ -56,16 +58,15 @@ void callbacks_twilio(struct http_request *req)
     int ulen = signed_url(req, url, sizeof url);
     const char *body = req->body.data ? req->body.data : "";
     if (!sig || ulen < 0 ||
-        !provider_twilio_verify(app->provider.auth_token, url, (size_t)ulen, body, req->body.len,
-                                sig->ptr, sig->len)) {
+        !twilio_verify(app->provider.auth_token, url, (size_t)ulen, body, req->body.len, sig->ptr,
+                       sig->len)) {
         forbidden(req, "X-Twilio-Signature");
         return;
     }
     struct call_event ev;
     memset(&ev, 0, sizeof ev);
-    if (provider_twilio_parse_callback(req->query.ptr, req->query.len, body, req->body.len, &ev) !=
-        0) {
-        call_event_free(&ev);
+    if (twilio_parse_callback(req->query.ptr, req->query.len, body, req->body.len, &ev) != 0) {
+        provider_event_free(&ev);
         api_respond_error(req, 400, "invalid_callback",
                           "The callback lacks CallSid or CallStatus, or its URL lacks the batch, "
                           "row and attempt it reports on.",
@@ -82,17 +83,17 @@ void callbacks_http(struct http_request *req)
     struct call_event ev;
     memset(&ev, 0, sizeof ev);
     const char *body = req->body.data ? req->body.data : "";
-    int rc = sig ? provider_http_parse_callback(app->provider.http_secret, req->query.ptr,
+    int rc = sig ? http_provider_parse_callback(app->provider.http_secret, req->query.ptr,
                                                 req->query.len, body, req->body.len, sig->ptr,
                                                 sig->len, &ev)
                  : -1;
     if (!sig || rc == BC_EACCES) {
-        call_event_free(&ev);
+        provider_event_free(&ev);
         forbidden(req, "X-Signature");
         return;
     }
     if (rc) {
-        call_event_free(&ev);
+        provider_event_free(&ev);
         api_respond_error(req, 400, "invalid_callback",
                           "The callback body must be JSON with callId and status, and its URL "
                           "must carry the batch, row and attempt it reports on.",

@@ -24,6 +24,7 @@
 #include "util/json.h"
 #include "util/log.h"
 #include "model/agent.h"
+#include "util/num.h"
 
 #define IDEM_TTL_MS     (24ull * 3600 * 1000)
 #define IDEM_HEADER_MAX 255
@@ -268,18 +269,6 @@ static int check_smart(struct upload *up, const char *text)
     return 0;
 }
 
-static int parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    char *end;
-    if (!*s || *s < '0' || *s > '9')
-        return BC_EINVAL;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (*end || v < 1 || v > max)
-        return BC_EINVAL;
-    *out = v;
-    return 0;
-}
-
 static int is_http_url(const char *s)
 {
     size_t len = strlen(s);
@@ -324,7 +313,7 @@ static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
             return bad_field(up, f, "%s", "must be true or false");
         return 0;
     case FIELD_MAX_CONCURRENCY:
-        if (parse_uint(v, up->ws_settings.max_concurrent_calls, &n) != 0) {
+        if (num_parse_u64(v, strlen(v), up->ws_settings.max_concurrent_calls, &n) != 0 || n < 1) {
             char d[80];
             snprintf(d, sizeof d, "%llu", (unsigned long long)up->ws_settings.max_concurrent_calls);
             return bad_field(up, f, "must be a whole number from 1 to %s (the workspace's limit)",

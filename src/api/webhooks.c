@@ -23,7 +23,7 @@
 
 #include "api/common.h"
 #include "app.h"
-#include "dispatch/dialer.h"
+#include "http/client.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -65,7 +65,7 @@ enum outcome { OUT_DELIVERED, OUT_RETRY, OUT_GAVE_UP, OUT_DROPPED };
 
 /* One attempt at delivering a target's head, from the request until its outcome is recorded. */
 struct send {
-    struct dialer_request r;
+    struct client_request r;
     struct webhooks *w;
     struct target *tg; /* NULL for an unreadable entry found while indexing */
     uint64_t seq;
@@ -96,7 +96,7 @@ struct webhooks {
      * LMDB runs one at a time whether on the loop or on the pool (the dispatcher's commits). */
     struct id_gen ids;
     struct webhooks_config cfg;
-    struct dialer dialer;
+    struct client dialer;
     uv_timer_t timer;
     struct map by_url;       /* url -> struct target */
     struct target **targets; /* the same targets, in an array for round-robin sending */
@@ -113,7 +113,7 @@ struct webhooks {
 };
 
 static void arm(struct webhooks *w, uint64_t delay_ms);
-static void on_done(struct dialer_request *r);
+static void on_done(struct client_request *r);
 
 /* ---- settings ---- */
 
@@ -567,7 +567,7 @@ static void prune_targets(struct webhooks *w)
 
 static void send_free(struct send *s)
 {
-    dialer_request_free(&s->r);
+    client_request_free(&s->r);
     free(s);
 }
 
@@ -594,7 +594,7 @@ static void settle(struct webhooks *w, struct send *s, uint64_t now)
         s->outcome = OUT_DROPPED;
         log_warn("webhook event dropped", "seq=%llu reason=\"%s\"", (unsigned long long)s->seq,
                  s->r.error);
-    } else if (s->r.result == DIALER_OK && s->r.status >= 200 && s->r.status < 300) {
+    } else if (s->r.result == CLIENT_OK && s->r.status >= 200 && s->r.status < 300) {
         s->outcome = OUT_DELIVERED;
         w->delivered++;
     } else {
@@ -625,14 +625,14 @@ static void describe_error(const struct send *s, char *out, size_t cap)
 {
     if (s->drop)
         snprintf(out, cap, "%s", s->r.error);
-    else if (s->r.result == DIALER_OK)
+    else if (s->r.result == CLIENT_OK)
         out[0] = '\0'; /* an HTTP answer: its status says it all */
-    else if (s->r.result == DIALER_E_TIMEOUT)
+    else if (s->r.result == CLIENT_E_TIMEOUT)
         snprintf(out, cap, "timeout");
     else if (s->r.error[0])
-        snprintf(out, cap, "%s: %s", dialer_strerror(s->r.result), s->r.error);
+        snprintf(out, cap, "%s: %s", client_strerror(s->r.result), s->r.error);
     else
-        snprintf(out, cap, "%s", dialer_strerror(s->r.result));
+        snprintf(out, cap, "%s", client_strerror(s->r.result));
 }
 
 static int record_delivery(struct store_txn *t, const struct send *s, uint64_t now)
@@ -650,7 +650,7 @@ static int record_delivery(struct store_txn *t, const struct send *s, uint64_t n
     cJSON_AddStringToObject(o, "type", s->type);
     cJSON_AddStringToObject(o, "url", s->tg->url);
     cJSON_AddNumberToObject(o, "attempt", s->attempt);
-    if (!s->drop && s->r.result == DIALER_OK)
+    if (!s->drop && s->r.result == CLIENT_OK)
         cJSON_AddNumberToObject(o, "status", (double)s->r.status);
     else
         cJSON_AddNullToObject(o, "status");
@@ -923,7 +923,7 @@ static int send_head(struct webhooks *w, struct store_txn *t, struct target *tg,
         }
         return 0;
     }
-    rc = dialer_start(&w->dialer, &s->r);
+    rc = client_start(&w->dialer, &s->r);
     if (rc == BC_EBUSY) {
         tg->in_flight = 0;
         send_free(s);
@@ -931,7 +931,7 @@ static int send_head(struct webhooks *w, struct store_txn *t, struct target *tg,
     }
     if (rc) {
         /* The request could not even start (a URL curl rejects): a failed attempt. */
-        s->r.result = DIALER_E_OTHER;
+        s->r.result = CLIENT_E_OTHER;
         snprintf(s->r.error, sizeof s->r.error, "the request could not be started: %s",
                  bc_strerror(rc));
         settle(w, s, now);
@@ -939,13 +939,13 @@ static int send_head(struct webhooks *w, struct store_txn *t, struct target *tg,
     return 0;
 }
 
-static void on_done(struct dialer_request *r)
+static void on_done(struct client_request *r)
 {
     struct send *s = r->user;
     struct webhooks *w = s->w;
     struct target *tg = s->tg;
     /* A request cancelled by shutdown is no attempt: it is sent again after the restart. */
-    if (r->result == DIALER_E_CANCELLED || w->closing) {
+    if (r->result == CLIENT_E_CANCELLED || w->closing) {
         tg->in_flight = 0;
         send_free(s);
         return;
@@ -1081,7 +1081,7 @@ int webhooks_start(struct webhooks **out, struct app *app)
     uint64_t last;
     int rc = last_seq(w->store, &last);
     if (!rc)
-        rc = dialer_init(&w->dialer, app->loop, MAX_IN_FLIGHT);
+        rc = client_init(&w->dialer, app->loop, MAX_IN_FLIGHT);
     if (rc) {
         free(w);
         return rc;
@@ -1111,7 +1111,7 @@ static void on_timer_closed(uv_handle_t *h)
     release(h->data);
 }
 
-static void on_dialer_closed(struct dialer *d)
+static void on_dialer_closed(struct client *d)
 {
     release((struct webhooks *)((char *)d - offsetof(struct webhooks, dialer)));
 }
@@ -1125,7 +1125,7 @@ void webhooks_stop(struct webhooks *w)
     w->closing = 1;
     uv_timer_stop(&w->timer);
     uv_close((uv_handle_t *)&w->timer, on_timer_closed);
-    dialer_close(&w->dialer, on_dialer_closed);
+    client_close(&w->dialer, on_dialer_closed);
 }
 
 /* ---- routes ---- */

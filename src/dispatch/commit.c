@@ -33,7 +33,7 @@ struct report *report_new(enum report_kind kind, const char *batch, uint32_t row
 
 void report_free(struct report *r)
 {
-    call_event_free(&r->ce);
+    provider_event_free(&r->ce);
     free(r);
 }
 

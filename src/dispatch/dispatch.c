@@ -32,7 +32,7 @@
 struct dispatcher {
     struct dispatch_config cfg;
     struct provider_config pcfg;
-    struct dialer *dialer;
+    struct client *client;
     struct bucket provider;
     struct roster roster;
     struct watchlist watches;
@@ -53,7 +53,7 @@ struct dispatcher {
 
 /* A create request in flight. */
 struct dial {
-    struct dialer_request r;
+    struct client_request r;
     struct dispatcher *d;
     char batch[ID_MAX];
     uint32_t row, seq;
@@ -113,7 +113,7 @@ void dispatch_report(struct dispatcher *d, const struct call_event *ce)
 
 /* ---- sending what a commit recorded ---- */
 
-static void on_create_done(struct dialer_request *req)
+static void on_create_done(struct client_request *req)
 {
     struct dial *dl = req->user;
     struct dispatcher *d = dl->d;
@@ -125,7 +125,7 @@ static void on_create_done(struct dialer_request *req)
             queue_report(d, r);
         }
     }
-    dialer_request_free(req);
+    client_request_free(req);
     free(dl);
 }
 
@@ -153,7 +153,7 @@ static void send_pick(struct dispatcher *d, struct pick *p)
         dl->r.done = on_create_done;
         dl->r.user = dl;
         if (!rc)
-            rc = dialer_start(d->dialer, &dl->r);
+            rc = client_start(d->client, &dl->r);
     }
     if (rc == 0) {
         d->stats.dials++;
@@ -161,7 +161,7 @@ static void send_pick(struct dispatcher *d, struct pick *p)
     }
     /* Never sent: report it as provider trouble so the job waits and tries again. */
     if (dl) {
-        dialer_request_free(&dl->r);
+        client_request_free(&dl->r);
         free(dl);
     }
     struct report *r = report_new(REPORT_CREATE, p->b->id, p->row, p->seq);
@@ -357,7 +357,7 @@ static struct pick *pick_now(struct dispatcher *d, uint64_t wall, uint64_t *wake
 {
     if (d->roster.batches.live == 0 || d->quiet)
         return NULL;
-    size_t in_flight = d->dialer->in_flight;
+    size_t in_flight = d->client->in_flight;
     struct pick_round round = {
         .budget = d->cfg.max_in_flight > in_flight ? d->cfg.max_in_flight - in_flight : 0,
         .provider = &d->provider,
@@ -481,15 +481,15 @@ static int load_all(struct dispatcher *d)
 }
 
 int dispatch_start(struct dispatcher **out, const struct dispatch_config *cfg,
-                   const struct provider_config *pcfg, struct dialer *dialer)
+                   const struct provider_config *pcfg, struct client *client)
 {
     struct dispatcher *d = calloc(1, sizeof *d);
     if (!d)
         return BC_ENOMEM;
     d->cfg = *cfg;
     d->pcfg = *pcfg;
-    d->dialer = dialer;
-    d->watches = (struct watchlist){.dialer = dialer,
+    d->client = client;
+    d->watches = (struct watchlist){.client = client,
                                     .pcfg = &d->pcfg,
                                     .overdue_ms = cfg->overdue_ms,
                                     .queue = queue_from_watch,
@@ -526,7 +526,7 @@ void dispatch_quiesce(struct dispatcher *d)
 
 int dispatch_idle(const struct dispatcher *d)
 {
-    return d->dialer->in_flight == 0 && d->queue_head == NULL && !d->committing;
+    return d->client->in_flight == 0 && d->queue_head == NULL && !d->committing;
 }
 
 void dispatch_stop(struct dispatcher *d)

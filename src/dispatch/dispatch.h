@@ -16,7 +16,7 @@
 
 #include <uv.h>
 
-#include "dispatch/dialer.h"
+#include "http/client.h"
 #include "dispatch/retry.h"
 #include "provider/provider.h"
 #include "store/records.h"
@@ -53,7 +53,7 @@ struct dispatch_stats {
 };
 
 int dispatch_start(struct dispatcher **out, const struct dispatch_config *cfg,
-                   const struct provider_config *pcfg, struct dialer *dialer);
+                   const struct provider_config *pcfg, struct client *client);
 /* Shutting down: start no new calls, keep applying what the provider reports. */
 void dispatch_quiesce(struct dispatcher *d);
 /* 1 when no provider request is in flight, no report waits to be applied and no commit is being

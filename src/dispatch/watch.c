@@ -23,7 +23,7 @@ struct watch {
 };
 
 struct fetch {
-    struct dialer_request r;
+    struct client_request r;
     struct watchlist *wl;
     struct watch *watch;
     char batch[ID_MAX];
@@ -78,7 +78,7 @@ static void queue_report(struct watchlist *wl, enum report_kind kind, const char
         free(ce->transcript);
 }
 
-static void on_fetch_done(struct dialer_request *req)
+static void on_fetch_done(struct client_request *req)
 {
     struct fetch *f = req->user;
     struct watchlist *wl = f->wl;
@@ -100,7 +100,7 @@ static void on_fetch_done(struct dialer_request *req)
         } else {
             if (rc == BC_ENOTFOUND)
                 queue_report(wl, REPORT_UNKNOWN, f->batch, f->row, f->seq, NULL);
-            call_event_free(&ce);
+            provider_event_free(&ce);
         }
         /* Still in progress, or the provider is in trouble: look again later. */
         if (w)
@@ -108,7 +108,7 @@ static void on_fetch_done(struct dialer_request *req)
     }
     if (w)
         w->fetching = 0;
-    dialer_request_free(req);
+    client_request_free(req);
     free(f);
 }
 
@@ -128,8 +128,8 @@ static void send_fetch(struct watchlist *wl, struct watch *w)
     }
     f->r.done = on_fetch_done;
     f->r.user = f;
-    if (dialer_start(wl->dialer, &f->r) != 0) {
-        dialer_request_free(&f->r);
+    if (client_start(wl->client, &f->r) != 0) {
+        client_request_free(&f->r);
         free(f);
         return;
     }
@@ -145,7 +145,7 @@ void watch_scan(struct watchlist *wl, uint64_t now)
         if (w->state == JOB_DIALING || !w->call_id[0]) {
             w->deadline = now + wl->overdue_ms;
             queue_report(wl, REPORT_UNKNOWN, w->batch, w->row, w->seq, NULL);
-        } else if (wl->dialer->in_flight < wl->dialer->max_in_flight) {
+        } else if (wl->client->in_flight < wl->client->max_in_flight) {
             send_fetch(wl, w);
         }
     }

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "dispatch/commit.h"
-#include "dispatch/dialer.h"
+#include "http/client.h"
 #include "dispatch/roster.h"
 #include "provider/provider.h"
 #include "store/store.h"
@@ -21,7 +21,7 @@ struct watch;
 
 struct watchlist {
     struct map map; /* "batch/row" -> struct watch */
-    struct dialer *dialer;
+    struct client *client;
     const struct provider_config *pcfg;
     uint64_t overdue_ms;
     /* Hands a report to the dispatcher for its next commit. */

@@ -5,6 +5,7 @@
 
 #include "http/http.h"
 #include "util/err.h"
+#include "util/num.h"
 
 /* Matches one pattern against a path segment by segment. ':' segments match any non-empty
  * segment and are captured. */
@@ -88,17 +89,6 @@ const struct http_slice *http_header(const struct http_request *req, const char 
     return NULL;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Percent-decodes s into out; '+' is a space, as HTML forms encode it. */
 static int decode_component(const char *s, size_t len, char *out, size_t cap)
 {
@@ -109,8 +99,9 @@ static int decode_component(const char *s, size_t len, char *out, size_t cap)
         char c = s[i];
         if (c == '+') {
             c = ' ';
-        } else if (c == '%' && i + 2 < len && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
-            c = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+        } else if (c == '%' && i + 2 < len && num_hex_digit(s[i + 1]) >= 0 &&
+                   num_hex_digit(s[i + 2]) >= 0) {
+            c = (char)(num_hex_digit(s[i + 1]) * 16 + num_hex_digit(s[i + 2]));
             i += 2;
         }
         if (o + 1 >= cap)

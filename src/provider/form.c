@@ -1,9 +1,11 @@
 /* application/x-www-form-urlencoded encoding and decoding, as Twilio sends and expects it. */
+#include "provider/form.h"
+
 #include <limits.h>
 #include <string.h>
 
-#include "provider/provider.h"
 #include "util/err.h"
+#include "util/num.h"
 
 /* RFC 3986 unreserved characters pass through; everything else is escaped, so the encoding is
  * the same whichever decoder reads it. */
@@ -11,17 +13,6 @@ static int is_unreserved(unsigned char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
            c == '.' || c == '_' || c == '~';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 /* Decodes the character at s[i], storing it in *c. Returns how many input bytes it used. */
@@ -32,7 +23,7 @@ static size_t decode_at(const char *s, size_t len, size_t i, char *c)
         return 1;
     }
     if (s[i] == '%' && i + 2 < len) {
-        int hi = hex_value(s[i + 1]), lo = hex_value(s[i + 2]);
+        int hi = num_hex_digit(s[i + 1]), lo = num_hex_digit(s[i + 2]);
         if (hi >= 0 && lo >= 0) {
             *c = (char)(hi << 4 | lo);
             return 3;
@@ -141,5 +132,5 @@ int form_get(const char *body, size_t len, const char *name, char *out, size_t c
         out[form_decode(p.value, p.value_len, out)] = '\0';
         return (int)n;
     }
-    return -1;
+    return BC_ENOTFOUND;
 }

@@ -1,14 +1,17 @@
 /* The http dialect: a generic provider behind a signed JSON webhook. Every request and callback
  * body is signed with X-Signature: hex HMAC-SHA256(http_secret, body), and every create carries an
  * Idempotency-Key of batch:row:seq so the provider can drop a request we sent twice. */
+#include "provider/http_provider.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "provider/provider.h"
+#include "provider/form.h"
 #include "store/records.h"
+#include "util/crypto.h"
 #include "util/err.h"
 #include "util/json.h"
 
@@ -50,8 +53,8 @@ static int append_member(struct buf *b, const char *name, const char *value)
     return rc;
 }
 
-int provider_http_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
-                               struct dialer_request *r)
+int http_provider_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
+                               struct client_request *r)
 {
     char id[ID_MAX + 24], key_header[ID_MAX + 48];
     char signature[SIGNATURE_HEX_LEN + 1], sig_header[SIGNATURE_HEX_LEN + 16];
@@ -96,20 +99,10 @@ int provider_http_build_create(const struct provider_config *cfg, const struct d
     return rc;
 }
 
-/* Reads a string member into out; 0 when it is missing, empty or does not fit. */
-static int json_string(const cJSON *obj, const char *name, char *out, size_t cap)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!cJSON_IsString(item) || !item->valuestring[0] || strlen(item->valuestring) >= cap)
-        return 0;
-    memcpy(out, item->valuestring, strlen(item->valuestring) + 1);
-    return 1;
-}
-
-void provider_http_parse_create(const struct dialer_request *r, struct create_result *out)
+void http_provider_parse_create(const struct client_request *r, struct create_result *out)
 {
     memset(out, 0, sizeof *out);
-    if (r->result != DIALER_OK) {
+    if (r->result != CLIENT_OK) {
         out->cls = CREATE_RETRY;
         snprintf(out->message, sizeof out->message, "Call provider request failed: %.200s",
                  r->error[0] ? r->error : "no response");
@@ -125,8 +118,8 @@ void provider_http_parse_create(const struct dialer_request *r, struct create_re
         snprintf(detail, sizeof detail, "%s", m->valuestring);
     long status = r->status;
     if (status >= 200 && status < 300) {
-        if (json_string(j, "callId", out->call_id, sizeof out->call_id) ||
-            json_string(j, "id", out->call_id, sizeof out->call_id)) {
+        if (provider_json_string(j, "callId", out->call_id, sizeof out->call_id) ||
+            provider_json_string(j, "id", out->call_id, sizeof out->call_id)) {
             out->cls = CREATE_OK;
             snprintf(out->message, sizeof out->message, "Call created");
         } else {
@@ -208,9 +201,9 @@ static int http_event(const cJSON *j, struct call_event *ev)
     const cJSON *transcript = cJSON_GetObjectItemCaseSensitive(j, "transcript");
     double sip = 0, sequence = -1;
     if (!cJSON_IsObject(j) ||
-        !(json_string(j, "callId", ev->call_id, sizeof ev->call_id) ||
-          json_string(j, "id", ev->call_id, sizeof ev->call_id)) ||
-        !json_string(j, "status", ev->status, sizeof ev->status) ||
+        !(provider_json_string(j, "callId", ev->call_id, sizeof ev->call_id) ||
+          provider_json_string(j, "id", ev->call_id, sizeof ev->call_id)) ||
+        !provider_json_string(j, "status", ev->status, sizeof ev->status) ||
         json_whole(j, "sip", 999, &sip) < 0 || json_whole(j, "sequence", 9e15, &sequence) < 0)
         return BC_EINVAL;
     if (duration && !cJSON_IsNull(duration)) {
@@ -239,11 +232,11 @@ static int http_event(const cJSON *j, struct call_event *ev)
     return 0;
 }
 
-int provider_http_parse_callback(const char *secret, const char *query, size_t qlen,
+int http_provider_parse_callback(const char *secret, const char *query, size_t qlen,
                                  const char *body, size_t body_len, const char *sig, size_t sig_len,
                                  struct call_event *ev)
 {
-    call_event_init(ev);
+    provider_event_init(ev);
     if (!signature_ok(secret, body, body_len, sig, sig_len))
         return BC_EACCES;
     int rc = provider_parse_callback_query(query, qlen, ev);
@@ -253,26 +246,23 @@ int provider_http_parse_callback(const char *secret, const char *query, size_t q
     rc = http_event(j, ev);
     cJSON_Delete(j);
     if (rc) {
-        call_event_free(ev);
-        call_event_init(ev);
+        provider_event_free(ev);
+        provider_event_init(ev);
     }
     return rc;
 }
 
-int provider_http_build_fetch(const struct provider_config *cfg, const char *call_id,
-                              struct dialer_request *r)
+int http_provider_build_fetch(const struct provider_config *cfg, const char *call_id,
+                              struct client_request *r)
 {
     char signature[SIGNATURE_HEX_LEN + 1], sig_header[SIGNATURE_HEX_LEN + 16];
     struct buf url = {0};
-    size_t base = strlen(cfg->http_url);
-    while (base > 0 && cfg->http_url[base - 1] == '/')
-        base--;
     sign_body(cfg->http_secret, "", 0, signature);
     snprintf(sig_header, sizeof sig_header, "X-Signature: %s", signature);
     const char *const headers[] = {sig_header, NULL};
 
     buf_reset(&r->body);
-    int rc = buf_append(&url, cfg->http_url, base);
+    int rc = buf_append(&url, cfg->http_url, (size_t)provider_base_len(cfg->http_url));
     if (!rc)
         rc = buf_append_str(&url, "/");
     if (!rc)
@@ -287,9 +277,9 @@ int provider_http_build_fetch(const struct provider_config *cfg, const char *cal
     return rc;
 }
 
-int provider_http_parse_fetch(const struct dialer_request *r, struct call_event *ev)
+int http_provider_parse_fetch(const struct client_request *r, struct call_event *ev)
 {
-    call_event_init(ev);
+    provider_event_init(ev);
     int rc0 = provider_fetch_status(r);
     if (rc0)
         return rc0;
@@ -297,8 +287,8 @@ int provider_http_parse_fetch(const struct dialer_request *r, struct call_event 
     int rc = http_event(j, ev);
     cJSON_Delete(j);
     if (rc) {
-        call_event_free(ev);
-        call_event_init(ev);
+        provider_event_free(ev);
+        provider_event_init(ev);
     }
     return rc;
 }

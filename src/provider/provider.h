@@ -5,10 +5,15 @@
  * Dialects:
  *   twilio  POST {api_base}/2010-04-01/Accounts/{sid}/Calls.json, form-encoded, HTTP Basic;
  *           status callbacks are form POSTs signed with X-Twilio-Signature (HMAC-SHA1).
+ *           (twilio.h)
  *   http    POST {http_url} with JSON {id,to,from,agentId,prompt,variables,callbackUrl},
  *           Idempotency-Key per attempt and X-Signature (HMAC-SHA256 of the body, hex);
- *           callbacks are JSON POSTs signed the same way.
- * The simulator speaks the twilio dialect. */
+ *           callbacks are JSON POSTs signed the same way. (http_provider.h)
+ * The simulator speaks the twilio dialect.
+ *
+ * This file holds what does not depend on the dialect: the types, the switch on cfg->kind, and
+ * what both dialects share (request string storage, callback URLs and queries, call events, the
+ * outcome mapping). */
 #ifndef BC_PROVIDER_PROVIDER_H
 #define BC_PROVIDER_PROVIDER_H
 
@@ -17,7 +22,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "dispatch/dialer.h"
+#include "http/client.h"
+#include "util/buf.h"
 #include "util/crypto.h"
 
 enum provider_kind { PROVIDER_SIM, PROVIDER_TWILIO, PROVIDER_HTTP };
@@ -50,19 +56,19 @@ struct dial_attempt {
 
 /* Fills r (url, method, content type, headers, body, userpwd, timeout). The caller sets done/user
  * and starts it. Returns 0 or BC_ENOMEM. r must be zeroed, or a request already released with
- * dialer_request_free; the strings r points at live in r->body's allocation (see
- * provider_request_set), so dialer_request_free is all the cleanup it needs. */
+ * client_request_free; the strings r points at live in r->body's allocation (see
+ * provider_request_set), so client_request_free is all the cleanup it needs. */
 int provider_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
-                          struct dialer_request *r);
+                          struct client_request *r);
 
 /* Sets r's method, content type, URL, Basic credentials (userpwd, or NULL), extra header lines
  * (NULL, or a NULL-terminated list of at most PROVIDER_MAX_HEADERS) and timeout, once r->body is
- * complete. struct dialer_request only points at strings, so the URL, credentials and headers are
+ * complete. struct client_request only points at strings, so the URL, credentials and headers are
  * copied into r->body's allocation after the body (r->body.len still counts only the body) and
  * live exactly as long as the request. method and content_type must be string constants.
  * Returns 0, BC_ENOMEM, or BC_EINVAL for too many headers. */
 #define PROVIDER_MAX_HEADERS 4
-int provider_request_set(struct dialer_request *r, const char *method, const char *content_type,
+int provider_request_set(struct client_request *r, const char *method, const char *content_type,
                          const char *url, const char *userpwd, const char *const *headers,
                          long timeout_ms);
 /* Appends {public_url}/v1/provider/{dialect}/status?b={batch}&r={row}&a={seq} and a NUL (not
@@ -70,6 +76,9 @@ int provider_request_set(struct dialer_request *r, const char *method, const cha
  * id (DESIGN.md, at-most-once dialling). */
 int provider_callback_url(struct buf *b, const struct provider_config *cfg, const char *dialect,
                           const struct dial_attempt *a);
+/* Length of a configured base URL without trailing slashes, so "https://x/" + "/path" does not
+ * produce a double slash. */
+int provider_base_len(const char *url);
 
 enum create_class {
     CREATE_OK,    /* the provider accepted: call_id is set */
@@ -89,7 +98,7 @@ struct create_result {
 };
 
 /* Classifies a finished create request (r->result, r->status, r->response). */
-void provider_parse_create(const struct provider_config *cfg, const struct dialer_request *r,
+void provider_parse_create(const struct provider_config *cfg, const struct client_request *r,
                            struct create_result *out);
 
 /* A call status report, from a callback or a fetch. */
@@ -109,8 +118,8 @@ struct call_event {
     char *transcript;   /* malloc'd when the provider reported one, else NULL */
 };
 /* Empties ev: zeroes, no transcript, sequence -1. */
-void call_event_init(struct call_event *ev);
-void call_event_free(struct call_event *ev);
+void provider_event_init(struct call_event *ev);
+void provider_event_free(struct call_event *ev);
 /* Reads b (a batch id), r (row) and a (seq, both positive integers) from a callback URL's query
  * into ev. Every callback URL we hand out carries them, so one missing or malformed is
  * BC_EINVAL. */
@@ -119,78 +128,25 @@ int provider_parse_callback_query(const char *query, size_t qlen, struct call_ev
 /* Maps Twilio's CallStatus, AnsweredBy and SipResponseCode to an event's final/answered/outcome:
  * completed+human -> answered; completed+machine* or fax -> voicemail; busy; no-answer;
  * failed+480 -> unreachable; 404/484/604/410 -> invalid_number; 603 -> rejected; 607/608 ->
- * carrier_blocked; 486/600 -> busy; 408/487 -> no_answer; other failed -> unreachable. */
+ * carrier_blocked; 486/600 -> busy; 408/487 -> no_answer; other failed -> unreachable. The http
+ * dialect translates its status words into Twilio's, so both dialects share this mapping. */
 void provider_twilio_outcome(const char *call_status, const char *answered_by, int sip,
                              struct call_event *ev);
 
-/* Verifies X-Twilio-Signature: base64(HMAC-SHA1(token, url + sorted name+value pairs)), compared
- * in constant time; the URL is also tried with the default port added or removed, as Twilio's
- * own validators do. body is the raw form-encoded body. Returns 1 when valid. The URL must be the
- * one Twilio requested (behind a proxy: the public scheme and host), query included, and a URL
- * with a port is also tried without it, whatever the port (as twilio-python does). An empty
- * token never validates. */
-int provider_twilio_verify(const char *token, const char *url, size_t url_len, const char *body,
-                           size_t body_len, const char *sig, size_t sig_len);
-/* Computes the signature (for the simulator and tests) into out (base64, NUL-terminated). */
-int provider_twilio_sign(const char *token, const char *url, size_t url_len, const char *body,
-                         size_t body_len, char out[64]);
-
-/* Parses a Twilio status callback: the form body, and batch/row/seq from the request's query. */
-int provider_twilio_parse_callback(const char *query, size_t qlen, const char *body,
-                                   size_t body_len, struct call_event *ev);
-/* Parses the http dialect's callback JSON {callId (or id), status, duration?, transcript?,
- * sequence?, sip?} plus the query, after checking X-Signature (hex HMAC-SHA256 of the body).
- * status is one of initiated, ringing, answered (not final), completed (answered by a person),
- * voicemail (answered by a machine), busy, no_answer, failed (sip says why, as for Twilio).
- * Returns 0, BC_EACCES for a bad signature, or BC_EINVAL for a malformed body. */
-int provider_http_parse_callback(const char *secret, const char *query, size_t qlen,
-                                 const char *body, size_t body_len, const char *sig, size_t sig_len,
-                                 struct call_event *ev);
-
 /* GET the call's current state (for a call whose final callback is overdue). */
 int provider_build_fetch(const struct provider_config *cfg, const char *call_id,
-                         struct dialer_request *r);
+                         struct client_request *r);
 /* Returns 0 with ev filled, BC_ENOTFOUND when the provider does not know the call, or another
  * negative error (provider trouble: try again later). */
-int provider_parse_fetch(const struct provider_config *cfg, const struct dialer_request *r,
+int provider_parse_fetch(const struct provider_config *cfg, const struct client_request *r,
                          struct call_event *ev);
-
-/* The http dialect's halves of provider_build_create, provider_parse_create, provider_build_fetch
- * and provider_parse_fetch, which dispatch on cfg->kind. Its fetch is GET {http_url}/{callId},
- * signed like a create (X-Signature: hex HMAC-SHA256 of the empty body), answered with the
- * callback's JSON shape. */
-int provider_http_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
-                               struct dialer_request *r);
-void provider_http_parse_create(const struct dialer_request *r, struct create_result *out);
-int provider_http_build_fetch(const struct provider_config *cfg, const char *call_id,
-                              struct dialer_request *r);
-int provider_http_parse_fetch(const struct dialer_request *r, struct call_event *ev);
 
 /* How a finished fetch request went, in both dialects: 0 for a 200, BC_ENOTFOUND for 404 (the
  * provider does not know the call), BC_EACCES for 401/403, BC_EIO otherwise. */
-int provider_fetch_status(const struct dialer_request *r);
+int provider_fetch_status(const struct client_request *r);
 
-/* application/x-www-form-urlencoded helpers. */
-/* Appends name=value, both percent-encoded (unreserved characters as they are, space as %20),
- * preceded by '&' unless b is empty. A NULL value is sent as an empty one. */
-int form_append(struct buf *b, const char *name, const char *value);
-/* Finds name in a form body and percent-decodes its value into out (NUL-terminated). Returns the
- * length, -1 when absent, BC_ETOOBIG when it does not fit. */
-int form_get(const char *body, size_t len, const char *name, char *out, size_t cap);
-/* Appends s percent-encoded, as form_append encodes names and values (for query strings). */
-int form_escape(struct buf *b, const char *s, size_t len);
-/* One name=value pair of a form body, still encoded. */
-struct form_pair {
-    const char *name;
-    size_t name_len;
-    const char *value;
-    size_t value_len;
-};
-/* Iterates the pairs of a form body: start with *pos = 0; returns 1 with the next pair in p, 0 at
- * the end. Empty segments ("a=1&&b=2") are skipped and a pair without '=' has an empty value. */
-int form_next(const char *body, size_t len, size_t *pos, struct form_pair *p);
-/* Percent-decodes s ('+' is a space; a '%' not followed by two hex digits stays as it is) into
- * out, which needs room for len bytes. Returns the decoded length (never more than len). */
-size_t form_decode(const char *s, size_t len, char *out);
+/* Reads a string member of a provider's JSON answer into out; 0 when it is missing, empty or does
+ * not fit, 1 when it was copied. */
+int provider_json_string(const cJSON *obj, const char *name, char *out, size_t cap);
 
 #endif

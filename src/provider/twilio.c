@@ -1,5 +1,7 @@
-/* The twilio dialect (also spoken by the simulator), the dispatch between dialects on cfg->kind,
- * and what both dialects share: request string storage, call events and callback queries. */
+/* The twilio dialect (also spoken by the simulator): creating and fetching calls, Twilio's
+ * answers, status callbacks and X-Twilio-Signature. */
+#include "provider/twilio.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -7,128 +9,17 @@
 #include <string.h>
 #include <strings.h>
 
-#include "provider/provider.h"
+#include "provider/form.h"
 #include "store/records.h"
+#include "util/crypto.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "util/num.h"
 
-#define DEFAULT_RING_TIMEOUT_S     30
-#define DEFAULT_REQUEST_TIMEOUT_MS 10000
-#define TWILIO_SIGNATURE_LEN       28 /* base64 of a 20-byte HMAC-SHA1, with padding */
+#define DEFAULT_RING_TIMEOUT_S 30
+#define TWILIO_SIGNATURE_LEN   28 /* base64 of a 20-byte HMAC-SHA1, with padding */
 
-/* ---- Shared by the dialects ------------------------------------------------------------------ */
-
-int provider_request_set(struct dialer_request *r, const char *method, const char *content_type,
-                         const char *url, const char *userpwd, const char *const *headers,
-                         long timeout_ms)
-{
-    size_t nheaders = 0;
-    while (headers && headers[nheaders])
-        nheaders++;
-    if (nheaders > PROVIDER_MAX_HEADERS)
-        return BC_EINVAL;
-
-    struct buf *b = &r->body;
-    size_t body_len = b->len;
-    size_t url_off, pwd_off = 0, header_off[PROVIDER_MAX_HEADERS];
-    /* The NUL after the body also makes the body a C string, which helps when logging it. */
-    int rc = buf_append(b, "", 1);
-    url_off = b->len;
-    if (!rc)
-        rc = buf_append(b, url, strlen(url) + 1);
-    if (!rc && userpwd) {
-        pwd_off = b->len;
-        rc = buf_append(b, userpwd, strlen(userpwd) + 1);
-    }
-    for (size_t i = 0; !rc && i < nheaders; i++) {
-        header_off[i] = b->len;
-        rc = buf_append(b, headers[i], strlen(headers[i]) + 1);
-    }
-    /* The header pointer array goes last, at an offset aligned for pointers (the allocation
-     * itself comes from realloc, which aligns for any type). */
-    size_t align = _Alignof(const char *);
-    size_t array_off = (b->len + align - 1) / align * align;
-    if (!rc)
-        rc = buf_reserve(b, array_off - b->len + (nheaders + 1) * sizeof(const char *));
-    b->len = body_len;
-    if (rc)
-        return rc;
-
-    const char **array = (const char **)(void *)(b->data + array_off);
-    for (size_t i = 0; i < nheaders; i++)
-        array[i] = b->data + header_off[i];
-    array[nheaders] = NULL;
-    r->method = method;
-    r->content_type = content_type;
-    r->url = b->data + url_off;
-    r->userpwd = userpwd ? b->data + pwd_off : NULL;
-    r->headers = nheaders ? array : NULL;
-    r->timeout_ms = timeout_ms > 0 ? timeout_ms : DEFAULT_REQUEST_TIMEOUT_MS;
-    return 0;
-}
-
-/* Length of a configured base URL without trailing slashes, so "https://x/" + "/path" does not
- * produce a double slash. */
-static int base_len(const char *url)
-{
-    size_t n = strlen(url);
-    while (n > 0 && url[n - 1] == '/')
-        n--;
-    return (int)n;
-}
-
-/* Appends a NUL so b->data can be used as a C string; b->len keeps counting the text only. */
-static int terminate(struct buf *b)
-{
-    int rc = buf_append(b, "", 1);
-    if (!rc)
-        b->len--;
-    return rc;
-}
-
-int provider_callback_url(struct buf *b, const struct provider_config *cfg, const char *dialect,
-                          const struct dial_attempt *a)
-{
-    int rc = buf_printf(b, "%.*s/v1/provider/%s/status?b=", base_len(cfg->public_url),
-                        cfg->public_url, dialect);
-    if (!rc)
-        rc = form_escape(b, a->batch, strlen(a->batch));
-    if (!rc)
-        rc = buf_printf(b, "&r=%u&a=%u", (unsigned)a->row, (unsigned)a->seq);
-    if (!rc)
-        rc = terminate(b);
-    return rc;
-}
-
-void call_event_init(struct call_event *ev)
-{
-    memset(ev, 0, sizeof *ev);
-    ev->sequence = -1;
-}
-
-void call_event_free(struct call_event *ev)
-{
-    free(ev->transcript);
-    ev->transcript = NULL;
-}
-
-/* Parses a decimal integer made of digits only (no sign, no spaces) no larger than max. */
-static int parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-    uint64_t v = 0;
-    if (!*s)
-        return BC_EINVAL;
-    for (; *s; s++) {
-        if (*s < '0' || *s > '9')
-            return BC_EINVAL;
-        unsigned d = (unsigned)(*s - '0');
-        if (v > (max - d) / 10)
-            return BC_EINVAL;
-        v = v * 10 + d;
-    }
-    *out = v;
-    return 0;
-}
+/* ---- Fields -------------------------------------------------------------------------------- */
 
 /* Parses a duration in seconds ("12", "12.5"): finite and not negative. */
 static int parse_seconds(const char *s, double *out)
@@ -148,111 +39,11 @@ static int parse_seconds(const char *s, double *out)
 static int get_field(const char *body, size_t len, const char *name, char *out, size_t cap)
 {
     int n = form_get(body, len, name, out, cap);
-    if (n == -1)
+    if (n == BC_ENOTFOUND)
         out[0] = '\0';
-    if (n < -1)
+    else if (n < 0)
         return BC_EINVAL;
     return n > 0;
-}
-
-int provider_parse_callback_query(const char *query, size_t qlen, struct call_event *ev)
-{
-    char batch[ID_MAX], row[16], seq[16];
-    int nb = form_get(query, qlen, "b", batch, sizeof batch);
-    int nr = form_get(query, qlen, "r", row, sizeof row);
-    int na = form_get(query, qlen, "a", seq, sizeof seq);
-    uint64_t r, a;
-    if (nb < 0 || nr < 0 || na < 0 || !id_valid("batch_", batch, (size_t)nb) ||
-        parse_uint(row, UINT32_MAX, &r) || r == 0 || parse_uint(seq, UINT32_MAX, &a) || a == 0)
-        return BC_EINVAL;
-    memcpy(ev->batch, batch, (size_t)nb + 1);
-    ev->row = (uint32_t)r;
-    ev->seq = (uint32_t)a;
-    return 0;
-}
-
-/* ---- Outcomes ------------------------------------------------------------------------------ */
-
-static void set_message(struct call_event *ev, const char *text, int sip)
-{
-    if (sip)
-        snprintf(ev->message, sizeof ev->message, "%s (SIP %d)", text, sip);
-    else
-        snprintf(ev->message, sizeof ev->message, "%s", text);
-}
-
-/* What a failed call's final SIP response says about the number (dialer-anchors.md 2.3). */
-static const struct {
-    int sip;
-    int outcome;
-    const char *text;
-} failed_sip[] = {
-    {480, OUTCOME_UNREACHABLE, "Number unreachable"},
-    {404, OUTCOME_INVALID_NUMBER, "Number does not exist"},
-    {484, OUTCOME_INVALID_NUMBER, "Number does not exist"},
-    {604, OUTCOME_INVALID_NUMBER, "Number does not exist"},
-    {410, OUTCOME_INVALID_NUMBER, "Number does not exist"},
-    {603, OUTCOME_REJECTED, "Call rejected by the recipient"},
-    {607, OUTCOME_CARRIER_BLOCKED, "Blocked by the carrier"},
-    {608, OUTCOME_CARRIER_BLOCKED, "Blocked by the carrier"},
-    {486, OUTCOME_BUSY, "Number busy"},
-    {600, OUTCOME_BUSY, "Number busy"},
-    {408, OUTCOME_NO_ANSWER, "No answer"},
-    {487, OUTCOME_NO_ANSWER, "No answer"},
-};
-
-/* Statuses of a call that has not ended yet. */
-static const struct {
-    const char *status;
-    const char *text;
-} progress[] = {
-    {"queued", "Call queued"},
-    {"initiated", "Call initiated"},
-    {"ringing", "Ringing"},
-    {"in-progress", "Call in progress"},
-};
-
-void provider_twilio_outcome(const char *call_status, const char *answered_by, int sip,
-                             struct call_event *ev)
-{
-    ev->final = 1;
-    ev->answered = 0;
-    ev->outcome = OUTCOME_NONE;
-    if (!strcmp(call_status, "completed")) {
-        /* Completed means connected, not that a person talked: AnsweredBy (answering-machine
-         * detection) tells a voicemail from a person; without a verdict we count a person. */
-        int machine =
-            answered_by && (!strncmp(answered_by, "machine", 7) || !strcmp(answered_by, "fax"));
-        ev->answered = 1;
-        ev->outcome = machine ? OUTCOME_VOICEMAIL : OUTCOME_ANSWERED;
-        set_message(ev, machine ? "Voicemail reached" : "Answered", 0);
-    } else if (!strcmp(call_status, "busy")) {
-        ev->outcome = OUTCOME_BUSY;
-        set_message(ev, "Number busy", 0);
-    } else if (!strcmp(call_status, "no-answer")) {
-        ev->outcome = OUTCOME_NO_ANSWER;
-        set_message(ev, "No answer", 0);
-    } else if (!strcmp(call_status, "canceled")) {
-        ev->outcome = OUTCOME_NO_ANSWER;
-        set_message(ev, "No answer (the call was canceled before it was answered)", 0);
-    } else if (!strcmp(call_status, "failed")) {
-        ev->outcome = OUTCOME_UNREACHABLE;
-        const char *text = "Number unreachable";
-        for (size_t i = 0; i < sizeof failed_sip / sizeof failed_sip[0]; i++) {
-            if (failed_sip[i].sip == sip) {
-                ev->outcome = failed_sip[i].outcome;
-                text = failed_sip[i].text;
-            }
-        }
-        set_message(ev, text, sip);
-    } else {
-        ev->final = 0;
-        snprintf(ev->message, sizeof ev->message, "Twilio reported status \"%s\"", call_status);
-        for (size_t i = 0; i < sizeof progress / sizeof progress[0]; i++) {
-            if (!strcmp(progress[i].status, call_status))
-                set_message(ev, progress[i].text, 0);
-        }
-    }
 }
 
 /* ---- Creating a call ----------------------------------------------------------------------- */
@@ -260,7 +51,8 @@ void provider_twilio_outcome(const char *call_status, const char *answered_by, i
 /* {api_base}/2010-04-01/Accounts/{sid}/Calls.json, or .../Calls/{call_id}.json. */
 static int calls_url(struct buf *b, const struct provider_config *cfg, const char *call_id)
 {
-    int rc = buf_printf(b, "%.*s/2010-04-01/Accounts/", base_len(cfg->api_base), cfg->api_base);
+    int rc =
+        buf_printf(b, "%.*s/2010-04-01/Accounts/", provider_base_len(cfg->api_base), cfg->api_base);
     if (!rc)
         rc = form_escape(b, cfg->account_sid, strlen(cfg->account_sid));
     if (!rc)
@@ -273,7 +65,7 @@ static int calls_url(struct buf *b, const struct provider_config *cfg, const cha
     if (!rc)
         rc = buf_append_str(b, ".json");
     if (!rc)
-        rc = terminate(b);
+        rc = buf_append(b, "", 1);
     return rc;
 }
 
@@ -339,7 +131,7 @@ static int append_variables(struct buf *b, const cJSON *variables)
             buf_reset(&text);
             rc = json_render(&text, item);
             if (!rc)
-                rc = terminate(&text);
+                rc = buf_append(&text, "", 1);
             value = text.data;
         }
         if (!rc)
@@ -377,12 +169,12 @@ static int build_twiml(struct buf *b, const struct dial_attempt *a)
             rc = buf_append_str(b, "</Stream></Connect></Response>");
     }
     if (!rc)
-        rc = terminate(b);
+        rc = buf_append(b, "", 1);
     return rc;
 }
 
-static int twilio_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
-                               struct dialer_request *r)
+int twilio_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
+                        struct client_request *r)
 {
     static const char *const events[] = {"initiated", "ringing", "answered", "completed"};
     struct buf url = {0}, twiml = {0}, callback = {0};
@@ -476,16 +268,6 @@ static void twilio_error_body(const struct buf *response, int *code, char *messa
     cJSON_Delete(j);
 }
 
-/* Reads a string member into out; 0 when it is missing, empty or does not fit. */
-static int json_string(const cJSON *obj, const char *name, char *out, size_t cap)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, name);
-    if (!cJSON_IsString(item) || !item->valuestring[0] || strlen(item->valuestring) >= cap)
-        return 0;
-    memcpy(out, item->valuestring, strlen(item->valuestring) + 1);
-    return 1;
-}
-
 static void twilio_classify_error(long status, int code, const char *message,
                                   struct create_result *out)
 {
@@ -527,12 +309,12 @@ static void twilio_classify_error(long status, int code, const char *message,
     }
 }
 
-static void twilio_parse_create(const struct dialer_request *r, struct create_result *out)
+void twilio_parse_create(const struct client_request *r, struct create_result *out)
 {
     char message[200];
     int code;
     memset(out, 0, sizeof *out);
-    if (r->result != DIALER_OK) {
+    if (r->result != CLIENT_OK) {
         out->cls = CREATE_RETRY;
         snprintf(out->message, sizeof out->message, "Twilio request failed: %.200s",
                  r->error[0] ? r->error : "no response");
@@ -540,7 +322,7 @@ static void twilio_parse_create(const struct dialer_request *r, struct create_re
     }
     if (r->status >= 200 && r->status < 300) {
         cJSON *j = cJSON_ParseWithLength(r->response.data, r->response.len);
-        int ok = json_string(j, "sid", out->call_id, sizeof out->call_id);
+        int ok = provider_json_string(j, "sid", out->call_id, sizeof out->call_id);
         cJSON_Delete(j);
         if (ok) {
             out->cls = CREATE_OK;
@@ -575,8 +357,8 @@ static void twilio_parse_create(const struct dialer_request *r, struct create_re
 
 /* ---- Fetching a call ----------------------------------------------------------------------- */
 
-static int twilio_build_fetch(const struct provider_config *cfg, const char *call_id,
-                              struct dialer_request *r)
+int twilio_build_fetch(const struct provider_config *cfg, const char *call_id,
+                       struct client_request *r)
 {
     struct buf url = {0};
     char userpwd[sizeof cfg->account_sid + sizeof cfg->auth_token];
@@ -593,20 +375,9 @@ static int twilio_build_fetch(const struct provider_config *cfg, const char *cal
 
 /* The Call resource: {"sid", "status", "answered_by": string or null, "duration": a string of
  * seconds, a number or null}. It carries no SIP code, so failed calls map to unreachable. */
-int provider_fetch_status(const struct dialer_request *r)
+int twilio_parse_fetch(const struct client_request *r, struct call_event *ev)
 {
-    if (r->result != DIALER_OK)
-        return BC_EIO;
-    if (r->status == 404)
-        return BC_ENOTFOUND;
-    if (r->status == 401 || r->status == 403)
-        return BC_EACCES;
-    return r->status == 200 ? 0 : BC_EIO;
-}
-
-static int twilio_parse_fetch(const struct dialer_request *r, struct call_event *ev)
-{
-    call_event_init(ev);
+    provider_event_init(ev);
     int rc = provider_fetch_status(r);
     if (rc)
         return rc;
@@ -614,10 +385,10 @@ static int twilio_parse_fetch(const struct dialer_request *r, struct call_event 
     char answered_by[32] = "";
     cJSON *j = cJSON_ParseWithLength(r->response.data, r->response.len);
     const cJSON *duration = cJSON_GetObjectItemCaseSensitive(j, "duration");
-    if (!json_string(j, "status", ev->status, sizeof ev->status))
+    if (!provider_json_string(j, "status", ev->status, sizeof ev->status))
         rc = BC_EINVAL;
-    json_string(j, "sid", ev->call_id, sizeof ev->call_id);
-    json_string(j, "answered_by", answered_by, sizeof answered_by);
+    provider_json_string(j, "sid", ev->call_id, sizeof ev->call_id);
+    provider_json_string(j, "answered_by", answered_by, sizeof answered_by);
     if (cJSON_IsString(duration) && parse_seconds(duration->valuestring, &ev->duration))
         rc = BC_EINVAL;
     if (cJSON_IsNumber(duration)) {
@@ -627,7 +398,7 @@ static int twilio_parse_fetch(const struct dialer_request *r, struct call_event 
     }
     cJSON_Delete(j);
     if (rc) {
-        call_event_init(ev);
+        provider_event_init(ev);
         return rc;
     }
     provider_twilio_outcome(ev->status, answered_by, 0, ev);
@@ -636,11 +407,11 @@ static int twilio_parse_fetch(const struct dialer_request *r, struct call_event 
 
 /* ---- Status callbacks ---------------------------------------------------------------------- */
 
-int provider_twilio_parse_callback(const char *query, size_t qlen, const char *body,
-                                   size_t body_len, struct call_event *ev)
+int twilio_parse_callback(const char *query, size_t qlen, const char *body, size_t body_len,
+                          struct call_event *ev)
 {
     char answered_by[32], sip[16], sequence[24], duration[32];
-    call_event_init(ev);
+    provider_event_init(ev);
     int rc = provider_parse_callback_query(query, qlen, ev);
     if (rc)
         return rc;
@@ -655,11 +426,11 @@ int provider_twilio_parse_callback(const char *query, size_t qlen, const char *b
 
     uint64_t v = 0;
     if (has_sid != 1 || has_status != 1 || has_answered_by < 0 || has_sip < 0 || has_sequence < 0 ||
-        has_duration < 0 || (has_sip && parse_uint(sip, 999, &v)))
+        has_duration < 0 || (has_sip && num_parse_u64(sip, strlen(sip), 999, &v)))
         goto invalid;
     ev->sip = (int)v;
     if (has_sequence) {
-        if (parse_uint(sequence, INT64_MAX, &v))
+        if (num_parse_u64(sequence, strlen(sequence), INT64_MAX, &v))
             goto invalid;
         ev->sequence = (int64_t)v;
     }
@@ -678,7 +449,7 @@ int provider_twilio_parse_callback(const char *query, size_t qlen, const char *b
     return 0;
 
 invalid:
-    call_event_init(ev);
+    provider_event_init(ev);
     return BC_EINVAL;
 }
 
@@ -789,8 +560,8 @@ static int sign_url(const char *token, const char *url, size_t url_len, const st
     return rc;
 }
 
-int provider_twilio_sign(const char *token, const char *url, size_t url_len, const char *body,
-                         size_t body_len, char out[64])
+int twilio_sign(const char *token, const char *url, size_t url_len, const char *body,
+                size_t body_len, char out[64])
 {
     struct params ps;
     int rc = params_init(&ps, body, body_len);
@@ -834,8 +605,8 @@ static int url_port_variant(const char *url, size_t len, struct buf *alt)
     return rc;
 }
 
-int provider_twilio_verify(const char *token, const char *url, size_t url_len, const char *body,
-                           size_t body_len, const char *sig, size_t sig_len)
+int twilio_verify(const char *token, const char *url, size_t url_len, const char *body,
+                  size_t body_len, const char *sig, size_t sig_len)
 {
     /* An empty token would make every signature forgeable. */
     if (!token[0] || !sig || sig_len != TWILIO_SIGNATURE_LEN)
@@ -854,39 +625,4 @@ int provider_twilio_verify(const char *token, const char *url, size_t url_len, c
     buf_free(&alt);
     params_free(&ps);
     return valid;
-}
-
-/* ---- Dispatch on the dialect --------------------------------------------------------------- */
-
-int provider_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
-                          struct dialer_request *r)
-{
-    if (cfg->kind == PROVIDER_HTTP)
-        return provider_http_build_create(cfg, a, r);
-    return twilio_build_create(cfg, a, r);
-}
-
-void provider_parse_create(const struct provider_config *cfg, const struct dialer_request *r,
-                           struct create_result *out)
-{
-    if (cfg->kind == PROVIDER_HTTP)
-        provider_http_parse_create(r, out);
-    else
-        twilio_parse_create(r, out);
-}
-
-int provider_build_fetch(const struct provider_config *cfg, const char *call_id,
-                         struct dialer_request *r)
-{
-    if (cfg->kind == PROVIDER_HTTP)
-        return provider_http_build_fetch(cfg, call_id, r);
-    return twilio_build_fetch(cfg, call_id, r);
-}
-
-int provider_parse_fetch(const struct provider_config *cfg, const struct dialer_request *r,
-                         struct call_event *ev)
-{
-    if (cfg->kind == PROVIDER_HTTP)
-        return provider_http_parse_fetch(r, ev);
-    return twilio_parse_fetch(r, ev);
 }

@@ -18,7 +18,7 @@
 #include "api/webhooks.h"
 #include "app.h"
 #include "check.h"
-#include "dispatch/dialer.h"
+#include "http/client.h"
 #include "http/http.h"
 #include "util/clock.h"
 #include "util/crypto.h"
@@ -209,7 +209,7 @@ static struct harness *harness_new(void)
     struct harness *h = calloc(1, sizeof *h);
     h->app = calloc(1, sizeof *h->app);
     log_set_level(LOG_ERROR);
-    CHECK_INT(dialer_global_init(), 0);
+    CHECK_INT(client_global_init(), 0);
     CHECK_INT(uv_loop_init(&h->loop), 0);
     struct http_server_config cfg = {
         .max_connections = 256,
@@ -266,7 +266,7 @@ static void harness_free(struct harness *h)
         free(h->rx[i].body);
     free(h->app);
     free(h);
-    dialer_global_cleanup();
+    client_global_cleanup();
 }
 
 /* ---- recording events ---- */

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "provider/http_provider.h"
 #include "provider/provider.h"
 #include "store/records.h"
 #include "util/err.h"
@@ -51,7 +52,7 @@ static void test_create_request(void)
         .prompt = "Hi \"Ann\",\nyour order\\shipped",
         .variables = vars,
     };
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     CHECK_INT(provider_build_create(&cfg, &a, &r), 0);
     CHECK_STR(r.url, "https://provider.example.com/v1/calls/");
@@ -109,39 +110,39 @@ static void test_parse_create(void)
         const char *call_id;
         const char *message; /* a substring of the message */
     } cases[] = {
-        {DIALER_OK, 200, "{\"callId\":\"c-1\"}", 0, CREATE_OK, OUTCOME_NONE, "c-1", ""},
-        {DIALER_OK, 201, "{\"id\":\"c-2\"}", 0, CREATE_OK, OUTCOME_NONE, "c-2", ""},
-        {DIALER_OK, 202, "{\"callId\":\"c-3\",\"id\":\"other\"}", 0, CREATE_OK, OUTCOME_NONE, "c-3",
+        {CLIENT_OK, 200, "{\"callId\":\"c-1\"}", 0, CREATE_OK, OUTCOME_NONE, "c-1", ""},
+        {CLIENT_OK, 201, "{\"id\":\"c-2\"}", 0, CREATE_OK, OUTCOME_NONE, "c-2", ""},
+        {CLIENT_OK, 202, "{\"callId\":\"c-3\",\"id\":\"other\"}", 0, CREATE_OK, OUTCOME_NONE, "c-3",
          ""},
-        {DIALER_OK, 200, "{}", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
-        {DIALER_OK, 202, "", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
-        {DIALER_OK, 200, "{\"callId\":42}", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
-        {DIALER_E_CONNECT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "request failed"},
-        {DIALER_E_TIMEOUT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "request failed"},
-        {DIALER_OK, 429, "{\"error\":\"rate_limited\"}", 3000, CREATE_RETRY, OUTCOME_NONE, "",
+        {CLIENT_OK, 200, "{}", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
+        {CLIENT_OK, 202, "", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
+        {CLIENT_OK, 200, "{\"callId\":42}", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a callId"},
+        {CLIENT_E_CONNECT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "request failed"},
+        {CLIENT_E_TIMEOUT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "request failed"},
+        {CLIENT_OK, 429, "{\"error\":\"rate_limited\"}", 3000, CREATE_RETRY, OUTCOME_NONE, "",
          "HTTP 429: rate_limited"},
-        {DIALER_OK, 503, "", 0, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 503"},
-        {DIALER_OK, 400, "{\"error\":\"invalid_number\",\"message\":\"not E.164\"}", 0,
+        {CLIENT_OK, 503, "", 0, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 503"},
+        {CLIENT_OK, 400, "{\"error\":\"invalid_number\",\"message\":\"not E.164\"}", 0,
          CREATE_FINAL, OUTCOME_INVALID_NUMBER, "",
          "Invalid phone number (call provider: not "
          "E.164)"},
-        {DIALER_OK, 422, "{\"error\":\"invalid_number\"}", 0, CREATE_FINAL, OUTCOME_INVALID_NUMBER,
+        {CLIENT_OK, 422, "{\"error\":\"invalid_number\"}", 0, CREATE_FINAL, OUTCOME_INVALID_NUMBER,
          "", "invalid_number"},
-        {DIALER_OK, 400, "{\"error\":\"bad_request\",\"message\":\"missing to\"}", 0, CREATE_FINAL,
+        {CLIENT_OK, 400, "{\"error\":\"bad_request\",\"message\":\"missing to\"}", 0, CREATE_FINAL,
          OUTCOME_PROVIDER_ERROR, "", "Call provider error (HTTP 400): bad_request: missing to"},
-        {DIALER_OK, 409, "", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "", "HTTP 409"},
-        {DIALER_OK, 404, "{\"error\":\"no_route\"}", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "",
+        {CLIENT_OK, 409, "", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "", "HTTP 409"},
+        {CLIENT_OK, 404, "{\"error\":\"no_route\"}", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "",
          "no_route"},
-        {DIALER_OK, 401, "{\"error\":\"bad_signature\"}", 0, CREATE_HALT, OUTCOME_NONE, "",
+        {CLIENT_OK, 401, "{\"error\":\"bad_signature\"}", 0, CREATE_HALT, OUTCOME_NONE, "",
          "HTTP 401, bad_signature"},
-        {DIALER_OK, 403, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 403"},
-        {DIALER_OK, 404, "Not Found", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 404"},
-        {DIALER_OK, 301, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 301"},
+        {CLIENT_OK, 403, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 403"},
+        {CLIENT_OK, 404, "Not Found", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 404"},
+        {CLIENT_OK, 301, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 301"},
     };
     struct provider_config cfg;
     test_config(&cfg);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct dialer_request r;
+        struct client_request r;
         struct create_result out;
         memset(&r, 0, sizeof r);
         r.result = cases[i].result;
@@ -165,7 +166,7 @@ static int parse_signed(const char *query, const char *body, struct call_event *
 {
     char sig[2 * SHA256_LEN + 1];
     sign(SECRET, body, sig);
-    return provider_http_parse_callback(SECRET, query, strlen(query), body, strlen(body), sig,
+    return http_provider_parse_callback(SECRET, query, strlen(query), body, strlen(body), sig,
                                         strlen(sig), ev);
 }
 
@@ -214,7 +215,7 @@ static void test_callback_mapping(void)
         CHECK_INT(ev.row, 12);
         CHECK_INT(ev.seq, 3);
         CHECK_INT(ev.sequence, -1);
-        call_event_free(&ev);
+        provider_event_free(&ev);
     }
 }
 
@@ -230,7 +231,7 @@ static void test_callback_fields(void)
     CHECK_INT(ev.sequence, 4);
     CHECK_INT(ev.sip, 200);
     CHECK_STR(ev.transcript, "Yes \xe2\x80\x94 call me");
-    call_event_free(&ev);
+    provider_event_free(&ev);
     CHECK(ev.transcript == NULL);
 }
 
@@ -244,29 +245,29 @@ static void test_callback_signatures(void)
         upper[i] = (char)(sig[i] >= 'a' && sig[i] <= 'f' ? sig[i] - 32 : sig[i]);
     size_t qlen = strlen(QUERY), blen = strlen(body);
 
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 64, &ev), 0);
-    call_event_free(&ev);
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, upper, 64, &ev), 0);
-    call_event_free(&ev);
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 64, &ev), 0);
+    provider_event_free(&ev);
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, upper, 64, &ev), 0);
+    provider_event_free(&ev);
 
-    CHECK_INT(provider_http_parse_callback("other", QUERY, qlen, body, blen, sig, 64, &ev),
+    CHECK_INT(http_provider_parse_callback("other", QUERY, qlen, body, blen, sig, 64, &ev),
               BC_EACCES);
-    CHECK_INT(provider_http_parse_callback("", QUERY, qlen, body, blen, sig, 64, &ev), BC_EACCES);
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen - 1, sig, 64, &ev),
+    CHECK_INT(http_provider_parse_callback("", QUERY, qlen, body, blen, sig, 64, &ev), BC_EACCES);
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen - 1, sig, 64, &ev),
               BC_EACCES);
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, NULL, 0, &ev),
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, NULL, 0, &ev),
               BC_EACCES);
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 63, &ev),
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 63, &ev),
               BC_EACCES);
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, "", 0, &ev), BC_EACCES);
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, "", 0, &ev), BC_EACCES);
     sig[10] = sig[10] == '0' ? '1' : '0';
-    CHECK_INT(provider_http_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 64, &ev),
+    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 64, &ev),
               BC_EACCES);
     /* An empty secret signs nothing, even a body signed with the empty key. */
     sign("", body, sig);
-    CHECK_INT(provider_http_parse_callback("", QUERY, qlen, body, blen, sig, 64, &ev), BC_EACCES);
+    CHECK_INT(http_provider_parse_callback("", QUERY, qlen, body, blen, sig, 64, &ev), BC_EACCES);
     /* The signature is checked before anything else is looked at. */
-    CHECK_INT(provider_http_parse_callback(SECRET, "", 0, "junk", 4, sig, 64, &ev), BC_EACCES);
+    CHECK_INT(http_provider_parse_callback(SECRET, "", 0, "junk", 4, sig, 64, &ev), BC_EACCES);
     CHECK(ev.transcript == NULL);
 }
 
@@ -302,7 +303,7 @@ static void test_callback_malformed(void)
         int rc = parse_signed(cases[i].query, cases[i].body, &ev);
         CHECK_REPORT(rc == BC_EINVAL, "case %zu: rc %d", i, rc);
         CHECK(ev.transcript == NULL);
-        call_event_free(&ev);
+        provider_event_free(&ev);
     }
 }
 
@@ -310,7 +311,7 @@ static void test_fetch(void)
 {
     struct provider_config cfg;
     test_config(&cfg);
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     CHECK_INT(provider_build_fetch(&cfg, "call 77/x", &r), 0);
     CHECK_STR(r.url, "https://provider.example.com/v1/calls/call%2077%2Fx");
@@ -330,16 +331,16 @@ static void test_fetch(void)
         const char *body;
         int rc, final, outcome;
     } cases[] = {
-        {DIALER_OK, 200, "{\"callId\":\"c1\",\"status\":\"completed\",\"duration\":30}", 0, 1,
+        {CLIENT_OK, 200, "{\"callId\":\"c1\",\"status\":\"completed\",\"duration\":30}", 0, 1,
          OUTCOME_ANSWERED},
-        {DIALER_OK, 200, "{\"callId\":\"c1\",\"status\":\"ringing\"}", 0, 0, OUTCOME_NONE},
-        {DIALER_OK, 200, "{\"callId\":\"c1\",\"status\":\"failed\",\"sip\":608}", 0, 1,
+        {CLIENT_OK, 200, "{\"callId\":\"c1\",\"status\":\"ringing\"}", 0, 0, OUTCOME_NONE},
+        {CLIENT_OK, 200, "{\"callId\":\"c1\",\"status\":\"failed\",\"sip\":608}", 0, 1,
          OUTCOME_CARRIER_BLOCKED},
-        {DIALER_OK, 404, "", BC_ENOTFOUND, 0, OUTCOME_NONE},
-        {DIALER_OK, 403, "", BC_EACCES, 0, OUTCOME_NONE},
-        {DIALER_OK, 502, "", BC_EIO, 0, OUTCOME_NONE},
-        {DIALER_E_NETWORK, 0, NULL, BC_EIO, 0, OUTCOME_NONE},
-        {DIALER_OK, 200, "{\"status\":\"weird\"}", BC_EINVAL, 0, OUTCOME_NONE},
+        {CLIENT_OK, 404, "", BC_ENOTFOUND, 0, OUTCOME_NONE},
+        {CLIENT_OK, 403, "", BC_EACCES, 0, OUTCOME_NONE},
+        {CLIENT_OK, 502, "", BC_EIO, 0, OUTCOME_NONE},
+        {CLIENT_E_NETWORK, 0, NULL, BC_EIO, 0, OUTCOME_NONE},
+        {CLIENT_OK, 200, "{\"status\":\"weird\"}", BC_EINVAL, 0, OUTCOME_NONE},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct call_event ev;
@@ -352,7 +353,7 @@ static void test_fetch(void)
         CHECK_REPORT(rc == cases[i].rc && ev.final == cases[i].final &&
                          ev.outcome == cases[i].outcome,
                      "case %zu: rc %d final %d outcome %d", i, rc, ev.final, ev.outcome);
-        call_event_free(&ev);
+        provider_event_free(&ev);
         buf_free(&r.response);
     }
 }

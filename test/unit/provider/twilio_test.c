@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "check.h"
+#include "provider/form.h"
 #include "provider/provider.h"
+#include "provider/twilio.h"
 #include "store/records.h"
 #include "util/err.h"
 
@@ -86,9 +88,9 @@ static void test_form_get(void)
         {"x=1&&a=2&", "a", 1, "2"},
         {"flag&a=1", "flag", 0, ""},
         {"a=first&a=second", "a", 5, "first"},
-        {"ab=1", "a", -1, NULL},
-        {"a=1", "ab", -1, NULL},
-        {"", "a", -1, NULL},
+        {"ab=1", "a", BC_ENOTFOUND, NULL},
+        {"a=1", "ab", BC_ENOTFOUND, NULL},
+        {"", "a", BC_ENOTFOUND, NULL},
         {"=novalue", "", 7, "novalue"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -167,15 +169,13 @@ static void test_signature_vectors(void)
     vector_body(&b);
     char sig[64];
     for (size_t i = 0; i < sizeof signs / sizeof signs[0]; i++) {
-        CHECK_INT(
-            provider_twilio_sign("12345", signs[i].url, strlen(signs[i].url), b.data, b.len, sig),
-            0);
+        CHECK_INT(twilio_sign("12345", signs[i].url, strlen(signs[i].url), b.data, b.len, sig), 0);
         CHECK_STR(sig, signs[i].sig);
     }
     for (size_t i = 0; i < sizeof verifies / sizeof verifies[0]; i++) {
         const char *u = verifies[i].url;
-        CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len, verifies[i].sig,
-                                         strlen(verifies[i].sig)),
+        CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len, verifies[i].sig,
+                                strlen(verifies[i].sig)),
                   1);
     }
     buf_free(&b);
@@ -185,7 +185,7 @@ static void test_signature_vectors(void)
     form_append(&b, "SidAccount", "AC123");
     form_append(&b, "Digits", "5678");
     form_append(&b, "Digits", "1234");
-    CHECK_INT(provider_twilio_sign("12345", SIG_URL, strlen(SIG_URL), b.data, b.len, sig), 0);
+    CHECK_INT(twilio_sign("12345", SIG_URL, strlen(SIG_URL), b.data, b.len, sig), 0);
     CHECK_STR(sig, "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
     buf_free(&b);
 }
@@ -200,9 +200,9 @@ static void test_signature_body_hash(void)
     crypto_hex(hash, sizeof hash, hex);
     CHECK_STR(hex, "0a1ff7634d9ab3b95db5c9a2dfe9416e41502b283a80c7cf19632632f96e6620");
     snprintf(url, sizeof url, "%s&bodySHA256=%s", SIG_URL, hex);
-    CHECK_INT(provider_twilio_sign("12345", url, strlen(url), "", 0, sig), 0);
+    CHECK_INT(twilio_sign("12345", url, strlen(url), "", 0, sig), 0);
     CHECK_STR(sig, "a9nBmqA0ju/hNViExpshrM61xv4=");
-    CHECK_INT(provider_twilio_verify("12345", url, strlen(url), "", 0, sig, strlen(sig)), 1);
+    CHECK_INT(twilio_verify("12345", url, strlen(url), "", 0, sig, strlen(sig)), 1);
 }
 
 static void test_signature_rejects(void)
@@ -211,17 +211,16 @@ static void test_signature_rejects(void)
     struct buf b = {0};
     vector_body(&b);
     const char *u = SIG_URL;
-    CHECK_INT(provider_twilio_verify("12346", u, strlen(u), b.data, b.len, good, 28), 0);
-    CHECK_INT(provider_twilio_verify("", u, strlen(u), b.data, b.len, good, 28), 0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len, NULL, 0), 0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len, good, 27), 0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len, "", 0), 0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len,
-                                     "RSOYDt4T1cUTdK1PDd93/VVr8B8=extra", 33),
+    CHECK_INT(twilio_verify("12346", u, strlen(u), b.data, b.len, good, 28), 0);
+    CHECK_INT(twilio_verify("", u, strlen(u), b.data, b.len, good, 28), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len, NULL, 0), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len, good, 27), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len, "", 0), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len,
+                            "RSOYDt4T1cUTdK1PDd93/VVr8B8=extra", 33),
               0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len,
-                                     "rSOYDt4T1cUTdK1PDd93/VVr8B8=", 28),
-              0);
+    CHECK_INT(
+        twilio_verify("12345", u, strlen(u), b.data, b.len, "rSOYDt4T1cUTdK1PDd93/VVr8B8=", 28), 0);
     /* Another path, query or scheme signs differently. */
     static const char *const others[] = {
         "https://mycompany.com/myapp.php?foo=1&bar=3",
@@ -231,33 +230,29 @@ static void test_signature_rejects(void)
         "ftp://mycompany.com/myapp.php?foo=1&bar=2",
     };
     for (size_t i = 0; i < sizeof others / sizeof others[0]; i++)
-        CHECK_INT(
-            provider_twilio_verify("12345", others[i], strlen(others[i]), b.data, b.len, good, 28),
-            0);
+        CHECK_INT(twilio_verify("12345", others[i], strlen(others[i]), b.data, b.len, good, 28), 0);
     /* A tampered, an extra and a missing parameter. */
     struct buf t = {0};
     vector_body(&t);
     form_append(&t, "CallStatus", "completed");
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), t.data, t.len, good, 28), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), t.data, t.len, good, 28), 0);
     buf_reset(&t);
     form_append(&t, "To", "+18005551213");
     form_append(&t, "CallSid", "CA1234567890ABCDE");
     form_append(&t, "From", "+14158675309");
     form_append(&t, "Digits", "1234");
     form_append(&t, "Caller", "+14158675309");
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), t.data, t.len, good, 28), 0);
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), b.data, b.len - 5, good, 28), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), t.data, t.len, good, 28), 0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len - 5, good, 28), 0);
     /* A '+' sent raw decodes to a space, so it is not the number Twilio signed. */
     static const char raw_plus[] = "To=+18005551212&CallSid=CA1234567890ABCDE&From=+14158675309&"
                                    "Digits=1234&Caller=+14158675309";
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), raw_plus, strlen(raw_plus), good, 28),
-              0);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), raw_plus, strlen(raw_plus), good, 28), 0);
     /* The body as a client would send it with %2B validates however it is spelt. */
     static const char lower_hex[] =
         "To=%2b18005551212&CallSid=CA1234567890ABCDE&From=%2B14158675309&"
         "Digits=1234&Caller=%2B14158675309";
-    CHECK_INT(provider_twilio_verify("12345", u, strlen(u), lower_hex, strlen(lower_hex), good, 28),
-              1);
+    CHECK_INT(twilio_verify("12345", u, strlen(u), lower_hex, strlen(lower_hex), good, 28), 1);
     buf_free(&t);
     buf_free(&b);
 }
@@ -295,7 +290,7 @@ static void test_create_say(void)
         .agent_id = "agent_x",
         .prompt = "Hi Ann, <b>\"50%\" off</b> & 'more'\x01",
     };
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     CHECK_INT(provider_build_create(&cfg, &a, &r), 0);
     CHECK_STR(r.url,
@@ -338,7 +333,7 @@ static void test_create_say(void)
     form_get(r.body.data, r.body.len, "StatusCallback", cb, sizeof cb);
     const char *q = strchr(cb, '?') + 1;
     struct call_event ev;
-    call_event_init(&ev);
+    provider_event_init(&ev);
     CHECK_INT(provider_parse_callback_query(q, strlen(q), &ev), 0);
     CHECK_STR(ev.batch, BATCH);
     CHECK_INT(ev.row, 7);
@@ -377,7 +372,7 @@ static void test_create_stream(void)
         .prompt = "Hello <Ann>",
         .variables = vars,
     };
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     CHECK_INT(provider_build_create(&cfg, &a, &r), 0);
     expect_field(&r.body, "Twiml",
@@ -395,7 +390,7 @@ static void test_create_stream(void)
 
 static void test_request_set(void)
 {
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     buf_append_str(&r.body, "{}");
     const char *const headers[] = {"A: 1", "B: 2", NULL};
@@ -420,7 +415,7 @@ static void test_fetch_request(void)
 {
     struct provider_config cfg;
     test_config(&cfg);
-    struct dialer_request r;
+    struct client_request r;
     memset(&r, 0, sizeof r);
     CHECK_INT(provider_build_fetch(&cfg, "CA0123456789abcdef0123456789abcdef", &r), 0);
     CHECK_STR(r.url, "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef"
@@ -434,7 +429,7 @@ static void test_fetch_request(void)
 
 /* ---- answers to the create request --------------------------------------------------------- */
 
-static void finished(struct dialer_request *r, int result, long status, const char *body)
+static void finished(struct client_request *r, int result, long status, const char *body)
 {
     memset(r, 0, sizeof *r);
     r->result = result;
@@ -455,66 +450,66 @@ static void test_parse_create(void)
         const char *call_id;
         const char *message; /* a substring of the message */
     } cases[] = {
-        {DIALER_OK, 201, "{\"sid\":\"CAabc\",\"status\":\"queued\"}", 0, CREATE_OK, OUTCOME_NONE,
+        {CLIENT_OK, 201, "{\"sid\":\"CAabc\",\"status\":\"queued\"}", 0, CREATE_OK, OUTCOME_NONE,
          "CAabc", "Call created"},
-        {DIALER_OK, 200, "{\"sid\":\"CAdef\"}", 0, CREATE_OK, OUTCOME_NONE, "CAdef", ""},
-        {DIALER_OK, 201, "{\"status\":\"queued\"}", 0, CREATE_RETRY, OUTCOME_NONE, "",
+        {CLIENT_OK, 200, "{\"sid\":\"CAdef\"}", 0, CREATE_OK, OUTCOME_NONE, "CAdef", ""},
+        {CLIENT_OK, 201, "{\"status\":\"queued\"}", 0, CREATE_RETRY, OUTCOME_NONE, "",
          "without a call sid"},
-        {DIALER_OK, 201, "not json", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a call sid"},
-        {DIALER_OK, 201, "{\"sid\":\"\"}", 0, CREATE_RETRY, OUTCOME_NONE, "", "sid"},
-        {DIALER_E_TIMEOUT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
-        {DIALER_E_CONNECT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
-        {DIALER_E_NETWORK, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
-        {DIALER_OK, 429, "{\"code\":20429,\"message\":\"Too Many Requests\"}", 7000, CREATE_RETRY,
+        {CLIENT_OK, 201, "not json", 0, CREATE_RETRY, OUTCOME_NONE, "", "without a call sid"},
+        {CLIENT_OK, 201, "{\"sid\":\"\"}", 0, CREATE_RETRY, OUTCOME_NONE, "", "sid"},
+        {CLIENT_E_TIMEOUT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
+        {CLIENT_E_CONNECT, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
+        {CLIENT_E_NETWORK, 0, NULL, 0, CREATE_RETRY, OUTCOME_NONE, "", "Twilio request failed"},
+        {CLIENT_OK, 429, "{\"code\":20429,\"message\":\"Too Many Requests\"}", 7000, CREATE_RETRY,
          OUTCOME_NONE, "", "Twilio error 20429 (HTTP 429): Too Many Requests"},
-        {DIALER_OK, 503, "{\"code\":20500,\"message\":\"Service unavailable\"}", 0, CREATE_RETRY,
+        {CLIENT_OK, 503, "{\"code\":20500,\"message\":\"Service unavailable\"}", 0, CREATE_RETRY,
          OUTCOME_NONE, "", "20500"},
-        {DIALER_OK, 500, "", 1500, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 500"},
-        {DIALER_OK, 502, "<html>bad gateway</html>", 0, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 502"},
-        {DIALER_OK, 400, "{\"code\":21211,\"message\":\"Invalid 'To' Phone Number\"}", 0,
+        {CLIENT_OK, 500, "", 1500, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 500"},
+        {CLIENT_OK, 502, "<html>bad gateway</html>", 0, CREATE_RETRY, OUTCOME_NONE, "", "HTTP 502"},
+        {CLIENT_OK, 400, "{\"code\":21211,\"message\":\"Invalid 'To' Phone Number\"}", 0,
          CREATE_FINAL, OUTCOME_INVALID_NUMBER, "", "Twilio error 21211: Invalid 'To' Phone Number"},
-        {DIALER_OK, 400, "{\"code\":21217}", 0, CREATE_FINAL, OUTCOME_INVALID_NUMBER, "",
+        {CLIENT_OK, 400, "{\"code\":21217}", 0, CREATE_FINAL, OUTCOME_INVALID_NUMBER, "",
          "Twilio error 21217: "},
-        {DIALER_OK, 400, "{\"code\":13224,\"message\":\"m\"}", 0, CREATE_FINAL,
+        {CLIENT_OK, 400, "{\"code\":13224,\"message\":\"m\"}", 0, CREATE_FINAL,
          OUTCOME_INVALID_NUMBER, "", "13224"},
-        {DIALER_OK, 400, "{\"code\":13226,\"message\":\"m\"}", 0, CREATE_FINAL,
+        {CLIENT_OK, 400, "{\"code\":13226,\"message\":\"m\"}", 0, CREATE_FINAL,
          OUTCOME_INVALID_NUMBER, "", "13226"},
-        {DIALER_OK, 400, "{\"code\":21214,\"message\":\"m\"}", 0, CREATE_FINAL, OUTCOME_UNREACHABLE,
+        {CLIENT_OK, 400, "{\"code\":21214,\"message\":\"m\"}", 0, CREATE_FINAL, OUTCOME_UNREACHABLE,
          "", "Twilio error 21214"},
-        {DIALER_OK, 400, "{\"code\":21216,\"message\":\"m\"}", 0, CREATE_FINAL,
+        {CLIENT_OK, 400, "{\"code\":21216,\"message\":\"m\"}", 0, CREATE_FINAL,
          OUTCOME_CARRIER_BLOCKED, "", "Twilio error 21216"},
-        {DIALER_OK, 401, "{\"code\":20003,\"message\":\"Authenticate\",\"status\":401}", 0,
+        {CLIENT_OK, 401, "{\"code\":20003,\"message\":\"Authenticate\",\"status\":401}", 0,
          CREATE_HALT, OUTCOME_NONE, "",
          "Twilio rejected the account credentials (error 20003): check --twilio-account-sid and "
          "--twilio-auth-token, then resume the batch"},
-        {DIALER_OK, 400, "{\"code\":21215,\"message\":\"Account not authorized to call +44\"}", 0,
+        {CLIENT_OK, 400, "{\"code\":21215,\"message\":\"Account not authorized to call +44\"}", 0,
          CREATE_HALT, OUTCOME_NONE, "",
          "geo permissions block calls to this destination (error "
          "21215)"},
-        {DIALER_OK, 400, "{\"code\":13227}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 13227)"},
-        {DIALER_OK, 400, "{\"code\":32205}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 32205)"},
-        {DIALER_OK, 400, "{\"code\":21210}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 21210)"},
-        {DIALER_OK, 400, "{\"code\":21219}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 21219)"},
-        {DIALER_OK, 404, "{\"code\":20404,\"message\":\"not found\"}", 0, CREATE_HALT, OUTCOME_NONE,
+        {CLIENT_OK, 400, "{\"code\":13227}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 13227)"},
+        {CLIENT_OK, 400, "{\"code\":32205}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 32205)"},
+        {CLIENT_OK, 400, "{\"code\":21210}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 21210)"},
+        {CLIENT_OK, 400, "{\"code\":21219}", 0, CREATE_HALT, OUTCOME_NONE, "", "(error 21219)"},
+        {CLIENT_OK, 404, "{\"code\":20404,\"message\":\"not found\"}", 0, CREATE_HALT, OUTCOME_NONE,
          "", "(error 20404)"},
-        {DIALER_OK, 400, "{\"code\":21200,\"message\":\"Url or Twiml is required\"}", 0,
+        {CLIENT_OK, 400, "{\"code\":21200,\"message\":\"Url or Twiml is required\"}", 0,
          CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "", "Twilio error 21200: Url or Twiml is required"},
-        {DIALER_OK, 422, "{\"code\":99999,\"message\":\"new\"}", 0, CREATE_FINAL,
+        {CLIENT_OK, 422, "{\"code\":99999,\"message\":\"new\"}", 0, CREATE_FINAL,
          OUTCOME_PROVIDER_ERROR, "", "Twilio error 99999: new"},
-        {DIALER_OK, 401, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 401"},
-        {DIALER_OK, 403, "Forbidden", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 403"},
-        {DIALER_OK, 404, "<html>not found</html>", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 404"},
-        {DIALER_OK, 400, "oops", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "", "HTTP 400"},
-        {DIALER_OK, 302, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 302"},
+        {CLIENT_OK, 401, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 401"},
+        {CLIENT_OK, 403, "Forbidden", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 403"},
+        {CLIENT_OK, 404, "<html>not found</html>", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 404"},
+        {CLIENT_OK, 400, "oops", 0, CREATE_FINAL, OUTCOME_PROVIDER_ERROR, "", "HTTP 400"},
+        {CLIENT_OK, 302, "", 0, CREATE_HALT, OUTCOME_NONE, "", "HTTP 302"},
     };
     struct provider_config cfg;
     test_config(&cfg);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct dialer_request r;
+        struct client_request r;
         struct create_result out;
         finished(&r, cases[i].result, cases[i].status, cases[i].body);
         r.retry_after_ms = cases[i].retry_after;
-        if (cases[i].result != DIALER_OK)
+        if (cases[i].result != CLIENT_OK)
             snprintf(r.error, sizeof r.error, "Operation timed out");
         memset(&out, 0x55, sizeof out);
         provider_parse_create(&cfg, &r, &out);
@@ -574,7 +569,7 @@ static void test_outcomes(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct call_event ev;
-        call_event_init(&ev);
+        provider_event_init(&ev);
         provider_twilio_outcome(cases[i].status, cases[i].answered_by, cases[i].sip, &ev);
         CHECK_REPORT(ev.final == cases[i].final && ev.answered == cases[i].answered &&
                          ev.outcome == cases[i].outcome,
@@ -597,7 +592,7 @@ static void test_callback(void)
         "&CallDuration=42&Duration=1&SipResponseCode=200&AnsweredBy=human"
         "&TranscriptionText=Yes%2C+please+call+me+back+%E2%98%8E";
     struct call_event ev;
-    CHECK_INT(provider_twilio_parse_callback(QUERY, strlen(QUERY), body, strlen(body), &ev), 0);
+    CHECK_INT(twilio_parse_callback(QUERY, strlen(QUERY), body, strlen(body), &ev), 0);
     CHECK_STR(ev.call_id, "CA42");
     CHECK_STR(ev.batch, BATCH);
     CHECK_INT(ev.row, 12);
@@ -611,7 +606,7 @@ static void test_callback(void)
     CHECK_STR(ev.status, "completed");
     CHECK_STR(ev.message, "Answered");
     CHECK_STR(ev.transcript, "Yes, please call me back \xe2\x98\x8e");
-    call_event_free(&ev);
+    provider_event_free(&ev);
     CHECK(ev.transcript == NULL);
 }
 
@@ -648,7 +643,7 @@ static void test_callback_outcomes(void)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct call_event ev;
         const char *b = cases[i].body;
-        int rc = provider_twilio_parse_callback(QUERY, strlen(QUERY), b, strlen(b), &ev);
+        int rc = twilio_parse_callback(QUERY, strlen(QUERY), b, strlen(b), &ev);
         CHECK_REPORT(rc == 0, "case %zu: rc %d", i, rc);
         CHECK_REPORT(ev.final == cases[i].final && ev.answered == cases[i].answered &&
                          ev.outcome == cases[i].outcome && ev.sequence == cases[i].sequence &&
@@ -657,7 +652,7 @@ static void test_callback_outcomes(void)
                      ev.final, ev.answered, ev.outcome, (long long)ev.sequence, ev.duration);
         CHECK_STR(ev.message, cases[i].message);
         CHECK(ev.transcript == NULL);
-        call_event_free(&ev);
+        provider_event_free(&ev);
     }
 }
 
@@ -697,19 +692,18 @@ static void test_callback_malformed(void)
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct call_event ev;
-        int rc = provider_twilio_parse_callback(cases[i].query, strlen(cases[i].query),
-                                                cases[i].body, strlen(cases[i].body), &ev);
+        int rc = twilio_parse_callback(cases[i].query, strlen(cases[i].query), cases[i].body,
+                                       strlen(cases[i].body), &ev);
         CHECK_REPORT(rc == BC_EINVAL, "case %zu: rc %d", i, rc);
         CHECK(ev.transcript == NULL);
-        call_event_free(&ev);
+        provider_event_free(&ev);
     }
     /* The largest row fits. */
     struct call_event ev;
     const char *q = "a=1&r=4294967295&b=" BATCH;
-    CHECK_INT(provider_twilio_parse_callback(q, strlen(q), "CallSid=CA1&CallStatus=busy", 27, &ev),
-              0);
+    CHECK_INT(twilio_parse_callback(q, strlen(q), "CallSid=CA1&CallStatus=busy", 27, &ev), 0);
     CHECK_INT(ev.row, 4294967295u);
-    call_event_free(&ev);
+    provider_event_free(&ev);
 }
 
 /* ---- fetching a call ----------------------------------------------------------------------- */
@@ -724,35 +718,35 @@ static void test_parse_fetch(void)
         int final, answered, outcome;
         double duration;
     } cases[] = {
-        {DIALER_OK, 200,
+        {CLIENT_OK, 200,
          "{\"sid\":\"CA9\",\"status\":\"completed\",\"answered_by\":\"human\",\"duration\":\"42\"}",
          0, 1, 1, OUTCOME_ANSWERED, 42},
-        {DIALER_OK, 200,
+        {CLIENT_OK, 200,
          "{\"sid\":\"CA9\",\"status\":\"completed\",\"answered_by\":\"machine_start\","
          "\"duration\":17}",
          0, 1, 1, OUTCOME_VOICEMAIL, 17},
-        {DIALER_OK, 200, "{\"sid\":\"CA9\",\"status\":\"completed\",\"answered_by\":null}", 0, 1, 1,
+        {CLIENT_OK, 200, "{\"sid\":\"CA9\",\"status\":\"completed\",\"answered_by\":null}", 0, 1, 1,
          OUTCOME_ANSWERED, 0},
-        {DIALER_OK, 200, "{\"sid\":\"CA9\",\"status\":\"busy\",\"duration\":\"0\"}", 0, 1, 0,
+        {CLIENT_OK, 200, "{\"sid\":\"CA9\",\"status\":\"busy\",\"duration\":\"0\"}", 0, 1, 0,
          OUTCOME_BUSY, 0},
-        {DIALER_OK, 200, "{\"sid\":\"CA9\",\"status\":\"failed\"}", 0, 1, 0, OUTCOME_UNREACHABLE,
+        {CLIENT_OK, 200, "{\"sid\":\"CA9\",\"status\":\"failed\"}", 0, 1, 0, OUTCOME_UNREACHABLE,
          0},
-        {DIALER_OK, 200, "{\"sid\":\"CA9\",\"status\":\"in-progress\",\"duration\":null}", 0, 0, 0,
+        {CLIENT_OK, 200, "{\"sid\":\"CA9\",\"status\":\"in-progress\",\"duration\":null}", 0, 0, 0,
          OUTCOME_NONE, 0},
-        {DIALER_OK, 404, "{\"code\":20404}", BC_ENOTFOUND, 0, 0, 0, 0},
-        {DIALER_OK, 401, "{\"code\":20003}", BC_EACCES, 0, 0, 0, 0},
-        {DIALER_OK, 500, "", BC_EIO, 0, 0, 0, 0},
-        {DIALER_OK, 429, "", BC_EIO, 0, 0, 0, 0},
-        {DIALER_E_TIMEOUT, 0, NULL, BC_EIO, 0, 0, 0, 0},
-        {DIALER_OK, 200, "garbage", BC_EINVAL, 0, 0, 0, 0},
-        {DIALER_OK, 200, "{\"sid\":\"CA9\"}", BC_EINVAL, 0, 0, 0, 0},
-        {DIALER_OK, 200, "{\"status\":\"completed\",\"duration\":\"x\"}", BC_EINVAL, 0, 0, 0, 0},
-        {DIALER_OK, 200, "{\"status\":\"completed\",\"duration\":-1}", BC_EINVAL, 0, 0, 0, 0},
+        {CLIENT_OK, 404, "{\"code\":20404}", BC_ENOTFOUND, 0, 0, 0, 0},
+        {CLIENT_OK, 401, "{\"code\":20003}", BC_EACCES, 0, 0, 0, 0},
+        {CLIENT_OK, 500, "", BC_EIO, 0, 0, 0, 0},
+        {CLIENT_OK, 429, "", BC_EIO, 0, 0, 0, 0},
+        {CLIENT_E_TIMEOUT, 0, NULL, BC_EIO, 0, 0, 0, 0},
+        {CLIENT_OK, 200, "garbage", BC_EINVAL, 0, 0, 0, 0},
+        {CLIENT_OK, 200, "{\"sid\":\"CA9\"}", BC_EINVAL, 0, 0, 0, 0},
+        {CLIENT_OK, 200, "{\"status\":\"completed\",\"duration\":\"x\"}", BC_EINVAL, 0, 0, 0, 0},
+        {CLIENT_OK, 200, "{\"status\":\"completed\",\"duration\":-1}", BC_EINVAL, 0, 0, 0, 0},
     };
     struct provider_config cfg;
     test_config(&cfg);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        struct dialer_request r;
+        struct client_request r;
         struct call_event ev;
         finished(&r, cases[i].result, cases[i].status, cases[i].body);
         int rc = provider_parse_fetch(&cfg, &r, &ev);
@@ -765,7 +759,7 @@ static void test_parse_fetch(void)
         CHECK_INT(ev.sequence, -1);
         if (rc == 0)
             CHECK_STR(ev.call_id, "CA9");
-        call_event_free(&ev);
+        provider_event_free(&ev);
         buf_free(&r.response);
     }
 }

@@ -1,9 +1,9 @@
-/* Tests for the curl-multi client in src/dispatch/dialer.c, against a real peer.
+/* Tests for the curl-multi client in src/http/client.c, against a real peer.
  *
  * The peer is the project's own HTTP server listening on 127.0.0.1 (an ephemeral port) on the
- * same libuv loop as the dialer, so one uv_run drives both ends. Its routes answer at once, later
+ * same libuv loop as the client, so one uv_run drives both ends. Its routes answer at once, later
  * (/slow, from a timer), with a large body, or with Retry-After headers. Every test ends by
- * closing the dialer and the server and checking that no libuv handle is left on the loop. */
+ * closing the client and the server and checking that no libuv handle is left on the loop. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "dispatch/dialer.h"
+#include "http/client.h"
 #include "http/http.h"
 #include "util/buf.h"
 #include "util/err.h"
@@ -22,20 +22,20 @@
 #define SLOW_MS      300
 #define BIG_BYTES    (2 * 1024 * 1024)
 #define INSPECT_BODY (1536 * 1024)
-#define WAIT_MS      10000 /* bound on every wait, so a broken dialer fails instead of hanging */
+#define WAIT_MS      10000 /* bound on every wait, so a broken client fails instead of hanging */
 
 struct harness {
     uv_loop_t loop;
     struct http_server srv;
-    struct dialer d;
+    struct client d;
     uv_timer_t guard;
     int guard_fired;
     int port;
     int slow_started;  /* /slow requests the peer received */
     int slow_answered; /* and answered */
     int completed;     /* done() calls of requests whose user is the harness */
-    int dialer_closed;
-    int close_in_done; /* done() closes the dialer */
+    int client_closed;
+    int close_in_done; /* done() closes the client */
     int start_in_done; /* done() tries to start another request; the result goes here */
     int restart_rc;
 };
@@ -58,7 +58,7 @@ static void h_echo(struct http_request *req)
     http_respond(req, 200, "text/plain", req->body.data, req->body.len);
 }
 
-/* Reports the request headers the dialer is responsible for: "-" when one is absent. */
+/* Reports the request headers the client is responsible for: "-" when one is absent. */
 static void h_inspect(struct http_request *req)
 {
     static const char *const names[] = {"content-type", "authorization", "x-test", "expect"};
@@ -180,14 +180,14 @@ static struct harness *harness_new(size_t max_in_flight)
     h->port = ntohs(addr.sin_port);
     uv_timer_init(&h->loop, &h->guard);
     h->guard.data = h;
-    CHECK_INT(dialer_init(&h->d, &h->loop, max_in_flight), 0);
+    CHECK_INT(client_init(&h->d, &h->loop, max_in_flight), 0);
     return h;
 }
 
-static void on_dialer_closed(struct dialer *d)
+static void on_client_closed(struct client *d)
 {
     struct harness *h = (struct harness *)((char *)d - offsetof(struct harness, d));
-    h->dialer_closed++;
+    h->client_closed++;
 }
 
 static void on_leftover(uv_handle_t *handle, void *arg)
@@ -200,14 +200,14 @@ static void on_leftover(uv_handle_t *handle, void *arg)
     uv_close(handle, NULL);
 }
 
-/* Closes the dialer (if the test did not), lets the peer answer what it still holds, closes the
+/* Closes the client (if the test did not), lets the peer answer what it still holds, closes the
  * peer and checks that the loop is empty. */
 static void harness_free(struct harness *h)
 {
     if (!h->d.closing)
-        dialer_close(&h->d, on_dialer_closed);
-    CHECK(run_until(h, &h->dialer_closed, 1));
-    CHECK_INT(h->dialer_closed, 1);
+        client_close(&h->d, on_client_closed);
+    CHECK(run_until(h, &h->client_closed, 1));
+    CHECK_INT(h->client_closed, 1);
     CHECK(run_until(h, &h->slow_answered, h->slow_started));
     http_server_close_all(&h->srv);
     uv_close((uv_handle_t *)&h->srv.listener, NULL);
@@ -228,19 +228,19 @@ static void url_for(const struct harness *h, const char *path, char *out, size_t
     snprintf(out, cap, "http://127.0.0.1:%d%s", h->port, path);
 }
 
-static void on_done(struct dialer_request *r)
+static void on_done(struct client_request *r)
 {
     struct harness *h = r->user;
     h->completed++;
     if (h->start_in_done)
-        h->restart_rc = dialer_start(&h->d, r);
+        h->restart_rc = client_start(&h->d, r);
     if (h->close_in_done)
-        dialer_close(&h->d, on_dialer_closed);
+        client_close(&h->d, on_client_closed);
 }
 
-/* Prepares r for a request to path on the peer (the URL is copied by dialer_start, so the
+/* Prepares r for a request to path on the peer (the URL is copied by client_start, so the
  * buffer only has to live until then). */
-static void request_init(struct dialer_request *r, struct harness *h, const char *method,
+static void request_init(struct client_request *r, struct harness *h, const char *method,
                          const char *path, char *url, size_t cap)
 {
     memset(r, 0, sizeof *r);
@@ -252,10 +252,10 @@ static void request_init(struct dialer_request *r, struct harness *h, const char
 }
 
 /* Starts one request and runs the loop until it is done. */
-static void run_one(struct harness *h, struct dialer_request *r)
+static void run_one(struct harness *h, struct client_request *r)
 {
     int before = h->completed;
-    CHECK_INT(dialer_start(&h->d, r), 0);
+    CHECK_INT(client_start(&h->d, r), 0);
     CHECK(run_until(h, &h->completed, before + 1));
 }
 
@@ -271,11 +271,11 @@ static int closed_port(void)
     return ntohs(addr.sin_port);
 }
 
-/* ---- a driver that keeps the dialer full ---- */
+/* ---- a driver that keeps the client full ---- */
 
 struct driver {
     struct harness *h;
-    struct dialer_request reqs[100];
+    struct client_request reqs[100];
     int n;
     int started;
     int completed;
@@ -287,8 +287,8 @@ struct driver {
 static void driver_fill(struct driver *dr)
 {
     while (dr->started < dr->n) {
-        struct dialer_request *r = &dr->reqs[dr->started];
-        int rc = dialer_start(&dr->h->d, r);
+        struct client_request *r = &dr->reqs[dr->started];
+        int rc = client_start(&dr->h->d, r);
         if (rc == BC_EBUSY)
             break;
         CHECK_INT(rc, 0);
@@ -298,13 +298,13 @@ static void driver_fill(struct driver *dr)
     }
 }
 
-static void driver_done(struct dialer_request *r)
+static void driver_done(struct client_request *r)
 {
     struct driver *dr = r->user;
-    if (r->result == DIALER_OK && r->status == 200 && r->response.len == 5 &&
+    if (r->result == CLIENT_OK && r->status == 200 && r->response.len == 5 &&
         memcmp(r->response.data, "hello", 5) == 0)
         dr->good++;
-    dialer_request_free(r);
+    client_request_free(r);
     dr->completed++;
     driver_fill(dr);
 }
@@ -329,11 +329,11 @@ static struct driver *driver_new(struct harness *h, int n)
 static void test_get(void)
 {
     struct harness *h = harness_new(4);
-    struct dialer_request r;
+    struct client_request r;
     char url[128];
     request_init(&r, h, "GET", "/ok", url, sizeof url);
     run_one(h, &r);
-    CHECK_INT(r.result, DIALER_OK);
+    CHECK_INT(r.result, CLIENT_OK);
     CHECK_INT(r.status, 200);
     CHECK_MEM(r.response.data, r.response.len, "hello");
     CHECK_INT(r.retry_after_ms, 0);
@@ -341,7 +341,7 @@ static void test_get(void)
     CHECK(r.seconds > 0 && r.seconds < 5);
     CHECK(r.priv == NULL);
     CHECK_INT(h->d.in_flight, 0);
-    dialer_request_free(&r);
+    client_request_free(&r);
     harness_free(h);
 }
 
@@ -350,23 +350,23 @@ static void test_get(void)
 static void test_post(void)
 {
     struct harness *h = harness_new(4);
-    struct dialer_request r;
+    struct client_request r;
     char url[128];
     request_init(&r, h, "POST", "/echo", url, sizeof url);
     r.content_type = "application/x-www-form-urlencoded";
     buf_append_str(&r.body, "To=%2B14155550100&From=%2B14155550199");
     run_one(h, &r);
-    CHECK_INT(r.result, DIALER_OK);
+    CHECK_INT(r.result, CLIENT_OK);
     CHECK_INT(r.status, 200);
     CHECK_MEM(r.response.data, r.response.len, "To=%2B14155550100&From=%2B14155550199");
-    dialer_request_free(&r);
+    client_request_free(&r);
 
     request_init(&r, h, "POST", "/echo", url, sizeof url);
     run_one(h, &r);
-    CHECK_INT(r.result, DIALER_OK);
+    CHECK_INT(r.result, CLIENT_OK);
     CHECK_INT(r.status, 200);
     CHECK_INT(r.response.len, 0);
-    dialer_request_free(&r);
+    client_request_free(&r);
 
     static const char *const extra[] = {"X-Test: yes", NULL};
     request_init(&r, h, "POST", "/inspect", url, sizeof url);
@@ -382,7 +382,7 @@ static void test_post(void)
     CHECK_MEM(r.response.data, r.response.len,
               "content-type=application/x-www-form-urlencoded authorization=Basic dXNlcjpwYXNz "
               "x-test=yes expect=-");
-    dialer_request_free(&r);
+    client_request_free(&r);
     harness_free(h);
 }
 
@@ -395,7 +395,7 @@ static void test_many_capped(void)
     driver_fill(dr);
     CHECK_INT(dr->started, 10);
     CHECK_INT(h->d.in_flight, 10);
-    CHECK_INT(dialer_start(&h->d, &dr->reqs[10]), BC_EBUSY);
+    CHECK_INT(client_start(&h->d, &dr->reqs[10]), BC_EBUSY);
     CHECK(run_until(h, &dr->completed, 100));
     CHECK_INT(dr->good, 100);
     CHECK_INT(dr->max_in_flight_seen, 10);
@@ -412,13 +412,13 @@ static void test_many_capped(void)
 static void test_keep_alive(void)
 {
     struct harness *h = harness_new(4);
-    struct dialer_request r;
+    struct client_request r;
     char url[128];
     for (int i = 0; i < 20; i++) {
         request_init(&r, h, "GET", "/ok", url, sizeof url);
         run_one(h, &r);
         CHECK_INT(r.status, 200);
-        dialer_request_free(&r);
+        client_request_free(&r);
     }
     CHECK_INT(h->d.connects, 1);
     CHECK_INT(h->srv.nconns, 1);
@@ -428,65 +428,65 @@ static void test_keep_alive(void)
 static void test_timeout(void)
 {
     struct harness *h = harness_new(4);
-    struct dialer_request r;
+    struct client_request r;
     char url[128];
     request_init(&r, h, "GET", "/slow", url, sizeof url);
     r.timeout_ms = 100;
     run_one(h, &r);
-    CHECK_INT(r.result, DIALER_E_TIMEOUT);
+    CHECK_INT(r.result, CLIENT_E_TIMEOUT);
     CHECK_INT(r.status, 0);
     CHECK(r.error[0] != '\0');
     CHECK(r.seconds >= 0.09 && r.seconds < 0.29);
     CHECK_INT(h->slow_answered, 0);
-    dialer_request_free(&r);
+    client_request_free(&r);
     harness_free(h);
 }
 
 static void test_refused(void)
 {
     struct harness *h = harness_new(4);
-    struct dialer_request r;
+    struct client_request r;
     char url[128];
     request_init(&r, h, "GET", "/ok", url, sizeof url);
     snprintf(url, sizeof url, "http://127.0.0.1:%d/ok", closed_port());
     run_one(h, &r);
-    CHECK_INT(r.result, DIALER_E_CONNECT);
+    CHECK_INT(r.result, CLIENT_E_CONNECT);
     CHECK_INT(r.status, 0);
     CHECK(r.error[0] != '\0');
-    dialer_request_free(&r);
+    client_request_free(&r);
     harness_free(h);
 }
 
-/* A 2 MiB body is cut at the cap and reported; the dialer stays usable. */
+/* A 2 MiB body is cut at the cap and reported; the client stays usable. */
 static void test_too_large(void)
 {
     struct harness *h = harness_new(4);
-    struct dialer_request r;
+    struct client_request r;
     char url[128];
     request_init(&r, h, "GET", "/big", url, sizeof url);
     run_one(h, &r);
-    CHECK_INT(r.result, DIALER_E_TOO_LARGE);
-    CHECK(r.response.len <= DIALER_MAX_RESPONSE);
+    CHECK_INT(r.result, CLIENT_E_TOO_LARGE);
+    CHECK(r.response.len <= CLIENT_MAX_RESPONSE);
     CHECK(r.error[0] != '\0');
-    dialer_request_free(&r);
+    client_request_free(&r);
 
     request_init(&r, h, "GET", "/ok", url, sizeof url);
     run_one(h, &r);
     CHECK_INT(r.status, 200);
-    dialer_request_free(&r);
+    client_request_free(&r);
     harness_free(h);
 }
 
 static uint64_t retry_after_for(struct harness *h, const char *path, long *status)
 {
-    struct dialer_request r;
+    struct client_request r;
     char url[256];
     request_init(&r, h, "GET", path, url, sizeof url);
     run_one(h, &r);
-    CHECK_INT(r.result, DIALER_OK);
+    CHECK_INT(r.result, CLIENT_OK);
     *status = r.status;
     uint64_t ms = r.retry_after_ms;
-    dialer_request_free(&r);
+    client_request_free(&r);
     return ms;
 }
 
@@ -510,57 +510,57 @@ static void test_retry_after(void)
     harness_free(h);
 }
 
-/* Closing with requests in flight runs done() for each, at once, with DIALER_E_CANCELLED; done()
+/* Closing with requests in flight runs done() for each, at once, with CLIENT_E_CANCELLED; done()
  * cannot start anything new; closed_cb runs once the handles are closed, and the loop ends empty
  * (checked by harness_free). */
 static void test_close_in_flight(void)
 {
     struct harness *h = harness_new(8);
-    struct dialer_request r[5];
+    struct client_request r[5];
     char url[128];
     for (int i = 0; i < 5; i++) {
         request_init(&r[i], h, "GET", "/slow", url, sizeof url);
-        CHECK_INT(dialer_start(&h->d, &r[i]), 0);
+        CHECK_INT(client_start(&h->d, &r[i]), 0);
     }
     CHECK(run_until(h, &h->slow_started, 5));
     CHECK_INT(h->completed, 0);
     h->start_in_done = 1;
-    dialer_close(&h->d, on_dialer_closed);
+    client_close(&h->d, on_client_closed);
     CHECK_INT(h->completed, 5);
     CHECK_INT(h->restart_rc, BC_EINVAL);
     CHECK_INT(h->d.in_flight, 0);
-    CHECK_INT(h->dialer_closed, 0);
+    CHECK_INT(h->client_closed, 0);
     for (int i = 0; i < 5; i++) {
-        CHECK_INT(r[i].result, DIALER_E_CANCELLED);
+        CHECK_INT(r[i].result, CLIENT_E_CANCELLED);
         CHECK(r[i].error[0] != '\0');
-        dialer_request_free(&r[i]);
+        client_request_free(&r[i]);
     }
-    CHECK_INT(dialer_start(&h->d, &r[0]), BC_EINVAL);
+    CHECK_INT(client_start(&h->d, &r[0]), BC_EINVAL);
     harness_free(h);
 }
 
-/* done() may close the dialer: the other requests are cancelled and nothing is reported twice. */
+/* done() may close the client: the other requests are cancelled and nothing is reported twice. */
 static void test_close_from_done(void)
 {
     struct harness *h = harness_new(8);
-    struct dialer_request r[4];
+    struct client_request r[4];
     char url[128];
     for (int i = 0; i < 3; i++) {
         request_init(&r[i], h, "GET", "/slow", url, sizeof url);
-        CHECK_INT(dialer_start(&h->d, &r[i]), 0);
+        CHECK_INT(client_start(&h->d, &r[i]), 0);
     }
     CHECK(run_until(h, &h->slow_started, 3));
     request_init(&r[3], h, "GET", "/ok", url, sizeof url);
     h->close_in_done = 1;
-    CHECK_INT(dialer_start(&h->d, &r[3]), 0);
+    CHECK_INT(client_start(&h->d, &r[3]), 0);
     CHECK(run_until(h, &h->completed, 4));
-    CHECK_INT(r[3].result, DIALER_OK);
+    CHECK_INT(r[3].result, CLIENT_OK);
     for (int i = 0; i < 3; i++)
-        CHECK_INT(r[i].result, DIALER_E_CANCELLED);
-    CHECK(run_until(h, &h->dialer_closed, 1));
+        CHECK_INT(r[i].result, CLIENT_E_CANCELLED);
+    CHECK(run_until(h, &h->client_closed, 1));
     CHECK_INT(h->completed, 4);
     for (int i = 0; i < 4; i++)
-        dialer_request_free(&r[i]);
+        client_request_free(&r[i]);
     harness_free(h);
 }
 
@@ -579,41 +579,41 @@ static void test_zero_timeout_no_spin(void)
     harness_free(h);
 }
 
-/* Requests the dialer refuses never reach done(). */
+/* Requests the client refuses never reach done(). */
 static void test_invalid(void)
 {
-    struct dialer d;
+    struct client d;
     uv_loop_t loop;
     CHECK_INT(uv_loop_init(&loop), 0);
-    CHECK_INT(dialer_init(&d, &loop, 0), BC_EINVAL);
+    CHECK_INT(client_init(&d, &loop, 0), BC_EINVAL);
 
     struct harness *h = harness_new(2);
-    struct dialer_request r;
+    struct client_request r;
     char url[128];
     request_init(&r, h, "PUT", "/ok", url, sizeof url);
-    CHECK_INT(dialer_start(&h->d, &r), BC_EINVAL);
+    CHECK_INT(client_start(&h->d, &r), BC_EINVAL);
     request_init(&r, h, "GET", "/ok", url, sizeof url);
     r.url = NULL;
-    CHECK_INT(dialer_start(&h->d, &r), BC_EINVAL);
+    CHECK_INT(client_start(&h->d, &r), BC_EINVAL);
     request_init(&r, h, "GET", "/ok", url, sizeof url);
     r.done = NULL;
-    CHECK_INT(dialer_start(&h->d, &r), BC_EINVAL);
+    CHECK_INT(client_start(&h->d, &r), BC_EINVAL);
     CHECK_INT(h->d.in_flight, 0);
     CHECK_INT(h->completed, 0);
-    CHECK_STR(dialer_strerror(DIALER_E_TIMEOUT), "timed out");
-    CHECK_STR(dialer_strerror(BC_EBUSY), "resource busy");
+    CHECK_STR(client_strerror(CLIENT_E_TIMEOUT), "timed out");
+    CHECK_STR(client_strerror(BC_EBUSY), "resource busy");
     harness_free(h);
     CHECK_INT(uv_loop_close(&loop), 0);
 }
 
 static void global_init(void)
 {
-    CHECK_INT(dialer_global_init(), 0);
+    CHECK_INT(client_global_init(), 0);
 }
 
 static void global_cleanup(void)
 {
-    dialer_global_cleanup();
+    client_global_cleanup();
 }
 
 CHECK_MAIN(CHECK_CASE(global_init), CHECK_CASE(test_get), CHECK_CASE(test_post),

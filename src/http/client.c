@@ -5,7 +5,7 @@
  * curl, which the curl documentation forbids. The libuv callbacks (on_poll, on_timeout, on_kick)
  * are the only places that drive curl, and each of them ends by draining curl's finished
  * transfers (drain_finished), which is where a request's done() runs. */
-#include "dispatch/dialer.h"
+#include "http/client.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,65 +24,65 @@
 #define MAX_RETRY_AFTER_S 1000000000ULL
 
 /* A request in flight: the easy handle and what must be freed with it. */
-struct dialer_call {
-    struct dialer_request *req;
+struct client_call {
+    struct client_request *req;
     CURL *easy;
     struct curl_slist *headers;
-    struct dialer_call *prev, *next; /* in dialer.calls */
+    struct client_call *prev, *next; /* in client.calls */
     int too_large;                   /* the write callback refused the body: over the cap */
     int no_memory;                   /* the write callback could not grow the response */
     char errbuf[CURL_ERROR_SIZE];
 };
 
 /* A socket curl wants watched; curl keeps the pointer for us (curl_multi_assign). */
-struct dialer_sock {
+struct client_sock {
     uv_poll_t poll;
     curl_socket_t fd;
-    struct dialer *d;
-    struct dialer_sock *prev, *next; /* in dialer.socks while the poll handle is open */
+    struct client *d;
+    struct client_sock *prev, *next; /* in client.socks while the poll handle is open */
 };
 
 /* ---- process-wide set-up ---- */
 
-int dialer_global_init(void)
+int client_global_init(void)
 {
     return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : BC_EIO;
 }
 
-void dialer_global_cleanup(void)
+void client_global_cleanup(void)
 {
     curl_global_cleanup();
 }
 
-const char *dialer_strerror(int err)
+const char *client_strerror(int err)
 {
     switch (err) {
-    case DIALER_OK:
+    case CLIENT_OK:
         return "success";
-    case DIALER_E_CONNECT:
+    case CLIENT_E_CONNECT:
         return "could not connect";
-    case DIALER_E_TIMEOUT:
+    case CLIENT_E_TIMEOUT:
         return "timed out";
-    case DIALER_E_NETWORK:
+    case CLIENT_E_NETWORK:
         return "the connection broke";
-    case DIALER_E_TOO_LARGE:
+    case CLIENT_E_TOO_LARGE:
         return "response too large";
-    case DIALER_E_CANCELLED:
+    case CLIENT_E_CANCELLED:
         return "cancelled";
-    case DIALER_E_OTHER:
+    case CLIENT_E_OTHER:
         return "HTTP client error";
     }
     return bc_strerror(err);
 }
 
-/* The one place curl's result codes become dialer results. */
-static int map_curl_code(CURLcode code, const struct dialer_call *c)
+/* The one place curl's result codes become client results. */
+static int map_curl_code(CURLcode code, const struct client_call *c)
 {
     if (c->too_large)
-        return DIALER_E_TOO_LARGE;
+        return CLIENT_E_TOO_LARGE;
     switch (code) {
     case CURLE_OK:
-        return DIALER_OK;
+        return CLIENT_OK;
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
     case CURLE_COULDNT_RESOLVE_PROXY:
@@ -100,16 +100,16 @@ static int map_curl_code(CURLcode code, const struct dialer_call *c)
     case CURLE_SSL_CLIENTCERT:
     case CURLE_PEER_FAILED_VERIFICATION:
     case CURLE_USE_SSL_FAILED:
-        return DIALER_E_CONNECT;
+        return CLIENT_E_CONNECT;
     case CURLE_OPERATION_TIMEDOUT:
-        return DIALER_E_TIMEOUT;
+        return CLIENT_E_TIMEOUT;
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:
     case CURLE_GOT_NOTHING:
     case CURLE_PARTIAL_FILE:
-        return DIALER_E_NETWORK;
+        return CLIENT_E_NETWORK;
     default:
-        return DIALER_E_OTHER;
+        return CLIENT_E_OTHER;
     }
 }
 
@@ -158,12 +158,12 @@ static uint64_t parse_retry_after(const char *p, size_t n, uint64_t now_ms)
 
 static size_t on_write(char *p, size_t size, size_t nmemb, void *userp)
 {
-    struct dialer_call *c = userp;
+    struct client_call *c = userp;
     struct buf *b = &c->req->response;
     size_t n = size * nmemb;
     /* Returning less than n makes curl abort the transfer with CURLE_WRITE_ERROR; the flags
      * say why, for map_curl_code. */
-    if (n > DIALER_MAX_RESPONSE - b->len) {
+    if (n > CLIENT_MAX_RESPONSE - b->len) {
         c->too_large = 1;
         return 0;
     }
@@ -177,7 +177,7 @@ static size_t on_write(char *p, size_t size, size_t nmemb, void *userp)
 static size_t on_header(char *p, size_t size, size_t nmemb, void *userp)
 {
     static const char name[] = "retry-after:";
-    struct dialer_request *r = userp;
+    struct client_request *r = userp;
     size_t n = size * nmemb;
     size_t nlen = sizeof name - 1;
     /* A status line starts a new response (after a 1xx), whose headers replace the last. */
@@ -190,7 +190,7 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *userp)
 
 /* ---- finishing requests ---- */
 
-static void list_remove_call(struct dialer *d, struct dialer_call *c)
+static void list_remove_call(struct client *d, struct client_call *c)
 {
     if (c->prev)
         c->prev->next = c->next;
@@ -200,21 +200,21 @@ static void list_remove_call(struct dialer *d, struct dialer_call *c)
         c->next->prev = c->prev;
 }
 
-/* Fills r's results from its easy handle, frees everything the dialer held for it and calls
+/* Fills r's results from its easy handle, frees everything the client held for it and calls
  * done(). The easy handle is gone before done() runs, so done() may start new requests. */
-static void finish(struct dialer *d, struct dialer_call *c, CURLcode code, int cancelled)
+static void finish(struct client *d, struct client_call *c, CURLcode code, int cancelled)
 {
-    struct dialer_request *r = c->req;
+    struct client_request *r = c->req;
     long status = 0, connects = 0;
     double seconds = 0;
     curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &status);
     curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &connects);
     curl_easy_getinfo(c->easy, CURLINFO_TOTAL_TIME, &seconds);
-    r->result = cancelled ? DIALER_E_CANCELLED : map_curl_code(code, c);
-    r->status = r->result == DIALER_OK ? status : 0;
+    r->result = cancelled ? CLIENT_E_CANCELLED : map_curl_code(code, c);
+    r->status = r->result == CLIENT_OK ? status : 0;
     r->seconds = seconds;
-    if (r->result == DIALER_E_TOO_LARGE)
-        snprintf(r->error, sizeof r->error, "response body over %d bytes", DIALER_MAX_RESPONSE);
+    if (r->result == CLIENT_E_TOO_LARGE)
+        snprintf(r->error, sizeof r->error, "response body over %d bytes", CLIENT_MAX_RESPONSE);
     else if (cancelled)
         snprintf(r->error, sizeof r->error, "cancelled: the HTTP client is closing");
     else if (c->no_memory)
@@ -238,8 +238,8 @@ static void finish(struct dialer *d, struct dialer_call *c, CURLcode code, int c
 
 /* Runs done() for every transfer curl reports finished. Must follow every
  * curl_multi_socket_action: curl only reports completions through this queue. done() may close
- * the dialer, after which the multi handle is gone and the queue with it. */
-static void drain_finished(struct dialer *d)
+ * the client, after which the multi handle is gone and the queue with it. */
+static void drain_finished(struct client *d)
 {
     CURLMsg *msg;
     int left;
@@ -250,12 +250,12 @@ static void drain_finished(struct dialer *d)
         CURLcode code = msg->data.result;
         char *priv = NULL;
         curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &priv);
-        struct dialer_request *r = (struct dialer_request *)priv;
+        struct client_request *r = (struct client_request *)priv;
         finish(d, r->priv, code, 0);
     }
 }
 
-static void socket_action(struct dialer *d, curl_socket_t fd, int flags)
+static void socket_action(struct client *d, curl_socket_t fd, int flags)
 {
     int running;
     curl_multi_socket_action(d->multi, fd, flags, &running);
@@ -264,7 +264,7 @@ static void socket_action(struct dialer *d, curl_socket_t fd, int flags)
 
 /* ---- libuv callbacks: the only places that call into curl ---- */
 
-static void handle_closed(struct dialer *d)
+static void handle_closed(struct client *d)
 {
     d->handles--;
     if (d->closing && d->handles == 0 && d->closed_cb)
@@ -273,7 +273,7 @@ static void handle_closed(struct dialer *d)
 
 static void on_poll(uv_poll_t *p, int status, int events)
 {
-    struct dialer_sock *s = p->data;
+    struct client_sock *s = p->data;
     int flags = 0;
     if (status < 0) {
         flags = CURL_CSELECT_ERR;
@@ -293,7 +293,7 @@ static void on_timeout(uv_timer_t *t)
 
 static void on_kick(uv_idle_t *idle)
 {
-    struct dialer *d = idle->data;
+    struct client *d = idle->data;
     uv_idle_stop(idle);
     d->kicks++;
     socket_action(d, CURL_SOCKET_TIMEOUT, 0);
@@ -301,8 +301,8 @@ static void on_kick(uv_idle_t *idle)
 
 static void on_sock_closed(uv_handle_t *h)
 {
-    struct dialer_sock *s = h->data;
-    struct dialer *d = s->d;
+    struct client_sock *s = h->data;
+    struct client *d = s->d;
     free(s);
     handle_closed(d);
 }
@@ -314,7 +314,7 @@ static void on_handle_closed(uv_handle_t *h)
 
 /* ---- curl callbacks: they only arm and disarm libuv handles ---- */
 
-static void sock_close(struct dialer *d, struct dialer_sock *s)
+static void sock_close(struct client *d, struct client_sock *s)
 {
     if (s->prev)
         s->prev->next = s->next;
@@ -326,9 +326,9 @@ static void sock_close(struct dialer *d, struct dialer_sock *s)
     uv_close((uv_handle_t *)&s->poll, on_sock_closed);
 }
 
-static struct dialer_sock *sock_open(struct dialer *d, curl_socket_t fd)
+static struct client_sock *sock_open(struct client *d, curl_socket_t fd)
 {
-    struct dialer_sock *s = calloc(1, sizeof *s);
+    struct client_sock *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     int rc = uv_poll_init_socket(d->loop, &s->poll, fd);
@@ -353,8 +353,8 @@ static struct dialer_sock *sock_open(struct dialer *d, curl_socket_t fd)
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
-    struct dialer *d = userp;
-    struct dialer_sock *s = socketp;
+    struct client *d = userp;
+    struct client_sock *s = socketp;
     if (what == CURL_POLL_REMOVE) {
         if (s) {
             sock_close(d, s);
@@ -387,7 +387,7 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
 static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 {
     (void)multi;
-    struct dialer *d = userp;
+    struct client *d = userp;
     if (d->closing)
         return 0;
     if (timeout_ms < 0) {
@@ -405,7 +405,7 @@ static int on_curl_timer(CURLM *multi, long timeout_ms, void *userp)
 
 /* ---- public API ---- */
 
-int dialer_init(struct dialer *d, uv_loop_t *loop, size_t max_in_flight)
+int client_init(struct client *d, uv_loop_t *loop, size_t max_in_flight)
 {
     memset(d, 0, sizeof *d);
     if (max_in_flight == 0)
@@ -442,7 +442,7 @@ static int slist_add(struct curl_slist **list, const char *line)
 /* The request headers as a curl list: Content-Type, the caller's lines and, for POSTs, an empty
  * Expect that stops curl from waiting for a 100 Continue before sending larger bodies. On
  * failure *out holds what was built so far, for the caller to free. */
-static int build_headers(const struct dialer_request *r, int post, struct curl_slist **out)
+static int build_headers(const struct client_request *r, int post, struct curl_slist **out)
 {
     int rc = 0;
     if (r->content_type) {
@@ -460,9 +460,9 @@ static int build_headers(const struct dialer_request *r, int post, struct curl_s
 }
 
 /* Sets every option of c's easy handle. Returns 0 or BC_EINVAL/BC_ENOMEM. */
-static int setup_easy(struct dialer_call *c, int post)
+static int setup_easy(struct client_call *c, int post)
 {
-    struct dialer_request *r = c->req;
+    struct client_request *r = c->req;
     CURL *e = c->easy;
     long timeout = r->timeout_ms > 0 ? r->timeout_ms : DEFAULT_TIMEOUT_MS;
     CURLcode rc = CURLE_OK;
@@ -504,7 +504,7 @@ static int setup_easy(struct dialer_call *c, int post)
     return rc == CURLE_OK ? 0 : BC_EINVAL;
 }
 
-int dialer_start(struct dialer *d, struct dialer_request *r)
+int client_start(struct client *d, struct client_request *r)
 {
     if (d->closing || !r->url || !r->done)
         return BC_EINVAL;
@@ -514,7 +514,7 @@ int dialer_start(struct dialer *d, struct dialer_request *r)
     if (d->in_flight >= d->max_in_flight)
         return BC_EBUSY;
 
-    struct dialer_call *c = calloc(1, sizeof *c);
+    struct client_call *c = calloc(1, sizeof *c);
     if (!c)
         return BC_ENOMEM;
     c->req = r;
@@ -546,26 +546,26 @@ int dialer_start(struct dialer *d, struct dialer_request *r)
     return 0;
 }
 
-void dialer_request_free(struct dialer_request *r)
+void client_request_free(struct client_request *r)
 {
     buf_free(&r->body);
     buf_free(&r->response);
 }
 
-void dialer_close(struct dialer *d, void (*closed_cb)(struct dialer *d))
+void client_close(struct client *d, void (*closed_cb)(struct client *d))
 {
     if (d->closing)
         return;
     d->closing = 1;
     d->closed_cb = closed_cb;
-    /* done() may not start anything now (dialer_start refuses while closing), so the list only
+    /* done() may not start anything now (client_start refuses while closing), so the list only
      * shrinks. */
     while (d->calls)
         finish(d, d->calls, CURLE_OK, 1);
     curl_multi_cleanup(d->multi);
     d->multi = NULL;
     /* curl normally asks to stop watching every socket before it closes it; anything it did not
-     * is closed here so that no handle outlives the dialer. */
+     * is closed here so that no handle outlives the client. */
     while (d->socks)
         sock_close(d, d->socks);
     uv_timer_stop(&d->timer);

@@ -1,4 +1,4 @@
-/* Tests for the provider simulator in src/provider/sim.c, over real HTTP on one libuv loop.
+/* Tests for the provider simulator in src/sim/sim.c, over real HTTP on one libuv loop.
  *
  * Each test starts the simulator on an ephemeral port, a small callback receiver (an http_server
  * on the same loop) and a client dialer. Requests are sent one at a time and the loop runs until
@@ -18,10 +18,11 @@
 #include <netinet/in.h>
 
 #include "check.h"
-#include "dispatch/dialer.h"
+#include "http/client.h"
 #include "http/http.h"
-#include "provider/provider.h"
-#include "provider/sim.h"
+#include "provider/form.h"
+#include "provider/twilio.h"
+#include "sim/sim.h"
 #include "util/buf.h"
 #include "util/log.h"
 
@@ -109,8 +110,7 @@ static void rx_answer(struct receiver *rx, struct http_request *req)
     char url[1024];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%.*s", rx->port, (int)req->url.len, req->url.ptr);
     const struct http_slice *sig = http_header(req, "x-twilio-signature");
-    s->signature_ok =
-        sig && provider_twilio_verify(TOKEN, url, strlen(url), b, n, sig->ptr, sig->len);
+    s->signature_ok = sig && twilio_verify(TOKEN, url, strlen(url), b, n, sig->ptr, sig->len);
     if (s->sip >= 0)
         rx->finals++;
     http_respond(req, 204, "text/plain", "", 0);
@@ -177,7 +177,7 @@ struct env {
     uv_loop_t loop;
     uv_timer_t tick; /* wakes UV_RUN_ONCE up so that waits can time out */
     struct sim *sim;
-    struct dialer client;
+    struct client client;
     struct receiver rx;
     int sim_stopped;
 };
@@ -195,7 +195,7 @@ static struct env *env_start(double speed)
     struct sim_config cfg = {.speed = speed, .account_sid = SID, .auth_token = TOKEN};
     CHECK_INT(sim_start(&e->sim, &e->loop, &cfg, "127.0.0.1", 0), 0);
     CHECK(sim_port(e->sim) > 0);
-    CHECK_INT(dialer_init(&e->client, &e->loop, 64), 0);
+    CHECK_INT(client_init(&e->client, &e->loop, 64), 0);
     rx_init(&e->rx, &e->loop);
     e->rx.port = free_port();
     return e;
@@ -217,7 +217,7 @@ static void env_close(struct env *e)
     sim_stop(e->sim, on_sim_stopped, e);
     http_server_drain(&e->rx.http, NULL);
     http_server_close_all(&e->rx.http);
-    dialer_close(&e->client, NULL);
+    client_close(&e->client, NULL);
     uv_close((uv_handle_t *)&e->tick, NULL);
     uv_run(&e->loop, UV_RUN_DEFAULT);
     CHECK(e->sim_stopped);
@@ -279,7 +279,7 @@ struct reply {
     struct buf body;
 };
 
-static void on_reply(struct dialer_request *r)
+static void on_reply(struct client_request *r)
 {
     struct reply *rep = r->user;
     rep->done = 1;
@@ -287,7 +287,7 @@ static void on_reply(struct dialer_request *r)
     rep->status = r->status;
     rep->body = r->response;
     r->response = (struct buf){0};
-    dialer_request_free(r);
+    client_request_free(r);
 }
 
 /* Sends one request to the simulator and waits for the answer. Returns the HTTP status and, when
@@ -298,7 +298,7 @@ static long request(struct env *e, const char *method, const char *path, const c
     char url[1024];
     snprintf(url, sizeof url, "http://127.0.0.1:%d%s", sim_port(e->sim), path);
     struct reply rep = {0};
-    struct dialer_request r = {
+    struct client_request r = {
         .url = url,
         .method = method,
         .content_type = content_type,
@@ -310,14 +310,14 @@ static long request(struct env *e, const char *method, const char *path, const c
         r.body = *body;
         *body = (struct buf){0};
     }
-    if (dialer_start(&e->client, &r) != 0) {
-        CHECK(!"dialer_start failed");
-        dialer_request_free(&r);
+    if (client_start(&e->client, &r) != 0) {
+        CHECK(!"client_start failed");
+        client_request_free(&r);
         return -1;
     }
     /* The client's own timeout ends the request, so this wait always finishes. */
     run_until(e, flag_set, &rep.done, 1e9);
-    CHECK_INT(rep.result, DIALER_OK);
+    CHECK_INT(rep.result, CLIENT_OK);
     if (json)
         *json = rep.body.len ? cJSON_ParseWithLength(rep.body.data, rep.body.len) : NULL;
     buf_free(&rep.body);
@@ -960,12 +960,12 @@ static void test_main(void)
 static void setup(void)
 {
     log_set_level(LOG_ERROR);
-    dialer_global_init();
+    client_global_init();
 }
 
 static void teardown(void)
 {
-    dialer_global_cleanup();
+    client_global_cleanup();
 }
 
 CHECK_MAIN(CHECK_CASE(setup), CHECK_CASE(test_outcomes), CHECK_CASE(test_event_selection),

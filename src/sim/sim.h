@@ -31,10 +31,19 @@
  * actually sent for the call, as Twilio's does. A callback that fails (network error or non-2xx)
  * is retried after 100 ms, 200 ms, 400 ms... (scaled, at least 50 ms), 10 tries in all; the
  * call's later callbacks wait for it. callbackDelayMs is real time, not scaled. */
-#ifndef BC_PROVIDER_SIM_H
-#define BC_PROVIDER_SIM_H
+#ifndef BC_SIM_SIM_H
+#define BC_SIM_SIM_H
+
+#include <stdint.h>
 
 #include <uv.h>
+
+#include "http/http.h"
+#include "sim/carrier.h"
+#include "sim/ledger.h"
+
+#define SIM_MIN_SPEED 0.001
+#define SIM_MAX_SPEED 1000000.0
 
 struct sim_config {
     double speed;         /* 1 = real time; 1000 = a 30 s ring takes 30 ms */
@@ -42,7 +51,27 @@ struct sim_config {
     char auth_token[128]; /* Basic auth password and callback signing key */
 };
 
-struct sim;
+/* The simulator's state: sim.c starts and stops it, routes.c serves it (the http_server's app). */
+struct sim {
+    uv_loop_t *loop;
+    struct sim_config cfg; /* as started: the current speed is calls.speed */
+    char basic[264];       /* base64("sid:token"), what Authorization: Basic must carry */
+    size_t basic_len;
+    struct http_server http;
+    int port;
+
+    /* Knobs set with POST /sim/config (speed and callbackDelayMs live in calls). */
+    int down;
+    uint64_t fail503;
+
+    struct ledger ledger;
+    struct carrier calls;
+
+    int stopping;
+    int open_handles;
+    void (*done)(void *arg);
+    void *done_arg;
+};
 
 /* Starts the simulator listening on host:port (port 0: an ephemeral port). Returns 0, or
  * BC_EINVAL (bad speed, sid or host), BC_ENOMEM or BC_EIO (cannot listen); after a failure the

@@ -1,0 +1,93 @@
+/* An HTTP client on the loop: libcurl's multi interface driven by libuv (one uv_poll_t per
+ * socket, one uv_timer_t for curl's timeout), shared by everything that calls out: provider
+ * requests, simulator callbacks, webhooks. One multi handle means one connection pool, so
+ * keep-alive connections to a provider are reused across requests.
+ *
+ * The client does not queue: client_start refuses (BC_EBUSY) when max_in_flight requests are
+ * running, and the caller decides what waits. */
+#ifndef BC_HTTP_CLIENT_H
+#define BC_HTTP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "util/buf.h"
+
+#define CLIENT_MAX_RESPONSE (1024 * 1024)
+
+enum client_result {
+    CLIENT_OK = 0,             /* an HTTP response arrived (any status) */
+    CLIENT_E_CONNECT = -100,   /* could not connect (refused, DNS, TLS) */
+    CLIENT_E_TIMEOUT = -101,   /* no complete response within timeout_ms */
+    CLIENT_E_NETWORK = -102,   /* the connection broke mid-request */
+    CLIENT_E_TOO_LARGE = -103, /* the response body exceeded CLIENT_MAX_RESPONSE */
+    CLIENT_E_CANCELLED = -104, /* client_close ran while the request was in flight */
+    CLIENT_E_OTHER = -105,
+};
+
+struct client_request {
+    /* Set by the caller before client_start. Strings are copied by client_start. */
+    const char *url;
+    const char *method;         /* "GET" or "POST" (NULL means GET) */
+    const char *content_type;   /* for POST bodies, e.g. application/x-www-form-urlencoded */
+    const char *const *headers; /* extra "Name: value" lines, NULL-terminated array, or NULL */
+    struct buf body;            /* request body; owned by the request */
+    const char *userpwd;        /* "user:password" for HTTP Basic, or NULL */
+    long timeout_ms;            /* whole request; 0: 10000 */
+    void (*done)(struct client_request *r); /* called once, from the loop, never from
+                                               client_start */
+    void *user;
+
+    /* Set by the client before done() runs. */
+    int result;              /* enum client_result */
+    long status;             /* HTTP status when result == CLIENT_OK */
+    struct buf response;     /* response body */
+    uint64_t retry_after_ms; /* from a Retry-After header (seconds or HTTP date), else 0 */
+    double seconds;          /* total time taken */
+    char error[256];         /* curl's description when result != CLIENT_OK */
+
+    void *priv; /* the client's own state for this request */
+};
+
+struct client_call; /* one request in flight (client.c) */
+struct client_sock; /* one socket curl asked us to watch (client.c) */
+
+struct client {
+    uv_loop_t *loop;
+    void *multi; /* CURLM */
+    uv_timer_t timer;
+    uv_idle_t kick; /* runs curl's 0 ms timeouts on the next loop pass (see client.c) */
+    size_t in_flight;
+    size_t max_in_flight;
+    int closing;
+    int handles; /* open libuv handles of the client itself */
+    void (*closed_cb)(struct client *d);
+    struct client_call *calls; /* requests in flight, so that client_close can cancel them */
+    struct client_sock *socks; /* sockets being watched, so that client_close can close them */
+    uint64_t kicks;            /* runs of the 0 ms timeout path, for metrics and tests */
+    uint64_t connects; /* new connections opened by finished requests (reuse shows as few) */
+};
+
+/* Initialises libcurl for the process: call it once at start-up, before any other thread runs and
+ * before client_init. Returns 0 or BC_EIO. client_global_cleanup undoes it at exit. */
+int client_global_init(void);
+void client_global_cleanup(void);
+
+/* Returns 0, BC_EINVAL (max_in_flight 0) or BC_ENOMEM. Once it succeeded, only client_close
+ * (and its closed_cb) ends the client. */
+int client_init(struct client *d, uv_loop_t *loop, size_t max_in_flight);
+/* Starts r. Returns 0 (done() will run later) or a negative error (BC_EBUSY at the cap,
+ * BC_ENOMEM, BC_EINVAL for a bad request or a closing client), in which case done() is never
+ * called. done() may start new requests and may call client_close. */
+int client_start(struct client *d, struct client_request *r);
+/* Frees r's buffers (body, response); call it when done with r (typically at the end of done). */
+void client_request_free(struct client_request *r);
+/* Cancels what is in flight (done() runs with CLIENT_E_CANCELLED) and closes the handles;
+ * closed_cb runs when they are closed. */
+void client_close(struct client *d, void (*closed_cb)(struct client *d));
+/* A human description of an enum client_result or a BC_* code. */
+const char *client_strerror(int err);
+
+#endif

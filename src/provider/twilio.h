@@ -1,0 +1,36 @@
+/* The twilio dialect (also spoken by the simulator): Calls.json requests, Twilio's answers and
+ * status callbacks, and X-Twilio-Signature. provider.c dispatches to the request halves. */
+#ifndef BC_PROVIDER_TWILIO_H
+#define BC_PROVIDER_TWILIO_H
+
+#include <stddef.h>
+
+#include "http/client.h"
+#include "provider/provider.h"
+
+/* The twilio halves of provider_build_create, provider_parse_create, provider_build_fetch and
+ * provider_parse_fetch. The fetch is GET .../Calls/{sid}.json. */
+int twilio_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
+                        struct client_request *r);
+void twilio_parse_create(const struct client_request *r, struct create_result *out);
+int twilio_build_fetch(const struct provider_config *cfg, const char *call_id,
+                       struct client_request *r);
+int twilio_parse_fetch(const struct client_request *r, struct call_event *ev);
+
+/* Verifies X-Twilio-Signature: base64(HMAC-SHA1(token, url + sorted name+value pairs)), compared
+ * in constant time; the URL is also tried with the default port added or removed, as Twilio's
+ * own validators do. body is the raw form-encoded body. Returns 1 when valid. The URL must be the
+ * one Twilio requested (behind a proxy: the public scheme and host), query included, and a URL
+ * with a port is also tried without it, whatever the port (as twilio-python does). An empty
+ * token never validates. */
+int twilio_verify(const char *token, const char *url, size_t url_len, const char *body,
+                  size_t body_len, const char *sig, size_t sig_len);
+/* Computes the signature (for the simulator and tests) into out (base64, NUL-terminated). */
+int twilio_sign(const char *token, const char *url, size_t url_len, const char *body,
+                size_t body_len, char out[64]);
+
+/* Parses a Twilio status callback: the form body, and batch/row/seq from the request's query. */
+int twilio_parse_callback(const char *query, size_t qlen, const char *body, size_t body_len,
+                          struct call_event *ev);
+
+#endif
