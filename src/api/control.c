@@ -4,7 +4,7 @@
 
 #include "api/api.h"
 #include "api/batches.h"
-#include "api/webhooks.h"
+#include "webhooks/webhooks.h"
 #include "dispatch/jobs.h"
 #include "dispatch/sweep.h"
 #include "util/clock.h"
