@@ -7,11 +7,12 @@
 
 #include <cjson/cJSON.h>
 
-#include "api/webhooks.h"
 #include "api/workspaces.h"
+#include "model/url.h"
 #include "store/store.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "webhooks/target.h"
 
 struct admin_args {
     const char *data_dir;
@@ -201,16 +202,16 @@ static int webhook_set(struct store *s, struct admin_args *a)
 {
     if (need(a->workspace, "--workspace") || need(a->url, "--url"))
         return 2;
-    if (!webhooks_url_valid(a->url, strlen(a->url))) {
+    if (url_check(a->url, strlen(a->url), 0) != 0) {
         fprintf(stderr,
                 "batchcalld admin: --url must be an http:// or https:// URL of at most %d "
                 "characters\n",
-                WEBHOOK_URL_MAX);
+                URL_MAX);
         return 2;
     }
-    char secret[WEBHOOK_SECRET_LEN + 1];
+    char secret[SIGNING_SECRET_LEN + 1];
     uint64_t created;
-    int rc = webhooks_set(s, a->workspace, strlen(a->workspace), a->url, secret, &created);
+    int rc = target_set(s, a->workspace, strlen(a->workspace), a->url, secret, &created);
     if (rc)
         return fail(rc, "webhook set");
     cJSON *o = cJSON_CreateObject();
@@ -225,7 +226,7 @@ static int webhook_delete(struct store *s, struct admin_args *a)
 {
     if (need(a->workspace, "--workspace"))
         return 2;
-    int rc = webhooks_remove(s, a->workspace, strlen(a->workspace));
+    int rc = target_remove(s, a->workspace, strlen(a->workspace));
     if (rc)
         return fail(rc, "webhook delete");
     cJSON *o = cJSON_CreateObject();

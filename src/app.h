@@ -37,7 +37,7 @@ struct app {
     struct dispatcher *dispatch;
     struct sim *sim;           /* the in-process simulator with --provider sim */
     struct events *events;     /* live event streams (SSE) */
-    struct webhooks *webhooks; /* webhook outbox and delivery (api/webhooks.h) */
+    struct webhooks *webhooks; /* webhook outbox and delivery (webhooks/webhooks.h) */
     uv_timer_t drain_timer;    /* waits for provider requests in flight at shutdown */
     /* A timer due every LAG_INTERVAL_MS: how late it fires is how long the loop was busy with
      * other work, which is what a request arriving then waits (exported in /metrics). */

@@ -8,6 +8,7 @@
 
 #include "util/addr.h"
 #include "util/log.h"
+#include "webhooks/delivery.h"
 
 enum opt_type { OPT_STRING, OPT_UINT, OPT_BOOL, OPT_DOUBLE };
 
@@ -37,6 +38,10 @@ struct opt {
     {                                                                                              \
 #field, OPT_BOOL, offsetof(struct config, field), 0, "0", help                             \
     }
+
+/* A default defined as a number by the module it configures, as the string an option takes. */
+#define NUM(x)     NUM_STR(x)
+#define NUM_STR(x) #x
 
 static const struct opt opts[] = {
     STR(listen, "0.0.0.0:8080", "address to listen on, HOST:PORT"),
@@ -71,10 +76,13 @@ static const struct opt opts[] = {
     UINT(call_overdue_ms, "3600000",
          "look up a call at the provider after this long without an "
          "end"),
-    UINT(webhook_backoff_ms, "1000", "wait after a failed webhook attempt; doubles per attempt"),
-    UINT(webhook_backoff_max_ms, "3600000", "longest wait between two webhook attempts"),
-    UINT(webhook_max_age_ms, "86400000", "retry a webhook event until this long after it happened"),
-    UINT(webhook_timeout_ms, "10000", "time allowed for one webhook request"),
+    UINT(webhook_backoff_ms, NUM(DELIVERY_BACKOFF_MS),
+         "wait after a failed webhook attempt; doubles per attempt"),
+    UINT(webhook_backoff_max_ms, NUM(DELIVERY_BACKOFF_MAX_MS),
+         "longest wait between two webhook attempts"),
+    UINT(webhook_max_age_ms, NUM(DELIVERY_MAX_AGE_MS),
+         "retry a webhook event until this long after it happened"),
+    UINT(webhook_timeout_ms, NUM(DELIVERY_TIMEOUT_MS), "time allowed for one webhook request"),
     UINT(events_log_kb, "2048",
          "live events kept in memory per watched batch, in KiB, for reconnects; up to 16 "
          "times more while a slow watcher still needs them"),

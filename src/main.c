@@ -17,7 +17,7 @@
 #include "api/common.h"
 #include "api/routes.h"
 #include "api/batches.h"
-#include "api/webhooks.h"
+#include "webhooks/webhooks.h"
 #include "api/workspaces.h"
 #include "app.h"
 #include "store/records.h"
@@ -324,13 +324,13 @@ static void on_retried(void *ctx, const char *batch)
 static int start_webhooks(struct app *app)
 {
     const struct config *c = &app->cfg;
-    struct webhooks_config wc = {
+    struct delivery_config wc = {
         .backoff_ms = c->webhook_backoff_ms,
         .backoff_max_ms = c->webhook_backoff_max_ms,
         .max_age_ms = c->webhook_max_age_ms,
         .timeout_ms = c->webhook_timeout_ms,
     };
-    int rc = webhooks_start(&app->webhooks, app);
+    int rc = webhooks_start(&app->webhooks, &app->store, app->loop);
     if (!rc && webhooks_configure(app->webhooks, &wc) != 0) {
         log_error("every --webhook-* value must be above 0, and --webhook-backoff-max-ms at "
                   "least --webhook-backoff-ms",

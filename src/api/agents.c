@@ -2,10 +2,10 @@
 #include "api/agents.h"
 
 #include <string.h>
-#include <strings.h>
 
 #include "api/common.h"
 #include "model/agent.h"
+#include "model/url.h"
 #include "store/records.h"
 #include "util/err.h"
 #include "util/clock.h"
@@ -18,19 +18,6 @@ static int is_e164(const char *s, size_t len)
         return 0;
     for (size_t i = 2; i < len; i++)
         if (s[i] < '0' || s[i] > '9')
-            return 0;
-    return 1;
-}
-
-static int is_http_url(const char *s, size_t len)
-{
-    size_t scheme = len >= 7 && strncasecmp(s, "http://", 7) == 0    ? 7
-                    : len >= 8 && strncasecmp(s, "https://", 8) == 0 ? 8
-                                                                     : 0;
-    if (!scheme || len == scheme || s[scheme] == '/')
-        return 0;
-    for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
             return 0;
     return 1;
 }
@@ -88,7 +75,7 @@ static int apply_fields(const cJSON *body, cJSON *agent, int creating, struct ag
             problem = "must be at most 32768 bytes";
         else if (!strcmp(f, "fromNumber") && !is_e164(s, len))
             problem = "must be an E.164 phone number such as +14155552671";
-        else if (!strcmp(f, "voiceUrl") && (len > AGENT_URL_MAX || !is_http_url(s, len)))
+        else if (!strcmp(f, "voiceUrl") && (len > AGENT_URL_MAX || url_check(s, len, 0) != 0))
             problem = "must be an http:// or https:// URL of at most 2048 characters";
         if (problem) {
             snprintf(err->message, sizeof err->message, "%s %s.", f, problem);

@@ -25,17 +25,6 @@ void api_respond_json(struct http_request *req, int status, cJSON *obj)
     buf_free(&b);
 }
 
-int api_put_json(struct store_txn *t, enum store_db db, const void *key, size_t klen, cJSON *obj)
-{
-    struct buf b = {0};
-    int rc = obj ? json_render(&b, obj) : BC_ENOMEM;
-    cJSON_Delete(obj);
-    if (!rc)
-        rc = store_put(t, db, key, klen, b.data, b.len, 0);
-    buf_free(&b);
-    return rc;
-}
-
 void api_respond_error(struct http_request *req, int status, const char *code, const char *message,
                        const char *extra_name, const char *extra_value)
 {

@@ -6,7 +6,7 @@
 
 #include "api/batches.h"
 #include "api/common.h"
-#include "api/webhooks.h"
+#include "webhooks/webhooks.h"
 #include "dispatch/jobs.h"
 #include "dispatch/sweep.h"
 #include "util/clock.h"

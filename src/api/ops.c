@@ -2,7 +2,7 @@
 #include "api/ops.h"
 
 #include "api/common.h"
-#include "api/webhooks.h"
+#include "webhooks/webhooks.h"
 #include "store/records.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"

@@ -19,6 +19,7 @@
 #include "api/common.h"
 #include "api/workspaces.h"
 #include "ingest/ingest.h"
+#include "model/url.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -269,18 +270,6 @@ static int check_smart(struct upload *up, const char *text)
     return 0;
 }
 
-static int is_http_url(const char *s)
-{
-    size_t len = strlen(s);
-    size_t scheme = !strncasecmp(s, "http://", 7) ? 7 : !strncasecmp(s, "https://", 8) ? 8 : 0;
-    if (!scheme || len == scheme || len > 2048)
-        return 0;
-    for (const char *p = s; *p; p++)
-        if ((unsigned char)*p <= ' ')
-            return 0;
-    return 1;
-}
-
 static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
 {
     struct http_request *req = ctx;
@@ -336,7 +325,7 @@ static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
         return 0;
     }
     case FIELD_WEBHOOK_URL:
-        if (*v && !is_http_url(v))
+        if (*v && url_check(v, strlen(v), URL_EMPTY_HOST_OK | URL_DEL_OK) != 0)
             return bad_field(up, f, "%s", "must be an http:// or https:// URL");
         return 0;
     default:

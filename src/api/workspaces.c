@@ -7,6 +7,7 @@
 
 #include "api/common.h"
 #include "model/workspace.h"
+#include "store/records.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -15,7 +16,7 @@
 
 static int put_ws(struct store_txn *t, const struct ws_settings *ws)
 {
-    return api_put_json(t, DB_WS, ws->id, strlen(ws->id), workspace_to_json(ws));
+    return records_put_json(t, DB_WS, ws->id, strlen(ws->id), workspace_to_json(ws));
 }
 
 /* A key record: the whole hash, then "ws\nkey_id\ncreated\nlabel". */

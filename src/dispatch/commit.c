@@ -6,7 +6,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "api/webhooks.h"
+#include "webhooks/webhooks.h"
 #include "model/batch.h"
 #include "store/records.h"
 #include "util/err.h"

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/webhooks.h"
+#include "webhooks/webhooks.h"
 #include "dispatch/pick.h"
 #include "dispatch/roster.h"
 #include "dispatch/watch.h"

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "util/err.h"
+#include "util/json.h"
 
 uint32_t be32_get(const uint8_t *p)
 {
@@ -458,4 +459,42 @@ uint64_t usage_key_time(const struct store_val *key, size_t wslen)
 uint32_t key_u32(const struct store_val *key, size_t off)
 {
     return be32_get((const uint8_t *)key->ptr + off);
+}
+
+/* ---- Webhooks: the outbox and the deliveries log ---- */
+
+size_t outbox_key(uint8_t out[OUTBOX_KEY_LEN], uint64_t seq)
+{
+    be64_put(out, seq);
+    return OUTBOX_KEY_LEN;
+}
+
+uint64_t outbox_key_seq(const struct store_val *key)
+{
+    return be64_get(key->ptr);
+}
+
+size_t delivery_key(uint8_t *out, const char *ws, size_t wslen, uint64_t at_ms, uint64_t seq)
+{
+    memcpy(out, ws, wslen);
+    be64_put(out + wslen, at_ms);
+    be64_put(out + wslen + 8, seq);
+    return wslen + 16;
+}
+
+int delivery_key_of(const struct store_val *key, size_t wslen)
+{
+    return key->len == wslen + 16;
+}
+
+int records_put_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+                     cJSON *obj)
+{
+    struct buf b = {0};
+    int rc = obj ? json_render(&b, obj) : BC_ENOMEM;
+    cJSON_Delete(obj);
+    if (!rc)
+        rc = store_put(t, db, key, klen, b.data, b.len, 0);
+    buf_free(&b);
+    return rc;
 }

@@ -208,4 +208,22 @@ uint64_t usage_key_time(const struct store_val *key, size_t wslen);
  * the keys of DB_JOB, DB_JOBSTATE, DB_STATECOUNT and DB_FINALSEQ. */
 uint32_t key_u32(const struct store_val *key, size_t off);
 
+/* ---- Webhooks: the outbox and the deliveries log ---- */
+
+/* DB_OUTBOX: u64 big-endian sequence, so cursor order is the order events happened in. */
+#define OUTBOX_KEY_LEN 8
+size_t outbox_key(uint8_t out[OUTBOX_KEY_LEN], uint64_t seq);
+uint64_t outbox_key_seq(const struct store_val *key); /* a key of OUTBOX_KEY_LEN bytes */
+/* DB_DELIVERY: workspace | time (u64) | outbox sequence (u64), oldest first per workspace. */
+#define DELIVERY_KEY_MAX (ID_MAX + 16)
+size_t delivery_key(uint8_t *out, const char *ws, size_t wslen, uint64_t at_ms, uint64_t seq);
+/* 1 if key (found under the prefix of a workspace id wslen bytes long) is a delivery key of that
+ * workspace rather than of a longer id sharing the prefix. */
+int delivery_key_of(const struct store_val *key, size_t wslen);
+/* Stores obj rendered as JSON (records kept as JSON: webhook targets, outbox entries, deliveries)
+ * and frees it. Returns 0, BC_ENOMEM or the store's error. */
+struct cJSON;
+int records_put_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
+                     struct cJSON *obj);
+
 #endif
