@@ -40,7 +40,6 @@ void api_respond_error(struct http_request *req, int status, const char *code, c
 /* Maps an internal error (util/err.h) to a status and a message that says what to do. */
 void api_respond_internal(struct http_request *req, int err);
 
-
 /* Parses the buffered body as a JSON object; on failure it responds 400 and returns NULL. */
 cJSON *api_parse_body(struct http_request *req);
 
