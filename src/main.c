@@ -18,6 +18,7 @@
 #include "api/webhooks.h"
 #include "api/workspaces.h"
 #include "app.h"
+#include "http/server.h"
 #include "store/records.h"
 #include "util/err.h"
 #include "util/log.h"

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "api/api.h"
+#include "http/response.h"
 #include "model/agent.h"
 #include "util/err.h"
 #include "util/clock.h"

@@ -5,6 +5,8 @@
 
 #include "api/api.h"
 #include "api/workspaces.h"
+#include "http/response.h"
+#include "http/router.h"
 #include "util/bucket.h"
 #include "util/err.h"
 

@@ -8,6 +8,8 @@
 
 #include "api/agents.h"
 #include "api/api.h"
+#include "http/response.h"
+#include "http/router.h"
 #include "ingest/ingest.h"
 #include "util/clock.h"
 #include "util/err.h"

@@ -5,6 +5,9 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "http/response.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "util/err.h"
 #include "util/log.h"
 

@@ -10,6 +10,8 @@
 #include "api/api.h"
 #include "api/batches.h"
 #include "dispatch/jobs.h"
+#include "http/response.h"
+#include "http/router.h"
 #include "util/err.h"
 #include "util/json.h"
 

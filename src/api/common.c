@@ -4,6 +4,9 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "http/response.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"

@@ -7,6 +7,7 @@
 #include "api/webhooks.h"
 #include "dispatch/jobs.h"
 #include "dispatch/sweep.h"
+#include "http/router.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"

@@ -24,6 +24,8 @@
 
 #include "api/api.h"
 #include "api/batches.h"
+#include "http/response.h"
+#include "http/router.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"

@@ -2,6 +2,7 @@
 #include "api/openapi.h"
 
 #include "http/http.h"
+#include "http/response.h"
 
 void ops_openapi(struct http_request *req)
 {

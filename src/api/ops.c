@@ -1,6 +1,7 @@
 /* Operations endpoints for load balancers and monitoring (API.md B10): no authentication. */
 #include "api/api.h"
 #include "api/webhooks.h"
+#include "http/response.h"
 #include "store/records.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/http.h"
+#include "http/router.h"
 #include "util/err.h"
 
 /* Matches one pattern against a path segment by segment. ':' segments match any non-empty

@@ -9,6 +9,9 @@
  *   - status callbacks: queued per call (sent strictly in order), delivered with our own dialer
  *     under a cap on requests in flight, retried with backoff;
  *   - the HTTP routes, start and stop, and sim_main for the standalone process. */
+#include "http/response.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "provider/sim.h"
 
 #include <arpa/inet.h>

@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "http/http.h"
+#include "http/router.h"
 #include "util/err.h"
 
 /* A route table shaped like src/api/routes.c, plus the batch-call routes the API will have. The
