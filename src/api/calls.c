@@ -367,7 +367,7 @@ static const struct filter *parse_filter(struct http_request *req)
 {
     char v[16];
     int n = http_query(req, "status", v, sizeof v);
-    if (n == -1)
+    if (n == BC_ENOTFOUND)
         return &filters[0];
     for (size_t i = 0; n >= 0 && i < sizeof filters / sizeof filters[0]; i++)
         if (!strcmp(v, filters[i].name))
@@ -399,7 +399,7 @@ void calls_list(struct http_request *req)
     char after_s[24];
     uint32_t after = 0;
     int an = http_query(req, "after", after_s, sizeof after_s);
-    if (an != -1 && (an < 0 || parse_job_id(after_s, (size_t)an, &after) != 0)) {
+    if (an != BC_ENOTFOUND && (an < 0 || parse_job_id(after_s, (size_t)an, &after) != 0)) {
         api_respond_error(req, 400, "invalid_parameter",
                           "Query parameter after must be a jobId such as call_20 (the last call "
                           "of the previous page).",
@@ -472,7 +472,7 @@ void batches_list(struct http_request *req)
     for (int i = 0; sn >= 0 && i < 5; i++)
         if (!strcmp(sv, batch_statuses[i]))
             want = i + BATCH_QUEUED;
-    if (sn != -1 && want < 0 && !(sn > 0 && !strcmp(sv, "all"))) {
+    if (sn != BC_ENOTFOUND && want < 0 && !(sn > 0 && !strcmp(sv, "all"))) {
         api_respond_error(req, 400, "invalid_parameter",
                           "Query parameter status must be all, queued, processing, completed, "
                           "cancelled or failed.",

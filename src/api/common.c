@@ -107,7 +107,7 @@ static int query_uint(struct http_request *req, const char *name, uint64_t max, 
 {
     char v[32];
     int n = http_query(req, name, v, sizeof v);
-    if (n == -1)
+    if (n == BC_ENOTFOUND)
         return 0;
     char *end = v;
     errno = 0;

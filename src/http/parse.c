@@ -270,7 +270,7 @@ static int on_headers_complete(llhttp_t *p)
     if (p->http_major != 1) {
         conn_fail(c, 400, "bad_request",
                   "Malformed HTTP request: the request line must end with HTTP/1.1 or HTTP/1.0.");
-        return -1;
+        return HPE_USER;
     }
     r->method = llhttp_get_method(p);
     r->has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);

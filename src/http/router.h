@@ -9,7 +9,7 @@
 /* Case-insensitive header lookup; NULL when absent. */
 const struct http_slice *http_header(const struct http_request *req, const char *name);
 /* The percent-decoded value of a query parameter into out (NUL-terminated). Returns its length,
- * -1 when absent, or BC_ETOOBIG when it does not fit. */
+ * BC_ENOTFOUND when absent, or BC_ETOOBIG when it does not fit. */
 int http_query(const struct http_request *req, const char *name, char *out, size_t cap);
 
 /* Route matching, exposed for tests: returns the route index, -404 when no pattern matches the
