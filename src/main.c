@@ -20,6 +20,7 @@
 #include "webhooks/webhooks.h"
 #include "api/workspaces.h"
 #include "app.h"
+#include "http/server.h"
 #include "store/records.h"
 #include "util/addr.h"
 #include "util/err.h"

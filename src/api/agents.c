@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "api/common.h"
+#include "http/response.h"
 #include "model/agent.h"
 #include "model/url.h"
 #include "store/records.h"

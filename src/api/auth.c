@@ -7,6 +7,8 @@
 
 #include "api/common.h"
 #include "api/workspaces.h"
+#include "http/response.h"
+#include "http/router.h"
 #include "util/bucket.h"
 #include "util/err.h"
 

@@ -8,6 +8,8 @@
 
 #include "api/agents.h"
 #include "api/common.h"
+#include "http/response.h"
+#include "http/router.h"
 #include "ingest/ingest.h"
 #include "util/clock.h"
 #include "util/err.h"
@@ -260,7 +262,7 @@ void batches_list(struct http_request *req)
     for (int i = 0; sn >= 0 && i < 5; i++)
         if (!strcmp(sv, batch_statuses[i]))
             want = i + BATCH_QUEUED;
-    if (sn != -1 && want < 0 && !(sn > 0 && !strcmp(sv, "all"))) {
+    if (sn != BC_ENOTFOUND && want < 0 && !(sn > 0 && !strcmp(sv, "all"))) {
         api_respond_error(req, 400, "invalid_parameter",
                           "Query parameter status must be all, queued, processing, completed, "
                           "cancelled or failed.",

@@ -9,6 +9,9 @@
 #include "api/common.h"
 #include "provider/http_provider.h"
 #include "provider/twilio.h"
+#include "http/response.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "util/err.h"
 #include "util/log.h"
 

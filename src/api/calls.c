@@ -12,6 +12,8 @@
 #include "api/batches.h"
 #include "api/common.h"
 #include "dispatch/jobs.h"
+#include "http/response.h"
+#include "http/router.h"
 #include "util/err.h"
 #include "util/json.h"
 
@@ -351,7 +353,7 @@ static const struct filter *parse_filter(struct http_request *req)
 {
     char v[16];
     int n = http_query(req, "status", v, sizeof v);
-    if (n == -1)
+    if (n == BC_ENOTFOUND)
         return &filters[0];
     for (size_t i = 0; n >= 0 && i < sizeof filters / sizeof filters[0]; i++)
         if (!strcmp(v, filters[i].name))
@@ -383,7 +385,7 @@ void calls_list(struct http_request *req)
     char after_s[24];
     uint32_t after = 0;
     int an = http_query(req, "after", after_s, sizeof after_s);
-    if (an != -1 && (an < 0 || parse_job_id(after_s, (size_t)an, &after) != 0)) {
+    if (an != BC_ENOTFOUND && (an < 0 || parse_job_id(after_s, (size_t)an, &after) != 0)) {
         api_respond_error(req, 400, "invalid_parameter",
                           "Query parameter after must be a jobId such as call_20 (the last call "
                           "of the previous page).",

@@ -5,6 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/response.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -95,7 +98,7 @@ static int query_uint(struct http_request *req, const char *name, uint64_t max, 
 {
     char v[32];
     int n = http_query(req, name, v, sizeof v);
-    if (n == -1)
+    if (n == BC_ENOTFOUND)
         return 0;
     char *end = v;
     errno = 0;

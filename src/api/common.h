@@ -10,6 +10,7 @@
 
 #include "app.h"
 #include "http/http.h"
+#include "http/server.h"
 #include "util/crypto.h"
 
 /* Route flags. */

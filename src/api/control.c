@@ -9,6 +9,7 @@
 #include "webhooks/webhooks.h"
 #include "dispatch/jobs.h"
 #include "dispatch/sweep.h"
+#include "http/router.h"
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -184,7 +185,7 @@ void control_usage(struct http_request *req)
     for (int i = 0; i < 2; i++) {
         char v[32], *end;
         int n = http_query(req, names[i], v, sizeof v);
-        if (n == -1)
+        if (n == BC_ENOTFOUND)
             continue;
         unsigned long long x = n > 0 ? strtoull(v, &end, 10) : 0;
         if (n <= 0 || *end || v[0] < '0' || v[0] > '9') {

@@ -25,6 +25,8 @@
 #include "api/batches.h"
 #include "api/calls.h"
 #include "api/common.h"
+#include "http/response.h"
+#include "http/router.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -595,7 +597,7 @@ void events_open(struct http_request *req)
     uint32_t last = 0;
     const struct http_slice *h = http_header(req, "last-event-id");
     char q[16];
-    int qn = h ? -1 : http_query(req, "lastEventId", q, sizeof q);
+    int qn = h ? BC_ENOTFOUND : http_query(req, "lastEventId", q, sizeof q);
     const char *s = h ? h->ptr : q;
     size_t slen = h ? h->len : qn > 0 ? (size_t)qn : 0;
     /* A number past any final sequence (however many digits) means "after everything". */

@@ -2,6 +2,7 @@
 #include "api/openapi.h"
 
 #include "http/http.h"
+#include "http/response.h"
 
 void openapi_get(struct http_request *req)
 {

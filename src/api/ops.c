@@ -3,6 +3,7 @@
 
 #include "api/common.h"
 #include "webhooks/webhooks.h"
+#include "http/response.h"
 #include "store/records.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"

@@ -4,7 +4,10 @@
  * in a small pending buffer until its response is written, so responses always leave in request
  * order. Limits (URL, header size and count, body size) are enforced while streaming; a request
  * that breaks one gets its JSON error and the connection is closed. Handlers answer with
- * http_respond(), synchronously or later (the connection then waits). */
+ * http_respond(), synchronously or later (the connection then waits).
+ *
+ * This header holds the shared types only; the functions are declared by their own files:
+ * http/server.h, http/conn.h (body flow control), http/parse.h, http/response.h, http/router.h. */
 #ifndef BC_HTTP_HTTP_H
 #define BC_HTTP_HTTP_H
 
@@ -73,14 +76,6 @@ struct http_route {
     unsigned flags;                     /* the application's own flags, for its head hook */
 };
 
-enum conn_state {
-    CONN_IDLE,     /* keep-alive, waiting for a request */
-    CONN_HEAD,     /* reading the request line and headers */
-    CONN_BODY,     /* reading the body */
-    CONN_HANDLING, /* waiting for the handler's response */
-    CONN_LINGER,   /* response sent, discarding input until the client closes */
-};
-
 struct http_request {
     struct http_conn *conn;
     struct http_server *srv;
@@ -143,72 +138,5 @@ struct http_server {
     char date[64];
     uint64_t date_sec;
 };
-
-int http_server_init(struct http_server *srv, uv_loop_t *loop,
-                     const struct http_server_config *cfg);
-/* Binds and listens on host:port. Returns 0 or a negative libuv error. */
-int http_server_listen(struct http_server *srv, const char *host, int port);
-/* Serves an already connected stream socket as if it had been accepted (tests use a
- * socketpair to control exactly how the bytes arrive). */
-void http_server_adopt(struct http_server *srv, uv_os_sock_t fd);
-/* Stops accepting, closes idle connections and lets requests in progress finish; drained_cb runs
- * once the last connection has closed. */
-void http_server_drain(struct http_server *srv, void (*drained_cb)(struct http_server *srv));
-/* Closes every connection now (after a drain timed out). */
-void http_server_close_all(struct http_server *srv);
-/* Closes everything the server owns; closed_cb (may be NULL) runs once its handles are closed,
- * after which the struct may be freed. */
-void http_server_close(struct http_server *srv, void (*closed_cb)(struct http_server *srv));
-
-/* Responses. The body is copied; headers added with http_add_header come first. */
-void http_respond(struct http_request *req, int status, const char *content_type, const void *body,
-                  size_t len);
-void http_add_header(struct http_request *req, const char *name, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-/* The same for a number, without printf (rate-limit headers go on every response). */
-void http_add_header_u64(struct http_request *req, const char *name, uint64_t value);
-/* A JSON error body {"error":code,"message":message}; message is escaped. */
-void http_respond_error(struct http_request *req, int status, const char *code,
-                        const char *message);
-
-/* Starts a streamed response: status and headers now, the body with http_stream_write, and
- * http_stream_end to finish. ops->drain is called whenever what was written has been sent. */
-void http_stream_start(struct http_request *req, int status, const char *content_type,
-                       const struct http_stream_ops *ops, void *state);
-/* Caps the kernel's send buffer of the stream's socket (the kernel doubles the value). A stream
- * that keeps its own backlog, shared between clients, uses it so that a client that stops reading
- * holds that much kernel memory, not the several megabytes autotuning would grant it. */
-void http_stream_sndbuf(struct http_request *req, int bytes);
-/* Appends a piece of the body (one chunk). Returns 0, or BC_ENOMEM. */
-int http_stream_write(struct http_request *req, const void *data, size_t len);
-void http_stream_end(struct http_request *req);
-/* Bytes written but not yet handed to the socket. */
-size_t http_stream_pending(const struct http_request *req);
-
-/* From a body data callback: finish this callback, then let the loop serve other clients before
- * the rest of the body is read (after a long write transaction, say). */
-void http_request_yield(struct http_request *req);
-/* From a body data callback: finish this callback, then read no more of the body until
- * http_request_resume (called later from any loop callback, when an asynchronous write of what
- * came so far has finished, say). The body timeout still applies while paused. */
-void http_request_pause(struct http_request *req);
-void http_request_resume(struct http_request *req);
-
-/* Case-insensitive header lookup; NULL when absent. */
-const struct http_slice *http_header(const struct http_request *req, const char *name);
-/* The percent-decoded value of a query parameter into out (NUL-terminated). Returns its length,
- * -1 when absent, or BC_ETOOBIG when it does not fit. */
-int http_query(const struct http_request *req, const char *name, char *out, size_t cap);
-/* The application object given in the config. */
-void *http_app(const struct http_request *req);
-const char *http_route_name(const struct http_request *req);
-
-/* Route matching, exposed for tests: returns the route index, -404 when no pattern matches the
- * path, or -405 when patterns match but not the method (allowed gets the methods, comma
- * separated). */
-int http_route_match(const struct http_route *routes, size_t n, int method, const char *path,
-                     size_t len, struct http_slice *params, size_t *nparams, char *allowed,
-                     size_t allowed_cap);
-const char *http_status_text(int status);
 
 #endif

@@ -3,7 +3,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/http.h"
+#include "http/router.h"
 #include "util/err.h"
 #include "util/num.h"
 
@@ -132,7 +132,7 @@ int http_query(const struct http_request *req, const char *name, char *out, size
         size_t vlen = (size_t)(pair + plen - v);
         return decode_component(v, vlen, out, cap);
     }
-    return -1;
+    return BC_ENOTFOUND;
 }
 
 const char *http_status_text(int status)

@@ -19,6 +19,9 @@
 #include "util/json.h"
 #include "util/log.h"
 #include "util/num.h"
+#include "http/server.h"
+#include "http/router.h"
+#include "http/response.h"
 
 #define DEFAULT_TIMEOUT_S     60 /* Twilio's default ring timeout */
 #define MAX_TIMEOUT_S         600

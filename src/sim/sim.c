@@ -16,6 +16,7 @@
 #include "util/addr.h"
 #include "util/err.h"
 #include "util/log.h"
+#include "http/server.h"
 
 #define DEFAULT_SID   "ACsimulator00000000000000000000000"
 #define DEFAULT_TOKEN "simulator-token"

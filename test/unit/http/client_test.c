@@ -16,6 +16,9 @@
 #include "check.h"
 #include "http/client.h"
 #include "http/http.h"
+#include "http/response.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "util/buf.h"
 #include "util/err.h"
 

@@ -6,6 +6,7 @@
 
 #include "check.h"
 #include "http/http.h"
+#include "http/router.h"
 #include "util/err.h"
 
 /* A route table shaped like src/api/routes.c, plus the batch-call routes the API will have. The
@@ -213,28 +214,28 @@ struct query_case {
     const char *query;
     const char *name;
     size_t cap;
-    int expect;        /* length, -1 when absent, or BC_ETOOBIG */
+    int expect;        /* length, BC_ENOTFOUND when absent, or BC_ETOOBIG */
     const char *value; /* when expect >= 0 */
 };
 
 static const struct query_case query_cases[] = {
     {"a=1&b=2", "a", 64, 1, "1"},
     {"a=1&b=2", "b", 64, 1, "2"},
-    {"a=1&b=2", "c", 64, -1, NULL},
-    {"", "a", 64, -1, NULL},
+    {"a=1&b=2", "c", 64, BC_ENOTFOUND, NULL},
+    {"", "a", 64, BC_ENOTFOUND, NULL},
     /* Absent and empty are different. */
     {"a", "a", 64, 0, ""},
     {"a=", "a", 64, 0, ""},
     {"a=&b=x", "a", 64, 0, ""},
     {"b=x&a", "a", 64, 0, ""},
     {"&&a=1&", "a", 64, 1, "1"},
-    {"&", "a", 64, -1, NULL},
-    {"=1", "a", 64, -1, NULL},
+    {"&", "a", 64, BC_ENOTFOUND, NULL},
+    {"=1", "a", 64, BC_ENOTFOUND, NULL},
     {"=1", "", 64, 1, "1"},
     /* Names match whole, and the first occurrence wins. */
     {"ab=1&a=2", "a", 64, 1, "2"},
     {"a=1&ab=2", "ab", 64, 1, "2"},
-    {"A=1", "a", 64, -1, NULL},
+    {"A=1", "a", 64, BC_ENOTFOUND, NULL},
     {"a=1&a=2", "a", 64, 1, "1"},
     {"a=x=y", "a", 64, 3, "x=y"},
     /* '+' is a space, %XX is a byte, in either case; malformed escapes stay as they are. */
@@ -292,7 +293,7 @@ static void test_query_no_query(void)
 {
     struct http_request *req = calloc(1, sizeof *req);
     char out[8];
-    CHECK_INT(http_query(req, "a", out, sizeof out), -1);
+    CHECK_INT(http_query(req, "a", out, sizeof out), BC_ENOTFOUND);
     free(req);
 }
 

@@ -19,7 +19,11 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "http/conn.h"
 #include "http/http.h"
+#include "http/response.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "util/buf.h"
 #include "util/log.h"
 

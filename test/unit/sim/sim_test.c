@@ -23,6 +23,9 @@
 #include "provider/form.h"
 #include "provider/twilio.h"
 #include "sim/sim.h"
+#include "http/response.h"
+#include "http/router.h"
+#include "http/server.h"
 #include "util/buf.h"
 #include "util/log.h"
 
