@@ -487,6 +487,63 @@ static void test_create_halt_pauses(void)
     fx_close(&f);
 }
 
+/* Provider trouble: not an attempt, the call waits out a jittered backoff. A call never
+ * confirmed placed whose outcome is unknown fails and is never dialled again. */
+static void test_provider_retry_and_unknown(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_workspace(&f.s, "ws_W", 10, 50);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bE", .ws = "ws_W", .created_ms = 100, .rows = 2});
+    struct roster_batch rb = {.id = "bE"};
+    struct pick *picks = mkpick(&rb, 0, 0);
+    picks->next = mkpick(&rb, 1, 0);
+    struct run r;
+    CHECK_INT(commit(&f, &r, picks, NULL, 1000), 0);
+    free_picks(picks);
+
+    struct report *ev = report_new(REPORT_CREATE, "bE", 0, 1);
+    ev->cr.cls = CREATE_RETRY;
+    snprintf(ev->cr.message, sizeof ev->cr.message, "HTTP 503");
+    struct report *un = report_new(REPORT_UNKNOWN, "bE", 1, 1);
+    ev->next = un;
+    CHECK_INT(commit(&f, &r, NULL, ev, 2000), 0);
+    /* The same jitter the commit drew from its state. */
+    uint64_t state = 88172645463325252ull;
+    struct retry_decision d;
+    retry_after_provider_error(&r.retry, 1, 0, commit_random01(&state), 2000, "HTTP 503", &d);
+    CHECK_INT(d.retry, 1);
+    CHECK_INT(r.c.rnd, state);
+    CHECK_INT(r.c.provider_errors, 1);
+    CHECK_INT(ev->retry_due, d.due_ms);
+    CHECK_INT(ev->released, 1);
+    struct job_head h = job(&f, "bE", 0, NULL);
+    CHECK_INT(h.state, JOB_WAITING);
+    CHECK_INT(h.attempts, 0);
+    CHECK_INT(h.provider_errors, 1);
+    CHECK_INT(h.next_attempt_ms, d.due_ms);
+    CHECK(has_due(&f, "bE", d.due_ms, 0));
+
+    char err[160];
+    CHECK_INT(un->released, 1);
+    CHECK_INT(un->final_seq, 1);
+    h = job(&f, "bE", 1, err);
+    CHECK_INT(h.state, JOB_FAILED);
+    CHECK_INT(h.outcome, OUTCOME_UNKNOWN);
+    CHECK_INT(h.end_ms, 2000);
+    CHECK(strncmp(err, "The server stopped while this call was being placed", 51) == 0);
+    struct batch_rec b = fx_batch_get(&f.s, "bE");
+    CHECK_INT(b.waiting, 1);
+    CHECK_INT(b.active, 0);
+    CHECK_INT(b.failed, 1);
+    CHECK_INT(b.attempts, 0);
+    CHECK_INT(b.status, BATCH_PROCESSING);
+    FX_CHECK_COUNTERS(&f.s, "bE");
+    report_free(ev);
+    report_free(un);
+    fx_close(&f);
+}
+
 CHECK_MAIN(CHECK_CASE(test_pick_starts_calls), CHECK_CASE(test_calls_complete_the_batch),
            CHECK_CASE(test_busy_retry_and_stale_reports), CHECK_CASE(test_withdraw),
-           CHECK_CASE(test_create_halt_pauses))
+           CHECK_CASE(test_create_halt_pauses), CHECK_CASE(test_provider_retry_and_unknown))
