@@ -1,0 +1,549 @@
+/* The group commit (src/dispatch/commit.c) run through store_write on a real store: picks start
+ * calls, reports move them on, and the batch's counters always equal a recount of its jobs.
+ * Webhooks are off (hooks NULL: webhooks_emit records nothing), but every event is counted. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "tmpstore.h"
+#include "fixture.h"
+#include "dispatch/commit.h"
+
+#define BUSY_MS 600000 /* retry_defaults: a busy number is called again 10 minutes later */
+
+struct run {
+    struct retry_config retry;
+    struct commit c;
+};
+
+/* Runs one commit of picks and reports at now; returns its result. */
+static int commit(struct fx *f, struct run *r, struct pick *picks, struct report *reports,
+                  uint64_t now)
+{
+    memset(r, 0, sizeof *r);
+    retry_defaults(&r->retry);
+    r->c.retry = &r->retry;
+    r->c.now = now;
+    r->c.rnd = 88172645463325252ull;
+    r->c.picks = picks;
+    r->c.reports = reports;
+    int rc = store_write(&f->s, commit_txn, &r->c);
+    jobs_txn_free(&r->c.jt);
+    return rc;
+}
+
+/* A pick as pick_round makes it (only the batch id of its roster entry is read). */
+static struct pick *mkpick(struct roster_batch *b, uint32_t row, uint32_t empty_vars)
+{
+    struct pick *p = calloc(1, sizeof *p);
+    p->b = b;
+    p->row = row;
+    p->empty_vars = empty_vars;
+    return p;
+}
+
+static void free_picks(struct pick *p)
+{
+    while (p) {
+        struct pick *next = p->next;
+        pick_free(p);
+        p = next;
+    }
+}
+
+static struct report *created(const char *batch, uint32_t row, uint32_t seq, const char *call_id)
+{
+    struct report *r = report_new(REPORT_CREATE, batch, row, seq);
+    r->cr.cls = CREATE_OK;
+    snprintf(r->cr.call_id, sizeof r->cr.call_id, "%s", call_id);
+    return r;
+}
+
+static struct report *call(const char *batch, uint32_t row, uint32_t seq, int64_t sequence,
+                           int final, int outcome, double duration, const char *message)
+{
+    struct report *r = report_new(REPORT_CALL, batch, row, seq);
+    call_event_init(&r->ce);
+    r->ce.sequence = sequence;
+    r->ce.final = final;
+    r->ce.answered = outcome == OUTCOME_ANSWERED;
+    r->ce.outcome = outcome;
+    r->ce.duration = duration;
+    snprintf(r->ce.message, sizeof r->ce.message, "%s", message);
+    return r;
+}
+
+static struct job_head job(struct fx *f, const char *batch, uint32_t row, char *err)
+{
+    struct job_head h;
+    memset(&h, 0, sizeof h);
+    CHECK_INT(fx_job_get(&f->s, batch, row, &h, err), 0);
+    return h;
+}
+
+static int has_due(struct fx *f, const char *batch, uint64_t due_ms, uint32_t row)
+{
+    uint8_t key[JOB_KEY_MAX];
+    return fx_get(&f->s, DB_DUE, key, due_key(key, batch, due_ms, row), NULL, 0) == 0;
+}
+
+/* Picks move waiting -> dialing with a new request number; the first one starts the batch. */
+static void test_pick_starts_calls(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_workspace(&f.s, "ws_W", 10, 50);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bC", .ws = "ws_W", .created_ms = 100, .rows = 3});
+    fx_batch(
+        &f.s,
+        &(struct fx_batch){
+            .id = "bX", .ws = "ws_W", .created_ms = 100, .status = BATCH_CANCELLED, .rows = 1});
+    struct roster_batch rb = {.id = "bC"}, rx = {.id = "bX"};
+    struct pick *p0 = mkpick(&rb, 0, 2), *p1 = mkpick(&rb, 1, 0), *px = mkpick(&rx, 0, 0);
+    p0->next = p1;
+    p1->next = px;
+    struct run r;
+    CHECK_INT(commit(&f, &r, p0, NULL, 1000), 0);
+    CHECK_INT(p0->applied, 1);
+    CHECK_INT(p0->seq, 1);
+    CHECK_INT(p1->applied, 1);
+    CHECK_INT(p1->seq, 1);
+    CHECK_INT(px->applied, 0); /* a cancelled batch dials nothing */
+    CHECK_INT(r.c.emitted, 1); /* batch.started */
+    char err[160];
+    struct job_head h = job(&f, "bC", 0, err);
+    CHECK_INT(h.state, JOB_DIALING);
+    CHECK_INT(h.seq, 1);
+    CHECK_INT(h.start_ms, 1000);
+    CHECK_INT(h.last_sequence, -1);
+    CHECK_INT(h.attempts, 0);
+    CHECK_STR(err, "");
+    struct batch_rec b = fx_batch_get(&f.s, "bC");
+    CHECK_INT(b.status, BATCH_PROCESSING);
+    CHECK_INT(b.started_ms, 1000);
+    CHECK_INT(b.waiting, 1);
+    CHECK_INT(b.active, 2);
+    CHECK_INT(b.empty_variables, 2);
+    FX_CHECK_COUNTERS(&f.s, "bC");
+    CHECK_INT(job(&f, "bX", 0, NULL).state, JOB_WAITING);
+    CHECK_INT(fx_batch_get(&f.s, "bX").active, 0);
+
+    /* A pick of a row that is no longer waiting is not applied; the batch starts only once. */
+    struct pick *again = mkpick(&rb, 0, 5), *p2 = mkpick(&rb, 2, 0);
+    again->next = p2;
+    CHECK_INT(commit(&f, &r, again, NULL, 2000), 0);
+    CHECK_INT(again->applied, 0);
+    CHECK_INT(p2->applied, 1);
+    CHECK_INT(r.c.emitted, 0);
+    CHECK_INT(job(&f, "bC", 0, NULL).seq, 1);
+    b = fx_batch_get(&f.s, "bC");
+    CHECK_INT(b.started_ms, 1000);
+    CHECK_INT(b.empty_variables, 2);
+    CHECK_INT(b.waiting, 0);
+    CHECK_INT(b.active, 3);
+    FX_CHECK_COUNTERS(&f.s, "bC");
+    free_picks(p0);
+    free_picks(again);
+    fx_close(&f);
+}
+
+/* Created, answered, failed: the last call to end completes the batch. */
+static void test_calls_complete_the_batch(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_workspace(&f.s, "ws_W", 10, 50);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bC", .ws = "ws_W", .created_ms = 100, .rows = 2});
+    struct roster_batch rb = {.id = "bC"};
+    struct pick *picks = mkpick(&rb, 0, 0);
+    picks->next = mkpick(&rb, 1, 0);
+    struct run r;
+    CHECK_INT(commit(&f, &r, picks, NULL, 1000), 0);
+    free_picks(picks);
+
+    struct report *ev = created("bC", 0, 1, "CA0");
+    CHECK_INT(commit(&f, &r, NULL, ev, 2000), 0);
+    CHECK_INT(ev->now_active, 1);
+    CHECK_INT(ev->released, 0);
+    CHECK_STR(ev->call_id, "CA0");
+    struct job_head h = job(&f, "bC", 0, NULL);
+    CHECK_INT(h.state, JOB_ACTIVE);
+    CHECK_INT(h.attempts, 1);
+    CHECK_STR(h.call_id, "CA0");
+    uint8_t want[SID_VALUE_MAX], got[SID_VALUE_MAX];
+    size_t wlen = sid_value(want, "bC", 0, 1);
+    CHECK_INT(fx_get(&f.s, DB_SID, "CA0", 3, got, sizeof got), wlen);
+    CHECK(memcmp(got, want, wlen) == 0);
+    struct batch_rec b = fx_batch_get(&f.s, "bC");
+    CHECK_INT(b.attempts, 1);
+    CHECK_INT(b.active, 2);
+    FX_CHECK_COUNTERS(&f.s, "bC");
+    report_free(ev);
+
+    ev = call("bC", 0, 1, 3, 1, OUTCOME_ANSWERED, 12.5, "");
+    CHECK_INT(commit(&f, &r, NULL, ev, 3000), 0);
+    CHECK_INT(ev->released, 1);
+    CHECK_INT(ev->final_seq, 1);
+    CHECK_INT(ev->finished_batch, 0);
+    CHECK_INT(ev->batch_over, 0);
+    CHECK_INT(ev->retry_due, 0);
+    CHECK_INT(r.c.by_outcome[OUTCOME_ANSWERED], 1);
+    CHECK_INT(r.c.emitted, 1); /* call.completed */
+    char err[160];
+    h = job(&f, "bC", 0, err);
+    CHECK_INT(h.state, JOB_COMPLETED);
+    CHECK_INT(h.outcome, OUTCOME_ANSWERED);
+    CHECK_INT(h.end_ms, 3000);
+    CHECK(h.duration == 12.5);
+    CHECK_INT(h.last_sequence, 3);
+    CHECK_STR(err, "");
+    b = fx_batch_get(&f.s, "bC");
+    CHECK_INT(b.status, BATCH_PROCESSING);
+    CHECK_INT(b.completed, 1);
+    CHECK_INT(b.active, 1);
+    CHECK_INT(b.billable, 1);
+    CHECK_INT(b.connected, 1);
+    CHECK(b.duration_sum == 12.5);
+    CHECK_INT(b.final_seq, 1);
+    CHECK_INT(b.recent_count, 1);
+    CHECK_INT(b.recent[0], 0);
+    CHECK_INT(b.last_completed_ms, 3000);
+    CHECK_INT(b.completed_ms, 0);
+    FX_CHECK_COUNTERS(&f.s, "bC");
+    uint8_t key[USAGE_KEY_MAX];
+    double seconds = 0;
+    CHECK_INT(fx_get(&f.s, DB_USAGE, key, usage_key(key, "ws_W", 3000, "bC", 0, 1), &seconds,
+                     sizeof seconds),
+              sizeof seconds);
+    CHECK(seconds == 12.5);
+    uint8_t row[4] = {9, 9, 9, 9};
+    CHECK_INT(fx_get(&f.s, DB_FINALSEQ, key, finalseq_key(key, "bC", 1), row, 4), 4);
+    CHECK_INT(be32_get(row), 0);
+    report_free(ev);
+
+    /* Row 1's provider answer never came: its final report alone counts the attempt. */
+    ev = call("bC", 1, 1, -1, 1, OUTCOME_INVALID_NUMBER, 0, "Invalid number (SIP 404)");
+    snprintf(ev->ce.call_id, sizeof ev->ce.call_id, "CA1");
+    CHECK_INT(commit(&f, &r, NULL, ev, 4000), 0);
+    CHECK_INT(ev->released, 1);
+    CHECK_INT(ev->final_seq, 2);
+    CHECK_INT(ev->finished_batch, 1);
+    CHECK_INT(ev->batch_over, 1);
+    CHECK_INT(r.c.emitted, 2); /* call.failed, batch.completed */
+    h = job(&f, "bC", 1, err);
+    CHECK_INT(h.state, JOB_FAILED);
+    CHECK_INT(h.outcome, OUTCOME_INVALID_NUMBER);
+    CHECK_INT(h.attempts, 1);
+    CHECK_STR(h.call_id, "CA1");
+    CHECK_STR(err, "Invalid number (SIP 404)");
+    CHECK_INT(fx_get(&f.s, DB_SID, "CA1", 3, NULL, 0), wlen);
+    b = fx_batch_get(&f.s, "bC");
+    CHECK_INT(b.status, BATCH_COMPLETED);
+    CHECK_INT(b.completed_ms, 4000);
+    CHECK_INT(b.failed, 1);
+    CHECK_INT(b.completed, 1);
+    CHECK_INT(b.active, 0);
+    CHECK_INT(b.billable, 1);
+    CHECK_INT(b.attempts, 2);
+    CHECK_INT(b.final_seq, 2);
+    CHECK_INT(b.recent_count, 2);
+    CHECK_INT(b.recent[0], 1);
+    CHECK_INT(b.recent[1], 0);
+    FX_CHECK_COUNTERS(&f.s, "bC");
+    CHECK_INT(fx_get(&f.s, DB_FINALSEQ, key, finalseq_key(key, "bC", 2), row, 4), 4);
+    CHECK_INT(be32_get(row), 1);
+    /* Not billed. */
+    CHECK_INT(fx_count_prefix(&f.s, DB_USAGE, "ws_W", 4), 1);
+    report_free(ev);
+    fx_close(&f);
+}
+
+/* Busy: the contact waits again with a retry in the due index; a pick from the index removes
+ * it. Reports about the earlier request, or older than one applied, change nothing. */
+static void test_busy_retry_and_stale_reports(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_workspace(&f.s, "ws_W", 10, 50);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bC", .ws = "ws_W", .created_ms = 100, .rows = 1});
+    struct roster_batch rb = {.id = "bC"};
+    struct pick *p = mkpick(&rb, 0, 0);
+    struct run r;
+    CHECK_INT(commit(&f, &r, p, NULL, 1000), 0);
+    free_picks(p);
+    struct report *ev = created("bC", 0, 1, "CA0");
+    CHECK_INT(commit(&f, &r, NULL, ev, 1500), 0);
+    report_free(ev);
+
+    ev = call("bC", 0, 1, 2, 1, OUTCOME_BUSY, 0, "Number busy");
+    CHECK_INT(commit(&f, &r, NULL, ev, 2000), 0);
+    CHECK_INT(ev->retry_due, 2000 + BUSY_MS);
+    CHECK_INT(ev->released, 1);
+    CHECK_INT(ev->final_seq, 0);
+    CHECK_INT(r.c.by_outcome[OUTCOME_BUSY], 1);
+    CHECK_INT(r.c.emitted, 0);
+    char err[160];
+    struct job_head h = job(&f, "bC", 0, err);
+    CHECK_INT(h.state, JOB_WAITING);
+    CHECK_INT(h.next_attempt_ms, 2000 + BUSY_MS);
+    CHECK_INT(h.outcome, OUTCOME_BUSY);
+    CHECK_INT(h.end_ms, 2000);
+    CHECK_INT(h.attempts, 1);
+    CHECK_STR(err, "Number busy");
+    CHECK(has_due(&f, "bC", 2000 + BUSY_MS, 0));
+    struct batch_rec b = fx_batch_get(&f.s, "bC");
+    CHECK_INT(b.status, BATCH_PROCESSING);
+    CHECK_INT(b.waiting, 1);
+    CHECK_INT(b.active, 0);
+    CHECK_INT(b.final_seq, 0);
+    CHECK_INT(b.billable, 0);
+    FX_CHECK_COUNTERS(&f.s, "bC");
+    report_free(ev);
+
+    /* The retry, taken from the due index. */
+    p = mkpick(&rb, 0, 0);
+    p->from_due = 1;
+    p->due_ms = 2000 + BUSY_MS;
+    CHECK_INT(commit(&f, &r, p, NULL, 2000 + BUSY_MS), 0);
+    CHECK_INT(p->applied, 1);
+    CHECK_INT(p->seq, 2);
+    free_picks(p);
+    CHECK(!has_due(&f, "bC", 2000 + BUSY_MS, 0));
+    h = job(&f, "bC", 0, err);
+    CHECK_INT(h.state, JOB_DIALING);
+    CHECK_INT(h.seq, 2);
+    CHECK_INT(h.next_attempt_ms, 0);
+    CHECK_INT(h.start_ms, 1000); /* the contact's first dial */
+    CHECK_INT(h.last_sequence, -1);
+    CHECK_STR(err, "");
+    FX_CHECK_COUNTERS(&f.s, "bC");
+
+    /* A late answer about the first request. */
+    ev = call("bC", 0, 1, 9, 1, OUTCOME_ANSWERED, 30, "");
+    struct report *ev2 = created("bC", 0, 1, "CAold");
+    ev->next = ev2;
+    CHECK_INT(commit(&f, &r, NULL, ev, 700000), 0);
+    CHECK_INT(ev->released, 0);
+    CHECK_INT(ev->final_seq, 0);
+    CHECK_INT(ev2->now_active, 0);
+    h = job(&f, "bC", 0, NULL);
+    CHECK_INT(h.state, JOB_DIALING);
+    CHECK_INT(h.attempts, 1);
+    CHECK_STR(h.call_id, "CA0");
+    b = fx_batch_get(&f.s, "bC");
+    CHECK_INT(b.billable, 0);
+    CHECK_INT(b.completed, 0);
+    CHECK_INT(b.attempts, 1);
+    CHECK_INT(fx_get(&f.s, DB_SID, "CAold", 5, NULL, 0), -1);
+    report_free(ev);
+    report_free(ev2);
+
+    /* Placed, ringing (sequence 5); then reports numbered 4 (late) and 5 (again) are ignored. */
+    ev = created("bC", 0, 2, "CA2");
+    ev2 = call("bC", 0, 2, 5, 0, OUTCOME_NONE, 0, "");
+    ev->next = ev2;
+    CHECK_INT(commit(&f, &r, NULL, ev, 701000), 0);
+    h = job(&f, "bC", 0, NULL);
+    CHECK_INT(h.state, JOB_ACTIVE);
+    CHECK_INT(h.attempts, 2);
+    CHECK_INT(h.last_sequence, 5);
+    report_free(ev);
+    report_free(ev2);
+    for (int64_t sequence = 4; sequence <= 5; sequence++) {
+        ev = call("bC", 0, 2, sequence, 1, OUTCOME_NO_ANSWER, 0, "No answer");
+        CHECK_INT(commit(&f, &r, NULL, ev, 702000), 0);
+        CHECK_INT(ev->released, 0);
+        h = job(&f, "bC", 0, NULL);
+        CHECK_INT(h.state, JOB_ACTIVE);
+        CHECK_INT(h.last_sequence, 5);
+        CHECK_INT(r.c.by_outcome[OUTCOME_NO_ANSWER], 0);
+        report_free(ev);
+    }
+    ev = call("bC", 0, 2, 6, 1, OUTCOME_ANSWERED, 7, "");
+    CHECK_INT(commit(&f, &r, NULL, ev, 703000), 0);
+    CHECK_INT(ev->finished_batch, 1);
+    h = job(&f, "bC", 0, NULL);
+    CHECK_INT(h.state, JOB_COMPLETED);
+    CHECK(h.duration == 7);
+    b = fx_batch_get(&f.s, "bC");
+    CHECK_INT(b.status, BATCH_COMPLETED);
+    CHECK_INT(b.billable, 1);
+    CHECK_INT(b.attempts, 2);
+    CHECK_INT(b.completed_ms, 703000);
+    FX_CHECK_COUNTERS(&f.s, "bC");
+    report_free(ev);
+    /* A report for a row that does not exist changes nothing and fails nothing. */
+    ev = created("bC", 99, 1, "CA99");
+    CHECK_INT(commit(&f, &r, NULL, ev, 704000), 0);
+    CHECK_INT(ev->now_active, 0);
+    report_free(ev);
+    fx_close(&f);
+}
+
+/* A dial recorded but never sent: back to waiting in a paused batch, cancelled in a cancelled
+ * one (which is then over). */
+static void test_withdraw(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_workspace(&f.s, "ws_W", 10, 50);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bP", .ws = "ws_W", .created_ms = 100, .rows = 2});
+    fx_batch(&f.s, &(struct fx_batch){.id = "bX", .ws = "ws_W", .created_ms = 100, .rows = 2});
+    struct roster_batch rp = {.id = "bP"}, rx = {.id = "bX"};
+    struct pick *picks = mkpick(&rp, 0, 0);
+    picks->next = mkpick(&rx, 0, 0);
+    struct run r;
+    CHECK_INT(commit(&f, &r, picks, NULL, 1000), 0);
+    CHECK_INT(r.c.emitted, 2);
+    free_picks(picks);
+    struct batch_rec b = fx_batch_get(&f.s, "bP");
+    b.paused = 1;
+    fx_set_batch(&f.s, &b);
+    b = fx_batch_get(&f.s, "bX");
+    b.status = BATCH_CANCELLED;
+    fx_set_batch(&f.s, &b);
+
+    struct report *wp = report_new(REPORT_WITHDRAW, "bP", 0, 1);
+    struct report *wx = report_new(REPORT_WITHDRAW, "bX", 0, 1);
+    wp->next = wx;
+    CHECK_INT(commit(&f, &r, NULL, wp, 2000), 0);
+    CHECK_INT(wp->released, 1);
+    CHECK_INT(wp->reset_cursor, 1);
+    CHECK_INT(wp->batch_over, 0);
+    char err[160];
+    struct job_head h = job(&f, "bP", 0, err);
+    CHECK_INT(h.state, JOB_WAITING);
+    CHECK_INT(h.next_attempt_ms, 0);
+    CHECK_INT(h.start_ms, 0); /* never dialled */
+    CHECK_INT(h.seq, 1);
+    CHECK_STR(err, "");
+    b = fx_batch_get(&f.s, "bP");
+    CHECK_INT(b.status, BATCH_PROCESSING);
+    CHECK_INT(b.paused, 1);
+    CHECK_INT(b.waiting, 2);
+    CHECK_INT(b.active, 0);
+    FX_CHECK_COUNTERS(&f.s, "bP");
+
+    CHECK_INT(wx->released, 1);
+    CHECK_INT(wx->batch_over, 1);
+    CHECK_INT(wx->finished_batch, 0);
+    h = job(&f, "bX", 0, err);
+    CHECK_INT(h.state, JOB_CANCELLED);
+    CHECK_INT(h.outcome, OUTCOME_CANCELLED);
+    CHECK_STR(err, JOBS_CANCELLED_MSG);
+    b = fx_batch_get(&f.s, "bX");
+    CHECK_INT(b.status, BATCH_CANCELLED);
+    CHECK_INT(b.cancelled, 1);
+    CHECK_INT(b.active, 0);
+    CHECK_INT(b.waiting, 1);
+    CHECK_INT(b.completed_ms, 2000);
+    FX_CHECK_COUNTERS(&f.s, "bX");
+    report_free(wp);
+    report_free(wx);
+
+    /* Again: the job is no longer dialing, nothing happens. */
+    wp = report_new(REPORT_WITHDRAW, "bP", 0, 1);
+    CHECK_INT(commit(&f, &r, NULL, wp, 3000), 0);
+    CHECK_INT(wp->released, 0);
+    CHECK_INT(wp->reset_cursor, 0);
+    report_free(wp);
+    fx_close(&f);
+}
+
+/* The provider refuses our account: the job waits again untouched and the batch pauses. */
+static void test_create_halt_pauses(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_workspace(&f.s, "ws_W", 10, 50);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bH", .ws = "ws_W", .created_ms = 100, .rows = 2});
+    struct roster_batch rb = {.id = "bH"};
+    struct pick *p = mkpick(&rb, 0, 0);
+    struct run r;
+    CHECK_INT(commit(&f, &r, p, NULL, 1000), 0);
+    free_picks(p);
+    struct report *ev = report_new(REPORT_CREATE, "bH", 0, 1);
+    ev->cr.cls = CREATE_HALT;
+    snprintf(ev->cr.message, sizeof ev->cr.message, "Twilio error 20003: Authenticate");
+    CHECK_INT(commit(&f, &r, NULL, ev, 2000), 0);
+    CHECK_INT(ev->halted, 1);
+    CHECK_INT(ev->released, 1);
+    CHECK_INT(ev->reset_cursor, 1);
+    CHECK_INT(ev->now_active, 0);
+    struct job_head h = job(&f, "bH", 0, NULL);
+    CHECK_INT(h.state, JOB_WAITING);
+    CHECK_INT(h.attempts, 0);
+    CHECK_INT(h.next_attempt_ms, 0);
+    CHECK_INT(h.outcome, OUTCOME_NONE);
+    struct batch_rec b = fx_batch_get(&f.s, "bH");
+    CHECK_INT(b.paused, 1);
+    CHECK_INT(b.status, BATCH_PROCESSING);
+    CHECK_STR(b.message, "Twilio error 20003: Authenticate");
+    CHECK_INT(b.waiting, 2);
+    CHECK_INT(b.active, 0);
+    CHECK_INT(b.attempts, 0);
+    FX_CHECK_COUNTERS(&f.s, "bH");
+    report_free(ev);
+    fx_close(&f);
+}
+
+/* Provider trouble: not an attempt, the call waits out a jittered backoff. A call never
+ * confirmed placed whose outcome is unknown fails and is never dialled again. */
+static void test_provider_retry_and_unknown(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_workspace(&f.s, "ws_W", 10, 50);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bE", .ws = "ws_W", .created_ms = 100, .rows = 2});
+    struct roster_batch rb = {.id = "bE"};
+    struct pick *picks = mkpick(&rb, 0, 0);
+    picks->next = mkpick(&rb, 1, 0);
+    struct run r;
+    CHECK_INT(commit(&f, &r, picks, NULL, 1000), 0);
+    free_picks(picks);
+
+    struct report *ev = report_new(REPORT_CREATE, "bE", 0, 1);
+    ev->cr.cls = CREATE_RETRY;
+    snprintf(ev->cr.message, sizeof ev->cr.message, "HTTP 503");
+    struct report *un = report_new(REPORT_UNKNOWN, "bE", 1, 1);
+    ev->next = un;
+    CHECK_INT(commit(&f, &r, NULL, ev, 2000), 0);
+    /* The same jitter the commit drew from its state. */
+    uint64_t state = 88172645463325252ull;
+    struct retry_decision d;
+    retry_after_provider_error(&r.retry, 1, 0, commit_random01(&state), 2000, "HTTP 503", &d);
+    CHECK_INT(d.retry, 1);
+    CHECK_INT(r.c.rnd, state);
+    CHECK_INT(r.c.provider_errors, 1);
+    CHECK_INT(ev->retry_due, d.due_ms);
+    CHECK_INT(ev->released, 1);
+    struct job_head h = job(&f, "bE", 0, NULL);
+    CHECK_INT(h.state, JOB_WAITING);
+    CHECK_INT(h.attempts, 0);
+    CHECK_INT(h.provider_errors, 1);
+    CHECK_INT(h.next_attempt_ms, d.due_ms);
+    CHECK(has_due(&f, "bE", d.due_ms, 0));
+
+    char err[160];
+    CHECK_INT(un->released, 1);
+    CHECK_INT(un->final_seq, 1);
+    h = job(&f, "bE", 1, err);
+    CHECK_INT(h.state, JOB_FAILED);
+    CHECK_INT(h.outcome, OUTCOME_UNKNOWN);
+    CHECK_INT(h.end_ms, 2000);
+    CHECK(strncmp(err, "The server stopped while this call was being placed", 51) == 0);
+    struct batch_rec b = fx_batch_get(&f.s, "bE");
+    CHECK_INT(b.waiting, 1);
+    CHECK_INT(b.active, 0);
+    CHECK_INT(b.failed, 1);
+    CHECK_INT(b.attempts, 0);
+    CHECK_INT(b.status, BATCH_PROCESSING);
+    FX_CHECK_COUNTERS(&f.s, "bE");
+    report_free(ev);
+    report_free(un);
+    fx_close(&f);
+}
+
+CHECK_MAIN(CHECK_CASE(test_pick_starts_calls), CHECK_CASE(test_calls_complete_the_batch),
+           CHECK_CASE(test_busy_retry_and_stale_reports), CHECK_CASE(test_withdraw),
+           CHECK_CASE(test_create_halt_pauses), CHECK_CASE(test_provider_retry_and_unknown))

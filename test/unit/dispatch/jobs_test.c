@@ -1,0 +1,297 @@
+/* Job transitions (src/dispatch/jobs.c): every move keeps the batch's counters equal to a
+ * recount of the state index, a rewrite moves the index but not the counters, and batch records
+ * are written back only when changed. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "tmpstore.h"
+#include "fixture.h"
+#include "dispatch/jobs.h"
+
+/* Moves (batch, row) to state `to` in one transaction through jobs_move or jobs_rewrite. */
+struct move {
+    const char *batch;
+    uint32_t row;
+    uint8_t to;
+    const char *error;
+    int rewrite;
+    int rc;
+};
+
+static int move_txn(struct store_txn *t, void *arg)
+{
+    struct move *m = arg;
+    struct jobs_txn jt = {0};
+    jobs_txn_begin(&jt, t);
+    struct job_view jv;
+    int rc = jobs_get(&jt, m->batch, m->row, &jv);
+    if (!rc) {
+        struct job_head h = jv.head;
+        h.state = m->to;
+        size_t elen = strlen(m->error);
+        rc = m->rewrite ? jobs_rewrite(&jt, m->batch, m->row, &jv, &h, m->error, elen)
+                        : jobs_move(&jt, m->batch, m->row, &jv, &h, m->error, elen);
+    }
+    m->rc = rc;
+    if (!rc)
+        rc = jobs_txn_end(&jt);
+    jobs_txn_free(&jt);
+    return rc;
+}
+
+static int move(struct fx *f, const char *batch, uint32_t row, uint8_t to, int rewrite)
+{
+    struct move m = {batch, row, to, "why", rewrite, 0};
+    int rc = store_write(&f->s, move_txn, &m);
+    return rc ? rc : m.rc;
+}
+
+static uint64_t counter(const struct batch_rec *b, int state)
+{
+    struct batch_rec copy = *b;
+    uint64_t *c = jobs_counter(&copy, state);
+    return c ? *c : 999;
+}
+
+/* Every transition the dispatcher and the API make, from a batch of one row per state. */
+static void test_every_transition_keeps_counters(void)
+{
+    static const uint8_t moves[][2] = {
+        {JOB_WAITING, JOB_DIALING},   {JOB_DIALING, JOB_ACTIVE},    {JOB_ACTIVE, JOB_COMPLETED},
+        {JOB_ACTIVE, JOB_FAILED},     {JOB_ACTIVE, JOB_WAITING},    {JOB_DIALING, JOB_WAITING},
+        {JOB_DIALING, JOB_FAILED},    {JOB_DIALING, JOB_CANCELLED}, {JOB_WAITING, JOB_CANCELLED},
+        {JOB_FAILED, JOB_WAITING},    {JOB_COMPLETED, JOB_WAITING}, {JOB_DIALING, JOB_COMPLETED},
+        {JOB_CANCELLED, JOB_WAITING}, {JOB_WAITING, JOB_FAILED},
+    };
+    for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++) {
+        struct fx f;
+        fx_open(&f);
+        fx_batch(&f.s, &(struct fx_batch){.id = "bJ", .ws = "ws_W", .rows = 0});
+        /* Two rows in each state, in two blocks of the state counts. */
+        struct batch_rec b = fx_batch_get(&f.s, "bJ");
+        const char *fields[2] = {"x", "y"};
+        for (uint8_t st = JOB_WAITING; st <= JOB_CANCELLED; st++) {
+            for (uint32_t k = 0; k < 2; k++) {
+                uint32_t row = st * 10u + k * 2000u;
+                struct job_head h = fx_head(row, st);
+                fx_job(&f.s, "bJ", row, &h, fields, 2);
+                uint64_t *c = jobs_counter(&b, st);
+                CHECK(c != NULL);
+                if (c)
+                    (*c)++;
+                b.total++;
+            }
+        }
+        fx_set_batch(&f.s, &b);
+        FX_CHECK_COUNTERS(&f.s, "bJ");
+        uint8_t from = moves[i][0], to = moves[i][1];
+        uint32_t row = from * 10u + 2000u;
+        CHECK_INT(move(&f, "bJ", row, to, 0), 0);
+        struct batch_rec after = fx_batch_get(&f.s, "bJ");
+        /* Exactly the two counters moved (dialing and active share one). */
+        for (uint8_t st = JOB_WAITING; st <= JOB_CANCELLED; st++) {
+            int64_t want = (int64_t)counter(&b, st);
+            if (jobs_counter(&b, st) == jobs_counter(&b, from))
+                want--;
+            if (jobs_counter(&b, st) == jobs_counter(&b, to))
+                want++;
+            CHECK_REPORT((int64_t)counter(&after, st) == want, "move %u->%u: counter of %u: %llu",
+                         from, to, st, (unsigned long long)counter(&after, st));
+        }
+        FX_CHECK_COUNTERS(&f.s, "bJ");
+        char err[160];
+        struct job_head h = {0};
+        CHECK_INT(fx_job_get(&f.s, "bJ", row, &h, err), 0);
+        CHECK_INT(h.state, to);
+        CHECK_STR(err, "why");
+        CHECK_INT(fx_count_state(&f.s, "bJ", from), 1);
+        CHECK_INT(fx_count_state(&f.s, "bJ", to), 3);
+        fx_close(&f);
+    }
+}
+
+/* A move to the same state rewrites the job (its error, its head) and nothing else. */
+static void test_same_state(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bJ", .ws = "ws_W", .rows = 3});
+    struct batch_rec before = fx_batch_get(&f.s, "bJ");
+    CHECK_INT(move(&f, "bJ", 1, JOB_WAITING, 0), 0);
+    struct batch_rec after = fx_batch_get(&f.s, "bJ");
+    CHECK(memcmp(&before, &after, sizeof before) == 0);
+    char err[160];
+    struct job_head h = {0};
+    CHECK_INT(fx_job_get(&f.s, "bJ", 1, &h, err), 0);
+    CHECK_STR(err, "why");
+    CHECK_INT(fx_count_state(&f.s, "bJ", JOB_WAITING), 3);
+    FX_CHECK_COUNTERS(&f.s, "bJ");
+    fx_close(&f);
+}
+
+/* A rewrite moves the index and the block counts, never the batch's counters; a missing batch
+ * or job is reported. */
+static void test_rewrite_and_missing(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bJ", .ws = "ws_W", .rows = 3});
+    struct batch_rec before = fx_batch_get(&f.s, "bJ");
+    CHECK_INT(move(&f, "bJ", 2, JOB_CANCELLED, 1), 0);
+    struct batch_rec after = fx_batch_get(&f.s, "bJ");
+    CHECK(memcmp(&before, &after, sizeof before) == 0);
+    CHECK_INT(after.waiting, 3);
+    CHECK_INT(after.cancelled, 0);
+    CHECK_INT(fx_count_state(&f.s, "bJ", JOB_WAITING), 2);
+    CHECK_INT(fx_count_state(&f.s, "bJ", JOB_CANCELLED), 1);
+    CHECK_INT(fx_count_blocks(&f.s, "bJ", JOB_WAITING), 2);
+    CHECK_INT(fx_count_blocks(&f.s, "bJ", JOB_CANCELLED), 1);
+    /* The cancel's own counter move makes them agree again. */
+    after.waiting--;
+    after.cancelled++;
+    fx_set_batch(&f.s, &after);
+    FX_CHECK_COUNTERS(&f.s, "bJ");
+
+    CHECK_INT(move(&f, "bJ", 7, JOB_ACTIVE, 0), BC_ENOTFOUND);
+    /* A job whose batch record is missing: jobs_move fails, nothing is written. */
+    struct job_head h = fx_head(0, JOB_WAITING);
+    const char *fields[1] = {"x"};
+    fx_job(&f.s, "bZ", 0, &h, fields, 1);
+    CHECK_INT(move(&f, "bZ", 0, JOB_DIALING, 0), BC_ENOTFOUND);
+    CHECK_INT(fx_count_state(&f.s, "bZ", JOB_WAITING), 1);
+    CHECK_INT(fx_count_state(&f.s, "bZ", JOB_DIALING), 0);
+    fx_close(&f);
+}
+
+static void test_cancel_head(void)
+{
+    struct job_head h = fx_head(4, JOB_WAITING);
+    h.attempts = 2;
+    h.next_attempt_ms = 5000;
+    h.outcome = OUTCOME_BUSY;
+    h.seq = 3;
+    h.end_ms = 77;
+    struct job_head want = h;
+    jobs_cancel_head(&h);
+    CHECK_INT(h.state, JOB_CANCELLED);
+    CHECK_INT(h.outcome, OUTCOME_CANCELLED);
+    CHECK_INT(h.next_attempt_ms, 0);
+    want.state = h.state;
+    want.outcome = h.outcome;
+    want.next_attempt_ms = 0;
+    CHECK(memcmp(&h, &want, sizeof h) == 0); /* nothing else changed */
+    CHECK_STR(JOBS_CANCELLED_MSG, "Cancelled before it was dialled");
+    struct batch_rec b;
+    memset(&b, 0, sizeof b);
+    CHECK(jobs_counter(&b, JOB_WAITING) == &b.waiting);
+    CHECK(jobs_counter(&b, JOB_DIALING) == &b.active);
+    CHECK(jobs_counter(&b, JOB_ACTIVE) == &b.active);
+    CHECK(jobs_counter(&b, JOB_COMPLETED) == &b.completed);
+    CHECK(jobs_counter(&b, JOB_FAILED) == &b.failed);
+    CHECK(jobs_counter(&b, JOB_CANCELLED) == &b.cancelled);
+    CHECK(jobs_counter(&b, 0) == NULL);
+    CHECK(jobs_counter(&b, 7) == NULL);
+}
+
+/* What one transaction does with the batch records it loaded. */
+struct dirty {
+    int mark;     /* mark the record dirty after changing it */
+    int same_ptr; /* jobs_batch returned the same record twice */
+    int missing;  /* jobs_batch of an unknown id returned NULL */
+};
+
+static int dirty_txn(struct store_txn *t, void *arg)
+{
+    struct dirty *d = arg;
+    struct jobs_txn jt = {0};
+    jobs_txn_begin(&jt, t);
+    struct batch_rec *b = jobs_batch(&jt, "bJ");
+    CHECK(b != NULL);
+    if (!b)
+        return BC_ENOTFOUND;
+    b->attempts = 77;
+    /* Loading more batches (past the first allocation of slots) keeps the pointer valid. */
+    char id[8];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "b%c", 'a' + i);
+        CHECK(jobs_batch(&jt, id) != NULL);
+    }
+    CHECK_INT(jt.n, 11);
+    d->missing = jobs_batch(&jt, "zz") == NULL && t->err == 0;
+    d->same_ptr = jobs_batch(&jt, "bJ") == b;
+    if (d->mark)
+        jobs_batch_dirty(&jt, b);
+    int rc = jobs_txn_end(&jt);
+    jobs_txn_free(&jt);
+    return rc;
+}
+
+static void test_written_back_only_when_dirty(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bJ", .ws = "ws_W", .rows = 1});
+    char id[8];
+    for (int i = 0; i < 10; i++) {
+        snprintf(id, sizeof id, "b%c", 'a' + i);
+        fx_batch(&f.s, &(struct fx_batch){.id = id, .ws = "ws_W", .rows = 0});
+    }
+    struct dirty d = {0};
+    CHECK_INT(store_write(&f.s, dirty_txn, &d), 0);
+    CHECK_INT(d.same_ptr, 1);
+    CHECK_INT(d.missing, 1); /* not found is not a transaction error */
+    CHECK_INT(fx_batch_get(&f.s, "bJ").attempts, 0);
+    d.mark = 1;
+    CHECK_INT(store_write(&f.s, dirty_txn, &d), 0);
+    CHECK_INT(d.same_ptr, 1);
+    CHECK_INT(fx_batch_get(&f.s, "bJ").attempts, 77);
+    fx_close(&f);
+}
+
+/* Slots are reused from one transaction to the next, but the records are read afresh. */
+struct reuse {
+    struct jobs_txn jt;
+    uint64_t seen;
+    int bump;
+};
+
+static int reuse_txn(struct store_txn *t, void *arg)
+{
+    struct reuse *r = arg;
+    jobs_txn_begin(&r->jt, t);
+    struct batch_rec *b = jobs_batch(&r->jt, "bJ");
+    if (!b)
+        return BC_ENOTFOUND;
+    r->seen = b->attempts;
+    if (r->bump) {
+        b->attempts++;
+        jobs_batch_dirty(&r->jt, b);
+    }
+    return jobs_txn_end(&r->jt);
+}
+
+static void test_slots_reused_records_reloaded(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bJ", .ws = "ws_W", .rows = 1});
+    struct reuse r = {.bump = 1};
+    CHECK_INT(store_write(&f.s, reuse_txn, &r), 0);
+    CHECK_INT(r.seen, 0);
+    struct batch_rec b = fx_batch_get(&f.s, "bJ");
+    b.attempts = 40; /* changed by another writer */
+    fx_set_batch(&f.s, &b);
+    r.bump = 0;
+    CHECK_INT(store_write(&f.s, reuse_txn, &r), 0);
+    CHECK_INT(r.seen, 40);
+    CHECK_INT(r.jt.n, 1);
+    jobs_txn_free(&r.jt);
+    CHECK_INT(fx_batch_get(&f.s, "bJ").attempts, 40);
+    fx_close(&f);
+}
+
+CHECK_MAIN(CHECK_CASE(test_every_transition_keeps_counters), CHECK_CASE(test_same_state),
+           CHECK_CASE(test_rewrite_and_missing), CHECK_CASE(test_cancel_head),
+           CHECK_CASE(test_written_back_only_when_dirty),
+           CHECK_CASE(test_slots_reused_records_reloaded))
