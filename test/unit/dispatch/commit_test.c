@@ -63,7 +63,7 @@ static struct report *call(const char *batch, uint32_t row, uint32_t seq, int64_
                            int final, int outcome, double duration, const char *message)
 {
     struct report *r = report_new(REPORT_CALL, batch, row, seq);
-    call_event_init(&r->ce);
+    provider_event_init(&r->ce);
     r->ce.sequence = sequence;
     r->ce.final = final;
     r->ce.answered = outcome == OUTCOME_ANSWERED;
