@@ -153,9 +153,15 @@ static struct pick *pick_in_ws(struct store_txn *t, struct roster_ws *w, struct 
         p->b = best;
         struct job_view jv;
         int got = 0;
-        if (best->retry_due <= round->wall && take_due(t, best, round->wall, p))
+        if (best->retry_due <= round->wall && take_due(t, best, round->wall, p)) {
             got = jobs_get(&(struct jobs_txn){.t = t}, best->id, p->row, &jv) == 0 &&
                   jv.head.state == JOB_WAITING;
+            /* A stale entry (its job moved on): what is picked instead is no retry. */
+            if (!got) {
+                p->from_due = 0;
+                p->due_ms = 0;
+            }
+        }
         /* First attempts only once the batch's start time (scheduledAt) has come. */
         if (!got && !best->exhausted && best->start_ms <= round->wall)
             got = take_first(t, best, p, &jv);

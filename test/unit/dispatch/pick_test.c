@@ -418,6 +418,39 @@ static void test_due_retries(void)
     fx_close(&f);
 }
 
+/* A retry entry whose job is no longer waiting (it ended meanwhile) does not make the first
+ * attempt picked after it look like a retry: given back, that pick is found again. */
+static void test_stale_due_entry(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_workspace(&f.s, "ws_W", BIG_CPS, BIG_CALLS);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bS", .ws = "ws_W", .created_ms = 100, .rows = 0});
+    struct job_head h0 = fx_head(0, JOB_COMPLETED), h1 = fx_head(1, JOB_WAITING);
+    const char *fields[2] = {"x", "y"};
+    fx_job(&f.s, "bS", 0, &h0, fields, 2);
+    fx_job(&f.s, "bS", 1, &h1, fields, 2);
+    fx_due(&f.s, "bS", 1000, 0);
+    struct roster r = {0};
+    load(&f, &r, "bS", 0);
+    struct roster_batch *b = roster_batch(&r, "bS");
+    struct pick_round pr = round_at(2000, 0, 1);
+    struct pick *p = run(&f, &r, &pr);
+    CHECK(p && !p->next);
+    CHECK_INT(p->row, 1);
+    CHECK_INT(p->from_due, 0);
+    CHECK_INT(p->due_ms, 0);
+    pick_undo(p);
+    count_and_free(p);
+    CHECK_INT(b->next_row, 1);
+    pr = round_at(2000, 0, 1);
+    char got[64];
+    describe(run(&f, &r, &pr), got, sizeof got);
+    CHECK_STR(got, "bS1");
+    roster_free(&r);
+    fx_close(&f);
+}
+
 /* The prompt rendered with the row's values: case-insensitive names, JSON braces kept, missing
  * and empty values rendered as nothing and counted. */
 static void test_variables(void)
@@ -500,5 +533,5 @@ CHECK_MAIN(CHECK_CASE(test_round_robin_between_workspaces),
            CHECK_CASE(test_batches_earliest_due_then_oldest), CHECK_CASE(test_scheduled_at),
            CHECK_CASE(test_workspace_bucket), CHECK_CASE(test_batch_bucket),
            CHECK_CASE(test_workspace_concurrency), CHECK_CASE(test_batch_concurrency),
-           CHECK_CASE(test_due_retries), CHECK_CASE(test_variables),
-           CHECK_CASE(test_paused_and_final))
+           CHECK_CASE(test_due_retries), CHECK_CASE(test_stale_due_entry),
+           CHECK_CASE(test_variables), CHECK_CASE(test_paused_and_final))
