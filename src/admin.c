@@ -48,7 +48,7 @@ static int parse_number(const char *flag, const char *v, double *out)
     double d = strtod(v, &end);
     if (!*v || *end || errno || d < 0) {
         fprintf(stderr, "batchcalld admin: %s needs a number, got \"%s\"\n", flag, v);
-        return -1;
+        return BC_EINVAL;
     }
     *out = d;
     return 0;
@@ -62,7 +62,7 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
         const char *f = argv[i];
         if (i + 1 >= argc) {
             fprintf(stderr, "batchcalld admin: %s needs a value\n", f);
-            return -1;
+            return BC_EINVAL;
         }
         const char *v = argv[++i];
         double d;
@@ -81,28 +81,28 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
             a->url = v;
         } else if (!strcmp(f, "--calls-per-second")) {
             if (parse_number(f, v, &d))
-                return -1;
+                return BC_EINVAL;
             l->calls_per_second = d;
             a->limits.has_calls_per_second = 1;
         } else if (!strcmp(f, "--max-concurrent-calls")) {
             if (parse_number(f, v, &d))
-                return -1;
+                return BC_EINVAL;
             l->max_concurrent_calls = (uint64_t)d;
             a->limits.has_max_concurrent_calls = 1;
         } else if (!strcmp(f, "--requests-per-minute")) {
             if (parse_number(f, v, &d))
-                return -1;
+                return BC_EINVAL;
             l->requests_per_minute = (uint64_t)d;
             a->limits.has_requests_per_minute = 1;
         } else if (!strcmp(f, "--max-records")) {
             if (parse_number(f, v, &d))
-                return -1;
+                return BC_EINVAL;
             l->max_records = (uint64_t)d;
             a->limits.has_max_records = 1;
         } else {
             fprintf(stderr, "batchcalld admin: unknown flag \"%s\" (see batchcalld admin --help)\n",
                     f);
-            return -1;
+            return BC_EINVAL;
         }
     }
     return 0;
@@ -133,7 +133,7 @@ static int need(const char *value, const char *flag)
     if (value)
         return 0;
     fprintf(stderr, "batchcalld admin: %s is required\n", flag);
-    return -1;
+    return BC_EINVAL;
 }
 
 static cJSON *key_json(const struct key_info *k, const char *api_key)

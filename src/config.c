@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "util/addr.h"
+#include "util/err.h"
 #include "util/log.h"
 #include "webhooks/delivery.h"
 
@@ -113,7 +114,7 @@ static int set_value(struct config *cfg, const struct opt *o, const char *v, con
         if (strlen(v) >= o->size) {
             fprintf(stderr, "batchcalld: %s is too long (at most %zu characters)\n", from,
                     o->size - 1);
-            return -1;
+            return BC_EINVAL;
         }
         strcpy(field, v);
         return 0;
@@ -123,7 +124,7 @@ static int set_value(struct config *cfg, const struct opt *o, const char *v, con
         unsigned long long n = strtoull(v, &end, 10);
         if (!*v || *end || errno || v[0] == '-') {
             fprintf(stderr, "batchcalld: %s must be a whole number, got \"%s\"\n", from, v);
-            return -1;
+            return BC_EINVAL;
         }
         *(uint64_t *)field = n;
         return 0;
@@ -134,7 +135,7 @@ static int set_value(struct config *cfg, const struct opt *o, const char *v, con
         double d = strtod(v, &end);
         if (!*v || *end || errno || d < 0) {
             fprintf(stderr, "batchcalld: %s must be a number >= 0, got \"%s\"\n", from, v);
-            return -1;
+            return BC_EINVAL;
         }
         *(double *)field = d;
         return 0;
@@ -146,11 +147,11 @@ static int set_value(struct config *cfg, const struct opt *o, const char *v, con
             *(int *)field = 0;
         } else {
             fprintf(stderr, "batchcalld: %s must be true or false, got \"%s\"\n", from, v);
-            return -1;
+            return BC_EINVAL;
         }
         return 0;
     }
-    return -1;
+    return BC_EINVAL;
 }
 
 static int validate(const struct config *cfg)
@@ -160,44 +161,44 @@ static int validate(const struct config *cfg)
     enum log_level level;
     if (addr_split(cfg->listen, host, sizeof host, &port) != 0) {
         fprintf(stderr, "batchcalld: --listen must be HOST:PORT, got \"%s\"\n", cfg->listen);
-        return -1;
+        return BC_EINVAL;
     }
     if (log_parse_level(cfg->log_level, &level) != 0) {
         fprintf(stderr, "batchcalld: --log-level must be debug, info, warn or error\n");
-        return -1;
+        return BC_EINVAL;
     }
     if (cfg->max_connections == 0 || cfg->header_timeout_ms == 0 || cfg->idle_timeout_ms == 0 ||
         cfg->body_timeout_ms == 0) {
         fprintf(stderr, "batchcalld: connection limits and timeouts must be greater than 0\n");
-        return -1;
+        return BC_EINVAL;
     }
     if (strcmp(cfg->provider, "sim") && strcmp(cfg->provider, "twilio") &&
         strcmp(cfg->provider, "http")) {
         fprintf(stderr, "batchcalld: --provider must be sim, twilio or http\n");
-        return -1;
+        return BC_EINVAL;
     }
     if (!strcmp(cfg->provider, "twilio") &&
         (!cfg->twilio_account_sid[0] || !cfg->twilio_auth_token[0] || !cfg->public_url[0])) {
         fprintf(stderr, "batchcalld: --provider twilio needs --twilio-account-sid, "
                         "--twilio-auth-token and --public-url (where Twilio sends callbacks)\n");
-        return -1;
+        return BC_EINVAL;
     }
     if (!strcmp(cfg->provider, "http") &&
         (!cfg->http_provider_url[0] || !cfg->http_provider_secret[0] || !cfg->public_url[0])) {
         fprintf(stderr, "batchcalld: --provider http needs --http-provider-url, "
                         "--http-provider-secret and --public-url\n");
-        return -1;
+        return BC_EINVAL;
     }
     if (!(cfg->sim_speed > 0) || cfg->max_in_flight == 0 || cfg->busy_attempts == 0 ||
         cfg->events_log_kb == 0 || cfg->events_log_kb > 1024 * 1024) {
         fprintf(stderr, "batchcalld: --sim-speed, --max-in-flight, --busy-attempts and "
                         "--events-log-kb must be greater than 0 (--events-log-kb at most "
                         "1048576)\n");
-        return -1;
+        return BC_EINVAL;
     }
     if (cfg->map_size_mb == 0 || cfg->map_size_max_mb < cfg->map_size_mb) {
         fprintf(stderr, "batchcalld: --map-size-max-mb must be at least --map-size-mb (> 0)\n");
-        return -1;
+        return BC_EINVAL;
     }
     return 0;
 }
@@ -210,11 +211,11 @@ int config_parse(struct config *cfg, int argc, char **argv)
     char name[64];
     for (size_t i = 0; i < NOPTS; i++) {
         if (set_value(cfg, &opts[i], opts[i].def, "default") != 0)
-            return -1;
+            return BC_EINVAL;
         env_name(&opts[i], name, sizeof name);
         const char *v = getenv(name);
         if (v && set_value(cfg, &opts[i], v, name) != 0)
-            return -1;
+            return BC_EINVAL;
     }
     for (int a = 0; a < argc; a++) {
         const char *arg = argv[a];
@@ -232,7 +233,7 @@ int config_parse(struct config *cfg, int argc, char **argv)
         }
         if (!o) {
             fprintf(stderr, "batchcalld: unknown flag \"%s\" (see --help)\n", arg);
-            return -1;
+            return BC_EINVAL;
         }
         flag_name(o, name, sizeof name);
         const char *v = eq ? eq + 1 : NULL;
@@ -241,12 +242,12 @@ int config_parse(struct config *cfg, int argc, char **argv)
         if (!v) {
             if (a + 1 >= argc) {
                 fprintf(stderr, "batchcalld: %s needs a value\n", name);
-                return -1;
+                return BC_EINVAL;
             }
             v = argv[++a];
         }
         if (set_value(cfg, o, v, name) != 0)
-            return -1;
+            return BC_EINVAL;
     }
     return validate(cfg);
 }

@@ -46,7 +46,7 @@ struct config {
 };
 
 /* Fills defaults, then environment variables, then argv flags (argv[0] is the first flag).
- * Returns 0, 1 when --help was printed, or -1 after printing an error to stderr. */
+ * Returns 0, 1 when --help was printed, or BC_EINVAL after printing an error to stderr. */
 int config_parse(struct config *cfg, int argc, char **argv);
 
 #endif

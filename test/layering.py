@@ -25,7 +25,10 @@ LAYERS = [
     [""],  # src/ itself: main.c, admin.c, config.c, app.h
     ["api"],
     ["dispatch"],
-    ["webhooks", "provider", "sim", "ingest", "policy"],
+    # The simulator plays the provider's remote end with the provider's own protocol code
+    # (Twilio's form encoding and signatures), so it sits above provider/.
+    ["webhooks", "sim"],
+    ["provider", "ingest", "policy"],
     ["model"],
     ["store"],
     ["http"],

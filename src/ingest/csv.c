@@ -17,6 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/err.h"
+
 /* States of the row parser between two bytes. */
 enum {
     ST_LINE_START,  /* before the first byte of a row; blank lines are skipped here */
@@ -167,7 +169,7 @@ static int reserve(struct csv_parser *p, size_t need)
         return 0;
     if (need > p->lim.max_row) {
         row_fail(p, CSV_ROW_TOO_LONG);
-        return -1;
+        return BC_ETOOBIG;
     }
     size_t cap = p->cap;
     while (cap < need)
@@ -177,7 +179,7 @@ static int reserve(struct csv_parser *p, size_t need)
         /* Reported when the row ends; failing the row stops further copying until then. */
         p->fatal = CSV_E_NOMEM;
         row_fail(p, CSV_ROW_TOO_LONG);
-        return -1;
+        return BC_ENOMEM;
     }
     p->buf = b;
     p->cap = cap;
@@ -210,7 +212,7 @@ static int transcode_field(struct csv_parser *p)
     for (size_t i = 0; i < n; i++)
         out += utf8_length(cp1252_code_point((unsigned char)p->buf[p->field_start + i]));
     if (reserve(p, p->field_start + out) != 0)
-        return -1;
+        return BC_ETOOBIG;
     /* Each byte becomes one to three bytes, so filling from the end backwards never
      * overwrites a byte that has not been read yet. */
     unsigned char *f = (unsigned char *)p->buf + p->field_start;

@@ -166,6 +166,15 @@ static int64_t dedupe_check(struct ingest_dedupe *d, uint64_t number, uint32_t r
 /* ---- writing rows ---- */
 
 /* Runs on a pool thread when the upload writes asynchronously: reads only the chunk. */
+/* Pending rows are framed as row (u32), state (u8), record length (u32), record; the numbers in
+ * host order, since the frames never leave this process. */
+static uint32_t frame_u32(const uint8_t *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 static int chunk_txn(struct store_txn *t, void *arg)
 {
     const struct ingest_chunk *c = arg;
@@ -188,7 +197,7 @@ static int chunk_txn(struct store_txn *t, void *arg)
     uint32_t run_state = 0, run_block = 0, run_n = 0, run_row = 0;
     int rc = 0;
     while (p < end && !rc) {
-        uint32_t row = be32_get(p), vlen = be32_get(p + 5);
+        uint32_t row = frame_u32(p), vlen = frame_u32(p + 5);
         uint8_t state = p[4];
         uint8_t key[JOB_KEY_MAX];
         rc = store_put(t, DB_JOB, key, job_key(key, batch, row), p + 9, vlen, STORE_APPEND);
@@ -305,7 +314,7 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
         lens[i] = r->fields[i].len;
     }
     uint8_t prefix[9];
-    be32_put(prefix, r->row);
+    memcpy(prefix, &r->row, 4);
     prefix[4] = h->state;
     size_t at = in->pending.len;
     int rc = buf_append(&in->pending, prefix, sizeof prefix);
@@ -313,7 +322,8 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
         rc = job_encode(&in->pending, h, error, error_len, fields, lens, n);
     if (rc)
         return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
-    be32_put((uint8_t *)in->pending.data + at + 5, (uint32_t)(in->pending.len - at - 9));
+    uint32_t vlen = (uint32_t)(in->pending.len - at - 9);
+    memcpy(in->pending.data + at + 5, &vlen, 4);
     in->pending_rows++;
     return pending_full(in) ? chunk_full(in) : 0;
 }

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/err.h"
+
 enum mp_state {
     ST_PREAMBLE,    /* skipping bytes before the first delimiter */
     ST_AFTER_DELIM, /* a delimiter matched; its next byte says close, padding or line end */
@@ -109,7 +111,7 @@ struct param {
 /* Reads the parameter at s[*i] and advances *i past it. Parameters are written
  * `*(OWS ";" OWS name OWS "=" OWS value)` where value is a quoted string or runs up to ';' or
  * whitespace; a trailing ';' is tolerated. Returns 1 for a parameter, 0 at the end of the list,
- * -1 on a syntax error. */
+ * BC_EINVAL on a syntax error. */
 static int next_param(const char *s, size_t n, size_t *i, struct param *prm)
 {
     size_t j = skip_ows(s, n, *i);
@@ -118,7 +120,7 @@ static int next_param(const char *s, size_t n, size_t *i, struct param *prm)
         return 0;
     }
     if (s[j] != ';') {
-        return -1;
+        return BC_EINVAL;
     }
     j = skip_ows(s, n, j + 1);
     if (j == n) {
@@ -130,7 +132,7 @@ static int next_param(const char *s, size_t n, size_t *i, struct param *prm)
     prm->name_len = j - prm->name;
     j = skip_ows(s, n, j);
     if (prm->name_len == 0 || j == n || s[j] != '=') {
-        return -1;
+        return BC_EINVAL;
     }
     j = skip_ows(s, n, j + 1);
     prm->quoted = j < n && s[j] == '"';
@@ -140,7 +142,7 @@ static int next_param(const char *s, size_t n, size_t *i, struct param *prm)
             j += s[j] == '\\' ? 2 : 1;
         }
         if (j >= n) {
-            return -1;
+            return BC_EINVAL;
         }
         prm->val_len = j++ - prm->val;
     } else {
@@ -380,17 +382,17 @@ static int hex_value(char c)
 
 /* Decodes an RFC 5987 ext-value (charset'language'percent-encoded) in place. Only UTF-8 is
  * accepted because every current client uses it, and decoding other charsets would need room
- * to grow. Returns 0 or -1. */
+ * to grow. Returns 0 or BC_EINVAL. */
 static int decode_ext_value(char *s, size_t *n)
 {
     char *q1 = memchr(s, '\'', *n), *q2, *end = s + *n, *w = s;
 
     if (!q1 || !ieq(s, (size_t)(q1 - s), "utf-8")) {
-        return -1;
+        return BC_EINVAL;
     }
     q2 = memchr(q1 + 1, '\'', (size_t)(end - q1 - 1));
     if (!q2) {
-        return -1;
+        return BC_EINVAL;
     }
     for (const char *r = q2 + 1; r < end; r++) {
         unsigned char c = (unsigned char)*r;
@@ -398,13 +400,13 @@ static int decode_ext_value(char *s, size_t *n)
         if (c == '%') {
             int hi = end - r > 2 ? hex_value(r[1]) : -1, lo = hi >= 0 ? hex_value(r[2]) : -1;
             if (lo < 0) {
-                return -1;
+                return BC_EINVAL;
             }
             c = (unsigned char)(hi * 16 + lo);
             r += 2;
         }
         if (is_ctl(c)) {
-            return -1;
+            return BC_EINVAL;
         }
         *w++ = (char)c;
     }

@@ -6,6 +6,8 @@
 #include <strings.h>
 #include <time.h>
 
+#include "util/err.h"
+
 static enum log_level min_level = LOG_INFO;
 
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
@@ -23,7 +25,7 @@ int log_parse_level(const char *s, enum log_level *out)
             return 0;
         }
     }
-    return -1;
+    return BC_EINVAL;
 }
 
 void log_event(enum log_level level, const char *msg, const char *fields_fmt, ...)
