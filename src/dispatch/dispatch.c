@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "webhooks/webhooks.h"
+#include "dispatch/commit.h"
 #include "dispatch/pick.h"
+#include "dispatch/report.h"
 #include "dispatch/roster.h"
 #include "dispatch/watch.h"
 #include "model/batch.h"
