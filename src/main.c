@@ -14,7 +14,7 @@
 #include "admin.h"
 #include "api/agents.h"
 #include "api/auth.h"
-#include "api/common.h"
+#include "api/api.h"
 #include "api/routes.h"
 #include "api/batches.h"
 #include "webhooks/webhooks.h"

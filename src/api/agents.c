@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "api/common.h"
+#include "api/api.h"
 #include "http/response.h"
 #include "model/agent.h"
 #include "model/url.h"

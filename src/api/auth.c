@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/common.h"
+#include "api/api.h"
 #include "api/workspaces.h"
 #include "http/response.h"
 #include "http/router.h"

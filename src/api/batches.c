@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "api/agents.h"
-#include "api/common.h"
+#include "api/api.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "ingest/ingest.h"

@@ -16,7 +16,7 @@
 
 #include "api/agents.h"
 #include "api/batches.h"
-#include "api/common.h"
+#include "api/api.h"
 #include "api/workspaces.h"
 #include "http/conn.h"
 #include "http/response.h"

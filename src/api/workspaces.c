@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/common.h"
+#include "api/api.h"
 #include "model/workspace.h"
 #include "store/records.h"
 #include "util/clock.h"

@@ -1,5 +1,5 @@
 /* Helpers shared by every handler. */
-#include "api/common.h"
+#include "api/api.h"
 
 #include <errno.h>
 #include <stdlib.h>

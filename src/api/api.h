@@ -1,7 +1,7 @@
 /* The helpers every route handler shares: the per-request context, JSON responses, the one
  * translation of internal errors into HTTP statuses (api_respond_internal), and pagination. */
-#ifndef BC_API_COMMON_H
-#define BC_API_COMMON_H
+#ifndef BC_API_API_H
+#define BC_API_API_H
 
 #include <stddef.h>
 #include <stdint.h>
