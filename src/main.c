@@ -375,7 +375,7 @@ static int serve(int argc, char **argv)
     for (size_t i = 0; i < routes_count && i < 64; i++)
         names[i] = routes_table[i].pattern;
     metrics_init(&app.metrics, names, routes_count);
-    hasher_init(&app.hasher);
+    crypto_hasher_init(&app.hasher);
 
     struct http_server_config hc = {
         .max_connections = app.cfg.max_connections,
@@ -470,7 +470,7 @@ out:
     uv_loop_close(app.loop);
     auth_free(&app);
     metrics_free(&app.metrics);
-    hasher_free(&app.hasher);
+    crypto_hasher_free(&app.hasher);
     store_close(&app.store);
     if (app.lock_fd >= 0)
         close(app.lock_fd);

@@ -11,7 +11,7 @@
 #include "app.h"
 #include "http/http.h"
 #include "http/server.h"
-#include "util/crypto.h"
+#include "util/id.h"
 
 /* Route flags. */
 #define API_AUTH 1u /* needs x-api-key and x-workspace-id */

@@ -81,7 +81,7 @@ void auth_on_head(struct http_request *req)
     struct store_val raw;
     memset(&info, 0, sizeof info);
     uint8_t hash[SHA256_LEN];
-    hasher_sha256(&app->hasher, key->ptr, key->len, hash);
+    crypto_hasher_sha256(&app->hasher, key->ptr, key->len, hash);
     rc = key_lookup(&t, hash, &info);
     size_t wslen = strlen(info.ws);
     if (rc == 0 && (wslen != wsh->len || !crypto_equal(info.ws, wsh->ptr, wslen)))

@@ -14,6 +14,7 @@
 #include "model/workspace.h"
 #include "store/store.h"
 #include "util/crypto.h"
+#include "util/id.h"
 
 #define KEY_TEXT_MAX  64
 #define KEY_LABEL_MAX 128

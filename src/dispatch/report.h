@@ -7,7 +7,7 @@
 
 #include "dispatch/retry.h"
 #include "provider/provider.h"
-#include "util/crypto.h"
+#include "util/id.h"
 
 /* REPORT_WITHDRAW: a dial recorded but never sent, because its batch stopped dialling (paused,
  * cancelled) or the server began shutting down while the commit was being written.

@@ -10,7 +10,7 @@
 #include <cjson/cJSON.h>
 
 #include "store/store.h"
-#include "util/crypto.h"
+#include "util/id.h"
 
 #define WS_NAME_MAX 128
 

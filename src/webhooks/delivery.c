@@ -15,6 +15,7 @@
 #include "http/client.h"
 #include "util/clock.h"
 #include "util/crypto.h"
+#include "util/id.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "webhooks/deliveries.h"
