@@ -124,7 +124,7 @@ static int fail(int rc, const char *what)
     if (rc == BC_ENOTFOUND)
         fprintf(stderr, "batchcalld admin: %s: not found\n", what);
     else
-        fprintf(stderr, "batchcalld admin: %s: %s\n", what, bc_strerror(rc));
+        fprintf(stderr, "batchcalld admin: %s: %s\n", what, err_str(rc));
     return 1;
 }
 
@@ -302,7 +302,7 @@ int admin_main(int argc, char **argv)
     int rc = store_open(&s, &opt);
     if (rc) {
         fprintf(stderr, "batchcalld admin: cannot open the data directory %s: %s\n", a.data_dir,
-                bc_strerror(rc));
+                err_str(rc));
         return 1;
     }
     int code = run_command(&s, argv[0], argv[1], &a);

@@ -367,7 +367,7 @@ static int serve(int argc, char **argv)
         return 1;
     }
     if ((rc = records_upgrade(&app.store)) != 0) {
-        log_error("cannot upgrade the stored batch lists", "error=%s", bc_strerror(rc));
+        log_error("cannot upgrade the stored batch lists", "error=%s", err_str(rc));
         store_close(&app.store);
         return 1;
     }
@@ -409,27 +409,27 @@ static int serve(int argc, char **argv)
     if ((rc = sweep_init(&app.sweeper, app.loop, &app.store, on_retried, &app)) != 0 ||
         (rc = batches_resume_background(&app)) != 0) {
         log_error("cannot scan the store for interrupted background work", "reason=\"%s\"",
-                  bc_strerror(rc));
+                  err_str(rc));
         code = 1;
         goto out;
     }
     if ((rc = events_start(&app.events, &app)) != 0 || (rc = start_provider(&app)) != 0) {
-        log_error("cannot start dispatch", "reason=\"%s\"", bc_strerror(rc));
+        log_error("cannot start dispatch", "reason=\"%s\"", err_str(rc));
         code = 1;
         goto out;
     }
     if ((rc = start_webhooks(&app)) != 0) {
-        log_error("cannot start webhooks", "reason=\"%s\"", bc_strerror(rc));
+        log_error("cannot start webhooks", "reason=\"%s\"", err_str(rc));
         code = 1;
         goto out;
     }
     if ((rc = start_dispatch(&app)) != 0) {
-        log_error("cannot start dispatch", "reason=\"%s\"", bc_strerror(rc));
+        log_error("cannot start dispatch", "reason=\"%s\"", err_str(rc));
         code = 1;
         goto out;
     }
     if (app.cfg.demo && (rc = setup_demo(&app)) != 0) {
-        log_error("cannot create the demo workspace", "reason=\"%s\"", bc_strerror(rc));
+        log_error("cannot create the demo workspace", "reason=\"%s\"", err_str(rc));
         code = 1;
         goto out;
     }

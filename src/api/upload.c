@@ -553,7 +553,7 @@ static void commit_upload(struct http_request *req, struct upload *up)
         upload_fail(up, rc == BC_EFULL ? 507 : 500,
                     rc == BC_EFULL ? "insufficient_storage" : "internal_error", NULL,
                     "The batch could not be stored (%s); nothing was kept. Retry later.",
-                    bc_strerror(rc));
+                    err_str(rc));
         upload_failed(req, up);
         return;
     }

@@ -171,7 +171,7 @@ static void send_pick(struct dispatcher *d, struct pick *p)
         return;
     r->cr.cls = CREATE_RETRY;
     snprintf(r->cr.message, sizeof r->cr.message, "the request could not be started (%s)",
-             bc_strerror(rc));
+             err_str(rc));
     queue_report(d, r);
 }
 
@@ -232,7 +232,7 @@ static void notify(struct dispatcher *d, const char *batch, uint32_t row, uint32
 /* A failed commit: its picks give back what they took, its reports wait for the next, in order. */
 static void commit_failed(struct dispatcher *d, struct pick *picks, struct report *reports, int rc)
 {
-    log_error("dispatch transaction failed; retrying", "error=\"%s\"", bc_strerror(rc));
+    log_error("dispatch transaction failed; retrying", "error=\"%s\"", err_str(rc));
     for (struct pick *p = picks, *n; p; p = n) {
         n = p->next;
         pick_undo(p);

@@ -236,8 +236,7 @@ static void write_failed(struct ingest *in, int rc)
              "The server's storage is full; nothing was stored. Retry later.");
     else
         fail(in, INGEST_E_STORE,
-             "The upload could not be stored (%s); nothing was kept. Retry later.",
-             bc_strerror(rc));
+             "The upload could not be stored (%s); nothing was kept. Retry later.", err_str(rc));
 }
 
 static void chunk_written(struct store_async *a, int rc);

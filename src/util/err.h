@@ -18,6 +18,6 @@ enum bc_err {
     BC_ECORRUPT = -10, /* stored data could not be decoded */
 };
 
-const char *bc_strerror(int err);
+const char *err_str(int err);
 
 #endif
