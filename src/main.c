@@ -18,7 +18,8 @@
 #include "api/routes.h"
 #include "api/batches.h"
 #include "webhooks/webhooks.h"
-#include "api/workspaces.h"
+#include "model/apikey.h"
+#include "model/workspace.h"
 #include "app.h"
 #include "http/server.h"
 #include "store/records.h"
@@ -193,9 +194,9 @@ static int setup_demo(struct app *app)
     struct ws_settings ws;
     workspace_defaults(&ws);
     strcpy(ws.name, "demo");
-    char api_key[KEY_TEXT_MAX];
-    struct key_info key;
-    rc = ws_create(&app->store, &app->ids, &ws, "demo", api_key, &key);
+    char api_key[APIKEY_TEXT_MAX];
+    struct apikey_info key;
+    rc = workspace_create(&app->store, &app->ids, &ws, "demo", api_key, &key);
     if (rc)
         return rc;
     cJSON *body = cJSON_CreateObject();

@@ -17,7 +17,7 @@
 #include "api/agents.h"
 #include "api/batches.h"
 #include "api/api.h"
-#include "api/workspaces.h"
+#include "model/workspace.h"
 #include "http/conn.h"
 #include "http/response.h"
 #include "http/router.h"
