@@ -201,21 +201,17 @@ static int bad_field(struct upload *up, enum ingest_field f, const char *fmt, co
 static int check_agent(struct upload *up, struct app *app, const char *id)
 {
     size_t idlen = strlen(id);
-    char key[AGENT_KEY_MAX];
     if (!id_valid("agent_", id, idlen))
         return upload_fail(up, 404, "not_found", NULL,
                            "agentId \"%.60s\" is not an agent of this workspace; create one with "
                            "POST /v1/api/agents or check the id.",
                            id);
-    size_t klen = agent_key(key, up->ws, strlen(up->ws), id, idlen);
     struct store_txn t;
-    struct store_val v;
     int rc = store_read_begin(&app->store, &t);
-    if (!rc)
-        rc = store_get(&t, DB_AGENT, key, klen, &v);
-    if (!rc)
-        up->agent = cJSON_ParseWithLength(v.ptr, v.len);
-    store_read_end(&t);
+    if (!rc) {
+        rc = agent_get(&t, up->ws, strlen(up->ws), id, idlen, &up->agent);
+        store_read_end(&t);
+    }
     if (rc == BC_ENOTFOUND)
         return upload_fail(up, 404, "not_found", NULL,
                            "agentId \"%.60s\" is not an agent of this workspace; create one with "
