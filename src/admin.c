@@ -7,7 +7,8 @@
 
 #include <cjson/cJSON.h>
 
-#include "api/workspaces.h"
+#include "model/apikey.h"
+#include "model/workspace.h"
 #include "model/url.h"
 #include "store/store.h"
 #include "util/err.h"
@@ -124,7 +125,7 @@ static int fail(int rc, const char *what)
     if (rc == BC_ENOTFOUND)
         fprintf(stderr, "batchcalld admin: %s: not found\n", what);
     else
-        fprintf(stderr, "batchcalld admin: %s: %s\n", what, bc_strerror(rc));
+        fprintf(stderr, "batchcalld admin: %s: %s\n", what, err_str(rc));
     return 1;
 }
 
@@ -136,7 +137,7 @@ static int need(const char *value, const char *flag)
     return BC_EINVAL;
 }
 
-static cJSON *key_json(const struct key_info *k, const char *api_key)
+static cJSON *key_json(const struct apikey_info *k, const char *api_key)
 {
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "workspaceId", k->ws);
@@ -146,7 +147,7 @@ static cJSON *key_json(const struct key_info *k, const char *api_key)
     return o;
 }
 
-static int workspace_create(struct store *s, struct admin_args *a)
+static int create_workspace(struct store *s, struct admin_args *a)
 {
     struct ws_settings ws;
     char msg[160];
@@ -173,9 +174,9 @@ static int workspace_create(struct store *s, struct admin_args *a)
         return 2;
     }
     struct id_gen ids = {0};
-    char api_key[KEY_TEXT_MAX];
-    struct key_info key;
-    int rc = ws_create(s, &ids, &ws, a->label ? a->label : "default", api_key, &key);
+    char api_key[APIKEY_TEXT_MAX];
+    struct apikey_info key;
+    int rc = workspace_create(s, &ids, &ws, a->label ? a->label : "default", api_key, &key);
     if (rc)
         return fail(rc, "workspace create");
     cJSON *o = workspace_to_json(&ws);
@@ -184,12 +185,12 @@ static int workspace_create(struct store *s, struct admin_args *a)
     return print_json(o);
 }
 
-static int workspace_update(struct store *s, struct admin_args *a)
+static int update_workspace(struct store *s, struct admin_args *a)
 {
     if (need(a->workspace, "--workspace"))
         return 2;
     struct ws_settings ws;
-    int rc = ws_update_limits(s, a->workspace, &a->limits, &ws);
+    int rc = workspace_update_limits(s, a->workspace, &a->limits, &ws);
     if (rc == BC_EINVAL) {
         fprintf(stderr,
                 "batchcalld admin: a limit is out of range (see batchcalld admin --help)\n");
@@ -240,32 +241,32 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
     cJSON *out = NULL;
     int rc;
     if (!strcmp(noun, "workspace") && !strcmp(verb, "create"))
-        return workspace_create(s, a);
+        return create_workspace(s, a);
     if (!strcmp(noun, "workspace") && !strcmp(verb, "update"))
-        return workspace_update(s, a);
+        return update_workspace(s, a);
     if (!strcmp(noun, "workspace") && !strcmp(verb, "list")) {
-        rc = ws_list(s, &out);
+        rc = workspace_list(s, &out);
         return rc ? fail(rc, "workspace list") : print_json(out);
     }
     if (!strcmp(noun, "key") && !strcmp(verb, "create")) {
         if (need(a->workspace, "--workspace"))
             return 2;
         struct id_gen ids = {0};
-        char api_key[KEY_TEXT_MAX];
-        struct key_info key;
-        rc = key_create(s, &ids, a->workspace, a->label ? a->label : "", api_key, &key);
+        char api_key[APIKEY_TEXT_MAX];
+        struct apikey_info key;
+        rc = apikey_create(s, &ids, a->workspace, a->label ? a->label : "", api_key, &key);
         return rc ? fail(rc, "key create") : print_json(key_json(&key, api_key));
     }
     if (!strcmp(noun, "key") && !strcmp(verb, "list")) {
         if (need(a->workspace, "--workspace"))
             return 2;
-        rc = key_list(s, a->workspace, &out);
+        rc = apikey_list(s, a->workspace, &out);
         return rc ? fail(rc, "key list") : print_json(out);
     }
     if (!strcmp(noun, "key") && !strcmp(verb, "revoke")) {
         if (need(a->key_id, "--key-id"))
             return 2;
-        rc = key_revoke(s, a->key_id);
+        rc = apikey_revoke(s, a->key_id);
         if (rc)
             return fail(rc, "key revoke");
         out = cJSON_CreateObject();
@@ -302,7 +303,7 @@ int admin_main(int argc, char **argv)
     int rc = store_open(&s, &opt);
     if (rc) {
         fprintf(stderr, "batchcalld admin: cannot open the data directory %s: %s\n", a.data_dir,
-                bc_strerror(rc));
+                err_str(rc));
         return 1;
     }
     int code = run_command(&s, argv[0], argv[1], &a);

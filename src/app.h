@@ -17,6 +17,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/crypto.h"
+#include "util/id.h"
 #include "util/histogram.h"
 #include "util/map.h"
 
@@ -28,7 +29,7 @@ struct app {
     struct metrics metrics;
     struct map workspaces; /* workspace id -> struct ws_state (rate limits, cached settings) */
     struct id_gen ids;
-    struct hasher hasher; /* SHA-256 of API keys */
+    struct crypto_hasher hasher; /* SHA-256 of API keys */
     uv_signal_t sigterm, sigint;
     uv_timer_t shutdown_timer;
     struct sweeper sweeper; /* chunked background work over a batch's jobs */

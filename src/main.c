@@ -14,11 +14,12 @@
 #include "admin.h"
 #include "api/agents.h"
 #include "api/auth.h"
-#include "api/common.h"
+#include "api/api.h"
 #include "api/routes.h"
 #include "api/batches.h"
 #include "webhooks/webhooks.h"
-#include "api/workspaces.h"
+#include "model/apikey.h"
+#include "model/workspace.h"
 #include "app.h"
 #include "http/server.h"
 #include "store/records.h"
@@ -193,9 +194,9 @@ static int setup_demo(struct app *app)
     struct ws_settings ws;
     workspace_defaults(&ws);
     strcpy(ws.name, "demo");
-    char api_key[KEY_TEXT_MAX];
-    struct key_info key;
-    rc = ws_create(&app->store, &app->ids, &ws, "demo", api_key, &key);
+    char api_key[APIKEY_TEXT_MAX];
+    struct apikey_info key;
+    rc = workspace_create(&app->store, &app->ids, &ws, "demo", api_key, &key);
     if (rc)
         return rc;
     cJSON *body = cJSON_CreateObject();
@@ -367,7 +368,7 @@ static int serve(int argc, char **argv)
         return 1;
     }
     if ((rc = records_upgrade(&app.store)) != 0) {
-        log_error("cannot upgrade the stored batch lists", "error=%s", bc_strerror(rc));
+        log_error("cannot upgrade the stored batch lists", "error=%s", err_str(rc));
         store_close(&app.store);
         return 1;
     }
@@ -375,7 +376,7 @@ static int serve(int argc, char **argv)
     for (size_t i = 0; i < routes_count && i < 64; i++)
         names[i] = routes_table[i].pattern;
     metrics_init(&app.metrics, names, routes_count);
-    hasher_init(&app.hasher);
+    crypto_hasher_init(&app.hasher);
 
     struct http_server_config hc = {
         .max_connections = app.cfg.max_connections,
@@ -409,27 +410,27 @@ static int serve(int argc, char **argv)
     if ((rc = sweep_init(&app.sweeper, app.loop, &app.store, on_retried, &app)) != 0 ||
         (rc = batches_resume_background(&app)) != 0) {
         log_error("cannot scan the store for interrupted background work", "reason=\"%s\"",
-                  bc_strerror(rc));
+                  err_str(rc));
         code = 1;
         goto out;
     }
     if ((rc = events_start(&app.events, &app)) != 0 || (rc = start_provider(&app)) != 0) {
-        log_error("cannot start dispatch", "reason=\"%s\"", bc_strerror(rc));
+        log_error("cannot start dispatch", "reason=\"%s\"", err_str(rc));
         code = 1;
         goto out;
     }
     if ((rc = start_webhooks(&app)) != 0) {
-        log_error("cannot start webhooks", "reason=\"%s\"", bc_strerror(rc));
+        log_error("cannot start webhooks", "reason=\"%s\"", err_str(rc));
         code = 1;
         goto out;
     }
     if ((rc = start_dispatch(&app)) != 0) {
-        log_error("cannot start dispatch", "reason=\"%s\"", bc_strerror(rc));
+        log_error("cannot start dispatch", "reason=\"%s\"", err_str(rc));
         code = 1;
         goto out;
     }
     if (app.cfg.demo && (rc = setup_demo(&app)) != 0) {
-        log_error("cannot create the demo workspace", "reason=\"%s\"", bc_strerror(rc));
+        log_error("cannot create the demo workspace", "reason=\"%s\"", err_str(rc));
         code = 1;
         goto out;
     }
@@ -470,7 +471,7 @@ out:
     uv_loop_close(app.loop);
     auth_free(&app);
     metrics_free(&app.metrics);
-    hasher_free(&app.hasher);
+    crypto_hasher_free(&app.hasher);
     store_close(&app.store);
     if (app.lock_fd >= 0)
         close(app.lock_fd);

@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "api/common.h"
+#include "api/api.h"
 #include "http/response.h"
 #include "model/agent.h"
 #include "model/url.h"
@@ -215,16 +215,16 @@ static cJSON *load_agent(struct http_request *req, char *key, size_t *klen)
     }
     *klen = agent_key(key, ctx->ws, ctx->ws_len, id->ptr, id->len);
     struct store_txn t;
-    struct store_val v;
+    cJSON *agent = NULL;
     int rc = store_read_begin(&app->store, &t);
-    if (!rc)
-        rc = store_get(&t, DB_AGENT, key, *klen, &v);
-    cJSON *agent = rc ? NULL : cJSON_ParseWithLength(v.ptr, v.len);
-    store_read_end(&t);
+    if (!rc) {
+        rc = agent_get(&t, ctx->ws, ctx->ws_len, id->ptr, id->len, &agent);
+        store_read_end(&t);
+    }
     if (rc == BC_ENOTFOUND)
         agent_not_found(req);
-    else if (rc || !agent)
-        api_respond_internal(req, rc ? rc : BC_ECORRUPT);
+    else if (rc)
+        api_respond_internal(req, rc);
     return agent;
 }
 

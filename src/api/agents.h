@@ -10,7 +10,7 @@
 #include "model/agent.h"
 #include "store/store.h"
 #include "util/buf.h"
-#include "util/crypto.h"
+#include "util/id.h"
 
 struct agents_error {
     const char *field;

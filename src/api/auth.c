@@ -5,8 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/common.h"
-#include "api/workspaces.h"
+#include "api/api.h"
+#include "model/apikey.h"
+#include "model/workspace.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "util/bucket.h"
@@ -77,12 +78,12 @@ void auth_on_head(struct http_request *req)
         api_respond_internal(req, rc);
         return;
     }
-    struct key_info info;
+    struct apikey_info info;
     struct store_val raw;
     memset(&info, 0, sizeof info);
     uint8_t hash[SHA256_LEN];
-    hasher_sha256(&app->hasher, key->ptr, key->len, hash);
-    rc = key_lookup(&t, hash, &info);
+    crypto_hasher_sha256(&app->hasher, key->ptr, key->len, hash);
+    rc = apikey_lookup(&t, hash, &info);
     size_t wslen = strlen(info.ws);
     if (rc == 0 && (wslen != wsh->len || !crypto_equal(info.ws, wsh->ptr, wslen)))
         rc = BC_ENOTFOUND;

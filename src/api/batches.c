@@ -7,7 +7,7 @@
 #include <time.h>
 
 #include "api/agents.h"
-#include "api/common.h"
+#include "api/api.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "ingest/ingest.h"
@@ -15,6 +15,7 @@
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "model/agent.h"
 #include "model/batch.h"
 
 /* ---- time ---- */
@@ -339,16 +340,12 @@ void batches_template(struct http_request *req)
         return;
     }
     if (n > 0) {
-        char key[AGENT_KEY_MAX];
-        size_t klen = agent_key(key, ctx->ws, ctx->ws_len, agent_id, (size_t)n);
         struct store_txn t;
-        struct store_val v;
         int rc = store_read_begin(&app->store, &t);
-        if (!rc)
-            rc = store_get(&t, DB_AGENT, key, klen, &v);
-        if (!rc)
-            agent = cJSON_ParseWithLength(v.ptr, v.len);
-        store_read_end(&t);
+        if (!rc) {
+            rc = agent_get(&t, ctx->ws, ctx->ws_len, agent_id, (size_t)n, &agent);
+            store_read_end(&t);
+        }
         if (rc == BC_ENOTFOUND) {
             api_respond_error(req, 404, "not_found", "No agent with this id in this workspace.",
                               "id", agent_id);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/common.h"
+#include "api/api.h"
 #include "provider/http_provider.h"
 #include "provider/twilio.h"
 #include "http/response.h"

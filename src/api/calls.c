@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "api/batches.h"
-#include "api/common.h"
+#include "api/api.h"
 #include "dispatch/jobs.h"
 #include "http/response.h"
 #include "http/router.h"

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "api/batches.h"
-#include "api/common.h"
+#include "api/api.h"
 #include "webhooks/webhooks.h"
 #include "dispatch/jobs.h"
 #include "dispatch/sweep.h"

@@ -24,7 +24,7 @@
 
 #include "api/batches.h"
 #include "api/calls.h"
-#include "api/common.h"
+#include "api/api.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "util/err.h"

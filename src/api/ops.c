@@ -1,7 +1,7 @@
 /* Operations endpoints for load balancers and monitoring (API.md B10): no authentication. */
 #include "api/ops.h"
 
-#include "api/common.h"
+#include "api/api.h"
 #include "webhooks/webhooks.h"
 #include "http/response.h"
 #include "store/records.h"

@@ -6,7 +6,7 @@
 #include "api/batches.h"
 #include "api/callbacks.h"
 #include "api/calls.h"
-#include "api/common.h"
+#include "api/api.h"
 #include "api/control.h"
 #include "api/events.h"
 #include "api/openapi.h"

@@ -16,8 +16,8 @@
 
 #include "api/agents.h"
 #include "api/batches.h"
-#include "api/common.h"
-#include "api/workspaces.h"
+#include "api/api.h"
+#include "model/workspace.h"
 #include "http/conn.h"
 #include "http/response.h"
 #include "http/router.h"
@@ -201,21 +201,17 @@ static int bad_field(struct upload *up, enum ingest_field f, const char *fmt, co
 static int check_agent(struct upload *up, struct app *app, const char *id)
 {
     size_t idlen = strlen(id);
-    char key[AGENT_KEY_MAX];
     if (!id_valid("agent_", id, idlen))
         return upload_fail(up, 404, "not_found", NULL,
                            "agentId \"%.60s\" is not an agent of this workspace; create one with "
                            "POST /v1/api/agents or check the id.",
                            id);
-    size_t klen = agent_key(key, up->ws, strlen(up->ws), id, idlen);
     struct store_txn t;
-    struct store_val v;
     int rc = store_read_begin(&app->store, &t);
-    if (!rc)
-        rc = store_get(&t, DB_AGENT, key, klen, &v);
-    if (!rc)
-        up->agent = cJSON_ParseWithLength(v.ptr, v.len);
-    store_read_end(&t);
+    if (!rc) {
+        rc = agent_get(&t, up->ws, strlen(up->ws), id, idlen, &up->agent);
+        store_read_end(&t);
+    }
     if (rc == BC_ENOTFOUND)
         return upload_fail(up, 404, "not_found", NULL,
                            "agentId \"%.60s\" is not an agent of this workspace; create one with "
@@ -553,7 +549,7 @@ static void commit_upload(struct http_request *req, struct upload *up)
         upload_fail(up, rc == BC_EFULL ? 507 : 500,
                     rc == BC_EFULL ? "insufficient_storage" : "internal_error", NULL,
                     "The batch could not be stored (%s); nothing was kept. Retry later.",
-                    bc_strerror(rc));
+                    err_str(rc));
         upload_failed(req, up);
         return;
     }

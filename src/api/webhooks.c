@@ -4,7 +4,7 @@
 
 #include <string.h>
 
-#include "api/common.h"
+#include "api/api.h"
 #include "model/url.h"
 #include "util/err.h"
 #include "webhooks/deliveries.h"

@@ -19,24 +19,6 @@ double commit_random01(uint64_t *state)
     return (double)(*state >> 11) / 9007199254740992.0;
 }
 
-struct report *report_new(enum report_kind kind, const char *batch, uint32_t row, uint32_t seq)
-{
-    struct report *r = calloc(1, sizeof *r);
-    if (!r)
-        return NULL;
-    r->kind = kind;
-    snprintf(r->batch, sizeof r->batch, "%s", batch);
-    r->row = row;
-    r->seq = seq;
-    return r;
-}
-
-void report_free(struct report *r)
-{
-    provider_event_free(&r->ce);
-    free(r);
-}
-
 static void release_call(struct report *ev)
 {
     ev->released = 1;

@@ -6,7 +6,9 @@
 #include <string.h>
 
 #include "webhooks/webhooks.h"
+#include "dispatch/commit.h"
 #include "dispatch/pick.h"
+#include "dispatch/report.h"
 #include "dispatch/roster.h"
 #include "dispatch/watch.h"
 #include "model/batch.h"
@@ -169,7 +171,7 @@ static void send_pick(struct dispatcher *d, struct pick *p)
         return;
     r->cr.cls = CREATE_RETRY;
     snprintf(r->cr.message, sizeof r->cr.message, "the request could not be started (%s)",
-             bc_strerror(rc));
+             err_str(rc));
     queue_report(d, r);
 }
 
@@ -230,7 +232,7 @@ static void notify(struct dispatcher *d, const char *batch, uint32_t row, uint32
 /* A failed commit: its picks give back what they took, its reports wait for the next, in order. */
 static void commit_failed(struct dispatcher *d, struct pick *picks, struct report *reports, int rc)
 {
-    log_error("dispatch transaction failed; retrying", "error=\"%s\"", bc_strerror(rc));
+    log_error("dispatch transaction failed; retrying", "error=\"%s\"", err_str(rc));
     for (struct pick *p = picks, *n; p; p = n) {
         n = p->next;
         pick_undo(p);
@@ -443,6 +445,15 @@ static void on_watch(uv_timer_t *t)
 
 /* ---- start and stop ---- */
 
+/* A batch_scan_fn: appends the id (NUL-terminated) of a batch to resume to the buf arg. */
+static int collect_resumed(const struct batch_rec *b, void *arg)
+{
+    /* Cancelled batches may still have calls finishing. */
+    if (batch_is_live(b->status) || (b->status == BATCH_CANCELLED && b->active))
+        buf_append(arg, b->id, strlen(b->id) + 1);
+    return 0;
+}
+
 /* The batches that may still dial or have calls in progress, as the store has them. */
 static int load_all(struct dispatcher *d)
 {
@@ -451,17 +462,7 @@ static int load_all(struct dispatcher *d)
     if (rc)
         return rc;
     struct buf ids = {0};
-    struct store_iter it;
-    store_iter_open(&it, &t, DB_BATCH, "", 0, NULL, 0);
-    while ((rc = store_iter_next(&it)) == 1) {
-        struct batch_rec b;
-        if (batch_decode(&it.val, &b) != 0)
-            continue;
-        /* Cancelled batches may still have calls finishing. */
-        if (batch_is_live(b.status) || (b.status == BATCH_CANCELLED && b.active))
-            buf_append(&ids, b.id, strlen(b.id) + 1);
-    }
-    store_iter_close(&it);
+    rc = batch_scan(&t, collect_resumed, &ids);
     uint64_t mono = uv_now(d->cfg.loop), deadline = clock_now_ms() + d->cfg.reconcile_ms;
     size_t n = 0;
     for (const char *id = ids.data; id && id < ids.data + ids.len && rc >= 0;

@@ -13,7 +13,7 @@
 #include "dispatch/retry.h"
 #include "store/store.h"
 #include "util/bucket.h"
-#include "util/crypto.h"
+#include "util/id.h"
 #include "util/map.h"
 
 #define ROSTER_NO_TIME UINT64_MAX

@@ -103,7 +103,7 @@ static void step_ended(struct sweeper *sw, int rc, int done)
     struct sweep_item *it = &sw->items[0];
     if (rc < 0) {
         log_error("background batch work failed; will retry", "batch=%s error=\"%s\"", it->batch,
-                  bc_strerror(rc));
+                  err_str(rc));
         return;
     }
     if (done) {

@@ -13,7 +13,7 @@
 #include <uv.h>
 
 #include "store/store.h"
-#include "util/crypto.h"
+#include "util/id.h"
 
 enum sweep_kind { SWEEP_PURGE, SWEEP_CANCEL, SWEEP_RETRY };
 

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "dispatch/commit.h"
+#include "dispatch/report.h"
 #include "http/client.h"
 #include "dispatch/roster.h"
 #include "provider/provider.h"

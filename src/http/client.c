@@ -72,7 +72,7 @@ const char *client_strerror(int err)
     case CLIENT_E_OTHER:
         return "HTTP client error";
     }
-    return bc_strerror(err);
+    return err_str(err);
 }
 
 /* The one place curl's result codes become client results. */

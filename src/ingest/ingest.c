@@ -236,8 +236,7 @@ static void write_failed(struct ingest *in, int rc)
              "The server's storage is full; nothing was stored. Retry later.");
     else
         fail(in, INGEST_E_STORE,
-             "The upload could not be stored (%s); nothing was kept. Retry later.",
-             bc_strerror(rc));
+             "The upload could not be stored (%s); nothing was kept. Retry later.", err_str(rc));
 }
 
 static void chunk_written(struct store_async *a, int rc);
@@ -657,9 +656,9 @@ static int on_part_end(void *ctx)
 static void multipart_error(struct ingest *in, int rc)
 {
     if (rc == MP_E_FIELD_TOO_LARGE)
-        fail(in, INGEST_E_TOO_LARGE, "%s", mp_strerror(rc));
+        fail(in, INGEST_E_TOO_LARGE, "%s", multipart_strerror(rc));
     else
-        fail(in, INGEST_E_MULTIPART, "The multipart body is malformed: %s", mp_strerror(rc));
+        fail(in, INGEST_E_MULTIPART, "The multipart body is malformed: %s", multipart_strerror(rc));
 }
 
 int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char *content_type,
@@ -675,15 +674,15 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
         return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
     const char *b;
     size_t blen;
-    int rc = content_type ? mp_boundary_from_content_type(content_type, ct_len, &b, &blen)
+    int rc = content_type ? multipart_boundary_from_content_type(content_type, ct_len, &b, &blen)
                           : MP_E_NOT_MULTIPART;
     if (rc == MP_E_NOT_MULTIPART)
         return fail(in, INGEST_E_NOT_MULTIPART, "%s", "");
     if (rc)
-        return fail(in, INGEST_E_MULTIPART, "%s", mp_strerror(rc));
+        return fail(in, INGEST_E_MULTIPART, "%s", multipart_strerror(rc));
     struct mp_limits lim = {.max_parts = 32};
     static const struct mp_callbacks cb = {on_part_begin, on_part_data, on_part_end};
-    if (mp_init(&in->mp, b, blen, &lim, &cb, in) != 0)
+    if (multipart_init(&in->mp, b, blen, &lim, &cb, in) != 0)
         return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
     in->mp_ready = 1;
     dedupe_presize(&in->seen, opt->body_bytes, opt->max_records);
@@ -694,7 +693,7 @@ int ingest_feed(struct ingest *in, const char *data, size_t len)
 {
     if (in->failure.error)
         return ingest_error_code(in->failure.error);
-    int rc = mp_feed(&in->mp, data, len);
+    int rc = multipart_feed(&in->mp, data, len);
     if (rc && !in->failure.error)
         multipart_error(in, rc);
     return ingest_error_code(in->failure.error);
@@ -704,7 +703,7 @@ int ingest_end(struct ingest *in)
 {
     if (in->failure.error)
         return ingest_error_code(in->failure.error);
-    int rc = mp_finish(&in->mp);
+    int rc = multipart_finish(&in->mp);
     if (rc && !in->failure.error)
         multipart_error(in, rc);
     if (in->failure.error)
@@ -723,7 +722,7 @@ int ingest_end(struct ingest *in)
 void ingest_free(struct ingest *in)
 {
     if (in->mp_ready)
-        mp_free(&in->mp);
+        multipart_free(&in->mp);
     if (in->csv_ready)
         csv_free(&in->csv);
     for (int f = 0; f < FIELD_COUNT; f++)

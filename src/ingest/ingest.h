@@ -125,7 +125,7 @@ struct ingest_chunk {
 
 struct ingest {
     struct ingest_options opt;
-    struct mp_parser mp;
+    struct multipart mp;
     struct csv_parser csv;
     int mp_ready, csv_ready;
 

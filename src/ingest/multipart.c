@@ -156,7 +156,7 @@ static int next_param(const char *s, size_t n, size_t *i, struct param *prm)
     return 1;
 }
 
-int mp_boundary_from_content_type(const char *ct, size_t len, const char **b, size_t *blen)
+int multipart_boundary_from_content_type(const char *ct, size_t len, const char **b, size_t *blen)
 {
     size_t i = skip_ows(ct, len, 0), type = i;
     struct param prm;
@@ -183,8 +183,8 @@ int mp_boundary_from_content_type(const char *ct, size_t len, const char **b, si
     return r < 0 || !found ? MP_E_NO_BOUNDARY : 0;
 }
 
-int mp_init(struct mp_parser *p, const char *boundary, size_t blen, const struct mp_limits *lim,
-            const struct mp_callbacks *cb, void *ctx)
+int multipart_init(struct multipart *p, const char *boundary, size_t blen,
+                   const struct mp_limits *lim, const struct mp_callbacks *cb, void *ctx)
 {
     memset(p, 0, sizeof *p);
     if (!valid_boundary(boundary, blen)) {
@@ -215,7 +215,7 @@ int mp_init(struct mp_parser *p, const char *boundary, size_t blen, const struct
     return 0;
 }
 
-void mp_free(struct mp_parser *p)
+void multipart_free(struct multipart *p)
 {
     free(p->hbuf);
     p->hbuf = NULL;
@@ -223,7 +223,7 @@ void mp_free(struct mp_parser *p)
 
 /* Delivers bytes that are certainly not part of a delimiter: preamble bytes are only counted,
  * part data goes to the callback within the field limit. */
-static int emit_data(struct mp_parser *p, const char *d, size_t n)
+static int emit_data(struct multipart *p, const char *d, size_t n)
 {
     if (n == 0) {
         return 0;
@@ -249,7 +249,7 @@ static int ends_delimiter(char c)
     return c == '-' || c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-static int found_delimiter(struct mp_parser *p)
+static int found_delimiter(struct multipart *p)
 {
     int was_data = p->state == ST_DATA;
 
@@ -261,7 +261,7 @@ static int found_delimiter(struct mp_parser *p)
 
 /* Scans preamble or part data for the next delimiter. Sets *used to the bytes consumed; the byte
  * that confirms a delimiter is left for the delimiter-line states. */
-static int scan_body(struct mp_parser *p, const char *buf, size_t len, size_t *used)
+static int scan_body(struct multipart *p, const char *buf, size_t len, size_t *used)
 {
     size_t i = 0, start;
     int rc;
@@ -314,7 +314,7 @@ static int scan_body(struct mp_parser *p, const char *buf, size_t len, size_t *u
     return emit_data(p, buf + start, len - start);
 }
 
-static int begin_headers(struct mp_parser *p)
+static int begin_headers(struct multipart *p)
 {
     if (++p->parts > p->lim.max_parts) {
         return MP_E_TOO_MANY_PARTS;
@@ -327,7 +327,7 @@ static int begin_headers(struct mp_parser *p)
 }
 
 /* Handles one byte of the rest of a delimiter line: "--", or padding then CRLF. */
-static int delimiter_line(struct mp_parser *p, char c)
+static int delimiter_line(struct multipart *p, char c)
 {
     switch (p->state) {
     case ST_AFTER_DELIM:
@@ -427,7 +427,7 @@ static void strip_directories(const char **s, size_t *n)
 }
 
 /* Parses `form-data; name="..."; filename="..."` into p->part, decoding values in place. */
-static int parse_disposition(struct mp_parser *p, char *s, size_t n)
+static int parse_disposition(struct multipart *p, char *s, size_t n)
 {
     size_t i = token_end(s, n, 0);
     const char *plain = NULL, *ext = NULL;
@@ -477,7 +477,7 @@ static int parse_disposition(struct mp_parser *p, char *s, size_t n)
 }
 
 /* Handles one complete header line without its CRLF. */
-static int header_line(struct mp_parser *p, char *line, size_t n)
+static int header_line(struct multipart *p, char *line, size_t n)
 {
     const char *colon = memchr(line, ':', n);
     size_t name_len, v, end = n;
@@ -507,7 +507,7 @@ static int header_line(struct mp_parser *p, char *line, size_t n)
     return 0;
 }
 
-static int begin_data(struct mp_parser *p)
+static int begin_data(struct multipart *p)
 {
     if (!p->part.name) {
         return MP_E_BAD_HEADER;
@@ -522,7 +522,7 @@ static int begin_data(struct mp_parser *p)
 }
 
 /* Called when hbuf ends with LF: checks the line and acts on it. */
-static int end_of_line(struct mp_parser *p)
+static int end_of_line(struct multipart *p)
 {
     char *line = p->hbuf + p->line_start;
     size_t n = p->hlen - p->line_start;
@@ -541,7 +541,7 @@ static int end_of_line(struct mp_parser *p)
 }
 
 /* Collects header bytes up to and including the next LF. */
-static int read_headers(struct mp_parser *p, const char *buf, size_t len, size_t *used)
+static int read_headers(struct multipart *p, const char *buf, size_t len, size_t *used)
 {
     const char *lf = memchr(buf, '\n', len);
     size_t n = lf ? (size_t)(lf - buf) + 1 : len;
@@ -555,7 +555,7 @@ static int read_headers(struct mp_parser *p, const char *buf, size_t len, size_t
     return lf ? end_of_line(p) : 0;
 }
 
-int mp_feed(struct mp_parser *p, const char *data, size_t len)
+int multipart_feed(struct multipart *p, const char *data, size_t len)
 {
     size_t i = 0;
 
@@ -584,7 +584,7 @@ int mp_feed(struct mp_parser *p, const char *data, size_t len)
     return p->err;
 }
 
-int mp_finish(struct mp_parser *p)
+int multipart_finish(struct multipart *p)
 {
     if (p->err == 0 && p->state != ST_EPILOGUE) {
         p->err = p->state == ST_PREAMBLE ? MP_E_NO_FIRST_BOUNDARY : MP_E_TRUNCATED;
@@ -592,7 +592,7 @@ int mp_finish(struct mp_parser *p)
     return p->err;
 }
 
-const char *mp_strerror(int err)
+const char *multipart_strerror(int err)
 {
     switch (err) {
     case MP_OK:

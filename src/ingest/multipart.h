@@ -25,8 +25,8 @@
  *   unterminated quoted strings are MP_E_BAD_HEADER.
  * - Limits are checked while streaming. When a text field (a part without filename) grows past
  *   max_field_bytes its first max_field_bytes bytes have been delivered, then the error follows.
- * - After any error, including a non-zero callback result, the parser stays failed: mp_feed and
- *   mp_finish keep returning that value. No callback runs after an error. */
+ * - After any error, including a non-zero callback result, the parser stays failed: multipart_feed
+ * and multipart_finish keep returning that value. No callback runs after an error. */
 #ifndef BC_INGEST_MULTIPART_H
 #define BC_INGEST_MULTIPART_H
 
@@ -61,8 +61,9 @@ struct mp_part_info {
     size_t content_type_len;
 };
 
-/* Each callback returns 0 to continue; any other value stops parsing and is returned by mp_feed
- * (use positive values to tell them apart from the MP_E_* codes). A NULL callback is skipped. */
+/* Each callback returns 0 to continue; any other value stops parsing and is returned by
+ * multipart_feed (use positive values to tell them apart from the MP_E_* codes). A NULL callback is
+ * skipped. */
 struct mp_callbacks {
     /* The pointers in *part are valid only during the call. */
     int (*on_part_begin)(void *ctx, const struct mp_part_info *part);
@@ -83,7 +84,7 @@ struct mp_limits {
 };
 
 /* Embeddable; the fields are private to multipart.c. */
-struct mp_parser {
+struct multipart {
     int state;
     int err;                         /* sticky: the first error or callback result */
     char delim[MP_MAX_BOUNDARY + 4]; /* CRLF "--" boundary */
@@ -106,23 +107,23 @@ struct mp_parser {
  * 1..70 chars of RFC 2046 bchars (a trailing space is not allowed). Returns 0 and points *b at the
  * boundary inside the input (unquoted span), or MP_E_NOT_MULTIPART / MP_E_NO_BOUNDARY /
  * MP_E_BAD_BOUNDARY. */
-int mp_boundary_from_content_type(const char *ct, size_t len, const char **b, size_t *blen);
+int multipart_boundary_from_content_type(const char *ct, size_t len, const char **b, size_t *blen);
 
 /* Prepares *p for one body. lim and cb may be NULL. Returns 0, MP_E_BAD_BOUNDARY or
- * MP_E_NOMEM; mp_free is safe to call in every case. */
-int mp_init(struct mp_parser *p, const char *boundary, size_t blen, const struct mp_limits *lim,
-            const struct mp_callbacks *cb, void *ctx);
+ * MP_E_NOMEM; multipart_free is safe to call in every case. */
+int multipart_init(struct multipart *p, const char *boundary, size_t blen,
+                   const struct mp_limits *lim, const struct mp_callbacks *cb, void *ctx);
 
 /* Parses the next len bytes of the body. Returns 0, an MP_E_* code or a callback's result. */
-int mp_feed(struct mp_parser *p, const char *data, size_t len);
+int multipart_feed(struct multipart *p, const char *data, size_t len);
 
 /* Marks the end of the body: 0 once the close delimiter was seen, otherwise MP_E_TRUNCATED (or
  * MP_E_NO_FIRST_BOUNDARY when no delimiter was found at all), or the earlier error. */
-int mp_finish(struct mp_parser *p);
+int multipart_finish(struct multipart *p);
 
-void mp_free(struct mp_parser *p);
+void multipart_free(struct multipart *p);
 
 /* A sentence telling the client how to fix the request. */
-const char *mp_strerror(int err);
+const char *multipart_strerror(int err);
 
 #endif

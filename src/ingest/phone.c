@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ingest/phone_data.h"
+
 /* E.164 allows at most 15 digits after the '+'. */
 #define E164_DIGITS_MAX 15
 
@@ -224,17 +226,18 @@ static int scan(const char *s, size_t n, struct digits *out, char *msg, size_t c
 /* The main row of a calling code (the first row with that code), or NULL. */
 static const struct phone_country *main_row(unsigned code)
 {
-    size_t lo = 0, hi = phone_country_count;
+    size_t lo = 0, hi = phone_data_count;
 
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (phone_countries[mid].code < code)
+        if (phone_data_countries[mid].code < code)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < phone_country_count && phone_countries[lo].code == code ? &phone_countries[lo]
-                                                                        : NULL;
+    return lo < phone_data_count && phone_data_countries[lo].code == code
+               ? &phone_data_countries[lo]
+               : NULL;
 }
 
 /* The calling code that begins d. E.164 codes are prefix-free (no code is the beginning of
@@ -260,9 +263,9 @@ static const struct phone_country *find_code(const char *d, size_t n, size_t *co
 /* 1 if a known calling code is longer than d[0..n) and begins with it ("+4" of "+44"). */
 static int code_incomplete(const char *d, size_t n)
 {
-    for (size_t i = 0; i < phone_country_count; i++) {
+    for (size_t i = 0; i < phone_data_count; i++) {
         char code[8];
-        int k = snprintf(code, sizeof code, "%u", phone_countries[i].code);
+        int k = snprintf(code, sizeof code, "%u", phone_data_countries[i].code);
         if ((size_t)k > n && memcmp(code, d, n) == 0)
             return 1;
     }
@@ -307,7 +310,7 @@ static int has_prefix_in(const char *list, const char *nsn, size_t n)
 static const struct phone_country *find_member(const struct phone_country *plan, const char *nsn,
                                                size_t n)
 {
-    const struct phone_country *end = phone_countries + phone_country_count;
+    const struct phone_country *end = phone_data_countries + phone_data_count;
 
     for (const struct phone_country *c = plan + 1; c < end && c->code == plan->code; c++)
         if (c->prefixes != NULL && has_prefix_in(c->prefixes, nsn, n))
@@ -520,11 +523,11 @@ static const struct phone_country *find_country(const char *iso2, size_t len)
 {
     if (iso2 == NULL || len != 2)
         return NULL;
-    for (size_t i = 0; i < phone_country_count; i++) {
-        const char *c = phone_countries[i].iso2;
+    for (size_t i = 0; i < phone_data_count; i++) {
+        const char *c = phone_data_countries[i].iso2;
         if (c[0] != '\0' && ascii_lower(iso2[0]) == ascii_lower(c[0]) &&
             ascii_lower(iso2[1]) == ascii_lower(c[1]))
-            return &phone_countries[i];
+            return &phone_data_countries[i];
     }
     return NULL;
 }

@@ -80,20 +80,4 @@ int phone_country_known(const char *iso2, size_t len);
 /* Short generic text per code. */
 const char *phone_strerror(int err);
 
-/* The numbering-plan table lives in phone_data.c. It is sorted by calling code; each code's main
- * country comes first and the other countries sharing the code follow it. */
-struct phone_country {
-    char iso2[3];           /* ISO 3166-1 alpha-2, or "" for a global service such as +800 */
-    unsigned short code;    /* ITU-T E.164 country calling code */
-    char trunk[3];          /* national (trunk) prefix dialled before national numbers, or "" */
-    unsigned short lengths; /* bit n set: a national significant number of n digits is valid */
-    /* Only for a shared code's other members: the space-separated beginnings of the national
-     * significant numbers that belong to this country. NULL for the main country and for members
-     * the number alone cannot tell apart (they are reported as the main country). */
-    const char *prefixes;
-};
-
-extern const struct phone_country phone_countries[];
-extern const size_t phone_country_count;
-
 #endif

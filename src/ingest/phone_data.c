@@ -19,7 +19,7 @@
  * prefixes NULL) and the members that share the code after it. A member with prefixes is
  * reported when the NSN begins with one of them. The unit test checks the order and that no
  * length exceeds E.164's 15 digits. */
-#include "ingest/phone.h"
+#include "ingest/phone_data.h"
 
 /* Bit masks of allowed NSN lengths: LEN(9) allows 9 digits, LENS(8, 10) allows 8, 9 and 10. */
 #define LEN(n)       (1u << (n))
@@ -33,7 +33,7 @@
     "753 778 780 782 807 819 825 867 873 879 902 905 942"
 
 /* clang-format off */
-const struct phone_country phone_countries[] = {
+const struct phone_country phone_data_countries[] = {
     {"US", 1, "1", LEN(10), NULL},                  /* United States (main member of the NANP) */
     {"CA", 1, "1", LEN(10), NANP_CA},               /* Canada */
     {"AG", 1, "1", LEN(10), "268"},                 /* Antigua and Barbuda */
@@ -291,4 +291,4 @@ const struct phone_country phone_countries[] = {
 };
 /* clang-format on */
 
-const size_t phone_country_count = sizeof phone_countries / sizeof phone_countries[0];
+const size_t phone_data_count = sizeof phone_data_countries / sizeof phone_data_countries[0];

@@ -2,6 +2,7 @@
 
 #include <string.h>
 
+#include "store/records.h"
 #include "util/err.h"
 
 static int is_var_char(char c)
@@ -66,4 +67,20 @@ int agent_render(const char *prompt, size_t len, agent_value_fn value, void *ctx
     if (!rc)
         rc = buf_append(out, "", 1);
     return rc ? BC_ENOMEM : 0;
+}
+
+int agent_get(struct store_txn *t, const char *ws, size_t wslen, const char *id, size_t idlen,
+              cJSON **out)
+{
+    char key[AGENT_KEY_MAX];
+    size_t klen = agent_key(key, ws, wslen, id, idlen);
+    struct store_val v;
+    int rc = store_get(t, DB_AGENT, key, klen, &v);
+    if (rc)
+        return rc;
+    cJSON *agent = cJSON_ParseWithLength(v.ptr, v.len);
+    if (!agent)
+        return BC_ECORRUPT;
+    *out = agent;
+    return 0;
 }

@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <cjson/cJSON.h>
+
+#include "store/store.h"
 #include "util/buf.h"
 
 #define AGENT_NAME_MAX      200
@@ -32,5 +35,10 @@ typedef const char *(*agent_value_fn)(void *ctx, const char *key);
  * *empty counts the variables that had no value or an empty one: they render as nothing. */
 int agent_render(const char *prompt, size_t len, agent_value_fn value, void *ctx, struct buf *out,
                  uint32_t *empty);
+
+/* Reads the stored agent (ws, id) into a new cJSON object *out (the caller deletes it). Returns
+ * 0, BC_ENOTFOUND, BC_ECORRUPT when the record is not JSON, or a store error. */
+int agent_get(struct store_txn *t, const char *ws, size_t wslen, const char *id, size_t idlen,
+              cJSON **out);
 
 #endif

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "store/records.h"
+#include "util/clock.h"
 #include "util/err.h"
 
 void workspace_defaults(struct ws_settings *ws)
@@ -105,4 +107,91 @@ int workspace_get(struct store_txn *t, const char *id, size_t len, struct ws_set
     struct store_val v;
     int rc = store_get(t, DB_WS, id, len, &v);
     return rc ? rc : workspace_decode(v.ptr, v.len, out);
+}
+
+static int put_ws(struct store_txn *t, const struct ws_settings *ws)
+{
+    return records_put_json(t, DB_WS, ws->id, strlen(ws->id), workspace_to_json(ws));
+}
+
+struct workspace_create_args {
+    struct ws_settings *ws;
+    struct apikey_pending kn;
+};
+
+static int workspace_create_txn(struct store_txn *t, void *arg)
+{
+    struct workspace_create_args *a = arg;
+    int rc = put_ws(t, a->ws);
+    return rc ? rc : apikey_put(t, &a->kn);
+}
+
+int workspace_create(struct store *s, struct id_gen *ids, struct ws_settings *ws, const char *label,
+                     char api_key[APIKEY_TEXT_MAX], struct apikey_info *key)
+{
+    ws->created_ms = clock_now_ms();
+    int rc = id_new(ids, "ws_", ws->created_ms, ws->id);
+    if (rc < 0)
+        return rc;
+    struct workspace_create_args a = {.ws = ws};
+    rc = apikey_prepare(ids, ws->id, label, api_key, key, &a.kn);
+    return rc ? rc : store_write(s, workspace_create_txn, &a);
+}
+
+struct workspace_update_args {
+    const char *id;
+    const struct ws_update *u;
+    struct ws_settings *out;
+    char msg[160];
+};
+
+static int workspace_update_txn(struct store_txn *t, void *arg)
+{
+    struct workspace_update_args *a = arg;
+    struct ws_settings *ws = a->out;
+    int rc = workspace_get(t, a->id, strlen(a->id), ws);
+    if (rc)
+        return rc;
+    if (a->u->has_calls_per_second)
+        ws->calls_per_second = a->u->v.calls_per_second;
+    if (a->u->has_max_concurrent_calls)
+        ws->max_concurrent_calls = a->u->v.max_concurrent_calls;
+    if (a->u->has_requests_per_minute)
+        ws->requests_per_minute = a->u->v.requests_per_minute;
+    if (a->u->has_max_records)
+        ws->max_records = a->u->v.max_records;
+    rc = workspace_validate(ws, a->msg, sizeof a->msg);
+    return rc ? rc : put_ws(t, ws);
+}
+
+int workspace_update_limits(struct store *s, const char *id, const struct ws_update *u,
+                            struct ws_settings *out)
+{
+    struct workspace_update_args a = {.id = id, .u = u, .out = out};
+    return store_write(s, workspace_update_txn, &a);
+}
+
+int workspace_list(struct store *s, cJSON **out)
+{
+    struct store_txn t;
+    int rc = store_read_begin(s, &t);
+    if (rc)
+        return rc;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *arr = cJSON_AddArrayToObject(root, "workspaces");
+    struct store_iter it;
+    store_iter_open(&it, &t, DB_WS, "", 0, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        struct ws_settings ws;
+        if (workspace_decode(it.val.ptr, it.val.len, &ws) == 0)
+            cJSON_AddItemToArray(arr, workspace_to_json(&ws));
+    }
+    store_iter_close(&it);
+    store_read_end(&t);
+    if (rc < 0) {
+        cJSON_Delete(root);
+        return rc;
+    }
+    *out = root;
+    return 0;
 }

@@ -1,6 +1,7 @@
 /* Workspace settings (API.md B1): limits, their defaults and the rules they obey. The record is
  * stored as JSON in DB_WS; the API and the dispatcher both decode it here, so a default or a
- * limit is written once. */
+ * limit is written once. The admin CLI creates (with a first API key), updates and lists
+ * workspaces here. */
 #ifndef BC_MODEL_WORKSPACE_H
 #define BC_MODEL_WORKSPACE_H
 
@@ -9,8 +10,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "model/apikey.h"
 #include "store/store.h"
-#include "util/crypto.h"
+#include "util/id.h"
 
 #define WS_NAME_MAX 128
 
@@ -36,5 +38,19 @@ cJSON *workspace_to_json(const struct ws_settings *ws);
 int workspace_decode(const void *data, size_t len, struct ws_settings *out);
 /* Reads the workspace's settings: 0, BC_ENOTFOUND, or an error. */
 int workspace_get(struct store_txn *t, const char *id, size_t len, struct ws_settings *out);
+
+/* Which limits an update changes. */
+struct ws_update {
+    int has_calls_per_second, has_max_concurrent_calls, has_requests_per_minute, has_max_records;
+    struct ws_settings v;
+};
+
+/* Creates the workspace (id assigned into ws->id) and its first API key. */
+int workspace_create(struct store *s, struct id_gen *ids, struct ws_settings *ws, const char *label,
+                     char api_key[APIKEY_TEXT_MAX], struct apikey_info *key);
+int workspace_update_limits(struct store *s, const char *id, const struct ws_update *u,
+                            struct ws_settings *out);
+/* {"workspaces":[...]} */
+int workspace_list(struct store *s, cJSON **out);
 
 #endif

@@ -12,6 +12,7 @@
 #include "provider/form.h"
 #include "store/records.h"
 #include "util/crypto.h"
+#include "util/id.h"
 #include "util/err.h"
 #include "util/json.h"
 

@@ -24,7 +24,7 @@
 
 #include "http/client.h"
 #include "util/buf.h"
-#include "util/crypto.h"
+#include "util/id.h"
 
 enum provider_kind { PROVIDER_SIM, PROVIDER_TWILIO, PROVIDER_HTTP };
 

@@ -311,8 +311,7 @@ static void callback_new(struct carrier *s, struct call *c, int final)
         rc = twilio_sign(s->auth_token, c->callback_url, strlen(c->callback_url), cb->body.data,
                          cb->body.len, sig);
     if (rc != 0) {
-        log_error("cannot build a status callback", "call=%s reason=\"%s\"", c->sid,
-                  bc_strerror(rc));
+        log_error("cannot build a status callback", "call=%s reason=\"%s\"", c->sid, err_str(rc));
         s->ledger->callbacks_failed++;
         if (cb)
             callback_free(cb);

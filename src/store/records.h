@@ -11,7 +11,7 @@
 
 #include "store/store.h"
 #include "util/buf.h"
-#include "util/crypto.h"
+#include "util/id.h"
 
 #define BATCH_ID_LEN   (6 + ID_ULID_LEN) /* "batch_" + ULID */
 #define RECENT_CALLS   10

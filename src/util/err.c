@@ -1,6 +1,6 @@
 #include "util/err.h"
 
-const char *bc_strerror(int err)
+const char *err_str(int err)
 {
     switch (err) {
     case BC_OK:

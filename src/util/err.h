@@ -1,6 +1,6 @@
 /* Project-wide error codes. Every fallible function returns 0 or one of these negative values;
  * library errors (libuv, LMDB, llhttp, curl) are translated into them in one place per library,
- * and api_respond_internal (api/common.c) translates them into HTTP statuses. */
+ * and api_respond_internal (api/api.c) translates them into HTTP statuses. */
 #ifndef BC_UTIL_ERR_H
 #define BC_UTIL_ERR_H
 
@@ -18,6 +18,6 @@ enum bc_err {
     BC_ECORRUPT = -10, /* stored data could not be decoded */
 };
 
-const char *bc_strerror(int err);
+const char *err_str(int err);
 
 #endif

@@ -15,6 +15,7 @@
 #include "http/client.h"
 #include "util/clock.h"
 #include "util/crypto.h"
+#include "util/id.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "webhooks/deliveries.h"
@@ -251,7 +252,7 @@ static void record_outcomes(struct delivery *d)
     if (rc)
         log_error("cannot record webhook deliveries; those events stay in the outbox and are "
                   "sent again after a restart",
-                  "error=\"%s\"", bc_strerror(rc));
+                  "error=\"%s\"", err_str(rc));
     for (struct send *s = list, *next; s; s = next) {
         next = s->next;
         send_free(s);
@@ -360,7 +361,7 @@ static int send_head(struct delivery *d, struct store_txn *t, struct queue *q, u
     }
     if (rc < 0) {
         log_error("cannot prepare a webhook; will retry", "url=\"%s\" error=\"%s\"", q->url,
-                  bc_strerror(rc));
+                  err_str(rc));
         q->retry_at = now + STORE_RETRY_MS;
     }
     if (rc <= 0) {
@@ -380,7 +381,7 @@ static int send_head(struct delivery *d, struct store_txn *t, struct queue *q, u
         /* The request could not even start (a URL curl rejects): a failed attempt. */
         s->r.result = CLIENT_E_OTHER;
         snprintf(s->r.error, sizeof s->r.error, "the request could not be started: %s",
-                 bc_strerror(rc));
+                 err_str(rc));
         settle(d, s, now);
     }
     return 0;

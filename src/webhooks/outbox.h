@@ -15,7 +15,7 @@
 #include "store/records.h"
 #include "store/store.h"
 #include "util/buf.h"
-#include "util/crypto.h"
+#include "util/id.h"
 
 struct outbox;
 

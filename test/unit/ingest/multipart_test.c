@@ -211,7 +211,7 @@ static void test_boundary_from_content_type(void)
         int rc;
 
         memcpy(ct, c->ct, n);
-        rc = mp_boundary_from_content_type(ct, n, &b, &blen);
+        rc = multipart_boundary_from_content_type(ct, n, &b, &blen);
         CHECK_REPORT(rc == c->rc, "ct '%s': rc %s, want %s", c->ct, rc_name(rc), rc_name(c->rc));
         if (rc == 0 && c->rc == 0) {
             CHECK_MEM(b, blen, c->boundary);
@@ -222,18 +222,18 @@ static void test_boundary_from_content_type(void)
 
 static void test_init_rejects_bad_boundary(void)
 {
-    struct mp_parser p;
+    struct multipart p;
 
-    CHECK_INT(mp_init(&p, "", 0, NULL, NULL, NULL), MP_E_BAD_BOUNDARY);
-    mp_free(&p);
-    CHECK_INT(mp_init(&p, "a\rb", 3, NULL, NULL, NULL), MP_E_BAD_BOUNDARY);
-    CHECK_INT(mp_feed(&p, "x", 1), MP_E_BAD_BOUNDARY);
-    mp_free(&p);
-    CHECK_INT(mp_init(&p, B70 "1", 71, NULL, NULL, NULL), MP_E_BAD_BOUNDARY);
-    mp_free(&p);
-    CHECK_INT(mp_init(&p, B70, 70, NULL, NULL, NULL), 0);
-    mp_free(&p);
-    mp_free(&p);
+    CHECK_INT(multipart_init(&p, "", 0, NULL, NULL, NULL), MP_E_BAD_BOUNDARY);
+    multipart_free(&p);
+    CHECK_INT(multipart_init(&p, "a\rb", 3, NULL, NULL, NULL), MP_E_BAD_BOUNDARY);
+    CHECK_INT(multipart_feed(&p, "x", 1), MP_E_BAD_BOUNDARY);
+    multipart_free(&p);
+    CHECK_INT(multipart_init(&p, B70 "1", 71, NULL, NULL, NULL), MP_E_BAD_BOUNDARY);
+    multipart_free(&p);
+    CHECK_INT(multipart_init(&p, B70, 70, NULL, NULL, NULL), 0);
+    multipart_free(&p);
+    multipart_free(&p);
 }
 
 /* ---- Body cases ---- */
@@ -460,7 +460,7 @@ static const struct body_case body_cases[] = {
 static void run_pieces(const struct body_case *c, const size_t *cuts, size_t ncuts,
                        struct recorder *r)
 {
-    struct mp_parser p;
+    struct multipart p;
     struct mp_limits lim;
     const char *b = NULL;
     size_t blen = 0, from = 0;
@@ -469,34 +469,34 @@ static void run_pieces(const struct body_case *c, const size_t *cuts, size_t ncu
     memset(r, 0, sizeof *r);
     r->stop_begin = c->stop_begin;
     r->stop_end = c->stop_end;
-    CHECK_INT(mp_boundary_from_content_type(c->ct, strlen(c->ct), &b, &blen), 0);
+    CHECK_INT(multipart_boundary_from_content_type(c->ct, strlen(c->ct), &b, &blen), 0);
     lim.max_parts = c->max_parts;
     lim.max_header_bytes = c->max_header;
     lim.max_field_bytes = c->max_field;
     lim.max_preamble_bytes = c->max_preamble;
-    CHECK_INT(mp_init(&p, b, blen, &lim, &recorder_cb, r), 0);
+    CHECK_INT(multipart_init(&p, b, blen, &lim, &recorder_cb, r), 0);
     rc = 0;
     for (size_t i = 0; i <= ncuts && rc == 0; i++) {
         size_t to = i < ncuts ? cuts[i] : c->body_len;
         char *piece = malloc(to - from ? to - from : 1);
 
         memcpy(piece, c->body + from, to - from);
-        rc = mp_feed(&p, piece, to - from);
+        rc = multipart_feed(&p, piece, to - from);
         free(piece);
         from = to;
     }
     if (rc == 0) {
-        rc = mp_finish(&p);
+        rc = multipart_finish(&p);
     }
     /* An error is sticky. */
     if (rc != 0) {
-        CHECK_INT(mp_feed(&p, D "--", 10), rc);
-        CHECK_INT(mp_finish(&p), rc);
+        CHECK_INT(multipart_feed(&p, D "--", 10), rc);
+        CHECK_INT(multipart_finish(&p), rc);
     }
     close_data(r);
     log_str(r, "rc=");
     log_str(r, rc_name(rc));
-    mp_free(&p);
+    multipart_free(&p);
 }
 
 static int compare_log(const struct body_case *c, const struct recorder *r, const char *how)
@@ -570,7 +570,7 @@ static void test_large_slices(void)
     char *body = malloc(body_len), *file = body + sizeof head - 1;
     struct slice_sink sink = {file, file_len, 0, 0, 1};
     struct mp_callbacks cb = {NULL, sink_data, NULL};
-    struct mp_parser p;
+    struct multipart p;
     int rc = 0;
 
     memcpy(body, head, sizeof head - 1);
@@ -585,17 +585,17 @@ static void test_large_slices(void)
     }
     memcpy(file + file_len, tail, sizeof tail - 1);
 
-    CHECK_INT(mp_init(&p, "AaB03x", 6, NULL, &cb, &sink), 0);
+    CHECK_INT(multipart_init(&p, "AaB03x", 6, NULL, &cb, &sink), 0);
     for (size_t off = 0; off < body_len && rc == 0; off += chunk) {
-        rc = mp_feed(&p, body + off, body_len - off < chunk ? body_len - off : chunk);
+        rc = multipart_feed(&p, body + off, body_len - off < chunk ? body_len - off : chunk);
         nchunks++;
     }
     CHECK_INT(rc, 0);
-    CHECK_INT(mp_finish(&p), 0);
+    CHECK_INT(multipart_finish(&p), 0);
     CHECK_INT(sink.bytes, file_len);
     CHECK(sink.same);
     CHECK_REPORT(sink.calls <= 2 * nchunks, "%zu data calls for %zu chunks", sink.calls, nchunks);
-    mp_free(&p);
+    multipart_free(&p);
     free(body);
 }
 
@@ -614,29 +614,29 @@ static void test_data_callback_stops(void)
 {
     static const char body[] = D CRLF CD("a") CRLF "123" CRLF D CRLF CD("b") CRLF "4" CLOSE;
     struct mp_callbacks cb = {NULL, stop_data, NULL};
-    struct mp_parser p;
+    struct multipart p;
     int calls = 0;
 
-    CHECK_INT(mp_init(&p, "AaB03x", 6, NULL, &cb, &calls), 0);
-    CHECK_INT(mp_feed(&p, body, sizeof body - 1), STOP_RC);
+    CHECK_INT(multipart_init(&p, "AaB03x", 6, NULL, &cb, &calls), 0);
+    CHECK_INT(multipart_feed(&p, body, sizeof body - 1), STOP_RC);
     CHECK_INT(calls, 1);
-    CHECK_INT(mp_feed(&p, body, sizeof body - 1), STOP_RC);
-    CHECK_INT(mp_finish(&p), STOP_RC);
+    CHECK_INT(multipart_feed(&p, body, sizeof body - 1), STOP_RC);
+    CHECK_INT(multipart_finish(&p), STOP_RC);
     CHECK_INT(calls, 1);
-    mp_free(&p);
+    multipart_free(&p);
 }
 
 static void test_strerror(void)
 {
     for (int e = MP_E_BARE_LF; e <= MP_OK; e++) {
-        const char *msg = mp_strerror(e);
+        const char *msg = multipart_strerror(e);
         CHECK(msg && strlen(msg) > 20);
         for (int f = MP_E_BARE_LF; f < e; f++) {
-            CHECK(strcmp(msg, mp_strerror(f)) != 0);
+            CHECK(strcmp(msg, multipart_strerror(f)) != 0);
         }
     }
-    CHECK(mp_strerror(-1000) != NULL);
-    CHECK(mp_strerror(STOP_RC) != NULL);
+    CHECK(multipart_strerror(-1000) != NULL);
+    CHECK(multipart_strerror(STOP_RC) != NULL);
 }
 
 CHECK_MAIN(CHECK_CASE(test_boundary_from_content_type), CHECK_CASE(test_init_rejects_bad_boundary),

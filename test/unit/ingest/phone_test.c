@@ -4,6 +4,7 @@
  * 900xxx and 020 7946 0xxx, AU 0491 570 xxx and 02 5550 xxxx, FR 01 99 00 xx xx). */
 #include "check.h"
 #include "ingest/phone.h"
+#include "ingest/phone_data.h"
 
 #include <stdlib.h>
 
@@ -600,10 +601,10 @@ static void test_table(void)
 {
     size_t named = 0, duplicates = 0;
 
-    CHECK(phone_country_count >= 240);
-    for (size_t i = 0; i < phone_country_count; i++) {
-        const struct phone_country *c = &phone_countries[i];
-        int first_of_code = i == 0 || phone_countries[i - 1].code != c->code;
+    CHECK(phone_data_count >= 240);
+    for (size_t i = 0; i < phone_data_count; i++) {
+        const struct phone_country *c = &phone_data_countries[i];
+        int first_of_code = i == 0 || phone_data_countries[i - 1].code != c->code;
         unsigned max_len = 0;
 
         for (unsigned n = 0; n < 16; n++)
@@ -613,8 +614,8 @@ static void test_table(void)
                      c->iso2, c->code);
         CHECK_REPORT(digit_count(c->code) + max_len <= 15, "%s +%u: longest number fits E.164",
                      c->iso2, c->code);
-        CHECK_REPORT(i == 0 || phone_countries[i - 1].code <= c->code, "%s +%u: sorted by code",
-                     c->iso2, c->code);
+        CHECK_REPORT(i == 0 || phone_data_countries[i - 1].code <= c->code,
+                     "%s +%u: sorted by code", c->iso2, c->code);
         CHECK_REPORT(!first_of_code || c->prefixes == NULL,
                      "%s +%u: the main country has no prefixes", c->iso2, c->code);
         CHECK_REPORT(strspn(c->trunk, "0123456789") == strlen(c->trunk), "%s: trunk is digits",
@@ -628,7 +629,7 @@ static void test_table(void)
                              c->iso2[1] <= 'Z' && c->iso2[2] == '\0',
                          "row %zu: ISO code is two capitals", i);
             for (size_t j = 0; j < i; j++)
-                duplicates += strcmp(phone_countries[j].iso2, c->iso2) == 0;
+                duplicates += strcmp(phone_data_countries[j].iso2, c->iso2) == 0;
         }
     }
     CHECK(named >= 240);

@@ -1,8 +1,12 @@
-/* Prompt {variables} (src/model/agent.c): what is a variable, its key, and rendering. */
+/* Prompt {variables} (src/model/agent.c): what is a variable, its key, and rendering; reading a
+ * stored agent. */
 #include <string.h>
 
 #include "check.h"
+#include "tmpstore.h"
 #include "model/agent.h"
+#include "store/records.h"
+#include "util/err.h"
 
 struct names {
     char all[1024]; /* the names found, '|'-separated */
@@ -170,7 +174,42 @@ static void test_render_long_names(void)
     buf_free(&out);
 }
 
+static int put_txn(struct store_txn *t, void *arg)
+{
+    const char *const *kv = arg; /* ws, id, JSON */
+    char key[AGENT_KEY_MAX];
+    size_t klen = agent_key(key, kv[0], strlen(kv[0]), kv[1], strlen(kv[1]));
+    return store_put(t, DB_AGENT, key, klen, kv[2], strlen(kv[2]), 0);
+}
+
+static void test_get(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 1024 * 1024, 16 * 1024 * 1024), 0);
+    const char *good[3] = {"ws_1", "agent_1", "{\"name\":\"n\"}"};
+    const char *bad[3] = {"ws_1", "agent_2", "{\"name\":"};
+    CHECK_INT(store_write(&s, put_txn, good), 0);
+    CHECK_INT(store_write(&s, put_txn, bad), 0);
+    struct store_txn t;
+    CHECK_INT(store_read_begin(&s, &t), 0);
+    cJSON *agent = NULL;
+    CHECK_INT(agent_get(&t, "ws_1", 4, "agent_1", 7, &agent), 0);
+    CHECK(agent != NULL);
+    CHECK_STR(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(agent, "name")), "n");
+    cJSON_Delete(agent);
+    agent = NULL;
+    CHECK_INT(agent_get(&t, "ws_1", 4, "agent_2", 7, &agent), BC_ECORRUPT);
+    CHECK_INT(agent_get(&t, "ws_1", 4, "agent_3", 7, &agent), BC_ENOTFOUND);
+    CHECK_INT(agent_get(&t, "ws_2", 4, "agent_1", 7, &agent), BC_ENOTFOUND); /* another workspace */
+    CHECK(agent == NULL);
+    store_read_end(&t);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
 CHECK_MAIN(CHECK_CASE(test_names_in_order_with_repeats),
            CHECK_CASE(test_braces_that_are_not_variables), CHECK_CASE(test_name_length_limit),
            CHECK_CASE(test_key_lower_case), CHECK_CASE(test_render),
-           CHECK_CASE(test_render_long_names))
+           CHECK_CASE(test_render_long_names), CHECK_CASE(test_get))

@@ -7,6 +7,7 @@
 #include "provider/http_provider.h"
 #include "provider/provider.h"
 #include "store/records.h"
+#include "util/crypto.h"
 #include "util/err.h"
 
 #define BATCH  "batch_01HQ3V6Z8R2M4N5P6Q7R8S9T0V"

@@ -8,7 +8,7 @@
 #include "check.h"
 #include "tmpstore.h"
 #include "store/records.h"
-#include "util/crypto.h"
+#include "util/id.h"
 #include "util/err.h"
 #include "util/log.h"
 

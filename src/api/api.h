@@ -1,7 +1,7 @@
 /* The helpers every route handler shares: the per-request context, JSON responses, the one
  * translation of internal errors into HTTP statuses (api_respond_internal), and pagination. */
-#ifndef BC_API_COMMON_H
-#define BC_API_COMMON_H
+#ifndef BC_API_API_H
+#define BC_API_API_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -11,7 +11,7 @@
 #include "app.h"
 #include "http/http.h"
 #include "http/server.h"
-#include "util/crypto.h"
+#include "util/id.h"
 
 /* Route flags. */
 #define API_AUTH 1u /* needs x-api-key and x-workspace-id */

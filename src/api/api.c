@@ -1,5 +1,5 @@
 /* Helpers shared by every handler. */
-#include "api/common.h"
+#include "api/api.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -58,8 +58,7 @@ void api_respond_internal(struct http_request *req, int err)
                           NULL, NULL);
         return;
     default:
-        log_error("request failed", "route=%s error=\"%s\"", http_route_name(req),
-                  bc_strerror(err));
+        log_error("request failed", "route=%s error=\"%s\"", http_route_name(req), err_str(err));
         api_respond_error(req, 500, "internal_error",
                           "The server failed to complete the request; it was logged. Retry later.",
                           NULL, NULL);
