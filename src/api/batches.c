@@ -8,6 +8,7 @@
 
 #include "api/agents.h"
 #include "api/api.h"
+#include "dispatch/jobs.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "ingest/ingest.h"
@@ -153,6 +154,8 @@ static cJSON *recent_calls(struct store_txn *t, const struct batch_rec *b)
         } else {
             cJSON_AddNumberToObject(o, "failedAt", (double)jv.head.end_ms);
             json_add_strn(o, "error", jv.error, jv.error_len);
+            if (jobs_has_duration(&jv.head)) /* a voicemail connected */
+                cJSON_AddNumberToObject(o, "duration", jv.head.duration);
         }
         cJSON_AddItemToArray(arr, o);
     }
@@ -193,6 +196,63 @@ static void add_extras(cJSON *o, const struct batch_rec *b)
     cJSON_AddNumberToObject(o, "emptyVariables", (double)b->empty_variables);
 }
 
+/* A URL as it may be shown again: a user:password@ part is replaced, never echoed. */
+static void add_url(cJSON *o, const char *name, const char *url)
+{
+    const char *host = strstr(url, "://");
+    host = host ? host + 3 : url;
+    size_t auth_len = strcspn(host, "/?#");
+    const char *at = NULL; /* the last @ of the authority ends the user information */
+    for (size_t i = 0; i < auth_len; i++)
+        if (host[i] == '@')
+            at = host + i;
+    if (!at) {
+        cJSON_AddStringToObject(o, name, url);
+        return;
+    }
+    struct buf shown = {0};
+    buf_printf(&shown, "%.*sredacted%s", (int)(host - url), url, at);
+    json_add_strn(o, name, shown.data, shown.len);
+    buf_free(&shown);
+}
+
+static void add_meta_value(cJSON *o, const cJSON *meta, const char *name)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(meta, name);
+    if (v && !cJSON_IsNull(v))
+        cJSON_AddItemToObject(o, name, cJSON_Duplicate(v, 1));
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+/* The upload's settings, as the batch uses them (null: not given, the default applies). */
+static void add_settings(cJSON *o, struct store_txn *t, const struct batch_rec *b)
+{
+    struct store_val mv;
+    cJSON *meta = NULL;
+    if (store_get(t, DB_BATCHMETA, b->id, strlen(b->id), &mv) == 0)
+        meta = cJSON_ParseWithLength(mv.ptr, mv.len);
+    add_meta_value(o, meta, "name");
+    if (b->max_concurrency)
+        cJSON_AddNumberToObject(o, "maxConcurrency", (double)b->max_concurrency);
+    else
+        cJSON_AddNullToObject(o, "maxConcurrency");
+    if (b->calls_per_second > 0)
+        cJSON_AddNumberToObject(o, "callsPerSecond", b->calls_per_second);
+    else
+        cJSON_AddNullToObject(o, "callsPerSecond");
+    const cJSON *hook = cJSON_GetObjectItemCaseSensitive(meta, "webhookUrl");
+    if (cJSON_IsString(hook))
+        add_url(o, "webhookUrl", hook->valuestring);
+    else
+        cJSON_AddNullToObject(o, "webhookUrl");
+    add_meta_value(o, meta, "smartCallbackConfig");
+    add_meta_value(o, meta, "defaultCountry");
+    const cJSON *dup = cJSON_GetObjectItemCaseSensitive(meta, "allowDuplicates");
+    cJSON_AddBoolToObject(o, "allowDuplicates", cJSON_IsTrue(dup));
+    cJSON_Delete(meta);
+}
+
 cJSON *batches_status_json(struct store_txn *t, const struct batch_rec *b, int with_recent)
 {
     cJSON *o = cJSON_CreateObject();
@@ -205,6 +265,7 @@ cJSON *batches_status_json(struct store_txn *t, const struct batch_rec *b, int w
     if (!with_recent)
         cJSON_DeleteItemFromObjectCaseSensitive(progress, "recent_calls");
     add_extras(o, b);
+    add_settings(o, t, b);
     return o;
 }
 
@@ -399,7 +460,7 @@ static int has_waiting_jobs(struct store_txn *t, const char *batch)
 /* The batches whose background work a stop interrupted, as NUL-separated ids. */
 struct interrupted {
     struct store_txn *t;
-    struct buf staging, cancelled;
+    struct buf staging, cancelled, retried;
 };
 
 static int collect_interrupted(const struct batch_rec *b, void *arg)
@@ -409,6 +470,8 @@ static int collect_interrupted(const struct batch_rec *b, void *arg)
         buf_append(&in->staging, b->id, strlen(b->id) + 1);
     else if (b->status == BATCH_CANCELLED && has_waiting_jobs(in->t, b->id))
         buf_append(&in->cancelled, b->id, strlen(b->id) + 1);
+    else if (batch_is_live(b->status) && b->requeue_pending)
+        buf_append(&in->retried, b->id, strlen(b->id) + 1);
     return 0;
 }
 
@@ -421,7 +484,7 @@ int batches_resume_background(struct app *app)
     struct interrupted in = {.t = &t};
     rc = batch_scan(&t, collect_interrupted, &in);
     store_read_end(&t);
-    const struct buf *staging = &in.staging, *cancelled = &in.cancelled;
+    const struct buf *staging = &in.staging, *cancelled = &in.cancelled, *retried = &in.retried;
     for (const char *p = staging->data; p && p < staging->data + staging->len; p += strlen(p) + 1) {
         log_info("removing an upload interrupted by a restart", "batch=%s", p);
         batches_purge_later(app, p);
@@ -432,7 +495,13 @@ int batches_resume_background(struct app *app)
         log_info("finishing a cancel interrupted by a restart", "batch=%s", p);
         sweep_add(&app->sweeper, SWEEP_CANCEL, p);
     }
+    /* A retry's move of the failed calls back to waiting stopped with the server. */
+    for (const char *p = retried->data; p && p < retried->data + retried->len; p += strlen(p) + 1) {
+        log_info("finishing a retry interrupted by a restart", "batch=%s", p);
+        sweep_add(&app->sweeper, SWEEP_RETRY, p);
+    }
     buf_free(&in.staging);
     buf_free(&in.cancelled);
+    buf_free(&in.retried);
     return rc;
 }

@@ -37,7 +37,8 @@ int batches_parse_time(const char *s, uint64_t *ms);
 /* Queues a staging batch for removal in the background (a failed or abandoned upload). */
 void batches_purge_later(struct app *app, const char *batch_id);
 /* At start-up: queues the background work a stop interrupted: the removal of every staging
- * batch, and the rewrite of the waiting calls of every cancelled batch that still has some. */
+ * batch, the rewrite of the waiting calls of every cancelled batch that still has some, and the
+ * move back to waiting of the failed calls a retry counted (requeue_pending). */
 int batches_resume_background(struct app *app);
 
 #endif

@@ -110,7 +110,8 @@ static cJSON *call_json(struct store_txn *t, const struct batch_rec *b, const st
         cJSON_AddNumberToObject(o, "startTime", (double)jv->head.start_ms);
     if (jv->head.end_ms)
         cJSON_AddNumberToObject(o, "endTime", (double)jv->head.end_ms);
-    if (jv->head.state == JOB_COMPLETED)
+    /* Every call that connected, voicemail too: averageCallDuration is the mean of these. */
+    if (jobs_has_duration(&jv->head))
         cJSON_AddNumberToObject(o, "duration", jv->head.duration);
     if (jv->head.state == JOB_FAILED || jv->head.state == JOB_CANCELLED || jv->error_len)
         json_add_strn(o, "error", jv->error, jv->error_len);
@@ -249,66 +250,138 @@ static uint64_t filter_total(const struct batch_rec *b, const struct filter *f)
     return *jobs_counter((struct batch_rec *)b, f->states[0]);
 }
 
-/* The row at which the skip-th job in state begins (0-based), using the block counts. Returns
- * the first row of the block holding it and how many jobs of the block come before it. */
-static int seek_state(struct store_txn *t, const char *batch, uint8_t state, uint64_t skip,
-                      uint32_t *block_row, uint64_t *left)
-{
-    uint8_t prefix[JOB_KEY_MAX];
-    size_t plen = statecount_key(prefix, batch, state, 0) - 4;
+/* An iterator over one state's entries of an index, merged with another state's by key. */
+struct state_iter {
     struct store_iter it;
-    int rc;
+    uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
+    size_t plen;
+    int more; /* 1: it.key and it.val hold the next entry */
+};
+
+static int state_iter_open(struct state_iter *s, struct store_txn *t, enum store_db db,
+                           const char *batch, uint8_t state, uint32_t from)
+{
+    /* Both indexes are keyed batch | state | u32 (a block or a row). */
+    s->plen = (db == DB_STATECOUNT ? statecount_key(s->prefix, batch, state, 0)
+                                   : jobstate_key(s->prefix, batch, state, 0)) -
+              4;
+    size_t slen = db == DB_STATECOUNT ? statecount_key(s->start, batch, state, from)
+                                      : jobstate_key(s->start, batch, state, from);
+    store_iter_open(&s->it, t, db, s->prefix, s->plen, s->start, slen);
+    int rc = store_iter_next(&s->it);
+    s->more = rc == 1;
+    return rc < 0 ? rc : 0;
+}
+
+static int state_iter_next(struct state_iter *s)
+{
+    int rc = store_iter_next(&s->it);
+    s->more = rc == 1;
+    return rc < 0 ? rc : 0;
+}
+
+/* The iterator whose next entry has the smallest u32 (block or row), or -1 when all ended. */
+static int state_iter_min(struct state_iter *s, int n, uint32_t *v)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++) {
+        if (!s[i].more)
+            continue;
+        uint32_t x = key_u32(&s[i].it.key, s[i].plen);
+        if (best < 0 || x < *v) {
+            best = i;
+            *v = x;
+        }
+    }
+    return best;
+}
+
+static void state_iters_close(struct state_iter *s, int n)
+{
+    for (int i = 0; i < n; i++)
+        store_iter_close(&s[i].it);
+}
+
+/* The row at which the skip-th job in the states begins (0-based), using the block counts.
+ * Returns the first row of the block holding it and how many jobs of the block come before it. */
+static int seek_states(struct store_txn *t, const char *batch, const uint8_t *states, int nstates,
+                       uint64_t skip, uint32_t *block_row, uint64_t *left)
+{
+    struct state_iter s[2];
+    int rc = 0, opened = 0;
     *block_row = 0;
-    store_iter_open(&it, t, DB_STATECOUNT, prefix, plen, NULL, 0);
-    while ((rc = store_iter_next(&it)) == 1) {
-        uint32_t n = 0;
-        if (it.val.len == sizeof n)
-            memcpy(&n, it.val.ptr, sizeof n);
-        uint32_t block = key_u32(&it.key, plen);
+    for (; opened < nstates && !rc; opened++)
+        rc = state_iter_open(&s[opened], t, DB_STATECOUNT, batch, states[opened], 0);
+    uint32_t block = 0;
+    while (!rc && state_iter_min(s, opened, &block) >= 0) {
+        uint64_t n = 0;
+        for (int i = 0; i < opened && !rc; i++) {
+            uint32_t c = 0;
+            if (!s[i].more || key_u32(&s[i].it.key, s[i].plen) != block)
+                continue;
+            if (s[i].it.val.len == sizeof c)
+                memcpy(&c, s[i].it.val.ptr, sizeof c);
+            n += c;
+            rc = state_iter_next(&s[i]);
+        }
         *block_row = block << STATE_BLOCK_SHIFT;
         if (skip < n)
             break;
         skip -= n;
         *block_row = (block + 1) << STATE_BLOCK_SHIFT;
     }
-    store_iter_close(&it);
+    state_iters_close(s, opened);
     *left = skip;
-    return rc < 0 ? rc : 0;
+    return rc;
 }
 
-/* Collects up to limit rows of one state, starting after skip jobs (offset mode) or at rows
- * > after (cursor mode). */
-static int rows_in_state(struct store_txn *t, const char *batch, uint8_t state, uint64_t skip,
-                         uint32_t after, size_t limit, uint32_t *rows, size_t *n)
+/* Collects up to limit rows in any of the states, in row order, starting after skip jobs
+ * (offset mode) or at rows > after (cursor mode). */
+static int rows_in_states(struct store_txn *t, const char *batch, const uint8_t *states,
+                          int nstates, uint64_t skip, uint32_t after, size_t limit, uint32_t *rows,
+                          size_t *n)
 {
     uint32_t from = after ? after + 1 : 0;
     uint64_t left = 0;
     if (!after && skip) {
-        int rc = seek_state(t, batch, state, skip, &from, &left);
+        int rc = seek_states(t, batch, states, nstates, skip, &from, &left);
         if (rc)
             return rc;
     }
-    uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
-    size_t plen = jobstate_key(prefix, batch, state, 0) - 4;
-    size_t slen = jobstate_key(start, batch, state, from);
-    struct store_iter it;
-    int rc;
-    store_iter_open(&it, t, DB_JOBSTATE, prefix, plen, start, slen);
-    while (*n < limit && (rc = store_iter_next(&it)) == 1) {
+    struct state_iter s[2];
+    int rc = 0, opened = 0;
+    for (; opened < nstates && !rc; opened++)
+        rc = state_iter_open(&s[opened], t, DB_JOBSTATE, batch, states[opened], from);
+    uint32_t row = 0;
+    int i;
+    while (!rc && *n < limit && (i = state_iter_min(s, opened, &row)) >= 0) {
+        rc = state_iter_next(&s[i]);
         if (left) {
             left--;
             continue;
         }
-        rows[(*n)++] = key_u32(&it.key, plen);
+        rows[(*n)++] = row;
     }
-    store_iter_close(&it);
-    return rc < 0 ? rc : 0;
+    state_iters_close(s, opened);
+    return rc;
 }
 
-static int cmp_u32(const void *a, const void *b)
+/* The index states a filter lists. A cancelled batch's waiting jobs are cancelled: the cancel
+ * moved its counters at once and rewrites the jobs in the background, and reads show them
+ * cancelled meanwhile (view_fixup). So its waiting filter lists none of them and its cancelled
+ * filter lists them too, as its counters (the filter's total) count them. */
+static int filter_states(const struct batch_rec *b, const struct filter *f, uint8_t states[2])
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
+    int cancelled = b->status == BATCH_CANCELLED && f->nstates == 1;
+    if (cancelled && f->states[0] == JOB_WAITING)
+        return 0;
+    if (cancelled && f->states[0] == JOB_CANCELLED) {
+        states[0] = JOB_CANCELLED;
+        states[1] = JOB_WAITING;
+        return 2;
+    }
+    memcpy(states, f->states, sizeof f->states);
+    return f->nstates;
 }
 
 /* The rows of a page, in row order. */
@@ -323,30 +396,9 @@ static int page_rows(struct store_txn *t, const struct batch_rec *b, const struc
             rows[(*n)++] = (uint32_t)r;
         return 0;
     }
-    if (f->nstates == 1)
-        return rows_in_state(t, b->id, f->states[0], skip, after, limit, rows, n);
-    /* Two states (active = dialing + active): few rows by nature (bounded by the concurrency
-     * caps), so merge both in full up to the page's end -- never more than the batch has. */
-    if (!after && skip >= b->active)
-        return 0;
-    size_t cap = (size_t)(skip + limit < b->active ? skip + limit : b->active), m = 0;
-    uint32_t *all = malloc(2 * cap * sizeof *all + sizeof *all);
-    if (!all)
-        return BC_ENOMEM;
-    for (int i = 0; i < f->nstates; i++) {
-        size_t got = 0;
-        int rc = rows_in_state(t, b->id, f->states[i], 0, after, cap, all + m, &got);
-        if (rc) {
-            free(all);
-            return rc;
-        }
-        m += got;
-    }
-    qsort(all, m, sizeof *all, cmp_u32);
-    for (size_t i = after ? 0 : (size_t)skip; i < m && *n < limit; i++)
-        rows[(*n)++] = all[i];
-    free(all);
-    return 0;
+    uint8_t states[2];
+    int nstates = filter_states(b, f, states);
+    return nstates ? rows_in_states(t, b->id, states, nstates, skip, after, limit, rows, n) : 0;
 }
 
 static const struct filter *parse_filter(struct http_request *req)
@@ -511,7 +563,7 @@ static void export_row(struct export *e, const struct batch_rec *b, uint32_t row
     const char *outcome = job_outcome_name(jv->head.outcome);
     csv_text(o, outcome ? outcome : "");
     csv_number(o, jv->head.attempts, 1);
-    if (jv->head.state == JOB_COMPLETED)
+    if (jobs_has_duration(&jv->head))
         buf_printf(o, ",%g", jv->head.duration);
     else
         buf_append(o, ",", 1);

@@ -21,9 +21,26 @@ struct control_args {
     struct http_request *req;
     enum control_op op;
     struct batch_rec b;
-    int conflict; /* the batch's status does not allow the operation */
+    int conflict;         /* the batch's status does not allow the operation */
+    int nothing_to_retry; /* a retry found no failed call with a retryable outcome */
     uint64_t cancelled_now;
+    uint32_t requeued; /* failed calls a retry sends back to waiting */
 };
+
+/* The batch's failed calls that a retry would re-queue. Counted as calls end; a batch stored
+ * before that was kept is counted once here, and kept from then on. */
+static int retryable_calls(struct store_txn *t, struct batch_rec *b)
+{
+    if (!b->retryable_kept) {
+        uint32_t n;
+        int rc = jobs_count_retryable(t, b->id, &n);
+        if (rc)
+            return rc;
+        b->retryable = n;
+        b->retryable_kept = 1;
+    }
+    return 0;
+}
 
 static int control_txn(struct store_txn *t, void *arg)
 {
@@ -34,7 +51,9 @@ static int control_txn(struct store_txn *t, void *arg)
         return rc;
     int final = batch_is_final(b->status);
     a->conflict = 0;
+    a->nothing_to_retry = 0;
     a->cancelled_now = 0;
+    a->requeued = 0;
     switch (a->op) {
     case OP_CANCEL:
         if (b->status == BATCH_CANCELLED)
@@ -48,6 +67,7 @@ static int control_txn(struct store_txn *t, void *arg)
         a->cancelled_now = b->waiting;
         b->cancelled += b->waiting;
         b->waiting = 0;
+        b->requeue_pending = 0; /* a retry's rewrite leaves a cancelled batch alone */
         b->status = BATCH_CANCELLED;
         if (b->active == 0)
             b->completed_ms = clock_now_ms();
@@ -70,6 +90,17 @@ static int control_txn(struct store_txn *t, void *arg)
             a->conflict = 1;
             return 0;
         }
+        if ((rc = retryable_calls(t, b)) != 0)
+            return rc;
+        if (b->retryable == 0) {
+            /* Nothing changes: a finished batch stays finished (and keeps its time). */
+            a->nothing_to_retry = 1;
+            return 0;
+        }
+        /* The calls themselves go back to waiting in the background; until they have, the
+         * batch is not complete (requeue_pending). */
+        a->requeued = b->retryable;
+        b->requeue_pending = b->retryable;
         if (b->status != BATCH_QUEUED) {
             b->status = BATCH_PROCESSING;
             b->completed_ms = 0;
@@ -79,14 +110,17 @@ static int control_txn(struct store_txn *t, void *arg)
     return batch_put(t, b);
 }
 
-static cJSON *counts(const struct batch_rec *b)
+/* The batch's counts once the operation took effect: a retry's calls are counted waiting
+ * (requeued) although its background rewrite may not have moved them yet. */
+static cJSON *counts(const struct batch_rec *b, uint32_t requeued)
 {
     cJSON *d = cJSON_CreateObject();
     cJSON_AddNumberToObject(d, "completedCalls", (double)b->completed);
-    cJSON_AddNumberToObject(d, "failedCalls", (double)b->failed);
+    cJSON_AddNumberToObject(d, "failedCalls",
+                            (double)(b->failed > requeued ? b->failed - requeued : 0));
     cJSON_AddNumberToObject(d, "cancelledCalls", (double)b->cancelled);
     cJSON_AddNumberToObject(d, "activeCalls", (double)b->active);
-    cJSON_AddNumberToObject(d, "waitingCalls", (double)b->waiting);
+    cJSON_AddNumberToObject(d, "waitingCalls", (double)(b->waiting + requeued));
     cJSON_AddNumberToObject(d, "totalCalls", (double)b->total);
     return d;
 }
@@ -109,6 +143,15 @@ static void control(struct http_request *req, enum control_op op)
                  : op == OP_RETRY ? "retried"
                                   : "paused or resumed");
         api_respond_error(req, 409, "conflict", msg, "id", a.b.id);
+        return;
+    }
+    if (a.nothing_to_retry) {
+        char msg[300];
+        snprintf(msg, sizeof msg,
+                 "Nothing to retry: none of the batch's %llu failed calls has a retryable outcome "
+                 "(busy, no_answer, voicemail, unreachable, provider_error); nothing was changed.",
+                 (unsigned long long)a.b.failed);
+        api_respond_error(req, 409, "nothing_to_retry", msg, "id", a.b.id);
         return;
     }
     cJSON *o = cJSON_CreateObject();
@@ -144,13 +187,14 @@ static void control(struct http_request *req, enum control_op op)
             o, "message",
             "Failed calls with a retryable outcome (busy, no_answer, voicemail, "
             "unreachable, provider_error) are going back to waiting");
+        cJSON_AddNumberToObject(o, "requeuedCalls", (double)a.requeued);
         break;
     }
     if (op == OP_CANCEL)
         events_done(app->events, a.b.id);
     else
         events_progress(app->events, a.b.id);
-    cJSON_AddItemToObject(o, "details", counts(&a.b));
+    cJSON_AddItemToObject(o, "details", counts(&a.b, a.requeued));
     api_respond_json(req, op == OP_RETRY ? 202 : 200, o);
 }
 
@@ -196,6 +240,16 @@ void control_usage(struct http_request *req)
         }
         range[i] = x;
         given[i] = 1;
+    }
+    if (range[0] > range[1]) {
+        /* An empty answer would read as "nothing was billed": say the range is backwards. */
+        char msg[160];
+        snprintf(msg, sizeof msg,
+                 "from (%llu) is after to (%llu): the range is [from, to), so from must not be "
+                 "after to.",
+                 (unsigned long long)range[0], (unsigned long long)range[1]);
+        api_respond_error(req, 400, "invalid_parameter", msg, "parameter", "from");
+        return;
     }
     uint8_t start[USAGE_TIME_KEY_MAX];
     size_t slen = usage_time_key(start, ctx->ws, ctx->ws_len, range[0]);

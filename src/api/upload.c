@@ -527,6 +527,7 @@ static void commit_upload(struct http_request *req, struct upload *up)
     memset(b, 0, sizeof *b);
     b->version = RECORD_VERSION;
     b->status = BATCH_QUEUED;
+    b->retryable_kept = 1; /* no call has been dialled: none is retryable */
     b->created_ms = clock_now_ms();
     b->scheduled_ms = up->scheduled_ms;
     b->max_concurrency = up->max_concurrency;

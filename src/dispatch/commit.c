@@ -38,7 +38,9 @@ static void count_outcome(struct commit *c, int outcome)
 
 static int maybe_finish(struct commit *c, struct report *ev, struct batch_rec *b)
 {
-    if (b->status == BATCH_PROCESSING && b->waiting == 0 && b->active == 0) {
+    /* Calls a retry counted but has not moved back to waiting yet are still to come. */
+    if (b->status == BATCH_PROCESSING && b->waiting == 0 && b->active == 0 &&
+        b->requeue_pending == 0) {
         b->status = BATCH_COMPLETED;
         b->completed_ms = c->now;
         ev->finished_batch = ev->batch_over = 1;
@@ -131,7 +133,12 @@ static int end_attempt(struct commit *c, struct report *ev, struct job_view *jv,
     int rc = smart_for(c, ev, &smart);
     if (rc)
         return rc;
-    retry_after_call(c->retry, &smart, outcome, h->attempts, c->now, detail, &d);
+    /* The limits count from the last manual retry; the words count every dial. A call whose
+     * count saturated is retried no more automatically. */
+    uint32_t since = h->attempts > h->retry_base ? (uint32_t)(h->attempts - h->retry_base) : 0;
+    if (h->attempts == UINT8_MAX)
+        since = UINT32_MAX;
+    retry_after_call(c->retry, &smart, outcome, since, h->attempts, c->now, detail, &d);
     /* A cancelled or failed batch dials nothing more. */
     if (!batch_is_live(b->status))
         d.retry = 0;
@@ -155,6 +162,14 @@ static int end_attempt(struct commit *c, struct report *ev, struct job_view *jv,
     return rc;
 }
 
+/* A dial reached the provider: one more attempt of the call (a byte: it saturates rather than
+ * wrap, 85 manual retries of a busy number away). */
+static void count_attempt(struct job_head *h)
+{
+    if (h->attempts < UINT8_MAX)
+        h->attempts++;
+}
+
 static int put_sid(struct jobs_txn *jt, const char *call_id, const char *batch, uint32_t row,
                    uint32_t seq)
 {
@@ -173,7 +188,7 @@ static int apply_create(struct commit *c, struct report *ev, struct job_view *jv
     switch (cr->cls) {
     case CREATE_OK:
         h.state = JOB_ACTIVE;
-        h.attempts++;
+        count_attempt(&h);
         h.provider_errors = 0;
         snprintf(h.call_id, sizeof h.call_id, "%.39s", cr->call_id);
         b->attempts++;
@@ -245,7 +260,7 @@ static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)
         h.last_sequence = (int32_t)ce->sequence;
     if (h.state == JOB_DIALING) {
         /* The provider reported before its answer to our create request arrived. */
-        h.attempts++;
+        count_attempt(&h);
         h.provider_errors = 0;
         if (ce->call_id[0]) {
             snprintf(h.call_id, sizeof h.call_id, "%.39s", ce->call_id);
@@ -278,10 +293,20 @@ static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)
             return jt->t->err;
     }
     if (ce->answered) {
+        /* The average duration counts each call once, with the duration it shows: its latest
+         * connected attempt (a voicemail, then a person on a later attempt, counts the latter).
+         * Billing counts every connected attempt. */
+        if (jobs_has_duration(&h)) {
+            b->duration_sum -= h.duration;
+        } else {
+            b->connected++;
+        }
+        h.connected = 1;
         h.duration = ce->duration;
         b->billable++;
-        b->connected++;
         b->duration_sum += ce->duration;
+        if (b->duration_sum < 0)
+            b->duration_sum = 0;
         if (record_usage(jt, b, ev->row, ev->seq, c->now, ce->duration))
             return jt->t->err;
     }

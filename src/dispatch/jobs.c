@@ -82,6 +82,44 @@ void jobs_cancel_head(struct job_head *h)
     h->next_attempt_ms = 0;
 }
 
+int jobs_retryable(int outcome)
+{
+    return outcome == OUTCOME_BUSY || outcome == OUTCOME_NO_ANSWER ||
+           outcome == OUTCOME_VOICEMAIL || outcome == OUTCOME_UNREACHABLE ||
+           outcome == OUTCOME_PROVIDER_ERROR;
+}
+
+int jobs_head_retryable(const struct job_head *h)
+{
+    return h->state == JOB_FAILED && jobs_retryable(h->outcome);
+}
+
+int jobs_has_duration(const struct job_head *h)
+{
+    return h->connected || h->outcome == OUTCOME_ANSWERED || h->outcome == OUTCOME_VOICEMAIL;
+}
+
+int jobs_count_retryable(struct store_txn *t, const char *batch, uint32_t *out)
+{
+    uint8_t prefix[JOB_KEY_MAX];
+    size_t plen = jobstate_key(prefix, batch, JOB_FAILED, 0) - 4;
+    struct store_iter it;
+    int rc;
+    *out = 0;
+    store_iter_open(&it, t, DB_JOBSTATE, prefix, plen, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        uint8_t key[JOB_KEY_MAX];
+        struct store_val v;
+        struct job_view jv;
+        uint32_t row = jobstate_key_row(&it.key);
+        if (store_get(t, DB_JOB, key, job_key(key, batch, row), &v) == 0 &&
+            job_decode(v.ptr, v.len, &jv) == 0 && jobs_head_retryable(&jv.head))
+            (*out)++;
+    }
+    store_iter_close(&it);
+    return rc < 0 ? rc : 0;
+}
+
 uint64_t *jobs_counter(struct batch_rec *b, int state)
 {
     switch (state) {
@@ -145,6 +183,11 @@ int jobs_move(struct jobs_txn *jt, const char *batch, uint32_t row, const struct
     int rc = write_job(jt, batch, row, old, h, error, error_len);
     if (rc || from == to)
         return rc;
+    int was = jobs_head_retryable(&old->head), is = jobs_head_retryable(h);
+    if (was && !is && b->retryable)
+        b->retryable--;
+    else if (is && !was)
+        b->retryable++;
     uint64_t *cf = jobs_counter(b, from), *ct = jobs_counter(b, to);
     if (cf && *cf)
         (*cf)--;

@@ -36,7 +36,7 @@ void jobs_txn_free(struct jobs_txn *jt);
 int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_view *v);
 
 /* Writes the job with head h (and error text), moving its state index entry and the batch's
- * counters from old->head.state to h->state. */
+ * counters (the retryable count too) from old->head.state to h->state. */
 int jobs_move(struct jobs_txn *jt, const char *batch, uint32_t row, const struct job_view *old,
               const struct job_head *h, const char *error, size_t error_len);
 
@@ -49,6 +49,20 @@ int jobs_rewrite(struct jobs_txn *jt, const char *batch, uint32_t row, const str
  * (removing a scheduled retry from the due index is the caller's part). */
 #define JOBS_CANCELLED_MSG "Cancelled before it was dialled"
 void jobs_cancel_head(struct job_head *h);
+/* 1 if POST .../retry sends a failed call with this outcome (enum job_outcome) back to waiting:
+ * busy, no answer, voicemail, unreachable, provider error. */
+int jobs_retryable(int outcome);
+/* 1 if the job counts in its batch's retryable calls. */
+int jobs_head_retryable(const struct job_head *h);
+
+/* 1 if the call shows a duration: an attempt connected (answered or voicemail), whatever its
+ * state now; the duration is the latest connected attempt's. */
+int jobs_has_duration(const struct job_head *h);
+
+/* Counts the failed calls of a batch that a retry would re-queue, reading each failed job: for
+ * batch records written before they kept the count (retryable_kept 0). */
+int jobs_count_retryable(struct store_txn *t, const char *batch, uint32_t *out);
+
 /* The counter a state is counted in. */
 uint64_t *jobs_counter(struct batch_rec *b, int state);
 

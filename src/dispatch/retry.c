@@ -54,7 +54,7 @@ static void final(struct retry_decision *d, const char *fmt, const char *what, u
 }
 
 void retry_after_call(const struct retry_config *c, const struct retry_smart *smart, int outcome,
-                      uint32_t attempts, uint64_t now_ms, const char *detail,
+                      uint32_t attempts, uint32_t dials, uint64_t now_ms, const char *detail,
                       struct retry_decision *d)
 {
     memset(d, 0, sizeof *d);
@@ -67,7 +67,7 @@ void retry_after_call(const struct retry_config *c, const struct retry_smart *sm
             d->due_ms = now_ms + c->busy_retry_ms;
             return;
         }
-        final(d, "%s - unable to connect after %u attempt%s", "Number busy", attempts);
+        final(d, "%s - unable to connect after %u attempt%s", "Number busy", dials);
         return;
     case OUTCOME_NO_ANSWER:
     case OUTCOME_VOICEMAIL:
@@ -78,7 +78,7 @@ void retry_after_call(const struct retry_config *c, const struct retry_smart *sm
             return;
         }
         final(d, "%s after %u attempt%s",
-              outcome == OUTCOME_NO_ANSWER ? "No answer" : "Reached voicemail", attempts);
+              outcome == OUTCOME_NO_ANSWER ? "No answer" : "Reached voicemail", dials);
         return;
     default:
         /* Final outcomes: the provider's own words say best what happened. */

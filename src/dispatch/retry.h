@@ -43,9 +43,11 @@ void retry_defaults(struct retry_config *c);
 /* Parses the smartCallbackConfig object (cJSON *) stored with the batch; NULL means disabled. */
 void retry_smart_from_json(const void *json, struct retry_smart *out);
 
-/* After a call attempt ended with outcome (enum job_outcome); attempts counts this one. */
+/* After a call attempt ended with outcome (enum job_outcome). attempts counts the attempts the
+ * limits apply to (since the last POST .../retry), this one included; dials counts every attempt
+ * of the call, for the words of a final failure. */
 void retry_after_call(const struct retry_config *c, const struct retry_smart *smart, int outcome,
-                      uint32_t attempts, uint64_t now_ms, const char *detail,
+                      uint32_t attempts, uint32_t dials, uint64_t now_ms, const char *detail,
                       struct retry_decision *d);
 /* After provider trouble on a create request; tries counts this one. rnd is a uniform random
  * number in [0, 1) for the jitter. */

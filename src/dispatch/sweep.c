@@ -8,19 +8,12 @@
 
 #include "dispatch/jobs.h"
 #include "ingest/ingest.h"
+#include "model/batch.h"
 #include "util/err.h"
 #include "util/log.h"
 
 /* Jobs per step: a transaction of about a millisecond. */
 #define SWEEP_CHUNK 2000
-
-/* 1 if the outcome may be retried with POST .../retry. */
-static int sweep_retryable(int outcome)
-{
-    return outcome == OUTCOME_BUSY || outcome == OUTCOME_NO_ANSWER ||
-           outcome == OUTCOME_VOICEMAIL || outcome == OUTCOME_UNREACHABLE ||
-           outcome == OUTCOME_PROVIDER_ERROR;
-}
 
 /* A cancel or retry step, written on the thread pool as a bulk write so that its transaction
  * and fsync do not hold the loop. The transaction reads item (a copy: sweep_add may move the
@@ -60,6 +53,22 @@ static int step_txn(struct store_txn *t, void *arg)
     rc = 0;
     jobs_txn_begin(&a->jt, t);
     a->moved = 0;
+    struct batch_rec *b = NULL;
+    if (it->kind == SWEEP_RETRY) {
+        b = jobs_batch(&a->jt, it->batch);
+        if (!b && t->err)
+            return t->err;
+        /* Cancelled (or gone) since the retry: its failed calls stay failed. */
+        if (!b || !batch_is_live(b->status)) {
+            if (b && b->requeue_pending) {
+                b->requeue_pending = 0;
+                jobs_batch_dirty(&a->jt, b);
+            }
+            a->done = 1;
+            a->next_row = it->next_row;
+            return jobs_txn_end(&a->jt);
+        }
+    }
     for (size_t i = 0; i < n && !rc; i++) {
         struct job_view jv;
         if ((rc = jobs_get(&a->jt, it->batch, rows[i], &jv)) != 0)
@@ -73,10 +82,11 @@ static int step_txn(struct store_txn *t, void *arg)
             jobs_cancel_head(&h);
             rc = jobs_rewrite(&a->jt, it->batch, rows[i], &jv, &h, JOBS_CANCELLED_MSG,
                               sizeof JOBS_CANCELLED_MSG - 1);
-        } else if (sweep_retryable(h.outcome)) {
+        } else if (jobs_retryable(h.outcome)) {
             h.state = JOB_WAITING;
             h.outcome = OUTCOME_NONE;
-            h.attempts = 0;
+            /* attempts counts every dial for ever; the retry limits count from here. */
+            h.retry_base = h.attempts;
             h.provider_errors = 0;
             h.next_attempt_ms = 0;
             h.end_ms = 0;
@@ -88,6 +98,13 @@ static int step_txn(struct store_txn *t, void *arg)
         return rc;
     a->done = n < SWEEP_CHUNK;
     a->next_row = n ? rows[n - 1] + 1 : it->next_row;
+    if (b) {
+        /* The calls counted by the retry are waiting now: the batch may complete again once
+         * they have ended. */
+        b->requeue_pending =
+            a->done || a->moved >= b->requeue_pending ? 0 : b->requeue_pending - a->moved;
+        jobs_batch_dirty(&a->jt, b);
+    }
     return jobs_txn_end(&a->jt);
 }
 

@@ -1,7 +1,10 @@
 /* Batch and job records and the keys that index them.
  *
  * Records that change often (a batch's counters, a job's state) are fixed binary layouts with a
- * version byte, so updating a counter is a memcpy rather than a parse. Keys are built big-endian
+ * version byte, so updating a counter is a memcpy rather than a parse. A field may take over
+ * reserved bytes without a new version only when 0, what earlier versions wrote there, means
+ * what those records meant (each such field says how); any other change of layout is a new
+ * version. Keys are built big-endian
  * so LMDB's byte order is the logical order (rows ascending, batches newest first). */
 #ifndef BC_STORE_RECORDS_H
 #define BC_STORE_RECORDS_H
@@ -58,20 +61,27 @@ struct batch_rec {
     uint8_t version;
     uint8_t status; /* enum batch_status */
     uint8_t paused;
-    uint8_t reserved;
+    /* 1: retryable is kept. Records written before it have 0, and their retryable calls are
+     * counted once, by the first retry that needs the count. */
+    uint8_t retryable_kept;
     uint32_t max_concurrency; /* 0: the workspace's */
     double calls_per_second;  /* 0: the workspace's */
     uint64_t created_ms, scheduled_ms, started_ms, last_completed_ms, completed_ms;
     uint64_t total, waiting, active, completed, failed, cancelled;
     uint64_t billable, attempts;
-    uint64_t connected;  /* calls that connected: the average duration's denominator */
+    /* The calls that show a duration (an attempt connected) and the sum of those durations:
+     * averageCallDuration. A call counts once, with its latest connected attempt. */
+    uint64_t connected;
     double duration_sum; /* seconds */
     uint64_t valid_rows, invalid_rows, duplicate_rows, normalized_rows;
     uint32_t recent[RECENT_CALLS]; /* rows of the latest final calls, newest first, distinct */
-    uint32_t recent_count, reserved3;
+    uint32_t recent_count;
+    uint32_t retryable; /* failed calls whose outcome POST .../retry re-queues (retryable_kept) */
     uint64_t empty_variables; /* prompt variables rendered empty because a row lacked them */
     uint32_t final_seq;       /* calls that reached a final state: the id of live events */
-    uint32_t reserved2;
+    /* Calls a retry re-queued that its background rewrite has not moved to waiting yet: the
+     * batch is not complete while there are any (0 before it existed: no retry pending). */
+    uint32_t requeue_pending;
     char message[160]; /* why the batch is paused or failed, for people */
     char id[ID_MAX];
     char ws[ID_MAX];
@@ -81,11 +91,17 @@ struct batch_rec {
 /* The fixed part of a job record; the error text and the CSV fields follow it. */
 struct job_head {
     uint8_t version;
-    uint8_t state;   /* enum job_state */
-    uint8_t outcome; /* enum job_outcome */
-    uint8_t attempts;
+    uint8_t state;      /* enum job_state */
+    uint8_t outcome;    /* enum job_outcome */
+    uint8_t attempts;   /* every dial that reached the callee's network, for ever */
     uint8_t normalized; /* the number was rewritten to E.164 */
-    uint8_t reserved[3];
+    /* attempts at the last POST .../retry: the retry limits count the attempts after it. Records
+     * written before it have 0, right for them: their attempts restarted at a retry. */
+    uint8_t retry_base;
+    /* 1: an attempt connected (answered or voicemail) and duration is the latest such attempt's
+     * length. Records written before it have 0: their outcome tells (jobs_has_duration). */
+    uint8_t connected;
+    uint8_t reserved;
     uint32_t dup_of; /* for duplicates: the row it repeats */
     uint32_t nfields;
     uint32_t seq;             /* dial requests sent so far: (batch, row, seq) names one request */

@@ -180,7 +180,11 @@ class DispatchTest(DispatchTestCase):
             self.assertEqual(call["result"]["outcome"], "answered", where)
             return
         self.assertEqual(call["status"], "failed", where)
-        self.assertNotIn("duration", call, where)
+        if kind == "voicemail":
+            # It connected: its duration is shown, and counted in averageCallDuration.
+            self.assertEqual(call["duration"], talk_seconds(e164), where)
+        else:
+            self.assertNotIn("duration", call, where)
         expected = {
             "busy": (3, "Number busy - unable to connect after 3 attempts"),
             "no_answer": (1, "No answer after 1 attempt"),

@@ -523,6 +523,12 @@ class ExportTest(DispatchTestCase):
             self.assertEqual(float(got["duration"]), call["duration"], where)
             self.assertEqual(float(got["duration"]), talk_seconds(call["phone_number"]), where)
             self.assertEqual(got["error"], "", where)
+        elif kind == "voicemail":
+            # A voicemail connected: it shows its duration, as averageCallDuration counts it.
+            self.assertEqual(got["status"], "failed", where)
+            self.assertEqual(float(got["duration"]), call["duration"], where)
+            self.assertEqual(float(got["duration"]), talk_seconds(call["phone_number"]), where)
+            self.assertTrue(got["error"], where)
         else:
             self.assertEqual((got["status"], got["duration"]), ("failed", ""), where)
             self.assertTrue(got["error"], where)

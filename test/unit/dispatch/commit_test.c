@@ -544,6 +544,110 @@ static void test_provider_retry_and_unknown(void)
     fx_close(&f);
 }
 
+/* A call counts once in averageCallDuration, with its latest connected attempt (a voicemail,
+ * then a person on a smart callback), while billing counts both attempts; a final failure after
+ * a manual retry says how many dials the call had in all, its limit counted from the retry; and
+ * a batch whose retry has not moved its calls back to waiting yet is not complete. */
+static void test_connected_calls_retries_and_pending_requeues(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_workspace(&f.s, "ws_W", 10, 50);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bV",
+                                      .ws = "ws_W",
+                                      .created_ms = 100,
+                                      .rows = 3,
+                                      .smart = "{\"enabled\":true,\"maxAttempts\":2,"
+                                               "\"gaps\":[{\"days\":0,\"hours\":1}]}"});
+    struct roster_batch rb = {.id = "bV"};
+    struct pick *picks = mkpick(&rb, 0, 0);
+    picks->next = mkpick(&rb, 1, 0);
+    picks->next->next = mkpick(&rb, 2, 0);
+    struct run r;
+    CHECK_INT(commit(&f, &r, picks, NULL, 1000), 0);
+    free_picks(picks);
+
+    /* Row 0: voicemail (connected), called again an hour later by the smart callback. */
+    struct report *ev = call("bV", 0, 1, -1, 1, OUTCOME_VOICEMAIL, 20, "Voicemail reached");
+    ev->ce.answered = 1;
+    CHECK_INT(commit(&f, &r, NULL, ev, 2000), 0);
+    report_free(ev);
+    struct job_head h = job(&f, "bV", 0, NULL);
+    CHECK_INT(h.state, JOB_WAITING);
+    CHECK_INT(h.connected, 1);
+    CHECK(h.duration == 20);
+    CHECK(jobs_has_duration(&h));
+    struct batch_rec b = fx_batch_get(&f.s, "bV");
+    CHECK_INT(b.connected, 1);
+    CHECK(b.duration_sum == 20);
+    picks = mkpick(&rb, 0, 0);
+    CHECK_INT(commit(&f, &r, picks, NULL, 3000), 0);
+    free_picks(picks);
+    ev = call("bV", 0, 2, -1, 1, OUTCOME_ANSWERED, 12, "");
+    CHECK_INT(commit(&f, &r, NULL, ev, 4000), 0);
+    report_free(ev);
+    h = job(&f, "bV", 0, NULL);
+    CHECK_INT(h.state, JOB_COMPLETED);
+    CHECK_INT(h.attempts, 2);
+    CHECK(h.duration == 12);
+    b = fx_batch_get(&f.s, "bV");
+    CHECK_INT(b.billable, 2);
+    CHECK_INT(b.connected, 1);
+    CHECK(b.duration_sum == 12);
+
+    /* Row 1 was dialled three times before a manual retry (retry_base 3): a no-answer on its
+     * first attempt after the retry is called again (1 < maxAttempts 2), and the final words
+     * count all five dials. */
+    h = job(&f, "bV", 1, NULL);
+    h.attempts = 3;
+    h.retry_base = 3;
+    {
+        /* The job record alone: its state and indexes do not change. */
+        const char *fields[] = {"+14155550001", "name1"};
+        size_t lens[] = {12, 5};
+        struct buf jb = {0};
+        uint8_t key[JOB_KEY_MAX];
+        CHECK_INT(job_encode(&jb, &h, "", 0, fields, lens, 2), 0);
+        fx_put(&f.s, DB_JOB, key, job_key(key, "bV", 1), jb.data, jb.len);
+        buf_free(&jb);
+    }
+    ev = call("bV", 1, 1, -1, 1, OUTCOME_NO_ANSWER, 0, "No answer");
+    CHECK_INT(commit(&f, &r, NULL, ev, 5000), 0);
+    report_free(ev);
+    h = job(&f, "bV", 1, NULL);
+    CHECK_INT(h.state, JOB_WAITING);
+    CHECK_INT(h.attempts, 4);
+    picks = mkpick(&rb, 1, 0);
+    CHECK_INT(commit(&f, &r, picks, NULL, 6000), 0);
+    free_picks(picks);
+    ev = call("bV", 1, 2, -1, 1, OUTCOME_NO_ANSWER, 0, "No answer");
+    CHECK_INT(commit(&f, &r, NULL, ev, 7000), 0);
+    report_free(ev);
+    char err[160];
+    h = job(&f, "bV", 1, err);
+    CHECK_INT(h.state, JOB_FAILED);
+    CHECK_INT(h.attempts, 5);
+    CHECK_STR(err, "No answer after 5 attempts");
+    CHECK(!jobs_has_duration(&h));
+
+    /* Row 2 ends last, while a retry's calls have not been moved back: not complete yet. */
+    b = fx_batch_get(&f.s, "bV");
+    b.requeue_pending = 1;
+    fx_set_batch(&f.s, &b);
+    ev = call("bV", 2, 1, -1, 1, OUTCOME_ANSWERED, 30, "");
+    CHECK_INT(commit(&f, &r, NULL, ev, 8000), 0);
+    CHECK_INT(ev->finished_batch, 0);
+    report_free(ev);
+    b = fx_batch_get(&f.s, "bV");
+    CHECK_INT(b.status, BATCH_PROCESSING);
+    CHECK_INT(b.waiting + b.active, 0);
+    CHECK_INT(b.completed_ms, 0);
+    CHECK_INT(b.connected, 2);
+    CHECK(b.duration_sum == 42);
+    fx_close(&f);
+}
+
 CHECK_MAIN(CHECK_CASE(test_pick_starts_calls), CHECK_CASE(test_calls_complete_the_batch),
            CHECK_CASE(test_busy_retry_and_stale_reports), CHECK_CASE(test_withdraw),
-           CHECK_CASE(test_create_halt_pauses), CHECK_CASE(test_provider_retry_and_unknown))
+           CHECK_CASE(test_create_halt_pauses), CHECK_CASE(test_provider_retry_and_unknown),
+           CHECK_CASE(test_connected_calls_retries_and_pending_requeues))

@@ -17,6 +17,7 @@ struct move {
     const char *error;
     int rewrite;
     int rc;
+    uint8_t outcome; /* 0: unchanged */
 };
 
 static int move_txn(struct store_txn *t, void *arg)
@@ -29,6 +30,8 @@ static int move_txn(struct store_txn *t, void *arg)
     if (!rc) {
         struct job_head h = jv.head;
         h.state = m->to;
+        if (m->outcome)
+            h.outcome = m->outcome;
         size_t elen = strlen(m->error);
         rc = m->rewrite ? jobs_rewrite(&jt, m->batch, m->row, &jv, &h, m->error, elen)
                         : jobs_move(&jt, m->batch, m->row, &jv, &h, m->error, elen);
@@ -42,7 +45,15 @@ static int move_txn(struct store_txn *t, void *arg)
 
 static int move(struct fx *f, const char *batch, uint32_t row, uint8_t to, int rewrite)
 {
-    struct move m = {batch, row, to, "why", rewrite, 0};
+    struct move m = {batch, row, to, "why", rewrite, 0, 0};
+    int rc = store_write(&f->s, move_txn, &m);
+    return rc ? rc : m.rc;
+}
+
+static int move_with_outcome(struct fx *f, const char *batch, uint32_t row, uint8_t to,
+                             uint8_t outcome)
+{
+    struct move m = {batch, row, to, "why", 0, 0, outcome};
     int rc = store_write(&f->s, move_txn, &m);
     return rc ? rc : m.rc;
 }
@@ -291,7 +302,33 @@ static void test_slots_reused_records_reloaded(void)
     fx_close(&f);
 }
 
+/* The batch counts its failed calls whose outcome a retry re-queues, as they move. */
+static void test_retryable_count_follows_moves(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bJ", .ws = "ws_W", .rows = 4});
+    CHECK_INT(move(&f, "bJ", 0, JOB_ACTIVE, 0), 0);
+    CHECK_INT(move(&f, "bJ", 1, JOB_ACTIVE, 0), 0);
+    CHECK_INT(move(&f, "bJ", 2, JOB_ACTIVE, 0), 0);
+    CHECK_INT(move_with_outcome(&f, "bJ", 0, JOB_FAILED, OUTCOME_BUSY), 0);
+    CHECK_INT(move_with_outcome(&f, "bJ", 1, JOB_FAILED, OUTCOME_PROVIDER_ERROR), 0);
+    CHECK_INT(move_with_outcome(&f, "bJ", 2, JOB_FAILED, OUTCOME_CARRIER_BLOCKED), 0);
+    CHECK_INT(move_with_outcome(&f, "bJ", 3, JOB_COMPLETED, OUTCOME_ANSWERED), 0);
+    CHECK_INT(fx_batch_get(&f.s, "bJ").retryable, 2);
+    /* A retry moves one back: it no longer counts; failing again counts it again. */
+    CHECK_INT(move_with_outcome(&f, "bJ", 0, JOB_WAITING, 0), 0);
+    CHECK_INT(fx_batch_get(&f.s, "bJ").retryable, 1);
+    CHECK_INT(move_with_outcome(&f, "bJ", 0, JOB_FAILED, OUTCOME_NO_ANSWER), 0);
+    CHECK_INT(fx_batch_get(&f.s, "bJ").retryable, 2);
+    CHECK(jobs_retryable(OUTCOME_VOICEMAIL) && jobs_retryable(OUTCOME_UNREACHABLE));
+    CHECK(!jobs_retryable(OUTCOME_INVALID_NUMBER) && !jobs_retryable(OUTCOME_DUPLICATE));
+    FX_CHECK_COUNTERS(&f.s, "bJ");
+    fx_close(&f);
+}
+
 CHECK_MAIN(CHECK_CASE(test_every_transition_keeps_counters), CHECK_CASE(test_same_state),
            CHECK_CASE(test_rewrite_and_missing), CHECK_CASE(test_cancel_head),
            CHECK_CASE(test_written_back_only_when_dirty),
-           CHECK_CASE(test_slots_reused_records_reloaded))
+           CHECK_CASE(test_slots_reused_records_reloaded),
+           CHECK_CASE(test_retryable_count_follows_moves))
