@@ -192,14 +192,15 @@ static void report_effects(struct dispatcher *d, struct report *r)
         log_warn("call outcome unknown: no report from the provider; not dialled again",
                  "batch=%s row=%u seq=%u", r->batch, r->row, r->seq);
     struct roster_batch *b = roster_batch(&d->roster, r->batch);
-    if (r->now_active)
-        watch_set(&d->watches, r->batch, r->row, r->seq, JOB_ACTIVE, r->call_id,
-                  clock_now_ms() + d->cfg.overdue_ms);
-    if (r->released) {
-        watch_clear(&d->watches, r->batch, r->row);
-        if (b)
-            roster_release(b);
+    /* A call adopted in doubt after a restart holds no slot until it shows it is in progress,
+     * and has none to give back if it never does (dispatch/watch.h). */
+    if (r->now_active) {
+        uint64_t deadline = clock_now_ms() + d->cfg.overdue_ms;
+        if (watch_set(&d->watches, r->batch, r->row, r->seq, JOB_ACTIVE, r->call_id, deadline) && b)
+            roster_hold(b);
     }
+    if (r->released && watch_clear(&d->watches, r->batch, r->row) && b)
+        roster_release(b);
     if (!b)
         return;
     if (r->retry_due && r->retry_due < b->retry_due)
@@ -463,21 +464,22 @@ static int load_all(struct dispatcher *d)
         return rc;
     struct buf ids = {0};
     rc = batch_scan(&t, collect_resumed, &ids);
-    uint64_t mono = uv_now(d->cfg.loop), deadline = clock_now_ms() + d->cfg.reconcile_ms;
+    uint64_t mono = uv_now(d->cfg.loop), now = clock_now_ms();
     size_t n = 0;
     for (const char *id = ids.data; id && id < ids.data + ids.len && rc >= 0;
          id += strlen(id) + 1) {
         rc = roster_load(&d->roster, &t, id, mono);
         struct roster_batch *b = roster_batch(&d->roster, id);
         if (!rc && b)
-            rc = watch_adopt(&d->watches, &t, b, deadline);
+            rc = watch_adopt(&d->watches, &t, b, now, now + d->cfg.reconcile_ms);
         n++;
     }
     store_read_end(&t);
     buf_free(&ids);
+    /* in_doubt: calls being placed at the stop, which hold no slot (dispatch/watch.h). */
     if (n)
-        log_info("dispatch resumed", "batches=%zu calls_in_progress=%zu", n,
-                 watch_count(&d->watches));
+        log_info("dispatch resumed", "batches=%zu calls_in_progress=%zu in_doubt=%zu", n,
+                 watch_count(&d->watches), d->watches.in_doubt);
     return rc < 0 ? rc : 0;
 }
 
@@ -509,7 +511,8 @@ int dispatch_start(struct dispatcher **out, const struct dispatch_config *cfg,
         dispatch_stop(d);
         return rc;
     }
-    uv_timer_start(&d->watch_timer, on_watch, WATCH_INTERVAL_MS, WATCH_INTERVAL_MS);
+    /* The first scan looks up the adopted calls the provider accepted right away. */
+    uv_timer_start(&d->watch_timer, on_watch, 0, WATCH_INTERVAL_MS);
     arm(d, 0);
     *out = d;
     return 0;
@@ -563,4 +566,5 @@ void dispatch_stats(const struct dispatcher *d, struct dispatch_stats *out)
             out->waiting += rec.waiting;
     }
     store_read_end(&t);
+    out->in_progress += d->watches.in_doubt; /* being placed, though they hold no slot */
 }

@@ -156,7 +156,9 @@ int roster_load(struct roster *r, struct store_txn *t, const char *id, uint64_t 
         return rc;
     struct roster_batch *b = roster_batch(r, id);
     int live = batch_is_live(rec.status);
-    if (!live && !(b && b->active)) {
+    /* A final batch stays for its calls in progress: those counted in memory, or, when it is
+     * not loaded yet (at start-up, a cancelled batch), those the store has. */
+    if (!live && !(b ? b->active : rec.active)) {
         if (b)
             roster_drop(r, b);
         return 0;
@@ -194,6 +196,12 @@ void roster_stop(struct roster *r, const char *id)
     b->dialable = 0;
     if (b->active == 0)
         roster_drop(r, b);
+}
+
+void roster_hold(struct roster_batch *b)
+{
+    b->active++;
+    b->ws->active++;
 }
 
 void roster_release(struct roster_batch *b)

@@ -61,7 +61,8 @@ struct roster {
 };
 
 /* Loads or refreshes a batch from the store (mono: the loop's clock, for its buckets). Batches
- * that are final and have nothing in progress are dropped. */
+ * that are final and have nothing in progress are dropped; a final one with calls in progress
+ * (cancelled) is loaded, not dialable, so they can be adopted and reconciled. */
 int roster_load(struct roster *r, struct store_txn *t, const char *id, uint64_t mono);
 struct roster_batch *roster_batch(const struct roster *r, const char *id);
 /* Walks the batches: start with *pos = 0; NULL at the end. */
@@ -70,6 +71,8 @@ struct roster_batch *roster_next(const struct roster *r, size_t *pos);
 void roster_drop(struct roster *r, struct roster_batch *b);
 /* The batch stops dialling at once; it leaves memory now, or with its last call in progress. */
 void roster_stop(struct roster *r, const char *id);
+/* A call of the batch is in progress: it takes a slot of the batch and of its workspace. */
+void roster_hold(struct roster_batch *b);
 /* A call of the batch ended, or a pick was given back: its slots are free again. */
 void roster_release(struct roster_batch *b);
 /* The concurrency cap of a batch: its own maxConcurrency within its workspace's. */

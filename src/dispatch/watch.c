@@ -17,6 +17,9 @@ struct watch {
     char batch[ID_MAX];
     uint32_t row, seq;
     int state; /* JOB_DIALING (after a restart) or JOB_ACTIVE */
+    /* Counted in its batch's and workspace's calls in progress. A call adopted while still
+     * being placed is not: nothing says it reached the provider (see watch.h). */
+    int slot;
     uint64_t deadline;
     int fetching;
     char call_id[64];
@@ -35,8 +38,9 @@ static size_t watch_key(char *out, size_t cap, const char *batch, uint32_t row)
     return (size_t)snprintf(out, cap, "%s/%u", batch, row);
 }
 
-void watch_set(struct watchlist *wl, const char *batch, uint32_t row, uint32_t seq, int state,
-               const char *call_id, uint64_t deadline)
+/* The watch of (batch, row), added without a slot when new; NULL when out of memory. */
+static struct watch *put_watch(struct watchlist *wl, const char *batch, uint32_t row, uint32_t seq,
+                               int state, const char *call_id, uint64_t deadline)
 {
     char key[ID_MAX + 16];
     size_t klen = watch_key(key, sizeof key, batch, row);
@@ -45,7 +49,7 @@ void watch_set(struct watchlist *wl, const char *batch, uint32_t row, uint32_t s
         w = calloc(1, sizeof *w);
         if (!w || map_put(&wl->map, key, klen, w) != 0) {
             free(w);
-            return;
+            return NULL;
         }
     }
     snprintf(w->batch, sizeof w->batch, "%s", batch);
@@ -54,16 +58,38 @@ void watch_set(struct watchlist *wl, const char *batch, uint32_t row, uint32_t s
     w->state = state;
     w->deadline = deadline;
     snprintf(w->call_id, sizeof w->call_id, "%s", call_id ? call_id : "");
+    return w;
 }
 
-void watch_clear(struct watchlist *wl, const char *batch, uint32_t row)
+int watch_set(struct watchlist *wl, const char *batch, uint32_t row, uint32_t seq, int state,
+              const char *call_id, uint64_t deadline)
+{
+    char key[ID_MAX + 16];
+    struct watch *old = map_get(&wl->map, key, watch_key(key, sizeof key, batch, row));
+    /* A call not watched yet holds the slot its pick took; one watched without a slot was
+     * adopted in doubt and has just shown it is in progress. */
+    int claim = old && !old->slot;
+    struct watch *w = put_watch(wl, batch, row, seq, state, call_id, deadline);
+    if (!w)
+        return 0;
+    w->slot = 1;
+    if (claim)
+        wl->in_doubt--;
+    return claim;
+}
+
+int watch_clear(struct watchlist *wl, const char *batch, uint32_t row)
 {
     char key[ID_MAX + 16];
     struct watch *w = map_del(&wl->map, key, watch_key(key, sizeof key, batch, row));
+    int slot = !w || w->slot;
+    if (!slot)
+        wl->in_doubt--;
     if (w && !w->fetching)
         free(w);
     else if (w)
         w->orphan = 1; /* the lookup in flight frees it */
+    return slot;
 }
 
 static void queue_report(struct watchlist *wl, enum report_kind kind, const char *batch,
@@ -151,7 +177,7 @@ void watch_scan(struct watchlist *wl, uint64_t now)
     }
 }
 
-int watch_adopt(struct watchlist *wl, struct store_txn *t, struct roster_batch *b,
+int watch_adopt(struct watchlist *wl, struct store_txn *t, struct roster_batch *b, uint64_t now,
                 uint64_t deadline)
 {
     static const int states[] = {JOB_DIALING, JOB_ACTIVE};
@@ -166,9 +192,23 @@ int watch_adopt(struct watchlist *wl, struct store_txn *t, struct roster_batch *
             struct job_view jv;
             if (jobs_get(&(struct jobs_txn){.t = t}, b->id, row, &jv) != 0)
                 continue;
-            b->active++;
-            b->ws->active++;
-            watch_set(wl, b->id, row, jv.head.seq, states[k], jv.head.call_id, deadline);
+            /* A call the provider accepted is looked up at once and holds its slots while it
+             * is in progress; one still being placed cannot be looked up (we have no call id to
+             * ask about), holds no slot, and waits for a late report until deadline. */
+            int placed = states[k] == JOB_ACTIVE;
+            uint64_t at = placed && jv.head.call_id[0] ? now : deadline;
+            struct watch *w =
+                put_watch(wl, b->id, row, jv.head.seq, states[k], jv.head.call_id, at);
+            if (!w) {
+                rc = BC_ENOMEM;
+                break;
+            }
+            if (placed) {
+                w->slot = 1;
+                roster_hold(b);
+            } else {
+                wl->in_doubt++;
+            }
         }
         store_iter_close(&it);
         if (rc < 0)
