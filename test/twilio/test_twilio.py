@@ -286,6 +286,8 @@ class TwilioAcceptance(DispatchTestCase):
         self.assertEqual((calls[1]["status"], calls[1]["outcome"]),
                          ("failed", "provider_error"), calls[1])
         self.assertIn("4000", calls[1]["error"].replace(",", ""), calls[1])
+        # Checked here, not by asking Twilio.
+        self.assertEqual(self.creates_for(number(1)), [])
         self.assertEqual(calls[2]["outcome"], "answered", calls[2])
         self.assert_no_violations()
 
