@@ -1,7 +1,17 @@
 #!/usr/bin/env bash
-# Installs every Debian 12 package that building, running, testing and benchmarking batchcalld
+# Installs every Debian package that building, running, testing and benchmarking batchcalld
 # needs. Idempotent: when everything is already present it only checks and returns.
+# --test also installs what only the test suite needs (see the --test blocks below).
 set -euo pipefail
+cd "$(dirname "$0")/.."
+
+with_test=0
+for arg in "$@"; do
+  case "$arg" in
+    --test) with_test=1 ;;
+    *) echo "usage: bash deps/install.sh [--test]" >&2; exit 2 ;;
+  esac
+done
 
 packages=(
   # build
@@ -14,6 +24,12 @@ packages=(
   wrk nginx-light libcsv-dev sqlite3 procps
 )
 
+# --test (twilio acceptance test): Node.js and npm, from Debian unless a Node.js is already
+# installed (a NodeSource nodejs brings its own npm, which Debian's npm package conflicts with).
+if [ "$with_test" = 1 ] && ! { command -v node && command -v npm; } >/dev/null; then
+  packages+=(nodejs npm)
+fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -23,15 +39,27 @@ done
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "deps: all ${#packages[@]} packages present"
-  exit 0
+else
+  echo "deps: installing ${missing[*]}"
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "deps: must run as root to install packages (or install them yourself: ${missing[*]})" >&2
+    exit 1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  echo "deps: done"
 fi
 
-echo "deps: installing ${missing[*]}"
-if [ "$(id -u)" -ne 0 ]; then
-  echo "deps: must run as root to install packages (or install them yourself: ${missing[*]})" >&2
-  exit 1
+# --test (twilio acceptance test): Twilio's own Node library, at the versions pinned in
+# test/twilio/package-lock.json; skipped when node_modules was installed from this very lock.
+if [ "$with_test" = 1 ]; then
+  lock=test/twilio/package-lock.json stamp=test/twilio/node_modules/.installed-from-lock
+  if cmp -s "$lock" "$stamp"; then
+    echo "deps: test/twilio npm packages present"
+  else
+    echo "deps: npm ci in test/twilio"
+    (cd test/twilio && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$lock" "$stamp"
+  fi
 fi
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-echo "deps: done"

@@ -7,6 +7,7 @@
 #include "http/response.h"
 #include "model/agent.h"
 #include "model/url.h"
+#include "provider/twilio.h"
 #include "store/records.h"
 #include "util/err.h"
 #include "util/clock.h"
@@ -173,6 +174,22 @@ static void respond_field_error(struct http_request *req, const struct agents_er
     api_respond_error(req, 400, "invalid_field", err->message, "field", err->field);
 }
 
+/* With --provider twilio, an agent must also fit Twilio's rules (twilio_check_agent), so a
+ * prompt or voiceUrl Twilio would refuse is caught here, not contact by contact. agent holds the
+ * agent's prompt and voiceUrl (the request body of a create, the merged agent of an update).
+ * Returns 1 and fills err when it does not. */
+static int twilio_refuses(struct http_request *req, const cJSON *agent, struct agents_error *err)
+{
+    if (api_app(req)->provider.kind != PROVIDER_TWILIO)
+        return 0;
+    const char *prompt = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(agent, "prompt"));
+    const char *voice = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(agent, "voiceUrl"));
+    if (!prompt)
+        return 0; /* not a string: the field rules answer for it */
+    err->field = twilio_check_agent(prompt, voice, err->message, sizeof err->message);
+    return err->field != NULL;
+}
+
 void agents_create(struct http_request *req)
 {
     struct app *app = api_app(req);
@@ -183,6 +200,11 @@ void agents_create(struct http_request *req)
     struct agents_error err;
     struct buf json = {0};
     char id[ID_MAX];
+    if (twilio_refuses(req, body, &err)) {
+        cJSON_Delete(body);
+        respond_field_error(req, &err);
+        return;
+    }
     int rc = agents_insert(&app->store, &app->ids, ctx->ws, ctx->ws_len, body, &err, &json, id);
     cJSON_Delete(body);
     if (rc == BC_EINVAL)
@@ -266,7 +288,7 @@ void agents_update(struct http_request *req)
         return;
     }
     struct agents_error err;
-    int bad = apply_fields(body, agent, 0, &err);
+    int bad = apply_fields(body, agent, 0, &err) || twilio_refuses(req, agent, &err);
     cJSON_Delete(body);
     if (bad) {
         cJSON_Delete(agent);

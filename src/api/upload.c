@@ -28,6 +28,7 @@
 #include "util/json.h"
 #include "util/log.h"
 #include "model/agent.h"
+#include "provider/twilio.h"
 #include "util/num.h"
 
 #define IDEM_TTL_MS     (24ull * 3600 * 1000)
@@ -219,6 +220,18 @@ static int check_agent(struct upload *up, struct app *app, const char *id)
                            id);
     if (rc || !up->agent)
         return upload_fail(up, 500, "internal_error", NULL, "The agent could not be read.");
+    /* An agent saved under another provider may break Twilio's rules: refuse the batch before
+     * any contact fails for it. */
+    char why[200];
+    if (app->provider.kind == PROVIDER_TWILIO &&
+        twilio_check_agent(
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(up->agent, "prompt")),
+            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(up->agent, "voiceUrl")), why,
+            sizeof why))
+        return upload_fail(up, 400, "invalid_field", "agentId",
+                           "agentId: agent %.60s cannot be dialled through Twilio: %s Fix it with "
+                           "PUT /v1/api/agents/%.60s.",
+                           id, why, id);
     return 0;
 }
 

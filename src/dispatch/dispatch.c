@@ -161,18 +161,24 @@ static void send_pick(struct dispatcher *d, struct pick *p)
         d->stats.dials++;
         return;
     }
-    /* Never sent: report it as provider trouble so the job waits and tries again. */
+    struct report *r = report_new(REPORT_CREATE, p->b->id, p->row, p->seq);
+    if (r && rc == BC_ETOOBIG) {
+        /* The provider would refuse this contact's request every time: it fails alone. */
+        r->cr.cls = CREATE_FINAL;
+        r->cr.outcome = OUTCOME_PROVIDER_ERROR;
+        snprintf(r->cr.message, sizeof r->cr.message, "%s", dl->r.error);
+    } else if (r) {
+        /* Never sent: report it as provider trouble so the job waits and tries again. */
+        r->cr.cls = CREATE_RETRY;
+        snprintf(r->cr.message, sizeof r->cr.message, "the request could not be started (%s)",
+                 err_str(rc));
+    }
     if (dl) {
         client_request_free(&dl->r);
         free(dl);
     }
-    struct report *r = report_new(REPORT_CREATE, p->b->id, p->row, p->seq);
-    if (!r)
-        return;
-    r->cr.cls = CREATE_RETRY;
-    snprintf(r->cr.message, sizeof r->cr.message, "the request could not be started (%s)",
-             err_str(rc));
-    queue_report(d, r);
+    if (r)
+        queue_report(d, r);
 }
 
 /* A dial that was recorded but will not be sent: recorded back in the next commit (left dialing

@@ -55,7 +55,9 @@ struct dial_attempt {
 };
 
 /* Fills r (url, method, content type, headers, body, userpwd, timeout). The caller sets done/user
- * and starts it. Returns 0 or BC_ENOMEM. r must be zeroed, or a request already released with
+ * and starts it. Returns 0, BC_ENOMEM, or BC_ETOOBIG when this contact's request is over one of
+ * the provider's limits (Twilio's 4,000 characters of TwiML): it cannot be dialled as it is, and
+ * r->error says why. r must be zeroed, or a request already released with
  * client_request_free; the strings r points at live in r->body's allocation (see
  * provider_request_set), so client_request_free is all the cleanup it needs. */
 int provider_build_create(const struct provider_config *cfg, const struct dial_attempt *a,

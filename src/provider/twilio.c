@@ -143,34 +143,73 @@ static int append_variables(struct buf *b, const cJSON *variables)
     return rc;
 }
 
-/* With a voice URL, the answered call is connected to the agent's media stream, which gets the
- * variables and the prompt as stream parameters; without one, Twilio reads the prompt out. */
-static int build_twiml(struct buf *b, const struct dial_attempt *a)
+/* Twilio's <Stream url> takes only wss:// URLs, while an agent's voiceUrl is http(s): the same
+ * host and path are reached as a WebSocket, https:// as wss:// (http:// as ws://, which only the
+ * simulator accepts: twilio_check_agent refuses it for real Twilio). */
+static int append_stream_url(struct buf *b, const char *url)
 {
-    const char *prompt = a->prompt ? a->prompt : "";
+    int rc = 0;
+    if (!strncasecmp(url, "https://", 8)) {
+        rc = buf_append_str(b, "wss://");
+        url += 8;
+    } else if (!strncasecmp(url, "http://", 7)) {
+        rc = buf_append_str(b, "ws://");
+        url += 7;
+    }
+    return rc ? rc : append_xml(b, url);
+}
+
+/* With a voice URL, the answered call is connected to the agent's media stream, which gets the
+ * variables and the prompt as stream parameters. Without one there is nobody to talk to: Twilio
+ * says a neutral line and hangs up (the prompt is instructions for an agent, never read to the
+ * callee). */
+static int build_twiml(struct buf *b, const char *voice_url, const char *prompt,
+                       const cJSON *variables)
+{
     int rc;
-    if (!a->voice_url || !*a->voice_url) {
-        rc = buf_append_str(b, "<Response><Say>");
-        if (!rc)
-            rc = append_xml(b, prompt);
-        if (!rc)
-            rc = buf_append_str(b, "</Say></Response>");
+    if (!voice_url || !*voice_url) {
+        rc = buf_append_str(b, "<Response><Say>" TWILIO_NO_AGENT_LINE "</Say></Response>");
     } else {
         rc = buf_append_str(b, "<Response><Connect><Stream url=\"");
         if (!rc)
-            rc = append_xml(b, a->voice_url);
+            rc = append_stream_url(b, voice_url);
         if (!rc)
             rc = buf_append_str(b, "\">");
         if (!rc)
-            rc = append_variables(b, a->variables);
+            rc = append_variables(b, variables);
         if (!rc)
-            rc = append_parameter(b, "prompt", prompt);
+            rc = append_parameter(b, "prompt", prompt ? prompt : "");
         if (!rc)
             rc = buf_append_str(b, "</Stream></Connect></Response>");
     }
     if (!rc)
         rc = buf_append(b, "", 1);
     return rc;
+}
+
+const char *twilio_check_agent(const char *prompt, const char *voice_url, char *msg, size_t cap)
+{
+    if (voice_url && *voice_url && strncasecmp(voice_url, "https://", 8)) {
+        snprintf(msg, cap,
+                 "voiceUrl must be an https:// URL with --provider twilio: Twilio streams the call "
+                 "to it as wss:// and accepts no other scheme.");
+        return "voiceUrl";
+    }
+    struct buf twiml = {0};
+    if (build_twiml(&twiml, voice_url, prompt, NULL)) {
+        buf_free(&twiml);
+        snprintf(msg, cap, "out of memory");
+        return "prompt";
+    }
+    size_t len = twiml.len - 1;
+    buf_free(&twiml);
+    if (len <= TWILIO_TWIML_MAX)
+        return NULL;
+    snprintf(msg, cap,
+             "prompt is too long for Twilio: it makes %zu characters of TwiML, Twilio accepts at "
+             "most %d (error 32018) and the row's values add more. Shorten the prompt.",
+             len, TWILIO_TWIML_MAX);
+    return "prompt";
 }
 
 int twilio_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
@@ -187,7 +226,15 @@ int twilio_build_create(const struct provider_config *cfg, const struct dial_att
     buf_reset(body);
     int rc = calls_url(&url, cfg, NULL);
     if (!rc)
-        rc = build_twiml(&twiml, a);
+        rc = build_twiml(&twiml, a->voice_url, a->prompt, a->variables);
+    if (!rc && twiml.len - 1 > TWILIO_TWIML_MAX) {
+        /* Twilio would refuse it (error 32018): say so without asking. */
+        snprintf(r->error, sizeof r->error,
+                 "The TwiML for this contact is %zu characters; Twilio accepts at most %d (error "
+                 "32018): shorten the agent's prompt or this row's values",
+                 twiml.len - 1, TWILIO_TWIML_MAX);
+        rc = BC_ETOOBIG;
+    }
     if (!rc)
         rc = provider_callback_url(&callback, cfg, "twilio", a);
     if (!rc)

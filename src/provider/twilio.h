@@ -8,6 +8,18 @@
 #include "http/client.h"
 #include "provider/provider.h"
 
+/* Twilio's limit on the inline Twiml parameter of a create (error 32018). */
+#define TWILIO_TWIML_MAX 4000
+/* What Twilio says to a callee when the agent has no voiceUrl to connect the call to. */
+#define TWILIO_NO_AGENT_LINE "Hello. This is an automated call. Goodbye."
+
+/* Whether an agent (its prompt and voiceUrl, NULL when unset) can be dialled through Twilio:
+ * a voiceUrl must be https:// (Twilio's <Stream> takes wss:// only, and the https URL is reached
+ * as wss://), and the TwiML of the prompt, before the row's values are put in, must be at most
+ * TWILIO_TWIML_MAX characters. Returns NULL when it can, else the name of the field at fault with
+ * a message for people in msg. */
+const char *twilio_check_agent(const char *prompt, const char *voice_url, char *msg, size_t cap);
+
 /* The twilio halves of provider_build_create, provider_parse_create, provider_build_fetch and
  * provider_parse_fetch. The fetch is GET .../Calls/{sid}.json. */
 int twilio_build_create(const struct provider_config *cfg, const struct dial_attempt *a,

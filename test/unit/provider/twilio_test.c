@@ -306,9 +306,10 @@ static void test_create_say(void)
 
     expect_field(&r.body, "To", "+14155550100");
     expect_field(&r.body, "From", "+14155550199");
-    expect_field(&r.body, "Twiml",
-                 "<Response><Say>Hi Ann, &lt;b&gt;&quot;50%&quot; off&lt;/b&gt; &amp; "
-                 "&apos;more&apos; </Say></Response>");
+    /* Without a voiceUrl nobody takes the call: a neutral line, never the prompt (issue 13: the
+     * prompt, instructions for an LLM, used to be read to the callee). */
+    expect_field(&r.body, "Twiml", "<Response><Say>" TWILIO_NO_AGENT_LINE "</Say></Response>");
+    CHECK(strstr(r.body.data, "Ann") == NULL);
     expect_field(&r.body, "StatusCallback",
                  "https://calls.example.com/v1/provider/twilio/status?b=" BATCH "&r=7&a=2");
     expect_field(&r.body, "StatusCallbackMethod", "POST");
@@ -353,7 +354,7 @@ static void test_create_say(void)
                      "AC0123456789abcdef0123456789abcdef/Calls.json");
     CHECK_INT(r.timeout_ms, 2500);
     expect_field(&r.body, "Timeout", "45");
-    expect_field(&r.body, "Twiml", "<Response><Say></Say></Response>");
+    expect_field(&r.body, "Twiml", "<Response><Say>" TWILIO_NO_AGENT_LINE "</Say></Response>");
     buf_free(&r.body);
 }
 
@@ -387,6 +388,101 @@ static void test_create_stream(void)
                  "https://calls.example.com/v1/provider/twilio/status?b=" BATCH "&r=1&a=1");
     buf_free(&r.body);
     cJSON_Delete(vars);
+}
+
+/* Twilio's <Stream url> takes wss:// only: an https voiceUrl is reached as wss://. */
+static void test_create_stream_scheme(void)
+{
+    static const struct {
+        const char *voice_url, *stream;
+    } cases[] = {
+        {"https://voice.example.com:8443/a?k=1&x=2",
+         "<Stream url=\"wss://voice.example.com:8443/a?k=1&amp;x=2\">"},
+        {"HTTPS://voice.example.com/a", "<Stream url=\"wss://voice.example.com/a\">"},
+        {"http://127.0.0.1:9/a", "<Stream url=\"ws://127.0.0.1:9/a\">"},
+        {"wss://voice.example.com/a", "<Stream url=\"wss://voice.example.com/a\">"},
+    };
+    struct provider_config cfg;
+    test_config(&cfg);
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct dial_attempt a = {.batch = BATCH,
+                                 .row = 1,
+                                 .seq = 1,
+                                 .to = "+14155550100",
+                                 .from = "+14155550199",
+                                 .voice_url = cases[i].voice_url,
+                                 .prompt = "Hi\x01"};
+        struct client_request r;
+        memset(&r, 0, sizeof r);
+        CHECK_INT(provider_build_create(&cfg, &a, &r), 0);
+        char twiml[1024];
+        CHECK(form_get(r.body.data, r.body.len, "Twiml", twiml, sizeof twiml) > 0);
+        CHECK_REPORT(strstr(twiml, cases[i].stream) != NULL, "case %zu: %s", i, twiml);
+        /* Control characters are not XML 1.0: they become spaces. */
+        CHECK(strstr(twiml, "<Parameter name=\"prompt\" value=\"Hi \"/>") != NULL);
+        buf_free(&r.body);
+    }
+}
+
+/* Twilio refuses inline TwiML over 4,000 characters (error 32018): such a contact is never sent,
+ * and the error names the limit. */
+static void test_create_twiml_limit(void)
+{
+    struct provider_config cfg;
+    test_config(&cfg);
+    static const char stream_head[] = "<Response><Connect><Stream url=\"wss://v.example.com/\">"
+                                      "<Parameter name=\"prompt\" value=\"";
+    static const char stream_tail[] = "\"/></Stream></Connect></Response>";
+    size_t fits = TWILIO_TWIML_MAX - (sizeof stream_head - 1) - (sizeof stream_tail - 1);
+    char *prompt = malloc(fits + 2);
+    memset(prompt, 'a', fits + 1);
+    prompt[fits] = '\0';
+    struct dial_attempt a = {.batch = BATCH,
+                             .row = 1,
+                             .seq = 1,
+                             .to = "+14155550100",
+                             .from = "+14155550199",
+                             .voice_url = "https://v.example.com/",
+                             .prompt = prompt};
+    struct client_request r;
+    memset(&r, 0, sizeof r);
+    CHECK_INT(provider_build_create(&cfg, &a, &r), 0);
+    char *twiml = malloc(TWILIO_TWIML_MAX + 2);
+    CHECK_INT(form_get(r.body.data, r.body.len, "Twiml", twiml, TWILIO_TWIML_MAX + 2),
+              TWILIO_TWIML_MAX);
+    buf_free(&r.body);
+    char msg[200];
+    CHECK(twilio_check_agent(prompt, "https://v.example.com/", msg, sizeof msg) == NULL);
+
+    /* One character more: 4,001. */
+    prompt[fits] = 'a';
+    prompt[fits + 1] = '\0';
+    memset(&r, 0, sizeof r);
+    CHECK_INT(provider_build_create(&cfg, &a, &r), BC_ETOOBIG);
+    CHECK_REPORT(strstr(r.error, "4001 characters") && strstr(r.error, "at most 4000") &&
+                     strstr(r.error, "32018"),
+                 "%s", r.error);
+    CHECK(r.body.data == NULL);
+    CHECK_STR(twilio_check_agent(prompt, "https://v.example.com/", msg, sizeof msg), "prompt");
+    CHECK_REPORT(strstr(msg, "4001 characters") && strstr(msg, "at most 4000"), "%s", msg);
+    /* Without a voiceUrl the prompt is not in the TwiML at all. */
+    CHECK(twilio_check_agent(prompt, NULL, msg, sizeof msg) == NULL);
+    a.voice_url = NULL;
+    memset(&r, 0, sizeof r);
+    CHECK_INT(provider_build_create(&cfg, &a, &r), 0);
+    buf_free(&r.body);
+    free(prompt);
+    free(twiml);
+}
+
+static void test_check_agent(void)
+{
+    char msg[200];
+    CHECK(twilio_check_agent("Hi {name}", "https://v.example.com/a", msg, sizeof msg) == NULL);
+    CHECK(twilio_check_agent("Hi {name}", NULL, msg, sizeof msg) == NULL);
+    CHECK(twilio_check_agent("Hi {name}", "", msg, sizeof msg) == NULL);
+    CHECK_STR(twilio_check_agent("Hi", "http://v.example.com/a", msg, sizeof msg), "voiceUrl");
+    CHECK_REPORT(strstr(msg, "https://") && strstr(msg, "wss://"), "%s", msg);
 }
 
 static void test_request_set(void)
@@ -769,7 +865,9 @@ CHECK_MAIN(CHECK_CASE(test_form_round_trip), CHECK_CASE(test_form_encoding),
            CHECK_CASE(test_form_get), CHECK_CASE(test_form_next),
            CHECK_CASE(test_signature_vectors), CHECK_CASE(test_signature_body_hash),
            CHECK_CASE(test_signature_rejects), CHECK_CASE(test_create_say),
-           CHECK_CASE(test_create_stream), CHECK_CASE(test_request_set),
-           CHECK_CASE(test_fetch_request), CHECK_CASE(test_parse_create), CHECK_CASE(test_outcomes),
-           CHECK_CASE(test_callback), CHECK_CASE(test_callback_outcomes),
-           CHECK_CASE(test_callback_malformed), CHECK_CASE(test_parse_fetch))
+           CHECK_CASE(test_create_stream), CHECK_CASE(test_create_stream_scheme),
+           CHECK_CASE(test_create_twiml_limit), CHECK_CASE(test_check_agent),
+           CHECK_CASE(test_request_set), CHECK_CASE(test_fetch_request),
+           CHECK_CASE(test_parse_create), CHECK_CASE(test_outcomes), CHECK_CASE(test_callback),
+           CHECK_CASE(test_callback_outcomes), CHECK_CASE(test_callback_malformed),
+           CHECK_CASE(test_parse_fetch))
