@@ -67,8 +67,10 @@ int batches_parse_time(const char *s, uint64_t *ms)
     } else {
         return BC_EINVAL; /* a time without a zone is ambiguous */
     }
-    if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    if (*p)
         return BC_EINVAL;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return BC_ENOTFOUND;
     struct tm tm = {.tm_year = y - 1900,
                     .tm_mon = mo - 1,
                     .tm_mday = d,
@@ -79,8 +81,10 @@ int batches_parse_time(const char *s, uint64_t *ms)
     /* timegm normalises 31 February into March: reject dates that moved. */
     struct tm back;
     gmtime_r(&t, &back);
-    if (back.tm_mday != d || t == (time_t)-1 || y < 1970)
+    if (t == (time_t)-1 || y < 1970)
         return BC_EINVAL;
+    if (back.tm_mday != d)
+        return BC_ENOTFOUND;
     *ms = (uint64_t)(t - offset_s) * 1000u + (uint64_t)frac_ms;
     return 0;
 }

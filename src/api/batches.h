@@ -31,7 +31,9 @@ int batches_load(struct http_request *req, struct store_txn *t, struct batch_rec
 int batches_begin(struct http_request *req, struct store_txn *t, struct batch_rec *b);
 
 /* Parses an ISO-8601 UTC time with Z or an offset ("2026-12-01T15:00:00Z",
- * "2026-12-01T16:00:00.5+01:00") into Unix milliseconds. Returns 0 or BC_EINVAL. */
+ * "2026-12-01T16:00:00.5+01:00") into Unix milliseconds. Returns 0, BC_EINVAL when the text is
+ * not such a time, or BC_ENOTFOUND when it is written correctly but names a date or time that
+ * does not exist (30 February, hour 24). */
 int batches_parse_time(const char *s, uint64_t *ms);
 
 /* Queues a staging batch for removal in the background (a failed or abandoned upload). */

@@ -8,6 +8,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/batches.h"
 #include "api/api.h"
@@ -444,6 +445,15 @@ void calls_list(struct http_request *req)
                           "parameter", "after");
         return;
     }
+    /* A cursor says where the page starts; a page number too would be silently ignored. */
+    char page_s[24];
+    if (after && http_query(req, "page", page_s, sizeof page_s) != BC_ENOTFOUND) {
+        api_respond_error(req, 400, "invalid_parameter",
+                          "Query parameters after and page cannot both be given: walk the calls "
+                          "with after (and limit), or ask for a page by number without after.",
+                          "parameter", "page");
+        return;
+    }
     struct store_txn t;
     struct batch_rec b;
     if (batches_begin(req, &t, &b) != 0)
@@ -543,6 +553,19 @@ static void csv_number(struct buf *b, uint64_t v, int present)
         buf_append(b, ",", 1);
 }
 
+/* A phone cell is written as it was uploaded, which only a number in E.164 (+ and digits, as
+ * the server read it) may do unguarded: anything else the file held in that column, "=1+2",
+ * "@SUM(...)", "-2+3+cmd|...", gets the formula guard like every other cell. */
+static int phone_cell_safe(const struct job_view *jv, const char *p, size_t n)
+{
+    if (!jv->head.e164[0] || strlen(jv->head.e164) != n || memcmp(jv->head.e164, p, n) != 0)
+        return 0;
+    for (size_t i = 1; i < n; i++)
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+    return n > 1 && p[0] == '+';
+}
+
 static void export_row(struct export *e, const struct batch_rec *b, uint32_t row,
                        struct job_view *jv)
 {
@@ -553,7 +576,7 @@ static void export_row(struct export *e, const struct batch_rec *b, uint32_t row
     int ncols = cJSON_GetArraySize(e->meta.columns);
     int i = 0;
     for (; i < ncols && job_field_next(jv, &pos, &p, &n); i++)
-        csv_cell(o, p, n, i != e->meta.phone_col, i == 0);
+        csv_cell(o, p, n, i != e->meta.phone_col || !phone_cell_safe(jv, p, n), i == 0);
     for (; i < ncols; i++)
         buf_append(o, i ? "," : "", i ? 1 : 0);
     char job[24];
@@ -619,6 +642,46 @@ static void export_closed(struct http_request *req)
 
 static const struct http_stream_ops export_ops = {export_drain, export_closed};
 
+/* The result columns after the file's own. When the file has a column of the same name (its
+ * own "status", say), every result column is renamed result_status, result_job_id, ...: the
+ * file's columns keep their names and a spreadsheet or a CSV reader never sees a name twice.
+ * (Again, if the file has result_status too.) */
+#define RESULT_PREFIX "result_"
+static const char *const result_columns[] = {"job_id",   "status", "outcome",    "attempts",
+                                             "duration", "error",  "start_time", "end_time"};
+
+static int name_taken(const cJSON *columns, int prefixes, const char *name)
+{
+    size_t plen = strlen(RESULT_PREFIX) * (size_t)prefixes;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, columns)
+    {
+        const char *s = cJSON_GetStringValue(c);
+        if (!s || strlen(s) != plen + strlen(name) || strcasecmp(s + plen, name) != 0)
+            continue;
+        int same = 1;
+        for (int r = 0; r < prefixes && same; r++)
+            same = strncasecmp(s + r * strlen(RESULT_PREFIX), RESULT_PREFIX,
+                               strlen(RESULT_PREFIX)) == 0;
+        if (same)
+            return 1;
+    }
+    return 0;
+}
+
+/* How many times the result columns carry RESULT_PREFIX. */
+static int result_prefixes(const cJSON *columns)
+{
+    int prefixes = 0;
+    for (size_t k = 0; k < sizeof result_columns / sizeof result_columns[0]; k++) {
+        if (name_taken(columns, prefixes, result_columns[k])) {
+            prefixes++;
+            k = (size_t)-1; /* check every name again with the longer prefix */
+        }
+    }
+    return prefixes;
+}
+
 void calls_export(struct http_request *req)
 {
     struct store_txn t;
@@ -647,9 +710,14 @@ void calls_export(struct http_request *req)
             csv_cell(&e->out, c->valuestring, strlen(c->valuestring), 1, first);
         first = 0;
     }
-    buf_append_str(&e->out, first ? "" : ",");
-    buf_append_str(&e->out,
-                   "job_id,status,outcome,attempts,duration,error,start_time,end_time\r\n");
+    int prefixes = result_prefixes(e->meta.columns);
+    for (size_t k = 0; k < sizeof result_columns / sizeof result_columns[0]; k++) {
+        buf_append_str(&e->out, first && k == 0 ? "" : ",");
+        for (int r = 0; r < prefixes; r++)
+            buf_append_str(&e->out, RESULT_PREFIX);
+        buf_append_str(&e->out, result_columns[k]);
+    }
+    buf_append_str(&e->out, "\r\n");
     http_add_header(req, "Content-Disposition", "attachment; filename=\"%s.csv\"", b.id);
     http_stream_start(req, 200, "text/csv; charset=utf-8", &export_ops, e);
     http_stream_write(req, e->out.data, e->out.len);

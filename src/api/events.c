@@ -605,6 +605,10 @@ void events_open(struct http_request *req)
         last =
             last > (UINT32_MAX - 1 - 9) / 10 ? UINT32_MAX - 1 : last * 10 + (uint32_t)(s[i] - '0');
     int resume = h || qn > 0;
+    /* The position is a count of the batch's ended calls: one past the calls that ended so far
+     * is where this watcher stands, and what its ids say from the first event on. */
+    if (last > b.final_seq)
+        last = b.final_seq;
     /* Without Last-Event-ID a watcher starts from now: the batch as it is, then what changes. The
      * object is computed for this watcher, so it comes first even when calls end meanwhile. */
     struct buf first = {0};

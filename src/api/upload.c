@@ -24,6 +24,7 @@
 #include "ingest/ingest.h"
 #include "model/url.h"
 #include "util/clock.h"
+#include "util/crypto.h"
 #include "util/err.h"
 #include "util/json.h"
 #include "util/log.h"
@@ -48,6 +49,11 @@ struct upload {
     char ws[ID_MAX];
     struct ws_settings ws_settings;
     char idem_key[IDEM_HEADER_MAX + 1];
+    uint8_t digest[SHA256_LEN]; /* the request's fingerprint, kept with the key */
+    /* The key was used before: the body is only fingerprinted, then compared with this record
+     * (the same request gets the first answer again, another one 422). */
+    int idem_check;
+    struct idem_rec idem_found;
     cJSON *agent; /* the agent named by agentId, once checked */
     cJSON *smart; /* the parsed smartCallbackConfig */
     uint64_t scheduled_ms;
@@ -62,7 +68,8 @@ struct upload {
     int status; /* HTTP status, 0 while none */
     char code[40];
     char message[512];
-    const char *field; /* the form field an invalid_field or missing_field is about, or NULL */
+    const char *field;  /* the form field an invalid_field or missing_field is about, or NULL */
+    const char *header; /* the header the error is about, or NULL */
 };
 
 /* The form's field names. */
@@ -282,6 +289,25 @@ static int check_smart(struct upload *up, const char *text)
     return 0;
 }
 
+/* Which part of a well-formed scheduledAt does not exist ("YYYY-MM-DDTHH:MM:SS..."). */
+static const char *scheduled_why(const char *v, char *why, size_t cap)
+{
+    static const char *const months[] = {"January",   "February", "March",    "April",
+                                         "May",       "June",     "July",     "August",
+                                         "September", "October",  "November", "December"};
+    int y = atoi(v), mo = atoi(v + 5), d = atoi(v + 8);
+    if (mo < 1 || mo > 12)
+        return "months run from 01 to 12";
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int n = days[mo - 1] + (mo == 2 && leap);
+    if (d < 1 || d > n) {
+        snprintf(why, cap, "%s %d has %d days", months[mo - 1], y, n);
+        return why;
+    }
+    return "hours run from 00 to 23, minutes and seconds from 00 to 59";
+}
+
 static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
 {
     struct http_request *req = ctx;
@@ -295,12 +321,21 @@ static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
                                "agentId is empty: send the id of one of your agents, such as "
                                "-F agentId=agent_...");
         return check_agent(up, api_app(req), v);
-    case FIELD_SCHEDULED_AT:
-        if (*v && batches_parse_time(v, &up->scheduled_ms) != 0)
+    case FIELD_SCHEDULED_AT: {
+        char why[80];
+        int rc = *v ? batches_parse_time(v, &up->scheduled_ms) : 0;
+        if (rc == BC_ENOTFOUND)
+            return upload_fail(up, 400, "invalid_field", field_names[f],
+                               "scheduledAt: \"%.40s\" is written correctly but that date or "
+                               "time does not exist (%s); send a real one, such as "
+                               "2026-12-01T15:00:00Z.",
+                               v, scheduled_why(v, why, sizeof why));
+        if (rc)
             return bad_field(up, f, "%s",
                              "must be an ISO-8601 time with Z or an offset, such as "
                              "2026-12-01T15:00:00Z");
         return 0;
+    }
     case FIELD_SMART_CALLBACK:
         return *v ? check_smart(up, v) : 0;
     case FIELD_NAME:
@@ -377,6 +412,8 @@ static void respond_upload_error(struct http_request *req, struct upload *up)
         cJSON_AddStringToObject(o, "id", ingest_field_value(in, FIELD_AGENT_ID));
     if (up->field)
         cJSON_AddStringToObject(o, "field", up->field);
+    if (up->header)
+        cJSON_AddStringToObject(o, "header", up->header);
     if (in->nerrors && up->status == 422) {
         cJSON_AddItemToObject(o, "errors", errors_json(in));
         cJSON_AddBoolToObject(o, "errorsTruncated", in->errors_truncated);
@@ -426,25 +463,42 @@ struct commit_args {
     struct batch_rec b;
     struct buf meta;
     char replay[ID_MAX]; /* set when another upload already claimed the Idempotency-Key */
+    int reused;          /* ... with a different request */
 };
 
-/* Looks up an Idempotency-Key: fills batch with the batch it created within the last 24 h. */
-static int idem_find(struct store_txn *t, const char *ws, const char *key, char batch[ID_MAX])
+/* Looks up an Idempotency-Key: the record of the batch it created within the last 24 h. */
+static int idem_find(struct store_txn *t, const char *ws, const char *key, struct idem_rec *r)
 {
     char k[IDEM_KEY_MAX];
     struct store_val v;
     int rc = store_get(t, DB_IDEM, k, idem_key(k, ws, strlen(ws), key, strlen(key)), &v);
     if (rc)
         return rc;
-    uint64_t expires;
-    char found[ID_MAX];
-    rc = idem_decode(&v, found, &expires);
+    rc = idem_decode(&v, r);
     if (rc)
         return rc;
-    if (expires <= clock_now_ms())
-        return BC_ENOTFOUND;
-    memcpy(batch, found, ID_MAX);
-    return 0;
+    return r->expires_ms <= clock_now_ms() ? BC_ENOTFOUND : 0;
+}
+
+/* Whether a request with this fingerprint may replay the record's answer. Records stored before
+ * requests were fingerprinted match any request, as every request did then. */
+static int idem_same_request(const struct idem_rec *r, const uint8_t digest[SHA256_LEN])
+{
+    return !r->has_hash || crypto_equal(r->hash, digest, SHA256_LEN);
+}
+
+/* Stripe's rule: one key, one request. Reusing it for another is a client bug (a key derived
+ * from something that is not unique per upload, say), and answering the first batch would hide
+ * that the second file was never stored. */
+static void idem_reused(struct upload *up, const char *batch)
+{
+    upload_fail(up, 422, "idempotency_key_reused", NULL,
+                "Idempotency-Key \"%.60s\" was already used in the last 24 hours for a "
+                "different upload (another file or other form fields), which created %s; nothing "
+                "was stored now. Send a new key for a new upload, or repeat the first upload "
+                "exactly to get its answer again.",
+                up->idem_key, batch);
+    up->header = "Idempotency-Key";
 }
 
 static int commit_txn(struct store_txn *t, void *arg)
@@ -452,14 +506,21 @@ static int commit_txn(struct store_txn *t, void *arg)
     struct commit_args *a = arg;
     struct upload *up = a->up;
     if (up->idem_key[0]) {
-        int rc = idem_find(t, up->ws, up->idem_key, a->replay);
-        if (rc == 0)
+        struct idem_rec r;
+        int rc = idem_find(t, up->ws, up->idem_key, &r);
+        if (rc == 0) {
+            memcpy(a->replay, r.batch, ID_MAX);
+            a->reused = !idem_same_request(&r, up->digest);
             return 0;
+        }
         if (rc != BC_ENOTFOUND)
             return rc;
         char k[IDEM_KEY_MAX];
         uint8_t v[IDEM_VAL_LEN];
-        idem_encode(v, up->batch_id, a->b.created_ms + IDEM_TTL_MS);
+        struct idem_rec rec = {.expires_ms = a->b.created_ms + IDEM_TTL_MS, .has_hash = 1};
+        snprintf(rec.batch, sizeof rec.batch, "%s", up->batch_id);
+        memcpy(rec.hash, up->digest, SHA256_LEN);
+        idem_encode(v, &rec);
         size_t klen = idem_key(k, up->ws, strlen(up->ws), up->idem_key, strlen(up->idem_key));
         store_put(t, DB_IDEM, k, klen, v, sizeof v, 0);
     }
@@ -556,6 +617,11 @@ static void commit_upload(struct http_request *req, struct upload *up)
     snprintf(b->ws, sizeof b->ws, "%s", up->ws);
     cJSON *aid = cJSON_GetObjectItemCaseSensitive(up->agent, "id");
     snprintf(b->agent, sizeof b->agent, "%s", cJSON_GetStringValue(aid));
+    if (up->idem_key[0] && ingest_digest(in, up->digest) != 0) {
+        upload_fail(up, 503, "unavailable", NULL, "The server is out of memory; retry later.");
+        upload_failed(req, up);
+        return;
+    }
     build_meta(up, &a.meta);
     int rc = store_write(&api_app(req)->store, commit_txn, &a);
     buf_free(&a.meta);
@@ -571,7 +637,12 @@ static void commit_upload(struct http_request *req, struct upload *up)
     if (a.replay[0]) {
         /* Another upload with the same key won the race: ours is dropped. */
         batches_purge_later(api_app(req), up->batch_id);
-        respond_replayed(req, a.replay);
+        if (a.reused) {
+            idem_reused(up, a.replay);
+            respond_upload_error(req, up);
+        } else {
+            respond_replayed(req, a.replay);
+        }
         upload_free(up);
         return;
     }
@@ -613,7 +684,6 @@ static void upload_begin(struct http_request *req, int validate_only)
     if (!rc)
         rc = workspace_get(&t, ctx->ws, ctx->ws_len, &up->ws_settings);
     const struct http_slice *ik = validate_only ? NULL : http_header(req, "idempotency-key");
-    char replay_id[ID_MAX] = "";
     if (!rc && ik) {
         if (ik->len == 0 || ik->len > IDEM_HEADER_MAX) {
             store_read_end(&t);
@@ -624,8 +694,10 @@ static void upload_begin(struct http_request *req, int validate_only)
             return;
         }
         memcpy(up->idem_key, ik->ptr, ik->len);
-        int found = idem_find(&t, up->ws, up->idem_key, replay_id);
-        if (found != 0 && found != BC_ENOTFOUND)
+        int found = idem_find(&t, up->ws, up->idem_key, &up->idem_found);
+        if (found == 0)
+            up->idem_check = 1;
+        else if (found != BC_ENOTFOUND)
             rc = found;
     }
     store_read_end(&t);
@@ -634,18 +706,22 @@ static void upload_begin(struct http_request *req, int validate_only)
         api_respond_internal(req, rc);
         return;
     }
-    if (replay_id[0]) {
+    if (up->idem_check && !up->idem_found.has_hash) {
+        /* Stored before requests were fingerprinted: replayed from the head, as then. */
+        char batch[ID_MAX];
+        memcpy(batch, up->idem_found.batch, ID_MAX);
         upload_free(up);
-        respond_replayed(req, replay_id);
+        respond_replayed(req, batch);
         return;
     }
-    if (!validate_only && id_new(&app->ids, "batch_", clock_now_ms(), up->batch_id) < 0) {
+    if (!validate_only && !up->idem_check &&
+        id_new(&app->ids, "batch_", clock_now_ms(), up->batch_id) < 0) {
         upload_free(up);
         api_respond_internal(req, BC_EIO);
         return;
     }
     struct ingest_options opt = {
-        .store = validate_only ? NULL : &app->store,
+        .store = validate_only || up->idem_check ? NULL : &app->store,
         .batch_id = up->batch_id,
         .workspace = up->ws,
         .max_records = up->ws_settings.max_records,
@@ -657,6 +733,8 @@ static void upload_begin(struct http_request *req, int validate_only)
         .body_bytes = content_length(req),
         .loop = app->loop,
         .on_written = on_written,
+        .digest = up->idem_key[0] != 0,
+        .digest_only = up->idem_check,
     };
     const struct http_slice *ct = http_header(req, "content-type");
     ctx->upload = up;
@@ -744,6 +822,31 @@ static int check_complete(struct upload *up)
     return 0;
 }
 
+/* The end of a request whose Idempotency-Key was used before: the first answer again if it is
+ * the same request, 422 if not. */
+static void idem_answer(struct http_request *req, struct upload *up)
+{
+    if (up->in.failure.error) {
+        upload_failed(req, up);
+        return;
+    }
+    if (ingest_digest(&up->in, up->digest) != 0) {
+        upload_fail(up, 503, "unavailable", NULL, "The server is out of memory; retry later.");
+        upload_failed(req, up);
+        return;
+    }
+    if (!idem_same_request(&up->idem_found, up->digest)) {
+        idem_reused(up, up->idem_found.batch);
+        upload_failed(req, up);
+        return;
+    }
+    char batch[ID_MAX];
+    memcpy(batch, up->idem_found.batch, ID_MAX);
+    api_ctx(req)->upload = NULL;
+    upload_free(up);
+    respond_replayed(req, batch);
+}
+
 static void upload_end(struct http_request *req)
 {
     struct upload *up = api_ctx(req)->upload;
@@ -754,6 +857,10 @@ static void upload_end(struct http_request *req)
         if (ingest_end(&up->in) == 0 && ingest_drain(&up->in))
             return;
     } else if (ingest_drain(&up->in)) {
+        return;
+    }
+    if (up->idem_check) {
+        idem_answer(req, up);
         return;
     }
     if (check_complete(up) != 0) {
@@ -790,6 +897,48 @@ static void check_variable(void *ctx, const char *name, size_t len)
     cJSON_AddItemToArray(vc->missing, cJSON_CreateString(lower));
 }
 
+/* Why the upload is not valid, in words (null when it is): errors lists only rows, so a file
+ * whose rows are all fine but which lacks a column the prompt uses would otherwise answer
+ * valid:false with no error at all. */
+static void add_reason(cJSON *o, const struct ingest *in, const cJSON *missing)
+{
+    struct buf b = {0};
+    if (in->invalid)
+        buf_printf(&b, "%llu of %llu rows cannot be called (see errors)",
+                   (unsigned long long)in->invalid, (unsigned long long)in->rows);
+    if (in->duplicates)
+        buf_printf(&b, "%s%llu %s an earlier row's number (see errors)", b.len ? "; " : "",
+                   (unsigned long long)in->duplicates,
+                   in->duplicates == 1 ? "row repeats" : "rows repeat");
+    int nmissing = cJSON_GetArraySize(missing);
+    if (nmissing) {
+        buf_printf(&b, "%sthe agent's prompt uses ", b.len ? "; " : "");
+        const cJSON *m;
+        int i = 0;
+        cJSON_ArrayForEach(m, missing)
+        {
+            buf_printf(&b, "%s{%s}",
+                       i == 0              ? ""
+                       : i == nmissing - 1 ? " and "
+                                           : ", ",
+                       m->valuestring);
+            i++;
+        }
+        buf_printf(&b,
+                   " but the file has no such column (see missingVariables): add %s, or "
+                   "the calls will say nothing in %s place",
+                   nmissing == 1 ? "the column" : "the columns", nmissing == 1 ? "its" : "their");
+    }
+    if (b.len) {
+        buf_append(&b, ".", 2);
+        b.data[0] = (char)(b.data[0] >= 'a' && b.data[0] <= 'z' ? b.data[0] - 32 : b.data[0]);
+        cJSON_AddStringToObject(o, "reason", b.data);
+    } else {
+        cJSON_AddNullToObject(o, "reason");
+    }
+    buf_free(&b);
+}
+
 static void validate_end(struct http_request *req)
 {
     struct upload *up = api_ctx(req)->upload;
@@ -816,6 +965,7 @@ static void validate_end(struct http_request *req)
     free(vc.used);
     int valid = in->invalid == 0 && in->duplicates == 0 && cJSON_GetArraySize(vc.missing) == 0;
     cJSON_AddBoolToObject(o, "valid", valid);
+    add_reason(o, in, vc.missing);
     cJSON_AddNumberToObject(o, "totalRows", (double)in->rows);
     cJSON_AddNumberToObject(o, "validRows", (double)in->valid);
     cJSON_AddNumberToObject(o, "invalidRows", (double)in->invalid);

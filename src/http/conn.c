@@ -273,7 +273,7 @@ static void schedule_resume(struct http_conn *c)
 static void conn_execute(struct http_conn *c, const char *data, size_t len)
 {
     c->in_execute = 1;
-    enum llhttp_errno e = llhttp_execute(&c->parser, data, len);
+    enum llhttp_errno e = parse_execute(c, data, len);
     c->in_execute = 0;
     /* A request still arriving needs its head or body deadline armed. */
     if (c->state == CONN_HEAD || c->state == CONN_BODY)

@@ -42,6 +42,10 @@ struct http_conn {
     size_t nheaders;
     size_t header_bytes;
     int in_field;
+    /* For obs-fold detection (parse.c): the start of the bytes llhttp is parsing now, and whether
+     * the last byte before them, spaces and tabs aside, was a line end. */
+    const char *exec_data;
+    unsigned after_lf : 1;
     struct buf out;     /* responses not yet handed to the socket */
     struct buf wbuf;    /* bytes of the write in flight */
     struct buf pending; /* input that arrived behind a request still being answered */

@@ -159,6 +159,19 @@ static int on_header_field_complete(llhttp_t *p)
     return 0;
 }
 
+/* Whether the bytes at `at` follow a line end, spaces and tabs between them aside. llhttp 8.1
+ * accepts obs-fold (a header line that starts with a space or tab continues the previous one) and
+ * hands the continuation over as more value bytes: after "Name: a\r\n b" the value span restarts
+ * at the space, after "Name:\r\n b" it starts at the b. A value's first bytes otherwise follow
+ * its colon, and a span cut by the end of a read starts the next read. */
+static int follows_line_end(const struct http_conn *c, const char *at)
+{
+    const char *q = at;
+    while (q > c->exec_data && (q[-1] == ' ' || q[-1] == '\t'))
+        q--;
+    return q > c->exec_data ? q[-1] == '\n' : c->after_lf;
+}
+
 static int on_header_value(llhttp_t *p, const char *at, size_t len)
 {
     struct http_conn *c = conn_of(p);
@@ -166,6 +179,15 @@ static int on_header_value(llhttp_t *p, const char *at, size_t len)
         return header_bytes_ok(c, len) ? 0 : HPE_USER;
     if (!header_bytes_ok(c, len))
         return HPE_USER;
+    /* RFC 9112 5.2: a server must reject obs-fold or replace it; a proxy in front may read the
+     * folded line as a header of its own, so reject it. (An empty value is reported as a span of
+     * length 0 at the start of the next line: not a fold.) */
+    if (len && follows_line_end(c, at)) {
+        conn_fail(c, 400, "bad_request",
+                  "Malformed HTTP request: a header line starts with a space or tab (obs-fold "
+                  "line folding, which RFC 9112 forbids); send each header on one line.");
+        return HPE_USER;
+    }
     if (buf_append(&c->head, at, len)) {
         conn_fail(c, 500, "internal_error", "The server ran out of memory.");
         return HPE_USER;
@@ -183,8 +205,18 @@ static void resolve_head(struct http_conn *c)
     r->url.len = c->url_len;
     for (size_t i = 0; i < c->nheaders; i++) {
         struct header_offsets *h = &c->hoff[i];
+        /* RFC 9110 5.5: a field value has no leading or trailing whitespace. llhttp skips the
+         * leading spaces and tabs but keeps trailing ones ("x-api-key: k \r\n" gives "k "). */
+        const char *v = base + h->value_off;
+        size_t vlen = h->value_len;
+        while (vlen && (v[0] == ' ' || v[0] == '\t')) {
+            v++;
+            vlen--;
+        }
+        while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
+            vlen--;
         r->headers[i].name = (struct http_slice){base + h->name_off, h->name_len};
-        r->headers[i].value = (struct http_slice){base + h->value_off, h->value_len};
+        r->headers[i].value = (struct http_slice){v, vlen};
     }
     r->nheaders = c->nheaders;
     /* Absolute-form targets ("http://host/path") are accepted as RFC 9112 requires. */
@@ -270,6 +302,18 @@ static int on_headers_complete(llhttp_t *p)
     if (p->http_major != 1) {
         conn_fail(c, 400, "bad_request",
                   "Malformed HTTP request: the request line must end with HTTP/1.1 or HTTP/1.0.");
+        return HPE_USER;
+    }
+    /* RFC 9112 3.2: an HTTP/1.1 request must carry exactly one Host header (1.0 predates it). */
+    size_t hosts = 0;
+    for (size_t i = 0; i < r->nheaders; i++)
+        hosts += r->headers[i].name.len == 4 && strncasecmp(r->headers[i].name.ptr, "host", 4) == 0;
+    if (hosts > 1 || (hosts == 0 && p->http_minor >= 1)) {
+        conn_fail(c, 400, "bad_request",
+                  hosts ? "Malformed HTTP request: the Host header is sent more than once; send "
+                          "it once."
+                        : "Malformed HTTP request: HTTP/1.1 requires a Host header, such as "
+                          "Host: api.example.com.");
         return HPE_USER;
     }
     r->method = llhttp_get_method(p);
@@ -391,5 +435,21 @@ void parse_init(struct http_conn *c)
 {
     llhttp_init(&c->parser, HTTP_REQUEST, &parser_settings);
     c->parser.data = c;
+    c->after_lf = 0;
     request_reset(c);
+}
+
+enum llhttp_errno parse_execute(struct http_conn *c, const char *data, size_t len)
+{
+    c->exec_data = data;
+    enum llhttp_errno e = llhttp_execute(&c->parser, data, len);
+    /* What the next bytes follow: up to where llhttp stopped (a paused parser resumes there). */
+    const char *end = data + len;
+    if (e != HPE_OK && llhttp_get_error_pos(&c->parser))
+        end = llhttp_get_error_pos(&c->parser);
+    while (end > data && (end[-1] == ' ' || end[-1] == '\t'))
+        end--;
+    if (end > data)
+        c->after_lf = end[-1] == '\n';
+    return e;
 }

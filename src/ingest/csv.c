@@ -14,6 +14,7 @@
 #include "csv.h"
 
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -723,59 +724,105 @@ const char *csv_encoding(const struct csv_parser *p)
     return p->windows1252 ? "windows-1252" : "utf-8";
 }
 
-const char *csv_row_error_message(int error)
+/* The limits a message names: the parser's, or the defaults without one. */
+static struct csv_limits limits_of(const struct csv_parser *p)
 {
-    switch (error) {
-    case CSV_ROW_OK:
-        return "The row is fine.";
-    case CSV_ROW_FIELD_TOO_LONG:
-        return "A field in this row is longer than the maximum allowed length.";
-    case CSV_ROW_TOO_MANY_COLUMNS:
-        return "This row has more fields than the maximum number of columns.";
-    case CSV_ROW_NUL_BYTE:
-        return "This row contains a NUL byte; the file may not be plain text.";
-    case CSV_ROW_COLUMN_COUNT:
-        return "This row has a different number of fields than the header.";
-    case CSV_ROW_BAD_QUOTE:
-        return "A quoted field in this row has text after its closing quote; write a quote "
-               "inside a quoted field as two quotes (\"\").";
-    case CSV_ROW_UNTERMINATED_QUOTE:
-        return "The file ends inside a quoted field of this row; a closing quote is missing.";
-    case CSV_ROW_TOO_LONG:
-        return "This row is longer than the maximum allowed row size.";
-    default:
-        return "This row has an unknown problem.";
-    }
+    struct csv_limits lim = {CSV_DEFAULT_MAX_FIELD, CSV_DEFAULT_MAX_COLUMNS, CSV_DEFAULT_MAX_HEADER,
+                             CSV_DEFAULT_MAX_ROW};
+    return p ? p->lim : lim;
 }
 
-const char *csv_strerror(int err)
+const char *csv_row_error_message(const struct csv_parser *p, int error, char *out, size_t cap)
 {
+    struct csv_limits lim = limits_of(p);
+    switch (error) {
+    case CSV_ROW_OK:
+        snprintf(out, cap, "The row is fine.");
+        break;
+    case CSV_ROW_FIELD_TOO_LONG:
+        snprintf(out, cap,
+                 "A field in this row is longer than %zu bytes, the most a field may hold.",
+                 lim.max_field);
+        break;
+    case CSV_ROW_TOO_MANY_COLUMNS:
+        snprintf(out, cap, "This row has more than %zu fields, the most a row may have.",
+                 lim.max_columns);
+        break;
+    case CSV_ROW_NUL_BYTE:
+        snprintf(out, cap, "This row contains a NUL byte; the file may not be plain text.");
+        break;
+    case CSV_ROW_COLUMN_COUNT:
+        snprintf(out, cap, "This row has a different number of fields than the header.");
+        break;
+    case CSV_ROW_BAD_QUOTE:
+        snprintf(out, cap,
+                 "A quoted field in this row has text after its closing quote; write a "
+                 "quote inside a quoted field as two quotes (\"\").");
+        break;
+    case CSV_ROW_UNTERMINATED_QUOTE:
+        snprintf(out, cap,
+                 "The file ends inside a quoted field of this row; a closing quote is "
+                 "missing.");
+        break;
+    case CSV_ROW_TOO_LONG:
+        snprintf(out, cap, "This row is longer than %zu bytes, the most a row may hold.",
+                 lim.max_row);
+        break;
+    default:
+        snprintf(out, cap, "This row has an unknown problem.");
+        break;
+    }
+    return out;
+}
+
+const char *csv_strerror(const struct csv_parser *p, int err, char *out, size_t cap)
+{
+    struct csv_limits lim = limits_of(p);
     switch (err) {
     case 0:
-        return "Success.";
+        snprintf(out, cap, "Success.");
+        break;
     case CSV_E_NOMEM:
-        return "Out of memory while parsing the CSV file.";
+        snprintf(out, cap, "Out of memory while parsing the CSV file.");
+        break;
     case CSV_E_HEADER_TOO_LONG:
-        return "The header line of the CSV file is too long or has no line end.";
+        snprintf(out, cap,
+                 "The header line of the CSV file is longer than %zu bytes or has no "
+                 "line end.",
+                 lim.max_header);
+        break;
     case CSV_E_HEADER_NUL:
-        return "The header line contains a NUL byte; the file is not a CSV text file.";
+        snprintf(out, cap, "The header line contains a NUL byte; the file is not a CSV text file.");
+        break;
     case CSV_E_HEADER_BAD_QUOTE:
-        return "A quoted column name in the header has text after its closing quote.";
+        snprintf(out, cap, "A quoted column name in the header has text after its closing quote.");
+        break;
     case CSV_E_HEADER_UNTERMINATED_QUOTE:
-        return "The file ends inside a quoted column name in the header.";
+        snprintf(out, cap, "The file ends inside a quoted column name in the header.");
+        break;
     case CSV_E_HEADER_FIELD_TOO_LONG:
-        return "A column name in the header is too long.";
+        snprintf(out, cap, "A column name in the header is longer than %zu bytes.", lim.max_field);
+        break;
     case CSV_E_HEADER_TOO_MANY_COLUMNS:
-        return "The header has more columns than allowed.";
+        snprintf(out, cap,
+                 "The header has more than %zu columns, the most a file may have; remove "
+                 "the columns the calls do not need.",
+                 lim.max_columns);
+        break;
     case CSV_E_NAME_TOO_LONG:
-        return "The column name does not fit in the output buffer.";
+        snprintf(out, cap, "The column name does not fit in the output buffer.");
+        break;
     case CSV_E_FINISHED:
-        return "The CSV parser was used after the end of its input.";
+        snprintf(out, cap, "The CSV parser was used after the end of its input.");
+        break;
     case CSV_E_INVALID:
-        return "The CSV parser was set up with invalid arguments.";
+        snprintf(out, cap, "The CSV parser was set up with invalid arguments.");
+        break;
     default:
-        return "Unknown CSV error.";
+        snprintf(out, cap, "Unknown CSV error.");
+        break;
     }
+    return out;
 }
 
 static int is_blank(char c)

@@ -120,8 +120,10 @@ void csv_free(struct csv_parser *p);
 
 char csv_delimiter(const struct csv_parser *p);       /* ',', ';' or '\t' (',' until known) */
 const char *csv_encoding(const struct csv_parser *p); /* "utf-8" or "windows-1252" */
-const char *csv_row_error_message(int error);         /* human sentence for a row error */
-const char *csv_strerror(int err);                    /* for the negative file-level errors */
+/* A sentence for a row error, or for a (negative) file-level error, into out; one about a limit
+ * names the parser's limit (p NULL: the defaults). Return out. */
+const char *csv_row_error_message(const struct csv_parser *p, int error, char *out, size_t cap);
+const char *csv_strerror(const struct csv_parser *p, int err, char *out, size_t cap);
 
 /* Header name normalisation: ASCII lower-case, surrounding spaces/tabs trimmed, each inner run of
  * spaces/tabs becomes one '_' ("  Phone Number " -> "phone_number"). Other bytes are kept. The

@@ -426,7 +426,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
     }
     char msg[INGEST_ERROR_TEXT];
     if (r->error) {
-        snprintf(msg, sizeof msg, "%s", csv_row_error_message(r->error));
+        csv_row_error_message(&in->csv, r->error, msg, sizeof msg);
         in->invalid++;
         add_error(in, r->row, "", "invalid_row", value, vlen, msg);
         h.state = JOB_FAILED;
@@ -518,8 +518,11 @@ static int csv_error(struct ingest *in, int rc)
              "first line must name the columns, such as phone_number,first_name.");
     else if (rc == CSV_E_NOMEM)
         fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
-    else
-        fail(in, INGEST_E_INVALID_CSV, "The CSV header cannot be read: %s.", csv_strerror(rc));
+    else {
+        char why[INGEST_ERROR_TEXT];
+        fail(in, INGEST_E_INVALID_CSV, "The CSV header cannot be read. %s",
+             csv_strerror(&in->csv, rc, why, sizeof why));
+    }
     return rc;
 }
 
@@ -527,6 +530,11 @@ static int feed_csv(struct ingest *in, const char *data, size_t len)
 {
     int rc = csv_feed(&in->csv, data, len);
     return rc ? csv_error(in, rc) : 0;
+}
+
+static int hashing(const struct ingest *in)
+{
+    return in->opt.digest || in->opt.digest_only;
 }
 
 static int file_data(struct ingest *in, const char *data, size_t len)
@@ -537,6 +545,10 @@ static int file_data(struct ingest *in, const char *data, size_t len)
         return fail(in, INGEST_E_TOO_LARGE,
                     "The file is larger than %llu bytes; split it into smaller files.",
                     (unsigned long long)limit);
+    if (hashing(in))
+        crypto_sha256_update(&in->file_hash, data, len);
+    if (in->opt.digest_only)
+        return 0;
     /* Hold the first bytes back until we know the file is not an image or archive. */
     if (in->magic_len < sizeof in->magic) {
         size_t take = sizeof in->magic - in->magic_len;
@@ -557,6 +569,8 @@ static int file_data(struct ingest *in, const char *data, size_t len)
 static int file_end(struct ingest *in)
 {
     in->file_done = 1;
+    if (in->opt.digest_only)
+        return 0;
     if (in->magic_len < sizeof in->magic &&
         (check_magic(in) || feed_csv(in, (const char *)in->magic, in->magic_len)))
         return ingest_error_code(in->failure.error);
@@ -588,6 +602,8 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
             return fail(in, INGEST_E_FILE_TWICE, "%s", "");
         in->file_seen = 1;
         in->part = PART_FILE;
+        if (in->opt.digest_only)
+            return 0;
         struct csv_limits lim = {0};
         if (csv_init(&in->csv, &lim, on_row, in) != 0)
             return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
@@ -601,7 +617,8 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
             continue;
         if (in->field_seen[f])
             return fail_field(in, INGEST_E_FIELD_TWICE, f, "%s", "");
-        if ((f == FIELD_DEFAULT_COUNTRY || f == FIELD_ALLOW_DUPLICATES) && in->file_seen)
+        if ((f == FIELD_DEFAULT_COUNTRY || f == FIELD_ALLOW_DUPLICATES) && in->file_seen &&
+            !in->opt.digest_only)
             return fail_field(in, INGEST_E_FIELD_AFTER_FILE, f, "%s", "");
         in->part = f;
         in->fields[f].len = 0;
@@ -627,6 +644,8 @@ static int field_end(struct ingest *in, int f)
         return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
     b->len--;
     in->field_seen[f] = 1;
+    if (in->opt.digest_only)
+        return 0;
     if (f == FIELD_DEFAULT_COUNTRY) {
         if (b->len != 2 || !phone_country_known(b->data, 2))
             return fail_field(in, INGEST_E_FIELD_VALUE, f, "%s", b->data);
@@ -655,10 +674,12 @@ static int on_part_end(void *ctx)
 
 static void multipart_error(struct ingest *in, int rc)
 {
+    char why[INGEST_ERROR_TEXT];
+    multipart_error_message(&in->mp, rc, why, sizeof why);
     if (rc == MP_E_FIELD_TOO_LARGE)
-        fail(in, INGEST_E_TOO_LARGE, "%s", multipart_strerror(rc));
+        fail(in, INGEST_E_TOO_LARGE, "%s", why);
     else
-        fail(in, INGEST_E_MULTIPART, "The multipart body is malformed: %s", multipart_strerror(rc));
+        fail(in, INGEST_E_MULTIPART, "The multipart body is malformed: %s", why);
 }
 
 int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char *content_type,
@@ -685,7 +706,10 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
     if (multipart_init(&in->mp, b, blen, &lim, &cb, in) != 0)
         return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
     in->mp_ready = 1;
-    dedupe_presize(&in->seen, opt->body_bytes, opt->max_records);
+    if (hashing(in) && crypto_sha256_begin(&in->file_hash) != 0)
+        return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
+    if (!in->opt.digest_only)
+        dedupe_presize(&in->seen, opt->body_bytes, opt->max_records);
     return 0;
 }
 
@@ -706,7 +730,7 @@ int ingest_end(struct ingest *in)
     int rc = multipart_finish(&in->mp);
     if (rc && !in->failure.error)
         multipart_error(in, rc);
-    if (in->failure.error)
+    if (in->failure.error || in->opt.digest_only)
         return ingest_error_code(in->failure.error);
     if (!in->file_seen)
         return fail(in, INGEST_E_MISSING_FILE, "%s", "");
@@ -719,8 +743,34 @@ int ingest_end(struct ingest *in)
     return 0;
 }
 
+int ingest_digest(struct ingest *in, uint8_t out[SHA256_LEN])
+{
+    if (in->file_digest_state == 0)
+        in->file_digest_state = crypto_sha256_end(&in->file_hash, in->file_digest) == 0 ? 1 : -1;
+    if (in->file_digest_state < 0)
+        return BC_ENOMEM;
+    struct crypto_sha256_stream s;
+    if (crypto_sha256_begin(&s) != 0)
+        return BC_ENOMEM;
+    /* A version tag first: a later change of what is hashed gives other digests. */
+    static const char tag[] = "batchcalld upload v1";
+    crypto_sha256_update(&s, tag, sizeof tag);
+    uint8_t file = in->file_seen ? 1 : 0;
+    crypto_sha256_update(&s, &file, 1);
+    crypto_sha256_update(&s, in->file_digest, SHA256_LEN);
+    for (int f = 0; f < FIELD_COUNT; f++) {
+        /* Lengths keep "ab"+"c" apart from "a"+"bc". */
+        uint64_t len = in->field_seen[f] ? in->fields[f].len : 0;
+        crypto_sha256_update(&s, &len, sizeof len);
+        if (len)
+            crypto_sha256_update(&s, in->fields[f].data, len);
+    }
+    return crypto_sha256_end(&s, out);
+}
+
 void ingest_free(struct ingest *in)
 {
+    crypto_sha256_free(&in->file_hash);
     if (in->mp_ready)
         multipart_free(&in->mp);
     if (in->csv_ready)

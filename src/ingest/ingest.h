@@ -17,6 +17,7 @@
 #include "ingest/multipart.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/crypto.h"
 
 #define INGEST_MAX_FILE_BYTES (20u * 1000u * 1000u) /* 20 MB of file data */
 #define INGEST_ERROR_TEXT     256
@@ -103,6 +104,11 @@ struct ingest_options {
      * feeding (see blocked), finishes (ingest_drain), or releases the ingest. */
     uv_loop_t *loop;
     void (*on_written)(struct ingest *in, void *ctx);
+    /* Hash the request for ingest_digest (an upload with an Idempotency-Key). */
+    int digest;
+    /* Only hash: read the form, but neither the CSV nor the fields (no on_field, no field
+     * errors but a field sent twice); for telling whether a repeated request is the same. */
+    int digest_only;
 };
 
 /* Numbers seen so far: open addressing, one 12-byte slot per number (the number and its row
@@ -168,6 +174,11 @@ struct ingest {
     int errors_truncated;
 
     struct ingest_failure failure;
+
+    /* The file's bytes as they arrive (with opt.digest or opt.digest_only). */
+    struct crypto_sha256_stream file_hash;
+    uint8_t file_digest[SHA256_LEN];
+    int file_digest_state; /* 0 hashing, 1 file_digest is set, -1 the hash failed */
 };
 
 /* content_type is the request's Content-Type header value. Returns 0, or sets in->failure and
@@ -183,6 +194,11 @@ int ingest_end(struct ingest *in);
  * follows), 0 once every row is written (or the upload failed). */
 int ingest_drain(struct ingest *in);
 void ingest_free(struct ingest *in);
+/* The request's fingerprint (opt.digest or opt.digest_only; after ingest_end): SHA-256 over the
+ * file's bytes and every known field's value, in a fixed order, so the same form sent again
+ * gives the same digest whatever its multipart boundary, part headers or field order. A field
+ * sent empty counts as not sent. Returns 0, or BC_ENOMEM. */
+int ingest_digest(struct ingest *in, uint8_t out[SHA256_LEN]);
 
 /* The text of a field (NUL-terminated), or NULL if it was not sent. */
 const char *ingest_field_value(const struct ingest *in, enum ingest_field f);

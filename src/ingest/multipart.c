@@ -8,6 +8,7 @@
  * when the candidate fails that prefix is emitted from the stored delimiter. */
 #include "ingest/multipart.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -634,4 +635,32 @@ const char *multipart_strerror(int err)
     default:
         return "The multipart body could not be parsed.";
     }
+}
+
+const char *multipart_error_message(const struct multipart *p, int err, char *out, size_t cap)
+{
+    switch (err) {
+    case MP_E_TOO_MANY_PARTS:
+        snprintf(out, cap,
+                 "The form has more than %zu parts, the most an upload may have; send only the "
+                 "file and the documented fields.",
+                 p->lim.max_parts);
+        break;
+    case MP_E_HEADER_TOO_LARGE:
+        snprintf(out, cap,
+                 "The headers of a form part are longer than %zu bytes; send only "
+                 "Content-Disposition and Content-Type with short values.",
+                 p->lim.max_header_bytes);
+        break;
+    case MP_E_FIELD_TOO_LARGE:
+        snprintf(out, cap,
+                 "A text form field is longer than %zu bytes; only a file part (one with a "
+                 "filename) may carry large data.",
+                 p->lim.max_field_bytes);
+        break;
+    default:
+        snprintf(out, cap, "%s", multipart_strerror(err));
+        break;
+    }
+    return out;
 }

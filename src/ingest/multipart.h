@@ -125,5 +125,7 @@ void multipart_free(struct multipart *p);
 
 /* A sentence telling the client how to fix the request. */
 const char *multipart_strerror(int err);
+/* The same for an error of parser p, naming p's limit when one was exceeded; into out. */
+const char *multipart_error_message(const struct multipart *p, int err, char *out, size_t cap);
 
 #endif

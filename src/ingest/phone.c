@@ -621,7 +621,7 @@ const char *phone_strerror(int err)
     case PHONE_E_TOO_SHORT:
         return "phone number too short";
     case PHONE_E_TOO_LONG:
-        return "phone number too long";
+        return "phone number too long: at most 15 digits";
     case PHONE_E_NANP:
         return "invalid North American area or exchange code";
     case PHONE_E_TRUNK:

@@ -428,19 +428,27 @@ size_t idem_key(char *out, const char *ws, size_t wslen, const char *key, size_t
     return agent_key(out, ws, wslen, key, klen);
 }
 
-void idem_encode(uint8_t out[IDEM_VAL_LEN], const char *batch, uint64_t expires_ms)
+void idem_encode(uint8_t out[IDEM_VAL_LEN], const struct idem_rec *r)
 {
     memset(out, 0, IDEM_VAL_LEN);
-    memcpy(out, batch, strnlen(batch, ID_MAX - 1));
-    memcpy(out + ID_MAX, &expires_ms, sizeof expires_ms);
+    memcpy(out, r->batch, strnlen(r->batch, ID_MAX - 1));
+    memcpy(out + ID_MAX, &r->expires_ms, sizeof r->expires_ms);
+    out[IDEM_V1_LEN] = IDEM_VERSION;
+    memcpy(out + IDEM_V1_LEN + 1, r->hash, SHA256_LEN);
 }
 
-int idem_decode(const struct store_val *v, char batch[ID_MAX], uint64_t *expires_ms)
+int idem_decode(const struct store_val *v, struct idem_rec *r)
 {
-    if (v->len != IDEM_VAL_LEN)
+    const uint8_t *p = v->ptr;
+    if (v->len != IDEM_V1_LEN && (v->len != IDEM_VAL_LEN || p[IDEM_V1_LEN] != IDEM_VERSION))
         return BC_ECORRUPT;
-    memcpy(expires_ms, (const uint8_t *)v->ptr + ID_MAX, sizeof *expires_ms);
-    memcpy(batch, v->ptr, ID_MAX);
+    memset(r, 0, sizeof *r);
+    memcpy(r->batch, p, ID_MAX);
+    r->batch[ID_MAX - 1] = '\0';
+    memcpy(&r->expires_ms, p + ID_MAX, sizeof r->expires_ms);
+    r->has_hash = v->len == IDEM_VAL_LEN;
+    if (r->has_hash)
+        memcpy(r->hash, p + IDEM_V1_LEN + 1, SHA256_LEN);
     return 0;
 }
 

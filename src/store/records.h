@@ -14,6 +14,7 @@
 
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/crypto.h"
 #include "util/id.h"
 
 #define BATCH_ID_LEN   (6 + ID_ULID_LEN) /* "batch_" + ULID */
@@ -205,14 +206,24 @@ int batch_scan(struct store_txn *t, batch_scan_fn fn, void *arg);
 #define AGENT_KEY_MAX (2 * ID_MAX + 1)
 size_t agent_key(char *out, const char *ws, size_t wslen, const char *id, size_t idlen);
 
-/* DB_IDEM: workspace id | '/' | Idempotency-Key -> the batch id (NUL-padded to ID_MAX bytes) and
- * the expiry (Unix ms, host order). */
+/* DB_IDEM: workspace id | '/' | Idempotency-Key -> the batch id (NUL-padded to ID_MAX bytes), the
+ * expiry (Unix ms, host order), then (version 2) a version byte and the SHA-256 of the request
+ * that created the batch. Version 1 records, written before the hash was kept, end after the
+ * expiry: they decode with has_hash 0. */
 #define IDEM_KEY_MAX (ID_MAX + 256) /* an Idempotency-Key of up to 255 bytes */
-#define IDEM_VAL_LEN (ID_MAX + 8)
+#define IDEM_V1_LEN  (ID_MAX + 8)
+#define IDEM_VAL_LEN (IDEM_V1_LEN + 1 + SHA256_LEN)
+#define IDEM_VERSION 2
+struct idem_rec {
+    char batch[ID_MAX];
+    uint64_t expires_ms;
+    int has_hash;
+    uint8_t hash[SHA256_LEN];
+};
 size_t idem_key(char *out, const char *ws, size_t wslen, const char *key, size_t klen);
-void idem_encode(uint8_t out[IDEM_VAL_LEN], const char *batch, uint64_t expires_ms);
+void idem_encode(uint8_t out[IDEM_VAL_LEN], const struct idem_rec *r);
 /* BC_ECORRUPT when v is not an idempotency record. */
-int idem_decode(const struct store_val *v, char batch[ID_MAX], uint64_t *expires_ms);
+int idem_decode(const struct store_val *v, struct idem_rec *r);
 
 /* DB_USAGE keys begin workspace id | time (u64 BE): the start of a workspace's usage from at_ms
  * (the first wslen bytes are the prefix of all its usage), and the time of a usage key. */

@@ -52,6 +52,35 @@ void crypto_hasher_free(struct crypto_hasher *h)
     h->ctx = h->md = NULL;
 }
 
+int crypto_sha256_begin(struct crypto_sha256_stream *s)
+{
+    s->ctx = EVP_MD_CTX_new();
+    if (s->ctx && EVP_DigestInit_ex(s->ctx, EVP_sha256(), NULL) == 1)
+        return 0;
+    crypto_sha256_free(s);
+    return BC_ENOMEM;
+}
+
+void crypto_sha256_update(struct crypto_sha256_stream *s, const void *data, size_t len)
+{
+    if (s->ctx && EVP_DigestUpdate(s->ctx, data, len) != 1)
+        crypto_sha256_free(s);
+}
+
+int crypto_sha256_end(struct crypto_sha256_stream *s, uint8_t out[SHA256_LEN])
+{
+    unsigned int n = SHA256_LEN;
+    int ok = s->ctx && EVP_DigestFinal_ex(s->ctx, out, &n) == 1;
+    crypto_sha256_free(s);
+    return ok ? 0 : BC_ENOMEM;
+}
+
+void crypto_sha256_free(struct crypto_sha256_stream *s)
+{
+    EVP_MD_CTX_free(s->ctx);
+    s->ctx = NULL;
+}
+
 int crypto_equal(const void *a, const void *b, size_t len)
 {
     return CRYPTO_memcmp(a, b, len) == 0;

@@ -24,6 +24,18 @@ void crypto_hasher_sha256(struct crypto_hasher *h, const void *data, size_t len,
                           uint8_t out[SHA256_LEN]);
 void crypto_hasher_free(struct crypto_hasher *h);
 
+/* SHA-256 of data that arrives in pieces (an upload's file, say). */
+struct crypto_sha256_stream {
+    void *ctx; /* EVP_MD_CTX */
+};
+/* Returns 0, or BC_ENOMEM (the stream is then inert: update does nothing, end fails). */
+int crypto_sha256_begin(struct crypto_sha256_stream *s);
+void crypto_sha256_update(struct crypto_sha256_stream *s, const void *data, size_t len);
+/* Writes the digest and frees the stream. Returns 0, or BC_ENOMEM if it never started. */
+int crypto_sha256_end(struct crypto_sha256_stream *s, uint8_t out[SHA256_LEN]);
+/* Frees a stream that is not ended (safe on a zeroed or ended one). */
+void crypto_sha256_free(struct crypto_sha256_stream *s);
+
 /* Constant-time comparison: 1 when equal. The time taken depends only on len. */
 int crypto_equal(const void *a, const void *b, size_t len);
 /* Cryptographically secure random bytes. Returns 0, or BC_EIO if the generator failed. */

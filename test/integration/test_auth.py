@@ -1,6 +1,6 @@
 """Authentication, workspace isolation and the per-workspace API rate limit."""
 
-from harness import ServerTestCase, make_workspace, request
+from harness import RawClient, ServerTestCase, make_workspace, request
 
 AGENT = {"name": "Isolated", "prompt": "Hi {first_name}", "fromNumber": "+14155550100"}
 
@@ -51,6 +51,17 @@ class AuthTest(ServerTestCase):
         headers = {"X-Workspace-ID": self.a[0], "X-API-KEY": self.a[1]}
         self.assertEqual(request(self.server, "GET", "/v1/api/agents", headers=headers).status,
                          200)
+
+    def test_whitespace_around_credentials_is_not_part_of_them(self):
+        """RFC 9110 5.5: a field value has no leading or trailing whitespace, so a valid key
+        padded with spaces or tabs (as a copy and paste leaves it) is accepted."""
+        wa, ka = self.a
+        for pad in (" ", "\t", " \t  "):
+            with self.subTest(pad=pad), RawClient(self.server) as client:
+                client.send(f"GET /v1/api/agents HTTP/1.1\r\nHost: x\r\n"
+                            f"x-api-key:{pad}{ka}{pad}\r\nx-workspace-id:{pad}{wa}{pad}\r\n\r\n"
+                            .encode())
+                self.assertEqual(client.read_response().status, 200)
 
 
 class IsolationTest(ServerTestCase):

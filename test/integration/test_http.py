@@ -211,6 +211,14 @@ class HttpProtocolTest(RawTestCase):
         "header line without colon": b"GET /healthz HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n",
         "control char in header name": b"GET /healthz HTTP/1.1\r\nHost: x\r\nB\x01d: x\r\n\r\n",
         "bare CR in header value": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX: a\rb\r\n\r\n",
+        # RFC 9112 3.2: an HTTP/1.1 request has exactly one Host.
+        "HTTP/1.1 without Host": b"GET /healthz HTTP/1.1\r\n\r\n",
+        "two Host headers": b"GET /healthz HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+        # RFC 9112 5.2: obs-fold (a line starting with a space or tab continues a header).
+        "obs-fold header line": b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n",
+        "obs-fold with a tab": b"GET /healthz HTTP/1.1\r\nX-A: a\r\n\tb\r\nHost: x\r\n\r\n",
+        "obs-fold after an empty value":
+            b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-A:\r\n b\r\n\r\n",
     }
     MALFORMED_BODY_FRAMING = {
         "non-numeric Content-Length": ("Content-Length: abc\r\n", b""),
@@ -310,6 +318,15 @@ class HttpProtocolTest(RawTestCase):
         client, resp = self.exchange(raw_request("GET", "/healthz", [("Connection", "close")]))
         self.assertEqual(resp.status, 200)
         self.assertClosesAfter(client, resp)
+
+    def test_http10_needs_no_host(self):
+        client, resp = self.exchange(b"GET /healthz HTTP/1.0\r\n\r\n")
+        self.assertEqual(resp.status, 200)
+
+    def test_empty_header_values_are_not_folds(self):
+        client, resp = self.exchange(b"GET /healthz HTTP/1.1\r\nX-A:\r\nX-B: \r\n"
+                                     b"X-C: a  b\r\nHost: x\r\n\r\n")
+        self.assertEqual(resp.status, 200)
 
     def test_http10_closes_unless_keep_alive(self):
         client, resp = self.exchange(raw_request("GET", "/healthz", version="HTTP/1.0"))

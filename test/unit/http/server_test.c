@@ -608,10 +608,11 @@ static void make_url_over(struct buf *b)
     make_url(b, HTTP_MAX_URL + 1);
 }
 
+/* n header fields in all, Host included. */
 static void make_headers(struct buf *b, int n)
 {
-    buf_append_str(b, "GET /hello HTTP/1.1\r\n");
-    for (int i = 0; i < n; i++)
+    buf_append_str(b, "GET /hello HTTP/1.1\r\nHost: x\r\n");
+    for (int i = 0; i < n - 1; i++)
         buf_printf(b, "H%d: v\r\n", i);
     buf_append_str(b, "\r\n");
 }
@@ -626,12 +627,12 @@ static void make_headers_over(struct buf *b)
     make_headers(b, HTTP_MAX_HEADERS + 1);
 }
 
-/* One header whose name, value and ": " plus CRLF come to total bytes, the size the server
- * counts against HTTP_MAX_HEADER_SIZE. */
+/* Host and one big header whose names, values and ": " plus CRLF come to total bytes, the size
+ * the server counts against HTTP_MAX_HEADER_SIZE ("Host: x\r\n" counts 9). */
 static void make_big_header(struct buf *b, size_t total)
 {
-    buf_append_str(b, "GET /hello HTTP/1.1\r\nX-Big: ");
-    repeat(b, 'b', total - 9);
+    buf_append_str(b, "GET /hello HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    repeat(b, 'b', total - 9 - 9);
     buf_append_str(b, "\r\n\r\n");
 }
 
@@ -648,7 +649,7 @@ static void make_header_size_over(struct buf *b)
 /* Many small headers that together pass the size limit well before the count limit. */
 static void make_header_size_many(struct buf *b)
 {
-    buf_append_str(b, "GET /hello HTTP/1.1\r\n");
+    buf_append_str(b, "GET /hello HTTP/1.1\r\nHost: x\r\n");
     for (int i = 0; i < 90; i++) {
         buf_printf(b, "X-H%02d: ", i);
         repeat(b, 'v', 200);
@@ -660,50 +661,52 @@ static void make_header_size_many(struct buf *b)
 /* A NUL byte cannot be in a string literal request. */
 static void make_nul_url(struct buf *b)
 {
-    buf_append(b, "GET /hel\0lo HTTP/1.1\r\n\r\n", 25);
+    buf_append(b, "GET /hel\0lo HTTP/1.1\r\nHost: x\r\n\r\n", 25);
 }
 
 static const struct server_case server_cases[] = {
     {"simple GET", "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", NULL, "200 keep-alive hi || open"},
-    {"GET without headers", "GET /hello HTTP/1.1\r\n\r\n", NULL, "200 keep-alive hi || open"},
+    {"GET without headers", "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
+     "200 keep-alive hi || open"},
     {"pipelined",
-     "GET /hello HTTP/1.1\r\n\r\nGET /items/42 HTTP/1.1\r\n\r\n"
-     "POST /echo HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+     "GET /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /items/42 HTTP/1.1\r\nHost: x\r\n\r\n"
+     "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc",
      NULL, "200 keep-alive hi | 200 keep-alive 42 | 200 keep-alive abc || open"},
-    {"params and query", "GET /items/a%20b?x=1&y=2 HTTP/1.1\r\n\r\n", NULL,
+    {"params and query", "GET /items/a%20b?x=1&y=2 HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
      "200 keep-alive a%20b || open"},
-    {"Content-Length echo", "POST /echo HTTP/1.1\r\nContent-Length: 11\r\n\r\nhello world", NULL,
+    {"Content-Length echo",
+     "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\nhello world", NULL,
      "200 keep-alive hello world || open"},
-    {"Content-Length 0", "POST /echo HTTP/1.1\r\nContent-Length: 0\r\n\r\n", NULL,
+    {"Content-Length 0", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", NULL,
      "200 keep-alive || open"},
     {"body at the limit",
-     "POST /echo HTTP/1.1\r\nContent-Length: 64\r\n\r\n"
+     "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 64\r\n\r\n"
      "0123456789012345678901234567890123456789012345678901234567890123",
      NULL,
      "200 keep-alive 0123456789012345678901234567890123456789012345678901234567890123 || open"},
     {"request headers readable",
-     "POST /echo HTTP/1.1\r\nX-Echo: yes\r\nContent-Length: 2\r\n\r\nok", NULL,
+     "POST /echo HTTP/1.1\r\nHost: x\r\nX-Echo: yes\r\nContent-Length: 2\r\n\r\nok", NULL,
      "200 keep-alive x-echo=yes ok || open"},
     {"chunked echo",
-     "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
      "5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
      NULL, "200 keep-alive hello world || open"},
     {"chunk extensions",
-     "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
      "5;a=b\r\nhello\r\n6;name=\"v\";x\r\n world\r\n0;last\r\n\r\n",
      NULL, "200 keep-alive hello world || open"},
     {"chunked then pipelined",
-     "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-     "3\r\nabc\r\n0\r\n\r\nGET /hello HTTP/1.1\r\n\r\n",
+     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "3\r\nabc\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
      NULL, "200 keep-alive abc | 200 keep-alive hi || open"},
     {"100-continue",
-     "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello", NULL,
-     "100 | 200 keep-alive hello || open"},
+     "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+     NULL, "100 | 200 keep-alive hello || open"},
     {"100-continue refused by size",
-     "POST /echo HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 65\r\n\r\n", NULL,
+     "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 65\r\n\r\n", NULL,
      "413 close err=payload_too_large || closed"},
-    {"100-continue without body", "GET /hello HTTP/1.1\r\nExpect: 100-continue\r\n\r\n", NULL,
-     "200 keep-alive hi || open"},
+    {"100-continue without body", "GET /hello HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n",
+     NULL, "200 keep-alive hi || open"},
     {"URL at the limit", NULL, make_url_max, "200 keep-alive hi || open"},
     {"URL too long", NULL, make_url_over, "414 close err=uri_too_long || closed"},
     {"100 headers", NULL, make_headers_max, "200 keep-alive hi || open"},
@@ -714,137 +717,178 @@ static const struct server_case server_cases[] = {
     {"many headers over 16 KiB", NULL, make_header_size_many,
      "431 close err=headers_too_large || closed"},
     {"Content-Length over limit",
-     "POST /echo HTTP/1.1\r\nContent-Length: 65\r\n\r\n"
+     "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 65\r\n\r\n"
      "01234567890123456789012345678901234567890123456789012345678901234",
      NULL, "413 close err=payload_too_large || closed"},
-    {"Content-Length over limit, no body", "POST /echo HTTP/1.1\r\nContent-Length: 1000000\r\n\r\n",
-     NULL, "413 close err=payload_too_large || closed"},
+    {"Content-Length over limit, no body",
+     "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n", NULL,
+     "413 close err=payload_too_large || closed"},
     {"chunked over limit",
-     "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
      "20\r\n01234567890123456789012345678901\r\n"
      "21\r\n012345678901234567890123456789012\r\n0\r\n\r\n",
      NULL, "413 close err=payload_too_large || closed"},
     {"chunked at limit",
-     "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
      "20\r\n01234567890123456789012345678901\r\n"
      "20\r\n01234567890123456789012345678901\r\n0\r\n\r\n",
      NULL,
      "200 keep-alive 0123456789012345678901234567890101234567890123456789012345678901 || open"},
-    {"bad method", "NOPE /hello HTTP/1.1\r\n\r\n", NULL, "400 close err=bad_request || closed"},
+    {"bad method", "NOPE /hello HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
+     "400 close err=bad_request || closed"},
     {"bad request line", "GET /hello HTTP/1.1 x\r\n\r\n", NULL,
      "400 close err=bad_request || closed"},
     {"bad version", "GET /hello HTTP/x.y\r\n\r\n", NULL, "400 close err=bad_request || closed"},
     {"garbage", "\x01\x02\x03 hello\r\n\r\n", NULL, "400 close err=bad_request || closed"},
-    {"bad header token", "GET /hello HTTP/1.1\r\nBad Header: x\r\n\r\n", NULL,
+    {"bad header token", "GET /hello HTTP/1.1\r\nHost: x\r\nBad Header: x\r\n\r\n", NULL,
      "400 close err=bad_request || closed"},
-    {"header without colon", "GET /hello HTTP/1.1\r\nNoColon\r\n\r\n", NULL,
+    {"header without colon", "GET /hello HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n", NULL,
      "400 close err=bad_request || closed"},
-    {"control byte in value", "GET /hello HTTP/1.1\r\nX-A: a\x01z\r\n\r\n", NULL,
+    {"control byte in value", "GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\x01z\r\n\r\n", NULL,
      "400 close err=bad_request || closed"},
-    {"bad request after a good one", "GET /hello HTTP/1.1\r\n\r\nGET /hello HTTP/1.1 x\r\n\r\n",
-     NULL, "200 keep-alive hi | 400 close err=bad_request || closed"},
+    {"bad request after a good one",
+     "GET /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1 x\r\n\r\n", NULL,
+     "200 keep-alive hi | 400 close err=bad_request || closed"},
     {"Content-Length with Transfer-Encoding",
-     "POST /echo HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
      "5\r\nhello\r\n0\r\n\r\n",
      NULL, "400 close err=bad_request || closed"},
     {"Transfer-Encoding with Content-Length",
-     "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
+     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n"
      "5\r\nhello\r\n0\r\n\r\n",
      NULL, "400 close err=bad_request || closed"},
     {"two Content-Lengths",
-     "POST /echo HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", NULL,
+     "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab", NULL,
      "400 close err=bad_request || closed"},
-    {"Transfer-Encoding not chunked", "POST /echo HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\nab",
-     NULL, "400 close err=bad_request || closed"},
-    {"bad chunk size", "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n",
-     NULL, "400 close err=bad_request || closed"},
-    {"404", "GET /nope HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n", NULL,
+    {"Transfer-Encoding not chunked",
+     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\nab", NULL,
+     "400 close err=bad_request || closed"},
+    {"bad chunk size",
+     "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nab\r\n", NULL,
+     "400 close err=bad_request || closed"},
+    {"404", "GET /nope HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
      "404 keep-alive err=not_found | 200 keep-alive hi || open"},
-    {"405 with Allow", "DELETE /hello HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n", NULL,
+    {"405 with Allow",
+     "DELETE /hello HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
      "405 keep-alive allow=GET err=method_not_allowed | 200 keep-alive hi || open"},
-    {"405 with Allow, two methods", "PUT /secret HTTP/1.1\r\n\r\n", NULL,
+    {"405 with Allow, two methods", "PUT /secret HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
      "405 keep-alive allow=GET, POST err=method_not_allowed || open"},
     {"405 with a body",
-     "POST /hello HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcGET /hello HTTP/1.1\r\n\r\n", NULL,
-     "405 close allow=GET err=method_not_allowed || closed"},
-    {"alias", "GET /v1/batch-calls/b7 HTTP/1.1\r\n\r\n", NULL, "200 keep-alive batch b7 || open"},
-    {"alias with query and slash", "GET /v1/batch-calls/b7/?a=1 HTTP/1.1\r\n\r\n", NULL,
+     "POST /hello HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /hello HTTP/1.1\r\nHost: "
+     "x\r\n\r\n",
+     NULL, "405 close allow=GET err=method_not_allowed || closed"},
+    {"alias", "GET /v1/batch-calls/b7 HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
      "200 keep-alive batch b7 || open"},
-    {"canonical path", "GET /v1/api/batch-calls/b8 HTTP/1.1\r\n\r\n", NULL,
+    {"alias with query and slash", "GET /v1/batch-calls/b7/?a=1 HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
+     "200 keep-alive batch b7 || open"},
+    {"canonical path", "GET /v1/api/batch-calls/b8 HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
      "200 keep-alive batch b8 || open"},
-    {"alias is a whole segment", "GET /v1/batch-callsx/b7 HTTP/1.1\r\n\r\n", NULL,
+    {"alias is a whole segment", "GET /v1/batch-callsx/b7 HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
      "404 keep-alive err=not_found || open"},
     {"HTTP/1.0", "GET /hello HTTP/1.0\r\n\r\nGET /hello HTTP/1.0\r\n\r\n", NULL,
      "200 close hi || closed"},
     {"HTTP/1.0 keep-alive", "GET /hello HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", NULL,
      "200 keep-alive hi || open"},
     {"Connection: close",
-     "GET /hello HTTP/1.1\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\n\r\n", NULL,
-     "200 close hi || closed"},
+     "GET /hello HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /hello HTTP/1.1\r\nHost: "
+     "x\r\n\r\n",
+     NULL, "200 close hi || closed"},
     {"absolute-form", "GET http://example.org/hello HTTP/1.1\r\nHost: example.org\r\n\r\n", NULL,
      "200 keep-alive hi || open"},
     {"absolute-form with port and query",
-     "GET HTTP://example.org:8080/items/9?x=/y HTTP/1.1\r\n\r\n", NULL, "200 keep-alive 9 || open"},
-    {"absolute-form without path", "GET http://example.org HTTP/1.1\r\n\r\n", NULL,
+     "GET HTTP://example.org:8080/items/9?x=/y HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
+     "200 keep-alive 9 || open"},
+    {"absolute-form without path", "GET http://example.org HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
      "404 keep-alive err=not_found || open"},
-    {"absolute-form with query only", "GET http://example.org?next=/hello HTTP/1.1\r\n\r\n", NULL,
+    {"absolute-form with query only",
+     "GET http://example.org?next=/hello HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
      "404 keep-alive err=not_found || open"},
-    {"on_head 401 without body", "GET /secret HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n", NULL,
+    {"on_head 401 without body",
+     "GET /secret HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n", NULL,
      "401 keep-alive err=unauthorized | 200 keep-alive hi || open"},
     {"on_head 401 with body",
-     "POST /secret HTTP/1.1\r\nContent-Length: 5\r\n\r\nhelloGET /hello HTTP/1.1\r\n\r\n", NULL,
-     "401 close err=unauthorized || closed"},
+     "POST /secret HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET /hello "
+     "HTTP/1.1\r\nHost: x\r\n\r\n",
+     NULL, "401 close err=unauthorized || closed"},
     {"on_head 401 with chunked body",
-     "POST /secret HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", NULL,
-     "401 close err=unauthorized || closed"},
+     "POST /secret HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+     "chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+     NULL, "401 close err=unauthorized || closed"},
     {"on_head 401 with 100-continue",
-     "POST /secret HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello", NULL,
-     "401 close err=unauthorized || closed"},
-    {"stream", "POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", NULL,
+     "POST /secret HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\nhello",
+     NULL, "401 close err=unauthorized || closed"},
+    {"stream", "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789", NULL,
      "200 keep-alive n=10 || open [starts=1 ends=1 aborts=0 secret=0]"},
     {"stream chunked then pipelined",
-     "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"
-     "GET /hello HTTP/1.1\r\n\r\n",
+     "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: "
+     "chunked\r\n\r\n3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\n"
+     "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
      NULL, "200 keep-alive n=7 | 200 keep-alive hi || open [starts=1 ends=1 aborts=0 secret=0]"},
     {"stream 100-continue",
-     "POST /upload HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nab", NULL,
-     "100 | 200 keep-alive n=2 || open [starts=1 ends=1 aborts=0 secret=0]"},
+     "POST /upload HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\nab",
+     NULL, "100 | 200 keep-alive n=2 || open [starts=1 ends=1 aborts=0 secret=0]"},
     {"two streams pipelined",
-     "POST /upload HTTP/1.1\r\nContent-Length: 3\r\n\r\nabcPOST /upload HTTP/1.1\r\n"
+     "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcPOST /upload "
+     "HTTP/1.1\r\nHost: x\r\n"
      "Content-Length: 4\r\n\r\ndefg",
      NULL, "200 keep-alive n=3 | 200 keep-alive n=4 || open [starts=2 ends=2 aborts=0 secret=0]"},
-    {"stream Content-Length over limit", "POST /upload HTTP/1.1\r\nContent-Length: 33\r\n\r\n",
-     NULL, "413 close err=payload_too_large || closed"},
+    {"stream Content-Length over limit",
+     "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 33\r\n\r\n", NULL,
+     "413 close err=payload_too_large || closed"},
     {"stream chunked over limit",
-     "POST /upload HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+     "POST /upload HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
      "20\r\n01234567890123456789012345678901\r\n1\r\nx\r\n0\r\n\r\n",
      NULL, "413 close err=payload_too_large || closed [starts=1 ends=0 aborts=1 secret=0]"},
-    {"stream refused by data()", "POST /upload HTTP/1.1\r\nContent-Length: 5\r\n\r\nab!cd", NULL,
+    {"stream refused by data()",
+     "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab!cd", NULL,
      "422 close err=bad_upload || closed [starts=1 ends=0 aborts=1 secret=0]"},
-    {"stream client gone", "POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234", NULL,
+    {"stream client gone", "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234",
+     NULL, " || open [starts=1 ends=0 aborts=1 secret=0]"},
+    {"stream client gone before body",
+     "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n", NULL,
      " || open [starts=1 ends=0 aborts=1 secret=0]"},
-    {"stream client gone before body", "POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\n", NULL,
-     " || open [starts=1 ends=0 aborts=1 secret=0]"},
-    {"stream without body", "POST /upload HTTP/1.1\r\nContent-Length: 0\r\n\r\n", NULL,
+    {"stream without body", "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n", NULL,
      "200 keep-alive n=0 || open [starts=1 ends=1 aborts=0 secret=0]"},
     {"stream refused by start()",
-     "POST /upload HTTP/1.1\r\nX-Refuse: 1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+     "POST /upload HTTP/1.1\r\nHost: x\r\nX-Refuse: 1\r\nExpect: 100-continue\r\nContent-Length: "
+     "3\r\n\r\nabc",
      NULL, "403 close err=refused || closed [starts=1 ends=0 aborts=0 secret=0]"},
     {"stream refused by start(), no body",
-     "POST /upload HTTP/1.1\r\nX-Refuse: 1\r\n\r\n"
-     "GET /hello HTTP/1.1\r\n\r\n",
+     "POST /upload HTTP/1.1\r\nHost: x\r\nX-Refuse: 1\r\n\r\n"
+     "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
      NULL,
      "403 keep-alive err=refused | 200 keep-alive hi || open [starts=1 ends=0 aborts=0 secret=0]"},
-    {"negative Content-Length", "POST /echo HTTP/1.1\r\nContent-Length: -1\r\n\r\n", NULL,
-     "400 close err=bad_request || closed"},
+    {"negative Content-Length", "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
+     NULL, "400 close err=bad_request || closed"},
     {"Content-Length overflow",
-     "POST /echo HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", NULL,
+     "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999\r\n\r\n", NULL,
      "400 close err=bad_request || closed"},
-    {"empty header name", "GET /hello HTTP/1.1\r\n: x\r\n\r\n", NULL,
+    {"empty header name", "GET /hello HTTP/1.1\r\nHost: x\r\n: x\r\n\r\n", NULL,
      "400 close err=bad_request || closed"},
     {"NUL in URL", NULL, make_nul_url, "400 close err=bad_request || closed"},
     {"HTTP/0.9 request line", "GET /hello\r\n\r\n", NULL, "400 close err=bad_request || closed"},
     {"incomplete head", "GET /hello HTTP/1.1\r\nHost: x\r\n", NULL, " || open"},
+    /* RFC 9112 3.2: exactly one Host in HTTP/1.1 (HTTP/1.0 has none). */
+    {"HTTP/1.1 without Host", "GET /hello HTTP/1.1\r\n\r\n", NULL,
+     "400 close err=bad_request || closed"},
+    {"HTTP/1.1 with two Hosts", "GET /hello HTTP/1.1\r\nHost: x\r\nhost: y\r\n\r\n", NULL,
+     "400 close err=bad_request || closed"},
+    /* RFC 9112 5.2: obs-fold is rejected, wherever the reads split it. */
+    {"obs-fold", "GET /hello HTTP/1.1\r\nHost: x\r\nX-A: a\r\n b\r\n\r\n", NULL,
+     "400 close err=bad_request || closed"},
+    {"obs-fold with a tab", "GET /hello HTTP/1.1\r\nX-A: a\r\n\tb\r\nHost: x\r\n\r\n", NULL,
+     "400 close err=bad_request || closed"},
+    {"obs-fold of an empty value", "GET /hello HTTP/1.1\r\nHost: x\r\nX-A:\r\n  b\r\n\r\n", NULL,
+     "400 close err=bad_request || closed"},
+    {"obs-fold of Host", "GET /hello HTTP/1.1\r\nHost: x\r\n y\r\n\r\n", NULL,
+     "400 close err=bad_request || closed"},
+    {"empty values and inner spaces are not folds",
+     "GET /hello HTTP/1.1\r\nX-A:\r\nX-B: \r\nX-C: a  b \t c\r\nHost: x\r\n\r\n", NULL,
+     "200 keep-alive hi || open"},
+    /* RFC 9110 5.5: a field value has no surrounding whitespace. */
+    {"header value trimmed",
+     "POST /echo HTTP/1.1\r\nHost: x\r\nX-Echo: \t yes \t \r\nContent-Length: 2\r\n\r\nok", NULL,
+     "200 keep-alive x-echo=yes ok || open"},
 };
 
 /* One run: a fresh connection gets the request in the given pieces. The summary also records the
@@ -937,8 +981,9 @@ static void test_table(void)
  * here.) */
 static void make_trailers(struct buf *b)
 {
-    buf_append_str(b, "POST /echo HTTP/1.1\r\nX-Echo: yes\r\nTransfer-Encoding: chunked\r\n\r\n"
-                      "3\r\nabc\r\n0\r\nX-Trailer: ");
+    buf_append_str(
+        b, "POST /echo HTTP/1.1\r\nHost: x\r\nX-Echo: yes\r\nTransfer-Encoding: chunked\r\n\r\n"
+           "3\r\nabc\r\n0\r\nX-Trailer: ");
     repeat(b, 't', 3000);
     buf_append_str(b, "\r\n\r\n");
 }
@@ -968,7 +1013,8 @@ static void test_pipelined_behind_deferred(void)
     struct harness *h = harness_new();
     struct client cl;
     client_open(h, &cl);
-    static const char round1[] = "GET /later HTTP/1.1\r\n\r\nGET /hello HTTP/1.1\r\n\r\n";
+    static const char round1[] =
+        "GET /later HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
     client_send(h, &cl, round1, sizeof round1 - 1);
     collect(h, &cl, 1);
     CHECK(h->app.later != NULL);
@@ -982,7 +1028,8 @@ static void test_pipelined_behind_deferred(void)
 
     cl.in.len = 0;
     h->app.responses = 0;
-    static const char round2[] = "GET /later HTTP/1.1\r\n\r\nGET /items/7 HTTP/1.1\r\n\r\n";
+    static const char round2[] =
+        "GET /later HTTP/1.1\r\nHost: x\r\n\r\nGET /items/7 HTTP/1.1\r\nHost: x\r\n\r\n";
     client_send(h, &cl, round2, sizeof round2 - 1);
     collect(h, &cl, 1);
     CHECK(h->app.later != NULL);
@@ -1003,7 +1050,7 @@ static void test_deferred_close_notices_eof(void)
     struct harness *h = harness_new();
     struct client cl;
     client_open(h, &cl);
-    static const char req[] = "GET /later HTTP/1.1\r\nConnection: close\r\n\r\n";
+    static const char req[] = "GET /later HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     client_send(h, &cl, req, sizeof req - 1);
     CHECK(h->app.later != NULL);
     if (h->app.later)
@@ -1025,7 +1072,7 @@ static void test_output_high_water(void)
     struct harness *h = harness_new();
     struct buf req = {0}, want = {0};
     for (int i = 0; i < 20; i++) {
-        buf_append_str(&req, "GET /big HTTP/1.1\r\n\r\n");
+        buf_append_str(&req, "GET /big HTTP/1.1\r\nHost: x\r\n\r\n");
         buf_printf(&want, "%s200 keep-alive <65536 bytes>", i ? " | " : "");
     }
     buf_append_str(&want, " || open");
@@ -1055,7 +1102,7 @@ static void test_half_close_while_handling(void)
     struct harness *h = harness_new();
     struct client cl;
     client_open(h, &cl);
-    static const char req[] = "GET /later HTTP/1.1\r\n\r\n";
+    static const char req[] = "GET /later HTTP/1.1\r\nHost: x\r\n\r\n";
     client_send(h, &cl, req, sizeof req - 1);
     shutdown(cl.fd, SHUT_WR);
     pump(h, &cl);
@@ -1081,7 +1128,7 @@ static void test_connection_cap(void)
     CHECK_INT(h->srv.nconns, 1);
     CHECK_INT(h->srv.nrejected, 1);
 
-    static const char req[] = "GET /hello HTTP/1.1\r\n\r\n";
+    static const char req[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
     client_send(h, &a, req, sizeof req - 1);
     collect(h, &a, 1);
     summary_is(h, &a, "200 keep-alive hi || open");
@@ -1107,7 +1154,7 @@ static void test_header_timeout(void)
     struct client cl;
     uint64_t t0 = uv_hrtime();
     client_open(h, &cl);
-    static const char part[] = "GET /hello HTTP/1.1\r\nHo";
+    static const char part[] = "GET /hello HTTP/1.1\r\nHost: x\r\nHo";
     client_send(h, &cl, part, sizeof part - 1);
     wait_for(h, &cl, 1, 1, 3000);
     uint64_t waited = ms_since(t0);
@@ -1133,7 +1180,7 @@ static void test_body_timeout(void)
     h->srv.cfg.body_timeout_ms = 50;
     struct client cl;
     client_open(h, &cl);
-    static const char part[] = "POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123";
+    static const char part[] = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123";
     client_send(h, &cl, part, sizeof part - 1);
     wait_for(h, &cl, 1, 1, 3000);
     summary_is(h, &cl, "408 close err=request_timeout || closed");
@@ -1150,7 +1197,7 @@ static void test_idle_timeout(void)
     h->srv.cfg.idle_timeout_ms = 50;
     struct client cl;
     client_open(h, &cl);
-    static const char req[] = "GET /hello HTTP/1.1\r\n\r\n";
+    static const char req[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
     uint64_t t0 = uv_hrtime();
     client_send(h, &cl, req, sizeof req - 1);
     collect(h, &cl, 1);
@@ -1170,9 +1217,10 @@ static void test_drain(void)
 {
     struct harness *h = harness_new();
     struct client idle, fresh, partial, upload;
-    static const char hello[] = "GET /hello HTTP/1.1\r\n\r\n";
-    static const char head[] = "GET /hello HTTP/1.1\r\n";
-    static const char body[] = "POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234";
+    static const char hello[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char head[] = "GET /hello HTTP/1.1\r\nHost: x\r\n";
+    static const char body[] =
+        "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234";
     client_open(h, &idle);
     client_send(h, &idle, hello, sizeof hello - 1);
     collect(h, &idle, 1);
@@ -1226,7 +1274,7 @@ static void test_drain_deferred(void)
     struct harness *h = harness_new();
     h->srv.cfg.linger_ms = 100;
     struct client busy;
-    static const char later[] = "GET /later HTTP/1.1\r\n\r\n";
+    static const char later[] = "GET /later HTTP/1.1\r\nHost: x\r\n\r\n";
     client_open(h, &busy);
     client_send(h, &busy, later, sizeof later - 1);
     CHECK(h->app.later != NULL);
@@ -1263,7 +1311,7 @@ static void test_close_all_aborts_stream(void)
     struct harness *h = harness_new();
     struct client cl;
     client_open(h, &cl);
-    static const char part[] = "POST /upload HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123";
+    static const char part[] = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123";
     client_send(h, &cl, part, sizeof part - 1);
     http_server_close_all(&h->srv);
     pump(h, &cl);
@@ -1282,7 +1330,7 @@ static void test_many_pipelined(void)
     struct harness *h = harness_new();
     struct buf req = {0}, want = {0};
     for (int i = 0; i < 500; i++) {
-        buf_printf(&req, "GET /items/%d HTTP/1.1\r\n\r\n", i);
+        buf_printf(&req, "GET /items/%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
         buf_printf(&want, "%s200 keep-alive %d", i ? " | " : "", i);
     }
     buf_append_str(&want, " || open");
@@ -1345,7 +1393,7 @@ static void test_pause_resume(void)
     pause_setup(h, &pt, PAUSE_FIRST, BODY, 40);
     struct buf body = {0}, head = {0};
     make_body(&body, BODY);
-    buf_printf(&head, "POST /pause HTTP/1.1\r\nContent-Length: %d\r\n\r\n", BODY);
+    buf_printf(&head, "POST /pause HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", BODY);
     buf_append(&head, body.data, FIRST);
     struct client cl;
     client_open(h, &cl);
@@ -1378,7 +1426,7 @@ static void test_pause_resume(void)
     CHECK(pt.first_data_after_resume_ns >= pt.resumed_ns);
     CHECK((pt.resumed_ns - t0) / 1000000 >= 35);
     /* The connection goes on: a next request is served. */
-    static const char hello[] = "GET /hello HTTP/1.1\r\n\r\n";
+    static const char hello[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
     client_send(h, &cl, hello, sizeof hello - 1);
     collect(h, &cl, 2);
     summary_is(h, &cl, "200 keep-alive n=49152 | 200 keep-alive hi || open");
@@ -1422,13 +1470,13 @@ static void pause_on_last(const char *request, size_t body_len, const char *expe
 
 static void test_pause_on_last_bytes(void)
 {
-    pause_on_last("POST /pause HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789", 10,
+    pause_on_last("POST /pause HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789", 10,
                   "200 keep-alive n=10 || open");
-    pause_on_last("POST /pause HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123456789"
-                  "GET /hello HTTP/1.1\r\n\r\n",
+    pause_on_last("POST /pause HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123456789"
+                  "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
                   10, "200 keep-alive n=10 | 200 keep-alive hi || open");
-    pause_on_last("POST /pause HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
-                  "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\nGET /hello HTTP/1.1\r\n\r\n",
+    pause_on_last("POST /pause HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                  "3\r\nabc\r\n4\r\ndefg\r\n0\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n",
                   7, "200 keep-alive n=7 | 200 keep-alive hi || open");
 
     /* The last bytes in a read of their own. */
@@ -1437,7 +1485,7 @@ static void test_pause_on_last_bytes(void)
     pause_setup(h, &pt, PAUSE_LAST, 10, 20);
     struct client cl;
     client_open(h, &cl);
-    static const char part1[] = "POST /pause HTTP/1.1\r\nContent-Length: 10\r\n\r\n0123";
+    static const char part1[] = "POST /pause HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123";
     client_send(h, &cl, part1, sizeof part1 - 1);
     CHECK_INT(pt.pauses, 0);
     client_send(h, &cl, "456789", 6);
@@ -1463,7 +1511,7 @@ static void test_pause_client_gone(void)
     pause_setup(h, &pt, PAUSE_FIRST, 10, 20);
     struct client cl;
     client_open(h, &cl);
-    static const char part[] = "POST /pause HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234";
+    static const char part[] = "POST /pause HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234";
     client_send(h, &cl, part, sizeof part - 1);
     CHECK_INT(pt.pauses, 1);
     close(cl.fd);
@@ -1483,7 +1531,7 @@ static void test_pause_client_gone(void)
  * once and the timer then finds no request to resume. */
 static void test_pause_ended_by_server(void)
 {
-    static const char part[] = "POST /pause HTTP/1.1\r\nContent-Length: 10\r\n\r\n01234";
+    static const char part[] = "POST /pause HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234";
     /* Shutdown. */
     struct harness *h = harness_new();
     struct pause_test pt;

@@ -597,13 +597,41 @@ static void test_accessors(void)
 
 static void test_messages(void)
 {
+    char a[256], b[256];
     for (int e = CSV_ROW_OK; e <= CSV_ROW_TOO_LONG + 1; e++)
-        CHECK(csv_row_error_message(e) && csv_row_error_message(e)[0]);
+        CHECK(csv_row_error_message(NULL, e, a, sizeof a) == a && a[0]);
     for (int e = 0; e >= CSV_E_INVALID - 1; e--)
-        CHECK(csv_strerror(e) && csv_strerror(e)[0]);
-    CHECK(strcmp(csv_strerror(CSV_E_HEADER_TOO_LONG), csv_strerror(CSV_E_NOMEM)) != 0);
-    CHECK(strcmp(csv_row_error_message(CSV_ROW_BAD_QUOTE),
-                 csv_row_error_message(CSV_ROW_NUL_BYTE)) != 0);
+        CHECK(csv_strerror(NULL, e, a, sizeof a) == a && a[0]);
+    CHECK(strcmp(csv_strerror(NULL, CSV_E_HEADER_TOO_LONG, a, sizeof a),
+                 csv_strerror(NULL, CSV_E_NOMEM, b, sizeof b)) != 0);
+    CHECK(strcmp(csv_row_error_message(NULL, CSV_ROW_BAD_QUOTE, a, sizeof a),
+                 csv_row_error_message(NULL, CSV_ROW_NUL_BYTE, b, sizeof b)) != 0);
+    /* A message about a limit names it: the parser's own, or the default without a parser. */
+    struct csv_parser p;
+    struct csv_limits lim = {.max_field = 7, .max_columns = 3, .max_header = 11, .max_row = 13};
+    CHECK(csv_init(&p, &lim, on_row, NULL) == 0);
+    const struct {
+        int error, row;
+        const char *own, *dflt;
+    } limits[] = {
+        {CSV_ROW_FIELD_TOO_LONG, 1, "longer than 7 bytes", "longer than 16384 bytes"},
+        {CSV_ROW_TOO_MANY_COLUMNS, 1, "more than 3 fields", "more than 200 fields"},
+        {CSV_ROW_TOO_LONG, 1, "longer than 13 bytes", "longer than 262144 bytes"},
+        {CSV_E_HEADER_TOO_LONG, 0, "longer than 11 bytes", "longer than 65536 bytes"},
+        {CSV_E_HEADER_FIELD_TOO_LONG, 0, "longer than 7 bytes", "longer than 16384 bytes"},
+        {CSV_E_HEADER_TOO_MANY_COLUMNS, 0, "more than 3 columns", "more than 200 columns"},
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        const char *own = limits[i].row ? csv_row_error_message(&p, limits[i].error, a, sizeof a)
+                                        : csv_strerror(&p, limits[i].error, a, sizeof a);
+        const char *dflt = limits[i].row ? csv_row_error_message(NULL, limits[i].error, b, sizeof b)
+                                         : csv_strerror(NULL, limits[i].error, b, sizeof b);
+        CHECK_REPORT(strstr(own, limits[i].own) != NULL, "%s", own);
+        CHECK_REPORT(strstr(dflt, limits[i].dflt) != NULL, "%s", dflt);
+        /* One sentence: no doubled full stop. */
+        CHECK_REPORT(strstr(own, "..") == NULL, "%s", own);
+    }
+    csv_free(&p);
 }
 
 struct name_case {

@@ -222,10 +222,76 @@ static void test_too_many_rows(void)
     ingest_free(&in);
 }
 
+/* Feeds body (with the CT boundary) to a validate-only ingest and ends it. */
+static void run_body(struct ingest *in, const char *body, size_t len)
+{
+    struct ingest_options o;
+    options(&o, NULL, NULL);
+    CHECK_INT(ingest_begin(in, &o, CT, strlen(CT)), 0);
+    if (ingest_feed(in, body, len) == 0)
+        ingest_end(in);
+}
+
+/* Messages about a limit name it, in one sentence. */
+static void test_limit_messages(void)
+{
+    struct buf body = {0};
+    struct ingest in;
+    /* 201 columns: the header has more than the 200 allowed. */
+    buf_append_str(&body, "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"csv\"; "
+                          "filename=\"a.csv\"\r\n\r\nphone_number");
+    for (int i = 1; i <= 200; i++)
+        buf_printf(&body, ",c%d", i);
+    buf_append_str(&body, "\r\n+14155550101\r\n\r\n" END);
+    run_body(&in, body.data, body.len);
+    CHECK_INT(in.failure.error, INGEST_E_INVALID_CSV);
+    CHECK_REPORT(strstr(in.failure.detail, "more than 200 columns") != NULL, "%s",
+                 in.failure.detail);
+    CHECK_REPORT(strstr(in.failure.detail, "..") == NULL, "%s", in.failure.detail);
+    ingest_free(&in);
+    /* A field over 16384 bytes: the row's error names the limit. */
+    body.len = 0;
+    buf_append_str(&body, "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"csv\"; "
+                          "filename=\"a.csv\"\r\n\r\nphone_number,note\r\n+14155550101,");
+    for (int i = 0; i < 16385; i++)
+        buf_append(&body, "n", 1);
+    buf_append_str(&body, "\r\n+14155550102,ok\r\n\r\n" END);
+    run_body(&in, body.data, body.len);
+    CHECK_INT(in.failure.error, INGEST_OK);
+    CHECK_INT(in.nerrors, 1);
+    CHECK_REPORT(strstr(in.errors[0].message, "longer than 16384 bytes") != NULL, "%s",
+                 in.errors[0].message);
+    ingest_free(&in);
+    /* A text field over the multipart parser's 65536 bytes. */
+    body.len = 0;
+    buf_append_str(&body,
+                   "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"name\"\r\n\r\n");
+    for (int i = 0; i < 65537; i++)
+        buf_append(&body, "x", 1);
+    buf_append_str(&body, "\r\n" END);
+    run_body(&in, body.data, body.len);
+    CHECK_INT(in.failure.error, INGEST_E_TOO_LARGE);
+    CHECK_REPORT(strstr(in.failure.detail, "65536") != NULL, "%s", in.failure.detail);
+    ingest_free(&in);
+    /* More parts than the 32 an upload may have. */
+    body.len = 0;
+    for (int i = 0; i < 33; i++)
+        buf_printf(&body,
+                   "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"x%d\"\r\n\r\nv\r\n",
+                   i);
+    buf_append_str(&body, END);
+    run_body(&in, body.data, body.len);
+    CHECK_INT(in.failure.error, INGEST_E_MULTIPART);
+    CHECK_REPORT(strstr(in.failure.detail, "more than 32 parts") != NULL, "%s", in.failure.detail);
+    ingest_free(&in);
+    buf_free(&body);
+}
+
 static void setup_quiet_logs(void)
 {
     log_set_level(LOG_ERROR);
 }
 
 CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_rows_land), CHECK_CASE(test_typed_errors),
-           CHECK_CASE(test_on_field_stops), CHECK_CASE(test_too_many_rows))
+           CHECK_CASE(test_on_field_stops), CHECK_CASE(test_too_many_rows),
+           CHECK_CASE(test_limit_messages))

@@ -637,6 +637,20 @@ static void test_strerror(void)
     }
     CHECK(multipart_strerror(-1000) != NULL);
     CHECK(multipart_strerror(STOP_RC) != NULL);
+    /* With a parser, a message about a limit names it. */
+    struct multipart p;
+    struct mp_limits lim = {.max_parts = 3, .max_header_bytes = 500, .max_field_bytes = 77};
+    CHECK_INT(multipart_init(&p, "b", 1, &lim, NULL, NULL), 0);
+    char msg[256];
+    CHECK(strstr(multipart_error_message(&p, MP_E_TOO_MANY_PARTS, msg, sizeof msg),
+                 "more than 3 parts") != NULL);
+    CHECK(strstr(multipart_error_message(&p, MP_E_HEADER_TOO_LARGE, msg, sizeof msg),
+                 "longer than 500 bytes") != NULL);
+    CHECK(strstr(multipart_error_message(&p, MP_E_FIELD_TOO_LARGE, msg, sizeof msg),
+                 "longer than 77 bytes") != NULL);
+    CHECK_STR(multipart_error_message(&p, MP_E_TRUNCATED, msg, sizeof msg),
+              multipart_strerror(MP_E_TRUNCATED));
+    multipart_free(&p);
 }
 
 CHECK_MAIN(CHECK_CASE(test_boundary_from_content_type), CHECK_CASE(test_init_rejects_bad_boundary),

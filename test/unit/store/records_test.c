@@ -184,15 +184,33 @@ static void test_agent_and_idem_keys(void)
     CHECK_MEM(k, n, "ws_A/order-42");
 
     uint8_t v[IDEM_VAL_LEN];
-    idem_encode(v, "batch_01KBX0000000000000000000AA", 1767225600000ull);
-    char batch[ID_MAX];
-    uint64_t expires = 0;
+    struct idem_rec in = {"batch_01KBX0000000000000000000AA", 1767225600000ull, 1, {0}};
+    for (int i = 0; i < SHA256_LEN; i++)
+        in.hash[i] = (uint8_t)(i * 7 + 1);
+    idem_encode(v, &in);
+    struct idem_rec out;
     struct store_val sv = {v, sizeof v};
-    CHECK_INT(idem_decode(&sv, batch, &expires), 0);
-    CHECK_STR(batch, "batch_01KBX0000000000000000000AA");
-    CHECK_INT(expires, 1767225600000ull);
+    CHECK_INT(idem_decode(&sv, &out), 0);
+    CHECK_STR(out.batch, "batch_01KBX0000000000000000000AA");
+    CHECK_INT(out.expires_ms, 1767225600000ull);
+    CHECK_INT(out.has_hash, 1);
+    CHECK(memcmp(out.hash, in.hash, SHA256_LEN) == 0);
     sv.len--;
-    CHECK_INT(idem_decode(&sv, batch, &expires), BC_ECORRUPT);
+    CHECK_INT(idem_decode(&sv, &out), BC_ECORRUPT);
+    /* Another version byte is not read as this layout. */
+    sv.len++;
+    v[IDEM_V1_LEN] = IDEM_VERSION + 1;
+    CHECK_INT(idem_decode(&sv, &out), BC_ECORRUPT);
+    /* A record written before the hash was kept: the batch id and the expiry, no hash. */
+    uint8_t old[IDEM_V1_LEN] = {0};
+    memcpy(old, "batch_01KBX0000000000000000000BB", 32);
+    uint64_t expires = 1767225600001ull;
+    memcpy(old + ID_MAX, &expires, sizeof expires);
+    struct store_val ov = {old, sizeof old};
+    CHECK_INT(idem_decode(&ov, &out), 0);
+    CHECK_STR(out.batch, "batch_01KBX0000000000000000000BB");
+    CHECK_INT(out.expires_ms, 1767225600001ull);
+    CHECK_INT(out.has_hash, 0);
 }
 
 /* Usage keys order by time within a workspace (big-endian), and the time reads back. */
