@@ -420,6 +420,21 @@ class UploadTest(UploadHelpers, ServerTestCase):
                 self.assertFailedCall(self.call(batch, 3), "invalid_row", r".+")
                 self.assertWaiting(self.call(batch, 4), "+14155550104", {"first_name": "Edsger"})
 
+    def test_short_rows_have_empty_trailing_fields(self):
+        # Spreadsheets drop trailing empty cells: a row shorter than the header is read as if
+        # its missing fields were empty, not rejected.
+        data = csv_bytes("first_name,phone_number,last_name,email", "Ada,+14155550101",
+                         "Alan,+14155550102,Turing", "Grace,+14155550103,Hopper,g@example.com")
+        for client in CLIENTS:
+            with self.subTest(client=client):
+                checked = self.validate(self.file_parts(data), client)
+                self.assertEqual((checked["validRows"], checked["invalidRows"]), (3, 0), checked)
+                batch = self.assertCreated(self.upload(self.file_parts(data), client), 3, 3)
+                self.assertWaiting(self.call(batch, 1), "+14155550101",
+                                   {"first_name": "Ada", "last_name": "", "email": ""})
+                self.assertWaiting(self.call(batch, 2), "+14155550102",
+                                   {"first_name": "Alan", "last_name": "Turing", "email": ""})
+
     def test_a1_lists_at_most_20_errors(self):
         data = csv_bytes("phone_number", "+14155550101", *[f"bad{i}" for i in range(25)])
         reply = self.upload(self.file_parts(data))
