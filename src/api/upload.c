@@ -119,6 +119,7 @@ static const struct {
     [INGEST_E_NOMEM] = {503, "unavailable"},
     [INGEST_E_STORE_FULL] = {507, "insufficient_storage"},
     [INGEST_E_STORE] = {500, "internal_error"},
+    [INGEST_E_DISK_FULL] = {507, "insufficient_storage"},
     [INGEST_E_NOT_MULTIPART] = {415, "unsupported_media_type"},
     [INGEST_E_MULTIPART] = {400, "invalid_multipart"},
     [INGEST_E_TOO_LARGE] = {413, "payload_too_large"},
@@ -357,6 +358,10 @@ static void respond_upload_error(struct http_request *req, struct upload *up)
 {
     struct ingest *in = &up->in;
     take_ingest_failure(up);
+    /* The server's own failures are logged: the client's message alone reaches no operator. */
+    if (up->status >= 500)
+        log_error("upload failed", "status=%d error=%s message=\"%s\"", up->status, up->code,
+                  up->message);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", up->code);
     cJSON_AddStringToObject(o, "message", up->message);
@@ -545,6 +550,11 @@ static void commit_upload(struct http_request *req, struct upload *up)
     build_meta(up, &a.meta);
     int rc = store_write(&api_app(req)->store, commit_txn, &a);
     buf_free(&a.meta);
+    if (rc == BC_ENOSPC) {
+        upload_fail(up, 507, "insufficient_storage", NULL, "%s", API_DISK_FULL_MESSAGE);
+        upload_failed(req, up);
+        return;
+    }
     if (rc) {
         upload_fail(up, rc == BC_EFULL ? 507 : 500,
                     rc == BC_EFULL ? "insufficient_storage" : "internal_error", NULL,

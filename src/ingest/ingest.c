@@ -31,6 +31,8 @@ int ingest_error_code(enum ingest_error e)
         return BC_ENOMEM;
     case INGEST_E_STORE_FULL:
         return BC_EFULL;
+    case INGEST_E_DISK_FULL:
+        return BC_ENOSPC;
     case INGEST_E_STORE:
         return BC_EIO;
     case INGEST_E_TOO_LARGE:
@@ -234,6 +236,10 @@ static void write_failed(struct ingest *in, int rc)
     if (rc == BC_EFULL)
         fail(in, INGEST_E_STORE_FULL,
              "The server's storage is full; nothing was stored. Retry later.");
+    else if (rc == BC_ENOSPC)
+        fail(in, INGEST_E_DISK_FULL,
+             "The server's disk is full; nothing of this upload was stored. Retry later: the "
+             "operator must free disk space where the data directory (--data-dir) is.");
     else
         fail(in, INGEST_E_STORE,
              "The upload could not be stored (%s); nothing was kept. Retry later.", err_str(rc));

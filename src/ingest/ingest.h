@@ -52,6 +52,7 @@ enum ingest_error {
     INGEST_E_NOMEM,                /* out of memory */
     INGEST_E_STORE_FULL,           /* a chunk of rows did not fit in the store */
     INGEST_E_STORE,                /* a chunk of rows could not be stored */
+    INGEST_E_DISK_FULL,            /* a chunk of rows did not fit on the disk (BC_ENOSPC) */
     INGEST_E_NOT_MULTIPART,        /* the Content-Type is not multipart/form-data */
     INGEST_E_MULTIPART,            /* the multipart body is malformed */
     INGEST_E_TOO_LARGE,            /* the file, or a form field, is over its limit */
