@@ -168,9 +168,15 @@ static void print_demo(const struct app *app, const struct demo_info *d, const c
         printf("  api key: (shown only on first start; create another with\n"
                "           batchcalld admin key create --workspace %s --data-dir %s)\n",
                d->ws, app->cfg.data_dir);
-    printf("  agent: %s\n\nTry:\n  curl -s -H 'x-api-key: %s' -H 'x-workspace-id: %s' "
+    printf("  agent: %s\n", d->agent);
+    /* The simulator's port is ephemeral: without it here its ledger could not be found. */
+    if (app->sim)
+        printf("  simulator: http://127.0.0.1:%d (speed %g; its ledger: "
+               "curl -s http://127.0.0.1:%d/sim/stats, /sim/dials?batch=ID)\n",
+               sim_port(app->sim), app->cfg.sim_speed, sim_port(app->sim));
+    printf("\nTry:\n  curl -s -H 'x-api-key: %s' -H 'x-workspace-id: %s' "
            "http://%s:%d/v1/api/agents/%s\n\n",
-           d->agent, api_key ? api_key : "YOUR_API_KEY", d->ws, host, port, d->agent);
+           api_key ? api_key : "YOUR_API_KEY", d->ws, host, port, d->agent);
     fflush(stdout);
 }
 
