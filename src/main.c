@@ -295,6 +295,13 @@ static int start_provider(struct app *app)
     return 0;
 }
 
+/* A wait of ms simulated milliseconds in real ones at the simulator's speed (at least 1 ms). */
+static uint64_t sim_scaled_ms(uint64_t ms, double speed)
+{
+    double real = (double)ms / speed;
+    return real < 1 ? 1 : (uint64_t)(real + 0.5);
+}
+
 /* After start_webhooks: the dispatcher writes its events to the webhook outbox. */
 static int start_dispatch(struct app *app)
 {
@@ -317,6 +324,16 @@ static int start_dispatch(struct app *app)
     sc.retry.backoff_base_ms = c->provider_backoff_ms;
     sc.retry.backoff_max_ms = c->provider_backoff_max_ms;
     sc.retry.hour_ms = c->smart_hour_ms;
+    if (app->provider.kind == PROVIDER_SIM) {
+        /* With the built-in simulator every time is simulated time: the waits the server adds
+         * after a simulated outcome (a busy number, a smartCallbackConfig gap, provider trouble)
+         * are scaled like the calls themselves. Otherwise a demo at --sim-speed 100 would wait
+         * ten real minutes to call a busy number again. */
+        sc.retry.busy_retry_ms = sim_scaled_ms(sc.retry.busy_retry_ms, c->sim_speed);
+        sc.retry.hour_ms = sim_scaled_ms(sc.retry.hour_ms, c->sim_speed);
+        sc.retry.backoff_base_ms = sim_scaled_ms(sc.retry.backoff_base_ms, c->sim_speed);
+        sc.retry.backoff_max_ms = sim_scaled_ms(sc.retry.backoff_max_ms, c->sim_speed);
+    }
     return dispatch_start(&app->dispatch, &sc, &app->provider, &app->dialer);
 }
 
