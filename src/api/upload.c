@@ -81,6 +81,7 @@ static const char *const field_names[FIELD_COUNT] = {
 
 static void on_written(struct ingest *in, void *ctx);
 static void upload_end(struct http_request *req);
+static void validate_end(struct http_request *req);
 
 static void upload_free(struct upload *up)
 {
@@ -168,8 +169,8 @@ static void take_ingest_failure(struct upload *up)
         return;
     case INGEST_E_FIELD_AFTER_FILE:
         upload_fail(up, status, code, field,
-                    "The field %s changes how rows are read, so it must come before the file "
-                    "part in the form.",
+                    "The field %s changes how rows are read, and the server could not keep a "
+                    "copy of the file to read it again: send it before the file part.",
                     field);
         return;
     case INGEST_E_FIELD_VALUE:
@@ -653,6 +654,7 @@ static void upload_begin(struct http_request *req, int validate_only)
         .body_bytes = content_length(req),
         .loop = app->loop,
         .on_written = on_written,
+        .spool_dir = app->cfg.data_dir,
     };
     const struct http_slice *ct = http_header(req, "content-type");
     ctx->upload = up;
@@ -672,7 +674,9 @@ static void on_written(struct ingest *in, void *ctx)
         return;
     }
     struct http_request *req = ctx;
-    if (up->ended)
+    if (up->ended && up->validate_only)
+        validate_end(req);
+    else if (up->ended)
         upload_end(req);
     else if (!in->blocked)
         http_request_resume(req);
@@ -752,6 +756,19 @@ static void upload_end(struct http_request *req)
     } else if (ingest_drain(&up->in)) {
         return;
     }
+    if (ingest_replay_needed(&up->in)) {
+        /* A late defaultCountry or allowDuplicates: the rows are read again and staged under a
+         * new id, while the background purge removes those staged so far. */
+        if (up->in.stored_rows)
+            batches_purge_later(up->app, up->batch_id);
+        if (id_new(&up->app->ids, "batch_", clock_now_ms(), up->batch_id) < 0) {
+            upload_fail(up, 500, "internal_error", NULL, "No batch id could be made; retry.");
+            upload_failed(req, up);
+            return;
+        }
+        if (ingest_replay_begin(&up->in))
+            return;
+    }
     if (check_complete(up) != 0) {
         upload_failed(req, up);
         return;
@@ -790,7 +807,15 @@ static void validate_end(struct http_request *req)
 {
     struct upload *up = api_ctx(req)->upload;
     struct ingest *in = &up->in;
-    ingest_end(in);
+    /* With a late defaultCountry or allowDuplicates the rows are read again first (on the thread
+     * pool; on_written calls this again when that is done). */
+    if (!up->ended) {
+        up->ended = 1;
+        if (ingest_end(in) == 0 && ingest_replay_needed(in) && ingest_replay_begin(in))
+            return;
+    } else if (ingest_drain(in)) {
+        return;
+    }
     if (check_complete(up) != 0) {
         upload_failed(req, up);
         return;

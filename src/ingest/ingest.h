@@ -104,6 +104,9 @@ struct ingest_options {
      * feeding (see blocked), finishes (ingest_drain), or releases the ingest. */
     uv_loop_t *loop;
     void (*on_written)(struct ingest *in, void *ctx);
+    /* Where a copy of the file is kept while defaultCountry or allowDuplicates may still come
+     * after it (an unlinked temporary file), or NULL: such a late field is then refused. */
+    const char *spool_dir;
 };
 
 /* Numbers seen so far: open addressing, one 12-byte slot per number (the number and its row
@@ -139,8 +142,19 @@ struct ingest {
     uint64_t file_bytes;
     uint8_t magic[8]; /* the file's first bytes, to recognise non-CSV files */
     size_t magic_len;
-    int allow_duplicates; /* read from the field, which must precede the file */
+    int allow_duplicates; /* read from the field (before or after the file) */
     char default_country[3];
+    /* The file's bytes as received, kept while a late field could change how its rows read:
+     * the rows are then read again from it (ingest_replay_begin). -1 when not kept. */
+    int spool_fd;
+    uint64_t spool_bytes;
+    int late_country, late_duplicates; /* the field came after the file and changes the rows */
+    uint64_t bare_rows; /* rows whose number has no '+': their reading depends on the country */
+    /* Reading the rows again, on the thread pool, one chunk of rows per step. */
+    int replaying, replay_eof;
+    uint64_t replay_off;
+    uv_work_t replay_work;
+    char *replay_buf;
 
     /* The header row. */
     int have_header;
@@ -180,9 +194,18 @@ int ingest_feed(struct ingest *in, const char *data, size_t len);
 /* The body ended. Checks that a file arrived with a header and rows (ingest_drain then writes the
  * last chunk). */
 int ingest_end(struct ingest *in);
-/* Starts writing the rows still pending. Returns 1 while a write is in flight (on_written
- * follows), 0 once every row is written (or the upload failed). */
+/* Starts writing the rows still pending, or the next step of reading them again. Returns 1 while
+ * a write or a step is in flight (on_written follows), 0 once every row is written (or the upload
+ * failed). */
 int ingest_drain(struct ingest *in);
+/* After ingest_end and a drain that returned 0: 1 if defaultCountry or allowDuplicates came after
+ * the file and changes how rows read, so every row must be read again (ingest_replay_begin). */
+int ingest_replay_needed(const struct ingest *in);
+/* Forgets the rows read so far and reads the kept copy of the file again with the fields as they
+ * are now, in steps on the thread pool; with a store the rows are staged anew under
+ * opt.batch_id, which the caller changes first (the old staging batch is its to purge). Returns
+ * like ingest_drain. */
+int ingest_replay_begin(struct ingest *in);
 void ingest_free(struct ingest *in);
 
 /* The text of a field (NUL-terminated), or NULL if it was not sent. */
