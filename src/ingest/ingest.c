@@ -301,7 +301,7 @@ static int chunk_full(struct ingest *in)
     return 0;
 }
 
-static void replay_next(struct ingest *in);
+static int replay_next(struct ingest *in);
 
 int ingest_drain(struct ingest *in)
 {
@@ -314,10 +314,8 @@ int ingest_drain(struct ingest *in)
             submit(in);
             return 1;
         }
-        if (!in->replay_eof) {
-            replay_next(in);
-            return 1;
-        }
+        if (!in->replay_eof)
+            return replay_next(in) == 0;
         in->replaying = 0;
         return 0;
     }
@@ -870,30 +868,28 @@ static void replay_stepped(uv_work_t *w, int status)
         in->opt.on_written(in, in->opt.ctx);
 }
 
-static void replay_next(struct ingest *in)
+/* Queues the next step: 0, or the error it failed with (then set as the upload's failure). */
+static int replay_next(struct ingest *in)
 {
     in->write_busy = 1; /* the ingest must outlive the step, as it does a write */
     in->replay_work.data = in;
-    if (uv_queue_work(in->opt.loop, &in->replay_work, replay_step, replay_stepped) != 0) {
-        in->write_busy = 0;
-        fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
-        in->replay_eof = 1;
-        /* Reported by the caller's next drain, which now returns 0. */
-        if (in->opt.on_written)
-            in->opt.on_written(in, in->opt.ctx);
-    }
+    if (uv_queue_work(in->opt.loop, &in->replay_work, replay_step, replay_stepped) == 0)
+        return 0;
+    in->write_busy = 0;
+    return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
 }
 
 int ingest_replay_begin(struct ingest *in)
 {
-    if (!in->replay_buf && !(in->replay_buf = malloc(REPLAY_READ)))
-        return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
     struct csv_limits lim = {0};
     if (in->csv_ready)
         csv_free(&in->csv);
     in->csv_ready = 0;
-    if (csv_init(&in->csv, &lim, on_row, in) != 0)
-        return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
+    if ((!in->replay_buf && !(in->replay_buf = malloc(REPLAY_READ))) ||
+        csv_init(&in->csv, &lim, on_row, in) != 0) {
+        fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
+        return 0;
+    }
     in->csv_ready = 1;
     in->have_header = 0;
     in->columns.len = 0;

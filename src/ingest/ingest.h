@@ -204,7 +204,7 @@ int ingest_replay_needed(const struct ingest *in);
 /* Forgets the rows read so far and reads the kept copy of the file again with the fields as they
  * are now, in steps on the thread pool; with a store the rows are staged anew under
  * opt.batch_id, which the caller changes first (the old staging batch is its to purge). Returns
- * like ingest_drain. */
+ * like ingest_drain (0 with in->failure set when it could not start). */
 int ingest_replay_begin(struct ingest *in);
 void ingest_free(struct ingest *in);
 
