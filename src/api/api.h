@@ -42,7 +42,7 @@ void api_respond_error(struct http_request *req, int status, const char *code, c
 void api_respond_internal(struct http_request *req, int err);
 /* The message of a 507 when the disk (not the store's own limit) is full. */
 #define API_DISK_FULL_MESSAGE                                                                      \
-    "The server's disk is full; nothing was changed. Retry later: the operator must free disk "   \
+    "The server's disk is full; nothing was changed. Retry later: the operator must free disk "    \
     "space where the data directory (--data-dir) is, or move it to a larger disk."
 
 /* Parses the buffered body as a JSON object; on failure it responds 400 and returns NULL. */
