@@ -563,15 +563,15 @@ static int feed_csv(struct ingest *in, const char *data, size_t len)
 /* Drops the copy of the file: a late field is then refused, as without a spool. */
 static void spool_drop(struct ingest *in)
 {
-    if (in->spool_fd >= 0)
+    if (in->spooling)
         close(in->spool_fd);
-    in->spool_fd = -1;
+    in->spooling = 0;
 }
 
 /* Keeps the bytes in the spool (the page cache, mostly: the file lives for one upload). */
 static void spool_write(struct ingest *in, const char *data, size_t len)
 {
-    while (in->spool_fd >= 0 && len > 0) {
+    while (in->spooling && len > 0) {
         ssize_t n = write(in->spool_fd, data, len);
         if (n < 0 && errno == EINTR)
             continue;
@@ -585,21 +585,23 @@ static void spool_write(struct ingest *in, const char *data, size_t len)
     }
 }
 
-/* An unlinked temporary file in dir, or -1. */
-static int spool_open(const char *dir)
+/* Opens an unlinked temporary file in dir as *fd: 0, or BC_EIO (then *fd is negative). */
+static int spool_open(const char *dir, int *fd)
 {
 #ifdef O_TMPFILE
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
+    *fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (*fd >= 0)
+        return 0;
 #endif
     char path[4096];
+    *fd = -1;
     if (snprintf(path, sizeof path, "%s/.upload-XXXXXX", dir) >= (int)sizeof path)
-        return -1;
-    int fd2 = mkostemp(path, O_CLOEXEC);
-    if (fd2 >= 0)
-        unlink(path);
-    return fd2;
+        return BC_EIO;
+    *fd = mkostemp(path, O_CLOEXEC);
+    if (*fd < 0)
+        return BC_EIO;
+    unlink(path);
+    return 0;
 }
 
 static int file_data(struct ingest *in, const char *data, size_t len)
@@ -667,7 +669,7 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
          * come, the rows are read without it and the file kept, to read it again if it does. */
         if (in->opt.spool_dir &&
             !(in->field_seen[FIELD_DEFAULT_COUNTRY] && in->field_seen[FIELD_ALLOW_DUPLICATES]))
-            in->spool_fd = spool_open(in->opt.spool_dir);
+            in->spooling = spool_open(in->opt.spool_dir, &in->spool_fd) == 0;
         struct csv_limits lim = {0};
         if (csv_init(&in->csv, &lim, on_row, in) != 0)
             return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
@@ -682,7 +684,7 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
         if (in->field_seen[f])
             return fail_field(in, INGEST_E_FIELD_TWICE, f, "%s", "");
         if ((f == FIELD_DEFAULT_COUNTRY || f == FIELD_ALLOW_DUPLICATES) && in->file_seen &&
-            in->spool_fd < 0)
+            !in->spooling)
             return fail_field(in, INGEST_E_FIELD_AFTER_FILE, f, "%s", "");
         in->part = f;
         in->fields[f].len = 0;
@@ -752,7 +754,6 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
     memset(in, 0, sizeof *in);
     in->opt = *opt;
     in->part = PART_IGNORED;
-    in->spool_fd = -1;
     if (!in->opt.max_errors)
         in->opt.max_errors = 20;
     in->errors = calloc(in->opt.max_errors, sizeof *in->errors);
@@ -821,14 +822,13 @@ void ingest_free(struct ingest *in)
     spool_drop(in);
     free(in->replay_buf);
     memset(in, 0, sizeof *in);
-    in->spool_fd = -1;
 }
 
 /* ---- reading the rows again (a late defaultCountry or allowDuplicates) ---- */
 
 int ingest_replay_needed(const struct ingest *in)
 {
-    return !in->failure.error && !in->replaying && in->spool_fd >= 0 &&
+    return !in->failure.error && !in->replaying && in->spooling &&
            (in->late_country || in->late_duplicates);
 }
 

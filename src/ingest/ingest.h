@@ -145,8 +145,9 @@ struct ingest {
     int allow_duplicates; /* read from the field (before or after the file) */
     char default_country[3];
     /* The file's bytes as received, kept while a late field could change how its rows read:
-     * the rows are then read again from it (ingest_replay_begin). -1 when not kept. */
-    int spool_fd;
+     * the rows are then read again from it (ingest_replay_begin). spool_fd is open while
+     * spooling is 1 (a zeroed ingest, never begun, owns no file). */
+    int spooling, spool_fd;
     uint64_t spool_bytes;
     int late_country, late_duplicates; /* the field came after the file and changes the rows */
     uint64_t bare_rows; /* rows whose number has no '+': their reading depends on the country */
