@@ -168,9 +168,15 @@ static void print_demo(const struct app *app, const struct demo_info *d, const c
         printf("  api key: (shown only on first start; create another with\n"
                "           batchcalld admin key create --workspace %s --data-dir %s)\n",
                d->ws, app->cfg.data_dir);
-    printf("  agent: %s\n\nTry:\n  curl -s -H 'x-api-key: %s' -H 'x-workspace-id: %s' "
+    printf("  agent: %s\n", d->agent);
+    /* The simulator's port is ephemeral: without it here its ledger could not be found. */
+    if (app->sim)
+        printf("  simulator: http://127.0.0.1:%d (speed %g; its ledger: "
+               "curl -s http://127.0.0.1:%d/sim/stats, /sim/dials?batch=ID)\n",
+               sim_port(app->sim), app->cfg.sim_speed, sim_port(app->sim));
+    printf("\nTry:\n  curl -s -H 'x-api-key: %s' -H 'x-workspace-id: %s' "
            "http://%s:%d/v1/api/agents/%s\n\n",
-           d->agent, api_key ? api_key : "YOUR_API_KEY", d->ws, host, port, d->agent);
+           api_key ? api_key : "YOUR_API_KEY", d->ws, host, port, d->agent);
     fflush(stdout);
 }
 
@@ -289,6 +295,13 @@ static int start_provider(struct app *app)
     return 0;
 }
 
+/* A wait of ms simulated milliseconds in real ones at the simulator's speed (at least 1 ms). */
+static uint64_t sim_scaled_ms(uint64_t ms, double speed)
+{
+    double real = (double)ms / speed;
+    return real < 1 ? 1 : (uint64_t)(real + 0.5);
+}
+
 /* After start_webhooks: the dispatcher writes its events to the webhook outbox. */
 static int start_dispatch(struct app *app)
 {
@@ -311,6 +324,16 @@ static int start_dispatch(struct app *app)
     sc.retry.backoff_base_ms = c->provider_backoff_ms;
     sc.retry.backoff_max_ms = c->provider_backoff_max_ms;
     sc.retry.hour_ms = c->smart_hour_ms;
+    if (app->provider.kind == PROVIDER_SIM) {
+        /* With the built-in simulator every time is simulated time: the waits the server adds
+         * after a simulated outcome (a busy number, a smartCallbackConfig gap, provider trouble)
+         * are scaled like the calls themselves. Otherwise a demo at --sim-speed 100 would wait
+         * ten real minutes to call a busy number again. */
+        sc.retry.busy_retry_ms = sim_scaled_ms(sc.retry.busy_retry_ms, c->sim_speed);
+        sc.retry.hour_ms = sim_scaled_ms(sc.retry.hour_ms, c->sim_speed);
+        sc.retry.backoff_base_ms = sim_scaled_ms(sc.retry.backoff_base_ms, c->sim_speed);
+        sc.retry.backoff_max_ms = sim_scaled_ms(sc.retry.backoff_max_ms, c->sim_speed);
+    }
     return dispatch_start(&app->dispatch, &sc, &app->provider, &app->dialer);
 }
 

@@ -53,6 +53,10 @@ void api_respond_internal(struct http_request *req, int err)
                           "the operator to raise --map-size-max-mb or free disk space.",
                           NULL, NULL);
         return;
+    case BC_ENOSPC:
+        log_error("request failed: the disk is full", "route=%s", http_route_name(req));
+        api_respond_error(req, 507, "insufficient_storage", API_DISK_FULL_MESSAGE, NULL, NULL);
+        return;
     case BC_ENOMEM:
         api_respond_error(req, 503, "unavailable", "The server is out of memory; retry shortly.",
                           NULL, NULL);

@@ -40,6 +40,10 @@ void api_respond_error(struct http_request *req, int status, const char *code, c
                        const char *extra_name, const char *extra_value);
 /* Maps an internal error (util/err.h) to a status and a message that says what to do. */
 void api_respond_internal(struct http_request *req, int err);
+/* The message of a 507 when the disk (not the store's own limit) is full. */
+#define API_DISK_FULL_MESSAGE                                                                      \
+    "The server's disk is full; nothing was changed. Retry later: the operator must free disk "    \
+    "space where the data directory (--data-dir) is, or move it to a larger disk."
 
 /* Parses the buffered body as a JSON object; on failure it responds 400 and returns NULL. */
 cJSON *api_parse_body(struct http_request *req);

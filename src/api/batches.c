@@ -166,6 +166,21 @@ static cJSON *recent_calls(struct store_txn *t, const struct batch_rec *b)
     return arr;
 }
 
+/* When the earliest scheduled retry of the batch is due (ms), or 0 when none is: the first key
+ * of the batch in DB_DUE, which is ordered by time. */
+static uint64_t next_attempt_ms(struct store_txn *t, const struct batch_rec *b)
+{
+    size_t blen = strlen(b->id);
+    struct store_iter it;
+    uint64_t due = 0;
+    uint32_t row;
+    store_iter_open(&it, t, DB_DUE, b->id, blen, NULL, 0);
+    if (store_iter_next(&it) != 1 || due_key_decode(&it.key, blen, &due, &row) != 0)
+        due = 0;
+    store_iter_close(&it);
+    return due;
+}
+
 /* The progress facts shared by A2 (nested) and A3 (flat). */
 static void add_progress(cJSON *o, struct store_txn *t, const struct batch_rec *b)
 {
@@ -178,6 +193,9 @@ static void add_progress(cJSON *o, struct store_txn *t, const struct batch_rec *
     add_time(o, "startTime", b->started_ms);
     add_time(o, "lastCompletedTime", b->last_completed_ms);
     add_time(o, "completedTime", b->completed_ms);
+    /* A waiting call that was busy (or not answered, with smartCallbackConfig) is retried at
+     * this time: without it a batch that waits for a retry looks stuck. */
+    add_time(o, "nextAttemptAt", batch_is_final(b->status) ? 0 : next_attempt_ms(t, b));
     cJSON_AddNumberToObject(o, "averageCallDuration",
                             b->connected ? b->duration_sum / (double)b->connected : 0);
     cJSON_AddItemToObject(o, "recent_calls", recent_calls(t, b));

@@ -5,6 +5,7 @@
 #include "webhooks/webhooks.h"
 #include "http/response.h"
 #include "store/records.h"
+#include "util/err.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
 
@@ -21,6 +22,16 @@ void ops_readyz(struct http_request *req)
         api_respond_error(req, 503, "draining",
                           "The server is shutting down; send requests to another instance.", NULL,
                           NULL);
+        return;
+    }
+    /* While the disk is full every write fails: a load balancer should send writes elsewhere.
+     * The probe (a tiny write) is what finds out that space was freed when nothing else writes. */
+    if (store_disk_full(&app->store) && store_probe_write(&app->store) == BC_ENOSPC) {
+        api_respond_error(req, 503, "disk_full",
+                          "The data directory's disk is full: writes (uploads, state changes) "
+                          "fail with 507 while reads still work. Free disk space or move "
+                          "--data-dir to a larger disk; this turns ready again by itself.",
+                          "status", "not_ready");
         return;
     }
     static const char body[] = "{\"status\":\"ready\"}";

@@ -89,6 +89,7 @@ static const char *const field_names[FIELD_COUNT] = {
 
 static void on_written(struct ingest *in, void *ctx);
 static void upload_end(struct http_request *req);
+static void validate_end(struct http_request *req);
 
 static void upload_free(struct upload *up)
 {
@@ -127,6 +128,7 @@ static const struct {
     [INGEST_E_NOMEM] = {503, "unavailable"},
     [INGEST_E_STORE_FULL] = {507, "insufficient_storage"},
     [INGEST_E_STORE] = {500, "internal_error"},
+    [INGEST_E_DISK_FULL] = {507, "insufficient_storage"},
     [INGEST_E_NOT_MULTIPART] = {415, "unsupported_media_type"},
     [INGEST_E_MULTIPART] = {400, "invalid_multipart"},
     [INGEST_E_TOO_LARGE] = {413, "payload_too_large"},
@@ -175,8 +177,8 @@ static void take_ingest_failure(struct upload *up)
         return;
     case INGEST_E_FIELD_AFTER_FILE:
         upload_fail(up, status, code, field,
-                    "The field %s changes how rows are read, so it must come before the file "
-                    "part in the form.",
+                    "The field %s changes how rows are read, and the server could not keep a "
+                    "copy of the file to read it again: send it before the file part.",
                     field);
         return;
     case INGEST_E_FIELD_VALUE:
@@ -405,6 +407,10 @@ static void respond_upload_error(struct http_request *req, struct upload *up)
 {
     struct ingest *in = &up->in;
     take_ingest_failure(up);
+    /* The server's own failures are logged: the client's message alone reaches no operator. */
+    if (up->status >= 500)
+        log_error("upload failed", "status=%d error=%s message=\"%s\"", up->status, up->code,
+                  up->message);
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", up->code);
     cJSON_AddStringToObject(o, "message", up->message);
@@ -625,6 +631,11 @@ static void commit_upload(struct http_request *req, struct upload *up)
     build_meta(up, &a.meta);
     int rc = store_write(&api_app(req)->store, commit_txn, &a);
     buf_free(&a.meta);
+    if (rc == BC_ENOSPC) {
+        upload_fail(up, 507, "insufficient_storage", NULL, "%s", API_DISK_FULL_MESSAGE);
+        upload_failed(req, up);
+        return;
+    }
     if (rc) {
         upload_fail(up, rc == BC_EFULL ? 507 : 500,
                     rc == BC_EFULL ? "insufficient_storage" : "internal_error", NULL,
@@ -735,6 +746,7 @@ static void upload_begin(struct http_request *req, int validate_only)
         .on_written = on_written,
         .digest = up->idem_key[0] != 0,
         .digest_only = up->idem_check,
+        .spool_dir = app->cfg.data_dir,
     };
     const struct http_slice *ct = http_header(req, "content-type");
     ctx->upload = up;
@@ -754,7 +766,9 @@ static void on_written(struct ingest *in, void *ctx)
         return;
     }
     struct http_request *req = ctx;
-    if (up->ended)
+    if (up->ended && up->validate_only)
+        validate_end(req);
+    else if (up->ended)
         upload_end(req);
     else if (!in->blocked)
         http_request_resume(req);
@@ -863,6 +877,19 @@ static void upload_end(struct http_request *req)
         idem_answer(req, up);
         return;
     }
+    if (ingest_replay_needed(&up->in)) {
+        /* A late defaultCountry or allowDuplicates: the rows are read again and staged under a
+         * new id, while the background purge removes those staged so far. */
+        if (up->in.stored_rows)
+            batches_purge_later(up->app, up->batch_id);
+        if (id_new(&up->app->ids, "batch_", clock_now_ms(), up->batch_id) < 0) {
+            upload_fail(up, 500, "internal_error", NULL, "No batch id could be made; retry.");
+            upload_failed(req, up);
+            return;
+        }
+        if (ingest_replay_begin(&up->in))
+            return;
+    }
     if (check_complete(up) != 0) {
         upload_failed(req, up);
         return;
@@ -943,7 +970,15 @@ static void validate_end(struct http_request *req)
 {
     struct upload *up = api_ctx(req)->upload;
     struct ingest *in = &up->in;
-    ingest_end(in);
+    /* With a late defaultCountry or allowDuplicates the rows are read again first (on the thread
+     * pool; on_written calls this again when that is done). */
+    if (!up->ended) {
+        up->ended = 1;
+        if (ingest_end(in) == 0 && ingest_replay_needed(in) && ingest_replay_begin(in))
+            return;
+    } else if (ingest_drain(in)) {
+        return;
+    }
     if (check_complete(up) != 0) {
         upload_failed(req, up);
         return;

@@ -282,6 +282,13 @@ static int deliver(struct csv_parser *p)
         p->header_nfields = p->nfields;
         r.row = 0;
     } else {
+        /* A row shorter than the header lacks only empty fields at its end: spreadsheets and
+         * hand-written files often drop trailing empty cells. It is read as if they were
+         * there. (A longer row is still an error: which field is extra cannot be known.) */
+        while (p->row_error == CSV_ROW_OK && p->nfields < p->header_nfields) {
+            p->fields[p->nfields].ptr = "";
+            p->fields[p->nfields++].len = 0;
+        }
         if (p->row_error == CSV_ROW_OK && p->nfields != p->header_nfields)
             p->row_error = CSV_ROW_COLUMN_COUNT;
         r.row = ++p->rows;
@@ -752,7 +759,9 @@ const char *csv_row_error_message(const struct csv_parser *p, int error, char *o
         snprintf(out, cap, "This row contains a NUL byte; the file may not be plain text.");
         break;
     case CSV_ROW_COLUMN_COUNT:
-        snprintf(out, cap, "This row has a different number of fields than the header.");
+        snprintf(out, cap,
+                 "This row has more fields than the header has columns; quote a field "
+                 "that contains the delimiter.");
         break;
     case CSV_ROW_BAD_QUOTE:
         snprintf(out, cap,

@@ -40,7 +40,8 @@ enum csv_row_error {
     CSV_ROW_FIELD_TOO_LONG,     /* a field is longer than max_field */
     CSV_ROW_TOO_MANY_COLUMNS,   /* more than max_columns fields */
     CSV_ROW_NUL_BYTE,           /* a NUL byte somewhere in the row */
-    CSV_ROW_COLUMN_COUNT,       /* field count differs from the header's; all fields delivered */
+    CSV_ROW_COLUMN_COUNT,       /* more fields than the header (a shorter row is padded with empty
+                                   fields); all fields delivered */
     CSV_ROW_BAD_QUOTE,          /* something other than spaces/tabs after a closing quote */
     CSV_ROW_UNTERMINATED_QUOTE, /* the input ended inside a quoted field */
     CSV_ROW_TOO_LONG            /* the row as a whole is longer than max_row */

@@ -1,5 +1,7 @@
 #include "ingest/ingest.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "ingest/phone.h"
 #include "store/records.h"
@@ -21,6 +24,8 @@
 
 #define PART_FILE    (-1)
 #define PART_IGNORED (-2)
+/* File bytes read from the spool at a time when the rows are read again. */
+#define REPLAY_READ (64u * 1024)
 
 int ingest_error_code(enum ingest_error e)
 {
@@ -31,6 +36,8 @@ int ingest_error_code(enum ingest_error e)
         return BC_ENOMEM;
     case INGEST_E_STORE_FULL:
         return BC_EFULL;
+    case INGEST_E_DISK_FULL:
+        return BC_ENOSPC;
     case INGEST_E_STORE:
         return BC_EIO;
     case INGEST_E_TOO_LARGE:
@@ -234,6 +241,10 @@ static void write_failed(struct ingest *in, int rc)
     if (rc == BC_EFULL)
         fail(in, INGEST_E_STORE_FULL,
              "The server's storage is full; nothing was stored. Retry later.");
+    else if (rc == BC_ENOSPC)
+        fail(in, INGEST_E_DISK_FULL,
+             "The server's disk is full; nothing of this upload was stored. Retry later: the "
+             "operator must free disk space where the data directory (--data-dir) is.");
     else
         fail(in, INGEST_E_STORE,
              "The upload could not be stored (%s); nothing was kept. Retry later.", err_str(rc));
@@ -290,11 +301,25 @@ static int chunk_full(struct ingest *in)
     return 0;
 }
 
+static int replay_next(struct ingest *in);
+
 int ingest_drain(struct ingest *in)
 {
     if (in->write_busy)
         return 1;
-    if (in->failure.error || !in->opt.store || in->pending_rows == 0)
+    if (in->failure.error)
+        return 0;
+    if (in->replaying) {
+        if (in->opt.store && in->pending_rows && (pending_full(in) || in->replay_eof)) {
+            submit(in);
+            return 1;
+        }
+        if (!in->replay_eof)
+            return replay_next(in) == 0;
+        in->replaying = 0;
+        return 0;
+    }
+    if (!in->opt.store || in->pending_rows == 0)
         return 0;
     submit(in);
     return 1;
@@ -324,7 +349,8 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
     uint32_t vlen = (uint32_t)(in->pending.len - at - 9);
     memcpy(in->pending.data + at + 5, &vlen, 4);
     in->pending_rows++;
-    return pending_full(in) ? chunk_full(in) : 0;
+    /* Reading again runs on a pool thread: ingest_drain writes the chunk after the step. */
+    return pending_full(in) && !in->replaying ? chunk_full(in) : 0;
 }
 
 /* ---- rows ---- */
@@ -433,6 +459,11 @@ static int data_row(struct ingest *in, const struct csv_row *r)
         h.outcome = OUTCOME_INVALID_ROW;
         return queue_row(in, r, &h, msg, strlen(msg));
     }
+    size_t lead = 0;
+    while (lead < vlen && (value[lead] == ' ' || value[lead] == '\t'))
+        lead++;
+    if (lead == vlen || value[lead] != '+')
+        in->bare_rows++;
     struct phone_number pn;
     char why[200];
     int rc = phone_parse(value, vlen, in->default_country, strlen(in->default_country), &pn, why,
@@ -537,6 +568,50 @@ static int hashing(const struct ingest *in)
     return in->opt.digest || in->opt.digest_only;
 }
 
+/* Drops the copy of the file: a late field is then refused, as without a spool. */
+static void spool_drop(struct ingest *in)
+{
+    if (in->spooling)
+        close(in->spool_fd);
+    in->spooling = 0;
+}
+
+/* Keeps the bytes in the spool (the page cache, mostly: the file lives for one upload). */
+static void spool_write(struct ingest *in, const char *data, size_t len)
+{
+    while (in->spooling && len > 0) {
+        ssize_t n = write(in->spool_fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0) {
+            spool_drop(in);
+            return;
+        }
+        data += n;
+        len -= (size_t)n;
+        in->spool_bytes += (uint64_t)n;
+    }
+}
+
+/* Opens an unlinked temporary file in dir as *fd: 0, or BC_EIO (then *fd is negative). */
+static int spool_open(const char *dir, int *fd)
+{
+#ifdef O_TMPFILE
+    *fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (*fd >= 0)
+        return 0;
+#endif
+    char path[4096];
+    *fd = -1;
+    if (snprintf(path, sizeof path, "%s/.upload-XXXXXX", dir) >= (int)sizeof path)
+        return BC_EIO;
+    *fd = mkostemp(path, O_CLOEXEC);
+    if (*fd < 0)
+        return BC_EIO;
+    unlink(path);
+    return 0;
+}
+
 static int file_data(struct ingest *in, const char *data, size_t len)
 {
     uint64_t limit = in->opt.max_file_bytes ? in->opt.max_file_bytes : INGEST_MAX_FILE_BYTES;
@@ -549,6 +624,8 @@ static int file_data(struct ingest *in, const char *data, size_t len)
         crypto_sha256_update(&in->file_hash, data, len);
     if (in->opt.digest_only)
         return 0;
+    if (!in->replaying)
+        spool_write(in, data, len);
     /* Hold the first bytes back until we know the file is not an image or archive. */
     if (in->magic_len < sizeof in->magic) {
         size_t take = sizeof in->magic - in->magic_len;
@@ -604,6 +681,11 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
         in->part = PART_FILE;
         if (in->opt.digest_only)
             return 0;
+        /* defaultCountry and allowDuplicates change how rows read; while one of them may still
+         * come, the rows are read without it and the file kept, to read it again if it does. */
+        if (in->opt.spool_dir &&
+            !(in->field_seen[FIELD_DEFAULT_COUNTRY] && in->field_seen[FIELD_ALLOW_DUPLICATES]))
+            in->spooling = spool_open(in->opt.spool_dir, &in->spool_fd) == 0;
         struct csv_limits lim = {0};
         if (csv_init(&in->csv, &lim, on_row, in) != 0)
             return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
@@ -618,7 +700,7 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
         if (in->field_seen[f])
             return fail_field(in, INGEST_E_FIELD_TWICE, f, "%s", "");
         if ((f == FIELD_DEFAULT_COUNTRY || f == FIELD_ALLOW_DUPLICATES) && in->file_seen &&
-            !in->opt.digest_only)
+            !in->opt.digest_only && !in->spooling)
             return fail_field(in, INGEST_E_FIELD_AFTER_FILE, f, "%s", "");
         in->part = f;
         in->fields[f].len = 0;
@@ -652,9 +734,13 @@ static int field_end(struct ingest *in, int f)
         in->default_country[0] = b->data[0];
         in->default_country[1] = b->data[1];
         in->default_country[2] = '\0';
+        /* Only numbers written without '+' read differently with a country. */
+        in->late_country = in->file_seen && in->bare_rows > 0;
     }
     if (f == FIELD_ALLOW_DUPLICATES && parse_bool(b->data, &in->allow_duplicates) != 0)
         return fail_field(in, INGEST_E_FIELD_VALUE, f, "%s", b->data);
+    if (f == FIELD_ALLOW_DUPLICATES)
+        in->late_duplicates = in->file_seen && in->allow_duplicates && in->duplicates > 0;
     if (in->opt.on_field && in->opt.on_field(in, (enum ingest_field)f, in->opt.ctx) != 0)
         return fail_field(in, INGEST_E_STOPPED, f, "%s", "");
     return 0;
@@ -782,7 +868,99 @@ void ingest_free(struct ingest *in)
     buf_free(&in->writing);
     dedupe_free(&in->seen);
     free(in->errors);
+    spool_drop(in);
+    free(in->replay_buf);
     memset(in, 0, sizeof *in);
+}
+
+/* ---- reading the rows again (a late defaultCountry or allowDuplicates) ---- */
+
+int ingest_replay_needed(const struct ingest *in)
+{
+    return !in->failure.error && !in->replaying && in->spooling &&
+           (in->late_country || in->late_duplicates);
+}
+
+/* On a pool thread, while the loop leaves the ingest alone (write_busy): parses the spool until
+ * a chunk of rows is pending or the file ends. */
+static void replay_step(uv_work_t *w)
+{
+    struct ingest *in = w->data;
+    while (!in->failure.error && !in->replay_eof && !pending_full(in)) {
+        ssize_t n = 0;
+        if (in->replay_off < in->spool_bytes)
+            n = pread(in->spool_fd, in->replay_buf, REPLAY_READ, (off_t)in->replay_off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            fail(in, INGEST_E_STORE, "The upload could not be read back (%s); retry it.",
+                 strerror(errno));
+            return;
+        }
+        in->replay_off += (uint64_t)n;
+        if (n > 0 && file_data(in, in->replay_buf, (size_t)n) != 0)
+            return;
+        if (n == 0 || in->replay_off >= in->spool_bytes) {
+            in->replay_eof = 1;
+            file_end(in);
+        }
+    }
+}
+
+static void replay_stepped(uv_work_t *w, int status)
+{
+    struct ingest *in = w->data;
+    in->write_busy = 0;
+    if (status < 0)
+        fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
+    if (in->opt.on_written)
+        in->opt.on_written(in, in->opt.ctx);
+}
+
+/* Queues the next step: 0, or the error it failed with (then set as the upload's failure). */
+static int replay_next(struct ingest *in)
+{
+    in->write_busy = 1; /* the ingest must outlive the step, as it does a write */
+    in->replay_work.data = in;
+    if (uv_queue_work(in->opt.loop, &in->replay_work, replay_step, replay_stepped) == 0)
+        return 0;
+    in->write_busy = 0;
+    return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
+}
+
+int ingest_replay_begin(struct ingest *in)
+{
+    struct csv_limits lim = {0};
+    if (in->csv_ready)
+        csv_free(&in->csv);
+    in->csv_ready = 0;
+    if ((!in->replay_buf && !(in->replay_buf = malloc(REPLAY_READ))) ||
+        csv_init(&in->csv, &lim, on_row, in) != 0) {
+        fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
+        return 0;
+    }
+    in->csv_ready = 1;
+    in->have_header = 0;
+    in->columns.len = 0;
+    in->ncolumns = 0;
+    in->phone_col = 0;
+    in->rows = in->valid = in->invalid = in->duplicates = in->normalized = 0;
+    in->bare_rows = 0;
+    if (in->seen.slots)
+        memset(in->seen.slots, 0, in->seen.cap * sizeof *in->seen.slots);
+    in->seen.used = 0;
+    in->pending.len = 0;
+    in->pending_rows = 0;
+    in->stored_rows = 0; /* the first chunk writes the new staging marker */
+    in->nerrors = 0;
+    in->errors_truncated = 0;
+    in->file_bytes = 0;
+    in->magic_len = 0;
+    in->late_country = in->late_duplicates = 0;
+    in->replay_off = 0;
+    in->replay_eof = 0;
+    in->replaying = 1;
+    return ingest_drain(in);
 }
 
 /* ---- removing a staging batch ---- */

@@ -53,6 +53,7 @@ enum ingest_error {
     INGEST_E_NOMEM,                /* out of memory */
     INGEST_E_STORE_FULL,           /* a chunk of rows did not fit in the store */
     INGEST_E_STORE,                /* a chunk of rows could not be stored */
+    INGEST_E_DISK_FULL,            /* a chunk of rows did not fit on the disk (BC_ENOSPC) */
     INGEST_E_NOT_MULTIPART,        /* the Content-Type is not multipart/form-data */
     INGEST_E_MULTIPART,            /* the multipart body is malformed */
     INGEST_E_TOO_LARGE,            /* the file, or a form field, is over its limit */
@@ -109,6 +110,9 @@ struct ingest_options {
     /* Only hash: read the form, but neither the CSV nor the fields (no on_field, no field
      * errors but a field sent twice); for telling whether a repeated request is the same. */
     int digest_only;
+    /* Where a copy of the file is kept while defaultCountry or allowDuplicates may still come
+     * after it (an unlinked temporary file), or NULL: such a late field is then refused. */
+    const char *spool_dir;
 };
 
 /* Numbers seen so far: open addressing, one 12-byte slot per number (the number and its row
@@ -144,8 +148,20 @@ struct ingest {
     uint64_t file_bytes;
     uint8_t magic[8]; /* the file's first bytes, to recognise non-CSV files */
     size_t magic_len;
-    int allow_duplicates; /* read from the field, which must precede the file */
+    int allow_duplicates; /* read from the field (before or after the file) */
     char default_country[3];
+    /* The file's bytes as received, kept while a late field could change how its rows read:
+     * the rows are then read again from it (ingest_replay_begin). spool_fd is open while
+     * spooling is 1 (a zeroed ingest, never begun, owns no file). */
+    int spooling, spool_fd;
+    uint64_t spool_bytes;
+    int late_country, late_duplicates; /* the field came after the file and changes the rows */
+    uint64_t bare_rows; /* rows whose number has no '+': their reading depends on the country */
+    /* Reading the rows again, on the thread pool, one chunk of rows per step. */
+    int replaying, replay_eof;
+    uint64_t replay_off;
+    uv_work_t replay_work;
+    char *replay_buf;
 
     /* The header row. */
     int have_header;
@@ -190,9 +206,18 @@ int ingest_feed(struct ingest *in, const char *data, size_t len);
 /* The body ended. Checks that a file arrived with a header and rows (ingest_drain then writes the
  * last chunk). */
 int ingest_end(struct ingest *in);
-/* Starts writing the rows still pending. Returns 1 while a write is in flight (on_written
- * follows), 0 once every row is written (or the upload failed). */
+/* Starts writing the rows still pending, or the next step of reading them again. Returns 1 while
+ * a write or a step is in flight (on_written follows), 0 once every row is written (or the upload
+ * failed). */
 int ingest_drain(struct ingest *in);
+/* After ingest_end and a drain that returned 0: 1 if defaultCountry or allowDuplicates came after
+ * the file and changes how rows read, so every row must be read again (ingest_replay_begin). */
+int ingest_replay_needed(const struct ingest *in);
+/* Forgets the rows read so far and reads the kept copy of the file again with the fields as they
+ * are now, in steps on the thread pool; with a store the rows are staged anew under
+ * opt.batch_id, which the caller changes first (the old staging batch is its to purge). Returns
+ * like ingest_drain (0 with in->failure set when it could not start). */
+int ingest_replay_begin(struct ingest *in);
 void ingest_free(struct ingest *in);
 /* The request's fingerprint (opt.digest or opt.digest_only; after ingest_end): SHA-256 over the
  * file's bytes and every known field's value, in a fixed order, so the same form sent again

@@ -57,6 +57,11 @@ static int translate(int rc)
         return BC_ECORRUPT;
     case MDB_BAD_VALSIZE:
         return BC_EINVAL;
+    /* The filesystem is full (or the user's quota): unlike BC_EFULL, our own limit, only freeing
+     * disk space helps, so it gets its own code and message. */
+    case ENOSPC:
+    case EDQUOT:
+        return BC_ENOSPC;
     case ENOMEM:
         return BC_ENOMEM;
     case EACCES:
@@ -263,7 +268,49 @@ static double seconds_since(const struct timespec *t0)
     return (double)(t1.tv_sec - t0->tv_sec) + (double)(t1.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
+/* Remembers whether writes fail for lack of disk space, which /readyz reports; logged when it
+ * changes. Called on the loop thread with the outcome of each write transaction. */
+static void note_write(struct store *s, int rc)
+{
+    const char *dir = "";
+    if (rc == BC_ENOSPC && !s->disk_full) {
+        s->disk_full = 1;
+        mdb_env_get_path(env_of(s), &dir);
+        log_error("the disk is full: writes fail until space is freed", "dir=\"%s\"", dir);
+    } else if (rc == 0 && s->disk_full) {
+        s->disk_full = 0;
+        mdb_env_get_path(env_of(s), &dir);
+        log_info("the disk has space again: writes succeed", "dir=\"%s\"", dir);
+    }
+}
+
+int store_disk_full(const struct store *s)
+{
+    return s->disk_full;
+}
+
+static int probe_txn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    static const char key[] = "write_probe";
+    return store_put(t, DB_META, key, sizeof key - 1, "", 0, 0);
+}
+
+int store_probe_write(struct store *s)
+{
+    return store_write(s, probe_txn, NULL);
+}
+
+static int write_sync(struct store *s, store_write_fn fn, void *arg);
+
 int store_write(struct store *s, store_write_fn fn, void *arg)
+{
+    int rc = write_sync(s, fn, arg);
+    note_write(s, rc);
+    return rc;
+}
+
+static int write_sync(struct store *s, store_write_fn fn, void *arg)
 {
     for (;;) {
         MDB_txn *txn;
@@ -410,6 +457,7 @@ static void async_done(uv_work_t *w, int status)
         histogram_observe(&s->commit_latency, a->commit_seconds);
         s->commits++;
     }
+    note_write(s, rc);
     s->async_running = 0;
     /* done may queue the next write; the loop's waiting writers go before it. */
     s->async_in_done = 1;

@@ -76,6 +76,7 @@ struct store {
     struct store_waiter *waiters; /* to run between this asynchronous write and the next */
     void *trim_addr; /* the map's address for store_trim, found for map size trim_map_size */
     size_t trim_len, trim_map_size;
+    int disk_full; /* the last write transaction failed with BC_ENOSPC */
 };
 
 struct store_txn {
@@ -101,6 +102,11 @@ typedef int (*store_write_fn)(struct store_txn *t, void *arg);
  * fn may run more than once (after map growth); it must not have side effects outside the txn
  * until store_write returns 0. Returns fn's error, the transaction's error, or 0. */
 int store_write(struct store *s, store_write_fn fn, void *arg);
+/* 1 while writes fail because the disk is full: set by a write that failed with BC_ENOSPC,
+ * cleared by the next one that succeeds. */
+int store_disk_full(const struct store *s);
+/* A tiny write transaction, to find out whether writes succeed again (clears store_disk_full). */
+int store_probe_write(struct store *s);
 
 /* A write transaction run on a thread of libuv's pool, so that its puts and its fsync do not
  * hold up the loop (bulk ingest, dispatch). Requests run one at a time, in the order given; the

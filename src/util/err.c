@@ -25,6 +25,8 @@ const char *err_str(int err)
         return "input too large";
     case BC_ECORRUPT:
         return "stored data is corrupt";
+    case BC_ENOSPC:
+        return "the disk is full";
     }
     return "unknown error";
 }

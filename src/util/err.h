@@ -16,6 +16,7 @@ enum bc_err {
     BC_EACCES = -8,    /* permission denied */
     BC_ETOOBIG = -9,   /* input over a configured limit */
     BC_ECORRUPT = -10, /* stored data could not be decoded */
+    BC_ENOSPC = -11,   /* the disk (filesystem) is full: ENOSPC or EDQUOT on a write */
 };
 
 const char *err_str(int err);

@@ -60,6 +60,16 @@ class CommandLineTest(ServerTestCase):
         self.assertEqual(done.returncode, 0, done.stderr)
         self.assertIn("--listen", done.stdout)
 
+    def test_every_serve_flag_is_in_the_readme(self):
+        # The README's flags table is where operators look: a flag only --help knows is lost.
+        done = run_binary("--help")
+        flags = set(re.findall(r"^  (--[a-z0-9-]+)", done.stdout, re.M))
+        self.assertIn("--events-log-kb", flags)
+        with open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")) as f:
+            table = "\n".join(ln for ln in f.read().splitlines() if ln.startswith("| `--"))
+        documented = set(re.findall(r"`(--[a-z0-9-]+)`", table))
+        self.assertEqual(flags - documented, set(), "flags missing from README's flags table")
+
     def test_unknown_flag_exits_2_with_a_message(self):
         for args in (["--no-such-flag"], ["serve", "--no-such-flag"],
                      ["serve", "--listen", "127.0.0.1:1", "--no-such-flag", "x"]):
@@ -261,6 +271,12 @@ class DemoTest(ServerTestCase):
         server = self.start_server("--demo")
         text, ids = self.printed_ids(server)
         self.assertIn("curl", text)
+        # The built-in simulator listens on an ephemeral port: the demo says where its ledger is.
+        sim = re.search(r"simulator: http://127\.0\.0\.1:(\d+)", text)
+        self.assertTrue(sim, text)
+        stats = request(("127.0.0.1", int(sim.group(1))), "GET", "/sim/stats")
+        self.assertEqual(stats.status, 200, stats.body)
+        self.assertIn("accepted", stats.body)
         auth = (ids["workspace"], ids["key"])
         reply = request(server, "GET", f"/v1/api/agents/{ids['agent']}", auth=auth)
         self.assertEqual(reply.status, 200, reply.body)

@@ -7,8 +7,9 @@ class builds two such batches with the built-in simulator and keeps them frozen 
 - answered calls with the shortest talk time (5 s) complete within a second at --sim-speed 10;
 - numbers ending in 01 are never answered and ring for --ring-timeout-s 600 / 10 = 60 s, so they
   stay active;
-- numbers ending in 00 are busy; with --busy-attempts 2 and a ten-minute --busy-retry-ms they go
-  back to waiting after their first attempt and stay there;
+- numbers ending in 00 are busy; with --busy-attempts 2 and --busy-retry-ms 6000000 (simulated
+  time like the calls: ten minutes at --sim-speed 10) they go back to waiting after their first
+  attempt and stay there;
 - unreachable numbers (02) and numbers that cannot be read fail.
 
 Every contact is dialled in the first burst (no workspace cap is reached), so the recipe needs
@@ -155,7 +156,7 @@ class EveryStateTest(DispatchTestCase):
     def setUpClass(cls):
         super().setUpClass()
         server = cls.start_class_server("--sim-speed", "10", "--ring-timeout-s", "600",
-                                        "--busy-attempts", "2", "--busy-retry-ms", "600000")
+                                        "--busy-attempts", "2", "--busy-retry-ms", "6000000")
         cls.server = server
         cls.auth = make_workspace(server, calls_per_second=1000, max_concurrent_calls=1000,
                                   requests_per_minute=1000000)

@@ -1,11 +1,13 @@
 """The store at its limits: the LMDB map grows when it fills, and once it may not grow further a
 write answers 507 and changes nothing, while reads and earlier data stay intact."""
 import os
+import shutil
 import subprocess
 import tempfile
 import unittest
 
-from harness import ServerTestCase, make_workspace, request, scrape
+from harness import (ServerTestCase, make_workspace, post_multipart, request, scrape,
+                     slow_disk_env)
 
 
 class StoreFullTest(ServerTestCase):
@@ -40,6 +42,57 @@ class StoreFullTest(ServerTestCase):
         again = request(server, "POST", "/v1/api/agents",
                         {"name": "a", "prompt": prompt, "fromNumber": "+14155550100"}, auth=auth)
         self.assertError(again, 507, "insufficient_storage")
+
+
+class DiskFullTest(ServerTestCase):
+    """A full filesystem (not the store's own limit): the slow-disk shim (test/support) makes
+    writes that grow a file of the data directory, and every fsync there, fail with ENOSPC while
+    a flag file exists, so the test fills and frees the "disk" at will."""
+
+    def test_full_disk_answers_507_is_not_ready_and_recovers(self):
+        workdir = tempfile.mkdtemp(prefix="batchcalld-full-")
+        self.addCleanup(shutil.rmtree, workdir, ignore_errors=True)
+        data_dir = os.path.join(os.path.realpath(workdir), "data")
+        flag = os.path.join(workdir, "full")
+        env = dict(slow_disk_env(0), FULL_DISK_FLAG=flag, FULL_DISK_DIR=data_dir)
+        server = self.start_server(data_dir=data_dir, env=env)
+        auth = make_workspace(server)
+        agent = {"name": "a", "prompt": "Hello.", "fromNumber": "+14155550100"}
+        made = request(server, "POST", "/v1/api/agents", agent, auth=auth)
+        self.assertEqual(made.status, 201, made.body)
+        agent_id = made.body["id"]
+
+        def upload(rows):
+            data = "phone_number\n" + "".join(f"+1{4152000000 + i}\n" for i in range(rows))
+            return post_multipart(server, "/v1/api/batch-calls",
+                                  [("agentId", agent_id), ("scheduledAt", "2099-01-01T00:00:00Z"),
+                                   ("file", ("c.csv", data.encode()))], auth=auth)
+
+        first = upload(3)
+        self.assertEqual(first.status, 201, first.body)
+
+        open(flag, "w").close()
+        for reply in (upload(3000), request(server, "POST", "/v1/api/agents", agent, auth=auth)):
+            self.assertError(reply, 507, "insufficient_storage")
+            self.assertIn("disk is full", reply.body["message"])
+            self.assertIn("free disk space", reply.body["message"])
+        ready = request(server, "GET", "/readyz")
+        self.assertError(ready, 503, "disk_full")
+        self.assertIn("disk is full", ready.body["message"])
+        self.assertIn("the disk is full", server.logs())
+        # Reads are still served.
+        batch = request(server, "GET", f"/v1/api/batch-calls/{first.body['batchId']}", auth=auth)
+        self.assertEqual(batch.status, 200, batch.body)
+        self.assertEqual(request(server, "GET", f"/v1/api/agents/{agent_id}", auth=auth).status,
+                         200)
+
+        # Space freed: ready again without any other write, and writes succeed.
+        os.unlink(flag)
+        self.assertEqual(request(server, "GET", "/readyz").status, 200)
+        again = upload(3)
+        self.assertEqual(again.status, 201, again.body)
+        self.assertEqual(request(server, "POST", "/v1/api/agents", agent, auth=auth).status, 201)
+        self.assertIn("the disk has space again", server.logs())
 
 
 class StartupErrorTest(unittest.TestCase):

@@ -383,10 +383,17 @@ class UploadTest(UploadHelpers, ServerTestCase):
                 self.check_batch(kept_batch, total=4, waiting=4, failed=0)
                 self.assertWaiting(self.call(kept_batch, 3), "+14155550101",
                                    {"first_name": "Ada again"})
+                # After the file (as a client appending the file first sends it) it counts
+                # the same: the rows are read again. (It was a 400 invalid_field before.)
                 late = self.upload(self.file_parts(data, after=[("allowDuplicates", "true")]),
                                    client)
-                self.assertError(late, 400, "invalid_field")
-                self.assertIn("allowDuplicates", late.body["message"])
+                late_batch = self.assertCreated(late, total=4, valid=4, normalized=2)
+                self.check_batch(late_batch, total=4, waiting=4, failed=0)
+                self.assertWaiting(self.call(late_batch, 3), "+14155550101",
+                                   {"first_name": "Ada again"})
+                checked = self.validate(self.file_parts(data, after=[("allowDuplicates",
+                                                                      "true")]), client)
+                self.assertEqual((checked["validRows"], checked["duplicateRows"]), (4, 0))
 
     def test_header_names_with_spaces_and_capitals(self):
         data = csv_bytes("Phone Number, First Name ,LAST_NAME,Plan  Type",
@@ -419,6 +426,21 @@ class UploadTest(UploadHelpers, ServerTestCase):
                 self.assertEqual(short["phone_number"], "+1415555")
                 self.assertFailedCall(self.call(batch, 3), "invalid_row", r".+")
                 self.assertWaiting(self.call(batch, 4), "+14155550104", {"first_name": "Edsger"})
+
+    def test_short_rows_have_empty_trailing_fields(self):
+        # Spreadsheets drop trailing empty cells: a row shorter than the header is read as if
+        # its missing fields were empty, not rejected.
+        data = csv_bytes("first_name,phone_number,last_name,email", "Ada,+14155550101",
+                         "Alan,+14155550102,Turing", "Grace,+14155550103,Hopper,g@example.com")
+        for client in CLIENTS:
+            with self.subTest(client=client):
+                checked = self.validate(self.file_parts(data), client)
+                self.assertEqual((checked["validRows"], checked["invalidRows"]), (3, 0), checked)
+                batch = self.assertCreated(self.upload(self.file_parts(data), client), 3, 3)
+                self.assertWaiting(self.call(batch, 1), "+14155550101",
+                                   {"first_name": "Ada", "last_name": "", "email": ""})
+                self.assertWaiting(self.call(batch, 2), "+14155550102",
+                                   {"first_name": "Alan", "last_name": "Turing", "email": ""})
 
     def test_a1_lists_at_most_20_errors(self):
         data = csv_bytes("phone_number", "+14155550101", *[f"bad{i}" for i in range(25)])
@@ -539,10 +561,18 @@ class UploadTest(UploadHelpers, ServerTestCase):
             with self.subTest(client=client):
                 without = self.upload(self.file_parts(data), client)
                 self.assertError(without, 422, "no_valid_rows")
+                # After the file it counts the same: the rows are read again. (It was a 400
+                # invalid_field before.)
                 late = self.upload(self.file_parts(data, after=[("defaultCountry", "GB")]),
                                    client)
-                self.assertError(late, 400, "invalid_field")
-                self.assertIn("defaultCountry", late.body["message"])
+                late_batch = self.assertCreated(late, total=2, valid=2, normalized=2)
+                self.check_batch(late_batch, total=2, waiting=2, failed=0)
+                self.assertWaiting(self.call(late_batch, 1), "+447700900123",
+                                   {"first_name": "Ada"})
+                late_checked = self.validate(self.file_parts(data, after=[("defaultCountry",
+                                                                           "GB")]), client)
+                self.assertEqual((late_checked["validRows"], late_checked["invalidRows"]),
+                                 (2, 0))
                 bad = self.upload(self.file_parts(data, before=[("defaultCountry", "XX")]),
                                   client)
                 self.assertError(bad, 400, "invalid_field")
@@ -555,6 +585,24 @@ class UploadTest(UploadHelpers, ServerTestCase):
                 checked = self.validate(self.file_parts(data, before=[("defaultCountry", "GB")]),
                                         client)
                 self.assertEqual((checked["validRows"], checked["normalizedRows"]), (2, 2))
+
+    def test_fields_after_a_large_file_read_every_row_again(self):
+        # Many chunks of rows: read again from the kept copy of the file, staged under a new
+        # batch id; the rows staged before the late fields arrived are purged.
+        before = self.batch_count()
+        rows = 9000
+        lines = [f"077009{i:05d},N{i}" for i in range(rows)] + ["07700900000,Again"]
+        data = csv_bytes("phone_number,name", *lines)
+        reply = self.upload(self.file_parts(data, after=[("defaultCountry", "GB"),
+                                                         ("allowDuplicates", "false")]))
+        batch = self.assertCreated(reply, total=rows + 1, valid=rows, duplicates=1,
+                                   normalized=rows)
+        self.assertEqual([(e["row"], e["code"]) for e in reply.body["errors"]],
+                         [(rows + 1, "duplicate_phone_number")])
+        self.check_batch(batch, total=rows + 1, waiting=rows, failed=1)
+        self.assertWaiting(self.call(batch, rows), f"+4477009{rows - 1:05d}",
+                           {"name": f"N{rows - 1}"})
+        self.assertBatchCount(before + 1, "the first reading's staging batch was not purged")
 
     def test_strict_rejects_a_file_with_a_bad_row_and_stores_nothing(self):
         before = self.batch_count()

@@ -327,8 +327,14 @@ static const struct csv_case csv_cases[] = {
      IN("a,b,c\n1,2\n1,2,3,4\n5,6,7\n"),
      {0},
      0,
-     "0@1 [a][b][c]\n1@2 COLUMN_COUNT [1][2]\n2@3 COLUMN_COUNT [1][2][3][4]\n3@4 [5][6][7]\n"
+     "0@1 [a][b][c]\n1@2 [1][2][]\n2@3 COLUMN_COUNT [1][2][3][4]\n3@4 [5][6][7]\n"
      "end=0 delim=, enc=utf-8\n"},
+    {"short rows: the missing fields are empty ones at the end",
+     IN("a;b;c;d\n1;2\n\"x\"\n1;;\n"),
+     {0},
+     0,
+     "0@1 [a][b][c][d]\n1@2 [1][2][][]\n2@3 [x][][][]\n3@4 [1][][][]\n"
+     "end=0 delim=; enc=utf-8\n"},
     {"nul byte",
      IN("a,b\n+1,x\0y\n3,4\n\"q\0\",z\n\0\n5,6\n"),
      {0},

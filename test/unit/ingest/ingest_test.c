@@ -287,6 +287,61 @@ static void test_limit_messages(void)
     buf_free(&body);
 }
 
+/* defaultCountry and allowDuplicates after the file: the rows are read again from the kept copy
+ * (on the thread pool), with both fields applied. */
+static void test_late_fields_read_rows_again(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ingest_options o;
+    options(&o, NULL, &loop);
+    o.spool_dir = d.path;
+    struct ingest in;
+    CHECK_INT(ingest_begin(&in, &o, CT, strlen(CT)), 0);
+    static const char body[] = FILE_PART("phone_number,name\r\n07700 900123,a\r\n"
+                                         "+447700900124,b\r\n07700900124,c\r\n1,d")
+        PART("country", "GB") PART("dups", "true") END;
+    CHECK_INT(ingest_feed(&in, body, sizeof body - 1), 0);
+    CHECK_INT(ingest_end(&in), 0);
+    /* Read without the fields: three national numbers cannot be read. */
+    CHECK_INT(in.valid, 1);
+    CHECK_INT(in.invalid, 3);
+    CHECK_INT(ingest_replay_needed(&in), 1);
+    written = 0;
+    int busy = ingest_replay_begin(&in);
+    while (busy) {
+        uv_run(&loop, UV_RUN_ONCE);
+        busy = ingest_drain(&in);
+    }
+    CHECK_INT(in.failure.error, INGEST_OK);
+    CHECK(written >= 1);
+    CHECK_INT(in.rows, 4);
+    CHECK_INT(in.valid, 3); /* row 3 repeats row 2: kept, allowDuplicates */
+    CHECK_INT(in.invalid, 1);
+    CHECK_INT(in.duplicates, 0);
+    CHECK_INT(in.nerrors, 1);
+    CHECK_INT(in.errors[0].row, 4);
+    CHECK_INT(ingest_replay_needed(&in), 0);
+    ingest_free(&in);
+    uv_loop_close(&loop);
+    CHECK_INT(rmdir(d.path), 0);
+}
+
+/* Without a spool directory a late field is refused (the API then says to send it first). */
+static void test_late_field_without_spool(void)
+{
+    struct ingest_options o;
+    options(&o, NULL, NULL);
+    struct ingest in;
+    CHECK_INT(ingest_begin(&in, &o, CT, strlen(CT)), 0);
+    static const char body[] = FILE_PART("phone_number\r\n+14155550101") PART("dups", "1") END;
+    CHECK_INT(ingest_feed(&in, body, sizeof body - 1), BC_EINVAL);
+    CHECK_INT(in.failure.error, INGEST_E_FIELD_AFTER_FILE);
+    ingest_free(&in);
+}
+
 static void setup_quiet_logs(void)
 {
     log_set_level(LOG_ERROR);
@@ -294,4 +349,5 @@ static void setup_quiet_logs(void)
 
 CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_rows_land), CHECK_CASE(test_typed_errors),
            CHECK_CASE(test_on_field_stops), CHECK_CASE(test_too_many_rows),
-           CHECK_CASE(test_limit_messages))
+           CHECK_CASE(test_limit_messages), CHECK_CASE(test_late_fields_read_rows_again),
+           CHECK_CASE(test_late_field_without_spool))
