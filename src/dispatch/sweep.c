@@ -7,7 +7,7 @@
 #include <uv.h>
 
 #include "dispatch/jobs.h"
-#include "ingest/ingest.h"
+#include "ingest/purge.h"
 #include "model/batch.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -162,7 +162,7 @@ static void on_timer(uv_timer_t *t)
     }
     struct sweep_item *it = &sw->items[0];
     if (it->kind == SWEEP_PURGE) {
-        int rc = ingest_purge_step(sw->store, it->batch, SWEEP_CHUNK);
+        int rc = purge_step(sw->store, it->batch, SWEEP_CHUNK);
         step_ended(sw, rc > 1 ? BC_EIO : rc, rc == 1);
         return;
     }

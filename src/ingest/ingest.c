@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ingest/phone.h"
@@ -83,91 +82,6 @@ const char *ingest_column(const struct ingest *in, size_t i)
 const char *ingest_encoding(const struct ingest *in)
 {
     return in->csv_ready ? csv_encoding(&in->csv) : "utf-8";
-}
-
-/* ---- the table of numbers seen, for duplicates ---- */
-
-static uint64_t mix(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdull;
-    x ^= x >> 33;
-    return x;
-}
-
-static uint64_t slot_number(const struct ingest_dedupe_slot *slot)
-{
-    return (uint64_t)slot->hi << 32 | slot->lo;
-}
-
-/* The table is its own anonymous mapping: zeroed, and returned to the system when freed. (Huge
- * pages would save TLB misses, but faulting them in can stall the loop for milliseconds while the
- * kernel compacts memory.) */
-static int dedupe_resize(struct ingest_dedupe *d, size_t cap)
-{
-    size_t bytes = cap * sizeof(struct ingest_dedupe_slot);
-    /* MAP_POPULATE: zeroed pages now, in one go, rather than a page fault on most of the first
-     * rows' probes (10 ms spread over the first reads of a 20 MB upload). */
-    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (mem == MAP_FAILED)
-        return BC_ENOMEM;
-    struct ingest_dedupe_slot *slots = mem;
-    for (size_t i = 0; i < d->cap; i++) {
-        uint64_t number = slot_number(&d->slots[i]);
-        if (!number)
-            continue;
-        size_t j = mix(number) & (cap - 1);
-        while (slots[j].hi | slots[j].lo)
-            j = (j + 1) & (cap - 1);
-        slots[j] = d->slots[i];
-    }
-    if (d->slots)
-        munmap(d->slots, d->cap * sizeof *d->slots);
-    d->slots = slots;
-    d->cap = cap;
-    return 0;
-}
-
-static void dedupe_free(struct ingest_dedupe *d)
-{
-    if (d->slots)
-        munmap(d->slots, d->cap * sizeof *d->slots);
-    memset(d, 0, sizeof *d);
-}
-
-/* Sizes the table for the rows a body of this size typically holds (contact rows are rarely under
- * 64 bytes), so a large upload does not double it, holding both copies, several times; files of
- * shorter rows still work, the table then grows. */
-static void dedupe_presize(struct ingest_dedupe *d, uint64_t body_bytes, uint64_t max_rows)
-{
-    uint64_t rows = body_bytes / 64;
-    if (rows > max_rows)
-        rows = max_rows;
-    size_t cap = 1024;
-    while (cap < rows * 4 / 3 + 1)
-        cap *= 2;
-    dedupe_resize(d, cap);
-}
-
-/* Returns the row that already holds number, or 0 after recording it for row, or BC_ENOMEM. */
-static int64_t dedupe_check(struct ingest_dedupe *d, uint64_t number, uint32_t row)
-{
-    if ((d->used + 1) * 4 > d->cap * 3 && dedupe_resize(d, d->cap ? d->cap * 2 : 1024) != 0)
-        return BC_ENOMEM;
-    size_t i = mix(number) & (d->cap - 1);
-    struct ingest_dedupe_slot *slot = &d->slots[i];
-    while (slot->hi | slot->lo) {
-        if (slot_number(slot) == number)
-            return slot->row;
-        i = (i + 1) & (d->cap - 1);
-        slot = &d->slots[i];
-    }
-    slot->hi = (uint32_t)(number >> 32);
-    slot->lo = (uint32_t)number;
-    slot->row = row;
-    d->used++;
-    return 0;
 }
 
 /* ---- writing rows ---- */
@@ -961,77 +875,4 @@ int ingest_replay_begin(struct ingest *in)
     in->replay_eof = 0;
     in->replaying = 1;
     return ingest_drain(in);
-}
-
-/* ---- removing a staging batch ---- */
-
-struct purge_args {
-    const char *batch;
-    size_t max;
-    int done;
-};
-
-/* A job found by the purge: its row and state name both of its entries. */
-struct purge_job {
-    uint32_t row;
-    uint8_t state;
-};
-
-static int purge_txn(struct store_txn *t, void *arg)
-{
-    struct purge_args *a = arg;
-    size_t blen = strlen(a->batch);
-    struct buf keys = {0};
-    struct store_iter it;
-    size_t n = 0;
-    int rc = 0;
-    store_iter_open(&it, t, DB_JOB, a->batch, blen, NULL, 0);
-    while (n < a->max && (rc = store_iter_next(&it)) == 1) {
-        struct job_view v;
-        /* Keep the row and the state, to delete both entries after the scan. */
-        struct purge_job job = {key_u32(&it.key, blen), 0};
-        if (job_decode(it.val.ptr, it.val.len, &v) == 0)
-            job.state = v.head.state;
-        if (buf_append(&keys, &job, sizeof job)) {
-            rc = BC_ENOMEM;
-            break;
-        }
-        n++;
-    }
-    store_iter_close(&it);
-    if (rc < 0) {
-        buf_free(&keys);
-        return rc;
-    }
-    rc = 0; /* the scan may have stopped on a row (1): that is not an error */
-    for (size_t i = 0; i < n && !rc; i++) {
-        struct purge_job job;
-        memcpy(&job, keys.data + i * sizeof job, sizeof job);
-        uint8_t k[JOB_KEY_MAX];
-        rc = store_del(t, DB_JOB, k, job_key(k, a->batch, job.row));
-        if (rc == 0 || rc == BC_ENOTFOUND) {
-            rc = store_del(t, DB_JOBSTATE, k, jobstate_key(k, a->batch, job.state, job.row));
-            rc = rc == BC_ENOTFOUND ? 0 : rc;
-        }
-    }
-    buf_free(&keys);
-    if (rc)
-        return rc;
-    a->done = n < a->max;
-    if (a->done) {
-        rc = store_del_prefix(t, DB_STATECOUNT, a->batch, blen);
-        if (!rc)
-            rc = store_del(t, DB_BATCH, a->batch, blen);
-        if (rc == 0 || rc == BC_ENOTFOUND)
-            rc = store_del(t, DB_BATCHMETA, a->batch, blen);
-        rc = rc == BC_ENOTFOUND ? 0 : rc;
-    }
-    return rc;
-}
-
-int ingest_purge_step(struct store *s, const char *batch_id, size_t max)
-{
-    struct purge_args a = {batch_id, max, 0};
-    int rc = store_write(s, purge_txn, &a);
-    return rc ? rc : a.done;
 }

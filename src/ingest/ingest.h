@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "ingest/csv.h"
+#include "ingest/dedupe.h"
 #include "ingest/multipart.h"
 #include "store/store.h"
 #include "util/buf.h"
@@ -115,17 +116,6 @@ struct ingest_options {
     const char *spool_dir;
 };
 
-/* Numbers seen so far: open addressing, one 12-byte slot per number (the number and its row
- * side by side, so a lookup or an insert touches one cache line). */
-struct ingest_dedupe_slot {
-    uint32_t hi, lo; /* the E.164 digits as an integer; 0 marks an empty slot */
-    uint32_t row;
-};
-struct ingest_dedupe {
-    struct ingest_dedupe_slot *slots;
-    size_t cap, used;
-};
-
 /* What one write transaction stores: encoded jobs of consecutive rows. */
 struct ingest_chunk {
     const char *batch, *workspace;
@@ -172,7 +162,7 @@ struct ingest {
     /* Counters. */
     uint64_t rows, valid, invalid, duplicates, normalized;
 
-    struct ingest_dedupe seen;
+    struct dedupe seen;
     struct buf pending; /* encoded jobs not yet written */
     size_t pending_rows;
     uint64_t stored_rows; /* committed (in the staging batch) */
@@ -230,9 +220,5 @@ const char *ingest_field_value(const struct ingest *in, enum ingest_field f);
 /* The i-th normalised column name. */
 const char *ingest_column(const struct ingest *in, size_t i);
 const char *ingest_encoding(const struct ingest *in);
-
-/* Deletes up to max job entries of a batch (and their state index entries). Returns 1 when
- * nothing of the batch's jobs is left, 0 when more remain, or a negative error. */
-int ingest_purge_step(struct store *s, const char *batch_id, size_t max);
 
 #endif

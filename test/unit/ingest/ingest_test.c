@@ -8,6 +8,7 @@
 
 #include "check.h"
 #include "tmpstore.h"
+#include "ingest/purge.h"
 #include "store/records.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -118,7 +119,7 @@ static void test_rows_land(void)
     CHECK_INT(job_state(&s, 4, &outcome), BC_ENOTFOUND);
     ingest_free(&in);
     /* The purge removes every job and the staging marker. */
-    CHECK_INT(ingest_purge_step(&s, "batch_t", 100), 1);
+    CHECK_INT(purge_step(&s, "batch_t", 100), 1);
     CHECK_INT(job_state(&s, 1, &outcome), BC_ENOTFOUND);
     uv_loop_close(&loop);
     store_close(&s);
