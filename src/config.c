@@ -54,7 +54,7 @@ static const struct opt opts[] = {
     UINT(reserved_connections, "16",
          "last connections of --max-connections kept for /healthz, /readyz and /metrics (at most "
          "a quarter)"),
-    UINT(max_streams_per_workspace, "32",
+    UINT(max_streams_per_workspace, "64",
          "live event streams one workspace may have open at once (0: no limit)"),
     UINT(header_timeout_ms, "10000", "time allowed for a request line and headers to arrive"),
     UINT(idle_timeout_ms, "60000", "a keep-alive connection with no request is closed after this"),
