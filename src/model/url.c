@@ -158,11 +158,13 @@ const char *url_refusal_message(const char *refusal)
                     "192.168.0.0/16, 100.64.0.0/10, fc00::/7); webhook targets must be public "
                     "addresses unless the server runs with --webhook-allow-private."},
         {"multicast", "points to a multicast address (224.0.0.0/4, ff00::/8); webhook "
-                      "targets must be public unicast addresses."},
+                      "targets must be public unicast addresses unless the server runs with "
+                      "--webhook-allow-private."},
         {"unspecified", "points to an unspecified address (0.0.0.0/8, ::); webhook targets "
-                        "must be public addresses."},
+                        "must be public addresses unless the server runs with "
+                        "--webhook-allow-private."},
         {"reserved", "points to a reserved address (240.0.0.0/4); webhook targets must be "
-                     "public addresses."},
+                     "public addresses unless the server runs with --webhook-allow-private."},
     };
     for (size_t i = 0; i < sizeof messages / sizeof messages[0]; i++)
         if (refusal && strcmp(refusal, messages[i].rule) == 0)
