@@ -442,7 +442,8 @@ class WebhookDeliveryTest(WebhookTestCase):
         self.assertTrue(refused, "no attempt recorded while the receiver was not listening")
         self.assertTrue(all(d["error"] for d in refused), refused)
         # Only the kind of failure: no address, port or system message of the network behind.
-        self.assertTrue(all(d["error"] == "could not connect" for d in refused), refused)
+        kinds = {"could not connect", "the connection broke", "timeout"}
+        self.assertTrue(all(d["error"] in kinds for d in refused), refused)
         retried = [d for d in log if d["status"] == 503]
         self.assertTrue(all(d["result"] == "retrying" and d["nextAttemptAt"] for d in retried))
         self.assertGreater(max(d["attempt"] for d in log), 2)
