@@ -49,7 +49,7 @@ static const struct opt opts[] = {
     STR(data_dir, "./data", "directory of the LMDB store (created if missing)"),
     BOOL(demo, "create a demo workspace, API key and agent on first start and print them"),
     UINT(max_connections, "1024", "open connections allowed; more are answered 503 and closed"),
-    UINT(max_connections_per_ip, "256",
+    UINT(max_connections_per_ip, "512",
          "open connections one client address (IPv6: its /64) may hold (0: no limit)"),
     UINT(reserved_connections, "16",
          "last connections of --max-connections kept for /healthz, /readyz and /metrics (at most "

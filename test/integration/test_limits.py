@@ -107,7 +107,7 @@ class ConnectionLimitsTest(ServerTestCase):
         self.assertRefused(resp, "--max-connections-per-ip")
 
     def test_default_caps_with_two_thousand_sockets(self):
-        """The default flags (1,024 connections, 256 per address): 2,000 sockets from one client
+        """The default flags (1,024 connections, 512 per address): 2,000 sockets from one client
         leave the server serving everybody else."""
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
         want = 2400
@@ -119,7 +119,7 @@ class ConnectionLimitsTest(ServerTestCase):
         server = self.start_server()
         auth = make_workspace(server)
         self.hog(server, 2000)
-        self.assertTrue(poll(lambda: self.open_connections(server) <= 257, timeout=10),
+        self.assertTrue(poll(lambda: self.open_connections(server) <= 513, timeout=10),
                         self.open_connections(server))
         self.assertServesOthers(server, auth)
 
