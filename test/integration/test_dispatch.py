@@ -665,10 +665,10 @@ class DispatchTest(DispatchTestCase):
                                    "--public-url", f"http://127.0.0.1:{port}", port=port)
         auth, agent = self.setup_workspace(server, calls_per_second=100)
         batch = self.upload(server, auth, agent, contacts(answered_numbers(2)))
-        # Both calls placed: the provider's answers (their callIds) are recorded.
+        # Both calls placed: the provider's answers to the creates are recorded (attempt 1).
         def placed():
             calls = self.calls(server, auth, batch, [1, 2]).values()
-            return all((c.get("result") or {}).get("callId") for c in calls)
+            return all((c["status"], c["attempts"]) == ("active", 1) for c in calls)
         self.assertTrue(poll(placed, timeout=10), self.calls(server, auth, batch, [1, 2]))
         urls = {int(c["id"].split(":")[1]): c["callbackUrl"] for c in provider.creates}
         target = (server.host, server.port)
