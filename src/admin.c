@@ -18,6 +18,7 @@
 struct admin_args {
     const char *data_dir;
     const char *name, *workspace, *label, *key_id, *url;
+    int allow_private; /* --webhook-allow-private */
     struct ws_update limits;
 };
 
@@ -31,7 +32,7 @@ static void usage(FILE *out)
             "  batchcalld admin key create --workspace WS_ID [--label TEXT]\n"
             "  batchcalld admin key list --workspace WS_ID\n"
             "  batchcalld admin key revoke --key-id KEY_ID\n"
-            "  batchcalld admin webhook set --workspace WS_ID --url URL\n"
+            "  batchcalld admin webhook set --workspace WS_ID --url URL [--webhook-allow-private]\n"
             "  batchcalld admin webhook delete --workspace WS_ID\n"
             "Limits: --calls-per-second X (default %g), --max-concurrent-calls N (default %d),\n"
             "        --requests-per-minute N (default %d), --max-records N (default %d)\n"
@@ -61,6 +62,10 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
     a->data_dir = env && *env ? env : "./data";
     for (int i = 0; i < argc; i++) {
         const char *f = argv[i];
+        if (!strcmp(f, "--webhook-allow-private")) {
+            a->allow_private = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "batchcalld admin: %s needs a value\n", f);
             return BC_EINVAL;
@@ -208,6 +213,11 @@ static int webhook_set(struct store *s, struct admin_args *a)
                 "batchcalld admin: --url must be an http:// or https:// URL of at most %d "
                 "characters\n",
                 URL_MAX);
+        return 2;
+    }
+    const char *refusal = url_target_refusal(a->url, strlen(a->url), a->allow_private);
+    if (refusal) {
+        fprintf(stderr, "batchcalld admin: --url %s\n", url_refusal_message(refusal));
         return 2;
     }
     char secret[SIGNING_SECRET_LEN + 1];

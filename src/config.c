@@ -49,6 +49,13 @@ static const struct opt opts[] = {
     STR(data_dir, "./data", "directory of the LMDB store (created if missing)"),
     BOOL(demo, "create a demo workspace, API key and agent on first start and print them"),
     UINT(max_connections, "1024", "open connections allowed; more are answered 503 and closed"),
+    UINT(max_connections_per_ip, "512",
+         "open connections one client address (IPv6: its /64) may hold (0: no limit)"),
+    UINT(reserved_connections, "16",
+         "last connections of --max-connections kept for /healthz, /readyz and /metrics (at most "
+         "a quarter)"),
+    UINT(max_streams_per_workspace, "64",
+         "live event streams one workspace may have open at once (0: no limit)"),
     UINT(header_timeout_ms, "10000", "time allowed for a request line and headers to arrive"),
     UINT(idle_timeout_ms, "60000", "a keep-alive connection with no request is closed after this"),
     UINT(body_timeout_ms, "30000", "a request body that stalls for this long is cut off"),
@@ -84,6 +91,8 @@ static const struct opt opts[] = {
     UINT(webhook_max_age_ms, NUM(DELIVERY_MAX_AGE_MS),
          "retry a webhook event until this long after it happened"),
     UINT(webhook_timeout_ms, NUM(DELIVERY_TIMEOUT_MS), "time allowed for one webhook request"),
+    BOOL(webhook_allow_private,
+         "let webhooks reach loopback, private and link-local addresses (trusted networks only)"),
     UINT(events_log_kb, "2048",
          "live events kept in memory per watched batch, in KiB, for reconnects; up to 16 "
          "times more while a slow watcher still needs them"),

@@ -12,6 +12,9 @@ struct config {
     char data_dir[1024];
     int demo;
     uint64_t max_connections;
+    uint64_t max_connections_per_ip;
+    uint64_t reserved_connections;
+    uint64_t max_streams_per_workspace;
     uint64_t header_timeout_ms;
     uint64_t idle_timeout_ms;
     uint64_t body_timeout_ms;
@@ -42,6 +45,7 @@ struct config {
     uint64_t webhook_backoff_max_ms;
     uint64_t webhook_max_age_ms;
     uint64_t webhook_timeout_ms;
+    int webhook_allow_private;
     uint64_t events_log_kb;
 };
 

@@ -354,6 +354,7 @@ static int start_webhooks(struct app *app)
         .backoff_max_ms = c->webhook_backoff_max_ms,
         .max_age_ms = c->webhook_max_age_ms,
         .timeout_ms = c->webhook_timeout_ms,
+        .allow_private = c->webhook_allow_private,
     };
     int rc = webhooks_start(&app->webhooks, &app->store, app->loop);
     if (!rc && webhooks_configure(app->webhooks, &wc) != 0) {
@@ -403,6 +404,9 @@ static int serve(int argc, char **argv)
 
     struct http_server_config hc = {
         .max_connections = app.cfg.max_connections,
+        .max_connections_per_ip = app.cfg.max_connections_per_ip,
+        .reserved_connections = app.cfg.reserved_connections,
+        .reserve_flag = API_OPS,
         .header_timeout_ms = app.cfg.header_timeout_ms,
         .idle_timeout_ms = app.cfg.idle_timeout_ms,
         .body_timeout_ms = app.cfg.body_timeout_ms,

@@ -15,6 +15,7 @@
 
 /* Route flags. */
 #define API_AUTH 1u /* needs x-api-key and x-workspace-id */
+#define API_OPS  2u /* also answered on the connections kept in reserve (--reserved-connections) */
 
 /* Per-request state, allocated by the HTTP server for every connection. */
 struct api_ctx {

@@ -86,11 +86,14 @@ void callbacks_http(struct http_request *req)
     struct call_event ev;
     memset(&ev, 0, sizeof ev);
     const char *body = req->body.data ? req->body.data : "";
-    int rc = sig ? http_provider_parse_callback(app->provider.http_secret, req->query.ptr,
-                                                req->query.len, body, req->body.len, sig->ptr,
-                                                sig->len, &ev)
-                 : -1;
-    if (!sig || rc == BC_EACCES) {
+    char url[HTTP_MAX_URL + 600];
+    int ulen = signed_url(req, url, sizeof url);
+    int rc = sig && ulen >= 0
+                 ? http_provider_parse_callback(app->provider.http_secret, url, (size_t)ulen,
+                                                req->query.ptr, req->query.len, body, req->body.len,
+                                                sig->ptr, sig->len, &ev)
+                 : BC_EACCES;
+    if (rc == BC_EACCES) {
         provider_event_free(&ev);
         forbidden(req, "X-Signature");
         return;

@@ -54,13 +54,17 @@
 #define PASS_BYTES    (256u * 1024)
 #define PASS_RENDERS  256
 #define PASS_WATCHERS 64
+/* A workspace at its --max-streams-per-workspace is told to retry after this many seconds. */
+#define STREAMS_RETRY_S 5
 
 struct hub;
 
 struct watcher {
     struct http_request *req;
     struct hub *hub;
-    struct watcher *prev, *next;             /* the hub's watchers */
+    char ws[ID_MAX];             /* its workspace, and that workspace's count of open streams */
+    size_t *ws_streams;          /* (events.streams) */
+    struct watcher *prev, *next; /* the hub's watchers */
     struct watcher *ready_prev, *ready_next; /* waiting for a turn to write */
     int ready;
     uint32_t next_seq;      /* the first final sequence not yet sent */
@@ -97,7 +101,8 @@ struct hub {
 
 struct events {
     struct app *app;
-    struct map hubs; /* batch id -> struct hub */
+    struct map hubs;    /* batch id -> struct hub */
+    struct map streams; /* workspace id -> size_t: its open streams, for the cap */
     struct watcher *ready_head, *ready_tail;
     uv_idle_t *pump;    /* its own allocation: it may outlive this struct while closing */
     size_t log_keep;    /* --events-log-kb, in bytes */
@@ -336,6 +341,8 @@ static void watcher_remove(struct watcher *w)
     if (w->next)
         w->next->prev = w->prev;
     hub->nwatchers--;
+    if (--*w->ws_streams == 0)
+        free(map_del(&hub->ev->streams, w->ws, strlen(w->ws)));
     free(w);
     if (hub->nwatchers == 0)
         hub_drop(hub);
@@ -586,6 +593,39 @@ static void opening_events(struct events *e, struct store_txn *t, const struct b
     }
 }
 
+/* The count of the request's workspace's open streams, created at 0 if it has none. */
+static size_t *ws_streams(struct events *e, struct http_request *req)
+{
+    struct api_ctx *ctx = api_ctx(req);
+    size_t *n = map_get(&e->streams, ctx->ws, ctx->ws_len);
+    if (n)
+        return n;
+    n = calloc(1, sizeof *n);
+    if (n && map_put(&e->streams, ctx->ws, ctx->ws_len, n) != 0) {
+        free(n);
+        n = NULL;
+    }
+    return n;
+}
+
+/* A live stream is a connection held for as long as the client likes: one workspace may not
+ * hold them all. */
+static void too_many_streams(struct http_request *req, uint64_t max)
+{
+    char msg[240];
+    snprintf(msg, sizeof msg,
+             "This workspace has %llu live event streams open, the most allowed at once "
+             "(--max-streams-per-workspace); close one (one stream per batch is enough), or "
+             "retry after %d s.",
+             (unsigned long long)max, STREAMS_RETRY_S);
+    http_add_header(req, "Retry-After", "%d", STREAMS_RETRY_S);
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "error", "too_many_streams");
+    cJSON_AddStringToObject(o, "message", msg);
+    cJSON_AddNumberToObject(o, "retryAfter", STREAMS_RETRY_S);
+    api_respond_json(req, 429, o);
+}
+
 void events_open(struct http_request *req)
 {
     struct app *app = api_app(req);
@@ -625,6 +665,16 @@ void events_open(struct http_request *req)
         http_stream_end(req);
         return;
     }
+    size_t *streams = ws_streams(e, req);
+    if (!streams ||
+        (app->cfg.max_streams_per_workspace && *streams >= app->cfg.max_streams_per_workspace)) {
+        buf_free(&first);
+        if (streams)
+            too_many_streams(req, app->cfg.max_streams_per_workspace);
+        else
+            api_respond_internal(req, BC_ENOMEM);
+        return;
+    }
     struct hub *hub = hub_get(e, b.id);
     if (!hub)
         hub = hub_create(e, &b);
@@ -632,10 +682,15 @@ void events_open(struct http_request *req)
     if (!w) {
         if (hub && hub->nwatchers == 0)
             hub_drop(hub);
+        if (*streams == 0)
+            free(map_del(&e->streams, api_ctx(req)->ws, api_ctx(req)->ws_len));
         buf_free(&first);
         api_respond_internal(req, BC_ENOMEM);
         return;
     }
+    memcpy(w->ws, api_ctx(req)->ws, sizeof w->ws);
+    w->ws_streams = streams;
+    ++*streams;
     w->req = req;
     w->hub = hub;
     w->next_seq = resume ? last + 1 : b.final_seq + 1;
@@ -682,6 +737,7 @@ void events_stop(struct events *e)
     if (e->pump)
         uv_close((uv_handle_t *)e->pump, free_handle);
     map_free(&e->hubs, NULL);
+    map_free(&e->streams, free);
     buf_free(&e->out);
     buf_free(&e->scratch);
     free(e);

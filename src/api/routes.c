@@ -25,9 +25,9 @@
 #define DELETE HTTP_DELETE
 
 const struct http_route routes_table[] = {
-    {GET, "/healthz", ops_healthz, NULL, 0, 0},
-    {GET, "/readyz", ops_readyz, NULL, 0, 0},
-    {GET, "/metrics", ops_metrics, NULL, 0, 0},
+    {GET, "/healthz", ops_healthz, NULL, 0, API_OPS},
+    {GET, "/readyz", ops_readyz, NULL, 0, API_OPS},
+    {GET, "/metrics", ops_metrics, NULL, 0, API_OPS},
     {GET, "/openapi.json", openapi_get, NULL, 0, 0},
     {POST, "/v1/api/agents", agents_create, NULL, 0, API_AUTH},
     {GET, "/v1/api/agents", agents_list, NULL, 0, API_AUTH},

@@ -336,6 +336,12 @@ static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
     case FIELD_WEBHOOK_URL:
         if (*v && url_check(v, strlen(v), URL_EMPTY_HOST_OK | URL_DEL_OK) != 0)
             return bad_field(up, f, "%s", "must be an http:// or https:// URL");
+        if (*v) {
+            const char *refusal =
+                url_target_refusal(v, strlen(v), api_app(req)->cfg.webhook_allow_private);
+            if (refusal)
+                return bad_field(up, f, "%s", url_refusal_message(refusal));
+        }
         return 0;
     default:
         return 0;

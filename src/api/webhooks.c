@@ -2,6 +2,7 @@
  * delivery worker are in webhooks/. */
 #include "api/webhooks.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "api/api.h"
@@ -32,6 +33,15 @@ void webhooks_put(struct http_request *req)
                           "url must be an http:// or https:// URL of at most 2048 characters "
                           "(or null to keep only a signing secret for batch webhookUrls).",
                           "field", "url");
+        return;
+    }
+    const char *refusal =
+        url ? url_target_refusal(url, strlen(url), api_app(req)->cfg.webhook_allow_private) : NULL;
+    if (refusal) {
+        cJSON_Delete(body);
+        char msg[400];
+        snprintf(msg, sizeof msg, "url %s", url_refusal_message(refusal));
+        api_respond_error(req, 400, "invalid_field", msg, "field", "url");
         return;
     }
     char secret[SIGNING_SECRET_LEN + 1];

@@ -12,6 +12,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <sys/socket.h>
+
 #include <curl/curl.h>
 
 #include "util/clock.h"
@@ -31,6 +33,7 @@ struct client_call {
     struct client_call *prev, *next; /* in client.calls */
     int too_large;                   /* the write callback refused the body: over the cap */
     int no_memory;                   /* the write callback could not grow the response */
+    const char *refused;             /* refuse_addr's reason for the last address refused */
     char errbuf[CURL_ERROR_SIZE];
 };
 
@@ -188,6 +191,19 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *userp)
     return n;
 }
 
+/* CURLOPT_OPENSOCKETFUNCTION, set for requests with refuse_addr: the last moment the address is
+ * known and nothing was sent to it yet. A refused address makes curl try the next one. */
+static curl_socket_t on_open_socket(void *userp, curlsocktype purpose, struct curl_sockaddr *a)
+{
+    struct client_call *c = userp;
+    const char *why = purpose == CURLSOCKTYPE_IPCXN ? c->req->refuse_addr(&a->addr) : NULL;
+    if (why) {
+        c->refused = why;
+        return CURL_SOCKET_BAD;
+    }
+    return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
+}
+
 /* ---- finishing requests ---- */
 
 static void list_remove_call(struct client *d, struct client_call *c)
@@ -219,6 +235,8 @@ static void finish(struct client *d, struct client_call *c, CURLcode code, int c
         snprintf(r->error, sizeof r->error, "cancelled: the HTTP client is closing");
     else if (c->no_memory)
         snprintf(r->error, sizeof r->error, "out of memory storing the response");
+    else if (c->refused && code == CURLE_COULDNT_CONNECT)
+        snprintf(r->error, sizeof r->error, "address not allowed (%s)", c->refused);
     else if (code != CURLE_OK)
         snprintf(r->error, sizeof r->error, "%s",
                  c->errbuf[0] ? c->errbuf : curl_easy_strerror(code));
@@ -489,6 +507,10 @@ static int setup_easy(struct client_call *c, int post)
         SET(CURLOPT_HTTPHEADER, c->headers);
     if (r->userpwd)
         SET(CURLOPT_USERPWD, r->userpwd);
+    if (r->refuse_addr) {
+        SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
+        SET(CURLOPT_OPENSOCKETDATA, c);
+    }
     if (post) {
         /* curl does not copy POSTFIELDS: the body stays owned by r until done(). A NULL pointer
          * would mean "read the body through the read callback" (stdin by default), so an empty

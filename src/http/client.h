@@ -36,6 +36,11 @@ struct client_request {
     struct buf body;            /* request body; owned by the request */
     const char *userpwd;        /* "user:password" for HTTP Basic, or NULL */
     long timeout_ms;            /* whole request; 0: 10000 */
+    /* Asked about every address the request is about to connect to (after DNS, so a name that
+     * resolves somewhere else than it did when it was checked is caught): a non-NULL answer, the
+     * reason, refuses it. Once every address is refused the request ends with CLIENT_E_CONNECT
+     * and error "address not allowed (<reason>)". NULL allows every address. */
+    const char *(*refuse_addr)(const struct sockaddr *addr);
     void (*done)(struct client_request *r); /* called once, from the loop, never from
                                                client_start */
     void *user;

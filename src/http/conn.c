@@ -3,6 +3,7 @@
  * the answers. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "http/conn.h"
 #include "http/parse.h"
@@ -430,6 +431,71 @@ static void on_timer(uv_timer_t *t)
     }
 }
 
+/* The address a connection is counted under: IPv4 (also IPv4-mapped IPv6) as it is, IPv6 by its
+ * /64, which one host or site usually owns whole. Stays zero for other sockets. */
+static void peer_key(struct http_conn *c)
+{
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        c->peer[0] = 4;
+        memcpy(c->peer + 1, &((const struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        const uint8_t *a = ((const struct sockaddr_in6 *)&ss)->sin6_addr.s6_addr;
+        int v4 = memcmp(a, mapped, sizeof mapped) == 0;
+        c->peer[0] = v4 ? 4 : 6;
+        memcpy(c->peer + 1, v4 ? a + 12 : a, v4 ? 4 : 8);
+    }
+}
+
+/* Open connections from c's address. A walk over the list: it is at most max_connections long,
+ * and comparing a few bytes per connection costs less than the accept itself. */
+static size_t conns_from(const struct http_server *srv, const struct http_conn *c)
+{
+    size_t n = 0;
+    for (const struct http_conn *o = srv->conns; o; o = o->next)
+        n += memcmp(o->peer, c->peer, sizeof c->peer) == 0;
+    return n;
+}
+
+/* The reserved connection that has waited longest without sending a byte, or NULL. The list
+ * is newest first. */
+static struct http_conn *oldest_idle_reserved(const struct http_server *srv)
+{
+    struct http_conn *found = NULL;
+    for (struct http_conn *o = srv->conns; o; o = o->next)
+        if (o->reserve_only && o->state == CONN_IDLE && !o->writing && !o->out.len && !o->closing)
+            found = o;
+    return found;
+}
+
+/* Decides whether the accepted connection c is served, kept for reserve_flag routes only, or
+ * refused (the 503's message; NULL when served). */
+static const char *admit(struct http_server *srv, struct http_conn *c)
+{
+    const struct http_server_config *cfg = &srv->cfg;
+    size_t reserve = cfg->reserved_connections;
+    if (reserve > cfg->max_connections / 4)
+        reserve = cfg->max_connections / 4;
+    if (c->peer[0] && cfg->max_connections_per_ip &&
+        conns_from(srv, c) >= cfg->max_connections_per_ip)
+        return "Your address has as many connections open as one client may have "
+               "(--max-connections-per-ip); reuse them (keep-alive) or close some, then retry.";
+    if (srv->nconns >= cfg->max_connections) {
+        /* Sockets that sit in reserved slots without asking anything must not keep a health
+         * check out: the newcomer takes the slot of the one that has waited longest. */
+        struct http_conn *idle = reserve ? oldest_idle_reserved(srv) : NULL;
+        if (!idle)
+            return "The server is at its connection limit; retry shortly.";
+        conn_close(idle);
+    }
+    c->reserve_only = srv->nconns >= cfg->max_connections - reserve;
+    return NULL;
+}
+
 /* Sets up a connection whose tcp handle is initialised; accept_from is the listener to accept
  * from, or NULL when the socket is already open (http_server_adopt). */
 void conn_start(struct http_server *srv, uv_stream_t *accept_from, uv_os_sock_t fd)
@@ -449,7 +515,12 @@ void conn_start(struct http_server *srv, uv_stream_t *accept_from, uv_os_sock_t 
     c->tcp.data = c;
     c->timer.data = c;
     c->handles = 2;
-    c->rejected = srv->nconns >= srv->cfg.max_connections;
+    int rc =
+        accept_from ? uv_accept(accept_from, (uv_stream_t *)&c->tcp) : uv_tcp_open(&c->tcp, fd);
+    if (rc == 0)
+        peer_key(c);
+    const char *refusal = rc == 0 ? admit(srv, c) : NULL;
+    c->rejected = rc != 0 || refusal != NULL;
     if (c->rejected) {
         srv->nrejected++;
     } else {
@@ -459,8 +530,6 @@ void conn_start(struct http_server *srv, uv_stream_t *accept_from, uv_os_sock_t 
         srv->conns = c;
         srv->nconns++;
     }
-    int rc =
-        accept_from ? uv_accept(accept_from, (uv_stream_t *)&c->tcp) : uv_tcp_open(&c->tcp, fd);
     if (rc != 0 || srv->nrejected > MAX_REJECTING) {
         conn_close(c);
         return;
@@ -468,7 +537,7 @@ void conn_start(struct http_server *srv, uv_stream_t *accept_from, uv_os_sock_t 
     uv_tcp_nodelay(&c->tcp, 1);
     parse_init(c);
     if (c->rejected) {
-        response_reject(c);
+        response_reject(c, refusal);
         c->state = CONN_LINGER;
         c->close_after_write = 1;
         conn_set_deadline(c, srv->cfg.linger_ms);

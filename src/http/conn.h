@@ -50,6 +50,9 @@ struct http_conn {
     struct buf wbuf;    /* bytes of the write in flight */
     struct buf pending; /* input that arrived behind a request still being answered */
     struct http_request req;
+    /* The client address connections are counted under (conn.c: peer_key); all zero when not
+     * an IP address (adopted sockets). */
+    uint8_t peer[17];
     int handles; /* open libuv handles; the struct is freed when the last one closes */
     unsigned writing : 1;
     unsigned closing : 1;
@@ -57,6 +60,7 @@ struct http_conn {
     unsigned paused : 1;
     unsigned in_execute : 1;
     unsigned rejected : 1;
+    unsigned reserve_only : 1; /* in a reserved slot: only reserve_flag routes, then close */
     unsigned keep_alive : 1;
     unsigned shutdown_sent : 1;
     unsigned message_done : 1;

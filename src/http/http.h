@@ -102,6 +102,14 @@ struct http_request {
 
 struct http_server_config {
     size_t max_connections;
+    /* Connections one client address (an IPv6 client: its /64) may hold; more are refused like
+     * those over max_connections. 0: no limit. */
+    size_t max_connections_per_ip;
+    /* The last this many of max_connections (at most a quarter of them) only answer routes
+     * whose flags include reserve_flag, one request each, so that health checks and metrics get
+     * through a server full of other clients. */
+    size_t reserved_connections;
+    unsigned reserve_flag;
     uint64_t header_timeout_ms;
     uint64_t idle_timeout_ms;
     uint64_t body_timeout_ms;

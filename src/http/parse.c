@@ -320,6 +320,16 @@ static int on_headers_complete(llhttp_t *p)
     r->has_body = (p->flags & F_CHUNKED) || ((p->flags & F_CONTENT_LENGTH) && p->content_length);
     c->keep_alive = llhttp_should_keep_alive(p) ? 1 : 0;
     route_request(c);
+    if (c->reserve_only) {
+        /* One answer, then the slot is free again for the next health check. */
+        c->close_after_write = 1;
+        if (!r->responded && !(r->route->flags & c->srv->cfg.reserve_flag)) {
+            http_add_header(r, "Retry-After", "1");
+            http_respond_error(r, 503, "too_many_connections",
+                               "The server is at its connection limit: this connection is kept "
+                               "for /healthz, /readyz and /metrics. Retry shortly.");
+        }
+    }
     if (!r->responded) {
         size_t limit = r->route->body_limit ? r->route->body_limit : HTTP_DEFAULT_BODY;
         if ((p->flags & F_CONTENT_LENGTH) && p->content_length > limit) {

@@ -213,11 +213,12 @@ void http_respond_error(struct http_request *req, int status, const char *code, 
     buf_free(&b);
 }
 
-void response_reject(struct http_conn *c)
+void response_reject(struct http_conn *c, const char *message)
 {
-    struct buf body = {0};
-    error_body(&body, "too_many_connections",
-               "The server is at its connection limit; retry shortly.");
-    append_response(c, 503, "application/json; charset=utf-8", NULL, body.data, body.len, 1);
+    struct buf body = {0}, extra = {0};
+    error_body(&body, "too_many_connections", message);
+    buf_append_str(&extra, "Retry-After: 1\r\n");
+    append_response(c, 503, "application/json; charset=utf-8", &extra, body.data, body.len, 1);
     buf_free(&body);
+    buf_free(&extra);
 }

@@ -32,7 +32,8 @@ void http_stream_end(struct http_request *req);
 /* Bytes written but not yet handed to the socket. */
 size_t http_stream_pending(const struct http_request *req);
 
-/* Queues the 503 of a connection refused because of the cap (no request was read). */
-void response_reject(struct http_conn *c);
+/* Queues the 503 of a connection refused because of a cap (no request was read): message says
+ * which one. */
+void response_reject(struct http_conn *c, const char *message);
 
 #endif

@@ -1,6 +1,9 @@
-/* The http dialect: a generic provider behind a signed JSON webhook. Every request and callback
- * body is signed with X-Signature: hex HMAC-SHA256(http_secret, body), and every create carries an
- * Idempotency-Key of batch:row:seq so the provider can drop a request we sent twice. */
+/* The http dialect: a generic provider behind a signed JSON webhook. Every request we send is
+ * signed with X-Signature: hex HMAC-SHA256(http_secret, body); a callback's signature covers the
+ * callback URL too (HMAC of "<callbackUrl>\n<body>"), because the URL's query picks the job it
+ * reports on: a genuine report on one call must not be replayable against another call's URL.
+ * Every create carries an Idempotency-Key of batch:row:seq so the provider can drop a request we
+ * sent twice. */
 #include "provider/http_provider.h"
 
 #include <ctype.h>
@@ -26,15 +29,26 @@ static void sign_body(const char *secret, const char *body, size_t len,
     crypto_hex(mac, sizeof mac, out);
 }
 
-/* Hex is compared case-insensitively, the MAC itself in constant time. An empty secret would make
- * every signature forgeable, so it never validates. */
-static int signature_ok(const char *secret, const char *body, size_t len, const char *sig,
-                        size_t sig_len)
+/* A callback's signature: of the URL it was sent to, a newline and the body. Hex is compared
+ * case-insensitively, the MAC itself in constant time. An empty secret would make every signature
+ * forgeable, so it never validates. */
+static int signature_ok(const char *secret, const char *url, size_t url_len, const char *body,
+                        size_t len, const char *sig, size_t sig_len)
 {
     char want[SIGNATURE_HEX_LEN + 1], got[SIGNATURE_HEX_LEN];
     if (!secret[0] || !sig || sig_len != SIGNATURE_HEX_LEN)
         return 0;
-    sign_body(secret, body, len, want);
+    struct buf signed_text = {0};
+    int rc = buf_append(&signed_text, url, url_len);
+    if (!rc)
+        rc = buf_append(&signed_text, "\n", 1);
+    if (!rc)
+        rc = buf_append(&signed_text, body, len);
+    if (!rc)
+        sign_body(secret, signed_text.data, signed_text.len, want);
+    buf_free(&signed_text);
+    if (rc)
+        return 0;
     for (size_t i = 0; i < SIGNATURE_HEX_LEN; i++)
         got[i] = (char)tolower((unsigned char)sig[i]);
     return crypto_equal(want, got, SIGNATURE_HEX_LEN);
@@ -233,12 +247,12 @@ static int http_event(const cJSON *j, struct call_event *ev)
     return 0;
 }
 
-int http_provider_parse_callback(const char *secret, const char *query, size_t qlen,
-                                 const char *body, size_t body_len, const char *sig, size_t sig_len,
-                                 struct call_event *ev)
+int http_provider_parse_callback(const char *secret, const char *url, size_t url_len,
+                                 const char *query, size_t qlen, const char *body, size_t body_len,
+                                 const char *sig, size_t sig_len, struct call_event *ev)
 {
     provider_event_init(ev);
-    if (!signature_ok(secret, body, body_len, sig, sig_len))
+    if (!signature_ok(secret, url, url_len, body, body_len, sig, sig_len))
         return BC_EACCES;
     int rc = provider_parse_callback_query(query, qlen, ev);
     if (rc)

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "http/client.h"
+#include "model/url.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/id.h"
@@ -82,6 +83,7 @@ void delivery_config_defaults(struct delivery_config *c)
     c->backoff_max_ms = DELIVERY_BACKOFF_MAX_MS;
     c->max_age_ms = DELIVERY_MAX_AGE_MS;
     c->timeout_ms = DELIVERY_TIMEOUT_MS;
+    c->allow_private = 0;
 }
 
 int delivery_configure(struct delivery *d, const struct delivery_config *c)
@@ -143,6 +145,9 @@ static void settle(struct delivery *d, struct send *s, uint64_t now)
         d->delivered++;
     } else {
         d->failed++;
+        if (s->r.result != CLIENT_OK)
+            log_info("webhook attempt failed", "event=%s url=\"%s\" error=\"%s\"", s->e.id, q->url,
+                     s->r.error);
         s->next_at = now + backoff_ms(&d->cfg, s->attempt);
         s->outcome = s->next_at > s->e.created_ms + d->cfg.max_age_ms ? OUT_GAVE_UP : OUT_RETRY;
         if (s->outcome == OUT_GAVE_UP) {
@@ -165,6 +170,9 @@ static void settle(struct delivery *d, struct send *s, uint64_t now)
     arm(d, RECORD_DELAY_MS);
 }
 
+/* The log is read by the workspace, which may not learn more about the network than the status
+ * an allowed target answered: only the kind of failure is recorded, never curl's text (addresses,
+ * ports, "connection refused" against "not allowed"). The server log has the details. */
 static void describe_error(const struct send *s, char *out, size_t cap)
 {
     if (s->drop)
@@ -173,8 +181,6 @@ static void describe_error(const struct send *s, char *out, size_t cap)
         out[0] = '\0'; /* an HTTP answer: its status says it all */
     else if (s->r.result == CLIENT_E_TIMEOUT)
         snprintf(out, cap, "timeout");
-    else if (s->r.error[0])
-        snprintf(out, cap, "%s: %s", client_strerror(s->r.result), s->r.error);
     else
         snprintf(out, cap, "%s", client_strerror(s->r.result));
 }
@@ -335,6 +341,7 @@ static int prepare(struct delivery *d, struct store_txn *t, struct send *s, uint
     s->r.content_type = "application/json";
     s->r.headers = s->headers;
     s->r.timeout_ms = (long)d->cfg.timeout_ms;
+    s->r.refuse_addr = d->cfg.allow_private ? NULL : url_addr_refusal;
     s->r.done = on_done;
     s->r.user = s;
     return 1;

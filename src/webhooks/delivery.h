@@ -21,6 +21,10 @@ struct delivery_config {
     uint64_t backoff_max_ms; /* the wait never grows past this */
     uint64_t max_age_ms;     /* no retry is scheduled later than this after the event */
     uint64_t timeout_ms;     /* one request, connection included */
+    /* Connect to loopback, private, link-local and other non-public addresses too (model/url.h:
+     * url_addr_refusal); off by default, so that a target whose name resolves to one of them
+     * (DNS rebinding) fails to connect instead of reaching inside the network. */
+    int allow_private;
 };
 
 struct delivery;

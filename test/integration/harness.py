@@ -907,7 +907,8 @@ def twilio_signature(token, url, params):
 
 
 def hmac_sha256_hex(secret, body):
-    """The http provider dialect's X-Signature: hex HMAC-SHA256 of the raw body."""
+    """Hex HMAC-SHA256 of body: the http provider dialect's X-Signature of a request body (a
+    callback's signs its URL, a newline and the body)."""
     return hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
 
 

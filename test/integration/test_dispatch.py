@@ -656,6 +656,61 @@ class DispatchTest(DispatchTestCase):
             self.assertError(reply, 403, "forbidden")
         self.assertEqual(self.batch(server, auth, batch)["progress"]["completed"], 5)
 
+    def test_http_provider_callback_replayed_to_another_call_changes_nothing(self):
+        """A genuine, signed "completed, 9 s" report on call_1, replayed to call_2's callback URL
+        (whose query picks the job), is refused: the signature covers the URL. Before, it
+        completed and billed call_2."""
+        secret = "http-provider-secret"
+        provider = FakeHttpProvider(secret, report_rows=set())
+        self.addCleanup(provider.close)
+        port = free_port()
+        server = self.start_server("--provider", "http", "--http-provider-url",
+                                   f"{provider.url}/calls", "--http-provider-secret", secret,
+                                   "--public-url", f"http://127.0.0.1:{port}", port=port)
+        auth, agent = self.setup_workspace(server, calls_per_second=100)
+        batch = self.upload(server, auth, agent, contacts(answered_numbers(2)))
+        # Both calls placed: the provider's answers to the creates are recorded (attempt 1).
+        def placed():
+            calls = self.calls(server, auth, batch, [1, 2]).values()
+            return all((c["status"], c["attempts"]) == ("active", 1) for c in calls)
+        self.assertTrue(poll(placed, timeout=10), self.calls(server, auth, batch, [1, 2]))
+        urls = {int(c["id"].split(":")[1]): c["callbackUrl"] for c in provider.creates}
+        target = (server.host, server.port)
+        form = {"Content-Type": "application/json"}
+
+        def path(url):
+            parts = urllib.parse.urlsplit(url)
+            return f"{parts.path}?{parts.query}"
+
+        body = json.dumps({"callId": "prov-1", "status": "completed", "duration": 9}).encode()
+        genuine = {**form, "X-Signature": provider.sign_callback(urls[1], body)}
+        self.assertEqual(post_callback(target, path(urls[1]), body, genuine), (204, b""))
+        a2 = self.wait_batch(server, auth, batch, timeout=10,
+                             until=lambda a2: a2["progress"]["completed"] == 1)
+        self.assertEqual((a2["progress"]["active"], a2["billableCalls"]), (1, 1), a2)
+        before = self.calls(server, auth, batch, [2])[2]
+
+        replays = {"call_1's signature": genuine,
+                   "a signature of the body alone": {**form,
+                                                     "X-Signature": hmac_sha256_hex(secret, body)}}
+        for label, headers in replays.items():
+            status, data = post_callback(target, path(urls[2]), body, headers)
+            self.assertEqual(status, 403, f"{label}: {data!r}")
+            self.assertEqual(json.loads(data)["error"], "forbidden", data)
+        time.sleep(0.2)  # an accepted report is applied in the next group commit
+        a2 = self.batch(server, auth, batch)
+        self.assertEqual((a2["progress"]["completed"], a2["progress"]["active"],
+                          a2["billableCalls"]), (1, 1, 1), a2)
+        self.assertEqual(self.calls(server, auth, batch, [2])[2], before)
+
+        # call_2's own report, signed for its URL, still counts.
+        body = json.dumps({"callId": "prov-2", "status": "completed", "duration": 4}).encode()
+        signed = {**form, "X-Signature": provider.sign_callback(urls[2], body)}
+        self.assertEqual(post_callback(target, path(urls[2]), body, signed), (204, b""))
+        a2 = self.wait_batch(server, auth, batch, timeout=10)
+        self.assertEqual((a2["progress"]["completed"], a2["billableCalls"]), (2, 2), a2)
+        self.assertEqual(self.calls(server, auth, batch, [2])[2]["duration"], 4)
+
 
     # ----- 9b. background rewrites of more than one step -------------------------------------
 
@@ -874,8 +929,9 @@ class FakeHttpProvider:
 
     FIELDS = {"id", "to", "from", "agentId", "prompt", "variables", "callbackUrl"}
 
-    def __init__(self, secret):
+    def __init__(self, secret, report_rows=None):
         self.secret = secret
+        self.report_rows = report_rows  # rows reported on (None: all)
         self.creates = []
         self.errors = []
         self.callbacks = []
@@ -900,7 +956,9 @@ class FakeHttpProvider:
                 with provider.lock:
                     provider.creates.append(create)
                 self.answer(201, {"callId": call_id})
-                provider.report_later(create["callbackUrl"], call_id)
+                row = int(create["id"].split(":")[1])
+                if provider.report_rows is None or row in provider.report_rows:
+                    provider.report_later(create["callbackUrl"], call_id)
 
             def answer(self, status, obj):
                 data = json.dumps(obj).encode()
@@ -941,7 +999,7 @@ class FakeHttpProvider:
                 status, _ = post_callback(("127.0.0.1", parts.port),
                                           f"{parts.path}?{parts.query}", body,
                                           {"Content-Type": "application/json",
-                                           "X-Signature": hmac_sha256_hex(self.secret, body)})
+                                           "X-Signature": self.sign_callback(callback_url, body)})
             except OSError as e:
                 status = repr(e)
             with self.lock:
@@ -950,6 +1008,10 @@ class FakeHttpProvider:
         with self.lock:
             self.threads.append(thread)
         thread.start()
+
+    def sign_callback(self, callback_url, body):
+        """X-Signature of a callback: HMAC-SHA256 of the callback URL, a newline and the body."""
+        return hmac_sha256_hex(self.secret, callback_url.encode() + b"\n" + body)
 
     def callback_statuses(self):
         with self.lock:

@@ -16,7 +16,7 @@ import threading
 import time
 
 from harness import (BATCHES, DispatchTestCase, admin, admin_run, csv_of, free_port,
-                     make_workspace, poll, request, scrape)
+                     make_workspace, poll, post_multipart, request, scrape)
 
 WEBHOOK = "/v1/api/webhook"
 DELIVERIES = "/v1/api/webhook/deliveries"
@@ -124,6 +124,13 @@ class Receiver:
 
 
 class WebhookTestCase(DispatchTestCase):
+
+    def start_server(self, *args, allow_private=True, **kwargs):
+        """Receivers listen on loopback, which webhooks reach only with --webhook-allow-private
+        (servers started with start_class_server run without it)."""
+        if allow_private:
+            args = ("--webhook-allow-private",) + args
+        return super().start_server(*args, **kwargs)
 
     def receiver(self):
         rx = Receiver().start()
@@ -287,6 +294,73 @@ class WebhookApiTest(WebhookTestCase):
         again = admin_run(self.server.data_dir, "webhook", "delete", "--workspace", ws)
         self.assertEqual(again.returncode, 1, again.stderr)
 
+    # Targets that would let a workspace reach inside the server's network, each with the rule
+    # its 400 must name. The server runs without --webhook-allow-private.
+    REFUSED_TARGETS = [
+        ("http://127.0.0.1:9/hook", "loopback"), ("http://127.1/hook", "loopback"),
+        ("http://2130706433/", "loopback"), ("http://localhost:8080/", "loopback"),
+        ("http://[::1]/", "loopback"), ("http://[::ffff:127.0.0.1]/", "loopback"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://[fe80::1]/", "link-local"), ("http://10.0.0.5/", "private"),
+        ("http://172.16.3.4/", "private"), ("https://192.168.1.10:8443/h", "private"),
+        ("http://100.64.0.1/", "private"), ("http://[fd00::1]/", "private"),
+        ("http://[::ffff:10.1.1.1]/", "private"), ("http://224.0.0.251/", "multicast"),
+        ("http://0.0.0.0:8080/", "unspecified"), ("http://[::]/", "unspecified"),
+    ]
+
+    def test_put_refuses_non_public_targets(self):
+        auth = make_workspace(self.server)
+        for url, rule in self.REFUSED_TARGETS:
+            with self.subTest(url=url):
+                reply = request(self.server, "PUT", WEBHOOK, {"url": url}, auth=auth)
+                self.assertError(reply, 400, "invalid_field", field="url")
+                self.assertIn(rule, reply.body["message"])
+                self.assertIn("--webhook-allow-private", reply.body["message"])
+        self.assertError(request(self.server, "GET", WEBHOOK, auth=auth), 404, "not_found")
+        # A public address literal and a name are fine (names are checked again at connect).
+        self.set_webhook(self.server, auth, "http://93.184.216.34/hook")
+        self.set_webhook(self.server, auth, "https://hooks.example.com/a?b=c@d")
+
+    def test_put_refuses_credentials_without_echoing_them(self):
+        auth = make_workspace(self.server)
+        for url in ("https://alice:s3cr3t-pw@hooks.example.com/h", "https://tok3n@example.com/"):
+            with self.subTest(url=url):
+                reply = request(self.server, "PUT", WEBHOOK, {"url": url}, auth=auth)
+                self.assertError(reply, 400, "invalid_field", field="url")
+                self.assertIn("user:password@", reply.body["message"])
+                text = json.dumps(reply.body)
+                self.assertNotIn("s3cr3t", text)
+                self.assertNotIn("tok3n", text)
+        self.assertError(request(self.server, "GET", WEBHOOK, auth=auth), 404, "not_found")
+
+    def test_batch_webhook_url_follows_the_same_rule(self):
+        auth, agent = self.setup_workspace(self.server)
+        for url, rule in (("http://127.0.0.1:9/h", "loopback"), ("http://10.2.3.4/", "private"),
+                          ("http://169.254.169.254/", "link-local"),
+                          ("https://bob:pw-xyz@hooks.example.com/", "user:password@")):
+            with self.subTest(url=url):
+                parts = [("agentId", agent), ("webhookUrl", url),
+                         ("file", ("c.csv", contacts([number(1)])))]
+                reply = post_multipart(self.server, BATCHES, parts, auth=auth)
+                self.assertError(reply, 400, "invalid_field", field="webhookUrl")
+                self.assertIn(rule, reply.body["message"])
+                self.assertNotIn("pw-xyz", json.dumps(reply.body))
+        listed = request(self.server, "GET", BATCHES, auth=auth)
+        self.assertEqual(listed.status, 200, listed.body)
+        self.assertEqual(listed.body["pagination"]["total"], 0, listed.body)
+
+    def test_admin_refuses_non_public_targets_unless_allowed(self):
+        ws, _ = make_workspace(self.server)
+        for url in ("http://127.0.0.1:9/h", "https://u:p@hooks.example.com/"):
+            with self.subTest(url=url):
+                bad = admin_run(self.server.data_dir, "webhook", "set", "--workspace", ws,
+                                "--url", url)
+                self.assertEqual(bad.returncode, 2, bad.stderr)
+                self.assertNotIn("u:p@", bad.stdout + bad.stderr)
+        out = admin(self.server.data_dir, "webhook", "set", "--workspace", ws, "--url",
+                    "http://127.0.0.1:9/h", "--webhook-allow-private")
+        self.assertEqual(out["url"], "http://127.0.0.1:9/h")
+
 
 class WebhookDeliveryTest(WebhookTestCase):
     """Events of real batch runs on the in-process simulator."""
@@ -367,6 +441,9 @@ class WebhookDeliveryTest(WebhookTestCase):
         refused = [d for d in log if d["status"] is None]
         self.assertTrue(refused, "no attempt recorded while the receiver was not listening")
         self.assertTrue(all(d["error"] for d in refused), refused)
+        # Only the kind of failure: no address, port or system message of the network behind.
+        kinds = {"could not connect", "the connection broke", "timeout"}
+        self.assertTrue(all(d["error"] in kinds for d in refused), refused)
         retried = [d for d in log if d["status"] == 503]
         self.assertTrue(all(d["result"] == "retrying" and d["nextAttemptAt"] for d in retried))
         self.assertGreater(max(d["attempt"] for d in log), 2)
@@ -449,3 +526,26 @@ class WebhookDeliveryTest(WebhookTestCase):
         self.assertEqual([e["id"] for e in ws_events], [e["id"] for e in events])
         self.assertWellFormed(ws_rx)
         self.assertWellFormed(batch_rx)
+
+    def test_connect_time_check_refuses_non_public_addresses(self):
+        """A target that passed the check when it was set (here set by the operator with
+        --webhook-allow-private, as a name could be that later resolves to loopback) is checked
+        again on the address delivery connects to: a server without the flag never reaches it,
+        and the deliveries log says only that it could not connect."""
+        rx = self.receiver()
+        server = self.start_server(*FAST, allow_private=False)
+        auth, agent = self.setup_workspace(server, calls_per_second=1000)
+        admin(server.data_dir, "webhook", "set", "--workspace", auth[0], "--url", rx.url,
+              "--webhook-allow-private")
+        self.upload(server, auth, agent, contacts(mixed_numbers(3)))
+
+        def failed_attempts():
+            log = request(server, "GET", f"{DELIVERIES}?limit=100", auth=auth).body["deliveries"]
+            return log if len(log) >= 3 else None
+        log = poll(failed_attempts, timeout=20)
+        self.assertTrue(log, "no delivery attempt recorded")
+        for d in log:
+            self.assertEqual((d["status"], d["error"]), (None, "could not connect"), d)
+            self.assertIn(d["result"], ("retrying", "gave_up"), d)
+        self.assertEqual(rx.snapshot(), [], "a webhook reached a loopback address")
+        self.assertIn("address not allowed (loopback)", server.logs(2000))

@@ -13,6 +13,8 @@
 #define BATCH  "batch_01HQ3V6Z8R2M4N5P6Q7R8S9T0V"
 #define QUERY  "b=" BATCH "&r=12&a=3"
 #define SECRET "whsec-test"
+#define STATUS "https://calls.example.com/v1/provider/http/status?"
+#define URL    STATUS QUERY
 
 static void test_config(struct provider_config *cfg)
 {
@@ -163,12 +165,22 @@ static void test_parse_create(void)
     }
 }
 
+/* A callback's signature: of the URL it is sent to, a newline and the body. */
+static void sign_callback(const char *secret, const char *url, const char *body,
+                          char out[2 * SHA256_LEN + 1])
+{
+    char text[1024];
+    snprintf(text, sizeof text, "%s\n%s", url, body);
+    sign(secret, text, out);
+}
+
 static int parse_signed(const char *query, const char *body, struct call_event *ev)
 {
-    char sig[2 * SHA256_LEN + 1];
-    sign(SECRET, body, sig);
-    return http_provider_parse_callback(SECRET, query, strlen(query), body, strlen(body), sig,
-                                        strlen(sig), ev);
+    char sig[2 * SHA256_LEN + 1], url[512];
+    snprintf(url, sizeof url, "%s%s", STATUS, query);
+    sign_callback(SECRET, url, body, sig);
+    return http_provider_parse_callback(SECRET, url, strlen(url), query, strlen(query), body,
+                                        strlen(body), sig, strlen(sig), ev);
 }
 
 static void test_callback_mapping(void)
@@ -241,35 +253,75 @@ static void test_callback_signatures(void)
     static const char body[] = "{\"callId\":\"c1\",\"status\":\"completed\"}";
     char sig[2 * SHA256_LEN + 1], upper[2 * SHA256_LEN + 1];
     struct call_event ev;
-    sign(SECRET, body, sig);
+    sign_callback(SECRET, URL, body, sig);
     for (size_t i = 0; i <= 2 * SHA256_LEN; i++)
         upper[i] = (char)(sig[i] >= 'a' && sig[i] <= 'f' ? sig[i] - 32 : sig[i]);
-    size_t qlen = strlen(QUERY), blen = strlen(body);
+    size_t ulen = strlen(URL), qlen = strlen(QUERY), blen = strlen(body);
 
-    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 64, &ev), 0);
+    CHECK_INT(
+        http_provider_parse_callback(SECRET, URL, ulen, QUERY, qlen, body, blen, sig, 64, &ev), 0);
     provider_event_free(&ev);
-    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, upper, 64, &ev), 0);
+    CHECK_INT(
+        http_provider_parse_callback(SECRET, URL, ulen, QUERY, qlen, body, blen, upper, 64, &ev),
+        0);
     provider_event_free(&ev);
 
-    CHECK_INT(http_provider_parse_callback("other", QUERY, qlen, body, blen, sig, 64, &ev),
+    CHECK_INT(
+        http_provider_parse_callback("other", URL, ulen, QUERY, qlen, body, blen, sig, 64, &ev),
+        BC_EACCES);
+    CHECK_INT(http_provider_parse_callback("", URL, ulen, QUERY, qlen, body, blen, sig, 64, &ev),
               BC_EACCES);
-    CHECK_INT(http_provider_parse_callback("", QUERY, qlen, body, blen, sig, 64, &ev), BC_EACCES);
-    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen - 1, sig, 64, &ev),
+    CHECK_INT(
+        http_provider_parse_callback(SECRET, URL, ulen, QUERY, qlen, body, blen - 1, sig, 64, &ev),
+        BC_EACCES);
+    CHECK_INT(
+        http_provider_parse_callback(SECRET, URL, ulen, QUERY, qlen, body, blen, NULL, 0, &ev),
+        BC_EACCES);
+    CHECK_INT(
+        http_provider_parse_callback(SECRET, URL, ulen, QUERY, qlen, body, blen, sig, 63, &ev),
+        BC_EACCES);
+    CHECK_INT(http_provider_parse_callback(SECRET, URL, ulen, QUERY, qlen, body, blen, "", 0, &ev),
               BC_EACCES);
-    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, NULL, 0, &ev),
-              BC_EACCES);
-    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 63, &ev),
-              BC_EACCES);
-    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, "", 0, &ev), BC_EACCES);
     sig[10] = sig[10] == '0' ? '1' : '0';
-    CHECK_INT(http_provider_parse_callback(SECRET, QUERY, qlen, body, blen, sig, 64, &ev),
-              BC_EACCES);
+    CHECK_INT(
+        http_provider_parse_callback(SECRET, URL, ulen, QUERY, qlen, body, blen, sig, 64, &ev),
+        BC_EACCES);
     /* An empty secret signs nothing, even a body signed with the empty key. */
-    sign("", body, sig);
-    CHECK_INT(http_provider_parse_callback("", QUERY, qlen, body, blen, sig, 64, &ev), BC_EACCES);
+    sign_callback("", URL, body, sig);
+    CHECK_INT(http_provider_parse_callback("", URL, ulen, QUERY, qlen, body, blen, sig, 64, &ev),
+              BC_EACCES);
     /* The signature is checked before anything else is looked at. */
-    CHECK_INT(http_provider_parse_callback(SECRET, "", 0, "junk", 4, sig, 64, &ev), BC_EACCES);
+    CHECK_INT(http_provider_parse_callback(SECRET, URL, ulen, "", 0, "junk", 4, sig, 64, &ev),
+              BC_EACCES);
     CHECK(ev.transcript == NULL);
+}
+
+/* The signature covers the URL, whose query picks the job: a genuine report on one call,
+ * replayed to another call's URL, is refused; so is a signature of the body alone. */
+static void test_callback_replay_to_another_call(void)
+{
+    static const char body[] = "{\"callId\":\"c1\",\"status\":\"completed\",\"duration\":9}";
+    static const char other_query[] = "b=" BATCH "&r=13&a=3";
+    static const char other_url[] = STATUS "b=" BATCH "&r=13&a=3";
+    size_t blen = strlen(body), oqlen = strlen(other_query);
+    char sig[2 * SHA256_LEN + 1];
+    struct call_event ev;
+    sign_callback(SECRET, URL, body, sig);
+    CHECK_INT(http_provider_parse_callback(SECRET, URL, strlen(URL), QUERY, strlen(QUERY), body,
+                                           blen, sig, 64, &ev),
+              0);
+    CHECK_INT(ev.row, 12);
+    provider_event_free(&ev);
+    CHECK_INT(http_provider_parse_callback(SECRET, other_url, strlen(other_url), other_query, oqlen,
+                                           body, blen, sig, 64, &ev),
+              BC_EACCES);
+    sign(SECRET, body, sig);
+    CHECK_INT(http_provider_parse_callback(SECRET, other_url, strlen(other_url), other_query, oqlen,
+                                           body, blen, sig, 64, &ev),
+              BC_EACCES);
+    CHECK_INT(http_provider_parse_callback(SECRET, URL, strlen(URL), QUERY, strlen(QUERY), body,
+                                           blen, sig, 64, &ev),
+              BC_EACCES);
 }
 
 static void test_callback_malformed(void)
@@ -361,5 +413,5 @@ static void test_fetch(void)
 
 CHECK_MAIN(CHECK_CASE(test_create_request), CHECK_CASE(test_parse_create),
            CHECK_CASE(test_callback_mapping), CHECK_CASE(test_callback_fields),
-           CHECK_CASE(test_callback_signatures), CHECK_CASE(test_callback_malformed),
-           CHECK_CASE(test_fetch))
+           CHECK_CASE(test_callback_signatures), CHECK_CASE(test_callback_replay_to_another_call),
+           CHECK_CASE(test_callback_malformed), CHECK_CASE(test_fetch))

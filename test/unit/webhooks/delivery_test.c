@@ -184,7 +184,8 @@ static int handle_count(struct harness *h)
     return n;
 }
 
-static void start_worker(struct harness *h, uint64_t backoff_ms, uint64_t max_age_ms)
+static void start_worker_with(struct harness *h, uint64_t backoff_ms, uint64_t max_age_ms,
+                              int allow_private)
 {
     h->handles_before = handle_count(h);
     CHECK_INT(webhooks_start(&h->w, h->store, &h->loop), 0);
@@ -194,7 +195,14 @@ static void start_worker(struct harness *h, uint64_t backoff_ms, uint64_t max_ag
     c.backoff_max_ms = backoff_ms * 4;
     c.max_age_ms = max_age_ms;
     c.timeout_ms = 2000;
+    c.allow_private = allow_private;
     CHECK_INT(webhooks_configure(h->w, &c), 0);
+}
+
+/* The receiver listens on loopback, which only allow_private lets the worker reach. */
+static void start_worker(struct harness *h, uint64_t backoff_ms, uint64_t max_age_ms)
+{
+    start_worker_with(h, backoff_ms, max_age_ms, 1);
 }
 
 /* Stops the worker and checks that it closed every libuv handle it opened. */
@@ -553,6 +561,33 @@ static void test_connection_refused_is_recorded(void)
     harness_free(h);
 }
 
+/* By default the worker checks the address it connects to: a target on loopback (stored before
+ * the check, or a name that resolves there) gets no request, and the log shows only that the
+ * attempt could not connect. */
+static void test_non_public_address_refused_at_connect(void)
+{
+    struct harness *h = harness_new();
+    endpoint_add(h, "a");
+    char url[128], secret[SIGNING_SECRET_LEN + 1];
+    uint64_t created;
+    url_of(h, "a", url, sizeof url);
+    CHECK_INT(target_set(h->store, WS_ID, strlen(WS_ID), url, secret, &created), 0);
+    start_worker_with(h, 20, 60000, 0);
+    emit(h, 0, 1);
+    RUN_UNTIL(h, count_db(h, DB_DELIVERY) >= 2);
+    CHECK_INT(h->nrx, 0);
+    cJSON *log = deliveries(h);
+    cJSON *d;
+    cJSON_ArrayForEach(d, log)
+    {
+        CHECK(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(d, "status")));
+        const char *error = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(d, "error"));
+        CHECK_STR(error, "could not connect");
+    }
+    cJSON_Delete(log);
+    harness_free(h);
+}
+
 /* Stopping the worker mid-backoff and starting a new one on the same store (a restart) delivers
  * everything, honours the stored nextAttemptAt, and numbers new events after the old ones. */
 static void test_survives_restart(void)
@@ -666,5 +701,6 @@ static void test_deliveries_trimmed(void)
 CHECK_MAIN(CHECK_CASE(test_no_target_writes_nothing), CHECK_CASE(test_delivers_signed_in_order),
            CHECK_CASE(test_failing_target_does_not_block_others),
            CHECK_CASE(test_gives_up_after_max_age), CHECK_CASE(test_connection_refused_is_recorded),
+           CHECK_CASE(test_non_public_address_refused_at_connect),
            CHECK_CASE(test_survives_restart), CHECK_CASE(test_deleted_webhook_drops_pending),
            CHECK_CASE(test_batch_target_creates_secret), CHECK_CASE(test_deliveries_trimmed))
