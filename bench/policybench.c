@@ -56,7 +56,7 @@ int main(int argc, char **argv)
     int npas[800], nnpa = 0;
     char st[3];
     for (int npa = 200; npa < 1000; npa++) {
-        char num[16];
+        char num[24];
         snprintf(num, sizeof num, "+1%d2000000", npa);
         if (zones_us_state(num, 12, st) == 0)
             npas[nnpa++] = npa;

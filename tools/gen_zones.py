@@ -6,6 +6,10 @@ phonenumbers.geodata). Only needed to regenerate the committed table:
     apt-get install python3-phonenumbers
     /usr/bin/python3 tools/gen_zones.py > src/policy/zones_data.c && clang-format -i src/policy/zones_data.c
 
+(Debian's own python3, whose dist-packages hold the package, not a version manager's.) The
+committed file is exactly what this produces: regenerating with the same package changes
+nothing.
+
 What it writes (src/policy/zones_data.h declares it; src/policy/zones.c reads it):
 
 - zones_data_names: every IANA zone name the map uses, sorted; a zone's id is its index.
@@ -106,16 +110,13 @@ def build_trie(prefixes, set_id):
         value[node] = set_id[zones]
     # Renumber breadth-first so that each node's children are contiguous, in digit order.
     order = [0]
-    new_id = {0: 0}
     out = []
     i = 0
     while i < len(order):
         old = order[i]
         kids = [children[old][d] for d in sorted(children[old])]
         first = len(order)
-        for k in kids:
-            new_id[k] = len(order)
-            order.append(k)
+        order.extend(kids)
         mask = 0
         for d in children[old]:
             mask |= 1 << d

@@ -195,18 +195,18 @@ __attribute__((format(printf, 3, 4))) static int fail(char *msg, size_t msglen, 
     return BC_EINVAL;
 }
 
-/* "HH:MM" on the 24-hour clock into minutes; "24:00" only when allow_24. */
+/* "HH:MM" on the 24-hour clock into minutes, or BC_EINVAL; "24:00" only when allow_24. */
 static int parse_hhmm(const char *s, int allow_24)
 {
     if (strlen(s) != 5 || s[2] != ':')
-        return -1;
+        return BC_EINVAL;
     for (int i = 0; i < 5; i++) {
         if (i != 2 && (s[i] < '0' || s[i] > '9'))
-            return -1;
+            return BC_EINVAL;
     }
     int h = (s[0] - '0') * 10 + (s[1] - '0'), m = (s[3] - '0') * 10 + (s[4] - '0');
     if (m > 59 || h > 24 || (h == 24 && (m != 0 || !allow_24)))
-        return -1;
+        return BC_EINVAL;
     return h * 60 + m;
 }
 
@@ -433,7 +433,8 @@ int window_next_open(const struct window *w, const struct zones_set *set, int64_
             rc = zone_candidates(w, tz, from_s, to_s, &c);
     }
     if (rc == 0) {
-        qsort(c.v, c.n, sizeof *c.v, cmp_i64);
+        if (c.n)
+            qsort(c.v, c.n, sizeof *c.v, cmp_i64);
         rc = BC_ENOTFOUND;
         for (size_t i = 0; i < c.n; i++) {
             if (i > 0 && c.v[i] == c.v[i - 1])

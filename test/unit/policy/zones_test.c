@@ -116,7 +116,7 @@ static void test_states(void)
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         int found = 0;
         for (int npa = 200; npa < 1000 && !found; npa++) {
-            char num[16];
+            char num[24];
             snprintf(num, sizeof num, "+1%d5550100", npa);
             found = zones_us_state(num, 12, st) == 0 && strcmp(st, all[i]) == 0;
         }
