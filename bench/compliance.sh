@@ -40,6 +40,7 @@ verdict=MISS
 echo "bench/compliance: calling windows (src/policy/), $(val numbers) numbers, $(val zones) zones in $(val zone_sets) sets"
 printf '  %-44s %14s/s  target >= %s/s  %s\n' "zone + window decisions (CPU time)" "$rate" "$target" "$verdict"
 printf '  %-44s %14s/s  (the machine is shared: see bench/README.md)\n' "zone + window decisions (wall clock)" "$(val decisions_per_wall_s)"
+printf '  %-44s %14s/s\n' "window_next_open (federal, random hours)" "$(val next_open_per_s)"
 printf '  %-44s %14s/s\n' "offset, TZif reader (cached period)" "$(val tzif_offsets_per_s)"
 printf '  %-44s %14s/s\n' "offset, TZif reader (a random hour each time)" "$(val tzif_uncached_offsets_per_s)"
 printf '  %-44s %14s/s\n' "offset, localtime_r + setenv(TZ)/tzset" "$(val localtime_r_offsets_per_s)"

@@ -123,6 +123,21 @@ int main(int argc, char **argv)
     printf("decisions_per_s %.0f\n", n / best);
     printf("decisions_per_wall_s %.0f\n", n / best_wall);
 
+    /* window_next_open, as a caller would call it once per zone set and cache: the first
+     * 20,000 numbers at random hours of 2027, federal window. */
+    size_t nn = n < 20000 ? n : 20000, found = 0;
+    double n0 = now_s();
+    for (size_t i = 0; i < nn; i++) {
+        const struct zones_set *set;
+        int64_t open;
+        int64_t at = (1798761600 + (int64_t)(next_rand() % 8760) * 3600) * 1000;
+        if (zones_lookup(nums + i * NUM_LEN, lens[i], &set) == 0 &&
+            window_next_open(&fed, set, at, &open) == 0)
+            found++;
+    }
+    printf("next_open_per_s %.0f\n", nn / (now_s() - n0));
+    printf("next_open_found %zu of %zu\n", found, nn);
+
     /* TZif reader against localtime_r, on the first zone of each number. */
     uint16_t *zone = malloc(n * sizeof *zone);
     size_t m = 0;
