@@ -18,6 +18,8 @@ packages=(
   build-essential cmake pkg-config clang-format
   # libraries
   libuv1-dev libcurl4-openssl-dev libcjson-dev liblmdb-dev lmdb-utils libssl-dev node-llhttp
+  # runtime: the IANA time-zone rules that calling windows read (src/policy/tz.c)
+  tzdata
   # tests
   python3 curl
   # benchmarks

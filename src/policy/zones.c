@@ -1,0 +1,126 @@
+/* Longest-prefix lookup of a number's time zones in the generated trie (zones_data.c), and the
+ * area code to US state table. */
+#include "policy/zones.h"
+
+#include <stdlib.h>
+
+#include "policy/tz.h"
+#include "policy/zones_data.h"
+#include "util/err.h"
+
+#define E164_MAX_DIGITS 15
+
+/* The digits of e164 without its '+'; BC_EINVAL unless 1..15 digits. */
+static int digits_of(const char *e164, size_t len, const char **digits, size_t *n)
+{
+    if (len > 0 && e164[0] == '+') {
+        e164++;
+        len--;
+    }
+    if (len == 0 || len > E164_MAX_DIGITS)
+        return BC_EINVAL;
+    for (size_t i = 0; i < len; i++) {
+        if (e164[i] < '0' || e164[i] > '9')
+            return BC_EINVAL;
+    }
+    *digits = e164;
+    *n = len;
+    return 0;
+}
+
+/* Bits set in a 16-bit mask. Not __builtin_popcount: without -mpopcnt (the x86-64 baseline)
+ * that is a call into libgcc, a fifth of a lookup. */
+static inline unsigned popcount16(unsigned x)
+{
+    x = x - ((x >> 1) & 0x5555u);
+    x = (x & 0x3333u) + ((x >> 2) & 0x3333u);
+    x = (x + (x >> 4)) & 0x0f0fu;
+    return (x + (x >> 8)) & 0x1fu;
+}
+
+int zones_lookup(const char *e164, size_t len, const struct zones_set **out)
+{
+    const char *d;
+    size_t n;
+    int rc = digits_of(e164, len, &d, &n);
+    if (rc < 0)
+        return rc;
+    const struct zones_node *node = &zones_data_nodes[0];
+    uint16_t best = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned digit = (unsigned)(d[i] - '0');
+        unsigned bit = 1u << digit;
+        if (!(node->mask & bit))
+            break;
+        node = &zones_data_nodes[node->first_child + popcount16(node->mask & (bit - 1))];
+        if (node->set)
+            best = node->set;
+    }
+    if (!best)
+        return BC_ENOTFOUND;
+    *out = &zones_data_sets[best];
+    return 0;
+}
+
+const char *zones_name(uint16_t zone)
+{
+    return zone < zones_data_name_count ? zones_data_names[zone] : NULL;
+}
+
+size_t zones_count(void)
+{
+    return zones_data_name_count;
+}
+
+size_t zones_set_count(void)
+{
+    return zones_data_set_count;
+}
+
+const struct zones_set *zones_set_get(uint16_t id)
+{
+    return id > 0 && id < zones_data_set_count ? &zones_data_sets[id] : NULL;
+}
+
+/* Loaded lazily, once per zone id: tz_load caches by name as well, this saves the name lookup
+ * on the hot path. */
+static struct tz **tz_by_zone;
+
+int zones_tz(uint16_t zone, struct tz **out)
+{
+    if (zone >= zones_data_name_count)
+        return BC_ENOTFOUND;
+    if (!tz_by_zone) {
+        tz_by_zone = calloc(zones_data_name_count, sizeof *tz_by_zone);
+        if (!tz_by_zone)
+            return BC_ENOMEM;
+    }
+    if (!tz_by_zone[zone]) {
+        int rc = tz_load(zones_data_names[zone], &tz_by_zone[zone]);
+        if (rc < 0)
+            return rc;
+    }
+    *out = tz_by_zone[zone];
+    return 0;
+}
+
+int zones_us_state(const char *e164, size_t len, char state[3])
+{
+    const char *d;
+    size_t n;
+    int rc = digits_of(e164, len, &d, &n);
+    if (rc < 0)
+        return rc;
+    if (n != 11 || d[0] != '1')
+        return n >= 1 && d[0] == '1' ? BC_EINVAL : BC_ENOTFOUND;
+    int npa = (d[1] - '0') * 100 + (d[2] - '0') * 10 + (d[3] - '0');
+    if (npa < 200)
+        return BC_EINVAL;
+    const char *s = &zones_data_npa_state[(npa - 200) * 2];
+    if (s[0] == '-')
+        return BC_ENOTFOUND;
+    state[0] = s[0];
+    state[1] = s[1];
+    state[2] = '\0';
+    return 0;
+}
