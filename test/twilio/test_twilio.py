@@ -158,8 +158,9 @@ class TwilioAcceptance(DispatchTestCase):
             ("completed", "answered", 1, 12))
         for amd in ("machine_start", "machine_end_beep", "machine_end_silence",
                     "machine_end_other", "fax"):
+            # A voicemail shows how long it connected (README, "Durations").
             add({"callbacks": progress_callbacks("completed", duration=20, answered_by=amd)},
-                ("failed", "voicemail", 1, None))
+                ("failed", "voicemail", 1, 20))
         # No verdict from answering-machine detection: counted as a person.
         add({"callbacks": progress_callbacks("completed", duration=9, answered_by="unknown")},
             ("completed", "answered", 1, 9))
