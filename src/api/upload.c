@@ -7,7 +7,6 @@
  * leaves its staging rows to the background purge. */
 #include "api/upload.h"
 
-#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -28,14 +27,13 @@
 #include "util/json.h"
 #include "util/log.h"
 #include "model/agent.h"
+#include "model/batch.h"
 #include "util/num.h"
 
 #define IDEM_TTL_MS     (24ull * 3600 * 1000)
 #define IDEM_HEADER_MAX 255
 #define A1_ERRORS       20
 #define A8_ERRORS       1000
-#define GAP_MAX_HOURS   (30.0 * 24)
-#define SMART_MAX_TRIES 10
 /* Body bytes parsed and encoded before the loop serves other clients: one socket read, about
  * half a millisecond of CPU when rows are stored (0.4-0.5 ms measured on the bench machine). */
 #define YIELD_BYTES (64u * 1024)
@@ -222,50 +220,13 @@ static int check_agent(struct upload *up, struct app *app, const char *id)
     return 0;
 }
 
-/* smartCallbackConfig: {"enabled": bool, "maxAttempts": 1..10, "gaps": [{"days","hours"}]}.
- * Gap i is the wait before attempt i+2; when fewer gaps than needed are given, the last one
- * repeats. */
+/* smartCallbackConfig: the rules are model/batch.c's (batch_smart_check). */
 static int check_smart(struct upload *up, const char *text)
 {
-    enum ingest_field f = FIELD_SMART_CALLBACK;
-    cJSON *o = cJSON_Parse(text);
-    up->smart = o;
-    if (!cJSON_IsObject(o))
-        return bad_field(up, f, "%s",
-                         "must be a JSON object as a string, such as {\"enabled\":true,"
-                         "\"maxAttempts\":3,\"gaps\":[{\"days\":0,\"hours\":4}]}");
-    const cJSON *en = cJSON_GetObjectItemCaseSensitive(o, "enabled");
-    const cJSON *max = cJSON_GetObjectItemCaseSensitive(o, "maxAttempts");
-    const cJSON *gaps = cJSON_GetObjectItemCaseSensitive(o, "gaps");
-    if (!cJSON_IsBool(en))
-        return bad_field(up, f, "%s", "\"enabled\" must be true or false");
-    if (!cJSON_IsTrue(en))
-        return 0;
-    if (!cJSON_IsNumber(max) || max->valuedouble != floor(max->valuedouble) ||
-        max->valuedouble < 1 || max->valuedouble > SMART_MAX_TRIES)
-        return bad_field(up, f, "%s", "\"maxAttempts\" must be a whole number from 1 to 10");
-    if (!cJSON_IsArray(gaps) || (max->valueint > 1 && cJSON_GetArraySize(gaps) == 0))
-        return bad_field(up, f, "%s",
-                         "\"gaps\" must be an array of {\"days\": d, \"hours\": h} with at least "
-                         "one entry when maxAttempts is more than 1");
-    const cJSON *g;
-    int i = 0;
-    cJSON_ArrayForEach(g, gaps)
-    {
-        const cJSON *d = cJSON_GetObjectItemCaseSensitive(g, "days");
-        const cJSON *h = cJSON_GetObjectItemCaseSensitive(g, "hours");
-        double days = cJSON_IsNumber(d) ? d->valuedouble : d ? -1 : 0;
-        double hours = cJSON_IsNumber(h) ? h->valuedouble : h ? -1 : 0;
-        char detail[160];
-        snprintf(detail, sizeof detail, "gap %d", i + 1);
-        if (!cJSON_IsObject(g) || days < 0 || hours < 0 || (!d && !h) ||
-            days * 24 + hours > GAP_MAX_HOURS || days * 24 + hours <= 0)
-            return bad_field(up, f,
-                             "%s must be {\"days\": d, \"hours\": h} with non-negative numbers "
-                             "adding up to more than 0 and at most 30 days",
-                             detail);
-        i++;
-    }
+    char msg[300];
+    up->smart = cJSON_Parse(text);
+    if (batch_smart_check(up->smart, msg, sizeof msg) != 0)
+        return bad_field(up, FIELD_SMART_CALLBACK, "%s", msg);
     return 0;
 }
 
