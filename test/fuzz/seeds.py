@@ -115,7 +115,11 @@ def main():
                       b'"maxConcurrentCalls":50,"requestsPerMinute":600,"maxRecords":1000000,'
                       b'"createdAt":1764500000000}',
                       b'{"workspaceId":"ws_02","name":"b","callsPerSecond":0.5,'
-                      b'"maxConcurrentCalls":1,"requestsPerMinute":1,"maxRecords":1,"createdAt":0}'],
+                      b'"maxConcurrentCalls":1,"requestsPerMinute":1,"maxRecords":1,"createdAt":0}',
+                      # the crash fuzz_workspace found (a count past 2^64)
+                      b'{"workspaceId":"ws_02","name":"b","callsPerSecond":0.5,'
+                      b'"maxConcurrentCalls":1,"requestsPerMinute":1,"maxRecords":1e30,'
+                      b'"createdAt":0}'],
         "webhook": [b'{"url":"https://hooks.example.com/batch"}', b'{"url":null}',
                     b'{"url":"http://127.0.0.1:9/x y"}', b"https://hooks.example.com/a?b=c",
                     b"http:///path"],
