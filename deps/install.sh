@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs every Debian package that building, running, testing and benchmarking batchcalld
 # needs. Idempotent: when everything is already present it only checks and returns.
-# --test also installs what only the test suite needs (see the --test blocks below).
+# Usage: bash deps/install.sh [--test]
+#   --test  also the packages only the test suite needs (the fuzzers' clang); test/run.sh passes it,
+#           so starting the server never installs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,15 @@ packages=(
   # benchmarks
   wrk nginx-light libcsv-dev sqlite3 procps
 )
+# test only: the libFuzzer harnesses of test/fuzz (clang with its sanitizer and fuzzer runtimes)
+test_packages=(clang-14 libclang-rt-14-dev)
+
+for arg in "$@"; do
+  case $arg in
+    --test) packages+=("${test_packages[@]}") ;;
+    *) echo "deps: unknown option $arg (usage: bash deps/install.sh [--test])" >&2; exit 2 ;;
+  esac
+done
 
 # --test (twilio acceptance test): Node.js and npm, from Debian unless a Node.js is already
 # installed (a NodeSource nodejs brings its own npm, which Debian's npm package conflicts with).

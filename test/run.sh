@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
 # Builds batchcalld twice -- optimised, and with AddressSanitizer + UndefinedBehaviorSanitizer --
-# and runs the whole CTest suite (C unit tests and Python integration tests) against each.
+# and runs the whole CTest suite (C unit tests and Python integration tests) against each; then
+# builds the libFuzzer harnesses (clang-14) and runs each for 20 s on its corpus (test/fuzz).
 # Usage: bash test/run.sh   (after bash deps/install.sh; the README's test command runs both)
+# It installs the test-only packages itself (bash deps/install.sh --test).
+# BATCHCALLD_FUZZ_SECONDS: seconds per harness (default 20; 0 skips fuzzing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc 2>/dev/null || echo 2)
+fuzz_seconds=${BATCHCALLD_FUZZ_SECONDS:-20}
+
+bash deps/install.sh --test
 
 run_suite() {
   local dir=$1; shift
@@ -30,4 +36,9 @@ run_suite build/release -DCMAKE_BUILD_TYPE=Release
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:halt_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 run_suite build/sanitize -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBATCHCALLD_SANITIZE=ON
+if [ "$fuzz_seconds" != "0" ]; then
+  echo "== fuzz build/fuzz (clang-14, ${fuzz_seconds}s per harness)"
+  bash test/fuzz/build.sh build/fuzz
+  FUZZ_BUILD=build/fuzz bash test/fuzz/run.sh "$fuzz_seconds"
+fi
 echo "== all suites passed"

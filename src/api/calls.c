@@ -15,6 +15,7 @@
 #include "dispatch/jobs.h"
 #include "http/response.h"
 #include "http/router.h"
+#include "model/batch.h"
 #include "util/err.h"
 #include "util/json.h"
 
@@ -150,22 +151,6 @@ static int load_job(struct store_txn *t, const char *batch, uint32_t row, struct
     return rc ? rc : job_decode(v.ptr, v.len, jv);
 }
 
-static int parse_job_id(const char *s, size_t len, uint32_t *row)
-{
-    if (len < 6 || len > 15 || memcmp(s, "call_", 5) != 0 || s[5] == '0')
-        return BC_EINVAL;
-    uint64_t v = 0;
-    for (size_t i = 5; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return BC_EINVAL;
-        v = v * 10 + (uint64_t)(s[i] - '0');
-    }
-    if (v == 0 || v > UINT32_MAX)
-        return BC_EINVAL;
-    *row = (uint32_t)v;
-    return 0;
-}
-
 cJSON *calls_json(struct store_txn *t, const char *batch, uint32_t row, struct calls_meta **meta)
 {
     struct batch_rec b;
@@ -204,7 +189,7 @@ void calls_get(struct http_request *req)
     struct job_view jv;
     struct calls_meta m;
     const struct http_slice *job = &req->params[1];
-    if (parse_job_id(job->ptr, job->len, &row) != 0 || load_job(&t, b.id, row, &jv) != 0) {
+    if (batch_job_id_parse(job->ptr, job->len, &row) != 0 || load_job(&t, b.id, row, &jv) != 0) {
         store_read_end(&t);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "error", "not_found");
@@ -438,7 +423,7 @@ void calls_list(struct http_request *req)
     char after_s[24];
     uint32_t after = 0;
     int an = http_query(req, "after", after_s, sizeof after_s);
-    if (an != BC_ENOTFOUND && (an < 0 || parse_job_id(after_s, (size_t)an, &after) != 0)) {
+    if (an != BC_ENOTFOUND && (an < 0 || batch_job_id_parse(after_s, (size_t)an, &after) != 0)) {
         api_respond_error(req, 400, "invalid_parameter",
                           "Query parameter after must be a jobId such as call_20 (the last call "
                           "of the previous page).",

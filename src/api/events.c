@@ -634,16 +634,12 @@ void events_open(struct http_request *req)
     struct batch_rec b;
     if (batches_begin(req, &t, &b) != 0)
         return;
-    uint32_t last = 0;
     const struct http_slice *h = http_header(req, "last-event-id");
     char q[16];
     int qn = h ? BC_ENOTFOUND : http_query(req, "lastEventId", q, sizeof q);
     const char *s = h ? h->ptr : q;
     size_t slen = h ? h->len : qn > 0 ? (size_t)qn : 0;
-    /* A number past any final sequence (however many digits) means "after everything". */
-    for (size_t i = 0; i < slen && s[i] >= '0' && s[i] <= '9'; i++)
-        last =
-            last > (UINT32_MAX - 1 - 9) / 10 ? UINT32_MAX - 1 : last * 10 + (uint32_t)(s[i] - '0');
+    uint32_t last = batch_event_id_parse(s, slen);
     int resume = h || qn > 0;
     /* The position is a count of the batch's ended calls: one past the calls that ended so far
      * is where this watcher stands, and what its ids say from the first event on. */

@@ -242,11 +242,12 @@ static int check_agent(struct upload *up, struct app *app, const char *id)
     return 0;
 }
 
+/* smartCallbackConfig: the rules are model/batch.c's (batch_smart_check). */
 static int check_smart(struct upload *up, const char *text)
 {
     char msg[300];
     up->smart = cJSON_Parse(text);
-    if (batch_check_smart(up->smart, msg, sizeof msg) != 0)
+    if (batch_smart_check(up->smart, msg, sizeof msg) != 0)
         return bad_field(up, FIELD_SMART_CALLBACK, "%s", msg);
     return 0;
 }

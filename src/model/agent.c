@@ -1,7 +1,9 @@
 #include "model/agent.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "model/url.h"
 #include "store/records.h"
 #include "util/err.h"
 
@@ -82,5 +84,89 @@ int agent_get(struct store_txn *t, const char *ws, size_t wslen, const char *id,
     if (!agent)
         return BC_ECORRUPT;
     *out = agent;
+    return 0;
+}
+
+/* 1 if s is E.164: '+', then 8 to 15 digits, the first not 0. */
+static int is_e164(const char *s, size_t len)
+{
+    if (len < 9 || len > 16 || s[0] != '+' || s[1] < '1' || s[1] > '9')
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
+    return 1;
+}
+
+/* Collects distinct variable names into a JSON array, up to AGENT_VARIABLES_MAX. */
+static void add_variable(void *ctx, const char *name, size_t len)
+{
+    cJSON *arr = ctx, *item;
+    int n = 0;
+    cJSON_ArrayForEach(item, arr)
+    {
+        if (strlen(item->valuestring) == len && memcmp(item->valuestring, name, len) == 0)
+            return;
+        n++;
+    }
+    if (n > AGENT_VARIABLES_MAX)
+        return;
+    char buf[AGENT_PROMPT_MAX + 1];
+    memcpy(buf, name, len);
+    buf[len] = '\0';
+    cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
+}
+
+int agent_apply(const cJSON *body, cJSON *agent, int creating, const char **field, char *msg,
+                size_t cap)
+{
+    static const struct {
+        const char *name;
+        int required;
+    } fields[] = {{"name", 1}, {"prompt", 1}, {"fromNumber", 1}, {"voiceUrl", 0}};
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const char *f = fields[i].name;
+        const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, f);
+        *field = f;
+        if (!v) {
+            if (creating && fields[i].required) {
+                snprintf(msg, cap, "%s is required.", f);
+                return BC_EINVAL;
+            }
+            continue;
+        }
+        if (!fields[i].required && cJSON_IsNull(v)) {
+            cJSON_ReplaceItemInObjectCaseSensitive(agent, f, cJSON_CreateNull());
+            continue;
+        }
+        const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
+        size_t len = s ? strlen(s) : 0;
+        const char *problem = NULL;
+        if (!s)
+            problem = "must be a string";
+        else if (!strcmp(f, "name") && (len == 0 || len > AGENT_NAME_MAX))
+            problem = "must be 1 to 200 characters";
+        else if (!strcmp(f, "prompt") && len > AGENT_PROMPT_MAX)
+            problem = "must be at most 32768 bytes";
+        else if (!strcmp(f, "fromNumber") && !is_e164(s, len))
+            problem = "must be an E.164 phone number such as +14155552671";
+        else if (!strcmp(f, "voiceUrl") && (len > AGENT_URL_MAX || url_check(s, len, 0) != 0))
+            problem = "must be an http:// or https:// URL of at most 2048 characters";
+        if (problem) {
+            snprintf(msg, cap, "%s %s.", f, problem);
+            return BC_EINVAL;
+        }
+        cJSON_ReplaceItemInObjectCaseSensitive(agent, f, cJSON_CreateString(s));
+    }
+    const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(agent, "prompt");
+    cJSON *vars = cJSON_CreateArray();
+    agent_prompt_variables(prompt->valuestring, strlen(prompt->valuestring), add_variable, vars);
+    if (cJSON_GetArraySize(vars) > AGENT_VARIABLES_MAX) {
+        cJSON_Delete(vars);
+        *field = "prompt";
+        snprintf(msg, cap, "prompt uses more than %d different {variables}.", AGENT_VARIABLES_MAX);
+        return BC_EINVAL;
+    }
+    cJSON_ReplaceItemInObjectCaseSensitive(agent, "variables", vars);
     return 0;
 }

@@ -36,6 +36,13 @@ typedef const char *(*agent_value_fn)(void *ctx, const char *key);
 int agent_render(const char *prompt, size_t len, agent_value_fn value, void *ctx, struct buf *out,
                  uint32_t *empty);
 
+/* Checks the B8 fields present in body (name, prompt, fromNumber, voiceUrl) and copies them over
+ * agent (a new empty object when creating, or the stored agent), then recomputes its "variables".
+ * creating: the required fields must all be present. On a bad field returns BC_EINVAL with *field
+ * naming it and a sentence for the client in msg; agent may then be partly updated. */
+int agent_apply(const cJSON *body, cJSON *agent, int creating, const char **field, char *msg,
+                size_t cap);
+
 /* Reads the stored agent (ws, id) into a new cJSON object *out (the caller deletes it). Returns
  * 0, BC_ENOTFOUND, BC_ECORRUPT when the record is not JSON, or a store error. */
 int agent_get(struct store_txn *t, const char *ws, size_t wslen, const char *id, size_t idlen,

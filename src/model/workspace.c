@@ -74,31 +74,40 @@ static int get_number(const cJSON *o, const char *name, double *out)
     return 0;
 }
 
+/* A count: a number from 0 to below 2^64, the range a uint64_t holds (converting a double
+ * outside it is undefined behaviour). */
+static int get_count(const cJSON *o, const char *name, uint64_t *out)
+{
+    double v;
+    int rc = get_number(o, name, &v);
+    if (rc)
+        return rc;
+    if (!(v >= 0 && v < 18446744073709551616.0))
+        return BC_ECORRUPT;
+    *out = (uint64_t)v;
+    return 0;
+}
+
 int workspace_decode(const void *data, size_t len, struct ws_settings *out)
 {
     cJSON *o = cJSON_ParseWithLength(data, len);
     if (!o)
         return BC_ECORRUPT;
     memset(out, 0, sizeof *out);
-    double mcc = 0, rpm = 0, mr = 0, created = 0;
     int rc = copy_string(o, "workspaceId", out->id, sizeof out->id);
     if (!rc)
         rc = copy_string(o, "name", out->name, sizeof out->name);
     if (!rc)
         rc = get_number(o, "callsPerSecond", &out->calls_per_second);
     if (!rc)
-        rc = get_number(o, "maxConcurrentCalls", &mcc);
+        rc = get_count(o, "maxConcurrentCalls", &out->max_concurrent_calls);
     if (!rc)
-        rc = get_number(o, "requestsPerMinute", &rpm);
+        rc = get_count(o, "requestsPerMinute", &out->requests_per_minute);
     if (!rc)
-        rc = get_number(o, "maxRecords", &mr);
+        rc = get_count(o, "maxRecords", &out->max_records);
     if (!rc)
-        rc = get_number(o, "createdAt", &created);
+        rc = get_count(o, "createdAt", &out->created_ms);
     cJSON_Delete(o);
-    out->max_concurrent_calls = (uint64_t)mcc;
-    out->requests_per_minute = (uint64_t)rpm;
-    out->max_records = (uint64_t)mr;
-    out->created_ms = (uint64_t)created;
     return rc;
 }
 

@@ -185,6 +185,16 @@ static void test_decode(void)
         "\"requestsPerMinute\":5,\"maxRecords\":6}",
         "{" GOOD_ID ",\"name\":\"n\",\"callsPerSecond\":3,\"maxConcurrentCalls\":null,"
         "\"requestsPerMinute\":5,\"maxRecords\":6,\"createdAt\":7}",
+        /* Counts a uint64_t cannot hold (found by fuzz_workspace: converting them was undefined
+         * behaviour). */
+        "{" GOOD_ID ",\"name\":\"n\",\"callsPerSecond\":3,\"maxConcurrentCalls\":4,"
+        "\"requestsPerMinute\":5,\"maxRecords\":1e30,\"createdAt\":7}",
+        "{" GOOD_ID ",\"name\":\"n\",\"callsPerSecond\":3,\"maxConcurrentCalls\":-1,"
+        "\"requestsPerMinute\":5,\"maxRecords\":6,\"createdAt\":7}",
+        "{" GOOD_ID ",\"name\":\"n\",\"callsPerSecond\":3,\"maxConcurrentCalls\":4,"
+        "\"requestsPerMinute\":18446744073709551616,\"maxRecords\":6,\"createdAt\":7}",
+        "{" GOOD_ID ",\"name\":\"n\",\"callsPerSecond\":3,\"maxConcurrentCalls\":4,"
+        "\"requestsPerMinute\":5,\"maxRecords\":6,\"createdAt\":-1e300}",
     };
     for (size_t i = 0; i < sizeof broken / sizeof broken[0]; i++)
         CHECK_REPORT(workspace_decode(broken[i], strlen(broken[i]), &ws) == BC_ECORRUPT,
