@@ -2,8 +2,9 @@
 # Installs every Debian package that building, running, testing and benchmarking batchcalld
 # needs. Idempotent: when everything is already present it only checks and returns.
 # Usage: bash deps/install.sh [--test]
-#   --test  also the packages only the test suite needs (the fuzzers' clang); test/run.sh passes it,
-#           so starting the server never installs them.
+#   --test  also what only the test suite needs (the fuzzers' clang, Node.js and the twilio npm
+#           package of test/twilio); the README's test command and test/run.sh pass it, so
+#           starting the server never installs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,12 +31,9 @@ packages=(
 # test only: the libFuzzer harnesses of test/fuzz (clang with its sanitizer and fuzzer runtimes)
 test_packages=(clang-14 libclang-rt-14-dev)
 
-for arg in "$@"; do
-  case $arg in
-    --test) packages+=("${test_packages[@]}") ;;
-    *) echo "deps: unknown option $arg (usage: bash deps/install.sh [--test])" >&2; exit 2 ;;
-  esac
-done
+if [ "$with_test" = 1 ]; then
+  packages+=("${test_packages[@]}")
+fi
 
 # --test (twilio acceptance test): Node.js and npm, from Debian unless a Node.js is already
 # installed (a NodeSource nodejs brings its own npm, which Debian's npm package conflicts with).
