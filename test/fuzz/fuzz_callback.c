@@ -135,14 +135,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_event(&ev);
     provider_event_free(&ev);
 
+    /* The generic provider signs the URL the callback was sent to, a newline and the body: the
+     * query doubles as that URL here. */
     uint8_t mac[SHA256_LEN];
     char sig[2 * SHA256_LEN + 1];
-    crypto_hmac_sha256("sec", 3, body, len, mac);
+    struct buf signed_text = {0};
+    buf_append(&signed_text, in, qlen);
+    buf_append(&signed_text, "\n", 1);
+    buf_append(&signed_text, body, len);
+    crypto_hmac_sha256("sec", 3, signed_text.data ? signed_text.data : "", signed_text.len, mac);
+    buf_free(&signed_text);
     crypto_hex(mac, sizeof mac, sig);
-    if (http_provider_parse_callback("sec", in, qlen, body, len, sig, strlen(sig), &ev) == 0)
+    if (http_provider_parse_callback("sec", in, qlen, in, qlen, body, len, sig, strlen(sig), &ev) ==
+        0)
         check_event(&ev);
     provider_event_free(&ev);
-    FUZZ_CHECK(http_provider_parse_callback("sec", in, qlen, body, len, in, qlen, &ev) != 0 ||
+    FUZZ_CHECK(http_provider_parse_callback("sec", in, qlen, in, qlen, body, len, in, qlen, &ev) !=
+                       0 ||
                    (qlen == strlen(sig) && strncasecmp(in, sig, qlen) == 0),
                "a forged signature was accepted");
     provider_event_free(&ev);
