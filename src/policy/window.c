@@ -97,6 +97,15 @@ int window_is_empty(const struct window *w)
             s, e                                                                                   \
         }                                                                                          \
     }
+/* Sunday from s to e; the other days the federal 8am-9pm. */
+#define SUNDAY_ONLY(s, e)                                                                          \
+    {                                                                                              \
+        {s, e}, {HM(8, 0), HM(21, 0)}, {HM(8, 0), HM(21, 0)}, {HM(8, 0), HM(21, 0)},               \
+            {HM(8, 0), HM(21, 0)}, {HM(8, 0), HM(21, 0)},                                          \
+        {                                                                                          \
+            HM(8, 0), HM(21, 0)                                                                    \
+        }                                                                                          \
+    }
 #define NO_SUNDAY(s, e)                                                                            \
     {                                                                                              \
         NONE, {s, e}, {s, e}, {s, e}, {s, e}, {s, e},                                              \
@@ -130,14 +139,7 @@ static const struct state_rule state_rules[] = {
     {"NM", DAILY(HM(9, 0), HM(21, 0)), "New Mexico: 9am-9pm"},
     {"NV", DAILY(HM(9, 0), HM(20, 0)), "Nevada: 9am-8pm"},
     {"OK", DAILY(HM(8, 0), HM(20, 0)), "Oklahoma: 8am-8pm"},
-    {"PA",
-     {{HM(13, 30), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)}},
+    {"PA", SUNDAY_ONLY(HM(13, 30), HM(21, 0)),
      "Pennsylvania: Sunday 1:30pm-9pm (VICIdial default; holidays not modelled)"},
     {"RI",
      {NONE,
@@ -149,15 +151,7 @@ static const struct state_rule state_rules[] = {
       {HM(10, 0), HM(17, 0)}},
      "Rhode Island: 9am-6pm weekdays, Saturday 10am-5pm, no Sundays (no holidays)"},
     {"SD", NO_SUNDAY(HM(8, 0), HM(21, 0)), "South Dakota: no Sunday calls (VICIdial default)"},
-    {"TX",
-     {{HM(12, 0), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)},
-      {HM(8, 0), HM(21, 0)}},
-     "Texas: Sunday noon-9pm (VICIdial default)"},
+    {"TX", SUNDAY_ONLY(HM(12, 0), HM(21, 0)), "Texas: Sunday noon-9pm (VICIdial default)"},
     {"UT", DAILY(HM(8, 0), HM(20, 0)), "Utah: 8pm end (VICIdial's default 9am-8pm is older)"},
     {"WA", DAILY(HM(8, 0), HM(20, 0)), "Washington: 8am-8pm (VICIdial's 8am-9pm is older)"},
     {"WY", DAILY(HM(8, 0), HM(20, 0)), "Wyoming: 8am-8pm"},
