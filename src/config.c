@@ -93,6 +93,8 @@ static const struct opt opts[] = {
     UINT(webhook_timeout_ms, NUM(DELIVERY_TIMEOUT_MS), "time allowed for one webhook request"),
     BOOL(webhook_allow_private,
          "let webhooks reach loopback, private and link-local addresses (trusted networks only)"),
+    DBL(clock_offset_ms, "0",
+        "testing aid: shift the server's wall clock by this many ms (calling windows, caps)"),
     UINT(events_log_kb, "2048",
          "live events kept in memory per watched batch, in KiB, for reconnects; up to 16 "
          "times more while a slow watcher still needs them"),

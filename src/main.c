@@ -25,6 +25,7 @@
 #include "store/records.h"
 #include "util/addr.h"
 #include "util/err.h"
+#include "util/clock.h"
 #include "util/log.h"
 
 #define LINGER_MS 2000
@@ -377,6 +378,13 @@ static int serve(int argc, char **argv)
     enum log_level level;
     log_parse_level(app.cfg.log_level, &level);
     log_set_level(level);
+    if (app.cfg.clock_offset_ms != 0) {
+        /* Before anything reads the clock: every timestamp and window decision sees it. */
+        clock_set_offset_ms((int64_t)app.cfg.clock_offset_ms);
+        log_warn("the wall clock is shifted for testing (--clock-offset-ms): timestamps, calling "
+                 "windows and caps are not real time",
+                 "offset_ms=%.0f", app.cfg.clock_offset_ms);
+    }
     signal(SIGPIPE, SIG_IGN);
 
     app.loop = uv_default_loop();

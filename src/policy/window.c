@@ -204,35 +204,35 @@ static int parse_hhmm(const char *s, int allow_24)
     return h * 60 + m;
 }
 
-static int time_field(const cJSON *obj, const char *name, int allow_24, int *out, char *msg,
-                      size_t msglen)
+static int time_field(const cJSON *obj, const char *what, const char *name, int allow_24, int *out,
+                      char *msg, size_t msglen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, name);
     if (!v)
         return fail(msg, msglen,
-                    "callingWindow.%s is missing: give a time \"HH:MM\" on the "
+                    "%s.%s is missing: give a time \"HH:MM\" on the "
                     "24-hour clock",
-                    name);
+                    what, name);
     if (!cJSON_IsString(v))
         return fail(msg, msglen,
-                    "callingWindow.%s must be a string \"HH:MM\" on the 24-hour "
+                    "%s.%s must be a string \"HH:MM\" on the 24-hour "
                     "clock",
-                    name);
+                    what, name);
     int t = parse_hhmm(v->valuestring, allow_24);
     if (t < 0)
         return fail(msg, msglen,
-                    "callingWindow.%s \"%.16s\" is not a time: use \"HH:MM\" on the 24-hour "
+                    "%s.%s \"%.16s\" is not a time: use \"HH:MM\" on the 24-hour "
                     "clock, 00:00 to %s",
-                    name, v->valuestring, allow_24 ? "24:00" : "23:59");
+                    what, name, v->valuestring, allow_24 ? "24:00" : "23:59");
     *out = t;
     return 0;
 }
 
-static int parse_days(const cJSON *days, unsigned *mask, char *msg, size_t msglen)
+static int parse_days(const cJSON *days, const char *what, unsigned *mask, char *msg, size_t msglen)
 {
     if (!cJSON_IsArray(days))
-        return fail(msg, msglen,
-                    "callingWindow.days must be an array of days such as [\"mon\",\"tue\"]");
+        return fail(msg, msglen, "%s.days must be an array of days such as [\"mon\",\"tue\"]",
+                    what);
     *mask = 0;
     int i = 0;
     const cJSON *d;
@@ -240,9 +240,9 @@ static int parse_days(const cJSON *days, unsigned *mask, char *msg, size_t msgle
     {
         if (!cJSON_IsString(d))
             return fail(msg, msglen,
-                        "callingWindow.days[%d] is not a string: use sun, mon, tue, wed, thu, "
+                        "%s.days[%d] is not a string: use sun, mon, tue, wed, thu, "
                         "fri, sat",
-                        i);
+                        what, i);
         int day = -1;
         for (int k = 0; k < 7; k++) {
             if (strcmp(d->valuestring, day_names[k]) == 0)
@@ -250,18 +250,53 @@ static int parse_days(const cJSON *days, unsigned *mask, char *msg, size_t msgle
         }
         if (day < 0)
             return fail(msg, msglen,
-                        "callingWindow.days[%d] \"%.16s\" is not a day: use sun, mon, tue, wed, "
+                        "%s.days[%d] \"%.16s\" is not a day: use sun, mon, tue, wed, "
                         "thu, fri, sat",
-                        i, d->valuestring);
+                        what, i, d->valuestring);
         if (*mask & (1u << day))
-            return fail(msg, msglen, "callingWindow.days names %s twice", day_names[day]);
+            return fail(msg, msglen, "%s.days names %s twice", what, day_names[day]);
         *mask |= 1u << day;
         i++;
     }
     if (*mask == 0)
         return fail(msg, msglen,
-                    "callingWindow.days is empty: name at least one day, or leave days out to "
-                    "mean every day");
+                    "%s.days is empty: name at least one day, or leave days out to "
+                    "mean every day",
+                    what);
+    return 0;
+}
+
+int window_parse_object(const cJSON *root, const char *what, struct window *out, char *msg,
+                        size_t msglen)
+{
+    if (!cJSON_IsObject(root))
+        return fail(msg, msglen, "%s must be a JSON object such as %s", what, EXAMPLE);
+    const cJSON *field;
+    cJSON_ArrayForEach(field, root)
+    {
+        if (strcmp(field->string, "start") != 0 && strcmp(field->string, "end") != 0 &&
+            strcmp(field->string, "days") != 0)
+            return fail(msg, msglen,
+                        "%s has an unknown field \"%.32s\" (allowed: start, end, days)", what,
+                        field->string);
+    }
+    int start, end, rc;
+    if ((rc = time_field(root, what, "start", 0, &start, msg, msglen)) < 0 ||
+        (rc = time_field(root, what, "end", 1, &end, msg, msglen)) < 0)
+        return rc;
+    if (end <= start)
+        return fail(msg, msglen,
+                    "%s.end must be later than %s.start (a window cannot cross midnight)", what,
+                    what);
+    unsigned mask = 0x7f;
+    const cJSON *days = cJSON_GetObjectItemCaseSensitive(root, "days");
+    if (days && (rc = parse_days(days, what, &mask, msg, msglen)) < 0)
+        return rc;
+    window_never(out);
+    for (int d = 0; d < 7; d++) {
+        if (mask & (1u << d))
+            window_add(out, d, start, end);
+    }
     return 0;
 }
 
@@ -271,44 +306,35 @@ int window_parse_json(const char *json, size_t len, struct window *out, char *ms
         return fail(msg, msglen, "callingWindow is longer than %d bytes: send an object such as %s",
                     WINDOW_JSON_MAX, EXAMPLE);
     cJSON *root = cJSON_ParseWithLength(json, len);
-    int rc = 0;
-    if (!cJSON_IsObject(root)) {
-        rc = fail(msg, msglen, "callingWindow must be a JSON object such as %s", EXAMPLE);
-        goto done;
-    }
-    const cJSON *field;
-    cJSON_ArrayForEach(field, root)
-    {
-        if (strcmp(field->string, "start") != 0 && strcmp(field->string, "end") != 0 &&
-            strcmp(field->string, "days") != 0) {
-            rc = fail(msg, msglen,
-                      "callingWindow has an unknown field \"%.32s\" (allowed: start, end, days)",
-                      field->string);
-            goto done;
-        }
-    }
-    int start, end;
-    if ((rc = time_field(root, "start", 0, &start, msg, msglen)) < 0 ||
-        (rc = time_field(root, "end", 1, &end, msg, msglen)) < 0)
-        goto done;
-    if (end <= start) {
-        rc = fail(msg, msglen,
-                  "callingWindow.end must be later than callingWindow.start (a window cannot "
-                  "cross midnight)");
-        goto done;
-    }
-    unsigned mask = 0x7f;
-    const cJSON *days = cJSON_GetObjectItemCaseSensitive(root, "days");
-    if (days && (rc = parse_days(days, &mask, msg, msglen)) < 0)
-        goto done;
-    window_never(out);
-    for (int d = 0; d < 7; d++) {
-        if (mask & (1u << d))
-            window_add(out, d, start, end);
-    }
-done:
+    int rc = window_parse_object(root, "callingWindow", out, msg, msglen);
     cJSON_Delete(root);
     return rc;
+}
+
+int window_union(struct window *acc, const struct window *other)
+{
+    for (int d = 0; d < 7; d++) {
+        uint8_t minute[DAY_MIN] = {0};
+        for (int i = 0; i < acc->n[d]; i++)
+            memset(minute + acc->r[d][i].start, 1, acc->r[d][i].end - acc->r[d][i].start);
+        for (int i = 0; i < other->n[d]; i++)
+            memset(minute + other->r[d][i].start, 1, other->r[d][i].end - other->r[d][i].start);
+        acc->n[d] = 0;
+        for (int m = 0; m < DAY_MIN;) {
+            if (!minute[m]) {
+                m++;
+                continue;
+            }
+            int end = m;
+            while (end < DAY_MIN && minute[end])
+                end++;
+            int rc = window_add(acc, d, m, end);
+            if (rc < 0)
+                return rc;
+            m = end;
+        }
+    }
+    return 0;
 }
 
 /* ---- Decisions --------------------------------------------------------------------------- */

@@ -56,6 +56,13 @@ int window_state_rule(const char *state, struct window *out, const char **source
  * start \"9am\" is not a time: ..."). */
 int window_parse_json(const char *json, size_t len, struct window *out, char *msg, size_t msglen);
 
+/* The same for a parsed object; what names it in messages ("callingWindows[2]"). */
+struct cJSON;
+int window_parse_object(const struct cJSON *obj, const char *what, struct window *out, char *msg,
+                        size_t msglen);
+/* acc = acc joined with other (minutes in either). BC_ETOOBIG if a day would need more than
+ * WINDOW_MAX_RANGES ranges. */
+int window_union(struct window *acc, const struct window *other);
 /* Whether local wall-clock time local_s (seconds since 1970-01-01 00:00 local) is inside. */
 int window_contains_local(const struct window *w, int64_t local_s);
 

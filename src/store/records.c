@@ -39,9 +39,11 @@ int batch_get(struct store_txn *t, const char *id, size_t len, struct batch_rec 
 
 int batch_decode(const struct store_val *v, struct batch_rec *out)
 {
-    if (v->len != sizeof *out)
+    /* Records written before the compliance counters are shorter: those counters were 0. */
+    if (v->len != sizeof *out && v->len != BATCH_REC_V1_LEN)
         return BC_ECORRUPT;
-    memcpy(out, v->ptr, sizeof *out);
+    memset(out, 0, sizeof *out);
+    memcpy(out, v->ptr, v->len);
     return out->version == RECORD_VERSION ? 0 : BC_ECORRUPT;
 }
 
@@ -374,10 +376,23 @@ const char *job_outcome_name(int outcome)
         [OUTCOME_CANCELLED] = "cancelled",
         [OUTCOME_INVALID_ROW] = "invalid_row",
         [OUTCOME_UNKNOWN] = "unknown",
+        [OUTCOME_SUPPRESSED] = "suppressed",
+        [OUTCOME_NO_CONSENT] = "no_consent",
     };
     if (outcome < 0 || (size_t)outcome >= sizeof names / sizeof names[0])
         return NULL;
     return names[outcome];
+}
+
+const char *job_held_name(int held)
+{
+    switch (held) {
+    case HELD_WINDOW:
+        return "calling_window";
+    case HELD_CAP:
+        return "frequency_cap";
+    }
+    return NULL;
 }
 
 const char *batch_status_name(int status)

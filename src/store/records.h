@@ -55,6 +55,9 @@ enum job_outcome {
     OUTCOME_CANCELLED,
     OUTCOME_INVALID_ROW, /* the CSV row itself is broken (column count, quoting, NUL) */
     OUTCOME_UNKNOWN,     /* dialled before a crash; the provider never reported back */
+    /* Stored values: new outcomes are added here, never in between. */
+    OUTCOME_SUPPRESSED, /* on a do-not-call list (the workspace's, or the national registry) */
+    OUTCOME_NO_CONSENT, /* the workspace requires consent evidence and the row had none */
     OUTCOME_COUNT
 };
 
@@ -87,6 +90,23 @@ struct batch_rec {
     char id[ID_MAX];
     char ws[ID_MAX];
     char agent[ID_MAX];
+    /* ---- Compliance (records written before it end above: they decode with these 0) ---- */
+    uint64_t held_window, held_cap; /* waiting calls held (inside waiting), by reason */
+    uint64_t suppressed_upload;     /* rows on a do-not-call list at upload (failed) */
+    uint64_t suppressed_dial;       /* calls stopped by a list at dial time (failed) */
+    uint64_t opted_out;             /* calls in which the callee asked not to be called again */
+    uint64_t no_consent;            /* rows without consent evidence when it is required */
+    uint64_t reserved_compliance[4];
+};
+/* The size of batch records written before the compliance counters. */
+#define BATCH_REC_V1_LEN offsetof(struct batch_rec, held_window)
+
+/* Why a waiting call is held back (job_head.held); its heldUntil is next_attempt_ms. */
+enum job_held {
+    HELD_NONE,
+    HELD_WINDOW, /* outside the callee's calling window */
+    HELD_CAP,    /* the number reached its workspace's frequency cap */
+    HELD_COUNT
 };
 
 /* The fixed part of a job record; the error text and the CSV fields follow it. */
@@ -102,7 +122,9 @@ struct job_head {
     /* 1: an attempt connected (answered or voicemail) and duration is the latest such attempt's
      * length. Records written before it have 0: their outcome tells (jobs_has_duration). */
     uint8_t connected;
-    uint8_t reserved;
+    /* enum job_held: why a waiting call is not dialled before next_attempt_ms. Records written
+     * before it have 0 there: not held. */
+    uint8_t held;
     uint32_t dup_of; /* for duplicates: the row it repeats */
     uint32_t nfields;
     uint32_t seq;             /* dial requests sent so far: (batch, row, seq) names one request */
@@ -187,6 +209,7 @@ int job_field_next(const struct job_view *v, size_t *pos, const char **p, size_t
 
 const char *job_state_name(int state);     /* API status: waiting, active, completed, ... */
 const char *job_outcome_name(int outcome); /* machine code, or NULL for none */
+const char *job_held_name(int held);       /* heldReason: calling_window, frequency_cap; NULL */
 const char *batch_status_name(int status);
 
 uint32_t be32_get(const uint8_t *p);

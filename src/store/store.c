@@ -36,6 +36,11 @@ static const char *const db_names[DB_COUNT] = {
     [DB_DELIVERY] = "delivery",
     [DB_FINALSEQ] = "finalseq",
     [DB_TRANSCRIPT] = "transcript",
+    [DB_SUPPRESS] = "suppress",
+    [DB_REGISTRY] = "registry",
+    [DB_CAP] = "cap",
+    [DB_HELDZONE] = "heldzone",
+    [DB_POLICY] = "policy",
 };
 
 /* The one place LMDB (and errno) codes become project codes. */

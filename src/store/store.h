@@ -39,6 +39,11 @@ enum store_db {
     DB_FINALSEQ,   /* batch id | final sequence (u32 BE) -> row: calls in the order they ended */
     DB_TRANSCRIPT, /* batch id | row (u32 BE) -> the call's transcript, when the provider sent one
                     */
+    DB_SUPPRESS,   /* workspace id | '/' | E.164 number or "+1NPA" area code -> entry (JSON) */
+    DB_REGISTRY,   /* the national do-not-call registry, shared by the instance (records.h) */
+    DB_CAP,        /* workspace id | '/' | E.164 -> recent attempt times (u64 BE each) */
+    DB_HELDZONE,   /* batch id | zone label -> waiting calls held by window there (u32) */
+    DB_POLICY,     /* workspace id -> compliance settings (JSON, policy/rules.h) */
     DB_COUNT
 };
 
