@@ -68,7 +68,7 @@ static int control_txn(struct store_txn *t, void *arg)
         b->cancelled += b->waiting;
         b->waiting = 0;
         b->held_window = b->held_cap = 0; /* held calls are waiting calls */
-        b->requeue_pending = 0; /* a retry's rewrite leaves a cancelled batch alone */
+        b->requeue_pending = 0;           /* a retry's rewrite leaves a cancelled batch alone */
         rc = heldzone_clear(t, b->id);
         if (rc)
             return rc;
