@@ -10,7 +10,9 @@
 #include "model/apikey.h"
 #include "model/workspace.h"
 #include "model/url.h"
+#include "policy/rules.h"
 #include "store/store.h"
+#include "util/clock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "webhooks/target.h"
@@ -18,7 +20,8 @@
 struct admin_args {
     const char *data_dir;
     const char *name, *workspace, *label, *key_id, *url;
-    int allow_private; /* --webhook-allow-private */
+    const char *compliance; /* --compliance JSON: settings of policy/rules.h */
+    int allow_private;      /* --webhook-allow-private */
     struct ws_update limits;
 };
 
@@ -26,8 +29,8 @@ static void usage(FILE *out)
 {
     fprintf(out,
             "Usage:\n"
-            "  batchcalld admin workspace create --name NAME [limits]\n"
-            "  batchcalld admin workspace update --workspace WS_ID [limits]\n"
+            "  batchcalld admin workspace create --name NAME [limits] [--compliance JSON]\n"
+            "  batchcalld admin workspace update --workspace WS_ID [limits] [--compliance JSON]\n"
             "  batchcalld admin workspace list\n"
             "  batchcalld admin key create --workspace WS_ID [--label TEXT]\n"
             "  batchcalld admin key list --workspace WS_ID\n"
@@ -36,6 +39,8 @@ static void usage(FILE *out)
             "  batchcalld admin webhook delete --workspace WS_ID\n"
             "Limits: --calls-per-second X (default %g), --max-concurrent-calls N (default %d),\n"
             "        --requests-per-minute N (default %d), --max-records N (default %d)\n"
+            "--compliance sets compliance settings, e.g. '{\"allowOutsideFederalWindow\":true}'\n"
+            "        (README \"Compliance\"); fields left out keep their value or default.\n"
             "Every command takes --data-dir DIR (default $BATCHCALLD_DATA_DIR or ./data) and\n"
             "prints JSON. API keys are shown once, at creation: only their hash is stored.\n"
             "webhook set prints the new signing secret; setting the URL again rotates it.\n",
@@ -85,6 +90,8 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
             a->key_id = v;
         } else if (!strcmp(f, "--url")) {
             a->url = v;
+        } else if (!strcmp(f, "--compliance")) {
+            a->compliance = v;
         } else if (!strcmp(f, "--calls-per-second")) {
             if (parse_number(f, v, &d))
                 return BC_EINVAL;
@@ -152,6 +159,67 @@ static cJSON *key_json(const struct apikey_info *k, const char *api_key)
     return o;
 }
 
+struct rules_args {
+    const char *ws;
+    const cJSON *set;
+    cJSON *out;
+    char msg[RULES_MSG_MAX];
+};
+
+static int rules_txn(struct store_txn *t, void *arg)
+{
+    struct rules_args *a = arg;
+    struct rules r;
+    int rc = rules_get(t, a->ws, strlen(a->ws), &r);
+    if (!rc && a->set)
+        rc = rules_apply_json(&r, a->set, clock_now_ms(), a->msg, sizeof a->msg);
+    if (!rc && a->set)
+        rc = rules_put(t, a->ws, strlen(a->ws), &r);
+    if (!rc)
+        a->out = rules_to_json(&r);
+    rules_free(&r);
+    return rc;
+}
+
+/* Checks --compliance before anything is written: 0, or 2 after saying what is wrong. */
+static int check_compliance(const struct admin_args *a, cJSON **out)
+{
+    *out = NULL;
+    if (!a->compliance)
+        return 0;
+    struct rules r;
+    char msg[RULES_MSG_MAX];
+    rules_defaults(&r);
+    *out = cJSON_Parse(a->compliance);
+    int rc = *out ? rules_apply_json(&r, *out, 0, msg, sizeof msg) : BC_EINVAL;
+    rules_free(&r);
+    if (rc == 0)
+        return 0;
+    fprintf(stderr, "batchcalld admin: --compliance: %s\n",
+            *out ? msg : "not JSON; give an object such as '{\"stateRules\":true}'");
+    cJSON_Delete(*out);
+    *out = NULL;
+    return 2;
+}
+
+/* Writes set (may be NULL: read only) and adds the workspace's settings to o as "compliance". */
+static int add_compliance(struct store *s, const char *ws, const cJSON *set, cJSON *o)
+{
+    struct rules_args ra = {.ws = ws, .set = set};
+    int rc = set ? store_write(s, rules_txn, &ra) : 0;
+    if (!set) {
+        struct store_txn t;
+        rc = store_read_begin(s, &t);
+        if (!rc) {
+            rc = rules_txn(&t, &ra);
+            store_read_end(&t);
+        }
+    }
+    if (!rc)
+        cJSON_AddItemToObject(o, "compliance", ra.out);
+    return rc;
+}
+
 static int create_workspace(struct store *s, struct admin_args *a)
 {
     struct ws_settings ws;
@@ -178,15 +246,24 @@ static int create_workspace(struct store *s, struct admin_args *a)
         fprintf(stderr, "batchcalld admin: %s\n", msg);
         return 2;
     }
+    cJSON *set;
+    if (check_compliance(a, &set))
+        return 2;
     struct id_gen ids = {0};
     char api_key[APIKEY_TEXT_MAX];
     struct apikey_info key;
     int rc = workspace_create(s, &ids, &ws, a->label ? a->label : "default", api_key, &key);
-    if (rc)
+    cJSON *o = rc ? NULL : workspace_to_json(&ws);
+    if (o) {
+        cJSON_AddStringToObject(o, "apiKey", api_key);
+        cJSON_AddStringToObject(o, "keyId", key.key_id);
+        rc = add_compliance(s, ws.id, set, o);
+    }
+    cJSON_Delete(set);
+    if (rc) {
+        cJSON_Delete(o);
         return fail(rc, "workspace create");
-    cJSON *o = workspace_to_json(&ws);
-    cJSON_AddStringToObject(o, "apiKey", api_key);
-    cJSON_AddStringToObject(o, "keyId", key.key_id);
+    }
     return print_json(o);
 }
 
@@ -195,13 +272,25 @@ static int update_workspace(struct store *s, struct admin_args *a)
     if (need(a->workspace, "--workspace"))
         return 2;
     struct ws_settings ws;
+    cJSON *set;
+    if (check_compliance(a, &set))
+        return 2;
     int rc = workspace_update_limits(s, a->workspace, &a->limits, &ws);
     if (rc == BC_EINVAL) {
+        cJSON_Delete(set);
         fprintf(stderr,
                 "batchcalld admin: a limit is out of range (see batchcalld admin --help)\n");
         return 2;
     }
-    return rc ? fail(rc, "workspace update") : print_json(workspace_to_json(&ws));
+    cJSON *o = rc ? NULL : workspace_to_json(&ws);
+    if (o)
+        rc = add_compliance(s, a->workspace, set, o);
+    cJSON_Delete(set);
+    if (rc) {
+        cJSON_Delete(o);
+        return fail(rc, "workspace update");
+    }
+    return print_json(o);
 }
 
 static int webhook_set(struct store *s, struct admin_args *a)

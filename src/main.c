@@ -25,6 +25,7 @@
 #include "store/records.h"
 #include "util/addr.h"
 #include "util/err.h"
+#include "policy/zones.h"
 #include "util/clock.h"
 #include "util/log.h"
 
@@ -384,6 +385,16 @@ static int serve(int argc, char **argv)
         log_warn("the wall clock is shifted for testing (--clock-offset-ms): timestamps, calling "
                  "windows and caps are not real time",
                  "offset_ms=%.0f", app.cfg.clock_offset_ms);
+    }
+    /* Calling windows need every zone of the phone-number table: a missing one would leave its
+     * callees' local time unknown, so refuse to start rather than guess. */
+    int missing_zones = zones_preload();
+    if (missing_zones != 0) {
+        fprintf(stderr,
+                "batchcalld: the system time-zone database lacks %d of the zones calling windows "
+                "need (install Debian's tzdata package, or set TZDIR)\n",
+                missing_zones);
+        return 1;
     }
     signal(SIGPIPE, SIG_IGN);
 

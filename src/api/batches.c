@@ -185,6 +185,8 @@ static uint64_t next_attempt_ms(struct store_txn *t, const struct batch_rec *b)
 static void add_progress(cJSON *o, struct store_txn *t, const struct batch_rec *b)
 {
     cJSON_AddNumberToObject(o, "waiting", (double)b->waiting);
+    /* Waiting calls a calling window or a frequency cap holds back (counted inside waiting). */
+    cJSON_AddNumberToObject(o, "held", (double)(b->held_window + b->held_cap));
     cJSON_AddNumberToObject(o, "active", (double)b->active);
     cJSON_AddNumberToObject(o, "completed", (double)b->completed);
     cJSON_AddNumberToObject(o, "failed", (double)b->failed);

@@ -98,6 +98,19 @@ static cJSON *transcript(struct store_txn *t, const char *batch, uint32_t row)
     return s;
 }
 
+/* A waiting call a compliance rule holds back: until when and why (null otherwise). */
+static void add_held(cJSON *o, const struct job_head *h)
+{
+    const char *why = h->state == JOB_WAITING ? job_held_name(h->held) : NULL;
+    if (why && h->next_attempt_ms) {
+        cJSON_AddNumberToObject(o, "heldUntil", (double)h->next_attempt_ms);
+        cJSON_AddStringToObject(o, "heldReason", why);
+    } else {
+        cJSON_AddNullToObject(o, "heldUntil");
+        cJSON_AddNullToObject(o, "heldReason");
+    }
+}
+
 static cJSON *call_json(struct store_txn *t, const struct batch_rec *b, const struct calls_meta *m,
                         uint32_t row, struct job_view *jv, int detail)
 {
@@ -123,6 +136,7 @@ static cJSON *call_json(struct store_txn *t, const struct batch_rec *b, const st
         cJSON_AddStringToObject(o, "outcome", outcome);
     else
         cJSON_AddNullToObject(o, "outcome");
+    add_held(o, &jv->head);
     cJSON *md = metadata(jv, m);
     if (detail) {
         if (jv->head.next_attempt_ms)
@@ -408,6 +422,7 @@ static void add_summary(cJSON *o, const struct batch_rec *b)
     cJSON *s = cJSON_AddObjectToObject(o, "summary");
     cJSON_AddNumberToObject(s, "total", (double)b->total);
     cJSON_AddNumberToObject(s, "waiting", (double)b->waiting);
+    cJSON_AddNumberToObject(s, "held", (double)(b->held_window + b->held_cap));
     cJSON_AddNumberToObject(s, "active", (double)b->active);
     cJSON_AddNumberToObject(s, "completed", (double)b->completed);
     cJSON_AddNumberToObject(s, "failed", (double)b->failed);

@@ -67,7 +67,11 @@ static int control_txn(struct store_txn *t, void *arg)
         a->cancelled_now = b->waiting;
         b->cancelled += b->waiting;
         b->waiting = 0;
-        b->requeue_pending = 0; /* a retry's rewrite leaves a cancelled batch alone */
+        b->held_window = b->held_cap = 0; /* held calls are waiting calls */
+        b->requeue_pending = 0;           /* a retry's rewrite leaves a cancelled batch alone */
+        rc = heldzone_clear(t, b->id);
+        if (rc)
+            return rc;
         b->status = BATCH_CANCELLED;
         if (b->active == 0)
             b->completed_ms = clock_now_ms();

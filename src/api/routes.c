@@ -9,6 +9,7 @@
 #include "api/api.h"
 #include "api/control.h"
 #include "api/events.h"
+#include "api/holds.h"
 #include "api/openapi.h"
 #include "api/ops.h"
 #include "api/upload.h"
@@ -44,6 +45,7 @@ const struct http_route routes_table[] = {
     {GET, "/v1/api/batch-calls/:id/calls/:job", calls_get, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/:id/export", calls_export, NULL, 0, API_AUTH},
     {GET, "/v1/api/batch-calls/:id/events", events_open, NULL, 0, API_AUTH},
+    {GET, "/v1/api/batch-calls/:id/compliance", holds_get, NULL, 0, API_AUTH},
     {DELETE, "/v1/api/batch-calls/:id", control_cancel, NULL, 0, API_AUTH},
     {POST, "/v1/api/batch-calls/:id/pause", control_pause, NULL, 0, API_AUTH},
     {POST, "/v1/api/batch-calls/:id/resume", control_resume, NULL, 0, API_AUTH},

@@ -8,6 +8,7 @@
 
 #include "webhooks/webhooks.h"
 #include "model/batch.h"
+#include "policy/decide.h"
 #include "store/records.h"
 #include "util/err.h"
 
@@ -120,6 +121,24 @@ static int smart_for(struct commit *c, const struct report *ev, struct retry_sma
     return 0;
 }
 
+/* A retry due at *due_ms moves to its calling window's next opening if the window is shut then
+ * (held by window until it opens). A window that never opens is left to the pick, which ends
+ * the call. */
+static void land_in_window(const struct report *ev, struct job_head *h, uint64_t *due_ms)
+{
+    h->held = HELD_NONE;
+    if (!ev->has_window)
+        return;
+    struct decide d = {&ev->window, ev->state_rules, NULL};
+    int64_t open;
+    if (decide_open_at(&d, h->e164, strnlen(h->e164, sizeof h->e164), (int64_t)*due_ms, &open) ==
+            0 &&
+        open > (int64_t)*due_ms) {
+        *due_ms = (uint64_t)open;
+        h->held = HELD_WINDOW;
+    }
+}
+
 /* Ends the current attempt: a retry scheduled, or a final state. */
 static int end_attempt(struct commit *c, struct report *ev, struct job_view *jv, struct job_head *h,
                        int outcome, const char *detail)
@@ -152,6 +171,7 @@ static int end_attempt(struct commit *c, struct report *ev, struct job_view *jv,
         return finish_call(c, ev, b, jv, h, outcome == OUTCOME_ANSWERED ? "" : d.error);
     }
     h->state = JOB_WAITING;
+    land_in_window(ev, h, &d.due_ms);
     h->next_attempt_ms = d.due_ms;
     uint8_t key[JOB_KEY_MAX];
     rc = store_put(jt->t, DB_DUE, key, due_key(key, ev->batch, d.due_ms, ev->row), "", 0, 0);
@@ -211,6 +231,7 @@ static int apply_create(struct commit *c, struct report *ev, struct job_view *jv
         release_call(ev);
         if (d.retry) {
             h.state = JOB_WAITING;
+            land_in_window(ev, &h, &d.due_ms);
             h.next_attempt_ms = d.due_ms;
             uint8_t key[JOB_KEY_MAX];
             ev->retry_due = d.due_ms;
@@ -379,6 +400,163 @@ static int apply_event(struct commit *c, struct report *ev)
     return 0;
 }
 
+/* A call that leaves the due index (picked from it): its entry goes. */
+static int drop_due(struct commit *c, const struct pick *p)
+{
+    if (!p->from_due)
+        return 0;
+    uint8_t key[JOB_KEY_MAX];
+    int rc = store_del(c->jt.t, DB_DUE, key, due_key(key, p->b->id, p->due_ms, p->row));
+    return rc == BC_ENOTFOUND ? 0 : rc;
+}
+
+/* Every remaining call of the batch is held: say once when the first of them may go. */
+static int maybe_all_held(struct commit *c, struct batch_rec *b)
+{
+    uint64_t held = b->held_window + b->held_cap;
+    if (!held || held != b->waiting || b->active || b->requeue_pending || b->held_notified ||
+        !batch_is_live(b->status))
+        return 0;
+    uint64_t next = 0;
+    uint32_t row;
+    size_t blen = strlen(b->id);
+    struct store_iter it;
+    store_iter_open(&it, c->jt.t, DB_DUE, b->id, blen, NULL, 0);
+    if (store_iter_next(&it) != 1 || due_key_decode(&it.key, blen, &next, &row) != 0)
+        next = 0;
+    store_iter_close(&it);
+    b->held_notified = 1;
+    cJSON *data = webhooks_batch_data(b);
+    cJSON_AddNumberToObject(data, "held", (double)held);
+    if (next)
+        cJSON_AddNumberToObject(data, "nextOpensAt", (double)next);
+    else
+        cJSON_AddNullToObject(data, "nextOpensAt");
+    return emit_event(c, b, "batch.held", data);
+}
+
+/* Holds the call back until until_ms: it stays waiting, its next attempt in the due index. */
+static int hold_pick(struct commit *c, struct pick *p, const struct job_view *jv,
+                     struct batch_rec *b, int held, uint64_t until_ms)
+{
+    struct job_head h = jv->head;
+    h.held = (uint8_t)held;
+    h.next_attempt_ms = until_ms;
+    int rc = drop_due(c, p);
+    uint8_t key[JOB_KEY_MAX];
+    if (!rc)
+        rc = store_put(c->jt.t, DB_DUE, key, due_key(key, p->b->id, until_ms, p->row), "", 0, 0);
+    if (!rc)
+        rc = jobs_move(&c->jt, p->b->id, p->row, jv, &h, jv->error, jv->error_len);
+    if (!rc)
+        rc = maybe_all_held(c, b);
+    p->action = PICK_HOLD;
+    p->held = (uint8_t)held;
+    p->until_ms = until_ms;
+    return rc;
+}
+
+/* Ends the call without dialling it (outcome and the words why). */
+static int end_pick(struct commit *c, struct pick *p, const struct job_view *jv,
+                    struct batch_rec *b, int outcome, const char *why)
+{
+    struct job_head h = jv->head;
+    h.state = JOB_FAILED;
+    h.outcome = (uint8_t)outcome;
+    h.held = HELD_NONE;
+    h.next_attempt_ms = 0;
+    h.end_ms = c->now;
+    count_outcome(c, outcome);
+    int rc = drop_due(c, p);
+    if (rc)
+        return rc;
+    struct report ev = {.kind = REPORT_CALL, .row = p->row};
+    snprintf(ev.batch, sizeof ev.batch, "%s", p->b->id);
+    rc = finish_call(c, &ev, b, jv, &h, why);
+    p->final_seq = ev.final_seq;
+    p->finished_batch = ev.finished_batch;
+    p->batch_over = ev.batch_over;
+    return rc;
+}
+
+/* The frequency cap: 0 when the number may be dialled now, else 1 with *until_ms the moment
+ * enough of its attempts in the workspace have aged out of the cap window. */
+static int cap_reached(struct commit *c, const struct pick *p, uint64_t *until_ms)
+{
+    if (!p->cap_max)
+        return 0;
+    uint64_t times[CAP_TIMES_MAX];
+    size_t n;
+    if (cap_get(c->jt.t, p->ws, p->e164, times, &n) != 0)
+        return 0; /* an unreadable record is rewritten by this dial */
+    uint64_t since = c->now > p->cap_window_ms ? c->now - p->cap_window_ms : 0;
+    size_t first = 0; /* the first attempt inside the window */
+    while (first < n && times[first] <= since)
+        first++;
+    if (n - first < p->cap_max)
+        return 0;
+    *until_ms = times[n - p->cap_max] + p->cap_window_ms + 1;
+    return 1;
+}
+
+/* Counts a dial of the number in its workspace's cap window. */
+static int cap_count(struct commit *c, const struct pick *p)
+{
+    uint64_t times[CAP_TIMES_MAX + 1];
+    size_t n;
+    int rc = cap_get(c->jt.t, p->ws, p->e164, times, &n);
+    if (rc && rc != BC_ECORRUPT)
+        return rc;
+    if (rc)
+        n = 0;
+    uint64_t since = c->now > p->cap_window_ms ? c->now - p->cap_window_ms : 0;
+    size_t first = 0;
+    while (first < n && times[first] <= since)
+        first++;
+    times[n++] = c->now;
+    return cap_put(c->jt.t, p->ws, p->e164, times + first, n - first);
+}
+
+static int dial_pick(struct commit *c, struct pick *p, const struct job_view *jv,
+                     struct batch_rec *b)
+{
+    uint64_t until;
+    if (cap_reached(c, p, &until))
+        return hold_pick(c, p, jv, b, HELD_CAP, until);
+    struct job_head h = jv->head;
+    h.state = JOB_DIALING;
+    h.seq++;
+    h.next_attempt_ms = 0;
+    h.held = HELD_NONE;
+    /* A new request: the provider numbers its reports from 0 again. */
+    h.last_sequence = -1;
+    if (!h.start_ms)
+        h.start_ms = c->now;
+    p->seq = h.seq;
+    int rc = drop_due(c, p);
+    if (!rc && p->cap_max)
+        rc = cap_count(c, p);
+    if (rc)
+        return rc;
+    if (b->status == BATCH_QUEUED) {
+        b->status = BATCH_PROCESSING;
+        b->started_ms = c->now;
+        rc = emit_event(c, b, "batch.started", webhooks_batch_data(b));
+        if (rc)
+            return rc;
+    }
+    b->empty_variables += p->empty_vars;
+    b->held_notified = 0;
+    jobs_batch_dirty(&c->jt, b);
+    /* The previous attempt's words no longer describe the call. */
+    return jobs_move(&c->jt, p->b->id, p->row, jv, &h, "", 0);
+}
+
+#define NO_WINDOW_MSG                                                                              \
+    "Not called: its calling window never opens, because the window is too narrow for all the "    \
+    "time zones its number may be in; narrow the zones (a full number with its area code) or "     \
+    "widen the window"
+
 static int apply_pick(struct commit *c, struct pick *p)
 {
     struct jobs_txn *jt = &c->jt;
@@ -395,32 +573,18 @@ static int apply_pick(struct commit *c, struct pick *p)
         return jt->t->err;
     if (!batch_is_live(b->status))
         return 0;
-    struct job_head h = jv.head;
-    h.state = JOB_DIALING;
-    h.seq++;
-    h.next_attempt_ms = 0;
-    /* A new request: the provider numbers its reports from 0 again. */
-    h.last_sequence = -1;
-    if (!h.start_ms)
-        h.start_ms = c->now;
-    p->seq = h.seq;
-    if (p->from_due) {
-        uint8_t key[JOB_KEY_MAX];
-        rc = store_del(jt->t, DB_DUE, key, due_key(key, p->b->id, p->due_ms, p->row));
-        if (rc && rc != BC_ENOTFOUND)
-            return rc;
+    switch (p->action) {
+    case PICK_HOLD:
+        rc = hold_pick(c, p, &jv, b, p->held, p->until_ms);
+        break;
+    case PICK_NO_WINDOW:
+        rc = end_pick(c, p, &jv, b, OUTCOME_NO_WINDOW, NO_WINDOW_MSG);
+        break;
+    case PICK_SUPPRESS:
+    case PICK_DIAL:
+        rc = dial_pick(c, p, &jv, b);
+        break;
     }
-    if (b->status == BATCH_QUEUED) {
-        b->status = BATCH_PROCESSING;
-        b->started_ms = c->now;
-        rc = emit_event(c, b, "batch.started", webhooks_batch_data(b));
-        if (rc)
-            return rc;
-    }
-    b->empty_variables += p->empty_vars;
-    jobs_batch_dirty(jt, b);
-    /* The previous attempt's words no longer describe the call. */
-    rc = jobs_move(jt, p->b->id, p->row, &jv, &h, "", 0);
     if (!rc)
         p->applied = 1;
     return rc;
@@ -437,6 +601,10 @@ int commit_txn(struct store_txn *t, void *arg)
     int rc = 0;
     for (struct pick *p = c->picks; p && !rc; p = p->next) {
         p->applied = 0;
+        p->final_seq = 0;
+        p->finished_batch = p->batch_over = 0;
+        if (p->slot)
+            p->action = PICK_DIAL; /* a run before this one may have turned it into a hold */
         rc = apply_pick(c, p);
     }
     for (struct report *ev = c->reports; ev && !rc; ev = ev->next) {

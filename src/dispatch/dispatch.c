@@ -256,6 +256,37 @@ static void commit_failed(struct dispatcher *d, struct pick *picks, struct repor
     }
 }
 
+/* A pick the commit held back or ended instead of dialling: its slot (if it took one) is free,
+ * a hold's time is when the batch looks again. */
+static void held_or_ended(struct dispatcher *d, struct pick *p, struct buf *over)
+{
+    struct roster_batch *b = p->b;
+    if (p->slot)
+        roster_release(b);
+    if (p->action == PICK_HOLD) {
+        d->stats.held++;
+        if (p->until_ms < b->retry_due)
+            b->retry_due = p->until_ms;
+        notify(d, b->id, p->row, 0, 0);
+        return;
+    }
+    notify(d, b->id, p->row, p->final_seq, p->finished_batch);
+    if (p->batch_over)
+        buf_append(over, b->id, strlen(b->id) + 1);
+}
+
+/* Batches that are over leave memory once they have no call in progress (after every pick of
+ * the commit is done with them). */
+static void drop_over(struct dispatcher *d, struct buf *over)
+{
+    for (const char *id = over->data; id && id < over->data + over->len; id += strlen(id) + 1) {
+        struct roster_batch *b = roster_batch(&d->roster, id);
+        if (b && b->active == 0)
+            roster_drop(&d->roster, b);
+    }
+    buf_free(over);
+}
+
 /* On the loop after the commit: what was decided takes effect, the recorded dials are sent. */
 static void commit_finish(struct dispatcher *d, int rc)
 {
@@ -281,22 +312,27 @@ static void commit_finish(struct dispatcher *d, int rc)
         report_free(r);
     }
     size_t withdrawn = 0;
+    struct buf over = {0}; /* batches a pick ended: they may leave memory once all are done */
     for (struct pick *p = picks, *n; p; p = n) {
         n = p->next;
-        if (p->applied)
-            notify(d, p->b->id, p->row, 0, 0);
-        /* The batch may have been paused or cancelled, or the server told to stop, while the
-         * commit was written: a dial whose 200 OK has been answered must not leave. */
         if (!p->applied) {
             pick_undo(p);
-        } else if (p->b->dialable && !d->quiet) {
-            send_pick(d, p);
+        } else if (p->action != PICK_DIAL) {
+            held_or_ended(d, p, &over);
         } else {
-            withdraw(d, p);
-            withdrawn++;
+            notify(d, p->b->id, p->row, 0, 0);
+            /* The batch may have been paused or cancelled, or the server told to stop, while
+             * the commit was written: a dial whose 200 OK has been answered must not leave. */
+            if (p->b->dialable && !d->quiet) {
+                send_pick(d, p);
+            } else {
+                withdraw(d, p);
+                withdrawn++;
+            }
         }
         pick_free(p);
     }
+    drop_over(d, &over);
     if (withdrawn)
         log_info("dials not sent: their batch stopped dialling while they were recorded",
                  "calls=%zu", withdrawn);
@@ -314,10 +350,13 @@ static void commit_prepare(struct dispatcher *d, struct pick *picks, struct repo
     c->now = wall;
     c->rnd = d->rnd;
     for (struct report *r = reports; r; r = r->next) {
-        const struct roster_batch *b = roster_batch(&d->roster, r->batch);
-        r->has_smart = b != NULL;
-        if (b)
+        struct roster_batch *b = roster_batch(&d->roster, r->batch);
+        r->has_smart = r->has_window = b != NULL;
+        if (b) {
             r->smart = b->smart;
+            r->window = *roster_window(b);
+            r->state_rules = b->ws->state_rules;
+        }
     }
 }
 

@@ -47,6 +47,7 @@ struct dispatch_stats {
     uint64_t provider_errors;           /* create requests that met provider trouble */
     uint64_t by_outcome[OUTCOME_COUNT]; /* final or retried outcomes (enum job_outcome) */
     uint64_t token_waits;               /* times a bucket was empty */
+    uint64_t held;                      /* calls held back by a calling window or a cap */
     size_t in_progress;                 /* dialing + active calls */
     uint64_t waiting;                   /* waiting calls of the batches being dialled */
     struct histogram provider_latency;  /* seconds per create request */

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "policy/decide.h"
 #include "util/err.h"
 
 void jobs_txn_begin(struct jobs_txn *jt, struct store_txn *t)
@@ -80,6 +81,7 @@ void jobs_cancel_head(struct job_head *h)
     h->state = JOB_CANCELLED;
     h->outcome = OUTCOME_CANCELLED;
     h->next_attempt_ms = 0;
+    h->held = HELD_NONE;
 }
 
 int jobs_retryable(int outcome)
@@ -173,6 +175,38 @@ int jobs_rewrite(struct jobs_txn *jt, const char *batch, uint32_t row, const str
     return write_job(jt, batch, row, old, h, error, error_len);
 }
 
+/* The reason a job is counted as held for: none unless it is waiting. */
+static int held_of(const struct job_head *h)
+{
+    return h->state == JOB_WAITING ? h->held : HELD_NONE;
+}
+
+static uint64_t *held_counter(struct batch_rec *b, int held)
+{
+    return held == HELD_WINDOW ? &b->held_window : held == HELD_CAP ? &b->held_cap : NULL;
+}
+
+/* Held counts follow the jobs like the state counters: by reason in the batch record, and held
+ * by window per zone in DB_HELDZONE. */
+static int move_held(struct jobs_txn *jt, struct batch_rec *b, const struct job_head *old,
+                     const struct job_head *h)
+{
+    int was = held_of(old), is = held_of(h);
+    if (was == is)
+        return 0;
+    uint64_t *cw = held_counter(b, was), *ci = held_counter(b, is);
+    if (cw && *cw)
+        (*cw)--;
+    if (ci)
+        (*ci)++;
+    jobs_batch_dirty(jt, b);
+    if (was != HELD_WINDOW && is != HELD_WINDOW)
+        return 0;
+    char label[DECIDE_LABEL_MAX];
+    size_t n = decide_zone_label(h->e164, strnlen(h->e164, sizeof h->e164), label);
+    return heldzone_add(jt->t, b->id, label, n, is == HELD_WINDOW ? 1 : -1);
+}
+
 int jobs_move(struct jobs_txn *jt, const char *batch, uint32_t row, const struct job_view *old,
               const struct job_head *h, const char *error, size_t error_len)
 {
@@ -180,7 +214,11 @@ int jobs_move(struct jobs_txn *jt, const char *batch, uint32_t row, const struct
     if (!b)
         return jt->t->err ? jt->t->err : BC_ENOTFOUND;
     int from = old->head.state, to = h->state;
+    /* old points into the map, which the write may change. */
+    struct job_head before = old->head;
     int rc = write_job(jt, batch, row, old, h, error, error_len);
+    if (!rc)
+        rc = move_held(jt, b, &before, h);
     if (rc || from == to)
         return rc;
     int was = jobs_head_retryable(&old->head), is = jobs_head_retryable(h);

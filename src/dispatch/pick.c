@@ -1,14 +1,19 @@
 #include "dispatch/pick.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "dispatch/jobs.h"
 #include "model/agent.h"
+#include "policy/decide.h"
 #include "store/records.h"
 
 /* Waiting rows skipped per pick because a retry is already scheduled for them. */
 #define SCAN_LIMIT 1024
+/* Calls a round may hold back (outside their window) besides its dials: bounds the round's work
+ * when a whole campaign waits for its zones to open. */
+#define HOLDS_PER_ROUND 512
 
 static const char *row_value(void *ctx, const char *key)
 {
@@ -132,9 +137,38 @@ static struct roster_batch *best_batch(struct roster_ws *w, struct pick_round *r
     return best;
 }
 
+static void copy_rules(struct pick *p, const struct roster_ws *w)
+{
+    snprintf(p->ws, sizeof p->ws, "%s", w->id);
+    p->use_registry = w->use_registry;
+    p->cap_max = w->cap_max;
+    p->cap_window_ms = w->cap_window_ms;
+}
+
+/* The callee's calling window: 1 when the call may not be dialled now (the pick then holds it
+ * to the window's next opening, or ends it if the window never opens), 0 to dial. */
+static int window_check(struct pick *p, struct roster_batch *b, struct pick_round *round)
+{
+    struct decide d = {roster_window(b), b->ws->state_rules, &b->decide};
+    int64_t open;
+    int rc = decide_open_at(&d, p->e164, strlen(p->e164), (int64_t)round->wall, &open);
+    if (rc == 0 && open <= (int64_t)round->wall)
+        return 0;
+    round->holds++;
+    if (rc == 0) {
+        p->action = PICK_HOLD;
+        p->held = HELD_WINDOW;
+        p->until_ms = (uint64_t)open;
+    } else {
+        p->action = PICK_NO_WINDOW;
+    }
+    return 1;
+}
+
 /* Chooses one call of the workspace, taking its tokens and slot. */
 static struct pick *pick_in_ws(struct store_txn *t, struct roster_ws *w, struct pick_round *round)
 {
+    roster_ws_refresh(t, w, round->wall, round->mono);
     if (w->active >= w->max_concurrency)
         return NULL; /* a finishing call frees a slot and re-arms the tick */
     uint64_t wait = bucket_wait_ms(&w->cps, round->mono);
@@ -170,11 +204,15 @@ static struct pick *pick_in_ws(struct store_txn *t, struct roster_ws *w, struct 
             continue; /* this batch had nothing after all; look again */
         }
         memcpy(p->e164, jv.head.e164, sizeof p->e164 - 1);
+        copy_rules(p, w);
+        if (window_check(p, best, round))
+            return p; /* held or ended: no token, no slot */
         render_prompt(best, &jv, p);
         bucket_take(round->provider, round->mono);
         bucket_take(&w->cps, round->mono);
         if (best->has_cps)
             bucket_take(&best->cps, round->mono);
+        p->slot = 1;
         w->active++;
         best->active++;
         return p;
@@ -212,8 +250,12 @@ struct pick *pick_round(struct roster *r, struct store_txn *t, struct pick_round
                  * moving on anyway would hand every token to whichever workspace's turn
                  * happened to fall on the rounds that had one. */
                 r->rr = w;
-                if (--round->budget == 0)
+                if (p->action == PICK_DIAL && --round->budget == 0)
                     break;
+                if (round->holds >= HOLDS_PER_ROUND) {
+                    round->budget = 0; /* the commit's end starts the next round at once */
+                    break;
+                }
             }
         } while (w != first);
         if (!progressed)
@@ -225,7 +267,8 @@ struct pick *pick_round(struct roster *r, struct store_txn *t, struct pick_round
 void pick_undo(struct pick *p)
 {
     struct roster_batch *b = p->b;
-    roster_release(b);
+    if (p->slot)
+        roster_release(b);
     if (!p->from_due && p->row < b->next_row) {
         b->next_row = p->row;
         b->exhausted = 0;

@@ -16,8 +16,30 @@
 #include "store/store.h"
 #include "util/bucket.h"
 
+/* What a pick does with its call: dial it, or (compliance) hold it to a later time, or end it
+ * without dialling. The commit may turn a dial into a hold or an end (a frequency cap, a
+ * do-not-call entry: it reads them in the transaction, where they are current). */
+enum pick_action {
+    PICK_DIAL,
+    PICK_HOLD,      /* waiting until until_ms, for reason held */
+    PICK_NO_WINDOW, /* its calling window never opens: failed, never dialled */
+    PICK_SUPPRESS,  /* on a do-not-call list: failed, never dialled */
+};
+
 struct pick {
     struct roster_batch *b;
+    enum pick_action action;
+    int slot;          /* took a slot (and tokens): dials only */
+    uint8_t held;      /* enum job_held, for PICK_HOLD */
+    uint64_t until_ms; /* PICK_HOLD: when it may be dialled */
+    /* The workspace's rules, copied for the transaction (the roster is the loop's). */
+    char ws[ID_MAX];
+    int use_registry;
+    uint32_t cap_max;
+    uint64_t cap_window_ms;
+    /* Set by the transaction for a call it ended: applied in memory after it commits. */
+    uint32_t final_seq;
+    int finished_batch, batch_over;
     uint32_t row;
     uint32_t seq; /* set when the dial is recorded */
     int from_due; /* a scheduled retry, taken from the due index at due_ms */
@@ -38,6 +60,7 @@ struct pick_round {
     uint64_t wall, mono;     /* wall clock ms (due times), loop clock ms (buckets) */
     uint64_t wake;           /* out: ms until something blocked could go on (ROSTER_NO_TIME) */
     uint64_t token_waits;    /* out: times a bucket was empty */
+    size_t holds;            /* out: calls held back by their calling window this round */
 };
 
 /* Picks up to round->budget calls from the roster, reading jobs through t. */

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "dispatch/retry.h"
+#include "policy/window.h"
 #include "provider/provider.h"
 #include "util/id.h"
 
@@ -25,6 +26,10 @@ struct report {
      * the batch is not loaded; the transaction reads them from the store). */
     struct retry_smart smart;
     int has_smart;
+    /* The batch's calling window and whether state rules apply, copied likewise, so that a
+     * retry is scheduled inside the window (has_window 0: the pick holds it when due). */
+    struct window window;
+    int has_window, state_rules;
     /* Effects decided in the transaction, applied in memory after it commits. */
     int released;       /* the call no longer holds a slot */
     int now_active;     /* the provider placed the call: watch it */

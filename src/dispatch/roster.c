@@ -6,6 +6,8 @@
 
 #include "model/batch.h"
 #include "model/workspace.h"
+#include "policy/rules.h"
+#include "util/clock.h"
 #include "store/records.h"
 #include "util/err.h"
 
@@ -56,9 +58,32 @@ static void bucket_set(struct bucket *b, double rate, uint64_t mono)
         bucket_configure(b, rate, roster_burst(rate), mono);
 }
 
-/* Reads the workspace's limits; they may have changed since the last batch was loaded. */
-static void ws_refresh(struct store_txn *t, struct roster_ws *w, uint64_t mono)
+/* The workspace's compliance rules; an unreadable record means the defaults, which protect. */
+static void rules_refresh(struct store_txn *t, struct roster_ws *w)
 {
+    struct rules rules;
+    if (rules_get(t, w->id, strlen(w->id), &rules) != 0) {
+        rules_free(&rules);
+        rules_defaults(&rules);
+    }
+    struct window base;
+    rules_base_window(&rules, &base);
+    if (w->rules_gen == 0 || memcmp(&base, &w->base, sizeof base) != 0) {
+        w->base = base;
+        w->rules_gen++;
+    }
+    w->state_rules = rules.state_rules;
+    w->use_registry = rules.use_national_registry;
+    w->cap_max = rules.max_attempts_per_number;
+    w->cap_window_ms = (uint64_t)rules.cap_window_hours * 3600000u;
+    rules_free(&rules);
+}
+
+/* Reads the workspace's limits; they may have changed since the last batch was loaded. */
+static void ws_refresh(struct store_txn *t, struct roster_ws *w, uint64_t wall, uint64_t mono)
+{
+    w->rules_at = wall;
+    rules_refresh(t, w);
     struct ws_settings ws;
     int rc = workspace_get(t, w->id, strlen(w->id), &ws);
     if (rc == BC_ENOTFOUND)
@@ -67,6 +92,25 @@ static void ws_refresh(struct store_txn *t, struct roster_ws *w, uint64_t mono)
         workspace_defaults(&ws); /* an unreadable record: dial within the defaults */
     w->max_concurrency = (uint32_t)ws.max_concurrent_calls;
     bucket_set(&w->cps, ws.calls_per_second, mono);
+}
+
+void roster_ws_refresh(struct store_txn *t, struct roster_ws *w, uint64_t wall, uint64_t mono)
+{
+    if (wall >= w->rules_at && wall - w->rules_at < ROSTER_RULES_MS)
+        return;
+    ws_refresh(t, w, wall, mono);
+}
+
+const struct window *roster_window(struct roster_batch *b)
+{
+    if (b->base_gen != b->ws->rules_gen) {
+        b->base = b->ws->base;
+        if (b->has_window)
+            window_intersect(&b->base, &b->own);
+        b->base_gen = b->ws->rules_gen;
+        decide_cache_clear(&b->decide);
+    }
+    return &b->base;
 }
 
 static void unlink_batch(struct roster *r, struct roster_batch *b)
@@ -134,6 +178,11 @@ static int add_batch(struct roster *r, struct store_txn *t, const struct batch_r
     b->prompt = dup_string(agent, "prompt");
     b->columns = cJSON_DetachItemFromObjectCaseSensitive(meta, "columns");
     retry_smart_from_json(cJSON_GetObjectItemCaseSensitive(meta, "smartCallbackConfig"), &b->smart);
+    /* Validated at upload; a stored one that no longer parses narrows nothing rather than
+     * stopping the batch (the federal and workspace windows still apply). */
+    char msg[160];
+    const cJSON *cw = cJSON_GetObjectItemCaseSensitive(meta, "callingWindow");
+    b->has_window = cw && window_parse_object(cw, "callingWindow", &b->own, msg, sizeof msg) == 0;
     cJSON_Delete(meta);
     b->created_ms = rec->created_ms;
     b->retry_due = ROSTER_NO_TIME;
@@ -143,7 +192,7 @@ static int add_batch(struct roster *r, struct store_txn *t, const struct batch_r
         pp = &(*pp)->next;
     b->next = *pp;
     *pp = b;
-    ws_refresh(t, w, mono);
+    ws_refresh(t, w, clock_now_ms(), mono);
     *out = b;
     return 0;
 }

@@ -11,6 +11,8 @@
 #include <cjson/cJSON.h>
 
 #include "dispatch/retry.h"
+#include "policy/decide.h"
+#include "policy/window.h"
 #include "store/store.h"
 #include "util/bucket.h"
 #include "util/id.h"
@@ -43,6 +45,13 @@ struct roster_batch {
     char *prompt;
     cJSON *columns;
     struct retry_smart smart;
+    /* Calling windows: the batch's own callingWindow, and the window its calls obey before
+     * state rules (the workspace's base narrowed by it), rebuilt when the workspace's changes. */
+    int has_window;
+    struct window own;
+    struct window base;
+    uint32_t base_gen;
+    struct decide_cache decide;
 };
 
 struct roster_ws {
@@ -52,6 +61,14 @@ struct roster_ws {
     uint32_t active;
     uint32_t max_concurrency;
     struct bucket cps;
+    /* The workspace's compliance rules (policy/rules.h), read again at most every
+     * ROSTER_RULES_MS so that a change applies to batches already dialling. */
+    uint64_t rules_at;  /* wall ms */
+    uint32_t rules_gen; /* changes whenever base does */
+    struct window base; /* rules_base_window */
+    int state_rules, use_registry;
+    uint32_t cap_max; /* attempts per number per cap window; 0: no cap */
+    uint64_t cap_window_ms;
 };
 
 struct roster {
@@ -77,6 +94,12 @@ void roster_hold(struct roster_batch *b);
 void roster_release(struct roster_batch *b);
 /* The concurrency cap of a batch: its own maxConcurrency within its workspace's. */
 uint32_t roster_cap(const struct roster_batch *b);
+#define ROSTER_RULES_MS 1000
+/* Reads the workspace's limits and compliance rules again if they are older than
+ * ROSTER_RULES_MS (wall: wall-clock ms, mono: the loop's clock). */
+void roster_ws_refresh(struct store_txn *t, struct roster_ws *w, uint64_t wall, uint64_t mono);
+/* The window the batch's calls obey before state rules (up to date with its workspace's). */
+const struct window *roster_window(struct roster_batch *b);
 /* When the batch's next call is due (wall ms), or ROSTER_NO_TIME. */
 uint64_t roster_due(const struct roster_batch *b);
 /* A bucket holds max(2, rate/20) tokens (see roster.c). */

@@ -1,6 +1,7 @@
 /* A TZif reader (RFC 8536) and POSIX TZ rule evaluator: see tz.h. */
 #include "policy/tz.h"
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,10 +31,8 @@ struct footer {
 
 struct tz {
     char name[TZ_NAME_MAX];
-    struct tz *next; /* the by-name cache */
-    /* The period of the last answer. */
-    int64_t c_from, c_until;
-    int32_t c_off, c_dst;
+    struct tz *next;   /* the by-name cache */
+    unsigned slot;     /* its entry in each thread's period cache */
     /* Transitions: at[i] starts type[i]. */
     size_t n;
     int64_t *at;
@@ -44,7 +43,22 @@ struct tz {
     struct footer footer;
 };
 
+/* Zones read so far (kept for the life of the process), guarded by loading: the loop and the
+ * dispatcher's commits (on libuv's thread pool) both ask about local times. */
 static struct tz *loaded;
+static unsigned loaded_count;
+static pthread_mutex_t loading = PTHREAD_MUTEX_INITIALIZER;
+
+/* Each thread remembers, per zone, the period of its last answer, so that asking about "now" for
+ * many numbers of one zone costs two comparisons. Per thread, so that no answer is shared
+ * between threads and nothing needs a lock on the hot path. */
+#define TZ_CACHE_SLOTS 512
+struct tz_cache {
+    const struct tz *tz;
+    int64_t from, until;
+    int32_t off, dst;
+};
+static _Thread_local struct tz_cache cache[TZ_CACHE_SLOTS];
 
 /* ---- Calendar ---------------------------------------------------------------------------- */
 
@@ -405,7 +419,17 @@ static void tz_destroy(struct tz *tz)
     free(tz);
 }
 
+static int load_locked(const char *name, struct tz **out);
+
 int tz_load(const char *name, struct tz **out)
+{
+    pthread_mutex_lock(&loading);
+    int rc = load_locked(name, out);
+    pthread_mutex_unlock(&loading);
+    return rc;
+}
+
+static int load_locked(const char *name, struct tz **out)
 {
     for (struct tz *t = loaded; t; t = t->next) {
         if (strcmp(t->name, name) == 0) {
@@ -440,8 +464,7 @@ int tz_load(const char *name, struct tz **out)
         return rc;
     }
     snprintf(tz->name, sizeof tz->name, "%s", name);
-    tz->c_from = 0;
-    tz->c_until = 0; /* empty: the first question fills it */
+    tz->slot = loaded_count++ % TZ_CACHE_SLOTS;
     tz->next = loaded;
     loaded = tz;
     *out = tz;
@@ -481,24 +504,23 @@ static int period_slow(const struct tz *tz, int64_t t, struct tz_period *out)
 
 int tz_period_at(struct tz *tz, int64_t utc_s, struct tz_period *out)
 {
-    if (utc_s >= tz->c_from && utc_s < tz->c_until) {
-        *out = (struct tz_period){tz->c_from, tz->c_until, tz->c_off, tz->c_dst};
+    struct tz_cache *c = &cache[tz->slot];
+    if (c->tz == tz && utc_s >= c->from && utc_s < c->until) {
+        *out = (struct tz_period){c->from, c->until, c->off, c->dst};
         return 0;
     }
     int rc = period_slow(tz, utc_s, out);
     if (rc < 0)
         return rc;
-    tz->c_from = out->from;
-    tz->c_until = out->until;
-    tz->c_off = out->offset;
-    tz->c_dst = out->isdst;
+    *c = (struct tz_cache){tz, out->from, out->until, out->offset, out->isdst};
     return 0;
 }
 
 int tz_offset(struct tz *tz, int64_t utc_s, int32_t *offset_s)
 {
-    if (utc_s >= tz->c_from && utc_s < tz->c_until) {
-        *offset_s = tz->c_off;
+    const struct tz_cache *c = &cache[tz->slot];
+    if (c->tz == tz && utc_s >= c->from && utc_s < c->until) {
+        *offset_s = c->off;
         return 0;
     }
     struct tz_period p;

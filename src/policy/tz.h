@@ -6,9 +6,9 @@
  * Why not localtime_r: it needs setenv("TZ")/tzset per zone switch, which is global state and
  * re-reads the file; bench/compliance.sh measures both (README "Calling windows").
  *
- * Each zone caches the period of its last answer [from, until), so that asking about "now" for
- * many numbers of the same zone costs two comparisons. That cache is why the functions take a
- * non-const struct tz: one thread only (the loop's). */
+ * Each thread caches, per zone, the period of its last answer [from, until), so that asking
+ * about "now" for many numbers of the same zone costs two comparisons. Every function may be
+ * called from any thread: zones are loaded under a lock and never change after. */
 #ifndef BC_POLICY_TZ_H
 #define BC_POLICY_TZ_H
 

@@ -2,6 +2,7 @@
  * area code to US state table. */
 #include "policy/zones.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 
 #include "policy/tz.h"
@@ -82,26 +83,65 @@ const struct zones_set *zones_set_get(uint16_t id)
     return id > 0 && id < zones_data_set_count ? &zones_data_sets[id] : NULL;
 }
 
-/* Loaded lazily, once per zone id: tz_load caches by name as well, this saves the name lookup
- * on the hot path. */
+/* Loaded once per zone id (zones_preload at start, or lazily): tz_load caches by name as well,
+ * this saves the name lookup on the hot path. The slow path is locked because the dispatcher's
+ * commits ask from libuv's thread pool; after zones_preload nothing here is written again. */
 static struct tz **tz_by_zone;
+static int *tz_error; /* why a zone could not be loaded: it is not tried again */
+static pthread_mutex_t filling = PTHREAD_MUTEX_INITIALIZER;
+static int preloaded; /* set by zones_preload before any other thread exists */
+
+static int fill(uint16_t zone)
+{
+    if (!tz_by_zone) {
+        tz_by_zone = calloc(zones_data_name_count, sizeof *tz_by_zone);
+        tz_error = calloc(zones_data_name_count, sizeof *tz_error);
+        if (!tz_by_zone || !tz_error) {
+            free(tz_by_zone);
+            free(tz_error);
+            tz_by_zone = NULL;
+            tz_error = NULL;
+            return BC_ENOMEM;
+        }
+    }
+    if (!tz_by_zone[zone] && !tz_error[zone]) {
+        int rc = tz_load(zones_data_names[zone], &tz_by_zone[zone]);
+        if (rc < 0 && rc != BC_ENOMEM)
+            tz_error[zone] = rc;
+        if (rc < 0)
+            return rc;
+    }
+    return tz_by_zone[zone] ? 0 : tz_error[zone];
+}
 
 int zones_tz(uint16_t zone, struct tz **out)
 {
     if (zone >= zones_data_name_count)
         return BC_ENOTFOUND;
-    if (!tz_by_zone) {
-        tz_by_zone = calloc(zones_data_name_count, sizeof *tz_by_zone);
-        if (!tz_by_zone)
-            return BC_ENOMEM;
+    if (preloaded) {
+        *out = tz_by_zone[zone];
+        return *out ? 0 : tz_error[zone];
     }
-    if (!tz_by_zone[zone]) {
-        int rc = tz_load(zones_data_names[zone], &tz_by_zone[zone]);
-        if (rc < 0)
+    pthread_mutex_lock(&filling);
+    int rc = fill(zone);
+    if (rc == 0)
+        *out = tz_by_zone[zone];
+    pthread_mutex_unlock(&filling);
+    return rc;
+}
+
+int zones_preload(void)
+{
+    int missing = 0;
+    for (uint16_t z = 0; z < zones_data_name_count; z++) {
+        struct tz *tz;
+        int rc = zones_tz(z, &tz);
+        if (rc == BC_ENOMEM)
             return rc;
+        missing += rc < 0;
     }
-    *out = tz_by_zone[zone];
-    return 0;
+    preloaded = 1;
+    return missing;
 }
 
 int zones_us_state(const char *e164, size_t len, char state[3])

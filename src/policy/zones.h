@@ -40,6 +40,9 @@ const struct zones_set *zones_set_get(uint16_t id);
 /* The zone's rules from the system time-zone database (tz_load, cached). BC_ENOTFOUND when the
  * system has no such zone (tzdata not installed) or its file is unreadable. */
 int zones_tz(uint16_t zone, struct tz **out);
+/* Reads every zone the table uses, at start (so that a missing tzdata shows at once, not at the
+ * first call). Returns how many zones the system lacks, or BC_ENOMEM. */
+int zones_preload(void);
 
 /* The two-letter US state (or "DC") of a +1 number's area code, from libphonenumber's English
  * geocoder descriptions, NUL-terminated into state. 0, or BC_ENOTFOUND (not +1, or an area code

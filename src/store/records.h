@@ -58,6 +58,7 @@ enum job_outcome {
     /* Stored values: new outcomes are added here, never in between. */
     OUTCOME_SUPPRESSED, /* on a do-not-call list (the workspace's, or the national registry) */
     OUTCOME_NO_CONSENT, /* the workspace requires consent evidence and the row had none */
+    OUTCOME_NO_WINDOW,  /* its calling window never opens (zones too far apart for it) */
     OUTCOME_COUNT
 };
 
@@ -96,7 +97,9 @@ struct batch_rec {
     uint64_t suppressed_dial;       /* calls stopped by a list at dial time (failed) */
     uint64_t opted_out;             /* calls in which the callee asked not to be called again */
     uint64_t no_consent;            /* rows without consent evidence when it is required */
-    uint64_t reserved_compliance[4];
+    /* 1 once batch.held was sent for the current stretch of all-held calls (a dial clears it). */
+    uint64_t held_notified;
+    uint64_t reserved_compliance[3];
 };
 /* The size of batch records written before the compliance counters. */
 #define BATCH_REC_V1_LEN offsetof(struct batch_rec, held_window)
@@ -275,5 +278,29 @@ int delivery_key_of(const struct store_val *key, size_t wslen);
 struct cJSON;
 int records_put_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
                      struct cJSON *obj);
+
+/* ---- Compliance: calls held by window per zone, attempts per number ---- */
+
+/* DB_HELDZONE: batch id | zone label -> waiting calls of the batch held by their calling window
+ * in that zone (u32, host order). The label is policy/decide.h's. */
+#define HELDZONE_KEY_MAX (ID_MAX + 256)
+/* Adds delta to the count of (batch, label); a count reaching 0 is removed. */
+int heldzone_add(struct store_txn *t, const char *batch, const char *label, size_t llen,
+                 int32_t delta);
+/* Removes every count of the batch (its waiting calls were cancelled at once). */
+int heldzone_clear(struct store_txn *t, const char *batch);
+/* The label of a heldzone key of a batch whose id is blen bytes long, into out (NUL-ended, at
+ * most cap - 1 bytes); its length. */
+size_t heldzone_label(const struct store_val *key, size_t blen, char *out, size_t cap);
+
+/* DB_CAP: workspace id | '/' | E.164 -> the number's latest attempt times in the workspace,
+ * oldest first (u64 BE each, at most CAP_TIMES_MAX). */
+#define CAP_KEY_MAX   (ID_MAX + 1 + 24)
+#define CAP_TIMES_MAX 100
+size_t cap_key(uint8_t *out, const char *ws, size_t wslen, const char *e164, size_t elen);
+/* Reads the times into out (at most CAP_TIMES_MAX); *n is how many (0 when none). */
+int cap_get(struct store_txn *t, const char *ws, const char *e164, uint64_t *out, size_t *n);
+/* Stores times (oldest first), keeping the last CAP_TIMES_MAX. */
+int cap_put(struct store_txn *t, const char *ws, const char *e164, const uint64_t *times, size_t n);
 
 #endif

@@ -88,6 +88,7 @@ cJSON *webhooks_batch_data(const struct batch_rec *b)
     cJSON_AddStringToObject(o, "status", batch_status_name(b->status));
     cJSON_AddNumberToObject(o, "totalCalls", (double)b->total);
     cJSON_AddNumberToObject(o, "waiting", (double)b->waiting);
+    cJSON_AddNumberToObject(o, "held", (double)(b->held_window + b->held_cap));
     cJSON_AddNumberToObject(o, "active", (double)b->active);
     cJSON_AddNumberToObject(o, "completed", (double)b->completed);
     cJSON_AddNumberToObject(o, "failed", (double)b->failed);

@@ -301,13 +301,22 @@ def limit_flags(limits):
 _workspace_counter = [0]
 
 
-def make_workspace(server, name=None, **limits):
-    """Creates a workspace through the admin CLI and returns (workspace_id, api_key)."""
+# Tests that are not about compliance dial at any hour and any number of times: their workspaces
+# opt out of the calling window and the frequency cap explicitly (the server's defaults protect).
+NO_COMPLIANCE = {"allowOutsideFederalWindow": True, "maxAttemptsPerNumber": 0}
+
+
+def make_workspace(server, name=None, compliance=None, **limits):
+    """Creates a workspace through the admin CLI and returns (workspace_id, api_key).
+    compliance: its compliance settings (a dict); None opts out of windows and caps
+    (NO_COMPLIANCE), {} keeps the server's defaults."""
     if name is None:
         _workspace_counter[0] += 1
         name = f"test-ws-{os.getpid()}-{_workspace_counter[0]}"
     data_dir = server.data_dir if isinstance(server, Server) else server
-    created = admin(data_dir, "workspace", "create", "--name", name, *limit_flags(limits))
+    rules = NO_COMPLIANCE if compliance is None else compliance
+    created = admin(data_dir, "workspace", "create", "--name", name, *limit_flags(limits),
+                    "--compliance", json.dumps(rules))
     return created["workspaceId"], created["apiKey"]
 
 
