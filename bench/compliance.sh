@@ -25,7 +25,8 @@ tmp=$(mktemp -d /tmp/batchcalld-bench-compliance.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -I"$root/src" "$root/bench/policybench.c" \
-  "$root"/src/policy/*.c -lcjson -o "$tmp/policybench" ||
+  "$root"/src/policy/{tz,zones,zones_data,window,decide}.c "$root/src/util/err.c" -lcjson -lpthread \
+  -o "$tmp/policybench" ||
   die "cannot build bench/policybench.c (is libcjson-dev installed?)"
 
 "$tmp/policybench" "$numbers" >"$tmp/out" 2>/dev/null || {
@@ -40,6 +41,8 @@ verdict=MISS
 echo "bench/compliance: calling windows (src/policy/), $(val numbers) numbers, $(val zones) zones in $(val zone_sets) sets"
 printf '  %-44s %14s/s  target >= %s/s  %s\n' "zone + window decisions (CPU time)" "$rate" "$target" "$verdict"
 printf '  %-44s %14s/s  (the machine is shared: see bench/README.md)\n' "zone + window decisions (wall clock)" "$(val decisions_per_wall_s)"
+printf '  %-44s %14s/s\n' "dispatcher decision (decide_open_at), now" "$(val decide_per_s)"
+printf '  %-44s %14s/s\n' "dispatcher decision, 09:00 UTC (most shut)" "$(val decide_night_per_s)"
 printf '  %-44s %14s/s\n' "window_next_open (federal, random hours)" "$(val next_open_per_s)"
 printf '  %-44s %14s/s\n' "offset, TZif reader (cached period)" "$(val tzif_offsets_per_s)"
 printf '  %-44s %14s/s\n' "offset, TZif reader (a random hour each time)" "$(val tzif_uncached_offsets_per_s)"
