@@ -53,10 +53,23 @@ def slow_disk_env(delay_ms):
     return {"LD_PRELOAD": lib, "SLOW_DISK_MS": str(delay_ms), "ASAN_OPTIONS": asan}
 
 
+# BATCHCALLD_TEST_CLOCK_OFFSET_MS runs the whole suite at another hour: every server started
+# here gets it as its --clock-offset-ms (unless a test sets its own), and server_now_ms() is the
+# time those servers read (test/clock_runs.sh runs the suite at 03:00 and 12:00 in Los Angeles).
+CLOCK_OFFSET_MS = int(os.environ.get("BATCHCALLD_TEST_CLOCK_OFFSET_MS", "0") or 0)
+
+
+def server_now_ms():
+    """The servers' wall clock now, in Unix ms (the real one shifted by CLOCK_OFFSET_MS)."""
+    return time.time() * 1000 + CLOCK_OFFSET_MS
+
+
 def clean_env(extra=None):
     """The test's environment minus any BATCHCALLD_* settings of the developer's shell, which
     would otherwise change the server under test, plus extra."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("BATCHCALLD_")}
+    if CLOCK_OFFSET_MS:
+        env["BATCHCALLD_CLOCK_OFFSET_MS"] = str(CLOCK_OFFSET_MS)
     env.update(extra or {})
     return env
 

@@ -3,7 +3,7 @@
 import json
 import time
 
-from harness import ServerTestCase, make_workspace, request
+from harness import server_now_ms, ServerTestCase, make_workspace, request
 
 AGENT = {"name": "Reminder bot", "prompt": "Hi {first_name}", "fromNumber": "+14155552671"}
 MISSING = object()
@@ -12,7 +12,7 @@ AGENT_FIELDS = {"id", "name", "prompt", "fromNumber", "voiceUrl", "variables", "
 
 
 def now_ms():
-    return int(time.time() * 1000)
+    return int(server_now_ms())
 
 
 class AgentsTest(ServerTestCase):

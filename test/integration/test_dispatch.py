@@ -17,8 +17,8 @@ import threading
 import time
 import urllib.parse
 
-from harness import (BATCHES, DispatchTestCase, csv_of, free_port, hmac_sha256_hex, poll, request,
-                     scrape, slow_disk_env, twilio_signature)
+from harness import (BATCHES, csv_of, DispatchTestCase, free_port, hmac_sha256_hex, poll, request,
+                     scrape, server_now_ms, slow_disk_env, twilio_signature)
 
 # Contacts of the tests that stop a batch or the server while a slow disk (every fsync
 # SLOW_DISK_MS) keeps a commit in flight.
@@ -64,7 +64,7 @@ def contacts(numbers):
 
 
 def now_ms():
-    return time.time() * 1000
+    return server_now_ms()
 
 
 def post_callback(target, path, body, headers):

@@ -24,8 +24,9 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from harness import (BATCHES, DispatchTestCase, EventStream, KeepAliveClient, RawClient,
-                     auth_headers, make_workspace, post_multipart, raw_request, request, scrape)
+from harness import (auth_headers, BATCHES, DispatchTestCase, EventStream, KeepAliveClient,
+                     make_workspace, post_multipart, raw_request, RawClient, request, scrape,
+                     server_now_ms)
 
 HOLD = "2099-01-01T00:00:00Z"
 STATES = ("waiting", "active", "completed", "failed", "cancelled")
@@ -77,7 +78,7 @@ def csv_file(header, rows):
 
 def iso_in(seconds):
     """UTC ISO-8601 with milliseconds, seconds from now: a scheduledAt just ahead."""
-    at = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=seconds)
+    at = datetime.datetime.fromtimestamp(server_now_ms() / 1000 + seconds, datetime.timezone.utc)
     return at.strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
 

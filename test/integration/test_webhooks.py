@@ -15,8 +15,8 @@ import json
 import threading
 import time
 
-from harness import (BATCHES, DispatchTestCase, admin, admin_run, csv_of, free_port,
-                     make_workspace, poll, post_multipart, request, scrape)
+from harness import (admin, admin_run, BATCHES, csv_of, DispatchTestCase, free_port, make_workspace,
+                     poll, post_multipart, request, scrape, server_now_ms)
 
 WEBHOOK = "/v1/api/webhook"
 DELIVERIES = "/v1/api/webhook/deliveries"
@@ -98,11 +98,12 @@ class Receiver:
             return False
         expected = hmac.new(self.secret.encode(), f"{t}.".encode() + body,
                             hashlib.sha256).hexdigest()
-        return abs(time.time() - t) < 300 and hmac.compare_digest(expected, fields.get("v1", ""))
+        fresh = abs(server_now_ms() / 1000 - t) < 300
+        return fresh and hmac.compare_digest(expected, fields.get("v1", ""))
 
     def record(self, path, headers, body, status):
         entry = {"path": path, "headers": headers, "body": body, "status": status,
-                 "at": time.time(), "signature_ok": self.signature_ok(headers, body)}
+                 "at": server_now_ms() / 1000, "signature_ok": self.signature_ok(headers, body)}
         with self.lock:
             self.requests.append(entry)
 
