@@ -15,6 +15,7 @@
 
 #include "api/agents.h"
 #include "api/batches.h"
+#include "api/idempotency.h"
 #include "api/api.h"
 #include "model/workspace.h"
 #include "http/conn.h"
@@ -32,10 +33,8 @@
 #include "provider/twilio.h"
 #include "util/num.h"
 
-#define IDEM_TTL_MS     (24ull * 3600 * 1000)
-#define IDEM_HEADER_MAX 255
-#define A1_ERRORS       20
-#define A8_ERRORS       1000
+#define A1_ERRORS 20
+#define A8_ERRORS 1000
 /* Body bytes parsed and encoded before the loop serves other clients: one socket read, about
  * half a millisecond of CPU when rows are stored (0.4-0.5 ms measured on the bench machine). */
 #define YIELD_BYTES (64u * 1024)
@@ -46,7 +45,7 @@ struct upload {
     char batch_id[ID_MAX];
     char ws[ID_MAX];
     struct ws_settings ws_settings;
-    char idem_key[IDEM_HEADER_MAX + 1];
+    char idem_key[IDEMPOTENCY_HEADER_MAX + 1];
     uint8_t digest[SHA256_LEN]; /* the request's fingerprint, kept with the key */
     /* The key was used before: the body is only fingerprinted, then compared with this record
      * (the same request gets the first answer again, another one 422). */
@@ -439,38 +438,12 @@ struct commit_args {
     int reused;          /* ... with a different request */
 };
 
-/* Looks up an Idempotency-Key: the record of the batch it created within the last 24 h. */
-static int idem_find(struct store_txn *t, const char *ws, const char *key, struct idem_rec *r)
-{
-    char k[IDEM_KEY_MAX];
-    struct store_val v;
-    int rc = store_get(t, DB_IDEM, k, idem_key(k, ws, strlen(ws), key, strlen(key)), &v);
-    if (rc)
-        return rc;
-    rc = idem_decode(&v, r);
-    if (rc)
-        return rc;
-    return r->expires_ms <= clock_now_ms() ? BC_ENOTFOUND : 0;
-}
-
-/* Whether a request with this fingerprint may replay the record's answer. Records stored before
- * requests were fingerprinted match any request, as every request did then. */
-static int idem_same_request(const struct idem_rec *r, const uint8_t digest[SHA256_LEN])
-{
-    return !r->has_hash || crypto_equal(r->hash, digest, SHA256_LEN);
-}
-
-/* Stripe's rule: one key, one request. Reusing it for another is a client bug (a key derived
- * from something that is not unique per upload, say), and answering the first batch would hide
- * that the second file was never stored. */
+/* A key reused for a different request: answered 422. */
 static void idem_reused(struct upload *up, const char *batch)
 {
-    upload_fail(up, 422, "idempotency_key_reused", NULL,
-                "Idempotency-Key \"%.60s\" was already used in the last 24 hours for a "
-                "different upload (another file or other form fields), which created %s; nothing "
-                "was stored now. Send a new key for a new upload, or repeat the first upload "
-                "exactly to get its answer again.",
-                up->idem_key, batch);
+    char msg[sizeof up->message];
+    idempotency_reused_message(msg, sizeof msg, up->idem_key, batch);
+    upload_fail(up, 422, "idempotency_key_reused", NULL, "%s", msg);
     up->header = "Idempotency-Key";
 }
 
@@ -480,22 +453,17 @@ static int commit_txn(struct store_txn *t, void *arg)
     struct upload *up = a->up;
     if (up->idem_key[0]) {
         struct idem_rec r;
-        int rc = idem_find(t, up->ws, up->idem_key, &r);
+        int rc = idempotency_find(t, up->ws, up->idem_key, &r);
         if (rc == 0) {
             memcpy(a->replay, r.batch, ID_MAX);
-            a->reused = !idem_same_request(&r, up->digest);
+            a->reused = !idempotency_same_request(&r, up->digest);
             return 0;
         }
         if (rc != BC_ENOTFOUND)
             return rc;
-        char k[IDEM_KEY_MAX];
-        uint8_t v[IDEM_VAL_LEN];
-        struct idem_rec rec = {.expires_ms = a->b.created_ms + IDEM_TTL_MS, .has_hash = 1};
-        snprintf(rec.batch, sizeof rec.batch, "%s", up->batch_id);
-        memcpy(rec.hash, up->digest, SHA256_LEN);
-        idem_encode(v, &rec);
-        size_t klen = idem_key(k, up->ws, strlen(up->ws), up->idem_key, strlen(up->idem_key));
-        store_put(t, DB_IDEM, k, klen, v, sizeof v, 0);
+        rc = idempotency_put(t, up->ws, up->idem_key, up->batch_id, a->b.created_ms, up->digest);
+        if (rc)
+            return rc;
     }
     uint8_t key[WS2BATCH_KEY_MAX];
     size_t blen = strlen(up->batch_id);
@@ -661,18 +629,15 @@ static void upload_begin(struct http_request *req, int validate_only)
     int rc = store_read_begin(&app->store, &t);
     if (!rc)
         rc = workspace_get(&t, ctx->ws, ctx->ws_len, &up->ws_settings);
-    const struct http_slice *ik = validate_only ? NULL : http_header(req, "idempotency-key");
-    if (!rc && ik) {
-        if (ik->len == 0 || ik->len > IDEM_HEADER_MAX) {
-            store_read_end(&t);
-            upload_free(up);
-            api_respond_error(req, 400, "invalid_header",
-                              "Idempotency-Key must be 1 to 255 characters.", "header",
-                              "Idempotency-Key");
-            return;
-        }
-        memcpy(up->idem_key, ik->ptr, ik->len);
-        int found = idem_find(&t, up->ws, up->idem_key, &up->idem_found);
+    int ik = validate_only ? 0 : idempotency_header(req, up->idem_key);
+    if (!rc && ik < 0) {
+        store_read_end(&t);
+        upload_free(up);
+        idempotency_respond_bad_header(req);
+        return;
+    }
+    if (!rc && ik > 0) {
+        int found = idempotency_find(&t, up->ws, up->idem_key, &up->idem_found);
         if (found == 0)
             up->idem_check = 1;
         else if (found != BC_ENOTFOUND)
@@ -816,7 +781,7 @@ static void idem_answer(struct http_request *req, struct upload *up)
         upload_failed(req, up);
         return;
     }
-    if (!idem_same_request(&up->idem_found, up->digest)) {
+    if (!idempotency_same_request(&up->idem_found, up->digest)) {
         idem_reused(up, up->idem_found.batch);
         upload_failed(req, up);
         return;
