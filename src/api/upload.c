@@ -11,18 +11,16 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "api/agents.h"
 #include "api/batches.h"
 #include "api/idempotency.h"
+#include "api/upload_fields.h"
 #include "api/api.h"
 #include "model/workspace.h"
 #include "http/conn.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "ingest/ingest.h"
-#include "model/url.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/err.h"
@@ -30,59 +28,12 @@
 #include "util/log.h"
 #include "model/agent.h"
 #include "model/batch.h"
-#include "provider/twilio.h"
-#include "util/num.h"
 
 #define A1_ERRORS 20
 #define A8_ERRORS 1000
 /* Body bytes parsed and encoded before the loop serves other clients: one socket read, about
  * half a millisecond of CPU when rows are stored (0.4-0.5 ms measured on the bench machine). */
 #define YIELD_BYTES (64u * 1024)
-
-struct upload {
-    struct ingest in;
-    int validate_only;
-    char batch_id[ID_MAX];
-    char ws[ID_MAX];
-    struct ws_settings ws_settings;
-    char idem_key[IDEMPOTENCY_HEADER_MAX + 1];
-    uint8_t digest[SHA256_LEN]; /* the request's fingerprint, kept with the key */
-    /* The key was used before: the body is only fingerprinted, then compared with this record
-     * (the same request gets the first answer again, another one 422). */
-    int idem_check;
-    struct idem_rec idem_found;
-    cJSON *agent; /* the agent named by agentId, once checked */
-    cJSON *smart; /* the parsed smartCallbackConfig */
-    uint64_t scheduled_ms;
-    uint32_t max_concurrency;
-    double calls_per_second;
-    int strict;
-    struct app *app;
-    size_t since_yield; /* body bytes read since the loop last served others */
-    int ended;          /* the body is complete: answer once the last rows are written */
-    int orphaned;       /* answered or abandoned while a write was in flight: free after it */
-    /* The first problem that rejects the whole upload, as answered. */
-    int status; /* HTTP status, 0 while none */
-    char code[40];
-    char message[512];
-    const char *field;  /* the form field an invalid_field or missing_field is about, or NULL */
-    const char *header; /* the header the error is about, or NULL */
-};
-
-/* The form's field names. */
-#define FILE_FIELD "file"
-static const char *const field_names[FIELD_COUNT] = {
-    [FIELD_AGENT_ID] = "agentId",
-    [FIELD_SCHEDULED_AT] = "scheduledAt",
-    [FIELD_SMART_CALLBACK] = "smartCallbackConfig",
-    [FIELD_NAME] = "name",
-    [FIELD_DEFAULT_COUNTRY] = "defaultCountry",
-    [FIELD_STRICT] = "strict",
-    [FIELD_ALLOW_DUPLICATES] = "allowDuplicates",
-    [FIELD_MAX_CONCURRENCY] = "maxConcurrency",
-    [FIELD_CALLS_PER_SECOND] = "callsPerSecond",
-    [FIELD_WEBHOOK_URL] = "webhookUrl",
-};
 
 static void on_written(struct ingest *in, void *ctx);
 static void upload_end(struct http_request *req);
@@ -100,11 +51,8 @@ static void upload_free(struct upload *up)
 
 /* ---- errors ---- */
 
-/* Sets the upload's error (the first one wins) and returns BC_EINVAL. */
-static int upload_fail(struct upload *up, int status, const char *code, const char *field,
-                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int upload_fail(struct upload *up, int status, const char *code, const char *field,
-                       const char *fmt, ...)
+int upload_fail(struct upload *up, int status, const char *code, const char *field, const char *fmt,
+                ...)
 {
     if (up->status)
         return BC_EINVAL;
@@ -153,7 +101,7 @@ static void take_ingest_failure(struct upload *up)
         return;
     int status = ingest_statuses[f->error].status;
     const char *code = ingest_statuses[f->error].code;
-    const char *field = f->field >= 0 ? field_names[f->field] : NULL;
+    const char *field = f->field >= 0 ? upload_fields_names[f->field] : NULL;
     switch (f->error) {
     case INGEST_E_NOT_MULTIPART:
         upload_fail(up, status, code, NULL,
@@ -166,7 +114,7 @@ static void take_ingest_failure(struct upload *up)
                     "curl -F file=@contacts.csv -F agentId=agent_...");
         return;
     case INGEST_E_FILE_TWICE:
-        upload_fail(up, status, code, FILE_FIELD,
+        upload_fail(up, status, code, UPLOAD_FIELDS_FILE,
                     "The upload has more than one file part; send one CSV per batch.");
         return;
     case INGEST_E_FIELD_TWICE:
@@ -193,158 +141,6 @@ static void take_ingest_failure(struct upload *up)
     default:
         upload_fail(up, status, code, NULL, "%s", f->detail);
         return;
-    }
-}
-
-/* ---- field checks ---- */
-
-static int bad_field(struct upload *up, enum ingest_field f, const char *fmt, const char *detail)
-{
-    char msg[400];
-    snprintf(msg, sizeof msg, fmt, detail);
-    return upload_fail(up, 400, "invalid_field", field_names[f], "%s: %s", field_names[f], msg);
-}
-
-static int check_agent(struct upload *up, struct app *app, const char *id)
-{
-    size_t idlen = strlen(id);
-    if (!id_valid("agent_", id, idlen))
-        return upload_fail(up, 404, "not_found", NULL,
-                           "agentId \"%.60s\" is not an agent of this workspace; create one with "
-                           "POST /v1/api/agents or check the id.",
-                           id);
-    struct store_txn t;
-    int rc = store_read_begin(&app->store, &t);
-    if (!rc) {
-        rc = agent_get(&t, up->ws, strlen(up->ws), id, idlen, &up->agent);
-        store_read_end(&t);
-    }
-    if (rc == BC_ENOTFOUND)
-        return upload_fail(up, 404, "not_found", NULL,
-                           "agentId \"%.60s\" is not an agent of this workspace; create one with "
-                           "POST /v1/api/agents or check the id.",
-                           id);
-    if (rc || !up->agent)
-        return upload_fail(up, 500, "internal_error", NULL, "The agent could not be read.");
-    /* An agent saved under another provider may break Twilio's rules: refuse the batch before
-     * any contact fails for it. */
-    char why[200];
-    if (app->provider.kind == PROVIDER_TWILIO &&
-        twilio_check_agent(
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(up->agent, "prompt")),
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(up->agent, "voiceUrl")), why,
-            sizeof why))
-        return upload_fail(up, 400, "invalid_field", "agentId",
-                           "agentId: agent %.60s cannot be dialled through Twilio: %s Fix it with "
-                           "PUT /v1/api/agents/%.60s.",
-                           id, why, id);
-    return 0;
-}
-
-/* smartCallbackConfig: the rules are model/batch.c's (batch_smart_check). */
-static int check_smart(struct upload *up, const char *text)
-{
-    char msg[300];
-    up->smart = cJSON_Parse(text);
-    if (batch_smart_check(up->smart, msg, sizeof msg) != 0)
-        return bad_field(up, FIELD_SMART_CALLBACK, "%s", msg);
-    return 0;
-}
-
-/* Which part of a well-formed scheduledAt does not exist ("YYYY-MM-DDTHH:MM:SS..."). */
-static const char *scheduled_why(const char *v, char *why, size_t cap)
-{
-    static const char *const months[] = {"January",   "February", "March",    "April",
-                                         "May",       "June",     "July",     "August",
-                                         "September", "October",  "November", "December"};
-    int y = atoi(v), mo = atoi(v + 5), d = atoi(v + 8);
-    if (mo < 1 || mo > 12)
-        return "months run from 01 to 12";
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int n = days[mo - 1] + (mo == 2 && leap);
-    if (d < 1 || d > n) {
-        snprintf(why, cap, "%s %d has %d days", months[mo - 1], y, n);
-        return why;
-    }
-    return "hours run from 00 to 23, minutes and seconds from 00 to 59";
-}
-
-static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
-{
-    struct http_request *req = ctx;
-    struct upload *up = api_ctx(req)->upload;
-    const char *v = ingest_field_value(in, f);
-    uint64_t n;
-    switch (f) {
-    case FIELD_AGENT_ID:
-        if (!*v)
-            return upload_fail(up, 400, "missing_field", field_names[f],
-                               "agentId is empty: send the id of one of your agents, such as "
-                               "-F agentId=agent_...");
-        return check_agent(up, api_app(req), v);
-    case FIELD_SCHEDULED_AT: {
-        char why[80];
-        int rc = *v ? batches_parse_time(v, &up->scheduled_ms) : 0;
-        if (rc == BC_ENOTFOUND)
-            return upload_fail(up, 400, "invalid_field", field_names[f],
-                               "scheduledAt: \"%.40s\" is written correctly but that date or "
-                               "time does not exist (%s); send a real one, such as "
-                               "2026-12-01T15:00:00Z.",
-                               v, scheduled_why(v, why, sizeof why));
-        if (rc)
-            return bad_field(up, f, "%s",
-                             "must be an ISO-8601 time with Z or an offset, such as "
-                             "2026-12-01T15:00:00Z");
-        return 0;
-    }
-    case FIELD_SMART_CALLBACK:
-        return *v ? check_smart(up, v) : 0;
-    case FIELD_NAME:
-        if (strlen(v) > 200)
-            return bad_field(up, f, "%s", "must be at most 200 characters");
-        return 0;
-    case FIELD_STRICT:
-        if (!strcasecmp(v, "true") || !strcmp(v, "1"))
-            up->strict = 1;
-        else if (*v && strcasecmp(v, "false") && strcmp(v, "0"))
-            return bad_field(up, f, "%s", "must be true or false");
-        return 0;
-    case FIELD_MAX_CONCURRENCY:
-        if (num_parse_u64(v, strlen(v), up->ws_settings.max_concurrent_calls, &n) != 0 || n < 1) {
-            char d[80];
-            snprintf(d, sizeof d, "%llu", (unsigned long long)up->ws_settings.max_concurrent_calls);
-            return bad_field(up, f, "must be a whole number from 1 to %s (the workspace's limit)",
-                             d);
-        }
-        up->max_concurrency = (uint32_t)n;
-        return 0;
-    case FIELD_CALLS_PER_SECOND: {
-        char *end;
-        double d = strtod(v, &end);
-        if (!*v || *end || !(d > 0) || d > up->ws_settings.calls_per_second) {
-            char lim[40];
-            snprintf(lim, sizeof lim, "%g", up->ws_settings.calls_per_second);
-            return bad_field(up, f,
-                             "must be a number above 0 and at most %s (the workspace's "
-                             "limit)",
-                             lim);
-        }
-        up->calls_per_second = d;
-        return 0;
-    }
-    case FIELD_WEBHOOK_URL:
-        if (*v && url_check(v, strlen(v), URL_EMPTY_HOST_OK | URL_DEL_OK) != 0)
-            return bad_field(up, f, "%s", "must be an http:// or https:// URL");
-        if (*v) {
-            const char *refusal =
-                url_target_refusal(v, strlen(v), api_app(req)->cfg.webhook_allow_private);
-            if (refusal)
-                return bad_field(up, f, "%s", url_refusal_message(refusal));
-        }
-        return 0;
-    default:
-        return 0;
     }
 }
 
@@ -669,9 +465,9 @@ static void upload_begin(struct http_request *req, int validate_only)
         .workspace = up->ws,
         .max_records = up->ws_settings.max_records,
         .max_errors = validate_only ? A8_ERRORS : A1_ERRORS,
-        .field_names = field_names,
-        .file_field = FILE_FIELD,
-        .on_field = on_field,
+        .field_names = upload_fields_names,
+        .file_field = UPLOAD_FIELDS_FILE,
+        .on_field = upload_fields_check,
         .ctx = req,
         .body_bytes = content_length(req),
         .loop = app->loop,
@@ -751,7 +547,7 @@ static int check_complete(struct upload *up)
     if (in->failure.error)
         return ingest_error_code(in->failure.error);
     if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID))
-        return upload_fail(up, 400, "missing_field", field_names[FIELD_AGENT_ID],
+        return upload_fail(up, 400, "missing_field", upload_fields_names[FIELD_AGENT_ID],
                            "agentId is required: add -F agentId=agent_... to the upload.");
     uint64_t bad = in->invalid + in->duplicates;
     if (up->validate_only)
