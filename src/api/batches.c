@@ -270,6 +270,7 @@ static void add_settings(cJSON *o, struct store_txn *t, const struct batch_rec *
         cJSON_AddNullToObject(o, "webhookUrl");
     add_meta_value(o, meta, "smartCallbackConfig");
     add_meta_value(o, meta, "defaultCountry");
+    add_meta_value(o, meta, "callingWindow");
     const cJSON *dup = cJSON_GetObjectItemCaseSensitive(meta, "allowDuplicates");
     cJSON_AddBoolToObject(o, "allowDuplicates", cJSON_IsTrue(dup));
     cJSON_Delete(meta);

@@ -294,6 +294,9 @@ static void build_meta(struct upload *up, struct buf *out)
         cJSON_AddNullToObject(m, "smartCallbackConfig");
     if (webhook && *webhook)
         cJSON_AddStringToObject(m, "webhookUrl", webhook);
+    cJSON *window = upload_fields_window_json(up);
+    if (window)
+        cJSON_AddItemToObject(m, "callingWindow", window);
     /* The agent as it was at upload: later edits do not change a running campaign. */
     cJSON_AddItemToObject(m, "agent", cJSON_Duplicate(up->agent, 1));
     /* The 201's row errors, so a replayed Idempotency-Key answers exactly the same. */

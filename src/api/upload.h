@@ -14,6 +14,7 @@
 #include "http/http.h"
 #include "ingest/ingest.h"
 #include "model/workspace.h"
+#include "policy/window.h"
 #include "util/crypto.h"
 #include "util/id.h"
 
@@ -34,6 +35,8 @@ struct upload {
     struct idem_rec idem_found;
     cJSON *agent; /* the agent named by agentId, once checked */
     cJSON *smart; /* the parsed smartCallbackConfig */
+    int has_window;
+    struct window window; /* the batch's callingWindow (has_window) */
     uint64_t scheduled_ms;
     uint32_t max_concurrency;
     double calls_per_second;

@@ -28,6 +28,7 @@ const char *const upload_fields_names[FIELD_COUNT] = {
     [FIELD_MAX_CONCURRENCY] = "maxConcurrency",
     [FIELD_CALLS_PER_SECOND] = "callsPerSecond",
     [FIELD_WEBHOOK_URL] = "webhookUrl",
+    [FIELD_CALLING_WINDOW] = "callingWindow",
 };
 
 static int bad_field(struct upload *up, enum ingest_field f, const char *fmt, const char *detail)
@@ -81,6 +82,25 @@ static int check_smart(struct upload *up, const char *text)
     up->smart = cJSON_Parse(text);
     if (batch_smart_check(up->smart, msg, sizeof msg) != 0)
         return bad_field(up, FIELD_SMART_CALLBACK, "%s", msg);
+    return 0;
+}
+
+/* callingWindow: the rules and the messages are policy/window.c's. The message names the field
+ * already ("callingWindow.days[0] ..."), so it is answered as it is. */
+static int check_window(struct upload *up, const char *text)
+{
+    char msg[300];
+    size_t len = strlen(text);
+    cJSON *probe = len <= WINDOW_JSON_MAX ? cJSON_ParseWithLength(text, len) : NULL;
+    if (len <= WINDOW_JSON_MAX && !probe)
+        return upload_fail(up, 400, "invalid_field", upload_fields_names[FIELD_CALLING_WINDOW],
+                           "callingWindow is not valid JSON: send an object such as "
+                           "{\"start\":\"09:00\",\"end\":\"17:00\",\"days\":[\"mon\",\"tue\"]}");
+    cJSON_Delete(probe);
+    if (window_parse_json(text, len, &up->window, msg, sizeof msg) != 0)
+        return upload_fail(up, 400, "invalid_field", upload_fields_names[FIELD_CALLING_WINDOW],
+                           "%s", msg);
+    up->has_window = 1;
     return 0;
 }
 
@@ -176,7 +196,33 @@ int upload_fields_check(struct ingest *in, enum ingest_field f, void *ctx)
                 return bad_field(up, f, "%s", url_refusal_message(refusal));
         }
         return 0;
+    case FIELD_CALLING_WINDOW:
+        return *v ? check_window(up, v) : 0;
     default:
         return 0;
     }
+}
+
+cJSON *upload_fields_window_json(const struct upload *up)
+{
+    static const char *const days[7] = {"sun", "mon", "tue", "wed", "thu", "fri", "sat"};
+    if (!up->has_window)
+        return NULL;
+    cJSON *o = cJSON_CreateObject();
+    cJSON *arr = cJSON_CreateArray();
+    const struct window_range *r = NULL;
+    for (int d = 0; d < 7; d++) {
+        if (!up->window.n[d])
+            continue;
+        r = &up->window.r[d][0];
+        cJSON_AddItemToArray(arr, cJSON_CreateString(days[d]));
+    }
+    /* One object gives the same single range on each of its days. */
+    char t[8];
+    snprintf(t, sizeof t, "%02u:%02u", r->start / 60u, r->start % 60u);
+    cJSON_AddStringToObject(o, "start", t);
+    snprintf(t, sizeof t, "%02u:%02u", r->end / 60u, r->end % 60u);
+    cJSON_AddStringToObject(o, "end", t);
+    cJSON_AddItemToObject(o, "days", arr);
+    return o;
 }

@@ -761,6 +761,13 @@ int ingest_digest(struct ingest *in, uint8_t out[SHA256_LEN])
     for (int f = 0; f < FIELD_COUNT; f++) {
         /* Lengths keep "ab"+"c" apart from "a"+"bc". */
         uint64_t len = in->field_seen[f] ? in->fields[f].len : 0;
+        if (f >= INGEST_FIELDS_V1) {
+            /* A later field counts only when sent, tagged with its number. */
+            if (len == 0)
+                continue;
+            uint32_t field_tag = (uint32_t)f;
+            crypto_sha256_update(&s, &field_tag, sizeof field_tag);
+        }
         crypto_sha256_update(&s, &len, sizeof len);
         if (len)
             crypto_sha256_update(&s, in->fields[f].data, len);

@@ -22,6 +22,7 @@
 
 #define INGEST_MAX_FILE_BYTES (20u * 1000u * 1000u) /* 20 MB of file data */
 #define INGEST_ERROR_TEXT     256
+#define INGEST_FIELDS_V1      FIELD_CALLING_WINDOW /* the fields of the fingerprint's v1 */
 
 /* The form fields the API knows (their names are the API's: ingest_options.field_names). Unknown
  * fields are ignored. */
@@ -36,6 +37,9 @@ enum ingest_field {
     FIELD_MAX_CONCURRENCY,
     FIELD_CALLS_PER_SECOND,
     FIELD_WEBHOOK_URL,
+    /* Fields added after the request fingerprint's first version (ingest_digest): they count
+     * only when sent, so the fingerprint of a request without them is unchanged. */
+    FIELD_CALLING_WINDOW,
     FIELD_COUNT
 };
 

@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 SPEC_PATH = os.path.join(ROOT, "docs", "openapi.json")
 ROUTES_C = os.path.join(ROOT, "src", "api", "routes.c")
-UPLOAD_C = os.path.join(ROOT, "src", "api", "upload.c")  # the form-field names
+UPLOAD_C = os.path.join(ROOT, "src", "api", "upload_fields.c")  # the form-field names
 CMAKELISTS = os.path.join(ROOT, "CMakeLists.txt")
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
