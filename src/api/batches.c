@@ -212,6 +212,7 @@ static void add_extras(cJSON *o, const struct batch_rec *b)
     cJSON_AddNumberToObject(o, "invalidRows", (double)b->invalid_rows);
     cJSON_AddNumberToObject(o, "duplicateRows", (double)b->duplicate_rows);
     cJSON_AddNumberToObject(o, "normalizedRows", (double)b->normalized_rows);
+    cJSON_AddNumberToObject(o, "noConsentRows", (double)b->no_consent);
     cJSON_AddBoolToObject(o, "paused", b->paused);
     if (b->message[0])
         cJSON_AddStringToObject(o, "statusMessage", b->message);

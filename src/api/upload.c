@@ -15,6 +15,7 @@
 #include "api/batches.h"
 #include "api/idempotency.h"
 #include "api/upload_fields.h"
+#include "policy/rules.h"
 #include "api/api.h"
 #include "model/workspace.h"
 #include "http/conn.h"
@@ -146,11 +147,11 @@ static void take_ingest_failure(struct upload *up)
 
 /* ---- responses ---- */
 
-static cJSON *errors_json(const struct ingest *in)
+static cJSON *rows_json(const struct ingest_row_error *list, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < in->nerrors; i++) {
-        const struct ingest_row_error *e = &in->errors[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct ingest_row_error *e = &list[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "row", e->row);
         if (e->column[0])
@@ -163,6 +164,18 @@ static cJSON *errors_json(const struct ingest *in)
         cJSON_AddItemToArray(arr, o);
     }
     return arr;
+}
+
+static cJSON *errors_json(const struct ingest *in)
+{
+    return rows_json(in->errors, in->nerrors);
+}
+
+/* Rows that are called but whose data has a problem (an invalid consent_at while consent is not
+ * required). */
+static cJSON *warnings_json(const struct ingest *in)
+{
+    return rows_json(in->warnings, in->nwarnings);
 }
 
 static void respond_upload_error(struct http_request *req, struct upload *up)
@@ -221,6 +234,7 @@ static cJSON *created_body(const struct batch_rec *b)
     cJSON_AddNumberToObject(o, "invalidRows", (double)b->invalid_rows);
     cJSON_AddNumberToObject(o, "duplicateRows", (double)b->duplicate_rows);
     cJSON_AddNumberToObject(o, "normalizedRows", (double)b->normalized_rows);
+    cJSON_AddNumberToObject(o, "noConsentRows", (double)b->no_consent);
     return o;
 }
 
@@ -301,6 +315,8 @@ static void build_meta(struct upload *up, struct buf *out)
     cJSON_AddItemToObject(m, "agent", cJSON_Duplicate(up->agent, 1));
     /* The 201's row errors, so a replayed Idempotency-Key answers exactly the same. */
     cJSON_AddItemToObject(m, "uploadErrors", errors_json(in));
+    if (in->nwarnings)
+        cJSON_AddItemToObject(m, "uploadWarnings", warnings_json(in));
     json_render(out, m);
     cJSON_Delete(m);
 }
@@ -310,18 +326,20 @@ static void respond_replayed(struct http_request *req, const char *batch_id)
     struct store_txn t;
     struct batch_rec b;
     struct store_val mv;
-    cJSON *errors = NULL;
+    cJSON *errors = NULL, *warnings = NULL;
     int rc = store_read_begin(&api_app(req)->store, &t);
     if (!rc)
         rc = batch_get(&t, batch_id, strlen(batch_id), &b);
     if (!rc && store_get(&t, DB_BATCHMETA, batch_id, strlen(batch_id), &mv) == 0) {
         cJSON *meta = cJSON_ParseWithLength(mv.ptr, mv.len);
         errors = cJSON_DetachItemFromObjectCaseSensitive(meta, "uploadErrors");
+        warnings = cJSON_DetachItemFromObjectCaseSensitive(meta, "uploadWarnings");
         cJSON_Delete(meta);
     }
     store_read_end(&t);
     if (rc) {
         cJSON_Delete(errors);
+        cJSON_Delete(warnings);
         api_respond_internal(req, rc);
         return;
     }
@@ -329,6 +347,7 @@ static void respond_replayed(struct http_request *req, const char *batch_id)
     b.status = BATCH_QUEUED;
     cJSON *o = created_body(&b);
     cJSON_AddItemToObject(o, "errors", errors ? errors : cJSON_CreateArray());
+    cJSON_AddItemToObject(o, "warnings", warnings ? warnings : cJSON_CreateArray());
     http_add_header(req, "Idempotent-Replayed", "true");
     api_respond_json(req, 201, o);
 }
@@ -348,7 +367,8 @@ static void commit_upload(struct http_request *req, struct upload *up)
     b->calls_per_second = up->calls_per_second;
     b->total = in->rows;
     b->waiting = in->valid;
-    b->failed = in->invalid + in->duplicates;
+    b->failed = in->invalid + in->duplicates + in->no_consent;
+    b->no_consent = in->no_consent;
     b->valid_rows = in->valid;
     b->invalid_rows = in->invalid;
     b->duplicate_rows = in->duplicates;
@@ -397,6 +417,7 @@ static void commit_upload(struct http_request *req, struct upload *up)
                   b->id);
     cJSON *o = created_body(b);
     cJSON_AddItemToObject(o, "errors", errors_json(in));
+    cJSON_AddItemToObject(o, "warnings", warnings_json(in));
     upload_free(up);
     api_respond_json(req, 201, o);
 }
@@ -428,6 +449,11 @@ static void upload_begin(struct http_request *req, int validate_only)
     int rc = store_read_begin(&app->store, &t);
     if (!rc)
         rc = workspace_get(&t, ctx->ws, ctx->ws_len, &up->ws_settings);
+    struct rules rules;
+    if (!rc && (rc = rules_get(&t, ctx->ws, ctx->ws_len, &rules)) == 0) {
+        up->require_consent = rules.require_consent;
+        rules_free(&rules);
+    }
     int ik = validate_only ? 0 : idempotency_header(req, up->idem_key);
     if (!rc && ik < 0) {
         store_read_end(&t);
@@ -478,6 +504,8 @@ static void upload_begin(struct http_request *req, int validate_only)
         .digest = up->idem_key[0] != 0,
         .digest_only = up->idem_check,
         .spool_dir = app->cfg.data_dir,
+        .require_consent = up->require_consent,
+        .now_ms = (int64_t)clock_now_ms(),
     };
     const struct http_slice *ct = http_header(req, "content-type");
     ctx->upload = up;
@@ -552,7 +580,7 @@ static int check_complete(struct upload *up)
     if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID))
         return upload_fail(up, 400, "missing_field", upload_fields_names[FIELD_AGENT_ID],
                            "agentId is required: add -F agentId=agent_... to the upload.");
-    uint64_t bad = in->invalid + in->duplicates;
+    uint64_t bad = in->invalid + in->duplicates + in->no_consent;
     if (up->validate_only)
         return 0;
     if (up->strict && bad)
@@ -560,6 +588,14 @@ static int check_complete(struct upload *up)
                            "strict=true and %llu of %llu rows cannot be called; nothing was "
                            "stored. Fix the rows listed in errors, or upload without strict.",
                            (unsigned long long)bad, (unsigned long long)in->rows);
+    if (in->valid == 0 && in->no_consent > 0 && in->consent_col < 0)
+        return upload_fail(up, 422, "no_valid_rows", NULL,
+                           "This workspace requires consent evidence (requireConsent) and the "
+                           "file has no consent_at column, so none of its %llu rows may be "
+                           "called; nothing was stored. Add a consent_at column with the date "
+                           "each contact gave consent (such as 2026-05-01), or turn "
+                           "requireConsent off with PUT /v1/api/compliance/settings.",
+                           (unsigned long long)in->rows);
     if (in->valid == 0)
         return upload_fail(up, 422, "no_valid_rows", NULL,
                            "None of the %llu rows can be called (see errors); nothing was stored.",
@@ -668,6 +704,10 @@ static void add_reason(cJSON *o, const struct ingest *in, const cJSON *missing)
         buf_printf(&b, "%s%llu %s an earlier row's number (see errors)", b.len ? "; " : "",
                    (unsigned long long)in->duplicates,
                    in->duplicates == 1 ? "row repeats" : "rows repeat");
+    if (in->no_consent)
+        buf_printf(&b, "%s%llu %s no valid consent_at, which this workspace requires (see errors)",
+                   b.len ? "; " : "", (unsigned long long)in->no_consent,
+                   in->no_consent == 1 ? "row has" : "rows have");
     int nmissing = cJSON_GetArraySize(missing);
     if (nmissing) {
         buf_printf(&b, "%sthe agent's prompt uses ", b.len ? "; " : "");
@@ -729,7 +769,8 @@ static void validate_end(struct http_request *req)
                 cJSON_AddItemToArray(unused, cJSON_CreateString(ingest_column(in, i)));
     }
     free(vc.used);
-    int valid = in->invalid == 0 && in->duplicates == 0 && cJSON_GetArraySize(vc.missing) == 0;
+    int valid = in->invalid == 0 && in->duplicates == 0 && in->no_consent == 0 &&
+                cJSON_GetArraySize(vc.missing) == 0;
     cJSON_AddBoolToObject(o, "valid", valid);
     add_reason(o, in, vc.missing);
     cJSON_AddNumberToObject(o, "totalRows", (double)in->rows);
@@ -737,6 +778,7 @@ static void validate_end(struct http_request *req)
     cJSON_AddNumberToObject(o, "invalidRows", (double)in->invalid);
     cJSON_AddNumberToObject(o, "duplicateRows", (double)in->duplicates);
     cJSON_AddNumberToObject(o, "normalizedRows", (double)in->normalized);
+    cJSON_AddNumberToObject(o, "noConsentRows", (double)in->no_consent);
     cJSON_AddItemToObject(o, "columns", cols);
     cJSON_AddStringToObject(o, "encoding", ingest_encoding(in));
     char delim[2] = {csv_delimiter(&in->csv), '\0'};
@@ -745,6 +787,8 @@ static void validate_end(struct http_request *req)
     cJSON_AddItemToObject(o, "unusedColumns", unused);
     cJSON_AddItemToObject(o, "errors", errors_json(in));
     cJSON_AddBoolToObject(o, "errorsTruncated", in->errors_truncated);
+    cJSON_AddItemToObject(o, "warnings", warnings_json(in));
+    cJSON_AddBoolToObject(o, "warningsTruncated", in->warnings_truncated);
     api_ctx(req)->upload = NULL;
     upload_free(up);
     api_respond_json(req, 200, o);

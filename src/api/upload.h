@@ -41,6 +41,7 @@ struct upload {
     uint32_t max_concurrency;
     double calls_per_second;
     int strict;
+    int require_consent; /* the workspace's requireConsent, read when the upload began */
     struct app *app;
     size_t since_yield; /* body bytes read since the loop last served others */
     int ended;          /* the body is complete: answer once the last rows are written */

@@ -118,6 +118,11 @@ struct ingest_options {
     /* Where a copy of the file is kept while defaultCountry or allowDuplicates may still come
      * after it (an unlinked temporary file), or NULL: such a late field is then refused. */
     const char *spool_dir;
+    /* The workspace requires consent evidence (requireConsent): a row without a valid
+     * consent_at fails with outcome no_consent. Without it a consent_at that is present but
+     * wrong is only a warning. now_ms is when the upload began (consent_at must not be later). */
+    int require_consent;
+    int64_t now_ms;
 };
 
 /* What one write transaction stores: encoded jobs of consecutive rows. */
@@ -162,9 +167,12 @@ struct ingest {
     struct buf columns; /* normalised names, NUL-separated */
     size_t ncolumns;
     size_t phone_col;
+    int consent_col; /* the consent_at column, or -1 */
 
     /* Counters. */
     uint64_t rows, valid, invalid, duplicates, normalized;
+    uint64_t no_consent;       /* rows failed for want of consent evidence (require_consent) */
+    uint64_t consent_warnings; /* rows dialled whose consent_at is present but not valid */
 
     struct dedupe seen;
     struct buf pending; /* encoded jobs not yet written */
@@ -182,6 +190,11 @@ struct ingest {
     struct ingest_row_error *errors;
     size_t nerrors;
     int errors_truncated;
+    /* Problems that do not stop a row (an invalid consent_at when consent is not required):
+     * at most opt.max_errors, allocated at the first one. */
+    struct ingest_row_error *warnings;
+    size_t nwarnings;
+    int warnings_truncated;
 
     struct ingest_failure failure;
 
