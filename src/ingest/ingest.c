@@ -368,53 +368,27 @@ static uint64_t digits_value(const char *e164)
     return v;
 }
 
-/* The row's consent evidence: 1 when the row must not be called for want of it (msg says why
- * and how to fix it), 0 when it may be called. Rows of a file without consent_at cost one test
- * when consent is not required. */
+/* The row's consent evidence (model/consent.c decides): 1 when the row must not be called for
+ * want of it (msg says why), 0 when it may be called. Rows of a file without consent_at cost one
+ * test when consent is not required. */
 static int consent_refused(struct ingest *in, const struct csv_row *r, const char **value,
                            size_t *vlen, char *msg, size_t cap)
 {
     if (in->consent_col < 0 && !in->opt.require_consent)
         return 0;
-    const char *v = "";
-    size_t n = 0;
+    *value = "";
+    *vlen = 0;
     if (in->consent_col >= 0 && (size_t)in->consent_col < r->nfields) {
-        v = r->fields[in->consent_col].ptr;
-        n = r->fields[in->consent_col].len;
+        *value = r->fields[in->consent_col].ptr;
+        *vlen = r->fields[in->consent_col].len;
     }
-    *value = v;
-    *vlen = n;
-    int64_t at;
-    char why[CONSENT_WHY_MAX] = "";
-    int rc = consent_parse_at(v, n, in->opt.now_ms, &at, why, sizeof why);
-    if (rc == 0)
-        return 0;
-    if (!in->opt.require_consent) {
-        if (rc != BC_ENOTFOUND) {
-            snprintf(msg, cap,
-                     "%s. The row is called all the same: this workspace does not require "
-                     "consent evidence (requireConsent), but would not call it if it did.",
-                     why);
-            in->consent_warnings++;
-            add_warning(in, r->row, "consent_at", "invalid_consent_at", v, n, msg);
-        }
-        return 0;
+    int v = consent_check_row(*value, *vlen, in->consent_col >= 0, in->opt.require_consent,
+                              in->opt.now_ms, msg, cap);
+    if (v == CONSENT_WARN) {
+        in->consent_warnings++;
+        add_warning(in, r->row, "consent_at", "invalid_consent_at", *value, *vlen, msg);
     }
-    if (in->consent_col < 0)
-        snprintf(msg, cap,
-                 "No consent: this workspace requires consent evidence (requireConsent) and the "
-                 "file has no consent_at column; add one with the date each contact gave "
-                 "consent, such as 2026-05-01 or 2026-05-01T10:00:00Z");
-    else if (rc == BC_ENOTFOUND)
-        snprintf(msg, cap,
-                 "No consent: this workspace requires consent evidence (requireConsent) and "
-                 "consent_at is empty; give the date this contact gave consent, such as "
-                 "2026-05-01 or 2026-05-01T10:00:00Z");
-    else
-        snprintf(msg, cap,
-                 "No consent: this workspace requires consent evidence (requireConsent) and %s",
-                 why);
-    return 1;
+    return v == CONSENT_REFUSE;
 }
 
 static int data_row(struct ingest *in, const struct csv_row *r)

@@ -190,3 +190,35 @@ int consent_parse_at(const char *s, size_t len, int64_t now_ms, int64_t *at_ms, 
     *at_ms = at;
     return 0;
 }
+
+enum consent_verdict consent_check_row(const char *v, size_t n, int has_column, int required,
+                                       int64_t now_ms, char *msg, size_t cap)
+{
+    int64_t at;
+    char why[CONSENT_WHY_MAX] = "";
+    int rc = has_column ? consent_parse_at(v, n, now_ms, &at, why, sizeof why) : BC_ENOTFOUND;
+    if (rc == 0 || (!required && rc == BC_ENOTFOUND))
+        return CONSENT_OK; /* an empty value claims nothing: no warning */
+    if (!required) {
+        snprintf(msg, cap,
+                 "%s. The row is called all the same: this workspace does not require consent "
+                 "evidence (requireConsent), but would not call it if it did.",
+                 why);
+        return CONSENT_WARN;
+    }
+    if (!has_column)
+        snprintf(msg, cap,
+                 "No consent: this workspace requires consent evidence (requireConsent) and the "
+                 "file has no consent_at column; add one with the date each contact gave "
+                 "consent, such as 2026-05-01 or 2026-05-01T10:00:00Z");
+    else if (rc == BC_ENOTFOUND)
+        snprintf(msg, cap,
+                 "No consent: this workspace requires consent evidence (requireConsent) and "
+                 "consent_at is empty; give the date this contact gave consent, such as "
+                 "2026-05-01 or 2026-05-01T10:00:00Z");
+    else
+        snprintf(msg, cap,
+                 "No consent: this workspace requires consent evidence (requireConsent) and %s",
+                 why);
+    return CONSENT_REFUSE;
+}

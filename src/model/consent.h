@@ -24,4 +24,15 @@
 int consent_parse_at(const char *s, size_t len, int64_t now_ms, int64_t *at_ms, char *why,
                      size_t cap);
 
+enum consent_verdict {
+    CONSENT_OK,     /* the row may be called */
+    CONSENT_WARN,   /* it may, but its consent_at is present and wrong (consent not required) */
+    CONSENT_REFUSE, /* it may not: consent is required and the row has no valid consent_at */
+};
+/* What a row's consent_at (v, n; has_column 0: the file has no such column) means when the
+ * workspace requires consent or not. For WARN and REFUSE, msg says what is wrong and how to fix
+ * it, for the row's error or warning. */
+enum consent_verdict consent_check_row(const char *v, size_t n, int has_column, int required,
+                                       int64_t now_ms, char *msg, size_t cap);
+
 #endif

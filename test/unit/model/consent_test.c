@@ -141,6 +141,41 @@ static void test_short_buffer_message_is_cut(void)
     CHECK_INT((int)strlen(why), 15);
 }
 
-CHECK_MAIN(CHECK_CASE(test_accepted), CHECK_CASE(test_refused),
+/* What a row's value means with requireConsent on and off. */
+static void test_row_verdicts(void)
+{
+    static const struct {
+        const char *v;
+        int has_column, required;
+        enum consent_verdict want;
+        const char *words;
+    } cases[] = {
+        {"2026-05-01", 1, 1, CONSENT_OK, ""},
+        {"2026-05-01", 1, 0, CONSENT_OK, ""},
+        {"", 1, 0, CONSENT_OK, ""},
+        {"", 0, 0, CONSENT_OK, ""},
+        {"soon", 1, 0, CONSENT_WARN, "called all the same"},
+        {"2099-01-01", 1, 0, CONSENT_WARN, "is in the future"},
+        {"", 0, 1, CONSENT_REFUSE, "the file has no consent_at column"},
+        {"", 1, 1, CONSENT_REFUSE, "consent_at is empty"},
+        {"  ", 1, 1, CONSENT_REFUSE, "consent_at is empty"},
+        {"soon", 1, 1, CONSENT_REFUSE, "requireConsent) and consent_at \"soon\" is not"},
+        {"2099-01-01", 1, 1, CONSENT_REFUSE, "is in the future"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char msg[300] = "";
+        enum consent_verdict v =
+            consent_check_row(cases[i].v, strlen(cases[i].v), cases[i].has_column,
+                              cases[i].required, NOW, msg, sizeof msg);
+        CHECK_REPORT(v == cases[i].want, "\"%s\" column %d required %d: %d", cases[i].v,
+                     cases[i].has_column, cases[i].required, (int)v);
+        CHECK_REPORT(strstr(msg, cases[i].words) != NULL, "\"%s\": \"%s\" lacks \"%s\"", cases[i].v,
+                     msg, cases[i].words);
+        if (v == CONSENT_REFUSE)
+            CHECK_REPORT(strncmp(msg, "No consent: ", 12) == 0, "%s", msg);
+    }
+}
+
+CHECK_MAIN(CHECK_CASE(test_accepted), CHECK_CASE(test_refused), CHECK_CASE(test_row_verdicts),
            CHECK_CASE(test_prefixes_read_nothing_beyond),
            CHECK_CASE(test_short_buffer_message_is_cut))
