@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "api/compliance_settings.h"
 #include "model/apikey.h"
 #include "model/workspace.h"
 #include "model/url.h"
@@ -20,7 +21,8 @@
 struct admin_args {
     const char *data_dir;
     const char *name, *workspace, *label, *key_id, *url;
-    const char *compliance; /* --compliance JSON: settings of policy/rules.h */
+    const char *compliance; /* --compliance JSON: settings of policy/rules.h, at create/update */
+    const char *set;        /* workspace compliance --set JSON */
     int allow_private;      /* --webhook-allow-private */
     struct ws_update limits;
 };
@@ -32,6 +34,7 @@ static void usage(FILE *out)
             "  batchcalld admin workspace create --name NAME [limits] [--compliance JSON]\n"
             "  batchcalld admin workspace update --workspace WS_ID [limits] [--compliance JSON]\n"
             "  batchcalld admin workspace list\n"
+            "  batchcalld admin workspace compliance --workspace WS_ID [--set JSON]\n"
             "  batchcalld admin key create --workspace WS_ID [--label TEXT]\n"
             "  batchcalld admin key list --workspace WS_ID\n"
             "  batchcalld admin key revoke --key-id KEY_ID\n"
@@ -43,7 +46,10 @@ static void usage(FILE *out)
             "        (README \"Compliance\"); fields left out keep their value or default.\n"
             "Every command takes --data-dir DIR (default $BATCHCALLD_DATA_DIR or ./data) and\n"
             "prints JSON. API keys are shown once, at creation: only their hash is stored.\n"
-            "webhook set prints the new signing secret; setting the URL again rotates it.\n",
+            "webhook set prints the new signing secret; setting the URL again rotates it.\n"
+            "workspace compliance prints the compliance settings; --set changes the ones its\n"
+            "JSON object names, as PUT /v1/api/compliance/settings does, e.g.\n"
+            "  --set '{\"requireConsent\":true,\"maxAttemptsPerNumber\":2}'\n",
             WS_DEFAULT_CALLS_PER_SECOND, WS_DEFAULT_MAX_CONCURRENT_CALLS,
             WS_DEFAULT_REQUESTS_PER_MINUTE, WS_DEFAULT_MAX_RECORDS);
 }
@@ -92,6 +98,8 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
             a->url = v;
         } else if (!strcmp(f, "--compliance")) {
             a->compliance = v;
+        } else if (!strcmp(f, "--set")) {
+            a->set = v;
         } else if (!strcmp(f, "--calls-per-second")) {
             if (parse_number(f, v, &d))
                 return BC_EINVAL;
@@ -335,6 +343,49 @@ static int webhook_delete(struct store *s, struct admin_args *a)
     return print_json(o);
 }
 
+/* Shows the workspace's compliance settings, or changes those --set names first. */
+static int workspace_compliance(struct store *s, struct admin_args *a)
+{
+    if (need(a->workspace, "--workspace"))
+        return 2;
+    size_t wslen = strlen(a->workspace);
+    struct rules r;
+    int rc;
+    if (a->set) {
+        cJSON *body = cJSON_Parse(a->set);
+        if (!cJSON_IsObject(body)) {
+            cJSON_Delete(body);
+            fprintf(stderr, "batchcalld admin: --set needs a JSON object such as "
+                            "'{\"requireConsent\":true}'\n");
+            return 2;
+        }
+        struct compliance_settings_error err;
+        rc = compliance_settings_update(s, a->workspace, wslen, body, "source=admin", &r, &err);
+        cJSON_Delete(body);
+        if (rc == BC_EINVAL) {
+            fprintf(stderr, "batchcalld admin: --set: %s; nothing was changed\n", err.message);
+            return 2;
+        }
+    } else {
+        struct store_txn t;
+        struct ws_settings ws;
+        rc = store_read_begin(s, &t);
+        if (!rc) {
+            rc = workspace_get(&t, a->workspace, wslen, &ws);
+            if (!rc)
+                rc = rules_get(&t, a->workspace, wslen, &r);
+            store_read_end(&t);
+        }
+    }
+    if (rc)
+        return fail(rc, "workspace compliance");
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "workspaceId", a->workspace);
+    cJSON_AddItemToObject(o, "compliance", compliance_settings_json(&r));
+    rules_free(&r);
+    return print_json(o);
+}
+
 static int run_command(struct store *s, const char *noun, const char *verb, struct admin_args *a)
 {
     cJSON *out = NULL;
@@ -343,6 +394,8 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
         return create_workspace(s, a);
     if (!strcmp(noun, "workspace") && !strcmp(verb, "update"))
         return update_workspace(s, a);
+    if (!strcmp(noun, "workspace") && !strcmp(verb, "compliance"))
+        return workspace_compliance(s, a);
     if (!strcmp(noun, "workspace") && !strcmp(verb, "list")) {
         rc = workspace_list(s, &out);
         return rc ? fail(rc, "workspace list") : print_json(out);

@@ -17,6 +17,7 @@
 #include "api/api.h"
 #include "api/routes.h"
 #include "api/batches.h"
+#include "api/compliance_settings.h"
 #include "webhooks/webhooks.h"
 #include "model/apikey.h"
 #include "model/workspace.h"
@@ -156,6 +157,63 @@ static int demo_save_txn(struct store_txn *t, void *arg)
     return store_put(t, DB_META, demo_key, sizeof demo_key - 1, d, sizeof *d, 0);
 }
 
+/* Written once the demo workspace has been opted out of the calling window, so a setting its
+ * owner changes afterwards is left alone at the next start. */
+static const char demo_window_key[] = "demo_window_opt_out";
+
+static int demo_window_txn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    return store_put(t, DB_META, demo_window_key, sizeof demo_window_key - 1, "1", 1, 0);
+}
+
+/* The demo's first campaign must finish within a minute whatever the hour, and it dials only the
+ * simulator: its workspace allows calls outside the federal window (recorded and logged like
+ * any such setting). Data directories made before the window existed get it at their next start. */
+static int demo_window_opt_out(struct app *app, const char *ws)
+{
+    if (app->provider.kind != PROVIDER_SIM)
+        return 0;
+    struct store_txn t;
+    struct store_val v;
+    int rc = store_read_begin(&app->store, &t);
+    if (!rc)
+        rc = store_get(&t, DB_META, demo_window_key, sizeof demo_window_key - 1, &v);
+    store_read_end(&t);
+    if (rc != BC_ENOTFOUND)
+        return rc;
+    cJSON *body = cJSON_CreateObject();
+    cJSON_AddBoolToObject(body, "allowOutsideFederalWindow", 1);
+    struct rules r;
+    struct compliance_settings_error err;
+    rc = compliance_settings_update(&app->store, ws, strlen(ws), body, "source=demo", &r, &err);
+    cJSON_Delete(body);
+    if (rc)
+        return rc;
+    rules_free(&r);
+    return store_write(&app->store, demo_window_txn, NULL);
+}
+
+/* One line on the demo workspace's calling window, as its settings are now. */
+static void print_demo_window(const struct app *app, const char *ws)
+{
+    struct store_txn t;
+    struct rules r;
+    if (store_read_begin((struct store *)&app->store, &t) != 0)
+        return;
+    int rc = rules_get(&t, ws, strlen(ws), &r);
+    store_read_end(&t);
+    if (rc)
+        return;
+    if (r.allow_outside_federal)
+        printf("  calling window: off for this demo workspace (allowOutsideFederalWindow); see "
+               "README 'Compliance'\n");
+    else
+        printf("  calling window: on (08:00-21:00 in each callee's time zone, and state rules); "
+               "see README 'Compliance'\n");
+    rules_free(&r);
+}
+
 static void print_demo(const struct app *app, const struct demo_info *d, const char *api_key)
 {
     char host[256];
@@ -171,6 +229,7 @@ static void print_demo(const struct app *app, const struct demo_info *d, const c
                "           batchcalld admin key create --workspace %s --data-dir %s)\n",
                d->ws, app->cfg.data_dir);
     printf("  agent: %s\n", d->agent);
+    print_demo_window(app, d->ws);
     /* The simulator's port is ephemeral: without it here its ledger could not be found. */
     if (app->sim)
         printf("  simulator: http://127.0.0.1:%d (speed %g; its ledger: "
@@ -194,8 +253,10 @@ static int setup_demo(struct app *app)
         memcpy(&d, v.ptr, sizeof d);
     store_read_end(&t);
     if (rc == 0) {
-        print_demo(app, &d, NULL);
-        return 0;
+        rc = demo_window_opt_out(app, d.ws);
+        if (!rc)
+            print_demo(app, &d, NULL);
+        return rc;
     }
     if (rc != BC_ENOTFOUND)
         return rc;
@@ -222,6 +283,8 @@ static int setup_demo(struct app *app)
     buf_free(&json);
     if (!rc)
         rc = store_write(&app->store, demo_save_txn, &d);
+    if (!rc)
+        rc = demo_window_opt_out(app, d.ws);
     if (!rc)
         print_demo(app, &d, api_key);
     return rc;

@@ -21,6 +21,7 @@
 struct api_ctx {
     char ws[ID_MAX]; /* the authenticated workspace, NUL-terminated */
     size_t ws_len;
+    char key_id[ID_MAX];   /* the API key's id (for audit log lines) */
     struct upload *upload; /* the upload or validation this request streams into */
 };
 

@@ -127,6 +127,7 @@ void auth_on_head(struct http_request *req)
     struct api_ctx *ctx = api_ctx(req);
     memcpy(ctx->ws, info.ws, wslen + 1);
     ctx->ws_len = wslen;
+    memcpy(ctx->key_id, info.key_id, sizeof ctx->key_id);
 }
 
 void auth_on_response(struct http_request *req, int status, uint64_t duration_ns)

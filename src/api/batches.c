@@ -214,6 +214,7 @@ static void add_extras(cJSON *o, const struct batch_rec *b)
     cJSON_AddNumberToObject(o, "invalidRows", (double)b->invalid_rows);
     cJSON_AddNumberToObject(o, "duplicateRows", (double)b->duplicate_rows);
     cJSON_AddNumberToObject(o, "normalizedRows", (double)b->normalized_rows);
+    cJSON_AddNumberToObject(o, "noConsentRows", (double)b->no_consent);
     cJSON_AddBoolToObject(o, "paused", b->paused);
     if (b->message[0])
         cJSON_AddStringToObject(o, "statusMessage", b->message);
@@ -272,6 +273,7 @@ static void add_settings(cJSON *o, struct store_txn *t, const struct batch_rec *
         cJSON_AddNullToObject(o, "webhookUrl");
     add_meta_value(o, meta, "smartCallbackConfig");
     add_meta_value(o, meta, "defaultCountry");
+    add_meta_value(o, meta, "callingWindow");
     const cJSON *dup = cJSON_GetObjectItemCaseSensitive(meta, "allowDuplicates");
     cJSON_AddBoolToObject(o, "allowDuplicates", cJSON_IsTrue(dup));
     cJSON_Delete(meta);

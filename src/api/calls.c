@@ -85,6 +85,27 @@ static void add_phone(cJSON *o, const struct job_view *jv, const struct calls_me
     json_add_strn(o, "phone_number", p, m->phone_col >= 0 ? n : 0);
 }
 
+/* The consent evidence the file gave for the call (its consent_at and consent_source columns,
+ * as written), or null when the file had neither column. */
+static void add_consent(cJSON *o, const cJSON *md)
+{
+    static const char *const cols[2][2] = {{"consent_at", "at"}, {"consent_source", "source"}};
+    const cJSON *v[2];
+    for (int i = 0; i < 2; i++)
+        v[i] = cJSON_GetObjectItemCaseSensitive(md, cols[i][0]);
+    if (!v[0] && !v[1]) {
+        cJSON_AddNullToObject(o, "consent");
+        return;
+    }
+    cJSON *c = cJSON_AddObjectToObject(o, "consent");
+    for (int i = 0; i < 2; i++) {
+        if (cJSON_IsString(v[i]) && v[i]->valuestring[0])
+            cJSON_AddStringToObject(c, cols[i][1], v[i]->valuestring);
+        else
+            cJSON_AddNullToObject(c, cols[i][1]);
+    }
+}
+
 /* The transcript stored with a completed call, or NULL. */
 static cJSON *transcript(struct store_txn *t, const char *batch, uint32_t row)
 {
@@ -139,6 +160,7 @@ static cJSON *call_json(struct store_txn *t, const struct batch_rec *b, const st
     add_held(o, &jv->head);
     cJSON *md = metadata(jv, m);
     if (detail) {
+        add_consent(o, md);
         if (jv->head.next_attempt_ms)
             cJSON_AddNumberToObject(o, "nextAttemptAt", (double)jv->head.next_attempt_ms);
         else

@@ -6,6 +6,7 @@
 #include "api/batches.h"
 #include "api/callbacks.h"
 #include "api/calls.h"
+#include "api/compliance_settings.h"
 #include "api/api.h"
 #include "api/control.h"
 #include "api/events.h"
@@ -55,6 +56,8 @@ const struct http_route routes_table[] = {
     {GET, "/v1/api/webhook", webhooks_get, NULL, 0, API_AUTH},
     {DELETE, "/v1/api/webhook", webhooks_delete, NULL, 0, API_AUTH},
     {GET, "/v1/api/webhook/deliveries", webhooks_deliveries, NULL, 0, API_AUTH},
+    {GET, "/v1/api/compliance/settings", compliance_settings_get, NULL, 0, API_AUTH},
+    {PUT, "/v1/api/compliance/settings", compliance_settings_put, NULL, 0, API_AUTH},
     /* Called by the telephony provider: authenticated by signature instead of API key. */
     {POST, "/v1/provider/twilio/status", callbacks_twilio, NULL, CALLBACK_BODY_LIMIT, 0},
     {POST, "/v1/provider/http/status", callbacks_http, NULL, CALLBACK_BODY_LIMIT, 0},

@@ -11,17 +11,17 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include "api/agents.h"
 #include "api/batches.h"
+#include "api/idempotency.h"
+#include "api/upload_fields.h"
+#include "policy/rules.h"
 #include "api/api.h"
 #include "model/workspace.h"
 #include "http/conn.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "ingest/ingest.h"
-#include "model/url.h"
 #include "util/clock.h"
 #include "util/crypto.h"
 #include "util/err.h"
@@ -29,61 +29,12 @@
 #include "util/log.h"
 #include "model/agent.h"
 #include "model/batch.h"
-#include "provider/twilio.h"
-#include "util/num.h"
 
-#define IDEM_TTL_MS     (24ull * 3600 * 1000)
-#define IDEM_HEADER_MAX 255
-#define A1_ERRORS       20
-#define A8_ERRORS       1000
+#define A1_ERRORS 20
+#define A8_ERRORS 1000
 /* Body bytes parsed and encoded before the loop serves other clients: one socket read, about
  * half a millisecond of CPU when rows are stored (0.4-0.5 ms measured on the bench machine). */
 #define YIELD_BYTES (64u * 1024)
-
-struct upload {
-    struct ingest in;
-    int validate_only;
-    char batch_id[ID_MAX];
-    char ws[ID_MAX];
-    struct ws_settings ws_settings;
-    char idem_key[IDEM_HEADER_MAX + 1];
-    uint8_t digest[SHA256_LEN]; /* the request's fingerprint, kept with the key */
-    /* The key was used before: the body is only fingerprinted, then compared with this record
-     * (the same request gets the first answer again, another one 422). */
-    int idem_check;
-    struct idem_rec idem_found;
-    cJSON *agent; /* the agent named by agentId, once checked */
-    cJSON *smart; /* the parsed smartCallbackConfig */
-    uint64_t scheduled_ms;
-    uint32_t max_concurrency;
-    double calls_per_second;
-    int strict;
-    struct app *app;
-    size_t since_yield; /* body bytes read since the loop last served others */
-    int ended;          /* the body is complete: answer once the last rows are written */
-    int orphaned;       /* answered or abandoned while a write was in flight: free after it */
-    /* The first problem that rejects the whole upload, as answered. */
-    int status; /* HTTP status, 0 while none */
-    char code[40];
-    char message[512];
-    const char *field;  /* the form field an invalid_field or missing_field is about, or NULL */
-    const char *header; /* the header the error is about, or NULL */
-};
-
-/* The form's field names. */
-#define FILE_FIELD "file"
-static const char *const field_names[FIELD_COUNT] = {
-    [FIELD_AGENT_ID] = "agentId",
-    [FIELD_SCHEDULED_AT] = "scheduledAt",
-    [FIELD_SMART_CALLBACK] = "smartCallbackConfig",
-    [FIELD_NAME] = "name",
-    [FIELD_DEFAULT_COUNTRY] = "defaultCountry",
-    [FIELD_STRICT] = "strict",
-    [FIELD_ALLOW_DUPLICATES] = "allowDuplicates",
-    [FIELD_MAX_CONCURRENCY] = "maxConcurrency",
-    [FIELD_CALLS_PER_SECOND] = "callsPerSecond",
-    [FIELD_WEBHOOK_URL] = "webhookUrl",
-};
 
 static void on_written(struct ingest *in, void *ctx);
 static void upload_end(struct http_request *req);
@@ -101,11 +52,8 @@ static void upload_free(struct upload *up)
 
 /* ---- errors ---- */
 
-/* Sets the upload's error (the first one wins) and returns BC_EINVAL. */
-static int upload_fail(struct upload *up, int status, const char *code, const char *field,
-                       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
-static int upload_fail(struct upload *up, int status, const char *code, const char *field,
-                       const char *fmt, ...)
+int upload_fail(struct upload *up, int status, const char *code, const char *field, const char *fmt,
+                ...)
 {
     if (up->status)
         return BC_EINVAL;
@@ -154,7 +102,7 @@ static void take_ingest_failure(struct upload *up)
         return;
     int status = ingest_statuses[f->error].status;
     const char *code = ingest_statuses[f->error].code;
-    const char *field = f->field >= 0 ? field_names[f->field] : NULL;
+    const char *field = f->field >= 0 ? upload_fields_names[f->field] : NULL;
     switch (f->error) {
     case INGEST_E_NOT_MULTIPART:
         upload_fail(up, status, code, NULL,
@@ -167,7 +115,7 @@ static void take_ingest_failure(struct upload *up)
                     "curl -F file=@contacts.csv -F agentId=agent_...");
         return;
     case INGEST_E_FILE_TWICE:
-        upload_fail(up, status, code, FILE_FIELD,
+        upload_fail(up, status, code, UPLOAD_FIELDS_FILE,
                     "The upload has more than one file part; send one CSV per batch.");
         return;
     case INGEST_E_FIELD_TWICE:
@@ -197,165 +145,13 @@ static void take_ingest_failure(struct upload *up)
     }
 }
 
-/* ---- field checks ---- */
-
-static int bad_field(struct upload *up, enum ingest_field f, const char *fmt, const char *detail)
-{
-    char msg[400];
-    snprintf(msg, sizeof msg, fmt, detail);
-    return upload_fail(up, 400, "invalid_field", field_names[f], "%s: %s", field_names[f], msg);
-}
-
-static int check_agent(struct upload *up, struct app *app, const char *id)
-{
-    size_t idlen = strlen(id);
-    if (!id_valid("agent_", id, idlen))
-        return upload_fail(up, 404, "not_found", NULL,
-                           "agentId \"%.60s\" is not an agent of this workspace; create one with "
-                           "POST /v1/api/agents or check the id.",
-                           id);
-    struct store_txn t;
-    int rc = store_read_begin(&app->store, &t);
-    if (!rc) {
-        rc = agent_get(&t, up->ws, strlen(up->ws), id, idlen, &up->agent);
-        store_read_end(&t);
-    }
-    if (rc == BC_ENOTFOUND)
-        return upload_fail(up, 404, "not_found", NULL,
-                           "agentId \"%.60s\" is not an agent of this workspace; create one with "
-                           "POST /v1/api/agents or check the id.",
-                           id);
-    if (rc || !up->agent)
-        return upload_fail(up, 500, "internal_error", NULL, "The agent could not be read.");
-    /* An agent saved under another provider may break Twilio's rules: refuse the batch before
-     * any contact fails for it. */
-    char why[200];
-    if (app->provider.kind == PROVIDER_TWILIO &&
-        twilio_check_agent(
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(up->agent, "prompt")),
-            cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(up->agent, "voiceUrl")), why,
-            sizeof why))
-        return upload_fail(up, 400, "invalid_field", "agentId",
-                           "agentId: agent %.60s cannot be dialled through Twilio: %s Fix it with "
-                           "PUT /v1/api/agents/%.60s.",
-                           id, why, id);
-    return 0;
-}
-
-/* smartCallbackConfig: the rules are model/batch.c's (batch_smart_check). */
-static int check_smart(struct upload *up, const char *text)
-{
-    char msg[300];
-    up->smart = cJSON_Parse(text);
-    if (batch_smart_check(up->smart, msg, sizeof msg) != 0)
-        return bad_field(up, FIELD_SMART_CALLBACK, "%s", msg);
-    return 0;
-}
-
-/* Which part of a well-formed scheduledAt does not exist ("YYYY-MM-DDTHH:MM:SS..."). */
-static const char *scheduled_why(const char *v, char *why, size_t cap)
-{
-    static const char *const months[] = {"January",   "February", "March",    "April",
-                                         "May",       "June",     "July",     "August",
-                                         "September", "October",  "November", "December"};
-    int y = atoi(v), mo = atoi(v + 5), d = atoi(v + 8);
-    if (mo < 1 || mo > 12)
-        return "months run from 01 to 12";
-    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    static const int days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int n = days[mo - 1] + (mo == 2 && leap);
-    if (d < 1 || d > n) {
-        snprintf(why, cap, "%s %d has %d days", months[mo - 1], y, n);
-        return why;
-    }
-    return "hours run from 00 to 23, minutes and seconds from 00 to 59";
-}
-
-static int on_field(struct ingest *in, enum ingest_field f, void *ctx)
-{
-    struct http_request *req = ctx;
-    struct upload *up = api_ctx(req)->upload;
-    const char *v = ingest_field_value(in, f);
-    uint64_t n;
-    switch (f) {
-    case FIELD_AGENT_ID:
-        if (!*v)
-            return upload_fail(up, 400, "missing_field", field_names[f],
-                               "agentId is empty: send the id of one of your agents, such as "
-                               "-F agentId=agent_...");
-        return check_agent(up, api_app(req), v);
-    case FIELD_SCHEDULED_AT: {
-        char why[80];
-        int rc = *v ? batches_parse_time(v, &up->scheduled_ms) : 0;
-        if (rc == BC_ENOTFOUND)
-            return upload_fail(up, 400, "invalid_field", field_names[f],
-                               "scheduledAt: \"%.40s\" is written correctly but that date or "
-                               "time does not exist (%s); send a real one, such as "
-                               "2026-12-01T15:00:00Z.",
-                               v, scheduled_why(v, why, sizeof why));
-        if (rc)
-            return bad_field(up, f, "%s",
-                             "must be an ISO-8601 time with Z or an offset, such as "
-                             "2026-12-01T15:00:00Z");
-        return 0;
-    }
-    case FIELD_SMART_CALLBACK:
-        return *v ? check_smart(up, v) : 0;
-    case FIELD_NAME:
-        if (strlen(v) > 200)
-            return bad_field(up, f, "%s", "must be at most 200 characters");
-        return 0;
-    case FIELD_STRICT:
-        if (!strcasecmp(v, "true") || !strcmp(v, "1"))
-            up->strict = 1;
-        else if (*v && strcasecmp(v, "false") && strcmp(v, "0"))
-            return bad_field(up, f, "%s", "must be true or false");
-        return 0;
-    case FIELD_MAX_CONCURRENCY:
-        if (num_parse_u64(v, strlen(v), up->ws_settings.max_concurrent_calls, &n) != 0 || n < 1) {
-            char d[80];
-            snprintf(d, sizeof d, "%llu", (unsigned long long)up->ws_settings.max_concurrent_calls);
-            return bad_field(up, f, "must be a whole number from 1 to %s (the workspace's limit)",
-                             d);
-        }
-        up->max_concurrency = (uint32_t)n;
-        return 0;
-    case FIELD_CALLS_PER_SECOND: {
-        char *end;
-        double d = strtod(v, &end);
-        if (!*v || *end || !(d > 0) || d > up->ws_settings.calls_per_second) {
-            char lim[40];
-            snprintf(lim, sizeof lim, "%g", up->ws_settings.calls_per_second);
-            return bad_field(up, f,
-                             "must be a number above 0 and at most %s (the workspace's "
-                             "limit)",
-                             lim);
-        }
-        up->calls_per_second = d;
-        return 0;
-    }
-    case FIELD_WEBHOOK_URL:
-        if (*v && url_check(v, strlen(v), URL_EMPTY_HOST_OK | URL_DEL_OK) != 0)
-            return bad_field(up, f, "%s", "must be an http:// or https:// URL");
-        if (*v) {
-            const char *refusal =
-                url_target_refusal(v, strlen(v), api_app(req)->cfg.webhook_allow_private);
-            if (refusal)
-                return bad_field(up, f, "%s", url_refusal_message(refusal));
-        }
-        return 0;
-    default:
-        return 0;
-    }
-}
-
 /* ---- responses ---- */
 
-static cJSON *errors_json(const struct ingest *in)
+static cJSON *rows_json(const struct ingest_row_error *list, size_t n)
 {
     cJSON *arr = cJSON_CreateArray();
-    for (size_t i = 0; i < in->nerrors; i++) {
-        const struct ingest_row_error *e = &in->errors[i];
+    for (size_t i = 0; i < n; i++) {
+        const struct ingest_row_error *e = &list[i];
         cJSON *o = cJSON_CreateObject();
         cJSON_AddNumberToObject(o, "row", e->row);
         if (e->column[0])
@@ -368,6 +164,18 @@ static cJSON *errors_json(const struct ingest *in)
         cJSON_AddItemToArray(arr, o);
     }
     return arr;
+}
+
+static cJSON *errors_json(const struct ingest *in)
+{
+    return rows_json(in->errors, in->nerrors);
+}
+
+/* Rows that are called but whose data has a problem (an invalid consent_at while consent is not
+ * required). */
+static cJSON *warnings_json(const struct ingest *in)
+{
+    return rows_json(in->warnings, in->nwarnings);
 }
 
 static void respond_upload_error(struct http_request *req, struct upload *up)
@@ -426,6 +234,7 @@ static cJSON *created_body(const struct batch_rec *b)
     cJSON_AddNumberToObject(o, "invalidRows", (double)b->invalid_rows);
     cJSON_AddNumberToObject(o, "duplicateRows", (double)b->duplicate_rows);
     cJSON_AddNumberToObject(o, "normalizedRows", (double)b->normalized_rows);
+    cJSON_AddNumberToObject(o, "noConsentRows", (double)b->no_consent);
     return o;
 }
 
@@ -439,38 +248,12 @@ struct commit_args {
     int reused;          /* ... with a different request */
 };
 
-/* Looks up an Idempotency-Key: the record of the batch it created within the last 24 h. */
-static int idem_find(struct store_txn *t, const char *ws, const char *key, struct idem_rec *r)
-{
-    char k[IDEM_KEY_MAX];
-    struct store_val v;
-    int rc = store_get(t, DB_IDEM, k, idem_key(k, ws, strlen(ws), key, strlen(key)), &v);
-    if (rc)
-        return rc;
-    rc = idem_decode(&v, r);
-    if (rc)
-        return rc;
-    return r->expires_ms <= clock_now_ms() ? BC_ENOTFOUND : 0;
-}
-
-/* Whether a request with this fingerprint may replay the record's answer. Records stored before
- * requests were fingerprinted match any request, as every request did then. */
-static int idem_same_request(const struct idem_rec *r, const uint8_t digest[SHA256_LEN])
-{
-    return !r->has_hash || crypto_equal(r->hash, digest, SHA256_LEN);
-}
-
-/* Stripe's rule: one key, one request. Reusing it for another is a client bug (a key derived
- * from something that is not unique per upload, say), and answering the first batch would hide
- * that the second file was never stored. */
+/* A key reused for a different request: answered 422. */
 static void idem_reused(struct upload *up, const char *batch)
 {
-    upload_fail(up, 422, "idempotency_key_reused", NULL,
-                "Idempotency-Key \"%.60s\" was already used in the last 24 hours for a "
-                "different upload (another file or other form fields), which created %s; nothing "
-                "was stored now. Send a new key for a new upload, or repeat the first upload "
-                "exactly to get its answer again.",
-                up->idem_key, batch);
+    char msg[sizeof up->message];
+    idempotency_reused_message(msg, sizeof msg, up->idem_key, batch);
+    upload_fail(up, 422, "idempotency_key_reused", NULL, "%s", msg);
     up->header = "Idempotency-Key";
 }
 
@@ -480,22 +263,17 @@ static int commit_txn(struct store_txn *t, void *arg)
     struct upload *up = a->up;
     if (up->idem_key[0]) {
         struct idem_rec r;
-        int rc = idem_find(t, up->ws, up->idem_key, &r);
+        int rc = idempotency_find(t, up->ws, up->idem_key, &r);
         if (rc == 0) {
             memcpy(a->replay, r.batch, ID_MAX);
-            a->reused = !idem_same_request(&r, up->digest);
+            a->reused = !idempotency_same_request(&r, up->digest);
             return 0;
         }
         if (rc != BC_ENOTFOUND)
             return rc;
-        char k[IDEM_KEY_MAX];
-        uint8_t v[IDEM_VAL_LEN];
-        struct idem_rec rec = {.expires_ms = a->b.created_ms + IDEM_TTL_MS, .has_hash = 1};
-        snprintf(rec.batch, sizeof rec.batch, "%s", up->batch_id);
-        memcpy(rec.hash, up->digest, SHA256_LEN);
-        idem_encode(v, &rec);
-        size_t klen = idem_key(k, up->ws, strlen(up->ws), up->idem_key, strlen(up->idem_key));
-        store_put(t, DB_IDEM, k, klen, v, sizeof v, 0);
+        rc = idempotency_put(t, up->ws, up->idem_key, up->batch_id, a->b.created_ms, up->digest);
+        if (rc)
+            return rc;
     }
     uint8_t key[WS2BATCH_KEY_MAX];
     size_t blen = strlen(up->batch_id);
@@ -530,10 +308,15 @@ static void build_meta(struct upload *up, struct buf *out)
         cJSON_AddNullToObject(m, "smartCallbackConfig");
     if (webhook && *webhook)
         cJSON_AddStringToObject(m, "webhookUrl", webhook);
+    cJSON *window = upload_fields_window_json(up);
+    if (window)
+        cJSON_AddItemToObject(m, "callingWindow", window);
     /* The agent as it was at upload: later edits do not change a running campaign. */
     cJSON_AddItemToObject(m, "agent", cJSON_Duplicate(up->agent, 1));
     /* The 201's row errors, so a replayed Idempotency-Key answers exactly the same. */
     cJSON_AddItemToObject(m, "uploadErrors", errors_json(in));
+    if (in->nwarnings)
+        cJSON_AddItemToObject(m, "uploadWarnings", warnings_json(in));
     json_render(out, m);
     cJSON_Delete(m);
 }
@@ -543,18 +326,20 @@ static void respond_replayed(struct http_request *req, const char *batch_id)
     struct store_txn t;
     struct batch_rec b;
     struct store_val mv;
-    cJSON *errors = NULL;
+    cJSON *errors = NULL, *warnings = NULL;
     int rc = store_read_begin(&api_app(req)->store, &t);
     if (!rc)
         rc = batch_get(&t, batch_id, strlen(batch_id), &b);
     if (!rc && store_get(&t, DB_BATCHMETA, batch_id, strlen(batch_id), &mv) == 0) {
         cJSON *meta = cJSON_ParseWithLength(mv.ptr, mv.len);
         errors = cJSON_DetachItemFromObjectCaseSensitive(meta, "uploadErrors");
+        warnings = cJSON_DetachItemFromObjectCaseSensitive(meta, "uploadWarnings");
         cJSON_Delete(meta);
     }
     store_read_end(&t);
     if (rc) {
         cJSON_Delete(errors);
+        cJSON_Delete(warnings);
         api_respond_internal(req, rc);
         return;
     }
@@ -562,6 +347,7 @@ static void respond_replayed(struct http_request *req, const char *batch_id)
     b.status = BATCH_QUEUED;
     cJSON *o = created_body(&b);
     cJSON_AddItemToObject(o, "errors", errors ? errors : cJSON_CreateArray());
+    cJSON_AddItemToObject(o, "warnings", warnings ? warnings : cJSON_CreateArray());
     http_add_header(req, "Idempotent-Replayed", "true");
     api_respond_json(req, 201, o);
 }
@@ -581,7 +367,8 @@ static void commit_upload(struct http_request *req, struct upload *up)
     b->calls_per_second = up->calls_per_second;
     b->total = in->rows;
     b->waiting = in->valid;
-    b->failed = in->invalid + in->duplicates;
+    b->failed = in->invalid + in->duplicates + in->no_consent;
+    b->no_consent = in->no_consent;
     b->valid_rows = in->valid;
     b->invalid_rows = in->invalid;
     b->duplicate_rows = in->duplicates;
@@ -630,6 +417,7 @@ static void commit_upload(struct http_request *req, struct upload *up)
                   b->id);
     cJSON *o = created_body(b);
     cJSON_AddItemToObject(o, "errors", errors_json(in));
+    cJSON_AddItemToObject(o, "warnings", warnings_json(in));
     upload_free(up);
     api_respond_json(req, 201, o);
 }
@@ -661,18 +449,20 @@ static void upload_begin(struct http_request *req, int validate_only)
     int rc = store_read_begin(&app->store, &t);
     if (!rc)
         rc = workspace_get(&t, ctx->ws, ctx->ws_len, &up->ws_settings);
-    const struct http_slice *ik = validate_only ? NULL : http_header(req, "idempotency-key");
-    if (!rc && ik) {
-        if (ik->len == 0 || ik->len > IDEM_HEADER_MAX) {
-            store_read_end(&t);
-            upload_free(up);
-            api_respond_error(req, 400, "invalid_header",
-                              "Idempotency-Key must be 1 to 255 characters.", "header",
-                              "Idempotency-Key");
-            return;
-        }
-        memcpy(up->idem_key, ik->ptr, ik->len);
-        int found = idem_find(&t, up->ws, up->idem_key, &up->idem_found);
+    struct rules rules;
+    if (!rc && (rc = rules_get(&t, ctx->ws, ctx->ws_len, &rules)) == 0) {
+        up->require_consent = rules.require_consent;
+        rules_free(&rules);
+    }
+    int ik = validate_only ? 0 : idempotency_header(req, up->idem_key);
+    if (!rc && ik < 0) {
+        store_read_end(&t);
+        upload_free(up);
+        idempotency_respond_bad_header(req);
+        return;
+    }
+    if (!rc && ik > 0) {
+        int found = idempotency_find(&t, up->ws, up->idem_key, &up->idem_found);
         if (found == 0)
             up->idem_check = 1;
         else if (found != BC_ENOTFOUND)
@@ -704,9 +494,9 @@ static void upload_begin(struct http_request *req, int validate_only)
         .workspace = up->ws,
         .max_records = up->ws_settings.max_records,
         .max_errors = validate_only ? A8_ERRORS : A1_ERRORS,
-        .field_names = field_names,
-        .file_field = FILE_FIELD,
-        .on_field = on_field,
+        .field_names = upload_fields_names,
+        .file_field = UPLOAD_FIELDS_FILE,
+        .on_field = upload_fields_check,
         .ctx = req,
         .body_bytes = content_length(req),
         .loop = app->loop,
@@ -714,6 +504,8 @@ static void upload_begin(struct http_request *req, int validate_only)
         .digest = up->idem_key[0] != 0,
         .digest_only = up->idem_check,
         .spool_dir = app->cfg.data_dir,
+        .require_consent = up->require_consent,
+        .now_ms = (int64_t)clock_now_ms(),
     };
     const struct http_slice *ct = http_header(req, "content-type");
     ctx->upload = up;
@@ -786,9 +578,9 @@ static int check_complete(struct upload *up)
     if (in->failure.error)
         return ingest_error_code(in->failure.error);
     if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID))
-        return upload_fail(up, 400, "missing_field", field_names[FIELD_AGENT_ID],
+        return upload_fail(up, 400, "missing_field", upload_fields_names[FIELD_AGENT_ID],
                            "agentId is required: add -F agentId=agent_... to the upload.");
-    uint64_t bad = in->invalid + in->duplicates;
+    uint64_t bad = in->invalid + in->duplicates + in->no_consent;
     if (up->validate_only)
         return 0;
     if (up->strict && bad)
@@ -796,6 +588,14 @@ static int check_complete(struct upload *up)
                            "strict=true and %llu of %llu rows cannot be called; nothing was "
                            "stored. Fix the rows listed in errors, or upload without strict.",
                            (unsigned long long)bad, (unsigned long long)in->rows);
+    if (in->valid == 0 && in->no_consent > 0 && in->consent_col < 0)
+        return upload_fail(up, 422, "no_valid_rows", NULL,
+                           "This workspace requires consent evidence (requireConsent) and the "
+                           "file has no consent_at column, so none of its %llu rows may be "
+                           "called; nothing was stored. Add a consent_at column with the date "
+                           "each contact gave consent (such as 2026-05-01), or turn "
+                           "requireConsent off with PUT /v1/api/compliance/settings.",
+                           (unsigned long long)in->rows);
     if (in->valid == 0)
         return upload_fail(up, 422, "no_valid_rows", NULL,
                            "None of the %llu rows can be called (see errors); nothing was stored.",
@@ -816,7 +616,7 @@ static void idem_answer(struct http_request *req, struct upload *up)
         upload_failed(req, up);
         return;
     }
-    if (!idem_same_request(&up->idem_found, up->digest)) {
+    if (!idempotency_same_request(&up->idem_found, up->digest)) {
         idem_reused(up, up->idem_found.batch);
         upload_failed(req, up);
         return;
@@ -904,6 +704,10 @@ static void add_reason(cJSON *o, const struct ingest *in, const cJSON *missing)
         buf_printf(&b, "%s%llu %s an earlier row's number (see errors)", b.len ? "; " : "",
                    (unsigned long long)in->duplicates,
                    in->duplicates == 1 ? "row repeats" : "rows repeat");
+    if (in->no_consent)
+        buf_printf(&b, "%s%llu %s no valid consent_at, which this workspace requires (see errors)",
+                   b.len ? "; " : "", (unsigned long long)in->no_consent,
+                   in->no_consent == 1 ? "row has" : "rows have");
     int nmissing = cJSON_GetArraySize(missing);
     if (nmissing) {
         buf_printf(&b, "%sthe agent's prompt uses ", b.len ? "; " : "");
@@ -965,7 +769,8 @@ static void validate_end(struct http_request *req)
                 cJSON_AddItemToArray(unused, cJSON_CreateString(ingest_column(in, i)));
     }
     free(vc.used);
-    int valid = in->invalid == 0 && in->duplicates == 0 && cJSON_GetArraySize(vc.missing) == 0;
+    int valid = in->invalid == 0 && in->duplicates == 0 && in->no_consent == 0 &&
+                cJSON_GetArraySize(vc.missing) == 0;
     cJSON_AddBoolToObject(o, "valid", valid);
     add_reason(o, in, vc.missing);
     cJSON_AddNumberToObject(o, "totalRows", (double)in->rows);
@@ -973,6 +778,7 @@ static void validate_end(struct http_request *req)
     cJSON_AddNumberToObject(o, "invalidRows", (double)in->invalid);
     cJSON_AddNumberToObject(o, "duplicateRows", (double)in->duplicates);
     cJSON_AddNumberToObject(o, "normalizedRows", (double)in->normalized);
+    cJSON_AddNumberToObject(o, "noConsentRows", (double)in->no_consent);
     cJSON_AddItemToObject(o, "columns", cols);
     cJSON_AddStringToObject(o, "encoding", ingest_encoding(in));
     char delim[2] = {csv_delimiter(&in->csv), '\0'};
@@ -981,6 +787,8 @@ static void validate_end(struct http_request *req)
     cJSON_AddItemToObject(o, "unusedColumns", unused);
     cJSON_AddItemToObject(o, "errors", errors_json(in));
     cJSON_AddBoolToObject(o, "errorsTruncated", in->errors_truncated);
+    cJSON_AddItemToObject(o, "warnings", warnings_json(in));
+    cJSON_AddBoolToObject(o, "warningsTruncated", in->warnings_truncated);
     api_ctx(req)->upload = NULL;
     upload_free(up);
     api_respond_json(req, 200, o);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "ingest/phone.h"
+#include "model/consent.h"
 #include "store/records.h"
 #include "util/err.h"
 
@@ -269,14 +270,9 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
 
 /* ---- rows ---- */
 
-static void add_error(struct ingest *in, uint32_t row, const char *column, const char *code,
-                      const char *value, size_t vlen, const char *message)
+static void fill_error(struct ingest_row_error *e, uint32_t row, const char *column,
+                       const char *code, const char *value, size_t vlen, const char *message)
 {
-    if (in->nerrors >= in->opt.max_errors) {
-        in->errors_truncated = 1;
-        return;
-    }
-    struct ingest_row_error *e = &in->errors[in->nerrors++];
     e->row = row;
     snprintf(e->column, sizeof e->column, "%s", column);
     snprintf(e->code, sizeof e->code, "%s", code);
@@ -287,6 +283,28 @@ static void add_error(struct ingest *in, uint32_t row, const char *column, const
     memcpy(e->value, value, n);
     e->value[n] = '\0';
     snprintf(e->message, sizeof e->message, "%s", message);
+}
+
+static void add_error(struct ingest *in, uint32_t row, const char *column, const char *code,
+                      const char *value, size_t vlen, const char *message)
+{
+    if (in->nerrors >= in->opt.max_errors) {
+        in->errors_truncated = 1;
+        return;
+    }
+    fill_error(&in->errors[in->nerrors++], row, column, code, value, vlen, message);
+}
+
+static void add_warning(struct ingest *in, uint32_t row, const char *column, const char *code,
+                        const char *value, size_t vlen, const char *message)
+{
+    if (!in->warnings && !(in->warnings = calloc(in->opt.max_errors, sizeof *in->warnings)))
+        return;
+    if (in->nwarnings >= in->opt.max_errors) {
+        in->warnings_truncated = 1;
+        return;
+    }
+    fill_error(&in->warnings[in->nwarnings++], row, column, code, value, vlen, message);
 }
 
 static int header_row(struct ingest *in, const struct csv_row *r)
@@ -300,6 +318,7 @@ static int header_row(struct ingest *in, const struct csv_row *r)
                     "The file has no column names: its first line must name the columns, "
                     "such as phone_number,first_name.");
     in->have_header = 1;
+    in->consent_col = -1;
     int phone = -1;
     for (size_t i = 0; i < r->nfields; i++) {
         char name[128];
@@ -321,6 +340,8 @@ static int header_row(struct ingest *in, const struct csv_row *r)
         in->ncolumns++;
         if (strcmp(name, "phone_number") == 0)
             phone = (int)i;
+        if (strcmp(name, "consent_at") == 0)
+            in->consent_col = (int)i;
     }
     if (phone < 0) {
         char found[256] = "";
@@ -345,6 +366,29 @@ static uint64_t digits_value(const char *e164)
     for (const char *p = e164 + 1; *p; p++)
         v = v * 10 + (uint64_t)(*p - '0');
     return v;
+}
+
+/* The row's consent evidence (model/consent.c decides): 1 when the row must not be called for
+ * want of it (msg says why), 0 when it may be called. Rows of a file without consent_at cost one
+ * test when consent is not required. */
+static int consent_refused(struct ingest *in, const struct csv_row *r, const char **value,
+                           size_t *vlen, char *msg, size_t cap)
+{
+    if (in->consent_col < 0 && !in->opt.require_consent)
+        return 0;
+    *value = "";
+    *vlen = 0;
+    if (in->consent_col >= 0 && (size_t)in->consent_col < r->nfields) {
+        *value = r->fields[in->consent_col].ptr;
+        *vlen = r->fields[in->consent_col].len;
+    }
+    int v = consent_check_row(*value, *vlen, in->consent_col >= 0, in->opt.require_consent,
+                              in->opt.now_ms, msg, cap);
+    if (v == CONSENT_WARN) {
+        in->consent_warnings++;
+        add_warning(in, r->row, "consent_at", "invalid_consent_at", *value, *vlen, msg);
+    }
+    return v == CONSENT_REFUSE;
 }
 
 static int data_row(struct ingest *in, const struct csv_row *r)
@@ -392,6 +436,17 @@ static int data_row(struct ingest *in, const struct csv_row *r)
     }
     memcpy(h.e164, pn.e164, pn.len + 1);
     h.normalized = (uint8_t)pn.normalized;
+    /* Before the duplicate check: a row that may not be called does not make a later row with
+     * the same number, and with consent, a duplicate. */
+    const char *cv;
+    size_t cn;
+    if (consent_refused(in, r, &cv, &cn, msg, sizeof msg)) {
+        in->no_consent++;
+        add_error(in, r->row, "consent_at", "no_consent", cv, cn, msg);
+        h.state = JOB_FAILED;
+        h.outcome = OUTCOME_NO_CONSENT;
+        return queue_row(in, r, &h, msg, strlen(msg));
+    }
     if (!in->allow_duplicates) {
         int64_t first = dedupe_check(&in->seen, digits_value(pn.e164), r->row);
         if (first < 0)
@@ -761,6 +816,13 @@ int ingest_digest(struct ingest *in, uint8_t out[SHA256_LEN])
     for (int f = 0; f < FIELD_COUNT; f++) {
         /* Lengths keep "ab"+"c" apart from "a"+"bc". */
         uint64_t len = in->field_seen[f] ? in->fields[f].len : 0;
+        if (f >= INGEST_FIELDS_V1) {
+            /* A later field counts only when sent, tagged with its number. */
+            if (len == 0)
+                continue;
+            uint32_t field_tag = (uint32_t)f;
+            crypto_sha256_update(&s, &field_tag, sizeof field_tag);
+        }
         crypto_sha256_update(&s, &len, sizeof len);
         if (len)
             crypto_sha256_update(&s, in->fields[f].data, len);
@@ -782,6 +844,7 @@ void ingest_free(struct ingest *in)
     buf_free(&in->writing);
     dedupe_free(&in->seen);
     free(in->errors);
+    free(in->warnings);
     spool_drop(in);
     free(in->replay_buf);
     memset(in, 0, sizeof *in);
@@ -859,6 +922,9 @@ int ingest_replay_begin(struct ingest *in)
     in->ncolumns = 0;
     in->phone_col = 0;
     in->rows = in->valid = in->invalid = in->duplicates = in->normalized = 0;
+    in->no_consent = in->consent_warnings = 0;
+    in->nwarnings = 0;
+    in->warnings_truncated = 0;
     in->bare_rows = 0;
     if (in->seen.slots)
         memset(in->seen.slots, 0, in->seen.cap * sizeof *in->seen.slots);

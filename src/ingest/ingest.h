@@ -22,6 +22,7 @@
 
 #define INGEST_MAX_FILE_BYTES (20u * 1000u * 1000u) /* 20 MB of file data */
 #define INGEST_ERROR_TEXT     256
+#define INGEST_FIELDS_V1      FIELD_CALLING_WINDOW /* the fields of the fingerprint's v1 */
 
 /* The form fields the API knows (their names are the API's: ingest_options.field_names). Unknown
  * fields are ignored. */
@@ -36,6 +37,9 @@ enum ingest_field {
     FIELD_MAX_CONCURRENCY,
     FIELD_CALLS_PER_SECOND,
     FIELD_WEBHOOK_URL,
+    /* Fields added after the request fingerprint's first version (ingest_digest): they count
+     * only when sent, so the fingerprint of a request without them is unchanged. */
+    FIELD_CALLING_WINDOW,
     FIELD_COUNT
 };
 
@@ -114,6 +118,11 @@ struct ingest_options {
     /* Where a copy of the file is kept while defaultCountry or allowDuplicates may still come
      * after it (an unlinked temporary file), or NULL: such a late field is then refused. */
     const char *spool_dir;
+    /* The workspace requires consent evidence (requireConsent): a row without a valid
+     * consent_at fails with outcome no_consent. Without it a consent_at that is present but
+     * wrong is only a warning. now_ms is when the upload began (consent_at must not be later). */
+    int require_consent;
+    int64_t now_ms;
 };
 
 /* What one write transaction stores: encoded jobs of consecutive rows. */
@@ -158,9 +167,12 @@ struct ingest {
     struct buf columns; /* normalised names, NUL-separated */
     size_t ncolumns;
     size_t phone_col;
+    int consent_col; /* the consent_at column, or -1 */
 
     /* Counters. */
     uint64_t rows, valid, invalid, duplicates, normalized;
+    uint64_t no_consent;       /* rows failed for want of consent evidence (require_consent) */
+    uint64_t consent_warnings; /* rows dialled whose consent_at is present but not valid */
 
     struct dedupe seen;
     struct buf pending; /* encoded jobs not yet written */
@@ -178,6 +190,11 @@ struct ingest {
     struct ingest_row_error *errors;
     size_t nerrors;
     int errors_truncated;
+    /* Problems that do not stop a row (an invalid consent_at when consent is not required):
+     * at most opt.max_errors, allocated at the first one. */
+    struct ingest_row_error *warnings;
+    size_t nwarnings;
+    int warnings_truncated;
 
     struct ingest_failure failure;
 

@@ -79,8 +79,9 @@ static int get_bool(const cJSON *v, const char *name, int *out, char *msg, size_
 static int get_uint(const cJSON *v, const char *name, uint32_t lo, uint32_t hi, uint32_t *out,
                     char *msg, size_t msglen)
 {
-    if (!cJSON_IsNumber(v) || v->valuedouble != (double)(int64_t)v->valuedouble ||
-        v->valuedouble < lo || v->valuedouble > hi)
+    /* The range first: converting a double beyond int64_t is undefined. */
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi) ||
+        v->valuedouble != (double)(int64_t)v->valuedouble)
         return fail(msg, msglen, "%s must be a whole number from %u to %u", name, lo, hi);
     *out = (uint32_t)v->valuedouble;
     return 0;

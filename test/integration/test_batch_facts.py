@@ -168,6 +168,7 @@ class SettingsTest(DispatchTestCase):
         parts = [("agentId", agent), ("name", "Spring renewals"), ("maxConcurrency", "7"),
                  ("callsPerSecond", "2.5"), ("webhookUrl", "https://hooks.example/x"),
                  ("smartCallbackConfig", smart), ("defaultCountry", "US"),
+                 ("callingWindow", '{"days": ["fri", "mon"], "end": "17:30", "start": "09:00"}'),
                  ("scheduledAt", "2099-01-01T00:00:00Z"),
                  ("file", ("c.csv", contacts([number(110)])))]
         reply = post_multipart(server, BATCHES, parts, auth=auth)
@@ -179,10 +180,11 @@ class SettingsTest(DispatchTestCase):
                 "webhookUrl": "https://hooks.example/x",
                 "smartCallbackConfig": {"enabled": True, "maxAttempts": 3,
                                         "gaps": [{"days": 0, "hours": 2}]},
-                "defaultCountry": "US", "allowDuplicates": False}
+                "defaultCountry": "US", "allowDuplicates": False,
+                "callingWindow": {"start": "09:00", "end": "17:30", "days": ["mon", "fri"]}}
         defaults = {"name": None, "maxConcurrency": None, "callsPerSecond": None,
                     "webhookUrl": None, "smartCallbackConfig": None, "defaultCountry": None,
-                    "allowDuplicates": False}
+                    "allowDuplicates": False, "callingWindow": None}
         a2 = self.batch(server, auth, batch)
         self.assertEqual({k: a2.get(k) for k in want}, want, a2)
         a2 = self.batch(server, auth, plain)

@@ -28,7 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 SPEC_PATH = os.path.join(ROOT, "docs", "openapi.json")
 ROUTES_C = os.path.join(ROOT, "src", "api", "routes.c")
-UPLOAD_C = os.path.join(ROOT, "src", "api", "upload.c")  # the form-field names
+UPLOAD_C = os.path.join(ROOT, "src", "api", "upload_fields.c")  # the form-field names
 CMAKELISTS = os.path.join(ROOT, "CMakeLists.txt")
 
 METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -409,8 +409,8 @@ class OpenApiLiveTest(ServerTestCase):
     def test_responses_match_the_document(self):
         self.auth = make_workspace(self.server, requests_per_minute=100000)
         steps = [self.operations, self.authentication, self.agents, self.uploads, self.reads,
-                 self.controls, self.usage, self.callbacks, self.webhooks, self.dialled_batch,
-                 self.openapi]
+                 self.controls, self.usage, self.callbacks, self.webhooks, self.compliance,
+                 self.dialled_batch, self.openapi]
         for step in steps:
             with self.subTest(step=step.__name__):
                 step()
@@ -485,6 +485,22 @@ class OpenApiLiveTest(ServerTestCase):
         self.upload(up, up, 422, [("agentId", self.agent_id),
                                   ("file", ("c.csv", b"first_name\nAda\n"))])
         self.call("POST", up, up, 415, {"agentId": self.agent_id})
+        # A calling window and consent columns (an invalid consent_at is a warning while the
+        # workspace does not require consent).
+        consent = b"phone_number,consent_at,consent_source\n+14155550142,yesterday,web\n"
+        windowed = self.upload(up, up, 201, [
+            ("agentId", self.agent_id), ("scheduledAt", HOLD),
+            ("callingWindow", '{"start":"09:00","end":"17:00","days":["mon"]}'),
+            ("file", ("c.csv", consent))]).body
+        self.assertEqual(len(windowed["warnings"]), 1, windowed)
+        one = f"{up}/{windowed['batchId']}"
+        shown = self.call("GET", one, up + "/{batchId}", 200)
+        self.assertEqual(shown["callingWindow"]["days"], ["mon"], shown)
+        detail = self.call("GET", one + "/calls/call_1", up + "/{batchId}/calls/{jobId}", 200)
+        self.assertEqual(detail["consent"], {"at": "yesterday", "source": "web"}, detail)
+        self.upload(up, up, 400, [("agentId", self.agent_id), ("callingWindow", "{}"),
+                                  ("file", ("c.csv", consent))])
+        self.upload(val, val, 200, [("file", ("c.csv", consent))])
 
         checked = self.upload(val, val, 200, [("agentId", self.agent_id),
                                               ("file", ("c.csv", self.contacts()))]).body
@@ -585,6 +601,17 @@ class OpenApiLiveTest(ServerTestCase):
         self.call("GET", deliveries + "?page=0", deliveries, 400)
         self.call("DELETE", hook, hook, 200)
         self.call("DELETE", hook, hook, 404)
+
+    def compliance(self):
+        settings = "/v1/api/compliance/settings"
+        self.call("GET", settings, settings, 200)
+        self.call("GET", settings, settings, 401, auth=None)
+        self.call("PUT", settings, settings, 200,
+                  {"callingWindows": [{"start": "09:00", "end": "17:00", "days": ["mon"]}],
+                   "allowOutsideFederalWindow": True})
+        self.call("PUT", settings, settings, 400, {"capWindowHours": 0})
+        self.call("PUT", settings, settings, 200,
+                  {"callingWindows": None, "allowOutsideFederalWindow": False})
 
     def dialled_batch(self):
         """A batch the simulator dials at once: answered, busy, voicemail and unreachable calls

@@ -23,6 +23,7 @@ static const char *const names[FIELD_COUNT] = {
     [FIELD_DEFAULT_COUNTRY] = "country", [FIELD_STRICT] = "strict",
     [FIELD_ALLOW_DUPLICATES] = "dups",   [FIELD_MAX_CONCURRENCY] = "conc",
     [FIELD_CALLS_PER_SECOND] = "cps",    [FIELD_WEBHOOK_URL] = "hook",
+    [FIELD_CALLING_WINDOW] = "window",
 };
 
 static const char upload[] = "--" BOUNDARY "\r\n"
