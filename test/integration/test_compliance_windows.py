@@ -126,6 +126,18 @@ class WindowTest(DispatchTestCase):
         self.assertEqual(report["heldByWindow"], {"total": 0, "byZone": {}})
         self.assertIsNone(report["nextWindowOpensAt"])
 
+    def test_a_batch_calling_window_narrows_further(self):
+        server = self.server_at(T0)  # 09:30 in New York
+        auth, agent = self.setup_workspace(server, compliance={})
+        window = '{"start":"10:00","end":"17:00","days":["mon","tue","wed","thu","fri"]}'
+        batch = self.upload(server, auth, agent, csv_of([("+12125550110", "A")]),
+                            callingWindow=window)
+        call = poll(lambda: (c := self.calls(server, auth, batch)["+12125550110"])["heldReason"]
+                    and c, timeout=15)
+        self.assertTrue(call, "the call was not held by the batch's window")
+        self.assertEqual(call["heldUntil"], at(15))  # 10:00 EST
+        self.assertEqual(self.batch(server, auth, batch)["callingWindow"]["start"], "10:00")
+
     def test_a_workspace_that_opts_out_dials_at_night(self):
         server = self.server_at(at(10))  # 05:00 in New York
         auth, agent = self.setup_workspace(server, compliance={"allowOutsideFederalWindow": True})
