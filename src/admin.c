@@ -167,28 +167,6 @@ static cJSON *key_json(const struct apikey_info *k, const char *api_key)
     return o;
 }
 
-struct rules_args {
-    const char *ws;
-    const cJSON *set;
-    cJSON *out;
-    char msg[RULES_MSG_MAX];
-};
-
-static int rules_txn(struct store_txn *t, void *arg)
-{
-    struct rules_args *a = arg;
-    struct rules r;
-    int rc = rules_get(t, a->ws, strlen(a->ws), &r);
-    if (!rc && a->set)
-        rc = rules_apply_json(&r, a->set, clock_now_ms(), a->msg, sizeof a->msg);
-    if (!rc && a->set)
-        rc = rules_put(t, a->ws, strlen(a->ws), &r);
-    if (!rc)
-        a->out = rules_to_json(&r);
-    rules_free(&r);
-    return rc;
-}
-
 /* Checks --compliance before anything is written: 0, or 2 after saying what is wrong. */
 static int check_compliance(const struct admin_args *a, cJSON **out)
 {
@@ -210,21 +188,17 @@ static int check_compliance(const struct admin_args *a, cJSON **out)
     return 2;
 }
 
-/* Writes set (may be NULL: read only) and adds the workspace's settings to o as "compliance". */
+/* Applies --compliance (set, not NULL) to the workspace, as PUT /v1/api/compliance/settings does,
+ * and adds the resulting settings to o as "compliance". */
 static int add_compliance(struct store *s, const char *ws, const cJSON *set, cJSON *o)
 {
-    struct rules_args ra = {.ws = ws, .set = set};
-    int rc = set ? store_write(s, rules_txn, &ra) : 0;
-    if (!set) {
-        struct store_txn t;
-        rc = store_read_begin(s, &t);
-        if (!rc) {
-            rc = rules_txn(&t, &ra);
-            store_read_end(&t);
-        }
+    struct rules r;
+    struct compliance_settings_error err;
+    int rc = compliance_settings_update(s, ws, strlen(ws), set, "source=admin", &r, &err);
+    if (rc == 0) {
+        cJSON_AddItemToObject(o, "compliance", compliance_settings_json(&r));
+        rules_free(&r);
     }
-    if (!rc)
-        cJSON_AddItemToObject(o, "compliance", ra.out);
     return rc;
 }
 
@@ -265,7 +239,7 @@ static int create_workspace(struct store *s, struct admin_args *a)
     if (o) {
         cJSON_AddStringToObject(o, "apiKey", api_key);
         cJSON_AddStringToObject(o, "keyId", key.key_id);
-        rc = add_compliance(s, ws.id, set, o);
+        rc = set ? add_compliance(s, ws.id, set, o) : 0;
     }
     cJSON_Delete(set);
     if (rc) {
@@ -292,7 +266,7 @@ static int update_workspace(struct store *s, struct admin_args *a)
     }
     cJSON *o = rc ? NULL : workspace_to_json(&ws);
     if (o)
-        rc = add_compliance(s, a->workspace, set, o);
+        rc = set ? add_compliance(s, a->workspace, set, o) : 0;
     cJSON_Delete(set);
     if (rc) {
         cJSON_Delete(o);

@@ -236,22 +236,30 @@ size_t statecount_key(uint8_t *out, const char *batch, uint8_t state, uint32_t b
     return n + 5;
 }
 
-int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32_t row,
-                   int32_t delta)
+/* Adds delta to a u32 counter (host order) stored under key; a count reaching 0 is removed, so
+ * that the table holds only what is counted. */
+static int counter_add(struct store_txn *t, enum store_db db, const uint8_t *key, size_t klen,
+                       int32_t delta)
 {
-    uint8_t key[JOB_KEY_MAX];
-    size_t klen = statecount_key(key, batch, state, row >> STATE_BLOCK_SHIFT);
     struct store_val v;
     uint32_t n = 0;
-    int rc = store_get(t, DB_STATECOUNT, key, klen, &v);
+    int rc = store_get(t, db, key, klen, &v);
     if (rc == 0 && v.len == sizeof n)
         memcpy(&n, v.ptr, sizeof n);
     else if (rc && rc != BC_ENOTFOUND)
         return rc;
     n = delta < 0 && n < (uint32_t)-delta ? 0 : n + (uint32_t)delta;
     if (n == 0)
-        return rc == 0 ? store_del(t, DB_STATECOUNT, key, klen) : 0;
-    return store_put(t, DB_STATECOUNT, key, klen, &n, sizeof n, 0);
+        return rc == 0 ? store_del(t, db, key, klen) : 0;
+    return store_put(t, db, key, klen, &n, sizeof n, 0);
+}
+
+int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32_t row,
+                   int32_t delta)
+{
+    uint8_t key[JOB_KEY_MAX];
+    size_t klen = statecount_key(key, batch, state, row >> STATE_BLOCK_SHIFT);
+    return counter_add(t, DB_STATECOUNT, key, klen, delta);
 }
 
 size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row)
@@ -540,17 +548,7 @@ int heldzone_add(struct store_txn *t, const char *batch, const char *label, size
 {
     uint8_t key[HELDZONE_KEY_MAX];
     size_t klen = heldzone_key(key, batch, label, llen);
-    struct store_val v;
-    uint32_t n = 0;
-    int rc = store_get(t, DB_HELDZONE, key, klen, &v);
-    if (rc == 0 && v.len == sizeof n)
-        memcpy(&n, v.ptr, sizeof n);
-    else if (rc && rc != BC_ENOTFOUND)
-        return rc;
-    n = delta < 0 && n < (uint32_t)-delta ? 0 : n + (uint32_t)delta;
-    if (n == 0)
-        return rc == 0 ? store_del(t, DB_HELDZONE, key, klen) : 0;
-    return store_put(t, DB_HELDZONE, key, klen, &n, sizeof n, 0);
+    return counter_add(t, DB_HELDZONE, key, klen, delta);
 }
 
 int heldzone_clear(struct store_txn *t, const char *batch)
@@ -623,8 +621,7 @@ int cap_get(struct store_txn *t, const char *ws, const char *e164, uint64_t *out
     return 0;
 }
 
-int cap_put(struct store_txn *t, const char *ws, const char *e164, const uint64_t *times,
-            size_t n)
+int cap_put(struct store_txn *t, const char *ws, const char *e164, const uint64_t *times, size_t n)
 {
     uint8_t key[CAP_KEY_MAX], val[CAP_TIMES_MAX * 8];
     size_t klen = cap_key(key, ws, strlen(ws), e164, strlen(e164));
