@@ -23,7 +23,7 @@ DELIVERIES = "/v1/api/webhook/deliveries"
 # Short webhook retries and a fast simulator, so that a test takes seconds.
 FAST = ["--sim-speed", "500", "--webhook-backoff-ms", "50", "--webhook-backoff-max-ms", "200"]
 EVENT_TYPES = {"batch.started", "call.completed", "call.failed", "batch.completed",
-               "batch.cancelled"}
+               "batch.cancelled", "batch.held", "call.opted_out"}
 
 
 def number(line):
@@ -550,3 +550,31 @@ class WebhookDeliveryTest(WebhookTestCase):
             self.assertIn(d["result"], ("retrying", "gave_up"), d)
         self.assertEqual(rx.snapshot(), [], "a webhook reached a loopback address")
         self.assertIn("address not allowed (loopback)", server.logs(2000))
+
+
+class HeldEventTest(WebhookTestCase):
+    def test_batch_held_when_every_remaining_call_waits_for_its_window(self):
+        import calendar
+        night = calendar.timegm((2027, 1, 13, 10, 0, 0)) * 1000  # 02:00 in Los Angeles
+        offset = str(int(night - time.time() * 1000))
+        server = self.start_server("--sim-speed", "1000",
+                                   env={"BATCHCALLD_CLOCK_OFFSET_MS": offset})
+        auth, agent = self.setup_workspace(server, compliance={})
+        rx = self.receiver()
+        rx.secret = self.set_webhook(server, auth, rx.url)["secret"]
+        batch = self.upload(server, auth, agent,
+                            csv_of([(f"+1415555{i:04d}", f"N{i}") for i in range(10, 13)]))
+        events = self.wait_events(rx, lambda ev: any(e["type"] == "batch.held" for e in ev))
+        held = [e for e in events if e["type"] == "batch.held"]
+        self.assertEqual(len(held), 1, held)
+        data = held[0]["data"]
+        self.assertEqual(data["batchId"], batch)
+        self.assertEqual(data["held"], 3)
+        self.assertEqual(data["waiting"], 3)
+        # 08:00 in Los Angeles.
+        self.assertEqual(data["nextOpensAt"], calendar.timegm((2027, 1, 13, 16, 0, 0)) * 1000)
+        # Once only: nothing more while the calls stay held.
+        time.sleep(1)
+        self.assertEqual(sum(e["type"] == "batch.held" for e in rx.accepted()), 1)
+        # (Signed with the shifted clock's time, so the receiver's freshness check is not used.)
+        self.assertNotIn("batch.started", [e["type"] for e in rx.accepted()])
