@@ -429,9 +429,9 @@ static int maybe_all_held(struct commit *c, struct batch_rec *b)
     cJSON *data = webhooks_batch_data(b);
     cJSON_AddNumberToObject(data, "held", (double)held);
     if (next)
-        cJSON_AddNumberToObject(data, "nextOpensAt", (double)next);
+        cJSON_AddNumberToObject(data, "nextWindowOpensAt", (double)next);
     else
-        cJSON_AddNullToObject(data, "nextOpensAt");
+        cJSON_AddNullToObject(data, "nextWindowOpensAt");
     return emit_event(c, b, "batch.held", data);
 }
 

@@ -612,6 +612,9 @@ class OpenApiLiveTest(ServerTestCase):
         self.call("PUT", settings, settings, 400, {"capWindowHours": 0})
         self.call("PUT", settings, settings, 200,
                   {"callingWindows": None, "allowOutsideFederalWindow": False})
+        # Back to the test workspace's opt-out, so the batches below dial at any hour.
+        self.call("PUT", settings, settings, 200,
+                  {"allowOutsideFederalWindow": True, "maxAttemptsPerNumber": 0})
 
     def dialled_batch(self):
         """A batch the simulator dials at once: answered, busy, voicemail and unreachable calls
@@ -631,6 +634,9 @@ class OpenApiLiveTest(ServerTestCase):
         self.assertEqual(a2["status"], "completed", a2)
         self.assertEqual(len(a2["progress"]["recent_calls"]), 4, a2)
         self.call("GET", path + "/status", one + "/status", 200)
+        self.call("GET", path + "/compliance", one + "/compliance", 200)
+        self.call("GET", BATCHES + "/batch_00000000000000000000000000/compliance",
+                  one + "/compliance", 404)
         self.call("GET", path + "/calls", one + "/calls", 200)
         answered = self.call("GET", path + "/calls/call_1", one + "/calls/{jobId}", 200)
         self.assertEqual(answered["result"]["outcome"], "answered", answered)

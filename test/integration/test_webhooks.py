@@ -572,7 +572,7 @@ class HeldEventTest(WebhookTestCase):
         self.assertEqual(data["held"], 3)
         self.assertEqual(data["waiting"], 3)
         # 08:00 in Los Angeles.
-        self.assertEqual(data["nextOpensAt"], calendar.timegm((2027, 1, 13, 16, 0, 0)) * 1000)
+        self.assertEqual(data["nextWindowOpensAt"], calendar.timegm((2027, 1, 13, 16, 0, 0)) * 1000)
         # Once only: nothing more while the calls stay held.
         time.sleep(1)
         self.assertEqual(sum(e["type"] == "batch.held" for e in rx.accepted()), 1)

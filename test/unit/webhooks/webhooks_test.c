@@ -20,13 +20,16 @@ static void test_batch_data(void)
     b.waiting = 4;
     b.completed = 5;
     b.failed = 1;
+    b.held_window = 2;
+    b.held_cap = 1;
     b.started_ms = 1700000000000ull;
     cJSON *o = webhooks_batch_data(&b);
-    CHECK_INT(cJSON_GetArraySize(o), 10);
+    CHECK_INT(cJSON_GetArraySize(o), 11);
     CHECK_STR(cJSON_GetStringValue(item(o, "batchId")), "batch_1");
     CHECK_STR(cJSON_GetStringValue(item(o, "status")), batch_status_name(BATCH_PROCESSING));
     CHECK_INT(item(o, "totalCalls")->valuedouble, 10);
     CHECK_INT(item(o, "waiting")->valuedouble, 4);
+    CHECK_INT(item(o, "held")->valuedouble, 3); /* held by window and by cap, inside waiting */
     CHECK_INT(item(o, "completed")->valuedouble, 5);
     CHECK_INT(item(o, "failed")->valuedouble, 1);
     CHECK_INT(item(o, "cancelled")->valuedouble, 0);
