@@ -53,13 +53,14 @@ class WindowTest(DispatchTestCase):
         self.assertEqual(reply.status, 200, reply.body)
         return {c["phone_number"]: c for c in reply.body["calls"]}
 
-    def settled(self, server, auth, batch, final):
-        """Waits until final calls have ended and nothing is in progress; returns A2."""
+    def settled(self, server, auth, batch, final, held=0):
+        """Waits until final calls have ended, held calls are held and nothing is in progress;
+        returns A2."""
         def done():
             b = self.batch(server, auth, batch)
             p = b["progress"] if "progress" in b else b
             ended = p["completed"] + p["failed"]
-            return b if ended >= final and p["active"] == 0 else None
+            return b if ended >= final and p["active"] == 0 and p["held"] >= held else None
         b = poll(done, timeout=30)
         self.assertTrue(b, "the batch did not settle")
         return b
@@ -77,7 +78,7 @@ class WindowTest(DispatchTestCase):
         rows = [(n, f"Name{i}") for i, n in enumerate(CONTACTS)]
         batch = self.upload(server, auth, agent, csv_of(rows))
         open_now = [n for n, t in CONTACTS.items() if t is None]
-        b = self.settled(server, auth, batch, len(open_now))
+        b = self.settled(server, auth, batch, len(open_now), held=len(CONTACTS) - len(open_now))
         calls = self.calls(server, auth, batch)
         for number, opens in CONTACTS.items():
             call = calls[number]
@@ -104,7 +105,7 @@ class WindowTest(DispatchTestCase):
 
         # 15:00:30: Denver and Louisville open; the holds survived the restart.
         self.server_at(at(15, 0, 30), server)
-        b = self.settled(server, auth, batch, len(open_now) + 2)
+        b = self.settled(server, auth, batch, len(open_now) + 2, held=2)
         calls = self.calls(server, auth, batch)
         for number in ("+13035550112", "+15025550116"):
             self.assertEqual(calls[number]["status"], "completed")
