@@ -47,13 +47,8 @@ for _ in $(seq 100); do
   sleep 0.1
 done
 curl -fsS -o /dev/null "$url/readyz" || die "batchcalld not ready after 10 s"
-# Builds that know compliance settings dial at any hour and number of times here (the benchmark
-# is about throughput; bench/compliance.sh measures the rules). Older builds have no such rules.
-compliance=()
-if "$bin" admin --help 2>&1 | grep -q -- --compliance; then
-  compliance=(--compliance '{"allowOutsideFederalWindow":true,"maxAttemptsPerNumber":0}')
-fi
-"$bin" admin workspace create --name bench "${compliance[@]}" --requests-per-minute 1000000000 \
+bench_no_compliance
+"$bin" admin workspace create --name bench "${no_compliance[@]}" --requests-per-minute 1000000000 \
   --max-records 100000000 --data-dir "$tmp/data" >"$tmp/workspace.json" ||
   die "admin workspace create failed"
 workspace=$(json_field "$tmp/workspace.json" workspaceId)

@@ -218,13 +218,10 @@ wait_ready "$url/readyz" "$server_pid" batchcalld "$tmp/server.log"
 
 # A workspace whose own limits never hold anything back: the first measurement is of the dialler,
 # the others set the pace per batch (callsPerSecond).
-# Builds that know compliance settings dial at any hour and number of times here (the benchmark
-# is about throughput; bench/compliance.sh measures the rules). Older builds have no such rules.
-compliance=()
-if [ "${BENCH_COMPLIANCE:-off}" != on ] && "$bin" admin --help 2>&1 | grep -q -- --compliance; then
-  compliance=(--compliance '{"allowOutsideFederalWindow":true,"maxAttemptsPerNumber":0}')
-fi
-"$bin" admin workspace create --name bench "${compliance[@]}" --calls-per-second 100000 \
+# The workspace opts out of calling windows and caps unless BENCH_COMPLIANCE=on.
+no_compliance=()
+[ "${BENCH_COMPLIANCE:-off}" = on ] || bench_no_compliance
+"$bin" admin workspace create --name bench "${no_compliance[@]}" --calls-per-second 100000 \
   --max-concurrent-calls 1000000 --requests-per-minute 1000000000 --max-records 100000000 \
   --data-dir "$tmp/data" >"$tmp/workspace.json" || die "admin workspace create failed"
 workspace=$(json_field "$tmp/workspace.json" workspaceId)

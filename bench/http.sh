@@ -66,7 +66,8 @@ for _ in $(seq 100); do
 done
 curl -fsS -o /dev/null "$server_url/readyz" || die "batchcalld not ready after 10 s"
 
-"$bin" admin workspace create --name bench --requests-per-minute 1000000000 \
+bench_no_compliance
+"$bin" admin workspace create --name bench "${no_compliance[@]}" --requests-per-minute 1000000000 \
   --data-dir "$tmp/data" >"$tmp/workspace.json" || die "admin workspace create failed"
 workspace=$("$python" -c 'import json, sys; print(json.load(sys.stdin)["workspaceId"])' <"$tmp/workspace.json")
 api_key=$("$python" -c 'import json, sys; print(json.load(sys.stdin)["apiKey"])' <"$tmp/workspace.json")

@@ -95,7 +95,8 @@ done
 curl -fsS -o /dev/null "$url/readyz" || die "batchcalld not ready after 10 s"
 
 
-"$bin" admin workspace create --name bench --requests-per-minute 100000000 \
+bench_no_compliance
+"$bin" admin workspace create --name bench "${no_compliance[@]}" --requests-per-minute 100000000 \
   --data-dir "$tmp/data" >"$tmp/workspace.json" || die "admin workspace create failed"
 workspace=$(json_field "$tmp/workspace.json" workspaceId)
 api_key=$(json_field "$tmp/workspace.json" apiKey)

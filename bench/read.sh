@@ -378,7 +378,8 @@ for _ in $(seq 100); do
 done
 curl -fsS -o /dev/null "$url/readyz" || die "batchcalld not ready after 10 s"
 
-"$bin" admin workspace create --name bench --requests-per-minute 1000000000 \
+bench_no_compliance
+"$bin" admin workspace create --name bench "${no_compliance[@]}" --requests-per-minute 1000000000 \
   --max-records 2000000 --calls-per-second "$dial_rate" --max-concurrent-calls 100000 \
   --data-dir "$tmp/data" >"$tmp/workspace.json" || die "admin workspace create failed"
 workspace=$(json_field "$tmp/workspace.json" workspaceId)
