@@ -12,12 +12,13 @@ import hashlib
 import os
 import shutil
 import struct
+import subprocess
 import tempfile
 import time
 import urllib.parse
 
-from harness import (BATCHES, DispatchTestCase, admin, admin_run, csv_of, mdb_entries, poll,
-                     post_multipart, request, scrape, twilio_signature)
+from harness import (BATCHES, DispatchTestCase, admin, admin_run, binary, csv_of, mdb_entries,
+                     poll, post_multipart, request, scrape, twilio_signature)
 
 # Every table an export holds (store/records.c, records_ws_tables), as LMDB names them.
 TABLES = ["keyhash2ws", "agent", "idem", "webhook", "ws2batch", "usage", "delivery", "batchmeta",
@@ -295,6 +296,43 @@ class MoveTest(FleetTestCase):
         self.assertEqual(usage["billableCalls"], total, usage)
         # The target dialled the rest: its metrics count them, the source's the first part.
         self.assertEqual(scrape(b).value("batchcalld_dials_total"), total - dialled_at_freeze)
+
+    def test_move_script_moves_a_running_campaign(self):
+        """deploy/move-workspace.sh end to end, with a reload command that records its run."""
+        sim = self.start_carrier_sim(speed=100)
+        a = self.instance(sim, "inst-a")
+        b = self.instance(sim, "inst-b")
+        auth, agent = self.setup_workspace(a, calls_per_second=25, max_concurrent_calls=20)
+        ws = auth[0]
+        total = 120
+        batch = self.upload(a, auth, agent, contacts(answered(total)))
+        self.wait_batch(a, auth, batch, until=lambda x: x["progress"]["completed"] >= 10,
+                        timeout=30)
+        the_map = self.tmpfile("placement.map")
+        admin("/nonexistent", "placement", "set", "--map", the_map, "--workspace", ws,
+              "--instance", "inst-a")
+        reloaded = the_map + ".reloaded"
+        script = os.path.join(os.path.dirname(__file__), "..", "..", "deploy",
+                              "move-workspace.sh")
+        env = dict(os.environ,
+                   SRC_ADMIN=f"env BATCHCALLD_DATA_DIR={a.data_dir} {binary()} admin",
+                   DST_ADMIN=f"env BATCHCALLD_DATA_DIR={b.data_dir} {binary()} admin",
+                   MAP_ADMIN=f"{binary()} admin", MAP=the_map, MOVE_WAIT_S="60")
+        done = subprocess.run(["sh", script, ws, "inst-b", f"cp {the_map} {reloaded}"], env=env,
+                              capture_output=True, text=True, timeout=120)
+        self.assertEqual(done.returncode, 0, done.stderr)
+        self.assertIn("6/6", done.stderr)
+        self.assertIn(f"{ws} inst-b", read_text(reloaded), "reloaded before the map was set")
+        finished = self.wait_batch(b, auth, batch, timeout=60)
+        self.assertEqual((finished["progress"]["completed"], finished["billableCalls"]),
+                         (total, total), finished)
+        rows = sorted(row for _, row, _ in sim.dials(batch))
+        self.assertEqual(rows, list(range(1, total + 1)), "a call dialled twice or never")
+        self.assertError(request(a, "GET", f"{BATCHES}/{batch}", auth=auth), 421,
+                         "misdirected_request")
+        # Nothing of the workspace is left on the source.
+        self.assertEqual(admin_run(a.data_dir, "workspace", "status", "--workspace", ws)
+                         .returncode, 1)
 
 
 def records(data):
