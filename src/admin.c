@@ -8,6 +8,7 @@
 #include <cjson/cJSON.h>
 
 #include "api/compliance_settings.h"
+#include "fleet_admin.h"
 #include "model/apikey.h"
 #include "model/workspace.h"
 #include "model/url.h"
@@ -25,6 +26,7 @@ struct admin_args {
     const char *set;        /* workspace compliance --set JSON */
     int allow_private;      /* --webhook-allow-private */
     struct ws_update limits;
+    struct fleet_admin_args fleet; /* placement and the fleet's workspace commands */
 };
 
 static void usage(FILE *out)
@@ -40,6 +42,13 @@ static void usage(FILE *out)
             "  batchcalld admin key revoke --key-id KEY_ID\n"
             "  batchcalld admin webhook set --workspace WS_ID --url URL [--webhook-allow-private]\n"
             "  batchcalld admin webhook delete --workspace WS_ID\n"
+            "  batchcalld admin workspace freeze|thaw|status --workspace WS_ID\n"
+            "  batchcalld admin workspace export --workspace WS_ID --out FILE\n"
+            "  batchcalld admin workspace import --in FILE [--replace]\n"
+            "  batchcalld admin workspace drop --workspace WS_ID [--force]\n"
+            "  batchcalld admin placement set --map FILE --workspace WS_ID --instance NAME\n"
+            "  batchcalld admin placement remove|show --map FILE [--workspace WS_ID]\n"
+            "  (the fleet commands: docs/fleet.md)\n"
             "Limits: --calls-per-second X (default %g), --max-concurrent-calls N (default %d),\n"
             "        --requests-per-minute N (default %d), --max-records N (default %d)\n"
             "--compliance sets compliance settings, e.g. '{\"allowOutsideFederalWindow\":true}'\n"
@@ -77,6 +86,10 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
             a->allow_private = 1;
             continue;
         }
+        if (!strcmp(f, "--replace") || !strcmp(f, "--force")) {
+            *(f[2] == 'r' ? &a->fleet.replace : &a->fleet.force) = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "batchcalld admin: %s needs a value\n", f);
             return BC_EINVAL;
@@ -89,7 +102,15 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
         } else if (!strcmp(f, "--name")) {
             a->name = v;
         } else if (!strcmp(f, "--workspace")) {
-            a->workspace = v;
+            a->workspace = a->fleet.workspace = v;
+        } else if (!strcmp(f, "--map")) {
+            a->fleet.map = v;
+        } else if (!strcmp(f, "--instance")) {
+            a->fleet.instance = v;
+        } else if (!strcmp(f, "--in")) {
+            a->fleet.in = v;
+        } else if (!strcmp(f, "--out")) {
+            a->fleet.out = v;
         } else if (!strcmp(f, "--label")) {
             a->label = v;
         } else if (!strcmp(f, "--key-id")) {
@@ -129,7 +150,7 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
     return 0;
 }
 
-static int print_json(cJSON *o)
+int admin_print_json(cJSON *o)
 {
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
@@ -246,7 +267,7 @@ static int create_workspace(struct store *s, struct admin_args *a)
         cJSON_Delete(o);
         return fail(rc, "workspace create");
     }
-    return print_json(o);
+    return admin_print_json(o);
 }
 
 static int update_workspace(struct store *s, struct admin_args *a)
@@ -272,7 +293,7 @@ static int update_workspace(struct store *s, struct admin_args *a)
         cJSON_Delete(o);
         return fail(rc, "workspace update");
     }
-    return print_json(o);
+    return admin_print_json(o);
 }
 
 static int webhook_set(struct store *s, struct admin_args *a)
@@ -301,7 +322,7 @@ static int webhook_set(struct store *s, struct admin_args *a)
     cJSON_AddStringToObject(o, "url", a->url);
     cJSON_AddStringToObject(o, "secret", secret);
     cJSON_AddNumberToObject(o, "createdAt", (double)created);
-    return print_json(o);
+    return admin_print_json(o);
 }
 
 static int webhook_delete(struct store *s, struct admin_args *a)
@@ -314,7 +335,7 @@ static int webhook_delete(struct store *s, struct admin_args *a)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "workspaceId", a->workspace);
     cJSON_AddBoolToObject(o, "deleted", 1);
-    return print_json(o);
+    return admin_print_json(o);
 }
 
 /* Shows the workspace's compliance settings, or changes those --set names first. */
@@ -357,7 +378,7 @@ static int workspace_compliance(struct store *s, struct admin_args *a)
     cJSON_AddStringToObject(o, "workspaceId", a->workspace);
     cJSON_AddItemToObject(o, "compliance", compliance_settings_json(&r));
     rules_free(&r);
-    return print_json(o);
+    return admin_print_json(o);
 }
 
 static int run_command(struct store *s, const char *noun, const char *verb, struct admin_args *a)
@@ -372,7 +393,7 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
         return workspace_compliance(s, a);
     if (!strcmp(noun, "workspace") && !strcmp(verb, "list")) {
         rc = workspace_list(s, &out);
-        return rc ? fail(rc, "workspace list") : print_json(out);
+        return rc ? fail(rc, "workspace list") : admin_print_json(out);
     }
     if (!strcmp(noun, "key") && !strcmp(verb, "create")) {
         if (need(a->workspace, "--workspace"))
@@ -381,13 +402,13 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
         char api_key[APIKEY_TEXT_MAX];
         struct apikey_info key;
         rc = apikey_create(s, &ids, a->workspace, a->label ? a->label : "", api_key, &key);
-        return rc ? fail(rc, "key create") : print_json(key_json(&key, api_key));
+        return rc ? fail(rc, "key create") : admin_print_json(key_json(&key, api_key));
     }
     if (!strcmp(noun, "key") && !strcmp(verb, "list")) {
         if (need(a->workspace, "--workspace"))
             return 2;
         rc = apikey_list(s, a->workspace, &out);
-        return rc ? fail(rc, "key list") : print_json(out);
+        return rc ? fail(rc, "key list") : admin_print_json(out);
     }
     if (!strcmp(noun, "key") && !strcmp(verb, "revoke")) {
         if (need(a->key_id, "--key-id"))
@@ -398,8 +419,10 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
         out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "keyId", a->key_id);
         cJSON_AddBoolToObject(out, "revoked", 1);
-        return print_json(out);
+        return admin_print_json(out);
     }
+    if (!strcmp(noun, "workspace") && fleet_admin_workspace_verb(verb))
+        return fleet_admin_workspace(s, verb, &a->fleet);
     if (!strcmp(noun, "webhook") && !strcmp(verb, "set"))
         return webhook_set(s, a);
     if (!strcmp(noun, "webhook") && !strcmp(verb, "delete"))
@@ -423,6 +446,8 @@ int admin_main(int argc, char **argv)
     if (parse_args(argc - 2, argv + 2, &a) != 0)
         return 2;
     log_set_level(LOG_WARN);
+    if (!strcmp(argv[0], "placement")) /* a file of the balancer's, not of the data directory */
+        return fleet_admin_placement(argv[1], &a.fleet);
     struct store s;
     struct store_options opt = {
         .dir = a.data_dir, .map_size = 64u << 20, .map_size_max = (size_t)65536 << 20};
