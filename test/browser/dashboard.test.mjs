@@ -400,6 +400,46 @@ test('agents, usage and webhooks pages work and are captured', async () => {
   assert.equal(await page.locator('#nav-suppressions').isHidden(), true, 'no suppressions without B12');
 });
 
+// WCAG AA for text: 4.5:1, or 3:1 for large text (24 px, or 18.66 px bold), between each element's
+// own text colour and the first opaque background behind it.
+function contrastProblems() {
+  const rgb = (s) => (s.match(/[\d.]+/g) || []).map(Number);
+  const lum = ([r, g, b]) => {
+    const f = (c) => ((c /= 255) <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const bg = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = rgb(getComputedStyle(e).backgroundColor);
+      if (c.length === 3 || (c.length === 4 && c[3] === 1)) return c.slice(0, 3);
+    }
+    return [255, 255, 255];
+  };
+  const out = [];
+  for (const el of document.querySelectorAll('body *')) {
+    if (el.closest('svg') || !el.getClientRects().length) continue;
+    const own = [...el.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim());
+    if (!own) continue;
+    const cs = getComputedStyle(el);
+    if (cs.visibility === 'hidden') continue;
+    const [a, b] = [lum(rgb(cs.color)), lum(bg(el))];
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(cs.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(cs.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) out.push(`${el.tagName}.${el.className} "${el.textContent.trim().slice(0, 30)}" ${ratio.toFixed(2)}`);
+  }
+  return out;
+}
+
+test('text contrast meets WCAG AA on every page', async () => {
+  for (const hash of ['#/batches', `#/batch/${sampleId}`, '#/new', '#/agents', '#/usage', '#/webhooks']) {
+    await page.goto(base + '/' + hash);
+    await page.locator('h1').waitFor();
+    await page.waitForTimeout(500);
+    assert.deepEqual(await page.evaluate(contrastProblems), [], hash);
+  }
+});
+
 test('phone width: no horizontal scrolling of the page', async () => {
   await page.setViewportSize({ width: 380, height: 800 });
   for (const hash of ['#/batches', `#/batch/${sampleId}`, '#/new']) {
