@@ -110,6 +110,7 @@ export function render(main, ctx) {
     if (stopped || !progress) return;
     const p = progress;
     updateBar(bar, p);
+    if (retryBtn) retryBtn.disabled = !(p.failed > 0);
     put(legendBox, legend(p));
     const entries = [['Total', p.total], ['Waiting', p.waiting], ['Active', p.active], ['Completed', p.completed],
       ['Failed', p.failed], ['Cancelled', p.cancelled]];
@@ -139,21 +140,27 @@ export function render(main, ctx) {
   }
 
   // ---- header, controls, settings ----
+  let retryBtn = null;
   function drawHead() {
     title.textContent = batch.name || batch.id;
     put(statusLine, ...statusBadge(batch), ' ', h('span', { class: 'mono hint' }, batch.id),
       batch.statusMessage ? h('div', { class: 'msg' }, batch.statusMessage) : null);
     const p = progress || batch.progress || {};
+    // Rebuilt on every refresh: keep the keyboard user's place and the open settings.
+    const focused = controls.contains(document.activeElement) ? document.activeElement.textContent : null;
+    const wasOpen = settings.querySelector('details')?.open;
     const b = (label, cls, fn, disabled) => h('button', { type: 'button', class: cls, onclick: fn, disabled }, label);
     const running = !batch.isComplete;
-    put(controls, 
+    retryBtn = batch.status !== 'cancelled' ? b('Retry failed calls', 'secondary', doRetry, !(p.failed > 0)) : null;
+    put(controls,
       running && !batch.paused ? b('Pause', 'secondary', doPause) : null,
       running && batch.paused ? b('Resume', '', doResume) : null,
       running ? b('Cancel batch', 'danger', doCancel) : null,
-      batch.status !== 'cancelled' ? b('Retry failed calls', 'secondary', doRetry, !(p.failed > 0)) : null,
+      retryBtn,
       b('Export CSV', 'secondary', doExport));
+    if (focused) [...controls.querySelectorAll('button')].find((x) => x.textContent === focused)?.focus();
     const smart = batch.smartCallbackConfig;
-    put(settings, h('details', null, h('summary', null, 'Settings of this batch'), facts([
+    put(settings, h('details', { open: wasOpen }, h('summary', null, 'Settings of this batch'), facts([
       ['Agent', batch.agentId],
       ['Created', time(batch.createdAt)],
       ['Scheduled for', batch.scheduledAt ? time(batch.scheduledAt) : 'start at once'],
@@ -296,6 +303,10 @@ export function render(main, ctx) {
 
   const chartTimer = setInterval(drawChart, 5000);
   const rateTimer = setInterval(scheduleDraw, 2000);
+  // Billable calls and attempts are not in the stream's progress: re-read the batch now and then.
+  const batchTimer = setInterval(() => {
+    if (batch && !batch.isComplete) refreshBatch().catch(() => {});
+  }, 10000);
 
   async function start() {
     try {
@@ -347,6 +358,7 @@ export function render(main, ctx) {
     stopped = true;
     clearInterval(chartTimer);
     clearInterval(rateTimer);
+    clearInterval(batchTimer);
     if (stream) stream.close();
   };
 }
