@@ -58,7 +58,7 @@ function validationReport(v) {
   const out = [];
   out.push(h('div', { class: v.valid ? 'msg ok' : 'msg error', role: 'status' },
     v.valid ? 'The file is ready: every row can be called and every prompt variable has a column.'
-      : `Not everything can be called: ${v.reason || 'see below'}.`));
+      : `Not everything can be called: ${(v.reason || 'see below').replace(/\.$/, '')}.`));
   out.push(h('dl', { class: 'stats' },
     [['Rows', v.totalRows], ['Valid', v.validRows], ['Invalid', v.invalidRows], ['Duplicates', v.duplicateRows],
       ['Rewritten to E.164', v.normalizedRows]].map(([k, n]) => h('div', null, h('dt', null, k), h('dd', null, num(n))))));
