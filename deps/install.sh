@@ -3,8 +3,9 @@
 # needs. Idempotent: when everything is already present it only checks and returns.
 # Usage: bash deps/install.sh [--test]
 #   --test  also what only the test suite needs (the fuzzers' clang, Node.js and the twilio npm
-#           package of test/twilio); the README's test command and test/run.sh pass it, so
-#           starting the server never installs them.
+#           package of test/twilio, Debian's chromium and playwright-core for test/browser); the
+#           README's test command and test/run.sh pass it, so starting the server never installs
+#           them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -28,8 +29,10 @@ packages=(
   # benchmarks
   wrk nginx-light libcsv-dev sqlite3 procps
 )
-# test only: the libFuzzer harnesses of test/fuzz (clang with its sanitizer and fuzzer runtimes)
-test_packages=(clang-14 libclang-rt-14-dev)
+# test only: the libFuzzer harnesses of test/fuzz (clang with its sanitizer and fuzzer runtimes);
+# the dashboard's browser tests (test/browser): Debian's chromium, driven by playwright-core, which
+# never downloads a browser of its own, and a font with wide coverage for its screenshots
+test_packages=(clang-14 libclang-rt-14-dev chromium fonts-dejavu-core)
 
 if [ "$with_test" = 1 ]; then
   packages+=("${test_packages[@]}")
@@ -62,15 +65,18 @@ else
   echo "deps: done"
 fi
 
-# --test (twilio acceptance test): Twilio's own Node library, at the versions pinned in
-# test/twilio/package-lock.json; skipped when node_modules was installed from this very lock.
+# --test: the npm packages of the Node-based tests, at the versions pinned in their
+# package-lock.json (test/twilio: Twilio's own Node library; test/browser: playwright-core);
+# skipped when node_modules was installed from this very lock.
 if [ "$with_test" = 1 ]; then
-  lock=test/twilio/package-lock.json stamp=test/twilio/node_modules/.installed-from-lock
-  if cmp -s "$lock" "$stamp"; then
-    echo "deps: test/twilio npm packages present"
-  else
-    echo "deps: npm ci in test/twilio"
-    (cd test/twilio && npm ci --no-audit --no-fund --loglevel=error)
-    cp "$lock" "$stamp"
-  fi
+  for dir in test/twilio test/browser; do
+    lock=$dir/package-lock.json stamp=$dir/node_modules/.installed-from-lock
+    if cmp -s "$lock" "$stamp"; then
+      echo "deps: $dir npm packages present"
+    else
+      echo "deps: npm ci in $dir"
+      (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+      cp "$lock" "$stamp"
+    fi
+  done
 fi

@@ -167,9 +167,10 @@ static int demo_window_txn(struct store_txn *t, void *arg)
     return store_put(t, DB_META, demo_window_key, sizeof demo_window_key - 1, "1", 1, 0);
 }
 
-/* The demo's first campaign must finish within a minute whatever the hour, and it dials only the
+/* The demo's campaigns must finish within a minute whatever the hour, and it dials only the
  * simulator: its workspace allows calls outside the federal window (recorded and logged like
- * any such setting). Data directories made before the window existed get it at their next start. */
+ * any such setting) and has no frequency cap, so that the sample file can be uploaded again and
+ * again. Data directories made before these rules existed get this at their next start. */
 static int demo_window_opt_out(struct app *app, const char *ws)
 {
     if (app->provider.kind != PROVIDER_SIM)
@@ -184,6 +185,7 @@ static int demo_window_opt_out(struct app *app, const char *ws)
         return rc;
     cJSON *body = cJSON_CreateObject();
     cJSON_AddBoolToObject(body, "allowOutsideFederalWindow", 1);
+    cJSON_AddNumberToObject(body, "maxAttemptsPerNumber", 0);
     struct rules r;
     struct compliance_settings_error err;
     rc = compliance_settings_update(&app->store, ws, strlen(ws), body, "source=demo", &r, &err);
@@ -211,6 +213,11 @@ static void print_demo_window(const struct app *app, const char *ws)
     else
         printf("  calling window: on (08:00-21:00 in each callee's time zone, and state rules); "
                "see README 'Compliance'\n");
+    if (r.max_attempts_per_number == 0)
+        printf("  frequency cap: off for this demo workspace (maxAttemptsPerNumber 0)\n");
+    else
+        printf("  frequency cap: %u attempts per number per %u h\n", r.max_attempts_per_number,
+               r.cap_window_hours);
     rules_free(&r);
 }
 

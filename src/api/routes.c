@@ -9,6 +9,7 @@
 #include "api/compliance_settings.h"
 #include "api/api.h"
 #include "api/control.h"
+#include "api/dashboard.h"
 #include "api/events.h"
 #include "api/holds.h"
 #include "api/openapi.h"
@@ -31,6 +32,11 @@ const struct http_route routes_table[] = {
     {GET, "/readyz", ops_readyz, NULL, 0, API_OPS},
     {GET, "/metrics", ops_metrics, NULL, 0, API_OPS},
     {GET, "/openapi.json", openapi_get, NULL, 0, 0},
+    /* The dashboard: its page and files, no authentication (the page signs in to the API). */
+    {GET, "/", dashboard_index, NULL, 0, 0},
+    {GET, "/ui", dashboard_index, NULL, 0, 0},
+    {GET, "/ui/:file", dashboard_asset_get, NULL, 0, 0},
+    {GET, "/ui/js/:file", dashboard_asset_get, NULL, 0, 0},
     {POST, "/v1/api/agents", agents_create, NULL, 0, API_AUTH},
     {GET, "/v1/api/agents", agents_list, NULL, 0, API_AUTH},
     {GET, "/v1/api/agents/:id", agents_get, NULL, 0, API_AUTH},

@@ -70,14 +70,15 @@ static void append_response(struct http_conn *c, int status, const char *content
     p = put_str(p, text, tlen);
     p = PUT_LIT(p, "\r\nDate: ");
     p = put_str(p, date, dlen);
-    /* 204 has no body, so no type either. */
-    if (status != 204) {
+    /* 204 and 304 have no body, so no type either. */
+    if (status != 204 && status != 304) {
         p = PUT_LIT(p, "\r\nContent-Type: ");
         p = put_str(p, content_type, clen);
     }
     if (len == STREAMED) {
         p = PUT_LIT(p, "\r\nTransfer-Encoding: chunked");
-    } else {
+    } else if (status != 304) {
+        /* A 304's Content-Length would have to be the 200's (RFC 9110 8.6): send none. */
         p = PUT_LIT(p, "\r\nContent-Length: ");
         p = put_u64(p, len);
     }

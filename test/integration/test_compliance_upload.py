@@ -417,8 +417,11 @@ class DemoTest(ServerTestCase):
                   if line.strip().startswith("workspace:"))
         key = next(line.split(":", 1)[1].strip() for line in out.splitlines()
                    if line.strip().startswith("api key:"))
+        self.assertIn("frequency cap: off for this demo workspace", out)
         settings = request(server, "GET", SETTINGS, auth=(ws, key)).body
         self.assertTrue(settings["allowOutsideFederalWindow"], settings)
+        # The sample file may be uploaded again and again.
+        self.assertEqual(settings["maxAttemptsPerNumber"], 0, settings)
         self.assertIsInstance(settings["allowOutsideFederalWindowSetAt"], (int, float))
         self.assertIn("source=demo", server.logs())
         # The owner's later choice is kept at the next start, and the summary says so.

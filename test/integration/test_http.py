@@ -77,7 +77,8 @@ class HttpProtocolTest(RawTestCase):
         self.assertJsonType(reply.headers)
 
     def test_unknown_path_is_404(self):
-        for method, path in [("GET", "/nope"), ("GET", "/"), ("POST", "/healthz/extra"),
+        # (GET / is the dashboard: API.md B14.)
+        for method, path in [("GET", "/nope"), ("GET", "/ui/x/y"), ("POST", "/healthz/extra"),
                              ("GET", "/v1/api/unknown"), ("GET", "/v1/api/agents/a/b")]:
             with self.subTest(path=path):
                 reply = request(self.server, method, path, auth=self.auth)

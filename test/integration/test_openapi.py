@@ -410,7 +410,7 @@ class OpenApiLiveTest(ServerTestCase):
         self.auth = make_workspace(self.server, requests_per_minute=100000)
         steps = [self.operations, self.authentication, self.agents, self.uploads, self.reads,
                  self.controls, self.usage, self.callbacks, self.webhooks, self.compliance,
-                 self.dialled_batch, self.openapi]
+                 self.dialled_batch, self.openapi, self.dashboard]
         for step in steps:
             with self.subTest(step=step.__name__):
                 step()
@@ -678,6 +678,17 @@ class OpenApiLiveTest(ServerTestCase):
 
     def openapi(self):
         self.call("GET", "/openapi.json", "/openapi.json", 200, auth=None)
+
+    def dashboard(self):
+        for path, template, name in (("/", "/", "index.html"), ("/ui", "/ui", "index.html"),
+                                     ("/ui/app.css", "/ui/{file}", "app.css"),
+                                     ("/ui/js/app.js", "/ui/js/{file}", "app.js")):
+            reply = request(self.server, "GET", path)
+            self.check(reply, "GET", template, 200)
+            again = request(self.server, "GET", path, headers={"If-None-Match": reply.headers["ETag"]})
+            self.check(again, "GET", template, 304)
+            if template != path:
+                self.call("GET", path.replace(name, "nope." + name), template, 404, auth=None)
 
     def test_openapi_json_is_the_file(self):
         conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=10)
