@@ -540,6 +540,26 @@ int store_read_begin(struct store *s, struct store_txn *t)
     return 0;
 }
 
+int store_snapshot_begin(struct store *s, struct store_txn *t)
+{
+    MDB_txn *txn = NULL;
+    t->s = s;
+    t->write = 0;
+    t->async = 0;
+    t->err = 0;
+    int rc = txn_begin(s, MDB_RDONLY, &txn);
+    t->txn = rc ? NULL : txn;
+    t->err = rc ? translate(rc) : 0;
+    return t->err;
+}
+
+void store_snapshot_end(struct store_txn *t)
+{
+    if (t->txn)
+        mdb_txn_abort(t->txn);
+    t->txn = NULL;
+}
+
 void store_read_end(struct store_txn *t)
 {
     struct store *s = t->s;

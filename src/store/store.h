@@ -155,6 +155,12 @@ void store_unwait(struct store *s, struct store_waiter *w);
 int store_read_begin(struct store *s, struct store_txn *t);
 void store_read_end(struct store_txn *t);
 
+/* A read snapshot of its own rather than the loop's shared one, for work that outlives a loop
+ * callback and may move to a pool thread (used by one thread at a time): an upload screening
+ * its rows. It pins the data it sees: end it when the work ends. */
+int store_snapshot_begin(struct store *s, struct store_txn *t);
+void store_snapshot_end(struct store_txn *t);
+
 /* Returns 0, BC_ENOTFOUND (not sticky), or the sticky error. */
 int store_get(struct store_txn *t, enum store_db db, const void *k, size_t klen,
               struct store_val *v);
