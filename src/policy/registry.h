@@ -28,6 +28,12 @@
 /* 1 if the +1 number whose ten digits (NPA NXX XXXX) are given is in the active registry, 0 if
  * not (or there is no registry), or a store error. */
 int registry_has(struct store_txn *t, const char *digits10);
+/* The record of area code npa in generation gen (a generation is meta.generation): 0 with v
+ * (valid while t is), BC_ENOTFOUND or an error. With registry_digits_has, what a caller that
+ * checks many numbers in one snapshot keeps instead of looking the area code up each time. */
+int registry_npa_record(struct store_txn *t, uint32_t gen, unsigned npa, struct store_val *v);
+/* 1 if the ten digits' number is in v, the record of its area code; 0 if not; BC_ECORRUPT. */
+int registry_digits_has(const struct store_val *v, const char *digits10);
 /* The active registry's meta record: 0, BC_ENOTFOUND when none was imported, or an error. */
 int registry_meta_get(struct store_txn *t, struct registry_meta *m);
 /* Days since 1970-01-01 of a YYYY-MM-DD date: 0, or BC_EINVAL when it is not a real date. */

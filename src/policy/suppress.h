@@ -38,6 +38,16 @@ int suppress_check(struct store_txn *t, const char *ws, size_t wslen, const char
  * its area code; "" for the registry or no match), NUL-terminated in SUPPRESS_ENTRY_MAX + 1. */
 int suppress_match(struct store_txn *t, const char *ws, size_t wslen, const char *e164, size_t len,
                    int use_registry, enum suppress_source *source, char *entry);
+/* Many checks in one read snapshot (an upload's rows): the workspace's summary, the registry's
+ * generation and each area code's record are looked up once, so a check costs at most one key
+ * lookup (a number that may be on the workspace's list) and two memory reads. Valid while t is;
+ * entries added meanwhile by other transactions are not seen (the dial-time check sees them). */
+struct suppress_cache;
+int suppress_cache_open(struct suppress_cache **out, struct store_txn *t, const char *ws,
+                        size_t wslen, int use_registry);
+int suppress_cache_check(struct suppress_cache *c, const char *e164, size_t len,
+                         enum suppress_source *source);
+void suppress_cache_close(struct suppress_cache *c);
 /* Adds (or refreshes) an entry: entry is an E.164 number or "+1NPA". */
 int suppress_add(struct store_txn *t, const char *ws, size_t wslen, const char *entry, size_t elen,
                  const char *reason, const char *source, const char *call_id, uint64_t now_ms);

@@ -529,6 +529,28 @@ size_t suppress_key(char *out, const char *ws, size_t wslen, const char *entry, 
     return agent_key(out, ws, wslen, entry, elen);
 }
 
+void suppress_summary_encode(uint8_t *out, size_t *len, const struct suppress_summary *s)
+{
+    out[0] = 1;
+    be64_put(out + 1, s->numbers);
+    be64_put(out + 9, s->area_codes);
+    memcpy(out + 17, s->npa, sizeof s->npa);
+    memcpy(out + 17 + sizeof s->npa, s->filter, sizeof s->filter);
+    *len = SUPPRESS_SUMMARY_LEN;
+}
+
+int suppress_summary_decode(const struct store_val *v, struct suppress_summary *s)
+{
+    const uint8_t *p = v->ptr;
+    if (v->len != SUPPRESS_SUMMARY_LEN || p[0] != 1)
+        return BC_ECORRUPT;
+    s->numbers = be64_get(p + 1);
+    s->area_codes = be64_get(p + 9);
+    memcpy(s->npa, p + 17, sizeof s->npa);
+    memcpy(s->filter, p + 17 + sizeof s->npa, sizeof s->filter);
+    return 0;
+}
+
 #define REGISTRY_META_VERSION 1
 #define REGISTRY_META_LEN     (1 + 4 + 8 + 8 + 8 + REGISTRY_DATE_LEN)
 

@@ -284,6 +284,21 @@ int records_put_json(struct store_txn *t, enum store_db db, const void *key, siz
 #define SUPPRESS_KEY_MAX   (ID_MAX + 1 + SUPPRESS_ENTRY_MAX)
 size_t suppress_key(char *out, const char *ws, size_t wslen, const char *entry, size_t elen);
 
+/* A workspace's list also has a summary record under the empty entry (the key "ws/", before
+ * every entry): how many numbers and area codes it holds, which +1 area codes (a bit per NPA
+ * 200-999), and a filter of the numbers (a bit per hash, set on add and never cleared) that says
+ * for most numbers that they are not on the list without looking them up. */
+#define SUPPRESS_FILTER_BITS 8192u
+struct suppress_summary {
+    uint64_t numbers, area_codes;
+    uint8_t npa[100]; /* bit (npa - 200) */
+    uint8_t filter[SUPPRESS_FILTER_BITS / 8];
+};
+void suppress_summary_encode(uint8_t *out, size_t *len, const struct suppress_summary *s);
+#define SUPPRESS_SUMMARY_LEN (1 + 16 + 100 + SUPPRESS_FILTER_BITS / 8)
+/* BC_ECORRUPT when v is not a summary record. */
+int suppress_summary_decode(const struct store_val *v, struct suppress_summary *s);
+
 /* DB_REGISTRY holds the instance's national registry: a meta record and, per generation, one
  * record per +1 area code (NPA) with the numbers of its 1000 exchanges (NXX). An import writes
  * a new generation beside the active one, then switches the meta record to it in one

@@ -46,6 +46,11 @@ static enum suppress_source check(struct store *s, const char *ws, const char *n
     enum suppress_source again;
     CHECK_INT(suppress_check(&t, ws, strlen(ws), num, strlen(num), reg, &again), 0);
     CHECK_INT(again, src);
+    struct suppress_cache *c;
+    CHECK_INT(suppress_cache_open(&c, &t, ws, strlen(ws), reg), 0);
+    CHECK_INT(suppress_cache_check(c, num, strlen(num), &again), 0);
+    CHECK_INT(again, src);
+    suppress_cache_close(c);
     store_read_end(&t);
     return src;
 }
@@ -122,6 +127,13 @@ static void test_area_codes(void)
     /* An area code applies to +1 numbers only: +1415... is not a prefix of +44 numbers. */
     CHECK_INT(check(&s, "ws_a", "+441415550123", 0, entry), SUPPRESS_NONE);
     CHECK_INT(check(&s, "ws_b", "+14155550123", 0, entry), SUPPRESS_NONE);
+    /* The number itself too, then the area code goes: the number alone still matches. */
+    CHECK_INT(add(&s, "ws_a", "+14155550123", 1000), 0);
+    const char *del_area[] = {"ws_a", "+1415"};
+    CHECK_INT(store_write(&s, del_txn, del_area), 0);
+    CHECK_INT(check(&s, "ws_a", "+14155550123", 0, entry), SUPPRESS_WORKSPACE);
+    CHECK(strcmp(entry, "+14155550123") == 0);
+    CHECK_INT(check(&s, "ws_a", "+14155550124", 0, entry), SUPPRESS_NONE);
     store_close(&s);
     tmpdir_remove(&d);
 }
