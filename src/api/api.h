@@ -14,14 +14,16 @@
 #include "util/id.h"
 
 /* Route flags. */
-#define API_AUTH 1u /* needs x-api-key and x-workspace-id */
-#define API_OPS  2u /* also answered on the connections kept in reserve (--reserved-connections) */
+#define API_AUTH  1u /* needs x-api-key and x-workspace-id */
+#define API_OPS   2u /* also answered on the connections kept in reserve (--reserved-connections) */
+#define API_ADMIN 4u /* the operator's routes: Authorization: Bearer <--admin-token> */
 
 /* Per-request state, allocated by the HTTP server for every connection. */
 struct api_ctx {
     char ws[ID_MAX]; /* the authenticated workspace, NUL-terminated */
     size_t ws_len;
     struct upload *upload; /* the upload or validation this request streams into */
+    void *body_state;      /* another streamed body's own state (suppression or registry import) */
 };
 
 static inline struct app *api_app(struct http_request *req)
