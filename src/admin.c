@@ -7,6 +7,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "admin_registry.h"
+
 #include "model/apikey.h"
 #include "model/workspace.h"
 #include "model/url.h"
@@ -18,7 +20,8 @@
 struct admin_args {
     const char *data_dir;
     const char *name, *workspace, *label, *key_id, *url;
-    int allow_private; /* --webhook-allow-private */
+    const char *file, *date; /* registry import */
+    int allow_private;       /* --webhook-allow-private */
     struct ws_update limits;
 };
 
@@ -34,6 +37,8 @@ static void usage(FILE *out)
             "  batchcalld admin key revoke --key-id KEY_ID\n"
             "  batchcalld admin webhook set --workspace WS_ID --url URL [--webhook-allow-private]\n"
             "  batchcalld admin webhook delete --workspace WS_ID\n"
+            "  batchcalld admin registry import --file FILE --date YYYY-MM-DD\n"
+            "  batchcalld admin registry show\n"
             "Limits: --calls-per-second X (default %g), --max-concurrent-calls N (default %d),\n"
             "        --requests-per-minute N (default %d), --max-records N (default %d)\n"
             "Every command takes --data-dir DIR (default $BATCHCALLD_DATA_DIR or ./data) and\n"
@@ -85,6 +90,10 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
             a->key_id = v;
         } else if (!strcmp(f, "--url")) {
             a->url = v;
+        } else if (!strcmp(f, "--file")) {
+            a->file = v;
+        } else if (!strcmp(f, "--date")) {
+            a->date = v;
         } else if (!strcmp(f, "--calls-per-second")) {
             if (parse_number(f, v, &d))
                 return BC_EINVAL;
@@ -288,6 +297,8 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
         return webhook_set(s, a);
     if (!strcmp(noun, "webhook") && !strcmp(verb, "delete"))
         return webhook_delete(s, a);
+    if (!strcmp(noun, "registry"))
+        return admin_registry_run(s, verb, a->file, a->date);
     fprintf(stderr, "batchcalld admin: unknown command \"%s %s\"\n", noun, verb);
     usage(stderr);
     return 2;

@@ -16,6 +16,7 @@
 #include "api/agents.h"
 #include "api/batches.h"
 #include "api/api.h"
+#include "api/supp_screen.h"
 #include "model/workspace.h"
 #include "http/conn.h"
 #include "http/response.h"
@@ -59,9 +60,10 @@ struct upload {
     double calls_per_second;
     int strict;
     struct app *app;
-    size_t since_yield; /* body bytes read since the loop last served others */
-    int ended;          /* the body is complete: answer once the last rows are written */
-    int orphaned;       /* answered or abandoned while a write was in flight: free after it */
+    size_t since_yield;         /* body bytes read since the loop last served others */
+    struct supp_screen *screen; /* do-not-call lists, checked row by row */
+    int ended;                  /* the body is complete: answer once the last rows are written */
+    int orphaned; /* answered or abandoned while a write was in flight: free after it */
     /* The first problem that rejects the whole upload, as answered. */
     int status; /* HTTP status, 0 while none */
     char code[40];
@@ -94,6 +96,7 @@ static void upload_free(struct upload *up)
     if (!up)
         return;
     ingest_free(&up->in);
+    supp_screen_close(up->screen);
     cJSON_Delete(up->agent);
     cJSON_Delete(up->smart);
     free(up);
@@ -426,6 +429,7 @@ static cJSON *created_body(const struct batch_rec *b)
     cJSON_AddNumberToObject(o, "invalidRows", (double)b->invalid_rows);
     cJSON_AddNumberToObject(o, "duplicateRows", (double)b->duplicate_rows);
     cJSON_AddNumberToObject(o, "normalizedRows", (double)b->normalized_rows);
+    cJSON_AddNumberToObject(o, "suppressedRows", (double)b->suppressed_upload);
     return o;
 }
 
@@ -581,7 +585,8 @@ static void commit_upload(struct http_request *req, struct upload *up)
     b->calls_per_second = up->calls_per_second;
     b->total = in->rows;
     b->waiting = in->valid;
-    b->failed = in->invalid + in->duplicates;
+    b->failed = in->invalid + in->duplicates + in->suppressed;
+    b->suppressed_upload = in->suppressed;
     b->valid_rows = in->valid;
     b->invalid_rows = in->invalid;
     b->duplicate_rows = in->duplicates;
@@ -630,6 +635,7 @@ static void commit_upload(struct http_request *req, struct upload *up)
                   b->id);
     cJSON *o = created_body(b);
     cJSON_AddItemToObject(o, "errors", errors_json(in));
+    supp_screen_warnings(o, &app->store);
     upload_free(up);
     api_respond_json(req, 201, o);
 }
@@ -715,6 +721,7 @@ static void upload_begin(struct http_request *req, int validate_only)
         .digest_only = up->idem_check,
         .spool_dir = app->cfg.data_dir,
     };
+    supp_screen_attach(&opt, &up->screen, &app->store, ctx->ws, ctx->ws_len);
     const struct http_slice *ct = http_header(req, "content-type");
     ctx->upload = up;
     if (ingest_begin(&up->in, &opt, ct ? ct->ptr : NULL, ct ? ct->len : 0) != 0) {
@@ -973,6 +980,7 @@ static void validate_end(struct http_request *req)
     cJSON_AddNumberToObject(o, "invalidRows", (double)in->invalid);
     cJSON_AddNumberToObject(o, "duplicateRows", (double)in->duplicates);
     cJSON_AddNumberToObject(o, "normalizedRows", (double)in->normalized);
+    cJSON_AddNumberToObject(o, "suppressedRows", (double)in->suppressed);
     cJSON_AddItemToObject(o, "columns", cols);
     cJSON_AddStringToObject(o, "encoding", ingest_encoding(in));
     char delim[2] = {csv_delimiter(&in->csv), '\0'};

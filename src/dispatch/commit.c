@@ -8,8 +8,10 @@
 
 #include "webhooks/webhooks.h"
 #include "model/batch.h"
+#include "policy/suppress.h"
 #include "store/records.h"
 #include "util/err.h"
+#include "util/json.h"
 
 double commit_random01(uint64_t *state)
 {
@@ -249,6 +251,23 @@ static int apply_create(struct commit *c, struct report *ev, struct job_view *jv
     return 0;
 }
 
+/* The callee asked not to be called again: the number joins the workspace's do-not-call list
+ * at once (source "call", with the call id), so its other waiting calls, in every batch, end
+ * suppressed at their next pick. This call itself ends as its outcome says. */
+static int record_opt_out(struct commit *c, struct report *ev, struct batch_rec *b,
+                          const struct job_head *h)
+{
+    int rc = suppress_add(c->jt.t, b->ws, strlen(b->ws), h->e164, strnlen(h->e164, sizeof h->e164),
+                          "Opted out during a call", "call", h->call_id, c->now);
+    if (rc < 0)
+        return rc == BC_EINVAL ? 0 : rc; /* not a number a list can hold */
+    b->opted_out++;
+    jobs_batch_dirty(&c->jt, b);
+    cJSON *data = webhooks_call_data(b, ev->row, h, "", 0);
+    json_add_strn(data, "phone", h->e164, strnlen(h->e164, sizeof h->e164));
+    return emit_event(c, b, "call.opted_out", data);
+}
+
 static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)
 {
     struct jobs_txn *jt = &c->jt;
@@ -310,7 +329,8 @@ static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)
         if (record_usage(jt, b, ev->row, ev->seq, c->now, ce->duration))
             return jt->t->err;
     }
-    return end_attempt(c, ev, jv, &h, ce->outcome, ce->message);
+    int rc = end_attempt(c, ev, jv, &h, ce->outcome, ce->message);
+    return rc || !ce->opted_out ? rc : record_opt_out(c, ev, b, &h);
 }
 
 static int apply_unknown(struct commit *c, struct report *ev, struct job_view *jv)

@@ -407,6 +407,21 @@ static int data_row(struct ingest *in, const struct csv_row *r)
             return queue_row(in, r, &h, msg, strlen(msg));
         }
     }
+    if (in->opt.screen) {
+        rc = in->opt.screen(in->opt.screen_ctx, pn.e164, pn.len, msg, sizeof msg);
+        if (rc < 0)
+            return fail(in, INGEST_E_STORE,
+                        "The do-not-call lists could not be read (%s); nothing was kept. Retry "
+                        "later.",
+                        err_str(rc));
+        if (rc > 0) {
+            in->suppressed++;
+            add_error(in, r->row, "phone_number", "suppressed", value, vlen, msg);
+            h.state = JOB_FAILED;
+            h.outcome = OUTCOME_SUPPRESSED;
+            return queue_row(in, r, &h, msg, strlen(msg));
+        }
+    }
     in->valid++;
     in->normalized += pn.normalized ? 1 : 0;
     h.state = JOB_WAITING;
@@ -859,6 +874,7 @@ int ingest_replay_begin(struct ingest *in)
     in->ncolumns = 0;
     in->phone_col = 0;
     in->rows = in->valid = in->invalid = in->duplicates = in->normalized = 0;
+    in->suppressed = 0;
     in->bare_rows = 0;
     if (in->seen.slots)
         memset(in->seen.slots, 0, in->seen.cap * sizeof *in->seen.slots);

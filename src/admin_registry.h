@@ -1,0 +1,12 @@
+/* batchcalld admin registry import --file F --date YYYY-MM-DD, and registry show: the national
+ * do-not-call registry from the command line (the same import as PUT /v1/admin/dnc-registry). */
+#ifndef BC_ADMIN_REGISTRY_H
+#define BC_ADMIN_REGISTRY_H
+
+#include "store/store.h"
+
+/* Runs `registry VERB`; file and date are the flags' values (NULL when not given). Prints JSON;
+ * returns the exit code: 0, 1 when the operation failed, 2 on a usage error. */
+int admin_registry_run(struct store *s, const char *verb, const char *file, const char *date);
+
+#endif
