@@ -297,8 +297,10 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
         return webhook_set(s, a);
     if (!strcmp(noun, "webhook") && !strcmp(verb, "delete"))
         return webhook_delete(s, a);
-    if (!strcmp(noun, "registry"))
-        return admin_registry_run(s, verb, a->file, a->date);
+    if (!strcmp(noun, "registry")) {
+        rc = admin_registry_run(s, verb, a->file, a->date, &out);
+        return out ? print_json(out) : rc;
+    }
     fprintf(stderr, "batchcalld admin: unknown command \"%s %s\"\n", noun, verb);
     usage(stderr);
     return 2;

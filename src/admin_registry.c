@@ -24,18 +24,7 @@ static cJSON *meta_json(const struct registry_meta *m)
     return o;
 }
 
-static int print(cJSON *o)
-{
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!text)
-        return 1;
-    printf("%s\n", text);
-    cJSON_free(text);
-    return 0;
-}
-
-static int show(struct store *s)
+static int show(struct store *s, cJSON **out)
 {
     struct store_txn t;
     struct registry_meta m;
@@ -52,7 +41,8 @@ static int show(struct store *s)
         fprintf(stderr, "batchcalld admin: registry show: %s\n", err_str(rc));
         return 1;
     }
-    return print(meta_json(&m));
+    *out = meta_json(&m);
+    return 0;
 }
 
 /* Reads the file into the import, merging a buffer of numbers whenever it fills. */
@@ -80,7 +70,7 @@ static int read_file(struct store *s, struct registry_import *im, FILE *f)
     return rc;
 }
 
-static int import(struct store *s, const char *path, const char *date)
+static int import(struct store *s, const char *path, const char *date, cJSON **out)
 {
     if (!path || !date) {
         fprintf(stderr, "batchcalld admin: registry import needs --file FILE and --date "
@@ -130,7 +120,8 @@ static int import(struct store *s, const char *path, const char *date)
             cJSON_AddStringToObject(b, "message", im.bad[i].why);
             cJSON_AddItemToArray(bad, b);
         }
-        code = print(o);
+        *out = o;
+        code = 0;
     }
     if (im.locked)
         store_write(s, registry_import_abort_txn, &im);
@@ -140,12 +131,14 @@ static int import(struct store *s, const char *path, const char *date)
     return code;
 }
 
-int admin_registry_run(struct store *s, const char *verb, const char *file, const char *date)
+int admin_registry_run(struct store *s, const char *verb, const char *file, const char *date,
+                       cJSON **out)
 {
+    *out = NULL;
     if (!strcmp(verb, "import"))
-        return import(s, file, date);
+        return import(s, file, date, out);
     if (!strcmp(verb, "show"))
-        return show(s);
+        return show(s, out);
     fprintf(stderr, "batchcalld admin: unknown command \"registry %s\"\n", verb);
     return 2;
 }

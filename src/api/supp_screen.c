@@ -13,61 +13,49 @@
 #include "util/err.h"
 #include "util/id.h"
 
-#define RENEW_ROWS  65536u
-#define RENEW_NS    1000000000ull
-#define CLOCK_EVERY 1024u
-
 struct supp_screen {
     struct store *store;
     char ws[ID_MAX];
     size_t wslen;
     int open; /* snap and cache hold a snapshot */
+    int own;  /* snap is a pool thread's snapshot (else the loop's shared one) */
     struct store_txn snap;
     struct suppress_cache *cache;
     uv_thread_t loop_thread;
-    uint64_t opened_ns;
-    uint32_t rows; /* checked since the snapshot was opened */
 };
 
-static void screen_end(struct supp_screen *sc)
+static void screen_end(void *ctx)
 {
-    if (!sc->open)
+    struct supp_screen *sc = ctx;
+    if (!sc || !sc->open)
         return;
     suppress_cache_close(sc->cache);
-    store_snapshot_end(&sc->snap);
+    if (sc->own)
+        store_snapshot_end(&sc->snap);
+    else
+        store_read_end(&sc->snap);
     sc->cache = NULL;
     sc->open = 0;
 }
 
 static int screen_begin(struct supp_screen *sc)
 {
-    int rc = store_snapshot_begin(sc->store, &sc->snap);
-    struct rules r;
-    if (!rc) {
-        rc = rules_get(&sc->snap, sc->ws, sc->wslen, &r);
-        if (!rc) {
-            rc = suppress_cache_open(&sc->cache, &sc->snap, sc->ws, sc->wslen,
-                                     r.use_national_registry);
-            rules_free(&r);
-        }
-        if (rc)
-            store_snapshot_end(&sc->snap);
-    }
-    sc->open = rc == 0;
-    sc->rows = 0;
-    sc->opened_ns = uv_hrtime();
-    return rc;
-}
-
-/* Time for a newer snapshot: only on the loop thread, which opened the store's snapshots. */
-static int screen_stale(struct supp_screen *sc)
-{
-    if (++sc->rows % CLOCK_EVERY)
-        return 0;
-    if (sc->rows < RENEW_ROWS && uv_hrtime() - sc->opened_ns < RENEW_NS)
-        return 0;
     uv_thread_t self = uv_thread_self();
-    return uv_thread_equal(&self, &sc->loop_thread);
+    sc->own = !uv_thread_equal(&self, &sc->loop_thread);
+    int rc = sc->own ? store_snapshot_begin(sc->store, &sc->snap)
+                     : store_read_begin(sc->store, &sc->snap);
+    if (rc)
+        return rc;
+    sc->open = 1;
+    struct rules r;
+    rc = rules_get(&sc->snap, sc->ws, sc->wslen, &r);
+    if (!rc) {
+        rc = suppress_cache_open(&sc->cache, &sc->snap, sc->ws, sc->wslen, r.use_national_registry);
+        rules_free(&r);
+    }
+    if (rc)
+        screen_end(sc);
+    return rc;
 }
 
 static int screen_row(void *ctx, const char *e164, size_t len, char *why, size_t cap)
@@ -75,8 +63,6 @@ static int screen_row(void *ctx, const char *e164, size_t len, char *why, size_t
     struct supp_screen *sc = ctx;
     if (!sc)
         return BC_ENOMEM;
-    if (sc->open && screen_stale(sc))
-        screen_end(sc);
     int rc = sc->open ? 0 : screen_begin(sc);
     enum suppress_source src = SUPPRESS_NONE;
     if (!rc)
@@ -100,6 +86,7 @@ void supp_screen_attach(struct ingest_options *opt, struct supp_screen **out, st
     }
     *out = sc;
     opt->screen = screen_row;
+    opt->screen_done = screen_end;
     opt->screen_ctx = sc;
 }
 

@@ -3,10 +3,10 @@
  * ingest's screen hook. A listed row fails with outcome suppressed and the error "Suppressed: on
  * the do-not-call list (workspace)" or "(registry)": it is never dialled nor billed.
  *
- * The checks read a snapshot of their own (a pool thread may run them when the rows are read
- * again), opened at the first row and renewed on the loop thread every second or 65,536 rows,
- * so a slow upload does not pin old pages of the store; within one snapshot each area code's
- * registry record is looked up once (suppress_cache). */
+ * The checks of one batch of rows (one ingest_feed, or one step of reading the rows again on a
+ * pool thread) share one read snapshot, let go when the batch ends (the ingest's screen_done),
+ * so the map may grow between two; within one snapshot each area code's registry record is
+ * looked up once (suppress_cache). */
 #ifndef BC_API_SUPP_SCREEN_H
 #define BC_API_SUPP_SCREEN_H
 

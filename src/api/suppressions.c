@@ -105,16 +105,23 @@ static const char *body_string(const cJSON *body, const char *name, int *bad)
     return cJSON_IsString(m) ? m->valuestring : NULL;
 }
 
-static void respond_entry(struct http_request *req, int status, const char *entry)
+/* The workspace's entry, read in a snapshot of its own: 0 with *o, or an error. */
+static int read_entry(struct http_request *req, const char *entry, cJSON **o)
 {
     struct api_ctx *ctx = api_ctx(req);
     struct store_txn t;
-    cJSON *o = NULL;
     int rc = store_read_begin(&api_app(req)->store, &t);
     if (!rc) {
-        rc = suppress_get(&t, ctx->ws, ctx->ws_len, entry, strlen(entry), &o);
+        rc = suppress_get(&t, ctx->ws, ctx->ws_len, entry, strlen(entry), o);
         store_read_end(&t);
     }
+    return rc;
+}
+
+static void respond_entry(struct http_request *req, int status, const char *entry)
+{
+    cJSON *o = NULL;
+    int rc = read_entry(req, entry, &o);
     if (rc)
         api_respond_internal(req, rc);
     else
@@ -229,14 +236,8 @@ void suppressions_get(struct http_request *req)
     char entry[SUPPRESS_ENTRY_MAX + 1];
     if (!path_entry(req, entry))
         return;
-    struct api_ctx *ctx = api_ctx(req);
-    struct store_txn t;
     cJSON *o = NULL;
-    int rc = store_read_begin(&api_app(req)->store, &t);
-    if (!rc) {
-        rc = suppress_get(&t, ctx->ws, ctx->ws_len, entry, strlen(entry), &o);
-        store_read_end(&t);
-    }
+    int rc = read_entry(req, entry, &o);
     if (rc == BC_ENOTFOUND)
         entry_not_found(req, entry);
     else if (rc)

@@ -728,11 +728,18 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
     return 0;
 }
 
+static void screen_done(struct ingest *in)
+{
+    if (in->opt.screen_done)
+        in->opt.screen_done(in->opt.screen_ctx);
+}
+
 int ingest_feed(struct ingest *in, const char *data, size_t len)
 {
     if (in->failure.error)
         return ingest_error_code(in->failure.error);
     int rc = multipart_feed(&in->mp, data, len);
+    screen_done(in);
     if (rc && !in->failure.error)
         multipart_error(in, rc);
     return ingest_error_code(in->failure.error);
@@ -743,6 +750,7 @@ int ingest_end(struct ingest *in)
     if (in->failure.error)
         return ingest_error_code(in->failure.error);
     int rc = multipart_finish(&in->mp);
+    screen_done(in);
     if (rc && !in->failure.error)
         multipart_error(in, rc);
     if (in->failure.error || in->opt.digest_only)
@@ -812,9 +820,8 @@ int ingest_replay_needed(const struct ingest *in)
 
 /* On a pool thread, while the loop leaves the ingest alone (write_busy): parses the spool until
  * a chunk of rows is pending or the file ends. */
-static void replay_step(uv_work_t *w)
+static void replay_read(struct ingest *in)
 {
-    struct ingest *in = w->data;
     while (!in->failure.error && !in->replay_eof && !pending_full(in)) {
         ssize_t n = 0;
         if (in->replay_off < in->spool_bytes)
@@ -834,6 +841,13 @@ static void replay_step(uv_work_t *w)
             file_end(in);
         }
     }
+}
+
+static void replay_step(uv_work_t *w)
+{
+    struct ingest *in = w->data;
+    replay_read(in);
+    screen_done(in);
 }
 
 static void replay_stepped(uv_work_t *w, int status)

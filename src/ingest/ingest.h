@@ -117,6 +117,10 @@ struct ingest_options {
      * negative BC_* error that fails the upload. May run on a pool thread when the rows are read
      * again, never on two threads at once. NULL: no screening. */
     int (*screen)(void *screen_ctx, const char *e164, size_t len, char *why, size_t cap);
+    /* Called (when set) after the rows of one ingest_feed or ingest_end, or of one step of
+     * reading them again, have been screened: the screen lets go of what it read, since the
+     * loop may change the store between two calls. */
+    void (*screen_done)(void *screen_ctx);
     void *screen_ctx;
     /* Where a copy of the file is kept while defaultCountry or allowDuplicates may still come
      * after it (an unlinked temporary file), or NULL: such a late field is then refused. */

@@ -303,6 +303,30 @@ class RegistryTest(DispatchTestCase):
         self.assertEqual(sorted(e["row"] for e in v.body["errors"] if e["code"] == "suppressed"),
                          [1, 3, 4, 5])
 
+    def test_screening_while_the_store_grows_and_when_rows_are_read_again(self):
+        """Rows are screened in snapshots that never outlive a batch of rows: the map grows
+        under a large upload (a 1 MiB map to start), and a late defaultCountry makes the rows be
+        read again on the thread pool, screened there too."""
+        server = self.start_server("--map-size-mb", "1", "--sim-speed", "1000")
+        path = os.path.join(server.workdir, "registry.txt")
+        with open(path, "w") as f:
+            f.write("".join(f"415555{i:04d}\n" for i in range(0, 10000, 7)))
+        admin(server.data_dir, "registry", "import", "--file", path, "--date", today().isoformat())
+        auth, agent = self.setup_workspace(server, max_records=100000)
+        rows = [(f"+1415555{i:04d}", "x" * 40) for i in range(10000)]
+        listed = len(range(0, 10000, 7))
+        parts = [("agentId", agent), ("scheduledAt", "2099-01-01T00:00:00Z"),
+                 ("file", ("c.csv", csv_of(rows)))]
+        big = post_multipart(server, BATCHES, parts, auth=auth)
+        self.assertEqual((big.status, big.body["suppressedRows"], big.body["validCalls"]),
+                         (201, listed, 10000 - listed), big.body)
+        national = [(f"(415) 555-{i:04d}", "y") for i in range(100)]
+        parts = [("agentId", agent), ("scheduledAt", "2099-01-01T00:00:00Z"),
+                 ("file", ("n.csv", csv_of(national))), ("defaultCountry", "US")]
+        late = post_multipart(server, BATCHES, parts, auth=auth)
+        self.assertEqual((late.status, late.body["suppressedRows"], late.body["validCalls"]),
+                         (201, len(range(0, 100, 7)), 100 - len(range(0, 100, 7))), late.body)
+
     def test_operator_route(self):
         off = self.start_server()
         self.assertError(put_registry(off, b"4155550100\n", today().isoformat()), 403,
