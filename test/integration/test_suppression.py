@@ -10,7 +10,7 @@ import unittest
 import urllib.parse
 
 from harness import (BATCHES, DispatchTestCase, admin, admin_run, csv_of, make_workspace,
-                     post_multipart, request)
+                     post_multipart, request, twilio_signature)
 from test_webhooks import Receiver
 
 SUPP = "/v1/api/suppressions"
@@ -427,6 +427,46 @@ class OptOutTest(DispatchTestCase):
             "c.csv", csv_of([("+14155550106", "x"), ("+14155550112", "y")])))], auth=auth)
         self.assertEqual((again.status, again.body["suppressedRows"], again.body["validCalls"]),
                          (201, 1, 1), again.body)
+
+
+class TwilioDigitsTest(DispatchTestCase):
+    """Twilio reports the key the callee pressed as Digits: the agent's optOutDigit opts out."""
+
+    def test_digits_equal_to_the_agents_opt_out_digit(self):
+        token = "digits-test-token"
+        # The in-process simulator at real-time speed: the calls stay active for seconds.
+        server = self.start_server("--sim-speed", "1", "--twilio-auth-token", token)
+        auth = make_workspace(server, requests_per_minute=100000)
+        bad = request(server, "POST", "/v1/api/agents", {"name": "n", "prompt": "p",
+                      "fromNumber": "+14155552671", "optOutDigit": "99"}, auth=auth)
+        self.assertError(bad, 400, "invalid_field", field="optOutDigit")
+        agent = request(server, "POST", "/v1/api/agents", {"name": "n", "prompt": "p",
+                        "fromNumber": "+14155552671", "optOutDigit": "9"}, auth=auth)
+        self.assertEqual((agent.status, agent.body["optOutDigit"]), (201, "9"), agent.body)
+        batch = self.upload(server, auth, agent.body["id"],
+                            csv_of([("+14155550150", "a"), ("+14155550151", "b")]))
+
+        def active():
+            calls = self.calls(server, auth, batch, [1, 2])
+            return all(c["status"] == "active" and c["attempts"] == 1 for c in calls.values())
+        deadline = time.monotonic() + 10
+        while not active():
+            self.assertLess(time.monotonic(), deadline, "the calls never became active")
+            time.sleep(0.05)
+        for row, digits in ((1, "9"), (2, "3")):
+            path = f"/v1/provider/twilio/status?b={batch}&r={row}&a=1"
+            url = f"http://127.0.0.1:{server.port}{path}"
+            params = [("CallSid", f"CA{row:032d}"), ("CallStatus", "completed"),
+                      ("CallDuration", "7"), ("AnsweredBy", "human"), ("Digits", digits),
+                      ("SequenceNumber", "90")]
+            headers = {"Content-Type": "application/x-www-form-urlencoded",
+                       "X-Twilio-Signature": twilio_signature(token, url, params)}
+            reply = request(server, "POST", path, urllib.parse.urlencode(params), headers=headers)
+            self.assertEqual(reply.status, 204, reply.body)
+        self.wait_batch(server, auth, batch, timeout=10)
+        opted = request(server, "GET", f"{SUPP}/%2B14155550150", auth=auth)
+        self.assertEqual((opted.status, opted.body["source"]), (200, "call"), opted.body)
+        self.assertEqual(request(server, "GET", f"{SUPP}/%2B14155550151", auth=auth).status, 404)
 
 
 @unittest.skipUnless(DIAL_TIME_CHECK, "needs the dispatcher's dial-time check")
