@@ -8,7 +8,6 @@
 #include <cjson/cJSON.h>
 
 #include "admin_registry.h"
-
 #include "model/apikey.h"
 #include "model/workspace.h"
 #include "model/url.h"
@@ -20,8 +19,9 @@
 struct admin_args {
     const char *data_dir;
     const char *name, *workspace, *label, *key_id, *url;
-    const char *file, *date; /* registry import */
-    int allow_private;       /* --webhook-allow-private */
+    /* registry import */
+    const char *file, *date;
+    int allow_private; /* --webhook-allow-private */
     struct ws_update limits;
 };
 

@@ -14,9 +14,9 @@
 #include "util/id.h"
 
 /* Route flags. */
-#define API_AUTH  1u /* needs x-api-key and x-workspace-id */
-#define API_OPS   2u /* also answered on the connections kept in reserve (--reserved-connections) */
-#define API_ADMIN 4u /* the operator's routes: Authorization: Bearer <--admin-token> */
+#define API_AUTH 1u /* needs x-api-key and x-workspace-id */
+#define API_OPS  2u /* also answered on the connections kept in reserve (--reserved-connections) */
+#define API_OPER 4u /* the operator's routes: Authorization: Bearer <--admin-token> */
 
 /* Per-request state, allocated by the HTTP server for every connection. */
 struct api_ctx {

@@ -85,7 +85,7 @@ static void admin_on_head(struct http_request *req)
 
 void auth_on_head(struct http_request *req)
 {
-    if (req->route->flags & API_ADMIN) {
+    if (req->route->flags & API_OPER) {
         admin_on_head(req);
         return;
     }

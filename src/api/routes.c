@@ -65,9 +65,8 @@ const struct http_route routes_table[] = {
     {GET, "/v1/api/suppressions/:entry", suppressions_get, NULL, 0, API_AUTH},
     {DELETE, "/v1/api/suppressions/:entry", suppressions_delete, NULL, 0, API_AUTH},
     /* The instance's national registry: the operator's bearer token (--admin-token). */
-    {PUT, "/v1/admin/dnc-registry", NULL, &dnc_registry_put_ops, DNC_REGISTRY_BODY_LIMIT,
-     API_ADMIN},
-    {GET, "/v1/admin/dnc-registry", dnc_registry_get, NULL, 0, API_ADMIN},
+    {PUT, "/v1/admin/dnc-registry", NULL, &dnc_registry_put_ops, DNC_REGISTRY_BODY_LIMIT, API_OPER},
+    {GET, "/v1/admin/dnc-registry", dnc_registry_get, NULL, 0, API_OPER},
     /* Called by the telephony provider: authenticated by signature instead of API key. */
     {POST, "/v1/provider/twilio/status", callbacks_twilio, NULL, CALLBACK_BODY_LIMIT, 0},
     {POST, "/v1/provider/http/status", callbacks_http, NULL, CALLBACK_BODY_LIMIT, 0},

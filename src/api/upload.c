@@ -60,10 +60,11 @@ struct upload {
     double calls_per_second;
     int strict;
     struct app *app;
-    size_t since_yield;         /* body bytes read since the loop last served others */
-    struct supp_screen *screen; /* do-not-call lists, checked row by row */
-    int ended;                  /* the body is complete: answer once the last rows are written */
-    int orphaned; /* answered or abandoned while a write was in flight: free after it */
+    /* The do-not-call lists, checked row by row. */
+    struct supp_screen *screen;
+    size_t since_yield; /* body bytes read since the loop last served others */
+    int ended;          /* the body is complete: answer once the last rows are written */
+    int orphaned;       /* answered or abandoned while a write was in flight: free after it */
     /* The first problem that rejects the whole upload, as answered. */
     int status; /* HTTP status, 0 while none */
     char code[40];
