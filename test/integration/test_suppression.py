@@ -9,8 +9,8 @@ import time
 import unittest
 import urllib.parse
 
-from harness import (BATCHES, DispatchTestCase, admin, admin_run, csv_of, make_workspace,
-                     post_multipart, request, twilio_signature)
+from harness import (BATCHES, DispatchTestCase, RawClient, admin, admin_run, csv_of,
+                     make_workspace, post_multipart, request, twilio_signature)
 from test_webhooks import Receiver
 
 SUPP = "/v1/api/suppressions"
@@ -361,6 +361,42 @@ class RegistryTest(DispatchTestCase):
         meta = request(server, "GET", REGISTRY, headers={"Authorization": f"Bearer {TOKEN}"})
         self.assertEqual((meta.status, meta.body["count"], meta.body["date"]),
                          (200, 3334, today().isoformat()))
+
+    def test_one_import_at_a_time_and_an_abandoned_one_changes_nothing(self):
+        server = self.start_server("--admin-token", TOKEN)
+        self.assertEqual(put_registry(server, b"4155550100\n", "2026-11-01").status, 200)
+        # An import whose body never ends holds the lock: a second one is refused.
+        body = b"".join(f"212555{i:04d}\n".encode() for i in range(1000))
+        head = (f"PUT {REGISTRY}?date=2026-11-02 HTTP/1.1\r\nHost: x\r\n"
+                f"Authorization: Bearer {TOKEN}\r\nContent-Length: {len(body) + 100}\r\n\r\n")
+        slow = RawClient(server)
+        slow.send(head.encode() + body)
+        deadline = time.monotonic() + 5
+        while True:
+            busy = put_registry(server, b"7185550100\n", "2026-11-03")
+            if busy.status == 409 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertError(busy, 409, "conflict")
+        self.assertIn("process", busy.body["message"])
+        # The client goes away mid-body: the old registry stays, the lock goes.
+        slow.close()
+        auth = make_workspace(server)
+
+        def check(phone):
+            return request(server, "GET", f"{SUPP}/check?phone=%2B{phone}", auth=auth).body
+
+        deadline = time.monotonic() + 5
+        while True:
+            done = put_registry(server, b"7185550100\n", "2026-11-04")
+            if done.status == 200 or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        self.assertEqual((done.status, done.body["previous"]["date"]), (200, "2026-11-01"),
+                         done.body)
+        self.assertFalse(check("12125550005")["suppressed"])
+        self.assertTrue(check("17185550100")["suppressed"])
+        self.assertFalse(check("14155550100")["suppressed"])
 
     def test_stale_registry_warns_in_readyz_and_batch_starts(self):
         server = self.start_server("--sim-speed", "1000", keep_data=False)
