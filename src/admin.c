@@ -9,6 +9,7 @@
 
 #include "api/compliance_settings.h"
 #include "fleet_admin.h"
+#include "admin_registry.h"
 #include "model/apikey.h"
 #include "model/workspace.h"
 #include "model/url.h"
@@ -25,6 +26,8 @@ struct admin_args {
     const char *compliance; /* --compliance JSON: settings of policy/rules.h, at create/update */
     const char *set;        /* workspace compliance --set JSON */
     int allow_private;      /* --webhook-allow-private */
+    /* registry import */
+    const char *file, *date;
     struct ws_update limits;
     struct fleet_admin_args fleet; /* placement and the fleet's workspace commands */
 };
@@ -49,6 +52,8 @@ static void usage(FILE *out)
             "  batchcalld admin placement set --map FILE --workspace WS_ID --instance NAME\n"
             "  batchcalld admin placement remove|show --map FILE [--workspace WS_ID]\n"
             "  (the fleet commands: docs/fleet.md)\n"
+            "  batchcalld admin registry import --file FILE --date YYYY-MM-DD\n"
+            "  batchcalld admin registry show\n"
             "Limits: --calls-per-second X (default %g), --max-concurrent-calls N (default %d),\n"
             "        --requests-per-minute N (default %d), --max-records N (default %d)\n"
             "--compliance sets compliance settings, e.g. '{\"allowOutsideFederalWindow\":true}'\n"
@@ -121,6 +126,10 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
             a->compliance = v;
         } else if (!strcmp(f, "--set")) {
             a->set = v;
+        } else if (!strcmp(f, "--file")) {
+            a->file = v;
+        } else if (!strcmp(f, "--date")) {
+            a->date = v;
         } else if (!strcmp(f, "--calls-per-second")) {
             if (parse_number(f, v, &d))
                 return BC_EINVAL;
@@ -427,6 +436,10 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
         return webhook_set(s, a);
     if (!strcmp(noun, "webhook") && !strcmp(verb, "delete"))
         return webhook_delete(s, a);
+    if (!strcmp(noun, "registry")) {
+        rc = admin_registry_run(s, verb, a->file, a->date, &out);
+        return out ? admin_print_json(out) : rc;
+    }
     fprintf(stderr, "batchcalld admin: unknown command \"%s %s\"\n", noun, verb);
     usage(stderr);
     return 2;

@@ -94,6 +94,9 @@ static const struct opt opts[] = {
     UINT(webhook_timeout_ms, NUM(DELIVERY_TIMEOUT_MS), "time allowed for one webhook request"),
     BOOL(webhook_allow_private,
          "let webhooks reach loopback, private and link-local addresses (trusted networks only)"),
+    STR(admin_token, "",
+        "bearer token of the operator routes (/v1/admin/: the national do-not-call registry); "
+        "empty: they answer 403"),
     DBL(clock_offset_ms, "0",
         "testing aid: shift the server's wall clock by this many ms (calling windows, caps)"),
     UINT(events_log_kb, "2048",

@@ -47,6 +47,7 @@ struct config {
     uint64_t webhook_max_age_ms;
     uint64_t webhook_timeout_ms;
     int webhook_allow_private;
+    char admin_token[256]; /* bearer token of the /v1/admin/ routes; "" turns them off */
     uint64_t events_log_kb;
     char instance_name[65]; /* fleet mode when set (docs/fleet.md) */
 };

@@ -71,6 +71,7 @@ int agents_insert(struct store *st, struct id_gen *ids, const char *ws, size_t w
     cJSON_AddStringToObject(agent, "prompt", "");
     cJSON_AddStringToObject(agent, "fromNumber", "");
     cJSON_AddNullToObject(agent, "voiceUrl");
+    cJSON_AddNullToObject(agent, "optOutDigit");
     cJSON_AddArrayToObject(agent, "variables");
     cJSON_AddNumberToObject(agent, "createdAt", (double)now);
     cJSON_AddNumberToObject(agent, "updatedAt", (double)now);

@@ -16,8 +16,9 @@
 /* Route flags. */
 #define API_AUTH        1u /* needs x-api-key and x-workspace-id */
 #define API_OPS         2u /* also answered on the connections kept in reserve (--reserved-connections) */
-#define API_WS_PATH     4u /* the first path parameter is the workspace (fleet routing) */
-#define API_BATCH_QUERY 8u /* the query's b= names the batch (callbacks in the old form) */
+#define API_WS_PATH     4u  /* the first path parameter is the workspace (fleet routing) */
+#define API_BATCH_QUERY 8u  /* the query's b= names the batch (callbacks in the old form) */
+#define API_OPER        16u /* the operator's routes: Authorization: Bearer <--admin-token> */
 
 /* Per-request state, allocated by the HTTP server for every connection. */
 struct api_ctx {
@@ -25,6 +26,7 @@ struct api_ctx {
     size_t ws_len;
     char key_id[ID_MAX];   /* the API key's id (for audit log lines) */
     struct upload *upload; /* the upload or validation this request streams into */
+    void *body_state;      /* another streamed body's own state (suppression or registry import) */
 };
 
 static inline struct app *api_app(struct http_request *req)

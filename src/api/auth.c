@@ -4,6 +4,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "api/api.h"
 #include "model/apikey.h"
@@ -60,8 +61,34 @@ static struct ws_state *ws_state_for(struct app *app, const char *id, size_t len
     return st;
 }
 
+/* The operator's routes: off (403) without --admin-token, else its bearer token. */
+static void admin_on_head(struct http_request *req)
+{
+    const char *token = api_app(req)->cfg.admin_token;
+    const struct http_slice *h = http_header(req, "authorization");
+    size_t tlen = strlen(token);
+    if (!tlen) {
+        api_respond_error(req, 403, "forbidden",
+                          "The operator API is off: start the server with --admin-token TOKEN "
+                          "(or BATCHCALLD_ADMIN_TOKEN) and send Authorization: Bearer TOKEN. "
+                          "batchcalld admin registry import does the same from the command line.",
+                          NULL, NULL);
+        return;
+    }
+    static const char bearer[] = "Bearer ";
+    size_t blen = sizeof bearer - 1;
+    if (!h || h->len != blen + tlen || strncasecmp(h->ptr, bearer, blen) != 0 ||
+        !crypto_equal(h->ptr + blen, token, tlen))
+        unauthorized(req, "Send the operator token (--admin-token) as Authorization: Bearer "
+                          "TOKEN.");
+}
+
 void auth_on_head(struct http_request *req)
 {
+    if (req->route->flags & API_OPER) {
+        admin_on_head(req);
+        return;
+    }
     if (!(req->route->flags & API_AUTH))
         return;
     struct app *app = api_app(req);

@@ -7,11 +7,13 @@
 #include <string.h>
 
 #include "api/api.h"
+#include "model/agent.h"
 #include "provider/http_provider.h"
 #include "provider/twilio.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "http/server.h"
+#include "store/records.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -53,6 +55,25 @@ static void accepted(struct http_request *req, struct call_event *ev)
     http_respond(req, 204, "application/json; charset=utf-8", "", 0);
 }
 
+/* Whether the Digits a Twilio callback reports are the opt-out key of the call's agent (as it
+ * was when the batch was uploaded). Few callbacks carry Digits, so reading the batch's settings
+ * for them costs little. */
+static int digits_opt_out(struct app *app, const struct call_event *ev)
+{
+    struct store_txn t;
+    struct store_val v;
+    char digit = '\0';
+    if (store_read_begin(&app->store, &t) != 0)
+        return 0;
+    if (store_get(&t, DB_BATCHMETA, ev->batch, strlen(ev->batch), &v) == 0) {
+        cJSON *meta = cJSON_ParseWithLength(v.ptr, v.len);
+        digit = agent_opt_out_digit(cJSON_GetObjectItemCaseSensitive(meta, "agent"));
+        cJSON_Delete(meta);
+    }
+    store_read_end(&t);
+    return digit && ev->digits[0] == digit && ev->digits[1] == '\0';
+}
+
 void callbacks_twilio(struct http_request *req)
 {
     struct app *app = api_app(req);
@@ -76,6 +97,8 @@ void callbacks_twilio(struct http_request *req)
                           NULL, NULL);
         return;
     }
+    if (ev.digits[0] && !ev.opted_out)
+        ev.opted_out = digits_opt_out(app, &ev);
     accepted(req, &ev);
 }
 

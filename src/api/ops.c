@@ -2,9 +2,11 @@
 #include "api/ops.h"
 
 #include "api/api.h"
+#include "api/dnc_registry.h"
 #include "webhooks/webhooks.h"
 #include "http/response.h"
 #include "store/records.h"
+#include "util/clock.h"
 #include "util/err.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
@@ -39,6 +41,20 @@ void ops_readyz(struct http_request *req)
                           "fail with 507 while reads still work. Free disk space or move "
                           "--data-dir to a larger disk; this turns ready again by itself.",
                           "status", "not_ready");
+        return;
+    }
+    /* A stale do-not-call registry is a warning, not "not ready": every instance shares it,
+     * so a 503 would take the whole fleet out of the load balancer at once, and calls stay
+     * checked against the registry as it is. */
+    char stale[400];
+    if (dnc_registry_stale(&app->store, clock_now_ms(), stale, sizeof stale)) {
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "status", "ready");
+        cJSON *w = cJSON_CreateObject();
+        cJSON_AddStringToObject(w, "code", "dnc_registry_stale");
+        cJSON_AddStringToObject(w, "message", stale);
+        cJSON_AddItemToArray(cJSON_AddArrayToObject(o, "warnings"), w);
+        api_respond_json(req, 200, o);
         return;
     }
     static const char body[] = "{\"status\":\"ready\"}";

@@ -10,10 +10,13 @@
 #include "api/api.h"
 #include "api/control.h"
 #include "api/dashboard.h"
+#include "api/dnc_registry.h"
 #include "api/events.h"
 #include "api/holds.h"
 #include "api/openapi.h"
 #include "api/ops.h"
+#include "api/supp_import.h"
+#include "api/suppressions.h"
 #include "api/upload.h"
 #include "api/webhooks.h"
 
@@ -64,6 +67,17 @@ const struct http_route routes_table[] = {
     {GET, "/v1/api/webhook/deliveries", webhooks_deliveries, NULL, 0, API_AUTH},
     {GET, "/v1/api/compliance/settings", compliance_settings_get, NULL, 0, API_AUTH},
     {PUT, "/v1/api/compliance/settings", compliance_settings_put, NULL, 0, API_AUTH},
+    /* Do-not-call lists (the fixed paths before the one that names an entry). */
+    {POST, "/v1/api/suppressions", suppressions_create, NULL, 0, API_AUTH},
+    {GET, "/v1/api/suppressions", suppressions_list, NULL, 0, API_AUTH},
+    {GET, "/v1/api/suppressions/check", suppressions_check, NULL, 0, API_AUTH},
+    {GET, "/v1/api/suppressions/export", suppressions_export, NULL, 0, API_AUTH},
+    {POST, "/v1/api/suppressions/import", NULL, &supp_import_ops, SUPP_IMPORT_BODY_LIMIT, API_AUTH},
+    {GET, "/v1/api/suppressions/:entry", suppressions_get, NULL, 0, API_AUTH},
+    {DELETE, "/v1/api/suppressions/:entry", suppressions_delete, NULL, 0, API_AUTH},
+    /* The instance's national registry: the operator's bearer token (--admin-token). */
+    {PUT, "/v1/admin/dnc-registry", NULL, &dnc_registry_put_ops, DNC_REGISTRY_BODY_LIMIT, API_OPER},
+    {GET, "/v1/admin/dnc-registry", dnc_registry_get, NULL, 0, API_OPER},
     /* Called by the telephony provider: authenticated by signature instead of API key. */
     {POST, "/v1/provider/ws/:ws/twilio/status", callbacks_twilio, NULL, CALLBACK_BODY_LIMIT,
      API_WS_PATH},

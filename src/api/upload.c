@@ -17,6 +17,7 @@
 #include "api/upload_fields.h"
 #include "policy/rules.h"
 #include "api/api.h"
+#include "api/supp_screen.h"
 #include "model/workspace.h"
 #include "http/conn.h"
 #include "http/response.h"
@@ -45,6 +46,7 @@ static void upload_free(struct upload *up)
     if (!up)
         return;
     ingest_free(&up->in);
+    supp_screen_close(up->screen);
     cJSON_Delete(up->agent);
     cJSON_Delete(up->smart);
     free(up);
@@ -235,6 +237,7 @@ static cJSON *created_body(const struct batch_rec *b)
     cJSON_AddNumberToObject(o, "duplicateRows", (double)b->duplicate_rows);
     cJSON_AddNumberToObject(o, "normalizedRows", (double)b->normalized_rows);
     cJSON_AddNumberToObject(o, "noConsentRows", (double)b->no_consent);
+    cJSON_AddNumberToObject(o, "suppressedRows", (double)b->suppressed_upload);
     return o;
 }
 
@@ -367,8 +370,9 @@ static void commit_upload(struct http_request *req, struct upload *up)
     b->calls_per_second = up->calls_per_second;
     b->total = in->rows;
     b->waiting = in->valid;
-    b->failed = in->invalid + in->duplicates + in->no_consent;
+    b->failed = in->invalid + in->duplicates + in->no_consent + in->suppressed;
     b->no_consent = in->no_consent;
+    b->suppressed_upload = in->suppressed;
     b->valid_rows = in->valid;
     b->invalid_rows = in->invalid;
     b->duplicate_rows = in->duplicates;
@@ -418,6 +422,7 @@ static void commit_upload(struct http_request *req, struct upload *up)
     cJSON *o = created_body(b);
     cJSON_AddItemToObject(o, "errors", errors_json(in));
     cJSON_AddItemToObject(o, "warnings", warnings_json(in));
+    supp_screen_warnings(o, &app->store);
     upload_free(up);
     api_respond_json(req, 201, o);
 }
@@ -507,6 +512,7 @@ static void upload_begin(struct http_request *req, int validate_only)
         .require_consent = up->require_consent,
         .now_ms = (int64_t)clock_now_ms(),
     };
+    supp_screen_attach(&opt, &up->screen, &app->store, ctx->ws, ctx->ws_len);
     const struct http_slice *ct = http_header(req, "content-type");
     ctx->upload = up;
     if (ingest_begin(&up->in, &opt, ct ? ct->ptr : NULL, ct ? ct->len : 0) != 0) {
@@ -779,6 +785,7 @@ static void validate_end(struct http_request *req)
     cJSON_AddNumberToObject(o, "duplicateRows", (double)in->duplicates);
     cJSON_AddNumberToObject(o, "normalizedRows", (double)in->normalized);
     cJSON_AddNumberToObject(o, "noConsentRows", (double)in->no_consent);
+    cJSON_AddNumberToObject(o, "suppressedRows", (double)in->suppressed);
     cJSON_AddItemToObject(o, "columns", cols);
     cJSON_AddStringToObject(o, "encoding", ingest_encoding(in));
     char delim[2] = {csv_delimiter(&in->csv), '\0'};

@@ -21,6 +21,8 @@
 struct app;
 
 /* One upload or validation, from the request's head to its answer. */
+struct supp_screen;
+
 struct upload {
     struct ingest in;
     int validate_only;
@@ -43,6 +45,8 @@ struct upload {
     int strict;
     int require_consent; /* the workspace's requireConsent, read when the upload began */
     struct app *app;
+    /* The do-not-call lists, checked row by row. */
+    struct supp_screen *screen;
     size_t since_yield; /* body bytes read since the loop last served others */
     int ended;          /* the body is complete: answer once the last rows are written */
     int orphaned;       /* answered or abandoned while a write was in flight: free after it */

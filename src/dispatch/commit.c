@@ -9,8 +9,10 @@
 #include "webhooks/webhooks.h"
 #include "model/batch.h"
 #include "policy/decide.h"
+#include "policy/suppress.h"
 #include "store/records.h"
 #include "util/err.h"
+#include "util/json.h"
 
 double commit_random01(uint64_t *state)
 {
@@ -270,6 +272,23 @@ static int apply_create(struct commit *c, struct report *ev, struct job_view *jv
     return 0;
 }
 
+/* The callee asked not to be called again: the number joins the workspace's do-not-call list
+ * at once (source "call", with the call id), so its other waiting calls, in every batch, end
+ * suppressed at their next pick. This call itself ends as its outcome says. */
+static int record_opt_out(struct commit *c, struct report *ev, struct batch_rec *b,
+                          const struct job_head *h)
+{
+    int rc = suppress_add(c->jt.t, b->ws, strlen(b->ws), h->e164, strnlen(h->e164, sizeof h->e164),
+                          "Opted out during a call", "call", h->call_id, c->now);
+    if (rc < 0)
+        return rc == BC_EINVAL ? 0 : rc; /* not a number a list can hold */
+    b->opted_out++;
+    jobs_batch_dirty(&c->jt, b);
+    cJSON *data = webhooks_call_data(b, ev->row, h, "", 0);
+    json_add_strn(data, "phone", h->e164, strnlen(h->e164, sizeof h->e164));
+    return emit_event(c, b, "call.opted_out", data);
+}
+
 static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)
 {
     struct jobs_txn *jt = &c->jt;
@@ -331,7 +350,8 @@ static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)
         if (record_usage(jt, b, ev->row, ev->seq, c->now, ce->duration))
             return jt->t->err;
     }
-    return end_attempt(c, ev, jv, &h, ce->outcome, ce->message);
+    int rc = end_attempt(c, ev, jv, &h, ce->outcome, ce->message);
+    return rc || !ce->opted_out ? rc : record_opt_out(c, ev, b, &h);
 }
 
 static int apply_unknown(struct commit *c, struct report *ev, struct job_view *jv)
@@ -520,6 +540,20 @@ static int cap_count(struct commit *c, const struct pick *p)
 static int dial_pick(struct commit *c, struct pick *p, const struct job_view *jv,
                      struct batch_rec *b)
 {
+    /* The lists as they are now: an entry added after the upload (by the API, an import or
+     * another call's opt-out) still stops the call. */
+    enum suppress_source src;
+    int rc = suppress_check(c->jt.t, p->ws, strlen(p->ws), p->e164, strlen(p->e164),
+                            p->use_registry, &src);
+    if (rc == BC_EINVAL)
+        src = SUPPRESS_NONE; /* not a number a list can hold, so on none */
+    else if (rc)
+        return rc;
+    if (src != SUPPRESS_NONE) {
+        p->action = PICK_SUPPRESS;
+        b->suppressed_dial++;
+        return end_pick(c, p, jv, b, OUTCOME_SUPPRESSED, suppress_error(src));
+    }
     uint64_t until;
     if (cap_reached(c, p, &until))
         return hold_pick(c, p, jv, b, HELD_CAP, until);
@@ -533,7 +567,7 @@ static int dial_pick(struct commit *c, struct pick *p, const struct job_view *jv
     if (!h.start_ms)
         h.start_ms = c->now;
     p->seq = h.seq;
-    int rc = drop_due(c, p);
+    rc = drop_due(c, p);
     if (!rc && p->cap_max)
         rc = cap_count(c, p);
     if (rc)

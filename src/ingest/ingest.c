@@ -462,6 +462,21 @@ static int data_row(struct ingest *in, const struct csv_row *r)
             return queue_row(in, r, &h, msg, strlen(msg));
         }
     }
+    if (in->opt.screen) {
+        rc = in->opt.screen(in->opt.screen_ctx, pn.e164, pn.len, msg, sizeof msg);
+        if (rc < 0)
+            return fail(in, INGEST_E_STORE,
+                        "The do-not-call lists could not be read (%s); nothing was kept. Retry "
+                        "later.",
+                        err_str(rc));
+        if (rc > 0) {
+            in->suppressed++;
+            add_error(in, r->row, "phone_number", "suppressed", value, vlen, msg);
+            h.state = JOB_FAILED;
+            h.outcome = OUTCOME_SUPPRESSED;
+            return queue_row(in, r, &h, msg, strlen(msg));
+        }
+    }
     in->valid++;
     in->normalized += pn.normalized ? 1 : 0;
     h.state = JOB_WAITING;
@@ -768,11 +783,18 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
     return 0;
 }
 
+static void screen_done(struct ingest *in)
+{
+    if (in->opt.screen_done)
+        in->opt.screen_done(in->opt.screen_ctx);
+}
+
 int ingest_feed(struct ingest *in, const char *data, size_t len)
 {
     if (in->failure.error)
         return ingest_error_code(in->failure.error);
     int rc = multipart_feed(&in->mp, data, len);
+    screen_done(in);
     if (rc && !in->failure.error)
         multipart_error(in, rc);
     return ingest_error_code(in->failure.error);
@@ -783,6 +805,7 @@ int ingest_end(struct ingest *in)
     if (in->failure.error)
         return ingest_error_code(in->failure.error);
     int rc = multipart_finish(&in->mp);
+    screen_done(in);
     if (rc && !in->failure.error)
         multipart_error(in, rc);
     if (in->failure.error || in->opt.digest_only)
@@ -860,9 +883,8 @@ int ingest_replay_needed(const struct ingest *in)
 
 /* On a pool thread, while the loop leaves the ingest alone (write_busy): parses the spool until
  * a chunk of rows is pending or the file ends. */
-static void replay_step(uv_work_t *w)
+static void replay_read(struct ingest *in)
 {
-    struct ingest *in = w->data;
     while (!in->failure.error && !in->replay_eof && !pending_full(in)) {
         ssize_t n = 0;
         if (in->replay_off < in->spool_bytes)
@@ -882,6 +904,13 @@ static void replay_step(uv_work_t *w)
             file_end(in);
         }
     }
+}
+
+static void replay_step(uv_work_t *w)
+{
+    struct ingest *in = w->data;
+    replay_read(in);
+    screen_done(in);
 }
 
 static void replay_stepped(uv_work_t *w, int status)
@@ -925,6 +954,7 @@ int ingest_replay_begin(struct ingest *in)
     in->no_consent = in->consent_warnings = 0;
     in->nwarnings = 0;
     in->warnings_truncated = 0;
+    in->suppressed = 0;
     in->bare_rows = 0;
     if (in->seen.slots)
         memset(in->seen.slots, 0, in->seen.cap * sizeof *in->seen.slots);

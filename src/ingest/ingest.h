@@ -115,6 +115,17 @@ struct ingest_options {
     /* Only hash: read the form, but neither the CSV nor the fields (no on_field, no field
      * errors but a field sent twice); for telling whether a repeated request is the same. */
     int digest_only;
+    /* Screens each valid row's number (once it is not a repeat) before it is stored: returns 0
+     * to call it, 1 when it may not be called (it is on a do-not-call list: the row fails with
+     * outcome suppressed and the sentence written into why, and counts in suppressed), or a
+     * negative BC_* error that fails the upload. May run on a pool thread when the rows are read
+     * again, never on two threads at once. NULL: no screening. */
+    int (*screen)(void *screen_ctx, const char *e164, size_t len, char *why, size_t cap);
+    /* Called (when set) after the rows of one ingest_feed or ingest_end, or of one step of
+     * reading them again, have been screened: the screen lets go of what it read, since the
+     * loop may change the store between two calls. */
+    void (*screen_done)(void *screen_ctx);
+    void *screen_ctx;
     /* Where a copy of the file is kept while defaultCountry or allowDuplicates may still come
      * after it (an unlinked temporary file), or NULL: such a late field is then refused. */
     const char *spool_dir;
@@ -173,6 +184,7 @@ struct ingest {
     uint64_t rows, valid, invalid, duplicates, normalized;
     uint64_t no_consent;       /* rows failed for want of consent evidence (require_consent) */
     uint64_t consent_warnings; /* rows dialled whose consent_at is present but not valid */
+    uint64_t suppressed;       /* valid rows on a do-not-call list (opt.screen) */
 
     struct dedupe seen;
     struct buf pending; /* encoded jobs not yet written */

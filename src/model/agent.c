@@ -117,13 +117,29 @@ static void add_variable(void *ctx, const char *name, size_t len)
     cJSON_AddItemToArray(arr, cJSON_CreateString(buf));
 }
 
+/* Fields added after agents were first stored may be missing from a stored agent. */
+static void set_member(cJSON *agent, const char *name, cJSON *item)
+{
+    if (cJSON_GetObjectItemCaseSensitive(agent, name))
+        cJSON_ReplaceItemInObjectCaseSensitive(agent, name, item);
+    else
+        cJSON_AddItemToObject(agent, name, item);
+}
+
+char agent_opt_out_digit(const cJSON *agent)
+{
+    const char *d = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(agent, "optOutDigit"));
+    return d && strlen(d) == 1 ? d[0] : '\0';
+}
+
 int agent_apply(const cJSON *body, cJSON *agent, int creating, const char **field, char *msg,
                 size_t cap)
 {
     static const struct {
         const char *name;
         int required;
-    } fields[] = {{"name", 1}, {"prompt", 1}, {"fromNumber", 1}, {"voiceUrl", 0}};
+    } fields[] = {
+        {"name", 1}, {"prompt", 1}, {"fromNumber", 1}, {"voiceUrl", 0}, {"optOutDigit", 0}};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
         const char *f = fields[i].name;
         const cJSON *v = cJSON_GetObjectItemCaseSensitive(body, f);
@@ -136,7 +152,7 @@ int agent_apply(const cJSON *body, cJSON *agent, int creating, const char **fiel
             continue;
         }
         if (!fields[i].required && cJSON_IsNull(v)) {
-            cJSON_ReplaceItemInObjectCaseSensitive(agent, f, cJSON_CreateNull());
+            set_member(agent, f, cJSON_CreateNull());
             continue;
         }
         const char *s = cJSON_IsString(v) ? v->valuestring : NULL;
@@ -152,11 +168,13 @@ int agent_apply(const cJSON *body, cJSON *agent, int creating, const char **fiel
             problem = "must be an E.164 phone number such as +14155552671";
         else if (!strcmp(f, "voiceUrl") && (len > AGENT_URL_MAX || url_check(s, len, 0) != 0))
             problem = "must be an http:// or https:// URL of at most 2048 characters";
+        else if (!strcmp(f, "optOutDigit") && (len != 1 || !strchr("0123456789*#", s[0])))
+            problem = "must be one key of the phone's keypad: a digit 0-9, * or #";
         if (problem) {
             snprintf(msg, cap, "%s %s.", f, problem);
             return BC_EINVAL;
         }
-        cJSON_ReplaceItemInObjectCaseSensitive(agent, f, cJSON_CreateString(s));
+        set_member(agent, f, cJSON_CreateString(s));
     }
     const cJSON *prompt = cJSON_GetObjectItemCaseSensitive(agent, "prompt");
     cJSON *vars = cJSON_CreateArray();

@@ -36,8 +36,13 @@ typedef const char *(*agent_value_fn)(void *ctx, const char *key);
 int agent_render(const char *prompt, size_t len, agent_value_fn value, void *ctx, struct buf *out,
                  uint32_t *empty);
 
-/* Checks the B8 fields present in body (name, prompt, fromNumber, voiceUrl) and copies them over
- * agent (a new empty object when creating, or the stored agent), then recomputes its "variables".
+/* The agent's optOutDigit (the key a callee presses to opt out, reported by Twilio as Digits),
+ * or '\0' when it has none. */
+char agent_opt_out_digit(const cJSON *agent);
+
+/* Checks the B8 fields present in body (name, prompt, fromNumber, voiceUrl, optOutDigit) and
+ * copies them over agent (a new empty object when creating, or the stored agent), then
+ * recomputes its "variables".
  * creating: the required fields must all be present. On a bad field returns BC_EINVAL with *field
  * naming it and a sentence for the client in msg; agent may then be partly updated. */
 int agent_apply(const cJSON *body, cJSON *agent, int creating, const char **field, char *msg,

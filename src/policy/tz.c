@@ -31,8 +31,8 @@ struct footer {
 
 struct tz {
     char name[TZ_NAME_MAX];
-    struct tz *next;   /* the by-name cache */
-    unsigned slot;     /* its entry in each thread's period cache */
+    struct tz *next; /* the by-name cache */
+    unsigned slot;   /* its entry in each thread's period cache */
     /* Transitions: at[i] starts type[i]. */
     size_t n;
     int64_t *at;

@@ -214,6 +214,10 @@ static int http_event(const cJSON *j, struct call_event *ev)
 {
     const cJSON *duration = cJSON_GetObjectItemCaseSensitive(j, "duration");
     const cJSON *transcript = cJSON_GetObjectItemCaseSensitive(j, "transcript");
+    const cJSON *opt_out = cJSON_GetObjectItemCaseSensitive(j, "optOut");
+    if (opt_out && !cJSON_IsNull(opt_out) && !cJSON_IsBool(opt_out))
+        return BC_EINVAL;
+    ev->opted_out = cJSON_IsTrue(opt_out);
     double sip = 0, sequence = -1;
     if (!cJSON_IsObject(j) ||
         !(provider_json_string(j, "callId", ev->call_id, sizeof ev->call_id) ||

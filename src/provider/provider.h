@@ -121,6 +121,11 @@ struct call_event {
     char status[32];    /* the provider's own word (CallStatus / status) */
     char message[256];  /* for people, e.g. "Number busy" */
     char *transcript;   /* malloc'd when the provider reported one, else NULL */
+    /* The callee asked not to be called again (the http dialect's optOut: true, the
+     * simulator's OptOut=true, or Twilio Digits equal to the agent's optOutDigit): honoured
+     * with the final report. */
+    int opted_out;
+    char digits[8]; /* Twilio: the Digits the callee pressed, "" when none */
 };
 /* Empties ev: zeroes, no transcript, sequence -1. */
 void provider_event_init(struct call_event *ev);

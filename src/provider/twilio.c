@@ -468,6 +468,13 @@ int twilio_parse_callback(const char *query, size_t qlen, const char *body, size
     int has_sip = get_field(body, body_len, "SipResponseCode", sip, sizeof sip);
     int has_sequence = get_field(body, body_len, "SequenceNumber", sequence, sizeof sequence);
     int has_duration = get_field(body, body_len, "CallDuration", duration, sizeof duration);
+    char opt_out[8];
+    /* Digits is compared with the agent's optOutDigit by the caller, which knows the agent;
+     * OptOut=true is the built-in simulator's own way to say it. */
+    if (get_field(body, body_len, "Digits", ev->digits, sizeof ev->digits) < 0)
+        ev->digits[0] = '\0';
+    ev->opted_out = get_field(body, body_len, "OptOut", opt_out, sizeof opt_out) == 1 &&
+                    strcmp(opt_out, "true") == 0;
     if (has_duration == 0)
         has_duration = get_field(body, body_len, "Duration", duration, sizeof duration);
 

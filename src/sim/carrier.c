@@ -40,6 +40,7 @@
 #define API_VERSION        "2010-04-01"
 #define FORM_TYPE          "application/x-www-form-urlencoded"
 #define UNAVAILABLE_SUFFIX 5
+#define OPT_OUT_SUFFIX     6 /* answered; the callee asks not to be called again */
 
 /* ---- the outcome table (see sim.h) ---- */
 
@@ -89,6 +90,7 @@ struct call {
     char *callback_url; /* NULL: no status callbacks */
     unsigned events;    /* StatusCallbackEvent bits */
     int amd;            /* MachineDetection was requested */
+    int opt_out;        /* the final callback says OptOut=true (OPT_OUT_SUFFIX) */
     int answered;
     int forgotten; /* expired (no longer in the index) while callbacks were still pending */
     uint32_t timeout_s, talk_s;
@@ -293,6 +295,8 @@ static int callback_body(const struct carrier *s, const struct call *c, int fina
         {final ? "Duration" : NULL, duration},
         {final ? "SipResponseCode" : NULL, sip},
         {c->amd && c->answered ? "AnsweredBy" : NULL, c->outcome->answered_by},
+        /* Not a Twilio field: the simulator's way to report an opt-out (src/sim/sim.h). */
+        {final && c->opt_out ? "OptOut" : NULL, "true"},
     };
     int rc = 0;
     for (size_t i = 0; i < sizeof fields / sizeof fields[0] && rc == 0; i++)
@@ -451,6 +455,7 @@ struct call *carrier_new(struct carrier *s, const struct carrier_dial *f, uint64
     }
     unsigned suffix = (unsigned)(f->number % 100);
     c->outcome = suffix < sizeof outcomes / sizeof outcomes[0] ? &outcomes[suffix] : &human;
+    c->opt_out = suffix == OPT_OUT_SUFFIX;
     c->phase = PHASE_QUEUED;
     c->status = "queued";
     memcpy(c->to, f->to, sizeof c->to);

@@ -5,6 +5,8 @@
  *   00 busy (SIP 486)            03 failed, carrier blocked (SIP 608)
  *   01 no answer (ring timeout)  04 voicemail: completed with AnsweredBy=machine_start
  *   02 failed, unreachable (480) 05 the create request itself answers 503
+ *   06 answered by a human who asks not to be called again: the final callback adds OptOut=true
+ *      (not a Twilio field: the simulator's way to report an opt-out)
  *   anything else: answered by a human, talk time 5 + (number mod 55) seconds
  *
  * Ringing lasts 3 s (no answer: the request's Timeout) and all times are divided by speed.

@@ -540,6 +540,33 @@ int store_read_begin(struct store *s, struct store_txn *t)
     return 0;
 }
 
+int store_snapshot_begin(struct store *s, struct store_txn *t)
+{
+    MDB_txn *txn = NULL;
+    t->s = s;
+    t->write = 0;
+    t->async = 1;
+    /* The map is resized (on the loop thread) only under map_lock: holding it keeps this
+     * snapshot's pages mapped where they are until store_snapshot_end. */
+    uv_mutex_lock(&s->map_lock);
+    int rc = mdb_txn_begin(env_of(s), NULL, MDB_RDONLY, &txn);
+    if (rc)
+        uv_mutex_unlock(&s->map_lock);
+    t->txn = rc ? NULL : txn;
+    /* Another process grew the map: only the loop thread may adopt the new size. */
+    t->err = rc == MDB_MAP_RESIZED ? BC_EBUSY : rc ? translate(rc) : 0;
+    return t->err;
+}
+
+void store_snapshot_end(struct store_txn *t)
+{
+    if (!t->txn)
+        return;
+    mdb_txn_abort(t->txn);
+    t->txn = NULL;
+    uv_mutex_unlock(&t->s->map_lock);
+}
+
 void store_read_end(struct store_txn *t)
 {
     struct store *s = t->s;

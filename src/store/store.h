@@ -155,6 +155,13 @@ void store_unwait(struct store *s, struct store_waiter *w);
 int store_read_begin(struct store *s, struct store_txn *t);
 void store_read_end(struct store_txn *t);
 
+/* A read snapshot for a thread of libuv's pool (the loop thread reads with store_read_begin):
+ * an upload screening the rows it reads again. It holds the map's lock, so the loop cannot
+ * resize the map meanwhile (a store_write or the end of an asynchronous write would wait): keep
+ * it for one short step. BC_EBUSY when another process grew the map: retry on the loop. */
+int store_snapshot_begin(struct store *s, struct store_txn *t);
+void store_snapshot_end(struct store_txn *t);
+
 /* Returns 0, BC_ENOTFOUND (not sticky), or the sticky error. */
 int store_get(struct store_txn *t, enum store_db db, const void *k, size_t klen,
               struct store_val *v);

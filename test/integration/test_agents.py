@@ -7,8 +7,8 @@ from harness import server_now_ms, ServerTestCase, make_workspace, request
 
 AGENT = {"name": "Reminder bot", "prompt": "Hi {first_name}", "fromNumber": "+14155552671"}
 MISSING = object()
-AGENT_FIELDS = {"id", "name", "prompt", "fromNumber", "voiceUrl", "variables", "createdAt",
-                "updatedAt"}
+AGENT_FIELDS = {"id", "name", "prompt", "fromNumber", "voiceUrl", "optOutDigit", "variables",
+                "createdAt", "updatedAt"}
 
 
 def now_ms():

@@ -37,6 +37,7 @@ HOLD = "2099-01-01T00:00:00Z"
 SIM_TOKEN = "simulator-token"
 # call()'s default: the test's workspace; auth=None sends no credentials.
 WORKSPACE = object()
+ADMIN_TOKEN = "openapi-operator-token-0123456789"
 
 def load_spec():
     with open(SPEC_PATH, "rb") as f:
@@ -211,11 +212,14 @@ class OpenApiDocumentTest(unittest.TestCase):
                          "info.version should be the project version of CMakeLists.txt")
         self.assertIn("http://localhost:8080", [s["url"] for s in spec["servers"]])
         schemes = spec["components"]["securitySchemes"]
-        self.assertEqual({(s["type"], s["in"], s["name"]) for s in schemes.values()},
+        self.assertEqual({(s["type"], s.get("in") or s.get("scheme"), s.get("name"))
+                          for s in schemes.values()},
                          {("apiKey", "header", "x-api-key"),
-                          ("apiKey", "header", "x-workspace-id")})
-        # Both headers in one requirement object: both are needed, not either.
-        self.assertEqual(spec["security"], [{name: [] for name in schemes}])
+                          ("apiKey", "header", "x-workspace-id"), ("http", "bearer", None)})
+        # Both headers in one requirement object: both are needed, not either. The bearer
+        # token is the operator routes' own (test_security_by_route).
+        self.assertEqual(spec["security"],
+                         [{name: [] for name, s in schemes.items() if s["type"] == "apiKey"}])
         self.assertTrue(self.raw.endswith(b"\n"))
 
     def test_every_ref_resolves(self):
@@ -262,14 +266,19 @@ class OpenApiDocumentTest(unittest.TestCase):
                         self.assertIs(p.get("required"), True)
 
     def test_security_by_route(self):
-        """API routes need both headers (the global requirement); operations, health and the
-        provider callbacks (signed) need none."""
+        """API routes need both headers (the global requirement), operator routes the bearer
+        token; operations, health and the provider callbacks (signed) need none."""
         for method, path, item, op in self.operations():
             with self.subTest(op=f"{method} {path}"):
                 if path.startswith("/v1/api/"):
                     self.assertNotIn("security", op)
                     self.assertIn("401", op["responses"])
                     self.assertIn("429", op["responses"])
+                elif path.startswith("/v1/admin/"):
+                    # The operator's routes: the bearer token of --admin-token.
+                    self.assertEqual(op.get("security"), [{"adminToken": []}])
+                    self.assertIn("401", op["responses"])
+                    self.assertIn("403", op["responses"])
                 else:
                     self.assertEqual(op.get("security"), [])
                     self.assertNotIn("401", op["responses"])
@@ -368,7 +377,7 @@ class OpenApiLiveTest(ServerTestCase):
     def setUpClass(cls):
         cls.raw, cls.spec = load_spec()
         cls.server = cls.start_class_server("--sim-speed", "1000", "--busy-attempts", "1",
-                                            "--provider-cps", "0")
+                                            "--provider-cps", "0", "--admin-token", ADMIN_TOKEN)
         cls.routes = {(m, shape(p)) for m, p in server_routes()}
 
     def setUp(self):
@@ -410,7 +419,8 @@ class OpenApiLiveTest(ServerTestCase):
         self.auth = make_workspace(self.server, requests_per_minute=100000)
         steps = [self.operations, self.authentication, self.agents, self.uploads, self.reads,
                  self.controls, self.usage, self.callbacks, self.webhooks, self.compliance,
-                 self.dialled_batch, self.openapi, self.dashboard]
+                 self.dialled_batch, self.suppressions, self.dnc_registry, self.openapi,
+                 self.dashboard]
         for step in steps:
             with self.subTest(step=step.__name__):
                 step()
@@ -675,6 +685,45 @@ class OpenApiLiveTest(ServerTestCase):
         for event, _, data in events:
             schema = {"$ref": f"#/components/schemas/{schemas[event]}"}
             self.assertEqual(validate(self.spec, data, schema), [], f"{event}: {data}")
+
+    def suppressions(self):
+        base, one = "/v1/api/suppressions", "/v1/api/suppressions/{entry}"
+        check, imp = f"{base}/check", f"{base}/import"
+        self.call("POST", base, base, 201, {"phone": "+14155550100", "reason": "asked"})
+        self.call("POST", base, base, 200, {"phone": "+14155550100", "source": "crm"})
+        self.call("POST", base, base, 201, {"areaCode": "+1646"})
+        self.call("POST", base, base, 400, {"phone": "555"})
+        self.call("GET", base + "?limit=1", base, 200)
+        self.call("GET", base + "?limit=0", base, 400)
+        self.call("GET", check + "?phone=%2B16465550100", check, 200)
+        self.call("GET", check + "?phone=%2B14155550199", check, 200)
+        self.call("GET", check, check, 400)
+        self.call("GET", f"{base}/%2B1646", one, 200)
+        self.call("DELETE", f"{base}/%2B1646", one, 200)
+        self.call("DELETE", f"{base}/%2B1646", one, 404)
+        self.call("GET", f"{base}/%2B1646", one, 404)
+        self.call("GET", f"{base}/export", f"{base}/export", 200)
+        csv = b"phone,reason\n+14155550101,x\nnope,y\n"
+        self.upload(imp, imp, 200, [("file", ("dnc.csv", csv))])
+        self.upload(imp, imp, 422, [("file", ("dnc.csv", b"number\n1\n"))])
+        self.upload(imp, imp, 400, [("source", "crm")])
+        reply = request(self.server, "POST", imp, b"phone\n", auth=self.auth,
+                        headers={"Content-Type": "text/csv"})
+        self.check(reply, "POST", imp, 415)
+
+    def dnc_registry(self):
+        path = "/v1/admin/dnc-registry"
+        bearer = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+        self.call("GET", path, path, 404, auth=None, headers=bearer)
+        self.call("PUT", path + "?date=2026-01-01", path, 401, b"4155550100\n", auth=None,
+                  headers={"Authorization": "Bearer wrong", "Content-Type": "text/plain"})
+        self.call("PUT", path + "?date=2026-02-30", path, 400, b"4155550100\n", auth=None,
+                  headers={**bearer, "Content-Type": "text/plain"})
+        self.call("PUT", path + "?date=2026-01-01", path, 422, b"header\n", auth=None,
+                  headers={**bearer, "Content-Type": "text/plain"})
+        self.call("PUT", path + "?date=2026-01-01", path, 200, b"4155550100\n", auth=None,
+                  headers={**bearer, "Content-Type": "text/plain"})
+        self.call("GET", path, path, 200, auth=None, headers=bearer)
 
     def openapi(self):
         self.call("GET", "/openapi.json", "/openapi.json", 200, auth=None)

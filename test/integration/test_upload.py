@@ -27,11 +27,12 @@ TEMPLATE = "/v1/api/batch-calls/template"
 CLIENTS = {"python": post_multipart, "curl": curl_multipart}
 PROMPT = "Hi {first_name}, see you on {appointment_date}."
 CREATED_KEYS = {"batchId", "totalCalls", "status", "message", "validCalls", "invalidRows",
-                "duplicateRows", "normalizedRows", "noConsentRows", "errors", "warnings"}
+                "duplicateRows", "normalizedRows", "noConsentRows", "suppressedRows", "errors",
+                "warnings"}
 VALIDATE_KEYS = {"valid", "reason", "totalRows", "validRows", "invalidRows", "duplicateRows",
-                 "normalizedRows", "noConsentRows", "columns", "encoding", "delimiter",
-                 "missingVariables", "unusedColumns", "errors", "errorsTruncated", "warnings",
-                 "warningsTruncated"}
+                 "normalizedRows", "noConsentRows", "suppressedRows", "columns", "encoding",
+                 "delimiter", "missingVariables", "unusedColumns", "errors", "errorsTruncated",
+                 "warnings", "warningsTruncated"}
 ERROR_KEYS = {"row", "column", "code", "value", "message"}
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
 MAX_FILE = 20_000_000

@@ -8,8 +8,14 @@ import {
 const LIMIT = 50;
 
 // The entry's number or area code, whatever the list names it.
+// An entry is a number ({phone}) or a whole +1 area code ({areaCode}).
 function entryKey(s) {
-  return s.phone_number || s.phone || s.number || s.areaCode || s.entry || s.id || '';
+  return s.phone || s.areaCode || '';
+}
+
+// "+1NPA" (a +1 area code) is listed as an area code, anything else as a number.
+function entryBody(text) {
+  return /^\+1[2-9]\d\d$/.test(text) ? { areaCode: text } : { phone: text };
 }
 
 export function render(main, ctx) {
@@ -36,7 +42,7 @@ export function render(main, ctx) {
   addForm.addEventListener('submit', async (e) => {
     e.preventDefault();
     try {
-      await api('POST', '/v1/api/suppressions', { json: { phone_number: phone.value.trim(), reason: reason.value.trim() || undefined } });
+      await api('POST', '/v1/api/suppressions', { json: { ...entryBody(phone.value.trim()), reason: reason.value.trim() || undefined } });
       notice(`${phone.value.trim()} will not be called.`, 'ok');
       phone.value = '';
       reason.value = '';
@@ -51,9 +57,10 @@ export function render(main, ctx) {
     e.preventDefault();
     try {
       const r = await api('GET', '/v1/api/suppressions/check', { query: { phone: checkIn.value.trim() } });
-      const hit = r.suppressed === true || r.listed === true || r.blocked === true;
+      const hit = r.suppressed === true;
+      const why = r.entry && r.entry.reason;
       put(checkOut, h('p', { class: hit ? 'msg error' : 'msg ok' },
-        hit ? `Suppressed${r.source ? ` (${r.source})` : ''}${r.reason ? `: ${r.reason}` : ''}.` : 'Not suppressed: this number may be called.'));
+        hit ? `Suppressed${r.source ? ` (${r.source})` : ''}${why ? `: ${why}` : ''}.` : 'Not suppressed: this number may be called.'));
     } catch (err) {
       put(checkOut, errorBox(err));
     }

@@ -248,6 +248,27 @@ static void test_callback_fields(void)
     CHECK(ev.transcript == NULL);
 }
 
+static void test_callback_opt_out(void)
+{
+    static const struct {
+        const char *body;
+        int rc, opted_out;
+    } cases[] = {
+        {"{\"callId\":\"c1\",\"status\":\"completed\"}", 0, 0},
+        {"{\"callId\":\"c1\",\"status\":\"completed\",\"optOut\":true}", 0, 1},
+        {"{\"callId\":\"c1\",\"status\":\"no_answer\",\"optOut\":false}", 0, 0},
+        {"{\"callId\":\"c1\",\"status\":\"completed\",\"optOut\":null}", 0, 0},
+        {"{\"callId\":\"c1\",\"status\":\"completed\",\"optOut\":\"yes\"}", BC_EINVAL, 0},
+        {"{\"callId\":\"c1\",\"status\":\"completed\",\"optOut\":1}", BC_EINVAL, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct call_event ev;
+        CHECK_INT(parse_signed(QUERY, cases[i].body, &ev), cases[i].rc);
+        CHECK_INT(ev.opted_out, cases[i].opted_out);
+        provider_event_free(&ev);
+    }
+}
+
 static void test_callback_signatures(void)
 {
     static const char body[] = "{\"callId\":\"c1\",\"status\":\"completed\"}";
@@ -413,5 +434,6 @@ static void test_fetch(void)
 
 CHECK_MAIN(CHECK_CASE(test_create_request), CHECK_CASE(test_parse_create),
            CHECK_CASE(test_callback_mapping), CHECK_CASE(test_callback_fields),
-           CHECK_CASE(test_callback_signatures), CHECK_CASE(test_callback_replay_to_another_call),
-           CHECK_CASE(test_callback_malformed), CHECK_CASE(test_fetch))
+           CHECK_CASE(test_callback_opt_out), CHECK_CASE(test_callback_signatures),
+           CHECK_CASE(test_callback_replay_to_another_call), CHECK_CASE(test_callback_malformed),
+           CHECK_CASE(test_fetch))

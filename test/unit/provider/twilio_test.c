@@ -707,6 +707,36 @@ static void test_callback(void)
     CHECK(ev.transcript == NULL);
 }
 
+/* Digits is kept for the caller (which knows the agent's optOutDigit); OptOut=true is the
+ * simulator's opt-out. Neither changes the outcome. */
+static void test_callback_opt_out(void)
+{
+    static const struct {
+        const char *extra;
+        const char *digits;
+        int opted_out;
+    } cases[] = {
+        {"", "", 0},
+        {"&Digits=9", "9", 0},
+        {"&Digits=%23", "#", 0},
+        {"&OptOut=true", "", 1},
+        {"&OptOut=false", "", 0},
+        {"&OptOut=TRUE", "", 0},
+        {"&Digits=123456789", "", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[256];
+        snprintf(body, sizeof body, "CallSid=CA1&CallStatus=completed&AnsweredBy=human%s",
+                 cases[i].extra);
+        struct call_event ev;
+        CHECK_INT(twilio_parse_callback(QUERY, strlen(QUERY), body, strlen(body), &ev), 0);
+        CHECK_STR(ev.digits, cases[i].digits);
+        CHECK_INT(ev.opted_out, cases[i].opted_out);
+        CHECK_INT(ev.outcome, OUTCOME_ANSWERED);
+        provider_event_free(&ev);
+    }
+}
+
 static void test_callback_outcomes(void)
 {
     static const struct {
@@ -869,5 +899,5 @@ CHECK_MAIN(CHECK_CASE(test_form_round_trip), CHECK_CASE(test_form_encoding),
            CHECK_CASE(test_create_twiml_limit), CHECK_CASE(test_check_agent),
            CHECK_CASE(test_request_set), CHECK_CASE(test_fetch_request),
            CHECK_CASE(test_parse_create), CHECK_CASE(test_outcomes), CHECK_CASE(test_callback),
-           CHECK_CASE(test_callback_outcomes), CHECK_CASE(test_callback_malformed),
-           CHECK_CASE(test_parse_fetch))
+           CHECK_CASE(test_callback_opt_out), CHECK_CASE(test_callback_outcomes),
+           CHECK_CASE(test_callback_malformed), CHECK_CASE(test_parse_fetch))
