@@ -3,7 +3,8 @@
 # needs. Idempotent: when everything is already present it only checks and returns.
 # Usage: bash deps/install.sh [--test]
 #   --test  also what only the test suite needs (the fuzzers' clang, Node.js and the twilio npm
-#           package of test/twilio); the README's test command and test/run.sh pass it, so
+#           package of test/twilio, HAProxy for test/cluster, podman, buildah, runc, debootstrap
+#           and podman-compose for deploy/); the README's test command and test/run.sh pass it, so
 #           starting the server never installs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +29,11 @@ packages=(
   # benchmarks
   wrk nginx-light libcsv-dev sqlite3 procps
 )
-# test only: the libFuzzer harnesses of test/fuzz (clang with its sanitizer and fuzzer runtimes)
-test_packages=(clang-14 libclang-rt-14-dev)
+# test only: the libFuzzer harnesses of test/fuzz (clang with its sanitizer and fuzzer runtimes);
+# HAProxy for test/cluster (nginx is above, for the benchmarks); the container tools of
+# deploy/image.sh and deploy/compose.yaml (no Docker engine: buildah builds, podman with runc runs,
+# debootstrap makes the Debian base images)
+test_packages=(clang-14 libclang-rt-14-dev haproxy podman buildah runc debootstrap podman-compose)
 
 if [ "$with_test" = 1 ]; then
   packages+=("${test_packages[@]}")
