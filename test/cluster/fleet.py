@@ -150,8 +150,8 @@ class Fleet:
                           keep_data=False, port=self.ports[name])
         return server
 
-    def instance_flags(self, name, public=None):
-        balancer = self.nginx if (public or self.public) == "nginx" else self.haproxy
+    def instance_flags(self, name):
+        balancer = self.nginx if self.public == "nginx" else self.haproxy
         flags = ["--provider", "twilio", "--twilio-api-base", self.sim.url,
                  "--twilio-account-sid", self.sim.account_sid,
                  "--twilio-auth-token", self.sim.auth_token,
@@ -165,12 +165,6 @@ class Fleet:
         if self.fleet_flags:
             flags += ["--instance-name", name]
         return flags + self.extra_flags
-
-    def set_public(self, public):
-        """Which balancer the instances name in their callback URLs from their next start."""
-        self.public = public
-        for name, server in self.instances.items():
-            server.args = self.instance_flags(name, public)
 
     def start(self):
         self.sim.start()
@@ -275,6 +269,8 @@ class Load:
                 rec = self.one(conns, auth, batch)
                 with self.lock:
                     self.records.append(rec)
+        for conn in conns.values():
+            conn.close()
 
     def one(self, conns, auth, batch):
         """GET status once. Like any HTTP client, a request that finds its kept-alive connection
