@@ -7,6 +7,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "fleet_admin.h"
 #include "model/apikey.h"
 #include "model/workspace.h"
 #include "model/url.h"
@@ -20,6 +21,7 @@ struct admin_args {
     const char *name, *workspace, *label, *key_id, *url;
     int allow_private; /* --webhook-allow-private */
     struct ws_update limits;
+    struct fleet_admin_args fleet; /* placement and the fleet's workspace commands */
 };
 
 static void usage(FILE *out)
@@ -34,6 +36,13 @@ static void usage(FILE *out)
             "  batchcalld admin key revoke --key-id KEY_ID\n"
             "  batchcalld admin webhook set --workspace WS_ID --url URL [--webhook-allow-private]\n"
             "  batchcalld admin webhook delete --workspace WS_ID\n"
+            "  batchcalld admin workspace freeze|thaw|status --workspace WS_ID\n"
+            "  batchcalld admin workspace export --workspace WS_ID --out FILE\n"
+            "  batchcalld admin workspace import --in FILE [--replace]\n"
+            "  batchcalld admin workspace drop --workspace WS_ID [--force]\n"
+            "  batchcalld admin placement set --map FILE --workspace WS_ID --instance NAME\n"
+            "  batchcalld admin placement remove|show --map FILE [--workspace WS_ID]\n"
+            "  (the fleet commands: docs/fleet.md)\n"
             "Limits: --calls-per-second X (default %g), --max-concurrent-calls N (default %d),\n"
             "        --requests-per-minute N (default %d), --max-records N (default %d)\n"
             "Every command takes --data-dir DIR (default $BATCHCALLD_DATA_DIR or ./data) and\n"
@@ -66,6 +75,10 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
             a->allow_private = 1;
             continue;
         }
+        if (!strcmp(f, "--replace") || !strcmp(f, "--force")) {
+            *(f[2] == 'r' ? &a->fleet.replace : &a->fleet.force) = 1;
+            continue;
+        }
         if (i + 1 >= argc) {
             fprintf(stderr, "batchcalld admin: %s needs a value\n", f);
             return BC_EINVAL;
@@ -78,7 +91,15 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
         } else if (!strcmp(f, "--name")) {
             a->name = v;
         } else if (!strcmp(f, "--workspace")) {
-            a->workspace = v;
+            a->workspace = a->fleet.workspace = v;
+        } else if (!strcmp(f, "--map")) {
+            a->fleet.map = v;
+        } else if (!strcmp(f, "--instance")) {
+            a->fleet.instance = v;
+        } else if (!strcmp(f, "--in")) {
+            a->fleet.in = v;
+        } else if (!strcmp(f, "--out")) {
+            a->fleet.out = v;
         } else if (!strcmp(f, "--label")) {
             a->label = v;
         } else if (!strcmp(f, "--key-id")) {
@@ -284,6 +305,8 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
         cJSON_AddBoolToObject(out, "revoked", 1);
         return print_json(out);
     }
+    if (!strcmp(noun, "workspace") && fleet_admin_workspace_verb(verb))
+        return fleet_admin_workspace(s, verb, &a->fleet);
     if (!strcmp(noun, "webhook") && !strcmp(verb, "set"))
         return webhook_set(s, a);
     if (!strcmp(noun, "webhook") && !strcmp(verb, "delete"))
@@ -307,6 +330,8 @@ int admin_main(int argc, char **argv)
     if (parse_args(argc - 2, argv + 2, &a) != 0)
         return 2;
     log_set_level(LOG_WARN);
+    if (!strcmp(argv[0], "placement")) /* a file of the balancer's, not of the data directory */
+        return fleet_admin_placement(argv[1], &a.fleet);
     struct store s;
     struct store_options opt = {
         .dir = a.data_dir, .map_size = 64u << 20, .map_size_max = (size_t)65536 << 20};

@@ -7,6 +7,7 @@
 
 #include "api/metrics.h"
 #include "api/events.h"
+#include "api/fleet.h"
 #include "config.h"
 #include "dispatch/dispatch.h"
 #include "http/client.h"
@@ -39,6 +40,7 @@ struct app {
     struct sim *sim;           /* the in-process simulator with --provider sim */
     struct events *events;     /* live event streams (SSE) */
     struct webhooks *webhooks; /* webhook outbox and delivery (webhooks/webhooks.h) */
+    struct fleet fleet;        /* instance name, 421s, the watcher of admin changes (api/fleet.h) */
     uv_timer_t drain_timer;    /* waits for provider requests in flight at shutdown */
     /* A timer due every LAG_INTERVAL_MS: how late it fires is how long the loop was busy with
      * other work, which is what a request arriving then waits (exported in /metrics). */

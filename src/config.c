@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "model/placement.h"
 #include "util/addr.h"
 #include "util/err.h"
 #include "util/log.h"
@@ -96,6 +97,9 @@ static const struct opt opts[] = {
     UINT(events_log_kb, "2048",
          "live events kept in memory per watched batch, in KiB, for reconnects; up to 16 "
          "times more while a slow watcher still needs them"),
+    STR(instance_name, "",
+        "this instance's name in the fleet's placement map: turns on 421 for workspaces it "
+        "does not hold (docs/fleet.md)"),
 };
 #define NOPTS (sizeof opts / sizeof opts[0])
 
@@ -203,6 +207,11 @@ static int validate(const struct config *cfg)
         fprintf(stderr, "batchcalld: --sim-speed, --max-in-flight, --busy-attempts and "
                         "--events-log-kb must be greater than 0 (--events-log-kb at most "
                         "1048576)\n");
+        return BC_EINVAL;
+    }
+    if (cfg->instance_name[0] && !placement_name_ok(cfg->instance_name)) {
+        fprintf(stderr, "batchcalld: --instance-name must be 1 to 64 characters of A-Z a-z 0-9 "
+                        ". _ - (it is a value in the balancer's placement map)\n");
         return BC_EINVAL;
     }
     if (cfg->map_size_mb == 0 || cfg->map_size_max_mb < cfg->map_size_mb) {

@@ -47,6 +47,7 @@ struct config {
     uint64_t webhook_timeout_ms;
     int webhook_allow_private;
     uint64_t events_log_kb;
+    char instance_name[65]; /* fleet mode when set (docs/fleet.md) */
 };
 
 /* Fills defaults, then environment variables, then argv flags (argv[0] is the first flag).

@@ -416,10 +416,14 @@ static int serve(int argc, char **argv)
         .alias_from = "/v1/batch-calls",
         .alias_to = "/v1/api/batch-calls",
         .request_ctx_size = sizeof(struct api_ctx),
-        .on_head = auth_on_head,
+        .on_head = fleet_on_head,
         .on_response = auth_on_response,
         .app = &app,
+        .fixed_headers = app.fleet.header,
     };
+    if (app.cfg.instance_name[0])
+        snprintf(app.fleet.header, sizeof app.fleet.header, "X-Instance: %s\r\n",
+                 app.cfg.instance_name);
     char host[256];
     int port;
     addr_split(app.cfg.listen, host, sizeof host, &port);
@@ -453,6 +457,11 @@ static int serve(int argc, char **argv)
     }
     if ((rc = start_dispatch(&app)) != 0) {
         log_error("cannot start dispatch", "reason=\"%s\"", err_str(rc));
+        code = 1;
+        goto out;
+    }
+    if ((rc = fleet_start(&app)) != 0) {
+        log_error("cannot read the workspaces", "reason=\"%s\"", err_str(rc));
         code = 1;
         goto out;
     }
@@ -497,6 +506,7 @@ out:
     uv_run(app.loop, UV_RUN_DEFAULT);
     uv_loop_close(app.loop);
     auth_free(&app);
+    fleet_free(&app);
     metrics_free(&app.metrics);
     crypto_hasher_free(&app.hasher);
     store_close(&app.store);

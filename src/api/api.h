@@ -14,8 +14,10 @@
 #include "util/id.h"
 
 /* Route flags. */
-#define API_AUTH 1u /* needs x-api-key and x-workspace-id */
-#define API_OPS  2u /* also answered on the connections kept in reserve (--reserved-connections) */
+#define API_AUTH        1u /* needs x-api-key and x-workspace-id */
+#define API_OPS         2u /* also answered on the connections kept in reserve (--reserved-connections) */
+#define API_WS_PATH     4u /* the first path parameter is the workspace (fleet routing) */
+#define API_BATCH_QUERY 8u /* the query's b= names the batch (callbacks in the old form) */
 
 /* Per-request state, allocated by the HTTP server for every connection. */
 struct api_ctx {

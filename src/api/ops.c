@@ -11,8 +11,15 @@
 
 void ops_healthz(struct http_request *req)
 {
-    static const char body[] = "{\"status\":\"ok\"}";
-    http_respond(req, 200, JSON_TYPE, body, sizeof body - 1);
+    /* The instance's name tells a balancer's health check (and a test) which one answered. */
+    const char *name = api_app(req)->cfg.instance_name;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "status", "ok");
+    if (name[0])
+        cJSON_AddStringToObject(o, "instance", name);
+    else
+        cJSON_AddNullToObject(o, "instance");
+    api_respond_json(req, 200, o);
 }
 
 void ops_readyz(struct http_request *req)
@@ -106,6 +113,7 @@ void ops_metrics(struct http_request *req)
         &out);
     if (app->dispatch)
         render_dispatch(app, &out);
+    fleet_render_metrics(app, &out);
     uint64_t delivered, failed, gave_up;
     webhooks_stats(app->webhooks, &delivered, &failed, &gave_up);
     buf_printf(&out,

@@ -54,8 +54,15 @@ const struct http_route routes_table[] = {
     {DELETE, "/v1/api/webhook", webhooks_delete, NULL, 0, API_AUTH},
     {GET, "/v1/api/webhook/deliveries", webhooks_deliveries, NULL, 0, API_AUTH},
     /* Called by the telephony provider: authenticated by signature instead of API key. */
-    {POST, "/v1/provider/twilio/status", callbacks_twilio, NULL, CALLBACK_BODY_LIMIT, 0},
-    {POST, "/v1/provider/http/status", callbacks_http, NULL, CALLBACK_BODY_LIMIT, 0},
+    {POST, "/v1/provider/ws/:ws/twilio/status", callbacks_twilio, NULL, CALLBACK_BODY_LIMIT,
+     API_WS_PATH},
+    {POST, "/v1/provider/ws/:ws/http/status", callbacks_http, NULL, CALLBACK_BODY_LIMIT,
+     API_WS_PATH},
+    /* The form handed out before callbacks carried the workspace: calls placed before an
+     * upgrade still report here. */
+    {POST, "/v1/provider/twilio/status", callbacks_twilio, NULL, CALLBACK_BODY_LIMIT,
+     API_BATCH_QUERY},
+    {POST, "/v1/provider/http/status", callbacks_http, NULL, CALLBACK_BODY_LIMIT, API_BATCH_QUERY},
 };
 
 const size_t routes_count = sizeof routes_table / sizeof routes_table[0];

@@ -141,6 +141,7 @@ static void send_pick(struct dispatcher *d, struct pick *p)
         dl->row = p->row;
         dl->seq = p->seq;
         struct dial_attempt a = {
+            .ws = p->b->ws_id,
             .batch = p->b->id,
             .row = p->row,
             .seq = p->seq,

@@ -125,6 +125,8 @@ struct http_server_config {
     /* Called for every final response, for metrics and access logs. */
     void (*on_response)(struct http_request *req, int status, uint64_t duration_ns);
     void *app;
+    /* Header lines ("Name: value\r\n") sent with every response, or NULL. */
+    const char *fixed_headers;
 };
 
 struct http_server {

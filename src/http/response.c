@@ -56,7 +56,9 @@ static void append_response(struct http_conn *c, int status, const char *content
     const char *text = http_status_text(status), *date = date_header(c->srv);
     size_t tlen = strlen(text), dlen = strlen(date), clen = strlen(content_type);
     size_t elen = extra ? extra->len : 0, blen = len == STREAMED ? 0 : len;
-    if (buf_reserve(o, 160 + tlen + dlen + clen + elen + blen) != 0) {
+    const char *fixed = c->srv->cfg.fixed_headers;
+    size_t flen = fixed ? strlen(fixed) : 0;
+    if (buf_reserve(o, 160 + tlen + dlen + clen + elen + flen + blen) != 0) {
         log_error("cannot buffer response", "status=%d bytes=%zu", status, len);
         c->close_after_write = 1;
         return;
@@ -81,6 +83,8 @@ static void append_response(struct http_conn *c, int status, const char *content
     }
     p = close ? PUT_LIT(p, "\r\nConnection: close\r\n")
               : PUT_LIT(p, "\r\nConnection: keep-alive\r\n");
+    if (flen)
+        p = put_str(p, fixed, flen);
     if (elen)
         p = put_str(p, extra->data, elen);
     p = PUT_LIT(p, "\r\n");

@@ -53,6 +53,8 @@ cJSON *workspace_to_json(const struct ws_settings *ws)
     cJSON_AddNumberToObject(o, "requestsPerMinute", (double)ws->requests_per_minute);
     cJSON_AddNumberToObject(o, "maxRecords", (double)ws->max_records);
     cJSON_AddNumberToObject(o, "createdAt", (double)ws->created_ms);
+    if (ws->frozen)
+        cJSON_AddBoolToObject(o, "frozen", 1);
     return o;
 }
 
@@ -107,6 +109,7 @@ int workspace_decode(const void *data, size_t len, struct ws_settings *out)
         rc = get_count(o, "maxRecords", &out->max_records);
     if (!rc)
         rc = get_count(o, "createdAt", &out->created_ms);
+    out->frozen = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "frozen"));
     cJSON_Delete(o);
     return rc;
 }
@@ -178,6 +181,31 @@ int workspace_update_limits(struct store *s, const char *id, const struct ws_upd
 {
     struct workspace_update_args a = {.id = id, .u = u, .out = out};
     return store_write(s, workspace_update_txn, &a);
+}
+
+struct workspace_freeze_args {
+    const char *id;
+    int frozen;
+    int *was;
+};
+
+static int workspace_freeze_txn(struct store_txn *t, void *arg)
+{
+    struct workspace_freeze_args *a = arg;
+    struct ws_settings ws;
+    int rc = workspace_get(t, a->id, strlen(a->id), &ws);
+    if (rc)
+        return rc;
+    *a->was = ws.frozen;
+    ws.frozen = a->frozen;
+    rc = put_ws(t, &ws);
+    return rc ? rc : records_fleet_gen_bump(t);
+}
+
+int workspace_set_frozen(struct store *s, const char *id, int frozen, int *was)
+{
+    struct workspace_freeze_args a = {id, frozen, was};
+    return store_write(s, workspace_freeze_txn, &a);
 }
 
 int workspace_list(struct store *s, cJSON **out)

@@ -29,6 +29,9 @@ struct ws_settings {
     uint64_t requests_per_minute;
     uint64_t max_records;
     uint64_t created_ms;
+    /* Being moved to another instance (docs/fleet.md): the API answers 503 and nothing is
+     * dialled. Stored only when set, so records of workspaces never frozen stay as they were. */
+    int frozen;
 };
 
 void workspace_defaults(struct ws_settings *ws);
@@ -50,6 +53,9 @@ int workspace_create(struct store *s, struct id_gen *ids, struct ws_settings *ws
                      char api_key[APIKEY_TEXT_MAX], struct apikey_info *key);
 int workspace_update_limits(struct store *s, const char *id, const struct ws_update *u,
                             struct ws_settings *out);
+/* Sets or clears frozen (and bumps the fleet generation the server polls). Returns 0,
+ * BC_ENOTFOUND, or a store error; *was gets the previous value. */
+int workspace_set_frozen(struct store *s, const char *id, int frozen, int *was);
 /* {"workspaces":[...]} */
 int workspace_list(struct store *s, cJSON **out);
 

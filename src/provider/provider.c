@@ -86,8 +86,17 @@ static int terminate(struct buf *b)
 int provider_callback_url(struct buf *b, const struct provider_config *cfg, const char *dialect,
                           const struct dial_attempt *a)
 {
-    int rc = buf_printf(b, "%.*s/v1/provider/%s/status?b=", provider_base_len(cfg->public_url),
-                        cfg->public_url, dialect);
+    int rc =
+        buf_printf(b, "%.*s/v1/provider/", provider_base_len(cfg->public_url), cfg->public_url);
+    if (!rc && a->ws && a->ws[0]) {
+        rc = buf_append_str(b, "ws/");
+        if (!rc)
+            rc = form_escape(b, a->ws, strlen(a->ws));
+        if (!rc)
+            rc = buf_append_str(b, "/");
+    }
+    if (!rc)
+        rc = buf_printf(b, "%s/status?b=", dialect);
     if (!rc)
         rc = form_escape(b, a->batch, strlen(a->batch));
     if (!rc)

@@ -43,6 +43,7 @@ struct provider_config {
 /* One dial request. seq numbers every request sent for the job (1, 2, ...) and is what makes
  * (batch, row, seq) unique: it goes into the callback URL and the Idempotency-Key. */
 struct dial_attempt {
+    const char *ws; /* the batch's workspace: in the callback URL's path, for fleet routing */
     const char *batch;
     uint32_t row;
     uint32_t seq;
@@ -73,9 +74,11 @@ int provider_build_create(const struct provider_config *cfg, const struct dial_a
 int provider_request_set(struct client_request *r, const char *method, const char *content_type,
                          const char *url, const char *userpwd, const char *const *headers,
                          long timeout_ms);
-/* Appends {public_url}/v1/provider/{dialect}/status?b={batch}&r={row}&a={seq} and a NUL (not
- * counted in b->len). The query identifies the attempt even when a crash lost the provider's call
- * id (DESIGN.md, at-most-once dialling). */
+/* Appends {public_url}/v1/provider/ws/{ws}/{dialect}/status?b={batch}&r={row}&a={seq} and a NUL
+ * (not counted in b->len). The workspace lets a balancer route the callback to the instance that
+ * holds it (docs/fleet.md); without one (a->ws NULL or empty) the older form without the
+ * "ws/{ws}/" part is built. The query identifies the attempt even when a crash lost the
+ * provider's call id (DESIGN.md, at-most-once dialling). */
 int provider_callback_url(struct buf *b, const struct provider_config *cfg, const char *dialect,
                           const struct dial_attempt *a);
 /* Length of a configured base URL without trailing slashes, so "https://x/" + "/path" does not

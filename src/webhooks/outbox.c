@@ -46,20 +46,25 @@ static int has_from(struct store_txn *t, uint64_t seq)
 
 /* The largest outbox key, or 0 when it is empty. The store's cursors only move forward, so the
  * key is found bit by bit: 64 lookups of "is there a key at or above x" whatever the size. */
+static uint64_t last_in(struct store_txn *t)
+{
+    uint64_t last = 0;
+    if (has_from(t, 0))
+        for (int bit = 63; bit >= 0; bit--)
+            if (has_from(t, last | (1ull << bit)))
+                last |= 1ull << bit;
+    return last;
+}
+
 static int last_seq(struct store *st, uint64_t *out)
 {
     struct store_txn t;
     int rc = store_read_begin(st, &t);
     if (rc)
         return rc;
-    uint64_t last = 0;
-    if (has_from(&t, 0))
-        for (int bit = 63; bit >= 0; bit--)
-            if (has_from(&t, last | (1ull << bit)))
-                last |= 1ull << bit;
+    *out = last_in(&t);
     rc = t.err;
     store_read_end(&t);
-    *out = last;
     return rc;
 }
 
@@ -141,6 +146,11 @@ static int put_entries(struct outbox *o, struct store_txn *t, cJSON *entry, cons
 {
     struct buf b = {0};
     int rc = 0;
+    /* `batchcalld admin workspace import` (another process) adds entries numbered above ours
+     * (records_outbox_import_base): continue after them, so that no key is written twice and
+     * the delivery worker, which reads the outbox in order, sees every new one. */
+    if (n && has_from(t, o->next_seq))
+        o->next_seq = last_in(t) + 1;
     for (size_t i = 0; i < n && !rc; i++) {
         cJSON_ReplaceItemInObjectCaseSensitive(entry, "url", cJSON_CreateString(urls[i]));
         b.len = 0;

@@ -641,7 +641,7 @@ class DispatchTest(DispatchTestCase):
                               f"Hello {names[row - 1]}, this is a test."), create)
             self.assertEqual(create["variables"]["first_name"], names[row - 1], create)
             self.assertTrue(create["callbackUrl"].startswith(
-                f"http://127.0.0.1:{port}/v1/provider/http/status?"), create)
+                f"http://127.0.0.1:{port}/v1/provider/ws/{auth[0]}/http/status?"), create)
         self.assertEqual(provider.callback_statuses(), [204] * 5)
         for row, call in self.calls(server, auth, batch, range(1, 6)).items():
             self.assertEqual((call["status"], call["duration"], call["result"]["callId"]),

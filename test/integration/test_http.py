@@ -68,7 +68,9 @@ class HttpProtocolTest(RawTestCase):
 
     def test_healthz_and_readyz(self):
         reply = request(self.server, "GET", "/healthz")
-        self.assertEqual((reply.status, reply.body), (200, {"status": "ok"}))
+        # A single instance (no --instance-name): no name to report (docs/fleet.md).
+        self.assertEqual((reply.status, reply.body), (200, {"status": "ok", "instance": None}))
+        self.assertIsNone(reply.headers.get("X-Instance"))
         self.assertJsonType(reply.headers)
         reply = request(self.server, "GET", "/readyz")
         self.assertEqual((reply.status, reply.body), (200, {"status": "ready"}))
@@ -273,7 +275,7 @@ class HttpProtocolTest(RawTestCase):
         got = client.read_responses(10, timeout=10.0)
         self.assertEqual([r.status for r in got], [200, 200, 200, 201, 200, 404, 404, 200, 200,
                                                    200])
-        self.assertEqual(got[0].json(), {"status": "ok"})
+        self.assertEqual(got[0].json(), {"status": "ok", "instance": None})
         self.assertEqual(got[1].json()["id"], a)
         self.assertEqual(got[2].json(), {"status": "ready"})
         self.assertEqual(got[3].json()["name"], "pipelined")
@@ -281,7 +283,7 @@ class HttpProtocolTest(RawTestCase):
         self.assertEqual(got[6].json()["id"], "agent_doesnotexist")
         self.assertIn(b"batchcalld_http_requests_total", got[7].body)
         self.assertEqual(got[8].json()["id"], c)
-        self.assertEqual(got[9].json(), {"status": "ok"})
+        self.assertEqual(got[9].json(), {"status": "ok", "instance": None})
         self.assertTrue(client.wait_closed(3.0))
         self.assertEqual(client.buf, b"")
 

@@ -572,6 +572,12 @@ class OpenApiLiveTest(ServerTestCase):
         self.call("POST", twilio, twilio, 400, form, auth=None,
                   headers={**headers, "X-Twilio-Signature": signature})
         self.call("POST", generic, generic, 403, {"callId": "x", "status": "completed"}, auth=None)
+        # The form handed out now, with the workspace in the path (docs/fleet.md).
+        ws = self.auth[0]
+        for dialect, body, kind in (("twilio", form, headers), ("http", {"callId": "x"}, {})):
+            self.call("POST", f"/v1/provider/ws/{ws}/{dialect}/status",
+                      f"/v1/provider/ws/{{ws}}/{dialect}/status", 403, body, auth=None,
+                      headers=kind)
 
     def webhooks(self):
         hook, deliveries = "/v1/api/webhook", "/v1/api/webhook/deliveries"
