@@ -1,9 +1,9 @@
 """bench/cluster.sh's driver (see there). Python 3 standard library; the fleet on loopback comes
 from test/cluster/fleet.py (nginx, HAProxy, carrier-sim, instances)."""
 
-import json
 import os
 import re
+import signal
 import statistics
 import subprocess
 import sys
@@ -116,14 +116,10 @@ def move_time(fleet, auth, agent):
     src = fleet.owner(auth[0])
     dst = next(n for n in fleet.names if n != src)
     t0 = time.monotonic()
-    done = subprocess.run(["bash", script, auth[0], fleet.instances[src].data_dir,
-                           fleet.instances[dst].data_dir, fleet.map, dst, fleet.reload_command()],
-                          capture_output=True, text=True,
-                          env=h.clean_env({"BATCHCALLD_BIN": h.binary()}))
+    done = fleet.move(auth[0], dst)
     took = time.monotonic() - t0
     if done.returncode != 0:
         raise SystemExit(f"bench/cluster: move failed:\n{done.stdout}{done.stderr}")
-    fleet.placement[auth[0]] = dst
     reply = h.request(fleet.nginx, "GET", f"{h.BATCHES}/{reply.body['batchId']}", auth=auth)
     assert reply.status == 200 and reply.body["totalCalls"] == MOVE_CALLS, reply.body
     print(f"\n## 3. move of a workspace with {MOVE_CALLS:,} calls ({src} -> {dst}, "
@@ -159,6 +155,8 @@ def rolling_restart(fleet, jobs):
 
 
 def main():
+    # SIGTERM (timeout, Ctrl-C from a wrapper) must still stop nginx, HAProxy and the instances.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     load = os.getloadavg()
     print(f"load average at start: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
           f"{os.cpu_count()} CPUs")

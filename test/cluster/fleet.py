@@ -241,6 +241,24 @@ class Fleet:
         return " && ".join(" ".join(c) for c in (self.nginx.reload_command(),
                                                    self.haproxy.reload_command()))
 
+    def move(self, workspace, target, timeout=600):
+        """deploy/move-workspace.sh from the workspace's instance to target; on success the
+        placement follows. Returns the CompletedProcess."""
+        bc = h.binary()
+        source = self.instances[self.placement[workspace]].data_dir
+        env = h.clean_env({"SRC_ADMIN": f"env BATCHCALLD_DATA_DIR={source} {bc} admin",
+                           "DST_ADMIN": f"env BATCHCALLD_DATA_DIR="
+                                        f"{self.instances[target].data_dir} {bc} admin",
+                           "MAP": self.map, "MAP_ADMIN": f"{bc} admin",
+                           "MOVE_DIR": os.path.join(self.dir, "move")})
+        os.makedirs(env["MOVE_DIR"], exist_ok=True)
+        done = subprocess.run(["sh", os.path.join(DEPLOY, "move-workspace.sh"), workspace, target,
+                               self.reload_command()], capture_output=True, text=True,
+                              timeout=timeout, env=env)
+        if done.returncode == 0:
+            self.placement[workspace] = target
+        return done
+
     def owner(self, workspace):
         return self.placement[workspace]
 

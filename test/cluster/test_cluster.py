@@ -11,7 +11,6 @@ kill -9 left in doubt before it reached the provider, reported as failed with ou
 import http.client
 import json
 import os
-import subprocess
 import threading
 import time
 import unittest
@@ -260,20 +259,15 @@ class ClusterTest(unittest.TestCase):
             self.skipTest("this checkout has no fleet support (deploy/move-workspace.sh)")
         ws = self.owned_by("inst-1")[0]
         batch = self.upload(self.fleet.nginx, ws, n=90, seed=4)
-        jobs = [(self.ws[w][0], batch if w == ws else self.batches[-2][1]) for w in self.ws]
+        latest = {w: b for w, b, _ in self.batches}
+        jobs = [(self.ws[w][0], latest[w]) for w in self.ws]
         load = fl.Load(self.fleet.nginx, jobs).start()
         try:
             time.sleep(1.0)
             t0 = time.monotonic()
-            done = subprocess.run(
-                ["bash", script, ws, self.fleet.instances["inst-1"].data_dir,
-                 self.fleet.instances["inst-3"].data_dir, self.fleet.map, "inst-3",
-                 self.fleet.reload_command()],
-                capture_output=True, text=True, timeout=300,
-                env=h.clean_env({"BATCHCALLD_BIN": h.binary()}))
+            done = self.fleet.move(ws, "inst-3")
             t1 = time.monotonic()
             self.assertEqual(done.returncode, 0, done.stdout + done.stderr)
-            self.fleet.placement[ws] = "inst-3"
             time.sleep(1.5)
         finally:
             records = load.stop()
