@@ -32,8 +32,9 @@ packages=(
 # test only: the libFuzzer harnesses of test/fuzz (clang with its sanitizer and fuzzer runtimes);
 # HAProxy for test/cluster (nginx is above, for the benchmarks); the container tools of
 # deploy/image.sh and deploy/compose.yaml (no Docker engine: buildah builds, podman with runc runs,
-# debootstrap makes the Debian base images)
-test_packages=(clang-14 libclang-rt-14-dev haproxy podman buildah runc debootstrap podman-compose)
+# debootstrap makes the Debian base images, dnsname lets compose's containers find each other)
+test_packages=(clang-14 libclang-rt-14-dev haproxy podman buildah runc debootstrap podman-compose
+  golang-github-containernetworking-plugin-dnsname)
 
 if [ "$with_test" = 1 ]; then
   packages+=("${test_packages[@]}")

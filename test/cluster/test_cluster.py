@@ -164,6 +164,22 @@ class ClusterTest(unittest.TestCase):
         self.assertEqual(reply.body.get("workspace"), ws)
         metrics = h.scrape(wrong)
         self.assertGreaterEqual(metrics.value("batchcalld_misdirected_requests_total"), 1)
+        # A workspace the map does not name goes to the consistent hash: the instance it lands
+        # on says 421 (it holds no such workspace), the same one every time; a request without
+        # a workspace (/healthz) is answered by some instance.
+        unplaced = "ws_01J9Z8Y7X6W5V4T3S2R1Q0P9N8"
+        for balancer in (self.fleet.nginx, self.fleet.haproxy):
+            seen = set()
+            for _ in range(3):
+                reply = h.request(balancer, "GET", "/v1/api/agents",
+                                  headers={"x-workspace-id": unplaced, "x-api-key": "bck_x"})
+                self.assertJsonError(reply, 421, {"misdirected_request"})
+                seen.add(reply.headers.get("X-Instance"))
+            self.assertEqual(len(seen), 1, seen)
+            self.assertIn(seen.pop(), self.fleet.names)
+            reply = h.request(balancer, "GET", "/healthz")
+            self.assertEqual(reply.status, 200, reply.body)
+            self.assertIn(reply.body["instance"], self.fleet.names)
 
     def test_3_campaigns_and_events(self):
         """A campaign per workspace through nginx, its callbacks back through nginx; a live
