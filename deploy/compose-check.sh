@@ -140,5 +140,7 @@ for _ in $(seq 1 100); do
   sleep 0.2
 done
 [ "$(head -1 <<<"$out")" = "200 inst-3" ] || fail "inst-3 after its restart: $out"
-echo "compose-check: inst-3 started again: its campaign is still there (volume)"
+reloads=$("${podman[@]}" logs "${project}_balancer_1" 2>&1 | grep -c 'addresses changed' || true)
+echo "compose-check: inst-3 started again: its campaign is still there (volume); the balancer" \
+  "reloaded nginx $reloads times for changed instance addresses"
 echo "compose-check: OK"
