@@ -135,7 +135,7 @@ static int parse_args(int argc, char **argv, struct admin_args *a)
     return 0;
 }
 
-static int print_json(cJSON *o)
+int admin_print_json(cJSON *o)
 {
     char *text = cJSON_Print(o);
     cJSON_Delete(o);
@@ -208,7 +208,7 @@ static int create_workspace(struct store *s, struct admin_args *a)
     cJSON *o = workspace_to_json(&ws);
     cJSON_AddStringToObject(o, "apiKey", api_key);
     cJSON_AddStringToObject(o, "keyId", key.key_id);
-    return print_json(o);
+    return admin_print_json(o);
 }
 
 static int update_workspace(struct store *s, struct admin_args *a)
@@ -222,7 +222,7 @@ static int update_workspace(struct store *s, struct admin_args *a)
                 "batchcalld admin: a limit is out of range (see batchcalld admin --help)\n");
         return 2;
     }
-    return rc ? fail(rc, "workspace update") : print_json(workspace_to_json(&ws));
+    return rc ? fail(rc, "workspace update") : admin_print_json(workspace_to_json(&ws));
 }
 
 static int webhook_set(struct store *s, struct admin_args *a)
@@ -251,7 +251,7 @@ static int webhook_set(struct store *s, struct admin_args *a)
     cJSON_AddStringToObject(o, "url", a->url);
     cJSON_AddStringToObject(o, "secret", secret);
     cJSON_AddNumberToObject(o, "createdAt", (double)created);
-    return print_json(o);
+    return admin_print_json(o);
 }
 
 static int webhook_delete(struct store *s, struct admin_args *a)
@@ -264,7 +264,7 @@ static int webhook_delete(struct store *s, struct admin_args *a)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "workspaceId", a->workspace);
     cJSON_AddBoolToObject(o, "deleted", 1);
-    return print_json(o);
+    return admin_print_json(o);
 }
 
 static int run_command(struct store *s, const char *noun, const char *verb, struct admin_args *a)
@@ -277,7 +277,7 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
         return update_workspace(s, a);
     if (!strcmp(noun, "workspace") && !strcmp(verb, "list")) {
         rc = workspace_list(s, &out);
-        return rc ? fail(rc, "workspace list") : print_json(out);
+        return rc ? fail(rc, "workspace list") : admin_print_json(out);
     }
     if (!strcmp(noun, "key") && !strcmp(verb, "create")) {
         if (need(a->workspace, "--workspace"))
@@ -286,13 +286,13 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
         char api_key[APIKEY_TEXT_MAX];
         struct apikey_info key;
         rc = apikey_create(s, &ids, a->workspace, a->label ? a->label : "", api_key, &key);
-        return rc ? fail(rc, "key create") : print_json(key_json(&key, api_key));
+        return rc ? fail(rc, "key create") : admin_print_json(key_json(&key, api_key));
     }
     if (!strcmp(noun, "key") && !strcmp(verb, "list")) {
         if (need(a->workspace, "--workspace"))
             return 2;
         rc = apikey_list(s, a->workspace, &out);
-        return rc ? fail(rc, "key list") : print_json(out);
+        return rc ? fail(rc, "key list") : admin_print_json(out);
     }
     if (!strcmp(noun, "key") && !strcmp(verb, "revoke")) {
         if (need(a->key_id, "--key-id"))
@@ -303,7 +303,7 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
         out = cJSON_CreateObject();
         cJSON_AddStringToObject(out, "keyId", a->key_id);
         cJSON_AddBoolToObject(out, "revoked", 1);
-        return print_json(out);
+        return admin_print_json(out);
     }
     if (!strcmp(noun, "workspace") && fleet_admin_workspace_verb(verb))
         return fleet_admin_workspace(s, verb, &a->fleet);

@@ -6,4 +6,8 @@
 /* argv starts after "admin". Returns the process exit code. */
 int admin_main(int argc, char **argv);
 
+struct cJSON;
+/* Prints o as JSON on stdout and frees it. Returns 0, or 1 when it cannot be rendered. */
+int admin_print_json(struct cJSON *o);
+
 #endif

@@ -10,21 +10,11 @@
 
 #include <cjson/cJSON.h>
 
+#include "admin.h"
 #include "model/placement.h"
 #include "model/workspace.h"
 #include "model/wsmove.h"
 #include "util/err.h"
-
-static int print(cJSON *o)
-{
-    char *text = cJSON_Print(o);
-    cJSON_Delete(o);
-    if (!text)
-        return 1;
-    printf("%s\n", text);
-    cJSON_free(text);
-    return 0;
-}
 
 static int failed(const char *code, const char *message)
 {
@@ -32,7 +22,7 @@ static int failed(const char *code, const char *message)
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "error", code);
     cJSON_AddStringToObject(o, "message", message);
-    print(o);
+    admin_print_json(o);
     return 1;
 }
 
@@ -127,7 +117,7 @@ static int export_cmd(struct store *s, const struct fleet_admin_args *a)
     for (int i = 0; i < SHA256_LEN; i++)
         snprintf(hex + 2 * i, 3, "%02x", r.sha[i]);
     cJSON_AddStringToObject(o, "sha256", hex);
-    return print(o);
+    return admin_print_json(o);
 }
 
 int fleet_admin_workspace(struct store *s, const char *verb, const struct fleet_admin_args *a)
@@ -145,7 +135,7 @@ int fleet_admin_workspace(struct store *s, const char *verb, const struct fleet_
         cJSON *o = wsmove_report_json(&r);
         cJSON_AddNumberToObject(o, "sidConflicts", (double)r.sid_conflicts);
         cJSON_AddBoolToObject(o, "replaced", r.replaced);
-        return print(o);
+        return admin_print_json(o);
     }
     if (!a->workspace)
         return usage_error("this command needs --workspace WS_ID");
@@ -155,7 +145,7 @@ int fleet_admin_workspace(struct store *s, const char *verb, const struct fleet_
         struct wsmove_status st;
         int rc = wsmove_status(s, a->workspace, &st);
         return rc ? store_failed(rc, "workspace status", a->workspace, NULL)
-                  : print(status_json(a->workspace, &st));
+                  : admin_print_json(status_json(a->workspace, &st));
     }
     if (!strcmp(verb, "freeze") || !strcmp(verb, "thaw")) {
         int frozen = !strcmp(verb, "freeze"), was;
@@ -167,7 +157,7 @@ int fleet_admin_workspace(struct store *s, const char *verb, const struct fleet_
         cJSON_AddStringToObject(o, "workspaceId", a->workspace);
         cJSON_AddBoolToObject(o, "frozen", frozen);
         cJSON_AddBoolToObject(o, "changed", was != frozen);
-        return print(o);
+        return admin_print_json(o);
     }
     /* drop */
     struct wsmove_report r;
@@ -176,7 +166,7 @@ int fleet_admin_workspace(struct store *s, const char *verb, const struct fleet_
         return store_failed(rc, "workspace drop", a->workspace, r.msg);
     cJSON *o = wsmove_report_json(&r);
     cJSON_AddBoolToObject(o, "dropped", 1);
-    return print(o);
+    return admin_print_json(o);
 }
 
 /* ---- placement ---- */
@@ -201,14 +191,14 @@ static int placement_show(const struct placement *p, const char *ws)
             snprintf(m, sizeof m, "workspace %.64s is not in the map", ws);
             return failed("not_found", m);
         }
-        return print(entry_json(e->ws, e->instance));
+        return admin_print_json(entry_json(e->ws, e->instance));
     }
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "placements");
     for (size_t i = 0; i < p->n; i++)
         cJSON_AddItemToArray(arr, entry_json(p->e[i].ws, p->e[i].instance));
     cJSON_AddNumberToObject(o, "count", (double)p->n);
-    return print(o);
+    return admin_print_json(o);
 }
 
 int fleet_admin_placement(const char *verb, const struct fleet_admin_args *a)
@@ -265,7 +255,7 @@ int fleet_admin_placement(const char *verb, const struct fleet_admin_args *a)
                 cJSON_AddStringToObject(o, "previous", previous);
             else
                 cJSON_AddNullToObject(o, "previous");
-            code = print(o);
+            code = admin_print_json(o);
         }
     }
     placement_free(&p);

@@ -76,8 +76,7 @@ static int held(struct app *app, const char *ws, size_t len, int *frozen)
     rc = store_get(&t, DB_WS, ws, len, &v);
     /* The record names "frozen" only while it is: most requests skip the JSON parse. */
     struct ws_settings s;
-    if (rc == 0 && memmem(v.ptr, v.len, "\"frozen\"", 8) &&
-        workspace_decode(v.ptr, v.len, &s) == 0)
+    if (rc == 0 && memmem(v.ptr, v.len, "\"frozen\"", 8) && workspace_decode(v.ptr, v.len, &s) == 0)
         *frozen = s.frozen;
     store_read_end(&t);
     return rc == 0 ? 1 : rc == BC_ENOTFOUND ? 0 : rc;

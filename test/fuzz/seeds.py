@@ -74,6 +74,14 @@ def http_request(b):
     return re.match(rb"(GET|POST|PUT|DELETE|HEAD|OPTIONS|PATCH) ", b) is not None
 
 
+def wsfile(records, ws=b"ws_01"):
+    """A workspace export (store/wsfile.h) of (table, key, value) records."""
+    body = b"BCWSX 1 " + ws + b"\n" + b"".join(
+        b"R" + bytes([len(t)]) + t + len(k).to_bytes(4, "big") + k + len(v).to_bytes(4, "big") + v
+        for t, k, v in records)
+    return body + b"E" + len(records).to_bytes(8, "big") + hashlib.sha256(body).digest()
+
+
 def main():
     seeds = {
         "phone": pick(phone_seeds()),
@@ -129,6 +137,11 @@ def main():
                   b'{"enabled":false}', b'{"enabled":true,"maxAttempts":1,"gaps":[]}'],
         "cursor": [b"call_1", b"call_20", b"call_4294967295", b"call_4294967296", b"call_01",
                    b"0", b"12", b"4294967293", b"99999999999999999999", b"7abc"],
+        "wsfile": [wsfile([]), wsfile([(b"ws", b"ws_01", b"{}")]),
+                   wsfile([(b"job", b"batch_01\x00\x00\x00\x01", b"v"), (b"due", b"k", b""),
+                           (b"ws", b"ws_01", b'{"workspaceId":"ws_01"}')]),
+                   wsfile([(b"agent", b"ws_01/a", b"x")])[:-5], b"BCWSX 2 ws_01\n",
+                   b"BCWSX 1 ws_01\nR\x00"],
     }
     for name, items in seeds.items():
         d = os.path.join(OUT, name)
