@@ -14,10 +14,11 @@ RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=Release \
 
 FROM debian:12-slim
 # The runtime counterparts of the -dev packages the build links against (libssl3 carries libcrypto);
-# llhttp is compiled into the binary.
+# llhttp is compiled into the binary. tzdata: calling windows read each callee's local time from
+# the system's time-zone database, and the server refuses to start without it.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends \
-      libuv1 libcurl4 libcjson1 liblmdb0 libssl3 ca-certificates \
+      libuv1 libcurl4 libcjson1 liblmdb0 libssl3 ca-certificates tzdata \
  && rm -rf /var/lib/apt/lists/*
 # A fixed uid/gid so a bind-mounted host directory can be chowned to match.
 RUN groupadd --system --gid 10001 batchcalld \

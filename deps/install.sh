@@ -3,9 +3,10 @@
 # needs. Idempotent: when everything is already present it only checks and returns.
 # Usage: bash deps/install.sh [--test]
 #   --test  also what only the test suite needs (the fuzzers' clang, Node.js and the twilio npm
-#           package of test/twilio, Debian's chromium and playwright-core for test/browser); the
-#           README's test command and test/run.sh pass it, so starting the server never installs
-#           them.
+#           package of test/twilio, Debian's chromium and playwright-core for test/browser,
+#           HAProxy for test/cluster, podman, buildah, runc, debootstrap and podman-compose for
+#           deploy/); the README's test command and test/run.sh pass it, so starting the server
+#           never installs them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,8 +32,12 @@ packages=(
 )
 # test only: the libFuzzer harnesses of test/fuzz (clang with its sanitizer and fuzzer runtimes);
 # the dashboard's browser tests (test/browser): Debian's chromium, driven by playwright-core, which
-# never downloads a browser of its own, and a font with wide coverage for its screenshots
-test_packages=(clang-14 libclang-rt-14-dev chromium fonts-dejavu-core)
+# never downloads a browser of its own, and a font with wide coverage for its screenshots;
+# HAProxy for test/cluster (nginx is above, for the benchmarks); the container tools of
+# deploy/image.sh and deploy/compose.yaml (no Docker engine: buildah builds, podman with runc runs,
+# debootstrap makes the Debian base images, dnsname lets compose's containers find each other)
+test_packages=(clang-14 libclang-rt-14-dev chromium fonts-dejavu-core haproxy podman buildah runc
+  debootstrap podman-compose golang-github-containernetworking-plugin-dnsname)
 
 if [ "$with_test" = 1 ]; then
   packages+=("${test_packages[@]}")
