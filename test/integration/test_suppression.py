@@ -423,6 +423,28 @@ class RegistryTest(DispatchTestCase):
         self.assertEqual([w["code"] for w in started.body["warnings"]], ["dnc_registry_stale"])
 
 
+class RestartTest(DispatchTestCase):
+    def test_lists_and_the_registry_survive_a_restart(self):
+        server = self.start_server("--sim-speed", "1000", "--admin-token", TOKEN)
+        auth, agent = self.setup_workspace(server)
+        self.assertEqual(request(server, "POST", SUPP, {"phone": "+14155550130"},
+                                 auth=auth).status, 201)
+        self.assertEqual(request(server, "POST", SUPP, {"areaCode": "+1212"}, auth=auth).status,
+                         201)
+        self.assertEqual(put_registry(server, b"3125550140\n", today().isoformat()).status, 200)
+        server.restart()
+        q = lambda n: request(server, "GET", f"{SUPP}/check?phone={urllib.parse.quote(n)}",
+                              auth=auth).body
+        self.assertEqual(q("+14155550130")["source"], "workspace")
+        self.assertEqual(q("+12125550100")["source"], "workspace")
+        self.assertEqual(q("+13125550140")["source"], "registry")
+        self.assertFalse(q("+14155550131")["suppressed"])
+        reply = post_multipart(server, BATCHES, [("agentId", agent), ("file", (
+            "c.csv", csv_of([("+14155550130", "a"), ("+13125550140", "b"),
+                             ("+14155550131", "c")])))], auth=auth)
+        self.assertEqual((reply.status, reply.body["suppressedRows"]), (201, 2), reply.body)
+
+
 class OptOutTest(DispatchTestCase):
     """A callee who opts out during a call (the simulator: numbers ending in 06)."""
 
