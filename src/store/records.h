@@ -20,6 +20,8 @@
 #define BATCH_ID_LEN   (6 + ID_ULID_LEN) /* "batch_" + ULID */
 #define RECENT_CALLS   10
 #define RECORD_VERSION 1
+/* Job records: version 2 is the compact encoding (records.c says how); 1 still decodes. */
+#define JOB_RECORD_VERSION 2
 
 enum batch_status {
     BATCH_STAGING,    /* upload in progress: invisible to the API */
@@ -89,7 +91,8 @@ struct batch_rec {
     char agent[ID_MAX];
 };
 
-/* The fixed part of a job record; the error text and the CSV fields follow it. */
+/* A job's fields besides its error text and CSV fields. Stored compactly (records.c): a field
+ * added here is also added at the end of records.c's job_fields table, or it is not kept. */
 struct job_head {
     uint8_t version;
     uint8_t state;      /* enum job_state */
@@ -120,8 +123,10 @@ struct job_view {
     struct job_head head;
     const char *error;
     size_t error_len;
-    const uint8_t *fields; /* nfields times: u16 length (big-endian), bytes */
+    const uint8_t *fields; /* the stored fields, framed as the record's version says */
     size_t fields_len;
+    uint8_t format;    /* the record's version: how fields is framed */
+    long number_field; /* the field head.e164 was read from, or -1 */
 };
 
 int batch_get(struct store_txn *t, const char *id, size_t len, struct batch_rec *out);
@@ -131,6 +136,12 @@ int batch_put(struct store_txn *t, const struct batch_rec *b);
 /* Puts row first in the recent calls (moving it there if it is listed already). */
 void batch_add_recent(struct batch_rec *b, uint32_t row);
 
+/* Keys of DB_JOB, DB_JOBSTATE, DB_STATECOUNT and DB_FINALSEQ begin with the batch id in 16
+ * bytes (the ULID's binary form) when it is "batch_" + ULID, as written otherwise; DB_DUE keys
+ * hold it as written. A prefix of a batch's keys is built with the key builder (row 0) minus
+ * the trailing bytes, never from the id's text. Stores of earlier versions, whose keys held
+ * the id as written, are rewritten by records_upgrade. */
+#define KEY_BATCH_BIN 16
 size_t job_key(uint8_t *out, const char *batch, uint32_t row);
 
 /* A workspace's batch list is ordered newest first: by creation time, then by batch id, both
@@ -143,8 +154,12 @@ size_t ws2batch_key(uint8_t *out, const char *ws, size_t wslen, uint64_t created
 /* Writes the batch id of a ws2batch key (of a workspace id wslen bytes long) into out, NUL-ended;
  * returns its length, or 0 if the key is not one. */
 size_t ws2batch_batch(const struct store_val *key, size_t wslen, char out[ID_MAX]);
-/* Rewrites batch list keys stored by earlier versions (batch id not complemented), so that they
- * list in the same order as new ones. Cheap when there is nothing to do; run once at start. */
+/* Rewrites keys stored by earlier versions: batch list keys (batch id not complemented), so
+ * that they list in the same order as new ones, and the keys of jobs, job states, state counts
+ * and final sequences (batch id as text), so that they hold it in binary like new ones. Values
+ * are kept (job records of version 1 still decode). In steps of 20,000 keys, each committed, so
+ * a crash in the middle leaves a store that the next start finishes. Cheap when there is
+ * nothing to do; run once at start. */
 int records_upgrade(struct store *s);
 size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row);
 size_t finalseq_key(uint8_t *out, const char *batch, uint32_t seq);
