@@ -885,9 +885,7 @@ int ingest_replay_begin(struct ingest *in)
     in->phone_col = 0;
     in->rows = in->valid = in->invalid = in->duplicates = in->normalized = 0;
     in->bare_rows = 0;
-    if (in->seen.slots)
-        memset(in->seen.slots, 0, in->seen.cap * sizeof *in->seen.slots);
-    in->seen.used = 0;
+    dedupe_clear(&in->seen);
     in->pending.len = 0;
     in->deferred.len = 0;
     in->pending_rows = 0;
