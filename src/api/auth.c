@@ -23,6 +23,17 @@ struct ws_state {
     size_t raw_len;
 };
 
+/* An API key known valid: its workspace. Kept while the store's auth generation is the one the
+ * cache was filled at (any write to the key or workspace tables, by this process or the admin
+ * command, moves it), so a request with a known key reads one counter instead of the key's
+ * record and the workspace's. Only keys that were found are cached. */
+struct key_entry {
+    struct ws_state *st;
+    size_t wslen;
+    char ws[ID_MAX];
+};
+#define KEY_CACHE_MAX 4096
+
 static void unauthorized(struct http_request *req, const char *message)
 {
     api_respond_error(req, 401, "unauthorized", message, NULL, NULL);
@@ -60,6 +71,22 @@ static struct ws_state *ws_state_for(struct app *app, const char *id, size_t len
     return st;
 }
 
+/* Caches a key found valid (a failed allocation only means it is looked up again). */
+static void remember_key(struct app *app, const uint8_t hash[SHA256_LEN], const char *ws,
+                         size_t wslen, struct ws_state *st)
+{
+    if (app->api_keys.live >= KEY_CACHE_MAX)
+        map_free(&app->api_keys, free);
+    struct key_entry *e = malloc(sizeof *e);
+    if (!e)
+        return;
+    e->st = st;
+    e->wslen = wslen;
+    memcpy(e->ws, ws, wslen + 1);
+    if (map_put(&app->api_keys, (const char *)hash, SHA256_LEN, e) != 0)
+        free(e);
+}
+
 void auth_on_head(struct http_request *req)
 {
     if (!(req->route->flags & API_AUTH))
@@ -78,21 +105,35 @@ void auth_on_head(struct http_request *req)
         api_respond_internal(req, rc);
         return;
     }
-    struct apikey_info info;
-    struct store_val raw;
-    memset(&info, 0, sizeof info);
     uint8_t hash[SHA256_LEN];
     crypto_hasher_sha256(&app->hasher, key->ptr, key->len, hash);
-    rc = apikey_lookup(&t, hash, &info);
+    uint64_t now = uv_now(app->loop), generation;
+    struct key_entry *known = NULL;
+    rc = store_auth_generation(&t, &generation);
+    if (rc == 0 && generation != app->api_keys_generation) {
+        map_free(&app->api_keys, free);
+        app->api_keys_generation = generation;
+    }
+    if (rc == 0)
+        known = map_get(&app->api_keys, (const char *)hash, sizeof hash);
+    struct apikey_info info;
+    memset(&info, 0, sizeof info);
+    struct ws_state *st = NULL;
+    if (known) {
+        memcpy(info.ws, known->ws, known->wslen + 1);
+        st = known->st;
+    } else if (rc == 0) {
+        rc = apikey_lookup(&t, hash, &info);
+    }
     size_t wslen = strlen(info.ws);
     if (rc == 0 && (wslen != wsh->len || !crypto_equal(info.ws, wsh->ptr, wslen)))
         rc = BC_ENOTFOUND;
-    if (rc == 0)
+    if (rc == 0 && !known) {
+        struct store_val raw;
         rc = store_get(&t, DB_WS, info.ws, wslen, &raw);
-    struct ws_state *st = NULL;
-    uint64_t now = uv_now(app->loop);
-    if (rc == 0)
-        st = ws_state_for(app, info.ws, wslen, &raw, now);
+        if (rc == 0 && (st = ws_state_for(app, info.ws, wslen, &raw, now)) != NULL)
+            remember_key(app, hash, info.ws, wslen, st);
+    }
     store_read_end(&t);
     if (rc == BC_ENOTFOUND) {
         unauthorized(req, "The API key is not valid for this workspace; check x-api-key and "
@@ -145,4 +186,5 @@ static void ws_state_free(void *p)
 void auth_free(struct app *app)
 {
     map_free(&app->workspaces, ws_state_free);
+    map_free(&app->api_keys, free);
 }

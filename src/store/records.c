@@ -169,22 +169,6 @@ static int upgrade_txn(struct store_txn *t, void *arg)
     return rc < 0 ? rc : 0;
 }
 
-/* Crockford base32 digit values plus one (0: a character ids never hold). A table, as every
- * job key decodes 26 of them. */
-static int crockford_value(char c)
-{
-#define D(ch, v) [ch] = (v) + 1
-    static const uint8_t values[128] = {
-        D('0', 0),  D('1', 1),  D('2', 2),  D('3', 3),  D('4', 4),  D('5', 5),  D('6', 6),
-        D('7', 7),  D('8', 8),  D('9', 9),  D('A', 10), D('B', 11), D('C', 12), D('D', 13),
-        D('E', 14), D('F', 15), D('G', 16), D('H', 17), D('J', 18), D('K', 19), D('M', 20),
-        D('N', 21), D('P', 22), D('Q', 23), D('R', 24), D('S', 25), D('T', 26), D('V', 27),
-        D('W', 28), D('X', 29), D('Y', 30), D('Z', 31),
-    };
-#undef D
-    return (unsigned char)c < 128 ? values[(unsigned char)c] - 1 : -1;
-}
-
 /* The batch id as keys of jobs hold it: for "batch_" + ULID (every id the server makes), the
  * ULID's 16 bytes, big-endian, so keys sort as the ids do and are half as long; any other id as
  * written. Returns the length written. */
@@ -194,7 +178,7 @@ static size_t key_batch(uint8_t *out, const char *batch)
     if (n == BATCH_ID_LEN && memcmp(batch, "batch_", 6) == 0 && batch[6] <= '7') {
         uint64_t hi = 0, lo = 0;
         size_t i = 6;
-        for (int v; i < n && (v = crockford_value(batch[i])) >= 0; i++) {
+        for (int v; i < n && (v = id_digit_value(batch[i])) >= 0; i++) {
             hi = hi << 5 | lo >> 59;
             lo = lo << 5 | (uint64_t)v;
         }

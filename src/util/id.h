@@ -15,6 +15,8 @@ struct id_gen {
 };
 /* Writes prefix + ULID + NUL into out (ID_MAX bytes). Returns the length, or a negative error. */
 int id_new(struct id_gen *g, const char *prefix, uint64_t now_ms, char out[ID_MAX]);
+/* The value of a ULID digit (Crockford base32, upper case as ids are made), or -1. */
+int id_digit_value(char c);
 /* 1 if s is prefix followed by a well-formed ULID. */
 int id_valid(const char *prefix, const char *s, size_t len);
 
