@@ -176,15 +176,25 @@ static size_t key_batch(uint8_t *out, const char *batch)
 {
     size_t n = strlen(batch);
     if (n == BATCH_ID_LEN && memcmp(batch, "batch_", 6) == 0 && batch[6] <= '7') {
-        uint64_t hi = 0, lo = 0;
-        size_t i = 6;
-        for (int v; i < n && (v = id_digit_value(batch[i])) >= 0; i++) {
-            hi = hi << 5 | lo >> 59;
-            lo = lo << 5 | (uint64_t)v;
+        /* Built for every key of a job, several times per call: no branch per digit, one test
+         * of all of them at the end (a character that is no digit gives -1, all bits set). */
+        const char *u = batch + 6;
+        uint64_t a = 0, b = 0; /* digits 0-12 (63 bits), 13-24 (60 bits); digit 25 is 5 bits */
+        unsigned bad = 0;
+        for (size_t i = 0; i < 13; i++) {
+            unsigned d = (unsigned)id_digit_value(u[i]);
+            bad |= d;
+            a = a << 5 | (d & 31u);
         }
-        if (i == n) {
-            be64_put(out, hi);
-            be64_put(out + 8, lo);
+        for (size_t i = 13; i < 25; i++) {
+            unsigned d = (unsigned)id_digit_value(u[i]);
+            bad |= d;
+            b = b << 5 | (d & 31u);
+        }
+        unsigned c = (unsigned)id_digit_value(u[25]);
+        if ((bad | c) < 32) {
+            be64_put(out, a << 1 | b >> 59);
+            be64_put(out + 8, b << 5 | c);
             return KEY_BATCH_BIN;
         }
     }
@@ -565,7 +575,7 @@ static int head_get(const uint8_t **p, const uint8_t *end, struct job_view *v)
         const struct job_field *f = &job_fields[i];
         uint8_t *at = (uint8_t *)h + f->off;
         if (!(present & FIELD_BIT(i))) {
-            if (f->kind != JF_STRING && f->kind != JF_DOUBLE)
+            if (f->dflt) /* the head is zeroed: only other defaults are written */
                 field_set_int(h, f, f->dflt);
             continue;
         }

@@ -58,21 +58,6 @@ int id_new(struct id_gen *g, const char *prefix, uint64_t now_ms, char out[ID_MA
     return (int)(plen + ID_ULID_LEN);
 }
 
-int id_digit_value(char c)
-{
-    /* A table: ids are checked on most requests and decoded for every job key. */
-#define D(ch, v) [ch] = (v) + 1
-    static const unsigned char values[128] = {
-        D('0', 0),  D('1', 1),  D('2', 2),  D('3', 3),  D('4', 4),  D('5', 5),  D('6', 6),
-        D('7', 7),  D('8', 8),  D('9', 9),  D('A', 10), D('B', 11), D('C', 12), D('D', 13),
-        D('E', 14), D('F', 15), D('G', 16), D('H', 17), D('J', 18), D('K', 19), D('M', 20),
-        D('N', 21), D('P', 22), D('Q', 23), D('R', 24), D('S', 25), D('T', 26), D('V', 27),
-        D('W', 28), D('X', 29), D('Y', 30), D('Z', 31),
-    };
-#undef D
-    return (unsigned char)c < 128 ? values[(unsigned char)c] - 1 : -1;
-}
-
 int id_valid(const char *prefix, const char *s, size_t len)
 {
     size_t plen = strlen(prefix);

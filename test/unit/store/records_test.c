@@ -318,7 +318,15 @@ static void test_job_keys_binary_batch(void)
     CHECK_INT(statecount_key(b, ULID_A, JOB_FAILED, 9), KEY_BATCH_BIN + 5);
     CHECK(memcmp(a, b, KEY_BATCH_BIN + 5) == 0);
     CHECK_INT(finalseq_key(b, ULID_A, 3), KEY_BATCH_BIN + 4);
+    /* The 16 bytes are the ULID's 128 bits, big-endian. */
+    CHECK_INT(job_key(a, "batch_00000000000000000000000001", 0), 20);
+    CHECK(memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0);
+    CHECK_INT(job_key(a, "batch_7ZZZZZZZZZZZZZZZZZZZZZZZZZ", 0), 20);
+    CHECK(memcmp(a, "\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377", 16) == 0);
+    CHECK_INT(job_key(a, "batch_0000000000000G000000000000", 0), 20); /* digit 13: bit 64 */
+    CHECK(memcmp(a, "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\0", 16) == 0);
     /* The prefix of a batch's keys is the builder's output minus the row. */
+    job_key(a, ULID_A, 7);
     size_t plen = job_key(p, ULID_A, 0) - 4;
     CHECK(memcmp(p, a, plen) == 0);
     /* Not "batch_" + a well-formed ULID: as written. */
