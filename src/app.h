@@ -28,8 +28,7 @@ struct app {
     struct http_server http;
     struct metrics metrics;
     struct map workspaces; /* workspace id -> struct ws_state (rate limits, cached settings) */
-    struct map api_keys;   /* SHA-256 of an API key -> its workspace (api/auth.c) */
-    uint64_t api_keys_generation; /* the store's auth generation api_keys holds for */
+    uint64_t api_keys_generation; /* the store's auth generation of the known keys (auth.c) */
     struct id_gen ids;
     struct crypto_hasher hasher; /* SHA-256 of API keys */
     uv_signal_t sigterm, sigint;
