@@ -1,11 +1,12 @@
 /* Batch and job records and the keys that index them.
  *
- * Records that change often (a batch's counters, a job's state) are fixed binary layouts with a
+ * A batch record (one per batch, its counters updated often) is a fixed binary layout with a
  * version byte, so updating a counter is a memcpy rather than a parse. A field may take over
  * reserved bytes without a new version only when 0, what earlier versions wrote there, means
  * what those records meant (each such field says how); any other change of layout is a new
- * version. Keys are built big-endian
- * so LMDB's byte order is the logical order (rows ascending, batches newest first). */
+ * version. Job records (one per contact) are compact instead: only the fields that differ from a
+ * new job's are stored (records.c describes the encoding). Keys are built big-endian so LMDB's
+ * byte order is the logical order (rows ascending, batches newest first). */
 #ifndef BC_STORE_RECORDS_H
 #define BC_STORE_RECORDS_H
 
