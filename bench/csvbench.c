@@ -69,8 +69,10 @@ static int parse_ours(const char *data, size_t len, struct counts *c)
         rc = csv_feed(&p, data + off, len - off < CHUNK ? len - off : CHUNK);
     if (rc == 0)
         rc = csv_finish(&p);
-    if (rc != 0)
-        fprintf(stderr, "csvbench: our parser: %s\n", csv_strerror(rc));
+    if (rc != 0) {
+        char why[256];
+        fprintf(stderr, "csvbench: our parser: %s\n", csv_strerror(&p, rc, why, sizeof why));
+    }
     csv_free(&p);
     return rc;
 }

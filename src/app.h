@@ -29,6 +29,7 @@ struct app {
     struct http_server http;
     struct metrics metrics;
     struct map workspaces; /* workspace id -> struct ws_state (rate limits, cached settings) */
+    uint64_t api_keys_generation; /* the store's auth generation of the known keys (auth.c) */
     struct id_gen ids;
     struct crypto_hasher hasher; /* SHA-256 of API keys */
     uv_signal_t sigterm, sigint;

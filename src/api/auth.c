@@ -14,15 +14,61 @@
 #include "util/bucket.h"
 #include "util/err.h"
 
-/* What the server keeps in memory per workspace: the request bucket, and the settings decoded
- * from the stored record (re-decoded only when the record's bytes change, for example after
- * `admin workspace update` in another process). */
+/* The API keys of a workspace the server has seen valid, kept while the store's auth generation
+ * is the one they were found at (any write to the key or workspace tables, by this process or
+ * the admin command, moves it): a request with one of them reads that counter and neither the
+ * key's record nor the workspace's, and hashes nothing. They are found through the workspace id
+ * (public) and compared in constant time, so how long a lookup takes tells nothing about a key.
+ * Only keys that were found valid are kept, at most KNOWN_KEYS per workspace. */
+#define KNOWN_KEYS 4
+struct known_key {
+    char *key;
+    size_t len;
+};
+
+/* What the server keeps in memory per workspace: the request bucket, the settings decoded from
+ * the stored record (re-decoded only when the record's bytes change, for example after `admin
+ * workspace update` in another process), and its known keys. */
 struct ws_state {
     struct bucket requests;
     struct ws_settings settings;
     char *raw;
     size_t raw_len;
+    struct known_key known[KNOWN_KEYS];
+    size_t next_known; /* the slot the next key found takes */
 };
+
+static void forget_keys(struct ws_state *st)
+{
+    for (size_t i = 0; i < KNOWN_KEYS; i++) {
+        free(st->known[i].key);
+        st->known[i] = (struct known_key){NULL, 0};
+    }
+}
+
+/* The workspace's state if key is one of its known keys (keys of the generation current). */
+static struct ws_state *known_workspace(struct app *app, const struct http_slice *ws,
+                                        const struct http_slice *key)
+{
+    struct ws_state *st = map_get(&app->workspaces, ws->ptr, ws->len);
+    int found = 0;
+    for (size_t i = 0; st && i < KNOWN_KEYS; i++)
+        found |= st->known[i].len == key->len && crypto_equal(st->known[i].key, key->ptr, key->len);
+    return found ? st : NULL;
+}
+
+/* Keeps a key found valid (failing to allocate only means it is looked up again). */
+static void remember_key(struct ws_state *st, const struct http_slice *key)
+{
+    char *copy = malloc(key->len);
+    if (!copy)
+        return;
+    memcpy(copy, key->ptr, key->len);
+    struct known_key *k = &st->known[st->next_known];
+    st->next_known = (st->next_known + 1) % KNOWN_KEYS;
+    free(k->key);
+    *k = (struct known_key){copy, key->len};
+}
 
 static void unauthorized(struct http_request *req, const char *message)
 {
@@ -105,21 +151,33 @@ void auth_on_head(struct http_request *req)
         api_respond_internal(req, rc);
         return;
     }
+    uint64_t now = uv_now(app->loop), generation;
+    rc = store_auth_generation(&t, &generation);
+    if (rc == 0 && generation != app->api_keys_generation) {
+        size_t pos = 0;
+        for (struct ws_state *w; (w = map_next(&app->workspaces, &pos)) != NULL;)
+            forget_keys(w);
+        app->api_keys_generation = generation;
+    }
     struct apikey_info info;
-    struct store_val raw;
     memset(&info, 0, sizeof info);
-    uint8_t hash[SHA256_LEN];
-    crypto_hasher_sha256(&app->hasher, key->ptr, key->len, hash);
-    rc = apikey_lookup(&t, hash, &info);
+    struct ws_state *st = rc == 0 ? known_workspace(app, wsh, key) : NULL;
+    if (st) {
+        memcpy(info.ws, wsh->ptr, wsh->len); /* a map key: shorter than ID_MAX */
+    } else if (rc == 0) {
+        uint8_t hash[SHA256_LEN];
+        crypto_hasher_sha256(&app->hasher, key->ptr, key->len, hash);
+        rc = apikey_lookup(&t, hash, &info);
+        size_t wslen = strlen(info.ws);
+        if (rc == 0 && (wslen != wsh->len || !crypto_equal(info.ws, wsh->ptr, wslen)))
+            rc = BC_ENOTFOUND;
+        struct store_val raw;
+        if (rc == 0)
+            rc = store_get(&t, DB_WS, info.ws, wslen, &raw);
+        if (rc == 0 && (st = ws_state_for(app, info.ws, wslen, &raw, now)) != NULL)
+            remember_key(st, key);
+    }
     size_t wslen = strlen(info.ws);
-    if (rc == 0 && (wslen != wsh->len || !crypto_equal(info.ws, wsh->ptr, wslen)))
-        rc = BC_ENOTFOUND;
-    if (rc == 0)
-        rc = store_get(&t, DB_WS, info.ws, wslen, &raw);
-    struct ws_state *st = NULL;
-    uint64_t now = uv_now(app->loop);
-    if (rc == 0)
-        st = ws_state_for(app, info.ws, wslen, &raw, now);
     store_read_end(&t);
     if (rc == BC_ENOTFOUND) {
         unauthorized(req, "The API key is not valid for this workspace; check x-api-key and "
@@ -166,6 +224,7 @@ void auth_on_response(struct http_request *req, int status, uint64_t duration_ns
 static void ws_state_free(void *p)
 {
     struct ws_state *st = p;
+    forget_keys(st);
     free(st->raw);
     free(st);
 }

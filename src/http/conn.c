@@ -38,8 +38,10 @@ void conn_set_deadline(struct http_conn *c, uint64_t timeout_ms)
     if (c->closing)
         return;
     if (timeout_ms == 0) {
+        /* The timer is left as it is: when it fires it finds no deadline and stops. Every
+         * request clears the deadline while it is handled and sets the idle one after, which
+         * then costs no timer call. */
         c->deadline = 0;
-        uv_timer_stop(&c->timer);
         return;
     }
     uint64_t now = uv_now(c->srv->loop);

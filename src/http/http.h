@@ -81,11 +81,9 @@ struct http_request {
     struct http_server *srv;
     int method;
     struct http_slice url, path, query;
-    struct http_header headers[HTTP_MAX_HEADERS];
     size_t nheaders;
     int route_index; /* index in the route table, or -1 */
     const struct http_route *route;
-    struct http_slice params[HTTP_MAX_PARAMS];
     size_t nparams;
     struct buf body;                          /* buffered routes only */
     uint64_t body_bytes;                      /* received so far */
@@ -98,6 +96,10 @@ struct http_request {
     void *stream_state;
     void *ctx; /* application context for this request (srv->request_ctx_size bytes,
                   zeroed at each request) */
+    /* Last, so that a new request clears the fields above and not these 3 KiB: only the first
+     * nheaders and nparams entries are ever read. */
+    struct http_header headers[HTTP_MAX_HEADERS];
+    struct http_slice params[HTTP_MAX_PARAMS];
 };
 
 struct http_server_config {

@@ -1,6 +1,7 @@
 /* The llhttp callbacks: collect the URL and headers within their limits, resolve the head,
  * route the request, take its body (buffered or streamed to the route) and hand it over. */
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -34,7 +35,7 @@ static void request_reset(struct http_conn *c)
     if (body.cap > 65536)
         buf_free(&body);
     extra.len = 0;
-    memset(r, 0, sizeof *r);
+    memset(r, 0, offsetof(struct http_request, headers));
     r->conn = c;
     r->srv = c->srv;
     r->ctx = ctx;

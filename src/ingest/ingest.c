@@ -89,7 +89,9 @@ const char *ingest_encoding(const struct ingest *in)
 
 /* Runs on a pool thread when the upload writes asynchronously: reads only the chunk. */
 /* Pending rows are framed as row (u32), state (u8), record length (u32), record; the numbers in
- * host order, since the frames never leave this process. */
+ * host order, since the frames never leave this process. FRAME_DEFERRED in the state byte: the
+ * row's state index entry is in the deferred list. */
+#define FRAME_DEFERRED 0x80
 static uint32_t frame_u32(const uint8_t *p)
 {
     uint32_t v;
@@ -120,11 +122,12 @@ static int chunk_txn(struct store_txn *t, void *arg)
     int rc = 0;
     while (p < end && !rc) {
         uint32_t row = frame_u32(p), vlen = frame_u32(p + 5);
-        uint8_t state = p[4];
+        uint8_t state = p[4] & ~FRAME_DEFERRED;
         uint8_t key[JOB_KEY_MAX];
         rc = store_put(t, DB_JOB, key, job_key(key, batch, row), p + 9, vlen, STORE_APPEND);
-        if (!rc)
-            rc = store_put(t, DB_JOBSTATE, key, jobstate_key(key, batch, state, row), "", 0, 0);
+        if (!rc && !(p[4] & FRAME_DEFERRED))
+            rc = store_put(t, DB_JOBSTATE, key, jobstate_key(key, batch, state, row), "", 0,
+                           STORE_APPEND);
         uint32_t block = row >> STATE_BLOCK_SHIFT;
         if (!rc && run_n && (state != run_state || block != run_block)) {
             rc = statecount_add(t, batch, (uint8_t)run_state, run_row, (int32_t)run_n);
@@ -142,6 +145,14 @@ static int chunk_txn(struct store_txn *t, void *arg)
     }
     if (!rc && run_n)
         rc = statecount_add(t, batch, (uint8_t)run_state, run_row, (int32_t)run_n);
+    const uint8_t *d = c->deferred ? (const uint8_t *)c->deferred->data : NULL;
+    for (size_t i = 0; d && !rc && i < c->deferred->len; i += 5) {
+        uint8_t key[JOB_KEY_MAX];
+        rc = store_put(t, DB_JOBSTATE, key, jobstate_key(key, batch, d[i + 4], frame_u32(d + i)),
+                       "", 0, STORE_APPEND);
+        if ((i / 5 & 511) == 511)
+            store_txn_breathe(t);
+    }
     return rc;
 }
 
@@ -167,8 +178,9 @@ static void write_failed(struct ingest *in, int rc)
 
 static void chunk_written(struct store_async *a, int rc);
 
-/* Hands the pending rows to a pool thread and starts collecting the next chunk. */
-static void submit(struct ingest *in)
+/* Hands the pending rows to a pool thread and starts collecting the next chunk; the last chunk
+ * also writes the deferred state index entries. */
+static void submit(struct ingest *in, int last)
 {
     struct buf t = in->writing;
     in->writing = in->pending;
@@ -177,7 +189,7 @@ static void submit(struct ingest *in)
     in->writing_rows = in->pending_rows;
     in->pending_rows = 0;
     in->chunk = (struct ingest_chunk){in->opt.batch_id, in->opt.workspace, &in->writing,
-                                      in->stored_rows == 0};
+                                      in->stored_rows == 0, last ? &in->deferred : NULL};
     in->write_busy = 1;
     /* Staged rows only count once the final commit (durable) makes the batch visible. */
     in->write.defer_durability = 1;
@@ -194,13 +206,15 @@ static void chunk_written(struct store_async *a, int rc)
         write_failed(in, rc);
     } else {
         in->stored_rows += in->writing_rows;
+        if (in->chunk.deferred)
+            in->deferred.len = 0;
         /* The commit read B-tree pages through the map; a large upload would keep them all. */
         store_trim(in->opt.store);
     }
     in->writing_rows = 0;
     in->writing.len = 0;
     if (!in->failure.error && pending_full(in))
-        submit(in);
+        submit(in, 0);
     in->blocked = 0;
     if (in->opt.on_written)
         in->opt.on_written(in, in->opt.ctx);
@@ -212,7 +226,7 @@ static int chunk_full(struct ingest *in)
     if (in->write_busy)
         in->blocked = 1; /* the caller stops feeding until on_written */
     else
-        submit(in);
+        submit(in, 0);
     return 0;
 }
 
@@ -225,8 +239,12 @@ int ingest_drain(struct ingest *in)
     if (in->failure.error)
         return 0;
     if (in->replaying) {
-        if (in->opt.store && in->pending_rows && (pending_full(in) || in->replay_eof)) {
-            submit(in);
+        if (in->opt.store && in->replay_eof && (in->pending_rows || in->deferred.len)) {
+            submit(in, 1);
+            return 1;
+        }
+        if (in->opt.store && in->pending_rows && pending_full(in)) {
+            submit(in, 0);
             return 1;
         }
         if (!in->replay_eof)
@@ -234,9 +252,9 @@ int ingest_drain(struct ingest *in)
         in->replaying = 0;
         return 0;
     }
-    if (!in->opt.store || in->pending_rows == 0)
+    if (!in->opt.store || (in->pending_rows == 0 && in->deferred.len == 0))
         return 0;
-    submit(in);
+    submit(in, 1);
     return 1;
 }
 
@@ -255,8 +273,14 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
     uint8_t prefix[9];
     memcpy(prefix, &r->row, 4);
     prefix[4] = h->state;
+    int rc = 0;
+    if (h->state != JOB_WAITING) {
+        rc = buf_append(&in->deferred, prefix, 5);
+        prefix[4] |= FRAME_DEFERRED;
+    }
     size_t at = in->pending.len;
-    int rc = buf_append(&in->pending, prefix, sizeof prefix);
+    if (!rc)
+        rc = buf_append(&in->pending, prefix, sizeof prefix);
     if (!rc)
         rc = job_encode(&in->pending, h, error, error_len, fields, lens, n);
     if (rc)
@@ -864,6 +888,7 @@ void ingest_free(struct ingest *in)
         buf_free(&in->fields[f]);
     buf_free(&in->columns);
     buf_free(&in->pending);
+    buf_free(&in->deferred);
     buf_free(&in->writing);
     dedupe_free(&in->seen);
     free(in->errors);
@@ -956,10 +981,9 @@ int ingest_replay_begin(struct ingest *in)
     in->warnings_truncated = 0;
     in->suppressed = 0;
     in->bare_rows = 0;
-    if (in->seen.slots)
-        memset(in->seen.slots, 0, in->seen.cap * sizeof *in->seen.slots);
-    in->seen.used = 0;
+    dedupe_clear(&in->seen);
     in->pending.len = 0;
+    in->deferred.len = 0;
     in->pending_rows = 0;
     in->stored_rows = 0; /* the first chunk writes the new staging marker */
     in->nerrors = 0;

@@ -141,6 +141,9 @@ struct ingest_chunk {
     const char *batch, *workspace;
     const struct buf *rows;
     int first; /* nothing of the batch is stored yet: write the staging marker too */
+    /* The last chunk: the state index entries of the rows not waiting, (row u32, state u8)
+     * each, held back until now (see deferred in struct ingest); NULL before. */
+    const struct buf *deferred;
 };
 
 struct ingest {
@@ -188,6 +191,11 @@ struct ingest {
 
     struct dedupe seen;
     struct buf pending; /* encoded jobs not yet written */
+    /* The rows that do not start waiting (invalid rows, duplicates): their state index entries
+     * are written by the last chunk, after every waiting row's. The index then grows at its end
+     * only (LMDB appends and fills its pages) instead of splitting pages half full at two
+     * places: about 20 bytes less per contact. 5 bytes per such row. */
+    struct buf deferred;
     size_t pending_rows;
     uint64_t stored_rows; /* committed (in the staging batch) */
     /* The chunk being written on the thread pool, while pending fills. */

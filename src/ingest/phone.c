@@ -58,9 +58,11 @@ static int starts_with(const char *p, size_t n, const char *prefix)
 static size_t space_at(const char *p, size_t n)
 {
     static const char *const wide[] = {"\xC2\xA0", "\xE2\x80\x87", "\xE2\x80\xAF"};
+    unsigned char c = (unsigned char)p[0];
 
-    if (p[0] != '\0' && strchr(" \t\r\n\v\f", p[0]) != NULL)
-        return 1;
+    /* Called on most characters of every number: ASCII is decided without a library call. */
+    if (c < 0x80)
+        return c == ' ' || (c >= '\t' && c <= '\r');
     for (size_t i = 0; i < sizeof wide / sizeof wide[0]; i++)
         if (starts_with(p, n, wide[i]))
             return strlen(wide[i]);
@@ -85,8 +87,14 @@ static size_t separator_at(const char *p, size_t n)
 
     if (k > 0)
         return k;
-    if (p[0] != '\0' && strchr("-.()/", p[0]) != NULL)
+    switch (p[0]) {
+    case '-':
+    case '.':
+    case '(':
+    case ')':
+    case '/':
         return 1;
+    }
     if (n >= 3 && starts_with(p, n, "\xE2\x80") && (unsigned char)p[2] >= 0x90 &&
         (unsigned char)p[2] <= 0x95)
         return 3;
@@ -292,6 +300,17 @@ static int has_prefix_in(const char *list, const char *nsn, size_t n)
 {
     const char *p = list;
 
+    /* Runs of three-digit prefixes (all of the North American lists) are compared a token at a
+     * time; anything else goes through the general loop below. */
+    while (p[0] > ' ' && p[1] > ' ' && p[2] > ' ' && (p[3] == ' ' || p[3] == '\0')) {
+        if (n >= 3 && p[0] == nsn[0] && p[1] == nsn[1] && p[2] == nsn[2])
+            return 1;
+        if (p[3] == '\0')
+            return 0;
+        p += 4;
+    }
+    while (*p == ' ')
+        p++;
     while (*p != '\0') {
         size_t k = 0;
         while (k < n && p[k] == nsn[k])
@@ -593,7 +612,8 @@ int phone_parse(const char *in, size_t len, const char *default_country, size_t 
     if (rc < 0)
         return rc;
 
-    say(msg, msgcap, "%s", "");
+    if (msgcap > 0)
+        msg[0] = '\0'; /* a reading tried first may have left its message */
     out->e164[0] = '+';
     memcpy(out->e164 + 1, r.d, r.n);
     out->e164[r.n + 1] = '\0';

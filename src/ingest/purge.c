@@ -24,15 +24,18 @@ static int purge_txn(struct store_txn *t, void *arg)
 {
     struct purge_args *a = arg;
     size_t blen = strlen(a->batch);
+    /* The batch's prefix in job keys (and in state count keys, which begin the same way). */
+    uint8_t prefix[JOB_KEY_MAX];
+    size_t plen = job_key(prefix, a->batch, 0) - 4;
     struct buf keys = {0};
     struct store_iter it;
     size_t n = 0;
     int rc = 0;
-    store_iter_open(&it, t, DB_JOB, a->batch, blen, NULL, 0);
+    store_iter_open(&it, t, DB_JOB, prefix, plen, NULL, 0);
     while (n < a->max && (rc = store_iter_next(&it)) == 1) {
         struct job_view v;
         /* Keep the row and the state, to delete both entries after the scan. */
-        struct purge_job job = {key_u32(&it.key, blen), 0};
+        struct purge_job job = {key_u32(&it.key, plen), 0};
         if (job_decode(it.val.ptr, it.val.len, &v) == 0)
             job.state = v.head.state;
         if (buf_append(&keys, &job, sizeof job)) {
@@ -62,7 +65,7 @@ static int purge_txn(struct store_txn *t, void *arg)
         return rc;
     a->done = n < a->max;
     if (a->done) {
-        rc = store_del_prefix(t, DB_STATECOUNT, a->batch, blen);
+        rc = store_del_prefix(t, DB_STATECOUNT, prefix, plen);
         if (!rc)
             rc = store_del(t, DB_BATCH, a->batch, blen);
         if (rc == 0 || rc == BC_ENOTFOUND)

@@ -55,6 +55,8 @@ int apikey_put(struct store_txn *t, const struct apikey_pending *kn)
     if (!rc)
         rc = store_put(t, DB_KEYHASH2WS, kn->hash, APIKEY_LOOKUP_LEN, b.data, b.len,
                        STORE_NOOVERWRITE);
+    if (!rc)
+        rc = store_auth_changed(t);
     buf_free(&b);
     return rc;
 }
@@ -121,7 +123,10 @@ static int apikey_revoke_txn(struct store_txn *t, void *arg)
     store_iter_close(&it);
     if (rc < 0)
         return rc;
-    return have ? store_del(t, DB_KEYHASH2WS, found, APIKEY_LOOKUP_LEN) : BC_ENOTFOUND;
+    if (!have)
+        return BC_ENOTFOUND;
+    rc = store_del(t, DB_KEYHASH2WS, found, APIKEY_LOOKUP_LEN);
+    return rc ? rc : store_auth_changed(t); /* servers stop accepting the key at once */
 }
 
 int apikey_revoke(struct store *s, const char *key_id)

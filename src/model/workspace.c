@@ -123,7 +123,8 @@ int workspace_get(struct store_txn *t, const char *id, size_t len, struct ws_set
 
 static int put_ws(struct store_txn *t, const struct ws_settings *ws)
 {
-    return records_put_json(t, DB_WS, ws->id, strlen(ws->id), workspace_to_json(ws));
+    int rc = records_put_json(t, DB_WS, ws->id, strlen(ws->id), workspace_to_json(ws));
+    return rc ? rc : store_auth_changed(t); /* servers re-read the settings */
 }
 
 struct workspace_create_args {

@@ -171,21 +171,160 @@ static int upgrade_txn(struct store_txn *t, void *arg)
     return rc < 0 ? rc : 0;
 }
 
-int records_upgrade(struct store *s)
+/* The batch id as keys of jobs hold it: for "batch_" + ULID (every id the server makes), the
+ * ULID's 16 bytes, big-endian, so keys sort as the ids do and are half as long; any other id as
+ * written. Returns the length written. */
+static size_t key_batch(uint8_t *out, const char *batch)
+{
+    size_t n = strlen(batch);
+    if (n == BATCH_ID_LEN && memcmp(batch, "batch_", 6) == 0 && batch[6] <= '7') {
+        /* Built for every key of a job, several times per call: no branch per digit, one test
+         * of all of them at the end (a character that is no digit gives -1, all bits set). */
+        const char *u = batch + 6;
+        uint64_t a = 0, b = 0; /* digits 0-12 (63 bits), 13-24 (60 bits); digit 25 is 5 bits */
+        unsigned bad = 0;
+        for (size_t i = 0; i < 13; i++) {
+            unsigned d = (unsigned)id_digit_value(u[i]);
+            bad |= d;
+            a = a << 5 | (d & 31u);
+        }
+        for (size_t i = 13; i < 25; i++) {
+            unsigned d = (unsigned)id_digit_value(u[i]);
+            bad |= d;
+            b = b << 5 | (d & 31u);
+        }
+        unsigned c = (unsigned)id_digit_value(u[25]);
+        if ((bad | c) < 32) {
+            be64_put(out, a << 1 | b >> 59);
+            be64_put(out + 8, b << 5 | c);
+            return KEY_BATCH_BIN;
+        }
+    }
+    memcpy(out, batch, n);
+    return n;
+}
+
+size_t batch_key_prefix(uint8_t *out, const char *batch)
+{
+    return key_batch(out, batch);
+}
+
+/* Keys of jobs written before binary batch ids began with "batch_" + ULID as text: the key with
+ * the id in binary, or 0 when key is not such a key. */
+static size_t old_job_key(const struct store_val *key, uint8_t nk[JOB_KEY_MAX])
+{
+    char id[BATCH_ID_LEN + 1];
+    if (key->len < BATCH_ID_LEN + 4 || key->len > BATCH_ID_LEN + 12 ||
+        memcmp(key->ptr, "batch_", 6) != 0)
+        return 0;
+    memcpy(id, key->ptr, BATCH_ID_LEN);
+    id[BATCH_ID_LEN] = '\0';
+    if (key_batch(nk, id) != KEY_BATCH_BIN)
+        return 0;
+    memcpy(nk + KEY_BATCH_BIN, (const uint8_t *)key->ptr + BATCH_ID_LEN, key->len - BATCH_ID_LEN);
+    return KEY_BATCH_BIN + key->len - BATCH_ID_LEN;
+}
+
+/* Entries rewritten per transaction, so that a large store is upgraded in bounded steps. */
+#define UPGRADE_STEP 20000
+struct key_upgrade {
+    enum store_db db;
+    int more;
+};
+
+/* Rewrites up to UPGRADE_STEP old job keys of one database (values kept as they are). */
+static int upgrade_keys_txn(struct store_txn *t, void *arg)
+{
+    struct key_upgrade *u = arg;
+    struct buf moved = {0};
+    struct store_iter it;
+    size_t n = 0;
+    int rc;
+    u->more = 0;
+    store_iter_open(&it, t, u->db, "batch_", 6, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        uint8_t nk[JOB_KEY_MAX];
+        if (!old_job_key(&it.key, nk))
+            continue;
+        if (n == UPGRADE_STEP) {
+            u->more = 1;
+            break;
+        }
+        uint32_t lens[2] = {(uint32_t)it.key.len, (uint32_t)it.val.len};
+        if (buf_append(&moved, lens, sizeof lens) || buf_append(&moved, it.key.ptr, lens[0]) ||
+            buf_append(&moved, it.val.ptr, lens[1])) {
+            rc = BC_ENOMEM;
+            break;
+        }
+        n++;
+    }
+    store_iter_close(&it);
+    for (size_t pos = 0; rc >= 0 && pos < moved.len;) {
+        uint32_t lens[2];
+        memcpy(lens, moved.data + pos, sizeof lens);
+        struct store_val key = {moved.data + pos + sizeof lens, lens[0]};
+        const char *val = moved.data + pos + sizeof lens + lens[0];
+        pos += sizeof lens + lens[0] + lens[1];
+        uint8_t nk[JOB_KEY_MAX];
+        size_t nlen = old_job_key(&key, nk);
+        rc = store_del(t, u->db, key.ptr, key.len);
+        if (rc == 0)
+            rc = store_put(t, u->db, nk, nlen, val, lens[1], 0);
+    }
+    buf_free(&moved);
+    return rc < 0 ? rc : 0;
+}
+
+static int is_old_ws2batch_key(const struct store_val *key)
+{
+    return old_ws2batch_id(key) != NULL;
+}
+
+static int is_old_job_key(const struct store_val *key)
+{
+    uint8_t nk[JOB_KEY_MAX];
+    return old_job_key(key, nk) != 0;
+}
+
+/* 1 if db holds a key under prefix that is_old says is of an earlier version (or an error). */
+static int has_old_keys(struct store *s, enum store_db db, const char *prefix,
+                        int (*is_old)(const struct store_val *key))
 {
     struct store_txn t;
     int rc = store_read_begin(s, &t), found = 0;
     if (rc)
         return rc;
     struct store_iter it;
-    store_iter_open(&it, &t, DB_WS2BATCH, "", 0, NULL, 0);
+    store_iter_open(&it, &t, db, prefix, strlen(prefix), NULL, 0);
     while (!found && (rc = store_iter_next(&it)) == 1)
-        found = old_ws2batch_id(&it.key) != NULL;
+        found = is_old(&it.key);
     store_iter_close(&it);
     store_read_end(&t);
-    if (rc < 0 || !found)
-        return rc < 0 ? rc : 0;
-    return store_write(s, upgrade_txn, NULL);
+    return rc < 0 ? rc : found;
+}
+
+int records_upgrade(struct store *s)
+{
+    static const enum store_db job_dbs[] = {DB_JOB, DB_JOBSTATE, DB_STATECOUNT, DB_FINALSEQ};
+    int rc = has_old_keys(s, DB_WS2BATCH, "", is_old_ws2batch_key);
+    if (rc > 0)
+        rc = store_write(s, upgrade_txn, NULL);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < sizeof job_dbs / sizeof job_dbs[0]; i++) {
+        struct key_upgrade u = {job_dbs[i], 0};
+        if ((rc = has_old_keys(s, u.db, "batch_", is_old_job_key)) <= 0) {
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        do
+            rc = store_write(s, upgrade_keys_txn, &u);
+        while (rc == 0 && u.more);
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 void batch_add_recent(struct batch_rec *b, uint32_t row)
@@ -204,8 +343,7 @@ void batch_add_recent(struct batch_rec *b, uint32_t row)
 
 size_t job_key(uint8_t *out, const char *batch, uint32_t row)
 {
-    size_t n = strlen(batch);
-    memcpy(out, batch, n);
+    size_t n = key_batch(out, batch);
     be32_put(out + n, row);
     return n + 4;
 }
@@ -221,25 +359,16 @@ size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row)
 
 size_t finalseq_key(uint8_t *out, const char *batch, uint32_t seq)
 {
-    size_t n = strlen(batch);
-    memcpy(out, batch, n);
-    be32_put(out + n, seq);
-    return n + 4;
+    return job_key(out, batch, seq);
 }
 
 size_t statecount_key(uint8_t *out, const char *batch, uint8_t state, uint32_t block)
 {
-    size_t n = strlen(batch);
-    memcpy(out, batch, n);
-    out[n] = state;
-    be32_put(out + n + 1, block);
-    return n + 5;
+    return jobstate_key(out, batch, state, block);
 }
 
-/* Adds delta to a u32 counter (host order) stored under key; a count reaching 0 is removed, so
- * that the table holds only what is counted. */
-static int counter_add(struct store_txn *t, enum store_db db, const uint8_t *key, size_t klen,
-                       int32_t delta)
+int records_counter_add(struct store_txn *t, enum store_db db, const uint8_t *key, size_t klen,
+                        int32_t delta)
 {
     struct store_val v;
     uint32_t n = 0;
@@ -259,76 +388,371 @@ int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32
 {
     uint8_t key[JOB_KEY_MAX];
     size_t klen = statecount_key(key, batch, state, row >> STATE_BLOCK_SHIFT);
-    return counter_add(t, DB_STATECOUNT, key, klen, delta);
+    return records_counter_add(t, DB_STATECOUNT, key, klen, delta);
 }
 
 size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row)
 {
-    size_t n = strlen(batch);
-    memcpy(out, batch, n);
+    size_t n = key_batch(out, batch);
     out[n] = state;
     be32_put(out + n + 1, row);
     return n + 5;
 }
 
+/* ---- Job records ----
+ *
+ * Version 2 (JOB_RECORD_VERSION): the version byte; a LEB128 bit set, bit i + 2 saying that
+ * job_fields[i] differs from its default and follows, in table order (integers as LEB128, signed
+ * ones zigzagged after subtracting the default, doubles as their 8 bytes, strings as a length
+ * byte and the bytes); when bit 0 (NUMBER_IS_FIELD) is set, then a LEB128 k: e164 is the k-th
+ * CSV field as written (the usual case: the number was written in E.164), so it is stored once
+ * and its own bit is clear; when bit 1 (HAS_ERROR) is set, then the error text (LEB128 length,
+ * bytes). Then the CSV fields: a LEB128 count, then per field a LEB128 length and the bytes. A
+ * job waiting for its first dial takes its CSV bytes, a byte per field and four more.
+ *
+ * Version 1, written before: struct job_head_v1 as memory, the error (u32 BE length, bytes), the
+ * fields (u16 BE length, bytes each). It still decodes; a job rewritten is written as version 2. */
+struct job_head_v1 {
+    uint8_t version, state, outcome, attempts, normalized, retry_base, connected, reserved;
+    uint32_t dup_of, nfields, seq;
+    int32_t last_sequence;
+    uint32_t provider_errors, reserved2;
+    uint64_t start_ms, end_ms, next_attempt_ms;
+    double duration;
+    char e164[20];
+    char call_id[40];
+};
+
+enum job_field_kind { JF_UINT, JF_INT, JF_DOUBLE, JF_STRING };
+struct job_field {
+    uint16_t off, size;
+    uint8_t kind;
+    int8_t dflt; /* the value a new job has: omitted when equal */
+};
+#define JOB_FIELD(name, kind, dflt)                                                                \
+    {                                                                                              \
+        offsetof(struct job_head, name), sizeof(((struct job_head *)0)->name), kind, dflt          \
+    }
+/* The stored order: a field added to struct job_head is added here, AT THE END (a record's bit
+ * set names fields by position), with the value that a record without it means. At most 62. */
+static const struct job_field job_fields[] = {
+    JOB_FIELD(state, JF_UINT, JOB_WAITING), JOB_FIELD(outcome, JF_UINT, 0),
+    JOB_FIELD(attempts, JF_UINT, 0),        JOB_FIELD(normalized, JF_UINT, 0),
+    JOB_FIELD(retry_base, JF_UINT, 0),      JOB_FIELD(connected, JF_UINT, 0),
+    JOB_FIELD(dup_of, JF_UINT, 0),          JOB_FIELD(seq, JF_UINT, 0),
+    JOB_FIELD(last_sequence, JF_INT, -1),   JOB_FIELD(provider_errors, JF_UINT, 0),
+    JOB_FIELD(start_ms, JF_UINT, 0),        JOB_FIELD(end_ms, JF_UINT, 0),
+    JOB_FIELD(next_attempt_ms, JF_UINT, 0), JOB_FIELD(duration, JF_DOUBLE, 0),
+    JOB_FIELD(e164, JF_STRING, 0),          JOB_FIELD(call_id, JF_STRING, 0),
+    JOB_FIELD(held, JF_UINT, HELD_NONE),
+};
+#define JOB_FIELD_COUNT (sizeof job_fields / sizeof job_fields[0])
+/* Bits 0 and 1 of the bit set; job_fields[i] is bit i + 2. */
+#define NO_NUMBER_FIELD (-1L)
+#define NUMBER_IS_FIELD 1u
+#define HAS_ERROR       2u
+#define FIELD_BIT(i)    (4ull << (i))
+_Static_assert(JOB_FIELD_COUNT <= 62, "job_fields: at most 62 fields");
+/* The most one head takes: version, bit set, and every field at its longest. */
+#define JOB_HEAD_MAX (1 + 10 + JOB_FIELD_COUNT * 10 + sizeof(struct job_head))
+
+static uint8_t *leb_put(uint8_t *p, uint64_t v)
+{
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    return p;
+}
+
+/* Reads a LEB128 number at *p (before end): 0, or BC_ECORRUPT when it is cut off or too long. */
+static int leb_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; *p < end && shift < 64; shift += 7) {
+        uint8_t b = *(*p)++;
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return BC_ECORRUPT;
+}
+
+/* A field's integer value, sign-extended for JF_INT. */
+static int64_t field_int(const struct job_head *h, const struct job_field *f)
+{
+    const uint8_t *p = (const uint8_t *)h + f->off;
+    switch (f->size) {
+    case 1:
+        return f->kind == JF_INT ? (int8_t)*p : *p;
+    case 2: {
+        uint16_t v;
+        memcpy(&v, p, 2);
+        return f->kind == JF_INT ? (int64_t)(int16_t)v : (int64_t)v;
+    }
+    case 4: {
+        uint32_t v;
+        memcpy(&v, p, 4);
+        return f->kind == JF_INT ? (int64_t)(int32_t)v : (int64_t)v;
+    }
+    default: {
+        int64_t v;
+        memcpy(&v, p, 8);
+        return v;
+    }
+    }
+}
+
+static void field_set_int(struct job_head *h, const struct job_field *f, int64_t v)
+{
+    uint8_t *p = (uint8_t *)h + f->off;
+    uint8_t u8 = (uint8_t)v;
+    uint16_t u16 = (uint16_t)v;
+    uint32_t u32 = (uint32_t)v;
+    switch (f->size) {
+    case 1:
+        *p = u8;
+        break;
+    case 2:
+        memcpy(p, &u16, 2);
+        break;
+    case 4:
+        memcpy(p, &u32, 4);
+        break;
+    default:
+        memcpy(p, &v, 8);
+    }
+}
+
+/* Writes the version, bit set and fields of h at p; returns the end. With number_field >= 0,
+ * e164 is that CSV field and is not written itself. */
+static uint8_t *head_put(uint8_t *p, const struct job_head *h, long number_field, const char *error,
+                         size_t error_len)
+{
+    uint8_t body[JOB_HEAD_MAX], *q = body;
+    uint64_t present = 0;
+    for (size_t i = 0; i < JOB_FIELD_COUNT; i++) {
+        const struct job_field *f = &job_fields[i];
+        const uint8_t *at = (const uint8_t *)h + f->off;
+        if (f->kind == JF_STRING) {
+            size_t n = strnlen((const char *)at, f->size - 1u);
+            if (n == 0 || (number_field >= 0 && f->off == offsetof(struct job_head, e164)))
+                continue;
+            *q++ = (uint8_t)n;
+            memcpy(q, at, n);
+            q += n;
+        } else if (f->kind == JF_DOUBLE) {
+            double d;
+            memcpy(&d, at, sizeof d);
+            if (d == 0)
+                continue;
+            memcpy(q, &d, sizeof d);
+            q += sizeof d;
+        } else {
+            int64_t v = field_int(h, f) - f->dflt;
+            if (v == 0)
+                continue;
+            q = leb_put(q,
+                        f->kind == JF_INT ? ((uint64_t)v << 1) ^ (uint64_t)(v >> 63) : (uint64_t)v);
+        }
+        present |= FIELD_BIT(i);
+    }
+    if (number_field >= 0) {
+        present |= NUMBER_IS_FIELD;
+        q = leb_put(q, (uint64_t)number_field);
+    }
+    if (error_len)
+        present |= HAS_ERROR;
+    *p++ = JOB_RECORD_VERSION;
+    p = leb_put(p, present);
+    memcpy(p, body, (size_t)(q - body));
+    p += q - body;
+    if (error_len) {
+        p = leb_put(p, error_len);
+        memcpy(p, error, error_len);
+        p += error_len;
+    }
+    return p;
+}
+
+/* Reads a version 2 head at *p into h (zeroed by the caller); 0 or BC_ECORRUPT. */
+static int head_get(const uint8_t **p, const uint8_t *end, struct job_view *v)
+{
+    struct job_head *h = &v->head;
+    uint64_t present, k;
+    if (leb_get(p, end, &present) || present >> JOB_FIELD_COUNT >> 2)
+        return BC_ECORRUPT;
+    for (size_t i = 0; i < JOB_FIELD_COUNT; i++) {
+        const struct job_field *f = &job_fields[i];
+        uint8_t *at = (uint8_t *)h + f->off;
+        if (!(present & FIELD_BIT(i))) {
+            if (f->dflt) /* the head is zeroed: only other defaults are written */
+                field_set_int(h, f, f->dflt);
+            continue;
+        }
+        if (f->kind == JF_STRING) {
+            size_t n = *p < end ? **p : f->size;
+            if (n >= f->size || n > (size_t)(end - *p - 1))
+                return BC_ECORRUPT;
+            memcpy(at, *p + 1, n);
+            *p += 1 + n;
+        } else if (f->kind == JF_DOUBLE) {
+            if ((size_t)(end - *p) < sizeof(double))
+                return BC_ECORRUPT;
+            memcpy(at, *p, sizeof(double));
+            *p += sizeof(double);
+        } else {
+            uint64_t u;
+            if (leb_get(p, end, &u))
+                return BC_ECORRUPT;
+            int64_t x = f->kind == JF_INT ? (int64_t)(u >> 1) ^ -(int64_t)(u & 1) : (int64_t)u;
+            field_set_int(h, f, x + f->dflt);
+        }
+    }
+    v->number_field = NO_NUMBER_FIELD;
+    if (present & NUMBER_IS_FIELD) {
+        if (leb_get(p, end, &k) || k > UINT32_MAX)
+            return BC_ECORRUPT;
+        v->number_field = (long)k;
+    }
+    v->error = (const char *)*p;
+    v->error_len = 0;
+    if (present & HAS_ERROR) {
+        if (leb_get(p, end, &k) || k > (uint64_t)(end - *p))
+            return BC_ECORRUPT;
+        v->error = (const char *)*p;
+        v->error_len = (size_t)k;
+        *p += k;
+    }
+    return 0;
+}
+
+/* The most bytes a job of this error and these fields can take. */
+static size_t job_bound(size_t error_len, const size_t *lens, size_t nfields)
+{
+    size_t need = JOB_HEAD_MAX + 10 + error_len + 10;
+    for (size_t i = 0; i < nfields; i++)
+        need += 10 + lens[i];
+    return need;
+}
+
+/* The first of the fields that is exactly e164 (as the number was written), or NO_NUMBER_FIELD. */
+static long number_field_of(const char *e164, const char *const *fields, const size_t *lens,
+                            size_t nfields)
+{
+    size_t elen = strlen(e164);
+    for (size_t i = 0; elen && i < nfields; i++)
+        if (lens[i] == elen && memcmp(fields[i], e164, elen) == 0)
+            return (long)i;
+    return NO_NUMBER_FIELD;
+}
+
+/* The same for the fields of a decoded job. */
+static long number_field_in(const char *e164, const struct job_view *v)
+{
+    size_t elen = strlen(e164), pos = 0, n;
+    const char *f;
+    for (long i = 0; elen && job_field_next(v, &pos, &f, &n); i++)
+        if (n == elen && memcmp(f, e164, elen) == 0)
+            return i;
+    return NO_NUMBER_FIELD;
+}
+
+/* Writes head and error of a job at the end of out (room reserved); returns the end. */
+static uint8_t *job_put_head(struct buf *out, const struct job_head *h, long number_field,
+                             const char *error, size_t error_len)
+{
+    return head_put((uint8_t *)out->data + out->len, h, number_field, error, error_len);
+}
+
+static uint8_t *field_put(uint8_t *p, const char *f, size_t n)
+{
+    p = leb_put(p, n);
+    memcpy(p, f, n);
+    return p + n;
+}
+
 int job_encode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
                const char *const *fields, const size_t *lens, size_t nfields)
 {
-    size_t need = sizeof *h + 4 + error_len;
-    for (size_t i = 0; i < nfields; i++) {
+    for (size_t i = 0; i < nfields; i++)
         if (lens[i] > UINT16_MAX)
             return BC_ETOOBIG;
-        need += 2 + lens[i];
-    }
-    int rc = buf_reserve(out, need);
+    int rc = buf_reserve(out, job_bound(error_len, lens, nfields));
     if (rc)
         return rc;
-    struct job_head head = *h;
-    head.version = RECORD_VERSION;
-    head.nfields = (uint32_t)nfields;
-    uint8_t *p = (uint8_t *)out->data + out->len;
-    memcpy(p, &head, sizeof head);
-    p += sizeof head;
-    be32_put(p, (uint32_t)error_len);
-    memcpy(p + 4, error, error_len);
-    p += 4 + error_len;
-    for (size_t i = 0; i < nfields; i++) {
-        p[0] = (uint8_t)(lens[i] >> 8);
-        p[1] = (uint8_t)lens[i];
-        memcpy(p + 2, fields[i], lens[i]);
-        p += 2 + lens[i];
-    }
-    out->len += need;
+    long k = number_field_of(h->e164, fields, lens, nfields);
+    uint8_t *p = job_put_head(out, h, k, error, error_len);
+    p = leb_put(p, nfields);
+    for (size_t i = 0; i < nfields; i++)
+        p = field_put(p, fields[i], lens[i]);
+    out->len = (size_t)(p - (uint8_t *)out->data);
     return 0;
 }
 
 int job_reencode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
                  const struct job_view *old)
 {
-    size_t at = out->len;
-    int rc = job_encode(out, h, error, error_len, NULL, NULL, 0);
+    /* Room for the stored fields re-framed: at most 10 bytes of length each. */
+    int rc = buf_reserve(out, job_bound(error_len, NULL, 0) + old->fields_len +
+                                  (size_t)old->head.nfields * 10);
     if (rc)
         return rc;
-    /* job_encode wrote no fields: restore the count and append the stored fields verbatim. */
-    struct job_head head;
-    memcpy(&head, out->data + at, sizeof head);
-    head.nfields = old->head.nfields;
-    memcpy(out->data + at, &head, sizeof head);
-    return buf_append(out, old->fields, old->fields_len);
+    /* The number does not change once stored: the common case reuses the field found then. */
+    long k = old->number_field >= 0 && strcmp(h->e164, old->head.e164) == 0
+                 ? old->number_field
+                 : number_field_in(h->e164, old);
+    uint8_t *p = job_put_head(out, h, k, error, error_len);
+    p = leb_put(p, old->head.nfields);
+    if (old->format == JOB_RECORD_VERSION) {
+        memcpy(p, old->fields, old->fields_len); /* same framing: kept byte for byte */
+        p += old->fields_len;
+    } else {
+        size_t pos = 0, n;
+        const char *f;
+        while (job_field_next(old, &pos, &f, &n))
+            p = field_put(p, f, n);
+    }
+    out->len = (size_t)(p - (uint8_t *)out->data);
+    return 0;
 }
 
-int job_decode(const void *data, size_t len, struct job_view *out)
+static int job_decode_v1(const uint8_t *p, size_t len, struct job_view *out)
 {
-    const uint8_t *p = data;
-    if (len < sizeof out->head + 4)
+    struct job_head_v1 v1;
+    if (len < sizeof v1 + 4)
         return BC_ECORRUPT;
-    memcpy(&out->head, p, sizeof out->head);
-    if (out->head.version != RECORD_VERSION)
-        return BC_ECORRUPT;
-    size_t elen = be32_get(p + sizeof out->head);
-    size_t off = sizeof out->head + 4;
+    memcpy(&v1, p, sizeof v1);
+    struct job_head *h = &out->head;
+    h->version = v1.version;
+    h->state = v1.state;
+    h->outcome = v1.outcome;
+    h->attempts = v1.attempts;
+    h->normalized = v1.normalized;
+    h->retry_base = v1.retry_base;
+    h->connected = v1.connected;
+    h->dup_of = v1.dup_of;
+    h->nfields = v1.nfields;
+    h->seq = v1.seq;
+    h->last_sequence = v1.last_sequence;
+    h->provider_errors = v1.provider_errors;
+    h->start_ms = v1.start_ms;
+    h->end_ms = v1.end_ms;
+    h->next_attempt_ms = v1.next_attempt_ms;
+    h->duration = v1.duration;
+    memcpy(h->e164, v1.e164, sizeof h->e164);
+    h->e164[sizeof h->e164 - 1] = '\0';
+    memcpy(h->call_id, v1.call_id, sizeof h->call_id);
+    h->call_id[sizeof h->call_id - 1] = '\0';
+    size_t elen = be32_get(p + sizeof v1);
+    size_t off = sizeof v1 + 4;
     if (elen > len - off)
         return BC_ECORRUPT;
+    out->format = 1;
+    out->number_field = NO_NUMBER_FIELD;
     out->error = (const char *)p + off;
     out->error_len = elen;
     out->fields = p + off + elen;
@@ -336,16 +760,61 @@ int job_decode(const void *data, size_t len, struct job_view *out)
     return 0;
 }
 
+int job_decode(const void *data, size_t len, struct job_view *out)
+{
+    const uint8_t *p = data, *end = p + len;
+    memset(out, 0, sizeof *out);
+    if (len == 0)
+        return BC_ECORRUPT;
+    if (p[0] == 1)
+        return job_decode_v1(p, len, out);
+    if (p[0] != JOB_RECORD_VERSION)
+        return BC_ECORRUPT;
+    p++;
+    uint64_t nfields;
+    if (head_get(&p, end, out))
+        return BC_ECORRUPT;
+    out->head.version = JOB_RECORD_VERSION;
+    if (leb_get(&p, end, &nfields) || nfields > UINT32_MAX)
+        return BC_ECORRUPT;
+    out->head.nfields = (uint32_t)nfields;
+    out->format = JOB_RECORD_VERSION;
+    out->fields = p;
+    out->fields_len = (size_t)(end - p);
+    if (out->number_field >= 0) {
+        /* e164 is a stored field: copy it into the head like a stored e164. */
+        size_t pos = 0, n = 0;
+        const char *f = NULL;
+        for (long i = 0; i <= out->number_field; i++)
+            if (!job_field_next(out, &pos, &f, &n))
+                return BC_ECORRUPT;
+        if (n >= sizeof out->head.e164)
+            return BC_ECORRUPT;
+        memcpy(out->head.e164, f, n);
+    }
+    return 0;
+}
+
 int job_field_next(const struct job_view *v, size_t *pos, const char **p, size_t *n)
 {
-    if (*pos + 2 > v->fields_len)
+    if (v->format == 1) {
+        if (*pos + 2 > v->fields_len)
+            return 0;
+        size_t flen = (size_t)v->fields[*pos] << 8 | v->fields[*pos + 1];
+        if (flen > v->fields_len - *pos - 2)
+            return 0;
+        *p = (const char *)v->fields + *pos + 2;
+        *n = flen;
+        *pos += 2 + flen;
+        return 1;
+    }
+    const uint8_t *at = v->fields + *pos, *end = v->fields + v->fields_len;
+    uint64_t flen;
+    if (at >= end || leb_get(&at, end, &flen) || flen > (uint64_t)(end - at))
         return 0;
-    size_t flen = (size_t)v->fields[*pos] << 8 | v->fields[*pos + 1];
-    if (flen > v->fields_len - *pos - 2)
-        return 0;
-    *p = (const char *)v->fields + *pos + 2;
-    *n = flen;
-    *pos += 2 + flen;
+    *p = (const char *)at;
+    *n = (size_t)flen;
+    *pos = (size_t)(at + flen - v->fields);
     return 1;
 }
 
@@ -529,111 +998,4 @@ int records_put_json(struct store_txn *t, enum store_db db, const void *key, siz
         rc = store_put(t, db, key, klen, b.data, b.len, 0);
     buf_free(&b);
     return rc;
-}
-
-/* ---- Compliance: calls held by window per zone, attempts per number ---- */
-
-static size_t heldzone_key(uint8_t *out, const char *batch, const char *label, size_t llen)
-{
-    size_t n = strlen(batch);
-    if (llen > HELDZONE_KEY_MAX - ID_MAX)
-        llen = HELDZONE_KEY_MAX - ID_MAX;
-    memcpy(out, batch, n);
-    memcpy(out + n, label, llen);
-    return n + llen;
-}
-
-int heldzone_add(struct store_txn *t, const char *batch, const char *label, size_t llen,
-                 int32_t delta)
-{
-    uint8_t key[HELDZONE_KEY_MAX];
-    size_t klen = heldzone_key(key, batch, label, llen);
-    return counter_add(t, DB_HELDZONE, key, klen, delta);
-}
-
-int heldzone_clear(struct store_txn *t, const char *batch)
-{
-    size_t blen = strlen(batch);
-    /* Few keys (one per zone); deleting while iterating is not supported by the wrapper, so
-     * collect first. */
-    struct buf keys = {0};
-    struct store_iter it;
-    int rc;
-    store_iter_open(&it, t, DB_HELDZONE, batch, blen, NULL, 0);
-    while ((rc = store_iter_next(&it)) == 1) {
-        uint16_t len = (uint16_t)it.key.len;
-        if (buf_append(&keys, &len, sizeof len) || buf_append(&keys, it.key.ptr, it.key.len)) {
-            rc = BC_ENOMEM;
-            break;
-        }
-    }
-    store_iter_close(&it);
-    for (size_t pos = 0; rc >= 0 && pos < keys.len;) {
-        uint16_t len;
-        memcpy(&len, keys.data + pos, sizeof len);
-        pos += sizeof len;
-        int d = store_del(t, DB_HELDZONE, keys.data + pos, len);
-        if (d && d != BC_ENOTFOUND)
-            rc = d;
-        pos += len;
-    }
-    buf_free(&keys);
-    return rc < 0 ? rc : 0;
-}
-
-size_t heldzone_label(const struct store_val *key, size_t blen, char *out, size_t cap)
-{
-    size_t n = key->len > blen ? key->len - blen : 0;
-    if (n >= cap)
-        n = cap - 1;
-    memcpy(out, (const char *)key->ptr + blen, n);
-    out[n] = '\0';
-    return n;
-}
-
-size_t cap_key(uint8_t *out, const char *ws, size_t wslen, const char *e164, size_t elen)
-{
-    if (elen > 24)
-        elen = 24;
-    memcpy(out, ws, wslen);
-    out[wslen] = '/';
-    memcpy(out + wslen + 1, e164, elen);
-    return wslen + 1 + elen;
-}
-
-int cap_get(struct store_txn *t, const char *ws, const char *e164, uint64_t *out, size_t *n)
-{
-    uint8_t key[CAP_KEY_MAX];
-    struct store_val v;
-    *n = 0;
-    int rc = store_get(t, DB_CAP, key, cap_key(key, ws, strlen(ws), e164, strlen(e164)), &v);
-    if (rc == BC_ENOTFOUND)
-        return 0;
-    if (rc)
-        return rc;
-    if (v.len % 8)
-        return BC_ECORRUPT;
-    size_t count = v.len / 8 > CAP_TIMES_MAX ? CAP_TIMES_MAX : v.len / 8;
-    const uint8_t *p = (const uint8_t *)v.ptr + (v.len / 8 - count) * 8;
-    for (size_t i = 0; i < count; i++)
-        out[i] = be64_get(p + 8 * i);
-    *n = count;
-    return 0;
-}
-
-int cap_put(struct store_txn *t, const char *ws, const char *e164, const uint64_t *times, size_t n)
-{
-    uint8_t key[CAP_KEY_MAX], val[CAP_TIMES_MAX * 8];
-    size_t klen = cap_key(key, ws, strlen(ws), e164, strlen(e164));
-    if (n > CAP_TIMES_MAX) {
-        times += n - CAP_TIMES_MAX;
-        n = CAP_TIMES_MAX;
-    }
-    if (n == 0) {
-        int rc = store_del(t, DB_CAP, key, klen);
-        return rc == BC_ENOTFOUND ? 0 : rc;
-    }
-    for (size_t i = 0; i < n; i++)
-        be64_put(val + 8 * i, times[i]);
-    return store_put(t, DB_CAP, key, klen, val, n * 8, 0);
 }

@@ -1,11 +1,12 @@
 /* Batch and job records and the keys that index them.
  *
- * Records that change often (a batch's counters, a job's state) are fixed binary layouts with a
+ * A batch record (one per batch, its counters updated often) is a fixed binary layout with a
  * version byte, so updating a counter is a memcpy rather than a parse. A field may take over
  * reserved bytes without a new version only when 0, what earlier versions wrote there, means
  * what those records meant (each such field says how); any other change of layout is a new
- * version. Keys are built big-endian
- * so LMDB's byte order is the logical order (rows ascending, batches newest first). */
+ * version. Job records (one per contact) are compact instead: only the fields that differ from a
+ * new job's are stored (records.c describes the encoding). Keys are built big-endian so LMDB's
+ * byte order is the logical order (rows ascending, batches newest first). */
 #ifndef BC_STORE_RECORDS_H
 #define BC_STORE_RECORDS_H
 
@@ -20,6 +21,8 @@
 #define BATCH_ID_LEN   (6 + ID_ULID_LEN) /* "batch_" + ULID */
 #define RECENT_CALLS   10
 #define RECORD_VERSION 1
+/* Job records: version 2 is the compact encoding (records.c says how); 1 still decodes. */
+#define JOB_RECORD_VERSION 2
 
 enum batch_status {
     BATCH_STAGING,    /* upload in progress: invisible to the API */
@@ -112,7 +115,8 @@ enum job_held {
     HELD_COUNT
 };
 
-/* The fixed part of a job record; the error text and the CSV fields follow it. */
+/* A job's fields besides its error text and CSV fields. Stored compactly (records.c): a field
+ * added here is also added at the end of records.c's job_fields table, or it is not kept. */
 struct job_head {
     uint8_t version;
     uint8_t state;      /* enum job_state */
@@ -145,8 +149,10 @@ struct job_view {
     struct job_head head;
     const char *error;
     size_t error_len;
-    const uint8_t *fields; /* nfields times: u16 length (big-endian), bytes */
+    const uint8_t *fields; /* the stored fields, framed as the record's version says */
     size_t fields_len;
+    uint8_t format;    /* the record's version: how fields is framed */
+    long number_field; /* the field head.e164 was read from, or -1 */
 };
 
 int batch_get(struct store_txn *t, const char *id, size_t len, struct batch_rec *out);
@@ -156,7 +162,16 @@ int batch_put(struct store_txn *t, const struct batch_rec *b);
 /* Puts row first in the recent calls (moving it there if it is listed already). */
 void batch_add_recent(struct batch_rec *b, uint32_t row);
 
+/* Keys of DB_JOB, DB_JOBSTATE, DB_STATECOUNT and DB_FINALSEQ begin with the batch id in 16
+ * bytes (the ULID's binary form) when it is "batch_" + ULID, as written otherwise; DB_DUE keys
+ * hold it as written. A prefix of a batch's keys is built with the key builder (row 0) minus
+ * the trailing bytes, never from the id's text. Stores of earlier versions, whose keys held
+ * the id as written, are rewritten by records_upgrade. */
+#define KEY_BATCH_BIN 16
 size_t job_key(uint8_t *out, const char *batch, uint32_t row);
+/* The batch id as those keys begin with it (KEY_BATCH_BIN bytes for every id the server makes):
+ * the prefix of all of a batch's keys in those tables. */
+size_t batch_key_prefix(uint8_t *out, const char *batch);
 
 /* A workspace's batch list is ordered newest first: by creation time, then by batch id, both
  * descending. Ids from one generator increase strictly, so two batches created in the same
@@ -168,8 +183,12 @@ size_t ws2batch_key(uint8_t *out, const char *ws, size_t wslen, uint64_t created
 /* Writes the batch id of a ws2batch key (of a workspace id wslen bytes long) into out, NUL-ended;
  * returns its length, or 0 if the key is not one. */
 size_t ws2batch_batch(const struct store_val *key, size_t wslen, char out[ID_MAX]);
-/* Rewrites batch list keys stored by earlier versions (batch id not complemented), so that they
- * list in the same order as new ones. Cheap when there is nothing to do; run once at start. */
+/* Rewrites keys stored by earlier versions: batch list keys (batch id not complemented), so
+ * that they list in the same order as new ones, and the keys of jobs, job states, state counts
+ * and final sequences (batch id as text), so that they hold it in binary like new ones. Values
+ * are kept (job records of version 1 still decode). In steps of 20,000 keys, each committed, so
+ * a crash in the middle leaves a store that the next start finishes. Cheap when there is
+ * nothing to do; run once at start. */
 int records_upgrade(struct store *s);
 size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row);
 size_t finalseq_key(uint8_t *out, const char *batch, uint32_t seq);
@@ -192,6 +211,10 @@ size_t sid_value(uint8_t *out, const char *batch, uint32_t row, uint32_t seq);
  * is found by summing at most (rows / 1024) counts instead of walking every earlier row. */
 #define STATE_BLOCK_SHIFT 10
 size_t statecount_key(uint8_t *out, const char *batch, uint8_t state, uint32_t block);
+/* Adds delta to a u32 counter (host order) stored under key; a count reaching 0 is removed, so
+ * that the table holds only what is counted. */
+int records_counter_add(struct store_txn *t, enum store_db db, const uint8_t *key, size_t klen,
+                        int32_t delta);
 /* Adds delta to the count of (state, row's block). */
 int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32_t row,
                    int32_t delta);
@@ -279,33 +302,9 @@ struct cJSON;
 int records_put_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
                      struct cJSON *obj);
 
-/* ---- Compliance: calls held by window per zone, attempts per number ---- */
-
-/* DB_HELDZONE: batch id | zone label -> waiting calls of the batch held by their calling window
- * in that zone (u32, host order). The label is policy/decide.h's. */
-#define HELDZONE_KEY_MAX (ID_MAX + 256)
-/* Adds delta to the count of (batch, label); a count reaching 0 is removed. */
-int heldzone_add(struct store_txn *t, const char *batch, const char *label, size_t llen,
-                 int32_t delta);
-/* Removes every count of the batch (its waiting calls were cancelled at once). */
-int heldzone_clear(struct store_txn *t, const char *batch);
-/* The label of a heldzone key of a batch whose id is blen bytes long, into out (NUL-ended, at
- * most cap - 1 bytes); its length. */
-size_t heldzone_label(const struct store_val *key, size_t blen, char *out, size_t cap);
-
-/* DB_CAP: workspace id | '/' | E.164 -> the number's latest attempt times in the workspace,
- * oldest first (u64 BE each, at most CAP_TIMES_MAX). */
-#define CAP_KEY_MAX   (ID_MAX + 1 + 24)
-#define CAP_TIMES_MAX 100
-size_t cap_key(uint8_t *out, const char *ws, size_t wslen, const char *e164, size_t elen);
-/* Reads the times into out (at most CAP_TIMES_MAX); *n is how many (0 when none). */
-int cap_get(struct store_txn *t, const char *ws, const char *e164, uint64_t *out, size_t *n);
-/* Stores times (oldest first), keeping the last CAP_TIMES_MAX. */
-int cap_put(struct store_txn *t, const char *ws, const char *e164, const uint64_t *times, size_t n);
-
-/* The records of the fleet's workspace export and of the do-not-call lists have files of their
- * own (store/records_ws.h, store/records_dnc.h); this header gives every record. */
-#include "store/records_dnc.h"
+/* The records of the fleet's workspace export and of the compliance rules have files of their
+ * own (store/records_ws.h, store/records_compliance.h); this header gives every record. */
+#include "store/records_compliance.h"
 #include "store/records_ws.h"
 
 #endif

@@ -18,12 +18,12 @@ const struct records_ws_table records_ws_tables[] = {
     {DB_USAGE, "usage", WSF_USAGE, 0},
     {DB_DELIVERY, "delivery", WSF_DELIVERY, 0},
     {DB_BATCHMETA, "batchmeta", WSF_BATCH_KEY, 0},
-    {DB_JOB, "job", WSF_BATCH_PREFIX, 0},
-    {DB_JOBSTATE, "jobstate", WSF_BATCH_PREFIX, 0},
-    {DB_STATECOUNT, "statecount", WSF_BATCH_PREFIX, 0},
+    {DB_JOB, "job", WSF_BATCH_BIN, 0},
+    {DB_JOBSTATE, "jobstate", WSF_BATCH_BIN, 0},
+    {DB_STATECOUNT, "statecount", WSF_BATCH_BIN, 0},
     {DB_DUE, "due", WSF_BATCH_PREFIX, 0},
-    {DB_FINALSEQ, "finalseq", WSF_BATCH_PREFIX, 0},
-    {DB_TRANSCRIPT, "transcript", WSF_BATCH_PREFIX, 0},
+    {DB_FINALSEQ, "finalseq", WSF_BATCH_BIN, 0},
+    {DB_TRANSCRIPT, "transcript", WSF_BATCH_BIN, 0},
     {DB_HELDZONE, "heldzone", WSF_BATCH_PREFIX, 0},
     {DB_CAP, "cap", WSF_WS_SLASH, 0},
     {DB_SUPPRESS, "suppress", WSF_WS_SLASH, 0},
@@ -56,16 +56,43 @@ int records_ws_has_batch(const struct records_ws *w, const void *id, size_t len)
     return bsearch(id, w->batches, w->nbatches, sizeof w->batches[0], batch_id_cmp) != NULL;
 }
 
+static int bin_cmp(const void *a, const void *b)
+{
+    return memcmp(a, b, KEY_BATCH_BIN);
+}
+
+/* Whether a key of the job tables begins with one of w's batches. */
+static int has_batch_bin(const struct records_ws *w, const struct store_val *key)
+{
+    return key->len > KEY_BATCH_BIN && w->nbatches &&
+           bsearch(key->ptr, w->bins, w->nbatches, sizeof w->bins[0], bin_cmp) != NULL;
+}
+
 int records_ws_add_batch(struct records_ws *w, const char *id, size_t len)
 {
     if (len != BATCH_ID_LEN)
         return BC_EINVAL;
     if (records_ws_has_batch(w, id, len))
         return 0;
+    char text[ID_MAX] = {0};
+    uint8_t bin[JOB_KEY_MAX];
+    memcpy(text, id, len);
+    if (batch_key_prefix(bin, text) != KEY_BATCH_BIN)
+        return BC_EINVAL; /* not an id the server makes */
     void *grown = realloc(w->batches, (w->nbatches + 1) * sizeof w->batches[0]);
     if (!grown)
         return BC_ENOMEM;
     w->batches = grown;
+    grown = realloc(w->bins, (w->nbatches + 1) * sizeof w->bins[0]);
+    if (!grown)
+        return BC_ENOMEM;
+    w->bins = grown;
+    size_t j = w->nbatches;
+    while (j > 0 && memcmp(w->bins[j - 1], bin, KEY_BATCH_BIN) > 0) {
+        memcpy(w->bins[j], w->bins[j - 1], KEY_BATCH_BIN);
+        j--;
+    }
+    memcpy(w->bins[j], bin, KEY_BATCH_BIN);
     size_t i = w->nbatches;
     while (i > 0 && memcmp(w->batches[i - 1], id, BATCH_ID_LEN) > 0) {
         memcpy(w->batches[i], w->batches[i - 1], sizeof w->batches[0]);
@@ -80,7 +107,9 @@ int records_ws_add_batch(struct records_ws *w, const char *id, size_t len)
 void records_ws_free(struct records_ws *w)
 {
     free(w->batches);
+    free(w->bins);
     w->batches = NULL;
+    w->bins = NULL;
     w->nbatches = 0;
 }
 
@@ -142,6 +171,8 @@ int records_ws_owns(const struct records_ws_table *tb, const struct records_ws *
         return records_ws_has_batch(w, k, key->len);
     case WSF_BATCH_PREFIX:
         return key->len > BATCH_ID_LEN && records_ws_has_batch(w, k, BATCH_ID_LEN);
+    case WSF_BATCH_BIN:
+        return has_batch_bin(w, key);
     case WSF_KEYHASH:
         return val->len > SHA256_LEN + w->wslen &&
                memcmp((const char *)val->ptr + SHA256_LEN, w->ws, w->wslen) == 0 &&
@@ -198,6 +229,13 @@ int records_ws_walk(struct store_txn *t, const struct records_ws_table *tb,
     case WSF_BATCH_PREFIX:
         for (size_t i = 0; i < w->nbatches; i++) {
             int rc = walk_prefix(t, tb, w, w->batches[i], BATCH_ID_LEN, start, slen, fn, arg);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    case WSF_BATCH_BIN:
+        for (size_t i = 0; i < w->nbatches; i++) {
+            int rc = walk_prefix(t, tb, w, w->bins[i], KEY_BATCH_BIN, start, slen, fn, arg);
             if (rc)
                 return rc;
         }

@@ -20,6 +20,7 @@ enum records_ws_find {
     WSF_DELIVERY,     /* workspace id | time (u64) | sequence (u64) */
     WSF_BATCH_KEY,    /* the key is a batch id of the workspace */
     WSF_BATCH_PREFIX, /* batch id | ... */
+    WSF_BATCH_BIN,    /* the batch id as keys of jobs hold it (batch_key_prefix) | ... */
     WSF_KEYHASH,      /* whole table: the API key record names its workspace */
     WSF_SID,          /* whole table: the value begins with the call's batch id */
     WSF_OUTBOX,       /* whole table: the JSON entry's "workspace" */
@@ -45,6 +46,8 @@ struct records_ws {
     size_t wslen;
     char (*batches)[ID_MAX];
     size_t nbatches;
+    /* The same ids as keys of jobs hold them (batch_key_prefix), sorted on their own. */
+    uint8_t (*bins)[KEY_BATCH_BIN];
 };
 /* Fills w->batches with the ids of the batches whose record names workspace w->ws (staging
  * ones only when with_staging). Free with records_ws_free. */

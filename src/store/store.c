@@ -593,6 +593,29 @@ int store_get(struct store_txn *t, enum store_db db, const void *k, size_t klen,
     return 0;
 }
 
+/* The key of the counter of writes to the tables of API keys and workspaces (store.h). */
+static const char auth_generation_key[] = "auth_generation";
+
+int store_auth_generation(struct store_txn *t, uint64_t *out)
+{
+    struct store_val v;
+    int rc = store_get(t, DB_META, auth_generation_key, sizeof auth_generation_key - 1, &v);
+    *out = 0;
+    if (rc == 0 && v.len == sizeof *out)
+        memcpy(out, v.ptr, sizeof *out);
+    return rc == BC_ENOTFOUND ? 0 : rc;
+}
+
+int store_auth_changed(struct store_txn *t)
+{
+    uint64_t n;
+    int rc = store_auth_generation(t, &n);
+    n++;
+    return rc ? rc
+              : store_put(t, DB_META, auth_generation_key, sizeof auth_generation_key - 1, &n,
+                          sizeof n, 0);
+}
+
 int store_put(struct store_txn *t, enum store_db db, const void *k, size_t klen, const void *v,
               size_t vlen, unsigned flags)
 {

@@ -175,6 +175,13 @@ int store_put(struct store_txn *t, enum store_db db, const void *k, size_t klen,
               size_t vlen, unsigned flags);
 /* Returns 0, BC_ENOTFOUND (not sticky), or the sticky error. */
 int store_del(struct store_txn *t, enum store_db db, const void *k, size_t klen);
+/* A counter of the changes to DB_KEYHASH2WS and DB_WS: every function that writes to either
+ * (model/apikey.c, model/workspace.c) calls store_auth_changed in the same transaction, in this
+ * process or another (the admin command). What a reader caches from those tables (api/auth.c:
+ * which workspace a key opens, its settings) holds while store_auth_generation has not moved.
+ * Both return 0 or the store's error. */
+int store_auth_generation(struct store_txn *t, uint64_t *out);
+int store_auth_changed(struct store_txn *t);
 
 /* Deletes every key that starts with prefix (all of db when plen is 0). Returns 0 or the sticky
  * error. */

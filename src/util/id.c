@@ -64,7 +64,7 @@ int id_valid(const char *prefix, const char *s, size_t len)
     if (len != plen + ID_ULID_LEN || memcmp(s, prefix, plen) != 0)
         return 0;
     for (size_t i = plen; i < len; i++) {
-        if (!memchr(crockford, s[i], sizeof crockford - 1))
+        if (id_digit_value(s[i]) < 0)
             return 0;
     }
     return s[plen] <= '7';

@@ -3,6 +3,7 @@
 #include "ingest/ingest.h"
 
 #include <string.h>
+#include <stdio.h>
 
 #include <uv.h>
 
@@ -10,6 +11,7 @@
 #include "tmpstore.h"
 #include "ingest/purge.h"
 #include "store/records.h"
+#include "util/buf.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -78,6 +80,34 @@ static int job_state(struct store *s, uint32_t row, int *outcome)
     return jv.head.state;
 }
 
+/* 1 if the state index lists row under state. */
+static int state_entry(struct store *s, int state, uint32_t row)
+{
+    struct store_txn t;
+    struct store_val v;
+    uint8_t k[JOB_KEY_MAX];
+    CHECK_INT(store_read_begin(s, &t), 0);
+    int rc = store_get(&t, DB_JOBSTATE, k, jobstate_key(k, "batch_t", (uint8_t)state, row), &v);
+    store_read_end(&t);
+    return rc == 0;
+}
+
+/* Counts the state index entries of a state. */
+static size_t state_entries(struct store *s, int state)
+{
+    struct store_txn t;
+    uint8_t k[JOB_KEY_MAX];
+    size_t plen = jobstate_key(k, "batch_t", (uint8_t)state, 0) - 4, n = 0;
+    CHECK_INT(store_read_begin(s, &t), 0);
+    struct store_iter it;
+    store_iter_open(&it, &t, DB_JOBSTATE, k, plen, NULL, 0);
+    while (store_iter_next(&it) == 1)
+        n++;
+    store_iter_close(&it);
+    store_read_end(&t);
+    return n;
+}
+
 static void test_rows_land(void)
 {
     struct tmpdir d;
@@ -118,10 +148,64 @@ static void test_rows_land(void)
     CHECK_INT(job_state(&s, 3, &outcome), JOB_FAILED);
     CHECK_INT(outcome, OUTCOME_DUPLICATE);
     CHECK_INT(job_state(&s, 4, &outcome), BC_ENOTFOUND);
+    /* The state index lists each row once, under its state (the failed ones written last). */
+    CHECK(state_entry(&s, JOB_WAITING, 1) && !state_entry(&s, JOB_FAILED, 1));
+    CHECK(state_entry(&s, JOB_FAILED, 2) && !state_entry(&s, JOB_WAITING, 2));
+    CHECK(state_entry(&s, JOB_FAILED, 3) && !state_entry(&s, JOB_WAITING, 3));
     ingest_free(&in);
     /* The purge removes every job and the staging marker. */
     CHECK_INT(purge_step(&s, "batch_t", 100), 1);
     CHECK_INT(job_state(&s, 1, &outcome), BC_ENOTFOUND);
+    uv_loop_close(&loop);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
+/* Several chunks with failed rows spread over them: every row's state entry is written, the
+ * failed ones' with the last chunk. */
+static void test_state_index_over_chunks(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 4 * MIB, 64 * MIB), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct ingest_options o;
+    options(&o, &s, &loop);
+    o.max_records = 20000;
+    struct buf body = {0};
+    static const char head[] = "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"csv\"; "
+                               "filename=\"a.csv\"\r\n\r\nphone_number\r\n";
+    CHECK_INT(buf_append(&body, head, sizeof head - 1), 0);
+    for (unsigned row = 1; row <= 10000; row++) {
+        char line[32];
+        int n = row % 1000 == 7 ? snprintf(line, sizeof line, "bad%u\r\n", row)
+                                : snprintf(line, sizeof line, "+1415555%04u\r\n", row % 10000);
+        CHECK_INT(buf_append(&body, line, (size_t)n), 0);
+    }
+    static const char end[] = "\r\n--" BOUNDARY "--\r\n";
+    CHECK_INT(buf_append(&body, end, sizeof end - 1), 0);
+    struct ingest in;
+    CHECK_INT(ingest_begin(&in, &o, CT, strlen(CT)), 0);
+    for (size_t at = 0; at < body.len;) {
+        size_t n = body.len - at < 65536 ? body.len - at : 65536;
+        CHECK_INT(ingest_feed(&in, body.data + at, n), 0);
+        at += n;
+        while (in.blocked)
+            uv_run(&loop, UV_RUN_ONCE);
+    }
+    CHECK_INT(ingest_end(&in), 0);
+    while (ingest_drain(&in))
+        uv_run(&loop, UV_RUN_ONCE);
+    CHECK_INT(in.failure.error, INGEST_OK);
+    CHECK_INT(in.stored_rows, 10000);
+    CHECK_INT(in.invalid, 10);
+    CHECK_INT(state_entries(&s, JOB_WAITING), 9990);
+    CHECK_INT(state_entries(&s, JOB_FAILED), 10);
+    CHECK(state_entry(&s, JOB_FAILED, 9007) && state_entry(&s, JOB_WAITING, 9008));
+    ingest_free(&in);
+    buf_free(&body);
     uv_loop_close(&loop);
     store_close(&s);
     tmpdir_remove(&d);
@@ -349,7 +433,8 @@ static void setup_quiet_logs(void)
     log_set_level(LOG_ERROR);
 }
 
-CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_rows_land), CHECK_CASE(test_typed_errors),
+CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_rows_land),
+           CHECK_CASE(test_state_index_over_chunks), CHECK_CASE(test_typed_errors),
            CHECK_CASE(test_on_field_stops), CHECK_CASE(test_too_many_rows),
            CHECK_CASE(test_limit_messages), CHECK_CASE(test_late_fields_read_rows_again),
            CHECK_CASE(test_late_field_without_spool))

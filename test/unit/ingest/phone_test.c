@@ -6,7 +6,9 @@
 #include "ingest/phone.h"
 #include "ingest/phone_data.h"
 
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct phone_case {
     const char *in;
@@ -638,6 +640,36 @@ static void test_table(void)
 
 /* Random bytes drawn mostly from the characters the parser cares about: nothing crashes, msg
  * is always terminated, and every success is a well-formed E.164 number. */
+/* Every prefix of every North American member reads as that member, and a US area code next
+ * to them as the US: the member lookup is exact, token by token. */
+static void test_nanp_members(void)
+{
+    size_t checked = 0;
+    for (size_t i = 0; i < phone_data_count; i++) {
+        const struct phone_country *c = &phone_data_countries[i];
+        if (c->code != 1 || c->prefixes == NULL)
+            continue;
+        for (const char *p = c->prefixes; *p;) {
+            size_t k = strcspn(p, " ");
+            CHECK_INT(k, 3);
+            char in[32];
+            snprintf(in, sizeof in, "+1%.3s5550123", p);
+            struct phone_number out;
+            char msg[128];
+            CHECK_INT(phone_parse(in, strlen(in), NULL, 0, &out, msg, sizeof msg), 0);
+            CHECK_STR(out.country, c->iso2);
+            checked++;
+            p += k;
+            while (*p == ' ')
+                p++;
+        }
+    }
+    CHECK(checked > 60);
+    struct phone_number out;
+    CHECK_INT(phone_parse("+12125550123", 12, NULL, 0, &out, NULL, 0), 0);
+    CHECK_STR(out.country, "US");
+}
+
 static void test_fuzz(void)
 {
     static const char alphabet[] = "0123456789+-. ()/x#e\t\xC2\xA0\xE2\x80\x93";
@@ -674,9 +706,9 @@ static void test_fuzz(void)
     CHECK_INT(bad, 0);
 }
 
-CHECK_MAIN(CHECK_CASE(test_international), CHECK_CASE(test_formatting),
-           CHECK_CASE(test_plus_restored), CHECK_CASE(test_national), CHECK_CASE(test_characters),
-           CHECK_CASE(test_invalid_numbers), CHECK_CASE(test_messages),
+CHECK_MAIN(CHECK_CASE(test_international), CHECK_CASE(test_nanp_members),
+           CHECK_CASE(test_formatting), CHECK_CASE(test_plus_restored), CHECK_CASE(test_national),
+           CHECK_CASE(test_characters), CHECK_CASE(test_invalid_numbers), CHECK_CASE(test_messages),
            CHECK_CASE(test_normalized_flag), CHECK_CASE(test_buffers), CHECK_CASE(test_idempotent),
            CHECK_CASE(test_country_known), CHECK_CASE(test_strerror), CHECK_CASE(test_table),
            CHECK_CASE(test_fuzz))

@@ -1,6 +1,7 @@
 /* Tests for src/store/records.c: the order that keys give their lists (big-endian numbers, the
- * batch list newest first even within one millisecond), and the start-up rewrite of batch list
- * keys stored by earlier versions. */
+ * batch list newest first even within one millisecond), binary batch ids in job keys, the
+ * compact job records (and the decoding of the earlier layout), and the start-up rewrite of keys
+ * stored by earlier versions. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -299,6 +300,277 @@ static void test_batch_scan(void)
     tmpdir_remove(&d);
 }
 
+#define ULID_A "batch_01KBX0000000000000000000AA"
+#define ULID_B "batch_01KBX0000000000000000000AB"
+
+/* Keys of jobs hold a server-made batch id in 16 bytes and keep the ids' order; other ids are
+ * kept as written. */
+static void test_job_keys_binary_batch(void)
+{
+    uint8_t a[JOB_KEY_MAX], b[JOB_KEY_MAX], p[JOB_KEY_MAX];
+    size_t na = job_key(a, ULID_A, 7), nb = job_key(b, ULID_B, 1);
+    CHECK_INT(na, KEY_BATCH_BIN + 4);
+    CHECK_INT(nb, na);
+    CHECK(memcmp(a, b, na) < 0); /* ...AA before ...AB, whatever the rows */
+    CHECK_INT(key_u32(&(struct store_val){a, na}, KEY_BATCH_BIN), 7);
+    CHECK_INT(jobstate_key(a, ULID_A, JOB_FAILED, 9), KEY_BATCH_BIN + 5);
+    CHECK_INT(a[KEY_BATCH_BIN], JOB_FAILED);
+    CHECK_INT(statecount_key(b, ULID_A, JOB_FAILED, 9), KEY_BATCH_BIN + 5);
+    CHECK(memcmp(a, b, KEY_BATCH_BIN + 5) == 0);
+    CHECK_INT(finalseq_key(b, ULID_A, 3), KEY_BATCH_BIN + 4);
+    /* The 16 bytes are the ULID's 128 bits, big-endian. */
+    CHECK_INT(job_key(a, "batch_00000000000000000000000001", 0), 20);
+    CHECK(memcmp(a, "\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\1", 16) == 0);
+    CHECK_INT(job_key(a, "batch_7ZZZZZZZZZZZZZZZZZZZZZZZZZ", 0), 20);
+    CHECK(memcmp(a, "\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377\377", 16) == 0);
+    CHECK_INT(job_key(a, "batch_0000000000000G000000000000", 0), 20); /* digit 13: bit 64 */
+    CHECK(memcmp(a, "\0\0\0\0\0\0\0\1\0\0\0\0\0\0\0\0", 16) == 0);
+    /* The prefix of a batch's keys is the builder's output minus the row. */
+    job_key(a, ULID_A, 7);
+    size_t plen = job_key(p, ULID_A, 0) - 4;
+    CHECK(memcmp(p, a, plen) == 0);
+    /* Not "batch_" + a well-formed ULID: as written. */
+    CHECK_INT(job_key(a, "batch_x", 1), 7 + 4);
+    CHECK(memcmp(a, "batch_x", 7) == 0);
+    CHECK_INT(job_key(a, "batch_01KBX0000000000000000000Aa", 1), BATCH_ID_LEN + 4);
+    CHECK_INT(job_key(a, "batch_81KBX0000000000000000000AA", 1), BATCH_ID_LEN + 4); /* > 128 bits */
+    /* Due keys keep the id as written: their readers look them up by the id's text. */
+    CHECK_INT(due_key(a, ULID_A, 1, 2), BATCH_ID_LEN + 12);
+}
+
+static void check_heads_equal(const struct job_head *a, const struct job_head *b)
+{
+    CHECK_INT(a->state, b->state);
+    CHECK_INT(a->outcome, b->outcome);
+    CHECK_INT(a->attempts, b->attempts);
+    CHECK_INT(a->normalized, b->normalized);
+    CHECK_INT(a->retry_base, b->retry_base);
+    CHECK_INT(a->connected, b->connected);
+    CHECK_INT(a->dup_of, b->dup_of);
+    CHECK_INT(a->seq, b->seq);
+    CHECK_INT(a->last_sequence, b->last_sequence);
+    CHECK_INT(a->provider_errors, b->provider_errors);
+    CHECK(a->start_ms == b->start_ms && a->end_ms == b->end_ms);
+    CHECK(a->next_attempt_ms == b->next_attempt_ms);
+    CHECK(a->duration == b->duration);
+    CHECK_STR(a->e164, b->e164);
+    CHECK_STR(a->call_id, b->call_id);
+}
+
+/* Lists the fields of a decoded job as "a|b|c". */
+static void fields_text(const struct job_view *v, char *out, size_t cap)
+{
+    size_t pos = 0, n, used = 0;
+    const char *f;
+    out[0] = '\0';
+    while (job_field_next(v, &pos, &f, &n))
+        used += (size_t)snprintf(out + used, cap - used, "%s%.*s", used ? "|" : "", (int)n, f);
+}
+
+/* Every field of the head survives the compact encoding, at its default and away from it. */
+static void test_job_round_trip(void)
+{
+    const char *fields[] = {"Ada", "+14155550100", "", "x,y"};
+    size_t lens[] = {3, 12, 0, 3};
+    struct job_head h;
+    memset(&h, 0, sizeof h);
+    h.state = JOB_WAITING;
+    h.last_sequence = -1;
+    snprintf(h.e164, sizeof h.e164, "+14155550100");
+    struct buf b = {0};
+    CHECK_INT(job_encode(&b, &h, "", 0, fields, lens, 4), 0);
+    /* A waiting job: its field bytes, a length byte each, and four more (version, the bit set,
+     * which field holds the number, how many fields). */
+    CHECK_INT(b.len, 18 + 4 + 4);
+    struct job_view v;
+    char text[128];
+    CHECK_INT(job_decode(b.data, b.len, &v), 0);
+    check_heads_equal(&v.head, &h);
+    CHECK_INT(v.head.nfields, 4);
+    CHECK_INT(v.error_len, 0);
+    fields_text(&v, text, sizeof text);
+    CHECK_STR(text, "Ada|+14155550100||x,y");
+
+    /* Every field away from its default, a number that is not one of the fields, an error. */
+    struct job_head d = {.state = JOB_FAILED,
+                         .outcome = OUTCOME_BUSY,
+                         .attempts = 200,
+                         .normalized = 1,
+                         .retry_base = 3,
+                         .connected = 1,
+                         .dup_of = 70000,
+                         .seq = 0xfffffffe,
+                         .last_sequence = -7,
+                         .provider_errors = 4,
+                         .start_ms = 1764000000123ull,
+                         .end_ms = UINT64_MAX,
+                         .next_attempt_ms = 1,
+                         .duration = 12.5};
+    snprintf(d.e164, sizeof d.e164, "+447911123456");
+    snprintf(d.call_id, sizeof d.call_id, "CA0123456789abcdef0123456789abcdef");
+    b.len = 0;
+    CHECK_INT(job_encode(&b, &d, "busy line", 9, fields, lens, 4), 0);
+    CHECK_INT(job_decode(b.data, b.len, &v), 0);
+    check_heads_equal(&v.head, &d);
+    CHECK_INT(v.number_field, -1);
+    CHECK(v.error_len == 9 && memcmp(v.error, "busy line", 9) == 0);
+    fields_text(&v, text, sizeof text);
+    CHECK_STR(text, "Ada|+14155550100||x,y");
+
+    /* Re-encoding with a new head keeps the fields; back to the number among them. */
+    struct buf r = {0};
+    CHECK_INT(job_reencode(&r, &h, "", 0, &v), 0);
+    struct job_view w;
+    CHECK_INT(job_decode(r.data, r.len, &w), 0);
+    check_heads_equal(&w.head, &h);
+    CHECK_INT(w.number_field, 1);
+    fields_text(&w, text, sizeof text);
+    CHECK_STR(text, "Ada|+14155550100||x,y");
+    CHECK_INT(r.len, 26);
+
+    /* Every cut of a record is refused or decodes, never read past its end. */
+    for (size_t cut = 0; cut < b.len; cut++) {
+        void *copy = malloc(cut ? cut : 1);
+        memcpy(copy, b.data, cut);
+        if (job_decode(copy, cut, &v) == 0) {
+            size_t pos = 0, n;
+            const char *f;
+            while (job_field_next(&v, &pos, &f, &n))
+                CHECK(f >= (const char *)copy && f + n <= (const char *)copy + cut);
+        }
+        free(copy);
+    }
+    uint8_t bad[] = {JOB_RECORD_VERSION, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f};
+    CHECK_INT(job_decode(bad, sizeof bad, &v), BC_ECORRUPT);
+    uint8_t unknown[] = {9, 0, 0};
+    CHECK_INT(job_decode(unknown, sizeof unknown, &v), BC_ECORRUPT);
+    buf_free(&b);
+    buf_free(&r);
+}
+
+/* A version 1 record, as earlier versions wrote it: the 128-byte head as memory, the error with
+ * a u32 big-endian length, the fields with u16 big-endian lengths. */
+static size_t v1_record(uint8_t *out)
+{
+    memset(out, 0, 128);
+    out[0] = 1;
+    out[1] = JOB_COMPLETED;
+    out[2] = OUTCOME_ANSWERED;
+    out[3] = 2; /* attempts */
+    uint32_t seq = 5, nfields = 2;
+    int32_t last = 3;
+    uint64_t start = 1700000000000ull;
+    double duration = 9.5;
+    memcpy(out + 12, &nfields, 4);
+    memcpy(out + 16, &seq, 4);
+    memcpy(out + 20, &last, 4);
+    memcpy(out + 32, &start, 8);
+    memcpy(out + 56, &duration, 8);
+    memcpy(out + 64, "+14155550100", 12);
+    memcpy(out + 84, "CAabc", 5);
+    uint8_t *p = out + 128;
+    be32_put(p, 2);
+    memcpy(p + 4, "ok", 2);
+    p += 6;
+    memcpy(p, "\0\3Ada\0\x0c+14155550100", 19);
+    return 128 + 6 + 19;
+}
+
+static void test_job_decode_version_1(void)
+{
+    uint8_t rec[256];
+    size_t len = v1_record(rec);
+    struct job_view v;
+    char text[64];
+    CHECK_INT(job_decode(rec, len, &v), 0);
+    CHECK_INT(v.head.state, JOB_COMPLETED);
+    CHECK_INT(v.head.outcome, OUTCOME_ANSWERED);
+    CHECK_INT(v.head.attempts, 2);
+    CHECK_INT(v.head.seq, 5);
+    CHECK_INT(v.head.last_sequence, 3);
+    CHECK(v.head.start_ms == 1700000000000ull && v.head.duration == 9.5);
+    CHECK_STR(v.head.e164, "+14155550100");
+    CHECK_STR(v.head.call_id, "CAabc");
+    CHECK(v.error_len == 2 && memcmp(v.error, "ok", 2) == 0);
+    fields_text(&v, text, sizeof text);
+    CHECK_STR(text, "Ada|+14155550100");
+    /* Rewritten, it becomes a version 2 record with the same content. */
+    struct buf b = {0};
+    CHECK_INT(job_reencode(&b, &v.head, v.error, v.error_len, &v), 0);
+    CHECK_INT(((uint8_t *)b.data)[0], JOB_RECORD_VERSION);
+    struct job_view w;
+    CHECK_INT(job_decode(b.data, b.len, &w), 0);
+    check_heads_equal(&w.head, &v.head);
+    fields_text(&w, text, sizeof text);
+    CHECK_STR(text, "Ada|+14155550100");
+    CHECK(b.len < len / 2);
+    buf_free(&b);
+}
+
+/* Job keys of earlier versions (the batch id as text) are rewritten at start, values kept. */
+static int old_job_keys_txn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    static const enum store_db dbs[] = {DB_JOB, DB_JOBSTATE, DB_STATECOUNT, DB_FINALSEQ};
+    for (size_t i = 0; i < 4; i++) {
+        for (uint32_t row = 1; row <= 3; row++) {
+            uint8_t k[64];
+            size_t n = 0;
+            memcpy(k, ULID_A, BATCH_ID_LEN);
+            n = BATCH_ID_LEN;
+            if (dbs[i] == DB_JOBSTATE || dbs[i] == DB_STATECOUNT)
+                k[n++] = JOB_WAITING;
+            be32_put(k + n, row);
+            n += 4;
+            char v[8];
+            snprintf(v, sizeof v, "v%u%u", (unsigned)i, (unsigned)row);
+            CHECK_INT(store_put(t, dbs[i], k, n, v, strlen(v), 0), 0);
+        }
+    }
+    /* A key of an id that is not a ULID stays as it is. */
+    uint8_t k[16];
+    memcpy(k, "batch_t", 7);
+    be32_put(k + 7, 1);
+    return store_put(t, DB_JOB, k, 11, "keep", 4, 0);
+}
+
+static void test_upgrade_of_old_job_keys(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 16 * MIB), 0);
+    CHECK_INT(store_write(&s, old_job_keys_txn, NULL), 0);
+    CHECK_INT(records_upgrade(&s), 0);
+    struct store_txn t;
+    CHECK_INT(store_read_begin(&s, &t), 0);
+    uint8_t k[JOB_KEY_MAX];
+    struct store_val v;
+    for (uint32_t row = 1; row <= 3; row++) {
+        char want[8];
+        snprintf(want, sizeof want, "v0%u", (unsigned)row);
+        CHECK_INT(store_get(&t, DB_JOB, k, job_key(k, ULID_A, row), &v), 0);
+        CHECK(v.len == strlen(want) && memcmp(v.ptr, want, v.len) == 0);
+        snprintf(want, sizeof want, "v1%u", (unsigned)row);
+        CHECK_INT(store_get(&t, DB_JOBSTATE, k, jobstate_key(k, ULID_A, JOB_WAITING, row), &v), 0);
+        CHECK(v.len == strlen(want) && memcmp(v.ptr, want, v.len) == 0);
+        CHECK_INT(store_get(&t, DB_STATECOUNT, k, statecount_key(k, ULID_A, JOB_WAITING, row), &v),
+                  0);
+        CHECK_INT(store_get(&t, DB_FINALSEQ, k, finalseq_key(k, ULID_A, row), &v), 0);
+    }
+    /* Nothing is left under the text id, but the other id's key is. */
+    struct store_iter it;
+    size_t left = 0;
+    store_iter_open(&it, &t, DB_JOB, "batch_", 6, NULL, 0);
+    while (store_iter_next(&it) == 1)
+        left++;
+    store_iter_close(&it);
+    CHECK_INT(left, 1);
+    store_read_end(&t);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
 static void setup_quiet_logs(void)
 {
     log_set_level(LOG_ERROR);
@@ -308,4 +580,6 @@ CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_big_endian_order),
            CHECK_CASE(test_batch_list_newest_first_within_a_millisecond),
            CHECK_CASE(test_upgrade_of_old_keys), CHECK_CASE(test_ws2batch_batch_rejects_short_keys),
            CHECK_CASE(test_agent_and_idem_keys), CHECK_CASE(test_usage_time_key),
-           CHECK_CASE(test_key_u32), CHECK_CASE(test_batch_scan))
+           CHECK_CASE(test_key_u32), CHECK_CASE(test_batch_scan),
+           CHECK_CASE(test_job_keys_binary_batch), CHECK_CASE(test_job_round_trip),
+           CHECK_CASE(test_job_decode_version_1), CHECK_CASE(test_upgrade_of_old_job_keys))

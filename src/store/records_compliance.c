@@ -1,6 +1,6 @@
-/* Do-not-call lists and the national registry: see store/records_dnc.h. Part of the store's records
- * (store/records.h). */
-#include "store/records_dnc.h"
+/* Compliance records (holds, caps, do-not-call lists, the registry): see
+ * store/records_compliance.h. Part of the store's records (store/records.h). */
+#include "store/records_compliance.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +8,115 @@
 #include "store/records.h"
 #include "util/err.h"
 #include "util/json.h"
+
+/* ---- Compliance: calls held by window per zone, attempts per number ---- */
+
+static size_t heldzone_key(uint8_t *out, const char *batch, const char *label, size_t llen)
+{
+    size_t n = strlen(batch);
+    if (llen > HELDZONE_KEY_MAX - ID_MAX)
+        llen = HELDZONE_KEY_MAX - ID_MAX;
+    memcpy(out, batch, n);
+    memcpy(out + n, label, llen);
+    return n + llen;
+}
+
+int heldzone_add(struct store_txn *t, const char *batch, const char *label, size_t llen,
+                 int32_t delta)
+{
+    uint8_t key[HELDZONE_KEY_MAX];
+    size_t klen = heldzone_key(key, batch, label, llen);
+    return records_counter_add(t, DB_HELDZONE, key, klen, delta);
+}
+
+int heldzone_clear(struct store_txn *t, const char *batch)
+{
+    size_t blen = strlen(batch);
+    /* Few keys (one per zone); deleting while iterating is not supported by the wrapper, so
+     * collect first. */
+    struct buf keys = {0};
+    struct store_iter it;
+    int rc;
+    store_iter_open(&it, t, DB_HELDZONE, batch, blen, NULL, 0);
+    while ((rc = store_iter_next(&it)) == 1) {
+        uint16_t len = (uint16_t)it.key.len;
+        if (buf_append(&keys, &len, sizeof len) || buf_append(&keys, it.key.ptr, it.key.len)) {
+            rc = BC_ENOMEM;
+            break;
+        }
+    }
+    store_iter_close(&it);
+    for (size_t pos = 0; rc >= 0 && pos < keys.len;) {
+        uint16_t len;
+        memcpy(&len, keys.data + pos, sizeof len);
+        pos += sizeof len;
+        int d = store_del(t, DB_HELDZONE, keys.data + pos, len);
+        if (d && d != BC_ENOTFOUND)
+            rc = d;
+        pos += len;
+    }
+    buf_free(&keys);
+    return rc < 0 ? rc : 0;
+}
+
+size_t heldzone_label(const struct store_val *key, size_t blen, char *out, size_t cap)
+{
+    size_t n = key->len > blen ? key->len - blen : 0;
+    if (n >= cap)
+        n = cap - 1;
+    memcpy(out, (const char *)key->ptr + blen, n);
+    out[n] = '\0';
+    return n;
+}
+
+size_t cap_key(uint8_t *out, const char *ws, size_t wslen, const char *e164, size_t elen)
+{
+    if (elen > 24)
+        elen = 24;
+    memcpy(out, ws, wslen);
+    out[wslen] = '/';
+    memcpy(out + wslen + 1, e164, elen);
+    return wslen + 1 + elen;
+}
+
+int cap_get(struct store_txn *t, const char *ws, const char *e164, uint64_t *out, size_t *n)
+{
+    uint8_t key[CAP_KEY_MAX];
+    struct store_val v;
+    *n = 0;
+    int rc = store_get(t, DB_CAP, key, cap_key(key, ws, strlen(ws), e164, strlen(e164)), &v);
+    if (rc == BC_ENOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (v.len % 8)
+        return BC_ECORRUPT;
+    size_t count = v.len / 8 > CAP_TIMES_MAX ? CAP_TIMES_MAX : v.len / 8;
+    const uint8_t *p = (const uint8_t *)v.ptr + (v.len / 8 - count) * 8;
+    for (size_t i = 0; i < count; i++)
+        out[i] = be64_get(p + 8 * i);
+    *n = count;
+    return 0;
+}
+
+int cap_put(struct store_txn *t, const char *ws, const char *e164, const uint64_t *times, size_t n)
+{
+    uint8_t key[CAP_KEY_MAX], val[CAP_TIMES_MAX * 8];
+    size_t klen = cap_key(key, ws, strlen(ws), e164, strlen(e164));
+    if (n > CAP_TIMES_MAX) {
+        times += n - CAP_TIMES_MAX;
+        n = CAP_TIMES_MAX;
+    }
+    if (n == 0) {
+        int rc = store_del(t, DB_CAP, key, klen);
+        return rc == BC_ENOTFOUND ? 0 : rc;
+    }
+    for (size_t i = 0; i < n; i++)
+        be64_put(val + 8 * i, times[i]);
+    return store_put(t, DB_CAP, key, klen, val, n * 8, 0);
+}
+
+/* ---- Suppression: do-not-call lists and the national registry ---- */
 
 size_t suppress_key(char *out, const char *ws, size_t wslen, const char *entry, size_t elen)
 {

@@ -1,7 +1,8 @@
-/* Keys and records of the do-not-call lists (DB_SUPPRESS) and the national registry
- * (DB_REGISTRY): policy/suppress.c and policy/registry.c use them. */
-#ifndef BC_STORE_RECORDS_DNC_H
-#define BC_STORE_RECORDS_DNC_H
+/* Keys and records of the compliance rules: calls held by window per zone (DB_HELDZONE), attempts
+ * per number (DB_CAP), the do-not-call lists (DB_SUPPRESS) and the national registry
+ * (DB_REGISTRY). */
+#ifndef BC_STORE_RECORDS_COMPLIANCE_H
+#define BC_STORE_RECORDS_COMPLIANCE_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,32 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/id.h"
+
+/* ---- Compliance: calls held by window per zone, attempts per number ---- */
+
+/* DB_HELDZONE: batch id | zone label -> waiting calls of the batch held by their calling window
+ * in that zone (u32, host order). The label is policy/decide.h's. */
+#define HELDZONE_KEY_MAX (ID_MAX + 256)
+/* Adds delta to the count of (batch, label); a count reaching 0 is removed. */
+int heldzone_add(struct store_txn *t, const char *batch, const char *label, size_t llen,
+                 int32_t delta);
+/* Removes every count of the batch (its waiting calls were cancelled at once). */
+int heldzone_clear(struct store_txn *t, const char *batch);
+/* The label of a heldzone key of a batch whose id is blen bytes long, into out (NUL-ended, at
+ * most cap - 1 bytes); its length. */
+size_t heldzone_label(const struct store_val *key, size_t blen, char *out, size_t cap);
+
+/* DB_CAP: workspace id | '/' | E.164 -> the number's latest attempt times in the workspace,
+ * oldest first (u64 BE each, at most CAP_TIMES_MAX). */
+#define CAP_KEY_MAX   (ID_MAX + 1 + 24)
+#define CAP_TIMES_MAX 100
+size_t cap_key(uint8_t *out, const char *ws, size_t wslen, const char *e164, size_t elen);
+/* Reads the times into out (at most CAP_TIMES_MAX); *n is how many (0 when none). */
+int cap_get(struct store_txn *t, const char *ws, const char *e164, uint64_t *out, size_t *n);
+/* Stores times (oldest first), keeping the last CAP_TIMES_MAX. */
+int cap_put(struct store_txn *t, const char *ws, const char *e164, const uint64_t *times, size_t n);
+
+/* ---- Suppression: do-not-call lists and the national registry ---- */
 
 /* DB_SUPPRESS: workspace id | '/' | entry (an E.164 number or a "+1NPA" area code). With elen 0
  * it is the prefix of the workspace's entries. The value is the entry's JSON (policy/suppress). */
