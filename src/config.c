@@ -12,7 +12,7 @@
 #include "util/log.h"
 #include "webhooks/delivery.h"
 
-enum opt_type { OPT_STRING, OPT_UINT, OPT_BOOL, OPT_DOUBLE };
+enum opt_type { OPT_STRING, OPT_UINT, OPT_BOOL, OPT_DOUBLE, OPT_INT };
 
 struct opt {
     const char *name;
@@ -35,6 +35,11 @@ struct opt {
 #define DBL(field, def, help)                                                                      \
     {                                                                                              \
 #field, OPT_DOUBLE, offsetof(struct config, field), 0, def, help                           \
+    }
+/* A signed whole number (int64_t): the one option that may be negative. */
+#define INT(field, def, help)                                                                      \
+    {                                                                                              \
+#field, OPT_INT, offsetof(struct config, field), 0, def, help                              \
     }
 #define BOOL(field, help)                                                                          \
     {                                                                                              \
@@ -97,7 +102,7 @@ static const struct opt opts[] = {
     STR(admin_token, "",
         "bearer token of the operator routes (/v1/admin/: the national do-not-call registry); "
         "empty: they answer 403"),
-    DBL(clock_offset_ms, "0",
+    INT(clock_offset_ms, "0",
         "testing aid: shift the server's wall clock by this many ms (calling windows, caps)"),
     UINT(events_log_kb, "2048",
          "live events kept in memory per watched batch, in KiB, for reconnects; up to 16 "
@@ -145,6 +150,19 @@ static int set_value(struct config *cfg, const struct opt *o, const char *v, con
             return BC_EINVAL;
         }
         *(uint64_t *)field = n;
+        return 0;
+    }
+    case OPT_INT: {
+        char *end;
+        errno = 0;
+        long long n = strtoll(v, &end, 10);
+        if (!*v || *end || errno) {
+            fprintf(stderr,
+                    "batchcalld: %s must be a whole number (negative allowed), got \"%s\"\n", from,
+                    v);
+            return BC_EINVAL;
+        }
+        *(int64_t *)field = n;
         return 0;
     }
     case OPT_DOUBLE: {

@@ -33,7 +33,7 @@ struct config {
     uint64_t max_in_flight;
     uint64_t ring_timeout_s;
     double sim_speed;
-    double clock_offset_ms; /* testing aid: shifts clock_now_ms */
+    int64_t clock_offset_ms; /* testing aid: shifts clock_now_ms (may be negative) */
     uint64_t busy_attempts;
     uint64_t busy_retry_ms;
     uint64_t provider_retries;

@@ -451,10 +451,10 @@ static int serve(int argc, char **argv)
     log_set_level(level);
     if (app.cfg.clock_offset_ms != 0) {
         /* Before anything reads the clock: every timestamp and window decision sees it. */
-        clock_set_offset_ms((int64_t)app.cfg.clock_offset_ms);
+        clock_set_offset_ms(app.cfg.clock_offset_ms);
         log_warn("the wall clock is shifted for testing (--clock-offset-ms): timestamps, calling "
                  "windows and caps are not real time",
-                 "offset_ms=%.0f", app.cfg.clock_offset_ms);
+                 "offset_ms=%lld", (long long)app.cfg.clock_offset_ms);
     }
     /* Calling windows need every zone of the phone-number table: a missing one would leave its
      * callees' local time unknown, so refuse to start rather than guess. */

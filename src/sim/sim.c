@@ -15,6 +15,7 @@
 #include "sim/rest.h"
 #include "util/addr.h"
 #include "util/err.h"
+#include "util/clock.h"
 #include "util/log.h"
 #include "http/server.h"
 
@@ -127,7 +128,7 @@ struct sim_flag {
     const char *flag, *env, *def, *help;
 };
 
-enum { FLAG_LISTEN, FLAG_SPEED, FLAG_SID, FLAG_TOKEN, FLAG_LOG_LEVEL, NFLAGS };
+enum { FLAG_LISTEN, FLAG_SPEED, FLAG_SID, FLAG_TOKEN, FLAG_LOG_LEVEL, FLAG_CLOCK_OFFSET, NFLAGS };
 
 static const struct sim_flag sim_flags[NFLAGS] = {
     {"--listen", "BATCHCALLD_LISTEN", "127.0.0.1:8089", "address to listen on, HOST:PORT"},
@@ -136,6 +137,8 @@ static const struct sim_flag sim_flags[NFLAGS] = {
     {"--auth-token", "BATCHCALLD_AUTH_TOKEN", DEFAULT_TOKEN,
      "auth token: Basic password and callback signing key"},
     {"--log-level", "BATCHCALLD_LOG_LEVEL", "info", "debug, info, warn or error"},
+    {"--clock-offset-ms", "BATCHCALLD_CLOCK_OFFSET_MS", "0",
+     "testing aid: shift the wall clock by this many ms, as the server's flag does"},
 };
 
 static void sim_usage(FILE *out)
@@ -247,6 +250,16 @@ int sim_main(int argc, char **argv)
         return rc > 0 ? 0 : 2;
     if (sim_configure(values, &cfg, host, sizeof host, &port, &level) != 0)
         return 2;
+    /* A test that shifts the server's clock shifts the provider's too, so that the ledger's
+     * times and the server's are one clock. */
+    char *end;
+    long long offset = strtoll(values[FLAG_CLOCK_OFFSET], &end, 10);
+    if (!*values[FLAG_CLOCK_OFFSET] || *end) {
+        fprintf(stderr, "carrier-sim: --clock-offset-ms must be a whole number, got \"%s\"\n",
+                values[FLAG_CLOCK_OFFSET]);
+        return 2;
+    }
+    clock_set_offset_ms(offset);
     log_set_level(level);
     signal(SIGPIPE, SIG_IGN);
     if (client_global_init() != 0) {

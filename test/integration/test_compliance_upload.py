@@ -12,7 +12,7 @@ import json
 import time
 
 from harness import (ServerTestCase, admin, admin_run, make_workspace, mdb_entries, poll,
-                     post_multipart, request)
+                     post_multipart, request, server_now_ms)
 
 BATCHES = "/v1/api/batch-calls"
 VALIDATE = BATCHES + "/validate"
@@ -210,10 +210,10 @@ class SettingsTest(ServerTestCase):
 
     def test_allow_outside_federal_window_is_recorded(self):
         auth = make_workspace(self.server, compliance={})
-        t0 = int(time.time() * 1000)
+        t0 = int(server_now_ms())
         reply = request(self.server, "PUT", SETTINGS, {"allowOutsideFederalWindow": True},
                         auth=auth)
-        t1 = int(time.time() * 1000)
+        t1 = int(server_now_ms())
         self.assertEqual(reply.status, 200, reply.body)
         set_at = reply.body["allowOutsideFederalWindowSetAt"]
         self.assertTrue(t0 <= set_at <= t1, (t0, set_at, t1))
