@@ -119,7 +119,7 @@ static int count(void *arg, const struct store_val *key, const struct store_val 
     struct seen *s = arg;
     s->n++;
     s->last = key_u32(key, KEY_BATCH_BIN); /* job keys hold the batch id in binary */
-    return s->n == 4; /* stop after four, as a drop's chunk does */
+    return s->n == 4;                      /* stop after four, as a drop's chunk does */
 }
 
 static void test_walk_and_outbox_base(void)
