@@ -18,6 +18,10 @@
 #   DST_IN_DIR   the same directory as the target's admin command sees it (default: MOVE_DIR;
 #                set it when the target runs in a container with MOVE_DIR mounted elsewhere)
 #   MOVE_WAIT_S  how long to wait for the source's calls in flight (default 300)
+#   MOVE_DRAIN_S how long the source stays frozen after the reload before the drop (default 3):
+#                balancer workers from before the reload finish the requests of their open
+#                keep-alive connections with the old map, and those must get 503 + Retry-After
+#                from the frozen source, not 421 from a source that no longer holds the workspace
 #
 # Exit 0 when moved. On a failure before the map is switched the source is thawed (and a
 # partial import on the target dropped), so the workspace is back where it was; after the switch
@@ -32,6 +36,7 @@ RELOAD=${3:-${RELOAD:?set RELOAD (or give the reload command as the third argume
 : "${MAP:?set MAP: the placement map file}"
 MAP_ADMIN=${MAP_ADMIN:-batchcalld admin}
 MOVE_WAIT_S=${MOVE_WAIT_S:-300}
+MOVE_DRAIN_S=${MOVE_DRAIN_S:-3}
 if [ -z "${MOVE_DIR:-}" ]; then
     MOVE_DIR=$(mktemp -d /tmp/batchcalld-move.XXXXXX)
 fi
@@ -105,6 +110,7 @@ if ! $DST_ADMIN workspace thaw --workspace "$WS" >/dev/null; then
     log "could not thaw on the target: run '$DST_ADMIN workspace thaw --workspace $WS'"
     exit 1
 fi
+sleep "$MOVE_DRAIN_S" # the old map's last requests reach the frozen source: 503, not 421
 if ! $SRC_ADMIN workspace drop --workspace "$WS" >/dev/null; then
     log "moved, but the source still holds a frozen copy: run" \
         "'$SRC_ADMIN workspace drop --workspace $WS'"
