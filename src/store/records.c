@@ -174,7 +174,7 @@ static int upgrade_txn(struct store_txn *t, void *arg)
 /* The batch id as keys of jobs hold it: for "batch_" + ULID (every id the server makes), the
  * ULID's 16 bytes, big-endian, so keys sort as the ids do and are half as long; any other id as
  * written. Returns the length written. */
-static size_t key_batch(uint8_t *out, const char *batch)
+size_t batch_key_prefix(uint8_t *out, const char *batch)
 {
     size_t n = strlen(batch);
     if (n == BATCH_ID_LEN && memcmp(batch, "batch_", 6) == 0 && batch[6] <= '7') {
@@ -204,11 +204,6 @@ static size_t key_batch(uint8_t *out, const char *batch)
     return n;
 }
 
-size_t batch_key_prefix(uint8_t *out, const char *batch)
-{
-    return key_batch(out, batch);
-}
-
 /* Keys of jobs written before binary batch ids began with "batch_" + ULID as text: the key with
  * the id in binary, or 0 when key is not such a key. */
 static size_t old_job_key(const struct store_val *key, uint8_t nk[JOB_KEY_MAX])
@@ -219,7 +214,7 @@ static size_t old_job_key(const struct store_val *key, uint8_t nk[JOB_KEY_MAX])
         return 0;
     memcpy(id, key->ptr, BATCH_ID_LEN);
     id[BATCH_ID_LEN] = '\0';
-    if (key_batch(nk, id) != KEY_BATCH_BIN)
+    if (batch_key_prefix(nk, id) != KEY_BATCH_BIN)
         return 0;
     memcpy(nk + KEY_BATCH_BIN, (const uint8_t *)key->ptr + BATCH_ID_LEN, key->len - BATCH_ID_LEN);
     return KEY_BATCH_BIN + key->len - BATCH_ID_LEN;
@@ -343,7 +338,7 @@ void batch_add_recent(struct batch_rec *b, uint32_t row)
 
 size_t job_key(uint8_t *out, const char *batch, uint32_t row)
 {
-    size_t n = key_batch(out, batch);
+    size_t n = batch_key_prefix(out, batch);
     be32_put(out + n, row);
     return n + 4;
 }
@@ -393,7 +388,7 @@ int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32
 
 size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row)
 {
-    size_t n = key_batch(out, batch);
+    size_t n = batch_key_prefix(out, batch);
     out[n] = state;
     be32_put(out + n + 1, row);
     return n + 5;
