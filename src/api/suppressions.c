@@ -196,6 +196,18 @@ void suppressions_create(struct http_request *req)
 
 /* ---- one entry by path ---- */
 
+/* The value of a hex digit, or -1. */
+static int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
 /* The entry named by the path (percent-decoded), canonical; or responds 404/400 and returns 0. */
 static size_t path_entry(struct http_request *req, char out[SUPPRESS_ENTRY_MAX + 1])
 {
@@ -203,9 +215,11 @@ static size_t path_entry(struct http_request *req, char out[SUPPRESS_ENTRY_MAX +
     char raw[64];
     size_t n = 0;
     for (size_t i = 0; i < p->len && n < sizeof raw; i++) {
-        unsigned v;
-        if (p->ptr[i] == '%' && i + 2 < p->len && sscanf(p->ptr + i + 1, "%2x", &v) == 1) {
-            raw[n++] = (char)v;
+        /* The slice is not NUL-terminated: read its bytes only (no sscanf). */
+        int hi = i + 2 < p->len ? hex_value(p->ptr[i + 1]) : -1;
+        int lo = hi >= 0 ? hex_value(p->ptr[i + 2]) : -1;
+        if (p->ptr[i] == '%' && lo >= 0) {
+            raw[n++] = (char)(hi * 16 + lo);
             i += 2;
         } else {
             raw[n++] = p->ptr[i];
