@@ -196,7 +196,7 @@ void suppressions_create(struct http_request *req)
 
 /* ---- one entry by path ---- */
 
-/* The value of a hex digit, or -1. */
+/* The value of a hex digit, or BC_EINVAL. */
 static int hex_value(char c)
 {
     if (c >= '0' && c <= '9')
@@ -205,7 +205,7 @@ static int hex_value(char c)
         return c - 'a' + 10;
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
-    return -1;
+    return BC_EINVAL;
 }
 
 /* The entry named by the path (percent-decoded), canonical; or responds 404/400 and returns 0. */
@@ -216,8 +216,8 @@ static size_t path_entry(struct http_request *req, char out[SUPPRESS_ENTRY_MAX +
     size_t n = 0;
     for (size_t i = 0; i < p->len && n < sizeof raw; i++) {
         /* The slice is not NUL-terminated: read its bytes only (no sscanf). */
-        int hi = i + 2 < p->len ? hex_value(p->ptr[i + 1]) : -1;
-        int lo = hi >= 0 ? hex_value(p->ptr[i + 2]) : -1;
+        int hi = i + 2 < p->len ? hex_value(p->ptr[i + 1]) : BC_EINVAL;
+        int lo = hi >= 0 ? hex_value(p->ptr[i + 2]) : BC_EINVAL;
         if (p->ptr[i] == '%' && lo >= 0) {
             raw[n++] = (char)(hi * 16 + lo);
             i += 2;
