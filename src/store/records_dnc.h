@@ -74,6 +74,9 @@ int registry_lock_decode(const struct store_val *v, uint32_t *pid, uint64_t *sta
 /* 1 if line (0-9999) of exchange nxx (0-999) is in the area code's record v, else 0;
  * BC_ECORRUPT when v is not such a record. */
 int registry_npa_has(const struct store_val *v, unsigned nxx, unsigned line);
+/* The same for one exchange's block (blk, len: a bitmap or a sorted u16 array, as the record
+ * holds it), for a caller that found the block itself. */
+int registry_block_has(const uint8_t *blk, size_t len, unsigned line);
 /* The record's number count. BC_ECORRUPT when v is not an area code's record. */
 int registry_npa_count(const struct store_val *v, uint64_t *count);
 /* ORs the numbers of record v into bits (REGISTRY_NPA_BITS_BYTES) and sets touched[nxx] (1000
