@@ -74,23 +74,6 @@ static void index_free_shared(void *ix)
     index_free(ix);
 }
 
-/* Copies record v's directory into off: 0, or BC_ECORRUPT (the area code is then read
- * directly, which reports it). */
-static int index_npa(uint32_t *off, const struct store_val *v)
-{
-    const uint8_t *p = v->ptr;
-    if (v->len < REGISTRY_HEADER || v->len > UINT32_MAX)
-        return BC_ECORRUPT;
-    uint32_t prev = 0;
-    for (unsigned nxx = 0; nxx < INDEX_STRIDE; nxx++) {
-        off[nxx] = be32_get(p + 4 + 4 * nxx);
-        if (off[nxx] < prev || off[nxx] > v->len - REGISTRY_HEADER)
-            return BC_ECORRUPT;
-        prev = off[nxx];
-    }
-    return 0;
-}
-
 static struct registry_index *index_build(struct store_txn *t, uint32_t gen)
 {
     struct registry_index *ix = calloc(1, sizeof *ix);
@@ -105,7 +88,7 @@ static struct registry_index *index_build(struct store_txn *t, uint32_t gen)
     for (unsigned i = 0; i < INDEX_NPAS; i++) {
         struct store_val v;
         int rc = registry_npa_record(t, gen, i + 200, &v);
-        if (rc == 0 && index_npa(ix->off + (size_t)i * INDEX_STRIDE, &v) == 0)
+        if (rc == 0 && registry_npa_directory(&v, ix->off + (size_t)i * INDEX_STRIDE) == 0)
             ix->len[i] = (uint32_t)v.len;
         else if (rc && rc != BC_ENOTFOUND) {
             index_free(ix);
@@ -182,8 +165,7 @@ int registry_index_has(const struct registry_index *ix, const struct store_val *
     if (npa < 200 || ix->len[npa - 200] != v->len)
         return registry_digits_has(v, d);
     const uint32_t *o = ix->off + (size_t)(npa - 200) * INDEX_STRIDE + digits3(d + 3);
-    return registry_block_has((const uint8_t *)v->ptr + REGISTRY_HEADER + o[0], o[1] - o[0],
-                              digits3(d + 6) * 10 + (unsigned)(d[9] - '0'));
+    return registry_npa_has_at(v, o[0], o[1], digits3(d + 6) * 10 + (unsigned)(d[9] - '0'));
 }
 
 /* Howard Hinnant's days_from_civil. */

@@ -127,15 +127,7 @@ static int registry_block(const struct store_val *v, unsigned nxx, const uint8_t
     return 0;
 }
 
-int registry_npa_has(const struct store_val *v, unsigned nxx, unsigned line)
-{
-    const uint8_t *blk;
-    size_t len;
-    int rc = registry_block(v, nxx, &blk, &len);
-    return rc ? rc : registry_block_has(blk, len, line);
-}
-
-int registry_block_has(const uint8_t *blk, size_t len, unsigned line)
+static int block_has(const uint8_t *blk, size_t len, unsigned line)
 {
     if (len == REGISTRY_BITMAP_BYTES)
         return blk[line >> 3] >> (line & 7) & 1;
@@ -153,6 +145,34 @@ int registry_block_has(const uint8_t *blk, size_t len, unsigned line)
         n -= half;
     }
     return ((unsigned)p[0] << 8 | p[1]) == line;
+}
+
+int registry_npa_has(const struct store_val *v, unsigned nxx, unsigned line)
+{
+    const uint8_t *blk;
+    size_t len;
+    int rc = registry_block(v, nxx, &blk, &len);
+    return rc ? rc : block_has(blk, len, line);
+}
+
+int registry_npa_has_at(const struct store_val *v, uint32_t a, uint32_t b, unsigned line)
+{
+    return block_has((const uint8_t *)v->ptr + REGISTRY_HEADER + a, b - a, line);
+}
+
+int registry_npa_directory(const struct store_val *v, uint32_t *off)
+{
+    const uint8_t *p = v->ptr;
+    if (v->len < REGISTRY_HEADER || v->len > UINT32_MAX)
+        return BC_ECORRUPT;
+    uint32_t prev = 0;
+    for (unsigned nxx = 0; nxx <= REGISTRY_NXX; nxx++) {
+        off[nxx] = be32_get(p + 4 + 4 * nxx);
+        if (off[nxx] < prev || off[nxx] > v->len - REGISTRY_HEADER)
+            return BC_ECORRUPT;
+        prev = off[nxx];
+    }
+    return 0;
 }
 
 int registry_npa_count(const struct store_val *v, uint64_t *count)
