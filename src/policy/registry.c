@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "util/err.h"
 
@@ -44,6 +45,127 @@ int registry_has(struct store_txn *t, const char *d)
     if (rc)
         return rc == BC_ENOTFOUND ? 0 : rc;
     return registry_digits_has(&v, d);
+}
+
+/* ---- the index of a generation ---- */
+
+#define INDEX_NPAS   800u /* area codes 200-999 */
+#define INDEX_STRIDE (REGISTRY_NXX + 1)
+#define INDEX_BYTES  ((size_t)INDEX_NPAS * INDEX_STRIDE * sizeof(uint32_t))
+#define HUGE_PAGE    ((size_t)2 << 20)
+
+struct registry_index {
+    uint32_t generation;
+    uint32_t refs; /* holders, under the store's shared_lock */
+    int retired;   /* replaced by a newer generation: the last registry_index_put frees it */
+    uint32_t len[INDEX_NPAS]; /* each area code's record length; 0: no record, or not usable */
+    uint32_t *off;            /* INDEX_NPAS x INDEX_STRIDE offsets, native byte order */
+};
+
+static void index_free(struct registry_index *ix)
+{
+    if (ix)
+        free(ix->off);
+    free(ix);
+}
+
+static void index_free_shared(void *ix)
+{
+    index_free(ix);
+}
+
+static struct registry_index *index_build(struct store_txn *t, uint32_t gen)
+{
+    struct registry_index *ix = calloc(1, sizeof *ix);
+    /* On huge pages when the kernel has them: a random lookup then misses no TLB entry. */
+    size_t bytes = (INDEX_BYTES + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    if (!ix || posix_memalign((void **)&ix->off, HUGE_PAGE, bytes) != 0) {
+        free(ix);
+        return NULL;
+    }
+    madvise(ix->off, bytes, MADV_HUGEPAGE);
+    ix->generation = gen;
+    for (unsigned i = 0; i < INDEX_NPAS; i++) {
+        struct store_val v;
+        int rc = registry_npa_record(t, gen, i + 200, &v);
+        if (rc == 0 && registry_npa_directory(&v, ix->off + (size_t)i * INDEX_STRIDE) == 0)
+            ix->len[i] = (uint32_t)v.len;
+        else if (rc && rc != BC_ENOTFOUND) {
+            index_free(ix);
+            return NULL;
+        }
+    }
+    return ix;
+}
+
+/* The store's index if it is generation gen's (counted as held), else NULL; *newer is set when
+ * the store's index is of a newer generation. Under shared_lock. */
+static struct registry_index *index_take(struct store *s, uint32_t gen, int *newer)
+{
+    struct registry_index *ix = s->shared;
+    *newer = ix && ix->generation > gen;
+    if (!ix || ix->generation != gen)
+        return NULL;
+    ix->refs++;
+    return ix;
+}
+
+struct registry_index *registry_index_get(struct store_txn *t, uint32_t gen)
+{
+    struct store *s = t->s;
+    int newer;
+    uv_mutex_lock(&s->shared_lock);
+    struct registry_index *ix = index_take(s, gen, &newer);
+    uv_mutex_unlock(&s->shared_lock);
+    if (ix || newer)
+        return ix;
+    /* Built outside the lock: the other threads keep checking meanwhile. */
+    struct registry_index *built = index_build(t, gen);
+    if (!built)
+        return NULL;
+    uv_mutex_lock(&s->shared_lock);
+    ix = index_take(s, gen, &newer);
+    if (!ix && !newer) {
+        struct registry_index *old = s->shared;
+        if (old && old->refs)
+            old->retired = 1;
+        else
+            index_free(old);
+        built->refs = 1;
+        s->shared = ix = built;
+        s->shared_free = index_free_shared;
+        built = NULL;
+    }
+    uv_mutex_unlock(&s->shared_lock);
+    index_free(built); /* another thread built the same one first */
+    return ix;
+}
+
+void registry_index_put(struct store *s, struct registry_index *ix)
+{
+    if (!ix)
+        return;
+    uv_mutex_lock(&s->shared_lock);
+    int last = --ix->refs == 0 && ix->retired;
+    uv_mutex_unlock(&s->shared_lock);
+    if (last)
+        index_free(ix);
+}
+
+void registry_index_prefetch(const struct registry_index *ix, const char *d)
+{
+    unsigned npa = digits3(d);
+    if (npa >= 200)
+        __builtin_prefetch(ix->off + (size_t)(npa - 200) * INDEX_STRIDE + digits3(d + 3));
+}
+
+int registry_index_has(const struct registry_index *ix, const struct store_val *v, const char *d)
+{
+    unsigned npa = digits3(d);
+    if (npa < 200 || ix->len[npa - 200] != v->len)
+        return registry_digits_has(v, d);
+    const uint32_t *o = ix->off + (size_t)(npa - 200) * INDEX_STRIDE + digits3(d + 3);
+    return registry_npa_has_at(v, o[0], o[1], digits3(d + 6) * 10 + (unsigned)(d[9] - '0'));
 }
 
 /* Howard Hinnant's days_from_civil. */

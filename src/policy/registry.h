@@ -34,6 +34,26 @@ int registry_has(struct store_txn *t, const char *digits10);
 int registry_npa_record(struct store_txn *t, uint32_t gen, unsigned npa, struct store_val *v);
 /* 1 if the ten digits' number is in v, the record of its area code; 0 if not; BC_ECORRUPT. */
 int registry_digits_has(const struct store_val *v, const char *digits10);
+/* An in-memory copy of one generation's exchange directories (every area code's 1,001 offsets,
+ * 3.2 MB), kept by the store (store->shared) for all its users, threads included: with it a
+ * lookup reads the exchange's block straight away instead of first its offset in the record, two
+ * dependent cache misses in a large registry. Built from the records on first use of a
+ * generation (a few milliseconds); a newer generation replaces it, and a replaced copy is freed
+ * when its last holder lets go. Immutable once built: a generation's records never change. */
+struct registry_index;
+/* The index of generation gen (a meta.generation t sees), counted as held until
+ * registry_index_put; NULL when there is none to be had (no memory, a store error, or gen older
+ * than the index already built: a snapshot taken before an import switched): callers then use
+ * registry_digits_has. */
+struct registry_index *registry_index_get(struct store_txn *t, uint32_t gen);
+void registry_index_put(struct store *s, struct registry_index *ix);
+/* Starts reading what registry_index_has will read first for these ten digits, so that the
+ * memory read overlaps the caller's other work. */
+void registry_index_prefetch(const struct registry_index *ix, const char *digits10);
+/* registry_digits_has through ix: v is the record of the number's area code in ix's generation
+ * (a record whose length differs from the indexed one is read directly). */
+int registry_index_has(const struct registry_index *ix, const struct store_val *v,
+                       const char *digits10);
 /* The active registry's meta record: 0, BC_ENOTFOUND when none was imported, or an error. */
 int registry_meta_get(struct store_txn *t, struct registry_meta *m);
 /* Days since 1970-01-01 of a YYYY-MM-DD date: 0, or BC_EINVAL when it is not a real date. */

@@ -31,7 +31,8 @@ int suppress_source_valid(const char *source, size_t len);
 
 /* Whether e164 may not be called by workspace ws: its own list (the number or its +1 area
  * code), then, when use_registry and the number is +1, the national registry. 0 with *source
- * set, or a store error. Fast: >= 5,000,000 lookups/s with a 10,000,000-number registry. */
+ * set, or a store error. Three key lookups (summary, registry meta, area code): about a
+ * microsecond with a 10,000,000-number registry (bench/README.md). */
 /* What a call stopped by a list says (its error): "Suppressed: on the do-not-call list
  * (workspace)" or "(registry)"; the same words at upload and at dial time. */
 const char *suppress_error(enum suppress_source source);
@@ -43,7 +44,9 @@ int suppress_match(struct store_txn *t, const char *ws, size_t wslen, const char
                    int use_registry, enum suppress_source *source, char *entry);
 /* Many checks in one read snapshot (an upload's rows): the workspace's summary, the registry's
  * generation and each area code's record are looked up once, so a check costs at most one key
- * lookup (a number that may be on the workspace's list) and two memory reads. Valid while t is;
+ * lookup (a number that may be on the workspace's list) and two memory reads, the first from the
+ * store's in-memory index of the registry (registry_index_get), started before the workspace
+ * part so the two overlap. Valid while t is;
  * entries added meanwhile by other transactions are not seen (the dial-time check sees them). */
 struct suppress_cache;
 int suppress_cache_open(struct suppress_cache **out, struct store_txn *t, const char *ws,

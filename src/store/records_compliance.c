@@ -236,26 +236,50 @@ static int registry_block(const struct store_val *v, unsigned nxx, const uint8_t
     return 0;
 }
 
+static int block_has(const uint8_t *blk, size_t len, unsigned line)
+{
+    if (len == REGISTRY_BITMAP_BYTES)
+        return blk[line >> 3] >> (line & 7) & 1;
+    /* A sorted array of fewer than REGISTRY_DENSE u16 line numbers. The search has no branch on
+     * the values (the compiler selects with cmov): a mispredicted one would throw away the work
+     * the CPU does meanwhile, the next lookup's memory reads included. */
+    size_t n = len / 2;
+    if (n == 0)
+        return 0;
+    const uint8_t *p = blk;
+    while (n > 1) {
+        size_t half = n / 2;
+        unsigned x = (unsigned)p[2 * half] << 8 | p[2 * half + 1];
+        p = x <= line ? p + 2 * half : p;
+        n -= half;
+    }
+    return ((unsigned)p[0] << 8 | p[1]) == line;
+}
+
 int registry_npa_has(const struct store_val *v, unsigned nxx, unsigned line)
 {
     const uint8_t *blk;
     size_t len;
     int rc = registry_block(v, nxx, &blk, &len);
-    if (rc)
-        return rc;
-    if (len == REGISTRY_BITMAP_BYTES)
-        return blk[line >> 3] >> (line & 7) & 1;
-    /* A sorted array of fewer than REGISTRY_DENSE u16 line numbers. */
-    size_t lo = 0, hi = len / 2;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        unsigned x = (unsigned)blk[2 * mid] << 8 | blk[2 * mid + 1];
-        if (x == line)
-            return 1;
-        if (x < line)
-            lo = mid + 1;
-        else
-            hi = mid;
+    return rc ? rc : block_has(blk, len, line);
+}
+
+int registry_npa_has_at(const struct store_val *v, uint32_t a, uint32_t b, unsigned line)
+{
+    return block_has((const uint8_t *)v->ptr + REGISTRY_HEADER + a, b - a, line);
+}
+
+int registry_npa_directory(const struct store_val *v, uint32_t *off)
+{
+    const uint8_t *p = v->ptr;
+    if (v->len < REGISTRY_HEADER || v->len > UINT32_MAX)
+        return BC_ECORRUPT;
+    uint32_t prev = 0;
+    for (unsigned nxx = 0; nxx <= REGISTRY_NXX; nxx++) {
+        off[nxx] = be32_get(p + 4 + 4 * nxx);
+        if (off[nxx] < prev || off[nxx] > v->len - REGISTRY_HEADER)
+            return BC_ECORRUPT;
+        prev = off[nxx];
     }
     return 0;
 }

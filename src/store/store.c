@@ -182,6 +182,11 @@ int store_open(struct store *s, const struct store_options *opt)
         mdb_env_close(env);
         return BC_ENOMEM;
     }
+    if (uv_mutex_init(&s->shared_lock) != 0) {
+        uv_mutex_destroy(&s->map_lock);
+        mdb_env_close(env);
+        return BC_ENOMEM;
+    }
     s->env = env;
     s->map_size_max = round_to_page(opt->map_size_max);
     size_t initial = round_to_page(opt->map_size);
@@ -215,6 +220,7 @@ int store_open(struct store *s, const struct store_options *opt)
 fail:
     mdb_env_close(env);
     uv_mutex_destroy(&s->map_lock);
+    uv_mutex_destroy(&s->shared_lock);
     s->env = NULL;
     return translate(rc);
 }
@@ -229,6 +235,10 @@ void store_close(struct store *s)
     mdb_env_sync(env_of(s), 1);
     mdb_env_close(env_of(s));
     uv_mutex_destroy(&s->map_lock);
+    if (s->shared && s->shared_free)
+        s->shared_free(s->shared);
+    s->shared = NULL;
+    uv_mutex_destroy(&s->shared_lock);
     s->env = NULL;
 }
 

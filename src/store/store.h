@@ -82,6 +82,12 @@ struct store {
     void *trim_addr; /* the map's address for store_trim, found for map size trim_map_size */
     size_t trim_len, trim_map_size;
     int disk_full; /* the last write transaction failed with BC_ENOSPC */
+    /* Memory a layer above keeps for this store while it is open (policy/registry: an index of
+     * the active registry, read by the loop and pool threads), behind its own lock; store_close
+     * releases it with shared_free. */
+    uv_mutex_t shared_lock;
+    void *shared;
+    void (*shared_free)(void *shared);
 };
 
 struct store_txn {

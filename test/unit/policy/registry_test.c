@@ -1,6 +1,7 @@
 /* The national registry: the line parser on every split point of a small file (both forms,
  * CRLF, blank lines, a header, bad lines), imports that replace the registry only when they
- * switch, merges of unsorted input across flushes, the import lock, dates and staleness. */
+ * switch, merges of unsorted input across flushes, the import lock, dates and staleness; the
+ * in-memory index of the active generation against the records it copies, across imports. */
 #include "check.h"
 #include "tmpstore.h"
 
@@ -230,5 +231,86 @@ static void test_unfinished_import_is_invisible(void)
     tmpdir_remove(&d);
 }
 
+/* Exchange 5xx of area code npa holds numbers k * 9973 % 10000 for k < 5xx - 500 (0 to 40 of
+ * them, so every array length the search walks), exchange 600 all even lines (a bitmap). */
+static void registry_file(struct buf *f, unsigned npa)
+{
+    for (unsigned nxx = 500; nxx <= 540; nxx++)
+        for (unsigned k = 0; k < nxx - 500; k++)
+            buf_printf(f, "%u%u%04u\n", npa, nxx, k * 9973u % 10000u);
+    for (unsigned line = 0; line < 10000; line += 2)
+        buf_printf(f, "%u600%04u\n", npa, line);
+}
+
+/* Every line of the exchanges registry_file writes, through the cache (the index when it has
+ * one), against registry_has reading the records in the same snapshot: how many differ, and
+ * how many are on the registry. */
+static unsigned cache_disagrees(struct store_txn *t, struct suppress_cache *c, unsigned npa,
+                                unsigned *hits)
+{
+    unsigned bad = 0;
+    *hits = 0;
+    for (unsigned nxx = 500; nxx <= 600; nxx++)
+        for (unsigned line = 0; line < 10000 && (nxx <= 540 || nxx == 600); line++) {
+            char e[16];
+            snprintf(e, sizeof e, "+1%u%u%04u", npa, nxx, line);
+            enum suppress_source src;
+            CHECK_INT(suppress_cache_check(c, e, 12, &src), 0);
+            int want = registry_has(t, e + 2);
+            CHECK(want >= 0);
+            bad += (src == SUPPRESS_REGISTRY) != want;
+            *hits += src == SUPPRESS_REGISTRY;
+        }
+    return bad;
+}
+
+static void test_index_follows_generations(void)
+{
+    struct tmpdir d;
+    struct store s;
+    tmpdir_make(&d);
+    CHECK_INT(open_store(&s, d.path, 1 << 22, 1 << 28), 0);
+    struct buf f = {0};
+    registry_file(&f, 212);
+    CHECK_INT(import(&s, "2026-12-01", f.data, f.len, 0), 0);
+    struct store_txn t1, t2;
+    struct suppress_cache *c1, *c2, *c3;
+    unsigned hits;
+    /* The first cache builds the index of generation 1. */
+    CHECK_INT(store_snapshot_begin(&s, &t1), 0);
+    CHECK_INT(suppress_cache_open(&c1, &t1, "ws_a", 4, 1), 0);
+    CHECK_INT(cache_disagrees(&t1, c1, 212, &hits), 0);
+    CHECK_INT(hits, 820 + 5000);
+    /* A new registry (other area code, exchanges moved) while c1 still holds the index. */
+    f.len = 0;
+    registry_file(&f, 213);
+    buf_printf(&f, "2125210000\n");
+    CHECK_INT(import(&s, "2026-12-02", f.data, f.len, 0), 0);
+    CHECK_INT(store_read_begin(&s, &t2), 0);
+    CHECK_INT(suppress_cache_open(&c2, &t2, "ws_a", 4, 1), 0);
+    CHECK_INT(cache_disagrees(&t2, c2, 213, &hits), 0);
+    CHECK_INT(hits, 820 + 5000);
+    CHECK_INT(cache_disagrees(&t2, c2, 212, &hits), 0);
+    CHECK_INT(hits, 1);
+    /* The old snapshot still sees the old registry, through the replaced index ... */
+    CHECK_INT(cache_disagrees(&t1, c1, 212, &hits), 0);
+    CHECK_INT(hits, 820 + 5000);
+    suppress_cache_close(c1);
+    /* ... and, once that is gone, by reading its records (the index is of a newer one). */
+    CHECK_INT(suppress_cache_open(&c3, &t1, "ws_a", 4, 1), 0);
+    CHECK_INT(cache_disagrees(&t1, c3, 212, &hits), 0);
+    CHECK_INT(hits, 820 + 5000);
+    CHECK_INT(cache_disagrees(&t1, c3, 213, &hits), 0);
+    CHECK_INT(hits, 0);
+    suppress_cache_close(c3);
+    suppress_cache_close(c2);
+    store_read_end(&t2);
+    store_snapshot_end(&t1);
+    buf_free(&f);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
 CHECK_MAIN(CHECK_CASE(test_parser_every_split), CHECK_CASE(test_dates),
-           CHECK_CASE(test_import_and_replace), CHECK_CASE(test_unfinished_import_is_invisible))
+           CHECK_CASE(test_import_and_replace), CHECK_CASE(test_unfinished_import_is_invisible),
+           CHECK_CASE(test_index_follows_generations))
