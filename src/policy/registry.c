@@ -40,6 +40,12 @@ int registry_has(struct store_txn *t, const char *d)
     int rc = registry_meta_get(t, &m);
     if (rc)
         return rc == BC_ENOTFOUND ? 0 : rc;
+    struct registry_index *ix = registry_index_get(t, m.generation);
+    if (ix) {
+        rc = registry_index_has(ix, d);
+        registry_index_put(t->s, ix);
+        return rc;
+    }
     struct store_val v;
     rc = registry_npa_record(t, m.generation, digits3(d), &v);
     if (rc)
@@ -58,14 +64,31 @@ struct registry_index {
     uint32_t generation;
     uint32_t refs; /* holders, under the store's shared_lock */
     int retired;   /* replaced by a newer generation: the last registry_index_put frees it */
-    uint32_t len[INDEX_NPAS]; /* each area code's record length; 0: no record, or not usable */
-    uint32_t *off;            /* INDEX_NPAS x INDEX_STRIDE offsets, native byte order */
+    /* Every area code's exchange directory (INDEX_STRIDE offsets each, native byte order),
+     * counted from the start of blocks: an area code without numbers has all its offsets equal
+     * (empty blocks). */
+    uint32_t *off;
+    uint8_t *blocks; /* every area code's block area, one after the other */
+    size_t blocks_len;
 };
+
+/* Memory on huge pages when the kernel has them: a random lookup then misses no TLB entry. */
+static void *huge_alloc(size_t bytes, size_t *rounded)
+{
+    void *p;
+    *rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
+    if (posix_memalign(&p, HUGE_PAGE, *rounded ? *rounded : HUGE_PAGE) != 0)
+        return NULL;
+    madvise(p, *rounded, MADV_HUGEPAGE);
+    return p;
+}
 
 static void index_free(struct registry_index *ix)
 {
-    if (ix)
+    if (ix) {
         free(ix->off);
+        free(ix->blocks);
+    }
     free(ix);
 }
 
@@ -74,27 +97,50 @@ static void index_free_shared(void *ix)
     index_free(ix);
 }
 
+/* Two passes over the generation's records in snapshot t: their sizes, then their directories
+ * and blocks. NULL when memory is short, the registry is over REGISTRY_INDEX_MAX, or a record
+ * is damaged (the readers of records then answer, or report it). */
 static struct registry_index *index_build(struct store_txn *t, uint32_t gen)
 {
+    static const size_t max = REGISTRY_INDEX_MAX;
+    struct store_val v[INDEX_NPAS];
+    size_t total = 0, len, rounded;
+    for (unsigned i = 0; i < INDEX_NPAS; i++) {
+        int rc = registry_npa_record(t, gen, i + 200, &v[i]);
+        if (rc && rc != BC_ENOTFOUND)
+            return NULL;
+        if (rc)
+            v[i].len = 0;
+        total += v[i].len;
+        if (total > max)
+            return NULL;
+    }
     struct registry_index *ix = calloc(1, sizeof *ix);
-    /* On huge pages when the kernel has them: a random lookup then misses no TLB entry. */
-    size_t bytes = (INDEX_BYTES + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    if (!ix || posix_memalign((void **)&ix->off, HUGE_PAGE, bytes) != 0) {
-        free(ix);
+    if (!ix || !(ix->off = huge_alloc(INDEX_BYTES, &rounded)) ||
+        !(ix->blocks = huge_alloc(total, &rounded))) {
+        index_free(ix);
         return NULL;
     }
-    madvise(ix->off, bytes, MADV_HUGEPAGE);
     ix->generation = gen;
+    size_t base = 0;
     for (unsigned i = 0; i < INDEX_NPAS; i++) {
-        struct store_val v;
-        int rc = registry_npa_record(t, gen, i + 200, &v);
-        if (rc == 0 && registry_npa_directory(&v, ix->off + (size_t)i * INDEX_STRIDE) == 0)
-            ix->len[i] = (uint32_t)v.len;
-        else if (rc && rc != BC_ENOTFOUND) {
+        uint32_t *o = ix->off + (size_t)i * INDEX_STRIDE;
+        if (!v[i].len) {
+            for (unsigned x = 0; x < INDEX_STRIDE; x++)
+                o[x] = (uint32_t)base;
+            continue;
+        }
+        if (registry_npa_directory(&v[i], o) != 0) {
             index_free(ix);
             return NULL;
         }
+        const uint8_t *blk = registry_npa_blocks(&v[i], &len);
+        memcpy(ix->blocks + base, blk, len);
+        for (unsigned x = 0; x < INDEX_STRIDE; x++)
+            o[x] += (uint32_t)base;
+        base += len;
     }
+    ix->blocks_len = base;
     return ix;
 }
 
@@ -155,20 +201,23 @@ void registry_index_put(struct store *s, struct registry_index *ix)
 void registry_index_prefetch(const struct registry_index *ix, const char *d)
 {
     unsigned npa = digits3(d);
-    if (npa >= 200)
-        __builtin_prefetch(ix->off + (size_t)(npa - 200) * INDEX_STRIDE + digits3(d + 3));
+    if (npa < 200)
+        return;
+    /* The directory entry is read now (it is usually in the CPU's cache: 3.2 MB for every
+     * exchange), so the block's read can start at once. */
+    const uint32_t *o = ix->off + (size_t)(npa - 200) * INDEX_STRIDE + digits3(d + 3);
+    __builtin_prefetch(ix->blocks + o[0]);
 }
 
-int registry_index_has(const struct registry_index *ix, const struct store_val *v, const char *d)
+int registry_index_has(const struct registry_index *ix, const char *d)
 {
     unsigned npa = digits3(d);
-    if (npa < 200 || ix->len[npa - 200] != v->len)
-        return registry_digits_has(v, d);
+    if (npa < 200)
+        return 0;
     const uint32_t *o = ix->off + (size_t)(npa - 200) * INDEX_STRIDE + digits3(d + 3);
-    return registry_npa_has_at(v, o[0], o[1], digits3(d + 6) * 10 + (unsigned)(d[9] - '0'));
+    return registry_block_has(ix->blocks, o[0], o[1], digits3(d + 6) * 10 + (unsigned)(d[9] - '0'));
 }
 
-/* Howard Hinnant's days_from_civil. */
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
 {
     y -= m <= 2;

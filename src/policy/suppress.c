@@ -117,6 +117,63 @@ static int check_args(size_t wslen, const char *e164, size_t len)
     return 0;
 }
 
+/* What checks in one transaction share (its memo, store_txn_memo): the last workspace's
+ * summary and the registry's meta and index, read once instead of per number. The
+ * dispatcher's commit checks every call it dials in one transaction. */
+struct check_memo {
+    struct store *s;
+    char ws[ID_MAX];
+    size_t wslen;
+    int sum_rc; /* summary_get's answer for ws */
+    struct suppress_summary sum;
+    int have_meta;
+    int meta_rc;
+    struct registry_meta meta;
+    struct registry_index *index;
+};
+
+static void memo_free(void *p)
+{
+    struct check_memo *m = p;
+    registry_index_put(m->s, m->index);
+    free(m);
+}
+
+/* The transaction's memo with ws's summary, or NULL (no memory: callers read as before). */
+static struct check_memo *memo_for(struct store_txn *t, const char *ws, size_t wslen)
+{
+    struct check_memo *m = store_txn_memo(t, memo_free);
+    if (!m) {
+        m = calloc(1, sizeof *m);
+        if (!m)
+            return NULL;
+        m->s = t->s;
+        m->wslen = SIZE_MAX;
+        store_txn_memo_set(t, m, memo_free, 1u << DB_SUPPRESS | 1u << DB_REGISTRY);
+    }
+    if (m->wslen != wslen || memcmp(m->ws, ws, wslen) != 0) {
+        m->sum_rc = summary_get(t, ws, wslen, &m->sum);
+        memcpy(m->ws, ws, wslen);
+        m->wslen = wslen;
+    }
+    return m;
+}
+
+/* The registry part through the memo: 1, 0 or an error. */
+static int memo_registry_has(struct store_txn *t, struct check_memo *m, const char *digits10)
+{
+    if (!m->have_meta) {
+        m->meta_rc = registry_meta_get(t, &m->meta);
+        if (m->meta_rc && m->meta_rc != BC_ENOTFOUND)
+            return m->meta_rc;
+        m->index = m->meta_rc ? NULL : registry_index_get(t, m->meta.generation);
+        m->have_meta = 1;
+    }
+    if (m->meta_rc)
+        return 0;
+    return m->index ? registry_index_has(m->index, digits10) : registry_has(t, digits10);
+}
+
 int suppress_match(struct store_txn *t, const char *ws, size_t wslen, const char *e164, size_t len,
                    int use_registry, enum suppress_source *source, char *entry)
 {
@@ -125,18 +182,25 @@ int suppress_match(struct store_txn *t, const char *ws, size_t wslen, const char
     int rc = check_args(wslen, e164, len);
     if (rc)
         return rc;
-    struct suppress_summary sum;
-    rc = summary_get(t, ws, wslen, &sum);
+    struct check_memo *m = memo_for(t, ws, wslen);
+    int registry = use_registry && nanp_number(e164, len);
+    if (registry && m && m->index)
+        registry_index_prefetch(m->index, e164 + 2); /* read while the workspace part runs */
+    struct suppress_summary own;
+    if (m)
+        rc = m->sum_rc;
+    else
+        rc = summary_get(t, ws, wslen, &own);
     if (rc == 0)
-        rc = ws_match(t, ws, wslen, &sum, e164, len, entry);
+        rc = ws_match(t, ws, wslen, m ? &m->sum : &own, e164, len, entry);
     if (rc < 0 && rc != BC_ENOTFOUND)
         return rc;
     if (rc == 1) {
         *source = SUPPRESS_WORKSPACE;
         return 0;
     }
-    if (use_registry && nanp_number(e164, len)) {
-        rc = registry_has(t, e164 + 2);
+    if (registry) {
+        rc = m ? memo_registry_has(t, m, e164 + 2) : registry_has(t, e164 + 2);
         if (rc < 0)
             return rc;
         if (rc)
@@ -205,6 +269,20 @@ void suppress_cache_close(struct suppress_cache *c)
     free(c);
 }
 
+/* The registry part of a check without the store's index: the area code's record, looked up
+ * once per snapshot. 1, 0 or an error. */
+static int cache_record_has(struct suppress_cache *c, const char *e164)
+{
+    unsigned i = npa_of(e164) - 200;
+    if (!c->npa_state[i]) {
+        int rc = registry_npa_record(c->t, c->generation, i + 200, &c->npa[i]);
+        if (rc && rc != BC_ENOTFOUND)
+            return rc;
+        c->npa_state[i] = rc ? 1 : 2;
+    }
+    return c->npa_state[i] == 1 ? 0 : registry_digits_has(&c->npa[i], e164 + 2);
+}
+
 int suppress_cache_check(struct suppress_cache *c, const char *e164, size_t len,
                          enum suppress_source *source)
 {
@@ -225,17 +303,7 @@ int suppress_cache_check(struct suppress_cache *c, const char *e164, size_t len,
     }
     if (!registry)
         return 0;
-    unsigned i = npa_of(e164) - 200;
-    if (!c->npa_state[i]) {
-        rc = registry_npa_record(c->t, c->generation, i + 200, &c->npa[i]);
-        if (rc && rc != BC_ENOTFOUND)
-            return rc;
-        c->npa_state[i] = rc ? 1 : 2;
-    }
-    if (c->npa_state[i] == 1)
-        return 0;
-    rc = c->index ? registry_index_has(c->index, &c->npa[i], e164 + 2)
-                  : registry_digits_has(&c->npa[i], e164 + 2);
+    rc = c->index ? registry_index_has(c->index, e164 + 2) : cache_record_has(c, e164);
     if (rc < 0)
         return rc;
     /* No branch on the answer: the CPU goes on to the next number while this one's block is

@@ -31,8 +31,9 @@ int suppress_source_valid(const char *source, size_t len);
 
 /* Whether e164 may not be called by workspace ws: its own list (the number or its +1 area
  * code), then, when use_registry and the number is +1, the national registry. 0 with *source
- * set, or a store error. Three key lookups (summary, registry meta, area code): about a
- * microsecond with a 10,000,000-number registry (bench/README.md). */
+ * set, or a store error. Two key lookups (the workspace's summary, the registry's meta), then
+ * the store's in-memory index of the registry (registry_index_get; without it, a third lookup:
+ * the area code's record). bench/README.md has the rates. */
 /* What a call stopped by a list says (its error): "Suppressed: on the do-not-call list
  * (workspace)" or "(registry)"; the same words at upload and at dial time. */
 const char *suppress_error(enum suppress_source source);
@@ -42,11 +43,11 @@ int suppress_check(struct store_txn *t, const char *ws, size_t wslen, const char
  * its area code; "" for the registry or no match), NUL-terminated in SUPPRESS_ENTRY_MAX + 1. */
 int suppress_match(struct store_txn *t, const char *ws, size_t wslen, const char *e164, size_t len,
                    int use_registry, enum suppress_source *source, char *entry);
-/* Many checks in one read snapshot (an upload's rows): the workspace's summary, the registry's
- * generation and each area code's record are looked up once, so a check costs at most one key
- * lookup (a number that may be on the workspace's list) and two memory reads, the first from the
- * store's in-memory index of the registry (registry_index_get), started before the workspace
- * part so the two overlap. Valid while t is;
+/* Many checks in one read snapshot (an upload's rows): the workspace's summary and the
+ * registry's generation are looked up once, so a check costs at most one key lookup (a number
+ * that may be on the workspace's list) and two memory reads in the store's in-memory index of the
+ * registry (registry_index_get), the first started before the workspace part so the two overlap.
+ * Valid while t is;
  * entries added meanwhile by other transactions are not seen (the dial-time check sees them). */
 struct suppress_cache;
 int suppress_cache_open(struct suppress_cache **out, struct store_txn *t, const char *ws,

@@ -264,9 +264,15 @@ int registry_npa_has(const struct store_val *v, unsigned nxx, unsigned line)
     return rc ? rc : block_has(blk, len, line);
 }
 
-int registry_npa_has_at(const struct store_val *v, uint32_t a, uint32_t b, unsigned line)
+int registry_block_has(const uint8_t *blocks, uint32_t a, uint32_t b, unsigned line)
 {
-    return block_has((const uint8_t *)v->ptr + REGISTRY_HEADER + a, b - a, line);
+    return block_has(blocks + a, b - a, line);
+}
+
+const uint8_t *registry_npa_blocks(const struct store_val *v, size_t *len)
+{
+    *len = v->len >= REGISTRY_HEADER ? v->len - REGISTRY_HEADER : 0;
+    return (const uint8_t *)v->ptr + REGISTRY_HEADER;
 }
 
 int registry_npa_directory(const struct store_val *v, uint32_t *off)

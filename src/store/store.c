@@ -318,6 +318,38 @@ int store_probe_write(struct store *s)
 
 static int write_sync(struct store *s, store_write_fn fn, void *arg);
 
+_Static_assert(DB_COUNT <= 32, "memo_dbs has a bit per database");
+
+static void memo_drop(struct store_txn *t)
+{
+    if (t->memo && t->memo_free)
+        t->memo_free(t->memo);
+    t->memo = NULL;
+    t->memo_free = NULL;
+    t->memo_dbs = 0;
+}
+
+void *store_txn_memo(const struct store_txn *t, void (*memo_free)(void *memo))
+{
+    return t->memo && t->memo_free == memo_free ? t->memo : NULL;
+}
+
+void store_txn_memo_set(struct store_txn *t, void *memo, void (*memo_free)(void *memo),
+                        uint32_t dbs)
+{
+    memo_drop(t);
+    t->memo = memo;
+    t->memo_free = memo_free;
+    t->memo_dbs = dbs;
+}
+
+/* A write to db makes what a memo read from it out of date. */
+static void memo_written(struct store_txn *t, enum store_db db)
+{
+    if (t->memo && (t->memo_dbs >> db & 1u))
+        memo_drop(t);
+}
+
 int store_write(struct store *s, store_write_fn fn, void *arg)
 {
     int rc = write_sync(s, fn, arg);
@@ -335,6 +367,7 @@ static int write_sync(struct store *s, store_write_fn fn, void *arg)
         struct store_txn t = {.s = s, .txn = txn, .err = 0, .write = 1};
         int frc = fn(&t, arg);
         int err = frc ? frc : t.err;
+        memo_drop(&t);
         if (err == 0) {
             struct timespec t0;
             clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -385,6 +418,7 @@ static void async_work(uv_work_t *w)
         struct store_txn t = {.s = s, .txn = txn, .err = 0, .write = 1, .async = 1};
         int frc = a->fn(&t, a->arg);
         rc = frc ? frc : t.err;
+        memo_drop(&t);
         if (rc == 0) {
             struct timespec t0;
             clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -524,6 +558,9 @@ int store_read_begin(struct store *s, struct store_txn *t)
     t->s = s;
     t->err = 0;
     t->write = 0;
+    t->memo = NULL;
+    t->memo_free = NULL;
+    t->memo_dbs = 0;
     if (s->rtxn_depth == 0) {
         int rc;
         if (s->rtxn) {
@@ -556,6 +593,9 @@ int store_snapshot_begin(struct store *s, struct store_txn *t)
     t->s = s;
     t->write = 0;
     t->async = 1;
+    t->memo = NULL;
+    t->memo_free = NULL;
+    t->memo_dbs = 0;
     /* The map is resized (on the loop thread) only under map_lock: holding it keeps this
      * snapshot's pages mapped where they are until store_snapshot_end. */
     uv_mutex_lock(&s->map_lock);
@@ -570,6 +610,7 @@ int store_snapshot_begin(struct store *s, struct store_txn *t)
 
 void store_snapshot_end(struct store_txn *t)
 {
+    memo_drop(t);
     if (!t->txn)
         return;
     mdb_txn_abort(t->txn);
@@ -580,6 +621,7 @@ void store_snapshot_end(struct store_txn *t)
 void store_read_end(struct store_txn *t)
 {
     struct store *s = t->s;
+    memo_drop(t);
     if (!t->txn)
         return;
     t->txn = NULL;
@@ -631,6 +673,7 @@ int store_put(struct store_txn *t, enum store_db db, const void *k, size_t klen,
 {
     if (t->err)
         return t->err;
+    memo_written(t, db);
     MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
     unsigned mflags = 0;
     if (flags & STORE_NOOVERWRITE)
@@ -655,6 +698,7 @@ int store_del(struct store_txn *t, enum store_db db, const void *k, size_t klen)
 {
     if (t->err)
         return t->err;
+    memo_written(t, db);
     MDB_val key = {klen, (void *)k};
     int rc = mdb_del(t->txn, t->s->dbi[db], &key, NULL);
     if (rc == MDB_NOTFOUND)
@@ -668,6 +712,7 @@ int store_del_prefix(struct store_txn *t, enum store_db db, const void *prefix, 
 {
     if (t->err)
         return t->err;
+    memo_written(t, db);
     MDB_cursor *cur;
     int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur);
     if (rc)

@@ -96,6 +96,12 @@ struct store_txn {
     int err;   /* sticky: the first error, or 0 */
     int write;
     int async; /* runs on a pool thread (store_write_async) */
+    /* What a layer above remembers for the length of the transaction instead of reading it
+     * again (store_txn_memo_set): freed when the transaction ends, or at once when the
+     * transaction writes to a database it was read from. */
+    void *memo;
+    void (*memo_free)(void *memo);
+    uint32_t memo_dbs; /* bit (1u << db) for each such database */
 };
 
 struct store_val {
@@ -171,6 +177,13 @@ void store_snapshot_end(struct store_txn *t);
 /* Returns 0, BC_ENOTFOUND (not sticky), or the sticky error. */
 int store_get(struct store_txn *t, enum store_db db, const void *k, size_t klen,
               struct store_val *v);
+/* The transaction's memo if memo_free is its owner's (set by the same module), else NULL. */
+void *store_txn_memo(const struct store_txn *t, void (*memo_free)(void *memo));
+/* Makes memo (read from the databases in dbs, bit 1u << db each) the transaction's, replacing
+ * (and freeing) any other one; memo_free is called with it when the transaction ends or writes
+ * to one of those databases. */
+void store_txn_memo_set(struct store_txn *t, void *memo, void (*memo_free)(void *memo),
+                        uint32_t dbs);
 
 enum store_put_flags {
     STORE_NOOVERWRITE = 1, /* fail with BC_EEXIST (not sticky) if the key exists */

@@ -113,6 +113,46 @@ static void test_add_check_delete(void)
     tmpdir_remove(&d);
 }
 
+/* Checks inside one transaction share what they read (the transaction's memo); a write to
+ * the lists in that same transaction must be seen by the next check at once. */
+static int memo_txn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    enum suppress_source src;
+    const char *num = "+14155550177";
+    CHECK_INT(suppress_check(t, "ws_m", 4, num, 12, 1, &src), 0);
+    CHECK_INT(src, SUPPRESS_NONE);
+    CHECK_INT(suppress_check(t, "ws_n", 4, "+14155550178", 12, 1, &src), 0);
+    CHECK_INT(src, SUPPRESS_WORKSPACE);
+    CHECK_INT(suppress_add(t, "ws_m", 4, num, 12, "asked", "api", NULL, 5), 0);
+    CHECK_INT(suppress_check(t, "ws_m", 4, num, 12, 1, &src), 0);
+    CHECK_INT(src, SUPPRESS_WORKSPACE);
+    CHECK_INT(suppress_add(t, "ws_m", 4, "+1212", 5, "asked", "api", NULL, 5), 0);
+    CHECK_INT(suppress_check(t, "ws_m", 4, "+12125550100", 12, 1, &src), 0);
+    CHECK_INT(src, SUPPRESS_WORKSPACE);
+    CHECK_INT(suppress_del(t, "ws_m", 4, num, 12), 0);
+    CHECK_INT(suppress_check(t, "ws_n", 4, num, 12, 1, &src), 0);
+    CHECK_INT(src, SUPPRESS_NONE);
+    CHECK_INT(suppress_check(t, "ws_m", 4, num, 12, 1, &src), 0);
+    CHECK_INT(src, SUPPRESS_NONE);
+    return 0;
+}
+
+static void test_one_transaction(void)
+{
+    struct tmpdir d;
+    struct store s;
+    tmpdir_make(&d);
+    CHECK_INT(open_store(&s, d.path, 1 << 20, 1 << 26), 0);
+    CHECK_INT(add(&s, "ws_n", "+14155550178", 1), 0);
+    CHECK_INT(store_write(&s, memo_txn, NULL), 0);
+    char entry[SUPPRESS_ENTRY_MAX + 1];
+    CHECK_INT(check(&s, "ws_m", "+14155550177", 1, entry), SUPPRESS_NONE);
+    CHECK_INT(check(&s, "ws_m", "+12125550100", 1, entry), SUPPRESS_WORKSPACE);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
 static void test_area_codes(void)
 {
     struct tmpdir d;
@@ -182,4 +222,4 @@ static void test_list_cursor(void)
 }
 
 CHECK_MAIN(CHECK_CASE(test_kinds), CHECK_CASE(test_add_check_delete), CHECK_CASE(test_area_codes),
-           CHECK_CASE(test_list_cursor))
+           CHECK_CASE(test_list_cursor), CHECK_CASE(test_one_transaction))
