@@ -203,8 +203,7 @@ int suppress_match(struct store_txn *t, const char *ws, size_t wslen, const char
         rc = m ? memo_registry_has(t, m, e164 + 2) : registry_has(t, e164 + 2);
         if (rc < 0)
             return rc;
-        if (rc)
-            *source = SUPPRESS_REGISTRY;
+        *source = (enum suppress_source)(rc * SUPPRESS_REGISTRY); /* no branch: as below */
     }
     return 0;
 }
