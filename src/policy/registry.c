@@ -4,8 +4,8 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
+#include "policy/registry_index.h"
 #include "util/err.h"
 
 #define MS_PER_DAY 86400000ull
@@ -40,7 +40,8 @@ int registry_has(struct store_txn *t, const char *d)
     int rc = registry_meta_get(t, &m);
     if (rc)
         return rc == BC_ENOTFOUND ? 0 : rc;
-    struct registry_index *ix = registry_index_get(t, m.generation);
+    int later;
+    struct registry_index *ix = registry_index_get(t, m.generation, &later);
     if (ix) {
         rc = registry_index_has(ix, d);
         registry_index_put(t->s, ix);
@@ -51,171 +52,6 @@ int registry_has(struct store_txn *t, const char *d)
     if (rc)
         return rc == BC_ENOTFOUND ? 0 : rc;
     return registry_digits_has(&v, d);
-}
-
-/* ---- the index of a generation ---- */
-
-#define INDEX_NPAS   800u /* area codes 200-999 */
-#define INDEX_STRIDE (REGISTRY_NXX + 1)
-#define INDEX_BYTES  ((size_t)INDEX_NPAS * INDEX_STRIDE * sizeof(uint32_t))
-#define HUGE_PAGE    ((size_t)2 << 20)
-
-struct registry_index {
-    uint32_t generation;
-    uint32_t refs; /* holders, under the store's shared_lock */
-    int retired;   /* replaced by a newer generation: the last registry_index_put frees it */
-    /* Every area code's exchange directory (INDEX_STRIDE offsets each, native byte order),
-     * counted from the start of blocks: an area code without numbers has all its offsets equal
-     * (empty blocks). */
-    uint32_t *off;
-    uint8_t *blocks; /* every area code's block area, one after the other */
-    size_t blocks_len;
-};
-
-/* Memory on huge pages when the kernel has them: a random lookup then misses no TLB entry. */
-static void *huge_alloc(size_t bytes, size_t *rounded)
-{
-    void *p;
-    *rounded = (bytes + HUGE_PAGE - 1) / HUGE_PAGE * HUGE_PAGE;
-    if (posix_memalign(&p, HUGE_PAGE, *rounded ? *rounded : HUGE_PAGE) != 0)
-        return NULL;
-    madvise(p, *rounded, MADV_HUGEPAGE);
-    return p;
-}
-
-static void index_free(struct registry_index *ix)
-{
-    if (ix) {
-        free(ix->off);
-        free(ix->blocks);
-    }
-    free(ix);
-}
-
-static void index_free_shared(void *ix)
-{
-    index_free(ix);
-}
-
-/* Two passes over the generation's records in snapshot t: their sizes, then their directories
- * and blocks. NULL when memory is short, the registry is over REGISTRY_INDEX_MAX, or a record
- * is damaged (the readers of records then answer, or report it). */
-static struct registry_index *index_build(struct store_txn *t, uint32_t gen)
-{
-    static const size_t max = REGISTRY_INDEX_MAX;
-    struct store_val v[INDEX_NPAS];
-    size_t total = 0, len, rounded;
-    for (unsigned i = 0; i < INDEX_NPAS; i++) {
-        int rc = registry_npa_record(t, gen, i + 200, &v[i]);
-        if (rc && rc != BC_ENOTFOUND)
-            return NULL;
-        if (rc)
-            v[i].len = 0;
-        total += v[i].len;
-        if (total > max)
-            return NULL;
-    }
-    struct registry_index *ix = calloc(1, sizeof *ix);
-    if (!ix || !(ix->off = huge_alloc(INDEX_BYTES, &rounded)) ||
-        !(ix->blocks = huge_alloc(total, &rounded))) {
-        index_free(ix);
-        return NULL;
-    }
-    ix->generation = gen;
-    size_t base = 0;
-    for (unsigned i = 0; i < INDEX_NPAS; i++) {
-        uint32_t *o = ix->off + (size_t)i * INDEX_STRIDE;
-        if (!v[i].len) {
-            for (unsigned x = 0; x < INDEX_STRIDE; x++)
-                o[x] = (uint32_t)base;
-            continue;
-        }
-        if (registry_npa_directory(&v[i], o) != 0) {
-            index_free(ix);
-            return NULL;
-        }
-        const uint8_t *blk = registry_npa_blocks(&v[i], &len);
-        memcpy(ix->blocks + base, blk, len);
-        for (unsigned x = 0; x < INDEX_STRIDE; x++)
-            o[x] += (uint32_t)base;
-        base += len;
-    }
-    ix->blocks_len = base;
-    return ix;
-}
-
-/* The store's index if it is generation gen's (counted as held), else NULL; *newer is set when
- * the store's index is of a newer generation. Under shared_lock. */
-static struct registry_index *index_take(struct store *s, uint32_t gen, int *newer)
-{
-    struct registry_index *ix = s->shared;
-    *newer = ix && ix->generation > gen;
-    if (!ix || ix->generation != gen)
-        return NULL;
-    ix->refs++;
-    return ix;
-}
-
-struct registry_index *registry_index_get(struct store_txn *t, uint32_t gen)
-{
-    struct store *s = t->s;
-    int newer;
-    uv_mutex_lock(&s->shared_lock);
-    struct registry_index *ix = index_take(s, gen, &newer);
-    uv_mutex_unlock(&s->shared_lock);
-    if (ix || newer)
-        return ix;
-    /* Built outside the lock: the other threads keep checking meanwhile. */
-    struct registry_index *built = index_build(t, gen);
-    if (!built)
-        return NULL;
-    uv_mutex_lock(&s->shared_lock);
-    ix = index_take(s, gen, &newer);
-    if (!ix && !newer) {
-        struct registry_index *old = s->shared;
-        if (old && old->refs)
-            old->retired = 1;
-        else
-            index_free(old);
-        built->refs = 1;
-        s->shared = ix = built;
-        s->shared_free = index_free_shared;
-        built = NULL;
-    }
-    uv_mutex_unlock(&s->shared_lock);
-    index_free(built); /* another thread built the same one first */
-    return ix;
-}
-
-void registry_index_put(struct store *s, struct registry_index *ix)
-{
-    if (!ix)
-        return;
-    uv_mutex_lock(&s->shared_lock);
-    int last = --ix->refs == 0 && ix->retired;
-    uv_mutex_unlock(&s->shared_lock);
-    if (last)
-        index_free(ix);
-}
-
-void registry_index_prefetch(const struct registry_index *ix, const char *d)
-{
-    unsigned npa = digits3(d);
-    if (npa < 200)
-        return;
-    /* The directory entry is read now (it is usually in the CPU's cache: 3.2 MB for every
-     * exchange), so the block's read can start at once. */
-    const uint32_t *o = ix->off + (size_t)(npa - 200) * INDEX_STRIDE + digits3(d + 3);
-    __builtin_prefetch(ix->blocks + o[0]);
-}
-
-int registry_index_has(const struct registry_index *ix, const char *d)
-{
-    unsigned npa = digits3(d);
-    if (npa < 200)
-        return 0;
-    const uint32_t *o = ix->off + (size_t)(npa - 200) * INDEX_STRIDE + digits3(d + 3);
-    return registry_block_has(ix->blocks, o[0], o[1], digits3(d + 6) * 10 + (unsigned)(d[9] - '0'));
 }
 
 static int64_t days_from_civil(int64_t y, unsigned m, unsigned d)

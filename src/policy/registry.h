@@ -26,7 +26,8 @@
 #define REGISTRY_LINE_MAX   64
 
 /* 1 if the +1 number whose ten digits (NPA NXX XXXX) are given is in the active registry, 0 if
- * not (or there is no registry), or a store error. Reads the meta record, then the index. */
+ * not (or there is no registry), or a store error. Reads the meta record, then the store's
+ * in-memory index (policy/registry_index.h) or, while it is not whole, the area code's record. */
 int registry_has(struct store_txn *t, const char *digits10);
 /* The record of area code npa in generation gen (a generation is meta.generation): 0 with v
  * (valid while t is), BC_ENOTFOUND or an error. With registry_digits_has, what a caller that
@@ -34,29 +35,6 @@ int registry_has(struct store_txn *t, const char *digits10);
 int registry_npa_record(struct store_txn *t, uint32_t gen, unsigned npa, struct store_val *v);
 /* 1 if the ten digits' number is in v, the record of its area code; 0 if not; BC_ECORRUPT. */
 int registry_digits_has(const struct store_val *v, const char *digits10);
-/* An in-memory copy of what lookups read of one generation: every area code's exchange
- * directory (800 x 1,001 offsets, 3.2 MB) and its blocks (about 2.6 bytes per number: 26 MB for
- * 10,000,000 numbers, some 650 MB for the full national list), on huge pages. Kept by the store
- * (store->shared) for all its users, threads included: a lookup is then one directory read that
- * usually hits the CPU's cache and one block read, with no B-tree descent and no TLB miss
- * (LMDB's map is file-backed 4 KB pages; reading blocks there cost two dependent misses more).
- * Built from the records on first use of a generation (a copy at memory speed: about 20 ms for
- * 10,000,000 numbers); a newer generation replaces it, and a replaced copy is freed when its last
- * holder lets go. Immutable once built: a generation's records never change. A registry whose
- * records are over REGISTRY_INDEX_MAX bytes is not copied: lookups then read the map. */
-#define REGISTRY_INDEX_MAX ((size_t)1 << 30)
-struct registry_index;
-/* The index of generation gen (a meta.generation t sees), counted as held until
- * registry_index_put; NULL when there is none to be had (no memory, a store error, a registry
- * over REGISTRY_INDEX_MAX, or gen older than the index already built: a snapshot taken before an
- * import switched): callers then read the records (registry_npa_record, registry_digits_has). */
-struct registry_index *registry_index_get(struct store_txn *t, uint32_t gen);
-void registry_index_put(struct store *s, struct registry_index *ix);
-/* Starts reading the block registry_index_has will read for these ten digits, so that the
- * memory read overlaps the caller's other work. */
-void registry_index_prefetch(const struct registry_index *ix, const char *digits10);
-/* 1 if the ten digits' number is in ix's generation, else 0. */
-int registry_index_has(const struct registry_index *ix, const char *digits10);
 /* The active registry's meta record: 0, BC_ENOTFOUND when none was imported, or an error. */
 int registry_meta_get(struct store_txn *t, struct registry_meta *m);
 /* Days since 1970-01-01 of a YYYY-MM-DD date: 0, or BC_EINVAL when it is not a real date. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "policy/registry.h"
+#include "policy/registry_index.h"
 #include "store/records.h"
 #include "util/err.h"
 #include "util/id.h"
@@ -130,6 +131,7 @@ struct check_memo {
     int meta_rc;
     struct registry_meta meta;
     struct registry_index *index;
+    int index_later; /* the index is being copied: ask for it again */
 };
 
 static void memo_free(void *p)
@@ -166,11 +168,13 @@ static int memo_registry_has(struct store_txn *t, struct check_memo *m, const ch
         m->meta_rc = registry_meta_get(t, &m->meta);
         if (m->meta_rc && m->meta_rc != BC_ENOTFOUND)
             return m->meta_rc;
-        m->index = m->meta_rc ? NULL : registry_index_get(t, m->meta.generation);
+        m->index_later = !m->meta_rc;
         m->have_meta = 1;
     }
     if (m->meta_rc)
         return 0;
+    if (!m->index && m->index_later)
+        m->index = registry_index_get(t, m->meta.generation, &m->index_later);
     return m->index ? registry_index_has(m->index, digits10) : registry_has(t, digits10);
 }
 
@@ -227,6 +231,7 @@ struct suppress_cache {
     struct suppress_summary sum;
     uint32_t generation;          /* 0: no registry */
     struct registry_index *index; /* the generation's, when it could be had */
+    int index_later;              /* it is being copied: ask for it again */
     uint8_t npa_state[800];       /* 0 not looked up, 1 no record, 2 npa[] holds it */
     struct store_val npa[800];
 };
@@ -251,7 +256,7 @@ int suppress_cache_open(struct suppress_cache **out, struct store_txn *t, const 
         struct registry_meta m;
         rc = use_registry ? registry_meta_get(t, &m) : BC_ENOTFOUND;
         c->generation = rc == 0 ? m.generation : 0;
-        c->index = c->generation ? registry_index_get(t, c->generation) : NULL;
+        c->index_later = c->generation != 0;
     }
     if (rc && rc != BC_ENOTFOUND) {
         free(c);
@@ -290,6 +295,8 @@ int suppress_cache_check(struct suppress_cache *c, const char *e164, size_t len,
     if (rc)
         return rc;
     int registry = c->generation && nanp_number(e164, len);
+    if (registry && !c->index && c->index_later)
+        c->index = registry_index_get(c->t, c->generation, &c->index_later);
     if (registry && c->index)
         registry_index_prefetch(c->index, e164 + 2);
     char entry[SUPPRESS_ENTRY_MAX + 1];
