@@ -586,11 +586,11 @@ void store_read_end(struct store_txn *t)
 }
 
 /* Splits a whole key of a table with dup_tail into LMDB's key and duplicate; BC_EINVAL when it
- * has no bytes before the tail. */
+ * has no bytes before the tail, or more than an iterator can give back. */
 static int dup_split(enum store_db db, const void *k, size_t klen, MDB_val *key, MDB_val *dup)
 {
     size_t n = dup_tail[db];
-    if (klen <= n)
+    if (klen <= n || klen > STORE_WHOLE_KEY_MAX)
         return BC_EINVAL;
     *key = (MDB_val){klen - n, (void *)k};
     *dup = (MDB_val){n, (char *)k + klen - n};

@@ -540,6 +540,14 @@ static int put_dup_value(struct store_txn *t, void *arg)
     return store_put(t, DB_JOBSTATE, k, dup_key(k, 'A', 1), "x", 1, 0);
 }
 
+/* A key longer than an iterator can give back whole. */
+static int put_dup_long_key(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    uint8_t k[STORE_WHOLE_KEY_MAX + 1] = {'s'};
+    return store_put(t, DB_JOBSTATE, k, sizeof k, "", 0, 0);
+}
+
 static int del_dup_prefix(struct store_txn *t, void *arg)
 {
     return store_del_prefix(t, DB_JOBSTATE, arg, strlen(arg));
@@ -585,8 +593,9 @@ static void test_duplicate_table(void)
     CHECK_INT(dup_rows(&t, "s", k, dup_key(k, 'C', 6), got, sizeof got), 0);
     CHECK_INT(dup_rows(&t, "s", k, dup_key(k, 'A', 0), got, sizeof got), 5005);
     store_read_end(&t);
-    /* A value is refused (the table holds none); the transaction fails as a whole. */
+    /* A value (the table holds none) or a key too long is refused; the transaction fails. */
     CHECK_INT(store_write(&s, put_dup_value, NULL), BC_EINVAL);
+    CHECK_INT(store_write(&s, put_dup_long_key, NULL), BC_EINVAL);
     /* Deleting a pair leaves the key's other rows; a pair that is not there is not found. */
     uint32_t row = 7;
     CHECK_INT(store_write(&s, del_dup_fn, &row), 0);
