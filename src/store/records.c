@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "store/records_upgrade.h"
 #include "util/err.h"
 #include "util/json.h"
 
@@ -301,7 +302,9 @@ static int has_old_keys(struct store *s, enum store_db db, const char *prefix,
 int records_upgrade(struct store *s)
 {
     static const enum store_db job_dbs[] = {DB_JOB, DB_JOBSTATE, DB_STATECOUNT, DB_FINALSEQ};
-    int rc = has_old_keys(s, DB_WS2BATCH, "", is_old_ws2batch_key);
+    int rc = records_upgrade_jobstate(s); /* first: the keys it moves get binary ids below */
+    if (rc == 0)
+        rc = has_old_keys(s, DB_WS2BATCH, "", is_old_ws2batch_key);
     if (rc > 0)
         rc = store_write(s, upgrade_txn, NULL);
     if (rc)

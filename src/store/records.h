@@ -183,9 +183,10 @@ size_t ws2batch_key(uint8_t *out, const char *ws, size_t wslen, uint64_t created
 /* Writes the batch id of a ws2batch key (of a workspace id wslen bytes long) into out, NUL-ended;
  * returns its length, or 0 if the key is not one. */
 size_t ws2batch_batch(const struct store_val *key, size_t wslen, char out[ID_MAX]);
-/* Rewrites keys stored by earlier versions: batch list keys (batch id not complemented), so
- * that they list in the same order as new ones, and the keys of jobs, job states, state counts
- * and final sequences (batch id as text), so that they hold it in binary like new ones. Values
+/* Rewrites keys stored by earlier versions: the per-state index of a key per job moves into
+ * DB_JOBSTATE (store/records_upgrade.h), batch list keys (batch id not complemented) are
+ * rewritten so that they list in the same order as new ones, and the keys of jobs, job states,
+ * state counts and final sequences (batch id as text) so that they hold it in binary. Values
  * are kept (job records of version 1 still decode). In steps of 20,000 keys, each committed, so
  * a crash in the middle leaves a store that the next start finishes. Cheap when there is
  * nothing to do; run once at start. */

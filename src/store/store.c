@@ -24,7 +24,7 @@ static const char *const db_names[DB_COUNT] = {
     [DB_BATCH] = "batch",
     [DB_BATCHMETA] = "batchmeta",
     [DB_JOB] = "job",
-    [DB_JOBSTATE] = "jobstate",
+    [DB_JOBSTATE] = "jobstate.v2",
     [DB_WS2BATCH] = "ws2batch",
     [DB_IDEM] = "idem",
     [DB_DUE] = "due",
@@ -41,7 +41,14 @@ static const char *const db_names[DB_COUNT] = {
     [DB_CAP] = "cap",
     [DB_HELDZONE] = "heldzone",
     [DB_POLICY] = "policy",
+    [DB_JOBSTATE_V1] = "jobstate",
 };
+
+/* Tables whose keys end in a fixed-size part stored as an LMDB sorted duplicate of the rest
+ * (MDB_DUPSORT | MDB_DUPFIXED): dup_tail[db] bytes, and no values. The per-state index is one
+ * LMDB key per batch and state holding its rows at 4 bytes each, where a node per row took 32.
+ * The functions below take and give whole keys, so that callers see an ordinary table. */
+static const uint8_t dup_tail[DB_COUNT] = {[DB_JOBSTATE] = 4};
 
 /* The one place LMDB (and errno) codes become project codes. */
 static int translate(int rc)
@@ -131,7 +138,8 @@ static int open_databases(struct store *s, int read_only)
         return rc;
     for (int i = 0; i < DB_COUNT; i++) {
         MDB_dbi dbi;
-        rc = mdb_dbi_open(txn, db_names[i], read_only ? 0 : MDB_CREATE, &dbi);
+        unsigned flags = dup_tail[i] ? MDB_DUPSORT | MDB_DUPFIXED : 0;
+        rc = mdb_dbi_open(txn, db_names[i], flags | (read_only ? 0 : MDB_CREATE), &dbi);
         if (rc) {
             mdb_txn_abort(txn);
             return rc;
@@ -629,13 +637,45 @@ void store_read_end(struct store_txn *t)
         mdb_txn_reset(s->rtxn);
 }
 
+/* Splits a whole key of a table with dup_tail into LMDB's key and duplicate; BC_EINVAL when it
+ * has no bytes before the tail, or more than an iterator can give back. */
+static int dup_split(enum store_db db, const void *k, size_t klen, MDB_val *key, MDB_val *dup)
+{
+    size_t n = dup_tail[db];
+    if (klen <= n || klen > STORE_WHOLE_KEY_MAX)
+        return BC_EINVAL;
+    *key = (MDB_val){klen - n, (void *)k};
+    *dup = (MDB_val){n, (char *)k + klen - n};
+    return 0;
+}
+
+/* mdb_get of a whole key of a table with dup_tail: the pair must exist. */
+static int dup_get(MDB_txn *txn, MDB_dbi dbi, MDB_val *key, MDB_val *dup)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cur, key, dup, MDB_GET_BOTH);
+    mdb_cursor_close(cur);
+    return rc;
+}
+
 int store_get(struct store_txn *t, enum store_db db, const void *k, size_t klen,
               struct store_val *v)
 {
     if (t->err)
         return t->err;
     MDB_val key = {klen, (void *)k}, val;
-    int rc = mdb_get(t->txn, t->s->dbi[db], &key, &val);
+    int rc;
+    if (dup_tail[db]) {
+        if (dup_split(db, k, klen, &key, &val))
+            return BC_ENOTFOUND;
+        rc = dup_get(t->txn, t->s->dbi[db], &key, &val);
+        val = (MDB_val){0, (void *)""};
+    } else {
+        rc = mdb_get(t->txn, t->s->dbi[db], &key, &val);
+    }
     if (rc == MDB_NOTFOUND)
         return BC_ENOTFOUND;
     if (rc)
@@ -675,17 +715,26 @@ int store_put(struct store_txn *t, enum store_db db, const void *k, size_t klen,
         return t->err;
     memo_written(t, db);
     MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
-    unsigned mflags = 0;
+    unsigned mflags = 0, append = MDB_APPEND;
     if (flags & STORE_NOOVERWRITE)
         mflags |= MDB_NOOVERWRITE;
+    if (dup_tail[db]) {
+        if (vlen || dup_split(db, k, klen, &key, &val))
+            return t->err = BC_EINVAL;
+        /* The pair, not the key, must be new; appending is to the key's duplicates. */
+        mflags = flags & STORE_NOOVERWRITE ? MDB_NODUPDATA : 0;
+        append = MDB_APPENDDUP;
+    }
+    MDB_val key0 = key, val0 = val;
     if (flags & STORE_APPEND)
-        mflags |= MDB_APPEND;
+        mflags |= append;
     int rc = mdb_put(t->txn, t->s->dbi[db], &key, &val, mflags);
-    /* With MDB_APPEND, KEYEXIST means "not after the last key" (another batch interleaved):
-     * fall back to an ordinary insert. */
+    /* With MDB_APPEND, KEYEXIST means "not after the last key" (another batch interleaved),
+     * with MDB_APPENDDUP "not after the key's last duplicate": fall back to an ordinary insert. */
     if (rc == MDB_KEYEXIST && (flags & STORE_APPEND)) {
-        val = (MDB_val){vlen, (void *)v};
-        rc = mdb_put(t->txn, t->s->dbi[db], &key, &val, mflags & ~(unsigned)MDB_APPEND);
+        key = key0;
+        val = val0;
+        rc = mdb_put(t->txn, t->s->dbi[db], &key, &val, mflags & ~append);
     }
     if (rc == MDB_KEYEXIST)
         return BC_EEXIST;
@@ -699,8 +748,10 @@ int store_del(struct store_txn *t, enum store_db db, const void *k, size_t klen)
     if (t->err)
         return t->err;
     memo_written(t, db);
-    MDB_val key = {klen, (void *)k};
-    int rc = mdb_del(t->txn, t->s->dbi[db], &key, NULL);
+    MDB_val key = {klen, (void *)k}, dup;
+    if (dup_tail[db] && dup_split(db, k, klen, &key, &dup))
+        return BC_ENOTFOUND;
+    int rc = mdb_del(t->txn, t->s->dbi[db], &key, dup_tail[db] ? &dup : NULL);
     if (rc == MDB_NOTFOUND)
         return BC_ENOTFOUND;
     if (rc)
@@ -720,8 +771,10 @@ int store_del_prefix(struct store_txn *t, enum store_db db, const void *prefix, 
     MDB_val key = {plen, (void *)prefix}, val;
     rc = plen ? mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE)
               : mdb_cursor_get(cur, &key, &val, MDB_FIRST);
+    /* In a table with dup_tail the prefix ends before the tail (store.h): a key goes with all
+     * its duplicates. */
     while (rc == 0 && key.mv_size >= plen && memcmp(key.mv_data, prefix, plen) == 0) {
-        rc = mdb_cursor_del(cur, 0);
+        rc = mdb_cursor_del(cur, dup_tail[db] ? MDB_NODUPDATA : 0);
         /* After a delete the cursor rests on the next key; MDB_NEXT reads it without a step. */
         if (rc == 0)
             rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT);
@@ -748,7 +801,32 @@ int store_iter_open(struct store_iter *it, struct store_txn *t, enum store_db db
     it->plen = plen;
     it->key.ptr = start ? start : prefix;
     it->key.len = start ? slen : plen;
+    it->tail = dup_tail[db];
+    it->whole_start = start != NULL;
     return 0;
+}
+
+/* Positions a cursor of a table with duplicates of tail bytes at the first whole key >= start
+ * (a whole key: LMDB's key, then the duplicate). */
+static int dup_seek(MDB_cursor *cur, size_t tail, const void *start, size_t slen, MDB_val *key,
+                    MDB_val *val)
+{
+    if (slen <= tail) {
+        *key = (MDB_val){slen, (void *)start};
+        return mdb_cursor_get(cur, key, val, slen ? MDB_SET_RANGE : MDB_FIRST);
+    }
+    MDB_val k = {slen - tail, (void *)start};
+    *key = k;
+    *val = (MDB_val){tail, (char *)start + slen - tail};
+    int rc = mdb_cursor_get(cur, key, val, MDB_GET_BOTH_RANGE);
+    if (rc != MDB_NOTFOUND)
+        return rc;
+    /* No duplicate of that key from there on: the next key's first. */
+    *key = k;
+    rc = mdb_cursor_get(cur, key, val, MDB_SET_RANGE);
+    if (rc == 0 && key->mv_size == k.mv_size && memcmp(key->mv_data, k.mv_data, k.mv_size) == 0)
+        rc = mdb_cursor_get(cur, key, val, MDB_NEXT_NODUP);
+    return rc;
 }
 
 int store_iter_next(struct store_iter *it)
@@ -759,8 +837,11 @@ int store_iter_next(struct store_iter *it)
     int rc;
     if (!it->started) {
         it->started = 1;
-        rc = key.mv_size ? mdb_cursor_get(it->cur, &key, &val, MDB_SET_RANGE)
-                         : mdb_cursor_get(it->cur, &key, &val, MDB_FIRST);
+        if (it->tail && it->whole_start)
+            rc = dup_seek(it->cur, it->tail, it->key.ptr, it->key.len, &key, &val);
+        else
+            rc = key.mv_size ? mdb_cursor_get(it->cur, &key, &val, MDB_SET_RANGE)
+                             : mdb_cursor_get(it->cur, &key, &val, MDB_FIRST);
     } else {
         rc = mdb_cursor_get(it->cur, &key, &val, MDB_NEXT);
     }
@@ -768,6 +849,14 @@ int store_iter_next(struct store_iter *it)
         return 0;
     if (rc)
         return it->t->err = translate(rc);
+    if (it->tail) { /* the whole key: LMDB's key, then the duplicate */
+        if (key.mv_size + val.mv_size > sizeof it->whole)
+            return it->t->err = BC_ECORRUPT;
+        memcpy(it->whole, key.mv_data, key.mv_size);
+        memcpy(it->whole + key.mv_size, val.mv_data, val.mv_size);
+        key = (MDB_val){key.mv_size + val.mv_size, it->whole};
+        val = (MDB_val){0, (void *)""};
+    }
     /* A whole-database walk has no prefix (it may be NULL): nothing to compare. */
     if (it->plen && (key.mv_size < it->plen || memcmp(key.mv_data, it->prefix, it->plen) != 0))
         return 0;

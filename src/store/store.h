@@ -26,7 +26,8 @@ enum store_db {
     DB_BATCH,      /* batch id -> struct batch_rec (counters: changed with every job move) */
     DB_BATCHMETA,  /* batch id -> batch settings and CSV columns (JSON, written once) */
     DB_JOB,        /* batch id | row (u32 BE) -> job record with the CSV row's values */
-    DB_JOBSTATE,   /* batch id | state (u8) | row (u32 BE) -> nothing: rows by state */
+    DB_JOBSTATE,   /* batch id | state (u8) | row (u32 BE) -> nothing: rows by state. Stored
+                      as LMDB duplicates: the row is a duplicate of batch id | state (store.c) */
     DB_WS2BATCH,   /* workspace id | ~created (u64 BE) | batch id -> nothing: newest first */
     DB_IDEM,       /* workspace id | '/' | Idempotency-Key -> batch id and expiry */
     DB_DUE,        /* batch id | due (u64 BE, Unix ms) | row (u32 BE) -> nothing: retries */
@@ -44,6 +45,9 @@ enum store_db {
     DB_CAP,        /* workspace id | '/' | E.164 -> recent attempt times (u64 BE each) */
     DB_HELDZONE,   /* batch id | zone label -> waiting calls held by window there (u32) */
     DB_POLICY,     /* workspace id -> compliance settings (JSON, policy/rules.h) */
+    /* DB_JOBSTATE as earlier versions stored it, a key per row: emptied into DB_JOBSTATE by
+     * records_upgrade at start. */
+    DB_JOBSTATE_V1,
     DB_COUNT
 };
 
@@ -207,6 +211,7 @@ int store_auth_changed(struct store_txn *t);
 int store_del_prefix(struct store_txn *t, enum store_db db, const void *prefix, size_t plen);
 
 /* Iterates keys that start with a prefix, in key order. */
+#define STORE_WHOLE_KEY_MAX 64
 struct store_iter {
     struct store_txn *t;
     void *cur; /* MDB_cursor */
@@ -215,8 +220,14 @@ struct store_iter {
     int started;
     int err; /* store_iter_open failed: store_iter_next returns this */
     struct store_val key, val;
+    /* A table stored as LMDB duplicates (DB_JOBSTATE): their length, whether start was given,
+     * and the whole key that key points at. */
+    size_t tail;
+    int whole_start;
+    uint8_t whole[STORE_WHOLE_KEY_MAX];
 };
-/* Positions before the first key >= start (or the prefix itself when start is NULL). */
+/* Positions before the first key >= start (or the prefix itself when start is NULL). In
+ * DB_JOBSTATE, a start is a whole key and the prefix ends before the row. */
 int store_iter_open(struct store_iter *it, struct store_txn *t, enum store_db db,
                     const void *prefix, size_t plen, const void *start, size_t slen);
 /* Returns 1 with key/val set, 0 at the end of the prefix, or a negative error. */

@@ -1,8 +1,10 @@
 """The store at its limits: the LMDB map grows when it fills, and once it may not grow further a
 write answers 507 and changes nothing, while reads and earlier data stay intact."""
 import os
+import random
 import shutil
 import subprocess
+import sys
 import tempfile
 import unittest
 
@@ -42,6 +44,65 @@ class StoreFullTest(ServerTestCase):
         again = request(server, "POST", "/v1/api/agents",
                         {"name": "a", "prompt": prompt, "fromNumber": "+14155550100"}, auth=auth)
         self.assertError(again, 507, "insufficient_storage")
+
+
+ROOT = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+def live_bytes(data_dir):
+    """Bytes of the pages LMDB's trees hold in data_dir: pages used minus free pages, times the
+    page size (mdb_stat -ef). Unlike the sum of mdb_stat -a's per-table pages, this counts the
+    sub-databases of duplicate keys too."""
+    out = subprocess.run(["mdb_stat", "-ef", data_dir], check=True, capture_output=True,
+                         text=True).stdout
+    fields = {}
+    for line in out.splitlines():
+        name, _, value = line.strip().partition(":")
+        fields.setdefault(name, value.strip())
+    return (int(fields["Number of pages used"]) - int(fields["Free pages"])) * \
+        int(fields["Page size"])
+
+
+class StorageCostTest(ServerTestCase):
+    """What a contact costs in the store: at most its CSV row's bytes plus 64 (bench/storage.sh
+    measures the large files). Each upload is measured as the growth of the live pages of the
+    store, scheduled far ahead so that no call changes a job meanwhile."""
+
+    ROWS = 10000
+
+    def upload_cost(self, server, auth, agent, csv):
+        before = live_bytes(server.data_dir)
+        reply = post_multipart(server, "/v1/api/batch-calls",
+                               [("agentId", agent), ("scheduledAt", "2099-01-01T00:00:00Z"),
+                                ("file", ("c.csv", csv))], auth=auth)
+        self.assertEqual(reply.status, 201, reply.body)
+        self.assertEqual(reply.body["totalCalls"], self.ROWS)
+        stored = (live_bytes(server.data_dir) - before) / self.ROWS
+        header = csv.index(b"\n") + 1
+        return stored, (len(csv) - header) / self.ROWS
+
+    def test_a_contact_costs_at_most_its_csv_bytes_plus_64(self):
+        server = self.start_server()
+        auth = make_workspace(server)
+        agent = request(server, "POST", "/v1/api/agents",
+                        {"name": "a", "prompt": "Hello {first_name}.",
+                         "fromNumber": "+14155550100"}, auth=auth)
+        self.assertEqual(agent.status, 201, agent.body)
+        agent = agent.body["id"]
+        # Phone numbers only: 13 bytes a row, where the store's own bytes weigh the most.
+        rng = random.Random(7)
+        numbers = set()
+        while len(numbers) < self.ROWS:
+            numbers.add("+1415%d%06d" % (rng.randint(2, 9), rng.randrange(10**6)))
+        phones = ("phone_number\n" + "".join(n + "\n" for n in sorted(numbers))).encode()
+        stored, csv = self.upload_cost(server, auth, agent, phones)
+        self.assertLessEqual(stored, csv + 64, f"{stored:.1f} bytes per contact of {csv:.1f}")
+        # Six columns, some quoted, as the ingest benchmark's file.
+        contacts = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "gen_contacts.py"),
+                                   "--rows", str(self.ROWS), "--seed", "3"], check=True,
+                                  capture_output=True).stdout
+        stored, csv = self.upload_cost(server, auth, agent, contacts)
+        self.assertLessEqual(stored, csv + 64, f"{stored:.1f} bytes per contact of {csv:.1f}")
 
 
 class DiskFullTest(ServerTestCase):

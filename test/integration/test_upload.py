@@ -203,10 +203,11 @@ class UploadHelpers:
         """After the server stopped: exactly the given batches exist and the job table holds
         exactly their calls (no rows of rejected, abandoned or interrupted uploads)."""
         self.assertIsNotNone(server.returncode, "stop the server first")
+        # jobstate.v2: the per-state index (its entries are its rows, LMDB duplicates).
         got = {db: mdb_entries(server.data_dir, db) for db in ("batch", "batchmeta", "job",
-                                                               "jobstate")}
+                                                               "jobstate.v2")}
         expected = {"batch": len(batch_totals), "batchmeta": len(batch_totals),
-                    "job": sum(batch_totals), "jobstate": sum(batch_totals)}
+                    "job": sum(batch_totals), "jobstate.v2": sum(batch_totals)}
         self.assertEqual(got, expected, "entries left in the store")
 
 

@@ -507,6 +507,18 @@ static void test_job_decode_version_1(void)
     buf_free(&b);
 }
 
+/* Entries left in the per-state index of earlier versions (a key per job). */
+static size_t old_index_entries(struct store_txn *t)
+{
+    struct store_iter it;
+    size_t n = 0;
+    store_iter_open(&it, t, DB_JOBSTATE_V1, "", 0, NULL, 0);
+    while (store_iter_next(&it) == 1)
+        n++;
+    store_iter_close(&it);
+    return n;
+}
+
 /* Job keys of earlier versions (the batch id as text) are rewritten at start, values kept. */
 static int old_job_keys_txn(struct store_txn *t, void *arg)
 {
@@ -524,7 +536,11 @@ static int old_job_keys_txn(struct store_txn *t, void *arg)
             n += 4;
             char v[8];
             snprintf(v, sizeof v, "v%u%u", (unsigned)i, (unsigned)row);
-            CHECK_INT(store_put(t, dbs[i], k, n, v, strlen(v), 0), 0);
+            /* The per-state index was then a key per job, with no value. */
+            if (dbs[i] == DB_JOBSTATE)
+                CHECK_INT(store_put(t, DB_JOBSTATE_V1, k, n, "", 0, 0), 0);
+            else
+                CHECK_INT(store_put(t, dbs[i], k, n, v, strlen(v), 0), 0);
         }
     }
     /* A key of an id that is not a ULID stays as it is. */
@@ -551,9 +567,8 @@ static void test_upgrade_of_old_job_keys(void)
         snprintf(want, sizeof want, "v0%u", (unsigned)row);
         CHECK_INT(store_get(&t, DB_JOB, k, job_key(k, ULID_A, row), &v), 0);
         CHECK(v.len == strlen(want) && memcmp(v.ptr, want, v.len) == 0);
-        snprintf(want, sizeof want, "v1%u", (unsigned)row);
         CHECK_INT(store_get(&t, DB_JOBSTATE, k, jobstate_key(k, ULID_A, JOB_WAITING, row), &v), 0);
-        CHECK(v.len == strlen(want) && memcmp(v.ptr, want, v.len) == 0);
+        CHECK_INT(v.len, 0);
         CHECK_INT(store_get(&t, DB_STATECOUNT, k, statecount_key(k, ULID_A, JOB_WAITING, row), &v),
                   0);
         CHECK_INT(store_get(&t, DB_FINALSEQ, k, finalseq_key(k, ULID_A, row), &v), 0);
@@ -566,6 +581,80 @@ static void test_upgrade_of_old_job_keys(void)
         left++;
     store_iter_close(&it);
     CHECK_INT(left, 1);
+    CHECK_INT(old_index_entries(&t), 0);
+    store_read_end(&t);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
+/* The per-state index of earlier versions: a key per job (batch | state | row), in its own
+ * table. Batch A has OLD_ROWS jobs, every third failed and the others waiting; batch B (an id
+ * that is not a ULID) one completed job. */
+#define OLD_ROWS 45000
+static int old_state_index_txn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    uint8_t k[JOB_KEY_MAX];
+    for (uint32_t row = 0; row < OLD_ROWS; row++) {
+        uint8_t state = row % 3 == 0 ? JOB_FAILED : JOB_WAITING;
+        CHECK_INT(store_put(t, DB_JOBSTATE_V1, k, jobstate_key(k, ULID_A, state, row), "", 0, 0),
+                  0);
+    }
+    return store_put(t, DB_JOBSTATE_V1, k, jobstate_key(k, "batch_t", JOB_COMPLETED, 4), "", 0, 0);
+}
+
+/* The rows of a batch in a state from row from on, as the dispatcher reads them; their sum is
+ * checked against the rows expected. */
+static uint32_t rows_in_state(struct store_txn *t, const char *batch, uint8_t state, uint32_t from,
+                              uint64_t *sum)
+{
+    uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
+    size_t plen = jobstate_key(prefix, batch, state, 0) - 4;
+    size_t slen = jobstate_key(start, batch, state, from);
+    struct store_iter it;
+    uint32_t n = 0, last = 0;
+    *sum = 0;
+    store_iter_open(&it, t, DB_JOBSTATE, prefix, plen, start, slen);
+    while (store_iter_next(&it) == 1) {
+        uint32_t row = jobstate_key_row(&it.key);
+        CHECK(n == 0 || row > last);
+        CHECK(row >= from);
+        last = row;
+        *sum += row;
+        n++;
+    }
+    store_iter_close(&it);
+    return n;
+}
+
+static void test_upgrade_of_per_job_state_index(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 4 * MIB, 64 * MIB), 0);
+    CHECK_INT(store_write(&s, old_state_index_txn, NULL), 0);
+    CHECK_INT(records_upgrade(&s), 0);
+    CHECK_INT(records_upgrade(&s), 0); /* nothing left to do */
+    struct store_txn t;
+    CHECK_INT(store_read_begin(&s, &t), 0);
+    uint64_t sum, want_failed = 0, want_waiting = 0, want_from = 0;
+    uint32_t n_from = 0;
+    for (uint32_t row = 0; row < OLD_ROWS; row++) {
+        *(row % 3 == 0 ? &want_failed : &want_waiting) += row;
+        want_from += row >= 30001 && row % 3 ? row : 0;
+        n_from += row >= 30001 && row % 3;
+    }
+    CHECK_INT(rows_in_state(&t, ULID_A, JOB_FAILED, 0, &sum), OLD_ROWS / 3);
+    CHECK(sum == want_failed);
+    CHECK_INT(rows_in_state(&t, ULID_A, JOB_WAITING, 0, &sum), OLD_ROWS - OLD_ROWS / 3);
+    CHECK(sum == want_waiting);
+    CHECK_INT(rows_in_state(&t, ULID_A, JOB_WAITING, 30001, &sum), n_from);
+    CHECK(sum == want_from);
+    CHECK_INT(rows_in_state(&t, ULID_A, JOB_COMPLETED, 0, &sum), 0);
+    CHECK_INT(rows_in_state(&t, "batch_t", JOB_COMPLETED, 0, &sum), 1);
+    CHECK(sum == 4);
+    CHECK_INT(old_index_entries(&t), 0); /* every key moved */
     store_read_end(&t);
     store_close(&s);
     tmpdir_remove(&d);
@@ -582,4 +671,5 @@ CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_big_endian_order),
            CHECK_CASE(test_agent_and_idem_keys), CHECK_CASE(test_usage_time_key),
            CHECK_CASE(test_key_u32), CHECK_CASE(test_batch_scan),
            CHECK_CASE(test_job_keys_binary_batch), CHECK_CASE(test_job_round_trip),
-           CHECK_CASE(test_job_decode_version_1), CHECK_CASE(test_upgrade_of_old_job_keys))
+           CHECK_CASE(test_job_decode_version_1), CHECK_CASE(test_upgrade_of_old_job_keys),
+           CHECK_CASE(test_upgrade_of_per_job_state_index))

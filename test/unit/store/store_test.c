@@ -467,6 +467,153 @@ static void test_del_prefix(void)
     tmpdir_remove(&d);
 }
 
+/* ---- DB_JOBSTATE: whole keys, the last 4 bytes kept as LMDB duplicates ---- */
+
+/* "s" + key letter + row (u32 BE): a whole key of DB_JOBSTATE. */
+static size_t dup_key(uint8_t *out, char key, uint32_t row)
+{
+    out[0] = 's';
+    out[1] = (uint8_t)key;
+    out[2] = (uint8_t)(row >> 24);
+    out[3] = (uint8_t)(row >> 16);
+    out[4] = (uint8_t)(row >> 8);
+    out[5] = (uint8_t)row;
+    return 6;
+}
+
+static uint32_t dup_row(const struct store_val *k)
+{
+    const uint8_t *p = (const uint8_t *)k->ptr + k->len - 4;
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Key 'A': even rows 0-9998 appended, then 7 out of order (an append that falls back); key 'B':
+ * rows 1-3; key 'C': row 5. */
+static int put_dups(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    uint8_t k[8];
+    for (uint32_t row = 0; row < 10000; row += 2)
+        CHECK_INT(store_put(t, DB_JOBSTATE, k, dup_key(k, 'A', row), "", 0, STORE_APPEND), 0);
+    CHECK_INT(store_put(t, DB_JOBSTATE, k, dup_key(k, 'A', 7), "", 0, STORE_APPEND), 0);
+    /* A pair that exists: an ordinary put keeps it once, a put that must be new says so. */
+    CHECK_INT(store_put(t, DB_JOBSTATE, k, dup_key(k, 'A', 7), "", 0, STORE_APPEND), 0);
+    CHECK_INT(store_put(t, DB_JOBSTATE, k, dup_key(k, 'A', 8), "", 0, 0), 0);
+    CHECK_INT(store_put(t, DB_JOBSTATE, k, dup_key(k, 'A', 8), "", 0, STORE_NOOVERWRITE),
+              BC_EEXIST);
+    for (uint32_t row = 1; row <= 3; row++)
+        CHECK_INT(store_put(t, DB_JOBSTATE, k, dup_key(k, 'B', row), "", 0, 0), 0);
+    return store_put(t, DB_JOBSTATE, k, dup_key(k, 'C', 5), "", 0, STORE_NOOVERWRITE);
+}
+
+/* The rows under prefix from start (NULL: all), the first ten as text, and how many there were. */
+static size_t dup_rows(struct store_txn *t, const char *prefix, const uint8_t *start, size_t slen,
+                       char *out, size_t cap)
+{
+    struct store_iter it;
+    size_t n = 0;
+    out[0] = '\0';
+    store_iter_open(&it, t, DB_JOBSTATE, prefix, strlen(prefix), start, slen);
+    while (store_iter_next(&it) == 1) {
+        CHECK_INT(it.val.len, 0);
+        if (n < 10)
+            snprintf(out + strlen(out), cap - strlen(out), "%s%c%u", out[0] ? " " : "",
+                     ((const char *)it.key.ptr)[1], (unsigned)dup_row(&it.key));
+        n++;
+    }
+    CHECK_INT(store_iter_next(&it), 0);
+    store_iter_close(&it);
+    return n;
+}
+
+static int del_dup_fn(struct store_txn *t, void *arg)
+{
+    const uint32_t *row = arg;
+    uint8_t k[8];
+    return store_del(t, DB_JOBSTATE, k, dup_key(k, 'A', *row));
+}
+
+static int put_dup_value(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    uint8_t k[8];
+    return store_put(t, DB_JOBSTATE, k, dup_key(k, 'A', 1), "x", 1, 0);
+}
+
+/* A key longer than an iterator can give back whole. */
+static int put_dup_long_key(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    uint8_t k[STORE_WHOLE_KEY_MAX + 1] = {'s'};
+    return store_put(t, DB_JOBSTATE, k, sizeof k, "", 0, 0);
+}
+
+static int del_dup_prefix(struct store_txn *t, void *arg)
+{
+    return store_del_prefix(t, DB_JOBSTATE, arg, strlen(arg));
+}
+
+static void test_duplicate_table(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 16 * MIB), 0);
+    CHECK_INT(store_write(&s, put_dups, NULL), 0);
+    /* Rows take 4 bytes each: the whole store is under 64 KiB (a key per row took 160 KiB). */
+    struct store_stats st;
+    store_stats(&s, &st);
+    CHECK(st.used_bytes <= 64 * KIB);
+    struct store_txn t;
+    struct store_val v;
+    uint8_t k[8];
+    char got[256];
+    CHECK_INT(store_read_begin(&s, &t), 0);
+    CHECK_INT(store_get(&t, DB_JOBSTATE, k, dup_key(k, 'A', 7), &v), 0);
+    CHECK_INT(v.len, 0);
+    CHECK_INT(store_get(&t, DB_JOBSTATE, k, dup_key(k, 'A', 9), &v), BC_ENOTFOUND);
+    CHECK_INT(store_get(&t, DB_JOBSTATE, k, dup_key(k, 'D', 0), &v), BC_ENOTFOUND);
+    CHECK_INT(store_get(&t, DB_JOBSTATE, "sA", 2, &v), BC_ENOTFOUND); /* no row: no key */
+    /* Whole keys in order, each pair once; a prefix stops at its last key. */
+    CHECK_INT(dup_rows(&t, "", NULL, 0, got, sizeof got), 5000 + 1 + 3 + 1);
+    CHECK_INT(dup_rows(&t, "sA", NULL, 0, got, sizeof got), 5001);
+    CHECK_STR(got, "A0 A2 A4 A6 A7 A8 A10 A12 A14 A16");
+    CHECK_INT(dup_rows(&t, "sB", NULL, 0, got, sizeof got), 3);
+    CHECK_STR(got, "B1 B2 B3");
+    /* A start on a row, between rows, after a key's last row, after every key. */
+    CHECK_INT(dup_rows(&t, "sA", k, dup_key(k, 'A', 9994), got, sizeof got), 3);
+    CHECK_STR(got, "A9994 A9996 A9998");
+    CHECK_INT(dup_rows(&t, "sA", k, dup_key(k, 'A', 9995), got, sizeof got), 2);
+    CHECK_STR(got, "A9996 A9998");
+    CHECK_INT(dup_rows(&t, "sA", k, dup_key(k, 'A', 9999), got, sizeof got), 0);
+    CHECK_INT(dup_rows(&t, "s", k, dup_key(k, 'A', 9999), got, sizeof got), 4);
+    CHECK_STR(got, "B1 B2 B3 C5");
+    CHECK_INT(dup_rows(&t, "s", k, dup_key(k, 'B', 3), got, sizeof got), 2);
+    CHECK_STR(got, "B3 C5");
+    CHECK_INT(dup_rows(&t, "s", k, dup_key(k, 'C', 6), got, sizeof got), 0);
+    CHECK_INT(dup_rows(&t, "s", k, dup_key(k, 'A', 0), got, sizeof got), 5005);
+    store_read_end(&t);
+    /* A value (the table holds none) or a key too long is refused; the transaction fails. */
+    CHECK_INT(store_write(&s, put_dup_value, NULL), BC_EINVAL);
+    CHECK_INT(store_write(&s, put_dup_long_key, NULL), BC_EINVAL);
+    /* Deleting a pair leaves the key's other rows; a pair that is not there is not found. */
+    uint32_t row = 7;
+    CHECK_INT(store_write(&s, del_dup_fn, &row), 0);
+    CHECK_INT(store_write(&s, del_dup_fn, &row), BC_ENOTFOUND);
+    CHECK_INT(store_read_begin(&s, &t), 0);
+    CHECK_INT(dup_rows(&t, "sA", NULL, 0, got, sizeof got), 5000);
+    CHECK_STR(got, "A0 A2 A4 A6 A8 A10 A12 A14 A16 A18");
+    store_read_end(&t);
+    /* A prefix takes every row of its keys, and only those. */
+    CHECK_INT(store_write(&s, del_dup_prefix, "sA"), 0);
+    CHECK_INT(store_read_begin(&s, &t), 0);
+    CHECK_INT(dup_rows(&t, "", NULL, 0, got, sizeof got), 4);
+    CHECK_STR(got, "B1 B2 B3 C5");
+    store_read_end(&t);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
 /* Iteration inside a write transaction sees that transaction's own writes. */
 static int iterate_own_writes(struct store_txn *t, void *arg)
 {
@@ -1369,8 +1516,9 @@ CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_put_get_del),
            CHECK_CASE(test_binary_keys_and_values), CHECK_CASE(test_sticky_errors),
            CHECK_CASE(test_sticky_error_in_read), CHECK_CASE(test_commit_and_abort),
            CHECK_CASE(test_append), CHECK_CASE(test_iteration), CHECK_CASE(test_del_prefix),
-           CHECK_CASE(test_iteration_in_write), CHECK_CASE(test_snapshot_isolation),
-           CHECK_CASE(test_map_growth), CHECK_CASE(test_growth_blocked_by_snapshot),
+           CHECK_CASE(test_duplicate_table), CHECK_CASE(test_iteration_in_write),
+           CHECK_CASE(test_snapshot_isolation), CHECK_CASE(test_map_growth),
+           CHECK_CASE(test_growth_blocked_by_snapshot),
            CHECK_CASE(test_map_resized_by_other_process), CHECK_CASE(test_reopen_and_read_only),
            CHECK_CASE(test_creates_directory), CHECK_CASE(test_unusable_directory),
            CHECK_CASE(test_async_order), CHECK_CASE(test_async_failure),
