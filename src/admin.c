@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cjson/cJSON.h>
 
@@ -14,8 +15,10 @@
 #include "model/workspace.h"
 #include "model/url.h"
 #include "policy/rules.h"
+#include "store/records.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/dirlock.h"
 #include "util/err.h"
 #include "util/log.h"
 #include "webhooks/target.h"
@@ -445,6 +448,25 @@ static int run_command(struct store *s, const char *noun, const char *verb, stru
     return 2;
 }
 
+/* A store an older version wrote is brought to this version's layout (records_upgrade) before
+ * a command reads it, as a server does when it starts, unless a server holds the directory:
+ * that one upgraded it already. */
+static int upgrade_if_idle(struct store *s, const char *dir)
+{
+    int fd;
+    int rc = dirlock_take(dir, &fd);
+    if (rc == BC_EBUSY)
+        return 0;
+    if (!rc)
+        rc = records_upgrade(s);
+    if (fd >= 0)
+        close(fd);
+    if (rc)
+        fprintf(stderr, "batchcalld admin: cannot bring the data directory %s up to date: %s\n",
+                dir, err_str(rc));
+    return rc;
+}
+
 int admin_main(int argc, char **argv)
 {
     if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
@@ -470,7 +492,8 @@ int admin_main(int argc, char **argv)
                 err_str(rc));
         return 1;
     }
-    int code = run_command(&s, argv[0], argv[1], &a);
+    rc = upgrade_if_idle(&s, a.data_dir);
+    int code = rc ? 1 : run_command(&s, argv[0], argv[1], &a);
     store_close(&s);
     return code;
 }

@@ -1,11 +1,9 @@
 /* batchcalld: entry point, subcommands, and the serve loop's start-up and shutdown. */
 #include <errno.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <netdb.h>
@@ -25,6 +23,7 @@
 #include "http/server.h"
 #include "store/records.h"
 #include "util/addr.h"
+#include "util/dirlock.h"
 #include "util/err.h"
 #include "policy/zones.h"
 #include "util/clock.h"
@@ -121,27 +120,17 @@ static void on_signal(uv_signal_t *s, int signum)
 
 /* ---- start-up ---- */
 
-/* One server per data directory: LMDB itself would allow two, but two dialers would each call
- * every contact. */
 static int lock_data_dir(struct app *app)
 {
-    char path[1100];
-    snprintf(path, sizeof path, "%s/serve.lock", app->cfg.data_dir);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (fd < 0) {
-        log_error("cannot create the lock file", "path=\"%s\" reason=\"%s\"", path,
-                  strerror(errno));
-        return BC_EIO;
-    }
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int rc = dirlock_take(app->cfg.data_dir, &app->lock_fd);
+    if (rc == BC_EBUSY)
         log_error("another batchcalld server is using this data directory; stop it or use "
                   "another --data-dir",
                   "dir=\"%s\"", app->cfg.data_dir);
-        close(fd);
-        return BC_EBUSY;
-    }
-    app->lock_fd = fd;
-    return 0;
+    else if (rc)
+        log_error("cannot create the lock file", "path=\"%s/serve.lock\" reason=\"%s\"",
+                  app->cfg.data_dir, strerror(errno));
+    return rc;
 }
 
 static const char demo_key[] = "demo";
