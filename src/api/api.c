@@ -155,3 +155,39 @@ void api_add_pagination(cJSON *obj, const struct api_page *p, uint64_t total)
     cJSON_AddBoolToObject(pg, "hasNext", p->page < pages);
     cJSON_AddBoolToObject(pg, "hasPrev", p->page > 1);
 }
+
+void api_export_free(struct api_export *x)
+{
+    buf_free(&x->out);
+    x->release(x);
+}
+
+static void export_drain(struct http_request *req)
+{
+    struct api_export *x = req->stream_state;
+    x->out.len = 0;
+    int done = x->step(x);
+    if (x->out.len)
+        http_stream_write(req, x->out.data, x->out.len);
+    if (done) {
+        http_stream_end(req);
+        api_export_free(x);
+        req->stream_state = NULL;
+    }
+}
+
+static void export_closed(struct http_request *req)
+{
+    if (req->stream_state)
+        api_export_free(req->stream_state);
+    req->stream_state = NULL;
+}
+
+static const struct http_stream_ops export_ops = {export_drain, export_closed};
+
+void api_export_start(struct http_request *req, struct api_export *x, const char *filename)
+{
+    http_add_header(req, "Content-Disposition", "attachment; filename=\"%s\"", filename);
+    http_stream_start(req, 200, "text/csv; charset=utf-8", &export_ops, x);
+    http_stream_write(req, x->out.data, x->out.len);
+}

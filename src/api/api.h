@@ -11,6 +11,7 @@
 #include "app.h"
 #include "http/http.h"
 #include "http/server.h"
+#include "util/buf.h"
 #include "util/id.h"
 
 /* Route flags. */
@@ -69,5 +70,23 @@ int api_page_holds(const struct api_page *p, uint64_t i);
  * and its "pagination" of total items, or the error (obj is then freed). */
 void api_respond_page(struct http_request *req, int rc, cJSON *obj, const struct api_page *p,
                       uint64_t total);
+
+/* A CSV download streamed a step at a time (the calls and suppression exports). The route's own
+ * state embeds it; each step works from a fresh snapshot, so an export never holds a read
+ * transaction open while the client is slow, and memory stays that of one step. */
+struct api_export {
+    struct buf out; /* what the step wrote; sent after it */
+    /* Appends the next rows to out; 0 for more, 1 when the export is over (also when a read
+     * failed: the stream ends after the rows sent so far). */
+    int (*step)(struct api_export *x);
+    /* Releases the route's state that embeds x (out is already freed). */
+    void (*release)(struct api_export *x);
+};
+/* Frees out, then the route's state through release. */
+void api_export_free(struct api_export *x);
+/* Answers 200 text/csv as the attachment filename, with what out holds (the header row) first;
+ * the server then calls step whenever the client has read what was sent, and api_export_free at
+ * the end or when the client goes away. */
+void api_export_start(struct http_request *req, struct api_export *x, const char *filename);
 
 #endif

@@ -451,13 +451,13 @@ void suppressions_list(struct http_request *req)
 
 struct export
 {
+    struct api_export x; /* first: the stream's state */
     struct store *store;
     char ws[ID_MAX];
     size_t wslen;
     char last[SUPPRESS_ENTRY_MAX + 1];
     size_t lastlen;
     size_t rows;
-    struct buf out;
 };
 
 /* A CSV cell of free text: quoted when it must be, and a leading ' on what a spreadsheet would
@@ -487,30 +487,27 @@ static int export_one(const char *entry, size_t elen, const cJSON *rec, void *ar
     const char *call = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "callId"));
     const cJSON *created = cJSON_GetObjectItemCaseSensitive(rec, "createdAt");
     /* Entries are + and digits, written as they are: they are what an import reads back. */
-    buf_append(&e->out, entry, elen);
-    csv_free_text(&e->out, reason ? reason : "");
-    csv_free_text(&e->out, source ? source : "");
-    csv_free_text(&e->out, call ? call : "");
-    buf_printf(&e->out, ",%.0f\r\n", cJSON_IsNumber(created) ? created->valuedouble : 0);
+    buf_append(&e->x.out, entry, elen);
+    csv_free_text(&e->x.out, reason ? reason : "");
+    csv_free_text(&e->x.out, source ? source : "");
+    csv_free_text(&e->x.out, call ? call : "");
+    buf_printf(&e->x.out, ",%.0f\r\n", cJSON_IsNumber(created) ? created->valuedouble : 0);
     memcpy(e->last, entry, elen);
     e->lastlen = elen;
     e->rows++;
     return 0;
 }
 
-static void export_free(struct export *e)
+static void export_release(struct api_export *x)
 {
-    buf_free(&e->out);
-    free(e);
+    free(x);
 }
 
-/* Each step reads from a fresh snapshot, after the last entry written: an export never holds a
- * read transaction open while the client is slow. */
-static void export_drain(struct http_request *req)
+/* Each step reads from a fresh snapshot, after the last entry written. */
+static int export_step(struct api_export *x)
 {
-    struct export *e = req->stream_state;
+    struct export *e = (struct export *)x;
     struct store_txn t;
-    e->out.len = 0;
     size_t before = e->rows;
     int rc = store_read_begin(e->store, &t);
     if (!rc) {
@@ -518,23 +515,8 @@ static void export_drain(struct http_request *req)
                            e);
         store_read_end(&t);
     }
-    if (e->out.len)
-        http_stream_write(req, e->out.data, e->out.len);
-    if (rc || e->rows - before < EXPORT_PER_DRAIN) {
-        http_stream_end(req);
-        export_free(e);
-        req->stream_state = NULL;
-    }
+    return rc || e->rows - before < EXPORT_PER_DRAIN;
 }
-
-static void export_closed(struct http_request *req)
-{
-    if (req->stream_state)
-        export_free(req->stream_state);
-    req->stream_state = NULL;
-}
-
-static const struct http_stream_ops export_ops = {export_drain, export_closed};
 
 void suppressions_export(struct http_request *req)
 {
@@ -547,8 +529,8 @@ void suppressions_export(struct http_request *req)
     e->store = &api_app(req)->store;
     memcpy(e->ws, ctx->ws, ctx->ws_len);
     e->wslen = ctx->ws_len;
-    buf_append_str(&e->out, "phone,reason,source,call_id,created_at\r\n");
-    http_add_header(req, "Content-Disposition", "attachment; filename=\"suppressions.csv\"");
-    http_stream_start(req, 200, "text/csv; charset=utf-8", &export_ops, e);
-    http_stream_write(req, e->out.data, e->out.len);
+    e->x.step = export_step;
+    e->x.release = export_release;
+    buf_append_str(&e->x.out, "phone,reason,source,call_id,created_at\r\n");
+    api_export_start(req, &e->x, "suppressions.csv");
 }
