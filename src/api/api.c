@@ -2,9 +2,12 @@
 #include "api/api.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/conn.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -190,4 +193,38 @@ void api_export_start(struct http_request *req, struct api_export *x, const char
     http_add_header(req, "Content-Disposition", "attachment; filename=\"%s\"", filename);
     http_stream_start(req, 200, "text/csv; charset=utf-8", &export_ops, x);
     http_stream_write(req, x->out.data, x->out.len);
+}
+
+int api_fail(struct api_failure *f, int status, const char *code, const char *field,
+             const char *fmt, ...)
+{
+    if (f->status)
+        return BC_EINVAL;
+    f->status = status;
+    snprintf(f->code, sizeof f->code, "%s", code);
+    f->field = field;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->message, sizeof f->message, fmt, ap);
+    va_end(ap);
+    return BC_EINVAL;
+}
+
+void api_failure_add(cJSON *obj, const struct api_failure *f)
+{
+    cJSON_AddStringToObject(obj, "error", f->code);
+    cJSON_AddStringToObject(obj, "message", f->message);
+    if (f->field)
+        cJSON_AddStringToObject(obj, "field", f->field);
+}
+
+void api_body_pace(struct http_request *req, int blocked, size_t *since_yield, size_t n,
+                   size_t every)
+{
+    if (blocked) {
+        http_request_pause(req);
+    } else if ((*since_yield += n) >= every) {
+        *since_yield = 0;
+        http_request_yield(req);
+    }
 }
