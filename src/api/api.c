@@ -228,3 +228,11 @@ void api_body_pace(struct http_request *req, int blocked, size_t *since_yield, s
         http_request_yield(req);
     }
 }
+
+int api_read_begin(struct http_request *req, struct store_txn *t)
+{
+    int rc = store_read_begin(&api_app(req)->store, t);
+    if (rc)
+        api_respond_internal(req, rc);
+    return rc;
+}

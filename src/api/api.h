@@ -11,6 +11,7 @@
 #include "app.h"
 #include "http/http.h"
 #include "http/server.h"
+#include "store/store.h"
 #include "util/buf.h"
 #include "util/id.h"
 
@@ -74,6 +75,10 @@ void api_failure_add(cJSON *obj, const struct api_failure *f);
  * to 32 buffers in one go). since_yield is the body's own count. */
 void api_body_pace(struct http_request *req, int blocked, size_t *since_yield, size_t n,
                    size_t every);
+
+/* Begins a read transaction on the app's store; on failure responds (api_respond_internal) and
+ * returns the error, so a handler only returns. */
+int api_read_begin(struct http_request *req, struct store_txn *t);
 
 /* Parses the buffered body as a JSON object; on failure it responds 400 and returns NULL. */
 cJSON *api_parse_body(struct http_request *req);

@@ -114,11 +114,9 @@ void compliance_settings_get(struct http_request *req)
     struct api_ctx *ctx = api_ctx(req);
     struct store_txn t;
     struct rules r;
-    int rc = store_read_begin(&api_app(req)->store, &t);
-    if (rc) {
-        api_respond_internal(req, rc);
+    int rc = api_read_begin(req, &t);
+    if (rc)
         return;
-    }
     rc = rules_get(&t, ctx->ws, ctx->ws_len, &r);
     store_read_end(&t);
     if (rc) {
