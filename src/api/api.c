@@ -188,6 +188,32 @@ static void export_closed(struct http_request *req)
 
 static const struct http_stream_ops export_ops = {export_drain, export_closed};
 
+/* Spreadsheets run cells that begin with these as formulas: a leading ' keeps them text. */
+static int formula_like(const char *p, size_t n)
+{
+    return n > 0 && (p[0] == '=' || p[0] == '+' || p[0] == '-' || p[0] == '@' || p[0] == '\t' ||
+                     p[0] == '\r');
+}
+
+void api_csv_cell(struct buf *b, const char *p, size_t n, int neutralize, int first)
+{
+    if (!first)
+        buf_append(b, ",", 1);
+    int quote = memchr(p, ',', n) || memchr(p, '"', n) || memchr(p, '\n', n) ||
+                memchr(p, '\r', n) || (neutralize && formula_like(p, n));
+    if (quote)
+        buf_append(b, "\"", 1);
+    if (neutralize && formula_like(p, n))
+        buf_append(b, "'", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"')
+            buf_append(b, "\"", 1);
+        buf_append(b, p + i, 1);
+    }
+    if (quote)
+        buf_append(b, "\"", 1);
+}
+
 void api_export_start(struct http_request *req, struct api_export *x, const char *filename)
 {
     http_add_header(req, "Content-Disposition", "attachment; filename=\"%s\"", filename);

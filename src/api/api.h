@@ -116,5 +116,9 @@ void api_export_free(struct api_export *x);
  * the server then calls step whenever the client has read what was sent, and api_export_free at
  * the end or when the client goes away. */
 void api_export_start(struct http_request *req, struct api_export *x, const char *filename);
+/* Appends one CSV cell of an export, after a comma unless first: quoted when it must be, and
+ * with neutralize, a leading ' on what a spreadsheet would run as a formula (=, +, -, @, tab,
+ * CR). */
+void api_csv_cell(struct buf *b, const char *p, size_t n, int neutralize, int first);
 
 #endif

@@ -536,35 +536,9 @@ struct export
     struct calls_meta meta;
 };
 
-/* Spreadsheets run cells that begin with these as formulas: a leading ' keeps them text. */
-static int formula_like(const char *p, size_t n)
-{
-    return n > 0 && (p[0] == '=' || p[0] == '+' || p[0] == '-' || p[0] == '@' || p[0] == '\t' ||
-                     p[0] == '\r');
-}
-
-static void csv_cell(struct buf *b, const char *p, size_t n, int neutralize, int first)
-{
-    if (!first)
-        buf_append(b, ",", 1);
-    int quote = memchr(p, ',', n) || memchr(p, '"', n) || memchr(p, '\n', n) ||
-                memchr(p, '\r', n) || (neutralize && formula_like(p, n));
-    if (quote)
-        buf_append(b, "\"", 1);
-    if (neutralize && formula_like(p, n))
-        buf_append(b, "'", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '"')
-            buf_append(b, "\"", 1);
-        buf_append(b, p + i, 1);
-    }
-    if (quote)
-        buf_append(b, "\"", 1);
-}
-
 static void csv_text(struct buf *b, const char *s)
 {
-    csv_cell(b, s, strlen(s), 1, 0);
+    api_csv_cell(b, s, strlen(s), 1, 0);
 }
 
 static void csv_number(struct buf *b, uint64_t v, int present)
@@ -598,7 +572,7 @@ static void export_row(struct export *e, const struct batch_rec *b, uint32_t row
     int ncols = cJSON_GetArraySize(e->meta.columns);
     int i = 0;
     for (; i < ncols && job_field_next(jv, &pos, &p, &n); i++)
-        csv_cell(o, p, n, i != e->meta.phone_col || !phone_cell_safe(jv, p, n), i == 0);
+        api_csv_cell(o, p, n, i != e->meta.phone_col || !phone_cell_safe(jv, p, n), i == 0);
     for (; i < ncols; i++)
         buf_append(o, i ? "," : "", i ? 1 : 0);
     char job[24];
@@ -612,7 +586,7 @@ static void export_row(struct export *e, const struct batch_rec *b, uint32_t row
         buf_printf(o, ",%g", jv->head.duration);
     else
         buf_append(o, ",", 1);
-    csv_cell(o, jv->error, jv->error_len, 1, 0);
+    api_csv_cell(o, jv->error, jv->error_len, 1, 0);
     csv_number(o, jv->head.start_ms, jv->head.start_ms != 0);
     csv_number(o, jv->head.end_ms, jv->head.end_ms != 0);
     buf_append(o, "\r\n", 2);
@@ -716,7 +690,7 @@ void calls_export(struct http_request *req)
     cJSON_ArrayForEach(c, e->meta.columns)
     {
         if (cJSON_IsString(c))
-            csv_cell(&e->x.out, c->valuestring, strlen(c->valuestring), 1, first);
+            api_csv_cell(&e->x.out, c->valuestring, strlen(c->valuestring), 1, first);
         first = 0;
     }
     int prefixes = result_prefixes(e->meta.columns);

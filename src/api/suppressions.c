@@ -460,25 +460,6 @@ struct export
     size_t rows;
 };
 
-/* A CSV cell of free text: quoted when it must be, and a leading ' on what a spreadsheet would
- * run as a formula. */
-static void csv_free_text(struct buf *b, const char *s)
-{
-    int formula =
-        s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r';
-    int quote = formula || strpbrk(s, ",\"\r\n") != NULL;
-    buf_append_str(b, quote ? ",\"" : ",");
-    if (formula)
-        buf_append(b, "'", 1);
-    for (; *s; s++) {
-        if (*s == '"')
-            buf_append(b, "\"", 1);
-        buf_append(b, s, 1);
-    }
-    if (quote)
-        buf_append(b, "\"", 1);
-}
-
 static int export_one(const char *entry, size_t elen, const cJSON *rec, void *arg)
 {
     struct export *e = arg;
@@ -488,9 +469,10 @@ static int export_one(const char *entry, size_t elen, const cJSON *rec, void *ar
     const cJSON *created = cJSON_GetObjectItemCaseSensitive(rec, "createdAt");
     /* Entries are + and digits, written as they are: they are what an import reads back. */
     buf_append(&e->x.out, entry, elen);
-    csv_free_text(&e->x.out, reason ? reason : "");
-    csv_free_text(&e->x.out, source ? source : "");
-    csv_free_text(&e->x.out, call ? call : "");
+    /* Free text, guarded against spreadsheet formulas like every export cell. */
+    const char *text[] = {reason ? reason : "", source ? source : "", call ? call : ""};
+    for (size_t i = 0; i < 3; i++)
+        api_csv_cell(&e->x.out, text[i], strlen(text[i]), 1, 0);
     buf_printf(&e->x.out, ",%.0f\r\n", cJSON_IsNumber(created) ? created->valuedouble : 0);
     memcpy(e->last, entry, elen);
     e->lastlen = elen;
