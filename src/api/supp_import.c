@@ -291,18 +291,24 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
     return 0;
 }
 
+/* What the multipart parser is told after the CSV parser's result rc: go on (0), or stop (1),
+ * with the CSV's own problem (in the header, or at the file's end) unless the import failed
+ * first (the row callback stopped it). */
+static int csv_stopped(struct import *im, int rc, const char *what)
+{
+    if (rc && !im->failure.status) {
+        char why[300];
+        api_fail(&im->failure, 422, "invalid_csv", NULL, "The CSV %s cannot be read. %s", what,
+                 csv_strerror(&im->csv, rc, why, sizeof why));
+    }
+    return rc ? 1 : 0;
+}
+
 static int on_part_data(void *ctx, const char *data, size_t len)
 {
     struct import *im = ctx;
     if (im->part == PART_FILE) {
-        int rc = csv_feed(&im->csv, data, len);
-        if (rc && !im->failure.status) {
-            char why[300];
-            return api_fail(&im->failure, 422, "invalid_csv", NULL,
-                            "The CSV header cannot be read. %s",
-                            csv_strerror(&im->csv, rc, why, sizeof why));
-        }
-        return rc ? 1 : 0;
+        return csv_stopped(im, csv_feed(&im->csv, data, len), "header");
     }
     if (im->part != PART_IGNORED && buf_append(&im->field, data, len))
         return api_fail(&im->failure, 500, "internal_error", NULL, "The server is out of memory.");
@@ -315,14 +321,7 @@ static int on_part_end(void *ctx)
     int part = im->part;
     im->part = PART_IGNORED;
     if (part == PART_FILE) {
-        int rc = csv_finish(&im->csv);
-        if (rc && !im->failure.status) {
-            char why[300];
-            return api_fail(&im->failure, 422, "invalid_csv", NULL,
-                            "The CSV file cannot be read. %s",
-                            csv_strerror(&im->csv, rc, why, sizeof why));
-        }
-        return rc ? 1 : 0;
+        return csv_stopped(im, csv_finish(&im->csv), "file");
     }
     const char *v = im->field.data ? im->field.data : "";
     size_t n = im->field.len;
