@@ -16,6 +16,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "util/num.h"
 
 #define LIST_DEFAULT     50
 #define LIST_MAX         1000
@@ -196,18 +197,6 @@ void suppressions_create(struct http_request *req)
 
 /* ---- one entry by path ---- */
 
-/* The value of a hex digit, or BC_EINVAL. */
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return BC_EINVAL;
-}
-
 /* The entry named by the path (percent-decoded), canonical; or responds 404/400 and returns 0. */
 static size_t path_entry(struct http_request *req, char out[SUPPRESS_ENTRY_MAX + 1])
 {
@@ -216,8 +205,8 @@ static size_t path_entry(struct http_request *req, char out[SUPPRESS_ENTRY_MAX +
     size_t n = 0;
     for (size_t i = 0; i < p->len && n < sizeof raw; i++) {
         /* The slice is not NUL-terminated: read its bytes only (no sscanf). */
-        int hi = i + 2 < p->len ? hex_value(p->ptr[i + 1]) : BC_EINVAL;
-        int lo = hi >= 0 ? hex_value(p->ptr[i + 2]) : BC_EINVAL;
+        int hi = i + 2 < p->len ? num_hex_digit(p->ptr[i + 1]) : BC_EINVAL;
+        int lo = hi >= 0 ? num_hex_digit(p->ptr[i + 2]) : BC_EINVAL;
         if (p->ptr[i] == '%' && lo >= 0) {
             raw[n++] = (char)(hi * 16 + lo);
             i += 2;
