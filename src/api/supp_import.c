@@ -253,22 +253,22 @@ static int data_row(struct import *im, const struct csv_row *r)
     return 0;
 }
 
+/* The CSV and multipart parsers' callbacks stop them with a positive value: their own errors are
+ * negative, and api_fail's BC_EINVAL would read as one of them. */
+static int parser_stop(int rc)
+{
+    return rc ? 1 : 0;
+}
+
 static int on_row(void *ctx, const struct csv_row *r)
 {
     struct import *im = ctx;
     if (im->failure.status)
         return 1;
-    return r->row == 0 ? header_row(im, r) : data_row(im, r);
+    return parser_stop(r->row == 0 ? header_row(im, r) : data_row(im, r));
 }
 
 /* ---- the form ---- */
-
-/* The multipart parser's callbacks stop it with a positive value: its own errors are negative,
- * and api_fail's BC_EINVAL would read as one of them. */
-static int mp_stop(int rc)
-{
-    return rc ? 1 : 0;
-}
 
 static int on_part_begin(void *ctx, const struct mp_part_info *part)
 {
@@ -280,15 +280,15 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
             im->part = i;
     if (im->part == PART_FILE) {
         if (im->file_seen)
-            return mp_stop(api_fail(&im->failure, 400, "invalid_field", "file",
-                                    "Send one file (field file), not two."));
+            return parser_stop(api_fail(&im->failure, 400, "invalid_field", "file",
+                                        "Send one file (field file), not two."));
         im->file_seen = 1;
         if (csv_init(&im->csv, NULL, on_row, im) != 0)
-            return mp_stop(api_fail(&im->failure, 500, "internal_error", NULL,
-                                    "The server is out of memory."));
+            return parser_stop(api_fail(&im->failure, 500, "internal_error", NULL,
+                                        "The server is out of memory."));
         im->csv_ready = 1;
     } else if (im->part != PART_IGNORED && im->file_seen) {
-        return mp_stop(
+        return parser_stop(
             api_fail(&im->failure, 400, "invalid_field", names[im->part],
                      "%s came after the file: send the form fields before the file, as curl does "
                      "when -F file=@... comes last.",
@@ -318,7 +318,7 @@ static int on_part_data(void *ctx, const char *data, size_t len)
         return csv_stopped(im, csv_feed(&im->csv, data, len), "header");
     }
     if (im->part != PART_IGNORED && buf_append(&im->field, data, len))
-        return mp_stop(
+        return parser_stop(
             api_fail(&im->failure, 500, "internal_error", NULL, "The server is out of memory."));
     return 0;
 }
@@ -335,13 +335,13 @@ static int on_part_end(void *ctx)
     size_t n = im->field.len;
     if (part == PART_COUNTRY) {
         if (n != 2 || !phone_country_known(v, 2))
-            return mp_stop(
+            return parser_stop(
                 api_fail(&im->failure, 400, "invalid_field", "defaultCountry",
                          "defaultCountry must be a two-letter country code such as US."));
         memcpy(im->country, v, 2);
     } else if (part == PART_SOURCE) {
         if (!suppress_source_valid(v, n))
-            return mp_stop(
+            return parser_stop(
                 api_fail(&im->failure, 400, "invalid_field", "source",
                          "source must be 1 to 32 lowercase letters, digits, '_' or '-'."));
         memcpy(im->source, v, n);
