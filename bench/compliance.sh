@@ -34,7 +34,8 @@ tmp=$(mktemp -d /tmp/batchcalld-bench-compliance.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -I"$root/src" "$root/bench/policybench.c" \
-  "$root"/src/policy/{tz,zones,zones_data,window,decide}.c "$root/src/util/err.c" -lcjson -lpthread \
+  "$root"/src/policy/{tz,zones,zones_data,zones_trie,window,decide}.c "$root/src/util/err.c" \
+  -lcjson -lpthread \
   -o "$tmp/policybench" ||
   die "cannot build bench/policybench.c (is libcjson-dev installed?)"
 

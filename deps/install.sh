@@ -35,9 +35,12 @@ packages=(
 # never downloads a browser of its own, and a font with wide coverage for its screenshots;
 # HAProxy for test/cluster (nginx is above, for the benchmarks); the container tools of
 # deploy/image.sh and deploy/compose.yaml (no Docker engine: buildah builds, podman with runc runs,
-# debootstrap makes the Debian base images, dnsname lets compose's containers find each other)
+# debootstrap makes the Debian base images, dnsname lets compose's containers find each other);
+# libphonenumber's data for the gen_zones test (tools/gen_zones.py regenerates src/policy's
+# time-zone tables from it and compares)
 test_packages=(clang-14 libclang-rt-14-dev chromium fonts-dejavu-core haproxy podman buildah runc
-  debootstrap podman-compose golang-github-containernetworking-plugin-dnsname)
+  debootstrap podman-compose golang-github-containernetworking-plugin-dnsname
+  python3-phonenumbers)
 
 if [ "$with_test" = 1 ]; then
   packages+=("${test_packages[@]}")

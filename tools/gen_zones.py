@@ -1,27 +1,34 @@
 #!/usr/bin/python3
-"""Generates src/policy/zones_data.c from libphonenumber's time-zone and geocoding data, as
-Debian's python3-phonenumbers package ships them (modules phonenumbers.tzdata and
-phonenumbers.geodata). Only needed to regenerate the committed table:
+"""Generates src/policy/zones_data.c and src/policy/zones_trie.c from libphonenumber's time-zone
+and geocoding data, as Debian's python3-phonenumbers package ships them (modules
+phonenumbers.tzdata and phonenumbers.geodata). Only needed to regenerate the committed tables:
 
-    apt-get install python3-phonenumbers
-    /usr/bin/python3 tools/gen_zones.py > src/policy/zones_data.c && clang-format -i src/policy/zones_data.c
+    apt-get install python3-phonenumbers    (bash deps/install.sh --test installs it)
+    /usr/bin/python3 tools/gen_zones.py           # rewrites both files
+    /usr/bin/python3 tools/gen_zones.py --check   # exit 1 and a diff when they differ
 
 (Debian's own python3, whose dist-packages hold the package, not a version manager's.) The
-committed file is exactly what this produces: regenerating with the same package changes
-nothing.
+output goes through clang-format with the repository's .clang-format, so the committed files are
+exactly what this produces: regenerating with the same package changes nothing, and CTest's
+gen_zones test checks that (skipped, exit 77, when the package is missing).
 
-What it writes (src/policy/zones_data.h declares it; src/policy/zones.c reads it):
+The tables come in two files so that neither is over the 1,000 lines a source file may have;
+each has its own header (written by hand, next to it):
 
-- zones_data_names: every IANA zone name the map uses, sorted; a zone's id is its index.
-- zones_data_sets: the distinct sets of zones the map assigns to a prefix ("interned": the same
-  set is one entry, so callers can cache per set); set 0 is the empty set, "no entry here".
-- zones_data_nodes: a digit trie of the prefixes (libphonenumber's map is a longest-prefix map
-  over the digits of the E.164 number, up to TIMEZONE_LONGEST_PREFIX digits). Node 0 is the
-  root; a node's children are stored together in digit order from first_child, one per bit of
-  its mask, so a lookup is one popcount per digit.
-- zones_data_npa_state: for each +1 area code 200..999, the two-letter US state (or DC) whose
-  name is the English geocoder description of the area code, "--" when it is not a US state
-  (Canada, the Caribbean, non-geographic codes, codes the data does not know).
+- zones_data.c (zones_data.h; src/policy/zones.c reads it):
+  - zones_data_names: every IANA zone name the map uses, sorted; a zone's id is its index.
+  - zones_data_sets: the distinct sets of zones the map assigns to a prefix ("interned": the
+    same set is one entry, so callers can cache per set); set 0 is the empty set, "no entry
+    here".
+  - zones_data_npa_state: for each +1 area code 200..999, the two-letter US state (or DC) whose
+    name is the English geocoder description of the area code, "--" when it is not a US state
+    (Canada, the Caribbean, non-geographic codes, codes the data does not know).
+- zones_trie.c (zones_trie.h): a digit trie of the prefixes (libphonenumber's map is a
+  longest-prefix map over the digits of the E.164 number, up to TIMEZONE_LONGEST_PREFIX
+  digits), as three parallel arrays indexed by node (zones_trie_mask, zones_trie_set,
+  zones_trie_first; columns pack several times denser than an array of structs). Node 0 is the
+  root; a node's children are stored together in digit order from its first child, one per bit
+  of its mask, so a lookup is one popcount per digit.
 
 Two adjustments to the source map, both for "a number with no zone data is called only inside
 the window of every zone of its country":
@@ -31,13 +38,24 @@ the window of every zone of its country":
   of all zones below it.
 """
 
+import difflib
+import os
 import subprocess
 import sys
 
-import phonenumbers
-from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
-from phonenumbers.geodata import GEOCODE_DATA
-from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
+try:
+    import phonenumbers
+    from phonenumbers import COUNTRY_CODE_TO_REGION_CODE
+    from phonenumbers.geodata import GEOCODE_DATA
+    from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
+except ImportError:
+    # 77: CTest's "skipped" (SKIP_RETURN_CODE), for a machine without the package.
+    print("gen_zones: skipped: python3-phonenumbers is not installed for %s (install it with "
+          "`bash deps/install.sh --test`, then run this with /usr/bin/python3)" % sys.executable)
+    sys.exit(77)
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+OUT_DIR = "src/policy"
 
 UNKNOWN = "Etc/Unknown"
 
@@ -149,32 +167,20 @@ def npa_states():
     return states
 
 
-def main():
-    prefixes, dropped, added = build_map()
-    names = sorted(set(z for zones in prefixes.values() for z in zones))
-    zone_id = {z: i for i, z in enumerate(names)}
-    sets = sorted(set(prefixes.values()), key=lambda s: (len(s), s))
-    set_id = {s: i + 1 for i, s in enumerate(sets)}
-    nodes = build_trie(prefixes, set_id)
-    states = npa_states()
-    longest = max(len(p) for p in prefixes)
-    assert longest <= TIMEZONE_LONGEST_PREFIX
-    assert len(names) < 65536 and len(sets) < 65535
+def header(what, counts):
+    """The comment that opens each generated file: what it holds, where it comes from."""
+    return ("/* Generated by tools/gen_zones.py: do not edit. Regenerate with the command in that "
+            "script.\n *\n"
+            " * %s\n *\n"
+            " * Source: libphonenumber's time-zone map (phonenumbers.tzdata) and English geocoder\n"
+            " * descriptions (phonenumbers.geodata), from Debian's python3-phonenumbers %s\n"
+            " * (phonenumbers %s; data Apache-2.0, The Libphonenumber Authors).\n"
+            " *\n%s */\n" % (what, package_version(), phonenumbers.__version__, counts))
 
-    w = sys.stdout.write
-    w("/* Generated by tools/gen_zones.py: do not edit. Regenerate with the command in that "
-      "script.\n *\n")
-    w(" * Source: libphonenumber's time-zone map (phonenumbers.tzdata) and English geocoder\n")
-    w(" * descriptions (phonenumbers.geodata), from Debian's python3-phonenumbers %s\n"
-      % package_version())
-    w(" * (phonenumbers %s; data Apache-2.0, The Libphonenumber Authors).\n" % phonenumbers.__version__)
-    w(" *\n * %d prefixes (longest %d digits), %d zones, %d distinct zone sets, %d trie nodes.\n"
-      % (len(prefixes), longest, len(names), len(sets), len(nodes)))
-    w(" * %d prefixes named Etc/Unknown (dropped: they fall back to a shorter prefix).\n" % dropped)
-    w(" * Country calling codes given the union of their zones (no entry of their own): %s.\n"
-      % (", ".join(added) if added else "none"))
-    w(" */\n#include \"policy/zones_data.h\"\n\n")
 
+def data_file(head, names, sets, zone_id, states):
+    out = [head, "#include \"policy/zones_data.h\"\n\n"]
+    w = out.append
     w("const char *const zones_data_names[] = {\n")
     for z in names:
         w('    "%s",\n' % z)
@@ -193,17 +199,86 @@ def main():
         w("    {%d, %d, members + %d},\n" % (i + 1, len(s), offsets[i]))
     w("};\nconst size_t zones_data_set_count = %d;\n\n" % (len(sets) + 1))
 
-    w("const struct zones_node zones_data_nodes[] = {\n")
-    for n in nodes:
-        w("    {0x%03x, %d, %d},\n" % (n[0], n[1], n[2]))
-    w("};\nconst size_t zones_data_node_count = %d;\n\n" % len(nodes))
-
     w("/* Area codes 200..999 in order, two letters each. */\n")
     w("const char zones_data_npa_state[] =\n")
     for i in range(0, len(states), 40):
         w('    "%s" /* %d */\n' % ("".join(states[i:i + 40]), 200 + i))
     w("    ;\n")
+    return "".join(out)
+
+
+def trie_file(head, nodes):
+    out = [head, "#include \"policy/zones_trie.h\"\n\n"]
+    w = out.append
+    for name, ctype, col, fmt in (("mask", "uint16_t", 0, "0x%03x"), ("set", "uint16_t", 1, "%d"),
+                                  ("first", "uint32_t", 2, "%d")):
+        w("const %s zones_trie_%s[] = {\n" % (ctype, name))
+        w("    " + ", ".join(fmt % n[col] for n in nodes) + ",\n")
+        w("};\n")
+    w("const size_t zones_trie_node_count = %d;\n" % len(nodes))
+    return "".join(out)
+
+
+def clang_format(text, rel):
+    """text formatted as the repository formats rel (its .clang-format is found from rel)."""
+    return subprocess.run(["clang-format", "--assume-filename=" + os.path.join(ROOT, rel)],
+                          input=text, capture_output=True, text=True, check=True).stdout
+
+
+def main(argv):
+    check = argv[1:] == ["--check"]
+    if argv[1:] not in ([], ["--check"]):
+        print("usage: tools/gen_zones.py [--check]", file=sys.stderr)
+        return 2
+    prefixes, dropped, added = build_map()
+    names = sorted(set(z for zones in prefixes.values() for z in zones))
+    zone_id = {z: i for i, z in enumerate(names)}
+    sets = sorted(set(prefixes.values()), key=lambda s: (len(s), s))
+    set_id = {s: i + 1 for i, s in enumerate(sets)}
+    nodes = build_trie(prefixes, set_id)
+    states = npa_states()
+    longest = max(len(p) for p in prefixes)
+    assert longest <= TIMEZONE_LONGEST_PREFIX
+    assert len(names) < 65536 and len(sets) < 65535
+
+    counts = (" * %d prefixes (longest %d digits), %d zones, %d distinct zone sets, %d trie nodes.\n"
+              " * %d prefixes named Etc/Unknown (dropped: they fall back to a shorter prefix).\n"
+              " * Country calling codes given the union of their zones (no entry of their own): "
+              "%s.\n" % (len(prefixes), longest, len(names), len(sets), len(nodes), dropped,
+                         ", ".join(added) if added else "none"))
+    files = {
+        "zones_data.c": data_file(header("Zone names, zone sets and the area code to US state "
+                                         "table (zones_data.h).", counts),
+                                  names, sets, zone_id, states),
+        "zones_trie.c": trie_file(header("The digit trie of the prefixes (zones_trie.h).", counts),
+                                  nodes),
+    }
+    differ = 0
+    for name, text in files.items():
+        rel = OUT_DIR + "/" + name
+        text = clang_format(text, rel)
+        path = os.path.join(ROOT, rel)
+        if not check:
+            with open(path, "w") as f:
+                f.write(text)
+            print("gen_zones: wrote %s (%d lines)" % (rel, text.count("\n")))
+            continue
+        try:
+            with open(path) as f:
+                old = f.read()
+        except OSError:
+            old = ""
+        if old != text:
+            differ = 1
+            sys.stdout.writelines(difflib.unified_diff(
+                old.splitlines(True), text.splitlines(True), rel + " (committed)",
+                rel + " (regenerated)", n=1))
+    if check:
+        print("gen_zones: " + ("the committed tables differ from what the script generates: "
+                               "regenerate with /usr/bin/python3 tools/gen_zones.py"
+                               if differ else "the committed tables are what the script generates"))
+    return differ
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main(sys.argv))

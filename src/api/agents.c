@@ -250,7 +250,6 @@ void agents_delete(struct http_request *req)
 
 void agents_list(struct http_request *req)
 {
-    struct app *app = api_app(req);
     struct api_ctx *ctx = api_ctx(req);
     struct api_page page;
     if (api_parse_page(req, &page) != 0)
@@ -258,11 +257,9 @@ void agents_list(struct http_request *req)
     char prefix[AGENT_KEY_MAX];
     size_t plen = agent_key(prefix, ctx->ws, ctx->ws_len, "", 0);
     struct store_txn t;
-    int rc = store_read_begin(&app->store, &t);
-    if (rc) {
-        api_respond_internal(req, rc);
+    int rc = api_read_begin(req, &t);
+    if (rc)
         return;
-    }
     cJSON *root = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(root, "agents");
     uint64_t total = 0;

@@ -2,9 +2,12 @@
 #include "api/api.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "http/conn.h"
 #include "http/response.h"
 #include "http/router.h"
 #include "http/server.h"
@@ -154,4 +157,108 @@ void api_add_pagination(cJSON *obj, const struct api_page *p, uint64_t total)
     cJSON_AddNumberToObject(pg, "totalPages", (double)pages);
     cJSON_AddBoolToObject(pg, "hasNext", p->page < pages);
     cJSON_AddBoolToObject(pg, "hasPrev", p->page > 1);
+}
+
+void api_export_free(struct api_export *x)
+{
+    buf_free(&x->out);
+    x->release(x);
+}
+
+static void export_drain(struct http_request *req)
+{
+    struct api_export *x = req->stream_state;
+    x->out.len = 0;
+    int done = x->step(x);
+    if (x->out.len)
+        http_stream_write(req, x->out.data, x->out.len);
+    if (done) {
+        http_stream_end(req);
+        api_export_free(x);
+        req->stream_state = NULL;
+    }
+}
+
+static void export_closed(struct http_request *req)
+{
+    if (req->stream_state)
+        api_export_free(req->stream_state);
+    req->stream_state = NULL;
+}
+
+static const struct http_stream_ops export_ops = {export_drain, export_closed};
+
+/* Spreadsheets run cells that begin with these as formulas: a leading ' keeps them text. */
+static int formula_like(const char *p, size_t n)
+{
+    return n > 0 && (p[0] == '=' || p[0] == '+' || p[0] == '-' || p[0] == '@' || p[0] == '\t' ||
+                     p[0] == '\r');
+}
+
+void api_csv_cell(struct buf *b, const char *p, size_t n, int neutralize, int first)
+{
+    if (!first)
+        buf_append(b, ",", 1);
+    int quote = memchr(p, ',', n) || memchr(p, '"', n) || memchr(p, '\n', n) ||
+                memchr(p, '\r', n) || (neutralize && formula_like(p, n));
+    if (quote)
+        buf_append(b, "\"", 1);
+    if (neutralize && formula_like(p, n))
+        buf_append(b, "'", 1);
+    for (size_t i = 0; i < n; i++) {
+        if (p[i] == '"')
+            buf_append(b, "\"", 1);
+        buf_append(b, p + i, 1);
+    }
+    if (quote)
+        buf_append(b, "\"", 1);
+}
+
+void api_export_start(struct http_request *req, struct api_export *x, const char *filename)
+{
+    http_add_header(req, "Content-Disposition", "attachment; filename=\"%s\"", filename);
+    http_stream_start(req, 200, "text/csv; charset=utf-8", &export_ops, x);
+    http_stream_write(req, x->out.data, x->out.len);
+}
+
+int api_fail(struct api_failure *f, int status, const char *code, const char *field,
+             const char *fmt, ...)
+{
+    if (f->status)
+        return BC_EINVAL;
+    f->status = status;
+    snprintf(f->code, sizeof f->code, "%s", code);
+    f->field = field;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(f->message, sizeof f->message, fmt, ap);
+    va_end(ap);
+    return BC_EINVAL;
+}
+
+void api_failure_add(cJSON *obj, const struct api_failure *f)
+{
+    cJSON_AddStringToObject(obj, "error", f->code);
+    cJSON_AddStringToObject(obj, "message", f->message);
+    if (f->field)
+        cJSON_AddStringToObject(obj, "field", f->field);
+}
+
+void api_body_pace(struct http_request *req, int blocked, size_t *since_yield, size_t n,
+                   size_t every)
+{
+    if (blocked) {
+        http_request_pause(req);
+    } else if ((*since_yield += n) >= every) {
+        *since_yield = 0;
+        http_request_yield(req);
+    }
+}
+
+int api_read_begin(struct http_request *req, struct store_txn *t)
+{
+    int rc = store_read_begin(&api_app(req)->store, t);
+    if (rc)
+        api_respond_internal(req, rc);
+    return rc;
 }

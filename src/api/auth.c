@@ -146,11 +146,9 @@ void auth_on_head(struct http_request *req)
         return;
     }
     struct store_txn t;
-    int rc = store_read_begin(&app->store, &t);
-    if (rc) {
-        api_respond_internal(req, rc);
+    int rc = api_read_begin(req, &t);
+    if (rc)
         return;
-    }
     uint64_t now = uv_now(app->loop), generation;
     rc = store_auth_generation(&t, &generation);
     if (rc == 0 && generation != app->api_keys_generation) {

@@ -114,11 +114,9 @@ int batches_load(struct http_request *req, struct store_txn *t, struct batch_rec
 
 int batches_begin(struct http_request *req, struct store_txn *t, struct batch_rec *b)
 {
-    int rc = store_read_begin(&api_app(req)->store, t);
-    if (rc) {
-        api_respond_internal(req, rc);
+    int rc = api_read_begin(req, t);
+    if (rc)
         return rc;
-    }
     rc = batches_load(req, t, b);
     if (rc)
         store_read_end(t);
@@ -339,7 +337,6 @@ static const char *const batch_statuses[] = {"queued", "processing", "completed"
 
 void batches_list(struct http_request *req)
 {
-    struct app *app = api_app(req);
     struct api_ctx *ctx = api_ctx(req);
     struct api_page page;
     if (api_parse_page(req, &page) != 0)
@@ -358,11 +355,9 @@ void batches_list(struct http_request *req)
         return;
     }
     struct store_txn t;
-    int rc = store_read_begin(&app->store, &t);
-    if (rc) {
-        api_respond_internal(req, rc);
+    int rc = api_read_begin(req, &t);
+    if (rc)
         return;
-    }
     cJSON *o = cJSON_CreateObject();
     cJSON *arr = cJSON_AddArrayToObject(o, "batches");
     uint64_t total = 0;

@@ -528,43 +528,17 @@ void calls_list(struct http_request *req)
 
 struct export
 {
+    struct api_export x; /* first: the stream's state */
     struct app *app;
     char batch[ID_MAX];
     uint32_t next_row;
     uint64_t total;
     struct calls_meta meta;
-    struct buf out;
 };
-
-/* Spreadsheets run cells that begin with these as formulas: a leading ' keeps them text. */
-static int formula_like(const char *p, size_t n)
-{
-    return n > 0 && (p[0] == '=' || p[0] == '+' || p[0] == '-' || p[0] == '@' || p[0] == '\t' ||
-                     p[0] == '\r');
-}
-
-static void csv_cell(struct buf *b, const char *p, size_t n, int neutralize, int first)
-{
-    if (!first)
-        buf_append(b, ",", 1);
-    int quote = memchr(p, ',', n) || memchr(p, '"', n) || memchr(p, '\n', n) ||
-                memchr(p, '\r', n) || (neutralize && formula_like(p, n));
-    if (quote)
-        buf_append(b, "\"", 1);
-    if (neutralize && formula_like(p, n))
-        buf_append(b, "'", 1);
-    for (size_t i = 0; i < n; i++) {
-        if (p[i] == '"')
-            buf_append(b, "\"", 1);
-        buf_append(b, p + i, 1);
-    }
-    if (quote)
-        buf_append(b, "\"", 1);
-}
 
 static void csv_text(struct buf *b, const char *s)
 {
-    csv_cell(b, s, strlen(s), 1, 0);
+    api_csv_cell(b, s, strlen(s), 1, 0);
 }
 
 static void csv_number(struct buf *b, uint64_t v, int present)
@@ -592,13 +566,13 @@ static void export_row(struct export *e, const struct batch_rec *b, uint32_t row
                        struct job_view *jv)
 {
     view_fixup(b, jv);
-    struct buf *o = &e->out;
+    struct buf *o = &e->x.out;
     size_t pos = 0, n;
     const char *p;
     int ncols = cJSON_GetArraySize(e->meta.columns);
     int i = 0;
     for (; i < ncols && job_field_next(jv, &pos, &p, &n); i++)
-        csv_cell(o, p, n, i != e->meta.phone_col || !phone_cell_safe(jv, p, n), i == 0);
+        api_csv_cell(o, p, n, i != e->meta.phone_col || !phone_cell_safe(jv, p, n), i == 0);
     for (; i < ncols; i++)
         buf_append(o, i ? "," : "", i ? 1 : 0);
     char job[24];
@@ -612,27 +586,24 @@ static void export_row(struct export *e, const struct batch_rec *b, uint32_t row
         buf_printf(o, ",%g", jv->head.duration);
     else
         buf_append(o, ",", 1);
-    csv_cell(o, jv->error, jv->error_len, 1, 0);
+    api_csv_cell(o, jv->error, jv->error_len, 1, 0);
     csv_number(o, jv->head.start_ms, jv->head.start_ms != 0);
     csv_number(o, jv->head.end_ms, jv->head.end_ms != 0);
     buf_append(o, "\r\n", 2);
 }
 
-static void export_free(struct export *e)
+static void export_release(struct api_export *x)
 {
+    struct export *e = (struct export *)x;
     cJSON_Delete(e->meta.json);
-    buf_free(&e->out);
     free(e);
 }
 
-/* Writes the next rows; each call works from a fresh snapshot, so the export never holds a read
- * transaction open while the client is slow. */
-static void export_drain(struct http_request *req)
+static int export_step(struct api_export *x)
 {
-    struct export *e = req->stream_state;
+    struct export *e = (struct export *)x;
     struct store_txn t;
     struct batch_rec b;
-    e->out.len = 0;
     int rc = store_read_begin(&e->app->store, &t);
     if (!rc)
         rc = batch_get(&t, e->batch, strlen(e->batch), &b);
@@ -646,23 +617,8 @@ static void export_drain(struct http_request *req)
     /* Every 32k rows, let go of the map pages read so far: an export touches the whole batch. */
     if ((e->next_row & 0x7FFF) < EXPORT_ROWS_PER_DRAIN)
         store_trim(&e->app->store);
-    if (e->out.len)
-        http_stream_write(req, e->out.data, e->out.len);
-    if (rc || e->next_row > e->total) {
-        http_stream_end(req);
-        export_free(e);
-        req->stream_state = NULL;
-    }
+    return rc || e->next_row > e->total;
 }
-
-static void export_closed(struct http_request *req)
-{
-    if (req->stream_state)
-        export_free(req->stream_state);
-    req->stream_state = NULL;
-}
-
-static const struct http_stream_ops export_ops = {export_drain, export_closed};
 
 /* The result columns after the file's own. When the file has a column of the same name (its
  * own "status", say), every result column is renamed result_status, result_job_id, ...: the
@@ -711,11 +667,16 @@ void calls_export(struct http_request *req)
     if (batches_begin(req, &t, &b) != 0)
         return;
     struct export *e = calloc(1, sizeof *e);
-    int rc = e ? meta_load(&t, b.id, &e->meta) : BC_ENOMEM;
+    int rc = BC_ENOMEM;
+    if (e) {
+        e->x.step = export_step;
+        e->x.release = export_release;
+        rc = meta_load(&t, b.id, &e->meta);
+    }
     store_read_end(&t);
     if (rc) {
         if (e)
-            export_free(e);
+            api_export_free(&e->x);
         api_respond_internal(req, rc);
         return;
     }
@@ -729,18 +690,18 @@ void calls_export(struct http_request *req)
     cJSON_ArrayForEach(c, e->meta.columns)
     {
         if (cJSON_IsString(c))
-            csv_cell(&e->out, c->valuestring, strlen(c->valuestring), 1, first);
+            api_csv_cell(&e->x.out, c->valuestring, strlen(c->valuestring), 1, first);
         first = 0;
     }
     int prefixes = result_prefixes(e->meta.columns);
     for (size_t k = 0; k < sizeof result_columns / sizeof result_columns[0]; k++) {
-        buf_append_str(&e->out, first && k == 0 ? "" : ",");
+        buf_append_str(&e->x.out, first && k == 0 ? "" : ",");
         for (int r = 0; r < prefixes; r++)
-            buf_append_str(&e->out, RESULT_PREFIX);
-        buf_append_str(&e->out, result_columns[k]);
+            buf_append_str(&e->x.out, RESULT_PREFIX);
+        buf_append_str(&e->x.out, result_columns[k]);
     }
-    buf_append_str(&e->out, "\r\n");
-    http_add_header(req, "Content-Disposition", "attachment; filename=\"%s.csv\"", b.id);
-    http_stream_start(req, 200, "text/csv; charset=utf-8", &export_ops, e);
-    http_stream_write(req, e->out.data, e->out.len);
+    buf_append_str(&e->x.out, "\r\n");
+    char filename[ID_MAX + 8];
+    snprintf(filename, sizeof filename, "%s.csv", b.id);
+    api_export_start(req, &e->x, filename);
 }

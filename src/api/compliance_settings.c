@@ -109,25 +109,29 @@ cJSON *compliance_settings_json(const struct rules *r)
     return o;
 }
 
+/* The answer of both routes: the settings as they now are, or the error that kept them. */
+static void respond_rules(struct http_request *req, int rc, struct rules *r)
+{
+    if (rc) {
+        api_respond_internal(req, rc);
+        return;
+    }
+    cJSON *o = compliance_settings_json(r);
+    rules_free(r);
+    api_respond_json(req, 200, o);
+}
+
 void compliance_settings_get(struct http_request *req)
 {
     struct api_ctx *ctx = api_ctx(req);
     struct store_txn t;
     struct rules r;
-    int rc = store_read_begin(&api_app(req)->store, &t);
-    if (rc) {
-        api_respond_internal(req, rc);
+    int rc = api_read_begin(req, &t);
+    if (rc)
         return;
-    }
     rc = rules_get(&t, ctx->ws, ctx->ws_len, &r);
     store_read_end(&t);
-    if (rc) {
-        api_respond_internal(req, rc);
-        return;
-    }
-    cJSON *o = compliance_settings_json(&r);
-    rules_free(&r);
-    api_respond_json(req, 200, o);
+    respond_rules(req, rc, &r);
 }
 
 void compliance_settings_put(struct http_request *req)
@@ -150,11 +154,5 @@ void compliance_settings_put(struct http_request *req)
                           err.field[0] ? err.field : NULL);
         return;
     }
-    if (rc) {
-        api_respond_internal(req, rc);
-        return;
-    }
-    cJSON *o = compliance_settings_json(&r);
-    rules_free(&r);
-    api_respond_json(req, 200, o);
+    respond_rules(req, rc, &r);
 }

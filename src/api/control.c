@@ -225,7 +225,6 @@ void control_retry(struct http_request *req)
 /* GET /v1/api/usage?from=&to=: billable attempts and their connected seconds in [from, to). */
 void control_usage(struct http_request *req)
 {
-    struct app *app = api_app(req);
     struct api_ctx *ctx = api_ctx(req);
     uint64_t range[2] = {0, UINT64_MAX};
     int given[2] = {0, 0};
@@ -258,11 +257,9 @@ void control_usage(struct http_request *req)
     uint8_t start[USAGE_TIME_KEY_MAX];
     size_t slen = usage_time_key(start, ctx->ws, ctx->ws_len, range[0]);
     struct store_txn t;
-    int rc = store_read_begin(&app->store, &t);
-    if (rc) {
-        api_respond_internal(req, rc);
+    int rc = api_read_begin(req, &t);
+    if (rc)
         return;
-    }
     struct store_iter it;
     uint64_t calls = 0;
     double seconds = 0;

@@ -248,13 +248,10 @@ static int put_data(struct http_request *req, const char *data, size_t len)
         put_error(p, 500, "internal_error", "The server is out of memory; retry later.");
         return 1;
     }
-    if (registry_import_want_flush(&p->im)) {
-        http_request_pause(req);
+    int flush = registry_import_want_flush(&p->im);
+    api_body_pace(req, flush, &p->since_yield, len, YIELD_BYTES);
+    if (flush)
         write_step(p, registry_import_flush_txn);
-    } else if ((p->since_yield += len) >= YIELD_BYTES) {
-        p->since_yield = 0;
-        http_request_yield(req);
-    }
     return 0;
 }
 

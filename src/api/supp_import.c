@@ -16,8 +16,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 
-#define MAX_ERRORS  100
-#define YIELD_BYTES (64u * 1024)
+#define MAX_ERRORS 100
 
 #define PART_IGNORED (-1)
 #define PART_FILE    0
@@ -67,28 +66,8 @@ struct import {
     int write_busy, blocked, ended, orphaned;
     size_t since_yield;
     /* The first problem that stops the import, as answered. */
-    int status;
-    char code[40];
-    char message[512];
-    const char *bad_field; /* the form field the problem is about, or NULL */
+    struct api_failure failure;
 };
-
-static int fail(struct import *im, int status, const char *code, const char *field, const char *fmt,
-                ...) __attribute__((format(printf, 5, 6)));
-static int fail(struct import *im, int status, const char *code, const char *field, const char *fmt,
-                ...)
-{
-    if (im->status)
-        return 1;
-    im->status = status;
-    snprintf(im->code, sizeof im->code, "%s", code);
-    im->bad_field = field;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(im->message, sizeof im->message, fmt, ap);
-    va_end(ap);
-    return 1;
-}
 
 static void import_free(struct import *im)
 {
@@ -173,13 +152,13 @@ static void chunk_written(struct store_async *a, int rc)
     struct import *im = (struct import *)((char *)a - offsetof(struct import, chunk.write));
     im->write_busy = 0;
     if (rc == BC_EFULL || rc == BC_ENOSPC)
-        fail(im, 507, "insufficient_storage", NULL,
-             "The server's storage is full; the rows of this import read after row %llu were "
-             "not stored. Retry later.",
-             (unsigned long long)(im->added + im->refreshed));
+        api_fail(&im->failure, 507, "insufficient_storage", NULL,
+                 "The server's storage is full; the rows of this import read after row %llu were "
+                 "not stored. Retry later.",
+                 (unsigned long long)(im->added + im->refreshed));
     else if (rc)
-        fail(im, 500, "internal_error", NULL, "Rows could not be stored (%s); retry the import.",
-             err_str(rc));
+        api_fail(&im->failure, 500, "internal_error", NULL,
+                 "Rows could not be stored (%s); retry the import.", err_str(rc));
     else {
         im->added += im->chunk.added;
         im->refreshed += im->chunk.refreshed;
@@ -189,13 +168,13 @@ static void chunk_written(struct store_async *a, int rc)
         import_free(im);
         return;
     }
-    if (!im->status && im->pending_rows >= SUPP_IMPORT_CHUNK)
+    if (!im->failure.status && im->pending_rows >= SUPP_IMPORT_CHUNK)
         submit(im);
-    else if (im->ended && !im->status && im->pending_rows)
+    else if (im->ended && !im->failure.status && im->pending_rows)
         submit(im);
     if (im->write_busy)
         return;
-    if (im->ended || im->status)
+    if (im->ended || im->failure.status)
         respond(im);
     else if (im->blocked) {
         im->blocked = 0;
@@ -219,10 +198,10 @@ static int header_row(struct import *im, const struct csv_row *r)
             im->reason_col = (long)i;
     }
     if (im->phone_col < 0)
-        return fail(im, 422, "missing_phone_column", NULL,
-                    "The file's first line must name its columns and one of them must be phone "
-                    "(or phone_number): numbers such as +14155550123, or +1 area codes such as "
-                    "+1415. An optional reason column says why.");
+        return api_fail(&im->failure, 422, "missing_phone_column", NULL,
+                        "The file's first line must name its columns and one of them must be phone "
+                        "(or phone_number): numbers such as +14155550123, or +1 area codes such as "
+                        "+1415. An optional reason column says why.");
     return 0;
 }
 
@@ -262,7 +241,8 @@ static int data_row(struct import *im, const struct csv_row *r)
     uint8_t head[1] = {(uint8_t)elen}, rl[2] = {(uint8_t)(rlen >> 8), (uint8_t)rlen};
     if (buf_append(&im->pending, head, 1) || buf_append(&im->pending, entry, elen) ||
         buf_append(&im->pending, rl, 2) || buf_append(&im->pending, reason, rlen))
-        return fail(im, 500, "internal_error", NULL, "The server is out of memory; retry later.");
+        return api_fail(&im->failure, 500, "internal_error", NULL,
+                        "The server is out of memory; retry later.");
     im->valid++;
     if (++im->pending_rows >= SUPP_IMPORT_CHUNK) {
         if (im->write_busy)
@@ -273,12 +253,19 @@ static int data_row(struct import *im, const struct csv_row *r)
     return 0;
 }
 
+/* The CSV and multipart parsers' callbacks stop them with a positive value: their own errors are
+ * negative, and api_fail's BC_EINVAL would read as one of them. */
+static int parser_stop(int rc)
+{
+    return rc ? 1 : 0;
+}
+
 static int on_row(void *ctx, const struct csv_row *r)
 {
     struct import *im = ctx;
-    if (im->status)
+    if (im->failure.status)
         return 1;
-    return r->row == 0 ? header_row(im, r) : data_row(im, r);
+    return parser_stop(r->row == 0 ? header_row(im, r) : data_row(im, r));
 }
 
 /* ---- the form ---- */
@@ -293,35 +280,46 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
             im->part = i;
     if (im->part == PART_FILE) {
         if (im->file_seen)
-            return fail(im, 400, "invalid_field", "file", "Send one file (field file), not two.");
+            return parser_stop(api_fail(&im->failure, 400, "invalid_field", "file",
+                                        "Send one file (field file), not two."));
         im->file_seen = 1;
         if (csv_init(&im->csv, NULL, on_row, im) != 0)
-            return fail(im, 500, "internal_error", NULL, "The server is out of memory.");
+            return parser_stop(api_fail(&im->failure, 500, "internal_error", NULL,
+                                        "The server is out of memory."));
         im->csv_ready = 1;
     } else if (im->part != PART_IGNORED && im->file_seen) {
-        return fail(im, 400, "invalid_field", names[im->part],
-                    "%s came after the file: send the form fields before the file, as curl does "
-                    "when -F file=@... comes last.",
-                    names[im->part]);
+        return parser_stop(
+            api_fail(&im->failure, 400, "invalid_field", names[im->part],
+                     "%s came after the file: send the form fields before the file, as curl does "
+                     "when -F file=@... comes last.",
+                     names[im->part]));
     }
     im->field.len = 0;
     return 0;
+}
+
+/* What the multipart parser is told after the CSV parser's result rc: go on (0), or stop (1),
+ * with the CSV's own problem (in the header, or at the file's end) unless the import failed
+ * first (the row callback stopped it). */
+static int csv_stopped(struct import *im, int rc, const char *what)
+{
+    if (rc && !im->failure.status) {
+        char why[300];
+        api_fail(&im->failure, 422, "invalid_csv", NULL, "The CSV %s cannot be read. %s", what,
+                 csv_strerror(&im->csv, rc, why, sizeof why));
+    }
+    return rc ? 1 : 0;
 }
 
 static int on_part_data(void *ctx, const char *data, size_t len)
 {
     struct import *im = ctx;
     if (im->part == PART_FILE) {
-        int rc = csv_feed(&im->csv, data, len);
-        if (rc && !im->status) {
-            char why[300];
-            return fail(im, 422, "invalid_csv", NULL, "The CSV header cannot be read. %s",
-                        csv_strerror(&im->csv, rc, why, sizeof why));
-        }
-        return rc ? 1 : 0;
+        return csv_stopped(im, csv_feed(&im->csv, data, len), "header");
     }
     if (im->part != PART_IGNORED && buf_append(&im->field, data, len))
-        return fail(im, 500, "internal_error", NULL, "The server is out of memory.");
+        return parser_stop(
+            api_fail(&im->failure, 500, "internal_error", NULL, "The server is out of memory."));
     return 0;
 }
 
@@ -331,25 +329,21 @@ static int on_part_end(void *ctx)
     int part = im->part;
     im->part = PART_IGNORED;
     if (part == PART_FILE) {
-        int rc = csv_finish(&im->csv);
-        if (rc && !im->status) {
-            char why[300];
-            return fail(im, 422, "invalid_csv", NULL, "The CSV file cannot be read. %s",
-                        csv_strerror(&im->csv, rc, why, sizeof why));
-        }
-        return rc ? 1 : 0;
+        return csv_stopped(im, csv_finish(&im->csv), "file");
     }
     const char *v = im->field.data ? im->field.data : "";
     size_t n = im->field.len;
     if (part == PART_COUNTRY) {
         if (n != 2 || !phone_country_known(v, 2))
-            return fail(im, 400, "invalid_field", "defaultCountry",
-                        "defaultCountry must be a two-letter country code such as US.");
+            return parser_stop(
+                api_fail(&im->failure, 400, "invalid_field", "defaultCountry",
+                         "defaultCountry must be a two-letter country code such as US."));
         memcpy(im->country, v, 2);
     } else if (part == PART_SOURCE) {
         if (!suppress_source_valid(v, n))
-            return fail(im, 400, "invalid_field", "source",
-                        "source must be 1 to 32 lowercase letters, digits, '_' or '-'.");
+            return parser_stop(
+                api_fail(&im->failure, 400, "invalid_field", "source",
+                         "source must be 1 to 32 lowercase letters, digits, '_' or '-'."));
         memcpy(im->source, v, n);
         im->source[n] = '\0';
     }
@@ -389,13 +383,9 @@ static void respond(struct import *im)
 {
     struct http_request *req = im->req;
     cJSON *o = result_json(im);
-    if (im->status) {
-        cJSON_AddStringToObject(o, "error", im->code);
-        cJSON_AddStringToObject(o, "message", im->message);
-        if (im->bad_field)
-            cJSON_AddStringToObject(o, "field", im->bad_field);
-    }
-    api_respond_json(req, im->status ? im->status : 200, o);
+    if (im->failure.status)
+        api_failure_add(o, &im->failure);
+    api_respond_json(req, im->failure.status ? im->failure.status : 200, o);
     api_ctx(req)->body_state = NULL;
     if (im->write_busy)
         im->orphaned = 1;
@@ -453,22 +443,18 @@ static int import_data(struct http_request *req, const char *p, size_t n)
     if (!im)
         return 1;
     int rc = n ? multipart_feed(&im->mp, p, n) : 0;
-    if (rc && !im->status) {
+    if (rc && !im->failure.status) {
         char why[300];
-        fail(im, 400, "invalid_multipart", NULL, "The multipart body is malformed: %s",
-             multipart_error_message(&im->mp, rc, why, sizeof why));
+        api_fail(&im->failure, 400, "invalid_multipart", NULL,
+                 "The multipart body is malformed: %s",
+                 multipart_error_message(&im->mp, rc, why, sizeof why));
     }
-    if (im->status) {
+    if (im->failure.status) {
         /* Rows already written stay: a longer do-not-call list is never wrong. */
         respond(im);
         return 1;
     }
-    if (im->blocked)
-        http_request_pause(req);
-    else if ((im->since_yield += n) >= YIELD_BYTES) {
-        im->since_yield = 0;
-        http_request_yield(req);
-    }
+    api_body_pace(req, im->blocked, &im->since_yield, n, API_YIELD_BYTES);
     return 0;
 }
 
@@ -478,25 +464,27 @@ static void import_end(struct http_request *req)
     if (!im)
         return;
     int rc = multipart_finish(&im->mp);
-    if (rc && !im->status) {
+    if (rc && !im->failure.status) {
         char why[300];
-        fail(im, 400, "invalid_multipart", NULL, "The multipart body is malformed: %s",
-             multipart_error_message(&im->mp, rc, why, sizeof why));
+        api_fail(&im->failure, 400, "invalid_multipart", NULL,
+                 "The multipart body is malformed: %s",
+                 multipart_error_message(&im->mp, rc, why, sizeof why));
     }
-    if (!im->status && !im->file_seen)
-        fail(im, 400, "missing_file", "file",
-             "No file: send the CSV in the form field file (curl -F file=@numbers.csv).");
-    else if (!im->status && !im->have_header)
-        fail(im, 422, "empty_file", NULL,
-             "The file is empty. Its first line must name the columns, such as phone,reason.");
-    else if (!im->status && im->rows == 0)
-        fail(im, 422, "no_rows", NULL, "The file has a header line but no numbers below it.");
-    else if (!im->status && im->valid == 0)
-        fail(im, 422, "no_valid_rows", NULL,
-             "None of the %llu rows holds a phone number or +1 area code; see errors.",
-             (unsigned long long)im->rows);
+    if (!im->failure.status && !im->file_seen)
+        api_fail(&im->failure, 400, "missing_file", "file",
+                 "No file: send the CSV in the form field file (curl -F file=@numbers.csv).");
+    else if (!im->failure.status && !im->have_header)
+        api_fail(&im->failure, 422, "empty_file", NULL,
+                 "The file is empty. Its first line must name the columns, such as phone,reason.");
+    else if (!im->failure.status && im->rows == 0)
+        api_fail(&im->failure, 422, "no_rows", NULL,
+                 "The file has a header line but no numbers below it.");
+    else if (!im->failure.status && im->valid == 0)
+        api_fail(&im->failure, 422, "no_valid_rows", NULL,
+                 "None of the %llu rows holds a phone number or +1 area code; see errors.",
+                 (unsigned long long)im->rows);
     im->ended = 1;
-    if (im->status)
+    if (im->failure.status)
         respond(im);
     else if (im->pending_rows && !im->write_busy)
         submit(im);

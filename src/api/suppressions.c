@@ -16,6 +16,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/json.h"
+#include "util/num.h"
 
 #define LIST_DEFAULT     50
 #define LIST_MAX         1000
@@ -196,18 +197,6 @@ void suppressions_create(struct http_request *req)
 
 /* ---- one entry by path ---- */
 
-/* The value of a hex digit, or BC_EINVAL. */
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return BC_EINVAL;
-}
-
 /* The entry named by the path (percent-decoded), canonical; or responds 404/400 and returns 0. */
 static size_t path_entry(struct http_request *req, char out[SUPPRESS_ENTRY_MAX + 1])
 {
@@ -216,8 +205,8 @@ static size_t path_entry(struct http_request *req, char out[SUPPRESS_ENTRY_MAX +
     size_t n = 0;
     for (size_t i = 0; i < p->len && n < sizeof raw; i++) {
         /* The slice is not NUL-terminated: read its bytes only (no sscanf). */
-        int hi = i + 2 < p->len ? hex_value(p->ptr[i + 1]) : BC_EINVAL;
-        int lo = hi >= 0 ? hex_value(p->ptr[i + 2]) : BC_EINVAL;
+        int hi = i + 2 < p->len ? num_hex_digit(p->ptr[i + 1]) : BC_EINVAL;
+        int lo = hi >= 0 ? num_hex_digit(p->ptr[i + 2]) : BC_EINVAL;
         if (p->ptr[i] == '%' && lo >= 0) {
             raw[n++] = (char)(hi * 16 + lo);
             i += 2;
@@ -451,33 +440,14 @@ void suppressions_list(struct http_request *req)
 
 struct export
 {
+    struct api_export x; /* first: the stream's state */
     struct store *store;
     char ws[ID_MAX];
     size_t wslen;
     char last[SUPPRESS_ENTRY_MAX + 1];
     size_t lastlen;
     size_t rows;
-    struct buf out;
 };
-
-/* A CSV cell of free text: quoted when it must be, and a leading ' on what a spreadsheet would
- * run as a formula. */
-static void csv_free_text(struct buf *b, const char *s)
-{
-    int formula =
-        s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r';
-    int quote = formula || strpbrk(s, ",\"\r\n") != NULL;
-    buf_append_str(b, quote ? ",\"" : ",");
-    if (formula)
-        buf_append(b, "'", 1);
-    for (; *s; s++) {
-        if (*s == '"')
-            buf_append(b, "\"", 1);
-        buf_append(b, s, 1);
-    }
-    if (quote)
-        buf_append(b, "\"", 1);
-}
 
 static int export_one(const char *entry, size_t elen, const cJSON *rec, void *arg)
 {
@@ -487,30 +457,28 @@ static int export_one(const char *entry, size_t elen, const cJSON *rec, void *ar
     const char *call = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(rec, "callId"));
     const cJSON *created = cJSON_GetObjectItemCaseSensitive(rec, "createdAt");
     /* Entries are + and digits, written as they are: they are what an import reads back. */
-    buf_append(&e->out, entry, elen);
-    csv_free_text(&e->out, reason ? reason : "");
-    csv_free_text(&e->out, source ? source : "");
-    csv_free_text(&e->out, call ? call : "");
-    buf_printf(&e->out, ",%.0f\r\n", cJSON_IsNumber(created) ? created->valuedouble : 0);
+    buf_append(&e->x.out, entry, elen);
+    /* Free text, guarded against spreadsheet formulas like every export cell. */
+    const char *text[] = {reason ? reason : "", source ? source : "", call ? call : ""};
+    for (size_t i = 0; i < 3; i++)
+        api_csv_cell(&e->x.out, text[i], strlen(text[i]), 1, 0);
+    buf_printf(&e->x.out, ",%.0f\r\n", cJSON_IsNumber(created) ? created->valuedouble : 0);
     memcpy(e->last, entry, elen);
     e->lastlen = elen;
     e->rows++;
     return 0;
 }
 
-static void export_free(struct export *e)
+static void export_release(struct api_export *x)
 {
-    buf_free(&e->out);
-    free(e);
+    free(x);
 }
 
-/* Each step reads from a fresh snapshot, after the last entry written: an export never holds a
- * read transaction open while the client is slow. */
-static void export_drain(struct http_request *req)
+/* Each step reads from a fresh snapshot, after the last entry written. */
+static int export_step(struct api_export *x)
 {
-    struct export *e = req->stream_state;
+    struct export *e = (struct export *)x;
     struct store_txn t;
-    e->out.len = 0;
     size_t before = e->rows;
     int rc = store_read_begin(e->store, &t);
     if (!rc) {
@@ -518,23 +486,8 @@ static void export_drain(struct http_request *req)
                            e);
         store_read_end(&t);
     }
-    if (e->out.len)
-        http_stream_write(req, e->out.data, e->out.len);
-    if (rc || e->rows - before < EXPORT_PER_DRAIN) {
-        http_stream_end(req);
-        export_free(e);
-        req->stream_state = NULL;
-    }
+    return rc || e->rows - before < EXPORT_PER_DRAIN;
 }
-
-static void export_closed(struct http_request *req)
-{
-    if (req->stream_state)
-        export_free(req->stream_state);
-    req->stream_state = NULL;
-}
-
-static const struct http_stream_ops export_ops = {export_drain, export_closed};
 
 void suppressions_export(struct http_request *req)
 {
@@ -547,8 +500,8 @@ void suppressions_export(struct http_request *req)
     e->store = &api_app(req)->store;
     memcpy(e->ws, ctx->ws, ctx->ws_len);
     e->wslen = ctx->ws_len;
-    buf_append_str(&e->out, "phone,reason,source,call_id,created_at\r\n");
-    http_add_header(req, "Content-Disposition", "attachment; filename=\"suppressions.csv\"");
-    http_stream_start(req, 200, "text/csv; charset=utf-8", &export_ops, e);
-    http_stream_write(req, e->out.data, e->out.len);
+    e->x.step = export_step;
+    e->x.release = export_release;
+    buf_append_str(&e->x.out, "phone,reason,source,call_id,created_at\r\n");
+    api_export_start(req, &e->x, "suppressions.csv");
 }

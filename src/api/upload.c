@@ -33,9 +33,6 @@
 
 #define A1_ERRORS 20
 #define A8_ERRORS 1000
-/* Body bytes parsed and encoded before the loop serves other clients: one socket read, about
- * half a millisecond of CPU when rows are stored (0.4-0.5 ms measured on the bench machine). */
-#define YIELD_BYTES (64u * 1024)
 
 static void on_written(struct ingest *in, void *ctx);
 static void upload_end(struct http_request *req);
@@ -53,21 +50,6 @@ static void upload_free(struct upload *up)
 }
 
 /* ---- errors ---- */
-
-int upload_fail(struct upload *up, int status, const char *code, const char *field, const char *fmt,
-                ...)
-{
-    if (up->status)
-        return BC_EINVAL;
-    up->status = status;
-    snprintf(up->code, sizeof up->code, "%s", code);
-    up->field = field;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(up->message, sizeof up->message, fmt, ap);
-    va_end(ap);
-    return BC_EINVAL;
-}
 
 static const struct {
     int status;
@@ -100,49 +82,50 @@ static const struct {
 static void take_ingest_failure(struct upload *up)
 {
     const struct ingest_failure *f = &up->in.failure;
-    if (up->status || f->error == INGEST_OK)
+    if (up->failure.status || f->error == INGEST_OK)
         return;
     int status = ingest_statuses[f->error].status;
     const char *code = ingest_statuses[f->error].code;
     const char *field = f->field >= 0 ? upload_fields_names[f->field] : NULL;
     switch (f->error) {
     case INGEST_E_NOT_MULTIPART:
-        upload_fail(up, status, code, NULL,
-                    "Send the upload as multipart/form-data, for example: curl -F "
-                    "file=@contacts.csv -F agentId=agent_...");
+        api_fail(&up->failure, status, code, NULL,
+                 "Send the upload as multipart/form-data, for example: curl -F "
+                 "file=@contacts.csv -F agentId=agent_...");
         return;
     case INGEST_E_MISSING_FILE:
-        upload_fail(up, status, code, NULL,
-                    "The upload has no file. Send the CSV as a form field named file: "
-                    "curl -F file=@contacts.csv -F agentId=agent_...");
+        api_fail(&up->failure, status, code, NULL,
+                 "The upload has no file. Send the CSV as a form field named file: "
+                 "curl -F file=@contacts.csv -F agentId=agent_...");
         return;
     case INGEST_E_FILE_TWICE:
-        upload_fail(up, status, code, UPLOAD_FIELDS_FILE,
-                    "The upload has more than one file part; send one CSV per batch.");
+        api_fail(&up->failure, status, code, UPLOAD_FIELDS_FILE,
+                 "The upload has more than one file part; send one CSV per batch.");
         return;
     case INGEST_E_FIELD_TWICE:
-        upload_fail(up, status, code, field, "The field %s was sent twice; send it once.", field);
+        api_fail(&up->failure, status, code, field, "The field %s was sent twice; send it once.",
+                 field);
         return;
     case INGEST_E_FIELD_AFTER_FILE:
-        upload_fail(up, status, code, field,
-                    "The field %s changes how rows are read, and the server could not keep a "
-                    "copy of the file to read it again: send it before the file part.",
-                    field);
+        api_fail(&up->failure, status, code, field,
+                 "The field %s changes how rows are read, and the server could not keep a "
+                 "copy of the file to read it again: send it before the file part.",
+                 field);
         return;
     case INGEST_E_FIELD_VALUE:
         if (f->field == FIELD_DEFAULT_COUNTRY)
-            upload_fail(up, status, code, field,
-                        "defaultCountry must be an ISO 3166 two-letter country code such as US "
-                        "or GB, got \"%.40s\".",
-                        f->detail);
+            api_fail(&up->failure, status, code, field,
+                     "defaultCountry must be an ISO 3166 two-letter country code such as US "
+                     "or GB, got \"%.40s\".",
+                     f->detail);
         else
-            upload_fail(up, status, code, field,
-                        "allowDuplicates must be true or false, got "
-                        "\"%.40s\".",
-                        f->detail);
+            api_fail(&up->failure, status, code, field,
+                     "allowDuplicates must be true or false, got "
+                     "\"%.40s\".",
+                     f->detail);
         return;
     default:
-        upload_fail(up, status, code, NULL, "%s", f->detail);
+        api_fail(&up->failure, status, code, NULL, "%s", f->detail);
         return;
     }
 }
@@ -185,23 +168,21 @@ static void respond_upload_error(struct http_request *req, struct upload *up)
     struct ingest *in = &up->in;
     take_ingest_failure(up);
     /* The server's own failures are logged: the client's message alone reaches no operator. */
-    if (up->status >= 500)
-        log_error("upload failed", "status=%d error=%s message=\"%s\"", up->status, up->code,
-                  up->message);
+    if (up->failure.status >= 500)
+        log_error("upload failed", "status=%d error=%s message=\"%s\"", up->failure.status,
+                  up->failure.code, up->failure.message);
     cJSON *o = cJSON_CreateObject();
-    cJSON_AddStringToObject(o, "error", up->code);
-    cJSON_AddStringToObject(o, "message", up->message);
-    if (up->status == 404 && ingest_field_value(in, FIELD_AGENT_ID))
+    api_failure_add(o, &up->failure);
+    /* (A 404's field is NULL: "id" never stands beside "field".) */
+    if (up->failure.status == 404 && ingest_field_value(in, FIELD_AGENT_ID))
         cJSON_AddStringToObject(o, "id", ingest_field_value(in, FIELD_AGENT_ID));
-    if (up->field)
-        cJSON_AddStringToObject(o, "field", up->field);
     if (up->header)
         cJSON_AddStringToObject(o, "header", up->header);
-    if (in->nerrors && up->status == 422) {
+    if (in->nerrors && up->failure.status == 422) {
         cJSON_AddItemToObject(o, "errors", errors_json(in));
         cJSON_AddBoolToObject(o, "errorsTruncated", in->errors_truncated);
     }
-    api_respond_json(req, up->status, o);
+    api_respond_json(req, up->failure.status, o);
 }
 
 /* Frees an upload that failed or was abandoned, once no write of it is in flight (the pool
@@ -254,9 +235,9 @@ struct commit_args {
 /* A key reused for a different request: answered 422. */
 static void idem_reused(struct upload *up, const char *batch)
 {
-    char msg[sizeof up->message];
+    char msg[sizeof up->failure.message];
     idempotency_reused_message(msg, sizeof msg, up->idem_key, batch);
-    upload_fail(up, 422, "idempotency_key_reused", NULL, "%s", msg);
+    api_fail(&up->failure, 422, "idempotency_key_reused", NULL, "%s", msg);
     up->header = "Idempotency-Key";
 }
 
@@ -382,7 +363,8 @@ static void commit_upload(struct http_request *req, struct upload *up)
     cJSON *aid = cJSON_GetObjectItemCaseSensitive(up->agent, "id");
     snprintf(b->agent, sizeof b->agent, "%s", cJSON_GetStringValue(aid));
     if (up->idem_key[0] && ingest_digest(in, up->digest) != 0) {
-        upload_fail(up, 503, "unavailable", NULL, "The server is out of memory; retry later.");
+        api_fail(&up->failure, 503, "unavailable", NULL,
+                 "The server is out of memory; retry later.");
         upload_failed(req, up);
         return;
     }
@@ -390,15 +372,14 @@ static void commit_upload(struct http_request *req, struct upload *up)
     int rc = store_write(&api_app(req)->store, commit_txn, &a);
     buf_free(&a.meta);
     if (rc == BC_ENOSPC) {
-        upload_fail(up, 507, "insufficient_storage", NULL, "%s", API_DISK_FULL_MESSAGE);
+        api_fail(&up->failure, 507, "insufficient_storage", NULL, "%s", API_DISK_FULL_MESSAGE);
         upload_failed(req, up);
         return;
     }
     if (rc) {
-        upload_fail(up, rc == BC_EFULL ? 507 : 500,
-                    rc == BC_EFULL ? "insufficient_storage" : "internal_error", NULL,
-                    "The batch could not be stored (%s); nothing was kept. Retry later.",
-                    err_str(rc));
+        api_fail(&up->failure, rc == BC_EFULL ? 507 : 500,
+                 rc == BC_EFULL ? "insufficient_storage" : "internal_error", NULL,
+                 "The batch could not be stored (%s); nothing was kept. Retry later.", err_str(rc));
         upload_failed(req, up);
         return;
     }
@@ -556,14 +537,8 @@ static int upload_data(struct http_request *req, const char *p, size_t n)
         upload_failed(req, up);
         return 1;
     }
-    if (up->in.blocked) {
-        /* A chunk is full while the previous one is still being written. */
-        http_request_pause(req);
-    } else if ((up->since_yield += n) >= YIELD_BYTES) {
-        /* libuv reads up to 32 buffers in one go: let other clients in between. */
-        up->since_yield = 0;
-        http_request_yield(req);
-    }
+    /* Blocked: a chunk is full while the previous one is still being written. */
+    api_body_pace(req, up->in.blocked, &up->since_yield, n, API_YIELD_BYTES);
     return 0;
 }
 
@@ -584,28 +559,28 @@ static int check_complete(struct upload *up)
     if (in->failure.error)
         return ingest_error_code(in->failure.error);
     if (!up->validate_only && !ingest_field_value(in, FIELD_AGENT_ID))
-        return upload_fail(up, 400, "missing_field", upload_fields_names[FIELD_AGENT_ID],
-                           "agentId is required: add -F agentId=agent_... to the upload.");
+        return api_fail(&up->failure, 400, "missing_field", upload_fields_names[FIELD_AGENT_ID],
+                        "agentId is required: add -F agentId=agent_... to the upload.");
     uint64_t bad = in->invalid + in->duplicates + in->no_consent;
     if (up->validate_only)
         return 0;
     if (up->strict && bad)
-        return upload_fail(up, 422, "invalid_rows", NULL,
-                           "strict=true and %llu of %llu rows cannot be called; nothing was "
-                           "stored. Fix the rows listed in errors, or upload without strict.",
-                           (unsigned long long)bad, (unsigned long long)in->rows);
+        return api_fail(&up->failure, 422, "invalid_rows", NULL,
+                        "strict=true and %llu of %llu rows cannot be called; nothing was "
+                        "stored. Fix the rows listed in errors, or upload without strict.",
+                        (unsigned long long)bad, (unsigned long long)in->rows);
     if (in->valid == 0 && in->no_consent > 0 && in->consent_col < 0)
-        return upload_fail(up, 422, "no_valid_rows", NULL,
-                           "This workspace requires consent evidence (requireConsent) and the "
-                           "file has no consent_at column, so none of its %llu rows may be "
-                           "called; nothing was stored. Add a consent_at column with the date "
-                           "each contact gave consent (such as 2026-05-01), or turn "
-                           "requireConsent off with PUT /v1/api/compliance/settings.",
-                           (unsigned long long)in->rows);
+        return api_fail(&up->failure, 422, "no_valid_rows", NULL,
+                        "This workspace requires consent evidence (requireConsent) and the "
+                        "file has no consent_at column, so none of its %llu rows may be "
+                        "called; nothing was stored. Add a consent_at column with the date "
+                        "each contact gave consent (such as 2026-05-01), or turn "
+                        "requireConsent off with PUT /v1/api/compliance/settings.",
+                        (unsigned long long)in->rows);
     if (in->valid == 0)
-        return upload_fail(up, 422, "no_valid_rows", NULL,
-                           "None of the %llu rows can be called (see errors); nothing was stored.",
-                           (unsigned long long)in->rows);
+        return api_fail(&up->failure, 422, "no_valid_rows", NULL,
+                        "None of the %llu rows can be called (see errors); nothing was stored.",
+                        (unsigned long long)in->rows);
     return 0;
 }
 
@@ -618,7 +593,8 @@ static void idem_answer(struct http_request *req, struct upload *up)
         return;
     }
     if (ingest_digest(&up->in, up->digest) != 0) {
-        upload_fail(up, 503, "unavailable", NULL, "The server is out of memory; retry later.");
+        api_fail(&up->failure, 503, "unavailable", NULL,
+                 "The server is out of memory; retry later.");
         upload_failed(req, up);
         return;
     }
@@ -656,7 +632,8 @@ static void upload_end(struct http_request *req)
         if (up->in.stored_rows)
             batches_purge_later(up->app, up->batch_id);
         if (id_new(&up->app->ids, "batch_", clock_now_ms(), up->batch_id) < 0) {
-            upload_fail(up, 500, "internal_error", NULL, "No batch id could be made; retry.");
+            api_fail(&up->failure, 500, "internal_error", NULL,
+                     "No batch id could be made; retry.");
             upload_failed(req, up);
             return;
         }

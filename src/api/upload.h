@@ -10,6 +10,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "api/api.h"
 #include "api/idempotency.h"
 #include "http/http.h"
 #include "ingest/ingest.h"
@@ -51,16 +52,9 @@ struct upload {
     int ended;          /* the body is complete: answer once the last rows are written */
     int orphaned;       /* answered or abandoned while a write was in flight: free after it */
     /* The first problem that rejects the whole upload, as answered. */
-    int status; /* HTTP status, 0 while none */
-    char code[40];
-    char message[512];
-    const char *field;  /* the form field an invalid_field or missing_field is about, or NULL */
+    struct api_failure failure;
     const char *header; /* the header the error is about, or NULL */
 };
-
-/* Sets the upload's error (the first one wins) and returns BC_EINVAL. */
-int upload_fail(struct upload *up, int status, const char *code, const char *field, const char *fmt,
-                ...) __attribute__((format(printf, 5, 6)));
 
 /* Both consume their bodies as they stream in. */
 extern const struct http_body_ops upload_ops;

@@ -35,18 +35,18 @@ static int bad_field(struct upload *up, enum ingest_field f, const char *fmt, co
 {
     char msg[400];
     snprintf(msg, sizeof msg, fmt, detail);
-    return upload_fail(up, 400, "invalid_field", upload_fields_names[f], "%s: %s",
-                       upload_fields_names[f], msg);
+    return api_fail(&up->failure, 400, "invalid_field", upload_fields_names[f], "%s: %s",
+                    upload_fields_names[f], msg);
 }
 
 static int check_agent(struct upload *up, struct app *app, const char *id)
 {
     size_t idlen = strlen(id);
     if (!id_valid("agent_", id, idlen))
-        return upload_fail(up, 404, "not_found", NULL,
-                           "agentId \"%.60s\" is not an agent of this workspace; create one with "
-                           "POST /v1/api/agents or check the id.",
-                           id);
+        return api_fail(&up->failure, 404, "not_found", NULL,
+                        "agentId \"%.60s\" is not an agent of this workspace; create one with "
+                        "POST /v1/api/agents or check the id.",
+                        id);
     struct store_txn t;
     int rc = store_read_begin(&app->store, &t);
     if (!rc) {
@@ -54,12 +54,12 @@ static int check_agent(struct upload *up, struct app *app, const char *id)
         store_read_end(&t);
     }
     if (rc == BC_ENOTFOUND)
-        return upload_fail(up, 404, "not_found", NULL,
-                           "agentId \"%.60s\" is not an agent of this workspace; create one with "
-                           "POST /v1/api/agents or check the id.",
-                           id);
+        return api_fail(&up->failure, 404, "not_found", NULL,
+                        "agentId \"%.60s\" is not an agent of this workspace; create one with "
+                        "POST /v1/api/agents or check the id.",
+                        id);
     if (rc || !up->agent)
-        return upload_fail(up, 500, "internal_error", NULL, "The agent could not be read.");
+        return api_fail(&up->failure, 500, "internal_error", NULL, "The agent could not be read.");
     /* An agent saved under another provider may break Twilio's rules: refuse the batch before
      * any contact fails for it. */
     char why[200];
@@ -68,10 +68,10 @@ static int check_agent(struct upload *up, struct app *app, const char *id)
             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(up->agent, "prompt")),
             cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(up->agent, "voiceUrl")), why,
             sizeof why))
-        return upload_fail(up, 400, "invalid_field", "agentId",
-                           "agentId: agent %.60s cannot be dialled through Twilio: %s Fix it with "
-                           "PUT /v1/api/agents/%.60s.",
-                           id, why, id);
+        return api_fail(&up->failure, 400, "invalid_field", "agentId",
+                        "agentId: agent %.60s cannot be dialled through Twilio: %s Fix it with "
+                        "PUT /v1/api/agents/%.60s.",
+                        id, why, id);
     return 0;
 }
 
@@ -93,13 +93,14 @@ static int check_window(struct upload *up, const char *text)
     size_t len = strlen(text);
     cJSON *probe = len <= WINDOW_JSON_MAX ? cJSON_ParseWithLength(text, len) : NULL;
     if (len <= WINDOW_JSON_MAX && !probe)
-        return upload_fail(up, 400, "invalid_field", upload_fields_names[FIELD_CALLING_WINDOW],
-                           "callingWindow is not valid JSON: send an object such as "
-                           "{\"start\":\"09:00\",\"end\":\"17:00\",\"days\":[\"mon\",\"tue\"]}");
+        return api_fail(&up->failure, 400, "invalid_field",
+                        upload_fields_names[FIELD_CALLING_WINDOW],
+                        "callingWindow is not valid JSON: send an object such as "
+                        "{\"start\":\"09:00\",\"end\":\"17:00\",\"days\":[\"mon\",\"tue\"]}");
     cJSON_Delete(probe);
     if (window_parse_json(text, len, &up->window, msg, sizeof msg) != 0)
-        return upload_fail(up, 400, "invalid_field", upload_fields_names[FIELD_CALLING_WINDOW],
-                           "%s", msg);
+        return api_fail(&up->failure, 400, "invalid_field",
+                        upload_fields_names[FIELD_CALLING_WINDOW], "%s", msg);
     up->has_window = 1;
     return 0;
 }
@@ -132,19 +133,19 @@ int upload_fields_check(struct ingest *in, enum ingest_field f, void *ctx)
     switch (f) {
     case FIELD_AGENT_ID:
         if (!*v)
-            return upload_fail(up, 400, "missing_field", upload_fields_names[f],
-                               "agentId is empty: send the id of one of your agents, such as "
-                               "-F agentId=agent_...");
+            return api_fail(&up->failure, 400, "missing_field", upload_fields_names[f],
+                            "agentId is empty: send the id of one of your agents, such as "
+                            "-F agentId=agent_...");
         return check_agent(up, api_app(req), v);
     case FIELD_SCHEDULED_AT: {
         char why[80];
         int rc = *v ? batches_parse_time(v, &up->scheduled_ms) : 0;
         if (rc == BC_ENOTFOUND)
-            return upload_fail(up, 400, "invalid_field", upload_fields_names[f],
-                               "scheduledAt: \"%.40s\" is written correctly but that date or "
-                               "time does not exist (%s); send a real one, such as "
-                               "2026-12-01T15:00:00Z.",
-                               v, scheduled_why(v, why, sizeof why));
+            return api_fail(&up->failure, 400, "invalid_field", upload_fields_names[f],
+                            "scheduledAt: \"%.40s\" is written correctly but that date or "
+                            "time does not exist (%s); send a real one, such as "
+                            "2026-12-01T15:00:00Z.",
+                            v, scheduled_why(v, why, sizeof why));
         if (rc)
             return bad_field(up, f, "%s",
                              "must be an ISO-8601 time with Z or an offset, such as "

@@ -63,6 +63,16 @@ void webhooks_put(struct http_request *req)
     api_respond_json(req, 200, o);
 }
 
+/* Answers a failed read or removal of the target (404 when there is none); 1 when it did. */
+static int respond_failed(struct http_request *req, int rc)
+{
+    if (rc == BC_ENOTFOUND)
+        respond_hook_not_found(req);
+    else if (rc)
+        api_respond_internal(req, rc);
+    return rc != 0;
+}
+
 void webhooks_get(struct http_request *req)
 {
     struct api_ctx *ctx = api_ctx(req);
@@ -72,14 +82,8 @@ void webhooks_get(struct http_request *req)
     if (!rc)
         rc = target_get(&t, ctx->ws, ctx->ws_len, &h);
     store_read_end(&t);
-    if (rc == BC_ENOTFOUND) {
-        respond_hook_not_found(req);
+    if (respond_failed(req, rc))
         return;
-    }
-    if (rc) {
-        api_respond_internal(req, rc);
-        return;
-    }
     size_t slen = strlen(h.secret);
     cJSON *o = cJSON_CreateObject();
     if (h.url[0])
@@ -95,14 +99,8 @@ void webhooks_delete(struct http_request *req)
 {
     struct api_ctx *ctx = api_ctx(req);
     int rc = target_remove(&api_app(req)->store, ctx->ws, ctx->ws_len);
-    if (rc == BC_ENOTFOUND) {
-        respond_hook_not_found(req);
+    if (respond_failed(req, rc))
         return;
-    }
-    if (rc) {
-        api_respond_internal(req, rc);
-        return;
-    }
     cJSON *o = cJSON_CreateObject();
     cJSON_AddBoolToObject(o, "deleted", 1);
     api_respond_json(req, 200, o);

@@ -1,5 +1,5 @@
-/* Longest-prefix lookup of a number's time zones in the generated trie (zones_data.c), and the
- * area code to US state table. */
+/* Longest-prefix lookup of a number's time zones in the generated trie (zones_trie.c), and the
+ * area code to US state table (zones_data.c). */
 #include "policy/zones.h"
 
 #include <pthread.h>
@@ -7,6 +7,7 @@
 
 #include "policy/tz.h"
 #include "policy/zones_data.h"
+#include "policy/zones_trie.h"
 #include "util/err.h"
 
 #define E164_MAX_DIGITS 15
@@ -46,16 +47,17 @@ int zones_lookup(const char *e164, size_t len, const struct zones_set **out)
     int rc = digits_of(e164, len, &d, &n);
     if (rc < 0)
         return rc;
-    const struct zones_node *node = &zones_data_nodes[0];
+    uint32_t node = 0;
     uint16_t best = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned digit = (unsigned)(d[i] - '0');
         unsigned bit = 1u << digit;
-        if (!(node->mask & bit))
+        unsigned mask = zones_trie_mask[node];
+        if (!(mask & bit))
             break;
-        node = &zones_data_nodes[node->first_child + popcount16(node->mask & (bit - 1))];
-        if (node->set)
-            best = node->set;
+        node = zones_trie_first[node] + popcount16(mask & (bit - 1));
+        if (zones_trie_set[node])
+            best = zones_trie_set[node];
     }
     if (!best)
         return BC_ENOTFOUND;

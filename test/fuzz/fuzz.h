@@ -10,6 +10,9 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "util/buf.h"
 
 #define FUZZ_CHECK(cond, ...)                                                                      \
     do {                                                                                           \
@@ -47,6 +50,37 @@ static inline size_t fuzz_cuts(uint64_t seed, size_t n, size_t *cuts, size_t k)
             cuts[j - 1] = t;
         }
     return k;
+}
+
+/* Feeds size bytes of data to feed(ctx, piece, len): cut at the ncuts increasing offsets of
+ * cuts, or one byte at a time when ncuts is SIZE_MAX. Stops at the first non-zero result of feed
+ * and returns it. */
+static inline int fuzz_feed(const char *data, size_t size, const size_t *cuts, size_t ncuts,
+                            int (*feed)(void *ctx, const char *p, size_t n), void *ctx)
+{
+    int rc = 0;
+    size_t at = 0;
+    if (ncuts == SIZE_MAX) {
+        for (; !rc && at < size; at++)
+            rc = feed(ctx, data + at, 1);
+    } else {
+        for (size_t i = 0; !rc && i < ncuts; i++) {
+            rc = feed(ctx, data + at, cuts[i] - at);
+            at = cuts[i];
+        }
+    }
+    if (!rc && at < size)
+        rc = feed(ctx, data + at, size - at);
+    return rc;
+}
+
+/* The property "the same log whether the input came whole or split": aborts with both logs. */
+static inline void fuzz_same(const struct buf *whole, const struct buf *split, const char *what)
+{
+    FUZZ_CHECK(whole->len == split->len &&
+                   (whole->len == 0 || memcmp(whole->data, split->data, whole->len) == 0),
+               "%s:\n--- whole\n%.*s\n--- split\n%.*s", what, (int)whole->len, whole->data,
+               (int)split->len, split->data);
 }
 
 #endif

@@ -72,6 +72,11 @@ static void run_free(struct run *r)
     buf_free(&r->csv);
 }
 
+static int feed(void *p, const char *data, size_t n)
+{
+    return csv_feed(p, data, n);
+}
+
 /* Parses data fed at the cuts (ncuts offsets, or every byte when ncuts is SIZE_MAX). */
 static int parse(const char *data, size_t size, const struct csv_limits *lim, const size_t *cuts,
                  size_t ncuts, struct run *r)
@@ -80,30 +85,13 @@ static int parse(const char *data, size_t size, const struct csv_limits *lim, co
     memset(r, 0, sizeof *r);
     r->p = &p;
     int rc = csv_init(&p, lim, on_row, r);
-    size_t at = 0;
-    if (ncuts == SIZE_MAX) {
-        for (; !rc && at < size; at++)
-            rc = csv_feed(&p, data + at, 1);
-    } else {
-        for (size_t i = 0; !rc && i < ncuts; i++) {
-            rc = csv_feed(&p, data + at, cuts[i] - at);
-            at = cuts[i];
-        }
-    }
-    if (!rc && at < size)
-        rc = csv_feed(&p, data + at, size - at);
+    if (!rc)
+        rc = fuzz_feed(data, size, cuts, ncuts, feed, &p);
     if (!rc)
         rc = csv_finish(&p);
     buf_printf(&r->log, "rc %d delim %d enc %s\n", rc, csv_delimiter(&p), csv_encoding(&p));
     csv_free(&p);
     return rc;
-}
-
-static void same(const struct buf *a, const struct buf *b, const char *what)
-{
-    FUZZ_CHECK(a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0),
-               "%s:\n--- whole\n%.*s\n--- split\n%.*s", what, (int)a->len, a->data, (int)b->len,
-               b->data);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -120,10 +108,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct run whole, cut, bytes;
     parse(in, size, &small, NULL, 0, &whole);
     parse(in, size, &small, cuts, 3, &cut);
-    same(&whole.log, &cut.log, "cut at three points");
+    fuzz_same(&whole.log, &cut.log, "cut at three points");
     if (size <= 4096) {
         parse(in, size, &small, NULL, SIZE_MAX, &bytes);
-        same(&whole.log, &bytes.log, "one byte at a time");
+        fuzz_same(&whole.log, &bytes.log, "one byte at a time");
         run_free(&bytes);
     }
     run_free(&whole);
@@ -137,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FUZZ_CHECK(rc == 0 && again.bad_rows == 0,
                    "the re-encoding fails: rc %d, %d bad rows:\n%.*s", rc, again.bad_rows,
                    (int)first.csv.len, first.csv.data);
-        same(&first.good, &again.good, "re-encoded rows");
+        fuzz_same(&first.good, &again.good, "re-encoded rows");
         run_free(&again);
     }
     run_free(&first);

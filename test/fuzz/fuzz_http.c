@@ -1,9 +1,9 @@
 /* The HTTP request glue (src/http/: server.c, conn.c, parse.c, response.c, router.c): bytes in,
  * responses out, through the real server on a private libuv loop. Each input is one connection:
  * the harness adopts one end of a socketpair into the server (http_server_adopt, as
- * test/unit/http/server_test.c does), writes the input into the other end, closes its writing
- * side, and reads everything the server answers until it closes the connection or has nothing
- * more to say.
+ * test/unit/http/server_test.c does, with the same client end, test/support/sockpeer.h), writes the
+ * input into the other end, closes its writing side, and reads everything the server answers until
+ * it closes the connection or has nothing more to say.
  *
  * The routes cover what the server does for the application: buffered bodies (an echo with a small
  * limit), path parameters, an authentication hook that answers before the body, a streamed upload
@@ -16,10 +16,8 @@
  * - every connection is closed once the client has gone, and the streamed routes' owners were
  *   told (end or abort) for every start. */
 #include <errno.h>
-#include <linux/sockios.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,33 +30,12 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define ROUTE_AUTH 1u
+#include "http_toy.h"
+#include "sockpeer.h"
 
 struct app {
-    int starts, ends, aborts;
+    struct http_toy toy; /* the toy's handlers count the upload's calls there */
 };
-
-struct upload_ctx {
-    size_t bytes;
-};
-
-static struct app *app_of(struct http_request *req)
-{
-    return http_app(req);
-}
-
-static void h_hello(struct http_request *req)
-{
-    http_respond(req, 200, "text/plain", "hi", 2);
-}
-
-static void h_echo(struct http_request *req)
-{
-    const struct http_slice *e = http_header(req, "x-echo");
-    if (e)
-        http_add_header(req, "X-Echo", "%.*s", (int)e->len, e->ptr);
-    http_respond(req, 200, "text/plain", req->body.data, req->body.len);
-}
 
 static void h_item(struct http_request *req)
 {
@@ -94,57 +71,16 @@ static void h_stream(struct http_request *req)
     http_stream_end(req);
 }
 
-static void upload_start(struct http_request *req)
-{
-    app_of(req)->starts++;
-    if (http_header(req, "x-refuse"))
-        http_respond_error(req, 403, "refused", "Refused by start().");
-}
-
-static int upload_data(struct http_request *req, const char *p, size_t n)
-{
-    struct upload_ctx *u = req->ctx;
-    u->bytes += n;
-    if (n && memchr(p, '!', n)) {
-        http_respond_error(req, 422, "bad_upload", "The upload contains a '!'.");
-        return 1;
-    }
-    return 0;
-}
-
-static void upload_end(struct http_request *req)
-{
-    struct upload_ctx *u = req->ctx;
-    app_of(req)->ends++;
-    char body[64];
-    int n = snprintf(body, sizeof body, "n=%zu", u->bytes);
-    http_respond(req, 200, "text/plain", body, (size_t)n);
-}
-
-static void upload_abort(struct http_request *req)
-{
-    app_of(req)->aborts++;
-}
-
-static const struct http_body_ops upload_ops = {
-    .start = upload_start, .data = upload_data, .end = upload_end, .abort = upload_abort};
-
 static const struct http_route routes[] = {
-    {HTTP_GET, "/hello", h_hello, NULL, 0, 0},
-    {HTTP_POST, "/echo", h_echo, NULL, 64, 0},
+    {HTTP_GET, "/hello", http_toy_hello, NULL, 0, 0},
+    {HTTP_POST, "/echo", http_toy_echo, NULL, 64, 0},
     {HTTP_GET, "/items/:id", h_item, NULL, 0, 0},
     {HTTP_GET, "/v1/api/batch-calls/:id", h_item, NULL, 0, 0},
-    {HTTP_GET, "/secret", h_secret, NULL, 0, ROUTE_AUTH},
-    {HTTP_POST, "/secret", h_secret, NULL, 0, ROUTE_AUTH},
-    {HTTP_POST, "/upload", NULL, &upload_ops, 32, 0},
+    {HTTP_GET, "/secret", h_secret, NULL, 0, HTTP_TOY_AUTH},
+    {HTTP_POST, "/secret", h_secret, NULL, 0, HTTP_TOY_AUTH},
+    {HTTP_POST, "/upload", NULL, &http_toy_upload_ops, 32, 0},
     {HTTP_GET, "/stream", h_stream, NULL, 0, 0},
 };
-
-static void on_head(struct http_request *req)
-{
-    if (req->route->flags & ROUTE_AUTH)
-        http_respond_error(req, 401, "unauthorized", "No credentials.");
-}
 
 static uv_loop_t loop;
 static struct http_server *srv;
@@ -167,8 +103,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         .nroutes = sizeof routes / sizeof routes[0],
         .alias_from = "/v1/batch-calls",
         .alias_to = "/v1/api/batch-calls",
-        .request_ctx_size = sizeof(struct upload_ctx),
-        .on_head = on_head,
+        .request_ctx_size = sizeof(struct http_toy_upload),
+        .on_head = http_toy_on_head,
         .app = &app,
     };
     if (http_server_init(srv, &loop, &cfg) != 0)
@@ -176,43 +112,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     return 0;
 }
 
-struct client {
-    int fd;
-    struct buf in;
-    int eof;
-};
-
-static void client_read(struct client *cl)
-{
-    char tmp[65536];
-    for (;;) {
-        ssize_t n = recv(cl->fd, tmp, sizeof tmp, 0);
-        if (n > 0) {
-            buf_append(&cl->in, tmp, (size_t)n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0 || errno != EAGAIN)
-            cl->eof = 1;
-        return;
-    }
-}
-
-static int client_unread(const struct client *cl)
-{
-    int q = 0;
-    return ioctl(cl->fd, SIOCOUTQ, &q) == 0 ? q : 0;
-}
-
 /* Runs the loop until the server has read what was sent and nothing new arrives. */
-static void pump(struct client *cl)
+static void pump(struct sockpeer *cl)
 {
     size_t quiet = 0, seen = cl->in.len;
     for (int i = 0; i < 200 && quiet < 3; i++) {
         uv_run(&loop, UV_RUN_NOWAIT);
-        client_read(cl);
-        if (cl->in.len == seen && client_unread(cl) == 0)
+        sockpeer_read(cl);
+        if (cl->in.len == seen && sockpeer_unread(cl) == 0)
             quiet++;
         else
             quiet = 0;
@@ -222,7 +129,7 @@ static void pump(struct client *cl)
     }
 }
 
-static void client_send(struct client *cl, const char *p, size_t n)
+static void client_send(struct sockpeer *cl, const char *p, size_t n)
 {
     while (n > 0 && !cl->eof) {
         ssize_t w = send(cl->fd, p, n, MSG_NOSIGNAL);
@@ -310,12 +217,12 @@ static void summarise(const struct buf *out, struct summary *s)
 /* One connection: the input in pieces (ncuts offsets), then EOF; returns what the server said. */
 static void run(const char *data, size_t size, const size_t *cuts, size_t ncuts, struct buf *out)
 {
-    int sv[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) != 0)
+    struct sockpeer cl;
+    int fd = -1;
+    if (sockpeer_pair(&cl, &fd) != 0)
         abort();
-    struct client cl = {.fd = sv[1]};
-    int starts = app.starts, ends = app.ends, aborts = app.aborts;
-    http_server_adopt(srv, sv[0]);
+    int starts = app.toy.stream_starts, ends = app.toy.stream_ends, aborts = app.toy.stream_aborts;
+    http_server_adopt(srv, fd);
     pump(&cl);
     size_t at = 0;
     for (size_t i = 0; i < ncuts; i++) {
@@ -329,9 +236,10 @@ static void run(const char *data, size_t size, const size_t *cuts, size_t ncuts,
     for (int i = 0; i < 200 && srv->nconns + srv->nrejected > 0; i++)
         uv_run(&loop, UV_RUN_NOWAIT);
     FUZZ_CHECK(srv->nconns == 0 && srv->nrejected == 0, "%zu connections still open", srv->nconns);
-    FUZZ_CHECK(app.starts - starts == (app.ends - ends) + (app.aborts - aborts),
-               "%d uploads started, %d ended, %d aborted", app.starts - starts, app.ends - ends,
-               app.aborts - aborts);
+    const struct http_toy *t = &app.toy;
+    FUZZ_CHECK(t->stream_starts - starts == (t->stream_ends - ends) + (t->stream_aborts - aborts),
+               "%d uploads started, %d ended, %d aborted", t->stream_starts - starts,
+               t->stream_ends - ends, t->stream_aborts - aborts);
     *out = cl.in;
 }
 

@@ -52,6 +52,11 @@ static int on_end(void *ctx)
     return 0;
 }
 
+static int feed(void *mp, const char *data, size_t n)
+{
+    return multipart_feed(mp, data, n);
+}
+
 static void parse(const char *b, size_t blen, const char *body, size_t size, const size_t *cuts,
                   size_t ncuts, struct run *r)
 {
@@ -61,30 +66,13 @@ static void parse(const char *b, size_t blen, const char *body, size_t size, con
     struct multipart mp;
     memset(r, 0, sizeof *r);
     int rc = multipart_init(&mp, b, blen, &lim, &cb, r);
-    size_t at = 0;
-    if (ncuts == SIZE_MAX) {
-        for (; !rc && at < size; at++)
-            rc = multipart_feed(&mp, body + at, 1);
-    } else {
-        for (size_t i = 0; !rc && i < ncuts; i++) {
-            rc = multipart_feed(&mp, body + at, cuts[i] - at);
-            at = cuts[i];
-        }
-    }
-    if (!rc && at < size)
-        rc = multipart_feed(&mp, body + at, size - at);
+    if (!rc)
+        rc = fuzz_feed(body, size, cuts, ncuts, feed, &mp);
     int fin = multipart_finish(&mp);
     FUZZ_CHECK(rc == 0 || fin == rc, "finish says %d after %d", fin, rc);
     FUZZ_CHECK(fin == 0 || multipart_strerror(fin) != NULL, "no message for %d", fin);
     buf_printf(&r->log, "result %d\n", fin);
     multipart_free(&mp);
-}
-
-static void same(const struct buf *a, const struct buf *b, const char *what)
-{
-    FUZZ_CHECK(a->len == b->len && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0),
-               "%s:\n--- whole\n%.*s\n--- split\n%.*s", what, (int)a->len, a->data, (int)b->len,
-               b->data);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -108,11 +96,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct run whole, cut;
     parse(b, blen, body, blen_body, NULL, 0, &whole);
     parse(b, blen, body, blen_body, cuts, 3, &cut);
-    same(&whole.log, &cut.log, "cut at three points");
+    fuzz_same(&whole.log, &cut.log, "cut at three points");
     if (blen_body <= 4096) {
         struct run bytes;
         parse(b, blen, body, blen_body, NULL, SIZE_MAX, &bytes);
-        same(&whole.log, &bytes.log, "one byte at a time");
+        fuzz_same(&whole.log, &bytes.log, "one byte at a time");
         buf_free(&bytes.log);
     }
     buf_free(&whole.log);

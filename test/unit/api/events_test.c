@@ -27,6 +27,8 @@
 #include "http/server.h"
 #include "util/log.h"
 
+#include "sockpeer.h"
+
 #define BATCH "batch_01ARZ3NDEKTSV4RRFFQ69G5FAV"
 #define WS    "ws_1"
 
@@ -48,12 +50,6 @@ struct harness {
     struct app *app; /* on the heap: the server holds a 64 KiB read buffer */
     uv_timer_t guard;
     int guard_fired;
-};
-
-struct peer {
-    int fd;
-    struct buf in;
-    int eof;
 };
 
 static void harness_open(struct harness *h)
@@ -98,29 +94,10 @@ static void harness_close(struct harness *h)
     free(h->app);
 }
 
-static void peer_read(struct peer *cl)
-{
-    char tmp[16384];
-    for (;;) {
-        ssize_t n = recv(cl->fd, tmp, sizeof tmp, 0);
-        if (n > 0) {
-            buf_append(&cl->in, tmp, (size_t)n);
-            continue;
-        }
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n == 0 || errno != EAGAIN)
-            cl->eof = 1;
-        return;
-    }
-}
-
 /* Whether the client's bytes so far contain s. */
-static int has(struct peer *cl, const char *s)
+static int has(struct sockpeer *cl, const char *s)
 {
-    buf_append(&cl->in, "", 1);
-    cl->in.len--;
-    return strstr(cl->in.data, s) != NULL;
+    return strstr(sockpeer_cstr(&cl->in), s) != NULL;
 }
 
 static void on_guard(uv_timer_t *t)
@@ -131,12 +108,12 @@ static void on_guard(uv_timer_t *t)
 }
 
 /* Runs the loop until the client has received s, or 2 s have passed. */
-static int wait_for(struct harness *h, struct peer *cl, const char *s)
+static int wait_for(struct harness *h, struct sockpeer *cl, const char *s)
 {
     h->guard_fired = 0;
     uv_timer_start(&h->guard, on_guard, 2000, 0);
     for (;;) {
-        peer_read(cl);
+        sockpeer_read(cl);
         if (h->guard_fired || has(cl, s))
             break;
         uv_run(&h->loop, UV_RUN_ONCE);
@@ -146,20 +123,18 @@ static int wait_for(struct harness *h, struct peer *cl, const char *s)
 }
 
 /* The chunked stream ended: the last bytes received are the zero-length chunk. */
-static int ended(struct harness *h, struct peer *cl)
+static int ended(struct harness *h, struct sockpeer *cl)
 {
     static const char last[] = "\r\n0\r\n\r\n";
     return wait_for(h, cl, last) && cl->in.len >= sizeof last - 1 &&
            memcmp(cl->in.data + cl->in.len - (sizeof last - 1), last, sizeof last - 1) == 0;
 }
 
-static void peer_open(struct harness *h, struct peer *cl, const char *last_event_id)
+static void peer_open(struct harness *h, struct sockpeer *cl, const char *last_event_id)
 {
-    memset(cl, 0, sizeof *cl);
-    int sv[2];
-    CHECK_INT(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
-    cl->fd = sv[1];
-    http_server_adopt(&h->app->http, sv[0]);
+    int fd = -1;
+    CHECK_INT(sockpeer_pair(cl, &fd), 0);
+    http_server_adopt(&h->app->http, fd);
     char req[256];
     int n = snprintf(req, sizeof req,
                      "GET /v1/api/batch-calls/" BATCH "/events HTTP/1.1\r\nHost: t\r\n%s%s%s\r\n",
@@ -169,7 +144,7 @@ static void peer_open(struct harness *h, struct peer *cl, const char *last_event
     CHECK(wait_for(h, cl, "retry: 3000\n\n"));
 }
 
-static void peer_close(struct harness *h, struct peer *cl)
+static void peer_close(struct harness *h, struct sockpeer *cl)
 {
     close(cl->fd);
     buf_free(&cl->in);
@@ -229,7 +204,7 @@ static void test_live_and_replay(void)
     fx_batch(s, &fb);
 
     /* A live watcher from now: the opening progress, then the calls as they end. */
-    struct peer a;
+    struct sockpeer a;
     peer_open(&h, &a, NULL);
     CHECK(has(&a, "HTTP/1.1 200"));
     CHECK(has(&a, "text/event-stream"));
@@ -244,7 +219,7 @@ static void test_live_and_replay(void)
     CHECK(!has(&a, "event: done"));
 
     /* A reconnect with Last-Event-ID: 1 while the hub is live: only call 2, from the log. */
-    struct peer b;
+    struct sockpeer b;
     peer_open(&h, &b, "1");
     CHECK(wait_for(&h, &b, "event: call\nid: 2\n"));
     CHECK(!has(&b, "event: call\nid: 1\n"));
@@ -262,7 +237,7 @@ static void test_live_and_replay(void)
     peer_close(&h, &b);
 
     /* The hub is gone: Last-Event-ID: 1 is served from DB_FINALSEQ, then done. */
-    struct peer c;
+    struct sockpeer c;
     peer_open(&h, &c, "1");
     CHECK(ended(&h, &c));
     CHECK(has(&c, "event: call\nid: 2\n"));

@@ -10,11 +10,9 @@
  * (http_request_pause) and resume it from a timer (http_request_resume). */
 #include <ctype.h>
 #include <errno.h>
-#include <linux/sockios.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -27,7 +25,9 @@
 #include "util/buf.h"
 #include "util/log.h"
 
-#define ROUTE_AUTH   1u /* the on_head hook answers 401 on these routes */
+#include "http_toy.h"
+#include "sockpeer.h"
+
 #define ECHO_LIMIT   64
 #define UPLOAD_LIMIT 32
 #define LONG_TIMEOUT 600000
@@ -35,9 +35,7 @@
 /* ---- the application under test ---- */
 
 struct app {
-    int stream_starts;
-    int stream_ends;
-    int stream_aborts;
+    struct http_toy toy; /* first: the toy's handlers find their counters there */
     int secret_calls;
     int responses; /* on_response calls */
     int drained;
@@ -45,29 +43,9 @@ struct app {
     struct pause_test *pause;   /* the /pause route's state */
 };
 
-/* Per-request state of the streaming route (the server zeroes it for each request). */
-struct upload_ctx {
-    size_t bytes;
-};
-
 static struct app *app_of(struct http_request *req)
 {
     return http_app(req);
-}
-
-static void h_hello(struct http_request *req)
-{
-    http_respond(req, 200, "text/plain", "hi", 2);
-}
-
-/* Echoes the body; an X-Echo request header comes back as a response header, which makes the
- * handler read the request's header slices. */
-static void h_echo(struct http_request *req)
-{
-    const struct http_slice *e = http_header(req, "x-echo");
-    if (e)
-        http_add_header(req, "X-Echo", "%.*s", (int)e->len, e->ptr);
-    http_respond(req, 200, "text/plain", req->body.data, req->body.len);
 }
 
 static void h_item(struct http_request *req)
@@ -100,43 +78,6 @@ static void h_later(struct http_request *req)
 {
     app_of(req)->later = req;
 }
-
-/* Streaming upload: counts bytes; a request with an X-Refuse header is refused before its body
- * with 403, and a '!' in the body is refused with 422. */
-static void upload_start(struct http_request *req)
-{
-    app_of(req)->stream_starts++;
-    if (http_header(req, "x-refuse"))
-        http_respond_error(req, 403, "refused", "Refused by start().");
-}
-
-static int upload_data(struct http_request *req, const char *p, size_t n)
-{
-    struct upload_ctx *u = req->ctx;
-    u->bytes += n;
-    if (memchr(p, '!', n)) {
-        http_respond_error(req, 422, "bad_upload", "The upload contains a '!'.");
-        return 1;
-    }
-    return 0;
-}
-
-static void upload_end(struct http_request *req)
-{
-    struct upload_ctx *u = req->ctx;
-    app_of(req)->stream_ends++;
-    char body[64];
-    int n = snprintf(body, sizeof body, "n=%zu", u->bytes);
-    http_respond(req, 200, "text/plain", body, (size_t)n);
-}
-
-static void upload_abort(struct http_request *req)
-{
-    app_of(req)->stream_aborts++;
-}
-
-static const struct http_body_ops upload_ops = {
-    .start = upload_start, .data = upload_data, .end = upload_end, .abort = upload_abort};
 
 /* A streaming route that pauses its body (http_request_pause) and resumes it from a timer
  * (http_request_resume); the test sets app->pause. */
@@ -228,23 +169,17 @@ static const struct http_body_ops pause_ops = {
     .start = NULL, .data = pause_data, .end = pause_end, .abort = pause_abort};
 
 static const struct http_route test_routes[] = {
-    {HTTP_GET, "/hello", h_hello, NULL, 0, 0},
-    {HTTP_POST, "/echo", h_echo, NULL, ECHO_LIMIT, 0},
+    {HTTP_GET, "/hello", http_toy_hello, NULL, 0, 0},
+    {HTTP_POST, "/echo", http_toy_echo, NULL, ECHO_LIMIT, 0},
     {HTTP_GET, "/items/:id", h_item, NULL, 0, 0},
     {HTTP_GET, "/v1/api/batch-calls/:id", h_batch, NULL, 0, 0},
-    {HTTP_GET, "/secret", h_secret, NULL, 0, ROUTE_AUTH},
-    {HTTP_POST, "/secret", h_secret, NULL, 0, ROUTE_AUTH},
-    {HTTP_POST, "/upload", NULL, &upload_ops, UPLOAD_LIMIT, 0},
+    {HTTP_GET, "/secret", h_secret, NULL, 0, HTTP_TOY_AUTH},
+    {HTTP_POST, "/secret", h_secret, NULL, 0, HTTP_TOY_AUTH},
+    {HTTP_POST, "/upload", NULL, &http_toy_upload_ops, UPLOAD_LIMIT, 0},
     {HTTP_GET, "/later", h_later, NULL, 0, 0},
     {HTTP_GET, "/big", h_big, NULL, 0, 0},
     {HTTP_POST, "/pause", NULL, &pause_ops, 1024 * 1024, 0},
 };
-
-static void on_head(struct http_request *req)
-{
-    if (req->route->flags & ROUTE_AUTH)
-        http_respond_error(req, 401, "unauthorized", "No credentials.");
-}
 
 static void on_response(struct http_request *req, int status, uint64_t duration_ns)
 {
@@ -268,12 +203,6 @@ struct harness {
     int guard_fired;
 };
 
-struct client {
-    int fd;
-    struct buf in; /* everything the server sent */
-    int eof;       /* the server closed its side (EOF or reset) */
-};
-
 static struct http_server_config base_config(struct harness *h)
 {
     struct http_server_config cfg = {
@@ -286,8 +215,8 @@ static struct http_server_config base_config(struct harness *h)
         .nroutes = sizeof test_routes / sizeof test_routes[0],
         .alias_from = "/v1/batch-calls",
         .alias_to = "/v1/api/batch-calls",
-        .request_ctx_size = sizeof(struct upload_ctx),
-        .on_head = on_head,
+        .request_ctx_size = sizeof(struct http_toy_upload),
+        .on_head = http_toy_on_head,
         .on_response = on_response,
         .app = &h->app,
     };
@@ -337,66 +266,29 @@ static void harness_free(struct harness *h)
     free(h);
 }
 
-/* Makes b->data a C string (the terminator is not counted in len). */
-static const char *cstr(struct buf *b)
-{
-    buf_append(b, "", 1);
-    b->len--;
-    return b->data;
-}
-
-static void client_read(struct client *cl)
-{
-    char tmp[65536];
-    for (;;) {
-        ssize_t n = recv(cl->fd, tmp, sizeof tmp, 0);
-        if (n > 0) {
-            buf_append(&cl->in, tmp, (size_t)n);
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EINTR))
-            cl->eof = 1;
-        if (n < 0 && errno == EINTR)
-            continue;
-        return;
-    }
-}
-
-/* Bytes written by the client that the server has not read yet. */
-static int client_unread(const struct client *cl)
-{
-    int q = 0;
-    if (ioctl(cl->fd, SIOCOUTQ, &q) != 0)
-        return 0;
-    return q;
-}
-
 /* Runs the loop without blocking until the server has read what the client sent (a server that
  * stopped reading on purpose is given a bounded number of rounds). */
-static void pump(struct harness *h, struct client *cl)
+static void pump(struct harness *h, struct sockpeer *cl)
 {
     for (int i = 0; i < 40; i++) {
         uv_run(&h->loop, UV_RUN_NOWAIT);
         if (cl) {
-            client_read(cl);
-            if (i >= 1 && client_unread(cl) == 0)
+            sockpeer_read(cl);
+            if (i >= 1 && sockpeer_unread(cl) == 0)
                 return;
         }
     }
 }
 
-static void client_open(struct harness *h, struct client *cl)
+static void client_open(struct harness *h, struct sockpeer *cl)
 {
-    memset(cl, 0, sizeof *cl);
-    int sv[2];
-    int rc = socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv);
-    CHECK_INT(rc, 0);
-    cl->fd = sv[1];
-    http_server_adopt(&h->srv, sv[0]);
+    int fd = -1;
+    CHECK_INT(sockpeer_pair(cl, &fd), 0);
+    http_server_adopt(&h->srv, fd);
     pump(h, cl);
 }
 
-static void client_send(struct harness *h, struct client *cl, const char *p, size_t n)
+static void client_send(struct harness *h, struct sockpeer *cl, const char *p, size_t n)
 {
     while (n > 0) {
         ssize_t w = send(cl->fd, p, n, MSG_NOSIGNAL);
@@ -415,7 +307,7 @@ static void client_send(struct harness *h, struct client *cl, const char *p, siz
 }
 
 /* Closes the client's end and lets the server notice and close its own. */
-static void client_close(struct harness *h, struct client *cl)
+static void client_close(struct harness *h, struct sockpeer *cl)
 {
     close(cl->fd);
     buf_free(&cl->in);
@@ -521,7 +413,7 @@ static int count_responses(const struct buf *in)
 
 /* Runs the loop until want responses have arrived (or a bounded number of rounds passed), then a
  * few more rounds so that a closing server is seen closing and extra output is seen too. */
-static void collect(struct harness *h, struct client *cl, int want)
+static void collect(struct harness *h, struct sockpeer *cl, int want)
 {
     for (int i = 0; i < 200 && count_responses(&cl->in) < want && !cl->eof; i++)
         pump(h, cl);
@@ -538,25 +430,26 @@ static void on_guard(uv_timer_t *t)
 
 /* Runs the loop, blocking, until the client has want responses and (if want_eof) has seen the
  * server close, or until ms milliseconds have passed. Returns the milliseconds waited. */
-static uint64_t wait_for(struct harness *h, struct client *cl, int want, int want_eof, uint64_t ms)
+static uint64_t wait_for(struct harness *h, struct sockpeer *cl, int want, int want_eof,
+                         uint64_t ms)
 {
     uint64_t start = uv_hrtime();
     h->guard_fired = 0;
     uv_timer_start(&h->guard, on_guard, ms, 0);
     while (!h->guard_fired) {
-        client_read(cl);
+        sockpeer_read(cl);
         if (count_responses(&cl->in) >= want && (!want_eof || cl->eof))
             break;
         uv_run(&h->loop, UV_RUN_ONCE);
     }
     uv_timer_stop(&h->guard);
-    client_read(cl);
+    sockpeer_read(cl);
     return (uv_hrtime() - start) / 1000000;
 }
 
 /* The client's view so far: the responses and whether the server closed. With check_hook, a
  * count of on_response calls different from the final responses received is shown too. */
-static void summarise_client(struct harness *h, const struct client *cl, int check_hook,
+static void summarise_client(struct harness *h, const struct sockpeer *cl, int check_hook,
                              struct buf *out)
 {
     int finals;
@@ -897,7 +790,7 @@ static void run_once(struct harness *h, const struct buf *req, size_t split, int
                      struct buf *out)
 {
     memset(&h->app, 0, sizeof h->app);
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     if (bytewise) {
         for (size_t i = 0; i < req->len; i++)
@@ -913,10 +806,10 @@ static void run_once(struct harness *h, const struct buf *req, size_t split, int
     summarise_client(h, &cl, 1, out);
     client_close(h, &cl);
     struct app *a = &h->app;
-    if (a->stream_starts || a->stream_ends || a->stream_aborts || a->secret_calls)
-        buf_printf(out, " [starts=%d ends=%d aborts=%d secret=%d]", a->stream_starts,
-                   a->stream_ends, a->stream_aborts, a->secret_calls);
-    cstr(out);
+    if (a->toy.stream_starts || a->toy.stream_ends || a->toy.stream_aborts || a->secret_calls)
+        buf_printf(out, " [starts=%d ends=%d aborts=%d secret=%d]", a->toy.stream_starts,
+                   a->toy.stream_ends, a->toy.stream_aborts, a->secret_calls);
+    sockpeer_cstr(out);
 }
 
 static int expected_responses(const char *expect)
@@ -937,7 +830,7 @@ static void run_case(const struct server_case *sc)
     else
         buf_append_str(&req, sc->request);
     buf_append_str(&want, sc->expect);
-    cstr(&want);
+    sockpeer_cstr(&want);
     int nresp = expected_responses(sc->expect);
     struct harness *h = harness_new();
 
@@ -952,7 +845,7 @@ static void run_case(const struct server_case *sc)
         if (strcmp(got.data, want.data) != 0 && bad++ == 0) {
             first = k;
             buf_append(&first_got, got.data, got.len);
-            cstr(&first_got);
+            sockpeer_cstr(&first_got);
         }
     }
     CHECK_REPORT(bad == 0, "%s, split: %zu of %zu offsets differ, first at %zu: got \"%s\"",
@@ -998,11 +891,11 @@ static void test_trailers(void)
 
 /* ---- connection-level tests ---- */
 
-static void summary_is(struct harness *h, struct client *cl, const char *expect)
+static void summary_is(struct harness *h, struct sockpeer *cl, const char *expect)
 {
     struct buf got = {0};
     summarise_client(h, cl, 0, &got);
-    CHECK_STR(cstr(&got), expect);
+    CHECK_STR(sockpeer_cstr(&got), expect);
     buf_free(&got);
 }
 
@@ -1011,7 +904,7 @@ static void summary_is(struct harness *h, struct client *cl, const char *expect)
 static void test_pipelined_behind_deferred(void)
 {
     struct harness *h = harness_new();
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     static const char round1[] =
         "GET /later HTTP/1.1\r\nHost: x\r\n\r\nGET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -1048,7 +941,7 @@ static void test_pipelined_behind_deferred(void)
 static void test_deferred_close_notices_eof(void)
 {
     struct harness *h = harness_new();
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     static const char req[] = "GET /later HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     client_send(h, &cl, req, sizeof req - 1);
@@ -1076,8 +969,8 @@ static void test_output_high_water(void)
         buf_printf(&want, "%s200 keep-alive <65536 bytes>", i ? " | " : "");
     }
     buf_append_str(&want, " || open");
-    cstr(&want);
-    struct client cl;
+    sockpeer_cstr(&want);
+    struct sockpeer cl;
     client_open(h, &cl);
     for (int round = 0; round < 3; round++) {
         cl.in.len = 0;
@@ -1100,7 +993,7 @@ static void test_output_high_water(void)
 static void test_half_close_while_handling(void)
 {
     struct harness *h = harness_new();
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     static const char req[] = "GET /later HTTP/1.1\r\nHost: x\r\n\r\n";
     client_send(h, &cl, req, sizeof req - 1);
@@ -1120,7 +1013,7 @@ static void test_connection_cap(void)
 {
     struct harness *h = harness_new();
     h->srv.cfg.max_connections = 1;
-    struct client a, b, c;
+    struct sockpeer a, b, c;
     client_open(h, &a);
     client_open(h, &b);
     collect(h, &b, 1);
@@ -1151,7 +1044,7 @@ static void test_header_timeout(void)
 {
     struct harness *h = harness_new();
     h->srv.cfg.header_timeout_ms = 50;
-    struct client cl;
+    struct sockpeer cl;
     uint64_t t0 = uv_hrtime();
     client_open(h, &cl);
     static const char part[] = "GET /hello HTTP/1.1\r\nHost: x\r\nHo";
@@ -1178,16 +1071,16 @@ static void test_body_timeout(void)
 {
     struct harness *h = harness_new();
     h->srv.cfg.body_timeout_ms = 50;
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     static const char part[] = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123";
     client_send(h, &cl, part, sizeof part - 1);
     wait_for(h, &cl, 1, 1, 3000);
     summary_is(h, &cl, "408 close err=request_timeout || closed");
-    CHECK_INT(h->app.stream_aborts, 1);
-    CHECK_INT(h->app.stream_ends, 0);
+    CHECK_INT(h->app.toy.stream_aborts, 1);
+    CHECK_INT(h->app.toy.stream_ends, 0);
     client_close(h, &cl);
-    CHECK_INT(h->app.stream_aborts, 1);
+    CHECK_INT(h->app.toy.stream_aborts, 1);
     harness_free(h);
 }
 
@@ -1195,7 +1088,7 @@ static void test_idle_timeout(void)
 {
     struct harness *h = harness_new();
     h->srv.cfg.idle_timeout_ms = 50;
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     static const char req[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
     uint64_t t0 = uv_hrtime();
@@ -1216,7 +1109,7 @@ static void test_idle_timeout(void)
 static void test_drain(void)
 {
     struct harness *h = harness_new();
-    struct client idle, fresh, partial, upload;
+    struct sockpeer idle, fresh, partial, upload;
     static const char hello[] = "GET /hello HTTP/1.1\r\nHost: x\r\n\r\n";
     static const char head[] = "GET /hello HTTP/1.1\r\nHost: x\r\n";
     static const char body[] =
@@ -1245,7 +1138,7 @@ static void test_drain(void)
     client_send(h, &upload, "56789", 5);
     collect(h, &upload, 1);
     summary_is(h, &upload, "200 close n=10 || closed");
-    CHECK_INT(h->app.stream_ends, 1);
+    CHECK_INT(h->app.toy.stream_ends, 1);
     CHECK_INT(h->app.drained, 0);
     client_close(h, &idle);
     client_close(h, &fresh);
@@ -1273,7 +1166,7 @@ static void test_drain_deferred(void)
 {
     struct harness *h = harness_new();
     h->srv.cfg.linger_ms = 100;
-    struct client busy;
+    struct sockpeer busy;
     static const char later[] = "GET /later HTTP/1.1\r\nHost: x\r\n\r\n";
     client_open(h, &busy);
     client_send(h, &busy, later, sizeof later - 1);
@@ -1309,18 +1202,18 @@ static void test_drain_empty(void)
 static void test_close_all_aborts_stream(void)
 {
     struct harness *h = harness_new();
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     static const char part[] = "POST /upload HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123";
     client_send(h, &cl, part, sizeof part - 1);
     http_server_close_all(&h->srv);
     pump(h, &cl);
-    CHECK_INT(h->app.stream_aborts, 1);
-    CHECK_INT(h->app.stream_ends, 0);
+    CHECK_INT(h->app.toy.stream_aborts, 1);
+    CHECK_INT(h->app.toy.stream_ends, 0);
     CHECK(cl.eof);
     CHECK_INT(h->srv.nconns, 0);
     client_close(h, &cl);
-    CHECK_INT(h->app.stream_aborts, 1);
+    CHECK_INT(h->app.toy.stream_aborts, 1);
     harness_free(h);
 }
 
@@ -1334,8 +1227,8 @@ static void test_many_pipelined(void)
         buf_printf(&want, "%s200 keep-alive %d", i ? " | " : "", i);
     }
     buf_append_str(&want, " || open");
-    cstr(&want);
-    struct client cl;
+    sockpeer_cstr(&want);
+    struct sockpeer cl;
     client_open(h, &cl);
     client_send(h, &cl, req.data, req.len);
     collect(h, &cl, 500);
@@ -1395,7 +1288,7 @@ static void test_pause_resume(void)
     make_body(&body, BODY);
     buf_printf(&head, "POST /pause HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n", BODY);
     buf_append(&head, body.data, FIRST);
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     uint64_t t0 = uv_hrtime();
     client_send(h, &cl, head.data, head.len);
@@ -1411,7 +1304,7 @@ static void test_pause_resume(void)
         CHECK_INT(pt.data_calls, 1);
         CHECK_INT(pt.ends, 0);
         CHECK_INT(cl.in.len, 0);
-        CHECK(client_unread(&cl) > 0);
+        CHECK(sockpeer_unread(&cl) > 0);
     }
 
     wait_for(h, &cl, 1, 0, 3000);
@@ -1444,7 +1337,7 @@ static void pause_on_last(const char *request, size_t body_len, const char *expe
     struct harness *h = harness_new();
     struct pause_test pt;
     pause_setup(h, &pt, PAUSE_LAST, body_len, 20);
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     client_send(h, &cl, request, strlen(request));
     CHECK_INT(pt.pauses, 1);
@@ -1483,7 +1376,7 @@ static void test_pause_on_last_bytes(void)
     struct harness *h = harness_new();
     struct pause_test pt;
     pause_setup(h, &pt, PAUSE_LAST, 10, 20);
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     static const char part1[] = "POST /pause HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n0123";
     client_send(h, &cl, part1, sizeof part1 - 1);
@@ -1509,7 +1402,7 @@ static void test_pause_client_gone(void)
     struct harness *h = harness_new();
     struct pause_test pt;
     pause_setup(h, &pt, PAUSE_FIRST, 10, 20);
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     static const char part[] = "POST /pause HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n01234";
     client_send(h, &cl, part, sizeof part - 1);
@@ -1536,7 +1429,7 @@ static void test_pause_ended_by_server(void)
     struct harness *h = harness_new();
     struct pause_test pt;
     pause_setup(h, &pt, PAUSE_FIRST, 10, 20);
-    struct client cl;
+    struct sockpeer cl;
     client_open(h, &cl);
     client_send(h, &cl, part, sizeof part - 1);
     CHECK_INT(pt.pauses, 1);
