@@ -102,6 +102,8 @@ printf '  %-44s %14s x   target <= 3x  %s\n' "import / floor" "$ratio" "$(verdic
 printf '  %-44s %14s MB  target <= 32 MB  %s\n' "import RSS growth" "$rss_mb" "$(verdict "$rss_mb" 32 1)"
 plain=$(sval lookups_per_s)
 cached=$(sval cached_lookups_per_s)
+printf '  %-44s %14s s   (%s slices, whole: %s)\n' "registry copied into memory (wall clock)" \
+  "$(sval index_copy_s)" "$(sval index_slices)" "$(sval index_whole)"
 printf '  %-44s %14s/s  target >= 5000000/s  %s\n' "suppress_check (CPU time)" "$plain" \
   "$(verdict "$plain" 5000000 0)"
 printf '  %-44s %14s/s\n' "suppress_check (wall clock)" "$(sval lookups_per_wall_s)"

@@ -7,24 +7,39 @@
 #include "store/records.h"
 #include "util/err.h"
 
-#define INDEX_NPAS   800u /* area codes 200-999 */
-#define INDEX_STRIDE (REGISTRY_NXX + 1)
-#define INDEX_BYTES  ((size_t)INDEX_NPAS * INDEX_STRIDE * sizeof(uint32_t))
-#define HUGE_PAGE    ((size_t)2 << 20)
+#define INDEX_NPAS 800u /* area codes 200-999 */
+#define HUGE_PAGE  ((size_t)2 << 20)
+
+/* Each exchange of an area code that has a record is a 64-byte slot (one cache line) at a place
+ * computed from the number, so a lookup starts with one read the caller can start early
+ * (registry_index_prefetch) and, for most exchanges, ends there:
+ *   u16 n, the exchange's line count (SLOT_BITMAP: a bitmap); then
+ *   n <= SLOT_INLINE: its lines, ascending, in the slot itself;
+ *   otherwise: u16 unused, u32 where its lines (or bitmap) are in the arena, 64-byte aligned,
+ *     and u16 fences: the first line of each 32-line segment after the first, so that one
+ *     64-byte segment is read and searched. */
+#define SLOT         64u
+#define SLOT_INLINE  31u
+#define SLOT_BITMAP  0xFFFFu
+#define SEGMENT      32u
+#define SLOT_FENCES  28u
+#define NPA_SLOTS    ((size_t)REGISTRY_NXX * SLOT)
+#define LINES_AT(p)  ((uint16_t *)((p) + 2))
+#define OFFSET_AT(p) ((uint32_t *)((p) + 4))
+#define FENCES_AT(p) ((uint16_t *)((p) + 8))
+
+_Static_assert(2 + 2 * SLOT_INLINE <= SLOT, "inline lines fit a slot");
+_Static_assert((REGISTRY_DENSE + SEGMENT - 1) / SEGMENT - 1 <= SLOT_FENCES, "fences fit a slot");
 
 struct registry_index {
     uint32_t generation;
-    uint32_t refs; /* holders, under the store's shared_lock */
-    int retired;   /* replaced by a newer generation: the last registry_index_put frees it */
-    /* Every area code's exchange directory (INDEX_STRIDE offsets each, native byte order),
-     * counted from the start of blocks: an area code without numbers has all its offsets equal
-     * (empty blocks). */
-    uint32_t *off;
-    uint8_t *blocks; /* every area code's block area, one after the other */
-    /* While it is copied: each area code's record length (its block area's, once copied: the
-     * record's length is checked again in each slice) and where it goes in blocks. */
+    uint32_t refs;    /* holders, under the store's shared_lock */
+    int retired;      /* replaced by a newer generation: the last registry_index_put frees it */
+    uint8_t *arena;   /* slots of the area codes with a record, then longer exchanges */
+    size_t cap, used; /* the arena's size and what is written */
+    uint32_t slots[INDEX_NPAS]; /* where an area code's slots are; UINT32_MAX: no record */
+    /* While it is copied: each area code's record length (checked again when it is copied). */
     uint32_t len[INDEX_NPAS];
-    size_t at[INDEX_NPAS];
     unsigned copied; /* area codes done */
 };
 
@@ -64,10 +79,8 @@ static void *huge_alloc(size_t bytes)
 
 static void index_free(struct registry_index *ix)
 {
-    if (ix) {
-        free(ix->off);
-        free(ix->blocks);
-    }
+    if (ix)
+        free(ix->arena);
     free(ix);
 }
 
@@ -79,15 +92,16 @@ static void shared_free(void *p)
     free(sh);
 }
 
-/* The first slice: every area code's record length and place (a key lookup each, no copy),
- * and the memory. NULL when the generation cannot be copied. */
+/* The first slice: every area code's record length (a key lookup each, no copy) and the
+ * arena, sized for the worst case (every slot, every exchange's lines or bitmap rounded up to
+ * 64 bytes); untouched pages of it cost nothing. NULL when the generation cannot be copied. */
 static struct registry_index *index_start(struct store_txn *t, uint32_t gen)
 {
     struct registry_index *ix = calloc(1, sizeof *ix);
     if (!ix)
         return NULL;
     ix->generation = gen;
-    size_t total = 0;
+    size_t records = 0;
     for (unsigned i = 0; i < INDEX_NPAS; i++) {
         struct store_val v;
         int rc = npa_record(t, gen, i + 200, &v);
@@ -96,21 +110,48 @@ static struct registry_index *index_start(struct store_txn *t, uint32_t gen)
             return NULL;
         }
         ix->len[i] = rc ? 0 : (uint32_t)v.len;
-        ix->at[i] = total;
-        size_t blen;
-        if (!rc)
-            registry_npa_blocks(&v, &blen);
-        total += rc ? 0 : blen;
+        ix->slots[i] = UINT32_MAX;
+        records += ix->len[i];
+        ix->cap += rc ? 0 : 2 * NPA_SLOTS + ix->len[i];
     }
-    if (total > REGISTRY_INDEX_MAX || !(ix->off = huge_alloc(INDEX_BYTES)) ||
-        !(ix->blocks = huge_alloc(total))) {
+    if (records > REGISTRY_INDEX_MAX || ix->cap > UINT32_MAX ||
+        !(ix->arena = huge_alloc(ix->cap))) {
         index_free(ix);
         return NULL;
     }
     return ix;
 }
 
-/* Copies area codes until about REGISTRY_INDEX_SLICE bytes are done: 1 when the whole
+/* Puts exchange nxx of record v into its slot (and the arena): bytes written, or an error. */
+static int put_exchange(struct registry_index *ix, uint8_t *slot, const struct store_val *v,
+                        unsigned nxx)
+{
+    uint16_t lines[REGISTRY_DENSE];
+    const uint8_t *bits;
+    size_t n;
+    int rc = registry_exchange_lines(v, nxx, &bits, lines, &n);
+    if (rc < 0)
+        return rc;
+    uint16_t count = rc == 1 ? SLOT_BITMAP : (uint16_t)n;
+    memcpy(slot, &count, 2);
+    if (rc == 0 && n <= SLOT_INLINE) {
+        memcpy(LINES_AT(slot), lines, 2 * n);
+        return SLOT;
+    }
+    size_t bytes = rc == 1 ? REGISTRY_BITMAP_BYTES : 2 * n;
+    size_t room = (bytes + SLOT - 1) / SLOT * SLOT;
+    if (ix->used + room > ix->cap)
+        return BC_ECORRUPT;
+    memcpy(ix->arena + ix->used, rc == 1 ? (const void *)bits : (const void *)lines, bytes);
+    uint32_t at = (uint32_t)ix->used;
+    memcpy(OFFSET_AT(slot), &at, 4);
+    for (size_t k = 1; rc == 0 && k * SEGMENT < n; k++)
+        memcpy(FENCES_AT(slot) + (k - 1), &lines[k * SEGMENT], 2);
+    ix->used += room;
+    return (int)(SLOT + room);
+}
+
+/* Copies area codes until about REGISTRY_INDEX_SLICE bytes are written: 1 when the whole
  * generation is copied, 0 when more is left, BC_ECORRUPT when a record is not what the first
  * slice saw. */
 static int index_slice(struct store_txn *t, struct registry_index *ix)
@@ -118,22 +159,20 @@ static int index_slice(struct store_txn *t, struct registry_index *ix)
     size_t done = 0;
     while (ix->copied < INDEX_NPAS && done < REGISTRY_INDEX_SLICE) {
         unsigned i = ix->copied++;
-        uint32_t *o = ix->off + (size_t)i * INDEX_STRIDE;
-        size_t base = ix->at[i], len;
-        if (!ix->len[i]) {
-            for (unsigned x = 0; x < INDEX_STRIDE; x++)
-                o[x] = (uint32_t)base;
+        if (!ix->len[i])
             continue;
-        }
         struct store_val v;
         if (npa_record(t, ix->generation, i + 200, &v) != 0 || v.len != ix->len[i] ||
-            registry_npa_directory(&v, o) != 0)
+            ix->used + NPA_SLOTS > ix->cap)
             return BC_ECORRUPT;
-        const uint8_t *blk = registry_npa_blocks(&v, &len);
-        memcpy(ix->blocks + base, blk, len);
-        for (unsigned x = 0; x < INDEX_STRIDE; x++)
-            o[x] += (uint32_t)base;
-        done += len + INDEX_STRIDE * sizeof *o;
+        ix->slots[i] = (uint32_t)ix->used;
+        ix->used += NPA_SLOTS;
+        for (unsigned nxx = 0; nxx < REGISTRY_NXX; nxx++) {
+            int rc = put_exchange(ix, ix->arena + ix->slots[i] + (size_t)nxx * SLOT, &v, nxx);
+            if (rc < 0)
+                return rc;
+            done += (size_t)rc;
+        }
     }
     return ix->copied == INDEX_NPAS;
 }
@@ -227,22 +266,57 @@ void registry_index_put(struct store *s, struct registry_index *ix)
         index_free(ix);
 }
 
-void registry_index_prefetch(const struct registry_index *ix, const char *d)
+/* The slot of the ten digits' exchange, or NULL when its area code has no record. */
+static const uint8_t *slot_of(const struct registry_index *ix, const char *d)
 {
     unsigned npa = digits3(d);
-    if (npa < 200)
-        return;
-    /* The directory entry is read now (it is usually in the CPU's cache: 3.2 MB for every
-     * exchange), so the block's read can start at once. */
-    const uint32_t *o = ix->off + (size_t)(npa - 200) * INDEX_STRIDE + digits3(d + 3);
-    __builtin_prefetch(ix->blocks + o[0]);
+    if (npa < 200 || ix->slots[npa - 200] == UINT32_MAX)
+        return NULL;
+    return ix->arena + ix->slots[npa - 200] + (size_t)digits3(d + 3) * SLOT;
+}
+
+void registry_index_prefetch(const struct registry_index *ix, const char *d)
+{
+    const uint8_t *slot = slot_of(ix, d);
+    if (slot)
+        __builtin_prefetch(slot);
+}
+
+/* 1 if line is among the n ascending lines at p. The search has no branch on the values (the
+ * compiler selects with cmov): a mispredicted one would throw away the work the CPU does
+ * meanwhile, the next lookup's memory reads included. */
+static int lines_have(const uint16_t *p, size_t n, unsigned line)
+{
+    if (n == 0)
+        return 0;
+    while (n > 1) {
+        size_t half = n / 2;
+        p = p[half] <= line ? p + half : p;
+        n -= half;
+    }
+    return *p == line;
 }
 
 int registry_index_has(const struct registry_index *ix, const char *d)
 {
-    unsigned npa = digits3(d);
-    if (npa < 200)
+    const uint8_t *slot = slot_of(ix, d);
+    if (!slot)
         return 0;
-    const uint32_t *o = ix->off + (size_t)(npa - 200) * INDEX_STRIDE + digits3(d + 3);
-    return registry_block_has(ix->blocks, o[0], o[1], digits3(d + 6) * 10 + (unsigned)(d[9] - '0'));
+    unsigned line = digits3(d + 6) * 10 + (unsigned)(d[9] - '0');
+    uint16_t n;
+    uint32_t at;
+    memcpy(&n, slot, 2);
+    if (n <= SLOT_INLINE)
+        return lines_have(LINES_AT(slot), n, line);
+    memcpy(&at, OFFSET_AT(slot), 4);
+    const uint8_t *far = ix->arena + at;
+    if (n == SLOT_BITMAP)
+        return far[line >> 3] >> (line & 7) & 1;
+    /* The segment: how many fences are at or below the line. */
+    size_t k = 0, segments = (n + SEGMENT - 1) / SEGMENT;
+    const uint16_t *fences = FENCES_AT(slot);
+    for (size_t i = 0; i + 1 < segments; i++)
+        k += fences[i] <= line;
+    size_t len = n - k * SEGMENT < SEGMENT ? n - k * SEGMENT : SEGMENT;
+    return lines_have((const uint16_t *)far + k * SEGMENT, len, line);
 }

@@ -1,10 +1,12 @@
-/* An in-memory copy of what do-not-call lookups read of one registry generation: every area
- * code's exchange directory (800 x 1,001 offsets, 3.2 MB) and its blocks (about 2.6 bytes per
- * number: 26 MB for 10,000,000 numbers, some 650 MB for the full national list), on huge pages.
- * Kept by the store (store->shared) for all its users, threads included: a lookup is then one
- * directory read that usually hits the CPU's cache and one block read, with no B-tree descent
- * and no TLB miss (LMDB's map is file-backed 4 KB pages; reading blocks there cost two
- * dependent misses more).
+/* An in-memory copy of what do-not-call lookups read of one registry generation, on huge pages:
+ * every exchange of an area code on the registry is a 64-byte slot at a place computed from the
+ * number, holding its lines when it has at most 31, else where they are and which 64-byte
+ * segment of them to read (registry_index.c has the layout). A lookup is then one cache line,
+ * read early (registry_index_prefetch), plus one more for a longer exchange: no B-tree descent,
+ * no binary search across cache lines, no TLB miss (LMDB's map is file-backed 4 KB pages).
+ * Memory: 64 KB per area code on the registry plus the numbers of the longer exchanges, about
+ * 51 MB for 10,000,000 numbers spread over every exchange, some 700 MB for the full national
+ * list. Kept by the store (store->shared) for all its users, threads included.
  *
  * Built from the records a slice at a time: each registry_index_get that finds no index of its
  * generation copies about REGISTRY_INDEX_SLICE bytes (0.2 to 0.7 ms here) in the caller's

@@ -264,29 +264,24 @@ int registry_npa_has(const struct store_val *v, unsigned nxx, unsigned line)
     return rc ? rc : block_has(blk, len, line);
 }
 
-int registry_block_has(const uint8_t *blocks, uint32_t a, uint32_t b, unsigned line)
+int registry_exchange_lines(const struct store_val *v, unsigned nxx, const uint8_t **bits,
+                            uint16_t *lines, size_t *n)
 {
-    return block_has(blocks + a, b - a, line);
-}
-
-const uint8_t *registry_npa_blocks(const struct store_val *v, size_t *len)
-{
-    *len = v->len >= REGISTRY_HEADER ? v->len - REGISTRY_HEADER : 0;
-    return (const uint8_t *)v->ptr + REGISTRY_HEADER;
-}
-
-int registry_npa_directory(const struct store_val *v, uint32_t *off)
-{
-    const uint8_t *p = v->ptr;
-    if (v->len < REGISTRY_HEADER || v->len > UINT32_MAX)
-        return BC_ECORRUPT;
-    uint32_t prev = 0;
-    for (unsigned nxx = 0; nxx <= REGISTRY_NXX; nxx++) {
-        off[nxx] = be32_get(p + 4 + 4 * nxx);
-        if (off[nxx] < prev || off[nxx] > v->len - REGISTRY_HEADER)
-            return BC_ECORRUPT;
-        prev = off[nxx];
+    const uint8_t *blk;
+    size_t len;
+    int rc = registry_block(v, nxx, &blk, &len);
+    if (rc)
+        return rc;
+    *n = 0;
+    if (len == REGISTRY_BITMAP_BYTES) {
+        *bits = blk;
+        return 1;
     }
+    if (len % 2 || len / 2 >= REGISTRY_DENSE)
+        return BC_ECORRUPT;
+    for (size_t i = 0; i < len / 2; i++)
+        lines[i] = (uint16_t)(blk[2 * i] << 8 | blk[2 * i + 1]);
+    *n = len / 2;
     return 0;
 }
 

@@ -101,16 +101,11 @@ int registry_lock_decode(const struct store_val *v, uint32_t *pid, uint64_t *sta
 /* 1 if line (0-9999) of exchange nxx (0-999) is in the area code's record v, else 0;
  * BC_ECORRUPT when v is not such a record. */
 int registry_npa_has(const struct store_val *v, unsigned nxx, unsigned line);
-/* The same for the exchange whose block is [a, b) of blocks: a copy of a record's block area
- * (registry_npa_blocks) with offsets its directory gave (registry_npa_directory), so they are
- * known to be in it. */
-int registry_block_has(const uint8_t *blocks, uint32_t a, uint32_t b, unsigned line);
-/* The record's block area (what follows its directory; offsets count from its start) and its
- * length in *len. v must have passed registry_npa_directory. */
-const uint8_t *registry_npa_blocks(const struct store_val *v, size_t *len);
-/* Copies record v's directory (REGISTRY_NXX + 1 offsets) into off, in native byte order: 0, or
- * BC_ECORRUPT when the offsets are not increasing within the record. */
-int registry_npa_directory(const struct store_val *v, uint32_t *off);
+/* Exchange nxx (0-999) of area code record v: 1 with *bits its bitmap (REGISTRY_BITMAP_BYTES,
+ * bit line), or 0 with its *n (< REGISTRY_DENSE) line numbers in lines, ascending; BC_ECORRUPT
+ * when v is not such a record. */
+int registry_exchange_lines(const struct store_val *v, unsigned nxx, const uint8_t **bits,
+                            uint16_t *lines, size_t *n);
 /* The record's number count. BC_ECORRUPT when v is not an area code's record. */
 int registry_npa_count(const struct store_val *v, uint64_t *count);
 /* ORs the numbers of record v into bits (REGISTRY_NPA_BITS_BYTES) and sets touched[nxx] (1000
