@@ -27,6 +27,9 @@ struct dedupe {
     struct dedupe_slot queue[DEDUPE_QUEUE];
 };
 
+/* The number an E.164 number's digits (n of them, at most 19, without the '+') stand for: the
+ * key dedupe_check takes. */
+uint64_t dedupe_number(const char *digits, size_t n);
 /* Sizes the table for the rows a body of body_bytes typically holds (at most max_rows). */
 void dedupe_presize(struct dedupe *d, uint64_t body_bytes, uint64_t max_rows);
 /* Returns the row that already holds number, or 0 after recording it for row, or BC_ENOMEM. */

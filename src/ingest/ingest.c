@@ -384,14 +384,6 @@ static int header_row(struct ingest *in, const struct csv_row *r)
     return 0;
 }
 
-static uint64_t digits_value(const char *e164)
-{
-    uint64_t v = 0;
-    for (const char *p = e164 + 1; *p; p++)
-        v = v * 10 + (uint64_t)(*p - '0');
-    return v;
-}
-
 /* The row's consent evidence (model/consent.c decides): 1 when the row must not be called for
  * want of it (msg says why), 0 when it may be called. Rows of a file without consent_at cost one
  * test when consent is not required. */
@@ -472,7 +464,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
         return queue_row(in, r, &h, msg, strlen(msg));
     }
     if (!in->allow_duplicates) {
-        int64_t first = dedupe_check(&in->seen, digits_value(pn.e164), r->row);
+        int64_t first = dedupe_check(&in->seen, dedupe_number(pn.e164 + 1, pn.len - 1), r->row);
         if (first < 0)
             return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
         if (first > 0) {
