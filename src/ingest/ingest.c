@@ -441,7 +441,8 @@ static int data_row(struct ingest *in, const struct csv_row *r)
         in->bare_rows++;
     struct phone_number pn;
     char why[200];
-    int rc = phone_parse(value, vlen, in->default_country, strlen(in->default_country), &pn, why,
+    /* default_country is "" or two letters (field_end). */
+    int rc = phone_parse(value, vlen, in->default_country, in->default_country[0] ? 2 : 0, &pn, why,
                          sizeof why);
     if (rc < 0) {
         snprintf(msg, sizeof msg, "Invalid phone number: %s", why);
@@ -451,7 +452,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
         h.outcome = OUTCOME_INVALID_NUMBER;
         return queue_row(in, r, &h, msg, strlen(msg));
     }
-    memcpy(h.e164, pn.e164, pn.len + 1);
+    memcpy(h.e164, pn.e164, sizeof pn.e164); /* a fixed size: no call */
     h.normalized = (uint8_t)pn.normalized;
     /* Before the duplicate check: a row that may not be called does not make a later row with
      * the same number, and with consent, a duplicate. */

@@ -403,7 +403,8 @@ static int read_international(const char *d, size_t n, int strip_trunk, struct r
         return code_error(d, n, msg, cap);
     nsn = d + code_len;
     nsn_len = n - code_len;
-    if (plan->trunk[0] == '0' && strip_trunk && starts_with(nsn, nsn_len, plan->trunk)) {
+    if (plan->trunk[0] == '0' && strip_trunk && nsn_len > 0 && nsn[0] == '0' &&
+        starts_with(nsn, nsn_len, plan->trunk)) {
         nsn += strlen(plan->trunk);
         nsn_len -= strlen(plan->trunk);
         stripped = 1;
@@ -437,8 +438,12 @@ static int read_international(const char *d, size_t n, int strip_trunk, struct r
         say(msg, cap, "too long: a phone number has at most %d digits", E164_DIGITS_MAX);
         return PHONE_E_TOO_LONG;
     }
-    memcpy(r->d, d, code_len);
-    memcpy(r->d + code_len, nsn, nsn_len);
+    if (stripped) {
+        memcpy(r->d, d, code_len);
+        memcpy(r->d + code_len, nsn, nsn_len);
+    } else {
+        memcpy(r->d, d, n); /* the code and the NSN as they follow each other */
+    }
     r->n = code_len + nsn_len;
     return 0;
 }
@@ -624,7 +629,7 @@ int phone_parse(const char *in, size_t len, const char *default_country, size_t 
                 struct phone_number *out, char *msg, size_t msgcap)
 {
     struct reading r = {{0}, 0, NULL};
-    int rc;
+    int rc, as_written = 0;
 
     memset(out, 0, sizeof *out);
     if (msgcap > 0)
@@ -632,21 +637,23 @@ int phone_parse(const char *in, size_t len, const char *default_country, size_t 
     /* Most cells of an upload are already E.164: their digits are read as they are, which is
      * what the scanner would give. (With a default country the general path runs, since it
      * checks that country first.) */
-    if (dc_len == 0 && plain_e164(in, len))
+    if (dc_len == 0 && plain_e164(in, len)) {
         rc = read_international(in + 1, len - 1, 1, &r, msg, msgcap);
-    else
+        as_written = 1; /* the digits as they came, or fewer when a trunk 0 was dropped */
+    } else {
         rc = read_written(&in, &len, default_country, dc_len, &r, msg, msgcap);
+    }
     if (rc < 0)
         return rc;
 
     if (msgcap > 0)
         msg[0] = '\0'; /* a reading tried first may have left its message */
     out->e164[0] = '+';
-    memcpy(out->e164 + 1, r.d, r.n);
+    memcpy(out->e164 + 1, r.d, sizeof r.d); /* a fixed size: no call; the NUL cuts it */
     out->e164[r.n + 1] = '\0';
     out->len = r.n + 1;
     memcpy(out->country, r.country->iso2, sizeof out->country);
-    out->normalized = out->len != len || memcmp(out->e164, in, len) != 0;
+    out->normalized = out->len != len || (!as_written && memcmp(out->e164, in, len) != 0);
     return 0;
 }
 
