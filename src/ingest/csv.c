@@ -372,6 +372,11 @@ static int fast_row(struct csv_parser *p, const unsigned char **sp, const unsign
     const unsigned char delim = (unsigned char)p->delim;
     const unsigned char *s = *sp, *field, *t;
     size_t n = 0, total = 0;
+    /* In locals: the stores into fields[] could alias them, so the compiler would reload them
+     * for every field. */
+    struct csv_field *const fields = p->fields;
+    const size_t max_columns = p->lim.max_columns, max_field = p->lim.max_field,
+                 max_row = p->lim.max_row;
     for (;;) {
         int high = 0;
         if (*s == '"') {
@@ -390,11 +395,11 @@ static int fast_row(struct csv_parser *p, const unsigned char **sp, const unsign
         }
         size_t len = (size_t)(t - field);
         total += len;
-        if (n == p->lim.max_columns || len > p->lim.max_field || total > p->lim.max_row ||
+        if (n == max_columns || len > max_field || total > max_row ||
             (high && !utf8_valid(field, len)))
             return 0;
-        p->fields[n].ptr = (const char *)field;
-        p->fields[n].len = len;
+        fields[n].ptr = (const char *)field;
+        fields[n].len = len;
         n++;
         t = s++; /* the delimiter or line end */
         if (*t != delim)
