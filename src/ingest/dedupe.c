@@ -111,6 +111,15 @@ void dedupe_presize(struct dedupe *d, uint64_t body_bytes, uint64_t max_rows)
     dedupe_resize(d, cap);
 }
 
+void dedupe_prefetch(const struct dedupe *d, uint64_t number)
+{
+    size_t word;
+    if (d->cap) {
+        (void)filter_bit(d, mix(number), &word);
+        __builtin_prefetch(&d->filter[word]);
+    }
+}
+
 /* Returns the row that already holds number, or 0 after recording it for row, or BC_ENOMEM. */
 int64_t dedupe_check(struct dedupe *d, uint64_t number, uint32_t row)
 {

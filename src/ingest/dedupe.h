@@ -34,6 +34,9 @@ uint64_t dedupe_number(const char *digits, size_t n);
 void dedupe_presize(struct dedupe *d, uint64_t body_bytes, uint64_t max_rows);
 /* Returns the row that already holds number, or 0 after recording it for row, or BC_ENOMEM. */
 int64_t dedupe_check(struct dedupe *d, uint64_t number, uint32_t row);
+/* Starts loading what dedupe_check(number) reads first, so that the cache miss overlaps other
+ * work (the row's number is read while it loads); only a hint, nothing changes. */
+void dedupe_prefetch(const struct dedupe *d, uint64_t number);
 /* Forgets every number, keeping the memory. */
 void dedupe_clear(struct dedupe *d);
 void dedupe_free(struct dedupe *d);
