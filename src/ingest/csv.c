@@ -74,8 +74,8 @@ static uint64_t load_le64(const unsigned char *s)
  * field data), or end. The parser spends most of its time here, so bytes are tested sixteen at a
  * time with SSE2 where the compiler targets it (every x86-64), then eight at a time in a 64-bit
  * word. Sets *high if a skipped byte is not ASCII, so that fields without such bytes need no
- * UTF-8 check. */
-/* Inlined into its callers: the constants it builds are then made once per row, not per field. */
+ * UTF-8 check. Inlined into its callers: the constants it builds are then made once per row,
+ * not once per field. */
 static inline __attribute__((always_inline)) const unsigned char *
 span(const unsigned char *s, const unsigned char *end, unsigned char stop, int *high)
 {
