@@ -67,8 +67,9 @@ int api_fail(struct api_failure *f, int status, const char *code, const char *fi
 /* Adds the failure's "error", "message" and "field" (when there is one) to obj. */
 void api_failure_add(cJSON *obj, const struct api_failure *f);
 
-/* Body bytes parsed before the loop serves other clients: one socket read, about half a
- * millisecond of CPU when rows are stored (0.4-0.5 ms measured on the bench machine). */
+/* Body bytes parsed before the loop serves other clients: a quarter of a socket read at most
+ * (the rest waits in the connection), about half a millisecond of CPU when rows are stored
+ * (0.4-0.5 ms measured on the bench machine). */
 #define API_YIELD_BYTES (64u * 1024)
 /* After n more bytes of a streamed body: pauses the request while blocked (its next rows wait
  * for a write still in flight), else lets other clients in every `every` bytes (libuv reads up

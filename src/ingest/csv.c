@@ -20,6 +20,10 @@
 
 #include "util/err.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 /* States of the row parser between two bytes. */
 enum {
     ST_LINE_START,  /* before the first byte of a row; blank lines are skipped here */
@@ -67,14 +71,39 @@ static uint64_t load_le64(const unsigned char *s)
 }
 
 /* Returns the first byte in [s, end) that is stop, CR, LF or NUL (the bytes that end a run of
- * field data), or end. Eight bytes are tested at a time, because the parser spends most of its
- * time here. Sets *high if a skipped byte is not ASCII, so that fields without such bytes need
- * no UTF-8 check. */
-static const unsigned char *span(const unsigned char *s, const unsigned char *end,
-                                 unsigned char stop, int *high)
+ * field data), or end. The parser spends most of its time here, so bytes are tested sixteen at a
+ * time with SSE2 where the compiler targets it (every x86-64), then eight at a time in a 64-bit
+ * word. Sets *high if a skipped byte is not ASCII, so that fields without such bytes need no
+ * UTF-8 check. Inlined into its callers: the constants it builds are then made once per row,
+ * not once per field. */
+static inline __attribute__((always_inline)) const unsigned char *
+span(const unsigned char *s, const unsigned char *end, unsigned char stop, int *high)
 {
     const uint64_t stops = ONES * stop, crs = ONES * '\r', lfs = ONES * '\n';
     uint64_t seen = 0;
+#ifdef __SSE2__
+    const __m128i vstop = _mm_set1_epi8((char)stop), vcr = _mm_set1_epi8('\r'),
+                  vlf = _mm_set1_epi8('\n'), vnul = _mm_setzero_si128();
+    unsigned wide_high = 0;
+    while (end - s >= 16) {
+        __m128i w = _mm_loadu_si128((const __m128i *)(const void *)s);
+        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(w, vstop), _mm_cmpeq_epi8(w, vcr)),
+                                   _mm_or_si128(_mm_cmpeq_epi8(w, vlf), _mm_cmpeq_epi8(w, vnul)));
+        unsigned hits = (unsigned)_mm_movemask_epi8(hit), highs = (unsigned)_mm_movemask_epi8(w);
+        if (hits) {
+            unsigned k = (unsigned)__builtin_ctz(hits);
+            wide_high |= highs & ((1u << k) - 1);
+            s += k;
+            if (wide_high)
+                *high = 1;
+            return s;
+        }
+        wide_high |= highs;
+        s += 16;
+    }
+    if (wide_high)
+        *high = 1;
+#endif
     while (end - s >= 8) {
         uint64_t w = load_le64(s);
         uint64_t flags = has_zero_byte(w) | has_zero_byte(w ^ stops) | has_zero_byte(w ^ crs) |
@@ -343,6 +372,11 @@ static int fast_row(struct csv_parser *p, const unsigned char **sp, const unsign
     const unsigned char delim = (unsigned char)p->delim;
     const unsigned char *s = *sp, *field, *t;
     size_t n = 0, total = 0;
+    /* In locals: the stores into fields[] could alias them, so the compiler would reload them
+     * for every field. */
+    struct csv_field *const fields = p->fields;
+    const size_t max_columns = p->lim.max_columns, max_field = p->lim.max_field,
+                 max_row = p->lim.max_row;
     for (;;) {
         int high = 0;
         if (*s == '"') {
@@ -361,11 +395,11 @@ static int fast_row(struct csv_parser *p, const unsigned char **sp, const unsign
         }
         size_t len = (size_t)(t - field);
         total += len;
-        if (n == p->lim.max_columns || len > p->lim.max_field || total > p->lim.max_row ||
+        if (n == max_columns || len > max_field || total > max_row ||
             (high && !utf8_valid(field, len)))
             return 0;
-        p->fields[n].ptr = (const char *)field;
-        p->fields[n].len = len;
+        fields[n].ptr = (const char *)field;
+        fields[n].len = len;
         n++;
         t = s++; /* the delimiter or line end */
         if (*t != delim)

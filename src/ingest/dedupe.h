@@ -27,10 +27,16 @@ struct dedupe {
     struct dedupe_slot queue[DEDUPE_QUEUE];
 };
 
+/* The number an E.164 number's digits (n of them, at most 19, without the '+') stand for: the
+ * key dedupe_check takes. */
+uint64_t dedupe_number(const char *digits, size_t n);
 /* Sizes the table for the rows a body of body_bytes typically holds (at most max_rows). */
 void dedupe_presize(struct dedupe *d, uint64_t body_bytes, uint64_t max_rows);
 /* Returns the row that already holds number, or 0 after recording it for row, or BC_ENOMEM. */
 int64_t dedupe_check(struct dedupe *d, uint64_t number, uint32_t row);
+/* Starts loading what dedupe_check(number) reads first, so that the cache miss overlaps other
+ * work (the row's number is read while it loads); only a hint, nothing changes. */
+void dedupe_prefetch(const struct dedupe *d, uint64_t number);
 /* Forgets every number, keeping the memory. */
 void dedupe_clear(struct dedupe *d);
 void dedupe_free(struct dedupe *d);

@@ -3,6 +3,7 @@
 #include "ingest/phone.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -234,18 +235,8 @@ static int scan(const char *s, size_t n, struct digits *out, char *msg, size_t c
 /* The main row of a calling code (the first row with that code), or NULL. */
 static const struct phone_country *main_row(unsigned code)
 {
-    size_t lo = 0, hi = phone_data_count;
-
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (phone_data_countries[mid].code < code)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo < phone_data_count && phone_data_countries[lo].code == code
-               ? &phone_data_countries[lo]
-               : NULL;
+    unsigned row = code < 1000 ? phone_data_code_row[code] : 0;
+    return row ? &phone_data_countries[row - 1] : NULL;
 }
 
 /* The calling code that begins d. E.164 codes are prefix-free (no code is the beginning of
@@ -294,21 +285,11 @@ static int code_error(const char *d, size_t n, char *msg, size_t cap)
     return PHONE_E_UNKNOWN_CODE;
 }
 
-/* 1 if nsn begins with one of the space-separated prefixes in list. This runs for every +1
- * number against Canada's long list, so it walks the list once instead of tokenising it. */
+/* 1 if nsn begins with one of the space-separated prefixes in list. */
 static int has_prefix_in(const char *list, const char *nsn, size_t n)
 {
     const char *p = list;
 
-    /* Runs of three-digit prefixes (all of the North American lists) are compared a token at a
-     * time; anything else goes through the general loop below. */
-    while (p[0] > ' ' && p[1] > ' ' && p[2] > ' ' && (p[3] == ' ' || p[3] == '\0')) {
-        if (n >= 3 && p[0] == nsn[0] && p[1] == nsn[1] && p[2] == nsn[2])
-            return 1;
-        if (p[3] == '\0')
-            return 0;
-        p += 4;
-    }
     while (*p == ' ')
         p++;
     while (*p != '\0') {
@@ -325,12 +306,20 @@ static int has_prefix_in(const char *list, const char *nsn, size_t n)
     return 0;
 }
 
-/* The country of a national significant number within its calling code's plan. */
+/* The country of a national significant number within its calling code's plan. The North
+ * American members (every +1 number) are found by area code in an index; the few other shared
+ * codes walk their members' lists. */
 static const struct phone_country *find_member(const struct phone_country *plan, const char *nsn,
                                                size_t n)
 {
     const struct phone_country *end = phone_data_countries + phone_data_count;
 
+    if (plan->code == 1) {
+        if (n < 3 || nsn[0] < '2')
+            return plan;
+        return plan + phone_data_nanp_member[(nsn[0] - '0') * 100 + (nsn[1] - '0') * 10 +
+                                             (nsn[2] - '0') - 200];
+    }
     for (const struct phone_country *c = plan + 1; c < end && c->code == plan->code; c++)
         if (c->prefixes != NULL && has_prefix_in(c->prefixes, nsn, n))
             return c;
@@ -414,7 +403,8 @@ static int read_international(const char *d, size_t n, int strip_trunk, struct r
         return code_error(d, n, msg, cap);
     nsn = d + code_len;
     nsn_len = n - code_len;
-    if (plan->trunk[0] == '0' && strip_trunk && starts_with(nsn, nsn_len, plan->trunk)) {
+    if (plan->trunk[0] == '0' && strip_trunk && nsn_len > 0 && nsn[0] == '0' &&
+        starts_with(nsn, nsn_len, plan->trunk)) {
         nsn += strlen(plan->trunk);
         nsn_len -= strlen(plan->trunk);
         stripped = 1;
@@ -448,8 +438,12 @@ static int read_international(const char *d, size_t n, int strip_trunk, struct r
         say(msg, cap, "too long: a phone number has at most %d digits", E164_DIGITS_MAX);
         return PHONE_E_TOO_LONG;
     }
-    memcpy(r->d, d, code_len);
-    memcpy(r->d + code_len, nsn, nsn_len);
+    if (stripped) {
+        memcpy(r->d, d, code_len);
+        memcpy(r->d + code_len, nsn, nsn_len);
+    } else {
+        memcpy(r->d, d, n); /* the code and the NSN as they follow each other */
+    }
     r->n = code_len + nsn_len;
     return 0;
 }
@@ -556,27 +550,25 @@ int phone_country_known(const char *iso2, size_t len)
     return find_country(iso2, len) != NULL;
 }
 
-int phone_parse(const char *in, size_t len, const char *default_country, size_t dc_len,
-                struct phone_number *out, char *msg, size_t msgcap)
+/* Reads what was written: trims it (moving *in and *len), collects its digits and reads them
+ * as the '+', the international prefix or the default country say. */
+static int read_written(const char **in, size_t *len, const char *default_country, size_t dc_len,
+                        struct reading *r, char *msg, size_t msgcap)
 {
     const struct phone_country *home = NULL;
     struct digits dg = {{0}, 0, 0};
-    struct reading r = {{0}, 0, NULL};
     size_t k;
     int rc;
 
-    memset(out, 0, sizeof *out);
-    if (msgcap > 0)
-        msg[0] = '\0';
-    while (len > 0 && (k = space_at(in, len)) > 0)
-        in += k, len -= k;
-    while (len > 0 && (k = space_before(in, len)) > 0)
-        len -= k;
-    if (len == 0) {
+    while (*len > 0 && (k = space_at(*in, *len)) > 0)
+        *in += k, *len -= k;
+    while (*len > 0 && (k = space_before(*in, *len)) > 0)
+        *len -= k;
+    if (*len == 0) {
         say(msg, msgcap, "is empty");
         return PHONE_E_EMPTY;
     }
-    rc = scan(in, len, &dg, msg, msgcap);
+    rc = scan(*in, *len, &dg, msg, msgcap);
     if (rc < 0)
         return rc;
     if (dg.n == 0) {
@@ -600,26 +592,68 @@ int phone_parse(const char *in, size_t len, const char *default_country, size_t 
     }
 
     if (dg.plus)
-        rc = read_international(dg.d, dg.n, 1, &r, msg, msgcap);
-    else if (starts_with(dg.d, dg.n, "00"))
-        rc = read_international(dg.d + 2, dg.n - 2, 1, &r, msg, msgcap);
-    else if (home != NULL && home->code == 1 && starts_with(dg.d, dg.n, "011"))
-        rc = read_international(dg.d + 3, dg.n - 3, 1, &r, msg, msgcap);
-    else if (home != NULL)
-        rc = read_national(home, dg.d, dg.n, &r, msg, msgcap);
-    else
-        rc = read_bare(dg.d, dg.n, &r, msg, msgcap);
+        return read_international(dg.d, dg.n, 1, r, msg, msgcap);
+    if (starts_with(dg.d, dg.n, "00"))
+        return read_international(dg.d + 2, dg.n - 2, 1, r, msg, msgcap);
+    if (home != NULL && home->code == 1 && starts_with(dg.d, dg.n, "011"))
+        return read_international(dg.d + 3, dg.n - 3, 1, r, msg, msgcap);
+    if (home != NULL)
+        return read_national(home, dg.d, dg.n, r, msg, msgcap);
+    return read_bare(dg.d, dg.n, r, msg, msgcap);
+}
+
+/* 1 if the eight bytes at p are all ASCII digits (a byte outside '0'..'9' has a high nibble
+ * other than 3, or becomes one when 6 is added). */
+static int eight_digits(const char *p)
+{
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    return ((w & 0xF0F0F0F0F0F0F0F0ull) |
+            (((w + 0x0606060606060606ull) & 0xF0F0F0F0F0F0F0F0ull) >> 4)) == 0x3333333333333333ull;
+}
+
+/* 1 if in[0..len) is '+' and 1 to 15 digits: a number already written as E.164. */
+static int plain_e164(const char *in, size_t len)
+{
+    if (len < 2 || len > E164_DIGITS_MAX + 1 || in[0] != '+')
+        return 0;
+    if (len > 8) /* two words that overlap cover every digit */
+        return eight_digits(in + 1) && eight_digits(in + len - 8);
+    for (size_t i = 1; i < len; i++)
+        if (in[i] < '0' || in[i] > '9')
+            return 0;
+    return 1;
+}
+
+int phone_parse(const char *in, size_t len, const char *default_country, size_t dc_len,
+                struct phone_number *out, char *msg, size_t msgcap)
+{
+    struct reading r = {{0}, 0, NULL};
+    int rc, as_written = 0;
+
+    memset(out, 0, sizeof *out);
+    if (msgcap > 0)
+        msg[0] = '\0';
+    /* Most cells of an upload are already E.164: their digits are read as they are, which is
+     * what the scanner would give. (With a default country the general path runs, since it
+     * checks that country first.) */
+    if (dc_len == 0 && plain_e164(in, len)) {
+        rc = read_international(in + 1, len - 1, 1, &r, msg, msgcap);
+        as_written = 1; /* the digits as they came, or fewer when a trunk 0 was dropped */
+    } else {
+        rc = read_written(&in, &len, default_country, dc_len, &r, msg, msgcap);
+    }
     if (rc < 0)
         return rc;
 
     if (msgcap > 0)
         msg[0] = '\0'; /* a reading tried first may have left its message */
     out->e164[0] = '+';
-    memcpy(out->e164 + 1, r.d, r.n);
+    memcpy(out->e164 + 1, r.d, sizeof r.d); /* a fixed size: no call; the NUL cuts it */
     out->e164[r.n + 1] = '\0';
     out->len = r.n + 1;
     memcpy(out->country, r.country->iso2, sizeof out->country);
-    out->normalized = out->len != len || memcmp(out->e164, in, len) != 0;
+    out->normalized = out->len != len || (!as_written && memcmp(out->e164, in, len) != 0);
     return 0;
 }
 

@@ -20,5 +20,10 @@ struct phone_country {
 
 extern const struct phone_country phone_data_countries[];
 extern const size_t phone_data_count;
+/* Indexes derived from the rows (phone_data.c says how they are kept in step): for each calling
+ * code below 1000, 1 + the index of its main row or 0; for each +1 area code 200 to 999 (index:
+ * area code - 200), the offset of its country's row from the +1 main row. */
+extern const unsigned short phone_data_code_row[1000];
+extern const unsigned char phone_data_nanp_member[800];
 
 #endif

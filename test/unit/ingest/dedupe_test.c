@@ -103,4 +103,21 @@ static void test_large(void)
     free(numbers);
 }
 
-CHECK_MAIN(CHECK_CASE(test_finds_every_repeat), CHECK_CASE(test_large))
+/* dedupe_number reads every length of digits (1 to 19) as their decimal value, whatever the
+ * digits: eight of them go through the word-at-a-time path. */
+static void test_number(void)
+{
+    srand(7);
+    for (int round = 0; round < 20000; round++) {
+        char digits[20];
+        size_t n = 1 + (size_t)round % 19;
+        for (size_t i = 0; i < n; i++)
+            digits[i] = (char)('0' + (round % 7 == 0 ? 9 : rand() % 10));
+        digits[n] = '\0';
+        CHECK_INT(dedupe_number(digits, n), strtoull(digits, NULL, 10));
+    }
+    CHECK_INT(dedupe_number("447911123456", 12), 447911123456ull);
+    CHECK_INT(dedupe_number("1", 1), 1);
+}
+
+CHECK_MAIN(CHECK_CASE(test_finds_every_repeat), CHECK_CASE(test_large), CHECK_CASE(test_number))

@@ -318,6 +318,42 @@ static void run_body(struct ingest *in, const char *body, size_t len)
         ingest_end(in);
 }
 
+/* A number repeated in another spelling is a duplicate of the row that first had it, and a
+ * spelling that only looks like another number is not: most rows take the path for cells that
+ * are E.164 already, which guesses the number from the cell before it is checked. */
+static void test_repeats_in_other_spellings(void)
+{
+    static const char body[] = FILE_PART("phone_number,name\r\n"
+                                         "+447911123456,a\r\n"
+                                         "\"+447911123456 \",b\r\n"
+                                         "+4407911123456,c\r\n"
+                                         "+44 7911 123456,d\r\n"
+                                         "+447911123457,e\r\n"
+                                         "+4479111234560,f\r\n"
+                                         "+14155550101,g\r\n"
+                                         "+1 415 555 0101,h") END;
+    struct ingest in;
+    run_body(&in, body, sizeof body - 1);
+    CHECK_INT(in.failure.error, INGEST_OK);
+    CHECK_INT(in.rows, 8);
+    CHECK_INT(in.duplicates, 4);
+    CHECK_INT(in.valid, 3);
+    CHECK_INT(in.invalid, 1); /* f: 13 digits is too long for +44 */
+    static const uint32_t dup_rows[] = {2, 3, 4, 8};
+    size_t found = 0;
+    for (size_t i = 0; i < in.nerrors; i++) {
+        if (strcmp(in.errors[i].code, "duplicate_phone_number") != 0)
+            continue;
+        CHECK(found < 4);
+        CHECK_INT(in.errors[i].row, dup_rows[found]);
+        CHECK(strstr(in.errors[i].message,
+                     found < 3 ? "Duplicate of row 1 " : "Duplicate of row 7 ") != NULL);
+        found++;
+    }
+    CHECK_INT(found, 4);
+    ingest_free(&in);
+}
+
 /* Messages about a limit name it, in one sentence. */
 static void test_limit_messages(void)
 {
@@ -437,4 +473,4 @@ CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_rows_land),
            CHECK_CASE(test_state_index_over_chunks), CHECK_CASE(test_typed_errors),
            CHECK_CASE(test_on_field_stops), CHECK_CASE(test_too_many_rows),
            CHECK_CASE(test_limit_messages), CHECK_CASE(test_late_fields_read_rows_again),
-           CHECK_CASE(test_late_field_without_spool))
+           CHECK_CASE(test_late_field_without_spool), CHECK_CASE(test_repeats_in_other_spellings))

@@ -638,6 +638,40 @@ static void test_table(void)
     CHECK_INT(duplicates, 0);
 }
 
+/* The indexes of phone_data.c agree with its rows. When they do not (the rows were edited),
+ * the indexes the rows give are printed, to paste into phone_data.c. */
+static void test_indexes(void)
+{
+    static unsigned short code_row[1000];
+    static unsigned char nanp[800];
+    size_t us = 0;
+    while (us < phone_data_count && phone_data_countries[us].code != 1)
+        us++;
+    CHECK(us < phone_data_count);
+    for (size_t i = phone_data_count; i-- > 0;)
+        if (phone_data_countries[i].code < 1000)
+            code_row[phone_data_countries[i].code] = (unsigned short)(i + 1);
+    for (unsigned area = 200; area < 1000; area++) {
+        char a[3] = {(char)('0' + area / 100), (char)('0' + area / 10 % 10),
+                     (char)('0' + area % 10)};
+        for (size_t i = us + 1; i < phone_data_count && phone_data_countries[i].code == 1; i++) {
+            const char *p = phone_data_countries[i].prefixes;
+            size_t k;
+            for (; p && *p && !nanp[area - 200]; p += k + strspn(p + k, " "))
+                if ((k = strcspn(p, " ")) <= 3 && memcmp(p, a, k) == 0)
+                    nanp[area - 200] = (unsigned char)(i - us);
+        }
+    }
+    int same = memcmp(code_row, phone_data_code_row, sizeof code_row) == 0;
+    CHECK_REPORT(same, "phone_data_code_row differs from the rows");
+    for (size_t i = 0; !same && i < 1000; i++)
+        fprintf(stderr, "%u,%s", code_row[i], i % 20 == 19 ? "\n" : " ");
+    same = memcmp(nanp, phone_data_nanp_member, sizeof nanp) == 0;
+    CHECK_REPORT(same, "phone_data_nanp_member differs from the rows");
+    for (size_t i = 0; !same && i < 800; i++)
+        fprintf(stderr, "%u,%s", nanp[i], i % 25 == 24 ? "\n" : " ");
+}
+
 /* Random bytes drawn mostly from the characters the parser cares about: nothing crashes, msg
  * is always terminated, and every success is a well-formed E.164 number. */
 /* Every prefix of every North American member reads as that member, and a US area code next
@@ -711,4 +745,4 @@ CHECK_MAIN(CHECK_CASE(test_international), CHECK_CASE(test_nanp_members),
            CHECK_CASE(test_characters), CHECK_CASE(test_invalid_numbers), CHECK_CASE(test_messages),
            CHECK_CASE(test_normalized_flag), CHECK_CASE(test_buffers), CHECK_CASE(test_idempotent),
            CHECK_CASE(test_country_known), CHECK_CASE(test_strerror), CHECK_CASE(test_table),
-           CHECK_CASE(test_fuzz))
+           CHECK_CASE(test_indexes), CHECK_CASE(test_fuzz))
