@@ -173,12 +173,30 @@ static void test_signature_vectors(void)
         CHECK_INT(twilio_sign("12345", signs[i].url, strlen(signs[i].url), b.data, b.len, sig), 0);
         CHECK_STR(sig, signs[i].sig);
     }
+    /* The server's path, with the token's MAC keyed once and used again and again, agrees. */
+    struct crypto_hmac_sha1 key;
+    CHECK_INT(crypto_hmac_sha1_init(&key, "12345", 5), 0);
     for (size_t i = 0; i < sizeof verifies / sizeof verifies[0]; i++) {
         const char *u = verifies[i].url;
         CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len, verifies[i].sig,
                                 strlen(verifies[i].sig)),
                   1);
+        CHECK_INT(twilio_verify_keyed(&key, "12345", u, strlen(u), b.data, b.len, verifies[i].sig,
+                                      strlen(verifies[i].sig)),
+                  1);
+        /* A signature of neither form of the URL. */
+        CHECK_INT(twilio_verify_keyed(&key, "12345", u, strlen(u), b.data, b.len,
+                                      "IK+Dwps556ElfBT0I3Rgjkr1wJU=", 28),
+                  0);
     }
+    uint8_t once[SHA1_LEN], keyed[SHA1_LEN];
+    crypto_hmac_sha1("12345", 5, b.data, b.len, once);
+    crypto_hmac_sha1_keyed(&key, "12345", 5, b.data, b.len, keyed);
+    CHECK(memcmp(once, keyed, SHA1_LEN) == 0);
+    crypto_hmac_sha1_free(&key);
+    /* A key that could not be set up falls back to keying each MAC. */
+    crypto_hmac_sha1_keyed(&key, "12345", 5, b.data, b.len, keyed);
+    CHECK(memcmp(once, keyed, SHA1_LEN) == 0);
     buf_free(&b);
 
     /* Repeated names: sorted by name, then by value. */
