@@ -36,9 +36,9 @@ static int parse_seconds(const char *s, double *out)
 
 /* Reads an optional form field: 1 when present and not empty, 0 when absent or empty (out is
  * then ""), BC_EINVAL when it does not fit. */
-static int get_field(const char *body, size_t len, const char *name, char *out, size_t cap)
+static int get_field(const struct form_field *f, char *out, size_t cap)
 {
-    int n = form_get(body, len, name, out, cap);
+    int n = form_value(f, out, cap);
     if (n == BC_ENOTFOUND)
         out[0] = '\0';
     else if (n < 0)
@@ -462,21 +462,47 @@ int twilio_parse_callback(const char *query, size_t qlen, const char *body, size
     int rc = provider_parse_callback_query(query, qlen, ev);
     if (rc)
         return rc;
-    int has_sid = get_field(body, body_len, "CallSid", ev->call_id, sizeof ev->call_id);
-    int has_status = get_field(body, body_len, "CallStatus", ev->status, sizeof ev->status);
-    int has_answered_by = get_field(body, body_len, "AnsweredBy", answered_by, sizeof answered_by);
-    int has_sip = get_field(body, body_len, "SipResponseCode", sip, sizeof sip);
-    int has_sequence = get_field(body, body_len, "SequenceNumber", sequence, sizeof sequence);
-    int has_duration = get_field(body, body_len, "CallDuration", duration, sizeof duration);
+    /* The fields read, found in one pass over the body. */
+    enum {
+        SID,
+        STATUS,
+        ANSWERED_BY,
+        SIP,
+        SEQUENCE,
+        CALL_DURATION,
+        DIGITS,
+        OPT_OUT,
+        DURATION,
+        TEXT
+    };
+    struct form_field f[] = {
+        [SID] = {.name = "CallSid"},
+        [STATUS] = {.name = "CallStatus"},
+        [ANSWERED_BY] = {.name = "AnsweredBy"},
+        [SIP] = {.name = "SipResponseCode"},
+        [SEQUENCE] = {.name = "SequenceNumber"},
+        [CALL_DURATION] = {.name = "CallDuration"},
+        [DIGITS] = {.name = "Digits"},
+        [OPT_OUT] = {.name = "OptOut"},
+        [DURATION] = {.name = "Duration"},
+        [TEXT] = {.name = "TranscriptionText"},
+    };
+    form_find(body, body_len, f, sizeof f / sizeof f[0]);
+    int has_sid = get_field(&f[SID], ev->call_id, sizeof ev->call_id);
+    int has_status = get_field(&f[STATUS], ev->status, sizeof ev->status);
+    int has_answered_by = get_field(&f[ANSWERED_BY], answered_by, sizeof answered_by);
+    int has_sip = get_field(&f[SIP], sip, sizeof sip);
+    int has_sequence = get_field(&f[SEQUENCE], sequence, sizeof sequence);
+    int has_duration = get_field(&f[CALL_DURATION], duration, sizeof duration);
     char opt_out[8];
     /* Digits is compared with the agent's optOutDigit by the caller, which knows the agent;
      * OptOut=true is the built-in simulator's own way to say it. */
-    if (get_field(body, body_len, "Digits", ev->digits, sizeof ev->digits) < 0)
+    if (get_field(&f[DIGITS], ev->digits, sizeof ev->digits) < 0)
         ev->digits[0] = '\0';
-    ev->opted_out = get_field(body, body_len, "OptOut", opt_out, sizeof opt_out) == 1 &&
-                    strcmp(opt_out, "true") == 0;
+    ev->opted_out =
+        get_field(&f[OPT_OUT], opt_out, sizeof opt_out) == 1 && strcmp(opt_out, "true") == 0;
     if (has_duration == 0)
-        has_duration = get_field(body, body_len, "Duration", duration, sizeof duration);
+        has_duration = get_field(&f[DURATION], duration, sizeof duration);
 
     uint64_t v = 0;
     if (has_sid != 1 || has_status != 1 || has_answered_by < 0 || has_sip < 0 || has_sequence < 0 ||
@@ -492,11 +518,13 @@ int twilio_parse_callback(const char *query, size_t qlen, const char *body, size
         goto invalid;
     provider_twilio_outcome(ev->status, answered_by, ev->sip, ev);
 
-    /* A decoded value is never longer than the body, so the body's length always fits. */
-    char *transcript = malloc(body_len + 1);
+    if (!f[TEXT].value || f[TEXT].value_len == 0)
+        return 0;
+    /* A decoded value is never longer than the encoded one, so that length always fits. */
+    char *transcript = malloc(f[TEXT].value_len + 1);
     if (!transcript)
         return BC_ENOMEM;
-    if (form_get(body, body_len, "TranscriptionText", transcript, body_len + 1) > 0)
+    if (form_value(&f[TEXT], transcript, f[TEXT].value_len + 1) > 0)
         ev->transcript = transcript;
     else
         free(transcript);

@@ -101,6 +101,23 @@ static void test_form_get(void)
         if (cases[i].value && rc >= 0)
             CHECK_STR(out, cases[i].value);
     }
+    /* Several names in one pass find what form_get finds for each alone (the first pair). */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *body = cases[i].body;
+        struct form_field f[] = {{.name = "Caller"},
+                                 {.name = cases[i].name},
+                                 {.name = "a"},
+                                 {.name = "x"},
+                                 {.name = "Caller Name"}};
+        form_find(body, strlen(body), f, sizeof f / sizeof f[0]);
+        for (size_t j = 0; j < sizeof f / sizeof f[0]; j++) {
+            char one[32], many[32];
+            int rc = form_get(body, strlen(body), f[j].name, one, sizeof one);
+            CHECK_INT(form_value(&f[j], many, sizeof many), rc);
+            if (rc >= 0)
+                CHECK_STR(many, one);
+        }
+    }
     char small[4];
     CHECK_INT(form_get("a=1234", 6, "a", small, sizeof small), BC_ETOOBIG);
     CHECK_INT(form_get("a=123", 5, "a", small, sizeof small), 3);
