@@ -118,18 +118,35 @@ static int name_matches(const char *raw, size_t len, const char *name)
     return name[j] == '\0';
 }
 
+/* Whether an encoded name decodes to itself: no escape and no '+'. */
+static int is_plain(const char *raw, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (raw[i] == '%' || raw[i] == '+')
+            return 0;
+    return 1;
+}
+
 void form_find(const char *body, size_t len, struct form_field *fields, size_t n)
 {
     size_t pos = 0, left = n;
     struct form_pair p;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         fields[i].value = NULL;
+        fields[i].name_len = strlen(fields[i].name);
+    }
     while (left > 0 && form_next(body, len, &pos, &p)) {
+        /* A plain name (the usual case) matches only a name of its length, compared as bytes. */
+        int plain = is_plain(p.name, p.name_len);
         for (size_t i = 0; i < n; i++) {
-            if (fields[i].value || !name_matches(p.name, p.name_len, fields[i].name))
+            struct form_field *f = &fields[i];
+            if (f->value)
                 continue;
-            fields[i].value = p.value;
-            fields[i].value_len = p.value_len;
+            if (plain ? f->name_len != p.name_len || memcmp(f->name, p.name, p.name_len)
+                      : !name_matches(p.name, p.name_len, f->name))
+                continue;
+            f->value = p.value;
+            f->value_len = p.value_len;
             left--;
         }
     }

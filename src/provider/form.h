@@ -18,6 +18,7 @@ struct form_field {
     const char *name;
     const char *value;
     size_t value_len;
+    size_t name_len; /* set by form_find */
 };
 /* Finds the first pair of each of n names in one pass over the body (form_get for each would read
  * the body once per name). */
