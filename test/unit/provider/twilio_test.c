@@ -101,6 +101,15 @@ static void test_form_get(void)
         if (cases[i].value && rc >= 0)
             CHECK_STR(out, cases[i].value);
     }
+    /* Decoding in place gives what a separate buffer gets. */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char copy[64], out[64];
+        size_t len = strlen(cases[i].body);
+        memcpy(copy, cases[i].body, len);
+        size_t n = form_decode(cases[i].body, len, out);
+        CHECK_INT(form_decode(copy, len, copy), n);
+        CHECK(memcmp(copy, out, n) == 0);
+    }
     /* Several names in one pass find what form_get finds for each alone (the first pair). */
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *body = cases[i].body;
