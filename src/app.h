@@ -37,6 +37,7 @@ struct app {
     struct sweeper sweeper; /* chunked background work over a batch's jobs */
     struct client dialer;   /* outbound HTTP: provider requests */
     struct provider_config provider;
+    struct crypto_hmac_sha1 callback_key; /* HMAC of provider.auth_token, keyed once */
     struct dispatcher *dispatch;
     struct sim *sim;           /* the in-process simulator with --provider sim */
     struct events *events;     /* live event streams (SSE) */

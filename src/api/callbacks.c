@@ -82,8 +82,8 @@ void callbacks_twilio(struct http_request *req)
     int ulen = signed_url(req, url, sizeof url);
     const char *body = req->body.data ? req->body.data : "";
     if (!sig || ulen < 0 ||
-        !twilio_verify(app->provider.auth_token, url, (size_t)ulen, body, req->body.len, sig->ptr,
-                       sig->len)) {
+        !twilio_verify_keyed(&app->callback_key, app->provider.auth_token, url, (size_t)ulen, body,
+                             req->body.len, sig->ptr, sig->len)) {
         forbidden(req, "X-Twilio-Signature");
         return;
     }

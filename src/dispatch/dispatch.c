@@ -44,6 +44,7 @@ struct dispatcher {
     uint64_t next_commit; /* uv_now() before which no transaction starts */
     struct store_waiter store_wait;
     struct report *queue_head, *queue_tail; /* reports for the next commit */
+    struct report_pool reports;             /* applied reports, for the next ones */
     struct commit commit;
     int committing; /* commit is being written on the pool */
     struct dispatch_stats stats;
@@ -104,7 +105,7 @@ void dispatch_remove_batch(struct dispatcher *d, const char *batch_id)
 
 void dispatch_report(struct dispatcher *d, const struct call_event *ce)
 {
-    struct report *r = report_new(REPORT_CALL, ce->batch, ce->row, ce->seq);
+    struct report *r = report_take(&d->reports, REPORT_CALL, ce->batch, ce->row, ce->seq);
     if (!r) {
         free(ce->transcript);
         return;
@@ -121,7 +122,7 @@ static void on_create_done(struct client_request *req)
     struct dispatcher *d = dl->d;
     if (!d->closing) {
         histogram_observe(&d->stats.provider_latency, req->seconds);
-        struct report *r = report_new(REPORT_CREATE, dl->batch, dl->row, dl->seq);
+        struct report *r = report_take(&d->reports, REPORT_CREATE, dl->batch, dl->row, dl->seq);
         if (r) {
             provider_parse_create(&d->pcfg, req, &r->cr);
             queue_report(d, r);
@@ -162,7 +163,7 @@ static void send_pick(struct dispatcher *d, struct pick *p)
         d->stats.dials++;
         return;
     }
-    struct report *r = report_new(REPORT_CREATE, p->b->id, p->row, p->seq);
+    struct report *r = report_take(&d->reports, REPORT_CREATE, p->b->id, p->row, p->seq);
     if (r && rc == BC_ETOOBIG) {
         /* The provider would refuse this contact's request every time: it fails alone. */
         r->cr.cls = CREATE_FINAL;
@@ -186,7 +187,7 @@ static void send_pick(struct dispatcher *d, struct pick *p)
  * when out of memory: reconciled as unknown, never dialled twice). */
 static void withdraw(struct dispatcher *d, const struct pick *p)
 {
-    struct report *r = report_new(REPORT_WITHDRAW, p->b->id, p->row, p->seq);
+    struct report *r = report_take(&d->reports, REPORT_WITHDRAW, p->b->id, p->row, p->seq);
     if (r)
         queue_report(d, r);
 }
@@ -310,7 +311,7 @@ static void commit_finish(struct dispatcher *d, int rc)
         n = r->next;
         notify(d, r->batch, r->row, r->final_seq, r->finished_batch);
         report_effects(d, r);
-        report_free(r);
+        report_give(&d->reports, r);
     }
     size_t withdrawn = 0;
     struct buf over = {0}; /* batches a pick ended: they may leave memory once all are done */
@@ -379,6 +380,7 @@ static void release_dispatcher(struct dispatcher *d)
         n = r->next;
         report_free(r);
     }
+    report_pool_free(&d->reports);
     roster_free(&d->roster);
     watch_free(&d->watches);
     jobs_txn_free(&d->commit.jt);

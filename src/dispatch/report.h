@@ -47,4 +47,19 @@ struct report *report_new(enum report_kind kind, const char *batch, uint32_t row
 /* Frees the report and its transcript. */
 void report_free(struct report *r);
 
+/* Reports the commit is done with, kept for the next ones: a report is over a kilobyte, and
+ * every allocation of that size goes past malloc's per-thread cache. */
+#define REPORT_POOL_MAX 1024
+struct report_pool {
+    struct report *spare;
+    size_t n;
+};
+/* report_new, taking a kept report when there is one (pool may be NULL). */
+struct report *report_take(struct report_pool *pool, enum report_kind kind, const char *batch,
+                           uint32_t row, uint32_t seq);
+/* report_free, keeping the report for report_take while the pool holds fewer than
+ * REPORT_POOL_MAX (pool may be NULL). */
+void report_give(struct report_pool *pool, struct report *r);
+void report_pool_free(struct report_pool *pool);
+
 #endif

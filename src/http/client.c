@@ -204,6 +204,46 @@ static curl_socket_t on_open_socket(void *userp, curlsocktype purpose, struct cu
     return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
+/* ---- request structures and their easy handles ---- */
+
+/* A structure with an easy handle for a new request: a spare one (its handle reset to curl's
+ * defaults, its connections and caches kept by the multi handle), or a new one. */
+static struct client_call *call_take(struct client *d)
+{
+    struct client_call *c = d->spare;
+    if (c) {
+        d->spare = c->next;
+        d->spares--;
+        c->next = NULL;
+        return c;
+    }
+    c = calloc(1, sizeof *c);
+    if (c && !(c->easy = curl_easy_init())) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* Frees what c held for its request and keeps c and its handle for the next one (or frees them
+ * when enough are kept, or the client is closing). c is no longer in the multi handle. */
+static void call_release(struct client *d, struct client_call *c)
+{
+    curl_slist_free_all(c->headers);
+    if (d->closing || d->spares >= d->max_in_flight) {
+        curl_easy_cleanup(c->easy);
+        free(c);
+        return;
+    }
+    CURL *easy = c->easy;
+    curl_easy_reset(easy);
+    memset(c, 0, sizeof *c);
+    c->easy = easy;
+    c->next = d->spare;
+    d->spare = c;
+    d->spares++;
+}
+
 /* ---- finishing requests ---- */
 
 static void list_remove_call(struct client *d, struct client_call *c)
@@ -245,10 +285,8 @@ static void finish(struct client *d, struct client_call *c, CURLcode code, int c
     d->connects += (uint64_t)(connects > 0 ? connects : 0);
 
     curl_multi_remove_handle(d->multi, c->easy);
-    curl_easy_cleanup(c->easy);
-    curl_slist_free_all(c->headers);
     list_remove_call(d, c);
-    free(c);
+    call_release(d, c);
     r->priv = NULL;
     d->in_flight--;
     r->done(r);
@@ -536,7 +574,7 @@ int client_start(struct client *d, struct client_request *r)
     if (d->in_flight >= d->max_in_flight)
         return BC_EBUSY;
 
-    struct client_call *c = calloc(1, sizeof *c);
+    struct client_call *c = call_take(d);
     if (!c)
         return BC_ENOMEM;
     c->req = r;
@@ -547,16 +585,12 @@ int client_start(struct client *d, struct client_request *r)
     r->seconds = 0;
     r->error[0] = '\0';
     int rc = build_headers(r, post, &c->headers);
-    if (rc == 0) {
-        c->easy = curl_easy_init();
-        rc = c->easy ? setup_easy(c, post) : BC_ENOMEM;
-    }
+    if (rc == 0)
+        rc = setup_easy(c, post);
     if (rc == 0 && curl_multi_add_handle(d->multi, c->easy) != CURLM_OK)
         rc = BC_ENOMEM;
     if (rc != 0) {
-        curl_easy_cleanup(c->easy);
-        curl_slist_free_all(c->headers);
-        free(c);
+        call_release(d, c);
         return rc;
     }
     r->priv = c;
@@ -584,6 +618,13 @@ void client_close(struct client *d, void (*closed_cb)(struct client *d))
      * shrinks. */
     while (d->calls)
         finish(d, d->calls, CURLE_OK, 1);
+    while (d->spare) {
+        struct client_call *c = d->spare;
+        d->spare = c->next;
+        curl_easy_cleanup(c->easy);
+        free(c);
+    }
+    d->spares = 0;
     curl_multi_cleanup(d->multi);
     d->multi = NULL;
     /* curl normally asks to stop watching every socket before it closes it; anything it did not

@@ -118,19 +118,55 @@ static int name_matches(const char *raw, size_t len, const char *name)
     return name[j] == '\0';
 }
 
+/* Whether an encoded name decodes to itself: no escape and no '+'. */
+static int is_plain(const char *raw, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (raw[i] == '%' || raw[i] == '+')
+            return 0;
+    return 1;
+}
+
+void form_find(const char *body, size_t len, struct form_field *fields, size_t n)
+{
+    size_t pos = 0, left = n;
+    struct form_pair p;
+    for (size_t i = 0; i < n; i++) {
+        fields[i].value = NULL;
+        fields[i].name_len = strlen(fields[i].name);
+    }
+    while (left > 0 && form_next(body, len, &pos, &p)) {
+        /* A plain name (the usual case) matches only a name of its length, compared as bytes. */
+        int plain = is_plain(p.name, p.name_len);
+        for (size_t i = 0; i < n; i++) {
+            struct form_field *f = &fields[i];
+            if (f->value)
+                continue;
+            if (plain ? f->name_len != p.name_len || memcmp(f->name, p.name, p.name_len)
+                      : !name_matches(p.name, p.name_len, f->name))
+                continue;
+            f->value = p.value;
+            f->value_len = p.value_len;
+            left--;
+        }
+    }
+}
+
+int form_value(const struct form_field *f, char *out, size_t cap)
+{
+    if (!f->value)
+        return BC_ENOTFOUND;
+    /* Measure first so an oversized value never writes past cap. */
+    size_t n = decoded_len(f->value, f->value_len);
+    if (n >= cap || n > INT_MAX)
+        return BC_ETOOBIG;
+    out[form_decode(f->value, f->value_len, out)] = '\0';
+    return (int)n;
+}
+
 int form_get(const char *body, size_t len, const char *name, char *out, size_t cap)
 {
-    size_t pos = 0;
-    struct form_pair p;
-    while (form_next(body, len, &pos, &p)) {
-        if (!name_matches(p.name, p.name_len, name))
-            continue;
-        /* Measure first so an oversized value never writes past cap. */
-        size_t n = decoded_len(p.value, p.value_len);
-        if (n >= cap || n > INT_MAX)
-            return BC_ETOOBIG;
-        out[form_decode(p.value, p.value_len, out)] = '\0';
-        return (int)n;
-    }
-    return BC_ENOTFOUND;
+    struct form_field f = {.name = name};
+    form_find(body, len, &f, 1);
+    return form_value(&f, out, cap);
 }

@@ -123,9 +123,11 @@ void provider_event_free(struct call_event *ev)
 int provider_parse_callback_query(const char *query, size_t qlen, struct call_event *ev)
 {
     char batch[ID_MAX], row[16], seq[16];
-    int nb = form_get(query, qlen, "b", batch, sizeof batch);
-    int nr = form_get(query, qlen, "r", row, sizeof row);
-    int na = form_get(query, qlen, "a", seq, sizeof seq);
+    struct form_field f[] = {{.name = "b"}, {.name = "r"}, {.name = "a"}};
+    form_find(query, qlen, f, 3);
+    int nb = form_value(&f[0], batch, sizeof batch);
+    int nr = form_value(&f[1], row, sizeof row);
+    int na = form_value(&f[2], seq, sizeof seq);
     uint64_t r, a;
     if (nb < 0 || nr < 0 || na < 0 || !id_valid("batch_", batch, (size_t)nb) ||
         num_parse_u64(row, strlen(row), UINT32_MAX, &r) || r == 0 ||

@@ -36,9 +36,9 @@ static int parse_seconds(const char *s, double *out)
 
 /* Reads an optional form field: 1 when present and not empty, 0 when absent or empty (out is
  * then ""), BC_EINVAL when it does not fit. */
-static int get_field(const char *body, size_t len, const char *name, char *out, size_t cap)
+static int get_field(const struct form_field *f, char *out, size_t cap)
 {
-    int n = form_get(body, len, name, out, cap);
+    int n = form_value(f, out, cap);
     if (n == BC_ENOTFOUND)
         out[0] = '\0';
     else if (n < 0)
@@ -462,21 +462,47 @@ int twilio_parse_callback(const char *query, size_t qlen, const char *body, size
     int rc = provider_parse_callback_query(query, qlen, ev);
     if (rc)
         return rc;
-    int has_sid = get_field(body, body_len, "CallSid", ev->call_id, sizeof ev->call_id);
-    int has_status = get_field(body, body_len, "CallStatus", ev->status, sizeof ev->status);
-    int has_answered_by = get_field(body, body_len, "AnsweredBy", answered_by, sizeof answered_by);
-    int has_sip = get_field(body, body_len, "SipResponseCode", sip, sizeof sip);
-    int has_sequence = get_field(body, body_len, "SequenceNumber", sequence, sizeof sequence);
-    int has_duration = get_field(body, body_len, "CallDuration", duration, sizeof duration);
+    /* The fields read, found in one pass over the body. */
+    enum {
+        SID,
+        STATUS,
+        ANSWERED_BY,
+        SIP,
+        SEQUENCE,
+        CALL_DURATION,
+        DIGITS,
+        OPT_OUT,
+        DURATION,
+        TEXT
+    };
+    struct form_field f[] = {
+        [SID] = {.name = "CallSid"},
+        [STATUS] = {.name = "CallStatus"},
+        [ANSWERED_BY] = {.name = "AnsweredBy"},
+        [SIP] = {.name = "SipResponseCode"},
+        [SEQUENCE] = {.name = "SequenceNumber"},
+        [CALL_DURATION] = {.name = "CallDuration"},
+        [DIGITS] = {.name = "Digits"},
+        [OPT_OUT] = {.name = "OptOut"},
+        [DURATION] = {.name = "Duration"},
+        [TEXT] = {.name = "TranscriptionText"},
+    };
+    form_find(body, body_len, f, sizeof f / sizeof f[0]);
+    int has_sid = get_field(&f[SID], ev->call_id, sizeof ev->call_id);
+    int has_status = get_field(&f[STATUS], ev->status, sizeof ev->status);
+    int has_answered_by = get_field(&f[ANSWERED_BY], answered_by, sizeof answered_by);
+    int has_sip = get_field(&f[SIP], sip, sizeof sip);
+    int has_sequence = get_field(&f[SEQUENCE], sequence, sizeof sequence);
+    int has_duration = get_field(&f[CALL_DURATION], duration, sizeof duration);
     char opt_out[8];
     /* Digits is compared with the agent's optOutDigit by the caller, which knows the agent;
      * OptOut=true is the built-in simulator's own way to say it. */
-    if (get_field(body, body_len, "Digits", ev->digits, sizeof ev->digits) < 0)
+    if (get_field(&f[DIGITS], ev->digits, sizeof ev->digits) < 0)
         ev->digits[0] = '\0';
-    ev->opted_out = get_field(body, body_len, "OptOut", opt_out, sizeof opt_out) == 1 &&
-                    strcmp(opt_out, "true") == 0;
+    ev->opted_out =
+        get_field(&f[OPT_OUT], opt_out, sizeof opt_out) == 1 && strcmp(opt_out, "true") == 0;
     if (has_duration == 0)
-        has_duration = get_field(body, body_len, "Duration", duration, sizeof duration);
+        has_duration = get_field(&f[DURATION], duration, sizeof duration);
 
     uint64_t v = 0;
     if (has_sid != 1 || has_status != 1 || has_answered_by < 0 || has_sip < 0 || has_sequence < 0 ||
@@ -492,11 +518,13 @@ int twilio_parse_callback(const char *query, size_t qlen, const char *body, size
         goto invalid;
     provider_twilio_outcome(ev->status, answered_by, ev->sip, ev);
 
-    /* A decoded value is never longer than the body, so the body's length always fits. */
-    char *transcript = malloc(body_len + 1);
+    if (!f[TEXT].value || f[TEXT].value_len == 0)
+        return 0;
+    /* A decoded value is never longer than the encoded one, so that length always fits. */
+    char *transcript = malloc(f[TEXT].value_len + 1);
     if (!transcript)
         return BC_ENOMEM;
-    if (form_get(body, body_len, "TranscriptionText", transcript, body_len + 1) > 0)
+    if (form_value(&f[TEXT], transcript, f[TEXT].value_len + 1) > 0)
         ev->transcript = transcript;
     else
         free(transcript);
@@ -534,11 +562,19 @@ struct param {
     size_t value_len;
 };
 
+/* Parameters and decoded bytes a callback's body fits in without an allocation (Twilio's status
+ * callbacks carry about 20 parameters in under 1 KiB). */
+#define PARAMS_INLINE 48
+#define TEXT_INLINE   2048
+
 /* A form body's parameters, decoded and sorted as the signature needs them. */
 struct params {
     struct param *list;
     size_t n;
     char *text; /* the decoded names and values */
+    size_t text_len;
+    struct param inline_list[PARAMS_INLINE];
+    char inline_text[TEXT_INLINE];
 };
 
 static int compare_bytes(const char *a, size_t alen, const char *b, size_t blen)
@@ -558,6 +594,31 @@ static int compare_params(const void *pa, const void *pb)
     return c ? c : compare_bytes(a->value, a->value_len, b->value, b->value_len);
 }
 
+/* Insertion sort for the usual few parameters (qsort's indirect calls and merge buffer cost more
+ * there); equal parameters are equal bytes, so the order of ties does not matter. */
+static void sort_params(struct param *list, size_t n)
+{
+    if (n > PARAMS_INLINE) {
+        qsort(list, n, sizeof *list, compare_params);
+        return;
+    }
+    for (size_t i = 1; i < n; i++) {
+        struct param p = list[i];
+        size_t j = i;
+        for (; j > 0 && compare_params(&list[j - 1], &p) > 0; j--)
+            list[j] = list[j - 1];
+        list[j] = p;
+    }
+}
+
+static void params_free(struct params *ps)
+{
+    if (ps->list != ps->inline_list)
+        free(ps->list);
+    if (ps->text != ps->inline_text)
+        free(ps->text);
+}
+
 static int params_init(struct params *ps, const char *body, size_t len)
 {
     struct form_pair p;
@@ -565,12 +626,11 @@ static int params_init(struct params *ps, const char *body, size_t len)
     while (form_next(body, len, &pos, &p))
         n++;
     ps->n = 0;
-    ps->list = malloc((n ? n : 1) * sizeof *ps->list);
+    ps->list = n <= PARAMS_INLINE ? ps->inline_list : malloc(n * sizeof *ps->list);
     /* Decoding never lengthens, and the pairs are disjoint parts of the body. */
-    ps->text = malloc(len ? len : 1);
+    ps->text = len <= TEXT_INLINE ? ps->inline_text : malloc(len);
     if (!ps->list || !ps->text) {
-        free(ps->list);
-        free(ps->text);
+        params_free(ps);
         return BC_ENOMEM;
     }
     char *t = ps->text;
@@ -584,22 +644,21 @@ static int params_init(struct params *ps, const char *body, size_t len)
         q->value_len = form_decode(p.value, p.value_len, t);
         t += q->value_len;
     }
-    qsort(ps->list, ps->n, sizeof *ps->list, compare_params);
+    ps->text_len = (size_t)(t - ps->text);
+    sort_params(ps->list, ps->n);
     return 0;
 }
 
-static void params_free(struct params *ps)
-{
-    free(ps->list);
-    free(ps->text);
-}
-
-/* base64(HMAC-SHA1(token, url + name1 + value1 + name2 + value2 ...)). */
-static int sign_url(const char *token, const char *url, size_t url_len, const struct params *ps,
-                    char out[64])
+/* base64(HMAC-SHA1(token, url + name1 + value1 + name2 + value2 ...)), with the token's HMAC
+ * keyed once when key is not NULL. */
+static int sign_url(struct crypto_hmac_sha1 *key, const char *token, const char *url,
+                    size_t url_len, const struct params *ps, char out[64])
 {
     struct buf s = {0};
-    int rc = buf_append(&s, url, url_len);
+    /* Sized once: the URL and every decoded name and value. */
+    int rc = buf_reserve(&s, url_len + ps->text_len + 1);
+    if (!rc)
+        rc = buf_append(&s, url, url_len);
     for (size_t i = 0; !rc && i < ps->n; i++) {
         rc = buf_append(&s, ps->list[i].name, ps->list[i].name_len);
         if (!rc)
@@ -607,7 +666,11 @@ static int sign_url(const char *token, const char *url, size_t url_len, const st
     }
     if (!rc) {
         uint8_t mac[SHA1_LEN];
-        crypto_hmac_sha1(token, strlen(token), s.data ? s.data : "", s.len, mac);
+        const char *data = s.data ? s.data : "";
+        if (key)
+            crypto_hmac_sha1_keyed(key, token, strlen(token), data, s.len, mac);
+        else
+            crypto_hmac_sha1(token, strlen(token), data, s.len, mac);
         base64(mac, sizeof mac, out);
     }
     buf_free(&s);
@@ -621,7 +684,7 @@ int twilio_sign(const char *token, const char *url, size_t url_len, const char *
     int rc = params_init(&ps, body, body_len);
     if (rc)
         return rc;
-    rc = sign_url(token, url, url_len, &ps, out);
+    rc = sign_url(NULL, token, url, url_len, &ps, out);
     params_free(&ps);
     return rc;
 }
@@ -659,8 +722,9 @@ static int url_port_variant(const char *url, size_t len, struct buf *alt)
     return rc;
 }
 
-int twilio_verify(const char *token, const char *url, size_t url_len, const char *body,
-                  size_t body_len, const char *sig, size_t sig_len)
+int twilio_verify_keyed(struct crypto_hmac_sha1 *key, const char *token, const char *url,
+                        size_t url_len, const char *body, size_t body_len, const char *sig,
+                        size_t sig_len)
 {
     /* An empty token would make every signature forgeable. */
     if (!token[0] || !sig || sig_len != TWILIO_SIGNATURE_LEN)
@@ -671,12 +735,20 @@ int twilio_verify(const char *token, const char *url, size_t url_len, const char
     struct buf alt = {0};
     char computed[64];
     int valid = 0;
-    if (!sign_url(token, url, url_len, &ps, computed))
-        valid |= crypto_equal(computed, sig, TWILIO_SIGNATURE_LEN);
-    if (!url_port_variant(url, url_len, &alt) && alt.len &&
-        !sign_url(token, alt.data, alt.len, &ps, computed))
-        valid |= crypto_equal(computed, sig, TWILIO_SIGNATURE_LEN);
+    if (!sign_url(key, token, url, url_len, &ps, computed))
+        valid = crypto_equal(computed, sig, TWILIO_SIGNATURE_LEN);
+    /* The other form of the URL only when the first did not match: whether a signature is
+     * valid is no secret (the answer says it), so stopping early leaks nothing. */
+    if (!valid && !url_port_variant(url, url_len, &alt) && alt.len &&
+        !sign_url(key, token, alt.data, alt.len, &ps, computed))
+        valid = crypto_equal(computed, sig, TWILIO_SIGNATURE_LEN);
     buf_free(&alt);
     params_free(&ps);
     return valid;
+}
+
+int twilio_verify(const char *token, const char *url, size_t url_len, const char *body,
+                  size_t body_len, const char *sig, size_t sig_len)
+{
+    return twilio_verify_keyed(NULL, token, url, url_len, body, body_len, sig, sig_len);
 }

@@ -4,7 +4,9 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/core_names.h>
 #include <openssl/hmac.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 
 #include "util/err.h"
@@ -27,6 +29,40 @@ void crypto_hmac_sha1(const void *key, size_t klen, const void *data, size_t len
 {
     unsigned int n = SHA1_LEN;
     HMAC(EVP_sha1(), key, (int)klen, data, len, out, &n);
+}
+
+int crypto_hmac_sha1_init(struct crypto_hmac_sha1 *h, const void *key, size_t klen)
+{
+    static const uint8_t none;
+    char digest[] = "SHA1";
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    h->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    h->ctx = h->mac ? EVP_MAC_CTX_new(h->mac) : NULL;
+    if (h->ctx && EVP_MAC_init(h->ctx, klen ? key : &none, klen, params) == 1)
+        return 0;
+    crypto_hmac_sha1_free(h);
+    return BC_ENOMEM;
+}
+
+void crypto_hmac_sha1_keyed(struct crypto_hmac_sha1 *h, const void *key, size_t klen,
+                            const void *data, size_t len, uint8_t out[SHA1_LEN])
+{
+    size_t n = 0;
+    /* A NULL key restarts the MAC with the key it has: OpenSSL copies the pads' saved state. */
+    if (!h->ctx || EVP_MAC_init(h->ctx, NULL, 0, NULL) != 1 ||
+        EVP_MAC_update(h->ctx, data, len) != 1 || EVP_MAC_final(h->ctx, out, &n, SHA1_LEN) != 1 ||
+        n != SHA1_LEN)
+        crypto_hmac_sha1(key, klen, data, len, out);
+}
+
+void crypto_hmac_sha1_free(struct crypto_hmac_sha1 *h)
+{
+    EVP_MAC_CTX_free(h->ctx);
+    EVP_MAC_free(h->mac);
+    h->ctx = h->mac = NULL;
 }
 
 int crypto_hasher_init(struct crypto_hasher *h)

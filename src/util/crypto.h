@@ -24,6 +24,20 @@ void crypto_hasher_sha256(struct crypto_hasher *h, const void *data, size_t len,
                           uint8_t out[SHA256_LEN]);
 void crypto_hasher_free(struct crypto_hasher *h);
 
+/* HMAC-SHA1 under one key, keyed once: the key's inner and outer pads are hashed at init, so a
+ * MAC costs the hashing of the data alone (a fresh HMAC() fetches the algorithms and sets up its
+ * contexts every time, several times the work for a short message). Not thread-safe: one user. */
+struct crypto_hmac_sha1 {
+    void *mac; /* EVP_MAC */
+    void *ctx; /* EVP_MAC_CTX, keyed */
+};
+/* Returns 0, or BC_ENOMEM (the key then falls back to crypto_hmac_sha1 in every call). */
+int crypto_hmac_sha1_init(struct crypto_hmac_sha1 *h, const void *key, size_t klen);
+/* HMAC-SHA1 of data under h's key. key and klen are h's key, for the fallback. */
+void crypto_hmac_sha1_keyed(struct crypto_hmac_sha1 *h, const void *key, size_t klen,
+                            const void *data, size_t len, uint8_t out[SHA1_LEN]);
+void crypto_hmac_sha1_free(struct crypto_hmac_sha1 *h);
+
 /* SHA-256 of data that arrives in pieces (an upload's file, say). */
 struct crypto_sha256_stream {
     void *ctx; /* EVP_MD_CTX */

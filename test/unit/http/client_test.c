@@ -135,6 +135,7 @@ static const struct http_route routes[] = {
     {HTTP_GET, "/ok", h_ok, NULL, 0, 0},
     {HTTP_POST, "/echo", h_echo, NULL, 0, 0},
     {HTTP_POST, "/inspect", h_inspect, NULL, 2 * INSPECT_BODY, 0},
+    {HTTP_GET, "/inspect", h_inspect, NULL, 0, 0},
     {HTTP_GET, "/slow", h_slow, NULL, 0, 0},
     {HTTP_GET, "/big", h_big, NULL, 0, 0},
     {HTTP_GET, "/retry", h_retry, NULL, 0, 0},
@@ -386,6 +387,16 @@ static void test_post(void)
               "content-type=application/x-www-form-urlencoded authorization=Basic dXNlcjpwYXNz "
               "x-test=yes expect=-");
     client_request_free(&r);
+
+    /* The next request runs on the same easy handle, reset: nothing of the last one's
+     * credentials, headers or body goes with it. */
+    CHECK_INT(h->d.spares, 1);
+    request_init(&r, h, "GET", "/inspect", url, sizeof url);
+    run_one(h, &r);
+    CHECK_INT(h->d.spares, 1);
+    CHECK_INT(r.status, 200);
+    CHECK_MEM(r.response.data, r.response.len, "content-type=- authorization=- x-test=- expect=-");
+    client_request_free(&r);
     harness_free(h);
 }
 
@@ -403,6 +414,7 @@ static void test_many_capped(void)
     CHECK_INT(dr->good, 100);
     CHECK_INT(dr->max_in_flight_seen, 10);
     CHECK_INT(h->d.in_flight, 0);
+    CHECK_INT(h->d.spares, 10); /* one handle per slot, used again and again */
     CHECK(h->d.connects >= 1 && h->d.connects <= 10);
     CHECK(h->srv.nconns <= 10);
     fprintf(stderr, "  100 requests, 10 in flight: %llu connections, %llu idle kicks\n",

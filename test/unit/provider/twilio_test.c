@@ -101,6 +101,32 @@ static void test_form_get(void)
         if (cases[i].value && rc >= 0)
             CHECK_STR(out, cases[i].value);
     }
+    /* Decoding in place gives what a separate buffer gets. */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char copy[64], out[64];
+        size_t len = strlen(cases[i].body);
+        memcpy(copy, cases[i].body, len);
+        size_t n = form_decode(cases[i].body, len, out);
+        CHECK_INT(form_decode(copy, len, copy), n);
+        CHECK(memcmp(copy, out, n) == 0);
+    }
+    /* Several names in one pass find what form_get finds for each alone (the first pair). */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *body = cases[i].body;
+        struct form_field f[] = {{.name = "Caller"},
+                                 {.name = cases[i].name},
+                                 {.name = "a"},
+                                 {.name = "x"},
+                                 {.name = "Caller Name"}};
+        form_find(body, strlen(body), f, sizeof f / sizeof f[0]);
+        for (size_t j = 0; j < sizeof f / sizeof f[0]; j++) {
+            char one[32], many[32];
+            int rc = form_get(body, strlen(body), f[j].name, one, sizeof one);
+            CHECK_INT(form_value(&f[j], many, sizeof many), rc);
+            if (rc >= 0)
+                CHECK_STR(many, one);
+        }
+    }
     char small[4];
     CHECK_INT(form_get("a=1234", 6, "a", small, sizeof small), BC_ETOOBIG);
     CHECK_INT(form_get("a=123", 5, "a", small, sizeof small), 3);
@@ -173,12 +199,30 @@ static void test_signature_vectors(void)
         CHECK_INT(twilio_sign("12345", signs[i].url, strlen(signs[i].url), b.data, b.len, sig), 0);
         CHECK_STR(sig, signs[i].sig);
     }
+    /* The server's path, with the token's MAC keyed once and used again and again, agrees. */
+    struct crypto_hmac_sha1 key;
+    CHECK_INT(crypto_hmac_sha1_init(&key, "12345", 5), 0);
     for (size_t i = 0; i < sizeof verifies / sizeof verifies[0]; i++) {
         const char *u = verifies[i].url;
         CHECK_INT(twilio_verify("12345", u, strlen(u), b.data, b.len, verifies[i].sig,
                                 strlen(verifies[i].sig)),
                   1);
+        CHECK_INT(twilio_verify_keyed(&key, "12345", u, strlen(u), b.data, b.len, verifies[i].sig,
+                                      strlen(verifies[i].sig)),
+                  1);
+        /* A signature of neither form of the URL. */
+        CHECK_INT(twilio_verify_keyed(&key, "12345", u, strlen(u), b.data, b.len,
+                                      "IK+Dwps556ElfBT0I3Rgjkr1wJU=", 28),
+                  0);
     }
+    uint8_t once[SHA1_LEN], keyed[SHA1_LEN];
+    crypto_hmac_sha1("12345", 5, b.data, b.len, once);
+    crypto_hmac_sha1_keyed(&key, "12345", 5, b.data, b.len, keyed);
+    CHECK(memcmp(once, keyed, SHA1_LEN) == 0);
+    crypto_hmac_sha1_free(&key);
+    /* A key that could not be set up falls back to keying each MAC. */
+    crypto_hmac_sha1_keyed(&key, "12345", 5, b.data, b.len, keyed);
+    CHECK(memcmp(once, keyed, SHA1_LEN) == 0);
     buf_free(&b);
 
     /* Repeated names: sorted by name, then by value. */
@@ -189,6 +233,34 @@ static void test_signature_vectors(void)
     CHECK_INT(twilio_sign("12345", SIG_URL, strlen(SIG_URL), b.data, b.len, sig), 0);
     CHECK_STR(sig, "IK+Dwps556ElfBT0I3Rgjkr1wJU=");
     buf_free(&b);
+}
+
+/* The signature does not depend on the order of the parameters, whether the body fits in the
+ * verifier's inline buffers (few, short parameters) or not (many parameters, long values). */
+static void test_signature_order(void)
+{
+    static const struct {
+        int n, value_len;
+    } shapes[] = {{5, 3}, {48, 3}, {49, 3}, {120, 2}, {10, 400}};
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        struct buf fwd = {0}, rev = {0};
+        char value[512], name[16], a[64], b[64];
+        for (int i = 0; i < shapes[s].n; i++) {
+            snprintf(name, sizeof name, "P%03d", i % 40); /* repeated names past 40 */
+            memset(value, 'a' + i % 26, (size_t)shapes[s].value_len);
+            value[shapes[s].value_len] = '\0';
+            form_append(&fwd, name, value);
+            snprintf(name, sizeof name, "P%03d", (shapes[s].n - 1 - i) % 40);
+            memset(value, 'a' + (shapes[s].n - 1 - i) % 26, (size_t)shapes[s].value_len);
+            form_append(&rev, name, value);
+        }
+        CHECK_INT(twilio_sign("12345", SIG_URL, strlen(SIG_URL), fwd.data, fwd.len, a), 0);
+        CHECK_INT(twilio_sign("12345", SIG_URL, strlen(SIG_URL), rev.data, rev.len, b), 0);
+        CHECK_STR(a, b);
+        CHECK_INT(twilio_verify("12345", SIG_URL, strlen(SIG_URL), rev.data, rev.len, a, 28), 1);
+        buf_free(&fwd);
+        buf_free(&rev);
+    }
 }
 
 /* JSON-bodied webhooks sign the URL (which carries bodySHA256) with no parameters. */
@@ -893,11 +965,12 @@ static void test_parse_fetch(void)
 
 CHECK_MAIN(CHECK_CASE(test_form_round_trip), CHECK_CASE(test_form_encoding),
            CHECK_CASE(test_form_get), CHECK_CASE(test_form_next),
-           CHECK_CASE(test_signature_vectors), CHECK_CASE(test_signature_body_hash),
-           CHECK_CASE(test_signature_rejects), CHECK_CASE(test_create_say),
-           CHECK_CASE(test_create_stream), CHECK_CASE(test_create_stream_scheme),
-           CHECK_CASE(test_create_twiml_limit), CHECK_CASE(test_check_agent),
-           CHECK_CASE(test_request_set), CHECK_CASE(test_fetch_request),
-           CHECK_CASE(test_parse_create), CHECK_CASE(test_outcomes), CHECK_CASE(test_callback),
-           CHECK_CASE(test_callback_opt_out), CHECK_CASE(test_callback_outcomes),
-           CHECK_CASE(test_callback_malformed), CHECK_CASE(test_parse_fetch))
+           CHECK_CASE(test_signature_vectors), CHECK_CASE(test_signature_order),
+           CHECK_CASE(test_signature_body_hash), CHECK_CASE(test_signature_rejects),
+           CHECK_CASE(test_create_say), CHECK_CASE(test_create_stream),
+           CHECK_CASE(test_create_stream_scheme), CHECK_CASE(test_create_twiml_limit),
+           CHECK_CASE(test_check_agent), CHECK_CASE(test_request_set),
+           CHECK_CASE(test_fetch_request), CHECK_CASE(test_parse_create), CHECK_CASE(test_outcomes),
+           CHECK_CASE(test_callback), CHECK_CASE(test_callback_opt_out),
+           CHECK_CASE(test_callback_outcomes), CHECK_CASE(test_callback_malformed),
+           CHECK_CASE(test_parse_fetch))
