@@ -341,9 +341,9 @@ void batch_add_recent(struct batch_rec *b, uint32_t row)
 
 size_t job_key(uint8_t *out, const char *batch, uint32_t row)
 {
-    size_t n = batch_key_prefix(out, batch);
-    be32_put(out + n, row);
-    return n + 4;
+    struct batch_key k;
+    batch_key_init(&k, batch);
+    return batch_key_job(out, &k, row);
 }
 
 size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row)
@@ -391,10 +391,9 @@ int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32
 
 size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row)
 {
-    size_t n = batch_key_prefix(out, batch);
-    out[n] = state;
-    be32_put(out + n + 1, row);
-    return n + 5;
+    struct batch_key k;
+    batch_key_init(&k, batch);
+    return batch_key_jobstate(out, &k, state, row);
 }
 
 /* ---- Job records ----

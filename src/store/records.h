@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "store/store.h"
 #include "util/buf.h"
@@ -243,6 +244,42 @@ uint32_t be32_get(const uint8_t *p);
 uint64_t be64_get(const uint8_t *p);
 void be32_put(uint8_t *p, uint32_t v);
 void be64_put(uint8_t *p, uint64_t v);
+
+/* A batch's key prefix (batch_key_prefix) built once, for code that builds many keys of one batch
+ * (an upload's chunk): the id's text is then decoded once rather than for every key. job_key and
+ * jobstate_key give the same bytes. */
+struct batch_key {
+    size_t len;
+    uint8_t bytes[ID_MAX];
+};
+static inline void batch_key_init(struct batch_key *k, const char *batch)
+{
+    k->len = batch_key_prefix(k->bytes, batch);
+}
+static inline size_t batch_key_job(uint8_t *out, const struct batch_key *k, uint32_t row)
+{
+    memcpy(out, k->bytes, k->len);
+    be32_put(out + k->len, row);
+    return k->len + 4;
+}
+static inline size_t batch_key_jobstate(uint8_t *out, const struct batch_key *k, uint8_t state,
+                                        uint32_t row)
+{
+    memcpy(out, k->bytes, k->len);
+    out[k->len] = state;
+    be32_put(out + k->len + 1, row);
+    return k->len + 5;
+}
+/* A DB_JOBSTATE key as store_appender_dups takes it: the head (batch prefix and state, the key
+ * without its row) and the row, the 4-byte tail of every duplicate. */
+static inline size_t batch_key_jobstate_head(uint8_t *out, const struct batch_key *k, uint8_t state)
+{
+    return batch_key_jobstate(out, k, state, 0) - 4;
+}
+static inline void jobstate_tail(uint8_t out[4], uint32_t row)
+{
+    be32_put(out, row);
+}
 
 /* ---- Keys and records of the API layer and ingest ---- */
 
