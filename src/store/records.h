@@ -169,7 +169,7 @@ void batch_add_recent(struct batch_rec *b, uint32_t row);
  * the trailing bytes, never from the id's text. Stores of earlier versions, whose keys held
  * the id as written, are rewritten by records_upgrade. */
 #define KEY_BATCH_BIN 16
-size_t job_key(uint8_t *out, const char *batch, uint32_t row);
+/* job_key: below, with the other builders of these keys. */
 /* The batch id as those keys begin with it (KEY_BATCH_BIN bytes for every id the server makes):
  * the prefix of all of a batch's keys in those tables. */
 size_t batch_key_prefix(uint8_t *out, const char *batch);
@@ -220,7 +220,7 @@ int records_counter_add(struct store_txn *t, enum store_db db, const uint8_t *ke
 /* Adds delta to the count of (state, row's block). */
 int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32_t row,
                    int32_t delta);
-size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row);
+/* jobstate_key: below, with the other builders of these keys. */
 /* The row of a jobstate key (its last four bytes). */
 uint32_t jobstate_key_row(const struct store_val *key);
 #define JOB_KEY_MAX (ID_MAX + 16)
@@ -279,6 +279,19 @@ static inline size_t batch_key_jobstate_head(uint8_t *out, const struct batch_ke
 static inline void jobstate_tail(uint8_t out[4], uint32_t row)
 {
     be32_put(out, row);
+}
+/* The keys of one job from the batch id's text (a prefix decoded for this key alone). */
+static inline size_t job_key(uint8_t *out, const char *batch, uint32_t row)
+{
+    struct batch_key k;
+    batch_key_init(&k, batch);
+    return batch_key_job(out, &k, row);
+}
+static inline size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row)
+{
+    struct batch_key k;
+    batch_key_init(&k, batch);
+    return batch_key_jobstate(out, &k, state, row);
 }
 
 /* ---- Keys and records of the API layer and ingest ---- */
