@@ -10,6 +10,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "ingest/chunk.h"
 #include "ingest/phone.h"
 #include "model/consent.h"
 #include "store/records.h"
@@ -87,75 +88,6 @@ const char *ingest_encoding(const struct ingest *in)
 
 /* ---- writing rows ---- */
 
-/* Runs on a pool thread when the upload writes asynchronously: reads only the chunk. */
-/* Pending rows are framed as row (u32), state (u8), record length (u32), record; the numbers in
- * host order, since the frames never leave this process. FRAME_DEFERRED in the state byte: the
- * row's state index entry is in the deferred list. */
-#define FRAME_DEFERRED 0x80
-static uint32_t frame_u32(const uint8_t *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-
-static int chunk_txn(struct store_txn *t, void *arg)
-{
-    const struct ingest_chunk *c = arg;
-    const char *batch = c->batch;
-    if (c->first) {
-        /* The staging marker: a crash from here on leaves a batch that start-up purges. */
-        struct batch_rec b;
-        memset(&b, 0, sizeof b);
-        b.version = RECORD_VERSION;
-        b.status = BATCH_STAGING;
-        snprintf(b.id, sizeof b.id, "%s", batch);
-        snprintf(b.ws, sizeof b.ws, "%s", c->workspace);
-        int rc = batch_put(t, &b);
-        if (rc)
-            return rc;
-    }
-    const uint8_t *p = (const uint8_t *)c->rows->data, *end = p + c->rows->len;
-    /* Per-block state counts, summed over the chunk (whose rows are consecutive) and written
-     * once per (state, block) rather than once per row. */
-    uint32_t run_state = 0, run_block = 0, run_n = 0, run_row = 0;
-    int rc = 0;
-    while (p < end && !rc) {
-        uint32_t row = frame_u32(p), vlen = frame_u32(p + 5);
-        uint8_t state = p[4] & ~FRAME_DEFERRED;
-        uint8_t key[JOB_KEY_MAX];
-        rc = store_put(t, DB_JOB, key, job_key(key, batch, row), p + 9, vlen, STORE_APPEND);
-        if (!rc && !(p[4] & FRAME_DEFERRED))
-            rc = store_put(t, DB_JOBSTATE, key, jobstate_key(key, batch, state, row), "", 0,
-                           STORE_APPEND);
-        uint32_t block = row >> STATE_BLOCK_SHIFT;
-        if (!rc && run_n && (state != run_state || block != run_block)) {
-            rc = statecount_add(t, batch, (uint8_t)run_state, run_row, (int32_t)run_n);
-            run_n = 0;
-        }
-        if (!run_n) {
-            run_state = state;
-            run_block = block;
-            run_row = row;
-        }
-        run_n++;
-        p += 9 + vlen;
-        if ((row & 511) == 0)
-            store_txn_breathe(t);
-    }
-    if (!rc && run_n)
-        rc = statecount_add(t, batch, (uint8_t)run_state, run_row, (int32_t)run_n);
-    const uint8_t *d = c->deferred ? (const uint8_t *)c->deferred->data : NULL;
-    for (size_t i = 0; d && !rc && i < c->deferred->len; i += 5) {
-        uint8_t key[JOB_KEY_MAX];
-        rc = store_put(t, DB_JOBSTATE, key, jobstate_key(key, batch, d[i + 4], frame_u32(d + i)),
-                       "", 0, STORE_APPEND);
-        if ((i / 5 & 511) == 511)
-            store_txn_breathe(t);
-    }
-    return rc;
-}
-
 static int pending_full(const struct ingest *in)
 {
     return in->pending_rows >= CHUNK_ROWS || in->pending.len >= CHUNK_BYTES;
@@ -194,7 +126,7 @@ static void submit(struct ingest *in, int last)
     /* Staged rows only count once the final commit (durable) makes the batch visible. */
     in->write.defer_durability = 1;
     in->write.bulk = 1;
-    store_write_async(in->opt.store, in->opt.loop, &in->write, chunk_txn, &in->chunk,
+    store_write_async(in->opt.store, in->opt.loop, &in->write, chunk_write, &in->chunk,
                       chunk_written);
 }
 
@@ -276,7 +208,7 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
     int rc = 0;
     if (h->state != JOB_WAITING) {
         rc = buf_append(&in->deferred, prefix, 5);
-        prefix[4] |= FRAME_DEFERRED;
+        prefix[4] |= CHUNK_DEFERRED;
     }
     size_t at = in->pending.len;
     if (!rc)

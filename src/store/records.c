@@ -339,13 +339,6 @@ void batch_add_recent(struct batch_rec *b, uint32_t row)
     b->recent[0] = row;
 }
 
-size_t job_key(uint8_t *out, const char *batch, uint32_t row)
-{
-    size_t n = batch_key_prefix(out, batch);
-    be32_put(out + n, row);
-    return n + 4;
-}
-
 size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row)
 {
     size_t n = strlen(batch);
@@ -387,14 +380,6 @@ int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32
     uint8_t key[JOB_KEY_MAX];
     size_t klen = statecount_key(key, batch, state, row >> STATE_BLOCK_SHIFT);
     return records_counter_add(t, DB_STATECOUNT, key, klen, delta);
-}
-
-size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row)
-{
-    size_t n = batch_key_prefix(out, batch);
-    out[n] = state;
-    be32_put(out + n + 1, row);
-    return n + 5;
 }
 
 /* ---- Job records ----
@@ -445,6 +430,8 @@ static const struct job_field job_fields[] = {
     JOB_FIELD(held, JF_UINT, HELD_NONE),
 };
 #define JOB_FIELD_COUNT (sizeof job_fields / sizeof job_fields[0])
+/* A new job's head: every field at its dflt. */
+static const struct job_head head_default = {.state = JOB_WAITING, .last_sequence = -1};
 /* Bits 0 and 1 of the bit set; job_fields[i] is bit i + 2. */
 #define NO_NUMBER_FIELD (-1L)
 #define NUMBER_IS_FIELD 1u
@@ -532,13 +519,23 @@ static uint8_t *head_put(uint8_t *p, const struct job_head *h, long number_field
 {
     uint8_t body[JOB_HEAD_MAX], *q = body;
     uint64_t present = 0;
+    /* Most heads written (an upload's) hold the defaults in every field before e164: one compare
+     * of those bytes then skips them (equal bytes are equal values; a difference, even in
+     * padding, only means the field by field way). */
+    struct job_head c = *h;
+    c.version = head_default.version;
+    c.nfields = head_default.nfields;
+    c.reserved2 = head_default.reserved2;
+    int numbers_default = memcmp(&c, &head_default, offsetof(struct job_head, e164)) == 0;
     for (size_t i = 0; i < JOB_FIELD_COUNT; i++) {
         const struct job_field *f = &job_fields[i];
         const uint8_t *at = (const uint8_t *)h + f->off;
+        if (numbers_default && f->off < offsetof(struct job_head, e164))
+            continue;
         if (f->kind == JF_STRING) {
-            size_t n = strnlen((const char *)at, f->size - 1u);
-            if (n == 0 || (number_field >= 0 && f->off == offsetof(struct job_head, e164)))
+            if (!*at || (number_field >= 0 && f->off == offsetof(struct job_head, e164)))
                 continue;
+            size_t n = strnlen((const char *)at, f->size - 1u);
             *q++ = (uint8_t)n;
             memcpy(q, at, n);
             q += n;

@@ -12,6 +12,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "store/store.h"
 #include "util/buf.h"
@@ -168,7 +169,7 @@ void batch_add_recent(struct batch_rec *b, uint32_t row);
  * the trailing bytes, never from the id's text. Stores of earlier versions, whose keys held
  * the id as written, are rewritten by records_upgrade. */
 #define KEY_BATCH_BIN 16
-size_t job_key(uint8_t *out, const char *batch, uint32_t row);
+/* job_key: below, with the other builders of these keys. */
 /* The batch id as those keys begin with it (KEY_BATCH_BIN bytes for every id the server makes):
  * the prefix of all of a batch's keys in those tables. */
 size_t batch_key_prefix(uint8_t *out, const char *batch);
@@ -219,7 +220,7 @@ int records_counter_add(struct store_txn *t, enum store_db db, const uint8_t *ke
 /* Adds delta to the count of (state, row's block). */
 int statecount_add(struct store_txn *t, const char *batch, uint8_t state, uint32_t row,
                    int32_t delta);
-size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row);
+/* jobstate_key: below, with the other builders of these keys. */
 /* The row of a jobstate key (its last four bytes). */
 uint32_t jobstate_key_row(const struct store_val *key);
 #define JOB_KEY_MAX (ID_MAX + 16)
@@ -243,6 +244,55 @@ uint32_t be32_get(const uint8_t *p);
 uint64_t be64_get(const uint8_t *p);
 void be32_put(uint8_t *p, uint32_t v);
 void be64_put(uint8_t *p, uint64_t v);
+
+/* A batch's key prefix (batch_key_prefix) built once, for code that builds many keys of one batch
+ * (an upload's chunk): the id's text is then decoded once rather than for every key. job_key and
+ * jobstate_key give the same bytes. */
+struct batch_key {
+    size_t len;
+    uint8_t bytes[ID_MAX];
+};
+static inline void batch_key_init(struct batch_key *k, const char *batch)
+{
+    k->len = batch_key_prefix(k->bytes, batch);
+}
+static inline size_t batch_key_job(uint8_t *out, const struct batch_key *k, uint32_t row)
+{
+    memcpy(out, k->bytes, k->len);
+    be32_put(out + k->len, row);
+    return k->len + 4;
+}
+static inline size_t batch_key_jobstate(uint8_t *out, const struct batch_key *k, uint8_t state,
+                                        uint32_t row)
+{
+    memcpy(out, k->bytes, k->len);
+    out[k->len] = state;
+    be32_put(out + k->len + 1, row);
+    return k->len + 5;
+}
+/* A DB_JOBSTATE key as store_appender_dups takes it: the head (batch prefix and state, the key
+ * without its row) and the row, the 4-byte tail of every duplicate. */
+static inline size_t batch_key_jobstate_head(uint8_t *out, const struct batch_key *k, uint8_t state)
+{
+    return batch_key_jobstate(out, k, state, 0) - 4;
+}
+static inline void jobstate_tail(uint8_t out[4], uint32_t row)
+{
+    be32_put(out, row);
+}
+/* The keys of one job from the batch id's text (a prefix decoded for this key alone). */
+static inline size_t job_key(uint8_t *out, const char *batch, uint32_t row)
+{
+    struct batch_key k;
+    batch_key_init(&k, batch);
+    return batch_key_job(out, &k, row);
+}
+static inline size_t jobstate_key(uint8_t *out, const char *batch, uint8_t state, uint32_t row)
+{
+    struct batch_key k;
+    batch_key_init(&k, batch);
+    return batch_key_jobstate(out, &k, state, row);
+}
 
 /* ---- Keys and records of the API layer and ingest ---- */
 

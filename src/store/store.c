@@ -743,6 +743,84 @@ int store_put(struct store_txn *t, enum store_db db, const void *k, size_t klen,
     return 0;
 }
 
+int store_appender_open(struct store_appender *a, struct store_txn *t, enum store_db db)
+{
+    a->t = t;
+    a->db = db;
+    a->cur = NULL;
+    if (t->err)
+        return t->err;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(t->txn, t->s->dbi[db], &cur);
+    if (rc)
+        return t->err = translate(rc);
+    a->cur = cur;
+    return 0;
+}
+
+int store_appender_put(struct store_appender *a, const void *k, size_t klen, const void *v,
+                       size_t vlen)
+{
+    struct store_txn *t = a->t;
+    if (t->err)
+        return t->err;
+    if (dup_tail[a->db])
+        return t->err = BC_EINVAL;
+    memo_written(t, a->db);
+    MDB_val key = {klen, (void *)k}, val = {vlen, (void *)v};
+    int rc = mdb_cursor_put(a->cur, &key, &val, MDB_APPEND);
+    if (rc == MDB_KEYEXIST) { /* not after the last key: as store_put, an ordinary insert */
+        key = (MDB_val){klen, (void *)k};
+        val = (MDB_val){vlen, (void *)v};
+        rc = mdb_cursor_put(a->cur, &key, &val, 0);
+    }
+    if (rc == MDB_KEYEXIST)
+        return BC_EEXIST;
+    return rc ? (t->err = translate(rc)) : 0;
+}
+
+int store_appender_dups(struct store_appender *a, const void *head, size_t hlen, const void *tails,
+                        size_t n)
+{
+    struct store_txn *t = a->t;
+    size_t tail = dup_tail[a->db];
+    if (t->err)
+        return t->err;
+    if (!tail || !hlen || hlen + tail > STORE_WHOLE_KEY_MAX)
+        return t->err = BC_EINVAL;
+    memo_written(t, a->db);
+    const uint8_t *p = tails;
+    while (n > 0) {
+        /* One search for the key, then the duplicates added in a row (DUPFIXED). */
+        MDB_val key = {hlen, (void *)head};
+        MDB_val d[2] = {{tail, (void *)p}, {n, NULL}};
+        int rc = mdb_cursor_put(a->cur, &key, d, MDB_MULTIPLE | MDB_APPENDDUP);
+        size_t done = rc == 0 ? n : d[1].mv_size;
+        if (rc && rc != MDB_KEYEXIST)
+            return t->err = translate(rc);
+        p += done * tail;
+        n -= done;
+        if (rc == MDB_KEYEXIST) { /* not after the key's last duplicate: store_put's way */
+            uint8_t whole[STORE_WHOLE_KEY_MAX];
+            memcpy(whole, head, hlen);
+            memcpy(whole + hlen, p, tail);
+            rc = store_put(t, a->db, whole, hlen + tail, "", 0, STORE_APPEND);
+            if (rc)
+                return rc;
+            p += tail;
+            n--;
+        }
+    }
+    return 0;
+}
+
+void store_appender_close(struct store_appender *a)
+{
+    if (a->cur)
+        mdb_cursor_close(a->cur);
+    a->cur = NULL;
+}
+
 int store_del(struct store_txn *t, enum store_db db, const void *k, size_t klen)
 {
     if (t->err)

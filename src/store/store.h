@@ -196,6 +196,25 @@ enum store_put_flags {
 };
 int store_put(struct store_txn *t, enum store_db db, const void *k, size_t klen, const void *v,
               size_t vlen, unsigned flags);
+/* Puts into one table through one cursor, for a transaction that writes many keys in ascending
+ * order (an upload's chunk): an append goes where the previous one ended instead of searching
+ * the tree from its root for every key. The same keys and values as store_put with STORE_APPEND
+ * (one out of order falls back to an ordinary insert). Closed before the transaction ends. */
+struct store_appender {
+    struct store_txn *t;
+    enum store_db db;
+    void *cur; /* MDB_cursor */
+};
+/* 0, or the sticky error (then store_appender_close is still called, and does nothing). */
+int store_appender_open(struct store_appender *a, struct store_txn *t, enum store_db db);
+/* store_put(t, db, k, klen, v, vlen, STORE_APPEND) of a table without duplicates. */
+int store_appender_put(struct store_appender *a, const void *k, size_t klen, const void *v,
+                       size_t vlen);
+/* For a table stored as LMDB duplicates (DB_JOBSTATE): the n whole keys head + tails[i], each
+ * tail as long as the table's (4 bytes), ascending, as n store_puts with STORE_APPEND would. */
+int store_appender_dups(struct store_appender *a, const void *head, size_t hlen, const void *tails,
+                        size_t n);
+void store_appender_close(struct store_appender *a);
 /* Returns 0, BC_ENOTFOUND (not sticky), or the sticky error. */
 int store_del(struct store_txn *t, enum store_db db, const void *k, size_t klen);
 /* A counter of the changes to DB_KEYHASH2WS and DB_WS: every function that writes to either

@@ -355,6 +355,7 @@ static void check_heads_equal(const struct job_head *a, const struct job_head *b
     CHECK(a->duration == b->duration);
     CHECK_STR(a->e164, b->e164);
     CHECK_STR(a->call_id, b->call_id);
+    CHECK_INT(a->held, b->held);
 }
 
 /* Lists the fields of a decoded job as "a|b|c". */
@@ -446,6 +447,98 @@ static void test_job_round_trip(void)
     CHECK_INT(job_decode(unknown, sizeof unknown, &v), BC_ECORRUPT);
     buf_free(&b);
     buf_free(&r);
+}
+
+/* A head with one field away from its default round-trips, and costs bytes, whatever the bytes
+ * that are no stored field (version, nfields, reserved2) hold: the encoder's shortcut for heads
+ * at their defaults must not take any of these for one. */
+static void test_job_one_field_each(void)
+{
+    const char *fields[] = {"+14155550100"};
+    size_t lens[] = {12};
+    struct job_head base = {.state = JOB_WAITING, .last_sequence = -1};
+    snprintf(base.e164, sizeof base.e164, "+14155550100");
+    struct buf b = {0};
+    struct job_view v;
+    CHECK_INT(job_encode(&b, &base, "", 0, fields, lens, 1), 0);
+    size_t base_len = b.len;
+    struct job_head other = base;
+    other.version = 77;
+    other.nfields = 9;
+    other.reserved2 = 0xdeadbeef;
+    b.len = 0;
+    CHECK_INT(job_encode(&b, &other, "", 0, fields, lens, 1), 0);
+    CHECK_INT(b.len, base_len);
+    CHECK_INT(job_decode(b.data, b.len, &v), 0);
+    check_heads_equal(&v.head, &base);
+    for (int i = 0; i < 14; i++) {
+        struct job_head h = other;
+        switch (i) {
+        case 0:
+            h.state = JOB_FAILED;
+            break;
+        case 1:
+            h.outcome = OUTCOME_DUPLICATE;
+            break;
+        case 2:
+            h.attempts = 1;
+            break;
+        case 3:
+            h.normalized = 1;
+            break;
+        case 4:
+            h.retry_base = 2;
+            break;
+        case 5:
+            h.connected = 1;
+            break;
+        case 6:
+            h.dup_of = 3;
+            break;
+        case 7:
+            h.seq = 4;
+            break;
+        case 8:
+            h.last_sequence = 0;
+            break;
+        case 9:
+            h.provider_errors = 5;
+            break;
+        case 10:
+            h.start_ms = 6;
+            break;
+        case 11:
+            h.end_ms = 7;
+            break;
+        case 12:
+            h.next_attempt_ms = 8;
+            break;
+        default:
+            h.held = HELD_CAP;
+            break;
+        }
+        b.len = 0;
+        CHECK_INT(job_encode(&b, &h, "", 0, fields, lens, 1), 0);
+        CHECK(b.len > base_len);
+        CHECK_INT(job_decode(b.data, b.len, &v), 0);
+        h.version = base.version;
+        h.nfields = 1;
+        h.reserved2 = 0;
+        check_heads_equal(&v.head, &h);
+    }
+    /* -0.0 is stored as 0 was, as before: a duration of 0 in either sign is the default. */
+    struct job_head z = base;
+    z.duration = -0.0;
+    b.len = 0;
+    CHECK_INT(job_encode(&b, &z, "", 0, fields, lens, 1), 0);
+    CHECK_INT(b.len, base_len);
+    z.duration = 2.5;
+    b.len = 0;
+    CHECK_INT(job_encode(&b, &z, "", 0, fields, lens, 1), 0);
+    CHECK_INT(b.len, base_len + 8 + 2); /* the double, and the bit set's bit 15 (2 bytes more) */
+    CHECK_INT(job_decode(b.data, b.len, &v), 0);
+    CHECK(v.head.duration == 2.5);
+    buf_free(&b);
 }
 
 /* A version 1 record, as earlier versions wrote it: the 128-byte head as memory, the error with
@@ -671,5 +764,6 @@ CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_big_endian_order),
            CHECK_CASE(test_agent_and_idem_keys), CHECK_CASE(test_usage_time_key),
            CHECK_CASE(test_key_u32), CHECK_CASE(test_batch_scan),
            CHECK_CASE(test_job_keys_binary_batch), CHECK_CASE(test_job_round_trip),
-           CHECK_CASE(test_job_decode_version_1), CHECK_CASE(test_upgrade_of_old_job_keys),
+           CHECK_CASE(test_job_one_field_each), CHECK_CASE(test_job_decode_version_1),
+           CHECK_CASE(test_upgrade_of_old_job_keys),
            CHECK_CASE(test_upgrade_of_per_job_state_index))

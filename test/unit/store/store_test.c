@@ -614,6 +614,98 @@ static void test_duplicate_table(void)
     tmpdir_remove(&d);
 }
 
+/* ---- store_appender: the same keys as store_put with STORE_APPEND, through one cursor ---- */
+
+static void be32_tails(uint8_t (*out)[4], const uint32_t *rows, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i][0] = (uint8_t)(rows[i] >> 24);
+        out[i][1] = (uint8_t)(rows[i] >> 16);
+        out[i][2] = (uint8_t)(rows[i] >> 8);
+        out[i][3] = (uint8_t)rows[i];
+    }
+}
+
+/* Plain keys in and out of order; key 'A' gets even rows 0-9998 in one call, then rows 7 (out of
+ * order), 7 again (there already), 8 and 10001 in another (appends that fall back mid-run); key
+ * 'B' rows 1-3; then, a key of 'A' lower than its last. With arg set, the misuses instead. */
+static int appender_fn(struct store_txn *t, void *arg)
+{
+    struct store_appender jobs, st;
+    CHECK_INT(store_appender_open(&jobs, t, DB_AGENT), 0);
+    CHECK_INT(store_appender_open(&st, t, DB_JOBSTATE), 0);
+    if (arg) {
+        CHECK_INT(store_appender_dups(&jobs, "sA", 2, "\0\0\0\1", 1), BC_EINVAL);
+        store_appender_close(&st);
+        store_appender_close(&jobs);
+        return t->err;
+    }
+    static const char *const keys[] = {"k1", "k2", "k5", "k3", "k0", "k5", "k9", "k4"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        CHECK_INT(store_appender_put(&jobs, keys[i], 2, "v", 1), 0);
+    static uint8_t tails[5000][4];
+    static uint32_t rows[5000];
+    for (uint32_t i = 0; i < 5000; i++)
+        rows[i] = 2 * i;
+    be32_tails(tails, rows, 5000);
+    CHECK_INT(store_appender_dups(&st, "sA", 2, tails, 5000), 0);
+    static const uint32_t late[] = {7, 7, 8, 10001};
+    be32_tails(tails, late, 4);
+    CHECK_INT(store_appender_dups(&st, "sA", 2, tails, 4), 0);
+    static const uint32_t b[] = {1, 2, 3};
+    be32_tails(tails, b, 3);
+    CHECK_INT(store_appender_dups(&st, "sB", 2, tails, 3), 0);
+    static const uint32_t a_low[] = {3};
+    be32_tails(tails, a_low, 1);
+    CHECK_INT(store_appender_dups(&st, "sA", 2, tails, 1), 0);
+    CHECK_INT(store_appender_put(&jobs, "k6", 2, "v", 1), 0);
+    store_appender_close(&st);
+    store_appender_close(&jobs);
+    return 0;
+}
+
+static int appender_misuse(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    struct store_appender a;
+    CHECK_INT(store_appender_open(&a, t, DB_JOBSTATE), 0);
+    int rc = store_appender_put(&a, "sA\0\0\0\1", 6, "", 0);
+    store_appender_close(&a);
+    return rc;
+}
+
+static void test_appender(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 16 * MIB), 0);
+    CHECK_INT(store_write(&s, appender_fn, NULL), 0);
+    struct store_txn t;
+    struct store_iter it;
+    char got[256] = "";
+    CHECK_INT(store_read_begin(&s, &t), 0);
+    CHECK_INT(store_iter_open(&it, &t, DB_AGENT, "k", 1, NULL, 0), 0);
+    while (store_iter_next(&it) == 1)
+        snprintf(got + strlen(got), sizeof got - strlen(got), "%.*s ", (int)it.key.len,
+                 (const char *)it.key.ptr);
+    store_iter_close(&it);
+    CHECK_STR(got, "k0 k1 k2 k3 k4 k5 k6 k9 ");
+    CHECK_INT(dup_rows(&t, "sA", NULL, 0, got, sizeof got), 5000 + 3);
+    CHECK_STR(got, "A0 A2 A3 A4 A6 A7 A8 A10 A12 A14");
+    uint8_t k[8];
+    CHECK_INT(dup_rows(&t, "sA", k, dup_key(k, 'A', 9998), got, sizeof got), 2);
+    CHECK_STR(got, "A9998 A10001");
+    CHECK_INT(dup_rows(&t, "sB", NULL, 0, got, sizeof got), 3);
+    CHECK_STR(got, "B1 B2 B3");
+    store_read_end(&t);
+    /* Duplicates into a table without them, or a value into one with them: refused. */
+    CHECK_INT(store_write(&s, appender_fn, "misuse"), BC_EINVAL);
+    CHECK_INT(store_write(&s, appender_misuse, NULL), BC_EINVAL);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
 /* Iteration inside a write transaction sees that transaction's own writes. */
 static int iterate_own_writes(struct store_txn *t, void *arg)
 {
@@ -1516,9 +1608,9 @@ CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_put_get_del),
            CHECK_CASE(test_binary_keys_and_values), CHECK_CASE(test_sticky_errors),
            CHECK_CASE(test_sticky_error_in_read), CHECK_CASE(test_commit_and_abort),
            CHECK_CASE(test_append), CHECK_CASE(test_iteration), CHECK_CASE(test_del_prefix),
-           CHECK_CASE(test_duplicate_table), CHECK_CASE(test_iteration_in_write),
-           CHECK_CASE(test_snapshot_isolation), CHECK_CASE(test_map_growth),
-           CHECK_CASE(test_growth_blocked_by_snapshot),
+           CHECK_CASE(test_duplicate_table), CHECK_CASE(test_appender),
+           CHECK_CASE(test_iteration_in_write), CHECK_CASE(test_snapshot_isolation),
+           CHECK_CASE(test_map_growth), CHECK_CASE(test_growth_blocked_by_snapshot),
            CHECK_CASE(test_map_resized_by_other_process), CHECK_CASE(test_reopen_and_read_only),
            CHECK_CASE(test_creates_directory), CHECK_CASE(test_unusable_directory),
            CHECK_CASE(test_async_order), CHECK_CASE(test_async_failure),
