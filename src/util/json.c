@@ -67,7 +67,7 @@ cJSON *json_add_strn(cJSON *obj, const char *name, const char *s, size_t len)
  * escapes, numbers cJSON reads whole) and answers exactly as cJSON would for it; anything else
  * makes it give up, and json_object_string asks cJSON. Building cJSON's tree (a node and a
  * string copy per member) was most of reading a provider's answer for one field. */
-#define SCAN_UNSURE    1 /* not in the subset: ask cJSON */
+#define SCAN_UNSURE    (-1) /* not in the subset: ask cJSON */
 #define SCAN_MAX_DEPTH 32
 /* cJSON copies at most 63 characters of a number before converting it and fails on the rest. */
 #define SCAN_MAX_NUMBER 63
