@@ -30,6 +30,7 @@ struct client_call {
     struct client_request *req;
     CURL *easy;
     struct curl_slist *headers;
+    struct client_url *url;          /* the parsed URL it uses, or NULL */
     struct client_call *prev, *next; /* in client.calls */
     int too_large;                   /* the write callback refused the body: over the cap */
     int no_memory;                   /* the write callback could not grow the response */
@@ -230,6 +231,8 @@ static struct client_call *call_take(struct client *d)
 static void call_release(struct client *d, struct client_call *c)
 {
     curl_slist_free_all(c->headers);
+    if (c->url)
+        c->url->users--;
     if (d->closing || d->spares >= d->max_in_flight) {
         curl_easy_cleanup(c->easy);
         free(c);
@@ -242,6 +245,52 @@ static void call_release(struct client *d, struct client_call *c)
     c->next = d->spare;
     d->spare = c;
     d->spares++;
+}
+
+/* ---- parsed URLs ---- */
+
+/* The parsed form of url for one more request: a kept one, or a new one in place of one no
+ * request uses. NULL when all are in use or url does not parse (the request then gives curl the
+ * string, and curl reports what is wrong with it). The flags are the ones curl parses a
+ * CURLOPT_URL string with. */
+static struct client_url *url_take(struct client *d, const char *url)
+{
+    struct client_url *slot = NULL;
+    for (size_t i = 0; i < CLIENT_URLS; i++) {
+        struct client_url *u = &d->urls[i];
+        if (u->url && strcmp(u->url, url) == 0) {
+            u->users++;
+            return u;
+        }
+        if (!slot && u->users == 0)
+            slot = u;
+    }
+    if (!slot)
+        return NULL;
+    CURLU *h = curl_url();
+    char *copy = strdup(url);
+    if (!h || !copy ||
+        curl_url_set(h, CURLUPART_URL, url, CURLU_GUESS_SCHEME | CURLU_NON_SUPPORT_SCHEME) !=
+            CURLUE_OK) {
+        curl_url_cleanup(h);
+        free(copy);
+        return NULL;
+    }
+    curl_url_cleanup(slot->handle);
+    free(slot->url);
+    slot->url = copy;
+    slot->handle = h;
+    slot->users = 1;
+    return slot;
+}
+
+static void urls_free(struct client *d)
+{
+    for (size_t i = 0; i < CLIENT_URLS; i++) {
+        curl_url_cleanup(d->urls[i].handle);
+        free(d->urls[i].url);
+        memset(&d->urls[i], 0, sizeof d->urls[i]);
+    }
 }
 
 /* ---- finishing requests ---- */
@@ -516,7 +565,7 @@ static int build_headers(const struct client_request *r, int post, struct curl_s
 }
 
 /* Sets every option of c's easy handle. Returns 0 or BC_EINVAL/BC_ENOMEM. */
-static int setup_easy(struct client_call *c, int post)
+static int setup_easy(struct client *d, struct client_call *c, int post)
 {
     struct client_request *r = c->req;
     CURL *e = c->easy;
@@ -529,7 +578,11 @@ static int setup_easy(struct client_call *c, int post)
             rc = curl_easy_setopt(e, opt, val);                                                    \
     } while (0)
     SET(CURLOPT_PRIVATE, r);
-    SET(CURLOPT_URL, r->url);
+    c->url = url_take(d, r->url);
+    if (c->url)
+        SET(CURLOPT_CURLU, c->url->handle);
+    else
+        SET(CURLOPT_URL, r->url);
     SET(CURLOPT_PROTOCOLS_STR, "http,https");
     SET(CURLOPT_NOSIGNAL, 1L);
     SET(CURLOPT_NOPROGRESS, 1L);
@@ -586,7 +639,7 @@ int client_start(struct client *d, struct client_request *r)
     r->error[0] = '\0';
     int rc = build_headers(r, post, &c->headers);
     if (rc == 0)
-        rc = setup_easy(c, post);
+        rc = setup_easy(d, c, post);
     if (rc == 0 && curl_multi_add_handle(d->multi, c->easy) != CURLM_OK)
         rc = BC_ENOMEM;
     if (rc != 0) {
@@ -627,6 +680,7 @@ void client_close(struct client *d, void (*closed_cb)(struct client *d))
     d->spares = 0;
     curl_multi_cleanup(d->multi);
     d->multi = NULL;
+    urls_free(d);
     /* curl normally asks to stop watching every socket before it closes it; anything it did not
      * is closed here so that no handle outlives the client. */
     while (d->socks)

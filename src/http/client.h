@@ -56,6 +56,15 @@ struct client_request {
     void *priv; /* the client's own state for this request */
 };
 
+/* A URL curl has parsed, shared by the requests to it (curl reads it, never changes it), so that
+ * curl does not parse the same provider address for every request. */
+struct client_url {
+    char *url;
+    void *handle; /* CURLU */
+    size_t users; /* requests in flight using it; only an unused entry is replaced */
+};
+#define CLIENT_URLS 4
+
 struct client_call; /* one request in flight (client.c) */
 struct client_sock; /* one socket curl asked us to watch (client.c) */
 
@@ -76,6 +85,7 @@ struct client {
      * max_in_flight are kept. */
     struct client_call *spare;
     size_t spares;
+    struct client_url urls[CLIENT_URLS];
     uint64_t kicks;    /* runs of the 0 ms timeout path, for metrics and tests */
     uint64_t connects; /* new connections opened by finished requests (reuse shows as few) */
 };

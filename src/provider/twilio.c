@@ -368,10 +368,8 @@ void twilio_parse_create(const struct client_request *r, struct create_result *o
         return;
     }
     if (r->status >= 200 && r->status < 300) {
-        cJSON *j = cJSON_ParseWithLength(r->response.data, r->response.len);
-        int ok = provider_json_string(j, "sid", out->call_id, sizeof out->call_id);
-        cJSON_Delete(j);
-        if (ok) {
+        if (json_object_string(r->response.data, r->response.len, "sid", out->call_id,
+                               sizeof out->call_id)) {
             out->cls = CREATE_OK;
             snprintf(out->message, sizeof out->message, "Call created");
         } else {

@@ -423,6 +423,40 @@ static void test_many_capped(void)
     harness_free(h);
 }
 
+/* Requests to more addresses than the client keeps parsed, interleaved, 10 at a time: every one
+ * gets its answer, and no kept address is left marked in use. A URL curl cannot parse still ends
+ * with curl's own error. */
+static void test_many_urls(void)
+{
+    struct harness *h = harness_new(10);
+    struct driver *dr = driver_new(h, 100);
+    char urls[CLIENT_URLS + 3][128];
+    for (int k = 0; k < CLIENT_URLS + 3; k++) {
+        char path[32];
+        snprintf(path, sizeof path, "/ok?v=%d", k);
+        url_for(h, path, urls[k], sizeof urls[k]);
+    }
+    for (int i = 0; i < 100; i++)
+        dr->reqs[i].url = urls[(i * 3) % (CLIENT_URLS + 3)];
+    driver_fill(dr);
+    CHECK(run_until(h, &dr->completed, 100));
+    CHECK_INT(dr->good, 100);
+    for (int k = 0; k < CLIENT_URLS; k++)
+        CHECK_INT(h->d.urls[k].users, 0);
+    free(dr);
+
+    struct client_request r;
+    char url[128];
+    request_init(&r, h, "GET", "/ok", url, sizeof url);
+    snprintf(url, sizeof url, "http://127.0.0.1:99999999/ok");
+    run_one(h, &r);
+    CHECK_INT(r.result, CLIENT_E_OTHER);
+    CHECK(r.error[0] != '\0');
+    fprintf(stderr, "  unparsable URL: %s\n", r.error);
+    client_request_free(&r);
+    harness_free(h);
+}
+
 /* One request at a time: every request after the first reuses the first connection. */
 static void test_keep_alive(void)
 {
@@ -632,8 +666,8 @@ static void global_cleanup(void)
 }
 
 CHECK_MAIN(CHECK_CASE(global_init), CHECK_CASE(test_get), CHECK_CASE(test_post),
-           CHECK_CASE(test_many_capped), CHECK_CASE(test_keep_alive), CHECK_CASE(test_timeout),
-           CHECK_CASE(test_refused), CHECK_CASE(test_too_large), CHECK_CASE(test_retry_after),
-           CHECK_CASE(test_close_in_flight), CHECK_CASE(test_close_from_done),
-           CHECK_CASE(test_zero_timeout_no_spin), CHECK_CASE(test_invalid),
-           CHECK_CASE(global_cleanup))
+           CHECK_CASE(test_many_capped), CHECK_CASE(test_many_urls), CHECK_CASE(test_keep_alive),
+           CHECK_CASE(test_timeout), CHECK_CASE(test_refused), CHECK_CASE(test_too_large),
+           CHECK_CASE(test_retry_after), CHECK_CASE(test_close_in_flight),
+           CHECK_CASE(test_close_from_done), CHECK_CASE(test_zero_timeout_no_spin),
+           CHECK_CASE(test_invalid), CHECK_CASE(global_cleanup))
