@@ -378,7 +378,13 @@ class Writer:
                         self.errors.append(f"pause of {batch} answered 200, then {state.body}")
                     reply = self._retry(lambda: h.request(self.target, "POST", f"{path}/resume",
                                                           auth=auth))
-                    if reply.status != 200:
+                    if reply.status == 409:
+                        # Its last calls were in flight when it was paused and have ended since:
+                        # a batch with nothing left to dial completes, paused or not.
+                        state = self._retry(lambda: h.request(self.target, "GET", path, auth=auth))
+                        if state.status != 200 or state.body.get("status") != "completed":
+                            self.errors.append(f"resume {batch}: 409 {reply.body}, then {state.body}")
+                    elif reply.status != 200:
                         self.errors.append(f"resume {batch}: {reply.status} {reply.body}")
                 elif reply.status not in (503, 409):
                     self.errors.append(f"pause {batch}: {reply.status} {reply.body}")
