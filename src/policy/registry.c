@@ -23,12 +23,6 @@ static unsigned digits3(const char *d)
     return (unsigned)(d[0] - '0') * 100 + (unsigned)(d[1] - '0') * 10 + (unsigned)(d[2] - '0');
 }
 
-int registry_npa_record(struct store_txn *t, uint32_t gen, unsigned npa, struct store_val *v)
-{
-    uint8_t k[REGISTRY_KEY_LEN];
-    return store_get(t, DB_REGISTRY, k, registry_npa_key(k, gen, npa), v);
-}
-
 int registry_digits_has(const struct store_val *v, const char *d)
 {
     return registry_npa_has(v, digits3(d + 3), digits3(d + 6) * 10 + (unsigned)(d[9] - '0'));
@@ -48,7 +42,7 @@ int registry_has(struct store_txn *t, const char *d)
         return rc;
     }
     struct store_val v;
-    rc = registry_npa_record(t, m.generation, digits3(d), &v);
+    rc = registry_npa_get(t, m.generation, digits3(d), &v);
     if (rc)
         return rc == BC_ENOTFOUND ? 0 : rc;
     return registry_digits_has(&v, d);

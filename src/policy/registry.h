@@ -29,11 +29,8 @@
  * not (or there is no registry), or a store error. Reads the meta record, then the store's
  * in-memory index (policy/registry_index.h) or, while it is not whole, the area code's record. */
 int registry_has(struct store_txn *t, const char *digits10);
-/* The record of area code npa in generation gen (a generation is meta.generation): 0 with v
- * (valid while t is), BC_ENOTFOUND or an error. With registry_digits_has, what a caller that
- * checks many numbers in one snapshot keeps instead of looking the area code up each time. */
-int registry_npa_record(struct store_txn *t, uint32_t gen, unsigned npa, struct store_val *v);
-/* 1 if the ten digits' number is in v, the record of its area code; 0 if not; BC_ECORRUPT. */
+/* 1 if the ten digits' number is in v, the record of its area code (registry_npa_get, in
+ * store/records_compliance.h); 0 if not; BC_ECORRUPT. */
 int registry_digits_has(const struct store_val *v, const char *digits10);
 /* The active registry's meta record: 0, BC_ENOTFOUND when none was imported, or an error. */
 int registry_meta_get(struct store_txn *t, struct registry_meta *m);

@@ -56,14 +56,6 @@ static unsigned digits3(const char *d)
     return (unsigned)(d[0] - '0') * 100 + (unsigned)(d[1] - '0') * 10 + (unsigned)(d[2] - '0');
 }
 
-/* Area code npa's record in generation gen (what registry.c reads too; not called from there,
- * so that the index needs nothing above the store). */
-static int npa_record(struct store_txn *t, uint32_t gen, unsigned npa, struct store_val *v)
-{
-    uint8_t k[REGISTRY_KEY_LEN];
-    return store_get(t, DB_REGISTRY, k, registry_npa_key(k, gen, npa), v);
-}
-
 /* Memory on huge pages when the kernel has them: a random lookup then misses no TLB entry. */
 static void *huge_alloc(size_t bytes)
 {
@@ -104,7 +96,7 @@ static struct registry_index *index_start(struct store_txn *t, uint32_t gen)
     size_t records = 0;
     for (unsigned i = 0; i < INDEX_NPAS; i++) {
         struct store_val v;
-        int rc = npa_record(t, gen, i + 200, &v);
+        int rc = registry_npa_get(t, gen, i + 200, &v);
         if ((rc && rc != BC_ENOTFOUND) || (!rc && v.len > UINT32_MAX)) {
             index_free(ix);
             return NULL;
@@ -162,7 +154,7 @@ static int index_slice(struct store_txn *t, struct registry_index *ix)
         if (!ix->len[i])
             continue;
         struct store_val v;
-        if (npa_record(t, ix->generation, i + 200, &v) != 0 || v.len != ix->len[i] ||
+        if (registry_npa_get(t, ix->generation, i + 200, &v) != 0 || v.len != ix->len[i] ||
             ix->used + NPA_SLOTS > ix->cap)
             return BC_ECORRUPT;
         ix->slots[i] = (uint32_t)ix->used;

@@ -32,7 +32,7 @@ struct registry_index;
  * of gen is under way: this call may have copied a slice) and cleared when it will not come
  * (no memory, a store error, a registry over REGISTRY_INDEX_MAX, or gen older than the index
  * already built: a snapshot taken before an import switched). Callers then read the records
- * (registry_npa_record, registry_digits_has). */
+ * (registry_npa_get, registry_digits_has). */
 struct registry_index *registry_index_get(struct store_txn *t, uint32_t gen, int *later);
 void registry_index_put(struct store *s, struct registry_index *ix);
 /* Starts reading the block registry_index_has will read for these ten digits (NPA NXX XXXX),

@@ -279,7 +279,7 @@ static int cache_record_has(struct suppress_cache *c, const char *e164)
 {
     unsigned i = npa_of(e164) - 200;
     if (!c->npa_state[i]) {
-        int rc = registry_npa_record(c->t, c->generation, i + 200, &c->npa[i]);
+        int rc = registry_npa_get(c->t, c->generation, i + 200, &c->npa[i]);
         if (rc && rc != BC_ENOTFOUND)
             return rc;
         c->npa_state[i] = rc ? 1 : 2;

@@ -264,6 +264,12 @@ int registry_npa_has(const struct store_val *v, unsigned nxx, unsigned line)
     return rc ? rc : block_has(blk, len, line);
 }
 
+int registry_npa_get(struct store_txn *t, uint32_t generation, unsigned npa, struct store_val *v)
+{
+    uint8_t k[REGISTRY_KEY_LEN];
+    return store_get(t, DB_REGISTRY, k, registry_npa_key(k, generation, npa), v);
+}
+
 int registry_exchange_lines(const struct store_val *v, unsigned nxx, const uint8_t **bits,
                             uint16_t *lines, size_t *n)
 {

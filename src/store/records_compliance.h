@@ -101,6 +101,9 @@ int registry_lock_decode(const struct store_val *v, uint32_t *pid, uint64_t *sta
 /* 1 if line (0-9999) of exchange nxx (0-999) is in the area code's record v, else 0;
  * BC_ECORRUPT when v is not such a record. */
 int registry_npa_has(const struct store_val *v, unsigned nxx, unsigned line);
+/* The record of area code npa in generation generation: 0 with v (valid while t is),
+ * BC_ENOTFOUND or a store error. */
+int registry_npa_get(struct store_txn *t, uint32_t generation, unsigned npa, struct store_val *v);
 /* Exchange nxx (0-999) of area code record v: 1 with *bits its bitmap (REGISTRY_BITMAP_BYTES,
  * bit line), or 0 with its *n (< REGISTRY_DENSE) line numbers in lines, ascending; BC_ECORRUPT
  * when v is not such a record. */

@@ -328,13 +328,18 @@ static int write_sync(struct store *s, store_write_fn fn, void *arg);
 
 _Static_assert(DB_COUNT <= 32, "memo_dbs has a bit per database");
 
+static void memo_put(struct store_txn *t, void *memo, void (*memo_free)(void *), uint32_t dbs)
+{
+    t->memo = memo;
+    t->memo_free = memo_free;
+    t->memo_dbs = dbs;
+}
+
 static void memo_drop(struct store_txn *t)
 {
     if (t->memo && t->memo_free)
         t->memo_free(t->memo);
-    t->memo = NULL;
-    t->memo_free = NULL;
-    t->memo_dbs = 0;
+    memo_put(t, NULL, NULL, 0);
 }
 
 void *store_txn_memo(const struct store_txn *t, void (*memo_free)(void *memo))
@@ -346,9 +351,7 @@ void store_txn_memo_set(struct store_txn *t, void *memo, void (*memo_free)(void 
                         uint32_t dbs)
 {
     memo_drop(t);
-    t->memo = memo;
-    t->memo_free = memo_free;
-    t->memo_dbs = dbs;
+    memo_put(t, memo, memo_free, dbs);
 }
 
 /* A write to db makes what a memo read from it out of date. */
@@ -566,9 +569,7 @@ int store_read_begin(struct store *s, struct store_txn *t)
     t->s = s;
     t->err = 0;
     t->write = 0;
-    t->memo = NULL;
-    t->memo_free = NULL;
-    t->memo_dbs = 0;
+    memo_put(t, NULL, NULL, 0);
     if (s->rtxn_depth == 0) {
         int rc;
         if (s->rtxn) {
@@ -601,9 +602,7 @@ int store_snapshot_begin(struct store *s, struct store_txn *t)
     t->s = s;
     t->write = 0;
     t->async = 1;
-    t->memo = NULL;
-    t->memo_free = NULL;
-    t->memo_dbs = 0;
+    memo_put(t, NULL, NULL, 0);
     /* The map is resized (on the loop thread) only under map_lock: holding it keeps this
      * snapshot's pages mapped where they are until store_snapshot_end. */
     uv_mutex_lock(&s->map_lock);

@@ -259,7 +259,7 @@ static int records_have(struct store_txn *t, const char *d)
         return 0;
     unsigned npa =
         (unsigned)(d[0] - '0') * 100 + (unsigned)(d[1] - '0') * 10 + (unsigned)(d[2] - '0');
-    int rc = registry_npa_record(t, m.generation, npa, &v);
+    int rc = registry_npa_get(t, m.generation, npa, &v);
     if (rc == BC_ENOTFOUND)
         return 0;
     CHECK_INT(rc, 0);
