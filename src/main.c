@@ -129,7 +129,7 @@ static int lock_data_dir(struct app *app)
                   "dir=\"%s\"", app->cfg.data_dir);
     else if (rc)
         log_error("cannot create the lock file", "path=\"%s/serve.lock\" reason=\"%s\"",
-                  app->cfg.data_dir, strerror(errno));
+                  app->cfg.data_dir, rc == BC_EIO ? strerror(errno) : err_str(rc));
     return rc;
 }
 
