@@ -1,10 +1,15 @@
 /* libcurl's multi interface on the libuv loop.
  *
  * curl tells us which sockets to watch (on_curl_socket) and when it next wants to be woken
- * (on_curl_timer); both callbacks only arm or disarm libuv handles and never call back into
- * curl, which the curl documentation forbids. The libuv callbacks (on_poll, on_timeout, on_kick)
- * are the only places that drive curl, and each of them ends by draining curl's finished
- * transfers (drain_finished), which is where a request's done() runs. */
+ * (on_curl_timer); both callbacks only change the client's epoll set or arm libuv handles and
+ * never call back into curl, which the curl documentation forbids. The libuv callbacks
+ * (on_epoll, on_timeout, on_kick) are the only places that drive curl, and each of them ends by
+ * draining curl's finished transfers (drain_finished), which is where a request's done() runs.
+ *
+ * The sockets are in an epoll set of the client's own rather than one uv_poll_t each: libuv
+ * 1.44 checks, stops and restarts a poll handle with epoll_ctl calls of its own (up to six for a
+ * socket's round), where curl's changes need one each (ADD, MOD, DEL). epoll makes the client
+ * Linux-only. */
 #include "http/client.h"
 
 #include <stdio.h>
@@ -12,6 +17,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include <errno.h>
+#include <unistd.h>
+
+#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <curl/curl.h>
@@ -24,6 +33,9 @@
 #define MAX_CONNECT_MS     5000
 /* Retry-After seconds beyond this are clamped, so that converting them to ms cannot overflow. */
 #define MAX_RETRY_AFTER_S 1000000000ULL
+/* Socket events taken from the epoll set per wake-up: what is left (the set stays readable)
+ * waits for the next loop pass, so one pass's work stays bounded. */
+#define SOCK_BATCH 64
 
 /* A request in flight: the easy handle and what must be freed with it. */
 struct client_call {
@@ -36,14 +48,6 @@ struct client_call {
     int no_memory;                   /* the write callback could not grow the response */
     const char *refused;             /* refuse_addr's reason for the last address refused */
     char errbuf[CURL_ERROR_SIZE];
-};
-
-/* A socket curl wants watched; curl keeps the pointer for us (curl_multi_assign). */
-struct client_sock {
-    uv_poll_t poll;
-    curl_socket_t fd;
-    struct client *d;
-    struct client_sock *prev, *next; /* in client.socks while the poll handle is open */
 };
 
 /* ---- process-wide set-up ---- */
@@ -376,19 +380,45 @@ static void handle_closed(struct client *d)
         d->closed_cb(d);
 }
 
-static void on_poll(uv_poll_t *p, int status, int events)
+/* The curl flags for the epoll events got on a socket watched for wanted. An error or a hang-up
+ * is reported in every direction curl asked for, so that curl reads or writes and finds out what
+ * happened (as libuv does for its own poll handles). */
+static int sock_flags(uint32_t got, uint32_t wanted)
 {
-    struct client_sock *s = p->data;
     int flags = 0;
+    if (got & (EPOLLERR | EPOLLHUP))
+        got |= wanted;
+    if (got & EPOLLIN)
+        flags |= CURL_CSELECT_IN;
+    if (got & EPOLLOUT)
+        flags |= CURL_CSELECT_OUT;
+    if (got & EPOLLERR)
+        flags |= CURL_CSELECT_ERR;
+    return flags;
+}
+
+/* The epoll set is readable: hands up to SOCK_BATCH ready sockets to curl. An event may be for a
+ * socket that curl removed (and closed) while handling an earlier one of the batch, even for a new
+ * socket that got the same number: curl ignores the first and treats the second as a spurious
+ * wake-up (its sockets are non-blocking). done() runs only after the batch, in drain_finished, so
+ * nothing closes the client inside it. */
+static void on_epoll(uv_poll_t *p, int status, int events)
+{
+    (void)events;
+    struct client *d = p->data;
     if (status < 0) {
-        flags = CURL_CSELECT_ERR;
-    } else {
-        if (events & UV_READABLE)
-            flags |= CURL_CSELECT_IN;
-        if (events & UV_WRITABLE)
-            flags |= CURL_CSELECT_OUT;
+        log_error("cannot watch the HTTP client's sockets", "reason=\"%s\"", uv_strerror(status));
+        return;
     }
-    socket_action(s->d, s->fd, flags);
+    struct epoll_event ev[SOCK_BATCH];
+    int n = epoll_wait(d->epfd, ev, SOCK_BATCH, 0);
+    for (int i = 0; i < n; i++) {
+        int running;
+        curl_socket_t fd = (curl_socket_t)(uint32_t)ev[i].data.u64;
+        uint32_t wanted = (uint32_t)(ev[i].data.u64 >> 32);
+        curl_multi_socket_action(d->multi, fd, sock_flags(ev[i].events, wanted), &running);
+    }
+    drain_finished(d);
 }
 
 static void on_timeout(uv_timer_t *t)
@@ -404,85 +434,68 @@ static void on_kick(uv_idle_t *idle)
     socket_action(d, CURL_SOCKET_TIMEOUT, 0);
 }
 
-static void on_sock_closed(uv_handle_t *h)
-{
-    struct client_sock *s = h->data;
-    struct client *d = s->d;
-    free(s);
-    handle_closed(d);
-}
-
 static void on_handle_closed(uv_handle_t *h)
 {
     handle_closed(h->data);
 }
 
-/* ---- curl callbacks: they only arm and disarm libuv handles ---- */
-
-static void sock_close(struct client *d, struct client_sock *s)
+/* The epoll set closes once libuv has let go of it. */
+static void on_epoll_closed(uv_handle_t *h)
 {
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        d->socks = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
-    uv_poll_stop(&s->poll);
-    uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+    struct client *d = h->data;
+    close(d->epfd);
+    d->epfd = -1;
+    handle_closed(d);
 }
 
-static struct client_sock *sock_open(struct client *d, curl_socket_t fd)
+/* ---- curl callbacks: they only change the epoll set and arm libuv handles ---- */
+
+/* Moves fd in the epoll set from watching had to want (0: out of the set), in one epoll_ctl.
+ * The kernel drops a socket from the set when it is closed, so a removal may find it gone
+ * (ENOENT, or EBADF once the number is free), which is what was asked; a change that finds it
+ * gone, or an addition that finds it there (a socket number curl closed without a removal and
+ * reused), is retried as the other operation. Data of an event: the socket and what was wanted. */
+static void sock_ctl(struct client *d, curl_socket_t fd, uint32_t had, uint32_t want)
 {
-    struct client_sock *s = calloc(1, sizeof *s);
-    if (!s)
-        return NULL;
-    int rc = uv_poll_init_socket(d->loop, &s->poll, fd);
-    if (rc != 0) {
-        log_error("cannot watch an HTTP client socket", "reason=\"%s\"", uv_strerror(rc));
-        free(s);
-        return NULL;
+    struct epoll_event ev = {.events = want,
+                             .data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)want << 32};
+    int op = !want ? EPOLL_CTL_DEL : had ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    d->sock_ctls++;
+    int rc = epoll_ctl(d->epfd, op, fd, &ev);
+    if (rc != 0 &&
+        ((op == EPOLL_CTL_MOD && errno == ENOENT) || (op == EPOLL_CTL_ADD && errno == EEXIST))) {
+        op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+        d->sock_ctls++;
+        rc = epoll_ctl(d->epfd, op, fd, &ev);
     }
-    s->fd = fd;
-    s->d = d;
-    s->poll.data = s;
-    s->next = d->socks;
-    if (d->socks)
-        d->socks->prev = s;
-    d->socks = s;
-    d->handles++;
-    return s;
+    if (rc != 0 && !(op == EPOLL_CTL_DEL && (errno == ENOENT || errno == EBADF)))
+        log_error("cannot watch an HTTP client socket", "reason=\"%s\"", strerror(errno));
 }
 
-/* CURLMOPT_SOCKETFUNCTION. A failure to watch a socket is not reported to curl (that would abort
- * every transfer): the request it belongs to then ends with its own timeout. */
+/* CURLMOPT_SOCKETFUNCTION. curl keeps what the socket is watched for (socketp, via
+ * curl_multi_assign: EPOLLIN/EPOLLOUT bits, NULL while it is not in the set), so only real changes
+ * reach the kernel. A failure to watch a socket is not reported to curl (that would abort every
+ * transfer): the request it belongs to then ends with its own timeout. */
 static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
     struct client *d = userp;
-    struct client_sock *s = socketp;
-    if (what == CURL_POLL_REMOVE) {
-        if (s) {
-            sock_close(d, s);
-            curl_multi_assign(d->multi, fd, NULL);
-        }
+    uint32_t had = (uint32_t)(uintptr_t)socketp;
+    uint32_t want = 0;
+    if (!d->closing && (what == CURL_POLL_IN || what == CURL_POLL_INOUT))
+        want |= EPOLLIN;
+    if (!d->closing && (what == CURL_POLL_OUT || what == CURL_POLL_INOUT))
+        want |= EPOLLOUT;
+    if (want == had)
         return 0;
-    }
-    if (d->closing)
-        return 0;
-    if (!s) {
-        s = sock_open(d, fd);
-        if (!s)
-            return 0;
-        curl_multi_assign(d->multi, fd, s);
-    }
-    int events = 0;
-    if (what == CURL_POLL_IN || what == CURL_POLL_INOUT)
-        events |= UV_READABLE;
-    if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
-        events |= UV_WRITABLE;
-    int rc = uv_poll_start(&s->poll, events, on_poll);
-    if (rc != 0)
-        log_error("cannot watch an HTTP client socket", "reason=\"%s\"", uv_strerror(rc));
+    sock_ctl(d, fd, had, want);
+    if (!had)
+        d->socks++;
+    else if (!want)
+        d->socks--;
+    /* After a removal curl forgets the socket (and its pointer) by itself. */
+    if (what != CURL_POLL_REMOVE)
+        curl_multi_assign(d->multi, fd, (void *)(uintptr_t)want);
     return 0;
 }
 
@@ -515,9 +528,22 @@ int client_init(struct client *d, uv_loop_t *loop, size_t max_in_flight)
     memset(d, 0, sizeof *d);
     if (max_in_flight == 0)
         return BC_EINVAL;
+    /* Before the multi handle: nothing to undo when it fails. */
+    int epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        return errno == ENOMEM ? BC_ENOMEM : BC_EIO;
     CURLM *multi = curl_multi_init();
-    if (!multi)
-        return BC_ENOMEM;
+    int rc = multi ? uv_poll_init(loop, &d->poll, epfd) : UV_ENOMEM;
+    if (rc != 0) {
+        if (multi)
+            log_error("cannot watch the HTTP client's sockets", "reason=\"%s\"", uv_strerror(rc));
+        curl_multi_cleanup(multi);
+        close(epfd);
+        return rc == UV_ENOMEM ? BC_ENOMEM : BC_EIO;
+    }
+    d->epfd = epfd;
+    d->poll.data = d;
+    uv_poll_start(&d->poll, UV_READABLE, on_epoll);
     d->loop = loop;
     d->multi = multi;
     d->max_in_flight = max_in_flight;
@@ -531,7 +557,7 @@ int client_init(struct client *d, uv_loop_t *loop, size_t max_in_flight)
     uv_idle_init(loop, &d->kick);
     d->timer.data = d;
     d->kick.data = d;
-    d->handles = 2;
+    d->handles = 3;
     return 0;
 }
 
@@ -681,10 +707,9 @@ void client_close(struct client *d, void (*closed_cb)(struct client *d))
     curl_multi_cleanup(d->multi);
     d->multi = NULL;
     urls_free(d);
-    /* curl normally asks to stop watching every socket before it closes it; anything it did not
-     * is closed here so that no handle outlives the client. */
-    while (d->socks)
-        sock_close(d, d->socks);
+    /* Closing the epoll set (once libuv let go of it) drops any socket curl did not remove. */
+    uv_poll_stop(&d->poll);
+    uv_close((uv_handle_t *)&d->poll, on_epoll_closed);
     uv_timer_stop(&d->timer);
     uv_idle_stop(&d->kick);
     uv_close((uv_handle_t *)&d->timer, on_handle_closed);

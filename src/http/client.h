@@ -1,6 +1,7 @@
-/* An HTTP client on the loop: libcurl's multi interface driven by libuv (one uv_poll_t per
- * socket, one uv_timer_t for curl's timeout), shared by everything that calls out: provider
- * requests, simulator callbacks, webhooks. One multi handle means one connection pool, so
+/* An HTTP client on the loop: libcurl's multi interface driven by libuv, shared by everything
+ * that calls out: provider requests, simulator callbacks, webhooks. curl's sockets are watched
+ * by an epoll descriptor of the client's own (Linux only), itself watched by one uv_poll_t, and
+ * curl's timeout by one uv_timer_t. One multi handle means one connection pool, so
  * keep-alive connections to a provider are reused across requests.
  *
  * The client does not queue: client_start refuses (BC_EBUSY) when max_in_flight requests are
@@ -66,28 +67,33 @@ struct client_url {
 #define CLIENT_URLS 4
 
 struct client_call; /* one request in flight (client.c) */
-struct client_sock; /* one socket curl asked us to watch (client.c) */
 
 struct client {
     uv_loop_t *loop;
     void *multi; /* CURLM */
     uv_timer_t timer;
     uv_idle_t kick; /* runs curl's 0 ms timeouts on the next loop pass (see client.c) */
+    /* The sockets curl asks to watch are in epfd, an epoll set of their own, so that each
+     * change of what curl wants is one epoll_ctl (libuv's uv_poll_t per socket took up to six
+     * for a socket's round); poll watches epfd itself. */
+    int epfd;
+    uv_poll_t poll;
     size_t in_flight;
     size_t max_in_flight;
     int closing;
     int handles; /* open libuv handles of the client itself */
     void (*closed_cb)(struct client *d);
     struct client_call *calls; /* requests in flight, so that client_close can cancel them */
-    struct client_sock *socks; /* sockets being watched, so that client_close can close them */
+    size_t socks;              /* sockets in epfd */
     /* Finished requests' structures with their easy handle reset, for the next requests
      * (creating and destroying a handle per request was most of a request's setup); at most
      * max_in_flight are kept. */
     struct client_call *spare;
     size_t spares;
     struct client_url urls[CLIENT_URLS];
-    uint64_t kicks;    /* runs of the 0 ms timeout path, for metrics and tests */
-    uint64_t connects; /* new connections opened by finished requests (reuse shows as few) */
+    uint64_t kicks;     /* runs of the 0 ms timeout path, for metrics and tests */
+    uint64_t connects;  /* new connections opened by finished requests (reuse shows as few) */
+    uint64_t sock_ctls; /* epoll_ctl calls made for curl's sockets, for metrics and tests */
 };
 
 /* Initialises libcurl for the process: call it once at start-up, before any other thread runs and
@@ -95,8 +101,8 @@ struct client {
 int client_global_init(void);
 void client_global_cleanup(void);
 
-/* Returns 0, BC_EINVAL (max_in_flight 0) or BC_ENOMEM. Once it succeeded, only client_close
- * (and its closed_cb) ends the client. */
+/* Returns 0, BC_EINVAL (max_in_flight 0), BC_ENOMEM or BC_EIO (no epoll descriptor). Once it
+ * succeeded, only client_close (and its closed_cb) ends the client. */
 int client_init(struct client *d, uv_loop_t *loop, size_t max_in_flight);
 /* Starts r. Returns 0 (done() will run later) or a negative error (BC_EBUSY at the cap,
  * BC_ENOMEM, BC_EINVAL for a bad request or a closing client), in which case done() is never

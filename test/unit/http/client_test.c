@@ -5,6 +5,7 @@
  * (/slow, from a timer), with a large body, or with Retry-After headers. Every test ends by
  * closing the client and the server and checking that no libuv handle is left on the loop. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -326,6 +327,104 @@ static struct driver *driver_new(struct harness *h, int n)
         dr->reqs[i].user = dr;
     }
     return dr;
+}
+
+/* ---- a peer that breaks its connections ---- */
+
+/* Reads the start of a request and hangs up, with nothing or with half a response, while the
+ * client's socket is watched for the answer. */
+struct rude {
+    uv_tcp_t listener;
+    int port;
+    int truncate; /* a status line and half the body before hanging up, rather than nothing */
+    int accepted;
+    int open; /* connections not closed yet */
+};
+
+struct rude_conn {
+    uv_tcp_t tcp;
+    uv_write_t write;
+    struct rude *p;
+};
+
+static void rude_alloc(uv_handle_t *h, size_t size, uv_buf_t *b)
+{
+    (void)size;
+    static char mem[4096];
+    (void)h;
+    *b = uv_buf_init(mem, sizeof mem);
+}
+
+static void rude_closed(uv_handle_t *h)
+{
+    struct rude_conn *c = h->data;
+    c->p->open--;
+    free(c);
+}
+
+static void rude_written(uv_write_t *w, int status)
+{
+    (void)status;
+    struct rude_conn *c = w->data;
+    uv_close((uv_handle_t *)&c->tcp, rude_closed);
+}
+
+static void rude_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    (void)b;
+    struct rude_conn *c = s->data;
+    if (n == 0)
+        return;
+    uv_read_stop(s);
+    if (n > 0 && c->p->truncate) {
+        static const char part[] = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nhalf";
+        uv_buf_t out = uv_buf_init((char *)part, sizeof part - 1);
+        c->write.data = c;
+        if (uv_write(&c->write, s, &out, 1, rude_written) == 0)
+            return;
+    }
+    uv_close((uv_handle_t *)s, rude_closed);
+}
+
+static void rude_accept(uv_stream_t *listener, int status)
+{
+    struct rude *p = listener->data;
+    CHECK_INT(status, 0);
+    struct rude_conn *c = calloc(1, sizeof *c);
+    c->p = p;
+    uv_tcp_init(listener->loop, &c->tcp);
+    c->tcp.data = c;
+    p->open++;
+    CHECK_INT(uv_accept(listener, (uv_stream_t *)&c->tcp), 0);
+    p->accepted++;
+    CHECK_INT(uv_read_start((uv_stream_t *)&c->tcp, rude_alloc, rude_read), 0);
+}
+
+static void rude_listen(struct rude *p, uv_loop_t *loop, int truncate)
+{
+    memset(p, 0, sizeof *p);
+    p->truncate = truncate;
+    struct sockaddr_in addr;
+    uv_ip4_addr("127.0.0.1", 0, &addr);
+    uv_tcp_init(loop, &p->listener);
+    p->listener.data = p;
+    CHECK_INT(uv_tcp_bind(&p->listener, (const struct sockaddr *)&addr, 0), 0);
+    CHECK_INT(uv_listen((uv_stream_t *)&p->listener, 128, rude_accept), 0);
+    int len = sizeof addr;
+    CHECK_INT(uv_tcp_getsockname(&p->listener, (struct sockaddr *)&addr, &len), 0);
+    p->port = ntohs(addr.sin_port);
+}
+
+/* Open descriptors of the process, so that a test can see that the client leaves none open. */
+static int open_fds(void)
+{
+    DIR *dir = opendir("/proc/self/fd");
+    CHECK(dir != NULL);
+    int n = 0;
+    while (readdir(dir))
+        n++;
+    closedir(dir);
+    return n;
 }
 
 /* ---- tests ---- */
@@ -655,6 +754,149 @@ static void test_invalid(void)
     CHECK_INT(uv_loop_close(&loop), 0);
 }
 
+/* Each socket curl watches is one epoll_ctl per change of what curl wants (added, changed,
+ * removed), not a stop and restart: one request at a time over a kept connection costs a few
+ * calls, the socket leaves the set when the connection idles, and closing the client closes its
+ * epoll descriptor (no descriptor is left open). */
+static void test_socket_changes(void)
+{
+    int fds = open_fds();
+    struct harness *h = harness_new(4);
+    struct client_request r;
+    char url[128];
+    request_init(&r, h, "GET", "/slow", url, sizeof url);
+    CHECK_INT(client_start(&h->d, &r), 0);
+    CHECK(run_until(h, &h->slow_started, 1));
+    CHECK_INT(h->d.socks, 1); /* watched for the answer */
+    CHECK(run_until(h, &h->completed, 1));
+    CHECK_INT(r.status, 200);
+    client_request_free(&r);
+    CHECK_INT(h->d.socks, 0);
+    uint64_t first = h->d.sock_ctls;
+    CHECK(first >= 2); /* added, removed */
+    for (int i = 0; i < 20; i++) {
+        request_init(&r, h, "GET", "/ok", url, sizeof url);
+        run_one(h, &r);
+        CHECK_INT(r.status, 200);
+        client_request_free(&r);
+        CHECK_INT(h->d.socks, 0);
+    }
+    CHECK_INT(h->d.connects, 1);
+    uint64_t per20 = h->d.sock_ctls - first;
+    fprintf(stderr, "  first request %llu epoll_ctl, next 20 on its connection %llu\n",
+            (unsigned long long)first, (unsigned long long)per20);
+    CHECK(per20 >= 20 * 2 && per20 <= 20 * 3);
+    harness_free(h);
+    CHECK_INT(open_fds(), fds);
+}
+
+/* Many requests at once, with sockets coming and going under the epoll set: answered ones over
+ * kept connections, ones that close their connection after the answer (so socket numbers are
+ * closed and used again between two wake-ups), ones whose peer hangs up while the socket is
+ * watched for the answer (with nothing, or with half a body), and ones that time out. Each ends
+ * with its own result, the set is empty at the end, and nothing is left open. */
+enum mix_kind { MIX_OK, MIX_CLOSE, MIX_HANGUP, MIX_TRUNCATED, MIX_TIMEOUT, MIX_KINDS };
+
+struct mix {
+    struct harness *h;
+    struct client_request reqs[200];
+    int kind[200];
+    int n, started, completed, wrong;
+    char urls[MIX_KINDS][128];
+};
+
+static const char *const close_headers[] = {"Connection: close", NULL};
+
+static void mix_fill(struct mix *m);
+
+static void mix_done(struct client_request *r)
+{
+    struct mix *m = r->user;
+    int k = m->kind[r - m->reqs];
+    int ok = 0;
+    switch (k) {
+    case MIX_OK:
+    case MIX_CLOSE:
+        ok = r->result == CLIENT_OK && r->status == 200 && r->response.len == 5;
+        break;
+    case MIX_HANGUP:
+    case MIX_TRUNCATED:
+        ok = r->result == CLIENT_E_NETWORK && r->error[0] != '\0';
+        break;
+    case MIX_TIMEOUT:
+        ok = r->result == CLIENT_E_TIMEOUT;
+        break;
+    }
+    if (!ok) {
+        fprintf(stderr, "request %d (kind %d): result %d status %ld: %s\n", (int)(r - m->reqs), k,
+                r->result, r->status, r->error);
+        m->wrong++;
+    }
+    client_request_free(r);
+    m->completed++;
+    mix_fill(m);
+}
+
+static void mix_fill(struct mix *m)
+{
+    while (m->started < m->n) {
+        int rc = client_start(&m->h->d, &m->reqs[m->started]);
+        if (rc == BC_EBUSY)
+            break;
+        CHECK_INT(rc, 0);
+        m->started++;
+    }
+}
+
+static void test_socket_churn(void)
+{
+    int fds = open_fds();
+    struct harness *h = harness_new(24);
+    struct rude hangup, truncated;
+    rude_listen(&hangup, &h->loop, 0);
+    rude_listen(&truncated, &h->loop, 1);
+    struct mix *m = calloc(1, sizeof *m);
+    m->h = h;
+    m->n = 200;
+    url_for(h, "/ok", m->urls[MIX_OK], sizeof m->urls[MIX_OK]);
+    url_for(h, "/ok?close=1", m->urls[MIX_CLOSE], sizeof m->urls[MIX_CLOSE]);
+    snprintf(m->urls[MIX_HANGUP], 128, "http://127.0.0.1:%d/hangup", hangup.port);
+    snprintf(m->urls[MIX_TRUNCATED], 128, "http://127.0.0.1:%d/half", truncated.port);
+    url_for(h, "/slow", m->urls[MIX_TIMEOUT], sizeof m->urls[MIX_TIMEOUT]);
+    for (int i = 0; i < m->n; i++) {
+        /* Mostly answered ones, in an order that mixes the kinds in every window of 24. */
+        int k = (i * 7) % 10;
+        k = k < 4   ? MIX_OK
+            : k < 7 ? MIX_CLOSE
+            : k < 8 ? MIX_HANGUP
+            : k < 9 ? MIX_TRUNCATED
+                    : MIX_TIMEOUT;
+        struct client_request *r = &m->reqs[i];
+        m->kind[i] = k;
+        r->url = m->urls[k];
+        r->method = "GET";
+        r->headers = k == MIX_CLOSE ? close_headers : NULL;
+        r->timeout_ms = k == MIX_TIMEOUT ? 50 : 0;
+        r->done = mix_done;
+        r->user = m;
+    }
+    mix_fill(m);
+    CHECK_INT(m->started, 24);
+    CHECK(run_until(h, &m->completed, m->n));
+    CHECK_INT(m->wrong, 0);
+    CHECK_INT(h->d.in_flight, 0);
+    CHECK_INT(h->d.socks, 0);
+    CHECK(hangup.accepted >= 20 && truncated.accepted >= 20);
+    fprintf(stderr, "  200 mixed requests: %llu connections, %llu epoll_ctl\n",
+            (unsigned long long)h->d.connects, (unsigned long long)h->d.sock_ctls);
+    uv_close((uv_handle_t *)&hangup.listener, NULL);
+    uv_close((uv_handle_t *)&truncated.listener, NULL);
+    free(m);
+    harness_free(h);
+    CHECK_INT(hangup.open + truncated.open, 0);
+    CHECK_INT(open_fds(), fds);
+}
+
 static void global_init(void)
 {
     CHECK_INT(client_global_init(), 0);
@@ -670,4 +912,5 @@ CHECK_MAIN(CHECK_CASE(global_init), CHECK_CASE(test_get), CHECK_CASE(test_post),
            CHECK_CASE(test_timeout), CHECK_CASE(test_refused), CHECK_CASE(test_too_large),
            CHECK_CASE(test_retry_after), CHECK_CASE(test_close_in_flight),
            CHECK_CASE(test_close_from_done), CHECK_CASE(test_zero_timeout_no_spin),
-           CHECK_CASE(test_invalid), CHECK_CASE(global_cleanup))
+           CHECK_CASE(test_socket_changes), CHECK_CASE(test_socket_churn), CHECK_CASE(test_invalid),
+           CHECK_CASE(global_cleanup))
