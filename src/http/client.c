@@ -24,6 +24,7 @@
 #include <sys/socket.h>
 
 #include <curl/curl.h>
+#include <openssl/evp.h>
 
 #include "util/clock.h"
 #include "util/err.h"
@@ -561,6 +562,39 @@ int client_init(struct client *d, uv_loop_t *loop, size_t max_in_flight)
     return 0;
 }
 
+/* The "Authorization: Basic ..." line for userpwd, as curl's CURLOPT_USERPWD would send it
+ * (curl takes a missing colon as an empty password); kept for the next requests with the same
+ * credentials. NULL when out of memory. */
+static const char *auth_line(struct client *d, const char *userpwd)
+{
+    if (d->auth_userpwd && strcmp(d->auth_userpwd, userpwd) == 0)
+        return d->auth_line;
+    static const char prefix[] = "Authorization: Basic ";
+    size_t n = strlen(userpwd);
+    int colon = strchr(userpwd, ':') != NULL;
+    char *pair = malloc(n + 2);
+    char *copy = strdup(userpwd);
+    /* base64: 4 characters per 3 bytes, rounded up, and the NUL EVP_EncodeBlock writes. */
+    char *line = malloc(sizeof prefix + (n + 1 + 2) / 3 * 4);
+    if (!pair || !copy || !line) {
+        free(pair);
+        free(copy);
+        free(line);
+        return NULL;
+    }
+    memcpy(pair, userpwd, n);
+    if (!colon)
+        pair[n++] = ':';
+    memcpy(line, prefix, sizeof prefix - 1);
+    EVP_EncodeBlock((unsigned char *)line + sizeof prefix - 1, (unsigned char *)pair, (int)n);
+    free(pair);
+    free(d->auth_userpwd);
+    free(d->auth_line);
+    d->auth_userpwd = copy;
+    d->auth_line = line;
+    return line;
+}
+
 static int slist_add(struct curl_slist **list, const char *line)
 {
     struct curl_slist *next = curl_slist_append(*list, line);
@@ -570,10 +604,11 @@ static int slist_add(struct curl_slist **list, const char *line)
     return 0;
 }
 
-/* The request headers as a curl list: Content-Type, the caller's lines and, for POSTs, an empty
- * Expect that stops curl from waiting for a 100 Continue before sending larger bodies. On
- * failure *out holds what was built so far, for the caller to free. */
-static int build_headers(const struct client_request *r, int post, struct curl_slist **out)
+/* The request headers as a curl list: Content-Type, Authorization, the caller's lines and, for
+ * POSTs, an empty Expect that stops curl from waiting for a 100 Continue before sending larger
+ * bodies. On failure *out holds what was built so far, for the caller to free. */
+static int build_headers(struct client *d, const struct client_request *r, int post,
+                         struct curl_slist **out)
 {
     int rc = 0;
     if (r->content_type) {
@@ -582,6 +617,10 @@ static int build_headers(const struct client_request *r, int post, struct curl_s
         if (n < 0 || (size_t)n >= sizeof line)
             return BC_EINVAL;
         rc = slist_add(out, line);
+    }
+    if (rc == 0 && r->userpwd) {
+        const char *line = auth_line(d, r->userpwd);
+        rc = line ? slist_add(out, line) : BC_ENOMEM;
     }
     for (size_t i = 0; rc == 0 && r->headers && r->headers[i]; i++)
         rc = slist_add(out, r->headers[i]);
@@ -622,8 +661,6 @@ static int setup_easy(struct client *d, struct client_call *c, int post)
     SET(CURLOPT_HEADERDATA, r);
     if (c->headers)
         SET(CURLOPT_HTTPHEADER, c->headers);
-    if (r->userpwd)
-        SET(CURLOPT_USERPWD, r->userpwd);
     if (r->refuse_addr) {
         SET(CURLOPT_OPENSOCKETFUNCTION, on_open_socket);
         SET(CURLOPT_OPENSOCKETDATA, c);
@@ -663,7 +700,7 @@ int client_start(struct client *d, struct client_request *r)
     r->retry_after_ms = 0;
     r->seconds = 0;
     r->error[0] = '\0';
-    int rc = build_headers(r, post, &c->headers);
+    int rc = build_headers(d, r, post, &c->headers);
     if (rc == 0)
         rc = setup_easy(d, c, post);
     if (rc == 0 && curl_multi_add_handle(d->multi, c->easy) != CURLM_OK)
@@ -707,6 +744,9 @@ void client_close(struct client *d, void (*closed_cb)(struct client *d))
     curl_multi_cleanup(d->multi);
     d->multi = NULL;
     urls_free(d);
+    free(d->auth_userpwd);
+    free(d->auth_line);
+    d->auth_userpwd = d->auth_line = NULL;
     /* Closing the epoll set (once libuv let go of it) drops any socket curl did not remove. */
     uv_poll_stop(&d->poll);
     uv_close((uv_handle_t *)&d->poll, on_epoll_closed);

@@ -35,7 +35,8 @@ struct client_request {
     const char *content_type;   /* for POST bodies, e.g. application/x-www-form-urlencoded */
     const char *const *headers; /* extra "Name: value" lines, NULL-terminated array, or NULL */
     struct buf body;            /* request body; owned by the request */
-    const char *userpwd;        /* "user:password" for HTTP Basic, or NULL */
+    const char *userpwd;        /* "user:password" for HTTP Basic (no colon: an empty password), or
+                                   NULL */
     long timeout_ms;            /* whole request; 0: 10000 */
     /* Asked about every address the request is about to connect to (after DNS, so a name that
      * resolves somewhere else than it did when it was checked is caught): a non-NULL answer, the
@@ -91,6 +92,10 @@ struct client {
     struct client_call *spare;
     size_t spares;
     struct client_url urls[CLIENT_URLS];
+    /* The Authorization header line of the last credentials, built once: curl would build it
+     * for every request (two of its slow aprintf calls). */
+    char *auth_userpwd;
+    char *auth_line;
     uint64_t kicks;     /* runs of the 0 ms timeout path, for metrics and tests */
     uint64_t connects;  /* new connections opened by finished requests (reuse shows as few) */
     uint64_t sock_ctls; /* epoll_ctl calls made for curl's sockets, for metrics and tests */

@@ -754,6 +754,37 @@ static void test_invalid(void)
     CHECK_INT(uv_loop_close(&loop), 0);
 }
 
+/* HTTP Basic credentials become the Authorization line curl's CURLOPT_USERPWD sends (no colon:
+ * an empty password), built once and rebuilt when the credentials change. */
+static void test_credentials(void)
+{
+    static const char *const cases[][2] = {
+        {"user:pass", "Basic dXNlcjpwYXNz"}, {"user:pass", "Basic dXNlcjpwYXNz"},
+        {"user", "Basic dXNlcjo="},          {"a:b:c", "Basic YTpiOmM="},
+        {"user:pass", "Basic dXNlcjpwYXNz"}, {"", "Basic Og=="},
+    };
+    struct harness *h = harness_new(4);
+    struct client_request r;
+    char url[128], want[128];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        request_init(&r, h, "GET", "/inspect", url, sizeof url);
+        r.userpwd = cases[i][0];
+        run_one(h, &r);
+        CHECK_INT(r.status, 200);
+        snprintf(want, sizeof want, "content-type=- authorization=%s x-test=- expect=-",
+                 cases[i][1]);
+        CHECK_MEM(r.response.data, r.response.len, want);
+        client_request_free(&r);
+        if (i == 1) /* the same credentials: the same line, not a new one */
+            CHECK_STR(h->d.auth_userpwd, "user:pass");
+    }
+    request_init(&r, h, "GET", "/inspect", url, sizeof url);
+    run_one(h, &r);
+    CHECK_MEM(r.response.data, r.response.len, "content-type=- authorization=- x-test=- expect=-");
+    client_request_free(&r);
+    harness_free(h);
+}
+
 /* Each socket curl watches is one epoll_ctl per change of what curl wants (added, changed,
  * removed), not a stop and restart: one request at a time over a kept connection costs a few
  * calls, the socket leaves the set when the connection idles, and closing the client closes its
@@ -912,5 +943,5 @@ CHECK_MAIN(CHECK_CASE(global_init), CHECK_CASE(test_get), CHECK_CASE(test_post),
            CHECK_CASE(test_timeout), CHECK_CASE(test_refused), CHECK_CASE(test_too_large),
            CHECK_CASE(test_retry_after), CHECK_CASE(test_close_in_flight),
            CHECK_CASE(test_close_from_done), CHECK_CASE(test_zero_timeout_no_spin),
-           CHECK_CASE(test_socket_changes), CHECK_CASE(test_socket_churn), CHECK_CASE(test_invalid),
-           CHECK_CASE(global_cleanup))
+           CHECK_CASE(test_socket_changes), CHECK_CASE(test_socket_churn),
+           CHECK_CASE(test_credentials), CHECK_CASE(test_invalid), CHECK_CASE(global_cleanup))
