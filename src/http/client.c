@@ -381,6 +381,67 @@ static void handle_closed(struct client *d)
         d->closed_cb(d);
 }
 
+/* Moves fd in the epoll set from watching had to want (0: out of the set), in one epoll_ctl.
+ * The kernel drops a socket from the set when it is closed, so a removal may find it gone
+ * (ENOENT, or EBADF once the number is free), which is what was asked; a change that finds it
+ * gone, or an addition that finds it there (a socket number curl closed without a removal and
+ * reused), is retried as the other operation. Data of an event: the socket and what was wanted. */
+static void sock_ctl(struct client *d, curl_socket_t fd, uint32_t had, uint32_t want)
+{
+    struct epoll_event ev = {.events = want,
+                             .data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)want << 32};
+    int op = !want ? EPOLL_CTL_DEL : had ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
+    d->sock_ctls++;
+    int rc = epoll_ctl(d->epfd, op, fd, &ev);
+    if (rc != 0 &&
+        ((op == EPOLL_CTL_MOD && errno == ENOENT) || (op == EPOLL_CTL_ADD && errno == EEXIST))) {
+        op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+        d->sock_ctls++;
+        rc = epoll_ctl(d->epfd, op, fd, &ev);
+    }
+    if (rc != 0 && !(op == EPOLL_CTL_DEL && (errno == ENOENT || errno == EBADF)))
+        log_error("cannot watch an HTTP client socket", "reason=\"%s\"", strerror(errno));
+}
+
+/* Parking: when curl stops watching a socket that was watched for reading only (an idle
+ * connection in its cache, mostly), the socket stays in the epoll set and is only marked parked
+ * (fds[fd]), which saves the removal now and the addition when curl watches it again (then one
+ * MOD, which also finds out whether the number is still the same socket: a closed socket left
+ * the set, and the MOD's ENOENT turns into an ADD). A parked socket that becomes readable (the
+ * peer closed the idle connection) is removed then. A socket watched for writing is never
+ * parked: it would be ready all the time. */
+static int sock_parked(const struct client *d, curl_socket_t fd)
+{
+    return fd >= 0 && (size_t)fd < d->nfds && d->fds[fd];
+}
+
+static void sock_unpark(struct client *d, curl_socket_t fd)
+{
+    d->fds[fd] = 0;
+    d->parked--;
+}
+
+/* Marks fd parked. Returns 0, or BC_ENOMEM when the table cannot grow (fd is then removed). */
+static int sock_park(struct client *d, curl_socket_t fd)
+{
+    if (fd < 0)
+        return BC_EINVAL;
+    if ((size_t)fd >= d->nfds) {
+        size_t n = d->nfds ? d->nfds : 64;
+        while (n <= (size_t)fd)
+            n *= 2;
+        uint8_t *fds = realloc(d->fds, n);
+        if (!fds)
+            return BC_ENOMEM;
+        memset(fds + d->nfds, 0, n - d->nfds);
+        d->fds = fds;
+        d->nfds = n;
+    }
+    d->fds[fd] = 1;
+    d->parked++;
+    return 0;
+}
+
 /* The curl flags for the epoll events got on a socket watched for wanted. An error or a hang-up
  * is reported in every direction curl asked for, so that curl reads or writes and finds out what
  * happened (as libuv does for its own poll handles). */
@@ -398,11 +459,11 @@ static int sock_flags(uint32_t got, uint32_t wanted)
     return flags;
 }
 
-/* The epoll set is readable: hands up to SOCK_BATCH ready sockets to curl. An event may be for a
- * socket that curl removed (and closed) while handling an earlier one of the batch, even for a new
- * socket that got the same number: curl ignores the first and treats the second as a spurious
- * wake-up (its sockets are non-blocking). done() runs only after the batch, in drain_finished, so
- * nothing closes the client inside it. */
+/* The epoll set is readable: hands up to SOCK_BATCH ready sockets to curl, and removes ready
+ * parked ones. An event may be for a socket that curl removed (and closed) while handling an
+ * earlier one of the batch, even for a new socket that got the same number: curl ignores the
+ * first and treats the second as a spurious wake-up (its sockets are non-blocking). done() runs
+ * only after the batch, in drain_finished, so nothing closes the client inside it. */
 static void on_epoll(uv_poll_t *p, int status, int events)
 {
     (void)events;
@@ -417,6 +478,11 @@ static void on_epoll(uv_poll_t *p, int status, int events)
         int running;
         curl_socket_t fd = (curl_socket_t)(uint32_t)ev[i].data.u64;
         uint32_t wanted = (uint32_t)(ev[i].data.u64 >> 32);
+        if (sock_parked(d, fd)) {
+            sock_unpark(d, fd);
+            sock_ctl(d, fd, EPOLLIN, 0);
+            continue;
+        }
         curl_multi_socket_action(d->multi, fd, sock_flags(ev[i].events, wanted), &running);
     }
     drain_finished(d);
@@ -451,28 +517,6 @@ static void on_epoll_closed(uv_handle_t *h)
 
 /* ---- curl callbacks: they only change the epoll set and arm libuv handles ---- */
 
-/* Moves fd in the epoll set from watching had to want (0: out of the set), in one epoll_ctl.
- * The kernel drops a socket from the set when it is closed, so a removal may find it gone
- * (ENOENT, or EBADF once the number is free), which is what was asked; a change that finds it
- * gone, or an addition that finds it there (a socket number curl closed without a removal and
- * reused), is retried as the other operation. Data of an event: the socket and what was wanted. */
-static void sock_ctl(struct client *d, curl_socket_t fd, uint32_t had, uint32_t want)
-{
-    struct epoll_event ev = {.events = want,
-                             .data.u64 = (uint64_t)(uint32_t)fd | (uint64_t)want << 32};
-    int op = !want ? EPOLL_CTL_DEL : had ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
-    d->sock_ctls++;
-    int rc = epoll_ctl(d->epfd, op, fd, &ev);
-    if (rc != 0 &&
-        ((op == EPOLL_CTL_MOD && errno == ENOENT) || (op == EPOLL_CTL_ADD && errno == EEXIST))) {
-        op = op == EPOLL_CTL_MOD ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-        d->sock_ctls++;
-        rc = epoll_ctl(d->epfd, op, fd, &ev);
-    }
-    if (rc != 0 && !(op == EPOLL_CTL_DEL && (errno == ENOENT || errno == EBADF)))
-        log_error("cannot watch an HTTP client socket", "reason=\"%s\"", strerror(errno));
-}
-
 /* CURLMOPT_SOCKETFUNCTION. curl keeps what the socket is watched for (socketp, via
  * curl_multi_assign: EPOLLIN/EPOLLOUT bits, NULL while it is not in the set), so only real changes
  * reach the kernel. A failure to watch a socket is not reported to curl (that would abort every
@@ -483,13 +527,21 @@ static int on_curl_socket(CURL *easy, curl_socket_t fd, int what, void *userp, v
     struct client *d = userp;
     uint32_t had = (uint32_t)(uintptr_t)socketp;
     uint32_t want = 0;
+    int parked = !had && sock_parked(d, fd);
     if (!d->closing && (what == CURL_POLL_IN || what == CURL_POLL_INOUT))
         want |= EPOLLIN;
     if (!d->closing && (what == CURL_POLL_OUT || what == CURL_POLL_INOUT))
         want |= EPOLLOUT;
     if (want == had)
         return 0;
-    sock_ctl(d, fd, had, want);
+    if (parked) {
+        sock_unpark(d, fd);
+        sock_ctl(d, fd, EPOLLIN, want);
+    } else if (!want && had == EPOLLIN && sock_park(d, fd) == 0) {
+        /* parked: stays in the set */
+    } else {
+        sock_ctl(d, fd, had, want);
+    }
     if (!had)
         d->socks++;
     else if (!want)
@@ -747,6 +799,9 @@ void client_close(struct client *d, void (*closed_cb)(struct client *d))
     free(d->auth_userpwd);
     free(d->auth_line);
     d->auth_userpwd = d->auth_line = NULL;
+    free(d->fds);
+    d->fds = NULL;
+    d->nfds = d->parked = 0;
     /* Closing the epoll set (once libuv let go of it) drops any socket curl did not remove. */
     uv_poll_stop(&d->poll);
     uv_close((uv_handle_t *)&d->poll, on_epoll_closed);

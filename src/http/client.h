@@ -79,6 +79,12 @@ struct client {
      * for a socket's round); poll watches epfd itself. */
     int epfd;
     uv_poll_t poll;
+    /* Sockets curl stopped watching that were left in epfd, by number (1: parked; see client.c):
+     * an idle connection costs no epoll_ctl until curl uses it again. A socket curl closed
+     * keeps its mark (and its count in parked) until its number comes back. */
+    uint8_t *fds;
+    size_t nfds;
+    size_t parked;
     size_t in_flight;
     size_t max_in_flight;
     int closing;
