@@ -839,6 +839,32 @@ static void test_socket_changes(void)
     CHECK_INT(open_fds(), fds);
 }
 
+/* More sockets ready at once than one wake-up takes from the epoll set (64): 100 requests whose
+ * answers come at about the same time; the rest wait for the next loop pass, and every one is
+ * answered. */
+static void test_socket_batches(void)
+{
+    struct harness *h = harness_new(100);
+    struct client_request *r = calloc(100, sizeof *r);
+    char url[128];
+    for (int i = 0; i < 100; i++) {
+        request_init(&r[i], h, "GET", "/slow", url, sizeof url);
+        CHECK_INT(client_start(&h->d, &r[i]), 0);
+    }
+    CHECK(run_until(h, &h->slow_started, 100));
+    CHECK_INT(h->d.socks, 100);
+    CHECK(run_until(h, &h->completed, 100));
+    for (int i = 0; i < 100; i++) {
+        CHECK_INT(r[i].status, 200);
+        CHECK_MEM(r[i].response.data, r[i].response.len, "slow");
+        client_request_free(&r[i]);
+    }
+    CHECK_INT(h->d.socks, 0);
+    CHECK_INT(h->d.connects, 100);
+    free(r);
+    harness_free(h);
+}
+
 /* Many requests at once, with sockets coming and going under the epoll set: answered ones over
  * kept connections, ones that close their connection after the answer (so socket numbers are
  * closed and used again between two wake-ups), ones whose peer hangs up while the socket is
@@ -964,5 +990,6 @@ CHECK_MAIN(CHECK_CASE(global_init), CHECK_CASE(test_get), CHECK_CASE(test_post),
            CHECK_CASE(test_timeout), CHECK_CASE(test_refused), CHECK_CASE(test_too_large),
            CHECK_CASE(test_retry_after), CHECK_CASE(test_close_in_flight),
            CHECK_CASE(test_close_from_done), CHECK_CASE(test_zero_timeout_no_spin),
-           CHECK_CASE(test_socket_changes), CHECK_CASE(test_socket_churn),
-           CHECK_CASE(test_credentials), CHECK_CASE(test_invalid), CHECK_CASE(global_cleanup))
+           CHECK_CASE(test_socket_changes), CHECK_CASE(test_socket_batches),
+           CHECK_CASE(test_socket_churn), CHECK_CASE(test_credentials), CHECK_CASE(test_invalid),
+           CHECK_CASE(global_cleanup))
