@@ -211,8 +211,10 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
         prefix[4] |= CHUNK_DEFERRED;
     }
     size_t at = in->pending.len;
-    if (!rc)
-        rc = buf_append(&in->pending, prefix, sizeof prefix);
+    if (!rc && !(rc = buf_reserve(&in->pending, sizeof prefix))) { /* a fixed-size copy */
+        memcpy(in->pending.data + at, prefix, sizeof prefix);
+        in->pending.len += sizeof prefix;
+    }
     if (!rc)
         rc = job_encode(&in->pending, h, error, error_len, fields, lens, n);
     if (rc)

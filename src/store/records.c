@@ -437,6 +437,7 @@ static const struct job_head head_default = {.state = JOB_WAITING, .last_sequenc
 #define NUMBER_IS_FIELD 1u
 #define HAS_ERROR       2u
 #define FIELD_BIT(i)    (4ull << (i))
+#define FIELD_E164      14 /* job_fields' e164: every field before it lies before e164 in the head */
 _Static_assert(JOB_FIELD_COUNT <= 62, "job_fields: at most 62 fields");
 /* The most one head takes: version, bit set, and every field at its longest. */
 #define JOB_HEAD_MAX (1 + 10 + JOB_FIELD_COUNT * 10 + sizeof(struct job_head))
@@ -527,7 +528,7 @@ static uint8_t *head_put(uint8_t *p, const struct job_head *h, long number_field
     c.nfields = head_default.nfields;
     c.reserved2 = head_default.reserved2;
     int numbers_default = memcmp(&c, &head_default, offsetof(struct job_head, e164)) == 0;
-    for (size_t i = 0; i < JOB_FIELD_COUNT; i++) {
+    for (size_t i = numbers_default ? FIELD_E164 : 0; i < JOB_FIELD_COUNT; i++) {
         const struct job_field *f = &job_fields[i];
         const uint8_t *at = (const uint8_t *)h + f->off;
         if (numbers_default && f->off < offsetof(struct job_head, e164))
@@ -625,13 +626,10 @@ static int head_get(const uint8_t **p, const uint8_t *end, struct job_view *v)
     return 0;
 }
 
-/* The most bytes a job of this error and these fields can take. */
-static size_t job_bound(size_t error_len, const size_t *lens, size_t nfields)
+/* The most bytes a job of this error takes before its fields (each at most 10 + its length). */
+static size_t job_bound(size_t error_len)
 {
-    size_t need = JOB_HEAD_MAX + 10 + error_len + 10;
-    for (size_t i = 0; i < nfields; i++)
-        need += 10 + lens[i];
-    return need;
+    return JOB_HEAD_MAX + 10 + error_len + 10;
 }
 
 /* The first of the fields that is exactly e164 (as the number was written), or NO_NUMBER_FIELD. */
@@ -673,10 +671,13 @@ static uint8_t *field_put(uint8_t *p, const char *f, size_t n)
 int job_encode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
                const char *const *fields, const size_t *lens, size_t nfields)
 {
-    for (size_t i = 0; i < nfields; i++)
+    size_t need = job_bound(error_len);
+    for (size_t i = 0; i < nfields; i++) {
         if (lens[i] > UINT16_MAX)
             return BC_ETOOBIG;
-    int rc = buf_reserve(out, job_bound(error_len, lens, nfields));
+        need += 10 + lens[i];
+    }
+    int rc = buf_reserve(out, need);
     if (rc)
         return rc;
     long k = number_field_of(h->e164, fields, lens, nfields);
@@ -692,8 +693,8 @@ int job_reencode(struct buf *out, const struct job_head *h, const char *error, s
                  const struct job_view *old)
 {
     /* Room for the stored fields re-framed: at most 10 bytes of length each. */
-    int rc = buf_reserve(out, job_bound(error_len, NULL, 0) + old->fields_len +
-                                  (size_t)old->head.nfields * 10);
+    int rc =
+        buf_reserve(out, job_bound(error_len) + old->fields_len + (size_t)old->head.nfields * 10);
     if (rc)
         return rc;
     /* The number does not change once stored: the common case reuses the field found then. */

@@ -526,6 +526,19 @@ static void test_job_one_field_each(void)
         h.reserved2 = 0;
         check_heads_equal(&v.head, &h);
     }
+    /* Every number at its default: the encoder skips to the strings, which must all be kept
+     * (a number that is none of the fields, and a call id). */
+    struct job_head s = base;
+    snprintf(s.e164, sizeof s.e164, "+447911123456");
+    snprintf(s.call_id, sizeof s.call_id, "CA42");
+    b.len = 0;
+    CHECK_INT(job_encode(&b, &s, "", 0, fields, lens, 1), 0);
+    /* the bit set 2 bytes longer, both strings with their lengths, no field index */
+    CHECK_INT(b.len, base_len + 2 + (1 + 13) + (1 + 4) - 1);
+    CHECK_INT(job_decode(b.data, b.len, &v), 0);
+    s.nfields = 1;
+    check_heads_equal(&v.head, &s);
+    CHECK_INT(v.number_field, -1);
     /* -0.0 is stored as 0 was, as before: a duration of 0 in either sign is the default. */
     struct job_head z = base;
     z.duration = -0.0;
