@@ -1,5 +1,6 @@
 #include "store/records.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -496,15 +497,25 @@ static uint8_t *job_put_head(struct buf *out, const struct job_head *h, long num
     return head_put((uint8_t *)out->data + out->len, h, number_field, error, error_len);
 }
 
+/* A CSV cell is mostly 4 to 16 bytes: two fixed-size copies that may overlap instead of a call
+ * for each cell of an upload (reading and writing only the cell's own bytes). */
 static uint8_t *field_put(uint8_t *p, const char *f, size_t n)
 {
     p = leb_put(p, n);
-    memcpy(p, f, n);
+    if (n >= 8 && n <= 16) {
+        memcpy(p, f, 8);
+        memcpy(p + n - 8, f + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+        memcpy(p, f, 4);
+        memcpy(p + n - 4, f + n - 4, 4);
+    } else {
+        memcpy(p, f, n);
+    }
     return p + n;
 }
 
-int job_encode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
-               const char *const *fields, const size_t *lens, size_t nfields)
+/* Checks the fields' lengths and makes room in out for a job of this error and these fields. */
+static int fields_reserve(struct buf *out, size_t error_len, const size_t *lens, size_t nfields)
 {
     size_t need = job_bound(error_len);
     for (size_t i = 0; i < nfields; i++) {
@@ -512,15 +523,47 @@ int job_encode(struct buf *out, const struct job_head *h, const char *error, siz
             return BC_ETOOBIG;
         need += 10 + lens[i];
     }
-    int rc = buf_reserve(out, need);
-    if (rc)
-        return rc;
-    long k = number_field_of(h->e164, fields, lens, nfields);
-    uint8_t *p = job_put_head(out, h, k, error, error_len);
+    return buf_reserve(out, need);
+}
+
+/* Writes the field count and the fields at p (in out's reserved room) and ends out there. */
+static void fields_put(struct buf *out, uint8_t *p, const char *const *fields, const size_t *lens,
+                       size_t nfields)
+{
     p = leb_put(p, nfields);
     for (size_t i = 0; i < nfields; i++)
         p = field_put(p, fields[i], lens[i]);
     out->len = (size_t)(p - (uint8_t *)out->data);
+}
+
+int job_encode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
+               const char *const *fields, const size_t *lens, size_t nfields)
+{
+    int rc = fields_reserve(out, error_len, lens, nfields);
+    if (rc)
+        return rc;
+    long k = number_field_of(h->e164, fields, lens, nfields);
+    fields_put(out, job_put_head(out, h, k, error, error_len), fields, lens, nfields);
+    return 0;
+}
+
+int job_encode_waiting(struct buf *out, const char *e164, const char *const *fields,
+                       const size_t *lens, size_t nfields)
+{
+    long k = number_field_of(e164, fields, lens, nfields);
+    if (k == NO_NUMBER_FIELD) { /* the number goes into the head: the general way */
+        struct job_head h = head_default;
+        snprintf(h.e164, sizeof h.e164, "%s", e164);
+        return job_encode(out, &h, "", 0, fields, lens, nfields);
+    }
+    int rc = fields_reserve(out, 0, lens, nfields);
+    if (rc)
+        return rc;
+    /* What head_put writes for a head at its defaults whose number is field k. */
+    uint8_t *p = (uint8_t *)out->data + out->len;
+    *p++ = JOB_RECORD_VERSION;
+    *p++ = NUMBER_IS_FIELD;
+    fields_put(out, leb_put(p, (uint64_t)k), fields, lens, nfields);
     return 0;
 }
 

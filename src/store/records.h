@@ -220,6 +220,10 @@ uint32_t jobstate_key_row(const struct store_val *key);
 /* Encodes a job: head, error text, fields (each field given as ptr/len pairs). */
 int job_encode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
                const char *const *fields, const size_t *lens, size_t nfields);
+/* job_encode for a new job waiting for its first dial (every field of its head at its default)
+ * whose number is e164: the same bytes, without a head to build and compare. */
+int job_encode_waiting(struct buf *out, const char *e164, const char *const *fields,
+                       const size_t *lens, size_t nfields);
 int job_decode(const void *data, size_t len, struct job_view *out);
 /* Re-encodes a job with a new head and error text, keeping its CSV fields as stored. */
 int job_reencode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
