@@ -211,9 +211,15 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
         prefix[4] |= CHUNK_DEFERRED;
     }
     size_t at = in->pending.len;
-    if (!rc)
-        rc = buf_append(&in->pending, prefix, sizeof prefix);
-    if (!rc)
+    if (!rc && !(rc = buf_reserve(&in->pending, sizeof prefix))) { /* a fixed-size copy */
+        memcpy(in->pending.data + at, prefix, sizeof prefix);
+        in->pending.len += sizeof prefix;
+    }
+    /* A row to call whose number was written as stored (most rows): its head, from data_row,
+     * holds nothing but the number and the defaults. */
+    if (!rc && h->state == JOB_WAITING && !h->normalized && !error_len)
+        rc = job_encode_waiting(&in->pending, h->e164, fields, lens, n);
+    else if (!rc)
         rc = job_encode(&in->pending, h, error, error_len, fields, lens, n);
     if (rc)
         return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");

@@ -1,9 +1,9 @@
 #include "store/records.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "store/records_upgrade.h"
 #include "util/err.h"
 #include "util/json.h"
 
@@ -128,50 +128,6 @@ size_t ws2batch_batch(const struct store_val *key, size_t wslen, char out[ID_MAX
     return n;
 }
 
-/* Keys of earlier versions held the batch id as written, so "batch_" follows the time. */
-static const uint8_t *old_ws2batch_id(const struct store_val *key)
-{
-    static const char prefix[] = "batch_";
-    const uint8_t *id = (const uint8_t *)key->ptr + key->len - BATCH_ID_LEN;
-    if (key->len <= 8 + BATCH_ID_LEN || memcmp(id, prefix, sizeof prefix - 1) != 0)
-        return NULL;
-    return id;
-}
-
-static int upgrade_txn(struct store_txn *t, void *arg)
-{
-    (void)arg;
-    struct buf old = {0};
-    struct store_iter it;
-    int rc;
-    store_iter_open(&it, t, DB_WS2BATCH, "", 0, NULL, 0);
-    while ((rc = store_iter_next(&it)) == 1) {
-        if (!old_ws2batch_id(&it.key))
-            continue;
-        uint16_t n = (uint16_t)it.key.len;
-        if (buf_append(&old, &n, sizeof n) || buf_append(&old, it.key.ptr, it.key.len))
-            rc = BC_ENOMEM;
-        if (rc < 0)
-            break;
-    }
-    store_iter_close(&it);
-    for (size_t pos = 0; rc >= 0 && pos < old.len;) {
-        uint16_t n;
-        memcpy(&n, old.data + pos, sizeof n);
-        struct store_val key = {old.data + pos + sizeof n, n};
-        pos += sizeof n + n;
-        const uint8_t *id = old_ws2batch_id(&key);
-        size_t wslen = (size_t)(id - (const uint8_t *)key.ptr) - 8;
-        uint8_t nk[WS2BATCH_KEY_MAX];
-        size_t nlen =
-            ws2batch_key(nk, key.ptr, wslen, ~be64_get(id - 8), (const char *)id, BATCH_ID_LEN);
-        store_del(t, DB_WS2BATCH, key.ptr, key.len);
-        rc = store_put(t, DB_WS2BATCH, nk, nlen, "", 0, 0);
-    }
-    buf_free(&old);
-    return rc < 0 ? rc : 0;
-}
-
 /* The batch id as keys of jobs hold it: for "batch_" + ULID (every id the server makes), the
  * ULID's 16 bytes, big-endian, so keys sort as the ids do and are half as long; any other id as
  * written. Returns the length written. */
@@ -203,126 +159,6 @@ size_t batch_key_prefix(uint8_t *out, const char *batch)
     }
     memcpy(out, batch, n);
     return n;
-}
-
-/* Keys of jobs written before binary batch ids began with "batch_" + ULID as text: the key with
- * the id in binary, or 0 when key is not such a key. */
-static size_t old_job_key(const struct store_val *key, uint8_t nk[JOB_KEY_MAX])
-{
-    char id[BATCH_ID_LEN + 1];
-    if (key->len < BATCH_ID_LEN + 4 || key->len > BATCH_ID_LEN + 12 ||
-        memcmp(key->ptr, "batch_", 6) != 0)
-        return 0;
-    memcpy(id, key->ptr, BATCH_ID_LEN);
-    id[BATCH_ID_LEN] = '\0';
-    if (batch_key_prefix(nk, id) != KEY_BATCH_BIN)
-        return 0;
-    memcpy(nk + KEY_BATCH_BIN, (const uint8_t *)key->ptr + BATCH_ID_LEN, key->len - BATCH_ID_LEN);
-    return KEY_BATCH_BIN + key->len - BATCH_ID_LEN;
-}
-
-/* Entries rewritten per transaction, so that a large store is upgraded in bounded steps. */
-#define UPGRADE_STEP 20000
-struct key_upgrade {
-    enum store_db db;
-    int more;
-};
-
-/* Rewrites up to UPGRADE_STEP old job keys of one database (values kept as they are). */
-static int upgrade_keys_txn(struct store_txn *t, void *arg)
-{
-    struct key_upgrade *u = arg;
-    struct buf moved = {0};
-    struct store_iter it;
-    size_t n = 0;
-    int rc;
-    u->more = 0;
-    store_iter_open(&it, t, u->db, "batch_", 6, NULL, 0);
-    while ((rc = store_iter_next(&it)) == 1) {
-        uint8_t nk[JOB_KEY_MAX];
-        if (!old_job_key(&it.key, nk))
-            continue;
-        if (n == UPGRADE_STEP) {
-            u->more = 1;
-            break;
-        }
-        uint32_t lens[2] = {(uint32_t)it.key.len, (uint32_t)it.val.len};
-        if (buf_append(&moved, lens, sizeof lens) || buf_append(&moved, it.key.ptr, lens[0]) ||
-            buf_append(&moved, it.val.ptr, lens[1])) {
-            rc = BC_ENOMEM;
-            break;
-        }
-        n++;
-    }
-    store_iter_close(&it);
-    for (size_t pos = 0; rc >= 0 && pos < moved.len;) {
-        uint32_t lens[2];
-        memcpy(lens, moved.data + pos, sizeof lens);
-        struct store_val key = {moved.data + pos + sizeof lens, lens[0]};
-        const char *val = moved.data + pos + sizeof lens + lens[0];
-        pos += sizeof lens + lens[0] + lens[1];
-        uint8_t nk[JOB_KEY_MAX];
-        size_t nlen = old_job_key(&key, nk);
-        rc = store_del(t, u->db, key.ptr, key.len);
-        if (rc == 0)
-            rc = store_put(t, u->db, nk, nlen, val, lens[1], 0);
-    }
-    buf_free(&moved);
-    return rc < 0 ? rc : 0;
-}
-
-static int is_old_ws2batch_key(const struct store_val *key)
-{
-    return old_ws2batch_id(key) != NULL;
-}
-
-static int is_old_job_key(const struct store_val *key)
-{
-    uint8_t nk[JOB_KEY_MAX];
-    return old_job_key(key, nk) != 0;
-}
-
-/* 1 if db holds a key under prefix that is_old says is of an earlier version (or an error). */
-static int has_old_keys(struct store *s, enum store_db db, const char *prefix,
-                        int (*is_old)(const struct store_val *key))
-{
-    struct store_txn t;
-    int rc = store_read_begin(s, &t), found = 0;
-    if (rc)
-        return rc;
-    struct store_iter it;
-    store_iter_open(&it, &t, db, prefix, strlen(prefix), NULL, 0);
-    while (!found && (rc = store_iter_next(&it)) == 1)
-        found = is_old(&it.key);
-    store_iter_close(&it);
-    store_read_end(&t);
-    return rc < 0 ? rc : found;
-}
-
-int records_upgrade(struct store *s)
-{
-    static const enum store_db job_dbs[] = {DB_JOB, DB_JOBSTATE, DB_STATECOUNT, DB_FINALSEQ};
-    int rc = records_upgrade_jobstate(s); /* first: the keys it moves get binary ids below */
-    if (rc == 0)
-        rc = has_old_keys(s, DB_WS2BATCH, "", is_old_ws2batch_key);
-    if (rc > 0)
-        rc = store_write(s, upgrade_txn, NULL);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < sizeof job_dbs / sizeof job_dbs[0]; i++) {
-        struct key_upgrade u = {job_dbs[i], 0};
-        if ((rc = has_old_keys(s, u.db, "batch_", is_old_job_key)) <= 0) {
-            if (rc < 0)
-                return rc;
-            continue;
-        }
-        do
-            rc = store_write(s, upgrade_keys_txn, &u);
-        while (rc == 0 && u.more);
-        if (rc)
-            return rc;
-    }
-    return 0;
 }
 
 void batch_add_recent(struct batch_rec *b, uint32_t row)
@@ -437,6 +273,7 @@ static const struct job_head head_default = {.state = JOB_WAITING, .last_sequenc
 #define NUMBER_IS_FIELD 1u
 #define HAS_ERROR       2u
 #define FIELD_BIT(i)    (4ull << (i))
+#define FIELD_E164      14 /* job_fields' e164: every field before it lies before e164 in the head */
 _Static_assert(JOB_FIELD_COUNT <= 62, "job_fields: at most 62 fields");
 /* The most one head takes: version, bit set, and every field at its longest. */
 #define JOB_HEAD_MAX (1 + 10 + JOB_FIELD_COUNT * 10 + sizeof(struct job_head))
@@ -527,7 +364,7 @@ static uint8_t *head_put(uint8_t *p, const struct job_head *h, long number_field
     c.nfields = head_default.nfields;
     c.reserved2 = head_default.reserved2;
     int numbers_default = memcmp(&c, &head_default, offsetof(struct job_head, e164)) == 0;
-    for (size_t i = 0; i < JOB_FIELD_COUNT; i++) {
+    for (size_t i = numbers_default ? FIELD_E164 : 0; i < JOB_FIELD_COUNT; i++) {
         const struct job_field *f = &job_fields[i];
         const uint8_t *at = (const uint8_t *)h + f->off;
         if (numbers_default && f->off < offsetof(struct job_head, e164))
@@ -625,13 +462,10 @@ static int head_get(const uint8_t **p, const uint8_t *end, struct job_view *v)
     return 0;
 }
 
-/* The most bytes a job of this error and these fields can take. */
-static size_t job_bound(size_t error_len, const size_t *lens, size_t nfields)
+/* The most bytes a job of this error takes before its fields (each at most 10 + its length). */
+static size_t job_bound(size_t error_len)
 {
-    size_t need = JOB_HEAD_MAX + 10 + error_len + 10;
-    for (size_t i = 0; i < nfields; i++)
-        need += 10 + lens[i];
-    return need;
+    return JOB_HEAD_MAX + 10 + error_len + 10;
 }
 
 /* The first of the fields that is exactly e164 (as the number was written), or NO_NUMBER_FIELD. */
@@ -663,28 +497,73 @@ static uint8_t *job_put_head(struct buf *out, const struct job_head *h, long num
     return head_put((uint8_t *)out->data + out->len, h, number_field, error, error_len);
 }
 
+/* A CSV cell is mostly 4 to 16 bytes: two fixed-size copies that may overlap instead of a call
+ * for each cell of an upload (reading and writing only the cell's own bytes). */
 static uint8_t *field_put(uint8_t *p, const char *f, size_t n)
 {
     p = leb_put(p, n);
-    memcpy(p, f, n);
+    if (n >= 8 && n <= 16) {
+        memcpy(p, f, 8);
+        memcpy(p + n - 8, f + n - 8, 8);
+    } else if (n >= 4 && n < 8) {
+        memcpy(p, f, 4);
+        memcpy(p + n - 4, f + n - 4, 4);
+    } else {
+        memcpy(p, f, n);
+    }
     return p + n;
+}
+
+/* Checks the fields' lengths and makes room in out for a job of this error and these fields. */
+static int fields_reserve(struct buf *out, size_t error_len, const size_t *lens, size_t nfields)
+{
+    size_t need = job_bound(error_len);
+    for (size_t i = 0; i < nfields; i++) {
+        if (lens[i] > UINT16_MAX)
+            return BC_ETOOBIG;
+        need += 10 + lens[i];
+    }
+    return buf_reserve(out, need);
+}
+
+/* Writes the field count and the fields at p (in out's reserved room) and ends out there. */
+static void fields_put(struct buf *out, uint8_t *p, const char *const *fields, const size_t *lens,
+                       size_t nfields)
+{
+    p = leb_put(p, nfields);
+    for (size_t i = 0; i < nfields; i++)
+        p = field_put(p, fields[i], lens[i]);
+    out->len = (size_t)(p - (uint8_t *)out->data);
 }
 
 int job_encode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
                const char *const *fields, const size_t *lens, size_t nfields)
 {
-    for (size_t i = 0; i < nfields; i++)
-        if (lens[i] > UINT16_MAX)
-            return BC_ETOOBIG;
-    int rc = buf_reserve(out, job_bound(error_len, lens, nfields));
+    int rc = fields_reserve(out, error_len, lens, nfields);
     if (rc)
         return rc;
     long k = number_field_of(h->e164, fields, lens, nfields);
-    uint8_t *p = job_put_head(out, h, k, error, error_len);
-    p = leb_put(p, nfields);
-    for (size_t i = 0; i < nfields; i++)
-        p = field_put(p, fields[i], lens[i]);
-    out->len = (size_t)(p - (uint8_t *)out->data);
+    fields_put(out, job_put_head(out, h, k, error, error_len), fields, lens, nfields);
+    return 0;
+}
+
+int job_encode_waiting(struct buf *out, const char *e164, const char *const *fields,
+                       const size_t *lens, size_t nfields)
+{
+    long k = number_field_of(e164, fields, lens, nfields);
+    if (k == NO_NUMBER_FIELD) { /* the number goes into the head: the general way */
+        struct job_head h = head_default;
+        snprintf(h.e164, sizeof h.e164, "%s", e164);
+        return job_encode(out, &h, "", 0, fields, lens, nfields);
+    }
+    int rc = fields_reserve(out, 0, lens, nfields);
+    if (rc)
+        return rc;
+    /* What head_put writes for a head at its defaults whose number is field k. */
+    uint8_t *p = (uint8_t *)out->data + out->len;
+    *p++ = JOB_RECORD_VERSION;
+    *p++ = NUMBER_IS_FIELD;
+    fields_put(out, leb_put(p, (uint64_t)k), fields, lens, nfields);
     return 0;
 }
 
@@ -692,8 +571,8 @@ int job_reencode(struct buf *out, const struct job_head *h, const char *error, s
                  const struct job_view *old)
 {
     /* Room for the stored fields re-framed: at most 10 bytes of length each. */
-    int rc = buf_reserve(out, job_bound(error_len, NULL, 0) + old->fields_len +
-                                  (size_t)old->head.nfields * 10);
+    int rc =
+        buf_reserve(out, job_bound(error_len) + old->fields_len + (size_t)old->head.nfields * 10);
     if (rc)
         return rc;
     /* The number does not change once stored: the common case reuses the field found then. */

@@ -184,14 +184,6 @@ size_t ws2batch_key(uint8_t *out, const char *ws, size_t wslen, uint64_t created
 /* Writes the batch id of a ws2batch key (of a workspace id wslen bytes long) into out, NUL-ended;
  * returns its length, or 0 if the key is not one. */
 size_t ws2batch_batch(const struct store_val *key, size_t wslen, char out[ID_MAX]);
-/* Rewrites keys stored by earlier versions: the per-state index of a key per job moves into
- * DB_JOBSTATE (store/records_upgrade.h), batch list keys (batch id not complemented) are
- * rewritten so that they list in the same order as new ones, and the keys of jobs, job states,
- * state counts and final sequences (batch id as text) so that they hold it in binary. Values
- * are kept (job records of version 1 still decode). In steps of 20,000 keys, each committed, so
- * a crash in the middle leaves a store that the next start finishes. Cheap when there is
- * nothing to do; run once at start. */
-int records_upgrade(struct store *s);
 size_t due_key(uint8_t *out, const char *batch, uint64_t due_ms, uint32_t row);
 size_t finalseq_key(uint8_t *out, const char *batch, uint32_t seq);
 /* Records that the call of row ended as the batch's seq-th final call. */
@@ -228,6 +220,10 @@ uint32_t jobstate_key_row(const struct store_val *key);
 /* Encodes a job: head, error text, fields (each field given as ptr/len pairs). */
 int job_encode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
                const char *const *fields, const size_t *lens, size_t nfields);
+/* job_encode for a new job waiting for its first dial (every field of its head at its default)
+ * whose number is e164: the same bytes, without a head to build and compare. */
+int job_encode_waiting(struct buf *out, const char *e164, const char *const *fields,
+                       const size_t *lens, size_t nfields);
 int job_decode(const void *data, size_t len, struct job_view *out);
 /* Re-encodes a job with a new head and error text, keeping its CSV fields as stored. */
 int job_reencode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
@@ -353,9 +349,11 @@ struct cJSON;
 int records_put_json(struct store_txn *t, enum store_db db, const void *key, size_t klen,
                      struct cJSON *obj);
 
-/* The records of the fleet's workspace export and of the compliance rules have files of their
- * own (store/records_ws.h, store/records_compliance.h); this header gives every record. */
+/* The records of the fleet's workspace export and of the compliance rules, and the upgrades of
+ * earlier versions' keys, have files of their own (store/records_ws.h,
+ * store/records_compliance.h, store/records_upgrade.h); this header gives every record. */
 #include "store/records_compliance.h"
+#include "store/records_upgrade.h"
 #include "store/records_ws.h"
 
 #endif

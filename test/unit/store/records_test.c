@@ -526,6 +526,19 @@ static void test_job_one_field_each(void)
         h.reserved2 = 0;
         check_heads_equal(&v.head, &h);
     }
+    /* Every number at its default: the encoder skips to the strings, which must all be kept
+     * (a number that is none of the fields, and a call id). */
+    struct job_head s = base;
+    snprintf(s.e164, sizeof s.e164, "+447911123456");
+    snprintf(s.call_id, sizeof s.call_id, "CA42");
+    b.len = 0;
+    CHECK_INT(job_encode(&b, &s, "", 0, fields, lens, 1), 0);
+    /* the bit set 2 bytes longer, both strings with their lengths, no field index */
+    CHECK_INT(b.len, base_len + 2 + (1 + 13) + (1 + 4) - 1);
+    CHECK_INT(job_decode(b.data, b.len, &v), 0);
+    s.nfields = 1;
+    check_heads_equal(&v.head, &s);
+    CHECK_INT(v.number_field, -1);
     /* -0.0 is stored as 0 was, as before: a duration of 0 in either sign is the default. */
     struct job_head z = base;
     z.duration = -0.0;
@@ -539,6 +552,48 @@ static void test_job_one_field_each(void)
     CHECK_INT(job_decode(b.data, b.len, &v), 0);
     CHECK(v.head.duration == 2.5);
     buf_free(&b);
+}
+
+/* A new waiting job's shortcut writes exactly what job_encode writes for its head, the number
+ * among the fields or not, with cells of every length up to 20 bytes (copied in pieces). */
+static void test_job_encode_waiting(void)
+{
+    const char text[] = "+14155550100 and some more";
+    struct job_head h = {.state = JOB_WAITING, .last_sequence = -1};
+    snprintf(h.e164, sizeof h.e164, "+14155550100");
+    struct buf a = {0}, w = {0};
+    for (size_t len = 0; len <= 20; len++) {
+        const char *fields[] = {"x", text, "+14155550100", text, "+14155550100"};
+        size_t lens[] = {1, len, 12, 20 - len, 12};
+        for (size_t n = 1; n <= 5; n++) {
+            a.len = w.len = 0;
+            CHECK_INT(job_encode(&a, &h, "", 0, fields, lens, n), 0);
+            CHECK_INT(job_encode_waiting(&w, h.e164, fields, lens, n), 0);
+            CHECK(a.len == w.len && memcmp(a.data, w.data, a.len) == 0);
+            struct job_view v;
+            CHECK_INT(job_decode(w.data, w.len, &v), 0);
+            CHECK_STR(v.head.e164, "+14155550100");
+            CHECK_INT(v.number_field, len == 12 && n > 1 ? 1 : n > 2 ? 2 : -1);
+            size_t pos = 0, fl;
+            const char *f;
+            for (size_t i = 0; i < n; i++) {
+                CHECK(job_field_next(&v, &pos, &f, &fl));
+                CHECK(fl == lens[i] && memcmp(f, fields[i], fl) == 0);
+            }
+            CHECK(!job_field_next(&v, &pos, &f, &fl));
+        }
+    }
+    /* The number none of the fields: in the head, as job_encode puts it. */
+    const char *one[] = {"4155550100"};
+    size_t one_len[] = {10};
+    a.len = w.len = 0;
+    CHECK_INT(job_encode(&a, &h, "", 0, one, one_len, 1), 0);
+    CHECK_INT(job_encode_waiting(&w, h.e164, one, one_len, 1), 0);
+    CHECK(a.len == w.len && memcmp(a.data, w.data, a.len) == 0);
+    size_t huge[] = {70000};
+    CHECK_INT(job_encode_waiting(&w, h.e164, one, huge, 1), BC_ETOOBIG);
+    buf_free(&a);
+    buf_free(&w);
 }
 
 /* A version 1 record, as earlier versions wrote it: the 128-byte head as memory, the error with
@@ -764,6 +819,6 @@ CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_big_endian_order),
            CHECK_CASE(test_agent_and_idem_keys), CHECK_CASE(test_usage_time_key),
            CHECK_CASE(test_key_u32), CHECK_CASE(test_batch_scan),
            CHECK_CASE(test_job_keys_binary_batch), CHECK_CASE(test_job_round_trip),
-           CHECK_CASE(test_job_one_field_each), CHECK_CASE(test_job_decode_version_1),
-           CHECK_CASE(test_upgrade_of_old_job_keys),
+           CHECK_CASE(test_job_one_field_each), CHECK_CASE(test_job_encode_waiting),
+           CHECK_CASE(test_job_decode_version_1), CHECK_CASE(test_upgrade_of_old_job_keys),
            CHECK_CASE(test_upgrade_of_per_job_state_index))
