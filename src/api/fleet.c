@@ -113,7 +113,9 @@ void fleet_on_head(struct http_request *req)
             len = h->len;
             rc = held(app, ws, len, &frozen);
         }
-    } else if ((flags & API_WS_PATH) && req->nparams) {
+    } else if ((flags & API_WS_PATH) && req->nparams && fleet) {
+        /* Only a fleet instance can be sent another's callback; outside a fleet the answer would
+         * not be used (a frozen workspace's calls finish too), so no lookup for each callback. */
         ws = req->params[0].ptr;
         len = req->params[0].len;
         rc = held(app, ws, len, &frozen);

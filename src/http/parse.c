@@ -128,18 +128,41 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 }
 
 /* RFC 9110 token characters. llhttp 8.1 lets spaces through in field names ("Bad Name",
- * "Name :"), which proxies may read differently: a request-smuggling risk, so reject them. */
+ * "Name :"), which proxies may read differently: a request-smuggling risk, so reject them. A switch
+ * rather than a search of the extra characters: every header name of every request comes here. */
+static int is_tchar(unsigned char ch)
+{
+    if ((ch >= '0' && ch <= '9') || ((ch | 32) >= 'a' && (ch | 32) <= 'z'))
+        return 1;
+    switch (ch) {
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 static int is_token(const char *s, size_t n)
 {
-    static const char extra[] = "!#$%&'*+-.^_`|~";
     if (n == 0)
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!(ch >= '0' && ch <= '9') && !((ch | 32) >= 'a' && (ch | 32) <= 'z') &&
-            !memchr(extra, ch, sizeof extra - 1))
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)s[i]))
             return 0;
-    }
     return 1;
 }
 

@@ -90,9 +90,22 @@ int form_next(const char *body, size_t len, size_t *pos, struct form_pair *p)
 
 size_t form_decode(const char *s, size_t len, char *out)
 {
+    /* decode_at's rules in one loop that writes each byte once: every parameter of every
+     * callback comes through here. */
     size_t n = 0;
-    for (size_t i = 0; i < len;)
-        i += decode_at(s, len, i, &out[n++]);
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '+') {
+            c = ' ';
+        } else if (c == '%' && i + 2 < len) {
+            int hi = num_hex_digit(s[i + 1]), lo = num_hex_digit(s[i + 2]);
+            if (hi >= 0 && lo >= 0) {
+                c = (char)(hi << 4 | lo);
+                i += 2;
+            }
+        }
+        out[n++] = c;
+    }
     return n;
 }
 
@@ -134,6 +147,7 @@ void form_find(const char *body, size_t len, struct form_field *fields, size_t n
     for (size_t i = 0; i < n; i++) {
         fields[i].value = NULL;
         fields[i].name_len = strlen(fields[i].name);
+        fields[i].decoded = 0;
     }
     while (left > 0 && form_next(body, len, &pos, &p)) {
         /* A plain name (the usual case) matches only a name of its length, compared as bytes. */
@@ -156,6 +170,13 @@ int form_value(const struct form_field *f, char *out, size_t cap)
 {
     if (!f->value)
         return BC_ENOTFOUND;
+    if (f->decoded) {
+        if (f->value_len >= cap || f->value_len > INT_MAX)
+            return BC_ETOOBIG;
+        memcpy(out, f->value, f->value_len);
+        out[f->value_len] = '\0';
+        return (int)f->value_len;
+    }
     /* Measure first so an oversized value never writes past cap. */
     size_t n = decoded_len(f->value, f->value_len);
     if (n >= cap || n > INT_MAX)
