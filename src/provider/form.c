@@ -90,22 +90,9 @@ int form_next(const char *body, size_t len, size_t *pos, struct form_pair *p)
 
 size_t form_decode(const char *s, size_t len, char *out)
 {
-    /* decode_at's rules in one loop that writes each byte once: every parameter of every
-     * callback comes through here. */
     size_t n = 0;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '+') {
-            c = ' ';
-        } else if (c == '%' && i + 2 < len) {
-            int hi = num_hex_digit(s[i + 1]), lo = num_hex_digit(s[i + 2]);
-            if (hi >= 0 && lo >= 0) {
-                c = (char)(hi << 4 | lo);
-                i += 2;
-            }
-        }
-        out[n++] = c;
-    }
+    for (size_t i = 0; i < len;)
+        i += decode_at(s, len, i, &out[n++]);
     return n;
 }
 

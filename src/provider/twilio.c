@@ -639,28 +639,68 @@ static void params_free(struct params *ps)
 /* The body's parameters decoded, in the body's order. */
 static int params_decode(struct params *ps, const char *body, size_t len)
 {
-    struct form_pair p;
-    size_t pos = 0, n = 0;
-    while (form_next(body, len, &pos, &p))
-        n++;
     ps->n = 0;
-    ps->list = n <= PARAMS_INLINE ? ps->inline_list : malloc(n * sizeof *ps->list);
+    ps->list = ps->inline_list;
     /* Decoding never lengthens, and the pairs are disjoint parts of the body. */
     ps->text = len <= TEXT_INLINE ? ps->inline_text : malloc(len);
-    if (!ps->list || !ps->text) {
+    if (!ps->text) {
         params_free(ps);
         return BC_ENOMEM;
     }
+    /* One pass that splits and decodes as form_next and form_decode would: empty segments are
+     * skipped, a pair without '=' has an empty value, and an escape's two hex digits are never a
+     * '&' or '=', so checking them also keeps it inside its name or value. */
     char *t = ps->text;
-    pos = 0;
-    while (form_next(body, len, &pos, &p)) {
+    size_t cap = PARAMS_INLINE;
+    for (size_t i = 0; i < len;) {
+        if (body[i] == '&') {
+            i++;
+            continue;
+        }
+        if (ps->n == cap) {
+            /* More pairs than the inline list holds: room for every '&' left, plus one. */
+            size_t more = 1;
+            for (size_t j = i; j < len; j++)
+                more += body[j] == '&';
+            struct param *list = malloc((ps->n + more) * sizeof *list);
+            if (!list) {
+                params_free(ps);
+                return BC_ENOMEM;
+            }
+            memcpy(list, ps->list, ps->n * sizeof *list);
+            if (ps->list != ps->inline_list)
+                free(ps->list);
+            ps->list = list;
+            cap = ps->n + more;
+        }
         struct param *q = &ps->list[ps->n++];
+        int in_value = 0;
         q->name = t;
-        q->name_len = form_decode(p.name, p.name_len, t);
-        t += q->name_len;
-        q->value = t;
-        q->value_len = form_decode(p.value, p.value_len, t);
-        t += q->value_len;
+        for (; i < len && body[i] != '&'; i++) {
+            char c = body[i];
+            if (c == '=' && !in_value) {
+                /* The first '=' ends the name; the value runs to the next '&'. */
+                q->name_len = (size_t)(t - q->name);
+                q->value = t;
+                in_value = 1;
+                continue;
+            }
+            if (c == '+') {
+                c = ' ';
+            } else if (c == '%' && i + 2 < len) {
+                int hi = num_hex_digit(body[i + 1]), lo = num_hex_digit(body[i + 2]);
+                if (hi >= 0 && lo >= 0) {
+                    c = (char)(hi << 4 | lo);
+                    i += 2;
+                }
+            }
+            *t++ = c;
+        }
+        if (!in_value) {
+            q->name_len = (size_t)(t - q->name);
+            q->value = t;
+        }
+        q->value_len = (size_t)(t - q->value);
     }
     ps->text_len = (size_t)(t - ps->text);
     return 0;
