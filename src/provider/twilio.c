@@ -596,6 +596,10 @@ struct params {
 
 static int compare_bytes(const char *a, size_t alen, const char *b, size_t blen)
 {
+    /* Most names differ in their first byte: no memcmp call for those. memcmp's order is that
+     * of unsigned bytes too. */
+    if (alen && blen && a[0] != b[0])
+        return (unsigned char)a[0] < (unsigned char)b[0] ? -1 : 1;
     int c = memcmp(a, b, alen < blen ? alen : blen);
     if (c)
         return c;
