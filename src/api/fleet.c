@@ -1,7 +1,9 @@
 /* The instance's side of the fleet. Which workspaces it holds is read from the store on every
- * request (one lookup), so an import or a drop by `batchcalld admin` in another process counts at
- * once; the watcher only has to tell the parts that keep state in memory: the dispatcher (load or
- * stop a workspace's batches) and the webhook worker (index imported outbox entries). */
+ * request (one lookup, in the transaction authentication then uses; none for a provider callback
+ * outside a fleet, where its answer would not matter), so an import or a drop by `batchcalld admin`
+ * in another process counts at once; the watcher only has to tell the parts that keep state in
+ * memory: the dispatcher (load or stop a workspace's batches) and the webhook worker (index
+ * imported outbox entries). */
 #include "api/fleet.h"
 
 #include <stdlib.h>
