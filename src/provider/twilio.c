@@ -640,6 +640,9 @@ static void params_free(struct params *ps)
         free(ps->text);
 }
 
+/* The bytes params_decode must look at: the separators and the two escapes. */
+static const unsigned char form_special[256] = {['&'] = 1, ['='] = 1, ['+'] = 1, ['%'] = 1};
+
 /* The body's parameters decoded, in the body's order. */
 static int params_decode(struct params *ps, const char *body, size_t len)
 {
@@ -680,8 +683,15 @@ static int params_decode(struct params *ps, const char *body, size_t len)
         struct param *q = &ps->list[ps->n++];
         int in_value = 0;
         q->name = t;
-        for (; i < len && body[i] != '&'; i++) {
+        for (; i < len; i++) {
             char c = body[i];
+            /* Most bytes are none of the four: one table look-up for them. */
+            if (!form_special[(unsigned char)c]) {
+                *t++ = c;
+                continue;
+            }
+            if (c == '&')
+                break;
             if (c == '=' && !in_value) {
                 /* The first '=' ends the name; the value runs to the next '&'. */
                 q->name_len = (size_t)(t - q->name);
