@@ -129,7 +129,7 @@ static void admin_on_head(struct http_request *req)
                           "TOKEN.");
 }
 
-void auth_on_head(struct http_request *req)
+void auth_on_head(struct http_request *req, struct store_txn *shared)
 {
     if (req->route->flags & API_OPER) {
         admin_on_head(req);
@@ -145,12 +145,14 @@ void auth_on_head(struct http_request *req)
                           "the x-workspace-id header.");
         return;
     }
-    struct store_txn t;
-    int rc = api_read_begin(req, &t);
-    if (rc)
-        return;
+    struct store_txn own, *t = shared;
+    if (!t) {
+        if (api_read_begin(req, &own))
+            return;
+        t = &own;
+    }
     uint64_t now = uv_now(app->loop), generation;
-    rc = store_auth_generation(&t, &generation);
+    int rc = store_auth_generation(t, &generation);
     if (rc == 0 && generation != app->api_keys_generation) {
         size_t pos = 0;
         for (struct ws_state *w; (w = map_next(&app->workspaces, &pos)) != NULL;)
@@ -165,18 +167,19 @@ void auth_on_head(struct http_request *req)
     } else if (rc == 0) {
         uint8_t hash[SHA256_LEN];
         crypto_hasher_sha256(&app->hasher, key->ptr, key->len, hash);
-        rc = apikey_lookup(&t, hash, &info);
+        rc = apikey_lookup(t, hash, &info);
         size_t wslen = strlen(info.ws);
         if (rc == 0 && (wslen != wsh->len || !crypto_equal(info.ws, wsh->ptr, wslen)))
             rc = BC_ENOTFOUND;
         struct store_val raw;
         if (rc == 0)
-            rc = store_get(&t, DB_WS, info.ws, wslen, &raw);
+            rc = store_get(t, DB_WS, info.ws, wslen, &raw);
         if (rc == 0 && (st = ws_state_for(app, info.ws, wslen, &raw, now)) != NULL)
             remember_key(st, key);
     }
     size_t wslen = strlen(info.ws);
-    store_read_end(&t);
+    if (t == &own)
+        store_read_end(&own);
     if (rc == BC_ENOTFOUND) {
         unauthorized(req, "The API key is not valid for this workspace; check x-api-key and "
                           "x-workspace-id.");

@@ -6,9 +6,11 @@
 
 #include "app.h"
 #include "http/http.h"
+#include "store/store.h"
 
-/* The head hook: authentication and the per-workspace request rate limit. */
-void auth_on_head(struct http_request *req);
+/* The head hook: authentication and the per-workspace request rate limit. t: a read transaction
+ * the caller has open (and ends after), or NULL to have one of its own. */
+void auth_on_head(struct http_request *req, struct store_txn *t);
 /* The response hook: counts the request in the metrics. */
 void auth_on_response(struct http_request *req, int status, uint64_t duration_ns);
 /* Releases the in-memory per-workspace state. */

@@ -81,15 +81,20 @@ void callbacks_twilio(struct http_request *req)
     char url[HTTP_MAX_URL + 600];
     int ulen = signed_url(req, url, sizeof url);
     const char *body = req->body.data ? req->body.data : "";
-    if (!sig || ulen < 0 ||
-        !twilio_verify_keyed(&app->callback_key, app->provider.auth_token, url, (size_t)ulen, body,
-                             req->body.len, sig->ptr, sig->len)) {
+    struct call_event ev;
+    memset(&ev, 0, sizeof ev);
+    /* The signature first: a callback that is not Twilio's is refused whatever it says. */
+    int rc = sig && ulen >= 0
+                 ? twilio_verify_callback(&app->callback_key, app->provider.auth_token, url,
+                                          (size_t)ulen, req->query.ptr, req->query.len, body,
+                                          req->body.len, sig->ptr, sig->len, &ev)
+                 : BC_EACCES;
+    if (rc == BC_EACCES) {
+        provider_event_free(&ev);
         forbidden(req, "X-Twilio-Signature");
         return;
     }
-    struct call_event ev;
-    memset(&ev, 0, sizeof ev);
-    if (twilio_parse_callback(req->query.ptr, req->query.len, body, req->body.len, &ev) != 0) {
+    if (rc) {
         provider_event_free(&ev);
         api_respond_error(req, 400, "invalid_callback",
                           "The callback lacks CallSid or CallStatus, or its URL lacks the batch, "

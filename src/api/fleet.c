@@ -1,7 +1,9 @@
 /* The instance's side of the fleet. Which workspaces it holds is read from the store on every
- * request (one lookup), so an import or a drop by `batchcalld admin` in another process counts at
- * once; the watcher only has to tell the parts that keep state in memory: the dispatcher (load or
- * stop a workspace's batches) and the webhook worker (index imported outbox entries). */
+ * request (one lookup, in the transaction authentication then uses; none for a provider callback
+ * outside a fleet, where its answer would not matter), so an import or a drop by `batchcalld admin`
+ * in another process counts at once; the watcher only has to tell the parts that keep state in
+ * memory: the dispatcher (load or stop a workspace's batches) and the webhook worker (index
+ * imported outbox entries). */
 #include "api/fleet.h"
 
 #include <stdlib.h>
@@ -62,24 +64,32 @@ static void moving(struct http_request *req, const char *ws, size_t len)
     api_respond_json(req, 503, o);
 }
 
-/* Looks the workspace up: 1 held, 0 not held, or an error. *frozen is its flag. */
-static int held(struct app *app, const char *ws, size_t len, int *frozen)
+/* Looks the workspace up in t: 1 held, 0 not held, or an error. *frozen is its flag. */
+static int held_in(struct store_txn *t, const char *ws, size_t len, int *frozen)
 {
     *frozen = 0;
     if (!len || len >= ID_MAX)
         return 0;
-    struct store_txn t;
-    int rc = store_read_begin(&app->store, &t);
-    if (rc)
-        return rc;
     struct store_val v;
-    rc = store_get(&t, DB_WS, ws, len, &v);
+    int rc = store_get(t, DB_WS, ws, len, &v);
     /* The record names "frozen" only while it is: most requests skip the JSON parse. */
     struct ws_settings s;
     if (rc == 0 && memmem(v.ptr, v.len, "\"frozen\"", 8) && workspace_decode(v.ptr, v.len, &s) == 0)
         *frozen = s.frozen;
-    store_read_end(&t);
     return rc == 0 ? 1 : rc == BC_ENOTFOUND ? 0 : rc;
+}
+
+/* held_in in a transaction of its own. */
+static int held(struct app *app, const char *ws, size_t len, int *frozen)
+{
+    struct store_txn t;
+    *frozen = 0;
+    int rc = store_read_begin(&app->store, &t);
+    if (rc)
+        return rc;
+    rc = held_in(&t, ws, len, frozen);
+    store_read_end(&t);
+    return rc;
 }
 
 /* The workspace of a callback in the old form: the one of its batch (b=), when held. */
@@ -106,14 +116,22 @@ void fleet_on_head(struct http_request *req)
     int fleet = app->cfg.instance_name[0] != '\0', frozen = 0, rc = 1;
     const char *ws = NULL;
     size_t len = 0;
+    /* An authenticated request's lookup shares its read transaction with authentication. */
+    struct store_txn t, *shared = NULL;
     if (flags & API_AUTH) {
         const struct http_slice *h = http_header(req, "x-workspace-id");
         if (h && h->len) {
             ws = h->ptr;
             len = h->len;
-            rc = held(app, ws, len, &frozen);
+            rc = store_read_begin(&app->store, &t);
+            if (rc == 0) {
+                shared = &t;
+                rc = held_in(&t, ws, len, &frozen);
+            }
         }
-    } else if ((flags & API_WS_PATH) && req->nparams) {
+    } else if ((flags & API_WS_PATH) && req->nparams && fleet) {
+        /* Only a fleet instance can be sent another's callback; outside a fleet the answer would
+         * not be used (a frozen workspace's calls finish too), so no lookup for each callback. */
         ws = req->params[0].ptr;
         len = req->params[0].len;
         rc = held(app, ws, len, &frozen);
@@ -127,19 +145,16 @@ void fleet_on_head(struct http_request *req)
             return;
         }
     }
-    if (rc < 0) {
+    if (rc < 0)
         api_respond_internal(req, rc);
-        return;
-    }
-    if (rc == 0 && fleet) {
+    else if (rc == 0 && fleet)
         misdirected(req, "workspace", ws, len);
-        return;
-    }
-    if (rc == 1 && frozen) {
+    else if (rc == 1 && frozen)
         moving(req, ws, len);
-        return;
-    }
-    auth_on_head(req);
+    else
+        auth_on_head(req, shared);
+    if (shared)
+        store_read_end(shared);
 }
 
 void fleet_render_metrics(const struct app *app, struct buf *out)

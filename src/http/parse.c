@@ -2,6 +2,7 @@
  * route the request, take its body (buffered or streamed to the route) and hand it over. */
 #include <stdio.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -128,18 +129,24 @@ static int on_header_field(llhttp_t *p, const char *at, size_t len)
 }
 
 /* RFC 9110 token characters. llhttp 8.1 lets spaces through in field names ("Bad Name",
- * "Name :"), which proxies may read differently: a request-smuggling risk, so reject them. */
+ * "Name :"), which proxies may read differently: a request-smuggling risk, so reject them. A
+ * bitmap rather than a search of the extra characters: every header name of every request comes
+ * here. */
+static int is_tchar(unsigned char ch)
+{
+    /* Bit ch of these two words is set for the token characters (all below 128): digits,
+     * letters and !#$%&'*+-.^_`|~. */
+    static const uint64_t bits[2] = {0x03ff6cfa00000000u, 0x57ffffffc7fffffeu};
+    return ch < 128 && (bits[ch >> 6] >> (ch & 63) & 1);
+}
+
 static int is_token(const char *s, size_t n)
 {
-    static const char extra[] = "!#$%&'*+-.^_`|~";
     if (n == 0)
         return 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (!(ch >= '0' && ch <= '9') && !((ch | 32) >= 'a' && (ch | 32) <= 'z') &&
-            !memchr(extra, ch, sizeof extra - 1))
+    for (size_t i = 0; i < n; i++)
+        if (!is_tchar((unsigned char)s[i]))
             return 0;
-    }
     return 1;
 }
 

@@ -7,14 +7,13 @@
 #include "util/err.h"
 #include "util/num.h"
 
-/* Matches one pattern against a path segment by segment. ':' segments match any non-empty
- * segment and are captured. */
-static int match_pattern(const char *pattern, const char *path, size_t len,
-                         struct http_slice *params, size_t *nparams)
+/* Matches one pattern against a path segment by segment, walking both strings once (no strchr
+ * or strlen per segment: every request tries several patterns). ':' segments match any
+ * non-empty segment and are captured. */
+static int match_pattern(const char *p, const char *path, size_t len, struct http_slice *params,
+                         size_t *nparams)
 {
-    size_t np = 0;
-    const char *p = pattern;
-    size_t i = 0;
+    size_t np = 0, i = 0;
     for (;;) {
         if (*p == '\0')
             return i == len ? (*nparams = np, 1) : 0;
@@ -22,22 +21,25 @@ static int match_pattern(const char *pattern, const char *path, size_t len,
             return 0;
         p++;
         i++;
-        const char *pend = strchr(p, '/');
-        size_t plen = pend ? (size_t)(pend - p) : strlen(p);
-        size_t seg = i;
-        while (i < len && path[i] != '/')
-            i++;
-        size_t slen = i - seg;
-        if (plen > 0 && p[0] == ':') {
-            if (slen == 0 || np >= HTTP_MAX_PARAMS)
+        if (*p == ':') {
+            size_t seg = i;
+            while (i < len && path[i] != '/')
+                i++;
+            if (i == seg || np >= HTTP_MAX_PARAMS)
                 return 0;
             params[np].ptr = path + seg;
-            params[np].len = slen;
+            params[np].len = i - seg;
             np++;
-        } else if (slen != plen || memcmp(p, path + seg, slen) != 0) {
-            return 0;
+            while (*p && *p != '/')
+                p++;
+            continue;
         }
-        p += plen;
+        for (; *p && *p != '/'; p++, i++)
+            if (i >= len || path[i] != *p)
+                return 0;
+        /* The path's segment must end where the pattern's does. */
+        if (i < len && path[i] != '/')
+            return 0;
     }
 }
 

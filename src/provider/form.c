@@ -134,6 +134,7 @@ void form_find(const char *body, size_t len, struct form_field *fields, size_t n
     for (size_t i = 0; i < n; i++) {
         fields[i].value = NULL;
         fields[i].name_len = strlen(fields[i].name);
+        fields[i].decoded = 0;
     }
     while (left > 0 && form_next(body, len, &pos, &p)) {
         /* A plain name (the usual case) matches only a name of its length, compared as bytes. */
@@ -156,6 +157,13 @@ int form_value(const struct form_field *f, char *out, size_t cap)
 {
     if (!f->value)
         return BC_ENOTFOUND;
+    if (f->decoded) {
+        if (f->value_len >= cap || f->value_len > INT_MAX)
+            return BC_ETOOBIG;
+        memcpy(out, f->value, f->value_len);
+        out[f->value_len] = '\0';
+        return (int)f->value_len;
+    }
     /* Measure first so an oversized value never writes past cap. */
     size_t n = decoded_len(f->value, f->value_len);
     if (n >= cap || n > INT_MAX)

@@ -19,12 +19,13 @@ struct form_field {
     const char *value;
     size_t value_len;
     size_t name_len; /* set by form_find */
+    int decoded;     /* value is already decoded (form_find leaves it 0) */
 };
 /* Finds the first pair of each of n names in one pass over the body (form_get for each would read
  * the body once per name). */
 void form_find(const char *body, size_t len, struct form_field *fields, size_t n);
-/* Decodes a field form_find looked for into out, as form_get does: the length, BC_ENOTFOUND,
- * BC_ETOOBIG. */
+/* Decodes a field form_find looked for into out, as form_get does (or copies a value already
+ * decoded): the length, BC_ENOTFOUND, BC_ETOOBIG. */
 int form_value(const struct form_field *f, char *out, size_t cap);
 /* Appends s percent-encoded, as form_append encodes names and values (for query strings). */
 int form_escape(struct buf *b, const char *s, size_t len);

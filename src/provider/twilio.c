@@ -452,7 +452,42 @@ int twilio_parse_fetch(const struct client_request *r, struct call_event *ev)
 
 /* ---- Status callbacks ---------------------------------------------------------------------- */
 
-int twilio_parse_callback(const char *query, size_t qlen, const char *body, size_t body_len,
+/* The body fields a status callback reads. */
+enum {
+    SID,
+    STATUS,
+    ANSWERED_BY,
+    SIP,
+    SEQUENCE,
+    CALL_DURATION,
+    DIGITS,
+    OPT_OUT,
+    DURATION,
+    TEXT,
+    NFIELDS
+};
+
+static void callback_fields_init(struct form_field f[NFIELDS])
+{
+    static const char *const names[NFIELDS] = {
+        [SID] = "CallSid",
+        [STATUS] = "CallStatus",
+        [ANSWERED_BY] = "AnsweredBy",
+        [SIP] = "SipResponseCode",
+        [SEQUENCE] = "SequenceNumber",
+        [CALL_DURATION] = "CallDuration",
+        [DIGITS] = "Digits",
+        [OPT_OUT] = "OptOut",
+        [DURATION] = "Duration",
+        [TEXT] = "TranscriptionText",
+    };
+    memset(f, 0, NFIELDS * sizeof *f);
+    for (size_t i = 0; i < NFIELDS; i++)
+        f[i].name = names[i];
+}
+
+/* The event of a callback whose body fields were found (f) and whose query is batch/row/seq. */
+static int callback_event(const char *query, size_t qlen, const struct form_field f[NFIELDS],
                           struct call_event *ev)
 {
     char answered_by[32], sip[16], sequence[24], duration[32];
@@ -460,32 +495,6 @@ int twilio_parse_callback(const char *query, size_t qlen, const char *body, size
     int rc = provider_parse_callback_query(query, qlen, ev);
     if (rc)
         return rc;
-    /* The fields read, found in one pass over the body. */
-    enum {
-        SID,
-        STATUS,
-        ANSWERED_BY,
-        SIP,
-        SEQUENCE,
-        CALL_DURATION,
-        DIGITS,
-        OPT_OUT,
-        DURATION,
-        TEXT
-    };
-    struct form_field f[] = {
-        [SID] = {.name = "CallSid"},
-        [STATUS] = {.name = "CallStatus"},
-        [ANSWERED_BY] = {.name = "AnsweredBy"},
-        [SIP] = {.name = "SipResponseCode"},
-        [SEQUENCE] = {.name = "SequenceNumber"},
-        [CALL_DURATION] = {.name = "CallDuration"},
-        [DIGITS] = {.name = "Digits"},
-        [OPT_OUT] = {.name = "OptOut"},
-        [DURATION] = {.name = "Duration"},
-        [TEXT] = {.name = "TranscriptionText"},
-    };
-    form_find(body, body_len, f, sizeof f / sizeof f[0]);
     int has_sid = get_field(&f[SID], ev->call_id, sizeof ev->call_id);
     int has_status = get_field(&f[STATUS], ev->status, sizeof ev->status);
     int has_answered_by = get_field(&f[ANSWERED_BY], answered_by, sizeof answered_by);
@@ -533,6 +542,16 @@ invalid:
     return BC_EINVAL;
 }
 
+int twilio_parse_callback(const char *query, size_t qlen, const char *body, size_t body_len,
+                          struct call_event *ev)
+{
+    struct form_field f[NFIELDS];
+    callback_fields_init(f);
+    /* The fields read, found in one pass over the body. */
+    form_find(body, body_len, f, NFIELDS);
+    return callback_event(query, qlen, f, ev);
+}
+
 /* ---- Signatures ---------------------------------------------------------------------------- */
 
 static void base64(const uint8_t *in, size_t len, char *out)
@@ -577,6 +596,10 @@ struct params {
 
 static int compare_bytes(const char *a, size_t alen, const char *b, size_t blen)
 {
+    /* Most names differ in their first byte: no memcmp call for those. memcmp's order is that
+     * of unsigned bytes too. */
+    if (alen && blen && a[0] != b[0])
+        return (unsigned char)a[0] < (unsigned char)b[0] ? -1 : 1;
     int c = memcmp(a, b, alen < blen ? alen : blen);
     if (c)
         return c;
@@ -617,62 +640,150 @@ static void params_free(struct params *ps)
         free(ps->text);
 }
 
-static int params_init(struct params *ps, const char *body, size_t len)
+/* The bytes params_decode must look at: the separators and the two escapes. */
+static const unsigned char form_special[256] = {['&'] = 1, ['='] = 1, ['+'] = 1, ['%'] = 1};
+
+/* The body's parameters decoded, in the body's order. */
+static int params_decode(struct params *ps, const char *body, size_t len)
 {
-    struct form_pair p;
-    size_t pos = 0, n = 0;
-    while (form_next(body, len, &pos, &p))
-        n++;
     ps->n = 0;
-    ps->list = n <= PARAMS_INLINE ? ps->inline_list : malloc(n * sizeof *ps->list);
+    ps->list = ps->inline_list;
     /* Decoding never lengthens, and the pairs are disjoint parts of the body. */
     ps->text = len <= TEXT_INLINE ? ps->inline_text : malloc(len);
-    if (!ps->list || !ps->text) {
+    if (!ps->text) {
         params_free(ps);
         return BC_ENOMEM;
     }
+    /* One pass that splits and decodes as form_next and form_decode would: empty segments are
+     * skipped, a pair without '=' has an empty value, and an escape's two hex digits are never a
+     * '&' or '=', so checking them also keeps it inside its name or value. */
     char *t = ps->text;
-    pos = 0;
-    while (form_next(body, len, &pos, &p)) {
+    size_t cap = PARAMS_INLINE;
+    for (size_t i = 0; i < len;) {
+        if (body[i] == '&') {
+            i++;
+            continue;
+        }
+        if (ps->n == cap) {
+            /* More pairs than the inline list holds: room for every '&' left, plus one. */
+            size_t more = 1;
+            for (size_t j = i; j < len; j++)
+                more += body[j] == '&';
+            struct param *list = malloc((ps->n + more) * sizeof *list);
+            if (!list) {
+                params_free(ps);
+                return BC_ENOMEM;
+            }
+            memcpy(list, ps->list, ps->n * sizeof *list);
+            if (ps->list != ps->inline_list)
+                free(ps->list);
+            ps->list = list;
+            cap = ps->n + more;
+        }
         struct param *q = &ps->list[ps->n++];
+        int in_value = 0;
         q->name = t;
-        q->name_len = form_decode(p.name, p.name_len, t);
-        t += q->name_len;
-        q->value = t;
-        q->value_len = form_decode(p.value, p.value_len, t);
-        t += q->value_len;
+        for (; i < len; i++) {
+            char c = body[i];
+            /* Most bytes are none of the four: one table look-up for them. */
+            if (!form_special[(unsigned char)c]) {
+                *t++ = c;
+                continue;
+            }
+            if (c == '&')
+                break;
+            if (c == '=' && !in_value) {
+                /* The first '=' ends the name; the value runs to the next '&'. */
+                q->name_len = (size_t)(t - q->name);
+                q->value = t;
+                in_value = 1;
+                continue;
+            }
+            if (c == '+') {
+                c = ' ';
+            } else if (c == '%' && i + 2 < len) {
+                int hi = num_hex_digit(body[i + 1]), lo = num_hex_digit(body[i + 2]);
+                if (hi >= 0 && lo >= 0) {
+                    c = (char)(hi << 4 | lo);
+                    i += 2;
+                }
+            }
+            *t++ = c;
+        }
+        if (!in_value) {
+            q->name_len = (size_t)(t - q->name);
+            q->value = t;
+        }
+        q->value_len = (size_t)(t - q->value);
     }
     ps->text_len = (size_t)(t - ps->text);
-    sort_params(ps->list, ps->n);
     return 0;
 }
+
+/* The body's parameters decoded and sorted, as the signature takes them. */
+static int params_init(struct params *ps, const char *body, size_t len)
+{
+    int rc = params_decode(ps, body, len);
+    if (!rc)
+        sort_params(ps->list, ps->n);
+    return rc;
+}
+
+/* form_find over the decoded parameters: each field gets the value of the first parameter of its
+ * name, already decoded. */
+static void params_find(const struct params *ps, struct form_field *f, size_t n)
+{
+    size_t left = n;
+    for (size_t i = 0; i < n; i++) {
+        f[i].value = NULL;
+        f[i].name_len = strlen(f[i].name);
+        f[i].decoded = 1;
+    }
+    for (size_t k = 0; k < ps->n && left; k++) {
+        const struct param *p = &ps->list[k];
+        for (size_t i = 0; i < n; i++) {
+            if (f[i].value || f[i].name_len != p->name_len ||
+                memcmp(f[i].name, p->name, p->name_len) != 0)
+                continue;
+            f[i].value = p->value;
+            f[i].value_len = p->value_len;
+            left--;
+        }
+    }
+}
+
+/* The signed string of a usual callback fits here; longer ones are allocated. */
+#define SIGNED_INLINE 4096
 
 /* base64(HMAC-SHA1(token, url + name1 + value1 + name2 + value2 ...)), with the token's HMAC
  * keyed once when key is not NULL. */
 static int sign_url(struct crypto_hmac_sha1 *key, const char *token, const char *url,
                     size_t url_len, const struct params *ps, char out[64])
 {
-    struct buf s = {0};
+    char inline_buf[SIGNED_INLINE];
     /* Sized once: the URL and every decoded name and value. */
-    int rc = buf_reserve(&s, url_len + ps->text_len + 1);
-    if (!rc)
-        rc = buf_append(&s, url, url_len);
-    for (size_t i = 0; !rc && i < ps->n; i++) {
-        rc = buf_append(&s, ps->list[i].name, ps->list[i].name_len);
-        if (!rc)
-            rc = buf_append(&s, ps->list[i].value, ps->list[i].value_len);
+    size_t need = url_len + ps->text_len;
+    char *s = need <= sizeof inline_buf ? inline_buf : malloc(need ? need : 1);
+    if (!s)
+        return BC_ENOMEM;
+    char *p = s;
+    memcpy(p, url, url_len);
+    p += url_len;
+    for (size_t i = 0; i < ps->n; i++) {
+        memcpy(p, ps->list[i].name, ps->list[i].name_len);
+        p += ps->list[i].name_len;
+        memcpy(p, ps->list[i].value, ps->list[i].value_len);
+        p += ps->list[i].value_len;
     }
-    if (!rc) {
-        uint8_t mac[SHA1_LEN];
-        const char *data = s.data ? s.data : "";
-        if (key)
-            crypto_hmac_sha1_keyed(key, token, strlen(token), data, s.len, mac);
-        else
-            crypto_hmac_sha1(token, strlen(token), data, s.len, mac);
-        base64(mac, sizeof mac, out);
-    }
-    buf_free(&s);
-    return rc;
+    uint8_t mac[SHA1_LEN];
+    if (key)
+        crypto_hmac_sha1_keyed(key, token, strlen(token), s, (size_t)(p - s), mac);
+    else
+        crypto_hmac_sha1(token, strlen(token), s, (size_t)(p - s), mac);
+    base64(mac, sizeof mac, out);
+    if (s != inline_buf)
+        free(s);
+    return 0;
 }
 
 int twilio_sign(const char *token, const char *url, size_t url_len, const char *body,
@@ -720,6 +831,24 @@ static int url_port_variant(const char *url, size_t len, struct buf *alt)
     return rc;
 }
 
+/* Whether sig signs url with the sorted parameters ps, in either form of the URL. */
+static int signature_valid(struct crypto_hmac_sha1 *key, const char *token, const char *url,
+                           size_t url_len, const struct params *ps, const char *sig)
+{
+    struct buf alt = {0};
+    char computed[64];
+    int valid = 0;
+    if (!sign_url(key, token, url, url_len, ps, computed))
+        valid = crypto_equal(computed, sig, TWILIO_SIGNATURE_LEN);
+    /* The other form of the URL only when the first did not match: whether a signature is
+     * valid is no secret (the answer says it), so stopping early leaks nothing. */
+    if (!valid && !url_port_variant(url, url_len, &alt) && alt.len &&
+        !sign_url(key, token, alt.data, alt.len, ps, computed))
+        valid = crypto_equal(computed, sig, TWILIO_SIGNATURE_LEN);
+    buf_free(&alt);
+    return valid;
+}
+
 int twilio_verify_keyed(struct crypto_hmac_sha1 *key, const char *token, const char *url,
                         size_t url_len, const char *body, size_t body_len, const char *sig,
                         size_t sig_len)
@@ -730,19 +859,32 @@ int twilio_verify_keyed(struct crypto_hmac_sha1 *key, const char *token, const c
     struct params ps;
     if (params_init(&ps, body, body_len))
         return 0;
-    struct buf alt = {0};
-    char computed[64];
-    int valid = 0;
-    if (!sign_url(key, token, url, url_len, &ps, computed))
-        valid = crypto_equal(computed, sig, TWILIO_SIGNATURE_LEN);
-    /* The other form of the URL only when the first did not match: whether a signature is
-     * valid is no secret (the answer says it), so stopping early leaks nothing. */
-    if (!valid && !url_port_variant(url, url_len, &alt) && alt.len &&
-        !sign_url(key, token, alt.data, alt.len, &ps, computed))
-        valid = crypto_equal(computed, sig, TWILIO_SIGNATURE_LEN);
-    buf_free(&alt);
+    int valid = signature_valid(key, token, url, url_len, &ps, sig);
     params_free(&ps);
     return valid;
+}
+
+int twilio_verify_callback(struct crypto_hmac_sha1 *key, const char *token, const char *url,
+                           size_t url_len, const char *query, size_t qlen, const char *body,
+                           size_t body_len, const char *sig, size_t sig_len, struct call_event *ev)
+{
+    provider_event_init(ev);
+    if (!token[0] || !sig || sig_len != TWILIO_SIGNATURE_LEN)
+        return BC_EACCES;
+    struct params ps;
+    if (params_decode(&ps, body, body_len))
+        return BC_EACCES;
+    /* The fields are taken before the sort, which loses the body's order: the first of a
+     * repeated name counts, as in twilio_parse_callback. */
+    struct form_field f[NFIELDS];
+    callback_fields_init(f);
+    params_find(&ps, f, NFIELDS);
+    sort_params(ps.list, ps.n);
+    int rc = signature_valid(key, token, url, url_len, &ps, sig)
+                 ? callback_event(query, qlen, f, ev)
+                 : BC_EACCES;
+    params_free(&ps);
+    return rc;
 }
 
 int twilio_verify(const char *token, const char *url, size_t url_len, const char *body,

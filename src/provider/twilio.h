@@ -43,6 +43,12 @@ int twilio_verify(const char *token, const char *url, size_t url_len, const char
 int twilio_verify_keyed(struct crypto_hmac_sha1 *key, const char *token, const char *url,
                         size_t url_len, const char *body, size_t body_len, const char *sig,
                         size_t sig_len);
+/* Verifies a status callback as twilio_verify_keyed does and parses it as twilio_parse_callback
+ * does, decoding the body once for both. Returns BC_EACCES when the signature is not valid (ev
+ * is then empty), else what twilio_parse_callback returns. */
+int twilio_verify_callback(struct crypto_hmac_sha1 *key, const char *token, const char *url,
+                           size_t url_len, const char *query, size_t qlen, const char *body,
+                           size_t body_len, const char *sig, size_t sig_len, struct call_event *ev);
 /* Computes the signature (for the simulator and tests) into out (base64, NUL-terminated). */
 int twilio_sign(const char *token, const char *url, size_t url_len, const char *body,
                 size_t body_len, char out[64]);

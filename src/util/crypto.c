@@ -1,5 +1,12 @@
+/* SHA1_Init and friends are deprecated in OpenSSL 3 in favour of EVP, but they are still there,
+ * and they are what keeps a keyed HMAC cheap: a SHA_CTX is a plain struct that copies with
+ * memcpy, where restarting an EVP_MAC (or copying an EVP_MD_CTX) allocates a new provider
+ * context every time. */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
 #include "util/crypto.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/crypto.h>
@@ -8,6 +15,7 @@
 #include <openssl/hmac.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 
 #include "util/err.h"
 
@@ -31,17 +39,33 @@ void crypto_hmac_sha1(const void *key, size_t klen, const void *data, size_t len
     HMAC(EVP_sha1(), key, (int)klen, data, len, out, &n);
 }
 
+/* The states of SHA-1 after the key's inner and outer pads: what every MAC starts from. */
+struct hmac_sha1_pads {
+    SHA_CTX inner, outer;
+};
+
 int crypto_hmac_sha1_init(struct crypto_hmac_sha1 *h, const void *key, size_t klen)
 {
-    static const uint8_t none;
-    char digest[] = "SHA1";
-    OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
-        OSSL_PARAM_construct_end(),
-    };
-    h->mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    h->ctx = h->mac ? EVP_MAC_CTX_new(h->mac) : NULL;
-    if (h->ctx && EVP_MAC_init(h->ctx, klen ? key : &none, klen, params) == 1)
+    enum { BLOCK = SHA_CBLOCK };
+    uint8_t k[BLOCK] = {0}, pad[BLOCK];
+    struct hmac_sha1_pads *p = malloc(sizeof *p);
+    h->pads = p;
+    if (!p)
+        return BC_ENOMEM;
+    /* RFC 2104: a key longer than a block is hashed first, a shorter one padded with zeros. */
+    if (klen > BLOCK)
+        SHA1(key, klen, k);
+    else if (klen)
+        memcpy(k, key, klen);
+    for (size_t i = 0; i < BLOCK; i++)
+        pad[i] = k[i] ^ 0x36;
+    int ok = SHA1_Init(&p->inner) && SHA1_Update(&p->inner, pad, BLOCK);
+    for (size_t i = 0; i < BLOCK; i++)
+        pad[i] = k[i] ^ 0x5c;
+    ok = ok && SHA1_Init(&p->outer) && SHA1_Update(&p->outer, pad, BLOCK);
+    OPENSSL_cleanse(k, sizeof k);
+    OPENSSL_cleanse(pad, sizeof pad);
+    if (ok)
         return 0;
     crypto_hmac_sha1_free(h);
     return BC_ENOMEM;
@@ -50,19 +74,30 @@ int crypto_hmac_sha1_init(struct crypto_hmac_sha1 *h, const void *key, size_t kl
 void crypto_hmac_sha1_keyed(struct crypto_hmac_sha1 *h, const void *key, size_t klen,
                             const void *data, size_t len, uint8_t out[SHA1_LEN])
 {
-    size_t n = 0;
-    /* A NULL key restarts the MAC with the key it has: OpenSSL copies the pads' saved state. */
-    if (!h->ctx || EVP_MAC_init(h->ctx, NULL, 0, NULL) != 1 ||
-        EVP_MAC_update(h->ctx, data, len) != 1 || EVP_MAC_final(h->ctx, out, &n, SHA1_LEN) != 1 ||
-        n != SHA1_LEN)
+    const struct hmac_sha1_pads *p = h->pads;
+    if (!p) {
         crypto_hmac_sha1(key, klen, data, len, out);
+        return;
+    }
+    SHA_CTX c = p->inner;
+    uint8_t inner[SHA1_LEN];
+    if (!SHA1_Update(&c, data, len) || !SHA1_Final(inner, &c)) {
+        crypto_hmac_sha1(key, klen, data, len, out);
+        return;
+    }
+    c = p->outer;
+    if (!SHA1_Update(&c, inner, sizeof inner) || !SHA1_Final(out, &c))
+        crypto_hmac_sha1(key, klen, data, len, out);
+    OPENSSL_cleanse(&c, sizeof c);
 }
 
 void crypto_hmac_sha1_free(struct crypto_hmac_sha1 *h)
 {
-    EVP_MAC_CTX_free(h->ctx);
-    EVP_MAC_free(h->mac);
-    h->ctx = h->mac = NULL;
+    if (h->pads) {
+        OPENSSL_cleanse(h->pads, sizeof(struct hmac_sha1_pads));
+        free(h->pads);
+    }
+    h->pads = NULL;
 }
 
 int crypto_hasher_init(struct crypto_hasher *h)

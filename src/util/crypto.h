@@ -24,12 +24,12 @@ void crypto_hasher_sha256(struct crypto_hasher *h, const void *data, size_t len,
                           uint8_t out[SHA256_LEN]);
 void crypto_hasher_free(struct crypto_hasher *h);
 
-/* HMAC-SHA1 under one key, keyed once: the key's inner and outer pads are hashed at init, so a
- * MAC costs the hashing of the data alone (a fresh HMAC() fetches the algorithms and sets up its
- * contexts every time, several times the work for a short message). Not thread-safe: one user. */
+/* HMAC-SHA1 under one key, keyed once: the SHA-1 states after the key's inner and outer pads are
+ * kept, so a MAC costs the hashing of the data and one more block (HMAC() sets up the pads and
+ * OpenSSL's contexts every time, several times the work for a short message). Not thread-safe:
+ * one user. */
 struct crypto_hmac_sha1 {
-    void *mac; /* EVP_MAC */
-    void *ctx; /* EVP_MAC_CTX, keyed */
+    void *pads; /* the two saved states; NULL: not keyed */
 };
 /* Returns 0, or BC_ENOMEM (the key then falls back to crypto_hmac_sha1 in every call). */
 int crypto_hmac_sha1_init(struct crypto_hmac_sha1 *h, const void *key, size_t klen);

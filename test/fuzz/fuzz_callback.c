@@ -6,9 +6,15 @@
  *   form_escape then form_decode gives the bytes back; form_append then form_get gives the value
  *   back;
  * - a signature made by twilio_sign verifies with twilio_verify, and one byte changed does not;
+ *   the body signs as its pairs re-encoded from form_next and form_decode do (the signature's
+ *   own one-pass decoder reads what they read);
+ * - twilio_verify_callback with a valid signature answers what twilio_parse_callback answers,
+ *   field by field, and BC_EACCES with an empty event for a changed one;
+ * - the keyed HMAC-SHA1 equals OpenSSL's HMAC() for a key and data taken from the input;
  * - every event parsed is consistent: NUL-terminated texts, a known outcome when final, a
  *   duration that is a finite number of seconds, at least 0. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -21,6 +27,7 @@
 #include "store/records.h"
 #include "util/buf.h"
 #include "util/crypto.h"
+#include "util/err.h"
 
 static void check_event(const struct call_event *ev)
 {
@@ -91,6 +98,78 @@ static void check_twilio_signature(const char *query, size_t qlen, const char *b
     buf_free(&url);
 }
 
+/* The body re-encoded canonically from what form_next and form_decode read. */
+static void canonical_body(const char *body, size_t len, struct buf *out)
+{
+    size_t pos = 0;
+    struct form_pair p;
+    char *dec = malloc(len + 1);
+    while (form_next(body, len, &pos, &p)) {
+        if (out->len)
+            buf_append(out, "&", 1);
+        form_escape(out, dec, form_decode(p.name, p.name_len, dec));
+        buf_append(out, "=", 1);
+        form_escape(out, dec, form_decode(p.value, p.value_len, dec));
+    }
+    free(dec);
+}
+
+static void check_verified_callback(const char *query, size_t qlen, const char *body, size_t len)
+{
+    static const char url[] = "https://calls.example.com/cb";
+    char sig[64], canon_sig[64];
+    struct buf canon = {0};
+    canonical_body(body, len, &canon);
+    if (twilio_sign("tok", url, sizeof url - 1, body, len, sig) != 0 ||
+        twilio_sign("tok", url, sizeof url - 1, canon.data ? canon.data : "", canon.len,
+                    canon_sig) != 0) {
+        buf_free(&canon);
+        return;
+    }
+    buf_free(&canon);
+    FUZZ_CHECK(strcmp(sig, canon_sig) == 0, "the body signs as %s, its pairs as %s", sig,
+               canon_sig);
+    struct crypto_hmac_sha1 key;
+    if (crypto_hmac_sha1_init(&key, "tok", 3) != 0)
+        return;
+    struct call_event want, got;
+    int want_rc = twilio_parse_callback(query, qlen, body, len, &want);
+    int rc = twilio_verify_callback(&key, "tok", url, sizeof url - 1, query, qlen, body, len, sig,
+                                    strlen(sig), &got);
+    FUZZ_CHECK(rc == want_rc, "verified callback %d, parsed %d", rc, want_rc);
+    if (rc == 0) {
+        FUZZ_CHECK(
+            strcmp(got.call_id, want.call_id) == 0 && strcmp(got.batch, want.batch) == 0 &&
+                got.row == want.row && got.seq == want.seq && got.sequence == want.sequence &&
+                got.final == want.final && got.answered == want.answered &&
+                got.outcome == want.outcome && got.sip == want.sip &&
+                got.duration == want.duration && strcmp(got.status, want.status) == 0 &&
+                strcmp(got.message, want.message) == 0 && got.opted_out == want.opted_out &&
+                strcmp(got.digits, want.digits) == 0 &&
+                (got.transcript && want.transcript ? strcmp(got.transcript, want.transcript) == 0
+                                                   : got.transcript == want.transcript),
+            "the verified callback's event differs from the parsed one");
+    }
+    provider_event_free(&got);
+    provider_event_free(&want);
+    sig[5] = sig[5] == 'A' ? 'B' : 'A';
+    rc = twilio_verify_callback(&key, "tok", url, sizeof url - 1, query, qlen, body, len, sig,
+                                strlen(sig), &got);
+    FUZZ_CHECK(rc == BC_EACCES && got.call_id[0] == '\0' && !got.transcript,
+               "a changed signature gave %d", rc);
+    provider_event_free(&got);
+    crypto_hmac_sha1_free(&key);
+
+    /* The query as a key, the body as data. */
+    uint8_t a[SHA1_LEN], b[SHA1_LEN];
+    if (crypto_hmac_sha1_init(&key, query, qlen) != 0)
+        return;
+    crypto_hmac_sha1_keyed(&key, query, qlen, body, len, a);
+    crypto_hmac_sha1(query, qlen, body, len, b);
+    FUZZ_CHECK(memcmp(a, b, SHA1_LEN) == 0, "keyed HMAC differs from HMAC()");
+    crypto_hmac_sha1_free(&key);
+}
+
 static void check_answers(const char *body, size_t len, uint64_t h)
 {
     static const long statuses[] = {200, 201, 400, 401, 404, 409, 429, 500, 503};
@@ -129,6 +208,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     check_form(body, len);
     check_twilio_signature(in, qlen, body, len);
+    check_verified_callback(in, qlen, body, len);
 
     struct call_event ev;
     if (twilio_parse_callback(in, qlen, body, len, &ev) == 0)

@@ -117,6 +117,20 @@ class HttpProtocolTest(RawTestCase):
         _, resp = self.exchange(raw_request("GET", "/healthz", headers))
         self.assertEqual(resp.status, 200, resp)
 
+    def test_header_names_of_every_token_character_are_served(self):
+        # RFC 9110 5.1: a field name is a token; every token character is allowed, anything else
+        # is refused (MALFORMED below).
+        name = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        _, resp = self.exchange(raw_request("GET", "/healthz", [(name, "v")]))
+        self.assertEqual(resp.status, 200, resp)
+        for bad in '"(),/;<=>?@[\\]{}\x7f\x80\xff':
+            with self.subTest(repr(bad)):
+                client, resp = self.exchange(
+                    b"GET /healthz HTTP/1.1\r\nHost: x\r\nX" + bad.encode("latin-1") +
+                    b"Y: v\r\n\r\n")
+                self.assertRawError(resp, 400, "bad_request")
+                self.assertClosesAfter(client, resp)
+
     def test_more_than_100_header_fields_are_431(self):
         headers = [(f"X-F-{i}", "1") for i in range(100)]  # plus Host: 101 fields
         client, resp = self.exchange(raw_request("GET", "/healthz", headers))

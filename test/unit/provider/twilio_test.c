@@ -905,6 +905,157 @@ static void test_callback_malformed(void)
     provider_event_free(&ev);
 }
 
+/* The server's path: one decoding of the body for the signature and the fields. Whatever the
+ * body, a correct signature gives what twilio_parse_callback gives, and any other signature
+ * gives BC_EACCES and an empty event. */
+static void same_event(size_t i, const struct call_event *a, const struct call_event *b)
+{
+    CHECK_REPORT(strcmp(a->call_id, b->call_id) == 0 && strcmp(a->batch, b->batch) == 0 &&
+                     a->row == b->row && a->seq == b->seq && a->sequence == b->sequence &&
+                     a->final == b->final && a->answered == b->answered &&
+                     a->outcome == b->outcome && a->sip == b->sip && a->duration == b->duration &&
+                     strcmp(a->status, b->status) == 0 && strcmp(a->message, b->message) == 0 &&
+                     a->opted_out == b->opted_out && strcmp(a->digits, b->digits) == 0 &&
+                     (a->transcript && b->transcript ? strcmp(a->transcript, b->transcript) == 0
+                                                     : a->transcript == b->transcript),
+                 "case %zu: the events differ (call %s/%s, status %s/%s)", i, a->call_id,
+                 b->call_id, a->status, b->status);
+}
+
+static void test_callback_verified(void)
+{
+    static const char url[] = "https://calls.example.com/v1/provider/twilio/status?" QUERY;
+    struct buf longtext = {0};
+    buf_append_str(&longtext, "CallSid=CA9&CallStatus=completed&TranscriptionText=");
+    for (int i = 0; i < 600; i++)
+        buf_append_str(&longtext, "call+me%2C+");
+    const char *bodies[] = {
+        "AccountSid=AC0123456789abcdef0123456789abcdef&CallSid=CA42&CallStatus=completed"
+        "&From=%2B14155550199&To=%2B14155550100&SequenceNumber=3&CallDuration=42&Duration=1"
+        "&SipResponseCode=200&AnsweredBy=human&TranscriptionText=Yes%2C+please+%E2%98%8E",
+        /* Repeated names: the first in the body counts, though the signature sorts them. */
+        "CallStatus=ringing&CallSid=CA7&CallStatus=completed&CallSid=CA1",
+        "CallSid=CA7&CallStatus=ringing&SequenceNumber=9&SequenceNumber=1",
+        /* Encoded names and values. */
+        "Call%53id=CA%37&Call+Status=x&CallStatus=no%2Danswer&Digits=%23",
+        "CallSid=CA1&CallStatus=in-progress&OptOut=true",
+        "CallSid=CA1&CallStatus=completed&Duration=7",
+        /* Malformed: the same 400 as twilio_parse_callback, after the signature passed. */
+        "CallStatus=completed",
+        "CallSid=CA1&CallStatus=",
+        "CallSid=CA1&CallStatus=failed&SipResponseCode=abc",
+        "CallSid=CA1&CallStatus=a-status-word-much-longer-than-thirty-two",
+        "CallSid=CA1%00&CallStatus=busy",
+        "",
+        "&&=&CallSid&CallStatus=busy%",
+        /* Longer than the inline buffers: the signed string and the decoded text allocate. */
+        longtext.data,
+    };
+    struct crypto_hmac_sha1 key;
+    CHECK_INT(crypto_hmac_sha1_init(&key, "12345", 5), 0);
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        const char *b = bodies[i];
+        size_t blen = strlen(b);
+        char sig[64];
+        CHECK_INT(twilio_sign("12345", url, strlen(url), b, blen, sig), 0);
+        struct call_event want, got;
+        int want_rc = twilio_parse_callback(QUERY, strlen(QUERY), b, blen, &want);
+        for (int keyed = 0; keyed < 2; keyed++) {
+            int rc = twilio_verify_callback(keyed ? &key : NULL, "12345", url, strlen(url), QUERY,
+                                            strlen(QUERY), b, blen, sig, strlen(sig), &got);
+            CHECK_REPORT(rc == want_rc, "case %zu: rc %d, want %d", i, rc, want_rc);
+            if (rc == 0)
+                same_event(i, &got, &want);
+            provider_event_free(&got);
+            /* One byte of the signature changed, a wrong token, a cut signature, none. */
+            char bad[64];
+            memcpy(bad, sig, sizeof bad);
+            bad[3] = bad[3] == 'A' ? 'B' : 'A';
+            const struct {
+                const char *token, *sig;
+                size_t len;
+            } refused[] = {
+                {"12345", bad, strlen(bad)}, {"12346", sig, strlen(sig)},
+                {"", sig, strlen(sig)},      {"12345", sig, strlen(sig) - 1},
+                {"12345", NULL, 0},
+            };
+            for (size_t j = 0; j < sizeof refused / sizeof refused[0]; j++) {
+                /* A keyed MAC has its token already (the one given is for the fallback). */
+                if (keyed && j == 1)
+                    continue;
+                rc = twilio_verify_callback(keyed ? &key : NULL, refused[j].token, url, strlen(url),
+                                            QUERY, strlen(QUERY), b, blen, refused[j].sig,
+                                            refused[j].len, &got);
+                CHECK_REPORT(rc == BC_EACCES && got.call_id[0] == '\0' && got.transcript == NULL,
+                             "case %zu, refusal %zu: rc %d", i, j, rc);
+                provider_event_free(&got);
+            }
+        }
+        provider_event_free(&want);
+    }
+    /* The URL's other form (the default port added) verifies too, as in twilio_verify. */
+    static const char with_port[] =
+        "https://calls.example.com:443/v1/provider/twilio/status?" QUERY;
+    char sig[64];
+    const char *b = bodies[0];
+    CHECK_INT(twilio_sign("12345", with_port, strlen(with_port), b, strlen(b), sig), 0);
+    struct call_event ev;
+    CHECK_INT(twilio_verify_callback(&key, "12345", url, strlen(url), QUERY, strlen(QUERY), b,
+                                     strlen(b), sig, strlen(sig), &ev),
+              0);
+    CHECK_STR(ev.call_id, "CA42");
+    provider_event_free(&ev);
+    crypto_hmac_sha1_free(&key);
+    buf_free(&longtext);
+}
+
+/* The signature decodes the body in one pass of its own: it must read every body as form_next
+ * and form_decode do. Each body is re-encoded from what those two read (canonically, with
+ * form_append) and both must sign alike; more pairs than the decoder keeps inline included. */
+static void test_signature_decoding(void)
+{
+    static const char url[] = "https://calls.example.com/cb";
+    struct buf many = {0};
+    for (int i = 0; i < 130; i++)
+        buf_printf(&many, "%sP%03d=v%%2B%d%s", i ? "&" : "", 130 - i, i, i % 7 ? "" : "&&");
+    const char *bodies[] = {
+        "a=1&b=2",         "&&a=1&&",       "=x&y",        "a=b=c&a",    "a=%4&b=%", "a=%%41&b=%41",
+        "a=%zz%4G+%2b%2B", "a+b%3Dc=d%26e", "n=%E2%98%8E", "x=1&x=0&x=", many.data,
+    };
+    size_t lens[sizeof bodies / sizeof bodies[0]];
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++)
+        lens[i] = strlen(bodies[i]);
+    /* NUL bytes are bytes like any other. */
+    static const char with_nul[] = "a=1\0b&c\0=%00";
+    bodies[1] = with_nul;
+    lens[1] = sizeof with_nul - 1;
+    for (size_t i = 0; i < sizeof bodies / sizeof bodies[0]; i++) {
+        struct buf canon = {0};
+        struct form_pair p;
+        size_t pos = 0;
+        while (form_next(bodies[i], lens[i], &pos, &p)) {
+            char name[64], value[64];
+            size_t nl = form_decode(p.name, p.name_len, name);
+            size_t vl = form_decode(p.value, p.value_len, value);
+            if (canon.len)
+                buf_append(&canon, "&", 1);
+            form_escape(&canon, name, nl);
+            buf_append(&canon, "=", 1);
+            form_escape(&canon, value, vl);
+        }
+        char want[64], got[64];
+        CHECK_INT(
+            twilio_sign("12345", url, strlen(url), canon.data ? canon.data : "", canon.len, want),
+            0);
+        CHECK_INT(twilio_sign("12345", url, strlen(url), bodies[i], lens[i], got), 0);
+        CHECK_REPORT(strcmp(want, got) == 0, "body %zu: %s, want %s", i, got, want);
+        CHECK_INT(twilio_verify("12345", url, strlen(url), bodies[i], lens[i], want, strlen(want)),
+                  1);
+        buf_free(&canon);
+    }
+    buf_free(&many);
+}
+
 /* ---- fetching a call ----------------------------------------------------------------------- */
 
 static void test_parse_fetch(void)
@@ -973,4 +1124,5 @@ CHECK_MAIN(CHECK_CASE(test_form_round_trip), CHECK_CASE(test_form_encoding),
            CHECK_CASE(test_fetch_request), CHECK_CASE(test_parse_create), CHECK_CASE(test_outcomes),
            CHECK_CASE(test_callback), CHECK_CASE(test_callback_opt_out),
            CHECK_CASE(test_callback_outcomes), CHECK_CASE(test_callback_malformed),
+           CHECK_CASE(test_callback_verified), CHECK_CASE(test_signature_decoding),
            CHECK_CASE(test_parse_fetch))
