@@ -624,10 +624,14 @@ static int apply_pick(struct commit *c, struct pick *p)
     return rc;
 }
 
-/* May run more than once (map growth): everything it decides is reset first. */
+/* May run more than once (map growth): everything it decides is reset first. A job's reports
+ * are applied one after the other as if each had a commit of its own, but the job is read once
+ * and written once (jobs.h, folding): the progress reports of a call that arrive together
+ * (initiated, ringing, answered, then its end) cost one write of the job and its index. */
 int commit_txn(struct store_txn *t, void *arg)
 {
     struct commit *c = arg;
+    c->jt.fold = 1;
     jobs_txn_begin(&c->jt, t);
     c->provider_errors = 0;
     memset(c->by_outcome, 0, sizeof c->by_outcome);
