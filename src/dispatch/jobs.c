@@ -28,6 +28,7 @@ void jobs_txn_free(struct jobs_txn *jt)
     free(jt->staged);
     free(jt->index);
     free(jt->counts);
+    free(jt->count_index);
     memset(jt, 0, sizeof *jt);
 }
 
@@ -176,44 +177,59 @@ struct jobs_count {
     int32_t delta;
 };
 
-static int count_cmp(const void *a, const void *b)
+/* Room for the counts of a flush: two per staged job, the index at most half full. */
+static int counts_reserve(struct jobs_txn *jt)
 {
-    const struct jobs_count *x = a, *y = b;
-    int c = strcmp(x->batch, y->batch);
-    if (c)
-        return c;
-    if (x->state != y->state)
-        return x->state < y->state ? -1 : 1;
-    return x->block < y->block ? -1 : x->block > y->block;
-}
-
-/* Each per-block state count changes once, by the sum of the moves: the same as move by move,
- * as the counts equal the index (every move keeps them so) and none goes below 0. */
-static int counts_apply(struct jobs_txn *jt, size_t n)
-{
-    qsort(jt->counts, n, sizeof *jt->counts, count_cmp);
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc;) {
-        const struct jobs_count *c = &jt->counts[i];
-        int32_t sum = 0;
-        for (; i < n && count_cmp(c, &jt->counts[i]) == 0; i++)
-            sum += jt->counts[i].delta;
-        if (sum)
-            rc = statecount_add(jt->t, c->batch, c->state, c->block << STATE_BLOCK_SHIFT, sum);
+    size_t want = 2 * jt->nstaged;
+    if (jt->counts_cap < want) {
+        struct jobs_count *c = realloc(jt->counts, want * sizeof *c);
+        if (!c)
+            return BC_ENOMEM;
+        jt->counts = c;
+        jt->counts_cap = want;
     }
-    return rc;
+    size_t cap = jt->count_index_cap ? jt->count_index_cap : 256;
+    while (cap < 2 * want)
+        cap *= 2;
+    if (cap != jt->count_index_cap) {
+        uint32_t *index = malloc(cap * sizeof *index);
+        if (!index)
+            return BC_ENOMEM;
+        free(jt->count_index);
+        jt->count_index = index;
+        jt->count_index_cap = cap;
+    }
+    memset(jt->count_index, 0, jt->count_index_cap * sizeof *jt->count_index);
+    return 0;
 }
 
-/* Writes the staged jobs, their index entries and the counts of the blocks they moved in. */
+/* Adds delta to the sum of (batch, state, block), the n sums so far in jt->counts. */
+static void count_add(struct jobs_txn *jt, size_t *n, const char *batch, uint8_t state,
+                      uint32_t block, int32_t delta)
+{
+    size_t mask = jt->count_index_cap - 1;
+    for (size_t i = staged_hash(batch, block << 3 | state) & mask;; i = (i + 1) & mask) {
+        uint32_t *slot = &jt->count_index[i];
+        if (!*slot) {
+            jt->counts[*n] = (struct jobs_count){batch, block, state, delta};
+            *slot = (uint32_t)++ * n;
+            return;
+        }
+        struct jobs_count *c = &jt->counts[*slot - 1];
+        if (c->state == state && c->block == block && strcmp(c->batch, batch) == 0) {
+            c->delta += delta;
+            return;
+        }
+    }
+}
+
+/* Writes the staged jobs and their index entries. Each per-block state count they moved in
+ * changes once, by the sum of the moves: the same as move by move, as the counts equal the
+ * index (every move keeps them so) and so never go below 0 on the way. */
 static int staged_flush(struct jobs_txn *jt)
 {
-    if (jt->counts_cap < 2 * jt->nstaged) {
-        struct jobs_count *c = realloc(jt->counts, 2 * jt->nstaged * sizeof *c);
-        if (!c)
-            return jt->t->err = BC_ENOMEM;
-        jt->counts = c;
-        jt->counts_cap = 2 * jt->nstaged;
-    }
+    if (counts_reserve(jt))
+        return jt->t->err = BC_ENOMEM;
     size_t n = 0;
     int rc = 0;
     for (size_t i = 0; i < jt->nstaged && !rc; i++) {
@@ -225,10 +241,15 @@ static int staged_flush(struct jobs_txn *jt)
             continue;
         rc = index_move(jt, e->batch, e->row, e->stored, e->state);
         uint32_t block = e->row >> STATE_BLOCK_SHIFT;
-        jt->counts[n++] = (struct jobs_count){e->batch, block, e->stored, -1};
-        jt->counts[n++] = (struct jobs_count){e->batch, block, e->state, 1};
+        count_add(jt, &n, e->batch, e->stored, block, -1);
+        count_add(jt, &n, e->batch, e->state, block, 1);
     }
-    return rc ? rc : counts_apply(jt, n);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct jobs_count *c = &jt->counts[i];
+        if (c->delta)
+            rc = statecount_add(jt->t, c->batch, c->state, c->block << STATE_BLOCK_SHIFT, c->delta);
+    }
+    return rc;
 }
 
 int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_view *v)

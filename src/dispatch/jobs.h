@@ -50,8 +50,10 @@ struct jobs_txn {
     size_t nstaged, staged_cap;
     uint32_t *index; /* open addressing over staged: position + 1, 0 for empty */
     size_t index_cap;
-    struct jobs_count *counts;
+    struct jobs_count *counts; /* summed by (batch, state, block) when the jobs are written */
     size_t counts_cap;
+    uint32_t *count_index; /* open addressing over counts, like index */
+    size_t count_index_cap;
 };
 
 void jobs_txn_begin(struct jobs_txn *jt, struct store_txn *t);
