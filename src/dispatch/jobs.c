@@ -15,6 +15,7 @@ void jobs_txn_begin(struct jobs_txn *jt, struct store_txn *t)
     if (jt->nstaged)
         memset(jt->index, 0, jt->index_cap * sizeof *jt->index);
     jt->nstaged = 0;
+    jt->last_klen = 0;
 }
 
 void jobs_txn_free(struct jobs_txn *jt)
@@ -139,6 +140,13 @@ static int staged_reserve(struct jobs_txn *jt)
     return 0;
 }
 
+static void copy_batch(char dst[ID_MAX], const char *batch)
+{
+    size_t n = strnlen(batch, ID_MAX - 1);
+    memcpy(dst, batch, n);
+    dst[n] = '\0';
+}
+
 /* The job's entry, added on its first move (in the state it is stored in). */
 static struct jobs_staged *staged_add(struct jobs_txn *jt, const char *batch, uint32_t row,
                                       int stored)
@@ -151,11 +159,15 @@ static struct jobs_staged *staged_add(struct jobs_txn *jt, const char *batch, ui
         return NULL;
     }
     e = &jt->staged[jt->nstaged];
-    size_t n = strnlen(batch, sizeof e->batch - 1);
-    memcpy(e->batch, batch, n);
-    e->batch[n] = '\0';
+    copy_batch(e->batch, batch);
     e->row = row;
     e->stored = e->state = (uint8_t)stored;
+    if (jt->last_klen && jt->last_row == row && strcmp(jt->last_batch, batch) == 0) {
+        e->klen = jt->last_klen;
+        memcpy(e->key, jt->last_key, e->klen);
+    } else {
+        e->klen = job_key(e->key, batch, row);
+    }
     *staged_slot(jt, e->batch, row) = (uint32_t)++jt->nstaged;
     return e;
 }
@@ -234,9 +246,7 @@ static int staged_flush(struct jobs_txn *jt)
     int rc = 0;
     for (size_t i = 0; i < jt->nstaged && !rc; i++) {
         const struct jobs_staged *e = &jt->staged[i];
-        uint8_t key[JOB_KEY_MAX];
-        rc = store_put(jt->t, DB_JOB, key, job_key(key, e->batch, e->row), e->rec.data, e->rec.len,
-                       0);
+        rc = store_put(jt->t, DB_JOB, e->key, e->klen, e->rec.data, e->rec.len, 0);
         if (rc || e->stored == e->state)
             continue;
         rc = index_move(jt, e->batch, e->row, e->stored, e->state);
@@ -258,8 +268,15 @@ int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_vi
     if (e)
         return job_decode(e->rec.data, e->rec.len, v);
     uint8_t key[JOB_KEY_MAX];
+    size_t klen = job_key(key, batch, row);
+    if (jt->fold) {
+        copy_batch(jt->last_batch, batch);
+        jt->last_row = row;
+        memcpy(jt->last_key, key, klen);
+        jt->last_klen = klen;
+    }
     struct store_val val;
-    int rc = store_get(jt->t, DB_JOB, key, job_key(key, batch, row), &val);
+    int rc = store_get(jt->t, DB_JOB, key, klen, &val);
     if (rc)
         return rc;
     return job_decode(val.ptr, val.len, v);

@@ -33,6 +33,8 @@ struct jobs_staged {
     uint8_t stored; /* its state in the store: where its state index entry is */
     uint8_t state;  /* its state now */
     struct buf rec;
+    uint8_t key[JOB_KEY_MAX];
+    size_t klen;
 };
 
 struct jobs_count; /* a change of a per-block state count, summed over the transaction */
@@ -50,6 +52,12 @@ struct jobs_txn {
     size_t nstaged, staged_cap;
     uint32_t *index; /* open addressing over staged: position + 1, 0 for empty */
     size_t index_cap;
+    /* The key of the job jobs_get read from the store last: its move, which usually follows,
+     * keeps it for the write instead of building it again. */
+    char last_batch[ID_MAX];
+    uint32_t last_row;
+    uint8_t last_key[JOB_KEY_MAX];
+    size_t last_klen;
     struct jobs_count *counts; /* summed by (batch, state, block) when the jobs are written */
     size_t counts_cap;
     uint32_t *count_index; /* open addressing over counts, like index */

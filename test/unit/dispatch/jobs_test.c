@@ -361,10 +361,14 @@ static int fold_move(struct jobs_txn *jt, uint32_t row, uint8_t to, size_t i)
     struct job_head h = jv.head;
     h.state = to;
     h.attempts++;
+    /* Another job read between the read and the move: the write must not take its key. */
+    struct job_view other;
+    if (!rc && i % 2 == 0)
+        rc = jobs_get(jt, "bJ", 2, &other);
     /* Its own error text passed back (the view's), or a new one. */
     if (!rc)
-        rc = i % 2 ? jobs_move(jt, "bJ", row, &jv, &h, jv.error, jv.error_len)
-                   : jobs_move(jt, "bJ", row, &jv, &h, why[i], strlen(why[i]));
+        rc = i % 2 == 0 ? jobs_move(jt, "bJ", row, &jv, &h, why[i], strlen(why[i]))
+                        : jobs_move(jt, "bJ", row, &jv, &h, jv.error, jv.error_len);
     return rc ? rc : jobs_get(jt, "bJ", 2, &jv);
 }
 
