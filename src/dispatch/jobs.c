@@ -189,8 +189,9 @@ struct jobs_count {
     int32_t delta;
 };
 
-/* Room for the counts of a flush: two per staged job, the index at most half full. */
-static int counts_reserve(struct jobs_txn *jt)
+/* Room for the counts of a flush: two per staged job, the index at most half full. *mask is the
+ * part of the index this flush uses (cleared), sized for it, not for the largest flush. */
+static int counts_reserve(struct jobs_txn *jt, size_t *mask)
 {
     size_t want = 2 * jt->nstaged;
     if (jt->counts_cap < want) {
@@ -200,10 +201,10 @@ static int counts_reserve(struct jobs_txn *jt)
         jt->counts = c;
         jt->counts_cap = want;
     }
-    size_t cap = jt->count_index_cap ? jt->count_index_cap : 256;
+    size_t cap = 256;
     while (cap < 2 * want)
         cap *= 2;
-    if (cap != jt->count_index_cap) {
+    if (cap > jt->count_index_cap) {
         uint32_t *index = malloc(cap * sizeof *index);
         if (!index)
             return BC_ENOMEM;
@@ -211,20 +212,20 @@ static int counts_reserve(struct jobs_txn *jt)
         jt->count_index = index;
         jt->count_index_cap = cap;
     }
-    memset(jt->count_index, 0, jt->count_index_cap * sizeof *jt->count_index);
+    memset(jt->count_index, 0, cap * sizeof *jt->count_index);
+    *mask = cap - 1;
     return 0;
 }
 
 /* Adds delta to the sum of (batch, state, block), the n sums so far in jt->counts. */
-static void count_add(struct jobs_txn *jt, size_t *n, const char *batch, uint8_t state,
+static void count_add(struct jobs_txn *jt, size_t mask, size_t *n, const char *batch, uint8_t state,
                       uint32_t block, int32_t delta)
 {
-    size_t mask = jt->count_index_cap - 1;
     for (size_t i = staged_hash(batch, block << 3 | state) & mask;; i = (i + 1) & mask) {
         uint32_t *slot = &jt->count_index[i];
         if (!*slot) {
-            jt->counts[*n] = (struct jobs_count){batch, block, state, delta};
-            *slot = (uint32_t)++ * n;
+            jt->counts[(*n)++] = (struct jobs_count){batch, block, state, delta};
+            *slot = (uint32_t)*n;
             return;
         }
         struct jobs_count *c = &jt->counts[*slot - 1];
@@ -240,7 +241,8 @@ static void count_add(struct jobs_txn *jt, size_t *n, const char *batch, uint8_t
  * index (every move keeps them so) and so never go below 0 on the way. */
 static int staged_flush(struct jobs_txn *jt)
 {
-    if (counts_reserve(jt))
+    size_t mask;
+    if (counts_reserve(jt, &mask))
         return jt->t->err = BC_ENOMEM;
     size_t n = 0;
     int rc = 0;
@@ -251,8 +253,8 @@ static int staged_flush(struct jobs_txn *jt)
             continue;
         rc = index_move(jt, e->batch, e->row, e->stored, e->state);
         uint32_t block = e->row >> STATE_BLOCK_SHIFT;
-        count_add(jt, &n, e->batch, e->stored, block, -1);
-        count_add(jt, &n, e->batch, e->state, block, 1);
+        count_add(jt, mask, &n, e->batch, e->stored, block, -1);
+        count_add(jt, mask, &n, e->batch, e->state, block, 1);
     }
     for (size_t i = 0; i < n && !rc; i++) {
         const struct jobs_count *c = &jt->counts[i];
