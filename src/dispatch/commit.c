@@ -22,6 +22,15 @@ double commit_random01(uint64_t *state)
     return (double)(*state >> 11) / 9007199254740992.0;
 }
 
+/* Copies src, cut to fit dst (cap bytes with its NUL): snprintf's "%.*s" without its format
+ * parsing, for the call ids copied for most reports. */
+static void copy_id(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 static void release_call(struct report *ev)
 {
     ev->released = 1;
@@ -212,11 +221,11 @@ static int apply_create(struct commit *c, struct report *ev, struct job_view *jv
         h.state = JOB_ACTIVE;
         count_attempt(&h);
         h.provider_errors = 0;
-        snprintf(h.call_id, sizeof h.call_id, "%.39s", cr->call_id);
+        copy_id(h.call_id, sizeof h.call_id, cr->call_id);
         b->attempts++;
         jobs_batch_dirty(jt, b);
         ev->now_active = 1;
-        snprintf(ev->call_id, sizeof ev->call_id, "%s", cr->call_id);
+        copy_id(ev->call_id, sizeof ev->call_id, cr->call_id);
         if (put_sid(jt, cr->call_id, ev->batch, ev->row, ev->seq))
             return jt->t->err;
         return jobs_move(jt, ev->batch, ev->row, jv, &h, jv->error, jv->error_len);
@@ -303,7 +312,7 @@ static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)
         count_attempt(&h);
         h.provider_errors = 0;
         if (ce->call_id[0]) {
-            snprintf(h.call_id, sizeof h.call_id, "%.39s", ce->call_id);
+            copy_id(h.call_id, sizeof h.call_id, ce->call_id);
             if (put_sid(jt, ce->call_id, ev->batch, ev->row, ev->seq))
                 return jt->t->err;
         }
@@ -315,7 +324,7 @@ static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)
         if (!ce->final) {
             h.state = JOB_ACTIVE;
             ev->now_active = 1;
-            snprintf(ev->call_id, sizeof ev->call_id, "%s", h.call_id);
+            copy_id(ev->call_id, sizeof ev->call_id, h.call_id);
             return jobs_move(jt, ev->batch, ev->row, jv, &h, jv->error, jv->error_len);
         }
     }
@@ -624,10 +633,14 @@ static int apply_pick(struct commit *c, struct pick *p)
     return rc;
 }
 
-/* May run more than once (map growth): everything it decides is reset first. */
+/* May run more than once (map growth): everything it decides is reset first. A job's reports
+ * are applied one after the other as if each had a commit of its own, but the job is read once
+ * and written once (jobs.h, folding): the progress reports of a call that arrive together
+ * (initiated, ringing, answered, then its end) cost one write of the job and its index. */
 int commit_txn(struct store_txn *t, void *arg)
 {
     struct commit *c = arg;
+    c->jt.fold = 1;
     jobs_txn_begin(&c->jt, t);
     c->provider_errors = 0;
     memset(c->by_outcome, 0, sizeof c->by_outcome);

@@ -12,6 +12,10 @@ void jobs_txn_begin(struct jobs_txn *jt, struct store_txn *t)
     jt->t = t;
     jt->n = 0;
     jt->scratch.len = 0;
+    if (jt->nstaged)
+        memset(jt->index, 0, jt->index_cap * sizeof *jt->index);
+    jt->nstaged = 0;
+    jt->last_klen = 0;
 }
 
 void jobs_txn_free(struct jobs_txn *jt)
@@ -20,6 +24,12 @@ void jobs_txn_free(struct jobs_txn *jt)
         free(jt->slots[i].rec);
     free(jt->slots);
     buf_free(&jt->scratch);
+    for (size_t i = 0; i < jt->staged_cap; i++)
+        buf_free(&jt->staged[i].rec);
+    free(jt->staged);
+    free(jt->index);
+    free(jt->counts);
+    free(jt->count_index);
     memset(jt, 0, sizeof *jt);
 }
 
@@ -58,19 +68,217 @@ void jobs_batch_dirty(struct jobs_txn *jt, struct batch_rec *b)
             jt->slots[i].dirty = 1;
 }
 
+static int staged_flush(struct jobs_txn *jt);
+
 int jobs_txn_end(struct jobs_txn *jt)
 {
+    if (jt->nstaged && !jt->t->err)
+        staged_flush(jt);
     for (size_t i = 0; i < jt->n; i++)
         if (jt->slots[i].dirty)
             batch_put(jt->t, jt->slots[i].rec);
     return jt->t->err;
 }
 
-int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_view *v)
+/* ---- folding: the jobs moved in this transaction, by (batch, row) ---- */
+
+static size_t staged_hash(const char *batch, uint32_t row)
+{
+    /* A batch id ends in its random part. */
+    size_t n = strlen(batch);
+    uint64_t tail = 0;
+    memcpy(&tail, batch + (n > 8 ? n - 8 : 0), n < 8 ? n : 8);
+    uint64_t h = (tail ^ row) * 0x9E3779B97F4A7C15ull;
+    return (size_t)(h ^ (h >> 32));
+}
+
+/* The slot of the index where (batch, row) is, or the empty one where it would go. */
+static uint32_t *staged_slot(struct jobs_txn *jt, const char *batch, uint32_t row)
+{
+    size_t mask = jt->index_cap - 1;
+    for (size_t i = staged_hash(batch, row) & mask;; i = (i + 1) & mask) {
+        uint32_t *slot = &jt->index[i];
+        if (!*slot)
+            return slot;
+        const struct jobs_staged *e = &jt->staged[*slot - 1];
+        if (e->row == row && strcmp(e->batch, batch) == 0)
+            return slot;
+    }
+}
+
+static struct jobs_staged *staged_find(struct jobs_txn *jt, const char *batch, uint32_t row)
+{
+    if (!jt->nstaged)
+        return NULL;
+    uint32_t *slot = staged_slot(jt, batch, row);
+    return *slot ? &jt->staged[*slot - 1] : NULL;
+}
+
+/* Room for one more staged job, the index at most half full. */
+static int staged_reserve(struct jobs_txn *jt)
+{
+    if (jt->nstaged == jt->staged_cap) {
+        size_t cap = jt->staged_cap ? jt->staged_cap * 2 : 64;
+        struct jobs_staged *st = realloc(jt->staged, cap * sizeof *st);
+        if (!st)
+            return BC_ENOMEM;
+        memset(st + jt->staged_cap, 0, (cap - jt->staged_cap) * sizeof *st);
+        jt->staged = st;
+        jt->staged_cap = cap;
+    }
+    if (2 * (jt->nstaged + 1) <= jt->index_cap)
+        return 0;
+    size_t cap = jt->index_cap ? jt->index_cap * 2 : 128;
+    uint32_t *index = calloc(cap, sizeof *index);
+    if (!index)
+        return BC_ENOMEM;
+    free(jt->index);
+    jt->index = index;
+    jt->index_cap = cap;
+    for (size_t i = 0; i < jt->nstaged; i++)
+        *staged_slot(jt, jt->staged[i].batch, jt->staged[i].row) = (uint32_t)i + 1;
+    return 0;
+}
+
+static void copy_batch(char dst[ID_MAX], const char *batch)
+{
+    size_t n = strnlen(batch, ID_MAX - 1);
+    memcpy(dst, batch, n);
+    dst[n] = '\0';
+}
+
+/* The job's entry, added on its first move (in the state it is stored in). */
+static struct jobs_staged *staged_add(struct jobs_txn *jt, const char *batch, uint32_t row,
+                                      int stored)
+{
+    struct jobs_staged *e = staged_find(jt, batch, row);
+    if (e)
+        return e;
+    if (staged_reserve(jt)) {
+        jt->t->err = jt->t->err ? jt->t->err : BC_ENOMEM;
+        return NULL;
+    }
+    e = &jt->staged[jt->nstaged];
+    copy_batch(e->batch, batch);
+    e->row = row;
+    e->stored = e->state = (uint8_t)stored;
+    if (jt->last_klen && jt->last_row == row && strcmp(jt->last_batch, batch) == 0) {
+        e->klen = jt->last_klen;
+        memcpy(e->key, jt->last_key, e->klen);
+    } else {
+        e->klen = job_key(e->key, batch, row);
+    }
+    *staged_slot(jt, e->batch, row) = (uint32_t)++jt->nstaged;
+    return e;
+}
+
+/* Moves the job's entry in the state index. */
+static int index_move(struct jobs_txn *jt, const char *batch, uint32_t row, int from, int to)
 {
     uint8_t key[JOB_KEY_MAX];
+    int rc = store_del(jt->t, DB_JOBSTATE, key, jobstate_key(key, batch, (uint8_t)from, row));
+    if (rc && rc != BC_ENOTFOUND)
+        return rc;
+    return store_put(jt->t, DB_JOBSTATE, key, jobstate_key(key, batch, (uint8_t)to, row), "", 0, 0);
+}
+
+struct jobs_count {
+    const char *batch; /* a staged job's */
+    uint32_t block;
+    uint8_t state;
+    int32_t delta;
+};
+
+/* Room for the counts of a flush: two per staged job, the index at most half full. *mask is the
+ * part of the index this flush uses (cleared), sized for it, not for the largest flush. */
+static int counts_reserve(struct jobs_txn *jt, size_t *mask)
+{
+    size_t want = 2 * jt->nstaged;
+    if (jt->counts_cap < want) {
+        struct jobs_count *c = realloc(jt->counts, want * sizeof *c);
+        if (!c)
+            return BC_ENOMEM;
+        jt->counts = c;
+        jt->counts_cap = want;
+    }
+    size_t cap = 256;
+    while (cap < 2 * want)
+        cap *= 2;
+    if (cap > jt->count_index_cap) {
+        uint32_t *index = malloc(cap * sizeof *index);
+        if (!index)
+            return BC_ENOMEM;
+        free(jt->count_index);
+        jt->count_index = index;
+        jt->count_index_cap = cap;
+    }
+    memset(jt->count_index, 0, cap * sizeof *jt->count_index);
+    *mask = cap - 1;
+    return 0;
+}
+
+/* Adds delta to the sum of (batch, state, block), the n sums so far in jt->counts. */
+static void count_add(struct jobs_txn *jt, size_t mask, size_t *n, const char *batch, uint8_t state,
+                      uint32_t block, int32_t delta)
+{
+    for (size_t i = staged_hash(batch, block << 3 | state) & mask;; i = (i + 1) & mask) {
+        uint32_t *slot = &jt->count_index[i];
+        if (!*slot) {
+            jt->counts[(*n)++] = (struct jobs_count){batch, block, state, delta};
+            *slot = (uint32_t)*n;
+            return;
+        }
+        struct jobs_count *c = &jt->counts[*slot - 1];
+        if (c->state == state && c->block == block && strcmp(c->batch, batch) == 0) {
+            c->delta += delta;
+            return;
+        }
+    }
+}
+
+/* Writes the staged jobs and their index entries. Each per-block state count they moved in
+ * changes once, by the sum of the moves: the same as move by move, as the counts equal the
+ * index (every move keeps them so) and so never go below 0 on the way. */
+static int staged_flush(struct jobs_txn *jt)
+{
+    size_t mask;
+    if (counts_reserve(jt, &mask))
+        return jt->t->err = BC_ENOMEM;
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < jt->nstaged && !rc; i++) {
+        const struct jobs_staged *e = &jt->staged[i];
+        rc = store_put(jt->t, DB_JOB, e->key, e->klen, e->rec.data, e->rec.len, 0);
+        if (rc || e->stored == e->state)
+            continue;
+        rc = index_move(jt, e->batch, e->row, e->stored, e->state);
+        uint32_t block = e->row >> STATE_BLOCK_SHIFT;
+        count_add(jt, mask, &n, e->batch, e->stored, block, -1);
+        count_add(jt, mask, &n, e->batch, e->state, block, 1);
+    }
+    for (size_t i = 0; i < n && !rc; i++) {
+        const struct jobs_count *c = &jt->counts[i];
+        if (c->delta)
+            rc = statecount_add(jt->t, c->batch, c->state, c->block << STATE_BLOCK_SHIFT, c->delta);
+    }
+    return rc;
+}
+
+int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_view *v)
+{
+    const struct jobs_staged *e = jt->fold ? staged_find(jt, batch, row) : NULL;
+    if (e)
+        return job_decode(e->rec.data, e->rec.len, v);
+    uint8_t key[JOB_KEY_MAX];
+    size_t klen = job_key(key, batch, row);
+    if (jt->fold) {
+        copy_batch(jt->last_batch, batch);
+        jt->last_row = row;
+        memcpy(jt->last_key, key, klen);
+        jt->last_klen = klen;
+    }
     struct store_val val;
-    int rc = store_get(jt->t, DB_JOB, key, job_key(key, batch, row), &val);
+    int rc = store_get(jt->t, DB_JOB, key, klen, &val);
     if (rc)
         return rc;
     return job_decode(val.ptr, val.len, v);
@@ -157,10 +365,7 @@ static int write_job(struct jobs_txn *jt, const char *batch, uint32_t row,
     int from = old->head.state, to = h->state;
     if (from == to)
         return 0;
-    rc = store_del(jt->t, DB_JOBSTATE, key, jobstate_key(key, batch, (uint8_t)from, row));
-    if (rc && rc != BC_ENOTFOUND)
-        return rc;
-    rc = store_put(jt->t, DB_JOBSTATE, key, jobstate_key(key, batch, (uint8_t)to, row), "", 0, 0);
+    rc = index_move(jt, batch, row, from, to);
     /* The per-block counts follow the index, so deep pages of a filter stay right. */
     if (!rc)
         rc = statecount_add(jt->t, batch, (uint8_t)from, row, -1);
@@ -169,10 +374,31 @@ static int write_job(struct jobs_txn *jt, const char *batch, uint32_t row,
     return rc;
 }
 
+/* Folding, the job is re-encoded into its entry (old may be the entry's previous record, kept
+ * until then: the two buffers swap); otherwise it is written now. */
+static int put_job(struct jobs_txn *jt, const char *batch, uint32_t row, const struct job_view *old,
+                   const struct job_head *h, const char *error, size_t error_len)
+{
+    if (!jt->fold)
+        return write_job(jt, batch, row, old, h, error, error_len);
+    struct jobs_staged *e = staged_add(jt, batch, row, old->head.state);
+    if (!e)
+        return jt->t->err;
+    jt->scratch.len = 0;
+    int rc = job_reencode(&jt->scratch, h, error, error_len, old);
+    if (rc)
+        return jt->t->err = rc;
+    struct buf done = e->rec;
+    e->rec = jt->scratch;
+    jt->scratch = done;
+    e->state = h->state;
+    return 0;
+}
+
 int jobs_rewrite(struct jobs_txn *jt, const char *batch, uint32_t row, const struct job_view *old,
                  const struct job_head *h, const char *error, size_t error_len)
 {
-    return write_job(jt, batch, row, old, h, error, error_len);
+    return put_job(jt, batch, row, old, h, error, error_len);
 }
 
 /* The reason a job is counted as held for: none unless it is waiting. */
@@ -216,7 +442,7 @@ int jobs_move(struct jobs_txn *jt, const char *batch, uint32_t row, const struct
     int from = old->head.state, to = h->state;
     /* old points into the map, which the write may change. */
     struct job_head before = old->head;
-    int rc = write_job(jt, batch, row, old, h, error, error_len);
+    int rc = put_job(jt, batch, row, old, h, error, error_len);
     if (!rc)
         rc = move_held(jt, b, &before, h);
     if (rc || from == to)

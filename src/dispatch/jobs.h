@@ -1,7 +1,15 @@
 /* Job transitions inside one write transaction. Every move of a job between states goes through
  * jobs_move(), which rewrites the job, moves its entry in the state index and adjusts the
  * batch's counters together, so counters always equal a recount of the jobs. Batch records are
- * loaded once per transaction and written back by jobs_txn_end(). */
+ * loaded once per transaction and written back by jobs_txn_end().
+ *
+ * Folding (jobs_txn.fold): a transaction that moves the same job several times (the group
+ * commit, whose reports about one call arrive together: initiated, ringing, answered,
+ * completed) reads each job once and writes it, with its state index entry, once at
+ * jobs_txn_end(); the moves in between change a copy. The batch's counters and held counts
+ * still move at every jobs_move: only the job's record, its index entry and the per-block state
+ * counts are written less often (the counts once per transaction, summed), and they end as the
+ * moves one by one would have left them. */
 #ifndef BC_DISPATCH_JOBS_H
 #define BC_DISPATCH_JOBS_H
 
@@ -11,28 +19,62 @@
 #include "store/records.h"
 #include "store/store.h"
 #include "util/buf.h"
+#include "util/id.h"
 
 struct jobs_batch_slot {
     struct batch_rec *rec; /* allocated once, so pointers stay valid as more batches load */
     int dirty;
 };
 
+/* A job moved in a folding transaction: its record as the moves left it, written at the end. */
+struct jobs_staged {
+    char batch[ID_MAX];
+    uint32_t row;
+    uint8_t stored; /* its state in the store: where its state index entry is */
+    uint8_t state;  /* its state now */
+    struct buf rec;
+    uint8_t key[JOB_KEY_MAX];
+    size_t klen;
+};
+
+struct jobs_count; /* a change of a per-block state count, summed over the transaction */
+
 struct jobs_txn {
     struct store_txn *t;
     struct jobs_batch_slot *slots; /* batch records loaded in this transaction */
     size_t n, cap;
     struct buf scratch;
+    /* Set by the owner before jobs_txn_begin: fold a job's moves into one write. Only for
+     * transactions that read jobs through jobs_get alone (not DB_JOB, the state index or the
+     * per-block counts directly), as those are written at the end. */
+    int fold;
+    struct jobs_staged *staged; /* kept, with their buffers, for later transactions */
+    size_t nstaged, staged_cap;
+    uint32_t *index; /* open addressing over staged: position + 1, 0 for empty */
+    size_t index_cap;
+    /* The key of the job jobs_get read from the store last: its move, which usually follows,
+     * keeps it for the write instead of building it again. */
+    char last_batch[ID_MAX];
+    uint32_t last_row;
+    uint8_t last_key[JOB_KEY_MAX];
+    size_t last_klen;
+    struct jobs_count *counts; /* summed by (batch, state, block) when the jobs are written */
+    size_t counts_cap;
+    uint32_t *count_index; /* open addressing over counts, like index */
+    size_t count_index_cap;
 };
 
 void jobs_txn_begin(struct jobs_txn *jt, struct store_txn *t);
 /* The batch record, loaded on first use; NULL (and the transaction's error set) when missing. */
 struct batch_rec *jobs_batch(struct jobs_txn *jt, const char *id);
 void jobs_batch_dirty(struct jobs_txn *jt, struct batch_rec *b);
-/* Writes the changed batch records. Returns the transaction's error. */
+/* Writes the moved jobs (folding) and the changed batch records. Returns the transaction's
+ * error. */
 int jobs_txn_end(struct jobs_txn *jt);
 void jobs_txn_free(struct jobs_txn *jt);
 
-/* Reads a job. The view points into the store and is valid until the next write. */
+/* Reads a job. The view points into the store (folding: into the job as this transaction's
+ * moves left it) and is valid until the next write. */
 int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_view *v);
 
 /* Writes the job with head h (and error text), moving its state index entry and the batch's

@@ -8,6 +8,10 @@
 #include "tmpstore.h"
 #include "fixture.h"
 #include "dispatch/commit.h"
+#include "http/client.h"
+#include "util/log.h"
+#include "webhooks/target.h"
+#include "webhooks/webhooks.h"
 
 #define BUSY_MS 600000 /* retry_defaults: a busy number is called again 10 minutes later */
 
@@ -647,7 +651,299 @@ static void test_connected_calls_retries_and_pending_requeues(void)
     fx_close(&f);
 }
 
+/* ---- a commit of many reports ends as one commit per report would ----
+ *
+ * The same store is built twice; one copy gets the picks and every report in one commit, the
+ * other the picks, then each report in a commit of its own. Both must end with the same records
+ * in every table, the same events in the outbox in the same order, and the same effects handed
+ * back, though the first reads and writes each job once. */
+
+struct path {
+    struct fx f;
+    uv_loop_t loop;
+    struct webhooks *w;
+    uint64_t rnd, emitted, provider_errors, by_outcome[OUTCOME_COUNT];
+};
+
+static int target_txn(struct store_txn *t, void *arg)
+{
+    (void)arg;
+    struct target tg;
+    return target_put(t, "ws_W", 4, "https://hooks.example.com/calls", &tg);
+}
+
+static int run_commit(struct path *p, struct pick *picks, struct report *reports, uint64_t now)
+{
+    struct run r;
+    memset(&r, 0, sizeof r);
+    retry_defaults(&r.retry);
+    r.c.retry = &r.retry;
+    r.c.hooks = p->w;
+    r.c.now = now;
+    r.c.rnd = p->rnd;
+    r.c.picks = picks;
+    r.c.reports = reports;
+    int rc = store_write(&p->f.s, commit_txn, &r.c);
+    jobs_txn_free(&r.c.jt);
+    p->rnd = r.c.rnd;
+    p->emitted += r.c.emitted;
+    p->provider_errors += r.c.provider_errors;
+    for (int i = 0; i < OUTCOME_COUNT; i++)
+        p->by_outcome[i] += r.c.by_outcome[i];
+    return rc;
+}
+
+#define FOLD_BATCHES 4
+static const char *const fold_batch_ids[FOLD_BATCHES] = {"bA", "bB", "bC", "bE"};
+
+/* bA: five calls in progress; bB: two, its batch cancelled since; bC: one, its last; bE: one
+ * waiting, about to be held. */
+static void path_open(struct path *p)
+{
+    memset(p, 0, sizeof *p);
+    p->rnd = 88172645463325252ull;
+    fx_open(&p->f);
+    CHECK_INT(uv_loop_init(&p->loop), 0);
+    CHECK_INT(webhooks_start(&p->w, &p->f.s, &p->loop), 0);
+    fx_workspace(&p->f.s, "ws_W", 10, 50);
+    CHECK_INT(store_write(&p->f.s, target_txn, NULL), 0);
+    static const uint32_t rows[FOLD_BATCHES] = {5, 2, 1, 1};
+    struct roster_batch rb[FOLD_BATCHES];
+    struct pick *picks = NULL;
+    for (int i = 0; i < FOLD_BATCHES; i++) {
+        fx_batch(&p->f.s,
+                 &(struct fx_batch){
+                     .id = fold_batch_ids[i], .ws = "ws_W", .created_ms = 100, .rows = rows[i]});
+        memset(&rb[i], 0, sizeof rb[i]);
+        snprintf(rb[i].id, sizeof rb[i].id, "%s", fold_batch_ids[i]);
+        for (uint32_t row = 0; i < 3 && row < rows[i]; row++) {
+            struct pick *pk = mkpick(&rb[i], row, 0);
+            pk->next = picks;
+            picks = pk;
+        }
+    }
+    CHECK_INT(run_commit(p, picks, NULL, 1000), 0);
+    free_picks(picks);
+    struct batch_rec b = fx_batch_get(&p->f.s, "bB");
+    b.status = BATCH_CANCELLED;
+    fx_set_batch(&p->f.s, &b);
+    p->emitted = 0;
+}
+
+static void path_close(struct path *p)
+{
+    webhooks_stop(p->w);
+    for (int i = 0; i < 4; i++)
+        uv_run(&p->loop, UV_RUN_NOWAIT);
+    CHECK_INT(uv_loop_close(&p->loop), 0);
+    fx_close(&p->f);
+}
+
+static struct report *final_call(const char *batch, uint32_t row, int64_t sequence, int outcome,
+                                 double duration)
+{
+    return call(batch, row, 1, sequence, 1, outcome, duration,
+                outcome == OUTCOME_ANSWERED ? "" : "No answer");
+}
+
+/* The reports, in the order they arrived. */
+static size_t fold_reports(struct report **out)
+{
+    size_t n = 0;
+    out[n++] = created("bA", 0, 1, "CA0");
+    out[n++] = call("bA", 0, 1, 0, 0, 0, 0, "");        /* initiated */
+    out[n++] = created("bA", 1, 1, "CA1");              /* another job between */
+    out[n++] = call("bA", 0, 1, 1, 0, 0, 0, "");        /* ringing */
+    out[n++] = call("bA", 1, 1, 2, 0, 0, 0, "");        /* ringing */
+    out[n++] = call("bA", 0, 1, 1, 0, 0, 0, "");        /* a duplicate */
+    out[n++] = call("bA", 0, 1, 2, 0, 0, 0, "");        /* answered */
+    out[n++] = final_call("bA", 1, 1, OUTCOME_BUSY, 0); /* older than the one applied */
+    struct report *r = final_call("bA", 0, 3, OUTCOME_ANSWERED, 30);
+    r->ce.transcript = strdup("Hello, this is a reminder.");
+    out[n++] = r;
+    out[n++] = final_call("bA", 0, 2, OUTCOME_NO_ANSWER, 0); /* older, after the end */
+    out[n++] = final_call("bA", 1, 3, OUTCOME_BUSY, 0);      /* a retry is scheduled */
+    out[n++] = created("bA", 2, 1, "CA2");                   /* picked in this commit */
+    out[n++] = call("bA", 2, 1, 0, 0, 0, 0, "");             /* initiated */
+    r = final_call("bA", 2, 1, OUTCOME_ANSWERED, 5);         /* opted out */
+    r->ce.opted_out = 1;
+    out[n++] = r;
+    out[n++] = final_call("bA", 1, 4, OUTCOME_ANSWERED, 9); /* about an ended request */
+    r = report_new(REPORT_CREATE, "bA", 3, 1);              /* the provider's trouble */
+    r->cr.cls = CREATE_RETRY;
+    snprintf(r->cr.message, sizeof r->cr.message, "Provider unavailable (HTTP 503)");
+    out[n++] = r;
+    out[n++] = report_new(REPORT_UNKNOWN, "bA", 4, 1);
+    out[n++] = report_new(REPORT_WITHDRAW, "bB", 0, 1); /* cancelled unplaced */
+    out[n++] = created("bB", 1, 1, "CB1");
+    out[n++] = final_call("bB", 1, 0, OUTCOME_NO_ANSWER, 0); /* no retry: cancelled */
+    out[n++] = created("bC", 0, 1, "CC0");
+    out[n++] = call("bC", 0, 1, 0, 0, 0, 0, "");
+    out[n++] = final_call("bC", 0, 1, OUTCOME_ANSWERED, 12); /* completes the batch */
+    return n;
+}
+
+/* bA's third call is dialled and bE's only call held in the same commit. */
+static struct pick *fold_picks(struct roster_batch *ra, struct roster_batch *re)
+{
+    struct pick *p = mkpick(ra, 2, 0), *hold = mkpick(re, 0, 0);
+    hold->action = PICK_HOLD;
+    hold->held = HELD_WINDOW;
+    hold->until_ms = 9000;
+    p->next = hold;
+    return p;
+}
+
+/* Every table but the webhook secrets (random) and the outbox (compared apart), as bytes. */
+static void dump_store(struct store *s, struct buf *out)
+{
+    struct store_txn t;
+    CHECK_INT(store_read_begin(s, &t), 0);
+    for (int db = 0; db < DB_COUNT; db++) {
+        if (db == DB_WEBHOOK || db == DB_OUTBOX)
+            continue;
+        struct store_iter it;
+        store_iter_open(&it, &t, (enum store_db)db, NULL, 0, NULL, 0);
+        int rc;
+        while ((rc = store_iter_next(&it)) == 1) {
+            buf_printf(out, "%d %zu %zu:", db, it.key.len, it.val.len);
+            buf_append(out, it.key.ptr, it.key.len);
+            buf_append(out, it.val.ptr, it.val.len);
+        }
+        CHECK_INT(rc, 0);
+        store_iter_close(&it);
+    }
+    store_read_end(&t);
+}
+
+/* The outbox's events in order, without their ids and times (new for every event). */
+static size_t dump_outbox(struct store *s, struct buf *out)
+{
+    struct store_txn t;
+    CHECK_INT(store_read_begin(s, &t), 0);
+    struct store_iter it;
+    size_t n = 0;
+    store_iter_open(&it, &t, DB_OUTBOX, NULL, 0, NULL, 0);
+    while (store_iter_next(&it) == 1) {
+        cJSON *e = cJSON_ParseWithLength(it.val.ptr, it.val.len);
+        CHECK(e != NULL);
+        cJSON_DeleteItemFromObjectCaseSensitive(e, "id");
+        cJSON_DeleteItemFromObjectCaseSensitive(e, "createdAt");
+        char *text = cJSON_PrintUnformatted(e);
+        buf_append_str(out, text);
+        buf_append(out, "\n", 1);
+        free(text);
+        cJSON_Delete(e);
+        n++;
+    }
+    store_iter_close(&it);
+    store_read_end(&t);
+    return n;
+}
+
+static void check_same_report(const struct report *a, const struct report *b, size_t i)
+{
+    CHECK_REPORT(a->released == b->released && a->now_active == b->now_active &&
+                     a->retry_due == b->retry_due && a->reset_cursor == b->reset_cursor &&
+                     a->halted == b->halted && a->finished_batch == b->finished_batch &&
+                     a->batch_over == b->batch_over && a->final_seq == b->final_seq &&
+                     strcmp(a->call_id, b->call_id) == 0,
+                 "report %zu: effects differ", i);
+}
+
+static void check_same_pick(const struct pick *a, const struct pick *b)
+{
+    CHECK_INT(a->applied, b->applied);
+    CHECK_INT(a->action, b->action);
+    CHECK_INT(a->seq, b->seq);
+    CHECK_INT(a->held, b->held);
+    CHECK_INT(a->until_ms, b->until_ms);
+    CHECK_INT(a->final_seq, b->final_seq);
+    CHECK_INT(a->batch_over, b->batch_over);
+}
+
+static void test_one_commit_as_one_per_report(void)
+{
+    log_set_level(LOG_ERROR);
+    CHECK_INT(client_global_init(), 0);
+    struct path one, each;
+    path_open(&one);
+    path_open(&each);
+    struct roster_batch ra = {.id = "bA"}, re = {.id = "bE"};
+    struct report *r1[32], *r2[32];
+    size_t n = fold_reports(r1);
+    CHECK_INT(fold_reports(r2), n);
+    for (size_t i = 0; i + 1 < n; i++)
+        r1[i]->next = r1[i + 1];
+    struct pick *p1 = fold_picks(&ra, &re), *p2 = fold_picks(&ra, &re);
+    CHECK_INT(run_commit(&one, p1, r1[0], 2000), 0);
+    CHECK_INT(run_commit(&each, p2, NULL, 2000), 0);
+    for (size_t i = 0; i < n; i++)
+        CHECK_INT(run_commit(&each, NULL, r2[i], 2000), 0);
+
+    for (size_t i = 0; i < n; i++)
+        check_same_report(r1[i], r2[i], i);
+    check_same_pick(p1, p2);
+    check_same_pick(p1->next, p2->next);
+    CHECK_INT(one.emitted, each.emitted);
+    CHECK_INT(one.provider_errors, each.provider_errors);
+    CHECK_INT(one.rnd, each.rnd);
+    for (int i = 0; i < OUTCOME_COUNT; i++)
+        CHECK_INT(one.by_outcome[i], each.by_outcome[i]);
+    struct buf d1 = {0}, d2 = {0}, e1 = {0}, e2 = {0};
+    dump_store(&one.f.s, &d1);
+    dump_store(&each.f.s, &d2);
+    CHECK_INT(d1.len, d2.len);
+    CHECK(d1.len == d2.len && memcmp(d1.data, d2.data, d1.len) == 0);
+    size_t events = dump_outbox(&one.f.s, &e1);
+    CHECK_INT(dump_outbox(&each.f.s, &e2), events);
+    CHECK_INT(e1.len, e2.len);
+    CHECK(e1.len == e2.len && memcmp(e1.data, e2.data, e1.len) == 0);
+
+    /* What the reports did, so that the comparison is not of two stores nothing happened to:
+     * call.completed x3, call.opted_out, call.failed x2, batch.held, batch.completed (and the
+     * three batch.started of the picks before). */
+    CHECK_INT(events, 11);
+    CHECK_INT(one.emitted, 8);
+    CHECK(strstr(e1.data, "\"type\":\"batch.held\"") != NULL);
+    CHECK(strstr(e1.data, "\"type\":\"call.opted_out\"") != NULL);
+    char err[160];
+    struct job_head h = job(&one.f, "bA", 0, err);
+    CHECK_INT(h.state, JOB_COMPLETED);
+    CHECK_INT(h.last_sequence, 3);
+    CHECK(h.duration == 30);
+    h = job(&one.f, "bA", 1, err);
+    CHECK_INT(h.state, JOB_WAITING);
+    CHECK_INT(h.outcome, OUTCOME_BUSY);
+    CHECK(has_due(&one.f, "bA", 2000 + BUSY_MS, 1));
+    CHECK_INT(job(&one.f, "bA", 2, err).state, JOB_COMPLETED);
+    CHECK_INT(job(&one.f, "bA", 3, err).state, JOB_WAITING);
+    CHECK_INT(job(&one.f, "bA", 4, err).state, JOB_FAILED);
+    CHECK_INT(job(&one.f, "bB", 0, err).state, JOB_CANCELLED);
+    CHECK_INT(job(&one.f, "bB", 1, err).state, JOB_FAILED);
+    CHECK_INT(job(&one.f, "bE", 0, err).held, HELD_WINDOW);
+    CHECK_INT(r1[n - 1]->finished_batch, 1);
+    CHECK_INT(one.provider_errors, 1);
+    for (int i = 0; i < FOLD_BATCHES; i++) {
+        FX_CHECK_COUNTERS(&one.f.s, fold_batch_ids[i]);
+        FX_CHECK_COUNTERS(&each.f.s, fold_batch_ids[i]);
+    }
+    buf_free(&d1);
+    buf_free(&d2);
+    buf_free(&e1);
+    buf_free(&e2);
+    for (size_t i = 0; i < n; i++) {
+        report_free(r1[i]);
+        report_free(r2[i]);
+    }
+    free_picks(p1);
+    free_picks(p2);
+    path_close(&one);
+    path_close(&each);
+}
+
 CHECK_MAIN(CHECK_CASE(test_pick_starts_calls), CHECK_CASE(test_calls_complete_the_batch),
            CHECK_CASE(test_busy_retry_and_stale_reports), CHECK_CASE(test_withdraw),
            CHECK_CASE(test_create_halt_pauses), CHECK_CASE(test_provider_retry_and_unknown),
-           CHECK_CASE(test_connected_calls_retries_and_pending_requeues))
+           CHECK_CASE(test_connected_calls_retries_and_pending_requeues),
+           CHECK_CASE(test_one_commit_as_one_per_report))

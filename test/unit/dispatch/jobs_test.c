@@ -327,8 +327,128 @@ static void test_retryable_count_follows_moves(void)
     fx_close(&f);
 }
 
+/* Folding: a job moved several times in one transaction is written once, at jobs_txn_end; in
+ * between, jobs_get gives the job as the moves left it while the store still holds it as it was.
+ * Counters move at every move, and the per-block counts by the sum of the moves, so both end as
+ * unfolded moves leave them. Rows 0 and 1 (blocks 0 and 1) take the same path, row 2 is only
+ * read. */
+struct fold {
+    uint8_t path[4];
+    size_t n;
+    int stored_state_mid; /* the state DB_JOB held for row 0 before jobs_txn_end */
+    uint8_t seen_state;   /* jobs_get's */
+    char seen_error[40];
+    size_t staged;
+};
+
+#define FOLD_ROW1 1500 /* in the second block of the state counts */
+
+static int stored_state(struct store_txn *t, const char *batch, uint32_t row)
+{
+    uint8_t key[JOB_KEY_MAX];
+    struct store_val v;
+    struct job_view jv;
+    if (store_get(t, DB_JOB, key, job_key(key, batch, row), &v) || job_decode(v.ptr, v.len, &jv))
+        return -1;
+    return jv.head.state;
+}
+
+static int fold_move(struct jobs_txn *jt, uint32_t row, uint8_t to, size_t i)
+{
+    static const char *const why[] = {"", "first", "second, longer than the first", "3"};
+    struct job_view jv;
+    int rc = jobs_get(jt, "bJ", row, &jv);
+    struct job_head h = jv.head;
+    h.state = to;
+    h.attempts++;
+    /* Another job read between the read and the move: the write must not take its key. */
+    struct job_view other;
+    if (!rc && i % 2 == 0)
+        rc = jobs_get(jt, "bJ", 2, &other);
+    /* Its own error text passed back (the view's), or a new one. */
+    if (!rc)
+        rc = i % 2 == 0 ? jobs_move(jt, "bJ", row, &jv, &h, why[i], strlen(why[i]))
+                        : jobs_move(jt, "bJ", row, &jv, &h, jv.error, jv.error_len);
+    return rc ? rc : jobs_get(jt, "bJ", 2, &jv);
+}
+
+static int fold_txn(struct store_txn *t, void *arg)
+{
+    struct fold *fo = arg;
+    struct jobs_txn jt = {.fold = 1};
+    jobs_txn_begin(&jt, t);
+    int rc = 0;
+    for (size_t i = 0; i < fo->n && !rc; i++) {
+        rc = fold_move(&jt, 0, fo->path[i], i);
+        if (!rc)
+            rc = fold_move(&jt, FOLD_ROW1, fo->path[i], i);
+    }
+    struct job_view jv;
+    if (!rc)
+        rc = jobs_get(&jt, "bJ", 0, &jv);
+    if (!rc) {
+        fo->stored_state_mid = stored_state(t, "bJ", 0);
+        fo->seen_state = jv.head.state;
+        snprintf(fo->seen_error, sizeof fo->seen_error, "%.*s", (int)jv.error_len, jv.error);
+        fo->staged = jt.nstaged;
+        rc = jobs_txn_end(&jt);
+    }
+    jobs_txn_free(&jt);
+    return rc;
+}
+
+static void test_fold_writes_once(void)
+{
+    static const struct {
+        uint8_t path[4];
+        size_t n;
+        const char *error;
+    } cases[] = {
+        {{JOB_DIALING, JOB_ACTIVE, JOB_ACTIVE, JOB_COMPLETED}, 4, "second, longer than the first"},
+        {{JOB_DIALING, JOB_ACTIVE, JOB_WAITING}, 3, "second, longer than the first"},
+        {{JOB_DIALING, JOB_WAITING}, 2, ""}, /* back where they started: no index move */
+        {{JOB_DIALING}, 1, ""},
+    };
+    struct fx f;
+    fx_open(&f);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bJ", .ws = "ws_W", .rows = FOLD_ROW1 + 1});
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        struct batch_rec before = fx_batch_get(&f.s, "bJ");
+        struct fold fo = {.n = cases[c].n};
+        memcpy(fo.path, cases[c].path, sizeof fo.path);
+        CHECK_INT(store_write(&f.s, fold_txn, &fo), 0);
+        uint8_t last = fo.path[fo.n - 1];
+        CHECK_INT(fo.stored_state_mid, JOB_WAITING);
+        CHECK_INT(fo.seen_state, last);
+        CHECK_STR(fo.seen_error, cases[c].error);
+        CHECK_INT(fo.staged, 2);
+        for (uint32_t row = 0; row <= FOLD_ROW1; row += FOLD_ROW1) {
+            char err[160];
+            struct job_head h = {0};
+            CHECK_INT(fx_job_get(&f.s, "bJ", row, &h, err), 0);
+            CHECK_INT(h.state, last);
+            CHECK_STR(err, cases[c].error);
+        }
+        struct job_head h = {0};
+        CHECK_INT(fx_job_get(&f.s, "bJ", 2, &h, NULL), 0);
+        CHECK_INT(h.state, JOB_WAITING);
+        CHECK_INT(h.attempts, 0);
+        FX_CHECK_COUNTERS(&f.s, "bJ");
+        struct batch_rec after = fx_batch_get(&f.s, "bJ");
+        CHECK_INT(counter(&after, JOB_WAITING) + 2,
+                  counter(&before, JOB_WAITING) + (last == JOB_WAITING ? 2 : 0));
+        /* The next case starts with both rows waiting again (moved back unfolded). */
+        if (last != JOB_WAITING) {
+            CHECK_INT(move(&f, "bJ", 0, JOB_WAITING, 0), 0);
+            CHECK_INT(move(&f, "bJ", FOLD_ROW1, JOB_WAITING, 0), 0);
+        }
+        FX_CHECK_COUNTERS(&f.s, "bJ");
+    }
+    fx_close(&f);
+}
+
 CHECK_MAIN(CHECK_CASE(test_every_transition_keeps_counters), CHECK_CASE(test_same_state),
            CHECK_CASE(test_rewrite_and_missing), CHECK_CASE(test_cancel_head),
            CHECK_CASE(test_written_back_only_when_dirty),
            CHECK_CASE(test_slots_reused_records_reloaded),
-           CHECK_CASE(test_retryable_count_follows_moves))
+           CHECK_CASE(test_retryable_count_follows_moves), CHECK_CASE(test_fold_writes_once))
