@@ -360,60 +360,189 @@ static int row_end(struct csv_parser *p, unsigned char c)
     return row_emit(p);
 }
 
-/* The fast path for the common row: it lies wholly inside the chunk, and its fields are valid
- * UTF-8 within the limits, unquoted or quoted without "" or line breaks. Such a row is
- * delivered with fields pointing into the chunk, without copying. Returns 1 if it delivered a
- * row starting at *sp (then *sp is moved past the row and *rc is the callback's answer), or 0
- * if the row needs the general path, which then starts again at *sp; nothing that path
- * depends on is changed in that case. */
-static int fast_row(struct csv_parser *p, const unsigned char **sp, const unsigned char *end,
-                    int *rc)
+/* Where a row's structural bytes are: a bit for every delimiter, quote, CR, LF and NUL in a
+ * block of up to 64 bytes from base (and for the other control bytes below CR, which are data:
+ * the walk passes over them), and a bit for every byte that is not ASCII. The fast path walks
+ * the set bits, so a field costs a few instructions whatever its length; bits are cleared as the
+ * walk passes them. A block is never read past end. */
+struct scan {
+    const unsigned char *base, *end;
+    uint64_t bits, high;
+    uint64_t row_high; /* non-ASCII bytes seen since the current row started (or just after it) */
+    unsigned char delim;
+};
+
+#ifdef __SSE2__
+/* The masks of the sixteen bytes at s, shifted to their place in the block. */
+static inline __attribute__((always_inline)) uint64_t
+scan16(const unsigned char *s, unsigned char delim, unsigned shift, uint64_t *high)
 {
-    const unsigned char delim = (unsigned char)p->delim;
-    const unsigned char *s = *sp, *field, *t;
-    size_t n = 0, total = 0;
+    const __m128i w = _mm_loadu_si128((const __m128i *)(const void *)s);
+    /* Bytes 0 to 13 in one test: the unsigned minimum with 13 is the byte itself. */
+    const __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(w, _mm_set1_epi8('\r')), w);
+    const __m128i hit =
+        _mm_or_si128(ctl, _mm_or_si128(_mm_cmpeq_epi8(w, _mm_set1_epi8((char)delim)),
+                                       _mm_cmpeq_epi8(w, _mm_set1_epi8('"'))));
+    *high |= (uint64_t)(unsigned)_mm_movemask_epi8(w) << shift;
+    return (uint64_t)(unsigned)_mm_movemask_epi8(hit) << shift;
+}
+#endif
+
+/* Fills the masks for the block at sc->base. */
+static inline __attribute__((always_inline)) void scan_load(struct scan *sc)
+{
+    const unsigned char *b = sc->base;
+    size_t n = (size_t)(sc->end - b), i = 0;
+    uint64_t bits = 0, high = 0;
+#ifdef __SSE2__
+    if (n >= 64) {
+        bits = scan16(b, sc->delim, 0, &high) | scan16(b + 16, sc->delim, 16, &high) |
+               scan16(b + 32, sc->delim, 32, &high) | scan16(b + 48, sc->delim, 48, &high);
+        i = 64;
+    }
+    for (; i < 64 && n - i >= 16; i += 16)
+        bits |= scan16(b + i, sc->delim, (unsigned)i, &high);
+#endif
+    /* The last bytes of the input, fewer than a vector: no load may reach past end. */
+    for (; i < 64 && i < n; i++) {
+        bits |= (uint64_t)(b[i] <= '\r' || b[i] == sc->delim || b[i] == '"') << i;
+        high |= (uint64_t)(b[i] >> 7) << i;
+    }
+    sc->bits = bits;
+    sc->high = high;
+    sc->row_high |= high;
+}
+
+/* The next structural byte not yet passed, or end. */
+static inline __attribute__((always_inline)) const unsigned char *scan_peek(struct scan *sc)
+{
+    while (!sc->bits) {
+        if (sc->end - sc->base <= 64)
+            return sc->end;
+        sc->base += 64;
+        scan_load(sc);
+    }
+    return sc->base + __builtin_ctzll(sc->bits);
+}
+
+static inline __attribute__((always_inline)) void scan_pop(struct scan *sc)
+{
+    sc->bits &= sc->bits - 1;
+}
+
+/* A row starts at s: only the non-ASCII bytes from s on count for it. */
+static inline __attribute__((always_inline)) void scan_row_start(struct scan *sc,
+                                                                 const unsigned char *s)
+{
+    size_t o = (size_t)(s - sc->base);
+    sc->row_high = o < 64 ? sc->high >> o : 0;
+}
+
+/* The sum of a row's field lengths. */
+static size_t fields_total(const struct csv_field *f, size_t n)
+{
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++)
+        total += f[i].len;
+    return total;
+}
+
+/* The fast path for the common row: it lies wholly inside the chunk, and its fields are valid
+ * UTF-8 within the limits, unquoted or quoted without "" or line breaks. Such rows are delivered
+ * one after another with fields pointing into the chunk, copying nothing, together with the
+ * blank lines and CRLF line ends between them, until the chunk ends or a row needs the general
+ * path. *sp is then moved to that row's start (or end): nothing the general path depends on has
+ * changed for that row. Returns the callback's answer for the last row delivered, or 0. */
+static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsigned char *end)
+{
+    struct scan sc = {.base = *sp, .end = end, .delim = (unsigned char)p->delim};
+    const unsigned char delim = sc.delim;
+    const unsigned char *s = *sp, *t, *f;
+    unsigned char c;
     /* In locals: the stores into fields[] could alias them, so the compiler would reload them
      * for every field. */
-    struct csv_field *const fields = p->fields;
-    const size_t max_columns = p->lim.max_columns, max_field = p->lim.max_field,
-                 max_row = p->lim.max_row;
-    for (;;) {
-        int high = 0;
-        if (*s == '"') {
-            field = s + 1;
-            t = span(field, end, '"', &high);
-            if (t == end || *t != '"')
-                return 0;
-            s = t + 1; /* past the closing quote, which must end the field right away */
-            if (s == end || (*s != delim && *s != '\r' && *s != '\n'))
-                return 0;
-        } else {
-            field = s;
-            t = s = span(field, end, delim, &high);
-            if (s == end || *s == 0)
-                return 0;
+    struct csv_field *const fields = p->fields, *const fields_end = fields + p->lim.max_columns;
+    const size_t max_field = p->lim.max_field, max_row = p->lim.max_row;
+    int rc = 0;
+    scan_load(&sc);
+    while (s < end && rc == 0) {
+        if (*s == '\r' || *s == '\n') {
+            /* A blank line, or the LF of the CRLF that ended the previous line. */
+            scan_peek(&sc);
+            scan_pop(&sc);
+            if (*s == '\r' || !p->prev_cr)
+                p->line++;
+            p->prev_cr = *s++ == '\r';
+            continue;
         }
-        size_t len = (size_t)(t - field);
-        total += len;
-        if (n == max_columns || len > max_field || total > max_row ||
-            (high && !utf8_valid(field, len)))
-            return 0;
-        fields[n].ptr = (const char *)field;
-        fields[n].len = len;
-        n++;
-        t = s++; /* the delimiter or line end */
-        if (*t != delim)
-            break;
-        if (s == end)
-            return 0;
+        scan_row_start(&sc, s);
+        struct csv_field *fp = fields;
+        f = s;
+        for (;;) {
+            const unsigned char *field = f, *fend;
+            if ((t = scan_peek(&sc)) == end)
+                goto general;
+            c = *t;
+            if (c == delim) {
+                /* The end of an unquoted field: a quote at f would have been found first. */
+                fend = t;
+            } else if (c == '"' && t == f) {
+                scan_pop(&sc);
+                field = f + 1;
+                /* Delimiters and control bytes inside quotes are data; "" and line breaks
+                 * need the general path. */
+                while ((t = scan_peek(&sc)) != end && *t != '"' && *t != '\r' && *t != '\n' &&
+                       *t != 0)
+                    scan_pop(&sc);
+                if (t == end || *t != '"')
+                    goto general;
+                scan_pop(&sc);
+                fend = t; /* the closing quote, which must end the field right away */
+                if ((t = scan_peek(&sc)) != fend + 1 || t == end)
+                    goto general;
+                c = *t;
+                if (c != delim && c != '\r' && c != '\n')
+                    goto general;
+            } else if (c == '\r' || c == '\n') {
+                fend = t;
+            } else if (c == 0) {
+                goto general;
+            } else {
+                /* A quote inside an unquoted field, or a control byte: data. */
+                scan_pop(&sc);
+                continue;
+            }
+            size_t len = (size_t)(fend - field);
+            if (fp == fields_end || len > max_field)
+                goto general;
+            fp->ptr = (const char *)field;
+            fp->len = len;
+            fp++;
+            scan_pop(&sc); /* t, the delimiter or line end */
+            f = t + 1;
+            if (c != delim)
+                break;
+        }
+        size_t n = (size_t)(fp - fields);
+        /* The fields' bytes are at most the row's, so most rows need no sum. */
+        if ((size_t)(t - s) > max_row && fields_total(fields, n) > max_row)
+            goto general;
+        if (sc.row_high) {
+            for (size_t i = 0; i < n; i++) {
+                if (!utf8_valid((const unsigned char *)fields[i].ptr, fields[i].len))
+                    goto general;
+            }
+        }
+        p->row_line = p->line;
+        p->line++;
+        p->prev_cr = c == '\r';
+        p->nfields = n;
+        s = f;
+        rc = deliver(p);
     }
-    p->row_line = p->line;
-    p->line++;
-    p->prev_cr = *t == '\r';
-    p->nfields = n;
+general:
     *sp = s;
-    *rc = deliver(p);
-    return 1;
+    return rc;
 }
 
 static int parse(struct csv_parser *p, const unsigned char *s, const unsigned char *end)
@@ -426,19 +555,11 @@ static int parse(struct csv_parser *p, const unsigned char *s, const unsigned ch
         unsigned char c = *s;
         switch (p->state) {
         case ST_LINE_START:
-            if (c == '\r' || c == '\n') {
-                /* A blank line, or the LF of the CRLF that ended the previous line. */
-                if (c == '\r' || !p->prev_cr)
-                    p->line++;
-                p->prev_cr = c == '\r';
-                s++;
-                break;
-            }
-            if (fast_row(p, &s, end, &rc)) {
-                if (rc != 0)
-                    return rc;
-                break;
-            }
+            if ((rc = fast_rows(p, &s, end)) != 0)
+                return rc;
+            if (s == end)
+                return 0;
+            c = *s;
             p->prev_cr = 0;
             p->row_line = p->line;
             p->state = ST_FIELD_START;
