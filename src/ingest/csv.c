@@ -388,29 +388,41 @@ scan16(const unsigned char *s, unsigned char delim, unsigned shift, uint64_t *hi
 }
 #endif
 
-/* Fills the masks for the block at sc->base. */
-static inline __attribute__((always_inline)) void scan_load(struct scan *sc)
+struct block {
+    uint64_t bits, high;
+};
+
+/* The masks for the up to 64 bytes at b, n of which are left. Not inlined: it runs once per 64
+ * bytes, and the walk that calls it from several places stays small enough to keep its state
+ * in registers. */
+static __attribute__((noinline)) struct block block_scan(const unsigned char *b, size_t n,
+                                                         unsigned char delim)
 {
-    const unsigned char *b = sc->base;
-    size_t n = (size_t)(sc->end - b), i = 0;
-    uint64_t bits = 0, high = 0;
+    struct block k = {0, 0};
+    size_t i = 0;
 #ifdef __SSE2__
     if (n >= 64) {
-        bits = scan16(b, sc->delim, 0, &high) | scan16(b + 16, sc->delim, 16, &high) |
-               scan16(b + 32, sc->delim, 32, &high) | scan16(b + 48, sc->delim, 48, &high);
-        i = 64;
+        k.bits = scan16(b, delim, 0, &k.high) | scan16(b + 16, delim, 16, &k.high) |
+                 scan16(b + 32, delim, 32, &k.high) | scan16(b + 48, delim, 48, &k.high);
+        return k;
     }
-    for (; i < 64 && n - i >= 16; i += 16)
-        bits |= scan16(b + i, sc->delim, (unsigned)i, &high);
+    for (; n - i >= 16; i += 16)
+        k.bits |= scan16(b + i, delim, (unsigned)i, &k.high);
 #endif
     /* The last bytes of the input, fewer than a vector: no load may reach past end. */
     for (; i < 64 && i < n; i++) {
-        bits |= (uint64_t)(b[i] <= '\r' || b[i] == sc->delim || b[i] == '"') << i;
-        high |= (uint64_t)(b[i] >> 7) << i;
+        k.bits |= (uint64_t)(b[i] <= '\r' || b[i] == delim || b[i] == '"') << i;
+        k.high |= (uint64_t)(b[i] >> 7) << i;
     }
-    sc->bits = bits;
-    sc->high = high;
-    sc->row_high |= high;
+    return k;
+}
+
+static inline __attribute__((always_inline)) void scan_load(struct scan *sc)
+{
+    struct block k = block_scan(sc->base, (size_t)(sc->end - sc->base), sc->delim);
+    sc->bits = k.bits;
+    sc->high = k.high;
+    sc->row_high |= k.high;
 }
 
 /* The next structural byte not yet passed, or end. */
@@ -434,17 +446,21 @@ static inline __attribute__((always_inline)) void scan_pop(struct scan *sc)
 static inline __attribute__((always_inline)) void scan_row_start(struct scan *sc,
                                                                  const unsigned char *s)
 {
-    size_t o = (size_t)(s - sc->base);
-    sc->row_high = o < 64 ? sc->high >> o : 0;
+    /* s may be the end of the block (offset 64): the whole block then counts, which at worst
+     * costs a UTF-8 check that was not needed. */
+    sc->row_high = sc->high >> ((size_t)(s - sc->base) & 63);
 }
 
-/* The sum of a row's field lengths. */
-static size_t fields_total(const struct csv_field *f, size_t n)
+/* Whether a row's fields are within max_field each and max_row together. */
+static int fields_fit(const struct csv_field *f, size_t n, size_t max_field, size_t max_row)
 {
     size_t total = 0;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].len > max_field)
+            return 0;
         total += f[i].len;
-    return total;
+    }
+    return total <= max_row;
 }
 
 /* The fast path for the common row: it lies wholly inside the chunk, and its fields are valid
@@ -463,6 +479,8 @@ static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsig
      * for every field. */
     struct csv_field *const fields = p->fields, *const fields_end = fields + p->lim.max_columns;
     const size_t max_field = p->lim.max_field, max_row = p->lim.max_row;
+    /* A row no longer than both limits has every field within them. */
+    const size_t max_short = max_field < max_row ? max_field : max_row;
     int rc = 0;
     scan_load(&sc);
     while (s < end && rc == 0) {
@@ -513,7 +531,7 @@ static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsig
                 continue;
             }
             size_t len = (size_t)(fend - field);
-            if (fp == fields_end || len > max_field)
+            if (fp == fields_end)
                 goto general;
             fp->ptr = (const char *)field;
             fp->len = len;
@@ -525,17 +543,23 @@ static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsig
         }
         size_t n = (size_t)(fp - fields);
         /* The fields' bytes are at most the row's, so most rows need no sum. */
-        if ((size_t)(t - s) > max_row && fields_total(fields, n) > max_row)
+        if ((size_t)(t - s) > max_short && !fields_fit(fields, n, max_field, max_row))
             goto general;
-        if (sc.row_high) {
-            for (size_t i = 0; i < n; i++) {
-                if (!utf8_valid((const unsigned char *)fields[i].ptr, fields[i].len))
-                    goto general;
-            }
+        /* Fields end at ASCII bytes (a delimiter, a quote, a line end), which no valid
+         * sequence contains, so the fields are valid UTF-8 exactly when the row is. */
+        if (sc.row_high && !utf8_valid(s, (size_t)(t - s)))
+            goto general;
+        int cr = c == '\r';
+        if (cr && f < end && *f == '\n') {
+            /* The LF of a CRLF: the same line end. */
+            scan_peek(&sc);
+            scan_pop(&sc);
+            f++;
+            cr = 0;
         }
         p->row_line = p->line;
         p->line++;
-        p->prev_cr = c == '\r';
+        p->prev_cr = cr;
         p->nfields = n;
         s = f;
         rc = deliver(p);
