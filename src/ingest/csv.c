@@ -4,13 +4,15 @@
  * to count candidate delimiters. Once the delimiter is known, the buffered header and everything
  * after it go through the streaming row parser.
  *
- * The row parser has two paths. The fast path takes a whole row that lies inside the current
- * chunk and needs no unescaping or transcoding (nearly every row of a real file) and delivers
- * it with field pointers into the chunk, copying nothing. Every other row goes through a small
- * state machine that copies runs of field data into the row buffer with one memcpy each. Both
- * find the end of a run by testing eight bytes at a time. The state machine's state survives
- * between chunks, which is what makes any split point give the same rows; the unit tests check
- * that both paths agree by feeding every input whole and byte by byte. */
+ * The row parser has two paths. The fast path takes whole rows that lie inside the current
+ * chunk and need no unescaping or transcoding (nearly every row of a real file) and delivers
+ * them with field pointers into the chunk, copying nothing: it marks the delimiters, quotes and
+ * line ends of 64 bytes at a time in a bitmask and walks the set bits, so a field costs a few
+ * instructions. Every other row goes through a small state machine that copies runs of field
+ * data into the row buffer with one memcpy each, finding the end of a run sixteen or eight
+ * bytes at a time. The state machine's state survives between chunks, which is what makes any
+ * split point give the same rows; the unit tests check that both paths agree by feeding every
+ * input whole and byte by byte. */
 #include "csv.h"
 
 #include <limits.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "csv_scan.h"
 #include "util/err.h"
 
 #ifdef __SSE2__
@@ -360,97 +363,6 @@ static int row_end(struct csv_parser *p, unsigned char c)
     return row_emit(p);
 }
 
-/* Where a row's structural bytes are: a bit for every delimiter, quote, CR, LF and NUL in a
- * block of up to 64 bytes from base (and for the other control bytes below CR, which are data:
- * the walk passes over them), and a bit for every byte that is not ASCII. The fast path walks
- * the set bits, so a field costs a few instructions whatever its length; bits are cleared as the
- * walk passes them. A block is never read past end. */
-struct scan {
-    const unsigned char *base, *end;
-    uint64_t bits, high;
-    uint64_t row_high; /* non-ASCII bytes seen since the current row started (or just after it) */
-    unsigned char delim;
-};
-
-#ifdef __SSE2__
-/* The masks of the sixteen bytes at s, shifted to their place in the block. */
-static inline __attribute__((always_inline)) uint64_t
-scan16(const unsigned char *s, unsigned char delim, unsigned shift, uint64_t *high)
-{
-    const __m128i w = _mm_loadu_si128((const __m128i *)(const void *)s);
-    /* Bytes 0 to 13 in one test: the unsigned minimum with 13 is the byte itself. */
-    const __m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(w, _mm_set1_epi8('\r')), w);
-    const __m128i hit =
-        _mm_or_si128(ctl, _mm_or_si128(_mm_cmpeq_epi8(w, _mm_set1_epi8((char)delim)),
-                                       _mm_cmpeq_epi8(w, _mm_set1_epi8('"'))));
-    *high |= (uint64_t)(unsigned)_mm_movemask_epi8(w) << shift;
-    return (uint64_t)(unsigned)_mm_movemask_epi8(hit) << shift;
-}
-#endif
-
-struct block {
-    uint64_t bits, high;
-};
-
-/* The masks for the up to 64 bytes at b, n of which are left. Not inlined: it runs once per 64
- * bytes, and the walk that calls it from several places stays small enough to keep its state
- * in registers. */
-static __attribute__((noinline)) struct block block_scan(const unsigned char *b, size_t n,
-                                                         unsigned char delim)
-{
-    struct block k = {0, 0};
-    size_t i = 0;
-#ifdef __SSE2__
-    if (n >= 64) {
-        k.bits = scan16(b, delim, 0, &k.high) | scan16(b + 16, delim, 16, &k.high) |
-                 scan16(b + 32, delim, 32, &k.high) | scan16(b + 48, delim, 48, &k.high);
-        return k;
-    }
-    for (; n - i >= 16; i += 16)
-        k.bits |= scan16(b + i, delim, (unsigned)i, &k.high);
-#endif
-    /* The last bytes of the input, fewer than a vector: no load may reach past end. */
-    for (; i < 64 && i < n; i++) {
-        k.bits |= (uint64_t)(b[i] <= '\r' || b[i] == delim || b[i] == '"') << i;
-        k.high |= (uint64_t)(b[i] >> 7) << i;
-    }
-    return k;
-}
-
-static inline __attribute__((always_inline)) void scan_load(struct scan *sc)
-{
-    struct block k = block_scan(sc->base, (size_t)(sc->end - sc->base), sc->delim);
-    sc->bits = k.bits;
-    sc->high = k.high;
-    sc->row_high |= k.high;
-}
-
-/* The next structural byte not yet passed, or end. */
-static inline __attribute__((always_inline)) const unsigned char *scan_peek(struct scan *sc)
-{
-    while (!sc->bits) {
-        if (sc->end - sc->base <= 64)
-            return sc->end;
-        sc->base += 64;
-        scan_load(sc);
-    }
-    return sc->base + __builtin_ctzll(sc->bits);
-}
-
-static inline __attribute__((always_inline)) void scan_pop(struct scan *sc)
-{
-    sc->bits &= sc->bits - 1;
-}
-
-/* A row starts at s: only the non-ASCII bytes from s on count for it. */
-static inline __attribute__((always_inline)) void scan_row_start(struct scan *sc,
-                                                                 const unsigned char *s)
-{
-    /* s may be the end of the block (offset 64): the whole block then counts, which at worst
-     * costs a UTF-8 check that was not needed. */
-    sc->row_high = sc->high >> ((size_t)(s - sc->base) & 63);
-}
-
 /* Whether a row's fields are within max_field each and max_row together. */
 static int fields_fit(const struct csv_field *f, size_t n, size_t max_field, size_t max_row)
 {
@@ -471,7 +383,7 @@ static int fields_fit(const struct csv_field *f, size_t n, size_t max_field, siz
  * changed for that row. Returns the callback's answer for the last row delivered, or 0. */
 static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsigned char *end)
 {
-    struct scan sc = {.base = *sp, .end = end, .delim = (unsigned char)p->delim};
+    struct csv_scan sc = {.base = *sp, .end = end, .delim = (unsigned char)p->delim};
     const unsigned char delim = sc.delim;
     const unsigned char *s = *sp, *t, *f;
     unsigned char c;
@@ -482,41 +394,41 @@ static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsig
     /* A row no longer than both limits has every field within them. */
     const size_t max_short = max_field < max_row ? max_field : max_row;
     int rc = 0;
-    scan_load(&sc);
+    csv_scan_load(&sc);
     while (s < end && rc == 0) {
         if (*s == '\r' || *s == '\n') {
             /* A blank line, or the LF of the CRLF that ended the previous line. */
-            scan_peek(&sc);
-            scan_pop(&sc);
+            csv_scan_peek(&sc);
+            csv_scan_pop(&sc);
             if (*s == '\r' || !p->prev_cr)
                 p->line++;
             p->prev_cr = *s++ == '\r';
             continue;
         }
-        scan_row_start(&sc, s);
+        csv_scan_row_start(&sc, s);
         struct csv_field *fp = fields;
         f = s;
         for (;;) {
             const unsigned char *field = f, *fend;
-            if ((t = scan_peek(&sc)) == end)
+            if ((t = csv_scan_peek(&sc)) == end)
                 goto general;
             c = *t;
             if (c == delim) {
                 /* The end of an unquoted field: a quote at f would have been found first. */
                 fend = t;
             } else if (c == '"' && t == f) {
-                scan_pop(&sc);
+                csv_scan_pop(&sc);
                 field = f + 1;
                 /* Delimiters and control bytes inside quotes are data; "" and line breaks
                  * need the general path. */
-                while ((t = scan_peek(&sc)) != end && *t != '"' && *t != '\r' && *t != '\n' &&
+                while ((t = csv_scan_peek(&sc)) != end && *t != '"' && *t != '\r' && *t != '\n' &&
                        *t != 0)
-                    scan_pop(&sc);
+                    csv_scan_pop(&sc);
                 if (t == end || *t != '"')
                     goto general;
-                scan_pop(&sc);
+                csv_scan_pop(&sc);
                 fend = t; /* the closing quote, which must end the field right away */
-                if ((t = scan_peek(&sc)) != fend + 1 || t == end)
+                if ((t = csv_scan_peek(&sc)) != fend + 1 || t == end)
                     goto general;
                 c = *t;
                 if (c != delim && c != '\r' && c != '\n')
@@ -527,7 +439,7 @@ static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsig
                 goto general;
             } else {
                 /* A quote inside an unquoted field, or a control byte: data. */
-                scan_pop(&sc);
+                csv_scan_pop(&sc);
                 continue;
             }
             size_t len = (size_t)(fend - field);
@@ -536,7 +448,7 @@ static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsig
             fp->ptr = (const char *)field;
             fp->len = len;
             fp++;
-            scan_pop(&sc); /* t, the delimiter or line end */
+            csv_scan_pop(&sc); /* t, the delimiter or line end */
             f = t + 1;
             if (c != delim)
                 break;
@@ -552,8 +464,8 @@ static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsig
         int cr = c == '\r';
         if (cr && f < end && *f == '\n') {
             /* The LF of a CRLF: the same line end. */
-            scan_peek(&sc);
-            scan_pop(&sc);
+            csv_scan_peek(&sc);
+            csv_scan_pop(&sc);
             f++;
             cr = 0;
         }
