@@ -1,7 +1,8 @@
 /* Benchmark: our incremental CSV parser (src/ingest/csv.c) against libcsv on the same file.
  *
  * Build and run from the repository root:
- *   gcc -O2 -std=c11 -D_GNU_SOURCE -Isrc bench/csvbench.c src/ingest/csv.c -lcsv -o /tmp/csvbench
+ *   gcc -O2 -std=c11 -D_GNU_SOURCE -Isrc bench/csvbench.c src/ingest/csv.c src/ingest/csv_scan.c \
+ *       -lcsv -o /tmp/csvbench
  *   python3 bench/gen_contacts.py --rows 260000 --seed 1 > /tmp/contacts.csv
  *   /tmp/csvbench /tmp/contacts.csv [runs]
  *

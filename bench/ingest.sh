@@ -67,7 +67,7 @@ bench_binary "$root"
 
 gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra "$root/bench/mdb_floor.c" -llmdb -o "$tmp/mdb_floor" ||
   die "cannot build bench/mdb_floor.c (is liblmdb-dev installed?)"
-gcc -O2 -std=c11 -D_GNU_SOURCE -I"$root/src" "$root/bench/csvbench.c" "$root/src/ingest/csv.c" \
+gcc -O2 -std=c11 -D_GNU_SOURCE -I"$root/src" "$root/bench/csvbench.c" "$root/src/ingest/csv.c" "$root/src/ingest/csv_scan.c" \
   -lcsv -o "$tmp/csvbench" || die "cannot build bench/csvbench.c (is libcsv-dev installed?)"
 
 # 2. The contact list, and a small one for the batch whose status is polled.

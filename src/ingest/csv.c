@@ -4,13 +4,15 @@
  * to count candidate delimiters. Once the delimiter is known, the buffered header and everything
  * after it go through the streaming row parser.
  *
- * The row parser has two paths. The fast path takes a whole row that lies inside the current
- * chunk and needs no unescaping or transcoding (nearly every row of a real file) and delivers
- * it with field pointers into the chunk, copying nothing. Every other row goes through a small
- * state machine that copies runs of field data into the row buffer with one memcpy each. Both
- * find the end of a run by testing eight bytes at a time. The state machine's state survives
- * between chunks, which is what makes any split point give the same rows; the unit tests check
- * that both paths agree by feeding every input whole and byte by byte. */
+ * The row parser has two paths. The fast path takes whole rows that lie inside the current
+ * chunk and need no unescaping or transcoding (nearly every row of a real file) and delivers
+ * them with field pointers into the chunk, copying nothing: it marks the delimiters, quotes and
+ * line ends of 64 bytes at a time in a bitmask and walks the set bits, so a field costs a few
+ * instructions. Every other row goes through a small state machine that copies runs of field
+ * data into the row buffer with one memcpy each, finding the end of a run sixteen or eight
+ * bytes at a time. The state machine's state survives between chunks, which is what makes any
+ * split point give the same rows; the unit tests check that both paths agree by feeding every
+ * input whole and byte by byte. */
 #include "csv.h"
 
 #include <limits.h>
@@ -18,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "csv_scan.h"
 #include "util/err.h"
 
 #ifdef __SSE2__
@@ -360,60 +363,122 @@ static int row_end(struct csv_parser *p, unsigned char c)
     return row_emit(p);
 }
 
-/* The fast path for the common row: it lies wholly inside the chunk, and its fields are valid
- * UTF-8 within the limits, unquoted or quoted without "" or line breaks. Such a row is
- * delivered with fields pointing into the chunk, without copying. Returns 1 if it delivered a
- * row starting at *sp (then *sp is moved past the row and *rc is the callback's answer), or 0
- * if the row needs the general path, which then starts again at *sp; nothing that path
- * depends on is changed in that case. */
-static int fast_row(struct csv_parser *p, const unsigned char **sp, const unsigned char *end,
-                    int *rc)
+/* Whether a row's fields are within max_field each and max_row together. */
+static int fields_fit(const struct csv_field *f, size_t n, size_t max_field, size_t max_row)
 {
-    const unsigned char delim = (unsigned char)p->delim;
-    const unsigned char *s = *sp, *field, *t;
-    size_t n = 0, total = 0;
+    size_t total = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (f[i].len > max_field)
+            return 0;
+        total += f[i].len;
+    }
+    return total <= max_row;
+}
+
+/* The fast path for the common row: it lies wholly inside the chunk, and its fields are valid
+ * UTF-8 within the limits, unquoted or quoted without "" or line breaks. Such rows are delivered
+ * one after another with fields pointing into the chunk, copying nothing, together with the
+ * blank lines and CRLF line ends between them, until the chunk ends or a row needs the general
+ * path. *sp is then moved to that row's start (or end): nothing the general path depends on has
+ * changed for that row. Returns the callback's answer for the last row delivered, or 0. */
+static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsigned char *end)
+{
+    struct csv_scan sc = {.base = *sp, .end = end, .delim = (unsigned char)p->delim};
+    const unsigned char delim = sc.delim;
+    const unsigned char *s = *sp, *t, *f;
+    unsigned char c;
     /* In locals: the stores into fields[] could alias them, so the compiler would reload them
      * for every field. */
-    struct csv_field *const fields = p->fields;
-    const size_t max_columns = p->lim.max_columns, max_field = p->lim.max_field,
-                 max_row = p->lim.max_row;
-    for (;;) {
-        int high = 0;
-        if (*s == '"') {
-            field = s + 1;
-            t = span(field, end, '"', &high);
-            if (t == end || *t != '"')
-                return 0;
-            s = t + 1; /* past the closing quote, which must end the field right away */
-            if (s == end || (*s != delim && *s != '\r' && *s != '\n'))
-                return 0;
-        } else {
-            field = s;
-            t = s = span(field, end, delim, &high);
-            if (s == end || *s == 0)
-                return 0;
+    struct csv_field *const fields = p->fields, *const fields_end = fields + p->lim.max_columns;
+    const size_t max_field = p->lim.max_field, max_row = p->lim.max_row;
+    /* A row no longer than both limits has every field within them. */
+    const size_t max_short = max_field < max_row ? max_field : max_row;
+    int rc = 0;
+    csv_scan_load(&sc);
+    while (s < end && rc == 0) {
+        if (*s == '\r' || *s == '\n') {
+            /* A blank line, or the LF of the CRLF that ended the previous line. */
+            csv_scan_peek(&sc);
+            csv_scan_pop(&sc);
+            if (*s == '\r' || !p->prev_cr)
+                p->line++;
+            p->prev_cr = *s++ == '\r';
+            continue;
         }
-        size_t len = (size_t)(t - field);
-        total += len;
-        if (n == max_columns || len > max_field || total > max_row ||
-            (high && !utf8_valid(field, len)))
-            return 0;
-        fields[n].ptr = (const char *)field;
-        fields[n].len = len;
-        n++;
-        t = s++; /* the delimiter or line end */
-        if (*t != delim)
-            break;
-        if (s == end)
-            return 0;
+        csv_scan_row_start(&sc, s);
+        struct csv_field *fp = fields;
+        f = s;
+        for (;;) {
+            const unsigned char *field = f, *fend;
+            if ((t = csv_scan_peek(&sc)) == end)
+                goto general;
+            c = *t;
+            if (c == delim) {
+                /* The end of an unquoted field: a quote at f would have been found first. */
+                fend = t;
+            } else if (c == '"' && t == f) {
+                csv_scan_pop(&sc);
+                field = f + 1;
+                /* Delimiters and control bytes inside quotes are data; "" and line breaks
+                 * need the general path. */
+                while ((t = csv_scan_peek(&sc)) != end && *t != '"' && *t != '\r' && *t != '\n' &&
+                       *t != 0)
+                    csv_scan_pop(&sc);
+                if (t == end || *t != '"')
+                    goto general;
+                csv_scan_pop(&sc);
+                fend = t; /* the closing quote, which must end the field right away */
+                if ((t = csv_scan_peek(&sc)) != fend + 1 || t == end)
+                    goto general;
+                c = *t;
+                if (c != delim && c != '\r' && c != '\n')
+                    goto general;
+            } else if (c == '\r' || c == '\n') {
+                fend = t;
+            } else if (c == 0) {
+                goto general;
+            } else {
+                /* A quote inside an unquoted field, or a control byte: data. */
+                csv_scan_pop(&sc);
+                continue;
+            }
+            size_t len = (size_t)(fend - field);
+            if (fp == fields_end)
+                goto general;
+            fp->ptr = (const char *)field;
+            fp->len = len;
+            fp++;
+            csv_scan_pop(&sc); /* t, the delimiter or line end */
+            f = t + 1;
+            if (c != delim)
+                break;
+        }
+        size_t n = (size_t)(fp - fields);
+        /* The fields' bytes are at most the row's, so most rows need no sum. */
+        if ((size_t)(t - s) > max_short && !fields_fit(fields, n, max_field, max_row))
+            goto general;
+        /* Fields end at ASCII bytes (a delimiter, a quote, a line end), which no valid
+         * sequence contains, so the fields are valid UTF-8 exactly when the row is. */
+        if (sc.row_high && !utf8_valid(s, (size_t)(t - s)))
+            goto general;
+        int cr = c == '\r';
+        if (cr && f < end && *f == '\n') {
+            /* The LF of a CRLF: the same line end. */
+            csv_scan_peek(&sc);
+            csv_scan_pop(&sc);
+            f++;
+            cr = 0;
+        }
+        p->row_line = p->line;
+        p->line++;
+        p->prev_cr = cr;
+        p->nfields = n;
+        s = f;
+        rc = deliver(p);
     }
-    p->row_line = p->line;
-    p->line++;
-    p->prev_cr = *t == '\r';
-    p->nfields = n;
+general:
     *sp = s;
-    *rc = deliver(p);
-    return 1;
+    return rc;
 }
 
 static int parse(struct csv_parser *p, const unsigned char *s, const unsigned char *end)
@@ -426,19 +491,11 @@ static int parse(struct csv_parser *p, const unsigned char *s, const unsigned ch
         unsigned char c = *s;
         switch (p->state) {
         case ST_LINE_START:
-            if (c == '\r' || c == '\n') {
-                /* A blank line, or the LF of the CRLF that ended the previous line. */
-                if (c == '\r' || !p->prev_cr)
-                    p->line++;
-                p->prev_cr = c == '\r';
-                s++;
-                break;
-            }
-            if (fast_row(p, &s, end, &rc)) {
-                if (rc != 0)
-                    return rc;
-                break;
-            }
+            if ((rc = fast_rows(p, &s, end)) != 0)
+                return rc;
+            if (s == end)
+                return 0;
+            c = *s;
             p->prev_cr = 0;
             p->row_line = p->line;
             p->state = ST_FIELD_START;

@@ -514,6 +514,47 @@ static void test_random_splits(void)
     }
 }
 
+/* Whole rows inside a chunk take the fast path, which classifies the input 64 bytes at a time
+ * and walks those bits across fields, rows and blocks; fed byte by byte, no row does. A first
+ * row of every length from 0 to 64 moves the rows after it to every offset within a block, so
+ * each kind of byte (delimiter, quote, CR, LF, other control bytes, non-ASCII and invalid UTF-8)
+ * lands at every offset, and next to every block boundary. Every run must agree. */
+static void test_block_offsets(void)
+{
+    static const char rows[] = "+14155550100,Ada,\"Lovelace, Ada\",x\x01y\r\n"
+                               "1,\"q\"\"q\",\"\xC3\xA9\",\x0b\x0c\x08\r\n"
+                               "a\"b,\t,\xE9,\"line\nbreak\"\n"
+                               "\r\n\n"
+                               "\"\",,\"z\"  ,\n"
+                               "\xF0\x9F\x98\x80,\x80\x81,\"\",letters-and-digits-0123456789\r"
+                               "\"a,b\",\"c\",\"\xC3\xA9\xC3\xA9\",-\r\n"
+                               "x,y,z,\xC3\r\n"
+                               "ab\0c,d,e,f\n";
+    const struct csv_limits lims[2] = {{0}, {.max_field = 20, .max_columns = 4, .max_row = 40}};
+    char doc[1024];
+    struct log whole, split;
+    for (size_t lead = 0; lead <= 64; lead++) {
+        size_t len = (size_t)sprintf(doc, "h1,h2,h3,h4\n");
+        memset(doc + len, 'p', lead);
+        len += lead;
+        doc[len++] = '\n';
+        for (int copy = 0; copy < 3; copy++) {
+            memcpy(doc + len, rows, sizeof rows - 1);
+            len += sizeof rows - 1;
+        }
+        for (int l = 0; l < 2; l++) {
+            run(&lims[l], 0, doc, len, len, 0, &whole);
+            CHECK(!whole.overflow);
+            CHECK(!whole.bad_utf8);
+            run(&lims[l], 0, doc, len, 0, 1, &split);
+            CHECK_REPORT(strcmp(whole.text, split.text) == 0, "lead %zu byte by byte:\n%s\n%s",
+                         lead, whole.text, split.text);
+            run(&lims[l], 0, doc, len, lead + 1, 61, &split);
+            CHECK_REPORT(strcmp(whole.text, split.text) == 0, "lead %zu in chunks of 61", lead);
+        }
+    }
+}
+
 /* Fields far larger than the row buffer's first allocation, so it has to grow; too large for
  * the every-offset run, so they are fed whole, byte by byte and in odd-sized chunks. */
 static void test_large_fields(void)
@@ -677,6 +718,6 @@ static void test_normalize_name(void)
     CHECK_STR(out, "ab_c");
 }
 
-CHECK_MAIN(CHECK_CASE(test_cases), CHECK_CASE(test_random_splits), CHECK_CASE(test_large_fields),
-           CHECK_CASE(test_sticky_and_finished), CHECK_CASE(test_accessors),
-           CHECK_CASE(test_messages), CHECK_CASE(test_normalize_name))
+CHECK_MAIN(CHECK_CASE(test_cases), CHECK_CASE(test_random_splits), CHECK_CASE(test_block_offsets),
+           CHECK_CASE(test_large_fields), CHECK_CASE(test_sticky_and_finished),
+           CHECK_CASE(test_accessors), CHECK_CASE(test_messages), CHECK_CASE(test_normalize_name))
