@@ -447,8 +447,32 @@ static void test_fold_writes_once(void)
     fx_close(&f);
 }
 
+/* jobs_key decodes a batch's prefix once and keeps it for the next keys of that batch; with more
+ * batches than it keeps, the entries replaced still give the right prefix. */
+static void test_key_cache(void)
+{
+    const char *ids[JOBS_KEYS + 2] = {
+        "batch_01JDX3TESTBATCH00000000000", "batch_01JDX3TESTBATCH00000000001",
+        "batch_01JDX3TESTBATCH0000000000Z", "bJ",
+        "batch_7ZZZZZZZZZZZZZZZZZZZZZZZZZ", "batch_01JDX3TESTBATCH00000000002"};
+    struct jobs_txn jt = {0};
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+            struct batch_key want;
+            batch_key_init(&want, ids[i]);
+            const struct batch_key *k = jobs_key(&jt, ids[i]);
+            CHECK_INT(k->len, want.len);
+            CHECK(memcmp(k->bytes, want.bytes, want.len) == 0);
+            /* The next key of the same batch uses the entry just made. */
+            CHECK(jobs_key(&jt, ids[i]) == k);
+        }
+    }
+    jobs_txn_free(&jt);
+}
+
 CHECK_MAIN(CHECK_CASE(test_every_transition_keeps_counters), CHECK_CASE(test_same_state),
            CHECK_CASE(test_rewrite_and_missing), CHECK_CASE(test_cancel_head),
            CHECK_CASE(test_written_back_only_when_dirty),
            CHECK_CASE(test_slots_reused_records_reloaded),
-           CHECK_CASE(test_retryable_count_follows_moves), CHECK_CASE(test_fold_writes_once))
+           CHECK_CASE(test_retryable_count_follows_moves), CHECK_CASE(test_fold_writes_once),
+           CHECK_CASE(test_key_cache))
