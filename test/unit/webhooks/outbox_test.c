@@ -56,13 +56,19 @@ struct emit_args {
     int results[8];
 };
 
+/* The batch of the fixture's events. */
+static void test_batch(struct batch_rec *b)
+{
+    memset(b, 0, sizeof *b);
+    snprintf(b->id, sizeof b->id, "%s", BATCH_ID);
+    snprintf(b->ws, sizeof b->ws, "%s", WS_ID);
+}
+
 static int emit_txn(struct store_txn *t, void *arg)
 {
     struct emit_args *a = arg;
     struct batch_rec b;
-    memset(&b, 0, sizeof b);
-    snprintf(b.id, sizeof b.id, "%s", BATCH_ID);
-    snprintf(b.ws, sizeof b.ws, "%s", WS_ID);
+    test_batch(&b);
     for (int i = 0; i < a->n; i++) {
         cJSON *data = cJSON_CreateObject();
         cJSON_AddNumberToObject(data, "i", i);
@@ -274,9 +280,7 @@ static int lazy_txn(struct store_txn *t, void *arg)
 {
     struct lazy_args *a = arg;
     struct batch_rec b;
-    memset(&b, 0, sizeof b);
-    snprintf(b.id, sizeof b.id, "%s", BATCH_ID);
-    snprintf(b.ws, sizeof b.ws, "%s", WS_ID);
+    test_batch(&b);
     a->result = outbox_emit_built(a->o, t, &b, "call.completed", build_counted, a);
     return 0;
 }
