@@ -272,15 +272,11 @@ static inline size_t batch_key_jobstate_head(uint8_t *out, const struct batch_ke
 {
     return batch_key_jobstate(out, k, state, 0) - 4;
 }
-/* statecount_key and finalseq_key from the prefix. */
+/* statecount_key from the prefix. */
 static inline size_t batch_key_statecount(uint8_t *out, const struct batch_key *k, uint8_t state,
                                           uint32_t block)
 {
     return batch_key_jobstate(out, k, state, block);
-}
-static inline size_t batch_key_finalseq(uint8_t *out, const struct batch_key *k, uint32_t seq)
-{
-    return batch_key_job(out, k, seq);
 }
 static inline void jobstate_tail(uint8_t out[4], uint32_t row)
 {
