@@ -309,6 +309,14 @@ int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_vi
     return job_decode(val.ptr, val.len, v);
 }
 
+int jobs_read(struct store_txn *t, const struct batch_key *k, uint32_t row, struct job_view *v)
+{
+    uint8_t key[JOB_KEY_MAX];
+    struct store_val val;
+    int rc = store_get(t, DB_JOB, key, batch_key_job(key, k, row), &val);
+    return rc ? rc : job_decode(val.ptr, val.len, v);
+}
+
 void jobs_cancel_head(struct job_head *h)
 {
     h->state = JOB_CANCELLED;

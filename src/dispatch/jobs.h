@@ -93,6 +93,10 @@ void jobs_txn_free(struct jobs_txn *jt);
  * moves left it) and is valid until the next write. */
 int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_view *v);
 
+/* Reads a job of the batch whose key prefix is k, outside a jobs_txn (the view points into the
+ * store, valid until its next write). */
+int jobs_read(struct store_txn *t, const struct batch_key *k, uint32_t row, struct job_view *v);
+
 /* Writes the job with head h (and error text), moving its state index entry and the batch's
  * counters (the retryable count too) from old->head.state to h->state. */
 int jobs_move(struct jobs_txn *jt, const char *batch, uint32_t row, const struct job_view *old,

@@ -204,14 +204,14 @@ int watch_adopt(struct watchlist *wl, struct store_txn *t, struct roster_batch *
     static const int states[] = {JOB_DIALING, JOB_ACTIVE};
     for (size_t k = 0; k < 2; k++) {
         uint8_t prefix[JOB_KEY_MAX];
-        size_t plen = jobstate_key(prefix, b->id, (uint8_t)states[k], 0) - 4;
+        size_t plen = batch_key_jobstate_head(prefix, &b->key, (uint8_t)states[k]);
         struct store_iter it;
         int rc;
         store_iter_open(&it, t, DB_JOBSTATE, prefix, plen, NULL, 0);
         while ((rc = store_iter_next(&it)) == 1) {
             uint32_t row = jobstate_key_row(&it.key);
             struct job_view jv;
-            if (jobs_get(&(struct jobs_txn){.t = t}, b->id, row, &jv) != 0)
+            if (jobs_read(t, &b->key, row, &jv) != 0)
                 continue;
             /* A call the provider accepted is looked up at once and holds its slots while it
              * is in progress; one still being placed cannot be looked up (we have no call id to
