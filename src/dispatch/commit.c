@@ -42,6 +42,31 @@ static int emit_event(struct commit *c, const struct batch_rec *b, const char *t
     return webhooks_emit(c->hooks, c->jt.t, b, type, data);
 }
 
+/* A call's event (webhooks_call_data, with "phone" too for an opt-out), built only when the
+ * batch or its workspace has a webhook target. */
+struct call_data {
+    const struct batch_rec *b;
+    uint32_t row;
+    const struct job_head *h;
+    const char *err;
+    int with_phone;
+};
+
+static cJSON *build_call_data(const void *ctx)
+{
+    const struct call_data *d = ctx;
+    cJSON *o = webhooks_call_data(d->b, d->row, d->h, d->err, strlen(d->err));
+    if (d->with_phone)
+        json_add_strn(o, "phone", d->h->e164, strnlen(d->h->e164, sizeof d->h->e164));
+    return o;
+}
+
+static int emit_call_event(struct commit *c, const char *type, const struct call_data *d)
+{
+    c->emitted++;
+    return webhooks_emit_built(c->hooks, c->jt.t, d->b, type, build_call_data, d);
+}
+
 static void count_outcome(struct commit *c, int outcome)
 {
     if (outcome >= 0 && outcome < OUTCOME_COUNT)
@@ -78,7 +103,8 @@ static int final_touch(struct commit *c, struct report *ev, struct batch_rec *b,
     ev->final_seq = b->final_seq;
     int rc = finalseq_put(c->jt.t, b->id, b->final_seq, ev->row);
     const char *type = h->state == JOB_COMPLETED ? "call.completed" : "call.failed";
-    return rc ? rc : emit_event(c, b, type, webhooks_call_data(b, ev->row, h, err, strlen(err)));
+    struct call_data d = {b, ev->row, h, err, 0};
+    return rc ? rc : emit_call_event(c, type, &d);
 }
 
 /* A call reached a final state: it is recorded, numbered, and may complete its batch. */
@@ -293,9 +319,8 @@ static int record_opt_out(struct commit *c, struct report *ev, struct batch_rec 
         return rc == BC_EINVAL ? 0 : rc; /* not a number a list can hold */
     b->opted_out++;
     jobs_batch_dirty(&c->jt, b);
-    cJSON *data = webhooks_call_data(b, ev->row, h, "", 0);
-    json_add_strn(data, "phone", h->e164, strnlen(h->e164, sizeof h->e164));
-    return emit_event(c, b, "call.opted_out", data);
+    struct call_data d = {b, ev->row, h, "", 1};
+    return emit_call_event(c, "call.opted_out", &d);
 }
 
 static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)

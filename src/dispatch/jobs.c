@@ -68,6 +68,24 @@ void jobs_batch_dirty(struct jobs_txn *jt, struct batch_rec *b)
             jt->slots[i].dirty = 1;
 }
 
+static void copy_batch(char dst[ID_MAX], const char *batch)
+{
+    size_t n = strnlen(batch, ID_MAX - 1);
+    memcpy(dst, batch, n);
+    dst[n] = '\0';
+}
+
+const struct batch_key *jobs_key(struct jobs_txn *jt, const char *batch)
+{
+    for (size_t i = 0; i < JOBS_KEYS; i++)
+        if (strcmp(jt->keys[i].batch, batch) == 0 && batch[0])
+            return &jt->keys[i].key;
+    struct jobs_key *e = &jt->keys[jt->next_key++ % JOBS_KEYS];
+    copy_batch(e->batch, batch);
+    batch_key_init(&e->key, batch);
+    return &e->key;
+}
+
 static int staged_flush(struct jobs_txn *jt);
 
 int jobs_txn_end(struct jobs_txn *jt)
@@ -140,13 +158,6 @@ static int staged_reserve(struct jobs_txn *jt)
     return 0;
 }
 
-static void copy_batch(char dst[ID_MAX], const char *batch)
-{
-    size_t n = strnlen(batch, ID_MAX - 1);
-    memcpy(dst, batch, n);
-    dst[n] = '\0';
-}
-
 /* The job's entry, added on its first move (in the state it is stored in). */
 static struct jobs_staged *staged_add(struct jobs_txn *jt, const char *batch, uint32_t row,
                                       int stored)
@@ -162,28 +173,41 @@ static struct jobs_staged *staged_add(struct jobs_txn *jt, const char *batch, ui
     copy_batch(e->batch, batch);
     e->row = row;
     e->stored = e->state = (uint8_t)stored;
+    e->bkey = *jobs_key(jt, batch);
     if (jt->last_klen && jt->last_row == row && strcmp(jt->last_batch, batch) == 0) {
         e->klen = jt->last_klen;
         memcpy(e->key, jt->last_key, e->klen);
     } else {
-        e->klen = job_key(e->key, batch, row);
+        e->klen = batch_key_job(e->key, &e->bkey, row);
     }
     *staged_slot(jt, e->batch, row) = (uint32_t)++jt->nstaged;
     return e;
 }
 
 /* Moves the job's entry in the state index. */
-static int index_move(struct jobs_txn *jt, const char *batch, uint32_t row, int from, int to)
+static int index_move(struct jobs_txn *jt, const struct batch_key *k, uint32_t row, int from,
+                      int to)
 {
     uint8_t key[JOB_KEY_MAX];
-    int rc = store_del(jt->t, DB_JOBSTATE, key, jobstate_key(key, batch, (uint8_t)from, row));
+    int rc = store_del(jt->t, DB_JOBSTATE, key, batch_key_jobstate(key, k, (uint8_t)from, row));
     if (rc && rc != BC_ENOTFOUND)
         return rc;
-    return store_put(jt->t, DB_JOBSTATE, key, jobstate_key(key, batch, (uint8_t)to, row), "", 0, 0);
+    return store_put(jt->t, DB_JOBSTATE, key, batch_key_jobstate(key, k, (uint8_t)to, row), "", 0,
+                     0);
+}
+
+/* statecount_add of a batch whose key prefix is k. */
+static int count_put(struct jobs_txn *jt, const struct batch_key *k, uint8_t state, uint32_t block,
+                     int32_t delta)
+{
+    uint8_t key[JOB_KEY_MAX];
+    return records_counter_add(jt->t, DB_STATECOUNT, key,
+                               batch_key_statecount(key, k, state, block), delta);
 }
 
 struct jobs_count {
-    const char *batch; /* a staged job's */
+    const char *batch;           /* a staged job's */
+    const struct batch_key *key; /* its prefix */
     uint32_t block;
     uint8_t state;
     int32_t delta;
@@ -218,13 +242,14 @@ static int counts_reserve(struct jobs_txn *jt, size_t *mask)
 }
 
 /* Adds delta to the sum of (batch, state, block), the n sums so far in jt->counts. */
-static void count_add(struct jobs_txn *jt, size_t mask, size_t *n, const char *batch, uint8_t state,
-                      uint32_t block, int32_t delta)
+static void count_add(struct jobs_txn *jt, size_t mask, size_t *n, const struct jobs_staged *e,
+                      uint8_t state, uint32_t block, int32_t delta)
 {
+    const char *batch = e->batch;
     for (size_t i = staged_hash(batch, block << 3 | state) & mask;; i = (i + 1) & mask) {
         uint32_t *slot = &jt->count_index[i];
         if (!*slot) {
-            jt->counts[(*n)++] = (struct jobs_count){batch, block, state, delta};
+            jt->counts[(*n)++] = (struct jobs_count){batch, &e->bkey, block, state, delta};
             *slot = (uint32_t)*n;
             return;
         }
@@ -251,15 +276,15 @@ static int staged_flush(struct jobs_txn *jt)
         rc = store_put(jt->t, DB_JOB, e->key, e->klen, e->rec.data, e->rec.len, 0);
         if (rc || e->stored == e->state)
             continue;
-        rc = index_move(jt, e->batch, e->row, e->stored, e->state);
+        rc = index_move(jt, &e->bkey, e->row, e->stored, e->state);
         uint32_t block = e->row >> STATE_BLOCK_SHIFT;
-        count_add(jt, mask, &n, e->batch, e->stored, block, -1);
-        count_add(jt, mask, &n, e->batch, e->state, block, 1);
+        count_add(jt, mask, &n, e, e->stored, block, -1);
+        count_add(jt, mask, &n, e, e->state, block, 1);
     }
     for (size_t i = 0; i < n && !rc; i++) {
         const struct jobs_count *c = &jt->counts[i];
         if (c->delta)
-            rc = statecount_add(jt->t, c->batch, c->state, c->block << STATE_BLOCK_SHIFT, c->delta);
+            rc = count_put(jt, c->key, c->state, c->block, c->delta);
     }
     return rc;
 }
@@ -270,7 +295,7 @@ int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_vi
     if (e)
         return job_decode(e->rec.data, e->rec.len, v);
     uint8_t key[JOB_KEY_MAX];
-    size_t klen = job_key(key, batch, row);
+    size_t klen = batch_key_job(key, jobs_key(jt, batch), row);
     if (jt->fold) {
         copy_batch(jt->last_batch, batch);
         jt->last_row = row;
@@ -282,6 +307,14 @@ int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_vi
     if (rc)
         return rc;
     return job_decode(val.ptr, val.len, v);
+}
+
+int jobs_read(struct store_txn *t, const struct batch_key *k, uint32_t row, struct job_view *v)
+{
+    uint8_t key[JOB_KEY_MAX];
+    struct store_val val;
+    int rc = store_get(t, DB_JOB, key, batch_key_job(key, k, row), &val);
+    return rc ? rc : job_decode(val.ptr, val.len, v);
 }
 
 void jobs_cancel_head(struct job_head *h)
@@ -357,20 +390,22 @@ static int write_job(struct jobs_txn *jt, const char *batch, uint32_t row,
     if (rc)
         return jt->t->err = rc;
     uint8_t key[JOB_KEY_MAX];
+    const struct batch_key *k = jobs_key(jt, batch);
     /* old points into the map, which the put may change: it was copied above. */
-    rc = store_put(jt->t, DB_JOB, key, job_key(key, batch, row), jt->scratch.data, jt->scratch.len,
-                   0);
+    rc = store_put(jt->t, DB_JOB, key, batch_key_job(key, k, row), jt->scratch.data,
+                   jt->scratch.len, 0);
     if (rc)
         return rc;
     int from = old->head.state, to = h->state;
     if (from == to)
         return 0;
-    rc = index_move(jt, batch, row, from, to);
+    rc = index_move(jt, k, row, from, to);
     /* The per-block counts follow the index, so deep pages of a filter stay right. */
+    uint32_t block = row >> STATE_BLOCK_SHIFT;
     if (!rc)
-        rc = statecount_add(jt->t, batch, (uint8_t)from, row, -1);
+        rc = count_put(jt, k, (uint8_t)from, block, -1);
     if (!rc)
-        rc = statecount_add(jt->t, batch, (uint8_t)to, row, 1);
+        rc = count_put(jt, k, (uint8_t)to, block, 1);
     return rc;
 }
 

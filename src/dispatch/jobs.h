@@ -35,7 +35,15 @@ struct jobs_staged {
     struct buf rec;
     uint8_t key[JOB_KEY_MAX];
     size_t klen;
+    struct batch_key bkey; /* its batch's, for the index and count keys written with it */
 };
+
+/* A batch's key prefix, decoded from its id's text (jobs_key). */
+struct jobs_key {
+    char batch[ID_MAX]; /* "" for an unused entry */
+    struct batch_key key;
+};
+#define JOBS_KEYS 4
 
 struct jobs_count; /* a change of a per-block state count, summed over the transaction */
 
@@ -58,6 +66,11 @@ struct jobs_txn {
     uint32_t last_row;
     uint8_t last_key[JOB_KEY_MAX];
     size_t last_klen;
+    /* Prefixes of the batches whose keys were built last, kept across transactions (a batch's
+     * never changes): decoding the id's text for each of a call's keys cost more than a look
+     * here. */
+    struct jobs_key keys[JOBS_KEYS];
+    unsigned next_key;         /* the entry a new batch replaces */
     struct jobs_count *counts; /* summed by (batch, state, block) when the jobs are written */
     size_t counts_cap;
     uint32_t *count_index; /* open addressing over counts, like index */
@@ -68,6 +81,9 @@ void jobs_txn_begin(struct jobs_txn *jt, struct store_txn *t);
 /* The batch record, loaded on first use; NULL (and the transaction's error set) when missing. */
 struct batch_rec *jobs_batch(struct jobs_txn *jt, const char *id);
 void jobs_batch_dirty(struct jobs_txn *jt, struct batch_rec *b);
+/* The key prefix of batch (batch_key_init), decoded once for the last few batches: valid until
+ * the next call. */
+const struct batch_key *jobs_key(struct jobs_txn *jt, const char *batch);
 /* Writes the moved jobs (folding) and the changed batch records. Returns the transaction's
  * error. */
 int jobs_txn_end(struct jobs_txn *jt);
@@ -76,6 +92,10 @@ void jobs_txn_free(struct jobs_txn *jt);
 /* Reads a job. The view points into the store (folding: into the job as this transaction's
  * moves left it) and is valid until the next write. */
 int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_view *v);
+
+/* Reads a job of the batch whose key prefix is k, outside a jobs_txn (the view points into the
+ * store, valid until its next write). */
+int jobs_read(struct store_txn *t, const struct batch_key *k, uint32_t row, struct job_view *v);
 
 /* Writes the job with head h (and error text), moving its state index entry and the batch's
  * counters (the retryable count too) from old->head.state to h->state. */

@@ -81,15 +81,15 @@ static int take_first(struct store_txn *t, struct roster_batch *b, struct pick *
                       struct job_view *jv)
 {
     uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
-    size_t plen = jobstate_key(prefix, b->id, JOB_WAITING, 0) - 4;
-    size_t slen = jobstate_key(start, b->id, JOB_WAITING, b->next_row);
+    size_t plen = batch_key_jobstate_head(prefix, &b->key, JOB_WAITING);
+    size_t slen = batch_key_jobstate(start, &b->key, JOB_WAITING, b->next_row);
     struct store_iter it;
     store_iter_open(&it, t, DB_JOBSTATE, prefix, plen, start, slen);
     int found = 0, scanned = 0, rc;
     while ((rc = store_iter_next(&it)) == 1 && scanned++ < SCAN_LIMIT) {
         uint32_t row = jobstate_key_row(&it.key);
         b->next_row = row + 1;
-        if (jobs_get(&(struct jobs_txn){.t = t}, b->id, row, jv) != 0)
+        if (jobs_read(t, &b->key, row, jv) != 0)
             continue;
         if (jv->head.next_attempt_ms != 0)
             continue; /* its retry is in the due index */
@@ -188,8 +188,7 @@ static struct pick *pick_in_ws(struct store_txn *t, struct roster_ws *w, struct 
         struct job_view jv;
         int got = 0;
         if (best->retry_due <= round->wall && take_due(t, best, round->wall, p)) {
-            got = jobs_get(&(struct jobs_txn){.t = t}, best->id, p->row, &jv) == 0 &&
-                  jv.head.state == JOB_WAITING;
+            got = jobs_read(t, &best->key, p->row, &jv) == 0 && jv.head.state == JOB_WAITING;
             /* A stale entry (its job moved on): what is picked instead is no retry. */
             if (!got) {
                 p->from_due = 0;

@@ -168,6 +168,7 @@ static int add_batch(struct roster *r, struct store_txn *t, const struct batch_r
         return BC_ENOMEM;
     }
     snprintf(b->id, sizeof b->id, "%s", rec->id);
+    batch_key_init(&b->key, b->id);
     snprintf(b->ws_id, sizeof b->ws_id, "%s", rec->ws);
     b->ws = w;
     const cJSON *agent = cJSON_GetObjectItemCaseSensitive(meta, "agent");

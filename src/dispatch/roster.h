@@ -13,6 +13,7 @@
 #include "dispatch/retry.h"
 #include "policy/decide.h"
 #include "policy/window.h"
+#include "store/records.h"
 #include "store/store.h"
 #include "util/bucket.h"
 #include "util/id.h"
@@ -24,6 +25,7 @@ struct roster_ws;
 
 struct roster_batch {
     char id[ID_MAX];
+    struct batch_key key; /* id's key prefix, for the picks' keys */
     char ws_id[ID_MAX];
     struct roster_ws *ws;
     struct roster_batch *next; /* the workspace's batches, oldest first */

@@ -33,17 +33,37 @@ struct fetch {
     uint32_t row, seq;
 };
 
-static size_t watch_key(char *out, size_t cap, const char *batch, uint32_t row)
+/* The map's key, "batch/row": built without snprintf, as it is twice for every call placed. */
+#define WATCH_KEY_MAX (ID_MAX + 12)
+static size_t watch_key(char out[WATCH_KEY_MAX], const char *batch, uint32_t row)
 {
-    return (size_t)snprintf(out, cap, "%s/%u", batch, row);
+    size_t n = strnlen(batch, ID_MAX - 1), d = 0;
+    memcpy(out, batch, n);
+    out[n++] = '/';
+    char digits[10];
+    do {
+        digits[d++] = (char)('0' + row % 10);
+        row /= 10;
+    } while (row);
+    while (d)
+        out[n++] = digits[--d];
+    return n;
 }
 
-/* The watch of (batch, row), added without a slot when new; NULL when out of memory. */
-static struct watch *put_watch(struct watchlist *wl, const char *batch, uint32_t row, uint32_t seq,
-                               int state, const char *call_id, uint64_t deadline)
+/* snprintf's "%s" into dst (cap bytes with its NUL), without its format parsing. */
+static void set_text(char *dst, size_t cap, const char *src)
 {
-    char key[ID_MAX + 16];
-    size_t klen = watch_key(key, sizeof key, batch, row);
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+/* The watch under key (watch_key of batch and row), added without a slot when new; NULL when
+ * out of memory. */
+static struct watch *put_watch(struct watchlist *wl, const char *key, size_t klen,
+                               const char *batch, uint32_t row, uint32_t seq, int state,
+                               const char *call_id, uint64_t deadline)
+{
     struct watch *w = map_get(&wl->map, key, klen);
     if (!w) {
         w = calloc(1, sizeof *w);
@@ -52,24 +72,25 @@ static struct watch *put_watch(struct watchlist *wl, const char *batch, uint32_t
             return NULL;
         }
     }
-    snprintf(w->batch, sizeof w->batch, "%s", batch);
+    set_text(w->batch, sizeof w->batch, batch);
     w->row = row;
     w->seq = seq;
     w->state = state;
     w->deadline = deadline;
-    snprintf(w->call_id, sizeof w->call_id, "%s", call_id ? call_id : "");
+    set_text(w->call_id, sizeof w->call_id, call_id ? call_id : "");
     return w;
 }
 
 int watch_set(struct watchlist *wl, const char *batch, uint32_t row, uint32_t seq, int state,
               const char *call_id, uint64_t deadline)
 {
-    char key[ID_MAX + 16];
-    struct watch *old = map_get(&wl->map, key, watch_key(key, sizeof key, batch, row));
+    char key[WATCH_KEY_MAX];
+    size_t klen = watch_key(key, batch, row);
+    struct watch *old = map_get(&wl->map, key, klen);
     /* A call not watched yet holds the slot its pick took; one watched without a slot was
      * adopted in doubt and has just shown it is in progress. */
     int claim = old && !old->slot;
-    struct watch *w = put_watch(wl, batch, row, seq, state, call_id, deadline);
+    struct watch *w = put_watch(wl, key, klen, batch, row, seq, state, call_id, deadline);
     if (!w)
         return 0;
     w->slot = 1;
@@ -80,8 +101,8 @@ int watch_set(struct watchlist *wl, const char *batch, uint32_t row, uint32_t se
 
 int watch_clear(struct watchlist *wl, const char *batch, uint32_t row)
 {
-    char key[ID_MAX + 16];
-    struct watch *w = map_del(&wl->map, key, watch_key(key, sizeof key, batch, row));
+    char key[WATCH_KEY_MAX];
+    struct watch *w = map_del(&wl->map, key, watch_key(key, batch, row));
     int slot = !w || w->slot;
     if (!slot)
         wl->in_doubt--;
@@ -183,22 +204,24 @@ int watch_adopt(struct watchlist *wl, struct store_txn *t, struct roster_batch *
     static const int states[] = {JOB_DIALING, JOB_ACTIVE};
     for (size_t k = 0; k < 2; k++) {
         uint8_t prefix[JOB_KEY_MAX];
-        size_t plen = jobstate_key(prefix, b->id, (uint8_t)states[k], 0) - 4;
+        size_t plen = batch_key_jobstate_head(prefix, &b->key, (uint8_t)states[k]);
         struct store_iter it;
         int rc;
         store_iter_open(&it, t, DB_JOBSTATE, prefix, plen, NULL, 0);
         while ((rc = store_iter_next(&it)) == 1) {
             uint32_t row = jobstate_key_row(&it.key);
             struct job_view jv;
-            if (jobs_get(&(struct jobs_txn){.t = t}, b->id, row, &jv) != 0)
+            if (jobs_read(t, &b->key, row, &jv) != 0)
                 continue;
             /* A call the provider accepted is looked up at once and holds its slots while it
              * is in progress; one still being placed cannot be looked up (we have no call id to
              * ask about), holds no slot, and waits for a late report until deadline. */
             int placed = states[k] == JOB_ACTIVE;
             uint64_t at = placed && jv.head.call_id[0] ? now : deadline;
+            char key[WATCH_KEY_MAX];
+            size_t klen = watch_key(key, b->id, row);
             struct watch *w =
-                put_watch(wl, b->id, row, jv.head.seq, states[k], jv.head.call_id, at);
+                put_watch(wl, key, klen, b->id, row, jv.head.seq, states[k], jv.head.call_id, at);
             if (!w) {
                 rc = BC_ENOMEM;
                 break;

@@ -125,6 +125,10 @@ int provider_parse_callback_query(const char *query, size_t qlen, struct call_ev
     char batch[ID_MAX], row[16], seq[16];
     struct form_field f[] = {{.name = "b"}, {.name = "r"}, {.name = "a"}};
     form_find(query, qlen, f, 3);
+    /* The values of the URLs we hand out hold no escape: copied, not measured and decoded. */
+    for (size_t i = 0; i < 3; i++)
+        f[i].decoded = f[i].value && !memchr(f[i].value, '%', f[i].value_len) &&
+                       !memchr(f[i].value, '+', f[i].value_len);
     int nb = form_value(&f[0], batch, sizeof batch);
     int nr = form_value(&f[1], row, sizeof row);
     int na = form_value(&f[2], seq, sizeof seq);
@@ -143,10 +147,14 @@ int provider_parse_callback_query(const char *query, size_t qlen, struct call_ev
 
 static void set_message(struct call_event *ev, const char *text, int sip)
 {
-    if (sip)
+    if (sip) {
         snprintf(ev->message, sizeof ev->message, "%s (SIP %d)", text, sip);
-    else
-        snprintf(ev->message, sizeof ev->message, "%s", text);
+        return;
+    }
+    /* snprintf's "%s" without its format parsing, for the message of nearly every callback. */
+    size_t n = strnlen(text, sizeof ev->message - 1);
+    memcpy(ev->message, text, n);
+    ev->message[n] = '\0';
 }
 
 /* What a failed call's final SIP response says about the number (dialer-anchors.md 2.3). */
@@ -215,11 +223,13 @@ void provider_twilio_outcome(const char *call_status, const char *answered_by, i
         set_message(ev, text, sip);
     } else {
         ev->final = 0;
-        snprintf(ev->message, sizeof ev->message, "Twilio reported status \"%s\"", call_status);
         for (size_t i = 0; i < sizeof progress / sizeof progress[0]; i++) {
-            if (!strcmp(progress[i].status, call_status))
+            if (!strcmp(progress[i].status, call_status)) {
                 set_message(ev, progress[i].text, 0);
+                return;
+            }
         }
+        snprintf(ev->message, sizeof ev->message, "Twilio reported status \"%s\"", call_status);
     }
 }
 

@@ -272,6 +272,12 @@ static inline size_t batch_key_jobstate_head(uint8_t *out, const struct batch_ke
 {
     return batch_key_jobstate(out, k, state, 0) - 4;
 }
+/* statecount_key from the prefix. */
+static inline size_t batch_key_statecount(uint8_t *out, const struct batch_key *k, uint8_t state,
+                                          uint32_t block)
+{
+    return batch_key_jobstate(out, k, state, block);
+}
 static inline void jobstate_tail(uint8_t out[4], uint32_t row)
 {
     be32_put(out, row);

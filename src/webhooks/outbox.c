@@ -165,8 +165,24 @@ static int put_entries(struct outbox *o, struct store_txn *t, cJSON *entry, cons
     return rc;
 }
 
+static cJSON *take_data(const void *ctx)
+{
+    cJSON **data = (cJSON **)ctx;
+    cJSON *d = *data;
+    *data = NULL;
+    return d;
+}
+
 int outbox_emit(struct outbox *o, struct store_txn *t, const struct batch_rec *b, const char *type,
                 cJSON *data)
+{
+    int rc = outbox_emit_built(o, t, b, type, take_data, &data);
+    cJSON_Delete(data); /* not taken: no target, or an error before */
+    return rc;
+}
+
+int outbox_emit_built(struct outbox *o, struct store_txn *t, const struct batch_rec *b,
+                      const char *type, outbox_data_fn build, const void *ctx)
 {
     size_t wslen = strlen(b->ws);
     struct target tg;
@@ -174,37 +190,28 @@ int outbox_emit(struct outbox *o, struct store_txn *t, const struct batch_rec *b
     int has_target = rc == 0;
     if (rc == BC_ECORRUPT)
         log_error("unreadable webhook record; ignoring it", "workspace=%s", b->ws);
-    else if (rc && rc != BC_ENOTFOUND) {
-        cJSON_Delete(data);
+    else if (rc && rc != BC_ENOTFOUND)
         return rc;
-    }
     const char *burl = NULL;
-    if ((rc = batch_url(o, t, b->id, &burl)) != 0) {
-        cJSON_Delete(data);
+    if ((rc = batch_url(o, t, b->id, &burl)) != 0)
         return rc;
-    }
     const char *urls[2];
     size_t n = 0;
     if (has_target && tg.url[0])
         urls[n++] = tg.url;
     if (burl && (n == 0 || strcmp(burl, urls[0]) != 0))
         urls[n++] = burl;
-    if (n == 0) {
-        cJSON_Delete(data);
+    if (n == 0)
         return 0;
-    }
     /* Batch targets are signed with the workspace's secret; a workspace without one gets one now
      * (README: its owner sees it by rotating it with PUT /v1/api/webhook). */
-    if (burl && !has_target && (rc = target_put(t, b->ws, wslen, NULL, &tg)) != 0) {
-        cJSON_Delete(data);
+    if (burl && !has_target && (rc = target_put(t, b->ws, wslen, NULL, &tg)) != 0)
         return rc;
-    }
     uint64_t now = clock_now_ms();
     char id[ID_MAX];
-    if ((rc = id_new(&o->ids, "evt_", now, id)) < 0) {
-        cJSON_Delete(data);
+    if ((rc = id_new(&o->ids, "evt_", now, id)) < 0)
         return rc;
-    }
+    cJSON *data = build ? build(ctx) : NULL;
     cJSON *entry = cJSON_CreateObject();
     cJSON_AddStringToObject(entry, "id", id);
     cJSON_AddStringToObject(entry, "type", type);

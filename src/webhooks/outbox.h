@@ -30,6 +30,14 @@ void outbox_free(struct outbox *o);
  * may run on the thread pool (store_write_async): calls are serialised by LMDB's single writer. */
 int outbox_emit(struct outbox *o, struct store_txn *t, const struct batch_rec *b, const char *type,
                 cJSON *data);
+/* The data of an event, built only once the event is known to have a target: most workspaces
+ * have none, and building the JSON of every call's final event for nothing cost more than the
+ * look-up of the targets. Returns a new object (NULL: an empty one) that the outbox then owns. */
+typedef cJSON *(*outbox_data_fn)(const void *ctx);
+/* outbox_emit with the data built by build(ctx), called at most once, and only when the event
+ * is recorded. */
+int outbox_emit_built(struct outbox *o, struct store_txn *t, const struct batch_rec *b,
+                      const char *type, outbox_data_fn build, const void *ctx);
 
 /* ---- Reading entries, for the delivery worker ---- */
 

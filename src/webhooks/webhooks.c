@@ -49,6 +49,18 @@ void webhooks_stats(const struct webhooks *w, uint64_t *delivered, uint64_t *fai
     delivery_stats(w ? w->delivery : NULL, delivered, failed, gave_up);
 }
 
+/* What the outbox answered (rc): an event recorded in a transaction on the loop is delivered
+ * once it has committed. */
+static int emitted(struct webhooks *w, const struct store_txn *t, int rc)
+{
+    /* The timer fires on a later loop pass, after the caller's transaction committed; if it did
+     * not, the worker finds nothing new. A transaction on the pool may commit after that pass,
+     * so its owner kicks once it has committed. */
+    if (rc > 0 && !t->async)
+        webhooks_kick(w);
+    return rc < 0 ? rc : 0;
+}
+
 int webhooks_emit(struct webhooks *w, struct store_txn *t, const struct batch_rec *b,
                   const char *type, cJSON *data)
 {
@@ -56,13 +68,15 @@ int webhooks_emit(struct webhooks *w, struct store_txn *t, const struct batch_re
         cJSON_Delete(data);
         return 0;
     }
-    int rc = outbox_emit(w->outbox, t, b, type, data);
-    /* The timer fires on a later loop pass, after the caller's transaction committed; if it did
-     * not, the worker finds nothing new. A transaction on the pool may commit after that pass,
-     * so its owner kicks once it has committed. */
-    if (rc > 0 && !t->async)
-        webhooks_kick(w);
-    return rc < 0 ? rc : 0;
+    return emitted(w, t, outbox_emit(w->outbox, t, b, type, data));
+}
+
+int webhooks_emit_built(struct webhooks *w, struct store_txn *t, const struct batch_rec *b,
+                        const char *type, outbox_data_fn build, const void *ctx)
+{
+    if (!w)
+        return 0;
+    return emitted(w, t, outbox_emit_built(w->outbox, t, b, type, build, ctx));
 }
 
 void webhooks_kick(struct webhooks *w)

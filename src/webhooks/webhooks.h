@@ -14,6 +14,7 @@
 #include "store/records.h"
 #include "store/store.h"
 #include "webhooks/delivery.h"
+#include "webhooks/outbox.h"
 
 struct webhooks;
 
@@ -35,6 +36,10 @@ void webhooks_stats(const struct webhooks *w, uint64_t *delivered, uint64_t *fai
  * then calls webhooks_kick on the loop once that transaction has committed. */
 int webhooks_emit(struct webhooks *w, struct store_txn *t, const struct batch_rec *b,
                   const char *type, cJSON *data);
+/* webhooks_emit with the data built by build(ctx) only when a target receives the event (see
+ * outbox_emit_built): for events whose data costs more to build than to pass. */
+int webhooks_emit_built(struct webhooks *w, struct store_txn *t, const struct batch_rec *b,
+                        const char *type, outbox_data_fn build, const void *ctx);
 /* After a commit that may have recorded events: start delivering them. */
 void webhooks_kick(struct webhooks *w);
 

@@ -447,8 +447,57 @@ static void test_fold_writes_once(void)
     fx_close(&f);
 }
 
+/* jobs_key decodes a batch's prefix once and keeps it for the next keys of that batch; with more
+ * batches than it keeps, the entries replaced still give the right prefix. */
+static void test_key_cache(void)
+{
+    const char *ids[JOBS_KEYS + 2] = {
+        "batch_01JDX3TESTBATCH00000000000", "batch_01JDX3TESTBATCH00000000001",
+        "batch_01JDX3TESTBATCH0000000000Z", "bJ",
+        "batch_7ZZZZZZZZZZZZZZZZZZZZZZZZZ", "batch_01JDX3TESTBATCH00000000002"};
+    struct jobs_txn jt = {0};
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) {
+            struct batch_key want;
+            batch_key_init(&want, ids[i]);
+            const struct batch_key *k = jobs_key(&jt, ids[i]);
+            CHECK_INT(k->len, want.len);
+            CHECK(memcmp(k->bytes, want.bytes, want.len) == 0);
+            /* The next key of the same batch uses the entry just made. */
+            CHECK(jobs_key(&jt, ids[i]) == k);
+        }
+    }
+    jobs_txn_free(&jt);
+}
+
+/* jobs_read, given the batch's key prefix, reads what jobs_get reads from the id's text. */
+static void test_read_by_key(void)
+{
+    struct fx f;
+    fx_open(&f);
+    fx_batch(&f.s, &(struct fx_batch){.id = "bR", .ws = "ws_W", .rows = 3});
+    fx_batch(&f.s,
+             &(struct fx_batch){.id = "batch_01JDX3TESTBATCH00000000000", .ws = "ws_W", .rows = 2});
+    struct store_txn t;
+    CHECK_INT(store_read_begin(&f.s, &t), 0);
+    const char *ids[] = {"bR", "batch_01JDX3TESTBATCH00000000000"};
+    for (size_t i = 0; i < 2; i++) {
+        struct batch_key k;
+        batch_key_init(&k, ids[i]);
+        struct job_view a, b;
+        CHECK_INT(jobs_read(&t, &k, 1, &a), 0);
+        CHECK_INT(jobs_get(&(struct jobs_txn){.t = &t}, ids[i], 1, &b), 0);
+        CHECK_INT(a.head.state, JOB_WAITING);
+        CHECK_STR(a.head.e164, b.head.e164);
+        CHECK_INT(jobs_read(&t, &k, 3, &a), BC_ENOTFOUND);
+    }
+    store_read_end(&t);
+    fx_close(&f);
+}
+
 CHECK_MAIN(CHECK_CASE(test_every_transition_keeps_counters), CHECK_CASE(test_same_state),
            CHECK_CASE(test_rewrite_and_missing), CHECK_CASE(test_cancel_head),
            CHECK_CASE(test_written_back_only_when_dirty),
            CHECK_CASE(test_slots_reused_records_reloaded),
-           CHECK_CASE(test_retryable_count_follows_moves), CHECK_CASE(test_fold_writes_once))
+           CHECK_CASE(test_retryable_count_follows_moves), CHECK_CASE(test_fold_writes_once),
+           CHECK_CASE(test_key_cache), CHECK_CASE(test_read_by_key))

@@ -204,5 +204,31 @@ static void test_cancelled_batch_calls_adopted(void)
     fx_close(&f);
 }
 
-CHECK_MAIN(CHECK_CASE(test_in_doubt_calls_hold_no_slot),
+/* Each (batch, row) has its own watch: rows with one digit, several, and the largest, and batch
+ * ids one of which is another's start, are set, set again and cleared each on its own. */
+static void test_watch_keys(void)
+{
+    struct client busy = {0};
+    struct watchlist wl = {.client = &busy, .overdue_ms = 3600000, .queue = capture};
+    static const struct {
+        const char *batch;
+        uint32_t row;
+    } calls[] = {{"bA", 0}, {"bA", 1}, {"bA", 10}, {"bA1", 0}, {"bA", 4294967295u}, {"bA10", 1}};
+    size_t n = sizeof calls / sizeof calls[0];
+    for (size_t i = 0; i < n; i++) {
+        CHECK_INT(watch_set(&wl, calls[i].batch, calls[i].row, 1, JOB_ACTIVE, "CA", NOW), 0);
+        CHECK_INT(watch_count(&wl), i + 1);
+    }
+    CHECK_INT(watch_set(&wl, "bA", 10, 2, JOB_ACTIVE, "CA", NOW), 0);
+    CHECK_INT(watch_count(&wl), n);
+    CHECK_INT(watch_clear(&wl, "bA", 100), 1);
+    CHECK_INT(watch_count(&wl), n);
+    for (size_t i = 0; i < n; i++) {
+        CHECK_INT(watch_clear(&wl, calls[i].batch, calls[i].row), 1);
+        CHECK_INT(watch_count(&wl), n - i - 1);
+    }
+    watch_free(&wl);
+}
+
+CHECK_MAIN(CHECK_CASE(test_watch_keys), CHECK_CASE(test_in_doubt_calls_hold_no_slot),
            CHECK_CASE(test_cancelled_batch_calls_adopted))

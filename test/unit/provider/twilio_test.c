@@ -1114,8 +1114,45 @@ static void test_parse_fetch(void)
     }
 }
 
-CHECK_MAIN(CHECK_CASE(test_form_round_trip), CHECK_CASE(test_form_encoding),
-           CHECK_CASE(test_form_get), CHECK_CASE(test_form_next),
+/* The callback query: plain values (the URLs we hand out) and escaped ones read the same; a value
+ * missing, too long, zero or not a number is refused. */
+static void test_callback_query(void)
+{
+    static const struct {
+        const char *q;
+        int rc;
+        uint32_t row, seq;
+    } cases[] = {
+        {"b=" BATCH "&r=7&a=2", 0, 7, 2},
+        {"a=2&r=7&b=" BATCH, 0, 7, 2},
+        {"b=batch%5F01HQ3V6Z8R2M4N5P6Q7R8S9T0V&r=%37&a=1%32", 0, 7, 12},
+        {"b=" BATCH "&r=4294967295&a=1", 0, 4294967295u, 1},
+        {"b=" BATCH "&r=0000000000000001&a=1", BC_EINVAL, 0, 0},
+        {"b=" BATCH "&r=%30000000000000001&a=1", BC_EINVAL, 0, 0},
+        {"b=" BATCH "&r=4294967296&a=1", BC_EINVAL, 0, 0},
+        {"b=" BATCH "&r=0&a=1", BC_EINVAL, 0, 0},
+        {"b=" BATCH "&r=+7&a=1", BC_EINVAL, 0, 0},
+        {"b=" BATCH "&r=7%00&a=1", 0, 7, 1},
+        {"b=" BATCH "&r=7", BC_EINVAL, 0, 0},
+        {"b=" BATCH "x&r=7&a=1", BC_EINVAL, 0, 0},
+        {"b=batch+01HQ3V6Z8R2M4N5P6Q7R8S9T0V&r=7&a=1", BC_EINVAL, 0, 0},
+        {"b=" BATCH BATCH "&r=7&a=1", BC_EINVAL, 0, 0},
+        {"", BC_EINVAL, 0, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct call_event ev;
+        provider_event_init(&ev);
+        CHECK_INT(provider_parse_callback_query(cases[i].q, strlen(cases[i].q), &ev), cases[i].rc);
+        if (cases[i].rc)
+            continue;
+        CHECK_STR(ev.batch, BATCH);
+        CHECK_INT(ev.row, cases[i].row);
+        CHECK_INT(ev.seq, cases[i].seq);
+    }
+}
+
+CHECK_MAIN(CHECK_CASE(test_form_round_trip), CHECK_CASE(test_callback_query),
+           CHECK_CASE(test_form_encoding), CHECK_CASE(test_form_get), CHECK_CASE(test_form_next),
            CHECK_CASE(test_signature_vectors), CHECK_CASE(test_signature_order),
            CHECK_CASE(test_signature_body_hash), CHECK_CASE(test_signature_rejects),
            CHECK_CASE(test_create_say), CHECK_CASE(test_create_stream),

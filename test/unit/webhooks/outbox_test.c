@@ -56,13 +56,19 @@ struct emit_args {
     int results[8];
 };
 
+/* The batch of the fixture's events. */
+static void test_batch(struct batch_rec *b)
+{
+    memset(b, 0, sizeof *b);
+    snprintf(b->id, sizeof b->id, "%s", BATCH_ID);
+    snprintf(b->ws, sizeof b->ws, "%s", WS_ID);
+}
+
 static int emit_txn(struct store_txn *t, void *arg)
 {
     struct emit_args *a = arg;
     struct batch_rec b;
-    memset(&b, 0, sizeof b);
-    snprintf(b.id, sizeof b.id, "%s", BATCH_ID);
-    snprintf(b.ws, sizeof b.ws, "%s", WS_ID);
+    test_batch(&b);
     for (int i = 0; i < a->n; i++) {
         cJSON *data = cJSON_CreateObject();
         cJSON_AddNumberToObject(data, "i", i);
@@ -254,6 +260,59 @@ static void test_scan_bounds(void)
     teardown(&f);
 }
 
+/* emit_built builds the data only for an event that is recorded, once, and the entry holds it:
+ * with the workspace's target, with only the batch's webhookUrl, and not at all with neither. */
+struct lazy_args {
+    struct outbox *o;
+    int built;
+    int result;
+};
+
+static cJSON *build_counted(const void *ctx)
+{
+    struct lazy_args *a = (struct lazy_args *)ctx;
+    cJSON *data = cJSON_CreateObject();
+    cJSON_AddNumberToObject(data, "built", ++a->built);
+    return data;
+}
+
+static int lazy_txn(struct store_txn *t, void *arg)
+{
+    struct lazy_args *a = arg;
+    struct batch_rec b;
+    test_batch(&b);
+    a->result = outbox_emit_built(a->o, t, &b, "call.completed", build_counted, a);
+    return 0;
+}
+
+static void test_emit_built(void)
+{
+    const char *ws_urls[3] = {"https://ws.example/h", NULL, NULL};
+    const char *batch_urls[3] = {NULL, "https://batch.example/h", NULL};
+    for (int k = 0; k < 3; k++) {
+        struct fixture f;
+        setup(&f, ws_urls[k], batch_urls[k]);
+        struct lazy_args a = {.o = f.o};
+        CHECK_INT(store_write(&f.s, lazy_txn, &a), 0);
+        struct seen s = {.fail_at = -1};
+        CHECK_INT(outbox_scan(&f.s, 0, 100, visit, &s), k < 2 ? 1 : 0);
+        CHECK_INT(a.result, k < 2 ? 1 : 0);
+        CHECK_INT(a.built, k < 2 ? 1 : 0);
+        if (k < 2) {
+            CHECK_STR(s.urls[0], ws_urls[k] ? ws_urls[k] : batch_urls[k]);
+            struct outbox_entry e;
+            struct buf body = {0};
+            CHECK_INT(read_entry(&f.s, s.seqs[0], &e, &body), 0);
+            cJSON *o = cJSON_ParseWithLength(body.data, body.len);
+            const cJSON *data = cJSON_GetObjectItemCaseSensitive(o, "data");
+            CHECK_INT(cJSON_GetObjectItemCaseSensitive(data, "built")->valueint, 1);
+            cJSON_Delete(o);
+            buf_free(&body);
+        }
+        teardown(&f);
+    }
+}
+
 CHECK_MAIN(CHECK_CASE(test_emit_increasing_sequence), CHECK_CASE(test_emit_without_target),
            CHECK_CASE(test_emit_batch_target), CHECK_CASE(test_retry_and_delete),
-           CHECK_CASE(test_scan_bounds))
+           CHECK_CASE(test_scan_bounds), CHECK_CASE(test_emit_built))
