@@ -12,6 +12,7 @@
 #include "policy/suppress.h"
 #include "store/records.h"
 #include "util/err.h"
+#include "util/id.h"
 #include "util/json.h"
 
 double commit_random01(uint64_t *state)
@@ -20,15 +21,6 @@ double commit_random01(uint64_t *state)
     *state ^= *state >> 7;
     *state ^= *state << 17;
     return (double)(*state >> 11) / 9007199254740992.0;
-}
-
-/* Copies src, cut to fit dst (cap bytes with its NUL): snprintf's "%.*s" without its format
- * parsing, for the call ids copied for most reports. */
-static void copy_id(char *dst, size_t cap, const char *src)
-{
-    size_t n = strnlen(src, cap - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
 }
 
 static void release_call(struct report *ev)
@@ -247,11 +239,11 @@ static int apply_create(struct commit *c, struct report *ev, struct job_view *jv
         h.state = JOB_ACTIVE;
         count_attempt(&h);
         h.provider_errors = 0;
-        copy_id(h.call_id, sizeof h.call_id, cr->call_id);
+        id_copy(h.call_id, sizeof h.call_id, cr->call_id);
         b->attempts++;
         jobs_batch_dirty(jt, b);
         ev->now_active = 1;
-        copy_id(ev->call_id, sizeof ev->call_id, cr->call_id);
+        id_copy(ev->call_id, sizeof ev->call_id, cr->call_id);
         if (put_sid(jt, cr->call_id, ev->batch, ev->row, ev->seq))
             return jt->t->err;
         return jobs_move(jt, ev->batch, ev->row, jv, &h, jv->error, jv->error_len);
@@ -337,7 +329,7 @@ static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)
         count_attempt(&h);
         h.provider_errors = 0;
         if (ce->call_id[0]) {
-            copy_id(h.call_id, sizeof h.call_id, ce->call_id);
+            id_copy(h.call_id, sizeof h.call_id, ce->call_id);
             if (put_sid(jt, ce->call_id, ev->batch, ev->row, ev->seq))
                 return jt->t->err;
         }
@@ -349,7 +341,7 @@ static int apply_call(struct commit *c, struct report *ev, struct job_view *jv)
         if (!ce->final) {
             h.state = JOB_ACTIVE;
             ev->now_active = 1;
-            copy_id(ev->call_id, sizeof ev->call_id, h.call_id);
+            id_copy(ev->call_id, sizeof ev->call_id, h.call_id);
             return jobs_move(jt, ev->batch, ev->row, jv, &h, jv->error, jv->error_len);
         }
     }

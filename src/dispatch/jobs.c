@@ -5,6 +5,7 @@
 
 #include "policy/decide.h"
 #include "util/err.h"
+#include "util/id.h"
 
 void jobs_txn_begin(struct jobs_txn *jt, struct store_txn *t)
 {
@@ -68,20 +69,13 @@ void jobs_batch_dirty(struct jobs_txn *jt, struct batch_rec *b)
             jt->slots[i].dirty = 1;
 }
 
-static void copy_batch(char dst[ID_MAX], const char *batch)
-{
-    size_t n = strnlen(batch, ID_MAX - 1);
-    memcpy(dst, batch, n);
-    dst[n] = '\0';
-}
-
 const struct batch_key *jobs_key(struct jobs_txn *jt, const char *batch)
 {
     for (size_t i = 0; i < JOBS_KEYS; i++)
         if (strcmp(jt->keys[i].batch, batch) == 0 && batch[0])
             return &jt->keys[i].key;
     struct jobs_key *e = &jt->keys[jt->next_key++ % JOBS_KEYS];
-    copy_batch(e->batch, batch);
+    id_copy(e->batch, ID_MAX, batch);
     batch_key_init(&e->key, batch);
     return &e->key;
 }
@@ -170,7 +164,7 @@ static struct jobs_staged *staged_add(struct jobs_txn *jt, const char *batch, ui
         return NULL;
     }
     e = &jt->staged[jt->nstaged];
-    copy_batch(e->batch, batch);
+    id_copy(e->batch, ID_MAX, batch);
     e->row = row;
     e->stored = e->state = (uint8_t)stored;
     e->bkey = *jobs_key(jt, batch);
@@ -297,7 +291,7 @@ int jobs_get(struct jobs_txn *jt, const char *batch, uint32_t row, struct job_vi
     uint8_t key[JOB_KEY_MAX];
     size_t klen = batch_key_job(key, jobs_key(jt, batch), row);
     if (jt->fold) {
-        copy_batch(jt->last_batch, batch);
+        id_copy(jt->last_batch, ID_MAX, batch);
         jt->last_row = row;
         memcpy(jt->last_key, key, klen);
         jt->last_klen = klen;

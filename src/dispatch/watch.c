@@ -8,6 +8,7 @@
 #include "store/records.h"
 #include "util/clock.h"
 #include "util/err.h"
+#include "util/id.h"
 
 /* A look up again this long after the provider could not answer. */
 #define FETCH_RETRY_MS 5000
@@ -50,14 +51,6 @@ static size_t watch_key(char out[WATCH_KEY_MAX], const char *batch, uint32_t row
     return n;
 }
 
-/* snprintf's "%s" into dst (cap bytes with its NUL), without its format parsing. */
-static void set_text(char *dst, size_t cap, const char *src)
-{
-    size_t n = strnlen(src, cap - 1);
-    memcpy(dst, src, n);
-    dst[n] = '\0';
-}
-
 /* The watch under key (watch_key of batch and row), added without a slot when new; NULL when
  * out of memory. */
 static struct watch *put_watch(struct watchlist *wl, const char *key, size_t klen,
@@ -72,12 +65,12 @@ static struct watch *put_watch(struct watchlist *wl, const char *key, size_t kle
             return NULL;
         }
     }
-    set_text(w->batch, sizeof w->batch, batch);
+    id_copy(w->batch, sizeof w->batch, batch);
     w->row = row;
     w->seq = seq;
     w->state = state;
     w->deadline = deadline;
-    set_text(w->call_id, sizeof w->call_id, call_id ? call_id : "");
+    id_copy(w->call_id, sizeof w->call_id, call_id ? call_id : "");
     return w;
 }
 

@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define ID_ULID_LEN 26
 #define ID_MAX      40
@@ -30,6 +31,14 @@ static inline int id_digit_value(char c)
     };
 #undef ID_D
     return values[(unsigned char)c] - 1;
+}
+/* Copies the id src into dst (cap bytes with its NUL), cut to fit: snprintf's "%s" without its
+ * format parsing, for the ids the dispatcher copies for every report and key. */
+static inline void id_copy(char *dst, size_t cap, const char *src)
+{
+    size_t n = strnlen(src, cap - 1);
+    memcpy(dst, src, n);
+    dst[n] = '\0';
 }
 /* 1 if s is prefix followed by a well-formed ULID. */
 int id_valid(const char *prefix, const char *s, size_t len);
