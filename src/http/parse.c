@@ -268,8 +268,8 @@ static void route_request(struct http_conn *c)
         }
     }
     char allowed[128];
-    int idx = http_route_match(cfg->routes, cfg->nroutes, r->method, path, len, r->params,
-                               &r->nparams, allowed, sizeof allowed);
+    int idx = http_router_match(&srv->router, r->method, path, len, r->params, &r->nparams, allowed,
+                                sizeof allowed);
     if (idx >= 0) {
         r->route_index = idx;
         r->route = &cfg->routes[idx];
