@@ -109,6 +109,8 @@ int http_router_match(const struct http_router *rt, int method, const char *path
 {
     size_t tlen = len > 1 && path[len - 1] == '/' ? len - 1 : len;
     size_t n = rt->n < HTTP_ROUTER_MAX ? rt->n : HTTP_ROUTER_MAX;
+    if (allowed_cap)
+        allowed[0] = '\0';
     for (size_t r = 0; r < n; r++) {
         const struct http_route *route = &rt->routes[r];
         size_t lit = rt->literal[r];
