@@ -174,23 +174,21 @@ static cJSON *load_agent(struct http_request *req, char *key, size_t *klen)
 
 void agents_get(struct http_request *req)
 {
-    struct app *app = api_app(req);
     struct api_ctx *ctx = api_ctx(req);
     const struct http_slice *id = &req->params[0];
     char key[AGENT_KEY_MAX];
-    if (!id_valid("agent_", id->ptr, id->len)) {
-        agent_not_found(req);
+    /* Begun or not, the head's transaction ends here (API_HEAD_TXN). */
+    struct store_txn own, *t = api_head_txn(req, &own);
+    if (!t)
         return;
-    }
-    size_t klen = agent_key(key, ctx->ws, ctx->ws_len, id->ptr, id->len);
-    struct store_txn t;
+    int rc = BC_ENOTFOUND;
     struct store_val v;
-    int rc = store_read_begin(&app->store, &t);
-    if (!rc)
-        rc = store_get(&t, DB_AGENT, key, klen, &v);
+    if (id_valid("agent_", id->ptr, id->len))
+        rc =
+            store_get(t, DB_AGENT, key, agent_key(key, ctx->ws, ctx->ws_len, id->ptr, id->len), &v);
     if (!rc)
         http_respond(req, 200, "application/json; charset=utf-8", v.ptr, v.len);
-    store_read_end(&t);
+    store_read_end(t);
     if (rc == BC_ENOTFOUND)
         agent_not_found(req);
     else if (rc)

@@ -262,3 +262,11 @@ int api_read_begin(struct http_request *req, struct store_txn *t)
         api_respond_internal(req, rc);
     return rc;
 }
+
+struct store_txn *api_head_txn(struct http_request *req, struct store_txn *own)
+{
+    struct store_txn *head = &api_ctx(req)->head_txn;
+    if (head->txn)
+        return head;
+    return api_read_begin(req, own) ? NULL : own;
+}

@@ -21,6 +21,9 @@
 #define API_WS_PATH     4u  /* the first path parameter is the workspace (fleet routing) */
 #define API_BATCH_QUERY 8u  /* the query's b= names the batch (callbacks in the old form) */
 #define API_OPER        16u /* the operator's routes: Authorization: Bearer <--admin-token> */
+/* The handler only reads, at once, and ends the read transaction authentication began
+ * (api_head_txn) instead of beginning one: one snapshot for the whole request. */
+#define API_HEAD_TXN 32u
 
 /* Per-request state, allocated by the HTTP server for every connection. */
 struct api_ctx {
@@ -29,6 +32,8 @@ struct api_ctx {
     char key_id[ID_MAX];   /* the API key's id (for audit log lines) */
     struct upload *upload; /* the upload or validation this request streams into */
     void *body_state;      /* another streamed body's own state (suppression or registry import) */
+    /* An API_HEAD_TXN route's read transaction, open (txn set) from the head to its handler. */
+    struct store_txn head_txn;
 };
 
 static inline struct app *api_app(struct http_request *req)
@@ -80,6 +85,9 @@ void api_body_pace(struct http_request *req, int blocked, size_t *since_yield, s
 /* Begins a read transaction on the app's store; on failure responds (api_respond_internal) and
  * returns the error, so a handler only returns. */
 int api_read_begin(struct http_request *req, struct store_txn *t);
+/* The head's read transaction of an API_HEAD_TXN route, else own once begun; NULL (and a 500
+ * sent) when none could begin. Either way the caller ends it with store_read_end. */
+struct store_txn *api_head_txn(struct http_request *req, struct store_txn *own);
 
 /* Parses the buffered body as a JSON object; on failure it responds 400 and returns NULL. */
 cJSON *api_parse_body(struct http_request *req);

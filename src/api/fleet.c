@@ -64,6 +64,24 @@ static void moving(struct http_request *req, const char *ws, size_t len)
     api_respond_json(req, 503, o);
 }
 
+/* Whether a workspace record has a "frozen" member, found from its 'z' with memchr: no other
+ * member's name has one, and memmem cost several hundred instructions per request. */
+static int names_frozen(const char *p, size_t len)
+{
+    static const char name[] = "\"frozen\"";
+    const size_t z = 4; /* where 'z' is in name */
+    for (size_t i = z; i + (sizeof name - 1 - z) <= len;) {
+        const char *hit = memchr(p + i, 'z', len - i - (sizeof name - 2 - z));
+        if (!hit)
+            return 0;
+        i = (size_t)(hit - p);
+        if (memcmp(hit - z, name, sizeof name - 1) == 0)
+            return 1;
+        i++;
+    }
+    return 0;
+}
+
 /* Looks the workspace up in t: 1 held, 0 not held, or an error. *frozen is its flag. */
 static int held_in(struct store_txn *t, const char *ws, size_t len, int *frozen)
 {
@@ -74,7 +92,7 @@ static int held_in(struct store_txn *t, const char *ws, size_t len, int *frozen)
     int rc = store_get(t, DB_WS, ws, len, &v);
     /* The record names "frozen" only while it is: most requests skip the JSON parse. */
     struct ws_settings s;
-    if (rc == 0 && memmem(v.ptr, v.len, "\"frozen\"", 8) && workspace_decode(v.ptr, v.len, &s) == 0)
+    if (rc == 0 && names_frozen(v.ptr, v.len) && workspace_decode(v.ptr, v.len, &s) == 0)
         *frozen = s.frozen;
     return rc == 0 ? 1 : rc == BC_ENOTFOUND ? 0 : rc;
 }
@@ -116,17 +134,20 @@ void fleet_on_head(struct http_request *req)
     int fleet = app->cfg.instance_name[0] != '\0', frozen = 0, rc = 1;
     const char *ws = NULL;
     size_t len = 0;
-    /* An authenticated request's lookup shares its read transaction with authentication. */
-    struct store_txn t, *shared = NULL;
+    /* An authenticated request's lookup shares its read transaction with authentication, and
+     * an API_HEAD_TXN route's with its handler when nothing is answered before it (a request
+     * without a body reaches its handler in the same parse). */
+    struct store_txn own, *shared = NULL;
+    struct store_txn *t = (flags & API_HEAD_TXN) ? &api_ctx(req)->head_txn : &own;
     if (flags & API_AUTH) {
         const struct http_slice *h = http_header(req, "x-workspace-id");
         if (h && h->len) {
             ws = h->ptr;
             len = h->len;
-            rc = store_read_begin(&app->store, &t);
+            rc = store_read_begin(&app->store, t);
             if (rc == 0) {
-                shared = &t;
-                rc = held_in(&t, ws, len, &frozen);
+                shared = t;
+                rc = held_in(t, ws, len, &frozen);
             }
         }
     } else if ((flags & API_WS_PATH) && req->nparams && fleet) {
@@ -153,7 +174,7 @@ void fleet_on_head(struct http_request *req)
         moving(req, ws, len);
     else
         auth_on_head(req, shared);
-    if (shared)
+    if (shared && (shared == &own || req->responded || req->has_body))
         store_read_end(shared);
 }
 

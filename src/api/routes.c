@@ -42,7 +42,7 @@ const struct http_route routes_table[] = {
     {GET, "/ui/js/:file", dashboard_asset_get, NULL, 0, 0},
     {POST, "/v1/api/agents", agents_create, NULL, 0, API_AUTH},
     {GET, "/v1/api/agents", agents_list, NULL, 0, API_AUTH},
-    {GET, "/v1/api/agents/:id", agents_get, NULL, 0, API_AUTH},
+    {GET, "/v1/api/agents/:id", agents_get, NULL, 0, API_AUTH | API_HEAD_TXN},
     {PUT, "/v1/api/agents/:id", agents_update, NULL, 0, API_AUTH},
     {DELETE, "/v1/api/agents/:id", agents_delete, NULL, 0, API_AUTH},
     {POST, "/v1/api/batch-calls", NULL, &upload_ops, UPLOAD_BODY_LIMIT, API_AUTH},

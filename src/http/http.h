@@ -131,11 +131,26 @@ struct http_server_config {
     const char *fixed_headers;
 };
 
+/* How many routes' literal heads http_router keeps; routes past it are matched by the walk. */
+#define HTTP_ROUTER_MAX 128
+
+/* Routes with what the match of each needs known in advance (http_router_init): the length of
+ * its pattern's literal head, up to the '/' before its first ':' segment, compared with one
+ * memcmp; whole[r] when the pattern has no ':' segment at all (then only a path of that length
+ * can match). */
+struct http_router {
+    const struct http_route *routes;
+    size_t n;
+    uint16_t literal[HTTP_ROUTER_MAX];
+    uint8_t whole[HTTP_ROUTER_MAX];
+};
+
 struct http_server {
     uv_tcp_t listener;
     uv_loop_t *loop;
     struct http_server_config cfg;
-    struct http_conn *conns; /* intrusive list of open connections */
+    struct http_router router; /* cfg's routes */
+    struct http_conn *conns;   /* intrusive list of open connections */
     size_t nconns;
     size_t nrejected; /* connections being refused because of the cap */
     int listening;

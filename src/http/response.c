@@ -10,6 +10,7 @@
 #include "http/router.h"
 #include "util/json.h"
 #include "util/log.h"
+#include "util/num.h"
 
 /* append_response's length for a streamed (chunked) body. */
 #define STREAMED ((size_t)-1)
@@ -24,20 +25,6 @@ static const char *date_header(struct http_server *srv)
         srv->date_sec = (uint64_t)now;
     }
     return srv->date;
-}
-
-/* Decimal digits of v at p; returns the end. */
-static char *put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
 }
 
 static char *put_str(char *p, const char *s, size_t n)
@@ -65,7 +52,7 @@ static void append_response(struct http_conn *c, int status, const char *content
     }
     char *p = o->data + o->len;
     p = PUT_LIT(p, "HTTP/1.1 ");
-    p = put_u64(p, (uint64_t)status);
+    p = num_put_u64(p, (uint64_t)status);
     *p++ = ' ';
     p = put_str(p, text, tlen);
     p = PUT_LIT(p, "\r\nDate: ");
@@ -80,7 +67,7 @@ static void append_response(struct http_conn *c, int status, const char *content
     } else if (status != 304) {
         /* A 304's Content-Length would have to be the 200's (RFC 9110 8.6): send none. */
         p = PUT_LIT(p, "\r\nContent-Length: ");
-        p = put_u64(p, len);
+        p = num_put_u64(p, len);
     }
     p = close ? PUT_LIT(p, "\r\nConnection: close\r\n")
               : PUT_LIT(p, "\r\nConnection: keep-alive\r\n");
@@ -205,7 +192,7 @@ void http_add_header_u64(struct http_request *req, const char *name, uint64_t va
     char *p = req->extra_headers.data + req->extra_headers.len;
     p = put_str(p, name, nlen);
     p = PUT_LIT(p, ": ");
-    p = put_u64(p, value);
+    p = num_put_u64(p, value);
     p = PUT_LIT(p, "\r\n");
     req->extra_headers.len = (size_t)(p - req->extra_headers.data);
 }

@@ -91,6 +91,51 @@ int http_route_match(const struct http_route *routes, size_t n, int method, cons
     return path_matched ? -405 : -404;
 }
 
+void http_router_init(struct http_router *rt, const struct http_route *routes, size_t n)
+{
+    rt->routes = routes;
+    rt->n = n;
+    for (size_t r = 0; r < n && r < HTTP_ROUTER_MAX; r++) {
+        const char *p = routes[r].pattern, *colon = strstr(p, "/:");
+        size_t lit = colon ? (size_t)(colon - p) : strlen(p);
+        /* A head too long to keep is compared by the walk (a literal of 0). */
+        rt->literal[r] = lit < UINT16_MAX ? (uint16_t)lit : 0;
+        rt->whole[r] = !colon && lit < UINT16_MAX;
+    }
+}
+
+int http_router_match(const struct http_router *rt, int method, const char *path, size_t len,
+                      struct http_slice *params, size_t *nparams, char *allowed, size_t allowed_cap)
+{
+    size_t tlen = len > 1 && path[len - 1] == '/' ? len - 1 : len;
+    size_t n = rt->n < HTTP_ROUTER_MAX ? rt->n : HTTP_ROUTER_MAX;
+    if (allowed_cap)
+        allowed[0] = '\0';
+    for (size_t r = 0; r < n; r++) {
+        const struct http_route *route = &rt->routes[r];
+        size_t lit = rt->literal[r];
+        /* The length, then the head's last byte (where most heads of a table differ), before
+         * the memcmp. */
+        if (route->method != method || (rt->whole[r] ? tlen != lit : tlen < lit) ||
+            (lit && path[lit - 1] != route->pattern[lit - 1]) ||
+            memcmp(path, route->pattern, lit) != 0)
+            continue;
+        if (rt->whole[r]) {
+            *nparams = 0;
+            return (int)r;
+        }
+        /* The rest starts at a '/' in both: params point into path itself. */
+        size_t ntmp = 0;
+        if (match_pattern(route->pattern + lit, path + lit, tlen - lit, params, &ntmp)) {
+            *nparams = ntmp;
+            return (int)r;
+        }
+    }
+    /* Routes past the kept heads, and the 404 or 405 of a path no route of the method takes. */
+    return http_route_match(rt->routes, rt->n, method, path, len, params, nparams, allowed,
+                            allowed_cap);
+}
+
 const struct http_slice *http_header(const struct http_request *req, const char *name)
 {
     size_t nlen = strlen(name);

@@ -18,6 +18,13 @@ int http_query(const struct http_request *req, const char *name, char *out, size
 int http_route_match(const struct http_route *routes, size_t n, int method, const char *path,
                      size_t len, struct http_slice *params, size_t *nparams, char *allowed,
                      size_t allowed_cap);
+/* Prepares rt for routes[0..n) (kept by reference). */
+void http_router_init(struct http_router *rt, const struct http_route *routes, size_t n);
+/* http_route_match's answer over rt's routes, found with the literal heads: each route of the
+ * method is compared with one memcmp (or only its length), not walked byte by byte. */
+int http_router_match(const struct http_router *rt, int method, const char *path, size_t len,
+                      struct http_slice *params, size_t *nparams, char *allowed,
+                      size_t allowed_cap);
 const char *http_status_text(int status);
 
 #endif

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "http/conn.h"
+#include "http/router.h"
 #include "http/server.h"
 #include "util/log.h"
 
@@ -32,6 +33,7 @@ int http_server_init(struct http_server *srv, uv_loop_t *loop, const struct http
     memset(srv, 0, sizeof *srv);
     srv->loop = loop;
     srv->cfg = *cfg;
+    http_router_init(&srv->router, cfg->routes, cfg->nroutes);
     int rc = uv_tcp_init(loop, &srv->listener);
     srv->listener.data = srv;
     srv->open_handles = 1;

@@ -1,5 +1,6 @@
 /* The router and the query parser (src/http/router.c), over the server's real route table
  * (src/api/routes.c). Input: a method byte, then a path, an optional '?' and a query. Properties:
+ * - http_router_match (the server's) answers as the walk (http_route_match) does;
  * - a match is a route of that method whose pattern matches segment by segment, its parameters
  *   non-empty slices of the path without '/'; -405 comes with the allowed methods, -404 without;
  * - http_query never writes past its buffer, terminates what it writes, decodes to at most the
@@ -23,6 +24,19 @@ static void check_route(int method, const char *path, size_t len)
     int r = http_route_match(routes_table, routes_count, method, path, len, params, &np, allowed,
                              sizeof allowed);
     FUZZ_CHECK(memchr(allowed, 0, sizeof allowed), "allowed not terminated");
+    /* The server's matcher (literal heads, then the walk) gives the walk's answer. */
+    static struct http_router rt;
+    if (!rt.routes)
+        http_router_init(&rt, routes_table, routes_count);
+    struct http_slice rparams[HTTP_MAX_PARAMS];
+    size_t rnp = 0;
+    char rallowed[128];
+    int rr = http_router_match(&rt, method, path, len, rparams, &rnp, rallowed, sizeof rallowed);
+    FUZZ_CHECK(rr == r, "router %d, walk %d", rr, r);
+    FUZZ_CHECK(strcmp(rallowed, allowed) == 0 && (r < 0 || rnp == np), "router's answer differs");
+    for (size_t i = 0; r >= 0 && i < np; i++)
+        FUZZ_CHECK(rparams[i].ptr == params[i].ptr && rparams[i].len == params[i].len,
+                   "param %zu differs", i);
     if (r == -404) {
         FUZZ_CHECK(allowed[0] == '\0', "404 with allowed methods %s", allowed);
         return;

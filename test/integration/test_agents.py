@@ -129,6 +129,25 @@ class AgentsTest(ServerTestCase):
                 reply = self.call(method, "/v1/api/agents/agent_nope", body)
                 self.assertError(reply, 404, "not_found", id="agent_nope")
 
+    def test_reads_after_every_kind_of_get_see_the_latest_writes(self):
+        # A GET of one agent reads in the read transaction its authentication began; each kind
+        # of answer must end it, or the reads after it would keep that old snapshot.
+        auth = self.fresh_workspace()
+        agent = self.create(auth)
+        path = f"/v1/api/agents/{agent['id']}"
+        twin = agent["id"][:-1] + ("0" if agent["id"][-1] != "0" else "1")
+        gets = (("found", path, None, 200), ("malformed id", "/v1/api/agents/agent_nope", None, 404),
+                ("well-formed unknown id", f"/v1/api/agents/{twin}", None, 404),
+                ("with a body", path, {"ignored": True}, 200))
+        for n, (label, get_path, body, status) in enumerate(gets):
+            with self.subTest(label):
+                self.assertEqual(self.call("GET", get_path, body, auth).status, status)
+                renamed = self.call("PUT", path, {"name": f"Name {n}"}, auth)
+                self.assertEqual(renamed.status, 200, renamed.body)
+                self.assertEqual(self.call("GET", path, auth=auth).body["name"], f"Name {n}")
+                added = self.create(auth)["id"]
+                self.assertEqual(self.call("GET", f"/v1/api/agents/{added}", auth=auth).status, 200)
+
     def test_update_changes_only_the_given_fields(self):
         agent = self.create()
         path = f"/v1/api/agents/{agent['id']}"

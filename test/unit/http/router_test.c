@@ -86,9 +86,13 @@ static const struct match_case match_cases[] = {
     {HTTP_DELETE, "/v1/api/batch-calls/b1", -405, "GET", {NULL}},
 };
 
+/* Each case through the walk (http_route_match) and through http_router_match. */
 static void test_route_match_table(void)
 {
-    for (size_t i = 0; i < sizeof match_cases / sizeof match_cases[0]; i++) {
+    struct http_router rt;
+    http_router_init(&rt, routes, NROUTES);
+    for (size_t k = 0; k < 2 * sizeof match_cases / sizeof match_cases[0]; k++) {
+        size_t i = k / 2;
         const struct match_case *mc = &match_cases[i];
         /* The path is followed by junk that must not be looked at. */
         size_t len = strlen(mc->path);
@@ -99,8 +103,10 @@ static void test_route_match_table(void)
         size_t nparams = 99;
         char allowed[128];
         memset(allowed, 'Z', sizeof allowed);
-        int rc = http_route_match(routes, NROUTES, mc->method, buf, len, params, &nparams, allowed,
-                                  sizeof allowed);
+        int rc = k % 2 ? http_router_match(&rt, mc->method, buf, len, params, &nparams, allowed,
+                                           sizeof allowed)
+                       : http_route_match(routes, NROUTES, mc->method, buf, len, params, &nparams,
+                                          allowed, sizeof allowed);
         CHECK_REPORT(rc == mc->expect, "case %zu (%s %s): got %d, want %d", i,
                      llhttp_method_name((llhttp_method_t)mc->method), mc->path, rc, mc->expect);
         if (mc->expect >= 0 && rc == mc->expect) {
@@ -169,6 +175,93 @@ static void test_route_match_param_limit(void)
     CHECK_INT(np, 4);
     CHECK_MEM(params[3].ptr, params[3].len, "4");
     CHECK_INT(http_route_match(t, 2, HTTP_GET, "/1/2/3/4/5", 10, params, &np, NULL, 0), -404);
+}
+
+/* http_router_match against the walk over shapes the table above lacks: a root pattern, a
+ * parameter first, a literal before a parameter of the same place, and routes past
+ * HTTP_ROUTER_MAX (matched by the walk alone). */
+static void test_router_same_as_walk(void)
+{
+    static struct http_route t[HTTP_ROUTER_MAX + 3];
+    size_t n = 0;
+    t[n++] = (struct http_route){HTTP_GET, "/", NULL, NULL, 0, 0};
+    t[n++] = (struct http_route){HTTP_GET, "/ui/js/:file", NULL, NULL, 0, 0};
+    t[n++] = (struct http_route){HTTP_GET, "/ui/:file", NULL, NULL, 0, 0};
+    t[n++] = (struct http_route){HTTP_GET, "/v1/api/agents/me", NULL, NULL, 0, 0};
+    t[n++] = (struct http_route){HTTP_GET, "/v1/api/agents/:id", NULL, NULL, 0, 0};
+    t[n++] = (struct http_route){HTTP_POST, "/:ws/twilio/status", NULL, NULL, 0, 0};
+    while (n < HTTP_ROUTER_MAX)
+        t[n++] = (struct http_route){HTTP_PUT, "/filler/:x", NULL, NULL, 0, 0};
+    t[n++] = (struct http_route){HTTP_GET, "/late", NULL, NULL, 0, 0};
+    t[n++] = (struct http_route){HTTP_DELETE, "/late/:id", NULL, NULL, 0, 0};
+    t[n++] = (struct http_route){HTTP_GET, "/v1/api/agents/:id/late", NULL, NULL, 0, 0};
+    struct http_router rt;
+    http_router_init(&rt, t, n);
+    static const char *const paths[] = {
+        "/",
+        "",
+        "//",
+        "/ui",
+        "/ui/",
+        "/ui/a.js",
+        "/ui/js",
+        "/ui/js/",
+        "/ui/js/x",
+        "/ui/js/x/",
+        "/ui//x",
+        "/uix/a",
+        "/v1/api/agents/me",
+        "/v1/api/agents/me/",
+        "/v1/api/agents/m",
+        "/v1/api/agents/",
+        "/v1/api/agents",
+        "/v1/api/agentsx/1",
+        "/w1/twilio/status",
+        "//twilio/status",
+        "/w1/twilio/status/x",
+        "/late",
+        "/late/",
+        "/late/7",
+        "/late//",
+        "/filler/1",
+        "/filler",
+        "/v1/api/agents/a/late",
+        "/v1/api/agents//late",
+        "/v1/api/agents/a/late/x",
+    };
+    static const int methods[] = {HTTP_GET, HTTP_POST, HTTP_PUT, HTTP_DELETE, HTTP_PATCH};
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        for (size_t m = 0; m < sizeof methods / sizeof methods[0]; m++) {
+            size_t len = strlen(paths[i]);
+            char buf[64];
+            memcpy(buf, paths[i], len);
+            memcpy(buf + len, "/zz:/", 6); /* junk after the slice */
+            struct http_slice pw[HTTP_MAX_PARAMS], pr[HTTP_MAX_PARAMS];
+            size_t nw = 99, nr = 77;
+            char aw[128], ar[128];
+            int w = http_route_match(t, n, methods[m], buf, len, pw, &nw, aw, sizeof aw);
+            int r = http_router_match(&rt, methods[m], buf, len, pr, &nr, ar, sizeof ar);
+            CHECK_REPORT(w == r, "%s %s: walk %d, router %d",
+                         llhttp_method_name((llhttp_method_t)methods[m]), paths[i], w, r);
+            if (w != r)
+                continue;
+            if (w < 0) {
+                CHECK_STR(ar, aw);
+                continue;
+            }
+            CHECK_INT(nr, nw);
+            for (size_t p = 0; p < nw && p < nr; p++)
+                CHECK(pr[p].ptr == pw[p].ptr && pr[p].len == pw[p].len);
+        }
+    }
+    /* The cases above reach both halves: matched by the heads, and by the walk past them. */
+    struct http_slice params[HTTP_MAX_PARAMS];
+    size_t np = 0;
+    CHECK_INT(http_router_match(&rt, HTTP_GET, "/late", 5, params, &np, NULL, 0), HTTP_ROUTER_MAX);
+    CHECK_INT(http_router_match(&rt, HTTP_GET, "/v1/api/agents/me", 17, params, &np, NULL, 0), 3);
+    CHECK_INT(np, 0);
+    CHECK_INT(http_router_match(&rt, HTTP_GET, "/ui/js/x", 8, params, &np, NULL, 0), 1);
+    CHECK_MEM(params[0].ptr, params[0].len, "x");
 }
 
 /* Without an Allow buffer the status is still right. */
@@ -336,8 +429,9 @@ static void test_header_lookup(void)
     free(req);
 }
 
-CHECK_MAIN(CHECK_CASE(test_route_match_table), CHECK_CASE(test_route_match_order),
-           CHECK_CASE(test_route_match_param_limit), CHECK_CASE(test_route_match_no_allow_buffer),
+CHECK_MAIN(CHECK_CASE(test_route_match_table), CHECK_CASE(test_router_same_as_walk),
+           CHECK_CASE(test_route_match_order), CHECK_CASE(test_route_match_param_limit),
+           CHECK_CASE(test_route_match_no_allow_buffer),
            CHECK_CASE(test_route_match_allow_truncated),
            CHECK_CASE(test_route_match_allow_similar_names), CHECK_CASE(test_query_table),
            CHECK_CASE(test_query_no_query), CHECK_CASE(test_header_lookup))

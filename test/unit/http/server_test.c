@@ -868,6 +868,36 @@ static void test_table(void)
         run_case(&server_cases[i]);
 }
 
+/* Every byte in a header name: the RFC 9110 token characters are taken, any other is a 400
+ * (':' ends the name, CR and LF the line, so they cannot be tried there). */
+static void test_header_name_bytes(void)
+{
+    static const char tchars[] = "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    struct harness *h = harness_new();
+    struct buf req = {0}, got = {0};
+    size_t taken = 0;
+    for (int ch = 0; ch < 256; ch++) {
+        if (ch == ':' || ch == '\r' || ch == '\n')
+            continue;
+        int token = ch != 0 && memchr(tchars, ch, sizeof tchars - 1) != NULL;
+        req.len = 0;
+        buf_append_str(&req, "GET /hello HTTP/1.1\r\nHost: x\r\nX");
+        buf_append(&req, (char[]){(char)ch}, 1);
+        buf_append_str(&req, "y: 1\r\n\r\n");
+        run_once(h, &req, 0, 0, 1, &got);
+        const char *want =
+            token ? "200 keep-alive hi || open" : "400 close err=bad_request || closed";
+        CHECK_REPORT(strcmp(got.data, want) == 0, "byte 0x%02x: got \"%s\", want \"%s\"", ch,
+                     got.data, want);
+        taken += token;
+    }
+    CHECK_INT(taken, sizeof tchars - 1);
+    harness_free(h);
+    buf_free(&req);
+    buf_free(&got);
+}
+
 /* Chunked trailers arrive after the head was routed; the handler must still see valid request
  * headers and params. A long trailer makes the server's head buffer grow. (This test is last in
  * CHECK_MAIN because, while the server keeps trailers in that buffer, ASan stops the program
@@ -1472,7 +1502,7 @@ static void setup_quiet_logs(void)
     log_set_level(LOG_ERROR);
 }
 
-CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_table),
+CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_table), CHECK_CASE(test_header_name_bytes),
            CHECK_CASE(test_pipelined_behind_deferred), CHECK_CASE(test_deferred_close_notices_eof),
            CHECK_CASE(test_output_high_water), CHECK_CASE(test_half_close_while_handling),
            CHECK_CASE(test_connection_cap), CHECK_CASE(test_header_timeout),
