@@ -46,6 +46,8 @@ int form_escape(struct buf *b, const char *s, size_t len)
     /* Worst case every byte becomes %XX; reserving once keeps the loop free of error paths. */
     if (len > ((size_t)-1) / 3)
         return BC_ENOMEM;
+    if (len == 0)
+        return 0; /* b->data may still be NULL */
     int rc = buf_reserve(b, 3 * len);
     if (rc)
         return rc;

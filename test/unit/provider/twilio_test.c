@@ -401,8 +401,12 @@ static void test_create_exact_body(void)
     buf_free(&r.body);
     cJSON_Delete(vars);
 
-    /* The decimal writer the URLs and the form use, at its ends. */
+    /* Nothing to escape into a buffer not yet allocated. */
     struct buf b = {0};
+    CHECK_INT(form_escape(&b, "", 0), 0);
+    CHECK_INT(b.len, 0);
+
+    /* The decimal writer the URLs and the form use, at its ends. */
     CHECK_INT(provider_append_uint(&b, 0), 0);
     CHECK_INT(provider_append_uint(&b, 4294967295u), 0);
     CHECK_INT(provider_append_uint(&b, 10), 0);
