@@ -138,7 +138,10 @@ static void send_pick(struct dispatcher *d, struct pick *p)
     int rc = BC_ENOMEM;
     if (dl) {
         dl->d = d;
-        snprintf(dl->batch, sizeof dl->batch, "%s", p->b->id);
+        /* Copied, not formatted: one per dial. */
+        size_t n = strnlen(p->b->id, sizeof dl->batch - 1);
+        memcpy(dl->batch, p->b->id, n);
+        dl->batch[n] = '\0';
         dl->row = p->row;
         dl->seq = p->seq;
         struct dial_attempt a = {

@@ -83,11 +83,23 @@ static int terminate(struct buf *b)
     return rc;
 }
 
+int provider_append_uint(struct buf *b, unsigned v)
+{
+    char digits[16];
+    size_t n = sizeof digits;
+    do {
+        digits[--n] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return buf_append(b, digits + n, sizeof digits - n);
+}
+
 int provider_callback_url(struct buf *b, const struct provider_config *cfg, const char *dialect,
                           const struct dial_attempt *a)
 {
-    int rc =
-        buf_printf(b, "%.*s/v1/provider/", provider_base_len(cfg->public_url), cfg->public_url);
+    int rc = buf_append(b, cfg->public_url, (size_t)provider_base_len(cfg->public_url));
+    if (!rc)
+        rc = buf_append_str(b, "/v1/provider/");
     if (!rc && a->ws && a->ws[0]) {
         rc = buf_append_str(b, "ws/");
         if (!rc)
@@ -96,11 +108,19 @@ int provider_callback_url(struct buf *b, const struct provider_config *cfg, cons
             rc = buf_append_str(b, "/");
     }
     if (!rc)
-        rc = buf_printf(b, "%s/status?b=", dialect);
+        rc = buf_append_str(b, dialect);
+    if (!rc)
+        rc = buf_append_str(b, "/status?b=");
     if (!rc)
         rc = form_escape(b, a->batch, strlen(a->batch));
     if (!rc)
-        rc = buf_printf(b, "&r=%u&a=%u", (unsigned)a->row, (unsigned)a->seq);
+        rc = buf_append_str(b, "&r=");
+    if (!rc)
+        rc = provider_append_uint(b, (unsigned)a->row);
+    if (!rc)
+        rc = buf_append_str(b, "&a=");
+    if (!rc)
+        rc = provider_append_uint(b, (unsigned)a->seq);
     if (!rc)
         rc = terminate(b);
     return rc;

@@ -74,6 +74,8 @@ int provider_build_create(const struct provider_config *cfg, const struct dial_a
 int provider_request_set(struct client_request *r, const char *method, const char *content_type,
                          const char *url, const char *userpwd, const char *const *headers,
                          long timeout_ms);
+/* Appends v in decimal, as "%u" would (what per-call URLs and forms use instead of printf). */
+int provider_append_uint(struct buf *b, unsigned v);
 /* Appends {public_url}/v1/provider/ws/{ws}/{dialect}/status?b={batch}&r={row}&a={seq} and a NUL
  * (not counted in b->len). The workspace lets a balancer route the callback to the instance that
  * holds it (docs/fleet.md); without one (a->ws NULL or empty) the older form without the

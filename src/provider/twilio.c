@@ -74,32 +74,47 @@ static int calls_url(struct buf *b, const struct provider_config *cfg, const cha
  * they become spaces. */
 static int append_xml(struct buf *b, const char *s)
 {
-    int rc = 0;
-    for (; *s && !rc; s++) {
-        unsigned char c = (unsigned char)*s;
+    size_t len = strlen(s);
+    /* At most six bytes ("&quot;") per character: reserved once, the loop writes in place. */
+    if (len > ((size_t)-1) / 6)
+        return BC_ENOMEM;
+    if (len == 0)
+        return 0; /* b->data may still be NULL */
+    int rc = buf_reserve(b, 6 * len);
+    if (rc)
+        return rc;
+    char *out = b->data + b->len;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *entity = NULL;
         switch (c) {
         case '&':
-            rc = buf_append_str(b, "&amp;");
+            entity = "&amp;";
             break;
         case '<':
-            rc = buf_append_str(b, "&lt;");
+            entity = "&lt;";
             break;
         case '>':
-            rc = buf_append_str(b, "&gt;");
+            entity = "&gt;";
             break;
         case '"':
-            rc = buf_append_str(b, "&quot;");
+            entity = "&quot;";
             break;
         case '\'':
-            rc = buf_append_str(b, "&apos;");
+            entity = "&apos;";
             break;
         default:
             if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
                 c = ' ';
-            rc = buf_append(b, &c, 1);
+            *out++ = (char)c;
+            continue;
         }
+        size_t n = strlen(entity);
+        memcpy(out, entity, n);
+        out += n;
     }
-    return rc;
+    b->len = (size_t)(out - b->data);
+    return 0;
 }
 
 static int append_parameter(struct buf *b, const char *name, const char *value)
@@ -212,55 +227,83 @@ const char *twilio_check_agent(const char *prompt, const char *voice_url, char *
     return "prompt";
 }
 
+/* "sid:token" for the Authorization line (cfg's arrays are NUL-terminated, so it fits). */
+static void twilio_userpwd(const struct provider_config *cfg,
+                           char out[sizeof cfg->account_sid + sizeof cfg->auth_token])
+{
+    size_t sid = strlen(cfg->account_sid), token = strlen(cfg->auth_token);
+    memcpy(out, cfg->account_sid, sid);
+    out[sid] = ':';
+    memcpy(out + sid + 1, cfg->auth_token, token + 1);
+}
+
+/* The create body's fields after StatusCallback, the same for every call but Timeout's value,
+ * written as form_append would write them (all their characters are unreserved). */
+#define TWILIO_CREATE_EVENTS                                                                       \
+    "&StatusCallbackEvent=initiated&StatusCallbackEvent=ringing&StatusCallbackEvent=answered"      \
+    "&StatusCallbackEvent=completed&StatusCallbackMethod=POST&Timeout="
+#define TWILIO_CREATE_LAST "&MachineDetection=Enable"
+
 int twilio_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
                         struct client_request *r)
 {
-    static const char *const events[] = {"initiated", "ringing", "answered", "completed"};
-    struct buf url = {0}, twiml = {0}, callback = {0};
+    /* The URL, the TwiML and the callback URL, each NUL-terminated, in one scratch buffer (one
+     * allocation, not three); offsets, not pointers, because it may move as it grows. */
+    struct buf tmp = {0};
     struct buf *body = &r->body;
-    char timeout[16], userpwd[sizeof cfg->account_sid + sizeof cfg->auth_token];
-    snprintf(timeout, sizeof timeout, "%u",
-             (unsigned)(cfg->ring_timeout_s ? cfg->ring_timeout_s : DEFAULT_RING_TIMEOUT_S));
-    snprintf(userpwd, sizeof userpwd, "%s:%s", cfg->account_sid, cfg->auth_token);
+    char userpwd[sizeof cfg->account_sid + sizeof cfg->auth_token];
+    twilio_userpwd(cfg, userpwd);
 
     buf_reset(body);
-    int rc = calls_url(&url, cfg, NULL);
+    size_t twiml_off = 0, callback_off = 0, twiml_len = 0;
+    int rc = buf_reserve(&tmp, 2048);
     if (!rc)
-        rc = build_twiml(&twiml, a->voice_url, a->prompt, a->variables);
-    if (!rc && twiml.len - 1 > TWILIO_TWIML_MAX) {
+        rc = calls_url(&tmp, cfg, NULL);
+    twiml_off = tmp.len;
+    if (!rc)
+        rc = build_twiml(&tmp, a->voice_url, a->prompt, a->variables);
+    twiml_len = tmp.len - twiml_off - 1;
+    if (!rc && twiml_len > TWILIO_TWIML_MAX) {
         /* Twilio would refuse it (error 32018): say so without asking. */
         snprintf(r->error, sizeof r->error,
                  "The TwiML for this contact is %zu characters; Twilio accepts at most %d (error "
                  "32018): shorten the agent's prompt or this row's values",
-                 twiml.len - 1, TWILIO_TWIML_MAX);
+                 twiml_len, TWILIO_TWIML_MAX);
         rc = BC_ETOOBIG;
     }
+    callback_off = tmp.len;
     if (!rc)
-        rc = provider_callback_url(&callback, cfg, "twilio", a);
+        rc = provider_callback_url(&tmp, cfg, "twilio", a);
+    size_t callback_len = tmp.len - callback_off;
+    /* The body in one allocation: escaping makes at most three bytes of one. */
+    if (!rc)
+        rc = buf_reserve(body, 3 * (strlen(a->to) + strlen(a->from) + twiml_len + callback_len) +
+                                   sizeof TWILIO_CREATE_EVENTS + sizeof TWILIO_CREATE_LAST + 64);
     if (!rc)
         rc = form_append(body, "To", a->to);
     if (!rc)
         rc = form_append(body, "From", a->from);
     if (!rc)
-        rc = form_append(body, "Twiml", twiml.data);
+        rc = buf_append_str(body, "&Twiml=");
     if (!rc)
-        rc = form_append(body, "StatusCallback", callback.data);
-    for (size_t i = 0; !rc && i < sizeof events / sizeof events[0]; i++)
-        rc = form_append(body, "StatusCallbackEvent", events[i]);
+        rc = form_escape(body, tmp.data + twiml_off, twiml_len);
     if (!rc)
-        rc = form_append(body, "StatusCallbackMethod", "POST");
+        rc = buf_append_str(body, "&StatusCallback=");
     if (!rc)
-        rc = form_append(body, "Timeout", timeout);
+        rc = form_escape(body, tmp.data + callback_off, callback_len);
     if (!rc)
-        rc = form_append(body, "MachineDetection", "Enable");
+        rc = buf_append_str(body, TWILIO_CREATE_EVENTS);
     if (!rc)
-        rc = provider_request_set(r, "POST", "application/x-www-form-urlencoded", url.data, userpwd,
+        rc = provider_append_uint(
+            body, (unsigned)(cfg->ring_timeout_s ? cfg->ring_timeout_s : DEFAULT_RING_TIMEOUT_S));
+    if (!rc)
+        rc = buf_append_str(body, TWILIO_CREATE_LAST);
+    if (!rc)
+        rc = provider_request_set(r, "POST", "application/x-www-form-urlencoded", tmp.data, userpwd,
                                   NULL, cfg->request_timeout_ms);
     if (rc)
         buf_free(body);
-    buf_free(&url);
-    buf_free(&twiml);
-    buf_free(&callback);
+    buf_free(&tmp);
     return rc;
 }
 
@@ -407,7 +450,7 @@ int twilio_build_fetch(const struct provider_config *cfg, const char *call_id,
 {
     struct buf url = {0};
     char userpwd[sizeof cfg->account_sid + sizeof cfg->auth_token];
-    snprintf(userpwd, sizeof userpwd, "%s:%s", cfg->account_sid, cfg->auth_token);
+    twilio_userpwd(cfg, userpwd);
     buf_reset(&r->body);
     int rc = calls_url(&url, cfg, call_id);
     if (!rc)

@@ -350,6 +350,70 @@ static void expect_field(const struct buf *body, const char *name, const char *w
                  n >= 0 ? out : "(absent)");
 }
 
+/* The create body byte for byte as form_append writes each field in Twilio's order (the
+ * constant fields are written as one literal, the TwiML and callback URL escaped in place). */
+static void test_create_exact_body(void)
+{
+    struct provider_config cfg;
+    test_config(&cfg);
+    cfg.ring_timeout_s = 4000000000u;
+    snprintf(cfg.public_url, sizeof cfg.public_url, "https://calls.example.com");
+    cJSON *vars = cJSON_CreateObject();
+    cJSON_AddStringToObject(vars, "name", "Zoë & \"Al\"");
+    cJSON_AddNumberToObject(vars, "n", 12);
+    struct dial_attempt a = {
+        .batch = BATCH,
+        .row = 4294967295u,
+        .seq = 0,
+        .to = "+14155550100",
+        .from = "+14155550199",
+        .ws = "ws 1",
+        .voice_url = "https://agent.example.com/v?x=1&y='2'",
+        .prompt = "Say <hi> ~ 100% _-.",
+        .variables = vars,
+    };
+    struct client_request r;
+    memset(&r, 0, sizeof r);
+    CHECK_INT(provider_build_create(&cfg, &a, &r), 0);
+
+    struct buf want = {0};
+    const char *twiml =
+        "<Response><Connect><Stream url=\"wss://agent.example.com/v?x=1&amp;y=&apos;"
+        "2&apos;\"><Parameter name=\"name\" value=\"Zoë &amp; &quot;Al&quot;\"/>"
+        "<Parameter name=\"n\" value=\"12\"/><Parameter name=\"prompt\" value=\"Say "
+        "&lt;hi&gt; ~ 100% _-.\"/></Stream></Connect></Response>";
+    const char *callback = "https://calls.example.com/v1/provider/ws/ws%201/twilio/status?b=" BATCH
+                           "&r=4294967295&a=0";
+    CHECK_INT(form_append(&want, "To", a.to), 0);
+    CHECK_INT(form_append(&want, "From", a.from), 0);
+    CHECK_INT(form_append(&want, "Twiml", twiml), 0);
+    CHECK_INT(form_append(&want, "StatusCallback", callback), 0);
+    static const char *const events[] = {"initiated", "ringing", "answered", "completed"};
+    for (size_t i = 0; i < 4; i++)
+        CHECK_INT(form_append(&want, "StatusCallbackEvent", events[i]), 0);
+    CHECK_INT(form_append(&want, "StatusCallbackMethod", "POST"), 0);
+    CHECK_INT(form_append(&want, "Timeout", "4000000000"), 0);
+    CHECK_INT(form_append(&want, "MachineDetection", "Enable"), 0);
+    CHECK_INT(buf_append(&want, "", 1), 0);
+    CHECK_MEM(r.body.data, r.body.len, want.data);
+    CHECK_INT(want.len - 1, r.body.len);
+    buf_free(&want);
+    buf_free(&r.body);
+    cJSON_Delete(vars);
+
+    /* Nothing to escape into a buffer not yet allocated. */
+    struct buf b = {0};
+    CHECK_INT(form_escape(&b, "", 0), 0);
+    CHECK_INT(b.len, 0);
+
+    /* The decimal writer the URLs and the form use, at its ends. */
+    CHECK_INT(provider_append_uint(&b, 0), 0);
+    CHECK_INT(provider_append_uint(&b, 4294967295u), 0);
+    CHECK_INT(provider_append_uint(&b, 10), 0);
+    CHECK_MEM(b.data, b.len, "0429496729510");
+    buf_free(&b);
+}
+
 static void test_create_say(void)
 {
     struct provider_config cfg;
@@ -1155,11 +1219,11 @@ CHECK_MAIN(CHECK_CASE(test_form_round_trip), CHECK_CASE(test_callback_query),
            CHECK_CASE(test_form_encoding), CHECK_CASE(test_form_get), CHECK_CASE(test_form_next),
            CHECK_CASE(test_signature_vectors), CHECK_CASE(test_signature_order),
            CHECK_CASE(test_signature_body_hash), CHECK_CASE(test_signature_rejects),
-           CHECK_CASE(test_create_say), CHECK_CASE(test_create_stream),
-           CHECK_CASE(test_create_stream_scheme), CHECK_CASE(test_create_twiml_limit),
-           CHECK_CASE(test_check_agent), CHECK_CASE(test_request_set),
-           CHECK_CASE(test_fetch_request), CHECK_CASE(test_parse_create), CHECK_CASE(test_outcomes),
-           CHECK_CASE(test_callback), CHECK_CASE(test_callback_opt_out),
-           CHECK_CASE(test_callback_outcomes), CHECK_CASE(test_callback_malformed),
-           CHECK_CASE(test_callback_verified), CHECK_CASE(test_signature_decoding),
-           CHECK_CASE(test_parse_fetch))
+           CHECK_CASE(test_create_say), CHECK_CASE(test_create_exact_body),
+           CHECK_CASE(test_create_stream), CHECK_CASE(test_create_stream_scheme),
+           CHECK_CASE(test_create_twiml_limit), CHECK_CASE(test_check_agent),
+           CHECK_CASE(test_request_set), CHECK_CASE(test_fetch_request),
+           CHECK_CASE(test_parse_create), CHECK_CASE(test_outcomes), CHECK_CASE(test_callback),
+           CHECK_CASE(test_callback_opt_out), CHECK_CASE(test_callback_outcomes),
+           CHECK_CASE(test_callback_malformed), CHECK_CASE(test_callback_verified),
+           CHECK_CASE(test_signature_decoding), CHECK_CASE(test_parse_fetch))
