@@ -312,6 +312,10 @@ test('the main path with the keyboard only', async () => {
   await page.getByLabel('Workspace id').waitFor();
   assert.equal(await page.evaluate(() => sessionStorage.length), 0, 'sign out clears the key');
   const kb = page.keyboard;
+  // Listen for the file chooser long before Space opens it: Playwright turns the chooser's
+  // interception on when the first listener is added, and a key pressed before that has reached
+  // the browser opens the native dialog instead (seen under load), which never reports.
+  const chooserShown = new Promise((resolve) => page.once('filechooser', resolve));
   // Tab until the focused element matches, as a keyboard user would.
   async function tabTo(check, what) {
     for (let i = 0; i < 60; i++) {
@@ -334,7 +338,8 @@ test('the main path with the keyboard only', async () => {
   await kb.press('ArrowDown');
   assert.equal(await page.locator('#nb-agent').inputValue(), demo.agent);
   await tabTo(() => document.activeElement?.id === 'nb-file', 'the file input');
-  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), kb.press('Space')]);
+  await kb.press('Space');
+  const chooser = await chooserShown;
   await chooser.setFiles(SAMPLE);
   await tabTo(() => document.activeElement?.textContent === 'Validate', 'Validate');
   await kb.press('Enter');
