@@ -44,12 +44,8 @@ int form_escape(struct buf *b, const char *s, size_t len)
 {
     static const char hex[] = "0123456789ABCDEF";
     /* Worst case every byte becomes %XX; reserving once keeps the loop free of error paths. */
-    if (len > ((size_t)-1) / 3)
-        return BC_ENOMEM;
-    if (len == 0)
-        return 0; /* b->data may still be NULL */
-    int rc = buf_reserve(b, 3 * len);
-    if (rc)
+    int rc = buf_reserve_each(b, len, 3);
+    if (rc || len == 0)
         return rc;
     char *out = b->data + b->len;
     for (size_t i = 0; i < len; i++) {

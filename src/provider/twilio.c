@@ -76,12 +76,8 @@ static int append_xml(struct buf *b, const char *s)
 {
     size_t len = strlen(s);
     /* At most six bytes ("&quot;") per character: reserved once, the loop writes in place. */
-    if (len > ((size_t)-1) / 6)
-        return BC_ENOMEM;
-    if (len == 0)
-        return 0; /* b->data may still be NULL */
-    int rc = buf_reserve(b, 6 * len);
-    if (rc)
+    int rc = buf_reserve_each(b, len, 6);
+    if (rc || len == 0)
         return rc;
     char *out = b->data + b->len;
     for (size_t i = 0; i < len; i++) {

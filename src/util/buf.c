@@ -25,6 +25,15 @@ int buf_reserve(struct buf *b, size_t extra)
     return 0;
 }
 
+int buf_reserve_each(struct buf *b, size_t count, size_t each)
+{
+    if (count == 0)
+        return 0;
+    if (count > ((size_t)-1) / each)
+        return BC_ENOMEM;
+    return buf_reserve(b, count * each);
+}
+
 int buf_append(struct buf *b, const void *data, size_t len)
 {
     if (len == 0)
