@@ -9,6 +9,7 @@
 #include "util/clock.h"
 #include "util/err.h"
 #include "util/id.h"
+#include "util/num.h"
 
 /* A look up again this long after the provider could not answer. */
 #define FETCH_RETRY_MS 5000
@@ -35,20 +36,13 @@ struct fetch {
 };
 
 /* The map's key, "batch/row": built without snprintf, as it is twice for every call placed. */
-#define WATCH_KEY_MAX (ID_MAX + 12)
+#define WATCH_KEY_MAX (ID_MAX + 1 + NUM_U64_DIGITS)
 static size_t watch_key(char out[WATCH_KEY_MAX], const char *batch, uint32_t row)
 {
-    size_t n = strnlen(batch, ID_MAX - 1), d = 0;
+    size_t n = strnlen(batch, ID_MAX - 1);
     memcpy(out, batch, n);
     out[n++] = '/';
-    char digits[10];
-    do {
-        digits[d++] = (char)('0' + row % 10);
-        row /= 10;
-    } while (row);
-    while (d)
-        out[n++] = digits[--d];
-    return n;
+    return (size_t)(num_put_u64(out + n, row) - out);
 }
 
 /* The watch under key (watch_key of batch and row), added without a slot when new; NULL when

@@ -85,13 +85,8 @@ static int terminate(struct buf *b)
 
 int provider_append_uint(struct buf *b, unsigned v)
 {
-    char digits[16];
-    size_t n = sizeof digits;
-    do {
-        digits[--n] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    return buf_append(b, digits + n, sizeof digits - n);
+    char digits[NUM_U64_DIGITS];
+    return buf_append(b, digits, (size_t)(num_put_u64(digits, v) - digits));
 }
 
 int provider_callback_url(struct buf *b, const struct provider_config *cfg, const char *dialect,
