@@ -24,9 +24,9 @@
 #include <sys/socket.h>
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include "util/clock.h"
+#include "util/crypto.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -626,8 +626,7 @@ static const char *auth_line(struct client *d, const char *userpwd)
     int colon = strchr(userpwd, ':') != NULL;
     char *pair = malloc(n + 2);
     char *copy = strdup(userpwd);
-    /* base64: 4 characters per 3 bytes, rounded up, and the NUL EVP_EncodeBlock writes. */
-    char *line = malloc(sizeof prefix + (n + 1 + 2) / 3 * 4);
+    char *line = malloc(sizeof prefix + CRYPTO_BASE64_LEN(n + 1)); /* sizeof counts the NUL */
     if (!pair || !copy || !line) {
         free(pair);
         free(copy);
@@ -638,7 +637,7 @@ static const char *auth_line(struct client *d, const char *userpwd)
     if (!colon)
         pair[n++] = ':';
     memcpy(line, prefix, sizeof prefix - 1);
-    EVP_EncodeBlock((unsigned char *)line + sizeof prefix - 1, (unsigned char *)pair, (int)n);
+    crypto_base64(pair, n, line + sizeof prefix - 1);
     free(pair);
     free(d->auth_userpwd);
     free(d->auth_line);

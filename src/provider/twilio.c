@@ -593,24 +593,6 @@ int twilio_parse_callback(const char *query, size_t qlen, const char *body, size
 
 /* ---- Signatures ---------------------------------------------------------------------------- */
 
-static void base64(const uint8_t *in, size_t len, char *out)
-{
-    static const char digits[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    size_t o = 0;
-    for (size_t i = 0; i < len; i += 3) {
-        uint32_t v = (uint32_t)in[i] << 16;
-        if (i + 1 < len)
-            v |= (uint32_t)in[i + 1] << 8;
-        if (i + 2 < len)
-            v |= in[i + 2];
-        out[o++] = digits[v >> 18 & 63];
-        out[o++] = digits[v >> 12 & 63];
-        out[o++] = i + 1 < len ? digits[v >> 6 & 63] : '=';
-        out[o++] = i + 2 < len ? digits[v & 63] : '=';
-    }
-    out[o] = '\0';
-}
-
 struct param {
     const char *name;
     size_t name_len;
@@ -819,7 +801,7 @@ static int sign_url(struct crypto_hmac_sha1 *key, const char *token, const char 
         crypto_hmac_sha1_keyed(key, token, strlen(token), s, (size_t)(p - s), mac);
     else
         crypto_hmac_sha1(token, strlen(token), s, (size_t)(p - s), mac);
-    base64(mac, sizeof mac, out);
+    crypto_base64(mac, sizeof mac, out);
     if (s != inline_buf)
         free(s);
     return 0;

@@ -171,3 +171,8 @@ void crypto_hex(const uint8_t *in, size_t len, char *out)
     }
     out[2 * len] = '\0';
 }
+
+void crypto_base64(const void *in, size_t len, char *out)
+{
+    EVP_EncodeBlock((unsigned char *)out, (const unsigned char *)in, (int)len);
+}

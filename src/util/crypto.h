@@ -57,4 +57,10 @@ int crypto_random(void *out, size_t len);
 /* Lower-case hex of len bytes into out (2*len+1 bytes, NUL-terminated). */
 void crypto_hex(const uint8_t *in, size_t len, char *out);
 
+/* The length of base64 of len bytes with padding, without the NUL crypto_base64 also writes. */
+#define CRYPTO_BASE64_LEN(len) (((len) + 2) / 3 * 4)
+/* Writes in[0..len) as standard base64 with padding and a NUL (CRYPTO_BASE64_LEN(len) + 1 bytes):
+ * the Twilio signature and the Basic authorization header. */
+void crypto_base64(const void *in, size_t len, char *out);
+
 #endif

@@ -92,5 +92,27 @@ static void test_unkeyed_fallback(void)
     crypto_hmac_sha1_free(&h);
 }
 
-CHECK_MAIN(CHECK_CASE(test_rfc2202), CHECK_CASE(test_against_hmac),
+/* RFC 4648's test vectors: every padding case, and the length the macro promises. */
+static void test_base64(void)
+{
+    static const char *const vectors[][2] = {
+        {"", ""},
+        {"f", "Zg=="},
+        {"fo", "Zm8="},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg=="},
+        {"fooba", "Zm9vYmE="},
+        {"foobar", "Zm9vYmFy"},
+    };
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+        char out[16];
+        size_t len = strlen(vectors[i][0]);
+        memset(out, '#', sizeof out);
+        crypto_base64(vectors[i][0], len, out);
+        CHECK_REPORT(strcmp(out, vectors[i][1]) == 0, "%s: %s", vectors[i][0], out);
+        CHECK(strlen(out) == CRYPTO_BASE64_LEN(len));
+    }
+}
+
+CHECK_MAIN(CHECK_CASE(test_rfc2202), CHECK_CASE(test_base64), CHECK_CASE(test_against_hmac),
            CHECK_CASE(test_unkeyed_fallback))
