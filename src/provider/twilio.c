@@ -234,11 +234,13 @@ static void twilio_userpwd(const struct provider_config *cfg,
 }
 
 /* The create body's fields after StatusCallback, the same for every call but Timeout's value,
- * written as form_append would write them (all their characters are unreserved). */
-#define TWILIO_CREATE_EVENTS                                                                       \
-    "&StatusCallbackEvent=initiated&StatusCallbackEvent=ringing&StatusCallbackEvent=answered"      \
-    "&StatusCallbackEvent=completed&StatusCallbackMethod=POST&Timeout="
-#define TWILIO_CREATE_LAST "&MachineDetection=Enable"
+ * written as form_append would write them (all their characters are unreserved).
+ * Only the call's end is asked for: the 201 already makes the call active, and initiated, ringing
+ * and answered would change nothing a user can see (a call is waiting, active or over) while each
+ * costs a request, a signature check and a job write. Progress callbacks that come anyway (another
+ * account's settings, a replay) are still verified and ordered by SequenceNumber. */
+#define TWILIO_CREATE_EVENTS "&StatusCallbackEvent=completed&StatusCallbackMethod=POST&Timeout="
+#define TWILIO_CREATE_LAST   "&MachineDetection=Enable"
 
 int twilio_build_create(const struct provider_config *cfg, const struct dial_attempt *a,
                         struct client_request *r)

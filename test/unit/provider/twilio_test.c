@@ -388,9 +388,7 @@ static void test_create_exact_body(void)
     CHECK_INT(form_append(&want, "From", a.from), 0);
     CHECK_INT(form_append(&want, "Twiml", twiml), 0);
     CHECK_INT(form_append(&want, "StatusCallback", callback), 0);
-    static const char *const events[] = {"initiated", "ringing", "answered", "completed"};
-    for (size_t i = 0; i < 4; i++)
-        CHECK_INT(form_append(&want, "StatusCallbackEvent", events[i]), 0);
+    CHECK_INT(form_append(&want, "StatusCallbackEvent", "completed"), 0);
     CHECK_INT(form_append(&want, "StatusCallbackMethod", "POST"), 0);
     CHECK_INT(form_append(&want, "Timeout", "4000000000"), 0);
     CHECK_INT(form_append(&want, "MachineDetection", "Enable"), 0);
@@ -453,18 +451,16 @@ static void test_create_say(void)
     expect_field(&r.body, "MachineDetection", "Enable");
     CHECK(strstr(r.body.data, "To=%2B14155550100") != NULL);
 
-    /* StatusCallbackEvent is repeated, once per event, in Twilio's order. */
-    static const char *const events[] = {"initiated", "ringing", "answered", "completed"};
+    /* Only the call's end is asked for: progress callbacks would change nothing a user sees. */
     size_t pos = 0, n = 0;
     struct form_pair p;
     while (form_next(r.body.data, r.body.len, &pos, &p)) {
         if (p.name_len != 19 || memcmp(p.name, "StatusCallbackEvent", 19))
             continue;
-        if (n < 4)
-            CHECK_MEM(p.value, p.value_len, events[n]);
+        CHECK_MEM(p.value, p.value_len, "completed");
         n++;
     }
-    CHECK_INT(n, 4);
+    CHECK_INT(n, 1);
 
     /* The callback URL's query is what the callback parser reads back. */
     char cb[512];
