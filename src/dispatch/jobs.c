@@ -14,7 +14,7 @@ void jobs_txn_begin(struct jobs_txn *jt, struct store_txn *t)
     jt->n = 0;
     jt->scratch.len = 0;
     if (jt->nstaged)
-        memset(jt->index, 0, jt->index_cap * sizeof *jt->index);
+        slots_clear(&jt->index);
     jt->nstaged = 0;
     jt->last_klen = 0;
 }
@@ -28,9 +28,9 @@ void jobs_txn_free(struct jobs_txn *jt)
     for (size_t i = 0; i < jt->staged_cap; i++)
         buf_free(&jt->staged[i].rec);
     free(jt->staged);
-    free(jt->index);
+    slots_free(&jt->index);
     free(jt->counts);
-    free(jt->count_index);
+    slots_free(&jt->count_index);
     memset(jt, 0, sizeof *jt);
 }
 
@@ -104,18 +104,24 @@ static size_t staged_hash(const char *batch, uint32_t row)
     return (size_t)(h ^ (h >> 32));
 }
 
+/* What a staged job's slot is looked up by. */
+struct staged_probe {
+    const struct jobs_staged *staged;
+    const char *batch;
+    uint32_t row;
+};
+
+static int staged_match(const void *ctx, uint32_t i)
+{
+    const struct staged_probe *p = ctx;
+    return p->staged[i].row == p->row && strcmp(p->staged[i].batch, p->batch) == 0;
+}
+
 /* The slot of the index where (batch, row) is, or the empty one where it would go. */
 static uint32_t *staged_slot(struct jobs_txn *jt, const char *batch, uint32_t row)
 {
-    size_t mask = jt->index_cap - 1;
-    for (size_t i = staged_hash(batch, row) & mask;; i = (i + 1) & mask) {
-        uint32_t *slot = &jt->index[i];
-        if (!*slot)
-            return slot;
-        const struct jobs_staged *e = &jt->staged[*slot - 1];
-        if (e->row == row && strcmp(e->batch, batch) == 0)
-            return slot;
-    }
+    struct staged_probe p = {jt->staged, batch, row};
+    return slots_find(&jt->index, staged_hash(batch, row), staged_match, &p);
 }
 
 static struct jobs_staged *staged_find(struct jobs_txn *jt, const char *batch, uint32_t row)
@@ -138,16 +144,10 @@ static int staged_reserve(struct jobs_txn *jt)
         jt->staged = st;
         jt->staged_cap = cap;
     }
-    if (2 * (jt->nstaged + 1) <= jt->index_cap)
-        return 0;
-    size_t cap = jt->index_cap ? jt->index_cap * 2 : 128;
-    uint32_t *index = calloc(cap, sizeof *index);
-    if (!index)
-        return BC_ENOMEM;
-    free(jt->index);
-    jt->index = index;
-    jt->index_cap = cap;
-    for (size_t i = 0; i < jt->nstaged; i++)
+    int grew = slots_fit(&jt->index, jt->nstaged + 1);
+    if (grew < 0)
+        return grew;
+    for (size_t i = 0; grew && i < jt->nstaged; i++)
         *staged_slot(jt, jt->staged[i].batch, jt->staged[i].row) = (uint32_t)i + 1;
     return 0;
 }
@@ -207,9 +207,9 @@ struct jobs_count {
     int32_t delta;
 };
 
-/* Room for the counts of a flush: two per staged job, the index at most half full. *mask is the
- * part of the index this flush uses (cleared), sized for it, not for the largest flush. */
-static int counts_reserve(struct jobs_txn *jt, size_t *mask)
+/* Room for the counts of a flush: two per staged job, the index empty and sized for this flush,
+ * not for the largest one. */
+static int counts_reserve(struct jobs_txn *jt)
 {
     size_t want = 2 * jt->nstaged;
     if (jt->counts_cap < want) {
@@ -219,40 +219,37 @@ static int counts_reserve(struct jobs_txn *jt, size_t *mask)
         jt->counts = c;
         jt->counts_cap = want;
     }
-    size_t cap = 256;
-    while (cap < 2 * want)
-        cap *= 2;
-    if (cap > jt->count_index_cap) {
-        uint32_t *index = malloc(cap * sizeof *index);
-        if (!index)
-            return BC_ENOMEM;
-        free(jt->count_index);
-        jt->count_index = index;
-        jt->count_index_cap = cap;
-    }
-    memset(jt->count_index, 0, cap * sizeof *jt->count_index);
-    *mask = cap - 1;
-    return 0;
+    return slots_size(&jt->count_index, want);
+}
+
+/* What a count's slot is looked up by. */
+struct count_probe {
+    const struct jobs_count *counts;
+    const char *batch;
+    uint32_t block;
+    uint8_t state;
+};
+
+static int count_match(const void *ctx, uint32_t i)
+{
+    const struct count_probe *p = ctx;
+    const struct jobs_count *c = &p->counts[i];
+    return c->state == p->state && c->block == p->block && strcmp(c->batch, p->batch) == 0;
 }
 
 /* Adds delta to the sum of (batch, state, block), the n sums so far in jt->counts. */
-static void count_add(struct jobs_txn *jt, size_t mask, size_t *n, const struct jobs_staged *e,
-                      uint8_t state, uint32_t block, int32_t delta)
+static void count_add(struct jobs_txn *jt, size_t *n, const struct jobs_staged *e, uint8_t state,
+                      uint32_t block, int32_t delta)
 {
-    const char *batch = e->batch;
-    for (size_t i = staged_hash(batch, block << 3 | state) & mask;; i = (i + 1) & mask) {
-        uint32_t *slot = &jt->count_index[i];
-        if (!*slot) {
-            jt->counts[(*n)++] = (struct jobs_count){batch, &e->bkey, block, state, delta};
-            *slot = (uint32_t)*n;
-            return;
-        }
-        struct jobs_count *c = &jt->counts[*slot - 1];
-        if (c->state == state && c->block == block && strcmp(c->batch, batch) == 0) {
-            c->delta += delta;
-            return;
-        }
+    struct count_probe p = {jt->counts, e->batch, block, state};
+    uint32_t *slot =
+        slots_find(&jt->count_index, staged_hash(e->batch, block << 3 | state), count_match, &p);
+    if (*slot) {
+        jt->counts[*slot - 1].delta += delta;
+        return;
     }
+    jt->counts[(*n)++] = (struct jobs_count){e->batch, &e->bkey, block, state, delta};
+    *slot = (uint32_t)*n;
 }
 
 /* Writes the staged jobs and their index entries. Each per-block state count they moved in
@@ -260,8 +257,7 @@ static void count_add(struct jobs_txn *jt, size_t mask, size_t *n, const struct 
  * index (every move keeps them so) and so never go below 0 on the way. */
 static int staged_flush(struct jobs_txn *jt)
 {
-    size_t mask;
-    if (counts_reserve(jt, &mask))
+    if (counts_reserve(jt))
         return jt->t->err = BC_ENOMEM;
     size_t n = 0;
     int rc = 0;
@@ -272,8 +268,8 @@ static int staged_flush(struct jobs_txn *jt)
             continue;
         rc = index_move(jt, &e->bkey, e->row, e->stored, e->state);
         uint32_t block = e->row >> STATE_BLOCK_SHIFT;
-        count_add(jt, mask, &n, e, e->stored, block, -1);
-        count_add(jt, mask, &n, e, e->state, block, 1);
+        count_add(jt, &n, e, e->stored, block, -1);
+        count_add(jt, &n, e, e->state, block, 1);
     }
     for (size_t i = 0; i < n && !rc; i++) {
         const struct jobs_count *c = &jt->counts[i];

@@ -20,6 +20,7 @@
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/id.h"
+#include "util/slots.h"
 
 struct jobs_batch_slot {
     struct batch_rec *rec; /* allocated once, so pointers stay valid as more batches load */
@@ -58,8 +59,7 @@ struct jobs_txn {
     int fold;
     struct jobs_staged *staged; /* kept, with their buffers, for later transactions */
     size_t nstaged, staged_cap;
-    uint32_t *index; /* open addressing over staged: position + 1, 0 for empty */
-    size_t index_cap;
+    struct slots index; /* over staged, by (batch, row) */
     /* The key of the job jobs_get read from the store last: its move, which usually follows,
      * keeps it for the write instead of building it again. */
     char last_batch[ID_MAX];
@@ -73,8 +73,7 @@ struct jobs_txn {
     unsigned next_key;         /* the entry a new batch replaces */
     struct jobs_count *counts; /* summed by (batch, state, block) when the jobs are written */
     size_t counts_cap;
-    uint32_t *count_index; /* open addressing over counts, like index */
-    size_t count_index_cap;
+    struct slots count_index; /* over counts, by (batch, state, block) */
 };
 
 void jobs_txn_begin(struct jobs_txn *jt, struct store_txn *t);
