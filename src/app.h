@@ -28,8 +28,9 @@ struct app {
     struct store store;
     struct http_server http;
     struct metrics metrics;
-    struct map workspaces; /* workspace id -> struct ws_state (rate limits, cached settings) */
+    struct map workspaces; /* workspace id -> struct auth_ws (rate limits, cached settings) */
     uint64_t api_keys_generation; /* the store's auth generation of the known keys (auth.c) */
+    uint64_t api_keys_snapshot;   /* 1 + the store snapshot it was read at (0: not yet) */
     struct id_gen ids;
     struct crypto_hasher hasher; /* SHA-256 of API keys */
     uv_signal_t sigterm, sigint;
