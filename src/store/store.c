@@ -568,7 +568,7 @@ int store_read_begin(struct store *s, struct store_txn *t)
 {
     t->s = s;
     t->err = 0;
-    t->write = 0;
+    t->write = t->async = 0;
     memo_put(t, NULL, NULL, 0);
     if (s->rtxn_depth == 0) {
         int rc;
