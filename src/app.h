@@ -29,7 +29,8 @@ struct app {
     struct store store;
     struct http_server http;
     struct metrics metrics;
-    struct map workspaces; /* workspace id -> struct auth_ws (rate limits, cached settings) */
+    struct map workspaces;   /* workspace id -> struct auth_ws (rate limits, cached settings) */
+    struct auth_ws *last_ws; /* of workspaces, the one found last (auth.c) */
     uint64_t api_keys_generation; /* the store's auth generation of the known keys (auth.c) */
     uint64_t api_keys_snapshot;   /* 1 + the store snapshot it was read at (0: not yet) */
     struct snapcache reads;       /* agent records served by GET, per snapshot (agents.c) */

@@ -20,9 +20,11 @@ int auth_ws_fresh(const struct auth_ws *st, const struct store_txn *t, int *froz
 void auth_ws_seen(struct auth_ws *st, const struct store_txn *t, int frozen);
 
 /* The head hook: authentication and the per-workspace request rate limit. t: a read transaction
- * the caller has open (and ends after), or NULL to have one of its own. st: auth_ws_find of the
- * request's x-workspace-id when the caller has looked it up, else NULL. */
-void auth_on_head(struct http_request *req, struct store_txn *t, struct auth_ws *st);
+ * the caller has open (and ends after), or NULL to have one of its own. wsh: the request's
+ * x-workspace-id header when the caller has looked it up, else NULL; st: auth_ws_find of it, or
+ * NULL. */
+void auth_on_head(struct http_request *req, struct store_txn *t, const struct http_slice *wsh,
+                  struct auth_ws *st);
 /* The response hook: counts the request in the metrics. */
 void auth_on_response(struct http_request *req, int status, uint64_t duration_ns);
 /* Releases the in-memory per-workspace state. */

@@ -140,11 +140,12 @@ void fleet_on_head(struct http_request *req)
     struct store_txn own, *shared = NULL;
     struct store_txn *t = (flags & API_HEAD_TXN) ? &api_ctx(req)->head_txn : &own;
     struct auth_ws *st = NULL;
+    const struct http_slice *wsh = NULL; /* x-workspace-id, once looked up */
     if (flags & API_AUTH) {
-        const struct http_slice *h = http_header(req, "x-workspace-id");
-        if (h && h->len) {
-            ws = h->ptr;
-            len = h->len;
+        wsh = http_header(req, "x-workspace-id");
+        if (wsh && wsh->len) {
+            ws = wsh->ptr;
+            len = wsh->len;
             rc = store_read_begin(&app->store, t);
             if (rc == 0) {
                 shared = t;
@@ -179,7 +180,7 @@ void fleet_on_head(struct http_request *req)
     else if (rc == 1 && frozen)
         moving(req, ws, len);
     else
-        auth_on_head(req, shared, st);
+        auth_on_head(req, shared, wsh, st);
     if (shared && (shared == &own || req->responded || req->has_body))
         store_read_end(shared);
 }

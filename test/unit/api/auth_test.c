@@ -11,7 +11,8 @@
  *     once thawed;
  *   - a key revoked by another process (a child opening the same environment, as the admin
  *     command does) is refused by the next request;
- *   - a wrong key for the workspace stays refused after the right one was let in.
+ *   - a wrong key for the workspace stays refused after the right one was let in;
+ *   - two workspaces asked for in turn: each key opens only its own, a freeze only its own.
  * Each would be let in (200) if the remembered answers were used without comparing snapshots. */
 #include <stdlib.h>
 #include <string.h>
@@ -155,5 +156,33 @@ static void test_revoked_by_another_process(void)
     harness_close(&h);
 }
 
-CHECK_MAIN(CHECK_CASE(test_revoked_here), CHECK_CASE(test_frozen),
+/* Two workspaces asked for in turn: each key opens its own and not the other, whichever was
+ * asked for last. */
+static void test_two_workspaces(void)
+{
+    struct api_server h;
+    struct apikey_info a, b;
+    char key_a[APIKEY_TEXT_MAX], key_b[APIKEY_TEXT_MAX], body[2048];
+    harness_open(&h, &a, key_a);
+    struct ws_settings ws;
+    workspace_defaults(&ws);
+    snprintf(ws.name, sizeof ws.name, "second");
+    CHECK_INT(workspace_create(&h.app->store, &h.app->ids, &ws, "first", key_b, &b), 0);
+    for (int round = 0; round < 2; round++) {
+        CHECK_INT(get(&h, b.ws, key_b, body, sizeof body), 200);
+        CHECK_INT(get(&h, a.ws, key_b, body, sizeof body), 401);
+        CHECK_INT(get(&h, a.ws, key_a, body, sizeof body), 200);
+        CHECK_INT(get(&h, b.ws, key_a, body, sizeof body), 401);
+        CHECK_INT(get(&h, b.ws, key_b, body, sizeof body), 200);
+    }
+    /* Freezing one leaves the other open. */
+    int was = -1;
+    CHECK_INT(workspace_set_frozen(&h.app->store, a.ws, 1, &was), 0);
+    CHECK_INT(get(&h, b.ws, key_b, body, sizeof body), 200);
+    CHECK_INT(get(&h, a.ws, key_a, body, sizeof body), 503);
+    CHECK_INT(get(&h, b.ws, key_b, body, sizeof body), 200);
+    harness_close(&h);
+}
+
+CHECK_MAIN(CHECK_CASE(test_revoked_here), CHECK_CASE(test_two_workspaces), CHECK_CASE(test_frozen),
            CHECK_CASE(test_revoked_by_another_process))
