@@ -15,6 +15,7 @@
 #include "provider/provider.h"
 #include "sim/sim.h"
 #include "http/http.h"
+#include "store/snapcache.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/crypto.h"
@@ -28,8 +29,11 @@ struct app {
     struct store store;
     struct http_server http;
     struct metrics metrics;
-    struct map workspaces; /* workspace id -> struct ws_state (rate limits, cached settings) */
+    struct map workspaces;   /* workspace id -> struct auth_ws (rate limits, cached settings) */
+    struct auth_ws *last_ws; /* of workspaces, the one found last (auth.c) */
     uint64_t api_keys_generation; /* the store's auth generation of the known keys (auth.c) */
+    uint64_t api_keys_snapshot;   /* 1 + the store snapshot it was read at (0: not yet) */
+    struct snapcache reads;       /* agent records served by GET, per snapshot (agents.c) */
     struct id_gen ids;
     struct crypto_hasher hasher; /* SHA-256 of API keys */
     uv_signal_t sigterm, sigint;

@@ -588,6 +588,7 @@ out:
     uv_run(app.loop, UV_RUN_DEFAULT);
     uv_loop_close(app.loop);
     auth_free(&app);
+    snapcache_free(&app.reads);
     fleet_free(&app);
     metrics_free(&app.metrics);
     crypto_hasher_free(&app.hasher);

@@ -184,8 +184,8 @@ void agents_get(struct http_request *req)
     int rc = BC_ENOTFOUND;
     struct store_val v;
     if (id_valid("agent_", id->ptr, id->len))
-        rc =
-            store_get(t, DB_AGENT, key, agent_key(key, ctx->ws, ctx->ws_len, id->ptr, id->len), &v);
+        rc = snapcache_get(&api_app(req)->reads, t, DB_AGENT, key,
+                           agent_key(key, ctx->ws, ctx->ws_len, id->ptr, id->len), &v);
     if (!rc)
         http_respond(req, 200, "application/json; charset=utf-8", v.ptr, v.len);
     store_read_end(t);

@@ -29,16 +29,51 @@ struct known_key {
 /* What the server keeps in memory per workspace: the request bucket, the settings decoded from
  * the stored record (re-decoded only when the record's bytes change, for example after `admin
  * workspace update` in another process), and its known keys. */
-struct ws_state {
+struct auth_ws {
     struct bucket requests;
     struct ws_settings settings;
     char *raw;
     size_t raw_len;
     struct known_key known[KNOWN_KEYS];
     size_t next_known; /* the slot the next key found takes */
+    /* The head's reading of the record (auth_ws_seen): one more than the snapshot it was made
+     * at (0: none), and the record's frozen flag then. */
+    uint64_t seen_at;
+    int seen_frozen;
+    char id[ID_MAX]; /* the map's key */
+    size_t id_len;
 };
 
-static void forget_keys(struct ws_state *st)
+struct auth_ws *auth_ws_find(struct app *app, const char *id, size_t len)
+{
+    /* The workspace asked for last: requests in a row mostly name the same one, and comparing
+     * its id costs less than hashing it for the map. */
+    struct auth_ws *st = app->last_ws;
+    if (st && st->id_len == len && memcmp(st->id, id, len) == 0)
+        return st;
+    st = map_get(&app->workspaces, id, len);
+    if (st)
+        app->last_ws = st;
+    return st;
+}
+
+int auth_ws_fresh(const struct auth_ws *st, const struct store_txn *t, int *frozen)
+{
+    if (!st || st->seen_at != t->snapshot + 1)
+        return 0;
+    *frozen = st->seen_frozen;
+    return 1;
+}
+
+void auth_ws_seen(struct auth_ws *st, const struct store_txn *t, int frozen)
+{
+    if (!st)
+        return;
+    st->seen_at = t->snapshot + 1;
+    st->seen_frozen = frozen;
+}
+
+static void forget_keys(struct auth_ws *st)
 {
     for (size_t i = 0; i < KNOWN_KEYS; i++) {
         free(st->known[i].key);
@@ -46,11 +81,9 @@ static void forget_keys(struct ws_state *st)
     }
 }
 
-/* The workspace's state if key is one of its known keys (keys of the generation current). */
-static struct ws_state *known_workspace(struct app *app, const struct http_slice *ws,
-                                        const struct http_slice *key)
+/* st if key is one of its known keys (keys of the generation current). */
+static struct auth_ws *known_workspace(struct auth_ws *st, const struct http_slice *key)
 {
-    struct ws_state *st = map_get(&app->workspaces, ws->ptr, ws->len);
     int found = 0;
     for (size_t i = 0; st && i < KNOWN_KEYS; i++)
         found |= st->known[i].len == key->len && crypto_equal(st->known[i].key, key->ptr, key->len);
@@ -58,7 +91,7 @@ static struct ws_state *known_workspace(struct app *app, const struct http_slice
 }
 
 /* Keeps a key found valid (failing to allocate only means it is looked up again). */
-static void remember_key(struct ws_state *st, const struct http_slice *key)
+static void remember_key(struct auth_ws *st, const struct http_slice *key)
 {
     char *copy = malloc(key->len);
     if (!copy)
@@ -75,10 +108,10 @@ static void unauthorized(struct http_request *req, const char *message)
     api_respond_error(req, 401, "unauthorized", message, NULL, NULL);
 }
 
-static struct ws_state *ws_state_for(struct app *app, const char *id, size_t len,
-                                     const struct store_val *raw, uint64_t now)
+static struct auth_ws *ws_state_for(struct app *app, const char *id, size_t len,
+                                    const struct store_val *raw, uint64_t now)
 {
-    struct ws_state *st = map_get(&app->workspaces, id, len);
+    struct auth_ws *st = map_get(&app->workspaces, id, len);
     if (st && st->raw_len == raw->len && memcmp(st->raw, raw->ptr, raw->len) == 0)
         return st;
     struct ws_settings ws;
@@ -91,12 +124,14 @@ static struct ws_state *ws_state_for(struct app *app, const char *id, size_t len
     double rpm = (double)ws.requests_per_minute;
     if (!st) {
         st = calloc(1, sizeof *st);
-        if (!st || map_put(&app->workspaces, id, len, st) != 0) {
+        if (!st || len >= ID_MAX || map_put(&app->workspaces, id, len, st) != 0) {
             free(st);
             free(copy);
             return NULL;
         }
         bucket_init(&st->requests, rpm / 60.0, rpm, now);
+        memcpy(st->id, id, len);
+        st->id_len = len;
     } else {
         bucket_configure(&st->requests, rpm / 60.0, rpm, now);
     }
@@ -129,7 +164,28 @@ static void admin_on_head(struct http_request *req)
                           "TOKEN.");
 }
 
-void auth_on_head(struct http_request *req, struct store_txn *shared)
+/* The store's auth generation as of t, read only when t reads another snapshot than the last
+ * reading: the known keys are forgotten when it moved. */
+static int check_generation(struct app *app, struct store_txn *t)
+{
+    if (app->api_keys_snapshot == t->snapshot + 1)
+        return 0;
+    uint64_t generation;
+    int rc = store_auth_generation(t, &generation);
+    if (rc)
+        return rc;
+    if (generation != app->api_keys_generation) {
+        size_t pos = 0;
+        for (struct auth_ws *w; (w = map_next(&app->workspaces, &pos)) != NULL;)
+            forget_keys(w);
+        app->api_keys_generation = generation;
+    }
+    app->api_keys_snapshot = t->snapshot + 1;
+    return 0;
+}
+
+void auth_on_head(struct http_request *req, struct store_txn *shared, const struct http_slice *wsh,
+                  struct auth_ws *ws_st)
 {
     if (req->route->flags & API_OPER) {
         admin_on_head(req);
@@ -139,7 +195,8 @@ void auth_on_head(struct http_request *req, struct store_txn *shared)
         return;
     struct app *app = api_app(req);
     const struct http_slice *key = http_header(req, "x-api-key");
-    const struct http_slice *wsh = http_header(req, "x-workspace-id");
+    if (!wsh)
+        wsh = http_header(req, "x-workspace-id");
     if (!key || !key->len || !wsh || !wsh->len) {
         unauthorized(req, "Send your API key in the x-api-key header and your workspace id in "
                           "the x-workspace-id header.");
@@ -151,17 +208,13 @@ void auth_on_head(struct http_request *req, struct store_txn *shared)
             return;
         t = &own;
     }
-    uint64_t now = uv_now(app->loop), generation;
-    int rc = store_auth_generation(t, &generation);
-    if (rc == 0 && generation != app->api_keys_generation) {
-        size_t pos = 0;
-        for (struct ws_state *w; (w = map_next(&app->workspaces, &pos)) != NULL;)
-            forget_keys(w);
-        app->api_keys_generation = generation;
-    }
+    uint64_t now = uv_now(app->loop);
+    int rc = check_generation(app, t);
     struct apikey_info info;
     memset(&info, 0, sizeof info);
-    struct ws_state *st = rc == 0 ? known_workspace(app, wsh, key) : NULL;
+    if (rc == 0 && !ws_st)
+        ws_st = auth_ws_find(app, wsh->ptr, wsh->len);
+    struct auth_ws *st = rc == 0 ? known_workspace(ws_st, key) : NULL;
     if (st) {
         memcpy(info.ws, wsh->ptr, wsh->len); /* a map key: shorter than ID_MAX */
     } else if (rc == 0) {
@@ -224,7 +277,7 @@ void auth_on_response(struct http_request *req, int status, uint64_t duration_ns
 
 static void ws_state_free(void *p)
 {
-    struct ws_state *st = p;
+    struct auth_ws *st = p;
     forget_keys(st);
     free(st->raw);
     free(st);
@@ -233,4 +286,5 @@ static void ws_state_free(void *p)
 void auth_free(struct app *app)
 {
     map_free(&app->workspaces, ws_state_free);
+    app->last_ws = NULL;
 }

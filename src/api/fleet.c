@@ -139,15 +139,22 @@ void fleet_on_head(struct http_request *req)
      * without a body reaches its handler in the same parse). */
     struct store_txn own, *shared = NULL;
     struct store_txn *t = (flags & API_HEAD_TXN) ? &api_ctx(req)->head_txn : &own;
+    struct auth_ws *st = NULL;
+    const struct http_slice *wsh = NULL; /* x-workspace-id, once looked up */
     if (flags & API_AUTH) {
-        const struct http_slice *h = http_header(req, "x-workspace-id");
-        if (h && h->len) {
-            ws = h->ptr;
-            len = h->len;
+        wsh = http_header(req, "x-workspace-id");
+        if (wsh && wsh->len) {
+            ws = wsh->ptr;
+            len = wsh->len;
             rc = store_read_begin(&app->store, t);
             if (rc == 0) {
                 shared = t;
-                rc = held_in(t, ws, len, &frozen);
+                /* Read again only when the snapshot moved since the last request for it. */
+                st = auth_ws_find(app, ws, len);
+                if (auth_ws_fresh(st, t, &frozen))
+                    rc = 1;
+                else if ((rc = held_in(t, ws, len, &frozen)) == 1)
+                    auth_ws_seen(st, t, frozen);
             }
         }
     } else if ((flags & API_WS_PATH) && req->nparams && fleet) {
@@ -173,7 +180,7 @@ void fleet_on_head(struct http_request *req)
     else if (rc == 1 && frozen)
         moving(req, ws, len);
     else
-        auth_on_head(req, shared);
+        auth_on_head(req, shared, wsh, st);
     if (shared && (shared == &own || req->responded || req->has_body))
         store_read_end(shared);
 }

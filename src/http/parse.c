@@ -229,10 +229,12 @@ static void resolve_head(struct http_conn *c)
         r->headers[i].value = (struct http_slice){v, vlen};
     }
     r->nheaders = c->nheaders;
-    /* Absolute-form targets ("http://host/path") are accepted as RFC 9112 requires. */
+    /* Absolute-form targets ("http://host/path") are accepted as RFC 9112 requires. Nearly all
+     * requests start with '/': its first byte spares them both comparisons. */
     const char *u = r->url.ptr;
     size_t ulen = r->url.len;
-    if (ulen > 7 && (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
+    if (ulen > 7 && (u[0] | 0x20) == 'h' &&
+        (strncasecmp(u, "http://", 7) == 0 || strncasecmp(u, "https://", 8) == 0)) {
         const char *auth = (const char *)memchr(u, ':', ulen) + 3;
         size_t rest = ulen - (size_t)(auth - u), a = 0;
         while (a < rest && auth[a] != '/' && auth[a] != '?')

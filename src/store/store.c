@@ -568,7 +568,7 @@ int store_read_begin(struct store *s, struct store_txn *t)
 {
     t->s = s;
     t->err = 0;
-    t->write = 0;
+    t->write = t->async = 0;
     memo_put(t, NULL, NULL, 0);
     if (s->rtxn_depth == 0) {
         int rc;
@@ -587,12 +587,12 @@ int store_read_begin(struct store *s, struct store_txn *t)
         }
         if (rc) {
             t->txn = NULL;
-            t->err = translate(rc);
-            return t->err;
+            return t->err = translate(rc);
         }
     }
     s->rtxn_depth++;
     t->txn = s->rtxn;
+    t->snapshot = mdb_txn_id(s->rtxn);
     return 0;
 }
 

@@ -100,6 +100,10 @@ struct store_txn {
     int err;   /* sticky: the first error, or 0 */
     int write;
     int async; /* runs on a pool thread (store_write_async) */
+    /* A transaction of store_read_begin: the snapshot it reads (LMDB's transaction id). Every
+     * commit, by any process sharing the environment, makes a new one, so a value read at one
+     * snapshot still holds in any later transaction with the same number. */
+    uint64_t snapshot;
     /* What a layer above remembers for the length of the transaction instead of reading it
      * again (store_txn_memo_set): freed when the transaction ends, or at once when the
      * transaction writes to a database it was read from. */

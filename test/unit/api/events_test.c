@@ -27,6 +27,7 @@
 #include "http/server.h"
 #include "util/log.h"
 
+#include "api_server.h"
 #include "sockpeer.h"
 
 #define BATCH "batch_01ARZ3NDEKTSV4RRFFQ69G5FAV"
@@ -44,54 +45,19 @@ static void on_head(struct http_request *req)
     ctx->ws_len = strlen(WS);
 }
 
-struct harness {
-    uv_loop_t loop;
-    struct tmpdir dir;
-    struct app *app; /* on the heap: the server holds a 64 KiB read buffer */
-    uv_timer_t guard;
-    int guard_fired;
-};
-
-static void harness_open(struct harness *h)
+static void harness_open(struct api_server *h)
 {
-    memset(h, 0, sizeof *h);
-    CHECK_INT(uv_loop_init(&h->loop), 0);
-    tmpdir_make(&h->dir);
-    struct app *app = h->app = calloc(1, sizeof *app);
-    app->loop = &h->loop;
-    app->cfg.events_log_kb = 64;
-    app->cfg.max_streams_per_workspace = 8;
-    CHECK_INT(open_store(&app->store, h->dir.path, 4 * FX_MIB, 64 * FX_MIB), 0);
-    struct http_server_config c = {
-        .max_connections = 16,
-        .header_timeout_ms = 60000,
-        .idle_timeout_ms = 60000,
-        .body_timeout_ms = 60000,
-        .linger_ms = 60000,
-        .routes = routes,
-        .nroutes = sizeof routes / sizeof routes[0],
-        .request_ctx_size = sizeof(struct api_ctx),
-        .on_head = on_head,
-        .app = app,
-    };
-    CHECK_INT(http_server_init(&app->http, &h->loop, &c), 0);
-    CHECK_INT(events_start(&app->events, app), 0);
-    uv_timer_init(&h->loop, &h->guard);
-    h->guard.data = h;
+    api_server_open(h, routes, sizeof routes / sizeof routes[0], on_head);
+    h->app->cfg.events_log_kb = 64;
+    h->app->cfg.max_streams_per_workspace = 8;
+    CHECK_INT(events_start(&h->app->events, h->app), 0);
 }
 
-static void harness_close(struct harness *h)
+static void harness_close(struct api_server *h)
 {
     CHECK_INT(h->app->http.nconns, 0);
     events_stop(h->app->events);
-    http_server_close(&h->app->http, NULL);
-    uv_close((uv_handle_t *)&h->guard, NULL);
-    for (int i = 0; i < 8; i++)
-        uv_run(&h->loop, UV_RUN_NOWAIT);
-    CHECK_INT(uv_loop_close(&h->loop), 0);
-    store_close(&h->app->store);
-    tmpdir_remove(&h->dir);
-    free(h->app);
+    api_server_close(h);
 }
 
 /* Whether the client's bytes so far contain s. */
@@ -100,18 +66,10 @@ static int has(struct sockpeer *cl, const char *s)
     return strstr(sockpeer_cstr(&cl->in), s) != NULL;
 }
 
-static void on_guard(uv_timer_t *t)
-{
-    struct harness *h = t->data;
-    h->guard_fired = 1;
-    uv_stop(&h->loop);
-}
-
 /* Runs the loop until the client has received s, or 2 s have passed. */
-static int wait_for(struct harness *h, struct sockpeer *cl, const char *s)
+static int wait_for(struct api_server *h, struct sockpeer *cl, const char *s)
 {
-    h->guard_fired = 0;
-    uv_timer_start(&h->guard, on_guard, 2000, 0);
+    api_server_guard(h);
     for (;;) {
         sockpeer_read(cl);
         if (h->guard_fired || has(cl, s))
@@ -123,14 +81,14 @@ static int wait_for(struct harness *h, struct sockpeer *cl, const char *s)
 }
 
 /* The chunked stream ended: the last bytes received are the zero-length chunk. */
-static int ended(struct harness *h, struct sockpeer *cl)
+static int ended(struct api_server *h, struct sockpeer *cl)
 {
     static const char last[] = "\r\n0\r\n\r\n";
     return wait_for(h, cl, last) && cl->in.len >= sizeof last - 1 &&
            memcmp(cl->in.data + cl->in.len - (sizeof last - 1), last, sizeof last - 1) == 0;
 }
 
-static void peer_open(struct harness *h, struct sockpeer *cl, const char *last_event_id)
+static void peer_open(struct api_server *h, struct sockpeer *cl, const char *last_event_id)
 {
     int fd = -1;
     CHECK_INT(sockpeer_pair(cl, &fd), 0);
@@ -144,7 +102,7 @@ static void peer_open(struct harness *h, struct sockpeer *cl, const char *last_e
     CHECK(wait_for(h, cl, "retry: 3000\n\n"));
 }
 
-static void peer_close(struct harness *h, struct sockpeer *cl)
+static void peer_close(struct api_server *h, struct sockpeer *cl)
 {
     close(cl->fd);
     buf_free(&cl->in);
@@ -178,7 +136,7 @@ static int finish_txn(struct store_txn *t, void *arg)
 
 static void test_nobody_watching(void)
 {
-    struct harness h;
+    struct api_server h;
     harness_open(&h);
     struct events *e = h.app->events;
     events_progress(e, BATCH);
@@ -195,7 +153,7 @@ static void test_nobody_watching(void)
 
 static void test_live_and_replay(void)
 {
-    struct harness h;
+    struct api_server h;
     harness_open(&h);
     struct store *s = &h.app->store;
     struct events *e = h.app->events;

@@ -1604,11 +1604,60 @@ static void setup_quiet_logs(void)
     log_set_level(LOG_ERROR);
 }
 
-CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_put_get_del),
-           CHECK_CASE(test_binary_keys_and_values), CHECK_CASE(test_sticky_errors),
-           CHECK_CASE(test_sticky_error_in_read), CHECK_CASE(test_commit_and_abort),
-           CHECK_CASE(test_append), CHECK_CASE(test_iteration), CHECK_CASE(test_del_prefix),
-           CHECK_CASE(test_duplicate_table), CHECK_CASE(test_appender),
+/* A read transaction's snapshot number: the same while nothing is committed (also nested), new
+ * after a commit of this process or of another one (a child opening the same environment, as
+ * the admin command does), and unchanged by a write that failed. */
+static void test_snapshot_number(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    struct store s;
+    CHECK_INT(open_store(&s, d.path, 1 * MIB, 8 * MIB), 0);
+    struct store_txn a, b;
+    CHECK_INT(store_read_begin(&s, &a), 0);
+    uint64_t first = a.snapshot;
+    CHECK_INT(store_read_begin(&s, &b), 0);
+    CHECK(b.snapshot == first);
+    store_read_end(&b);
+    store_read_end(&a);
+    CHECK_INT(store_read_begin(&s, &a), 0);
+    CHECK(a.snapshot == first);
+    store_read_end(&a);
+    CHECK_INT(put(&s, DB_META, "k", "v"), 0);
+    CHECK_INT(store_read_begin(&s, &a), 0);
+    uint64_t second = a.snapshot;
+    CHECK(second > first);
+    store_read_end(&a);
+    struct kv bad = {DB_META, "", "v"}; /* an empty key: the write fails, nothing commits */
+    CHECK(store_write(&s, put_one, &bad) != 0);
+    CHECK_INT(store_read_begin(&s, &a), 0);
+    CHECK(a.snapshot == second);
+    store_read_end(&a);
+    pid_t pid = fork();
+    if (pid == 0) {
+        struct store c;
+        int rc = open_store(&c, d.path, 1 * MIB, 8 * MIB);
+        if (rc == 0)
+            rc = put(&c, DB_META, "k", "w");
+        if (rc == 0)
+            store_close(&c);
+        _exit(rc == 0 ? 0 : 1);
+    }
+    int status = -1;
+    CHECK_INT(waitpid(pid, &status, 0), pid);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    CHECK_INT(store_read_begin(&s, &a), 0);
+    CHECK(a.snapshot > second);
+    store_read_end(&a);
+    store_close(&s);
+    tmpdir_remove(&d);
+}
+
+CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_snapshot_number),
+           CHECK_CASE(test_put_get_del), CHECK_CASE(test_binary_keys_and_values),
+           CHECK_CASE(test_sticky_errors), CHECK_CASE(test_sticky_error_in_read),
+           CHECK_CASE(test_commit_and_abort), CHECK_CASE(test_append), CHECK_CASE(test_iteration),
+           CHECK_CASE(test_del_prefix), CHECK_CASE(test_duplicate_table), CHECK_CASE(test_appender),
            CHECK_CASE(test_iteration_in_write), CHECK_CASE(test_snapshot_isolation),
            CHECK_CASE(test_map_growth), CHECK_CASE(test_growth_blocked_by_snapshot),
            CHECK_CASE(test_map_resized_by_other_process), CHECK_CASE(test_reopen_and_read_only),

@@ -114,5 +114,29 @@ static void test_base64(void)
     }
 }
 
+/* crypto_equal over every length up to 40 (whole words, tails, both), equal and with one bit
+ * flipped at each position, from unaligned addresses. */
+static void test_equal(void)
+{
+    unsigned char a[48], b[48];
+    for (size_t i = 0; i < sizeof a; i++)
+        a[i] = b[i] = (unsigned char)(i * 37 + 11);
+    for (size_t len = 0; len <= 40; len++) {
+        CHECK_REPORT(crypto_equal(a + 1, b + 1, len) == 1, "len %zu equal", len);
+        for (size_t at = 0; at < len; at++) {
+            for (int bit = 0; bit < 8; bit += 7) {
+                b[1 + at] ^= (unsigned char)(1u << bit);
+                CHECK_REPORT(crypto_equal(a + 1, b + 1, len) == 0, "len %zu at %zu bit %d", len, at,
+                             bit);
+                b[1 + at] ^= (unsigned char)(1u << bit);
+            }
+        }
+        /* A difference just past the length does not count. */
+        b[1 + len] ^= 0x80;
+        CHECK_REPORT(crypto_equal(a + 1, b + 1, len) == 1, "len %zu, a difference after it", len);
+        b[1 + len] ^= 0x80;
+    }
+}
+
 CHECK_MAIN(CHECK_CASE(test_rfc2202), CHECK_CASE(test_base64), CHECK_CASE(test_against_hmac),
-           CHECK_CASE(test_unkeyed_fallback))
+           CHECK_CASE(test_unkeyed_fallback), CHECK_CASE(test_equal))
