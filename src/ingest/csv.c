@@ -470,6 +470,7 @@ static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsig
             cr = 0;
         }
         p->row_line = p->line;
+        p->row_ptr = s;
         p->line++;
         p->prev_cr = cr;
         p->nfields = n;
@@ -498,6 +499,7 @@ static int parse(struct csv_parser *p, const unsigned char *s, const unsigned ch
             c = *s;
             p->prev_cr = 0;
             p->row_line = p->line;
+            p->row_ptr = s;
             p->state = ST_FIELD_START;
             /* fall through */
         case ST_FIELD_START:
@@ -768,12 +770,45 @@ int csv_feed(struct csv_parser *p, const char *data, size_t len)
     const unsigned char *s = (const unsigned char *)data;
     size_t used = 0;
     int rc = 0;
+    p->feed = s;
+    p->row_ptr = NULL;
     if (!p->header_scanned)
         rc = header_feed(p, s, len, &used);
     if (rc == 0 && used < len)
         rc = parse(p, s + used, s + len);
+    /* A row still open continues in the next chunk: its offset is kept as a number. */
+    p->row_off = csv_row_offset(p);
+    p->row_ptr = NULL;
+    p->fed += len;
     p->stopped = rc;
     return rc;
+}
+
+uint64_t csv_row_offset(const struct csv_parser *p)
+{
+    return p->row_ptr ? p->fed + (uint64_t)(p->row_ptr - p->feed) : p->row_off;
+}
+
+int csv_row_open(const struct csv_parser *p)
+{
+    return p->header_scanned && p->state != ST_LINE_START;
+}
+
+int csv_resume(struct csv_parser *p, uint32_t row, uint32_t line, uint64_t offset)
+{
+    if (!p->have_header || p->fatal || p->stopped || row == 0)
+        return CSV_E_INVALID;
+    p->stopped = p->finished = 0;
+    p->state = ST_LINE_START;
+    p->prev_cr = 0;
+    p->rows = row - 1;
+    p->line = line;
+    p->fed = p->row_off = offset;
+    p->row_ptr = NULL;
+    p->len = p->field_start = p->nfields = 0;
+    p->field_high = 0;
+    p->row_error = CSV_ROW_OK;
+    return 0;
 }
 
 int csv_finish(struct csv_parser *p)
