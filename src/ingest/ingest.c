@@ -375,27 +375,16 @@ static int consent_refused(struct ingest *in, const struct csv_row *r, const cha
 /* Row r is the first that a late field could change: keeps how things stood before it (the
  * counts that r changed already are given as they were) and asks for the file from its first
  * byte. Reading again resumes there. */
-static void mark_take(struct ingest *in, const struct csv_row *r, uint64_t bare_rows,
-                      uint64_t consent_warnings, size_t nwarnings, int warnings_truncated)
+static void mark_take(struct ingest *in, const struct csv_row *r, uint64_t consent_warnings,
+                      size_t nwarnings, int warnings_truncated)
 {
     in->watch = 0;
     if (in->spool.state != SPOOL_WAITING && in->spool.state != SPOOL_ON)
         return; /* no copy: a late field is refused */
-    in->mark = (struct ingest_mark){r->row,
-                                    r->line,
-                                    csv_row_offset(&in->csv),
-                                    in->valid,
-                                    in->invalid,
-                                    in->duplicates,
-                                    in->normalized,
-                                    in->no_consent,
-                                    consent_warnings,
-                                    in->suppressed,
-                                    bare_rows,
-                                    in->nerrors,
-                                    nwarnings,
-                                    in->errors_truncated,
-                                    warnings_truncated};
+    in->mark = (struct ingest_mark){
+        r->row,         r->line,        csv_row_offset(&in->csv), in->valid,         in->invalid,
+        in->duplicates, in->normalized, in->no_consent,           consent_warnings,  in->suppressed,
+        in->nerrors,    nwarnings,      in->errors_truncated,     warnings_truncated};
     spool_want(&in->spool, in->mark.offset);
 }
 
@@ -430,8 +419,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
         lead++;
     int bare = lead == vlen || value[lead] != '+';
     if (bare && (in->watch & INGEST_WATCH_COUNTRY))
-        mark_take(in, r, in->bare_rows, in->consent_warnings, in->nwarnings,
-                  in->warnings_truncated);
+        mark_take(in, r, in->consent_warnings, in->nwarnings, in->warnings_truncated);
     in->bare_rows += (uint64_t)bare;
     /* Most cells are E.164 already: the number's place in the table of numbers seen starts
      * loading now, while the number is checked (and is the number if read exactly so). */
@@ -476,8 +464,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
             return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
         if (first > 0) {
             if (in->watch & INGEST_WATCH_DUPLICATES)
-                mark_take(in, r, in->bare_rows - (uint64_t)bare, warned, nwarnings,
-                          warnings_truncated);
+                mark_take(in, r, warned, nwarnings, warnings_truncated);
             snprintf(msg, sizeof msg, "Duplicate of row %lld (%s): each number is called once",
                      (long long)first, pn.e164);
             in->duplicates++;
@@ -955,7 +942,7 @@ int ingest_replay_begin(struct ingest *in)
     in->no_consent = m->no_consent;
     in->consent_warnings = m->consent_warnings;
     in->suppressed = m->suppressed;
-    in->bare_rows = m->bare_rows;
+    in->bare_rows = 0; /* no field can come after this reading */
     in->nerrors = m->nerrors;
     in->errors_truncated = m->errors_truncated;
     in->nwarnings = m->nwarnings;

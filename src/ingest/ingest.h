@@ -162,7 +162,6 @@ struct ingest_mark {
     uint32_t row, line; /* the row and its first line; row 0 while there is none */
     uint64_t offset;    /* its first byte in the file */
     uint64_t valid, invalid, duplicates, normalized, no_consent, consent_warnings, suppressed;
-    uint64_t bare_rows;
     size_t nerrors, nwarnings;
     int errors_truncated, warnings_truncated;
 };

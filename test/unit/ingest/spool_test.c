@@ -393,6 +393,36 @@ static void test_long_row(void)
     uv_loop_close(&loop);
 }
 
+/* The request's fingerprint does not count the bytes read again: a late field's upload and the
+ * same request sent again (read for its fingerprint only) give the same digest. */
+static void test_digest_read_again(void)
+{
+    struct tmpdir d;
+    tmpdir_make(&d);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct buf b = {0};
+    body_of(&b, &cases[0], 1);
+    struct ingest_options o;
+    options(&o, NULL, &loop, NULL, d.path);
+    o.digest = 1;
+    struct ingest in, again;
+    CHECK_INT(run(&in, &o, NULL, NULL, &b, 0), INGEST_OK);
+    CHECK_INT(in.mark.row, 1); /* read again */
+    o.digest = 0;
+    o.digest_only = 1;
+    CHECK_INT(run(&again, &o, NULL, NULL, &b, 0), INGEST_OK);
+    uint8_t x[SHA256_LEN], y[SHA256_LEN];
+    CHECK_INT(ingest_digest(&in, x), 0);
+    CHECK_INT(ingest_digest(&again, y), 0);
+    CHECK(memcmp(x, y, sizeof x) == 0);
+    ingest_free(&in);
+    ingest_free(&again);
+    CHECK_INT(rmdir(d.path), 0);
+    buf_free(&b);
+    uv_loop_close(&loop);
+}
+
 static void setup_quiet_logs(void)
 {
     log_set_level(LOG_ERROR);
@@ -400,4 +430,4 @@ static void setup_quiet_logs(void)
 
 CHECK_MAIN(CHECK_CASE(setup_quiet_logs), CHECK_CASE(test_every_split),
            CHECK_CASE(test_staged_rows_match), CHECK_CASE(test_copy_fails),
-           CHECK_CASE(test_long_row))
+           CHECK_CASE(test_long_row), CHECK_CASE(test_digest_read_again))
