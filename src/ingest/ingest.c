@@ -864,6 +864,11 @@ void ingest_free(struct ingest *in)
 
 /* ---- reading the rows again (a late defaultCountry or allowDuplicates) ---- */
 
+const char *ingest_first_batch(const struct ingest *in)
+{
+    return in->copy_staged ? in->copy_from : NULL;
+}
+
 int ingest_replay_needed(const struct ingest *in)
 {
     return !in->failure.error && !in->replaying && in->spool.state == SPOOL_ON && in->mark.row &&
@@ -950,6 +955,7 @@ int ingest_replay_begin(struct ingest *in)
     in->pending.len = 0;
     in->deferred.len = 0;
     in->pending_rows = 0;
+    in->copy_staged = in->opt.store && in->stored_rows;
     in->stored_rows = 0; /* the first chunk writes the new staging marker */
     in->copy_next = 1;   /* the rows before the mark are copied from the first staging batch */
     in->csv_bytes = in->file_bytes = in->replay_off = m->offset;

@@ -199,6 +199,7 @@ struct ingest {
     char *replay_buf;
     char copy_from[ID_MAX];
     uint32_t copy_next; /* the next row to copy; rows from mark.row on are read again */
+    int copy_staged;    /* copy_from holds rows: the caller purges it (ingest_first_batch) */
 
     /* The header row. */
     int have_header;
@@ -267,10 +268,13 @@ int ingest_replay_needed(const struct ingest *in);
 /* Forgets the rows read from the first row a late field could change (mark) on, and reads them
  * again from the kept copy of the file with the fields as they are now, in steps on the thread
  * pool; with a store the rows are staged anew under opt.batch_id, which the caller changes first
- * (the old staging batch is its to purge): the rows before the mark are copied from the old
- * batch, the others read again. Returns like ingest_drain (0 with in->failure set when it could
- * not start). */
+ * (the rows before the mark are copied from the old staging batch, the others read again: the
+ * caller purges the old batch once the ingest is over, see ingest_first_batch). Returns like
+ * ingest_drain (0 with in->failure set when it could not start). */
 int ingest_replay_begin(struct ingest *in);
+/* The staging batch of the first reading when the rows were read again and it holds rows: the
+ * caller's to purge, no sooner than the ingest is done (they are copied from it). Else NULL. */
+const char *ingest_first_batch(const struct ingest *in);
 void ingest_free(struct ingest *in);
 /* The request's fingerprint (opt.digest or opt.digest_only; after ingest_end): SHA-256 over the
  * file's bytes and every known field's value, in a fixed order, so the same form sent again

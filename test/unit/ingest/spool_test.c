@@ -293,6 +293,9 @@ static void test_staged_rows_match(void)
             snprintf(next, sizeof next, "b%04uA", n - 1);
             dump(&s, next, &first);
             CHECK_INT(c->replay ? first.len > 0 : strcmp(batch, next) == 0, 1);
+            /* ... and is the caller's to purge once the ingest is over. */
+            const char *old = ingest_first_batch(&in);
+            CHECK_INT(c->replay ? old && !strcmp(old, next) : old == NULL, 1);
             ingest_free(&in);
         }
         ingest_free(&ref);
