@@ -366,25 +366,42 @@ static int consent_refused(struct ingest *in, const struct csv_row *r, const cha
     int v = consent_check_row(*value, *vlen, in->consent_col >= 0, in->opt.require_consent,
                               in->opt.now_ms, msg, cap);
     if (v == CONSENT_WARN) {
+        /* The row may turn out to be mark_take's (a repeat): how the warnings stood before. */
+        in->before_warning = (struct ingest_mark){.row = r->row,
+                                                  .consent_warnings = in->consent_warnings,
+                                                  .nwarnings = in->nwarnings,
+                                                  .warnings_truncated = in->warnings_truncated};
         in->consent_warnings++;
         add_warning(in, r->row, "consent_at", "invalid_consent_at", *value, *vlen, msg);
     }
     return v == CONSENT_REFUSE;
 }
 
-/* Row r is the first that a late field could change: keeps how things stood before it (the
- * counts that r changed already are given as they were) and asks for the file from its first
- * byte. Reading again resumes there. */
-static void mark_take(struct ingest *in, const struct csv_row *r, uint64_t consent_warnings,
-                      size_t nwarnings, int warnings_truncated)
+/* Row r is the first that a late field could change: keeps how things stood before it (a
+ * consent warning of r's own is not counted: before_warning) and asks for the file from its
+ * first byte. Reading again resumes there. */
+static void mark_take(struct ingest *in, const struct csv_row *r)
 {
     in->watch = 0;
     if (in->spool.state != SPOOL_WAITING && in->spool.state != SPOOL_ON)
         return; /* no copy: a late field is refused */
+    const struct ingest_mark *w = in->before_warning.row == r->row ? &in->before_warning : NULL;
     in->mark = (struct ingest_mark){
-        r->row,         r->line,        csv_row_offset(&in->csv), in->valid,         in->invalid,
-        in->duplicates, in->normalized, in->no_consent,           consent_warnings,  in->suppressed,
-        in->nerrors,    nwarnings,      in->errors_truncated,     warnings_truncated};
+        .row = r->row,
+        .line = r->line,
+        .offset = csv_row_offset(&in->csv),
+        .valid = in->valid,
+        .invalid = in->invalid,
+        .duplicates = in->duplicates,
+        .normalized = in->normalized,
+        .no_consent = in->no_consent,
+        .consent_warnings = w ? w->consent_warnings : in->consent_warnings,
+        .suppressed = in->suppressed,
+        .nerrors = in->nerrors,
+        .nwarnings = w ? w->nwarnings : in->nwarnings,
+        .errors_truncated = in->errors_truncated,
+        .warnings_truncated = w ? w->warnings_truncated : in->warnings_truncated,
+    };
     spool_want(&in->spool, in->mark.offset);
 }
 
@@ -419,7 +436,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
         lead++;
     int bare = lead == vlen || value[lead] != '+';
     if (bare && (in->watch & INGEST_WATCH_COUNTRY))
-        mark_take(in, r, in->consent_warnings, in->nwarnings, in->warnings_truncated);
+        mark_take(in, r);
     in->bare_rows += (uint64_t)bare;
     /* Most cells are E.164 already: the number's place in the table of numbers seen starts
      * loading now, while the number is checked (and is the number if read exactly so). */
@@ -445,9 +462,6 @@ static int data_row(struct ingest *in, const struct csv_row *r)
      * the same number, and with consent, a duplicate. */
     const char *cv;
     size_t cn;
-    uint64_t warned = in->consent_warnings; /* the warnings before this row, for mark_take */
-    size_t nwarnings = in->nwarnings;
-    int warnings_truncated = in->warnings_truncated;
     if (consent_refused(in, r, &cv, &cn, msg, sizeof msg)) {
         in->no_consent++;
         add_error(in, r->row, "consent_at", "no_consent", cv, cn, msg);
@@ -464,7 +478,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
             return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
         if (first > 0) {
             if (in->watch & INGEST_WATCH_DUPLICATES)
-                mark_take(in, r, warned, nwarnings, warnings_truncated);
+                mark_take(in, r);
             snprintf(msg, sizeof msg, "Duplicate of row %lld (%s): each number is called once",
                      (long long)first, pn.e164);
             in->duplicates++;

@@ -188,6 +188,7 @@ struct ingest {
     struct spool spool;
     int watch; /* INGEST_WATCH_* of the fields that may still come, until mark is taken */
     struct ingest_mark mark;
+    struct ingest_mark before_warning; /* the warnings before the last row that added one */
     uint64_t csv_bytes;                /* file bytes given to the CSV parser */
     int late_country, late_duplicates; /* the field came after the file and changes the rows */
     uint64_t bare_rows; /* rows whose number has no '+': their reading depends on the country */
