@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "util/err.h"
+
 void spool_init(struct spool *s, const char *dir)
 {
     *s = (struct spool){.state = dir ? SPOOL_WAITING : SPOOL_OFF, .fd = -1, .dir = dir};
@@ -38,21 +40,23 @@ static void put(struct spool *s, const char *data, size_t len)
     }
 }
 
-/* Opens an unlinked temporary file in dir: the descriptor, or -1. */
-static int open_tmp(const char *dir)
+/* Opens an unlinked temporary file in dir as *fd: 0, or BC_EIO (then *fd is negative). */
+static int open_tmp(const char *dir, int *fd)
 {
 #ifdef O_TMPFILE
-    int fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (fd >= 0)
-        return fd;
+    *fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+    if (*fd >= 0)
+        return 0;
 #endif
     char path[4096];
+    *fd = -1;
     if (snprintf(path, sizeof path, "%s/.upload-XXXXXX", dir) >= (int)sizeof path)
-        return -1;
-    int fd2 = mkostemp(path, O_CLOEXEC);
-    if (fd2 >= 0)
-        unlink(path);
-    return fd2;
+        return BC_EIO;
+    *fd = mkostemp(path, O_CLOEXEC);
+    if (*fd < 0)
+        return BC_EIO;
+    unlink(path);
+    return 0;
 }
 
 /* Begins the copy at from: the tail holds the file's bytes from tail_off up to at, and data
@@ -62,8 +66,7 @@ static void begin(struct spool *s, uint64_t from, uint64_t at, const char *data,
     /* The tail must hold the bytes between from and this chunk (ingest.c asks only for a row
      * open since then); anything else would copy the wrong bytes. */
     int held = from >= at || (from >= s->tail_off && s->tail_off + s->tail.len == at);
-    s->fd = held ? open_tmp(s->dir) : -1;
-    if (s->fd < 0) {
+    if (!held || open_tmp(s->dir, &s->fd) != 0) {
         spool_fail(s);
         return;
     }
