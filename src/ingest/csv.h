@@ -127,7 +127,8 @@ void csv_free(struct csv_parser *p);
  * of the first byte of the row being delivered (in the callback), or of the row begun and not
  * yet ended (between two calls: see csv_row_open). */
 uint64_t csv_row_offset(const struct csv_parser *p);
-/* 1 while a data row has begun and not ended: the next chunk continues it. */
+/* 1 while a data row (or the header line, whose buffer may hold the start of a data row) has
+ * begun and not ended: the next chunk continues it, and csv_row_offset says where it began. */
 int csv_row_open(const struct csv_parser *p);
 /* Reads again from the first byte of data row `row` (1-based), which starts on line `line` at
  * `offset`: the next bytes fed are that row's. The header, its delimiter and the encoding found

@@ -83,6 +83,12 @@ static const struct upload_case cases[] = {
      "phone_number,name\r\n+447700900001,a,b\r\n  +447700900002,b\r\n+447700900002,c\r\n"
      "bad,d\r\n",
      PART("dups", "true") PART("country", "US"), 3, "+447700900002,c", 1},
+    /* The header's scan reads the quote as opening a field (after a tab), the parser, with ','
+     * as the delimiter, as data: the header line ends earlier and row 1 begins in the header's
+     * buffer. */
+    {"a row that begins in the header's buffer",
+     "phone_number,name\t\"x\r\n07700 900123,\"a\"\r\n+447700900002,b\r\n", PART("country", "GB"),
+     1, "07700 900123", 1},
     {"a late allowDuplicates that is false",
      "phone_number,name\r\n+447700900001,a\r\n+447700900001,b\r\n", PART("dups", "false"), 2,
      "+447700900001,b", 0},
