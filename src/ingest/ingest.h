@@ -264,7 +264,8 @@ int ingest_end(struct ingest *in);
  * failed). */
 int ingest_drain(struct ingest *in);
 /* After ingest_end and a drain that returned 0: 1 if defaultCountry or allowDuplicates came after
- * the file and changes how rows read, so every row must be read again (ingest_replay_begin). */
+ * the file and changes how rows read, so the rows from the first it changes must be read again
+ * (ingest_replay_begin). */
 int ingest_replay_needed(const struct ingest *in);
 /* Forgets the rows read from the first row a late field could change (mark) on, and reads them
  * again from the kept copy of the file with the fields as they are now, in steps on the thread

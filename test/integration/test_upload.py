@@ -629,7 +629,8 @@ class UploadTest(UploadHelpers, ServerTestCase):
         self.assertEqual({k: v for k, v in first.body.items() if k != "batchId"},
                          {k: v for k, v in late.body.items() if k != "batchId"})
         self.assertEqual([(e["row"], e["code"]) for e in late.body["errors"]],
-                         [(rows + 3, "duplicate_phone_number"), (rows + 4, "duplicate_phone_number"),
+                         [(rows + 3, "duplicate_phone_number"),
+                          (rows + 4, "duplicate_phone_number"),
                           (rows + 5, "invalid_phone_number")])
         batch = late.body["batchId"]
         self.assertWaiting(self.call(batch, 1), "+447700900000", {"name": "N0"})
