@@ -42,6 +42,9 @@ static void upload_free(struct upload *up)
 {
     if (!up)
         return;
+    const char *first = ingest_first_batch(&up->in);
+    if (first && !up->validate_only)
+        batches_purge_later(up->app, first);
     ingest_free(&up->in);
     supp_screen_close(up->screen);
     cJSON_Delete(up->agent);
@@ -627,10 +630,9 @@ static void upload_end(struct http_request *req)
         return;
     }
     if (ingest_replay_needed(&up->in)) {
-        /* A late defaultCountry or allowDuplicates: the rows are read again and staged under a
-         * new id, while the background purge removes those staged so far. */
-        if (up->in.stored_rows)
-            batches_purge_later(up->app, up->batch_id);
+        /* A late defaultCountry or allowDuplicates: the rows are staged again under a new id
+         * (those before the first row it changes copied from the first batch, which the
+         * background purge removes once the upload is over: upload_free). */
         if (id_new(&up->app->ids, "batch_", clock_now_ms(), up->batch_id) < 0) {
             api_fail(&up->failure, 500, "internal_error", NULL,
                      "No batch id could be made; retry.");

@@ -5,6 +5,7 @@
 
 #include "ingest/ingest.h"
 #include "store/records.h"
+#include "util/err.h"
 
 static uint32_t frame_u32(const uint8_t *p)
 {
@@ -116,4 +117,44 @@ int chunk_write(struct store_txn *t, void *arg)
     store_appender_close(&run.app);
     store_appender_close(&jobs);
     return rc ? rc : rc2;
+}
+
+/* Frames the jobs to copy into c->rows: 0, or an error. */
+static int copy_frames(struct store_txn *t, struct ingest_chunk *c)
+{
+    uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
+    size_t plen = job_key(prefix, c->copy_from, 0) - 4;
+    size_t slen = job_key(start, c->copy_from, c->copy_next);
+    struct store_iter it;
+    int rc;
+    c->rows->len = 0;
+    c->copied = 0;
+    store_iter_open(&it, t, DB_JOB, prefix, plen, start, slen);
+    while (c->copied < CHUNK_COPY_ROWS && (rc = store_iter_next(&it)) == 1) {
+        uint32_t row = key_u32(&it.key, plen), vlen = (uint32_t)it.val.len;
+        struct job_view v;
+        if (row >= c->copy_end)
+            break;
+        if ((rc = job_decode(it.val.ptr, it.val.len, &v)) != 0)
+            break;
+        uint8_t frame[9];
+        memcpy(frame, &row, 4);
+        frame[4] = v.head.state;
+        memcpy(frame + 5, &vlen, 4);
+        if (buf_append(c->rows, frame, sizeof frame) || buf_append(c->rows, it.val.ptr, vlen)) {
+            rc = BC_ENOMEM;
+            break;
+        }
+        c->copied++;
+        c->copy_next = row + 1;
+    }
+    store_iter_close(&it);
+    return rc < 0 ? rc : 0;
+}
+
+int chunk_copy(struct store_txn *t, void *arg)
+{
+    struct ingest_chunk *c = arg;
+    int rc = copy_frames(t, c);
+    return rc ? rc : chunk_write(t, c);
 }

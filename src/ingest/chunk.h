@@ -14,4 +14,12 @@
  * thread, reading only the chunk. */
 int chunk_write(struct store_txn *t, void *arg);
 
+/* Jobs copied by one chunk_copy: a chunk's worth. */
+#define CHUNK_COPY_ROWS 8192
+
+/* A store_write_fn like chunk_write, for rows read again: copies the jobs of the rows named by
+ * the struct ingest_chunk's copy_* from that staging batch to its batch, as chunk_write stores
+ * them (rows is the frames' scratch). */
+int chunk_copy(struct store_txn *t, void *arg);
+
 #endif

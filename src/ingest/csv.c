@@ -470,6 +470,7 @@ static int fast_rows(struct csv_parser *p, const unsigned char **sp, const unsig
             cr = 0;
         }
         p->row_line = p->line;
+        p->row_ptr = s;
         p->line++;
         p->prev_cr = cr;
         p->nfields = n;
@@ -498,6 +499,7 @@ static int parse(struct csv_parser *p, const unsigned char *s, const unsigned ch
             c = *s;
             p->prev_cr = 0;
             p->row_line = p->line;
+            p->row_ptr = s;
             p->state = ST_FIELD_START;
             /* fall through */
         case ST_FIELD_START:
@@ -665,8 +667,9 @@ static int header_byte(struct csv_parser *p, unsigned char c)
     return rc ? rc : line_end;
 }
 
-/* Picks the delimiter and runs the buffered header through the row parser. */
-static int header_done(struct csv_parser *p)
+/* Picks the delimiter and runs the buffered header, which ends at offset end, through the row
+ * parser (a data row may begin in it: its offset is counted from the buffer's). */
+static int header_done(struct csv_parser *p, uint64_t end)
 {
     int best = 0;
     if (p->hcount[1] > p->hcount[0] && p->hcount[1] > p->hcount[2])
@@ -676,8 +679,15 @@ static int header_done(struct csv_parser *p)
     p->delim = candidate_delims[best];
     p->header_scanned = 1;
     p->prev_cr = 0;
-    const unsigned char *h = (const unsigned char *)p->hbuf;
+    const unsigned char *h = (const unsigned char *)p->hbuf, *feed = p->feed;
+    uint64_t fed = p->fed;
+    p->feed = h;
+    p->fed = end - p->hlen;
     int rc = parse(p, h, h + p->hlen);
+    p->row_off = csv_row_offset(p);
+    p->row_ptr = NULL;
+    p->feed = feed;
+    p->fed = fed;
     free(p->hbuf);
     p->hbuf = NULL;
     p->hlen = p->hcap = 0;
@@ -715,7 +725,7 @@ static int header_feed(struct csv_parser *p, const unsigned char *s, size_t len,
             return rc;
         if (rc > 0) {
             *used = i + 1;
-            return header_done(p);
+            return header_done(p, p->fed + i + 1);
         }
     }
     *used = len;
@@ -768,12 +778,43 @@ int csv_feed(struct csv_parser *p, const char *data, size_t len)
     const unsigned char *s = (const unsigned char *)data;
     size_t used = 0;
     int rc = 0;
+    p->feed = s;
+    p->row_ptr = NULL;
     if (!p->header_scanned)
         rc = header_feed(p, s, len, &used);
     if (rc == 0 && used < len)
         rc = parse(p, s + used, s + len);
+    /* A row still open continues in the next chunk (the header line: all in its buffer). */
+    p->row_off = p->header_scanned ? csv_row_offset(p) : p->fed + len - p->hlen;
+    p->row_ptr = NULL;
+    p->fed += len;
     p->stopped = rc;
     return rc;
+}
+
+uint64_t csv_row_offset(const struct csv_parser *p)
+{
+    return p->row_ptr ? p->fed + (uint64_t)(p->row_ptr - p->feed) : p->row_off;
+}
+
+int csv_row_open(const struct csv_parser *p)
+{
+    /* The header line being scanned counts: a data row may begin in its buffer. */
+    return p->header_scanned ? p->state != ST_LINE_START : p->hlen > 0;
+}
+
+int csv_resume(struct csv_parser *p, uint32_t row, uint32_t line, uint64_t offset)
+{
+    if (!p->have_header || p->fatal || p->stopped || row == 0)
+        return CSV_E_INVALID;
+    p->finished = p->prev_cr = p->field_high = p->row_error = 0; /* CSV_ROW_OK */
+    p->state = ST_LINE_START;
+    p->rows = row - 1;
+    p->line = line;
+    p->fed = p->row_off = offset;
+    p->row_ptr = NULL;
+    p->len = p->field_start = p->nfields = 0;
+    return 0;
 }
 
 int csv_finish(struct csv_parser *p)
@@ -789,7 +830,7 @@ int csv_finish(struct csv_parser *p)
             rc = bom_mismatch(p);
         /* Input with no header line at all yields no rows and no error. */
         if (rc == 0 && p->hstate != HS_BLANK)
-            rc = header_done(p);
+            rc = header_done(p, p->fed);
     }
     if (rc == 0 && p->header_scanned && p->state != ST_LINE_START) {
         if (p->state == ST_QUOTED)

@@ -107,6 +107,10 @@ struct csv_parser {
     int field_high; /* the current field has a non-ASCII byte, so it needs a UTF-8 check */
     int row_error;
     int fatal; /* an allocation failed; reported when the row ends */
+    /* Where rows begin in the input: the current chunk, the first byte of a row begun in it
+     * (NULL when none has), the bytes fed before it, and a row's offset once its chunk is gone. */
+    const unsigned char *feed, *row_ptr;
+    uint64_t fed, row_off;
 };
 
 /* Prepares p. lim may be NULL for all defaults. Fails with CSV_E_INVALID without fn or with a
@@ -119,6 +123,18 @@ int csv_feed(struct csv_parser *p, const char *data, size_t len);
 int csv_finish(struct csv_parser *p);
 void csv_free(struct csv_parser *p);
 
+/* The offset in the input (bytes fed since csv_init, or since the offset csv_resume was given)
+ * of the first byte of the row being delivered (in the callback), or of the row begun and not
+ * yet ended (between two calls: see csv_row_open). */
+uint64_t csv_row_offset(const struct csv_parser *p);
+/* 1 while a data row (or the header line, whose buffer may hold the start of a data row) has
+ * begun and not ended: the next chunk continues it, and csv_row_offset says where it began. */
+int csv_row_open(const struct csv_parser *p);
+/* Reads again from the first byte of data row `row` (1-based), which starts on line `line` at
+ * `offset`: the next bytes fed are that row's. The header, its delimiter and the encoding found
+ * so far are kept. For a parser that read its header and has not failed (csv_finish may have
+ * been called); returns 0, or CSV_E_INVALID. */
+int csv_resume(struct csv_parser *p, uint32_t row, uint32_t line, uint64_t offset);
 char csv_delimiter(const struct csv_parser *p);       /* ',', ';' or '\t' (',' until known) */
 const char *csv_encoding(const struct csv_parser *p); /* "utf-8" or "windows-1252" */
 /* A sentence for a row error, or for a (negative) file-level error, into out; one about a limit

@@ -55,7 +55,7 @@ static void flush(struct dedupe *d)
 /* The table is its own anonymous mapping: zeroed, and returned to the system when freed. (Huge
  * pages would save TLB misses, but faulting them in can stall the loop for milliseconds while the
  * kernel compacts memory.) */
-static int dedupe_resize(struct dedupe *d, size_t cap)
+static int dedupe_rebuild(struct dedupe *d, size_t cap, uint32_t below)
 {
     /* MAP_POPULATE: zeroed pages now, in one go, rather than a page fault on most of the first
      * rows' probes (10 ms spread over the first reads of a 20 MB upload). */
@@ -68,10 +68,12 @@ static int dedupe_resize(struct dedupe *d, size_t cap)
     d->slots = mem;
     d->filter = (uint64_t *)(d->slots + cap);
     d->cap = cap;
+    d->used = 0;
     for (size_t i = 0; i < old.cap; i++) {
         uint64_t number = slot_number(&old.slots[i]);
-        if (!number)
+        if (!number || old.slots[i].row >= below)
             continue;
+        d->used++;
         size_t word;
         uint64_t bit = filter_bit(d, mix(number), &word);
         d->filter[word] |= bit;
@@ -80,6 +82,16 @@ static int dedupe_resize(struct dedupe *d, size_t cap)
     if (old.slots)
         munmap(old.slots, mapping_bytes(old.cap));
     return 0;
+}
+
+static int dedupe_resize(struct dedupe *d, size_t cap)
+{
+    return dedupe_rebuild(d, cap, UINT32_MAX);
+}
+
+int dedupe_forget_from(struct dedupe *d, uint32_t row)
+{
+    return d->cap ? dedupe_rebuild(d, d->cap, row) : 0;
 }
 
 void dedupe_free(struct dedupe *d)

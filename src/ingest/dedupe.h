@@ -37,6 +37,9 @@ int64_t dedupe_check(struct dedupe *d, uint64_t number, uint32_t row);
 /* Starts loading what dedupe_check(number) reads first, so that the cache miss overlaps other
  * work (the row's number is read while it loads); only a hint, nothing changes. */
 void dedupe_prefetch(const struct dedupe *d, uint64_t number);
+/* Forgets the numbers recorded for rows from row on (reading those rows again), keeping the
+ * others: 0, or BC_ENOMEM (the table is then as it was). */
+int dedupe_forget_from(struct dedupe *d, uint32_t row);
 /* Forgets every number, keeping the memory. */
 void dedupe_clear(struct dedupe *d);
 void dedupe_free(struct dedupe *d);

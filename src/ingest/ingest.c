@@ -1,14 +1,12 @@
 #include "ingest/ingest.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "ingest/chunk.h"
 #include "ingest/phone.h"
@@ -110,6 +108,15 @@ static void write_failed(struct ingest *in, int rc)
 
 static void chunk_written(struct store_async *a, int rc);
 
+static void write_chunk(struct ingest *in, store_write_fn fn)
+{
+    in->write_busy = 1;
+    /* Staged rows only count once the final commit (durable) makes the batch visible. */
+    in->write.defer_durability = 1;
+    in->write.bulk = 1;
+    store_write_async(in->opt.store, in->opt.loop, &in->write, fn, &in->chunk, chunk_written);
+}
+
 /* Hands the pending rows to a pool thread and starts collecting the next chunk; the last chunk
  * also writes the deferred state index entries. */
 static void submit(struct ingest *in, int last)
@@ -120,20 +127,36 @@ static void submit(struct ingest *in, int last)
     in->pending.len = 0;
     in->writing_rows = in->pending_rows;
     in->pending_rows = 0;
-    in->chunk = (struct ingest_chunk){in->opt.batch_id, in->opt.workspace, &in->writing,
-                                      in->stored_rows == 0, last ? &in->deferred : NULL};
-    in->write_busy = 1;
-    /* Staged rows only count once the final commit (durable) makes the batch visible. */
-    in->write.defer_durability = 1;
-    in->write.bulk = 1;
-    store_write_async(in->opt.store, in->opt.loop, &in->write, chunk_write, &in->chunk,
-                      chunk_written);
+    in->chunk = (struct ingest_chunk){.batch = in->opt.batch_id,
+                                      .workspace = in->opt.workspace,
+                                      .rows = &in->writing,
+                                      .first = in->stored_rows == 0,
+                                      .deferred = last ? &in->deferred : NULL};
+    write_chunk(in, chunk_write);
+}
+
+/* Reading again: copies the next rows before the mark from the first staging batch. */
+static void copy_rows(struct ingest *in)
+{
+    in->chunk = (struct ingest_chunk){.batch = in->opt.batch_id,
+                                      .workspace = in->opt.workspace,
+                                      .rows = &in->writing,
+                                      .first = in->stored_rows == 0,
+                                      .copy_from = in->copy_from,
+                                      .copy_next = in->copy_next,
+                                      .copy_end = in->mark.row};
+    write_chunk(in, chunk_copy);
 }
 
 static void chunk_written(struct store_async *a, int rc)
 {
     struct ingest *in = (struct ingest *)((char *)a - offsetof(struct ingest, write));
     in->write_busy = 0;
+    if (in->chunk.copy_from) {
+        in->writing_rows = in->chunk.copied;
+        /* Nothing left to copy (rows are consecutive; never loop on a missing one). */
+        in->copy_next = in->chunk.copied ? in->chunk.copy_next : in->mark.row;
+    }
     if (rc) {
         write_failed(in, rc);
     } else {
@@ -171,6 +194,10 @@ int ingest_drain(struct ingest *in)
     if (in->failure.error)
         return 0;
     if (in->replaying) {
+        if (in->opt.store && in->copy_next < in->mark.row) {
+            copy_rows(in);
+            return 1;
+        }
         if (in->opt.store && in->replay_eof && (in->pending_rows || in->deferred.len)) {
             submit(in, 1);
             return 1;
@@ -339,10 +366,43 @@ static int consent_refused(struct ingest *in, const struct csv_row *r, const cha
     int v = consent_check_row(*value, *vlen, in->consent_col >= 0, in->opt.require_consent,
                               in->opt.now_ms, msg, cap);
     if (v == CONSENT_WARN) {
+        /* The row may turn out to be mark_take's (a repeat): how the warnings stood before. */
+        in->before_warning = (struct ingest_mark){.row = r->row,
+                                                  .consent_warnings = in->consent_warnings,
+                                                  .nwarnings = in->nwarnings,
+                                                  .warnings_truncated = in->warnings_truncated};
         in->consent_warnings++;
         add_warning(in, r->row, "consent_at", "invalid_consent_at", *value, *vlen, msg);
     }
     return v == CONSENT_REFUSE;
+}
+
+/* Row r is the first that a late field could change: keeps how things stood before it (a
+ * consent warning of r's own is not counted: before_warning) and asks for the file from its
+ * first byte. Reading again resumes there. */
+static void mark_take(struct ingest *in, const struct csv_row *r)
+{
+    in->watch = 0;
+    if (in->spool.state != SPOOL_WAITING && in->spool.state != SPOOL_ON)
+        return; /* no copy: a late field is refused */
+    const struct ingest_mark *w = in->before_warning.row == r->row ? &in->before_warning : NULL;
+    in->mark = (struct ingest_mark){
+        .row = r->row,
+        .line = r->line,
+        .offset = csv_row_offset(&in->csv),
+        .valid = in->valid,
+        .invalid = in->invalid,
+        .duplicates = in->duplicates,
+        .normalized = in->normalized,
+        .no_consent = in->no_consent,
+        .consent_warnings = w ? w->consent_warnings : in->consent_warnings,
+        .suppressed = in->suppressed,
+        .nerrors = in->nerrors,
+        .nwarnings = w ? w->nwarnings : in->nwarnings,
+        .errors_truncated = in->errors_truncated,
+        .warnings_truncated = w ? w->warnings_truncated : in->warnings_truncated,
+    };
+    spool_want(&in->spool, in->mark.offset);
 }
 
 static int data_row(struct ingest *in, const struct csv_row *r)
@@ -374,8 +434,10 @@ static int data_row(struct ingest *in, const struct csv_row *r)
     size_t lead = 0;
     while (lead < vlen && (value[lead] == ' ' || value[lead] == '\t'))
         lead++;
-    if (lead == vlen || value[lead] != '+')
-        in->bare_rows++;
+    int bare = lead == vlen || value[lead] != '+';
+    if (bare && (in->watch & INGEST_WATCH_COUNTRY))
+        mark_take(in, r);
+    in->bare_rows += (uint64_t)bare;
     /* Most cells are E.164 already: the number's place in the table of numbers seen starts
      * loading now, while the number is checked (and is the number if read exactly so). */
     uint64_t guess = 0;
@@ -415,6 +477,8 @@ static int data_row(struct ingest *in, const struct csv_row *r)
         if (first < 0)
             return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
         if (first > 0) {
+            if (in->watch & INGEST_WATCH_DUPLICATES)
+                mark_take(in, r);
             snprintf(msg, sizeof msg, "Duplicate of row %lld (%s): each number is called once",
                      (long long)first, pn.e164);
             in->duplicates++;
@@ -504,59 +568,25 @@ static int csv_error(struct ingest *in, int rc)
     return rc;
 }
 
+/* The spool keeps what a late field may need of the bytes just read. */
+static void keep(struct ingest *in, const char *data, size_t len, uint64_t at)
+{
+    if (!in->replaying)
+        spool_keep(&in->spool, data, len, at, csv_row_open(&in->csv), csv_row_offset(&in->csv));
+}
+
 static int feed_csv(struct ingest *in, const char *data, size_t len)
 {
+    uint64_t at = in->csv_bytes;
     int rc = csv_feed(&in->csv, data, len);
+    in->csv_bytes += len;
+    keep(in, data, len, at);
     return rc ? csv_error(in, rc) : 0;
 }
 
 static int hashing(const struct ingest *in)
 {
     return in->opt.digest || in->opt.digest_only;
-}
-
-/* Drops the copy of the file: a late field is then refused, as without a spool. */
-static void spool_drop(struct ingest *in)
-{
-    if (in->spooling)
-        close(in->spool_fd);
-    in->spooling = 0;
-}
-
-/* Keeps the bytes in the spool (the page cache, mostly: the file lives for one upload). */
-static void spool_write(struct ingest *in, const char *data, size_t len)
-{
-    while (in->spooling && len > 0) {
-        ssize_t n = write(in->spool_fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            spool_drop(in);
-            return;
-        }
-        data += n;
-        len -= (size_t)n;
-        in->spool_bytes += (uint64_t)n;
-    }
-}
-
-/* Opens an unlinked temporary file in dir as *fd: 0, or BC_EIO (then *fd is negative). */
-static int spool_open(const char *dir, int *fd)
-{
-#ifdef O_TMPFILE
-    *fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-    if (*fd >= 0)
-        return 0;
-#endif
-    char path[4096];
-    *fd = -1;
-    if (snprintf(path, sizeof path, "%s/.upload-XXXXXX", dir) >= (int)sizeof path)
-        return BC_EIO;
-    *fd = mkostemp(path, O_CLOEXEC);
-    if (*fd < 0)
-        return BC_EIO;
-    unlink(path);
-    return 0;
 }
 
 static int file_data(struct ingest *in, const char *data, size_t len)
@@ -567,12 +597,11 @@ static int file_data(struct ingest *in, const char *data, size_t len)
         return fail(in, INGEST_E_TOO_LARGE,
                     "The file is larger than %llu bytes; split it into smaller files.",
                     (unsigned long long)limit);
-    if (hashing(in))
+    /* Read again, the bytes are hashed already. */
+    if (hashing(in) && !in->replaying)
         crypto_sha256_update(&in->file_hash, data, len);
     if (in->opt.digest_only)
         return 0;
-    if (!in->replaying)
-        spool_write(in, data, len);
     /* Hold the first bytes back until we know the file is not an image or archive. */
     if (in->magic_len < sizeof in->magic) {
         size_t take = sizeof in->magic - in->magic_len;
@@ -599,6 +628,7 @@ static int file_end(struct ingest *in)
         (check_magic(in) || feed_csv(in, (const char *)in->magic, in->magic_len)))
         return ingest_error_code(in->failure.error);
     int rc = csv_finish(&in->csv);
+    keep(in, NULL, 0, in->csv_bytes); /* the last row may have been the mark */
     return rc ? csv_error(in, rc) : 0;
 }
 
@@ -629,10 +659,13 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
         if (in->opt.digest_only)
             return 0;
         /* defaultCountry and allowDuplicates change how rows read; while one of them may still
-         * come, the rows are read without it and the file kept, to read it again if it does. */
-        if (in->opt.spool_dir &&
-            !(in->field_seen[FIELD_DEFAULT_COUNTRY] && in->field_seen[FIELD_ALLOW_DUPLICATES]))
-            in->spooling = spool_open(in->opt.spool_dir, &in->spool_fd) == 0;
+         * come, the rows are read without it, and the file is kept from the first row it could
+         * change on (mark_take), to read the rows from there again if it does. */
+        in->watch = (in->field_seen[FIELD_DEFAULT_COUNTRY] ? 0 : INGEST_WATCH_COUNTRY) |
+                    (in->field_seen[FIELD_ALLOW_DUPLICATES] ? 0 : INGEST_WATCH_DUPLICATES);
+        spool_init(&in->spool, in->watch ? in->opt.spool_dir : NULL);
+        if (!in->opt.spool_dir)
+            in->watch = 0;
         struct csv_limits lim = {0};
         if (csv_init(&in->csv, &lim, on_row, in) != 0)
             return fail(in, INGEST_E_NOMEM, "The server is out of memory.");
@@ -646,8 +679,11 @@ static int on_part_begin(void *ctx, const struct mp_part_info *part)
             continue;
         if (in->field_seen[f])
             return fail_field(in, INGEST_E_FIELD_TWICE, f, "%s", "");
+        /* Late: accepted while the file is kept from the first row it could change, or no
+         * row could. */
         if ((f == FIELD_DEFAULT_COUNTRY || f == FIELD_ALLOW_DUPLICATES) && in->file_seen &&
-            !in->opt.digest_only && !in->spooling)
+            !in->opt.digest_only &&
+            (in->spool.state == SPOOL_OFF || in->spool.state == SPOOL_FAILED))
             return fail_field(in, INGEST_E_FIELD_AFTER_FILE, f, "%s", "");
         in->part = f;
         in->fields[f].len = 0;
@@ -721,6 +757,9 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
     memset(in, 0, sizeof *in);
     in->opt = *opt;
     in->part = PART_IGNORED;
+    /* Reading again copies the rows before the mark from this batch (ingest_replay_begin). */
+    if (opt->batch_id)
+        snprintf(in->copy_from, sizeof in->copy_from, "%s", opt->batch_id);
     if (!in->opt.max_errors)
         in->opt.max_errors = 20;
     in->errors = calloc(in->opt.max_errors, sizeof *in->errors);
@@ -832,16 +871,21 @@ void ingest_free(struct ingest *in)
     dedupe_free(&in->seen);
     free(in->errors);
     free(in->warnings);
-    spool_drop(in);
+    spool_free(&in->spool);
     free(in->replay_buf);
     memset(in, 0, sizeof *in);
 }
 
 /* ---- reading the rows again (a late defaultCountry or allowDuplicates) ---- */
 
+const char *ingest_first_batch(const struct ingest *in)
+{
+    return in->copy_staged ? in->copy_from : NULL;
+}
+
 int ingest_replay_needed(const struct ingest *in)
 {
-    return !in->failure.error && !in->replaying && in->spooling &&
+    return !in->failure.error && !in->replaying && in->spool.state == SPOOL_ON && in->mark.row &&
            (in->late_country || in->late_duplicates);
 }
 
@@ -851,10 +895,8 @@ static void replay_read(struct ingest *in)
 {
     while (!in->failure.error && !in->replay_eof && !pending_full(in)) {
         ssize_t n = 0;
-        if (in->replay_off < in->spool_bytes)
-            n = pread(in->spool_fd, in->replay_buf, REPLAY_READ, (off_t)in->replay_off);
-        if (n < 0 && errno == EINTR)
-            continue;
+        if (in->replay_off < spool_end(&in->spool))
+            n = spool_read(&in->spool, in->replay_buf, REPLAY_READ, in->replay_off);
         if (n < 0) {
             fail(in, INGEST_E_STORE, "The upload could not be read back (%s); retry it.",
                  strerror(errno));
@@ -863,7 +905,7 @@ static void replay_read(struct ingest *in)
         in->replay_off += (uint64_t)n;
         if (n > 0 && file_data(in, in->replay_buf, (size_t)n) != 0)
             return;
-        if (n == 0 || in->replay_off >= in->spool_bytes) {
+        if (n == 0 || in->replay_off >= spool_end(&in->spool)) {
             in->replay_eof = 1;
             file_end(in);
         }
@@ -900,37 +942,39 @@ static int replay_next(struct ingest *in)
 
 int ingest_replay_begin(struct ingest *in)
 {
-    struct csv_limits lim = {0};
-    if (in->csv_ready)
-        csv_free(&in->csv);
-    in->csv_ready = 0;
+    const struct ingest_mark *m = &in->mark;
     if ((!in->replay_buf && !(in->replay_buf = malloc(REPLAY_READ))) ||
-        csv_init(&in->csv, &lim, on_row, in) != 0) {
+        dedupe_forget_from(&in->seen, m->row) != 0) {
         fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
         return 0;
     }
-    in->csv_ready = 1;
-    in->have_header = 0;
-    in->columns.len = 0;
-    in->ncolumns = 0;
-    in->phone_col = 0;
-    in->rows = in->valid = in->invalid = in->duplicates = in->normalized = 0;
-    in->no_consent = in->consent_warnings = 0;
-    in->nwarnings = 0;
-    in->warnings_truncated = 0;
-    in->suppressed = 0;
-    in->bare_rows = 0;
-    dedupe_clear(&in->seen);
+    if (csv_resume(&in->csv, m->row, m->line, m->offset) != 0) {
+        fail(in, INGEST_E_STORE, "The upload could not be read back; retry it.");
+        return 0;
+    }
+    /* Everything as it was before the mark's row: the rows before it stay as read. */
+    in->rows = m->row - 1;
+    in->valid = m->valid;
+    in->invalid = m->invalid;
+    in->duplicates = m->duplicates;
+    in->normalized = m->normalized;
+    in->no_consent = m->no_consent;
+    in->consent_warnings = m->consent_warnings;
+    in->suppressed = m->suppressed;
+    in->bare_rows = 0; /* no field can come after this reading */
+    in->nerrors = m->nerrors;
+    in->errors_truncated = m->errors_truncated;
+    in->nwarnings = m->nwarnings;
+    in->warnings_truncated = m->warnings_truncated;
     in->pending.len = 0;
     in->deferred.len = 0;
     in->pending_rows = 0;
+    in->copy_staged = in->opt.store && in->stored_rows;
     in->stored_rows = 0; /* the first chunk writes the new staging marker */
-    in->nerrors = 0;
-    in->errors_truncated = 0;
-    in->file_bytes = 0;
-    in->magic_len = 0;
+    in->copy_next = 1;   /* the rows before the mark are copied from the first staging batch */
+    in->csv_bytes = in->file_bytes = in->replay_off = m->offset;
+    in->magic_len = sizeof in->magic; /* checked already */
     in->late_country = in->late_duplicates = 0;
-    in->replay_off = 0;
     in->replay_eof = 0;
     in->replaying = 1;
     return ingest_drain(in);

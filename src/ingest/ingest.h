@@ -16,9 +16,11 @@
 #include "ingest/csv.h"
 #include "ingest/dedupe.h"
 #include "ingest/multipart.h"
+#include "ingest/spool.h"
 #include "store/store.h"
 #include "util/buf.h"
 #include "util/crypto.h"
+#include "util/id.h"
 
 #define INGEST_MAX_FILE_BYTES (20u * 1000u * 1000u) /* 20 MB of file data */
 #define INGEST_ERROR_TEXT     256
@@ -139,11 +141,29 @@ struct ingest_options {
 /* What one write transaction stores: encoded jobs of consecutive rows. */
 struct ingest_chunk {
     const char *batch, *workspace;
-    const struct buf *rows;
+    struct buf *rows;
     int first; /* nothing of the batch is stored yet: write the staging marker too */
     /* The last chunk: the state index entries of the rows not waiting, (row u32, state u8)
      * each, held back until now (see deferred in struct ingest); NULL before. */
     const struct buf *deferred;
+    /* chunk_copy: the jobs of rows copy_next to copy_end - 1 of batch copy_from are copied
+     * (framed into rows first), at most CHUNK_COPY_ROWS; copied tells how many, and copy_next
+     * then names the row after the last. */
+    const char *copy_from;
+    uint32_t copy_next, copy_end;
+    size_t copied;
+};
+
+/* The reading just before the first row that a late defaultCountry (a number without '+') or
+ * allowDuplicates (a repeat) could change: where reading the rows again resumes. */
+#define INGEST_WATCH_COUNTRY    1
+#define INGEST_WATCH_DUPLICATES 2
+struct ingest_mark {
+    uint32_t row, line; /* the row and its first line; row 0 while there is none */
+    uint64_t offset;    /* its first byte in the file */
+    uint64_t valid, invalid, duplicates, normalized, no_consent, consent_warnings, suppressed;
+    size_t nerrors, nwarnings;
+    int errors_truncated, warnings_truncated;
 };
 
 struct ingest {
@@ -163,18 +183,24 @@ struct ingest {
     size_t magic_len;
     int allow_duplicates; /* read from the field (before or after the file) */
     char default_country[3];
-    /* The file's bytes as received, kept while a late field could change how its rows read:
-     * the rows are then read again from it (ingest_replay_begin). spool_fd is open while
-     * spooling is 1 (a zeroed ingest, never begun, owns no file). */
-    int spooling, spool_fd;
-    uint64_t spool_bytes;
+    /* The file's bytes from the first row a late field could change (mark), kept while such a
+     * field may still come: the rows from there on are then read again (ingest_replay_begin). */
+    struct spool spool;
+    int watch; /* INGEST_WATCH_* of the fields that may still come, until mark is taken */
+    struct ingest_mark mark;
+    struct ingest_mark before_warning; /* the warnings before the last row that added one */
+    uint64_t csv_bytes;                /* file bytes given to the CSV parser */
     int late_country, late_duplicates; /* the field came after the file and changes the rows */
     uint64_t bare_rows; /* rows whose number has no '+': their reading depends on the country */
-    /* Reading the rows again, on the thread pool, one chunk of rows per step. */
+    /* Reading the rows again, on the thread pool, one chunk of rows per step; first the rows
+     * before the mark are copied from the staging batch first written (copy_from) to the new. */
     int replaying, replay_eof;
     uint64_t replay_off;
     uv_work_t replay_work;
     char *replay_buf;
+    char copy_from[ID_MAX];
+    uint32_t copy_next; /* the next row to copy; rows from mark.row on are read again */
+    int copy_staged;    /* copy_from holds rows: the caller purges it (ingest_first_batch) */
 
     /* The header row. */
     int have_header;
@@ -238,13 +264,19 @@ int ingest_end(struct ingest *in);
  * failed). */
 int ingest_drain(struct ingest *in);
 /* After ingest_end and a drain that returned 0: 1 if defaultCountry or allowDuplicates came after
- * the file and changes how rows read, so every row must be read again (ingest_replay_begin). */
+ * the file and changes how rows read, so the rows from the first it changes must be read again
+ * (ingest_replay_begin). */
 int ingest_replay_needed(const struct ingest *in);
-/* Forgets the rows read so far and reads the kept copy of the file again with the fields as they
- * are now, in steps on the thread pool; with a store the rows are staged anew under
- * opt.batch_id, which the caller changes first (the old staging batch is its to purge). Returns
- * like ingest_drain (0 with in->failure set when it could not start). */
+/* Forgets the rows read from the first row a late field could change (mark) on, and reads them
+ * again from the kept copy of the file with the fields as they are now, in steps on the thread
+ * pool; with a store the rows are staged anew under opt.batch_id, which the caller changes first
+ * (the rows before the mark are copied from the old staging batch, the others read again: the
+ * caller purges the old batch once the ingest is over, see ingest_first_batch). Returns like
+ * ingest_drain (0 with in->failure set when it could not start). */
 int ingest_replay_begin(struct ingest *in);
+/* The staging batch of the first reading when the rows were read again and it holds rows: the
+ * caller's to purge, no sooner than the ingest is done (they are copied from it). Else NULL. */
+const char *ingest_first_batch(const struct ingest *in);
 void ingest_free(struct ingest *in);
 /* The request's fingerprint (opt.digest or opt.digest_only; after ingest_end): SHA-256 over the
  * file's bytes and every known field's value, in a fixed order, so the same form sent again

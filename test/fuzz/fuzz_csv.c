@@ -4,7 +4,10 @@
  *    small limits, so the limit paths are reached by small inputs).
  * 2. The rows we return re-encode to an equivalent document: the header and every row without an
  *    error, written back with every field quoted, parse again to exactly those rows, without
- *    errors. */
+ *    errors.
+ * 3. Each data row's offset (csv_row_offset, part of the log of property 1) grows from row to row
+ *    and lies within the input; a parser resumed at one row's offset, line and number
+ *    (csv_resume) and fed the input from there delivers exactly the rows from that one on. */
 #include <string.h>
 
 #include "fuzz.h"
@@ -16,6 +19,11 @@ struct run {
     struct buf good; /* the fields of rows without errors, for the re-encoding property */
     struct buf csv;  /* those rows re-encoded */
     int bad_rows;
+    uint32_t rows, want_row; /* data rows seen; the row whose place resume_check keeps */
+    uint64_t last_off, size;
+    size_t mark_log;
+    uint32_t mark_line;
+    uint64_t mark_off;
     char delim; /* for the re-encoding: the delimiter is known once the header is delivered */
     const struct csv_parser *p;
 };
@@ -46,6 +54,21 @@ static void encode(struct buf *b, char delim, const struct csv_row *row)
 static int on_row(void *ctx, const struct csv_row *row)
 {
     struct run *r = ctx;
+    if (row->row) {
+        uint64_t off = csv_row_offset(r->p);
+        FUZZ_CHECK(off < r->size && (r->rows == 0 || off > r->last_off),
+                   "row %u at %llu (the last at %llu, of %llu bytes)", row->row,
+                   (unsigned long long)off, (unsigned long long)r->last_off,
+                   (unsigned long long)r->size);
+        r->last_off = off;
+        r->rows++;
+        if (row->row == r->want_row) {
+            r->mark_log = r->log.len;
+            r->mark_line = row->line;
+            r->mark_off = off;
+        }
+        buf_printf(&r->log, "at %llu ", (unsigned long long)off);
+    }
     buf_printf(&r->log, "row %u line %u err %d n %zu:", row->row, row->line, row->error,
                row->nfields);
     for (size_t i = 0; i < row->nfields; i++) {
@@ -84,6 +107,7 @@ static int parse(const char *data, size_t size, const struct csv_limits *lim, co
     struct csv_parser p;
     memset(r, 0, sizeof *r);
     r->p = &p;
+    r->size = size;
     int rc = csv_init(&p, lim, on_row, r);
     if (!rc)
         rc = fuzz_feed(data, size, cuts, ncuts, feed, &p);
@@ -92,6 +116,40 @@ static int parse(const char *data, size_t size, const struct csv_limits *lim, co
     buf_printf(&r->log, "rc %d delim %d enc %s\n", rc, csv_delimiter(&p), csv_encoding(&p));
     csv_free(&p);
     return rc;
+}
+
+/* Property 3: parses the input whole, then again from row want (1-based) on. */
+static void resume_check(const char *in, size_t size, const struct csv_limits *lim, uint32_t want)
+{
+    struct csv_parser p;
+    struct run r;
+    memset(&r, 0, sizeof r);
+    r.p = &p;
+    r.size = size;
+    r.want_row = want;
+    int rc = csv_init(&p, lim, on_row, &r);
+    if (!rc)
+        rc = csv_feed(&p, in, size);
+    if (!rc)
+        rc = csv_finish(&p);
+    if (rc == 0 && r.rows >= want) {
+        struct buf whole = r.log;
+        memset(&r.log, 0, sizeof r.log);
+        r.want_row = 0;
+        r.rows = 0;
+        FUZZ_CHECK(csv_resume(&p, want, r.mark_line, r.mark_off) == 0, "resume at row %u", want);
+        rc = csv_feed(&p, in + r.mark_off, size - r.mark_off);
+        if (!rc)
+            rc = csv_finish(&p);
+        FUZZ_CHECK(rc == 0, "resumed at row %u: %d", want, rc);
+        FUZZ_CHECK(r.log.len == whole.len - r.mark_log &&
+                       !memcmp(r.log.data, whole.data + r.mark_log, r.log.len),
+                   "resumed at row %u (offset %llu): other rows", want,
+                   (unsigned long long)r.mark_off);
+        buf_free(&whole);
+    }
+    run_free(&r);
+    csv_free(&p);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -114,6 +172,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_same(&whole.log, &bytes.log, "one byte at a time");
         run_free(&bytes);
     }
+    if (whole.rows)
+        resume_check(in, size, &small, 1 + (uint32_t)(fuzz_hash(data, size) % whole.rows));
     run_free(&whole);
     run_free(&cut);
 

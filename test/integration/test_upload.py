@@ -607,6 +607,42 @@ class UploadTest(UploadHelpers, ServerTestCase):
                            {"name": f"N{rows - 1}"})
         self.assertBatchCount(before + 1, "the first reading's staging batch was not purged")
 
+    def test_fields_after_the_file_read_again_only_from_the_first_row_they_change(self):
+        # The file is kept (and read again) only from the first row a late field could change:
+        # here row 9001, a number without +, after more than a chunk of numbers written with +.
+        # The rows before it are copied to the new batch, the rest read again: a number that
+        # the late country makes a repeat of row 9001, another of a copied row, a line break
+        # in quotes, all exactly as when the field comes first.
+        before = self.batch_count()
+        rows = 9000
+        lines = [f"+4477009{i:05d},N{i}" for i in range(rows)]
+        lines += ["07700 912345,bare", '07700912346,"x\ny"', "+447700912345,again",
+                  "07700900007,repeat", "0770090000x,bad"]
+        data = csv_bytes("phone_number,name", *lines)
+        fields = [("defaultCountry", "GB")]
+        first = self.upload(self.file_parts(data, before=fields))
+        late = self.upload(self.file_parts(data, after=fields))
+        for reply in (first, late):
+            batch = self.assertCreated(reply, total=rows + 5, valid=rows + 2, invalid=1,
+                                       duplicates=2, normalized=2)
+            self.check_batch(batch, total=rows + 5, waiting=rows + 2, failed=3)
+        self.assertEqual({k: v for k, v in first.body.items() if k != "batchId"},
+                         {k: v for k, v in late.body.items() if k != "batchId"})
+        self.assertEqual([(e["row"], e["code"]) for e in late.body["errors"]],
+                         [(rows + 3, "duplicate_phone_number"),
+                          (rows + 4, "duplicate_phone_number"),
+                          (rows + 5, "invalid_phone_number")])
+        batch = late.body["batchId"]
+        self.assertWaiting(self.call(batch, 1), "+447700900000", {"name": "N0"})
+        self.assertWaiting(self.call(batch, 8500), "+447700908499", {"name": "N8499"})
+        self.assertWaiting(self.call(batch, rows + 1), "+447700912345", {"name": "bare"})
+        self.assertWaiting(self.call(batch, rows + 2), "+447700912346", {"name": "x\ny"})
+        self.assertFailedCall(self.call(batch, rows + 3), "duplicate", rf"\brow {rows + 1}\b",
+                              {"name": "again"})
+        self.assertFailedCall(self.call(batch, rows + 4), "duplicate", r"\brow 8\b",
+                              {"name": "repeat"})
+        self.assertBatchCount(before + 2, "the first reading's staging batch was not purged")
+
     def test_strict_rejects_a_file_with_a_bad_row_and_stores_nothing(self):
         before = self.batch_count()
         data = csv_bytes("phone_number,first_name", "+14155550101,Ada", "+1415,Short",

@@ -4,6 +4,7 @@
 #include "ingest/csv.h"
 
 #include "check.h"
+#include "util/buf.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -718,6 +719,80 @@ static void test_normalize_name(void)
     CHECK_STR(out, "ab_c");
 }
 
-CHECK_MAIN(CHECK_CASE(test_cases), CHECK_CASE(test_random_splits), CHECK_CASE(test_block_offsets),
+/* Each row's offset (csv_row_offset in the callback) and the parser resumed there. */
+struct offsets {
+    struct csv_parser *p;
+    struct buf log;
+    uint64_t at[16];
+    uint32_t line[16];
+    size_t logged[16]; /* the log's length before the row */
+    size_t n;
+};
+
+static int log_offset(void *ctx, const struct csv_row *r)
+{
+    struct offsets *o = ctx;
+    uint64_t at = csv_row_offset(o->p);
+    if (r->row && o->n < 16) {
+        o->at[o->n] = at;
+        o->logged[o->n] = o->log.len;
+        o->line[o->n++] = r->line;
+    }
+    buf_printf(&o->log, "%u@%u+%llu:", (unsigned)r->row, (unsigned)r->line, (unsigned long long)at);
+    for (size_t i = 0; i < r->nfields; i++)
+        buf_printf(&o->log, "[%.*s]", (int)r->fields[i].len, r->fields[i].ptr);
+    buf_printf(&o->log, "%d\n", r->error);
+    return 0;
+}
+
+static void test_row_offsets_and_resume(void)
+{
+    static const char in[] = "\xEF\xBB\xBFphone,note\r\n\r\n+1,a\r\n\"+2\",\"x\r\n\"\"y\"\"\"\r\n"
+                             "\n+3,\xE9\xE9\r\n+4,0123456789012345678901234567890123456789"
+                             "0123456789012345678901234567890123456789\r\n+5,\"b\" ,c\n+6,z";
+    static const uint64_t want[] = {17, 23, 41, 48, 133, 143};
+    size_t len = sizeof in - 1;
+    for (size_t split = 0; split <= len; split++) {
+        struct csv_parser p;
+        struct offsets o = {.p = &p};
+        CHECK_INT(csv_init(&p, NULL, log_offset, &o), 0);
+        /* split 0: a byte at a time */
+        for (size_t at = 0; at < len; at += split ? (at ? len - at : split) : 1)
+            CHECK_INT(csv_feed(&p, in + at, split ? (at ? len - at : split) : 1), 0);
+        CHECK_INT(csv_finish(&p), 0);
+        CHECK_INT(o.n, 6);
+        for (size_t i = 0; i < o.n && i < 6; i++)
+            CHECK_REPORT(o.at[i] == want[i], "split %zu: row %zu at %llu", split, i + 1,
+                         (unsigned long long)o.at[i]);
+        /* Resumed at each row: the rows from there are read as the first time. */
+        struct buf whole = o.log;
+        for (size_t k = 0; k < o.n; k++) {
+            struct offsets r = {.p = &p};
+            p.ctx = &r;
+            CHECK_INT(csv_resume(&p, (uint32_t)k + 1, o.line[k], o.at[k]), 0);
+            CHECK_INT(csv_feed(&p, in + o.at[k], len - o.at[k]), 0);
+            CHECK_INT(csv_finish(&p), 0);
+            const char *from = whole.data + o.logged[k];
+            CHECK_REPORT(r.log.len == whole.len - (size_t)(from - whole.data) &&
+                             !memcmp(r.log.data, from, r.log.len),
+                         "split %zu, resumed at row %zu: %.*s", split, k + 1, (int)r.log.len,
+                         r.log.data);
+            buf_free(&r.log);
+        }
+        CHECK_INT(strcmp(csv_encoding(&p), "windows-1252"), 0);
+        buf_free(&whole);
+        csv_free(&p);
+    }
+    /* Not before a header. */
+    struct csv_parser p;
+    struct offsets o = {.p = &p};
+    CHECK_INT(csv_init(&p, NULL, log_offset, &o), 0);
+    CHECK_INT(csv_resume(&p, 1, 1, 0), CSV_E_INVALID);
+    csv_free(&p);
+    buf_free(&o.log);
+}
+
+CHECK_MAIN(CHECK_CASE(test_cases), CHECK_CASE(test_row_offsets_and_resume),
+           CHECK_CASE(test_random_splits), CHECK_CASE(test_block_offsets),
            CHECK_CASE(test_large_fields), CHECK_CASE(test_sticky_and_finished),
            CHECK_CASE(test_accessors), CHECK_CASE(test_messages), CHECK_CASE(test_normalize_name))
