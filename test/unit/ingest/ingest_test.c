@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "check.h"
+#include "ingest_form.h"
 #include "tmpstore.h"
 #include "ingest/purge.h"
 #include "store/records.h"
@@ -15,18 +16,7 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#define MIB      (1024 * 1024)
-#define BOUNDARY "XyZ"
-#define CT       "multipart/form-data; boundary=" BOUNDARY
-
-static const char *const names[FIELD_COUNT] = {
-    [FIELD_AGENT_ID] = "agent",          [FIELD_SCHEDULED_AT] = "at",
-    [FIELD_SMART_CALLBACK] = "smart",    [FIELD_NAME] = "name",
-    [FIELD_DEFAULT_COUNTRY] = "country", [FIELD_STRICT] = "strict",
-    [FIELD_ALLOW_DUPLICATES] = "dups",   [FIELD_MAX_CONCURRENCY] = "conc",
-    [FIELD_CALLS_PER_SECOND] = "cps",    [FIELD_WEBHOOK_URL] = "hook",
-    [FIELD_CALLING_WINDOW] = "window",
-};
+#define MIB (1024 * 1024)
 
 static const char upload[] = "--" BOUNDARY "\r\n"
                              "Content-Disposition: form-data; name=\"name\"\r\n\r\n"
@@ -51,14 +41,7 @@ static void on_written(struct ingest *in, void *ctx)
 
 static void options(struct ingest_options *o, struct store *s, uv_loop_t *loop)
 {
-    memset(o, 0, sizeof *o);
-    o->store = s;
-    o->batch_id = "batch_t";
-    o->workspace = "ws_t";
-    o->max_records = 100;
-    o->field_names = names;
-    o->file_field = "csv";
-    o->loop = loop;
+    form_options(o, s, loop, "batch_t");
     o->on_written = on_written;
 }
 
@@ -218,13 +201,6 @@ struct bad_case {
     int field;
     int code;
 };
-
-#define PART(name, value)                                                                          \
-    "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"" name "\"\r\n\r\n" value "\r\n"
-#define FILE_PART(data)                                                                            \
-    "--" BOUNDARY                                                                                  \
-    "\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"a.csv\"\r\n\r\n" data "\r\n"
-#define END "--" BOUNDARY "--\r\n"
 
 static const struct bad_case bad_cases[] = {
     {"text/csv", NULL, INGEST_E_NOT_MULTIPART, -1, BC_EINVAL},

@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "check.h"
+#include "ingest_form.h"
 #include "tmpstore.h"
 #include "ingest/ingest.h"
 #include "store/records.h"
@@ -23,23 +24,7 @@
 #include "util/err.h"
 #include "util/log.h"
 
-#define MIB      (1024 * 1024)
-#define BOUNDARY "XyZ"
-#define CT       "multipart/form-data; boundary=" BOUNDARY
-#define FILE_HEAD                                                                                  \
-    "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"csv\"; filename=\"a.csv\"\r\n\r\n"
-#define PART(name, value)                                                                          \
-    "--" BOUNDARY "\r\nContent-Disposition: form-data; name=\"" name "\"\r\n\r\n" value "\r\n"
-#define END "--" BOUNDARY "--\r\n"
-
-static const char *const names[FIELD_COUNT] = {
-    [FIELD_AGENT_ID] = "agent",          [FIELD_SCHEDULED_AT] = "at",
-    [FIELD_SMART_CALLBACK] = "smart",    [FIELD_NAME] = "name",
-    [FIELD_DEFAULT_COUNTRY] = "country", [FIELD_STRICT] = "strict",
-    [FIELD_ALLOW_DUPLICATES] = "dups",   [FIELD_MAX_CONCURRENCY] = "conc",
-    [FIELD_CALLS_PER_SECOND] = "cps",    [FIELD_WEBHOOK_URL] = "hook",
-    [FIELD_CALLING_WINDOW] = "window",
-};
+#define MIB (1024 * 1024)
 
 struct upload_case {
     const char *what;
@@ -100,15 +85,8 @@ static const struct upload_case cases[] = {
 static void options(struct ingest_options *o, struct store *s, uv_loop_t *loop, const char *batch,
                     const char *spool_dir)
 {
-    memset(o, 0, sizeof *o);
-    o->store = s;
-    o->batch_id = batch;
-    o->workspace = "ws_t";
-    o->max_records = 100;
+    form_options(o, s, loop, batch);
     o->max_errors = 3; /* some cases go past it */
-    o->field_names = names;
-    o->file_field = "csv";
-    o->loop = loop;
     o->spool_dir = spool_dir;
 }
 
