@@ -100,25 +100,32 @@ void ops_metrics(struct http_request *req)
     struct store_stats st;
     store_stats(&app->store, &st);
     metrics_render_http(&app->metrics, &out);
-    buf_printf(&out,
-               "# HELP batchcalld_http_open_connections Client connections open now.\n"
-               "# TYPE batchcalld_http_open_connections gauge\n"
-               "batchcalld_http_open_connections %zu\n"
-               "# HELP batchcalld_store_map_size_bytes Size of the LMDB memory map.\n"
-               "# TYPE batchcalld_store_map_size_bytes gauge\n"
-               "batchcalld_store_map_size_bytes %zu\n"
-               "# HELP batchcalld_store_used_bytes Bytes of the map in use (pages up to the last "
-               "used one).\n"
-               "# TYPE batchcalld_store_used_bytes gauge\n"
-               "batchcalld_store_used_bytes %zu\n"
-               "# HELP batchcalld_store_map_grows_total Times the map was grown after filling up.\n"
-               "# TYPE batchcalld_store_map_grows_total counter\n"
-               "batchcalld_store_map_grows_total %llu\n"
-               "# HELP batchcalld_store_commits_total Write transactions committed.\n"
-               "# TYPE batchcalld_store_commits_total counter\n"
-               "batchcalld_store_commits_total %llu\n",
-               app->http.nconns, st.map_size, st.used_bytes, (unsigned long long)st.grows,
-               (unsigned long long)st.commits);
+    buf_printf(
+        &out,
+        "# HELP batchcalld_http_open_connections Client connections open now.\n"
+        "# TYPE batchcalld_http_open_connections gauge\n"
+        "batchcalld_http_open_connections %zu\n"
+        "# HELP batchcalld_store_map_size_bytes Size of the LMDB memory map.\n"
+        "# TYPE batchcalld_store_map_size_bytes gauge\n"
+        "batchcalld_store_map_size_bytes %zu\n"
+        "# HELP batchcalld_store_used_bytes Bytes of the map in use (pages up to the last "
+        "used one).\n"
+        "# TYPE batchcalld_store_used_bytes gauge\n"
+        "batchcalld_store_used_bytes %zu\n"
+        "# HELP batchcalld_store_map_grows_total Times the map was grown after filling up.\n"
+        "# TYPE batchcalld_store_map_grows_total counter\n"
+        "batchcalld_store_map_grows_total %llu\n"
+        "# HELP batchcalld_store_commits_total Write transactions committed.\n"
+        "# TYPE batchcalld_store_commits_total counter\n"
+        "batchcalld_store_commits_total %llu\n"
+        "# HELP batchcalld_store_read_cache_total Point reads (an agent's GET) answered from "
+        "the values kept for the store's snapshot (hit) or read from the store (miss).\n"
+        "# TYPE batchcalld_store_read_cache_total counter\n"
+        "batchcalld_store_read_cache_total{result=\"hit\"} %llu\n"
+        "batchcalld_store_read_cache_total{result=\"miss\"} %llu\n",
+        app->http.nconns, st.map_size, st.used_bytes, (unsigned long long)st.grows,
+        (unsigned long long)st.commits, (unsigned long long)app->reads.hits,
+        (unsigned long long)app->reads.misses);
     metrics_render_histogram(&app->store.commit_latency, "batchcalld_store_commit_duration_seconds",
                              "Time to commit a write transaction (durable: includes the fsync).",
                              &out);

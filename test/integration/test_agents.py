@@ -3,7 +3,7 @@
 import json
 import time
 
-from harness import server_now_ms, ServerTestCase, make_workspace, request
+from harness import server_now_ms, ServerTestCase, make_workspace, request, scrape
 
 AGENT = {"name": "Reminder bot", "prompt": "Hi {first_name}", "fromNumber": "+14155552671"}
 MISSING = object()
@@ -102,6 +102,28 @@ class AgentsTest(ServerTestCase):
         self.assertEqual((pagination["total"], pagination["hasNext"]), (25, False))
         listed = self.call("GET", "/v1/api/agents?limit=1", auth=auth).body["agents"][0]
         self.assertEqual(listed, self.call("GET", f"/v1/api/agents/{ids[0]}", auth=auth).body)
+
+    def test_repeated_gets_are_served_from_the_snapshot_cache(self):
+        """Reads of an agent with no commit between them come from memory (the read cache's
+        hits in /metrics), and a change is seen by the very next GET."""
+        def cache():
+            metrics = scrape(self.server)
+            return (metrics.value("batchcalld_store_read_cache_total", result="hit"),
+                    metrics.value("batchcalld_store_read_cache_total", result="miss"))
+
+        agent = self.create(name="Cached")
+        hits, misses = cache()
+        for _ in range(20):
+            reply = self.call("GET", f"/v1/api/agents/{agent['id']}")
+            self.assertEqual(reply.status, 200, reply.body)
+            self.assertEqual(reply.body["name"], "Cached")
+        hits2, misses2 = cache()
+        self.assertEqual((hits2 - hits) + (misses2 - misses), 20)
+        # Only a commit between two of them (the server's own background work) makes a miss.
+        self.assertGreaterEqual(hits2 - hits, 10, (hits2 - hits, misses2 - misses))
+        self.assertEqual(self.call("PUT", f"/v1/api/agents/{agent['id']}",
+                                   {"name": "Renamed"}).status, 200)
+        self.assertEqual(self.call("GET", f"/v1/api/agents/{agent['id']}").body["name"], "Renamed")
 
     def test_list_of_empty_workspace(self):
         reply = self.call("GET", "/v1/api/agents", auth=self.fresh_workspace())
