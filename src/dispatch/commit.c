@@ -652,8 +652,9 @@ static int apply_pick(struct commit *c, struct pick *p)
 
 /* May run more than once (map growth): everything it decides is reset first. A job's reports
  * are applied one after the other as if each had a commit of its own, but the job is read once
- * and written once (jobs.h, folding): the progress reports of a call that arrive together
- * (initiated, ringing, answered, then its end) cost one write of the job and its index. */
+ * and written once (jobs.h, folding): the reports of a call that arrive together (the create
+ * request's answer, a provider's progress reports, the end) cost one write of the job and its
+ * index. */
 int commit_txn(struct store_txn *t, void *arg)
 {
     struct commit *c = arg;

@@ -4,12 +4,12 @@
  * loaded once per transaction and written back by jobs_txn_end().
  *
  * Folding (jobs_txn.fold): a transaction that moves the same job several times (the group
- * commit, whose reports about one call arrive together: initiated, ringing, answered,
- * completed) reads each job once and writes it, with its state index entry, once at
- * jobs_txn_end(); the moves in between change a copy. The batch's counters and held counts
- * still move at every jobs_move: only the job's record, its index entry and the per-block state
- * counts are written less often (the counts once per transaction, summed), and they end as the
- * moves one by one would have left them. */
+ * commit, whose reports about one call can arrive together: the pick and the create request's
+ * answer, a provider's progress reports, the end) reads each job once and writes it, with its state
+ * index entry, once at jobs_txn_end(); the moves in between change a copy. The batch's counters and
+ * held counts still move at every jobs_move: only the job's record, its index entry and the
+ * per-block state counts are written less often (the counts once per transaction, summed), and they
+ * end as the moves one by one would have left them. */
 #ifndef BC_DISPATCH_JOBS_H
 #define BC_DISPATCH_JOBS_H
 
