@@ -18,6 +18,7 @@
 #include "util/log.h"
 #include "model/agent.h"
 #include "model/batch.h"
+#include "store/jobindex.h"
 
 /* ---- time ---- */
 
@@ -466,18 +467,6 @@ void batches_purge_later(struct app *app, const char *batch_id)
     sweep_add(&app->sweeper, SWEEP_PURGE, batch_id);
 }
 
-/* 1 when the batch still has a job in the waiting index. */
-static int has_waiting_jobs(struct store_txn *t, const char *batch)
-{
-    uint8_t prefix[JOB_KEY_MAX];
-    size_t plen = jobstate_key(prefix, batch, JOB_WAITING, 0) - 4;
-    struct store_iter it;
-    store_iter_open(&it, t, DB_JOBSTATE, prefix, plen, NULL, 0);
-    int found = store_iter_next(&it) == 1;
-    store_iter_close(&it);
-    return found;
-}
-
 /* The batches whose background work a stop interrupted, as NUL-separated ids. */
 struct interrupted {
     struct store_txn *t;
@@ -489,7 +478,7 @@ static int collect_interrupted(const struct batch_rec *b, void *arg)
     struct interrupted *in = arg;
     if (b->status == BATCH_STAGING)
         buf_append(&in->staging, b->id, strlen(b->id) + 1);
-    else if (b->status == BATCH_CANCELLED && has_waiting_jobs(in->t, b->id))
+    else if (b->status == BATCH_CANCELLED && jobindex_any(in->t, b, JOB_WAITING))
         buf_append(&in->cancelled, b->id, strlen(b->id) + 1);
     else if (batch_is_live(b->status) && b->requeue_pending)
         buf_append(&in->retried, b->id, strlen(b->id) + 1);

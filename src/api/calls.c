@@ -16,6 +16,7 @@
 #include "http/response.h"
 #include "http/router.h"
 #include "model/batch.h"
+#include "store/jobindex.h"
 #include "util/err.h"
 #include "util/json.h"
 
@@ -272,7 +273,7 @@ static uint64_t filter_total(const struct batch_rec *b, const struct filter *f)
     return *jobs_counter((struct batch_rec *)b, f->states[0]);
 }
 
-/* An iterator over one state's entries of an index, merged with another state's by key. */
+/* An iterator over one state's per-block counts, merged with another state's by block. */
 struct state_iter {
     struct store_iter it;
     uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
@@ -280,16 +281,12 @@ struct state_iter {
     int more; /* 1: it.key and it.val hold the next entry */
 };
 
-static int state_iter_open(struct state_iter *s, struct store_txn *t, enum store_db db,
-                           const char *batch, uint8_t state, uint32_t from)
+static int state_iter_open(struct state_iter *s, struct store_txn *t, const char *batch,
+                           uint8_t state, uint32_t from)
 {
-    /* Both indexes are keyed batch | state | u32 (a block or a row). */
-    s->plen = (db == DB_STATECOUNT ? statecount_key(s->prefix, batch, state, 0)
-                                   : jobstate_key(s->prefix, batch, state, 0)) -
-              4;
-    size_t slen = db == DB_STATECOUNT ? statecount_key(s->start, batch, state, from)
-                                      : jobstate_key(s->start, batch, state, from);
-    store_iter_open(&s->it, t, db, s->prefix, s->plen, s->start, slen);
+    s->plen = statecount_key(s->prefix, batch, state, 0) - 4;
+    size_t slen = statecount_key(s->start, batch, state, from);
+    store_iter_open(&s->it, t, DB_STATECOUNT, s->prefix, s->plen, s->start, slen);
     int rc = store_iter_next(&s->it);
     s->more = rc == 1;
     return rc < 0 ? rc : 0;
@@ -333,7 +330,7 @@ static int seek_states(struct store_txn *t, const char *batch, const uint8_t *st
     int rc = 0, opened = 0;
     *block_row = 0;
     for (; opened < nstates && !rc; opened++)
-        rc = state_iter_open(&s[opened], t, DB_STATECOUNT, batch, states[opened], 0);
+        rc = state_iter_open(&s[opened], t, batch, states[opened], 0);
     uint32_t block = 0;
     while (!rc && state_iter_min(s, opened, &block) >= 0) {
         uint64_t n = 0;
@@ -359,33 +356,43 @@ static int seek_states(struct store_txn *t, const char *batch, const uint8_t *st
 
 /* Collects up to limit rows in any of the states, in row order, starting after skip jobs
  * (offset mode) or at rows > after (cursor mode). */
-static int rows_in_states(struct store_txn *t, const char *batch, const uint8_t *states,
+static int rows_in_states(struct store_txn *t, const struct batch_rec *b, const uint8_t *states,
                           int nstates, uint64_t skip, uint32_t after, size_t limit, uint32_t *rows,
                           size_t *n)
 {
     uint32_t from = after ? after + 1 : 0;
     uint64_t left = 0;
     if (!after && skip) {
-        int rc = seek_states(t, batch, states, nstates, skip, &from, &left);
+        int rc = seek_states(t, b->id, states, nstates, skip, &from, &left);
         if (rc)
             return rc;
     }
-    struct state_iter s[2];
-    int rc = 0, opened = 0;
-    for (; opened < nstates && !rc; opened++)
-        rc = state_iter_open(&s[opened], t, DB_JOBSTATE, batch, states[opened], from);
-    uint32_t row = 0;
-    int i;
-    while (!rc && *n < limit && (i = state_iter_min(s, opened, &row)) >= 0) {
-        rc = state_iter_next(&s[i]);
+    struct batch_key k;
+    batch_key_init(&k, b->id);
+    struct jobindex_iter s[2];
+    int more[2] = {0, 0}, rc = 0, opened = 0;
+    for (; opened < nstates && rc >= 0; opened++) {
+        jobindex_open(&s[opened], t, &k, states[opened], jobindex_unindexed_from(b), from);
+        more[opened] = rc = jobindex_next(&s[opened]);
+    }
+    while (rc >= 0 && *n < limit) {
+        int i = -1;
+        for (int j = 0; j < opened; j++)
+            if (more[j] == 1 && (i < 0 || s[j].row < s[i].row))
+                i = j;
+        if (i < 0)
+            break;
+        uint32_t row = s[i].row;
+        more[i] = rc = jobindex_next(&s[i]);
         if (left) {
             left--;
             continue;
         }
         rows[(*n)++] = row;
     }
-    state_iters_close(s, opened);
-    return rc;
+    for (int j = 0; j < opened; j++)
+        jobindex_close(&s[j]);
+    return rc < 0 ? rc : 0;
 }
 
 /* The index states a filter lists. A cancelled batch's waiting jobs are cancelled: the cancel
@@ -420,7 +427,7 @@ static int page_rows(struct store_txn *t, const struct batch_rec *b, const struc
     }
     uint8_t states[2];
     int nstates = filter_states(b, f, states);
-    return nstates ? rows_in_states(t, b->id, states, nstates, skip, after, limit, rows, n) : 0;
+    return nstates ? rows_in_states(t, b, states, nstates, skip, after, limit, rows, n) : 0;
 }
 
 static const struct filter *parse_filter(struct http_request *req)

@@ -348,6 +348,7 @@ static void commit_upload(struct http_request *req, struct upload *up)
     b->version = RECORD_VERSION;
     b->status = BATCH_QUEUED;
     b->retryable_kept = 1; /* no call has been dialled: none is retryable */
+    b->unindexed_from = 1; /* its waiting jobs went in without index entries (chunk.c) */
     b->created_ms = clock_now_ms();
     b->scheduled_ms = up->scheduled_ms;
     b->max_concurrency = up->max_concurrency;

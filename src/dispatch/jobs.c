@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "policy/decide.h"
+#include "store/jobindex.h"
 #include "util/err.h"
 #include "util/id.h"
 
@@ -178,16 +179,37 @@ static struct jobs_staged *staged_add(struct jobs_txn *jt, const char *batch, ui
     return e;
 }
 
-/* Moves the job's entry in the state index. */
-static int index_move(struct jobs_txn *jt, const struct batch_key *k, uint32_t row, int from,
-                      int to)
+/* A job's state as this transaction leaves it, for jobindex_move: a staged job's as staged. */
+struct state_probe {
+    struct jobs_txn *jt;
+    const char *batch;
+    const struct batch_key *k;
+};
+
+static int state_now(void *ctx, uint32_t row, uint8_t *state)
 {
-    uint8_t key[JOB_KEY_MAX];
-    int rc = store_del(jt->t, DB_JOBSTATE, key, batch_key_jobstate(key, k, (uint8_t)from, row));
-    if (rc && rc != BC_ENOTFOUND)
-        return rc;
-    return store_put(jt->t, DB_JOBSTATE, key, batch_key_jobstate(key, k, (uint8_t)to, row), "", 0,
-                     0);
+    const struct state_probe *p = ctx;
+    const struct jobs_staged *e = p->jt->fold ? staged_find(p->jt, p->batch, row) : NULL;
+    struct job_view jv;
+    int rc = e ? 0 : jobs_read(p->jt->t, p->k, row, &jv);
+    if (!rc)
+        *state = e ? e->state : jv.head.state;
+    return rc;
+}
+
+/* Moves the job's entry in the state index (store/jobindex.h). */
+static int index_move(struct jobs_txn *jt, const char *batch, const struct batch_key *k,
+                      uint32_t row, int from, int to)
+{
+    struct batch_rec *b = jobs_batch(jt, batch);
+    if (!b && jt->t->err)
+        return jt->t->err;
+    struct state_probe probe = {jt, batch, k};
+    int changed = 0;
+    int rc = jobindex_move(jt->t, b, k, row, from, to, state_now, &probe, &changed);
+    if (changed)
+        jobs_batch_dirty(jt, b);
+    return rc;
 }
 
 /* statecount_add of a batch whose key prefix is k. */
@@ -266,7 +288,7 @@ static int staged_flush(struct jobs_txn *jt)
         rc = store_put(jt->t, DB_JOB, e->key, e->klen, e->rec.data, e->rec.len, 0);
         if (rc || e->stored == e->state)
             continue;
-        rc = index_move(jt, &e->bkey, e->row, e->stored, e->state);
+        rc = index_move(jt, e->batch, &e->bkey, e->row, e->stored, e->state);
         uint32_t block = e->row >> STATE_BLOCK_SHIFT;
         count_add(jt, &n, e, e->stored, block, -1);
         count_add(jt, &n, e, e->state, block, 1);
@@ -389,7 +411,7 @@ static int write_job(struct jobs_txn *jt, const char *batch, uint32_t row,
     int from = old->head.state, to = h->state;
     if (from == to)
         return 0;
-    rc = index_move(jt, k, row, from, to);
+    rc = index_move(jt, batch, k, row, from, to);
     /* The per-block counts follow the index, so deep pages of a filter stay right. */
     uint32_t block = row >> STATE_BLOCK_SHIFT;
     if (!rc)

@@ -7,6 +7,7 @@
 #include "dispatch/jobs.h"
 #include "model/agent.h"
 #include "policy/decide.h"
+#include "store/jobindex.h"
 #include "store/records.h"
 
 /* Waiting rows skipped per pick because a retry is already scheduled for them. */
@@ -80,16 +81,21 @@ static int take_due(struct store_txn *t, struct roster_batch *b, uint64_t now, s
 static int take_first(struct store_txn *t, struct roster_batch *b, struct pick *p,
                       struct job_view *jv)
 {
-    uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
-    size_t plen = batch_key_jobstate_head(prefix, &b->key, JOB_WAITING);
-    size_t slen = batch_key_jobstate(start, &b->key, JOB_WAITING, b->next_row);
-    struct store_iter it;
-    store_iter_open(&it, t, DB_JOBSTATE, prefix, plen, start, slen);
+    /* Where the index stops holding waiting rows moves with every commit: read it now. */
+    struct batch_rec rec;
+    if (batch_get(t, b->id, strlen(b->id), &rec) != 0) {
+        b->exhausted = 1;
+        return 0;
+    }
+    struct jobindex_iter it;
+    jobindex_open(&it, t, &b->key, JOB_WAITING, jobindex_unindexed_from(&rec), b->next_row);
     int found = 0, scanned = 0, rc;
-    while ((rc = store_iter_next(&it)) == 1 && scanned++ < SCAN_LIMIT) {
-        uint32_t row = jobstate_key_row(&it.key);
+    while ((rc = jobindex_next(&it)) == 1 && scanned++ < SCAN_LIMIT) {
+        uint32_t row = it.row;
         b->next_row = row + 1;
-        if (jobs_read(t, &b->key, row, jv) != 0)
+        if (it.has_job)
+            *jv = it.jv;
+        else if (jobs_read(t, &b->key, row, jv) != 0)
             continue;
         if (jv->head.next_attempt_ms != 0)
             continue; /* its retry is in the due index */
@@ -97,7 +103,7 @@ static int take_first(struct store_txn *t, struct roster_batch *b, struct pick *
         found = 1;
         break;
     }
-    store_iter_close(&it);
+    jobindex_close(&it);
     if (!found && rc != 1)
         b->exhausted = 1;
     return found;

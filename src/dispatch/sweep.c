@@ -9,6 +9,7 @@
 #include "dispatch/jobs.h"
 #include "ingest/purge.h"
 #include "model/batch.h"
+#include "store/jobindex.h"
 #include "util/err.h"
 #include "util/log.h"
 
@@ -34,17 +35,20 @@ static int step_txn(struct store_txn *t, void *arg)
     struct sweep_step *a = arg;
     const struct sweep_item *it = &a->item;
     int from = it->kind == SWEEP_CANCEL ? JOB_WAITING : JOB_FAILED;
-    uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
-    size_t plen = jobstate_key(prefix, it->batch, (uint8_t)from, 0) - 4;
-    size_t slen = jobstate_key(start, it->batch, (uint8_t)from, it->next_row);
+    struct batch_rec rec;
+    int rc = batch_get(t, it->batch, strlen(it->batch), &rec);
+    if (rc && rc != BC_ENOTFOUND)
+        return rc;
+    struct batch_key bk;
+    batch_key_init(&bk, it->batch);
     uint32_t rows[SWEEP_CHUNK];
     size_t n = 0;
-    struct store_iter iter;
-    int rc = 0;
-    store_iter_open(&iter, t, DB_JOBSTATE, prefix, plen, start, slen);
-    while (n < SWEEP_CHUNK && (rc = store_iter_next(&iter)) == 1)
-        rows[n++] = jobstate_key_row(&iter.key);
-    store_iter_close(&iter);
+    struct jobindex_iter iter;
+    jobindex_open(&iter, t, &bk, (uint8_t)from, rc ? 0 : jobindex_unindexed_from(&rec),
+                  it->next_row);
+    while (n < SWEEP_CHUNK && (rc = jobindex_next(&iter)) == 1)
+        rows[n++] = iter.row;
+    jobindex_close(&iter);
     if (rc < 0)
         return rc;
     /* A full chunk stops the scan on a row (1): not an error. Left at 1, it skipped the chunk

@@ -59,7 +59,9 @@ static int chunk_rows(struct store_txn *t, const struct ingest_chunk *c, const s
         uint8_t state = p[4] & ~CHUNK_DEFERRED;
         uint8_t key[JOB_KEY_MAX];
         rc = store_appender_put(jobs, key, batch_key_job(key, bk, row), p + 9, vlen);
-        if (!rc && !(p[4] & CHUNK_DEFERRED))
+        /* Waiting jobs of a new batch have no index entry (store/jobindex.h); the others'
+         * are deferred, or come with the rows a late field made the upload copy. */
+        if (!rc && !(p[4] & CHUNK_DEFERRED) && state != JOB_WAITING)
             rc = state_run_add(run, bk, state, row);
         uint32_t block = row >> STATE_BLOCK_SHIFT;
         if (!rc && run_n && (state != run_state || block != run_block)) {
@@ -98,6 +100,7 @@ int chunk_write(struct store_txn *t, void *arg)
         memset(&b, 0, sizeof b);
         b.version = RECORD_VERSION;
         b.status = BATCH_STAGING;
+        b.unindexed_from = 1;
         snprintf(b.id, sizeof b.id, "%s", c->batch);
         snprintf(b.ws, sizeof b.ws, "%s", c->workspace);
         int rc = batch_put(t, &b);

@@ -103,7 +103,11 @@ struct batch_rec {
     uint64_t no_consent;            /* rows without consent evidence when it is required */
     /* 1 once batch.held was sent for the current stretch of all-held calls (a dial clears it). */
     uint64_t held_notified;
-    uint64_t reserved_compliance[3];
+    /* The first row from which waiting jobs have no entry in the state index (they were written
+     * by the upload and are found in the jobs themselves: store/jobindex.h); 0 when every job has
+     * one (batches written before it). Rows count from 1, so a new batch starts at 1. */
+    uint64_t unindexed_from;
+    uint64_t reserved_compliance[2];
 };
 /* The size of batch records written before the compliance counters. */
 #define BATCH_REC_V1_LEN offsetof(struct batch_rec, held_window)

@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "model/workspace.h"
+#include "store/jobindex.h"
 #include "store/records.h"
 #include "util/err.h"
 #include "util/json.h"
@@ -111,6 +112,9 @@ struct fx_batch {
     const char *columns; /* a JSON array; NULL: ["phone","name"] */
     const char *smart;   /* smartCallbackConfig JSON, NULL: none */
     uint32_t rows;       /* rows 0..rows-1, waiting: phone fx_phone(row), name "name<row>" */
+    /* 1: every row has a state index entry, as in batches written before unindexed_from; 0:
+     * waiting rows from 1 on have none, as an upload writes them (store/jobindex.h). */
+    int indexed;
 };
 
 static inline void fx_phone(uint32_t row, char out[20])
@@ -130,11 +134,14 @@ static inline struct job_head fx_head(uint32_t row, uint8_t state)
     return h;
 }
 
-/* Writes a job, its state index entry and its block count (the batch's counters are the
- * caller's). */
+/* Writes a job, its state index entry (unless it is waiting at or past the batch's
+ * unindexed_from) and its block count (the batch's counters are the caller's). */
 static inline int fx_job_txn(struct store_txn *t, const char *batch, uint32_t row,
                              const struct job_head *h, const char *const *fields, size_t n)
 {
+    struct batch_rec rec;
+    int unindexed = batch_get(t, batch, strlen(batch), &rec) == 0 && rec.unindexed_from &&
+                    row >= rec.unindexed_from && h->state == JOB_WAITING;
     size_t lens[16];
     for (size_t i = 0; i < n && i < 16; i++)
         lens[i] = strlen(fields[i]);
@@ -143,7 +150,7 @@ static inline int fx_job_txn(struct store_txn *t, const char *batch, uint32_t ro
     uint8_t key[JOB_KEY_MAX];
     if (!rc)
         rc = store_put(t, DB_JOB, key, job_key(key, batch, row), b.data, b.len, 0);
-    if (!rc)
+    if (!rc && !unindexed)
         rc = store_put(t, DB_JOBSTATE, key, jobstate_key(key, batch, h->state, row), "", 0, 0);
     if (!rc)
         rc = statecount_add(t, batch, h->state, row, 1);
@@ -164,6 +171,7 @@ static inline int fx_batch_txn(struct store_txn *t, void *arg)
     b.created_ms = fb->created_ms;
     b.scheduled_ms = fb->scheduled_ms;
     b.total = b.waiting = b.valid_rows = fb->rows;
+    b.unindexed_from = fb->indexed ? 0 : 1;
     snprintf(b.id, sizeof b.id, "%s", fb->id);
     snprintf(b.ws, sizeof b.ws, "%s", fb->ws);
     snprintf(b.agent, sizeof b.agent, "agent_1");
@@ -285,8 +293,40 @@ static inline size_t fx_count_prefix(struct store *s, enum store_db db, const vo
     return n;
 }
 
-/* Rows of the batch in a state, by the state index. */
+/* Rows of the batch in a state, as readers find them (store/jobindex.h); *has (when given) is
+ * set when row is one of them. */
+static inline uint64_t fx_state_rows(struct store *s, const char *batch, uint8_t state,
+                                     uint32_t row, int *has)
+{
+    struct store_txn t;
+    struct batch_rec b;
+    struct batch_key k;
+    struct jobindex_iter it;
+    uint64_t n = 0;
+    int found = 0;
+    CHECK_INT(store_read_begin(s, &t), 0);
+    memset(&b, 0, sizeof b);
+    batch_get(&t, batch, strlen(batch), &b);
+    batch_key_init(&k, batch);
+    jobindex_open(&it, &t, &k, state, jobindex_unindexed_from(&b), 0);
+    while (jobindex_next(&it) == 1) {
+        found |= it.row == row;
+        n++;
+    }
+    jobindex_close(&it);
+    store_read_end(&t);
+    if (has)
+        *has = found;
+    return n;
+}
+
 static inline uint64_t fx_count_state(struct store *s, const char *batch, uint8_t state)
+{
+    return fx_state_rows(s, batch, state, 0, NULL);
+}
+
+/* Entries of the state index itself in a state. */
+static inline uint64_t fx_count_entries(struct store *s, const char *batch, uint8_t state)
 {
     uint8_t prefix[JOB_KEY_MAX];
     size_t plen = jobstate_key(prefix, batch, state, 0) - 4;
