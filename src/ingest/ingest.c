@@ -217,6 +217,32 @@ int ingest_drain(struct ingest *in)
     return 1;
 }
 
+/* Frames a job of a row whose number cell (the phone column) holds its E.164 number exactly as
+ * written (most rows): 9 bytes of frame, then job_encode_waiting_at, reserved once. */
+static int queue_waiting_row(struct ingest *in, const struct csv_row *r, size_t cell)
+{
+    const char *fields[CSV_DEFAULT_MAX_COLUMNS];
+    size_t lens[CSV_DEFAULT_MAX_COLUMNS], bytes = 0;
+    size_t n = r->nfields < CSV_DEFAULT_MAX_COLUMNS ? r->nfields : CSV_DEFAULT_MAX_COLUMNS;
+    for (size_t i = 0; i < n; i++) {
+        fields[i] = r->fields[i].ptr;
+        bytes += lens[i] = r->fields[i].len;
+    }
+    if (buf_reserve(&in->pending, 9 + job_waiting_bound(n, bytes)))
+        return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
+    uint8_t *frame = (uint8_t *)in->pending.data + in->pending.len;
+    uint8_t *end = job_encode_waiting_at(frame + 9, cell, fields, lens, n);
+    if (!end) /* the parser's field cap is below a job's: not reached */
+        return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
+    uint32_t vlen = (uint32_t)(end - frame - 9);
+    memcpy(frame, &r->row, 4);
+    frame[4] = JOB_WAITING;
+    memcpy(frame + 5, &vlen, 4);
+    in->pending.len += 9 + vlen;
+    in->pending_rows++;
+    return pending_full(in) && !in->replaying ? chunk_full(in) : 0;
+}
+
 static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head *h,
                      const char *error, size_t error_len)
 {
@@ -507,6 +533,10 @@ static int data_row(struct ingest *in, const struct csv_row *r)
     in->valid++;
     in->normalized += pn.normalized ? 1 : 0;
     h.state = JOB_WAITING;
+    /* The cell is the number as stored (read exactly so, nothing around it): most rows. */
+    if (in->opt.store && lead == 0 && !pn.normalized && pn.len == vlen &&
+        in->phone_col < CSV_DEFAULT_MAX_COLUMNS)
+        return queue_waiting_row(in, r, in->phone_col);
     return queue_row(in, r, &h, "", 0);
 }
 

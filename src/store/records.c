@@ -567,6 +567,30 @@ int job_encode_waiting(struct buf *out, const char *e164, const char *const *fie
     return 0;
 }
 
+size_t job_waiting_bound(size_t nfields, size_t field_bytes)
+{
+    return 3 + 10 + 10 + nfields * 3 + field_bytes;
+}
+
+uint8_t *job_encode_waiting_at(uint8_t *p, size_t cell, const char *const *fields,
+                               const size_t *lens, size_t nfields)
+{
+    /* job_encode names the first field that holds the number: an earlier copy of the cell. */
+    size_t k = 0;
+    while (k < cell && (lens[k] != lens[cell] || memcmp(fields[k], fields[cell], lens[k]) != 0))
+        k++;
+    *p++ = JOB_RECORD_VERSION;
+    *p++ = NUMBER_IS_FIELD;
+    p = leb_put(p, k);
+    p = leb_put(p, nfields);
+    for (size_t i = 0; i < nfields; i++) {
+        if (lens[i] > UINT16_MAX)
+            return NULL;
+        p = field_put(p, fields[i], lens[i]);
+    }
+    return p;
+}
+
 int job_reencode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
                  const struct job_view *old)
 {

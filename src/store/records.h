@@ -228,6 +228,12 @@ int job_encode(struct buf *out, const struct job_head *h, const char *error, siz
  * whose number is e164: the same bytes, without a head to build and compare. */
 int job_encode_waiting(struct buf *out, const char *e164, const char *const *fields,
                        const size_t *lens, size_t nfields);
+/* job_encode_waiting for an upload's row whose number is fields[cell] exactly as written (most
+ * rows), into room the caller reserved: job_waiting_bound(nfields, the fields' total length)
+ * bytes. Returns the end, or NULL when a field is longer than a job holds. The same bytes. */
+size_t job_waiting_bound(size_t nfields, size_t field_bytes);
+uint8_t *job_encode_waiting_at(uint8_t *p, size_t cell, const char *const *fields,
+                               const size_t *lens, size_t nfields);
 int job_decode(const void *data, size_t len, struct job_view *out);
 /* Re-encodes a job with a new head and error text, keeping its CSV fields as stored. */
 int job_reencode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
