@@ -67,8 +67,10 @@ static int screen_row(void *ctx, const char *e164, size_t len, char *why, size_t
     enum suppress_source src = SUPPRESS_NONE;
     if (!rc)
         rc = suppress_cache_check(sc->cache, e164, len, &src);
-    if (rc || src == SUPPRESS_NONE)
+    if (rc)
         return rc;
+    if (src == SUPPRESS_NONE)
+        return suppress_cache_empty(sc->cache) ? 2 : 0;
     snprintf(why, cap, "%s", suppress_error(src));
     return 1;
 }

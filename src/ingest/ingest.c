@@ -515,8 +515,10 @@ static int data_row(struct ingest *in, const struct csv_row *r)
             return queue_row(in, r, &h, msg, strlen(msg));
         }
     }
-    if (in->opt.screen) {
+    if (in->opt.screen && !in->screen_idle) {
         rc = in->opt.screen(in->opt.screen_ctx, pn.e164, pn.len, msg, sizeof msg);
+        in->screen_idle = rc == 2;
+        rc = rc == 2 ? 0 : rc;
         if (rc < 0)
             return fail(in, INGEST_E_STORE,
                         "The do-not-call lists could not be read (%s); nothing was kept. Retry "
@@ -817,6 +819,7 @@ int ingest_begin(struct ingest *in, const struct ingest_options *opt, const char
 
 static void screen_done(struct ingest *in)
 {
+    in->screen_idle = 0;
     if (in->opt.screen_done)
         in->opt.screen_done(in->opt.screen_ctx);
 }

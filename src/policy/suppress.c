@@ -287,13 +287,17 @@ static int cache_record_has(struct suppress_cache *c, const char *e164)
     return c->npa_state[i] == 1 ? 0 : registry_digits_has(&c->npa[i], e164 + 2);
 }
 
+int suppress_cache_empty(const struct suppress_cache *c)
+{
+    return !c->generation && (!c->has_summary || (!c->sum.numbers && !c->sum.area_codes));
+}
+
 int suppress_cache_check(struct suppress_cache *c, const char *e164, size_t len,
                          enum suppress_source *source)
 {
     *source = SUPPRESS_NONE;
-    /* Nothing to screen against (no list entry in the workspace, no registry in use): most
-     * uploads, whose every row would otherwise be checked against nothing. */
-    if (!c->generation && (!c->has_summary || (!c->sum.numbers && !c->sum.area_codes)))
+    /* Most uploads' rows would otherwise be checked against nothing. */
+    if (suppress_cache_empty(c))
         return 0;
     int rc = check_args(c->wslen, e164, len);
     if (rc)

@@ -54,6 +54,9 @@ int suppress_cache_open(struct suppress_cache **out, struct store_txn *t, const 
                         size_t wslen, int use_registry);
 int suppress_cache_check(struct suppress_cache *c, const char *e164, size_t len,
                          enum suppress_source *source);
+/* 1 when the snapshot has nothing to screen against: no entry in the workspace's lists and no
+ * registry in use (every check then answers SUPPRESS_NONE). */
+int suppress_cache_empty(const struct suppress_cache *c);
 void suppress_cache_close(struct suppress_cache *c);
 /* Adds (or refreshes) an entry: entry is an E.164 number or "+1NPA". */
 int suppress_add(struct store_txn *t, const char *ws, size_t wslen, const char *entry, size_t elen,
