@@ -217,43 +217,19 @@ int ingest_drain(struct ingest *in)
     return 1;
 }
 
-/* Frames a job of a row whose number cell (the phone column) holds its E.164 number exactly as
- * written (most rows): 9 bytes of frame, then job_encode_waiting_at, reserved once. */
-static int queue_waiting_row(struct ingest *in, const struct csv_row *r, size_t cell)
+/* Frames a row's job into pending. cell: the field that holds the number exactly as its E.164
+ * form (a waiting row read so: most rows), encoded in one pass; n (none) otherwise. */
+static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head *h,
+                     const char *error, size_t error_len, size_t cell)
 {
+    if (!in->opt.store)
+        return 0;
     const char *fields[CSV_DEFAULT_MAX_COLUMNS];
     size_t lens[CSV_DEFAULT_MAX_COLUMNS], bytes = 0;
     size_t n = r->nfields < CSV_DEFAULT_MAX_COLUMNS ? r->nfields : CSV_DEFAULT_MAX_COLUMNS;
     for (size_t i = 0; i < n; i++) {
         fields[i] = r->fields[i].ptr;
         bytes += lens[i] = r->fields[i].len;
-    }
-    if (buf_reserve(&in->pending, 9 + job_waiting_bound(n, bytes)))
-        return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
-    uint8_t *frame = (uint8_t *)in->pending.data + in->pending.len;
-    uint8_t *end = job_encode_waiting_at(frame + 9, cell, fields, lens, n);
-    if (!end) /* the parser's field cap is below a job's: not reached */
-        return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
-    uint32_t vlen = (uint32_t)(end - frame - 9);
-    memcpy(frame, &r->row, 4);
-    frame[4] = JOB_WAITING;
-    memcpy(frame + 5, &vlen, 4);
-    in->pending.len += 9 + vlen;
-    in->pending_rows++;
-    return pending_full(in) && !in->replaying ? chunk_full(in) : 0;
-}
-
-static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head *h,
-                     const char *error, size_t error_len)
-{
-    if (!in->opt.store)
-        return 0;
-    const char *fields[CSV_DEFAULT_MAX_COLUMNS];
-    size_t lens[CSV_DEFAULT_MAX_COLUMNS];
-    size_t n = r->nfields < CSV_DEFAULT_MAX_COLUMNS ? r->nfields : CSV_DEFAULT_MAX_COLUMNS;
-    for (size_t i = 0; i < n; i++) {
-        fields[i] = r->fields[i].ptr;
-        lens[i] = r->fields[i].len;
     }
     uint8_t prefix[9];
     memcpy(prefix, &r->row, 4);
@@ -264,18 +240,26 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
         prefix[4] |= CHUNK_DEFERRED;
     }
     size_t at = in->pending.len;
-    if (!rc && !(rc = buf_reserve(&in->pending, sizeof prefix))) { /* a fixed-size copy */
+    if (!rc &&
+        !(rc = buf_reserve(&in->pending, 9 + (cell < n ? job_waiting_bound(n, bytes) : 0)))) {
         memcpy(in->pending.data + at, prefix, sizeof prefix);
         in->pending.len += sizeof prefix;
     }
-    /* A row to call whose number was written as stored (most rows): its head, from data_row,
-     * holds nothing but the number and the defaults. */
-    if (!rc && h->state == JOB_WAITING && !h->normalized && !error_len)
+    /* A row to call whose number was written as stored: its head, from data_row, holds nothing
+     * but the number and the defaults. */
+    uint8_t *end = NULL;
+    if (!rc && cell < n) {
+        end = job_encode_waiting_at((uint8_t *)in->pending.data + in->pending.len, cell, fields,
+                                    lens, n);
+        rc = end ? 0 : BC_ETOOBIG;
+    } else if (!rc && h->state == JOB_WAITING && !h->normalized && !error_len)
         rc = job_encode_waiting(&in->pending, h->e164, fields, lens, n);
     else if (!rc)
         rc = job_encode(&in->pending, h, error, error_len, fields, lens, n);
-    if (rc)
+    if (rc) /* BC_ETOOBIG cannot come: the parser's cap on a field is below a job's */
         return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
+    if (end)
+        in->pending.len = (size_t)(end - (uint8_t *)in->pending.data);
     uint32_t vlen = (uint32_t)(in->pending.len - at - 9);
     memcpy(in->pending.data + at + 5, &vlen, 4);
     in->pending_rows++;
@@ -455,7 +439,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
         add_error(in, r->row, "", "invalid_row", value, vlen, msg);
         h.state = JOB_FAILED;
         h.outcome = OUTCOME_INVALID_ROW;
-        return queue_row(in, r, &h, msg, strlen(msg));
+        return queue_row(in, r, &h, msg, strlen(msg), SIZE_MAX);
     }
     size_t lead = 0;
     while (lead < vlen && (value[lead] == ' ' || value[lead] == '\t'))
@@ -480,7 +464,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
         add_error(in, r->row, "phone_number", "invalid_phone_number", value, vlen, why);
         h.state = JOB_FAILED;
         h.outcome = OUTCOME_INVALID_NUMBER;
-        return queue_row(in, r, &h, msg, strlen(msg));
+        return queue_row(in, r, &h, msg, strlen(msg), SIZE_MAX);
     }
     memcpy(h.e164, pn.e164, sizeof pn.e164); /* a fixed size: no call */
     h.normalized = (uint8_t)pn.normalized;
@@ -493,7 +477,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
         add_error(in, r->row, "consent_at", "no_consent", cv, cn, msg);
         h.state = JOB_FAILED;
         h.outcome = OUTCOME_NO_CONSENT;
-        return queue_row(in, r, &h, msg, strlen(msg));
+        return queue_row(in, r, &h, msg, strlen(msg), SIZE_MAX);
     }
     if (!in->allow_duplicates) {
         uint64_t number = guess && !pn.normalized && pn.len == vlen
@@ -512,7 +496,7 @@ static int data_row(struct ingest *in, const struct csv_row *r)
             h.state = JOB_FAILED;
             h.outcome = OUTCOME_DUPLICATE;
             h.dup_of = (uint32_t)first;
-            return queue_row(in, r, &h, msg, strlen(msg));
+            return queue_row(in, r, &h, msg, strlen(msg), SIZE_MAX);
         }
     }
     if (in->opt.screen && !in->screen_idle) {
@@ -529,17 +513,15 @@ static int data_row(struct ingest *in, const struct csv_row *r)
             add_error(in, r->row, "phone_number", "suppressed", value, vlen, msg);
             h.state = JOB_FAILED;
             h.outcome = OUTCOME_SUPPRESSED;
-            return queue_row(in, r, &h, msg, strlen(msg));
+            return queue_row(in, r, &h, msg, strlen(msg), SIZE_MAX);
         }
     }
     in->valid++;
     in->normalized += pn.normalized ? 1 : 0;
     h.state = JOB_WAITING;
     /* The cell is the number as stored (read exactly so, nothing around it): most rows. */
-    if (in->opt.store && lead == 0 && !pn.normalized && pn.len == vlen &&
-        in->phone_col < CSV_DEFAULT_MAX_COLUMNS)
-        return queue_waiting_row(in, r, in->phone_col);
-    return queue_row(in, r, &h, "", 0);
+    int exact = lead == 0 && !pn.normalized && pn.len == vlen;
+    return queue_row(in, r, &h, "", 0, exact ? in->phone_col : SIZE_MAX);
 }
 
 static int on_row(void *ctx, const struct csv_row *r)
