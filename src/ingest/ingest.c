@@ -218,9 +218,10 @@ int ingest_drain(struct ingest *in)
 }
 
 /* Frames a row's job into pending. cell: the field that holds the number exactly as its E.164
- * form (a waiting row read so: most rows), encoded in one pass; n (none) otherwise. */
-static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head *h,
-                     const char *error, size_t error_len, size_t cell)
+ * form (a waiting row read so: most rows), encoded in one pass; n (none) otherwise. Inline in
+ * data_row: a call per row cost 33 instructions of an upload's 2,600 (callgrind). */
+static inline int queue_row(struct ingest *in, const struct csv_row *r, struct job_head *h,
+                            const char *error, size_t error_len, size_t cell)
 {
     if (!in->opt.store)
         return 0;
@@ -231,35 +232,32 @@ static int queue_row(struct ingest *in, const struct csv_row *r, struct job_head
         fields[i] = r->fields[i].ptr;
         bytes += lens[i] = r->fields[i].len;
     }
-    uint8_t prefix[9];
-    memcpy(prefix, &r->row, 4);
-    prefix[4] = h->state;
-    int rc = 0;
-    if (h->state != JOB_WAITING) {
-        rc = buf_append(&in->deferred, prefix, 5);
-        prefix[4] |= CHUNK_DEFERRED;
-    }
     size_t at = in->pending.len;
-    if (!rc &&
-        !(rc = buf_reserve(&in->pending, 9 + (cell < n ? job_waiting_bound(n, bytes) : 0)))) {
-        memcpy(in->pending.data + at, prefix, sizeof prefix);
-        in->pending.len += sizeof prefix;
-    }
-    /* A row to call whose number was written as stored: its head, from data_row, holds nothing
-     * but the number and the defaults. */
-    uint8_t *end = NULL;
-    if (!rc && cell < n) {
-        end = job_encode_waiting_at((uint8_t *)in->pending.data + in->pending.len, cell, fields,
-                                    lens, n);
-        rc = end ? 0 : BC_ETOOBIG;
-    } else if (!rc && h->state == JOB_WAITING && !h->normalized && !error_len)
-        rc = job_encode_waiting(&in->pending, h->e164, fields, lens, n);
-    else if (!rc)
-        rc = job_encode(&in->pending, h, error, error_len, fields, lens, n);
-    if (rc) /* BC_ETOOBIG cannot come: the parser's cap on a field is below a job's */
+    if (buf_reserve(&in->pending, 9 + (cell < n ? job_waiting_bound(n, bytes) : 0)))
         return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
-    if (end)
-        in->pending.len = (size_t)(end - (uint8_t *)in->pending.data);
+    uint8_t *frame = (uint8_t *)in->pending.data + at;
+    memcpy(frame, &r->row, 4);
+    frame[4] = h->state;
+    in->pending.len += 9;
+    int rc = 0;
+    if (cell < n) {
+        uint8_t *end = job_encode_waiting_at(frame + 9, cell, fields, lens, n);
+        rc = end ? 0 : BC_ETOOBIG; /* not reached: the parser's cap on a field is below a job's */
+        in->pending.len = end ? (size_t)(end - (uint8_t *)in->pending.data) : in->pending.len;
+    } else {
+        if (h->state != JOB_WAITING) {
+            rc = buf_append(&in->deferred, frame, 5);
+            frame[4] |= CHUNK_DEFERRED;
+        }
+        /* A row to call whose number was written as stored: its head, from data_row, holds
+         * nothing but the number and the defaults. */
+        if (!rc && h->state == JOB_WAITING && !h->normalized && !error_len)
+            rc = job_encode_waiting(&in->pending, h->e164, fields, lens, n);
+        else if (!rc)
+            rc = job_encode(&in->pending, h, error, error_len, fields, lens, n);
+    }
+    if (rc)
+        return fail(in, INGEST_E_NOMEM, "The server is out of memory; retry later.");
     uint32_t vlen = (uint32_t)(in->pending.len - at - 9);
     memcpy(in->pending.data + at + 5, &vlen, 4);
     in->pending_rows++;
