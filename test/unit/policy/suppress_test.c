@@ -50,9 +50,45 @@ static enum suppress_source check(struct store *s, const char *ws, const char *n
     CHECK_INT(suppress_cache_open(&c, &t, ws, strlen(ws), reg), 0);
     CHECK_INT(suppress_cache_check(c, num, strlen(num), &again), 0);
     CHECK_INT(again, src);
+    CHECK(!suppress_cache_empty(c) || src == SUPPRESS_NONE);
     suppress_cache_close(c);
     store_read_end(&t);
     return src;
+}
+
+/* suppress_cache_empty of a new cache of ws's lists. */
+static int cache_empty(struct store *s, const char *ws)
+{
+    struct store_txn t;
+    struct suppress_cache *c;
+    CHECK_INT(store_read_begin(s, &t), 0);
+    CHECK_INT(suppress_cache_open(&c, &t, ws, strlen(ws), 1), 0);
+    int empty = suppress_cache_empty(c);
+    suppress_cache_close(c);
+    store_read_end(&t);
+    return empty;
+}
+
+/* A cache has nothing to screen against exactly while the workspace's lists are empty (and no
+ * registry is in use): what lets an upload skip the screen. */
+static void test_cache_empty(void)
+{
+    struct tmpdir d;
+    struct store s;
+    tmpdir_make(&d);
+    CHECK_INT(open_store(&s, d.path, 1 << 20, 1 << 26), 0);
+    CHECK(cache_empty(&s, "ws_e"));
+    CHECK_INT(add(&s, "ws_e", "+14155550123", 1000), 0);
+    CHECK(!cache_empty(&s, "ws_e"));
+    CHECK(cache_empty(&s, "ws_f"));
+    CHECK_INT(add(&s, "ws_e", "+1212", 1000), 0);
+    const char *num[] = {"ws_e", "+14155550123"}, *npa[] = {"ws_e", "+1212"};
+    CHECK_INT(store_write(&s, del_txn, num), 0);
+    CHECK(!cache_empty(&s, "ws_e")); /* the area code is left */
+    CHECK_INT(store_write(&s, del_txn, npa), 0);
+    CHECK(cache_empty(&s, "ws_e"));
+    store_close(&s);
+    tmpdir_remove(&d);
 }
 
 static void test_kinds(void)
@@ -221,5 +257,6 @@ static void test_list_cursor(void)
     tmpdir_remove(&d);
 }
 
-CHECK_MAIN(CHECK_CASE(test_kinds), CHECK_CASE(test_add_check_delete), CHECK_CASE(test_area_codes),
-           CHECK_CASE(test_list_cursor), CHECK_CASE(test_one_transaction))
+CHECK_MAIN(CHECK_CASE(test_kinds), CHECK_CASE(test_cache_empty), CHECK_CASE(test_add_check_delete),
+           CHECK_CASE(test_area_codes), CHECK_CASE(test_list_cursor),
+           CHECK_CASE(test_one_transaction))
