@@ -13,14 +13,51 @@ uint32_t jobindex_unindexed_from(const struct batch_rec *b)
     return b->unindexed_from > UINT32_MAX ? UINT32_MAX : (uint32_t)b->unindexed_from;
 }
 
+/* The jobs from row on. */
+static void jobs_from(struct jobindex_iter *ji, uint32_t row)
+{
+    size_t plen = batch_key_job(ji->prefix, &ji->k, 0) - 4;
+    size_t slen = batch_key_job(ji->start, &ji->k, row);
+    store_iter_open(&ji->it, ji->t, DB_JOB, ji->prefix, plen, ji->start, slen);
+}
+
 /* The part of the jobs past the index: waiting rows from max(from, unindexed_from) on. */
 static void open_jobs(struct jobindex_iter *ji)
 {
     uint32_t from = ji->from > ji->unindexed_from ? ji->from : ji->unindexed_from;
-    size_t plen = batch_key_job(ji->prefix, &ji->k, 0) - 4;
-    size_t slen = batch_key_job(ji->start, &ji->k, from);
-    store_iter_open(&ji->it, ji->t, DB_JOB, ji->prefix, plen, ji->start, slen);
+    jobs_from(ji, from);
+    size_t plen = batch_key_statecount(ji->bprefix, &ji->k, JOB_WAITING, 0) - 4;
+    size_t slen = batch_key_statecount(ji->bstart, &ji->k, JOB_WAITING, from >> STATE_BLOCK_SHIFT);
+    store_iter_open(&ji->blocks, ji->t, DB_STATECOUNT, ji->bprefix, plen, ji->bstart, slen);
+    ji->block_end = 0;
     ji->phase = 1;
+}
+
+/* For a job at row, past block_end: 1 when its block has waiting jobs; 0 when it has none and
+ * the scan goes on at the next block that has (ji->it reopened there: *row is that block's
+ * first row), or when no later block has any (*row is 0); or a negative error. */
+static int block_has_waiting(struct jobindex_iter *ji, uint32_t *row)
+{
+    uint32_t block = *row >> STATE_BLOCK_SHIFT, next = block;
+    int rc;
+    /* The counts' blocks come in order and are deleted at 0: the first at or after this one. */
+    while ((rc = store_iter_next(&ji->blocks)) == 1) {
+        next = key_u32(&ji->blocks.key, ji->blocks.plen);
+        if (next >= block)
+            break;
+    }
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        *row = 0;
+        return 0;
+    }
+    ji->block_end = (next + 1) << STATE_BLOCK_SHIFT;
+    if (next == block)
+        return 1;
+    store_iter_close(&ji->it);
+    jobs_from(ji, *row = next << STATE_BLOCK_SHIFT);
+    return 0;
 }
 
 void jobindex_open(struct jobindex_iter *ji, struct store_txn *t, const struct batch_key *k,
@@ -59,11 +96,17 @@ static int next_job(struct jobindex_iter *ji)
     while ((rc = store_iter_next(&ji->it)) == 1) {
         if (ji->it.key.len != ji->it.plen + 4)
             continue;
+        uint32_t row = key_u32(&ji->it.key, ji->it.plen);
+        if (row >= ji->block_end && (rc = block_has_waiting(ji, &row)) != 1) {
+            if (rc < 0 || row == 0)
+                return rc;
+            continue; /* reopened at the next block with waiting jobs */
+        }
         if (job_decode(ji->it.val.ptr, ji->it.val.len, &ji->jv) != 0)
             return BC_ECORRUPT;
         if (ji->jv.head.state != JOB_WAITING)
             continue;
-        ji->row = key_u32(&ji->it.key, ji->it.plen);
+        ji->row = row;
         ji->has_job = 1;
         return 1;
     }
@@ -88,6 +131,8 @@ int jobindex_next(struct jobindex_iter *ji)
 void jobindex_close(struct jobindex_iter *ji)
 {
     store_iter_close(&ji->it);
+    if (ji->phase == 1)
+        store_iter_close(&ji->blocks);
 }
 
 int jobindex_any(struct store_txn *t, const struct batch_rec *b, uint8_t state)

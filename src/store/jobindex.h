@@ -32,6 +32,11 @@ struct jobindex_iter {
     struct job_view jv; /* the row's job when the scan of the jobs found it (has_job) */
     int has_job;
     uint8_t prefix[JOB_KEY_MAX], start[JOB_KEY_MAX];
+    /* The scan of the jobs reads only blocks of rows whose count of waiting jobs (DB_STATECOUNT)
+     * is not 0: the rows before block_end are in such a block. */
+    struct store_iter blocks;
+    uint8_t bprefix[JOB_KEY_MAX], bstart[JOB_KEY_MAX];
+    uint32_t block_end;
 };
 
 /* unindexed_from as a row number: 0 when every row is indexed. */

@@ -78,6 +78,8 @@ static int create_txn(struct store_txn *t, void *arg)
         m->state[row] = row % 7 == 0 ? JOB_FAILED : JOB_WAITING;
         uint8_t key[JOB_KEY_MAX];
         rc = job_put(t, row, m->state[row]);
+        if (!rc)
+            rc = statecount_add(t, BATCH, m->state[row], row, 1);
         if (!rc && (m->state[row] != JOB_WAITING || !b.unindexed_from))
             rc = store_put(t, DB_JOBSTATE, key, jobstate_key(key, BATCH, m->state[row], row), "", 0,
                            0);
@@ -85,7 +87,7 @@ static int create_txn(struct store_txn *t, void *arg)
     return rc;
 }
 
-/* Moves as jobs.c's write_job does: the job's record, then its index entry. */
+/* Moves as jobs.c's write_job does: the job's record, its block counts, then its index entry. */
 static int moves_txn(struct store_txn *t, void *arg)
 {
     const struct moves *a = arg;
@@ -100,6 +102,10 @@ static int moves_txn(struct store_txn *t, void *arg)
             continue;
         a->m->state[row] = to;
         rc = job_put(t, row, to);
+        if (!rc)
+            rc = statecount_add(t, BATCH, from, row, -1);
+        if (!rc)
+            rc = statecount_add(t, BATCH, to, row, 1);
         if (!rc)
             rc = jobindex_move(t, &b, &k, row, from, to, model_state, a->m, &changed);
     }
@@ -289,6 +295,33 @@ static void test_far_and_out_of_order(void)
     fx_close(&f);
 }
 
+/* Blocks of rows without a waiting job are skipped by their count, not read: the rows found are
+ * the same when the first block, then all but one row, then every row, stop waiting. */
+static void test_blocks_without_waiting(void)
+{
+    struct fx f;
+    struct model m;
+    start(&f, &m, 1);
+    static struct move mv[ROWS];
+    size_t n = 0;
+    for (uint32_t row = 1; row < 1024; row++)
+        if (m.state[row] == JOB_WAITING)
+            mv[n++] = (struct move){row, JOB_CANCELLED};
+    apply(&f.s, &m, mv, n);
+    check_all(&f.s, &m);
+    n = 0;
+    for (uint32_t row = 1024; row < ROWS; row++)
+        if (m.state[row] == JOB_WAITING)
+            mv[n++] = (struct move){row, JOB_FAILED};
+    apply(&f.s, &m, mv, n);
+    check_all(&f.s, &m);
+    CHECK_INT(m.state[ROWS], JOB_WAITING);
+    struct move last = {ROWS, JOB_ACTIVE};
+    apply(&f.s, &m, &last, 1);
+    check_all(&f.s, &m);
+    fx_close(&f);
+}
+
 static void test_random(void)
 {
     struct fx f;
@@ -310,4 +343,5 @@ static void test_batch_indexed_before(void)
 }
 
 CHECK_MAIN(CHECK_CASE(test_dials_in_order), CHECK_CASE(test_far_and_out_of_order),
-           CHECK_CASE(test_random), CHECK_CASE(test_batch_indexed_before))
+           CHECK_CASE(test_blocks_without_waiting), CHECK_CASE(test_random),
+           CHECK_CASE(test_batch_indexed_before))
