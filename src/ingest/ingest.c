@@ -242,8 +242,10 @@ static inline int queue_row(struct ingest *in, const struct csv_row *r, struct j
     int rc = 0;
     if (cell < n) {
         uint8_t *end = job_encode_waiting_at(frame + 9, cell, fields, lens, n);
-        rc = end ? 0 : BC_ETOOBIG; /* not reached: the parser's cap on a field is below a job's */
-        in->pending.len = end ? (size_t)(end - (uint8_t *)in->pending.data) : in->pending.len;
+        if (end)
+            in->pending.len = (size_t)(end - (uint8_t *)in->pending.data);
+        else /* not reached: the parser's cap on a field is below a job's */
+            rc = BC_ETOOBIG;
     } else {
         if (h->state != JOB_WAITING) {
             rc = buf_append(&in->deferred, frame, 5);

@@ -526,14 +526,18 @@ static int fields_reserve(struct buf *out, size_t error_len, const size_t *lens,
     return buf_reserve(out, need);
 }
 
-/* Writes the field count and the fields at p (in out's reserved room) and ends out there. */
-static void fields_put(struct buf *out, uint8_t *p, const char *const *fields, const size_t *lens,
-                       size_t nfields)
+/* Writes the field count and the fields at p (in reserved room); returns the end, or NULL when a
+ * field is longer than a job holds. */
+static uint8_t *fields_put(uint8_t *p, const char *const *fields, const size_t *lens,
+                           size_t nfields)
 {
     p = leb_put(p, nfields);
-    for (size_t i = 0; i < nfields; i++)
+    for (size_t i = 0; i < nfields; i++) {
+        if (lens[i] > UINT16_MAX)
+            return NULL;
         p = field_put(p, fields[i], lens[i]);
-    out->len = (size_t)(p - (uint8_t *)out->data);
+    }
+    return p;
 }
 
 int job_encode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
@@ -543,7 +547,8 @@ int job_encode(struct buf *out, const struct job_head *h, const char *error, siz
     if (rc)
         return rc;
     long k = number_field_of(h->e164, fields, lens, nfields);
-    fields_put(out, job_put_head(out, h, k, error, error_len), fields, lens, nfields);
+    uint8_t *end = fields_put(job_put_head(out, h, k, error, error_len), fields, lens, nfields);
+    out->len = (size_t)(end - (uint8_t *)out->data); /* fields_reserve checked the lengths */
     return 0;
 }
 
@@ -556,22 +561,27 @@ int job_encode_waiting(struct buf *out, const char *e164, const char *const *fie
         snprintf(h.e164, sizeof h.e164, "%s", e164);
         return job_encode(out, &h, "", 0, fields, lens, nfields);
     }
-    int rc = fields_reserve(out, 0, lens, nfields);
-    if (rc)
-        return rc;
-    /* What head_put writes for a head at its defaults whose number is field k. */
-    uint8_t *p = (uint8_t *)out->data + out->len;
-    *p++ = JOB_RECORD_VERSION;
-    *p++ = NUMBER_IS_FIELD;
-    fields_put(out, leb_put(p, (uint64_t)k), fields, lens, nfields);
+    size_t bytes = 0;
+    for (size_t i = 0; i < nfields; i++)
+        bytes += lens[i];
+    if (buf_reserve(out, job_waiting_bound(nfields, bytes)))
+        return BC_ENOMEM;
+    uint8_t *end =
+        job_encode_waiting_at((uint8_t *)out->data + out->len, (size_t)k, fields, lens, nfields);
+    if (!end)
+        return BC_ETOOBIG;
+    out->len = (size_t)(end - (uint8_t *)out->data);
     return 0;
 }
 
 size_t job_waiting_bound(size_t nfields, size_t field_bytes)
 {
-    return 3 + 10 + 10 + nfields * 3 + field_bytes;
+    /* The version and flags bytes, k and nfields (LEB128, 10 bytes at most each), and each
+     * field with its length (at most UINT16_MAX: 3 bytes of LEB128). */
+    return 2 + 10 + 10 + nfields * 3 + field_bytes;
 }
 
+/* What head_put writes for a head at its defaults whose number is field k, then the fields. */
 uint8_t *job_encode_waiting_at(uint8_t *p, size_t cell, const char *const *fields,
                                const size_t *lens, size_t nfields)
 {
@@ -581,14 +591,7 @@ uint8_t *job_encode_waiting_at(uint8_t *p, size_t cell, const char *const *field
         k++;
     *p++ = JOB_RECORD_VERSION;
     *p++ = NUMBER_IS_FIELD;
-    p = leb_put(p, k);
-    p = leb_put(p, nfields);
-    for (size_t i = 0; i < nfields; i++) {
-        if (lens[i] > UINT16_MAX)
-            return NULL;
-        p = field_put(p, fields[i], lens[i]);
-    }
-    return p;
+    return fields_put(leb_put(p, k), fields, lens, nfields);
 }
 
 int job_reencode(struct buf *out, const struct job_head *h, const char *error, size_t error_len,
