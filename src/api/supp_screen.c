@@ -70,7 +70,7 @@ static int screen_row(void *ctx, const char *e164, size_t len, char *why, size_t
     if (rc)
         return rc;
     if (src == SUPPRESS_NONE)
-        return suppress_cache_empty(sc->cache) ? 2 : 0;
+        return suppress_cache_empty(sc->cache) ? INGEST_SCREEN_IDLE : 0;
     snprintf(why, cap, "%s", suppress_error(src));
     return 1;
 }

@@ -501,8 +501,8 @@ static int data_row(struct ingest *in, const struct csv_row *r)
     }
     if (in->opt.screen && !in->screen_idle) {
         rc = in->opt.screen(in->opt.screen_ctx, pn.e164, pn.len, msg, sizeof msg);
-        in->screen_idle = rc == 2;
-        rc = rc == 2 ? 0 : rc;
+        in->screen_idle = rc == INGEST_SCREEN_IDLE;
+        rc = in->screen_idle ? 0 : rc;
         if (rc < 0)
             return fail(in, INGEST_E_STORE,
                         "The do-not-call lists could not be read (%s); nothing was kept. Retry "

@@ -95,6 +95,9 @@ struct ingest;
  * ingest then fails with INGEST_E_STOPPED. */
 typedef int (*ingest_field_fn)(struct ingest *in, enum ingest_field field, void *ctx);
 
+/* What opt.screen answers when it has nothing to screen against (see there). */
+#define INGEST_SCREEN_IDLE 2
+
 struct ingest_options {
     struct store *store;  /* NULL: validate only, store nothing */
     const char *batch_id; /* the staging batch the rows belong to (when storing) */
@@ -119,11 +122,11 @@ struct ingest_options {
     int digest_only;
     /* Screens each valid row's number (once it is not a repeat) before it is stored: returns 0
      * to call it, 1 when it may not be called (it is on a do-not-call list: the row fails with
-     * outcome suppressed and the sentence written into why, and counts in suppressed), 2 as 0
-     * when no number could be on a list until screen_done (nothing to screen against: it is
-     * not asked again until then), or a negative BC_* error that fails the upload. May run on a
-     * pool thread when the rows are read again, never on two threads at once. NULL: no
-     * screening. */
+     * outcome suppressed and the sentence written into why, and counts in suppressed),
+     * INGEST_SCREEN_IDLE as 0 when no number could be on a list until screen_done (nothing to
+     * screen against: it is not asked again until then), or a negative BC_* error that fails
+     * the upload. May run on a pool thread when the rows are read again, never on two threads
+     * at once. NULL: no screening. */
     int (*screen)(void *screen_ctx, const char *e164, size_t len, char *why, size_t cap);
     /* Called (when set) after the rows of one ingest_feed or ingest_end, or of one step of
      * reading them again, have been screened: the screen lets go of what it read, since the
@@ -216,7 +219,7 @@ struct ingest {
     uint64_t no_consent;       /* rows failed for want of consent evidence (require_consent) */
     uint64_t consent_warnings; /* rows dialled whose consent_at is present but not valid */
     uint64_t suppressed;       /* valid rows on a do-not-call list (opt.screen) */
-    int screen_idle;           /* opt.screen answered 2: not asked again until screen_done */
+    int screen_idle; /* opt.screen answered INGEST_SCREEN_IDLE: not asked until screen_done */
 
     struct dedupe seen;
     struct buf pending; /* encoded jobs not yet written */

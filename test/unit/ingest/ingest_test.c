@@ -460,11 +460,11 @@ static void setup_quiet_logs(void)
     log_set_level(LOG_ERROR);
 }
 
-/* A screen that answers 2 (nothing to screen against) is not asked again until screen_done,
- * which comes after each ingest_feed; one that answers 0 is asked for every row, and a 1 still
- * suppresses its row. Without the reset at screen_done, the last case misses its number. */
+/* A screen that answers INGEST_SCREEN_IDLE (nothing to screen against) is not asked again until
+ * screen_done, which comes after each ingest_feed; one that answers 0 is asked for every row, and a
+ * 1 still suppresses its row. Without the reset at screen_done, the last case misses its number. */
 struct screen_stub {
-    int empty_until;        /* the list is empty (answer 2) until this many screen_done calls */
+    int empty_until; /* the list is empty (INGEST_SCREEN_IDLE) until this many screen_done calls */
     const char *suppressed; /* then holds this number (and answers 0 for the others) */
     int calls, dones;
 };
@@ -474,7 +474,7 @@ static int stub_screen(void *ctx, const char *e164, size_t len, char *why, size_
     struct screen_stub *st = ctx;
     st->calls++;
     if (st->dones < st->empty_until)
-        return 2;
+        return INGEST_SCREEN_IDLE;
     if (st->suppressed && strlen(st->suppressed) == len && memcmp(st->suppressed, e164, len) == 0) {
         snprintf(why, cap, "on a list");
         return 1;
