@@ -33,12 +33,14 @@ static void open_jobs(struct jobindex_iter *ji)
     ji->phase = 1;
 }
 
-/* For a job at row, past block_end: 1 when its block has waiting jobs; 0 when it has none and
- * the scan goes on at the next block that has (ji->it reopened there: *row is that block's
- * first row), or when no later block has any (*row is 0); or a negative error. */
-static int block_has_waiting(struct jobindex_iter *ji, uint32_t *row)
+enum block_answer { BLOCK_NONE_LATER, BLOCK_HAS_WAITING, BLOCK_MOVED_ON };
+
+/* For a job at row, past block_end, with what the per-block counts say: BLOCK_HAS_WAITING (its
+ * block has waiting jobs), BLOCK_MOVED_ON (it has none, and ji->it was reopened at the first
+ * row of the next block that has), BLOCK_NONE_LATER, or a negative error. */
+static int block_has_waiting(struct jobindex_iter *ji, uint32_t row)
 {
-    uint32_t block = *row >> STATE_BLOCK_SHIFT, next = block;
+    uint32_t block = row >> STATE_BLOCK_SHIFT, next = block;
     int rc;
     /* The counts' blocks come in order and are deleted at 0: the first at or after this one. */
     while ((rc = store_iter_next(&ji->blocks)) == 1) {
@@ -46,18 +48,14 @@ static int block_has_waiting(struct jobindex_iter *ji, uint32_t *row)
         if (next >= block)
             break;
     }
-    if (rc < 0)
-        return rc;
-    if (rc == 0) {
-        *row = 0;
-        return 0;
-    }
+    if (rc <= 0)
+        return rc < 0 ? rc : BLOCK_NONE_LATER;
     ji->block_end = (next + 1) << STATE_BLOCK_SHIFT;
     if (next == block)
-        return 1;
+        return BLOCK_HAS_WAITING;
     store_iter_close(&ji->it);
-    jobs_from(ji, *row = next << STATE_BLOCK_SHIFT);
-    return 0;
+    jobs_from(ji, next << STATE_BLOCK_SHIFT);
+    return BLOCK_MOVED_ON;
 }
 
 void jobindex_open(struct jobindex_iter *ji, struct store_txn *t, const struct batch_key *k,
@@ -97,10 +95,10 @@ static int next_job(struct jobindex_iter *ji)
         if (ji->it.key.len != ji->it.plen + 4)
             continue;
         uint32_t row = key_u32(&ji->it.key, ji->it.plen);
-        if (row >= ji->block_end && (rc = block_has_waiting(ji, &row)) != 1) {
-            if (rc < 0 || row == 0)
-                return rc;
-            continue; /* reopened at the next block with waiting jobs */
+        if (row >= ji->block_end && (rc = block_has_waiting(ji, row)) != BLOCK_HAS_WAITING) {
+            if (rc == BLOCK_MOVED_ON)
+                continue;
+            return rc; /* an error, or 0: no waiting job after this row */
         }
         if (job_decode(ji->it.val.ptr, ji->it.val.len, &ji->jv) != 0)
             return BC_ECORRUPT;
